@@ -1,0 +1,1 @@
+"""pmargin benchmarks: ``python -m benchmarks`` runs every ``bench_*.py`` module's ``run()``."""

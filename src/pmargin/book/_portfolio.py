@@ -1,0 +1,170 @@
+"""Accounts, balances and positions as users give them (the portfolio file).
+
+A position's ``quantity`` is signed (long > 0) and expressed in ``unit``:
+
+* ``native``: the venue's own unit for that instrument (``Instrument.quantity_unit``), e.g. USD
+  for Deribit inverse perpetuals and futures, coins for Deribit options, contracts on OKX;
+* ``base``: units of the underlying (coins, shares);
+* ``quote``: quote-currency notional (USD for ``BTC-PERPETUAL``);
+* ``contracts``: number of contracts of ``Instrument.contract_size``.
+
+:func:`base_quantity` converts any of them to base units, the unit every kernel works in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from pmargin.errors import InputError
+from pmargin.instruments import Instrument, QuantityUnit
+
+__all__ = [
+    "NATIVE",
+    "Account",
+    "Portfolio",
+    "Position",
+    "base_quantity",
+]
+
+NATIVE = "native"
+"""Quantity unit meaning "the venue's own unit for this instrument"."""
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A signed holding of one instrument.
+
+    Attributes
+    ----------
+    instrument
+        The contract held.
+    quantity
+        Signed amount (long > 0) in ``unit``.
+    unit
+        ``"native"`` or a :class:`~pmargin.instruments.QuantityUnit` value.
+    avg_price
+        Optional average entry price in the instrument's price currency (premium currency per
+        unit of underlying for options, quote currency per unit for futures and perpetuals).
+    """
+
+    instrument: Instrument
+    quantity: float
+    unit: str = NATIVE
+    avg_price: float | None = None
+
+    def __post_init__(self) -> None:
+        """Validate quantity, unit and price."""
+        where = f"position {self.instrument.symbol!r}"
+        q = self.quantity
+        if isinstance(q, bool) or not isinstance(q, int | float) or not math.isfinite(q):
+            raise InputError(f"{where}.quantity", q, "must be a finite number (long > 0)")
+        object.__setattr__(self, "quantity", float(q))
+        allowed = {NATIVE, *(u.value for u in QuantityUnit)}
+        if self.unit not in allowed:
+            raise InputError(
+                f"{where}.unit", self.unit, f"is not one of {'|'.join(sorted(allowed))}"
+            )
+        p = self.avg_price
+        if p is not None and (
+            isinstance(p, bool) or not isinstance(p, int | float) or not math.isfinite(p) or p < 0
+        ):
+            raise InputError(f"{where}.avg_price", p, "must be a finite number >= 0")
+
+    @property
+    def resolved_unit(self) -> QuantityUnit:
+        """The unit of ``quantity`` with ``native`` replaced by the instrument's native unit."""
+        if self.unit == NATIVE:
+            return self.instrument.quantity_unit
+        return QuantityUnit(self.unit)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One margin account: balances per asset (negative = borrowed) and positions."""
+
+    id: str
+    balances: Mapping[str, float] = field(default_factory=dict)
+    positions: tuple[Position, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Validate the id and balances and freeze the balance mapping."""
+        if not isinstance(self.id, str) or not self.id:
+            raise InputError("accounts[].id", self.id, "must be a non-empty string")
+        for asset, amount in self.balances.items():
+            if (
+                isinstance(amount, bool)
+                or not isinstance(amount, int | float)
+                or not math.isfinite(amount)
+            ):
+                raise InputError(
+                    f"account {self.id!r}.balances.{asset}", amount, "must be a finite number"
+                )
+        frozen = MappingProxyType({str(k).upper(): float(v) for k, v in self.balances.items()})
+        object.__setattr__(self, "balances", frozen)
+        object.__setattr__(self, "positions", tuple(self.positions))
+
+
+@dataclass(frozen=True, slots=True)
+class Portfolio:
+    """Accounts plus the instruments they reference, keyed by symbol."""
+
+    accounts: tuple[Account, ...]
+    instruments: Mapping[str, Instrument] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Reject duplicate account ids and freeze the instrument mapping."""
+        seen: set[str] = set()
+        for account in self.accounts:
+            if account.id in seen:
+                raise InputError("accounts[].id", account.id, "appears more than once")
+            seen.add(account.id)
+        object.__setattr__(self, "accounts", tuple(self.accounts))
+        object.__setattr__(self, "instruments", MappingProxyType(dict(self.instruments)))
+
+    def unique_instruments(self) -> tuple[Instrument, ...]:
+        """Every instrument held by any account, once, in order of first appearance."""
+        ordered: dict[str, Instrument] = {}
+        for account in self.accounts:
+            for position in account.positions:
+                ordered.setdefault(position.instrument.symbol, position.instrument)
+        return tuple(ordered.values())
+
+
+def base_quantity(position: Position, price: float) -> float:
+    """Convert a position's quantity into units of the underlying (coins, shares).
+
+    Parameters
+    ----------
+    position
+        The position.
+    price
+        Price of one unit of the underlying in the instrument's quote currency, used only
+        where the quantity or the contract is a quote-currency notional (inverse futures and
+        perpetuals: ``base = usd_notional / price``).
+
+    Returns
+    -------
+    float
+        Signed quantity in base units.
+    """
+    instrument = position.instrument
+    unit = position.resolved_unit
+    if unit is QuantityUnit.BASE:
+        return position.quantity
+    if unit is QuantityUnit.CONTRACTS:
+        amount = position.quantity * instrument.contract_size
+        if instrument.contract_currency == instrument.underlying:
+            return amount
+        return _quote_to_base(amount, price, instrument)
+    return _quote_to_base(position.quantity, price, instrument)
+
+
+def _quote_to_base(amount: float, price: float, instrument: Instrument) -> float:
+    if not math.isfinite(price) or price <= 0:
+        raise InputError(
+            f"price of {instrument.symbol!r}", price, "must be a finite number > 0 to convert"
+        )
+    return amount / price

@@ -1,0 +1,169 @@
+"""Validation helpers shared by the market objects and the market file reader.
+
+Every helper takes the dotted ``field`` path of the value it checks (``"index.BTC"``,
+``"surfaces.ETH[2].svi.rho"``) and raises :class:`~pmargin.errors.InputError` naming that path,
+the rejected value and what would be valid.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from datetime import UTC, datetime
+
+from pmargin.errors import InputError
+from pmargin.timeutil import DEFAULT_EXPIRY_HOUR
+
+__all__ = [
+    "MAX_ABS_RATE",
+    "MAX_VOL",
+    "Abbreviated",
+    "abbreviate",
+    "as_number",
+    "check_currency",
+    "check_mark_price",
+    "check_price",
+    "check_rate",
+    "check_vol",
+    "format_expiry",
+    "format_timestamp",
+]
+
+MAX_VOL = 10.0
+"""Largest accepted implied vol (1000 % a year): larger values are taken as vol points."""
+
+MAX_ABS_RATE = 2.0
+"""Largest accepted absolute interest rate (200 % a year): larger values are taken as percent."""
+
+_MAX_REPR = 60
+
+
+class Abbreviated:
+    """A stand-in whose ``repr`` is a shortened ``repr`` of a long value (for error messages)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def __repr__(self) -> str:
+        return self._text
+
+
+def abbreviate(value: object) -> object:
+    """Return ``value``, or a stand-in with a shortened repr when its repr is long."""
+    text = repr(value)
+    if len(text) <= _MAX_REPR:
+        return value
+    return Abbreviated(text[: _MAX_REPR - 3] + "...")
+
+
+def as_number(value: object, field: str, expected: str = "a number") -> float:
+    """Return ``value`` as a float; reject booleans, text and other non-numbers.
+
+    Parameters
+    ----------
+    value
+        The raw value (int, float or numpy real).
+    field
+        Dotted path of the value, for the error message.
+    expected
+        What a valid value is, e.g. ``"a finite price > 0"``.
+
+    Raises
+    ------
+    InputError
+        When ``value`` is not a real number.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(field, abbreviate(value), f"must be {expected}")
+    return float(value)
+
+
+def check_price(value: object, field: str) -> float:
+    """Return a finite, strictly positive price as a float (USD or quote currency per unit)."""
+    price = as_number(value, field, "a finite price > 0")
+    if not math.isfinite(price) or price <= 0.0:
+        raise InputError(field, price, "must be a finite price > 0")
+    return price
+
+
+def check_mark_price(value: object, field: str) -> float:
+    """Return a finite mark price >= 0 as a float.
+
+    Zero is allowed because venues mark worthless far out-of-the-money options at 0; the
+    valuation layer still requires futures and perpetual marks to be > 0.
+    """
+    price = as_number(value, field, "a finite price >= 0")
+    if not math.isfinite(price) or price < 0.0:
+        raise InputError(field, price, "must be a finite price >= 0")
+    return price
+
+
+def check_rate(value: object, field: str) -> float:
+    """Return a continuously compounded rate per year (decimal) as a float.
+
+    Rates must be finite and at most :data:`MAX_ABS_RATE` in absolute value; a larger number is
+    almost always a percentage (``5`` for 5 %) and is rejected with that hint.
+    """
+    rate = as_number(value, field, "a finite decimal rate per year (0.05 for 5 %)")
+    if not math.isfinite(rate):
+        raise InputError(field, rate, "must be a finite decimal rate per year (0.05 for 5 %)")
+    if abs(rate) > MAX_ABS_RATE:
+        raise InputError(
+            field,
+            rate,
+            f"is outside [-{MAX_ABS_RATE:g}, {MAX_ABS_RATE:g}]; rates are decimals per year "
+            "(0.05 for 5 %), not percent",
+        )
+    return rate
+
+
+def check_vol(value: object, field: str) -> float:
+    """Return an annualised implied vol (decimal, ``0.55`` for 55 %) as a float.
+
+    Vols must be finite, > 0 and at most :data:`MAX_VOL`; a larger number is almost always given
+    in vol points (``55`` for 55 %) and is rejected with that hint.
+    """
+    vol = as_number(value, field, "a finite implied vol > 0 (decimal, 0.55 for 55 %)")
+    if not math.isfinite(vol) or vol <= 0.0:
+        raise InputError(field, vol, "must be a finite implied vol > 0 (decimal, 0.55 for 55 %)")
+    if vol > MAX_VOL:
+        raise InputError(
+            field,
+            vol,
+            f"is above {MAX_VOL:g}; implied vols are annualised decimals (0.55 for 55 %), "
+            "not vol points",
+        )
+    return vol
+
+
+def check_currency(value: object, field: str) -> str:
+    """Return a currency or underlying code in upper case (``"btc"`` -> ``"BTC"``).
+
+    Raises
+    ------
+    InputError
+        When ``value`` is not a non-empty string without spaces.
+    """
+    if not isinstance(value, str) or not value or value != value.strip() or " " in value:
+        raise InputError(
+            field, abbreviate(value), "must be a currency code such as 'BTC', 'USDC' or 'USD'"
+        )
+    return value.upper()
+
+
+def format_expiry(expiry: datetime) -> str:
+    """Format an expiry compactly, as the market file writes it.
+
+    A default crypto expiry (08:00:00 UTC) prints as its date alone (``"2024-12-27"``, which
+    :func:`~pmargin.timeutil.parse_expiry` reads back as 08:00 UTC); any other instant as
+    :func:`format_timestamp` does.
+    """
+    utc = expiry.astimezone(UTC)
+    if (utc.hour, utc.minute, utc.second, utc.microsecond) == (DEFAULT_EXPIRY_HOUR, 0, 0, 0):
+        return utc.date().isoformat()
+    return format_timestamp(utc)
+
+
+def format_timestamp(instant: datetime) -> str:
+    """Format an instant as ISO-8601 UTC with a ``Z`` suffix (``"2024-12-27T08:00:00Z"``)."""
+    return instant.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"

@@ -1,0 +1,38 @@
+"""Pure vectorised pricing: Black-76 values and raw Greeks, implied volatility, delta-one P&L.
+
+Every function takes scalars or arrays that broadcast together (instruments x scenarios) and
+returns float64 arrays; nothing here knows about instruments, books or markets.
+"""
+
+from pmargin.pricing._black76 import SIGMA_SQRT_T_MIN, Black76Result, black76, black76_value
+from pmargin.pricing._delta_one import (
+    inverse_future_delta,
+    inverse_future_pnl,
+    linear_future_delta,
+    linear_future_pnl,
+)
+from pmargin.pricing._implied_vol import (
+    DEFAULT_MAX_ITER,
+    MAX_TOTAL_VOL,
+    ImpliedVolResult,
+    IVStatus,
+    describe_iv_status,
+    implied_vol,
+)
+
+__all__ = [
+    "DEFAULT_MAX_ITER",
+    "MAX_TOTAL_VOL",
+    "SIGMA_SQRT_T_MIN",
+    "Black76Result",
+    "IVStatus",
+    "ImpliedVolResult",
+    "black76",
+    "black76_value",
+    "describe_iv_status",
+    "implied_vol",
+    "inverse_future_delta",
+    "inverse_future_pnl",
+    "linear_future_delta",
+    "linear_future_pnl",
+]

@@ -1,0 +1,93 @@
+"""Time conventions: UTC timestamps and ACT/365 year fractions.
+
+All of pmargin measures time to expiry with :func:`year_fraction`: actual seconds between two UTC
+instants divided by 365 x 86,400 (ACT/365 Fixed, as Deribit does). Crypto expiries without a time
+of day settle at 08:00 UTC (:data:`DEFAULT_EXPIRY_HOUR`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import numpy as np
+import numpy.typing as npt
+
+from pmargin.errors import InputError
+
+__all__ = [
+    "DEFAULT_EXPIRY_HOUR",
+    "SECONDS_PER_YEAR",
+    "expiry_on",
+    "parse_expiry",
+    "parse_timestamp",
+    "year_fraction",
+    "year_fractions",
+]
+
+SECONDS_PER_YEAR = 365.0 * 86_400.0
+"""Seconds in one ACT/365 year."""
+
+DEFAULT_EXPIRY_HOUR = 8
+"""Hour (UTC) at which crypto options and futures expire when no time is given."""
+
+
+def parse_timestamp(value: object, field: str = "timestamp") -> datetime:
+    """Parse an ISO-8601 string, a ``datetime``, or Unix epoch milliseconds into aware UTC.
+
+    Naive datetimes and strings without an offset are taken as UTC.
+    """
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime.combine(value, time(0), tzinfo=UTC)
+    elif isinstance(value, bool):
+        raise InputError(field, value, "is not a timestamp; expected ISO-8601 text or epoch ms")
+    elif isinstance(value, int | float):
+        if not np.isfinite(value):
+            raise InputError(field, value, "is not a finite epoch-milliseconds value")
+        dt = datetime.fromtimestamp(float(value) / 1000.0, tz=UTC)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise InputError(
+                field, value, "is not an ISO-8601 timestamp (e.g. 2024-12-27T08:00:00Z)"
+            ) from None
+    else:
+        raise InputError(field, value, "is not a timestamp; expected ISO-8601 text or epoch ms")
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def parse_expiry(value: object, field: str = "expiry") -> datetime:
+    """Parse an expiry: a date alone means 08:00 UTC that day; a full timestamp is kept."""
+    if isinstance(value, str) and len(value.strip()) == 10:
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            raise InputError(field, value, "is not a date (YYYY-MM-DD) or timestamp") from None
+        return expiry_on(day)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return expiry_on(value)
+    return parse_timestamp(value, field)
+
+
+def expiry_on(day: date) -> datetime:
+    """Return the default crypto expiry instant on ``day``: 08:00 UTC."""
+    return datetime.combine(day, time(DEFAULT_EXPIRY_HOUR), tzinfo=UTC)
+
+
+def year_fraction(start: datetime, end: datetime) -> float:
+    """ACT/365 year fraction from ``start`` to ``end`` (negative when ``end`` is earlier)."""
+    return (end - start) / timedelta(seconds=SECONDS_PER_YEAR)
+
+
+def year_fractions(start: datetime, ends: list[datetime | None]) -> npt.NDArray[np.float64]:
+    """Vector of ACT/365 year fractions; ``None`` (no expiry) gives ``nan``."""
+    return np.array(
+        [np.nan if end is None else year_fraction(start, end) for end in ends], dtype=np.float64
+    )

@@ -1,0 +1,12 @@
+"""Resolve instruments against a market and value them (per unit of underlying)."""
+
+from pmargin.valuation._resolve import ResolvedInstruments, VolSource, resolve_instruments
+from pmargin.valuation._valuation import Valuation, value_instruments
+
+__all__ = [
+    "ResolvedInstruments",
+    "Valuation",
+    "VolSource",
+    "resolve_instruments",
+    "value_instruments",
+]
