@@ -128,8 +128,13 @@ def test_bad_market_file_in_a_real_process(tmp_path: Path) -> None:
 
 
 def test_symbols_and_portfolio_are_exclusive(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["price", "--market", str(_market_file(tmp_path))])
-    assert result.exit_code == 2
+    market = str(_market_file(tmp_path))
+    neither = runner.invoke(app, ["price", "--market", market])
+    _assert_one_line_error(neither, "needs either --portfolio FILE or SYMBOLs")
+    portfolio = tmp_path / "p.json"
+    portfolio.write_text('{"id": "a", "positions": []}')
+    both = runner.invoke(app, ["price", "-m", market, "-p", str(portfolio), "BTC-PERPETUAL"])
+    _assert_one_line_error(both, "'both'")
 
 
 def test_demo_runs_on_shipped_data() -> None:

@@ -24,7 +24,7 @@ from pmargin.engine import (
     position_risk,
     price_instruments,
 )
-from pmargin.errors import PmarginError
+from pmargin.errors import InputError, PmarginError
 
 __all__ = ["app"]
 
@@ -81,7 +81,8 @@ def price(
     theta per year); the table shows vega per vol point and theta per day.
     """
     if (portfolio is None) == (not symbols):
-        raise typer.BadParameter("give either --portfolio FILE or one or more SYMBOLs")
+        given = "both" if symbols else "neither"
+        raise InputError("price", given, "needs either --portfolio FILE or SYMBOLs (not both)")
     snapshot, book = load_inputs(market, portfolio)
     if book is not None:
         instruments = list(book.unique_instruments())
