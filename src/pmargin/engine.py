@@ -20,13 +20,19 @@ from pmargin.errors import InputError
 from pmargin.instruments import Instrument, Kind, parse_symbol
 from pmargin.market import MarketSnapshot, load_market
 from pmargin.pricing import inverse_future_pnl, linear_future_pnl
-from pmargin.valuation import Valuation, resolve_instruments, value_instruments
+from pmargin.valuation import (
+    ResolvedInstruments,
+    Valuation,
+    resolve_instruments,
+    value_instruments,
+)
 
 __all__ = [
     "InstrumentQuote",
     "PositionRisk",
     "example_path",
     "instruments_for",
+    "load_inputs",
     "position_risk",
     "price_instruments",
 ]
@@ -88,7 +94,9 @@ def price_instruments(
     return [_quote(i, resolved.instruments[i], resolved, valuation) for i in range(len(resolved))]
 
 
-def _quote(i: int, inst: Instrument, resolved: Any, v: Valuation) -> InstrumentQuote:
+def _quote(
+    i: int, inst: Instrument, resolved: ResolvedInstruments, v: Valuation
+) -> InstrumentQuote:
     return InstrumentQuote(
         instrument=inst,
         premium_currency=inst.settlement_currency if inst.is_option else inst.quote,
