@@ -1,0 +1,139 @@
+"""A scenario set turned into per-instrument shock arrays (the input of the P&L kernel)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pmargin._typing import FloatArray
+from pmargin.errors import InputError
+from pmargin.scenarios._scenario import RiskMatrixScenario, VolShockKind
+from pmargin.scenarios._vol_shock import VolShockRule
+from pmargin.valuation import ResolvedInstruments
+
+__all__ = ["ScenarioArrays", "ScenarioSet"]
+
+DAYS_PER_YEAR = 365.0
+"""Days per ACT/365 year: ``ResolvedInstruments.time * DAYS_PER_YEAR`` is the DTE in days."""
+
+_KINDS = (VolShockKind.DOWN, VolShockKind.NONE, VolShockKind.UP)
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioArrays:
+    """Shocked market inputs for every instrument under every scenario.
+
+    Attributes
+    ----------
+    spot_multiplier
+        Shape ``(n_instruments, n_scenarios)``: factor on the instrument's underlying price
+        (``1 + spot_move``; 1.0 where the scenario is restricted to another underlying).
+    vol
+        Shape ``(n_instruments, n_scenarios)``: annualised vol (decimal) to revalue options
+        with; NaN for non-options.
+    weight
+        Shape ``(n_scenarios,)``: dampening factor on each scenario's P&L, in (0, 1].
+    """
+
+    spot_multiplier: FloatArray
+    vol: FloatArray
+    weight: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioSet:
+    """Risk-matrix scenarios and the rule that sizes their vol shocks.
+
+    Attributes
+    ----------
+    scenarios
+        The scenarios, in column order (at least one).
+    vol_rule
+        Sizes the "up" / "down" shocks per option's days to expiry.
+    """
+
+    scenarios: tuple[RiskMatrixScenario, ...]
+    vol_rule: VolShockRule
+
+    def __post_init__(self) -> None:
+        scenarios = tuple(self.scenarios)
+        if not scenarios:
+            raise InputError("scenarios", scenarios, "must hold at least one scenario")
+        for j, scenario in enumerate(scenarios):
+            if not isinstance(scenario, RiskMatrixScenario):
+                raise InputError(f"scenarios[{j}]", scenario, "must be a RiskMatrixScenario")
+        if not isinstance(self.vol_rule, VolShockRule):
+            raise InputError("vol_rule", self.vol_rule, "must be a VolShockRule")
+        object.__setattr__(self, "scenarios", scenarios)
+
+    @property
+    def n_scenarios(self) -> int:
+        """Number of scenarios (columns of the risk matrix)."""
+        return len(self.scenarios)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Scenario labels in column order."""
+        return tuple(s.label for s in self.scenarios)
+
+    @property
+    def weight(self) -> FloatArray:
+        """Dampening factors, shape ``(n_scenarios,)``."""
+        return np.array([s.weight for s in self.scenarios], dtype=np.float64)
+
+    def apply(self, resolved: ResolvedInstruments) -> ScenarioArrays:
+        """Shock every instrument's underlying price and vol under every scenario.
+
+        For an option with vol ``v``, days to expiry ``d = time * 365``, strike ``K`` and
+        forward ``F``, a scenario that applies to it gets::
+
+            vol = max(floor, vol_rule.shock_vol(v, d, kind) + skew_rotation * ln(K / F))
+
+        where ``floor`` is ``vol_rule.floor_for(kind)``. Log-moneyness is taken at the current
+        forward. A scenario restricted to another underlying leaves the instrument at
+        multiplier 1 and its unshocked vol, so its P&L there is zero.
+
+        Parameters
+        ----------
+        resolved
+            Instruments and market inputs, ``n_instruments`` long.
+
+        Returns
+        -------
+        ScenarioArrays
+            Float64 arrays of shape ``(n_instruments, n_scenarios)`` (weight: ``(n_scenarios,)``).
+        """
+        n_inst, n_scen = len(resolved), self.n_scenarios
+        moves = np.array([s.spot_move for s in self.scenarios], dtype=np.float64)
+        skew = np.array([s.skew_rotation for s in self.scenarios], dtype=np.float64)
+        kind_index = np.array([_KINDS.index(s.vol_shock) for s in self.scenarios])
+        floors = np.array([self.vol_rule.floor_for(s.vol_shock) for s in self.scenarios])
+
+        applies = self._applies(resolved)
+        spot_multiplier = np.where(applies, 1.0 + moves[np.newaxis, :], 1.0)
+
+        vol = np.full((n_inst, n_scen), np.nan)
+        opt = np.flatnonzero(resolved.is_option)
+        if opt.size:
+            base = resolved.vol[opt]
+            days = resolved.time[opt] * DAYS_PER_YEAR
+            by_kind = np.stack([self.vol_rule.shock_vol(base, days, k) for k in _KINDS], axis=1)
+            log_moneyness = np.log(resolved.strike[opt] / resolved.underlying_price[opt])
+            shocked = by_kind[:, kind_index] + np.outer(log_moneyness, skew)
+            shocked = np.maximum(shocked, floors[np.newaxis, :])
+            vol[opt] = np.where(applies[opt], shocked, base[:, np.newaxis])
+        return ScenarioArrays(
+            spot_multiplier=spot_multiplier.astype(np.float64),
+            vol=vol,
+            weight=self.weight,
+        )
+
+    def _applies(self, resolved: ResolvedInstruments) -> np.ndarray:
+        """Boolean ``(n_instruments, n_scenarios)``: does scenario j move instrument i."""
+        names = np.array([i.underlying for i in resolved.instruments], dtype=object)
+        mask = np.ones((len(resolved), self.n_scenarios), dtype=bool)
+        for j, scenario in enumerate(self.scenarios):
+            if scenario.underlying is not None:
+                mask[:, j] = names == scenario.underlying
+        return mask
