@@ -1,0 +1,20 @@
+"""Risk: book arrangement, the revaluation kernel (instrument P&L matrix), aggregation."""
+
+from pmargin.risk._arrangement import BookArrangement, arrange
+from pmargin.risk._kernel import (
+    account_pnl,
+    account_pnl_by_currency,
+    instrument_pnl,
+    settlement_to_usd,
+    usd_pnl,
+)
+
+__all__ = [
+    "BookArrangement",
+    "account_pnl",
+    "account_pnl_by_currency",
+    "arrange",
+    "instrument_pnl",
+    "settlement_to_usd",
+    "usd_pnl",
+]

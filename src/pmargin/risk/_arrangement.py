@@ -1,0 +1,112 @@
+"""Arrange a portfolio for the kernel: unique instruments and a sparse quantity matrix.
+
+Every account's positions become one row of a ``scipy.sparse.csr_array`` of shape
+``(n_accounts, n_instruments)`` holding signed quantities in BASE units of the underlying
+(coins, shares), so that account P&L over scenarios is one sparse product with the instrument
+P&L matrix of shape ``(n_instruments, n_scenarios)``. Each instrument appears once, in the order
+of first appearance across accounts, and is resolved against the market once.
+
+Native, quote and contract quantities are converted with
+:func:`~pmargin.book.base_quantity` at the instrument's resolved underlying price (the mark of
+a perpetual or future, the forward of an option's expiry), e.g. Deribit ``BTC-PERPETUAL``'s USD
+quantity divided by its mark price.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from pmargin.book import Portfolio, base_quantity
+from pmargin.instruments import Instrument
+from pmargin.market import MarketSnapshot
+from pmargin.valuation import ResolvedInstruments, resolve_instruments
+
+__all__ = ["BookArrangement", "arrange"]
+
+
+@dataclass(frozen=True, slots=True)
+class BookArrangement:
+    """Accounts x unique instruments, ready for the revaluation kernel.
+
+    Attributes
+    ----------
+    account_ids
+        Account ids in portfolio order; row ``a`` of ``quantity`` is ``account_ids[a]``.
+    instruments
+        Unique instruments held, in order of first appearance; column ``j`` of ``quantity``.
+    resolved
+        The instruments resolved against the market (arrays of shape ``(n_instruments,)``).
+    quantity
+        ``scipy.sparse.csr_array`` of float64, shape ``(n_accounts, n_instruments)``: signed
+        quantity in base units (long > 0), duplicate positions summed. One stored entry per
+        distinct (account, instrument) pair held, even when the positions net to zero.
+    """
+
+    account_ids: tuple[str, ...]
+    instruments: tuple[Instrument, ...]
+    resolved: ResolvedInstruments
+    quantity: Any
+
+    @property
+    def settlement_currencies(self) -> tuple[str, ...]:
+        """Settlement currency of each instrument (coin for inverse, quote for linear)."""
+        return tuple(i.settlement_currency for i in self.instruments)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_accounts, n_instruments)``."""
+        return (len(self.account_ids), len(self.instruments))
+
+
+def arrange(portfolio: Portfolio, market: MarketSnapshot) -> BookArrangement:
+    """Resolve each unique instrument once and build the sparse base-unit quantity matrix.
+
+    Parameters
+    ----------
+    portfolio
+        Accounts and positions; accounts without positions give empty rows.
+    market
+        The snapshot the instruments are resolved against (and quantities converted with).
+
+    Returns
+    -------
+    BookArrangement
+        See the class for shapes and units.
+
+    Raises
+    ------
+    InputError, MarketDataError
+        From resolving instruments or converting quantities, naming the field at fault.
+    """
+    instruments = portfolio.unique_instruments()
+    resolved = resolve_instruments(instruments, market)
+    column = {inst.symbol: j for j, inst in enumerate(instruments)}
+    rows: list[int] = []
+    cols: list[int] = []
+    values: list[float] = []
+    for a, account in enumerate(portfolio.accounts):
+        for position in account.positions:
+            j = column[position.instrument.symbol]
+            rows.append(a)
+            cols.append(j)
+            values.append(base_quantity(position, float(resolved.underlying_price[j])))
+    shape = (len(portfolio.accounts), len(instruments))
+    coo = sparse.coo_array(
+        (
+            np.asarray(values, dtype=np.float64),
+            (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)),
+        ),
+        shape=shape,
+    )
+    quantity = sparse.csr_array(coo)  # sums duplicate (account, instrument) entries
+    quantity.sum_duplicates()
+    return BookArrangement(
+        account_ids=tuple(a.id for a in portfolio.accounts),
+        instruments=instruments,
+        resolved=resolved,
+        quantity=quantity,
+    )

@@ -1,0 +1,263 @@
+"""The revaluation kernel: the instrument P&L matrix and its sparse aggregation to accounts.
+
+Rule one of the design: each instrument is revalued once per scenario, all option rows in one
+vectorised :func:`~pmargin.pricing.black76_value` call. Rule two: account P&L is one sparse
+product ``quantity @ instrument_pnl``.
+
+Units
+-----
+Every P&L is per ONE BASE UNIT of the instrument (one coin of exposure for a BTC contract) and
+in the instrument's SETTLEMENT currency, with ``F`` its resolved underlying price (forward, mark
+or spot, quote currency) and ``m`` the scenario's multiplier of the underlying price:
+
+* linear option: ``V(F m, sigma_s, T - dt) - V(F, sigma_0, T)``, quote currency;
+* inverse (coin-settled) option: ``V(F m, sigma_s, T - dt) / (F m) - V(F, sigma_0, T) / F``,
+  coin, the value in coin being the quote value over the forward (Deribit's convention);
+* linear future, perpetual, spot: ``F (m - 1)``, quote currency;
+* inverse future or perpetual: ``1 - 1 / m``, coin, per base unit at the current mark
+  (DESIGN.md: ``q_base (1 - 1/(1+move))``).
+
+``dt`` is ``time_shift`` years; the time left is floored at 0, where an option is worth its
+intrinsic value. Funding, carry and the roll-down of futures basis are not modelled.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from pmargin._typing import ArrayLike, FloatArray
+from pmargin.errors import InputError
+from pmargin.pricing import black76_value
+from pmargin.risk._arrangement import BookArrangement
+from pmargin.valuation import ResolvedInstruments
+
+__all__ = [
+    "account_pnl",
+    "account_pnl_by_currency",
+    "instrument_pnl",
+    "settlement_to_usd",
+    "usd_pnl",
+]
+
+
+def _scenario_array(
+    name: str, value: ArrayLike, n_instruments: int, n_scenarios: int | None = None
+) -> FloatArray:
+    """Return ``value`` as float64 broadcast to ``(n_instruments, n_scenarios)`` (read-only)."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(name, value, "must be numeric") from exc
+    if array.ndim > 2:
+        raise InputError(
+            f"{name}.shape", array.shape, "must broadcast to (n_instruments, n_scenarios)"
+        )
+    if n_scenarios is None:
+        n_scenarios = array.shape[-1] if array.ndim else 1
+    try:
+        return np.broadcast_to(array, (n_instruments, n_scenarios))
+    except ValueError as exc:
+        raise InputError(
+            f"{name}.shape",
+            array.shape,
+            f"must broadcast to (n_instruments, n_scenarios) = ({n_instruments}, {n_scenarios})",
+        ) from exc
+
+
+def _check_time_shift(time_shift: float) -> float:
+    if (
+        isinstance(time_shift, bool)
+        or not isinstance(time_shift, int | float)
+        or not math.isfinite(time_shift)
+        or time_shift < 0
+    ):
+        raise InputError("time_shift", time_shift, "must be a finite number of years >= 0")
+    return float(time_shift)
+
+
+def _first_bad(resolved: ResolvedInstruments, bad: Any) -> str:
+    """Describe the first ``True`` of a ``(n_instruments, n_scenarios)`` mask."""
+    i, s = (int(x) for x in np.argwhere(bad)[0])
+    return f"[{i}, {s}] (instrument {resolved.instruments[i].symbol!r}, scenario {s})"
+
+
+def instrument_pnl(
+    resolved: ResolvedInstruments,
+    spot_multiplier: ArrayLike,
+    vol: ArrayLike,
+    *,
+    time_shift: float = 0.0,
+) -> FloatArray:
+    """P&L of one base unit of each instrument under each scenario, in its settlement currency.
+
+    Parameters
+    ----------
+    resolved
+        ``n_instruments`` resolved instruments.
+    spot_multiplier
+        Multiplier of each instrument's underlying price (0.84 for a 16 % fall), shape
+        ``(n_instruments, n_scenarios)`` or broadcastable to it (``(n_scenarios,)`` applies one
+        move to every row); finite and ``> 0``.
+    vol
+        Scenario implied volatility (decimal), broadcastable to
+        ``(n_instruments, n_scenarios)``; finite and ``>= 0`` on option rows, ignored (may be
+        NaN) on other rows.
+    time_shift
+        Years by which time to expiry is reduced in every scenario, ``>= 0``.
+
+    Returns
+    -------
+    FloatArray
+        Shape ``(n_instruments, n_scenarios)``: settlement-currency P&L per base unit (see the
+        module docstring for the formula of each kind).
+
+    Raises
+    ------
+    InputError
+        For shapes that do not broadcast, or a multiplier, vol or time shift out of its domain,
+        naming the first offending instrument and scenario.
+    """
+    n = len(resolved)
+    shift = _check_time_shift(time_shift)
+    mult = _scenario_array("spot_multiplier", spot_multiplier, n)
+    n_s = mult.shape[1]
+    vols = _scenario_array("vol", vol, n, n_s)
+    bad_mult = ~(np.isfinite(mult) & (mult > 0.0))
+    if bad_mult.any():
+        where = _first_bad(resolved, bad_mult)
+        raise InputError(f"spot_multiplier{where}", mult[bad_mult][0], "must be finite and > 0")
+    opt = resolved.is_option
+    bad_vol = np.zeros((n, n_s), dtype=bool)
+    bad_vol[opt] = ~(np.isfinite(vols[opt]) & (vols[opt] >= 0.0))
+    if bad_vol.any():
+        where = _first_bad(resolved, bad_vol)
+        raise InputError(f"vol{where}", vols[bad_vol][0], "must be finite and >= 0 for options")
+
+    forward = resolved.underlying_price[:, None]
+    inverse = resolved.is_inverse[:, None]
+    pnl = np.where(inverse, 1.0 - 1.0 / mult, forward * (mult - 1.0))
+    if opt.any():
+        f = resolved.underlying_price[opt][:, None]
+        k = resolved.strike[opt][:, None]
+        t = resolved.time[opt][:, None]
+        call = resolved.is_call[opt][:, None]
+        rate = resolved.rate[opt][:, None]
+        base = black76_value(f, k, t, resolved.vol[opt][:, None], call, rate)
+        f_s = f * mult[opt]
+        shocked = black76_value(f_s, k, np.maximum(t - shift, 0.0), vols[opt], call, rate)
+        inv = resolved.is_inverse[opt][:, None]
+        pnl[opt] = np.where(inv, shocked / f_s - base / f, shocked - base)
+    return pnl
+
+
+def settlement_to_usd(
+    resolved: ResolvedInstruments, pnl: ArrayLike, spot_multiplier: ArrayLike
+) -> FloatArray:
+    """Convert settlement-currency P&L to USD at each scenario's settlement-currency price.
+
+    Coin-settled rows are converted at ``settlement_usd * spot_multiplier`` (the coin moves with
+    the scenario); quote-settled rows at ``quote_usd``, unshocked: stablecoin prices are not
+    shocked here.
+
+    Parameters
+    ----------
+    resolved
+        ``n_instruments`` resolved instruments.
+    pnl
+        Settlement-currency P&L, shape ``(n_instruments, n_scenarios)``.
+    spot_multiplier
+        The multipliers ``pnl`` was computed with, broadcastable to ``pnl``'s shape.
+
+    Returns
+    -------
+    FloatArray
+        USD P&L, shape ``(n_instruments, n_scenarios)``.
+    """
+    n = len(resolved)
+    values = _scenario_array("pnl", pnl, n)
+    mult = _scenario_array("spot_multiplier", spot_multiplier, n, values.shape[1])
+    inverse = resolved.is_inverse[:, None]
+    rate = np.where(inverse, resolved.settlement_usd[:, None] * mult, resolved.quote_usd[:, None])
+    result: FloatArray = values * rate
+    return result
+
+
+def usd_pnl(
+    resolved: ResolvedInstruments,
+    spot_multiplier: ArrayLike,
+    vol: ArrayLike,
+    *,
+    time_shift: float = 0.0,
+) -> FloatArray:
+    """:func:`instrument_pnl` converted to USD with :func:`settlement_to_usd`.
+
+    Returns
+    -------
+    FloatArray
+        USD P&L per base unit, shape ``(n_instruments, n_scenarios)``.
+    """
+    pnl = instrument_pnl(resolved, spot_multiplier, vol, time_shift=time_shift)
+    return settlement_to_usd(resolved, pnl, spot_multiplier)
+
+
+def _check_product_shapes(quantity: Any, pnl: FloatArray) -> None:
+    if pnl.ndim != 2 or quantity.shape[1] != pnl.shape[0]:
+        raise InputError(
+            "instrument_pnl.shape",
+            pnl.shape,
+            f"must be (n_instruments, n_scenarios) with n_instruments = {quantity.shape[1]}",
+        )
+
+
+def account_pnl(quantity: Any, instrument_pnl: ArrayLike) -> FloatArray:
+    """Account P&L over scenarios: one sparse product ``quantity @ instrument_pnl``.
+
+    Parameters
+    ----------
+    quantity
+        Sparse (``scipy.sparse`` array or matrix) or dense, shape
+        ``(n_accounts, n_instruments)``: base-unit quantities (``BookArrangement.quantity``).
+    instrument_pnl
+        P&L per base unit, shape ``(n_instruments, n_scenarios)``, all in one currency.
+
+    Returns
+    -------
+    FloatArray
+        Dense, shape ``(n_accounts, n_scenarios)``, in the currency of ``instrument_pnl``.
+    """
+    pnl = np.asarray(instrument_pnl, dtype=np.float64)
+    _check_product_shapes(quantity, pnl)
+    return np.asarray(quantity @ pnl, dtype=np.float64)
+
+
+def account_pnl_by_currency(
+    arrangement: BookArrangement, instrument_pnl: ArrayLike
+) -> dict[str, FloatArray]:
+    """Account P&L per settlement currency (coin-settled units are margined apart).
+
+    Parameters
+    ----------
+    arrangement
+        The book; its instruments are the rows of ``instrument_pnl``.
+    instrument_pnl
+        Settlement-currency P&L per base unit, shape ``(n_instruments, n_scenarios)`` (the
+        output of :func:`instrument_pnl`).
+
+    Returns
+    -------
+    dict[str, FloatArray]
+        ``currency -> (n_accounts, n_scenarios)`` P&L in that currency, summing only the
+        instruments settled in it; currencies in order of first appearance. One sparse product
+        per currency over the columns of that currency.
+    """
+    pnl = np.asarray(instrument_pnl, dtype=np.float64)
+    _check_product_shapes(arrangement.quantity, pnl)
+    currencies = np.asarray(arrangement.settlement_currencies, dtype=object)
+    result: dict[str, FloatArray] = {}
+    for currency in dict.fromkeys(arrangement.settlement_currencies):
+        columns = np.flatnonzero(currencies == currency)
+        result[currency] = account_pnl(arrangement.quantity[:, columns], pnl[columns])
+    return result
