@@ -21,8 +21,8 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeVar
 
+from pmargin._validation import as_enum as _enum
 from pmargin.errors import InputError
 
 __all__ = [
@@ -32,8 +32,6 @@ __all__ = [
     "Right",
     "Settlement",
 ]
-
-_E = TypeVar("_E", bound=StrEnum)
 
 
 class Kind(StrEnum):
@@ -166,14 +164,3 @@ class Instrument:
     def is_call(self) -> bool:
         """True for call options."""
         return self.right is Right.CALL
-
-
-def _enum(enum: type[_E], value: object, field: str) -> _E:
-    """Coerce ``value`` to ``enum`` or raise an :class:`InputError` naming the choices."""
-    if isinstance(value, enum):
-        return value
-    try:
-        return enum(str(value).lower())
-    except ValueError:
-        choices = "|".join(member.value for member in enum)
-        raise InputError(field, value, f"is not one of {choices}") from None

@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 import math
-from enum import StrEnum
-from typing import TypeVar
 
+from pmargin._validation import as_enum
 from pmargin.errors import InputError
 
 __all__ = ["as_enum", "as_float"]
-
-_E = TypeVar("_E", bound=StrEnum)
-
-
-def as_enum(enum: type[_E], value: object, field: str) -> _E:
-    """Coerce ``value`` (a member or its string value) to ``enum`` or raise naming the choices."""
-    if isinstance(value, enum):
-        return value
-    try:
-        return enum(str(value).lower())
-    except ValueError:
-        choices = "|".join(member.value for member in enum)
-        raise InputError(field, value, f"is not one of {choices}") from None
 
 
 def as_float(
