@@ -36,10 +36,10 @@ class BookArrangement:
     ----------
     account_ids
         Account ids in portfolio order; row ``a`` of ``quantity`` is ``account_ids[a]``.
-    instruments
-        Unique instruments held, in order of first appearance; column ``j`` of ``quantity``.
     resolved
-        The instruments resolved against the market (arrays of shape ``(n_instruments,)``).
+        The unique instruments held, in order of first appearance (column ``j`` of
+        ``quantity`` is ``resolved.instruments[j]``), resolved against the market (arrays of
+        shape ``(n_instruments,)``).
     quantity
         ``scipy.sparse.csr_array`` of float64, shape ``(n_accounts, n_instruments)``: signed
         quantity in base units (long > 0), duplicate positions summed. One stored entry per
@@ -47,9 +47,13 @@ class BookArrangement:
     """
 
     account_ids: tuple[str, ...]
-    instruments: tuple[Instrument, ...]
     resolved: ResolvedInstruments
     quantity: Any
+
+    @property
+    def instruments(self) -> tuple[Instrument, ...]:
+        """Unique instruments held, in order of first appearance (``resolved.instruments``)."""
+        return self.resolved.instruments
 
     @property
     def settlement_currencies(self) -> tuple[str, ...]:
@@ -106,7 +110,6 @@ def arrange(portfolio: Portfolio, market: MarketSnapshot) -> BookArrangement:
     quantity.sum_duplicates()
     return BookArrangement(
         account_ids=tuple(a.id for a in portfolio.accounts),
-        instruments=instruments,
         resolved=resolved,
         quantity=quantity,
     )

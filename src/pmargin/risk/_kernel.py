@@ -30,7 +30,7 @@ import numpy as np
 
 from pmargin._typing import ArrayLike, FloatArray
 from pmargin.errors import InputError
-from pmargin.pricing import black76_value
+from pmargin.pricing import black76_value, inverse_future_pnl, linear_future_pnl
 from pmargin.risk._arrangement import BookArrangement
 from pmargin.valuation import ResolvedInstruments
 
@@ -138,7 +138,11 @@ def instrument_pnl(
 
     forward = resolved.underlying_price[:, None]
     inverse = resolved.is_inverse[:, None]
-    pnl = np.where(inverse, 1.0 - 1.0 / mult, forward * (mult - 1.0))
+    # Delta-one rows: entry at today's price. Inverse P&L depends only on the ratio m, so the
+    # relative price m against an entry of 1 gives 1 - 1/m exactly.
+    pnl = np.where(
+        inverse, inverse_future_pnl(mult, 1.0), linear_future_pnl(forward * mult, forward)
+    )
     if opt.any():
         f = resolved.underlying_price[opt][:, None]
         k = resolved.strike[opt][:, None]
