@@ -15,6 +15,7 @@ import numpy.typing as npt
 from pmargin.errors import InputError
 
 __all__ = [
+    "DAYS_PER_YEAR",
     "DEFAULT_EXPIRY_HOUR",
     "SECONDS_PER_YEAR",
     "expiry_on",
@@ -24,7 +25,10 @@ __all__ = [
     "year_fractions",
 ]
 
-SECONDS_PER_YEAR = 365.0 * 86_400.0
+DAYS_PER_YEAR = 365.0
+"""Days in one ACT/365 year: ``year_fraction * DAYS_PER_YEAR`` is a time in days."""
+
+SECONDS_PER_YEAR = DAYS_PER_YEAR * 86_400.0
 """Seconds in one ACT/365 year."""
 
 DEFAULT_EXPIRY_HOUR = 8

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from rich.table import Table
 
 from pmargin.engine import InstrumentQuote, PositionRisk
+from pmargin.timeutil import DAYS_PER_YEAR
 
 __all__ = ["account_table", "quotes_table"]
 
-_DAYS_PER_YEAR = 365.0
 _VOL_POINT = 0.01
 
 
@@ -51,7 +51,7 @@ def quotes_table(quotes: Sequence[InstrumentQuote], title: str) -> Table:
             _num(q.delta, ".5f"),
             _num(q.gamma, ".3e"),
             _num(q.vega * _VOL_POINT, ",.4f"),
-            _num(q.theta / _DAYS_PER_YEAR, ",.4f"),
+            _num(q.theta / DAYS_PER_YEAR, ",.4f"),
             _num(q.delta_coin, ".5f"),
         )
     return table
@@ -62,7 +62,7 @@ def account_table(account: str, rows: Sequence[PositionRisk]) -> Table:
     table = Table(title=f"account {account}", title_justify="left", show_footer=True)
     value = sum(r.value_usd for r in rows)
     vega = sum(r.vega for r in rows) * _VOL_POINT
-    theta = sum(r.theta for r in rows) / _DAYS_PER_YEAR
+    theta = sum(r.theta for r in rows) / DAYS_PER_YEAR
     # Delta and gamma add up only within one underlying.
     underlyings = {r.position.instrument.underlying for r in rows}
     one = len(underlyings) == 1
@@ -93,6 +93,6 @@ def account_table(account: str, rows: Sequence[PositionRisk]) -> Table:
             f"{_plain(r.delta):,.4f}",
             f"{_plain(r.gamma):.3e}",
             f"{_plain(r.vega * _VOL_POINT):,.2f}",
-            f"{_plain(r.theta / _DAYS_PER_YEAR):,.2f}",
+            f"{_plain(r.theta / DAYS_PER_YEAR):,.2f}",
         )
     return table

@@ -8,11 +8,10 @@ standard grid (Deribit: +-16% in 9 buckets x vol down/none/up) and dampened tail
 
 from pmargin.scenarios._grid import risk_matrix_grid
 from pmargin.scenarios._scenario import RiskMatrixScenario, VolShockKind
-from pmargin.scenarios._scenario_set import DAYS_PER_YEAR, ScenarioArrays, ScenarioSet
+from pmargin.scenarios._scenario_set import ScenarioArrays, ScenarioSet
 from pmargin.scenarios._vol_shock import VolShockMode, VolShockRule
 
 __all__ = [
-    "DAYS_PER_YEAR",
     "RiskMatrixScenario",
     "ScenarioArrays",
     "ScenarioSet",

@@ -10,12 +10,11 @@ from pmargin._typing import FloatArray
 from pmargin.errors import InputError
 from pmargin.scenarios._scenario import RiskMatrixScenario, VolShockKind
 from pmargin.scenarios._vol_shock import VolShockRule
+from pmargin.timeutil import DAYS_PER_YEAR
 from pmargin.valuation import ResolvedInstruments
 
 __all__ = ["ScenarioArrays", "ScenarioSet"]
 
-DAYS_PER_YEAR = 365.0
-"""Days per ACT/365 year: ``ResolvedInstruments.time * DAYS_PER_YEAR`` is the DTE in days."""
 
 _KINDS = (VolShockKind.DOWN, VolShockKind.NONE, VolShockKind.UP)
 
