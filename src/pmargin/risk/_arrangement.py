@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from pmargin._typing import FloatArray
 from pmargin.book import Portfolio, base_quantity
 from pmargin.instruments import Instrument
 from pmargin.market import MarketSnapshot
@@ -44,11 +45,30 @@ class BookArrangement:
         ``scipy.sparse.csr_array`` of float64, shape ``(n_accounts, n_instruments)``: signed
         quantity in base units (long > 0), duplicate positions summed. One stored entry per
         distinct (account, instrument) pair held, even when the positions net to zero.
+    assets
+        Collateral assets held by any account (upper case, sorted), the columns of
+        ``balances``.
+    balances
+        Float64 array of shape ``(n_accounts, n_assets)``: balance of each asset in units of
+        that asset (coins, stablecoins, USD); negative = borrowed; 0 where not held.
     """
 
     account_ids: tuple[str, ...]
     resolved: ResolvedInstruments
     quantity: Any
+    assets: tuple[str, ...] = ()
+    balances: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        """Default to no balances: a ``(n_accounts, 0)`` array."""
+        if self.balances is None:
+            object.__setattr__(self, "balances", np.zeros((len(self.account_ids), 0)))
+
+    @property
+    def balance_matrix(self) -> FloatArray:
+        """``balances`` as a float64 ``(n_accounts, n_assets)`` array (never ``None``)."""
+        assert self.balances is not None
+        return self.balances
 
     @property
     def instruments(self) -> tuple[Instrument, ...]:
@@ -108,8 +128,16 @@ def arrange(portfolio: Portfolio, market: MarketSnapshot) -> BookArrangement:
     )
     quantity = sparse.csr_array(coo)  # sums duplicate (account, instrument) entries
     quantity.sum_duplicates()
+    assets = tuple(sorted({asset for a in portfolio.accounts for asset in a.balances}))
+    balances = np.zeros((len(portfolio.accounts), len(assets)))
+    asset_column = {asset: k for k, asset in enumerate(assets)}
+    for a, account in enumerate(portfolio.accounts):
+        for asset, amount in account.balances.items():
+            balances[a, asset_column[asset]] = amount
     return BookArrangement(
         account_ids=tuple(a.id for a in portfolio.accounts),
         resolved=resolved,
         quantity=quantity,
+        assets=assets,
+        balances=balances,
     )

@@ -1,0 +1,22 @@
+"""Margin models behind one interface, their parameter files and shared scenario machinery.
+
+``get_model(name).compute(book, market)`` returns a :class:`MarginResult` for every account of
+a :class:`~pmargin.risk.BookArrangement`. Models: ``standard`` (per-position baseline),
+``deribit``, ``derive-pmrm2``, ``okx`` and ``tims``.
+"""
+
+from pmargin.margin._model import MODELS, MarginModel, get_model
+from pmargin.margin._params import ParamTable, load_parameter_file, methodology_path
+from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
+
+__all__ = [
+    "MODELS",
+    "IntArray",
+    "MarginModel",
+    "MarginResult",
+    "ParamTable",
+    "RiskUnitMargin",
+    "get_model",
+    "load_parameter_file",
+    "methodology_path",
+]

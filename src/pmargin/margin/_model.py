@@ -1,0 +1,70 @@
+"""One interface for every margin model, and the registry that finds a model by name.
+
+A model is any object with a ``name`` and ``compute(book, market) -> MarginResult``. Each model
+class also has ``from_params(table)``, building it from its validated parameter file
+(``methodologies/<name>.toml`` or a user's own file with the same fields).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from pmargin.errors import InputError
+from pmargin.margin._params import ParamTable, load_parameter_file
+from pmargin.margin._result import MarginResult
+from pmargin.market import MarketSnapshot
+from pmargin.risk import BookArrangement
+
+__all__ = ["MODELS", "MarginModel", "get_model"]
+
+
+@runtime_checkable
+class MarginModel(Protocol):
+    """A margin model: IM, MM, components and attribution for every account of a book."""
+
+    name: str
+
+    def compute(self, book: BookArrangement, market: MarketSnapshot) -> MarginResult:
+        """Margin every account of ``book`` at ``market`` (batch; see :class:`MarginResult`)."""
+        ...
+
+
+class _ModelClass(Protocol):
+    @classmethod
+    def from_params(cls, params: ParamTable) -> MarginModel: ...
+
+
+MODELS: dict[str, str] = {
+    "standard": "pmargin.margin.standard:StandardModel",
+    "deribit": "pmargin.margin.deribit:DeribitModel",
+    "derive-pmrm2": "pmargin.margin.pmrm2:DerivePmrm2Model",
+    "okx": "pmargin.margin.okx:OkxModel",
+    "tims": "pmargin.margin.tims:TimsModel",
+}
+"""Model name -> ``module:class`` implementing it (imported on first use)."""
+
+
+def get_model(name: str, params: str | Path | None = None) -> MarginModel:
+    """Build a model by name from its shipped parameter file or a user's own.
+
+    Parameters
+    ----------
+    name
+        One of :data:`MODELS` (``"standard"``, ``"deribit"``, ``"derive-pmrm2"``, ``"okx"``,
+        ``"tims"``).
+    params
+        Optional path of a TOML parameter file with the same fields as the shipped one.
+
+    Raises
+    ------
+    InputError
+        For an unknown model name (listing the known ones) or a parameter file with a missing
+        or out-of-range field (naming it).
+    """
+    if name not in MODELS:
+        raise InputError("model", name, f"is not a known model ({', '.join(MODELS)})")
+    module_name, class_name = MODELS[name].split(":")
+    model_class: _ModelClass = getattr(import_module(module_name), class_name)
+    return model_class.from_params(load_parameter_file(name, params))

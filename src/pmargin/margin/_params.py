@@ -1,0 +1,156 @@
+"""Methodology parameter files: TOML under ``pmargin/margin/methodologies``, validated on load.
+
+Every number a methodology uses (shock sizes, factors, tiers) lives in such a file, never in
+code (DESIGN.md). :func:`load_parameter_file` finds a shipped file by model name or reads a
+user's own file; :class:`ParamTable` reads its fields with bounds, so that a missing or
+out-of-range field is an :class:`~pmargin.errors.InputError` naming its dotted path, e.g.
+``deribit.toml: currencies.BTC.price_range``.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pmargin._validation import as_float
+from pmargin.errors import InputError
+
+__all__ = ["ParamTable", "load_parameter_file", "methodology_path"]
+
+_MISSING: Any = object()
+
+
+def methodology_path(name: str) -> Path:
+    """Path of the parameter file shipped for model ``name`` (``methodologies/<name>.toml``)."""
+    return Path(str(resources.files("pmargin.margin") / "methodologies" / f"{name}.toml"))
+
+
+def load_parameter_file(model: str, path: str | Path | None = None) -> ParamTable:
+    """Read a methodology parameter file.
+
+    Parameters
+    ----------
+    model
+        Model name; without ``path`` the shipped ``methodologies/<model>.toml`` is read.
+    path
+        A user's own TOML file with the same fields.
+
+    Returns
+    -------
+    ParamTable
+        The top-level table, whose errors name the file.
+
+    Raises
+    ------
+    InputError
+        Naming the file: missing, unreadable, or not valid TOML (with the parser's message).
+    """
+    file = methodology_path(model) if path is None else Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("params", str(file), "does not exist") from None
+    except OSError as exc:
+        raise InputError("params", str(file), f"cannot be read ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError("params", str(file), f"is not valid TOML: {exc}") from None
+    return ParamTable(data, file.name)
+
+
+@dataclass(frozen=True, slots=True)
+class ParamTable:
+    """A table of a parameter file with validating accessors.
+
+    Attributes
+    ----------
+    data
+        The parsed table.
+    where
+        Dotted path of the table for error messages (``"deribit.toml: currencies.BTC"``).
+    """
+
+    data: Mapping[str, Any]
+    where: str
+
+    def field(self, key: str) -> str:
+        """Dotted path of ``key`` in this table, for error messages."""
+        return f"{self.where}: {key}" if ":" not in self.where else f"{self.where}.{key}"
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.data
+
+    def keys(self) -> list[str]:
+        """Keys of this table, in file order."""
+        return list(self.data)
+
+    def raw(self, key: str, default: Any = _MISSING) -> Any:
+        """Return the value of ``key`` as parsed; a missing key without default is an error."""
+        if key in self.data:
+            return self.data[key]
+        if default is _MISSING:
+            raise InputError(self.field(key), None, "is required")
+        return default
+
+    def number(
+        self,
+        key: str,
+        default: Any = _MISSING,
+        *,
+        low: float = -math.inf,
+        high: float = math.inf,
+        low_open: bool = False,
+        high_open: bool = False,
+    ) -> float:
+        """Read a finite number within bounds (``*_open`` excludes the bound)."""
+        value = self.raw(key, default)
+        return as_float(
+            value, self.field(key), low=low, high=high, low_open=low_open, high_open=high_open
+        )
+
+    def integer(self, key: str, default: Any = _MISSING, *, low: int = 0) -> int:
+        """Read an integer ``>= low``."""
+        value = self.raw(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise InputError(self.field(key), value, f"must be an integer >= {low}")
+        return value
+
+    def text(self, key: str, default: Any = _MISSING, *, choices: Sequence[str] = ()) -> str:
+        """Read a string, one of ``choices`` when given."""
+        value = self.raw(key, default)
+        if not isinstance(value, str) or (choices and value not in choices):
+            expected = f"one of {'|'.join(choices)}" if choices else "a string"
+            raise InputError(self.field(key), value, f"must be {expected}")
+        return value
+
+    def numbers(
+        self, key: str, default: Any = _MISSING, *, low: float = -math.inf, min_len: int = 0
+    ) -> tuple[float, ...]:
+        """Read a list of finite numbers ``>= low`` with at least ``min_len`` entries."""
+        value = self.raw(key, default)
+        if isinstance(value, str) or not isinstance(value, Sequence) or len(value) < min_len:
+            raise InputError(
+                self.field(key), value, f"must be a list of at least {min_len} numbers"
+            )
+        return tuple(as_float(v, f"{self.field(key)}[{i}]", low=low) for i, v in enumerate(value))
+
+    def table(self, key: str, default: Any = _MISSING) -> ParamTable:
+        """Read a sub-table."""
+        value = self.raw(key, default)
+        if not isinstance(value, Mapping):
+            raise InputError(self.field(key), value, "must be a table")
+        return ParamTable(value, self.field(key))
+
+    def reject_unknown(self, allowed: Sequence[str]) -> None:
+        """Raise naming the first key that is not in ``allowed`` (a typo guard)."""
+        for key in self.data:
+            if key not in allowed:
+                raise InputError(
+                    self.field(key), self.data[key], f"is not a known field ({sorted(allowed)})"
+                )

@@ -1,0 +1,198 @@
+"""What every margin model returns: margin per account, per risk unit, per position.
+
+A result is batched: one array entry per account, in the order of ``account_ids``. Amounts of a
+risk unit are in that unit's ``currency`` (coin for a coin-settled Deribit S:PM unit, USD for a
+cross unit); account totals are in USD, each unit converted at its ``usd_rate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+
+from pmargin._typing import FloatArray
+from pmargin.errors import InputError
+from pmargin.instruments import Instrument
+
+__all__ = ["IntArray", "MarginResult", "RiskUnitMargin"]
+
+IntArray = npt.NDArray[np.int64]
+"""An int64 array (scenario indices; -1 for none)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RiskUnitMargin:
+    """Margin of one risk unit for every account.
+
+    A risk unit is the set of positions a methodology margins together: one underlying in one
+    settlement currency (Deribit S:PM), one underlying in USD (OKX, Derive), or a class group
+    (TIMS). Every array has ``n_accounts`` rows; accounts with nothing in the unit have zeros.
+
+    Attributes
+    ----------
+    underlying
+        The underlying the unit covers (``"BTC"``), or ``"*"`` for a unit spanning several.
+    currency
+        Currency of every amount below: ``"BTC"`` for coin-margined units, ``"USD"`` otherwise.
+    usd_rate
+        USD per one unit of ``currency`` at the snapshot (1 for USD).
+    initial_margin, maintenance_margin
+        Shape ``(n_accounts,)``, in ``currency``, >= 0.
+    components
+        Name -> shape ``(n_accounts,)`` in ``currency``: the parts the model builds IM from
+        (``"worst_loss"``, ``"roll_shock"``, ...); each model's docs say how they combine.
+    scenario_labels
+        One label per scenario column (empty for models without scenarios).
+    scenario_pnl
+        Shape ``(n_accounts, n_scenarios)`` in ``currency``: the account's P&L in each scenario
+        as the model reduces it (after weights, dampeners and offsets).
+    worst_scenario
+        Shape ``(n_accounts,)``: column of ``scenario_pnl`` that sets the worst loss, -1 where
+        no scenario loses money or the model has no scenarios.
+    held
+        Shape ``(n_accounts,)`` booleans: the account has a position or collateral in the unit.
+    """
+
+    underlying: str
+    currency: str
+    usd_rate: float
+    initial_margin: FloatArray
+    maintenance_margin: FloatArray
+    components: Mapping[str, FloatArray] = field(default_factory=dict)
+    scenario_labels: tuple[str, ...] = ()
+    scenario_pnl: FloatArray | None = None
+    worst_scenario: IntArray | None = None
+    held: npt.NDArray[np.bool_] | None = None
+
+    def __post_init__(self) -> None:
+        n = self.initial_margin.shape[0]
+        set_ = object.__setattr__
+        set_(self, "components", MappingProxyType(dict(self.components)))
+        if self.scenario_pnl is None:
+            set_(self, "scenario_pnl", np.zeros((n, len(self.scenario_labels))))
+        if self.worst_scenario is None:
+            set_(self, "worst_scenario", np.full(n, -1, dtype=np.int64))
+        if self.held is None:
+            set_(self, "held", np.ones(n, dtype=bool))
+        pnl = self.pnl
+        if pnl.shape != (n, len(self.scenario_labels)):
+            raise InputError(
+                "scenario_pnl.shape",
+                pnl.shape,
+                f"must be (n_accounts, n_scenarios) = ({n}, {len(self.scenario_labels)})",
+            )
+
+    @property
+    def pnl(self) -> FloatArray:
+        """``scenario_pnl``, never ``None``: shape ``(n_accounts, n_scenarios)``."""
+        assert self.scenario_pnl is not None
+        return self.scenario_pnl
+
+    @property
+    def worst(self) -> IntArray:
+        """``worst_scenario``, never ``None``: shape ``(n_accounts,)``."""
+        assert self.worst_scenario is not None
+        return self.worst_scenario
+
+    @property
+    def holds(self) -> npt.NDArray[np.bool_]:
+        """``held``, never ``None``: shape ``(n_accounts,)``."""
+        assert self.held is not None
+        return self.held
+
+    def to_dict(self, row: int) -> dict[str, Any]:
+        """Return the JSON object of one account's unit (DESIGN.md output contract)."""
+        worst = int(self.worst[row])
+        return {
+            "underlying": self.underlying,
+            "currency": self.currency,
+            "usd_rate": self.usd_rate,
+            "initial_margin": float(self.initial_margin[row]),
+            "maintenance_margin": float(self.maintenance_margin[row]),
+            "worst_scenario": None if worst < 0 else self.scenario_labels[worst],
+            "components": {k: float(v[row]) for k, v in self.components.items()},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MarginResult:
+    """Initial and maintenance margin of every account under one model.
+
+    Attributes
+    ----------
+    model
+        Model name (``"deribit"``, ``"standard"``, ...).
+    timestamp
+        The market snapshot's time (UTC).
+    account_ids
+        Row order of every array.
+    instruments
+        Column order of ``im_contribution`` (the book's unique instruments).
+    initial_margin, maintenance_margin
+        Shape ``(n_accounts,)``, USD: the sum over risk units of each unit's margin times its
+        ``usd_rate`` (plus account-level charges the model documents).
+    risk_units
+        The units the model margins apart.
+    im_contribution
+        ``scipy.sparse.csr_array`` of shape ``(n_accounts, n_instruments)``, USD: each
+        position's share of the initial margin (for max-loss models, its loss in the binding
+        scenario plus its own add-ons). Entries may be negative (hedges).
+    im_other
+        Shape ``(n_accounts,)``, USD: initial margin not attributable to a position (collateral
+        haircuts, charges on balances). ``im_contribution.sum(axis=1) + im_other`` equals
+        ``initial_margin`` to rounding.
+    currency
+        Currency of the account totals: ``"USD"``.
+    """
+
+    model: str
+    timestamp: datetime
+    account_ids: tuple[str, ...]
+    instruments: tuple[Instrument, ...]
+    initial_margin: FloatArray
+    maintenance_margin: FloatArray
+    risk_units: tuple[RiskUnitMargin, ...]
+    im_contribution: Any
+    im_other: FloatArray
+    currency: str = "USD"
+
+    def __post_init__(self) -> None:
+        n = len(self.account_ids)
+        for name in ("initial_margin", "maintenance_margin", "im_other"):
+            if getattr(self, name).shape != (n,):
+                raise InputError(f"{name}.shape", getattr(self, name).shape, f"must be ({n},)")
+        object.__setattr__(self, "im_contribution", sparse.csr_array(self.im_contribution))
+        if self.im_contribution.shape != (n, len(self.instruments)):
+            raise InputError(
+                "im_contribution.shape",
+                self.im_contribution.shape,
+                f"must be (n_accounts, n_instruments) = ({n}, {len(self.instruments)})",
+            )
+
+    @property
+    def n_accounts(self) -> int:
+        """Number of accounts (rows)."""
+        return len(self.account_ids)
+
+    def row(self, account_id: str) -> int:
+        """Row index of an account id; an unknown id is an :class:`InputError`."""
+        try:
+            return self.account_ids.index(account_id)
+        except ValueError:
+            raise InputError("account", account_id, "is not in the book") from None
+
+    def contributions(self, row: int) -> dict[str, float]:
+        """Instrument symbol -> USD IM contribution of one account's positions."""
+        start, end = self.im_contribution.indptr[row], self.im_contribution.indptr[row + 1]
+        columns = self.im_contribution.indices[start:end]
+        values = self.im_contribution.data[start:end]
+        return {
+            self.instruments[int(j)].symbol: float(v) for j, v in zip(columns, values, strict=True)
+        }
