@@ -21,8 +21,9 @@ import numpy as np
 from scipy import sparse
 
 from pmargin._typing import FloatArray
-from pmargin.book import Portfolio, base_quantity
-from pmargin.instruments import Instrument
+from pmargin.book import Portfolio, Position, base_quantity
+from pmargin.errors import InputError
+from pmargin.instruments import Instrument, Kind
 from pmargin.market import MarketSnapshot
 from pmargin.valuation import ResolvedInstruments, resolve_instruments
 
@@ -51,6 +52,11 @@ class BookArrangement:
     balances
         Float64 array of shape ``(n_accounts, n_assets)``: balance of each asset in units of
         that asset (coins, stablecoins, USD); negative = borrowed; 0 where not held.
+    unrealised
+        ``scipy.sparse.csr_array`` of shape ``(n_accounts, n_instruments)``: unrealised P&L of
+        futures and perpetuals against their ``avg_price``, in the settlement currency
+        (linear: ``q (F - avg)``; inverse: ``q (F / avg - 1)`` coin, ``q`` in base units at
+        the mark ``F``). Positions without ``avg_price`` are taken as settled to the mark (0).
     """
 
     account_ids: tuple[str, ...]
@@ -58,11 +64,14 @@ class BookArrangement:
     quantity: Any
     assets: tuple[str, ...] = ()
     balances: FloatArray | None = None
+    unrealised: Any = None
 
     def __post_init__(self) -> None:
-        """Default to no balances: a ``(n_accounts, 0)`` array."""
+        """Default to no balances and no unrealised P&L."""
         if self.balances is None:
             object.__setattr__(self, "balances", np.zeros((len(self.account_ids), 0)))
+        if self.unrealised is None:
+            object.__setattr__(self, "unrealised", sparse.csr_array(self.quantity.shape))
 
     @property
     def balance_matrix(self) -> FloatArray:
@@ -112,12 +121,15 @@ def arrange(portfolio: Portfolio, market: MarketSnapshot) -> BookArrangement:
     rows: list[int] = []
     cols: list[int] = []
     values: list[float] = []
+    unrealised: list[float] = []
     for a, account in enumerate(portfolio.accounts):
         for position in account.positions:
             j = column[position.instrument.symbol]
+            price = float(resolved.underlying_price[j])
             rows.append(a)
             cols.append(j)
-            values.append(base_quantity(position, float(resolved.underlying_price[j])))
+            values.append(base_quantity(position, price))
+            unrealised.append(_unrealised(position, values[-1], price))
     shape = (len(portfolio.accounts), len(instruments))
     coo = sparse.coo_array(
         (
@@ -128,6 +140,9 @@ def arrange(portfolio: Portfolio, market: MarketSnapshot) -> BookArrangement:
     )
     quantity = sparse.csr_array(coo)  # sums duplicate (account, instrument) entries
     quantity.sum_duplicates()
+    upnl = sparse.csr_array(
+        (np.asarray(unrealised, dtype=np.float64), (coo.row, coo.col)), shape=shape
+    )
     assets = tuple(sorted({asset for a in portfolio.accounts for asset in a.balances}))
     balances = np.zeros((len(portfolio.accounts), len(assets)))
     asset_column = {asset: k for k, asset in enumerate(assets)}
@@ -140,4 +155,20 @@ def arrange(portfolio: Portfolio, market: MarketSnapshot) -> BookArrangement:
         quantity=quantity,
         assets=assets,
         balances=balances,
+        unrealised=upnl,
     )
+
+
+def _unrealised(position: Position, base: float, price: float) -> float:
+    """Settlement-currency P&L of a future or perpetual against its average entry price."""
+    instrument = position.instrument
+    entry = position.avg_price
+    if entry is None or instrument.kind not in (Kind.FUTURE, Kind.PERPETUAL):
+        return 0.0
+    if entry <= 0.0:
+        raise InputError(
+            f"position {instrument.symbol!r}.avg_price", entry, "must be > 0 for a future"
+        )
+    if instrument.is_inverse:
+        return base * (price / entry - 1.0)
+    return base * (price - entry)

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from pmargin._typing import BoolArray, FloatArray
 from pmargin.errors import InputError, MarketDataError
@@ -93,6 +94,42 @@ class ResolvedInstruments:
 
     def __len__(self) -> int:
         return len(self.instruments)
+
+    def take(self, columns: Sequence[int] | npt.NDArray[np.int64]) -> ResolvedInstruments:
+        """Select the instruments at ``columns`` (in that order) without new look-ups."""
+        index = np.asarray(columns, dtype=np.int64)
+        arrays = {name: getattr(self, name)[index] for name in _ARRAY_FIELDS}
+        return ResolvedInstruments(
+            instruments=tuple(self.instruments[int(j)] for j in index),
+            vol_source=tuple(self.vol_source[int(j)] for j in index),
+            **arrays,
+        )
+
+    def concat(self, other: ResolvedInstruments) -> ResolvedInstruments:
+        """Append ``other``'s instruments to these."""
+        arrays = {
+            name: np.concatenate([getattr(self, name), getattr(other, name)])
+            for name in _ARRAY_FIELDS
+        }
+        return ResolvedInstruments(
+            instruments=self.instruments + other.instruments,
+            vol_source=self.vol_source + other.vol_source,
+            **arrays,
+        )
+
+
+_ARRAY_FIELDS = (
+    "is_option",
+    "is_call",
+    "is_inverse",
+    "underlying_price",
+    "strike",
+    "time",
+    "vol",
+    "rate",
+    "quote_usd",
+    "settlement_usd",
+)
 
 
 def resolve_instruments(

@@ -1,0 +1,10 @@
+"""Collateral: account equity from balances and positions, haircuts, collateral scenario P&L."""
+
+from pmargin.collateral._equity import (
+    AccountEquity,
+    account_equity,
+    balance_scenario_pnl,
+    haircut_charge,
+)
+
+__all__ = ["AccountEquity", "account_equity", "balance_scenario_pnl", "haircut_charge"]

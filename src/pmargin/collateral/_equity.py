@@ -1,0 +1,174 @@
+"""Account equity and collateral haircuts, batched over every account of a book.
+
+Equity is marked to market, without haircuts: balances at their USD prices (negative balances
+are borrowings and subtract), plus the mark value of options and spot instruments held, plus
+the unrealised P&L of futures and perpetuals against their entry price. Haircuts belong to the
+margin methodology (Deribit X:PM, Derive, OKX each publish their own), so models call
+:func:`haircut_charge` with their parameters and report it as part of the margin, never by
+changing equity: ``equity - haircut < IM`` and ``equity < IM + haircut`` decide alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from pmargin._typing import FloatArray
+from pmargin.instruments import Kind
+from pmargin.market import MarketSnapshot
+from pmargin.risk import BookArrangement
+from pmargin.valuation import value_instruments
+
+__all__ = ["AccountEquity", "account_equity", "balance_scenario_pnl", "haircut_charge"]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEquity:
+    """Mark-to-market equity of every account.
+
+    Attributes
+    ----------
+    asset_usd
+        Shape ``(n_assets,)``: USD price of each of ``book.assets``.
+    balances_usd
+        Shape ``(n_accounts,)``: USD value of the balances (borrowings negative).
+    positions_usd
+        Shape ``(n_accounts,)``: USD mark value of options and spot positions plus unrealised
+        futures/perpetual P&L (long options positive, short options negative).
+    position_value_usd
+        ``scipy.sparse.csr_array`` ``(n_accounts, n_instruments)``: each position's part of
+        ``positions_usd``.
+    by_currency
+        Currency -> shape ``(n_accounts,)``: equity held in that currency, in that currency
+        (the balance of the currency plus positions settled in it), for models that margin
+        each settlement currency apart.
+    """
+
+    asset_usd: FloatArray
+    balances_usd: FloatArray
+    positions_usd: FloatArray
+    position_value_usd: object
+    by_currency: Mapping[str, FloatArray]
+
+    @property
+    def equity(self) -> FloatArray:
+        """Shape ``(n_accounts,)``: total equity in USD."""
+        total: FloatArray = self.balances_usd + self.positions_usd
+        return total
+
+
+def account_equity(book: BookArrangement, market: MarketSnapshot) -> AccountEquity:
+    """Value every account's balances and positions at the snapshot (no haircuts).
+
+    Raises
+    ------
+    MarketDataError, InputError
+        A balance in an asset the market cannot price (e.g. an unpriced stablecoin).
+    """
+    resolved = book.resolved
+    asset_usd = np.array([market.usd_price(a) for a in book.assets], dtype=np.float64)
+    balances = book.balance_matrix
+    per_unit = np.zeros(len(resolved))
+    if len(resolved):
+        price = value_instruments(resolved).price
+        holds_value = np.array(
+            [i.kind in (Kind.OPTION, Kind.SPOT) for i in resolved.instruments], dtype=bool
+        )
+        per_unit = np.where(holds_value, price, 0.0)
+    quantity = sparse.csr_array(book.quantity)
+    settlement_value = sparse.csr_array(quantity * per_unit[np.newaxis, :] + book.unrealised)
+    settlement_usd = _settlement_usd(book)
+    position_value_usd = sparse.csr_array(settlement_value * settlement_usd[np.newaxis, :])
+    by_currency: dict[str, FloatArray] = {
+        asset: balances[:, k].copy() for k, asset in enumerate(book.assets)
+    }
+    currencies = _settlement_currencies(book)
+    for currency in dict.fromkeys(currencies):
+        columns = np.flatnonzero(np.asarray(currencies, dtype=object) == currency)
+        held = np.asarray(settlement_value[:, columns].sum(axis=1)).ravel()
+        by_currency[currency] = by_currency.get(currency, np.zeros(book.shape[0])) + held
+    return AccountEquity(
+        asset_usd=asset_usd,
+        balances_usd=balances @ asset_usd,
+        positions_usd=np.asarray(position_value_usd.sum(axis=1)).ravel(),
+        position_value_usd=position_value_usd,
+        by_currency=by_currency,
+    )
+
+
+def _settlement_currencies(book: BookArrangement) -> list[str]:
+    """Currency each position's value is in: settlement currency, quote for spot."""
+    return [i.quote if i.kind is Kind.SPOT else i.settlement_currency for i in book.instruments]
+
+
+def _settlement_usd(book: BookArrangement) -> FloatArray:
+    resolved = book.resolved
+    is_spot = np.array([i.kind is Kind.SPOT for i in resolved.instruments], dtype=bool)
+    rate: FloatArray = np.where(is_spot, resolved.quote_usd, resolved.settlement_usd)
+    return rate
+
+
+def haircut_charge(
+    book: BookArrangement,
+    market: MarketSnapshot,
+    haircuts: Mapping[str, float],
+    default: float = 0.0,
+) -> FloatArray:
+    """USD value of the haircut on every account's positive balances.
+
+    Parameters
+    ----------
+    book
+        Accounts with ``assets`` and ``balances``.
+    market
+        Prices of the assets.
+    haircuts
+        Asset -> haircut in [0, 1] (0.1 = the asset counts at 90% of its value).
+    default
+        Haircut of assets not in ``haircuts``.
+
+    Returns
+    -------
+    FloatArray
+        Shape ``(n_accounts,)``: ``sum_assets max(balance, 0) * usd_price * haircut``; borrowed
+        (negative) balances count at full value, so they get no haircut.
+    """
+    if not book.assets:
+        return np.zeros(book.shape[0])
+    asset_usd = np.array([market.usd_price(a) for a in book.assets], dtype=np.float64)
+    cut = np.array([haircuts.get(a, default) for a in book.assets], dtype=np.float64)
+    charge: FloatArray = np.maximum(book.balance_matrix, 0.0) @ (asset_usd * cut)
+    return charge
+
+
+def balance_scenario_pnl(
+    book: BookArrangement,
+    market: MarketSnapshot,
+    asset: str,
+    spot_multiplier: FloatArray,
+) -> FloatArray:
+    """USD P&L of every account's balance of ``asset`` when its price is multiplied.
+
+    Parameters
+    ----------
+    book, market
+        Balances and prices.
+    asset
+        The asset that moves (``"BTC"``); an asset no account holds gives zeros.
+    spot_multiplier
+        Shape ``(n_scenarios,)``: factor on the asset's USD price in each scenario.
+
+    Returns
+    -------
+    FloatArray
+        Shape ``(n_accounts, n_scenarios)``: ``balance * usd_price * (m - 1)``.
+    """
+    multiplier = np.asarray(spot_multiplier, dtype=np.float64)
+    if asset not in book.assets:
+        return np.zeros((book.shape[0], multiplier.size))
+    balance = book.balance_matrix[:, book.assets.index(asset)]
+    pnl: FloatArray = np.outer(balance * market.usd_price(asset), multiplier - 1.0)
+    return pnl

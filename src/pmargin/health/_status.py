@@ -1,0 +1,97 @@
+"""Account health: equity against initial and maintenance margin, and the status it gives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from pmargin._typing import FloatArray
+
+__all__ = ["AccountHealth", "HealthStatus", "assess"]
+
+
+class HealthStatus(StrEnum):
+    """What an account may do, from the worst margin its equity fails to cover.
+
+    ``healthy``: equity >= IM, may trade freely. ``reduce_only``: MM <= equity < IM, may only
+    place orders that lower its IM. ``liquidation``: 0 <= equity < MM, liquidation starts.
+    ``bankrupt``: equity < 0, the account owes more than it holds.
+    """
+
+    HEALTHY = "healthy"
+    REDUCE_ONLY = "reduce_only"
+    LIQUIDATION = "liquidation"
+    BANKRUPT = "bankrupt"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountHealth:
+    """Health of every account; each array has shape ``(n_accounts,)``, amounts in USD.
+
+    Attributes
+    ----------
+    equity, initial_margin, maintenance_margin
+        The inputs.
+    available
+        ``equity - initial_margin``: what can be withdrawn or used for new orders (negative
+        when the account is below IM).
+    im_utilization, mm_utilization
+        ``margin / equity`` (1.0 = fully used); ``inf`` where equity <= 0 and the margin is
+        positive, 0 where the margin is 0.
+    status
+        One :class:`HealthStatus` value per account (object array of the string values).
+    """
+
+    equity: FloatArray
+    initial_margin: FloatArray
+    maintenance_margin: FloatArray
+    available: FloatArray
+    im_utilization: FloatArray
+    mm_utilization: FloatArray
+    status: npt.NDArray[np.object_]
+
+
+def assess(
+    equity: FloatArray, initial_margin: FloatArray, maintenance_margin: FloatArray
+) -> AccountHealth:
+    """Compare equity with IM and MM and give each account its status.
+
+    Parameters
+    ----------
+    equity
+        Shape ``(n_accounts,)``, USD, marked to market.
+    initial_margin, maintenance_margin
+        Shape ``(n_accounts,)``, USD, >= 0.
+
+    Returns
+    -------
+    AccountHealth
+        ``bankrupt`` if equity < 0, else ``liquidation`` if equity < MM, else ``reduce_only``
+        if equity < IM, else ``healthy``.
+    """
+    equity = np.asarray(equity, dtype=np.float64)
+    im = np.asarray(initial_margin, dtype=np.float64)
+    mm = np.asarray(maintenance_margin, dtype=np.float64)
+    status = np.full(equity.shape, HealthStatus.HEALTHY.value, dtype=object)
+    status[equity < im] = HealthStatus.REDUCE_ONLY.value
+    status[equity < mm] = HealthStatus.LIQUIDATION.value
+    status[equity < 0.0] = HealthStatus.BANKRUPT.value
+    return AccountHealth(
+        equity=equity,
+        initial_margin=im,
+        maintenance_margin=mm,
+        available=equity - im,
+        im_utilization=_utilization(im, equity),
+        mm_utilization=_utilization(mm, equity),
+        status=status,
+    )
+
+
+def _utilization(margin: FloatArray, equity: FloatArray) -> FloatArray:
+    positive = equity > 0.0
+    ratio = np.divide(margin, equity, out=np.zeros_like(margin), where=positive)
+    result: FloatArray = np.where(~positive & (margin > 0.0), np.inf, ratio)
+    return result
