@@ -20,6 +20,7 @@ from scipy import sparse
 from pmargin._typing import FloatArray
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument
+from pmargin.scenarios import RiskMatrixScenario
 
 __all__ = ["IntArray", "MarginResult", "RiskUnitMargin"]
 
@@ -58,6 +59,10 @@ class RiskUnitMargin:
         no scenario loses money or the model has no scenarios.
     held
         Shape ``(n_accounts,)`` booleans: the account has a position or collateral in the unit.
+    scenarios
+        Optional: the :class:`~pmargin.scenarios.RiskMatrixScenario` of each column (spot move,
+        vol shock, weight), for risk-matrix displays; empty when the columns are not
+        risk-matrix scenarios.
     """
 
     underlying: str
@@ -70,6 +75,7 @@ class RiskUnitMargin:
     scenario_pnl: FloatArray | None = None
     worst_scenario: IntArray | None = None
     held: npt.NDArray[np.bool_] | None = None
+    scenarios: tuple[RiskMatrixScenario, ...] = ()
 
     def __post_init__(self) -> None:
         n = self.initial_margin.shape[0]
@@ -81,6 +87,10 @@ class RiskUnitMargin:
             set_(self, "worst_scenario", np.full(n, -1, dtype=np.int64))
         if self.held is None:
             set_(self, "held", np.ones(n, dtype=bool))
+        if self.scenarios and len(self.scenarios) != len(self.scenario_labels):
+            raise InputError(
+                "scenarios", len(self.scenarios), "must give one scenario per scenario label"
+            )
         pnl = self.pnl
         if pnl.shape != (n, len(self.scenario_labels)):
             raise InputError(
