@@ -1,0 +1,52 @@
+"""Deribit portfolio margin (S:PM and X:PM), reproducing ``private/pme/simulate``.
+
+:class:`DeribitModel` margins a book with the parameters of ``methodologies/deribit.toml``
+(:class:`DeribitParams`); the array functions below are its pieces (risk-matrix scenarios, the
+delta-one clamp of the extended table, pnl offset, extended dampener, roll and delta shocks,
+worst case). See ``docs/margin-deribit.md`` for the method, its sources and its assumptions.
+"""
+
+from pmargin.margin.deribit._model import DeribitModel, DeribitUnitVectors
+from pmargin.margin.deribit._params import (
+    DampenerMode,
+    DeltaShockMode,
+    DeribitAssumptions,
+    DeribitCurrencyParams,
+    DeribitGeneralParams,
+    DeribitMode,
+    DeribitPairParams,
+    DeribitParams,
+    pair_key,
+)
+from pmargin.margin.deribit._risk_matrix import (
+    aggregate_risk_vector,
+    apply_extended_dampener,
+    apply_pnl_offset,
+    clamp_delta_one,
+    delta_shock,
+    deribit_scenarios,
+    roll_shock_rate,
+    worst_case,
+)
+
+__all__ = [
+    "DampenerMode",
+    "DeltaShockMode",
+    "DeribitAssumptions",
+    "DeribitCurrencyParams",
+    "DeribitGeneralParams",
+    "DeribitMode",
+    "DeribitModel",
+    "DeribitPairParams",
+    "DeribitParams",
+    "DeribitUnitVectors",
+    "aggregate_risk_vector",
+    "apply_extended_dampener",
+    "apply_pnl_offset",
+    "clamp_delta_one",
+    "delta_shock",
+    "deribit_scenarios",
+    "pair_key",
+    "roll_shock_rate",
+    "worst_case",
+]

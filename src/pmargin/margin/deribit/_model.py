@@ -1,0 +1,463 @@
+"""Deribit portfolio margin (S:PM and X:PM) as a :class:`~pmargin.margin.MarginModel`.
+
+Per underlying, every instrument is revalued once per scenario of Deribit's risk matrix (27
+standard cells + 8 extended, see :mod:`pmargin.margin.deribit._risk_matrix`); accounts are
+aggregated per risk unit with one sparse product; then, per unit::
+
+    aggregated        = offset(pre_aggregated) with extended cells dampened
+    worst_case        = max(0, -min aggregated)
+    roll_shock        = sum_i |q_i| * max(min_annualised_move, annualised_move_risk * T_i) * u_i
+    risk_matrix_margin = worst_case + roll_shock + delta_shock + correlation_contingency (0)
+    initial_margin    = risk_matrix_margin   (no open orders, MMP or spot margin in a book)
+    maintenance_margin = mm_factor * risk_matrix_margin
+
+Units. S:PM: one risk unit per (underlying, settlement currency), every amount in that
+currency (coin for inverse units: P&L per base unit is ``1 - 1/m`` for futures and ``V/F``
+changes for options; ``u_i = 1`` coin). X:PM: one unit per underlying in USD, each position's
+P&L being the change of its USD value and ``u_i`` the USD value of one base unit; balances of
+the underlying's coin with ``equity_side_impact = "both"`` move with the scenarios, valued with
+``(1 - haircut)``. USD parameters (dampener, offset cap, delta threshold) are converted to the
+unit's currency at the snapshot's USD price of that currency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from pmargin._typing import FloatArray
+from pmargin.errors import InputError
+from pmargin.margin._params import ParamTable, load_parameter_file
+from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
+from pmargin.margin._scenario_margin import (
+    account_totals,
+    binding_contribution,
+    group_columns,
+    scatter_columns,
+    unit_pnl,
+)
+from pmargin.margin.deribit._params import DeribitMode, DeribitParams
+from pmargin.margin.deribit._risk_matrix import (
+    aggregate_risk_vector,
+    clamp_delta_one,
+    delta_shock,
+    deribit_scenarios,
+    roll_shock_rate,
+    worst_case,
+)
+from pmargin.market import MarketSnapshot
+from pmargin.risk import BookArrangement, instrument_pnl
+from pmargin.scenarios import ScenarioSet, VolShockKind
+from pmargin.valuation import ResolvedInstruments, value_instruments
+
+__all__ = ["DeribitModel", "DeribitUnitVectors"]
+
+COMPONENTS = (
+    "worst_case",
+    "roll_shock",
+    "delta_shock",
+    "correlation_contingency",
+    "risk_matrix_margin",
+)
+"""Component names of every Deribit risk unit, in the order they add up."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeribitUnitVectors:
+    """The risk vectors of one risk unit, as ``private/pme/simulate`` reports them.
+
+    Attributes
+    ----------
+    underlying, currency
+        The unit (``"BTC"``, ``"BTC"`` for S:PM ``btc_btc``; ``"BTC"``, ``"USD"`` for X:PM).
+    usd_rate
+        USD per one unit of ``currency``.
+    labels
+        Scenario labels, ``n_scenarios`` long (standard cells then extended).
+    vol_kinds
+        Vol direction of each scenario.
+    n_standard
+        Number of standard cells.
+    columns
+        Book columns of the unit's instruments, shape ``(n_unit,)``.
+    instrument_pnl
+        Shape ``(n_unit, n_scenarios)``: P&L per base unit in ``currency`` (extended cells times
+        ``extended_table_factor``); a position's ``initial_risk_vector`` is its base quantity
+        times its row.
+    roll_rate
+        Shape ``(n_unit,)``: roll shock per base unit held, in ``currency``.
+    net_delta_usd
+        Shape ``(n_accounts,)``: net USD delta of each account's unit (collateral included).
+    collateral_pnl
+        Shape ``(n_accounts, n_scenarios)``: P&L of the balances that move with the unit (X:PM;
+        zeros otherwise), in ``currency``.
+    pre_aggregated
+        Shape ``(n_accounts, n_scenarios)``: summed P&L before offsets and the dampener.
+    aggregated
+        Shape ``(n_accounts, n_scenarios)``: after them (X:PM: the sum over settlement
+        currencies of each currency's aggregated vector).
+    held
+        Shape ``(n_accounts,)``: the account holds a position or moving balance in the unit.
+    """
+
+    underlying: str
+    currency: str
+    usd_rate: float
+    labels: tuple[str, ...]
+    vol_kinds: tuple[VolShockKind, ...]
+    n_standard: int
+    columns: IntArray
+    instrument_pnl: FloatArray
+    roll_rate: FloatArray
+    net_delta_usd: FloatArray
+    collateral_pnl: FloatArray
+    pre_aggregated: FloatArray
+    aggregated: FloatArray
+    held: Any
+
+
+@dataclass(frozen=True, slots=True)
+class _Matrix:
+    """One underlying's scenarios and instrument P&L (settlement currency per base unit)."""
+
+    underlying: str
+    scenarios: tuple[Any, ...]
+    n_standard: int
+    columns: IntArray
+    resolved: ResolvedInstruments
+    multiplier: FloatArray
+    pnl: FloatArray
+    delta_usd: FloatArray
+    price_coin: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class DeribitModel:
+    """Deribit portfolio margin; see the module docstring and ``docs/margin-deribit.md``.
+
+    Attributes
+    ----------
+    params
+        Validated parameters (``methodologies/deribit.toml`` by default).
+    name
+        ``"deribit"``.
+    """
+
+    params: DeribitParams
+    name: str = "deribit"
+
+    @classmethod
+    def from_params(cls, params: ParamTable) -> DeribitModel:
+        """Build the model from a parameter table (the registry's entry point)."""
+        return cls(DeribitParams.from_table(params))
+
+    @classmethod
+    def load(
+        cls, path: str | None = None, *, mode: DeribitMode | str | None = None
+    ) -> DeribitModel:
+        """Read the shipped (or a user's) parameter file; ``mode`` overrides ``[model] mode``."""
+        model = cls.from_params(load_parameter_file("deribit", path))
+        return model if mode is None else model.with_mode(mode)
+
+    def with_mode(self, mode: DeribitMode | str) -> DeribitModel:
+        """Return the same parameters under S:PM (``"segregated"``) or X:PM (``"cross"``)."""
+        try:
+            chosen = DeribitMode(str(mode).lower())
+        except ValueError:
+            raise InputError("mode", mode, "must be segregated or cross") from None
+        return DeribitModel(replace(self.params, mode=chosen), self.name)
+
+    # ------------------------------------------------------------------ public API
+
+    def compute(self, book: BookArrangement, market: MarketSnapshot) -> MarginResult:
+        """Margin every account of ``book`` (see :class:`~pmargin.margin.MarginResult`).
+
+        Risk units carry amounts in their currency (coin for S:PM inverse units, USD for X:PM);
+        account totals are in USD. ``im_contribution``: each position's loss in its unit's
+        worst cell, scaled so the positions of the unit add up to ``worst_case`` less the share
+        of moving collateral, plus its own roll shock; the rest (delta shock, collateral) is
+        ``im_other``.
+        """
+        n_acc, n_inst = book.shape
+        general = self.params.general
+        units: list[RiskUnitMargin] = []
+        blocks: list[tuple[IntArray, Any]] = []
+        for vectors in self.risk_vectors(book, market):
+            loss, worst = worst_case(vectors.aggregated, vectors.vol_kinds)
+            q = book.quantity[:, vectors.columns]
+            roll = np.asarray(abs(q) @ vectors.roll_rate, dtype=np.float64).reshape(n_acc)
+            pair = self.params.pair(vectors.underlying)
+            shock = (
+                delta_shock(
+                    vectors.net_delta_usd,
+                    pair.delta_total_liq_shock_threshold,
+                    pair.max_delta_shock,
+                    self.params.assumptions.delta_shock,
+                )
+                / vectors.usd_rate
+            )
+            contingency = np.zeros(n_acc)
+            rmm = loss + roll + shock + contingency
+            units.append(
+                RiskUnitMargin(
+                    underlying=vectors.underlying,
+                    currency=vectors.currency,
+                    usd_rate=vectors.usd_rate,
+                    initial_margin=rmm,
+                    maintenance_margin=general.mm_factor * rmm,
+                    components=dict(
+                        zip(COMPONENTS, (loss, roll, shock, contingency, rmm), strict=True)
+                    ),
+                    scenario_labels=vectors.labels,
+                    scenario_pnl=vectors.aggregated,
+                    worst_scenario=worst,
+                    held=vectors.held,
+                )
+            )
+            blocks.append((vectors.columns, self._contribution(vectors, q, loss, worst)))
+        im, mm = account_totals(units, n_acc)
+        contribution = scatter_columns(blocks, (n_acc, n_inst))
+        im_other = im - np.asarray(contribution.sum(axis=1), dtype=np.float64).reshape(n_acc)
+        return MarginResult(
+            model=self.name,
+            timestamp=market.timestamp,
+            account_ids=book.account_ids,
+            instruments=book.instruments,
+            initial_margin=im,
+            maintenance_margin=mm,
+            risk_units=tuple(units),
+            im_contribution=contribution,
+            im_other=im_other,
+        )
+
+    def risk_vectors(
+        self, book: BookArrangement, market: MarketSnapshot
+    ) -> tuple[DeribitUnitVectors, ...]:
+        """Each risk unit's vectors (initial, pre-aggregated, aggregated), for every account.
+
+        Raises
+        ------
+        InputError
+            For an underlying or currency without parameters, naming the table to add.
+        """
+        matrices = [self._matrix(book, u, cols) for u, cols in self._underlyings(book)]
+        if self.params.mode is DeribitMode.SEGREGATED:
+            return tuple(v for m in matrices for v in self._segregated(book, m))
+        moving = self._moving_collateral(book, market)
+        held = {m.underlying for m in matrices}
+        for asset in moving:
+            if asset not in held:
+                matrices.append(self._matrix(book, asset, np.zeros(0, dtype=np.int64)))
+        return tuple(self._cross(book, m, moving.get(m.underlying)) for m in matrices)
+
+    # ------------------------------------------------------------------ revaluation
+
+    @staticmethod
+    def _underlyings(book: BookArrangement) -> Iterator[tuple[str, IntArray]]:
+        yield from group_columns(book.instruments, lambda i: i.underlying).items()
+
+    def _matrix(self, book: BookArrangement, underlying: str, columns: IntArray) -> _Matrix:
+        """Revalue one underlying's instruments once per scenario."""
+        pair = self.params.pair(underlying)
+        scenarios = deribit_scenarios(underlying, pair, self.params.general)
+        n_standard = len(scenarios) - len(self.params.general.extended_moves)
+        resolved = _take(book.resolved, columns)
+        n = columns.size
+        if n == 0:
+            empty = np.zeros((0, len(scenarios)))
+            return _Matrix(
+                underlying, scenarios, n_standard, columns, resolved, empty, empty,
+                np.zeros(0), np.zeros(0),
+            )  # fmt: skip
+        arrays = ScenarioSet(scenarios, self.params.vol_rule(underlying)).apply(resolved)
+        mult = clamp_delta_one(
+            arrays.spot_multiplier, resolved.is_option, pair.price_range, n_standard
+        )
+        pnl = instrument_pnl(resolved, mult, arrays.vol)
+        pnl[:, n_standard:] *= pair.extended_table_factor
+        valuation = value_instruments(resolved)
+        delta_usd = valuation.delta * resolved.underlying_price * resolved.quote_usd
+        price_coin = np.where(resolved.is_inverse & resolved.is_option, valuation.price, 0.0)
+        return _Matrix(
+            underlying, scenarios, n_standard, columns, resolved, mult, pnl, delta_usd, price_coin
+        )
+
+    # ------------------------------------------------------------------ S:PM
+
+    def _segregated(self, book: BookArrangement, m: _Matrix) -> Iterator[DeribitUnitVectors]:
+        """One coin- or stablecoin-denominated unit per settlement currency of ``m``."""
+        currencies = np.asarray([i.settlement_currency for i in m.resolved.instruments])
+        for currency in dict.fromkeys(currencies.tolist()):
+            rows = np.flatnonzero(currencies == currency)
+            cp = self.params.currency(currency)
+            usd_rate = float(m.resolved.settlement_usd[rows[0]])
+            res = m.resolved
+            unit_value = np.where(
+                res.is_inverse[rows],
+                1.0,
+                res.underlying_price[rows] * res.quote_usd[rows] / res.settlement_usd[rows],
+            )
+            rate = roll_shock_rate(res.time[rows], cp.min_annualised_move, cp.annualised_move_risk)
+            pnl = m.pnl[rows]
+            cols = m.columns[rows]
+            pre = unit_pnl(book.quantity, cols, pnl)
+            yield self._vectors(
+                book, m, currency, usd_rate, cols, pnl, rate * unit_value,
+                m.delta_usd[rows], np.zeros_like(pre), pre,
+                [(pre, cp.pnl_offset, cp.max_offsetable_pnl, cp.extended_dampener)],
+            )  # fmt: skip
+
+    # ------------------------------------------------------------------ X:PM
+
+    def _moving_collateral(
+        self, book: BookArrangement, market: MarketSnapshot
+    ) -> dict[str, tuple[FloatArray, float, float]]:
+        """Balances that move with their coin: asset -> (balances, USD price, haircut)."""
+        balances = book.balances if book.balances is not None else np.zeros((book.shape[0], 0))
+        moving: dict[str, tuple[FloatArray, float, float]] = {}
+        for k, asset in enumerate(book.assets):
+            amounts = balances[:, k]
+            if not np.any(amounts):
+                continue
+            cp = self.params.currency(asset)
+            if cp.equity_side_impact == "both":
+                self.params.pair(asset)  # a moving balance needs its price grid
+                moving[asset] = (amounts, market.usd_price(asset), cp.haircut)
+        return moving
+
+    def _cross(
+        self,
+        book: BookArrangement,
+        m: _Matrix,
+        collateral: tuple[FloatArray, float, float] | None,
+    ) -> DeribitUnitVectors:
+        """Build the USD unit of one underlying: per settlement currency offsets, then summed."""
+        n_acc = book.shape[0]
+        res = m.resolved
+        pair = self.params.pair(m.underlying)
+        # USD value change per base unit: settlement P&L at the scenario's settlement price,
+        # plus the revaluation of an inverse option's coin premium.
+        settle_rate = np.where(
+            res.is_inverse[:, None], res.settlement_usd[:, None] * m.multiplier,
+            res.quote_usd[:, None],
+        )  # fmt: skip
+        premium = (m.price_coin * res.settlement_usd)[:, None] * (m.multiplier - 1.0)
+        usd = m.pnl * settle_rate + premium
+        unit_value = np.where(
+            res.is_inverse, res.settlement_usd, res.underlying_price * res.quote_usd
+        )
+        currencies = [i.settlement_currency for i in res.instruments]
+        rate = np.zeros(m.columns.size)
+        parts: list[tuple[FloatArray, float, float, float]] = []
+        n_s = len(m.scenarios)
+        collateral_pnl = np.zeros((n_acc, n_s))
+        net_delta = np.asarray(book.quantity[:, m.columns] @ m.delta_usd, dtype=np.float64)
+        net_delta = net_delta.reshape(n_acc)
+        moves = np.array([s.spot_move for s in m.scenarios])
+        moves[m.n_standard :] = np.clip(moves[m.n_standard :], -pair.price_range, pair.price_range)
+        coin = m.underlying.upper()
+        if collateral is not None:
+            amounts, price, haircut = collateral
+            collateral_pnl = np.outer(amounts * price * (1.0 - haircut), moves)
+            net_delta = net_delta + amounts * price * (1.0 - haircut)
+        keys = list(dict.fromkeys([*currencies, *([coin] if collateral is not None else [])]))
+        for currency in keys:
+            cp = self.params.currency(currency)
+            rows = np.flatnonzero(np.asarray(currencies, dtype=object) == currency)
+            rate[rows] = unit_value[rows] * roll_shock_rate(
+                res.time[rows], cp.min_annualised_move, cp.annualised_move_risk
+            )
+            pre_c = unit_pnl(book.quantity, m.columns[rows], usd[rows])
+            if currency == coin:
+                pre_c = pre_c + collateral_pnl
+            parts.append((pre_c, cp.pnl_offset, cp.max_offsetable_pnl, cp.extended_dampener))
+        pre = sum((p[0] for p in parts), np.zeros((n_acc, n_s)))
+        return self._vectors(
+            book, m, "USD", 1.0, m.columns, usd, rate, m.delta_usd, collateral_pnl, pre, parts,
+            net_delta=net_delta,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ shared
+
+    def _vectors(
+        self,
+        book: BookArrangement,
+        m: _Matrix,
+        currency: str,
+        usd_rate: float,
+        columns: IntArray,
+        pnl: FloatArray,
+        roll_rate: FloatArray,
+        delta_usd: FloatArray,
+        collateral_pnl: FloatArray,
+        pre: FloatArray,
+        parts: list[tuple[FloatArray, float, float, float]],
+        *,
+        net_delta: FloatArray | None = None,
+    ) -> DeribitUnitVectors:
+        """Offset and dampen each currency's part (USD amounts at ``usd_rate``) and sum."""
+        mode = self.params.assumptions.extended_dampener_mode
+        aggregated = np.zeros_like(pre)
+        for part, offset, cap_usd, dampener_usd in parts:
+            aggregated += aggregate_risk_vector(
+                part,
+                m.n_standard,
+                pnl_offset=offset,
+                max_offsetable=cap_usd / usd_rate,
+                dampener=dampener_usd / usd_rate,
+                mode=mode,
+            )
+        q = book.quantity[:, columns]
+        n_acc = book.shape[0]
+        if net_delta is None:
+            net_delta = np.asarray(q @ delta_usd, dtype=np.float64).reshape(n_acc)
+        held = np.diff(sparse.csr_array(q).indptr) > 0
+        held = held | np.any(collateral_pnl != 0.0, axis=1)
+        return DeribitUnitVectors(
+            underlying=m.underlying,
+            currency=currency,
+            usd_rate=usd_rate,
+            labels=tuple(s.label for s in m.scenarios),
+            vol_kinds=tuple(s.vol_shock for s in m.scenarios),
+            n_standard=m.n_standard,
+            columns=columns,
+            instrument_pnl=pnl,
+            roll_rate=roll_rate,
+            net_delta_usd=net_delta,
+            collateral_pnl=collateral_pnl,
+            pre_aggregated=pre,
+            aggregated=aggregated,
+            held=held,
+        )
+
+    @staticmethod
+    def _contribution(
+        vectors: DeribitUnitVectors, q: Any, loss: FloatArray, worst: IntArray
+    ) -> Any:
+        """USD IM contribution of the unit's positions, shape ``(n_accounts, n_unit)``."""
+        n_acc = loss.shape[0]
+        local = np.arange(vectors.columns.size, dtype=np.int64)
+        raw = binding_contribution(q, local, vectors.instrument_pnl, worst)
+        cell = np.maximum(worst, 0)
+        raw_loss = -vectors.pre_aggregated[np.arange(n_acc), cell]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where((worst >= 0) & (raw_loss > 0.0), loss / raw_loss, 0.0)
+        scaled = sparse.csr_array(raw.multiply(scale[:, None]))
+        roll = sparse.csr_array(abs(sparse.csr_array(q)).multiply(vectors.roll_rate[None, :]))
+        return sparse.csr_array((scaled + roll) * vectors.usd_rate)
+
+
+def _take(resolved: ResolvedInstruments, columns: IntArray) -> ResolvedInstruments:
+    """Return the rows ``columns`` of ``resolved`` (a new :class:`ResolvedInstruments`)."""
+    fields: dict[str, Any] = {}
+    for name in resolved.__dataclass_fields__:
+        value = getattr(resolved, name)
+        if isinstance(value, np.ndarray):
+            fields[name] = value[columns]
+        else:
+            fields[name] = tuple(value[int(j)] for j in columns)
+    return ResolvedInstruments(**fields)

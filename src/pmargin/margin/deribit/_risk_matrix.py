@@ -1,0 +1,273 @@
+"""The pieces of Deribit's risk matrix as pure functions on arrays.
+
+A Deribit risk vector has ``n_standard + n_extended`` cells (35 with the published
+parameters): the standard table, price buckets from the lowest move to the highest with vol
+down / none / up within each bucket (27 cells), then the extended table, one vol-up cell per
+extended move (8 cells). P&L is signed (profit > 0) and losses are positive numbers.
+
+Every function here takes and returns arrays in ONE currency (coin for an S:PM coin unit, USD
+for X:PM); amounts given in USD by Deribit (dampener, offset cap, delta threshold) must be
+converted to that currency by the caller.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pmargin._typing import ArrayLike, FloatArray
+from pmargin.errors import InputError
+from pmargin.margin._result import IntArray
+from pmargin.margin.deribit._params import (
+    DampenerMode,
+    DeltaShockMode,
+    DeribitGeneralParams,
+    DeribitPairParams,
+)
+from pmargin.scenarios import RiskMatrixScenario, VolShockKind, risk_matrix_grid
+
+__all__ = [
+    "aggregate_risk_vector",
+    "apply_extended_dampener",
+    "apply_pnl_offset",
+    "clamp_delta_one",
+    "delta_shock",
+    "deribit_scenarios",
+    "roll_shock_rate",
+    "worst_case",
+]
+
+
+def deribit_scenarios(
+    underlying: str, pair: DeribitPairParams, general: DeribitGeneralParams
+) -> tuple[RiskMatrixScenario, ...]:
+    """Return the standard and extended scenarios of one underlying, in risk-vector order.
+
+    Standard: moves ``price_range * k / buckets_count`` for ``k = -b..b``, each with vol down,
+    none, up. Extended: each of ``general.extended_moves`` with vol up, labelled
+    ``"... (extended)"``. Every scenario has weight 1 (``extended_table_factor`` is applied to
+    the P&L by :func:`aggregate_risk_vector`'s caller, since it may exceed 1).
+
+    Returns
+    -------
+    tuple[RiskMatrixScenario, ...]
+        ``(2 * b + 1) * 3 + len(extended_moves)`` scenarios restricted to ``underlying``.
+    """
+    standard = risk_matrix_grid(pair.price_range, general.buckets_count, underlyings=[underlying])
+    extended = _extended(underlying, general.extended_moves)
+    return standard + extended
+
+
+def _extended(underlying: str, moves: tuple[float, ...]) -> tuple[RiskMatrixScenario, ...]:
+    return tuple(
+        RiskMatrixScenario(
+            move,
+            VolShockKind.UP,
+            1.0,
+            underlying,
+            0.0,
+            f"{underlying} {move * 100:+.4g}% vol up (extended)",
+        )
+        for move in moves
+    )
+
+
+def clamp_delta_one(
+    spot_multiplier: ArrayLike, is_option: ArrayLike, price_range: float, n_standard: int
+) -> FloatArray:
+    """Hold delta-one instruments at the standard table's edge in the extended scenarios.
+
+    Deribit's published vectors show futures and perpetuals at the +-``price_range`` values in
+    every extended cell: only options are revalued at the extended moves.
+
+    Parameters
+    ----------
+    spot_multiplier
+        Shape ``(n_instruments, n_scenarios)``: ``1 + move`` per instrument and scenario.
+    is_option
+        Shape ``(n_instruments,)`` booleans.
+    price_range
+        The standard table's largest move (decimal, 0.16).
+    n_standard
+        Number of standard scenarios; columns from it on are extended.
+
+    Returns
+    -------
+    FloatArray
+        A copy with non-option rows of the extended columns clipped to
+        ``[1 - price_range, 1 + price_range]``.
+    """
+    mult = np.array(spot_multiplier, dtype=np.float64)
+    rows = ~np.asarray(is_option, dtype=bool)
+    ext = mult[rows, n_standard:]
+    mult[rows, n_standard:] = np.clip(ext, 1.0 - price_range, 1.0 + price_range)
+    return mult
+
+
+def apply_pnl_offset(pnl: ArrayLike, pnl_offset: float, max_offsetable: float) -> FloatArray:
+    """Count only part of each positive cell: ``min(pnl_offset * x, max_offsetable)`` for x > 0.
+
+    Published example (ETH, Feb 2026): the positive standard cells of the aggregated vector
+    are exactly ``0.6 *`` the pre-aggregated ones, losses unchanged. Reading the cap as a limit
+    on the counted profit is pmargin's assumption (no published case reaches it).
+
+    Parameters
+    ----------
+    pnl
+        Any shape, signed P&L.
+    pnl_offset
+        Fraction in [0, 1].
+    max_offsetable
+        Cap (>= 0) on the counted profit, same currency as ``pnl``.
+    """
+    x = np.asarray(pnl, dtype=np.float64)
+    result: FloatArray = np.where(x > 0.0, np.minimum(pnl_offset * x, max_offsetable), x)
+    return result
+
+
+def apply_extended_dampener(pnl: ArrayLike, dampener: float, mode: DampenerMode) -> FloatArray:
+    """Dampen extended-table cells; the result is never positive.
+
+    Published examples (BTC 2024, ETH 2026): extended losses far below the dampener and
+    positive extended cells both become 0. Both modes agree with that:
+
+    * ``"subtract"``: ``min(0, x + dampener)``;
+    * ``"threshold"``: ``x if x < -dampener else 0``.
+
+    Parameters
+    ----------
+    pnl
+        Any shape, signed P&L of extended cells.
+    dampener
+        Amount (>= 0), same currency as ``pnl``.
+    mode
+        :class:`DampenerMode`.
+    """
+    x = np.asarray(pnl, dtype=np.float64)
+    if dampener < 0.0:
+        raise InputError("extended_dampener", dampener, "must be >= 0")
+    if DampenerMode(mode) is DampenerMode.SUBTRACT:
+        result: FloatArray = np.minimum(x + dampener, 0.0)
+    else:
+        result = np.where(x < -dampener, x, 0.0)
+    return result
+
+
+def aggregate_risk_vector(
+    pnl: ArrayLike,
+    n_standard: int,
+    *,
+    pnl_offset: float,
+    max_offsetable: float,
+    dampener: float,
+    mode: DampenerMode,
+) -> FloatArray:
+    """Deribit's ``aggregated_risk_vectors`` from the ``pre_aggregated`` ones.
+
+    Parameters
+    ----------
+    pnl
+        Shape ``(..., n_scenarios)``: summed position P&L per cell (extended cells already
+        multiplied by ``extended_table_factor``).
+    n_standard
+        Number of standard cells (the first ones).
+    pnl_offset, max_offsetable
+        See :func:`apply_pnl_offset` (cap in ``pnl``'s currency).
+    dampener, mode
+        See :func:`apply_extended_dampener` (in ``pnl``'s currency).
+
+    Returns
+    -------
+    FloatArray
+        Same shape: positive cells offset, then extended cells dampened.
+    """
+    out = apply_pnl_offset(pnl, pnl_offset, max_offsetable)
+    out[..., n_standard:] = apply_extended_dampener(out[..., n_standard:], dampener, mode)
+    return out
+
+
+def roll_shock_rate(time_years: ArrayLike, min_move: float, move_risk: float) -> FloatArray:
+    """Roll-shock move per base unit: ``max(min_annualised_move, annualised_move_risk * T)``.
+
+    Deribit's ``roll_shock`` is ``sum_i |q_i| * rate_i`` (absolute base-unit positions, long
+    and short do not net). Both published examples sit on the floor, which they reproduce
+    exactly; the linear term in ``T`` is pmargin's reading of ``annualised_move_risk``.
+
+    Parameters
+    ----------
+    time_years
+        Shape ``(n,)``: ACT/365 years to expiry; NaN (perpetual, spot) counts as 0.
+    min_move, move_risk
+        ``min_annualised_move`` (decimal) and ``annualised_move_risk`` (decimal per year).
+
+    Returns
+    -------
+    FloatArray
+        Shape ``(n,)``: fraction of one base unit's value.
+    """
+    t = np.nan_to_num(np.asarray(time_years, dtype=np.float64), nan=0.0)
+    result: FloatArray = np.maximum(min_move, move_risk * np.maximum(t, 0.0))
+    return result
+
+
+def worst_case(pnl: FloatArray, vol_kinds: tuple[VolShockKind, ...]) -> tuple[FloatArray, IntArray]:
+    """Worst loss of each row and its cell, ties resolved as Deribit reports them.
+
+    Among cells with the smallest P&L, the vol-"none" cell wins, else the first: both published
+    examples report the middle cell of a three-way tie of a delta-one book (index 1 for
+    BTC -16%, index 25 for ETH +18%).
+
+    Parameters
+    ----------
+    pnl
+        Shape ``(n_accounts, n_scenarios)``: aggregated risk vectors.
+    vol_kinds
+        Vol direction of each scenario, ``n_scenarios`` long.
+
+    Returns
+    -------
+    loss
+        Shape ``(n_accounts,)``: ``max(0, -min pnl)``.
+    index
+        Shape ``(n_accounts,)``: the cell, -1 where no cell loses money.
+    """
+    n = pnl.shape[0]
+    if pnl.shape[1] == 0:
+        return np.zeros(n), np.full(n, -1, dtype=np.int64)
+    smallest = pnl.min(axis=1)
+    is_min = pnl == smallest[:, None]
+    none = np.array([k is VolShockKind.NONE for k in vol_kinds], dtype=bool)
+    preferred = is_min & none[None, :]
+    first_none = np.argmax(preferred, axis=1)
+    first_any = np.argmax(is_min, axis=1)
+    index = np.where(preferred.any(axis=1), first_none, first_any).astype(np.int64)
+    loss = np.maximum(-smallest, 0.0)
+    return loss, np.where(smallest < 0.0, index, -1).astype(np.int64)
+
+
+def delta_shock(
+    net_delta_usd: ArrayLike, threshold_usd: float, max_shock: float, mode: DeltaShockMode
+) -> FloatArray:
+    """Delta-shock add-on in USD (ASSUMPTION: Deribit does not publish the formula).
+
+    ``"off"``: 0. ``"excess"``: ``max_shock * max(0, |delta| - threshold)``, the share of the
+    net USD delta beyond ``delta_total_liq_shock_threshold`` charged ``max_delta_shock``.
+
+    Parameters
+    ----------
+    net_delta_usd
+        Shape ``(n_accounts,)``: net USD delta of each account's unit.
+    threshold_usd, max_shock
+        ``delta_total_liq_shock_threshold`` (USD) and ``max_delta_shock`` (decimal).
+    mode
+        :class:`DeltaShockMode`.
+
+    Returns
+    -------
+    FloatArray
+        Shape ``(n_accounts,)``, USD, >= 0.
+    """
+    delta = np.asarray(net_delta_usd, dtype=np.float64)
+    if DeltaShockMode(mode) is DeltaShockMode.OFF:
+        return np.zeros_like(delta)
+    result: FloatArray = max_shock * np.maximum(np.abs(delta) - threshold_usd, 0.0)
+    return result
