@@ -13,18 +13,31 @@ from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import numpy as np
 import typer
 from rich.console import Console
 
-from pmargin.cli._render import account_table, quotes_table
+from pmargin.book import Portfolio, load_portfolio
+from pmargin.cli._render import quotes_table
+from pmargin.cli._render_margin import (
+    accounts_table,
+    compare_table,
+    order_table,
+    risk_matrix_table,
+    summary_table,
+)
 from pmargin.engine import (
     example_path,
     instruments_for,
     load_inputs,
-    position_risk,
     price_instruments,
 )
 from pmargin.errors import InputError, PmarginError
+from pmargin.examples import example_portfolio
+from pmargin.margin import MODELS, get_model
+from pmargin.margin_report import MarginReport, margin_report, margin_reports
+from pmargin.market import MarketSnapshot, load_market
+from pmargin.pretrade import Order, PreTradeChecker
 
 __all__ = ["app"]
 
@@ -96,24 +109,171 @@ def price(
     _console().print(quotes_table(quotes, title))
 
 
+PortfolioOption = Annotated[
+    Path, typer.Option("--portfolio", "-p", help="Portfolio file (JSON, YAML or CSV).")
+]
+ModelOption = Annotated[str, typer.Option("--model", help=f"Margin model: {', '.join(MODELS)}.")]
+ParamsOption = Annotated[
+    Path | None,
+    typer.Option("--params", help="TOML parameter file replacing the model's shipped one."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+DEMO_ACCOUNTS = 1_000
+DEMO_MODELS = ["standard", "deribit", "okx", "derive-pmrm2"]
+
+
+def _inputs(market: Path, portfolio: Path) -> tuple[MarketSnapshot, Portfolio]:
+    return load_market(market), load_portfolio(portfolio)
+
+
 @app.command()
 @_one_line_errors
-def demo() -> None:
-    """Price the shipped example portfolio on the shipped example market (no network)."""
+def margin(
+    portfolio: PortfolioOption,
+    market: MarketOption,
+    model: ModelOption = "deribit",
+    params: ParamsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compute initial and maintenance margin, equity and status of every account.
+
+    JSON follows DESIGN.md: per account the totals in USD, each risk unit in its own currency
+    (coin for coin-settled Deribit units) with its components and worst scenario, and each
+    position's quantity (base units), value, raw Greeks and IM contribution.
+    """
+    snapshot, book = _inputs(market, portfolio)
+    report = margin_report(book, snapshot, model, params)
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    title = f"pmargin margin --model {model} @ {snapshot.timestamp.isoformat()} (USD)"
+    _console().print(accounts_table(report, range(report.result.n_accounts), title))
+
+
+@app.command()
+@_one_line_errors
+def compare(
+    portfolio: PortfolioOption,
+    market: MarketOption,
+    models: Annotated[
+        str, typer.Option("--models", help="Comma-separated model names.")
+    ] = "standard,deribit,okx,derive-pmrm2",
+    as_json: JsonOption = False,
+) -> None:
+    """Every model's IM side by side per account, with the saving against ``standard``."""
+    snapshot, book = _inputs(market, portfolio)
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    reports = margin_reports(book, snapshot, names)
+    if as_json:
+        first = reports[names[0]].result
+        _print_json(
+            {
+                "timestamp": snapshot.timestamp.isoformat(),
+                "accounts": [
+                    {
+                        "id": first.account_ids[a],
+                        "initial_margin": {
+                            n: float(r.result.initial_margin[a]) for n, r in reports.items()
+                        },
+                        "maintenance_margin": {
+                            n: float(r.result.maintenance_margin[a]) for n, r in reports.items()
+                        },
+                    }
+                    for a in range(first.n_accounts)
+                ],
+            }
+        )
+        return
+    rows = range(reports[names[0]].result.n_accounts)
+    _console().print(compare_table(reports, rows, "initial margin by model (USD)"))
+
+
+@app.command("risk-matrix")
+@_one_line_errors
+def risk_matrix(
+    portfolio: PortfolioOption,
+    market: MarketOption,
+    account: Annotated[str, typer.Option("--account", "-a", help="Account id.")],
+    model: ModelOption = "deribit",
+    params: ParamsOption = None,
+) -> None:
+    """Show one account's scenario grid: spot moves by vol shocks, per risk unit."""
+    snapshot, book = _inputs(market, portfolio)
+    report = margin_report(book, snapshot, model, params)
+    _print_risk_matrices(report, report.result.row(account))
+
+
+def _print_risk_matrices(report: MarginReport, row: int) -> None:
+    console = _console()
+    result = report.result
+    shown = 0
+    for unit in result.risk_units:
+        if unit.holds[row] and unit.scenario_labels:
+            title = (
+                f"{result.model} risk matrix: {result.account_ids[row]} "
+                f"{unit.underlying}/{unit.currency} (P&L in {unit.currency})"
+            )
+            console.print(risk_matrix_table(unit, row, title))
+            shown += 1
+    if not shown:
+        console.print(f"{result.model}: no scenario grid for {result.account_ids[row]}")
+
+
+@app.command("check-order")
+@_one_line_errors
+def check_order(
+    portfolio: PortfolioOption,
+    market: MarketOption,
+    account: Annotated[str, typer.Option("--account", "-a", help="Account id.")],
+    instrument: Annotated[str, typer.Option("--instrument", "-i", help="Venue symbol.")],
+    quantity: Annotated[float, typer.Option("--quantity", "-q", help="Signed, buy > 0.")],
+    unit: Annotated[
+        str, typer.Option("--unit", help="native | base | quote | contracts.")
+    ] = "native",
+    price: Annotated[
+        float | None, typer.Option("--price", help="Fill price; default the mark.")
+    ] = None,
+    model: ModelOption = "deribit",
+    params: ParamsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Pre-trade check: the account's IM and MM after an order, and accept or reject."""
+    snapshot, book = _inputs(market, portfolio)
+    report = margin_report(book, snapshot, model, params)
+    symbol = instruments_for([instrument], book.instruments)[0]
+    checker = PreTradeChecker(get_model(model, params), report.book, snapshot, report.result)
+    check = checker.check(account, Order(symbol, quantity, unit.lower(), price))
+    if as_json:
+        _print_json(check.to_dict())
+        return
+    _console().print(order_table(check, f"check-order {account}: {quantity:+g} {instrument}"))
+
+
+@app.command()
+@_one_line_errors
+def demo(
+    accounts: Annotated[
+        int, typer.Option("--accounts", help="Number of example accounts.")
+    ] = DEMO_ACCOUNTS,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the example book.")] = 7,
+) -> None:
+    """Margin a seeded book of example accounts on the shipped market (no network, no server)."""
     market_file = example_path("example_market.json")
-    portfolio_file = example_path("example_portfolio.json")
-    snapshot, book = load_inputs(market_file, portfolio_file)
-    assert book is not None
+    snapshot = load_market(market_file)
+    book = example_portfolio(snapshot, accounts, seed=seed)
     console = _console()
     console.print(
-        f"[bold]pmargin demo[/bold]: market {market_file.name} @ "
-        f"{snapshot.timestamp.isoformat()}, portfolio {portfolio_file.name}"
+        f"[bold]pmargin demo[/bold]: {accounts:,} example accounts (seed {seed}) on "
+        f"{market_file.name} @ {snapshot.timestamp.isoformat()}"
     )
-    quotes = price_instruments(list(book.unique_instruments()), snapshot)
-    console.print(quotes_table(quotes, "instruments held (per unit of underlying)"))
-    rows = position_risk(book, snapshot)
-    for account in book.accounts:
-        console.print(account_table(account.id, [r for r in rows if r.account == account.id]))
+    reports = margin_reports(book, snapshot, DEMO_MODELS)
+    console.print(summary_table(reports, "book totals by model (USD)"))
+    pm = reports["deribit"]
+    utilization = np.nan_to_num(pm.health.im_utilization, posinf=np.inf)
+    riskiest = [int(a) for a in np.argsort(-utilization, kind="stable")[:10]]
+    console.print(accounts_table(pm, riskiest, "riskiest accounts under deribit (USD)"))
+    console.print(compare_table(reports, riskiest, "the same accounts under every model (USD)"))
+    _print_risk_matrices(pm, riskiest[0])
 
 
 def _console() -> Console:
