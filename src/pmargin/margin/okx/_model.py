@@ -1,0 +1,318 @@
+"""The OKX portfolio margin model: one USD risk unit per underlying.
+
+Per risk unit and account (all USD)::
+
+    MR       = max(MR1, MR2, MR6) + MR3 + MR4 + MR5
+    MMR_unit = max(MR, MR7_scaled)
+    IMR_unit = im_factor x MMR_unit          (1.3)
+
+MR1, MR2 and MR6 are columns of one scenario matrix, revalued once per instrument: the MR1
+spot x vol grid, the MR2 time-decay column and the MR6 extreme moves (times their weight), so
+``max(MR1, MR2, MR6)`` is the unit's worst loss over that matrix and its binding column. MR3
+(volatility span), MR4 (basis) and MR5 (interest rate) are added; MR7 is the progressively
+scaled raw minimum charge. See docs/margin-okx.md and ``methodologies/okx.toml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from pmargin._typing import FloatArray
+from pmargin.margin._params import ParamTable
+from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
+from pmargin.margin._scenario_margin import (
+    account_totals,
+    group_columns,
+    scatter_columns,
+    unit_pnl,
+    worst_loss,
+)
+from pmargin.margin.okx._components import (
+    basis_multipliers,
+    minimum_charge_rates,
+    rate_shift_pnl,
+    term_structure_charge,
+    term_structure_weights,
+)
+from pmargin.margin.okx._params import OkxParams
+from pmargin.margin.okx._scaling import progressive_scale
+from pmargin.market import MarketSnapshot
+from pmargin.pricing import black76_value
+from pmargin.risk import BookArrangement, instrument_pnl, settlement_to_usd
+from pmargin.scenarios import RiskMatrixScenario, ScenarioSet, VolShockKind
+from pmargin.timeutil import DAYS_PER_YEAR
+from pmargin.valuation import ResolvedInstruments
+
+__all__ = ["OkxModel"]
+
+COMPONENTS = ("mr1", "mr2", "mr3", "mr4", "mr5", "mr6", "mr7_raw", "mr7", "mr", "mmr")
+"""Component names of each risk unit (USD): the seven MRs (``mr7`` scaled), MR and MMR."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Matrices:
+    """Per-instrument USD P&L (per base unit) of every OKX ingredient, rows = instruments."""
+
+    scenario: FloatArray  # (n, n_mr1 + 1 + n_mr6): MR1 grid | MR2 | weighted MR6
+    n_mr1: int
+    basis: FloatArray  # (n, 2)
+    rate: FloatArray  # (n, 2)
+    vol_span: FloatArray  # (n,): P&L of the MR3 vol shift, options only
+    expiry_bucket: IntArray  # (n,): index of the option's (underlying, expiry); -1 otherwise
+    mr7_rate: FloatArray  # (n,): raw MR7 per base unit held
+
+
+@dataclass(frozen=True, slots=True)
+class OkxModel:
+    """OKX portfolio margin (published components; see ``methodologies/okx.toml``).
+
+    Attributes
+    ----------
+    params
+        The validated parameter file.
+    name
+        ``"okx"``.
+    """
+
+    params: OkxParams
+    name: str = "okx"
+
+    @classmethod
+    def from_params(cls, params: ParamTable) -> OkxModel:
+        """Build the model from a parsed ``okx.toml`` (validated here)."""
+        return cls(OkxParams.from_table(params))
+
+    def compute(self, book: BookArrangement, market: MarketSnapshot) -> MarginResult:
+        """Margin every account of ``book``: IMR and MMR in USD, per unit and in total.
+
+        Parameters
+        ----------
+        book
+            Accounts x instruments (base-unit quantities).
+        market
+            The snapshot the book was arranged against (only its timestamp is read here).
+
+        Returns
+        -------
+        MarginResult
+            One USD risk unit per underlying; components ``mr1`` .. ``mr7`` (``mr7`` scaled,
+            ``mr7_raw`` before scaling), ``mr`` and ``mmr``, shape ``(n_accounts,)`` each. IM
+            contributions add up to IM per account (``im_other`` is 0).
+        """
+        n_accounts, n_inst = book.shape
+        quantity = sparse.csr_array(book.quantity)
+        matrices = self._matrices(book.resolved)
+        units: list[RiskUnitMargin] = []
+        parts: list[tuple[IntArray, Any]] = []
+        for underlying, columns in group_columns(book.instruments, lambda i: i.underlying).items():
+            unit, contribution = self._unit(underlying, columns, quantity, matrices)
+            units.append(unit)
+            parts.append((columns, contribution))
+        im, mm = account_totals(units, n_accounts)
+        return MarginResult(
+            model=self.name,
+            timestamp=market.timestamp,
+            account_ids=book.account_ids,
+            instruments=book.instruments,
+            initial_margin=im,
+            maintenance_margin=mm,
+            risk_units=tuple(units),
+            im_contribution=scatter_columns(parts, (n_accounts, n_inst)),
+            im_other=np.zeros(n_accounts),
+        )
+
+    # -- instrument level: revalue each instrument once ---------------------------------------
+
+    def _matrices(self, resolved: ResolvedInstruments) -> _Matrices:
+        p = self.params
+        n = len(resolved)
+        names = [i.underlying for i in resolved.instruments]
+        steps = np.array([p.mr1_moves.lookup(u) for u in names], dtype=np.float64).reshape(n, -1)
+        grid = np.concatenate([-steps[:, ::-1], np.zeros((n, 1)), steps], axis=1)
+        extreme = np.array([p.mr6_moves.lookup(u) for u in names], dtype=np.float64)
+
+        mr1_vol = self._vols(resolved, p.mr1_vol_scenarios)
+        mr6_vol = self._vols(resolved, p.mr6_vol_scenarios)
+        n_k1, n_k6 = len(p.mr1_vol_scenarios), len(p.mr6_vol_scenarios)
+        mult1 = np.repeat(1.0 + grid, n_k1, axis=1)
+        vol1 = np.tile(mr1_vol, (1, grid.shape[1]))
+        mult6 = np.repeat(1.0 + np.stack([-extreme, extreme], axis=1), n_k6, axis=1)
+        vol6 = np.tile(mr6_vol, (1, 2))
+        mult = np.concatenate([mult1, mult6], axis=1)
+        vol = np.concatenate([vol1, vol6], axis=1)
+        grid_pnl = settlement_to_usd(resolved, instrument_pnl(resolved, mult, vol), mult)
+        ones = np.ones((n, 1))
+        base_vol = resolved.vol[:, np.newaxis]
+        decay = instrument_pnl(resolved, ones, base_vol, time_shift=p.mr2_days / DAYS_PER_YEAR)
+        decay = settlement_to_usd(resolved, decay, ones)
+        n_mr1 = mult1.shape[1]
+        scenario = np.concatenate(
+            [grid_pnl[:, :n_mr1], decay, p.mr6_weight * grid_pnl[:, n_mr1:]], axis=1
+        )
+
+        annual = np.array([p.mr4_annual_move.lookup(u) for u in names], dtype=np.float64)
+        basis_mult = basis_multipliers(resolved.time, annual)
+        basis = settlement_to_usd(
+            resolved,
+            instrument_pnl(resolved, basis_mult, base_vol),
+            np.ones_like(basis_mult),  # a basis move does not move the coin's spot price
+        )
+        span = settlement_to_usd(
+            resolved, instrument_pnl(resolved, ones, base_vol + p.mr3_vol_shift), ones
+        )[:, 0]
+        rates = np.array(
+            [p.mr7_rates.get(i.kind.value, 0.0) for i in resolved.instruments], dtype=np.float64
+        )
+        return _Matrices(
+            scenario=scenario,
+            n_mr1=n_mr1,
+            basis=basis,
+            rate=rate_shift_pnl(self._option_value_usd(resolved), resolved.time, p.mr5_rate_shift),
+            vol_span=np.where(resolved.is_option, span, 0.0),
+            expiry_bucket=self._expiry_buckets(resolved),
+            mr7_rate=minimum_charge_rates(resolved.underlying_price * resolved.quote_usd, rates),
+        )
+
+    def _vols(self, resolved: ResolvedInstruments, kinds: tuple[VolShockKind, ...]) -> FloatArray:
+        """Shocked vols, shape ``(n, len(kinds))`` (NaN rows for non-options)."""
+        if len(resolved) == 0:
+            return np.zeros((0, len(kinds)))
+        scenarios = tuple(RiskMatrixScenario(0.0, kind) for kind in kinds)
+        return ScenarioSet(scenarios, self.params.vol_rule).apply(resolved).vol
+
+    @staticmethod
+    def _option_value_usd(resolved: ResolvedInstruments) -> FloatArray:
+        """USD value of one base unit of each option (0 for other rows)."""
+        value = np.zeros(len(resolved))
+        opt = resolved.is_option
+        if opt.any():
+            f = resolved.underlying_price[opt]
+            quote = black76_value(
+                f,
+                resolved.strike[opt],
+                resolved.time[opt],
+                resolved.vol[opt],
+                resolved.is_call[opt],
+                resolved.rate[opt],
+            )
+            inverse = resolved.is_inverse[opt]
+            value[opt] = np.where(
+                inverse,
+                quote / f * resolved.settlement_usd[opt],
+                quote * resolved.quote_usd[opt],
+            )
+        return value
+
+    @staticmethod
+    def _expiry_buckets(resolved: ResolvedInstruments) -> IntArray:
+        buckets: dict[tuple[str, object], int] = {}
+        index = np.full(len(resolved), -1, dtype=np.int64)
+        for j, instrument in enumerate(resolved.instruments):
+            if instrument.is_option:
+                key = (instrument.underlying, instrument.expiry)
+                index[j] = buckets.setdefault(key, len(buckets))
+        return index
+
+    # -- one risk unit -------------------------------------------------------------------------
+
+    def _unit(
+        self, underlying: str, columns: IntArray, quantity: Any, m: _Matrices
+    ) -> tuple[RiskUnitMargin, Any]:
+        p = self.params
+        n_accounts = quantity.shape[0]
+        sub = sparse.csr_array(quantity[:, columns])
+        rows = np.repeat(np.arange(n_accounts), np.diff(sub.indptr))
+        q = sub.data
+        local = sub.indices  # position -> row of the unit's instrument block
+
+        scen = m.scenario[columns]
+        pnl = unit_pnl(quantity, columns, scen)
+        n1 = m.n_mr1
+        mr1, _ = worst_loss(pnl[:, :n1])
+        mr2, _ = worst_loss(pnl[:, n1 : n1 + 1])
+        mr6, _ = worst_loss(pnl[:, n1 + 1 :])
+        worst, binding = worst_loss(pnl)
+
+        basis = m.basis[columns]
+        mr4, basis_binding = worst_loss(unit_pnl(quantity, columns, basis))
+        rate = m.rate[columns]
+        mr5, rate_binding = worst_loss(unit_pnl(quantity, columns, rate))
+
+        bucket = m.expiry_bucket[columns]
+        used = np.unique(bucket[bucket >= 0])
+        one_hot = (bucket[:, np.newaxis] == used[np.newaxis, :]) * m.vol_span[columns, None]
+        bucket_pnl = unit_pnl(quantity, columns, one_hot)
+        mr3 = term_structure_charge(bucket_pnl)
+
+        mr7_rate = m.mr7_rate[columns]
+        mr7_raw = np.asarray(abs(sub) @ mr7_rate, dtype=np.float64)
+        scale = p.mr7_scaling.lookup(underlying)
+        mr7 = progressive_scale(mr7_raw, scale.bounds, scale.multipliers)
+
+        mr = worst + mr3 + mr4 + mr5
+        mmr = np.maximum(mr, mr7)
+        imr = p.im_factor * mmr
+
+        # Per-position IM: each term's own attribution, the binding branch of max(MR, MR7).
+        def at(matrix: FloatArray, scenario: IntArray) -> FloatArray:
+            s = scenario[rows]
+            return np.where(s >= 0, -q * matrix[local, np.maximum(s, 0)], 0.0)
+
+        position_bucket = np.searchsorted(used, bucket[local])
+        span_weight = np.zeros_like(q)
+        has_bucket = bucket[local] >= 0
+        if used.size:
+            weights = term_structure_weights(bucket_pnl)
+            span_weight[has_bucket] = weights[rows[has_bucket], position_bucket[has_bucket]]
+        mr_part = (
+            at(scen, binding)
+            + at(basis, basis_binding)
+            + at(rate, rate_binding)
+            + q * m.vol_span[columns][local] * span_weight
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(mr7_raw > 0.0, mr7 / mr7_raw, 0.0)
+        mr7_part = np.abs(q) * mr7_rate[local] * ratio[rows]
+        values = p.im_factor * np.where((mr >= mr7)[rows], mr_part, mr7_part)
+        contribution = sparse.csr_array(
+            (values, sub.indices.copy(), sub.indptr.copy()), shape=sub.shape
+        )
+
+        components = dict(
+            zip(COMPONENTS, (mr1, mr2, mr3, mr4, mr5, mr6, mr7_raw, mr7, mr, mmr), strict=True)
+        )
+        unit = RiskUnitMargin(
+            underlying=underlying,
+            currency="USD",
+            usd_rate=1.0,
+            initial_margin=imr,
+            maintenance_margin=mmr,
+            components=components,
+            scenario_labels=self._labels(underlying),
+            scenario_pnl=pnl,
+            worst_scenario=binding,
+            held=np.diff(sub.indptr) > 0,
+        )
+        return unit, contribution
+
+    def _labels(self, underlying: str) -> tuple[str, ...]:
+        p = self.params
+        steps = p.mr1_moves.lookup(underlying)
+        moves = [-s for s in reversed(steps)] + [0.0, *steps]
+        labels = [
+            f"MR1 {underlying} {move * 100:+g}% vol {kind.value}"
+            for move in moves
+            for kind in p.mr1_vol_scenarios
+        ]
+        labels.append(f"MR2 {underlying} time decay {p.mr2_days:g}d")
+        extreme = p.mr6_moves.lookup(underlying)
+        labels += [
+            f"MR6 {underlying} {move * 100:+g}% x{p.mr6_weight:g} vol {kind.value}"
+            for move in (-extreme, extreme)
+            for kind in p.mr6_vol_scenarios
+        ]
+        return tuple(labels)

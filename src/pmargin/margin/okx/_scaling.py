@@ -1,0 +1,60 @@
+"""Progressive (tax-bracket-like) tier scaling of OKX's raw minimum charge (MR7)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from pmargin._typing import ArrayLike, FloatArray
+from pmargin.errors import InputError
+
+__all__ = ["progressive_scale"]
+
+
+def progressive_scale(
+    raw: ArrayLike, bounds: Sequence[float], multipliers: Sequence[float]
+) -> FloatArray:
+    """Scale amounts tier by tier, each slice by its own tier's multiplier.
+
+    With tier upper bounds ``b_1 < ... < b_n`` (``b_0 = 0``, ``b_{n+1} = inf``) and multipliers
+    ``m_1 .. m_{n+1}``::
+
+        scaled(x) = sum_k m_k * clip(x - b_{k-1}, 0, b_k - b_{k-1})
+
+    e.g. with OKX's BTC/ETH table (10k/70k/170k, x1/x2/x4, ...) a raw 80,000 USD becomes
+    ``10,000 x 1 + 60,000 x 2 + 10,000 x 4 = 170,000``.
+
+    Parameters
+    ----------
+    raw
+        Raw amounts (USD), any shape, ``>= 0``.
+    bounds
+        Tier upper bounds (USD), strictly increasing and ``> 0``; ``n`` of them.
+    multipliers
+        ``n + 1`` multipliers ``> 0``, one per tier (the last tier is unbounded).
+
+    Returns
+    -------
+    FloatArray
+        Scaled amounts (USD), the shape of ``raw``.
+
+    Raises
+    ------
+    InputError
+        For a negative or non-finite amount, or an inconsistent table.
+    """
+    x = np.asarray(raw, dtype=np.float64)
+    if not np.all(np.isfinite(x)) or np.any(x < 0.0):
+        raise InputError("raw", raw, "must be finite amounts >= 0")
+    upper = np.asarray(bounds, dtype=np.float64)
+    factor = np.asarray(multipliers, dtype=np.float64)
+    if upper.ndim != 1 or np.any(upper <= 0.0) or np.any(np.diff(upper) <= 0.0):
+        raise InputError("bounds", tuple(bounds), "must be strictly increasing numbers > 0")
+    if factor.shape != (upper.size + 1,) or np.any(factor <= 0.0):
+        raise InputError("multipliers", tuple(multipliers), f"must be {upper.size + 1} numbers > 0")
+    lower = np.concatenate(([0.0], upper))
+    width = np.concatenate((np.diff(lower), [np.inf]))
+    slices = np.clip(x[..., np.newaxis] - lower, 0.0, width)
+    result: FloatArray = slices @ factor
+    return result
