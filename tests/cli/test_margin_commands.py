@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 from typer.testing import CliRunner
 
@@ -12,6 +13,7 @@ from pmargin.cli.main import app
 from pmargin.engine import example_path
 
 runner = CliRunner()
+SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "schema" / "margin-output.schema.json"
 MARKET = str(example_path("example_market.json"))
 ACCOUNT_KEYS = {
     "id",
@@ -70,6 +72,7 @@ def _json(args: list[str]) -> dict:  # type: ignore[type-arg]
 def test_margin_json_follows_the_output_contract(portfolio: str, model: str) -> None:
     doc = _json(["margin", "-p", portfolio, "-m", MARKET, "--model", model, "--json"])
     assert doc["model"] == model
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
     assert doc["timestamp"].startswith("2025-11-13T00:00:00")
     accounts = {a["id"]: a for a in doc["accounts"]}
     assert set(accounts) == {"covered-call", "eth-short-perp", "usdc-put-spread", "empty"}
