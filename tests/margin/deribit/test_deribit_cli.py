@@ -1,0 +1,69 @@
+"""The published cases through `pmargin margin --model deribit --json` (per risk unit, coin)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _deribit_cases import (
+    DOC_INDEX,
+    DOC_MARKS,
+    DOC_MM,
+    DOC_POSITIONS,
+    DOC_RISK_MATRIX_MARGIN,
+    DOC_ROLL_SHOCK,
+    DOC_TIMESTAMP,
+    DOC_WORST_CASE,
+    ETH_INDEX,
+    ETH_MARKS,
+    ETH_MM,
+    ETH_POSITIONS,
+    ETH_RISK_MATRIX_MARGIN,
+    ETH_ROLL_SHOCK,
+    ETH_TIMESTAMP,
+    ETH_WORST_CASE,
+)
+from typer.testing import CliRunner
+
+from pmargin.cli.main import app
+
+MARGIN_ATOL = 5e-10  # Deribit rounds worst_case to 9 decimals (see test_deribit_published)
+
+CASES = {
+    "doc-2024": (
+        DOC_TIMESTAMP, {"BTC": DOC_INDEX}, DOC_MARKS, DOC_POSITIONS, "BTC",
+        DOC_WORST_CASE, DOC_ROLL_SHOCK, DOC_RISK_MATRIX_MARGIN, DOC_MM, "BTC -16% vol none",
+    ),
+    "eth-2026": (
+        ETH_TIMESTAMP, {"ETH": ETH_INDEX}, ETH_MARKS, ETH_POSITIONS, "ETH",
+        ETH_WORST_CASE, ETH_ROLL_SHOCK, ETH_RISK_MATRIX_MARGIN, ETH_MM, "ETH +18% vol none",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_published_case_through_the_cli(case: str, tmp_path: Path) -> None:
+    ts, index, marks, positions, coin, worst, roll, rmm, mm, label = CASES[case]
+    portfolio: dict[str, Any] = {
+        "id": case,
+        "positions": [
+            {"instrument": s, "quantity": q, "unit": "base"} for s, q in positions.items()
+        ],
+    }
+    market = {"timestamp": ts, "index": index, "marks": marks}
+    (tmp_path / "p.json").write_text(json.dumps(portfolio))
+    (tmp_path / "m.json").write_text(json.dumps(market))
+    args = ["margin", "-p", str(tmp_path / "p.json"), "-m", str(tmp_path / "m.json")]
+    result = CliRunner().invoke(app, [*args, "--model", "deribit", "--json"])
+    assert result.exit_code == 0, result.output
+    (account,) = json.loads(result.stdout)["accounts"]
+    (unit,) = account["risk_units"]
+    assert (unit["underlying"], unit["currency"]) == (coin, coin)
+    assert unit["components"]["worst_case"] == pytest.approx(worst, abs=1e-15)
+    assert unit["components"]["roll_shock"] == pytest.approx(roll, abs=1e-15)
+    assert unit["initial_margin"] == pytest.approx(rmm, abs=MARGIN_ATOL)
+    assert unit["maintenance_margin"] == pytest.approx(mm, abs=MARGIN_ATOL)
+    assert unit["worst_scenario"] == label
+    assert account["initial_margin"] == pytest.approx(unit["initial_margin"] * index[coin])
