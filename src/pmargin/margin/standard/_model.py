@@ -1,0 +1,273 @@
+"""The ``standard`` margin model: Deribit's standard (non-portfolio) margin, position by position.
+
+Each position is margined on its own, with no offsets between positions:
+
+* futures and perpetuals: a fraction of notional that grows with the net position's size;
+* short options: ``max(0.15 - OTM, 0.10)`` of the underlying plus the option's mark (IM),
+  ``0.075`` of the underlying plus the mark (MM);
+* long options, spot and balances: nothing (a long option's premium is already paid out of
+  the cash balance, so it is a debit in equity, not margin).
+
+Risk units are (underlying, settlement currency) pairs: coin for inverse contracts, the quote
+currency (USDC, USDT, USD) for linear ones. Every number comes from the parameter file
+(``methodologies/standard.toml``); the rules themselves are in
+:mod:`pmargin.margin.standard._rules`.
+
+The batch is vectorised: the rates are looked up once per unique instrument, then every
+stored entry of the sparse ``(n_accounts, n_instruments)`` quantity matrix is charged at once,
+and units are summed with one sparse product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from pmargin._typing import BoolArray, FloatArray
+from pmargin.instruments import Instrument, Kind
+from pmargin.margin._params import ParamTable
+from pmargin.margin._result import MarginResult, RiskUnitMargin
+from pmargin.margin._scenario_margin import account_totals, group_columns
+from pmargin.margin.standard._parameters import StandardParams
+from pmargin.margin.standard._rules import future_margin, otm_fraction, short_option_margin
+from pmargin.market import MarketSnapshot
+from pmargin.risk import BookArrangement
+from pmargin.valuation import ResolvedInstruments, value_instruments
+
+__all__ = ["StandardModel"]
+
+FUTURES = "futures"
+"""Component: IM of futures and perpetuals."""
+
+SHORT_OPTIONS = "short_options"
+"""Component: IM of short options."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Charges:
+    """Per-instrument rates, each of shape ``(n_instruments,)`` (0 where they do not apply).
+
+    Futures are charged ``future_margin(q, rate, rate_per_unit, price)``; a short option
+    ``-q * option_im`` (``option_mm``), in the settlement currency.
+    """
+
+    is_future: BoolArray
+    im_rate: FloatArray
+    im_rate_per_unit: FloatArray
+    mm_rate: FloatArray
+    mm_rate_per_unit: FloatArray
+    price: FloatArray
+    option_im: FloatArray
+    option_mm: FloatArray
+
+
+class StandardModel:
+    """Deribit's standard (per-position) margin for every account of a book.
+
+    Parameters
+    ----------
+    params
+        Validated parameters (:meth:`from_params` reads them from a parameter file).
+
+    Examples
+    --------
+    >>> from pmargin.margin import get_model
+    >>> model = get_model("standard")  # doctest: +SKIP
+    >>> result = model.compute(book, market)  # doctest: +SKIP
+    """
+
+    name: str = "standard"
+
+    def __init__(self, params: StandardParams) -> None:
+        self.params = params
+
+    def __repr__(self) -> str:
+        return f"StandardModel(params from {self.params.where!r})"
+
+    @classmethod
+    def from_params(cls, params: ParamTable) -> StandardModel:
+        """Build the model from a parameter file's top-level table.
+
+        Raises
+        ------
+        InputError
+            Naming the missing, out-of-range or unknown field.
+        """
+        return cls(StandardParams.from_table(params))
+
+    def compute(self, book: BookArrangement, market: MarketSnapshot) -> MarginResult:
+        """Margin every account of ``book`` at ``market``.
+
+        Returns
+        -------
+        MarginResult
+            One risk unit per (underlying, settlement currency) held, amounts in that
+            currency, components ``"futures"`` and ``"short_options"`` (their sum is the
+            unit's IM), no scenarios. ``im_contribution`` holds each position's own IM in USD,
+            so each row adds up to the account's IM; ``im_other`` is zero.
+
+        Raises
+        ------
+        InputError
+            For an instrument whose underlying has no parameters (naming the table to add).
+        MarketDataError
+            For an index price the parameters ask for and the market lacks.
+        """
+        resolved = book.resolved
+        n_accounts = len(book.account_ids)
+        charges = self._charges(resolved, market)
+        quantity = sparse.csr_array(book.quantity)
+        q = np.asarray(quantity.data, dtype=np.float64)
+        column = np.asarray(quantity.indices, dtype=np.int64)
+
+        futures_im = np.where(
+            charges.is_future[column],
+            future_margin(
+                q, charges.im_rate[column], charges.im_rate_per_unit[column], charges.price[column]
+            ),
+            0.0,
+        )
+        futures_mm = np.where(
+            charges.is_future[column],
+            future_margin(
+                q, charges.mm_rate[column], charges.mm_rate_per_unit[column], charges.price[column]
+            ),
+            0.0,
+        )
+        short = np.maximum(-q, 0.0)
+        options_im = short * charges.option_im[column]
+        options_mm = short * charges.option_mm[column]
+
+        def entries(values: FloatArray) -> Any:
+            """Return ``values`` in a matrix with the quantity matrix's structure."""
+            return sparse.csr_array(
+                (values, quantity.indices.copy(), quantity.indptr.copy()), shape=quantity.shape
+            )
+
+        groups = group_columns(
+            resolved.instruments, lambda i: (i.underlying, i.settlement_currency)
+        )
+        membership = _membership(groups, len(resolved))
+
+        def by_unit(values: FloatArray) -> FloatArray:
+            """Sum ``values`` over each unit's columns: shape ``(n_accounts, n_units)``."""
+            return np.asarray((entries(values) @ membership).toarray(), dtype=np.float64)
+
+        unit_futures = by_unit(futures_im)
+        unit_options = by_unit(options_im)
+        unit_mm = by_unit(futures_mm + options_mm)
+        unit_held = by_unit(np.ones_like(q)) > 0.0
+        units = tuple(
+            RiskUnitMargin(
+                underlying=underlying,
+                currency=currency,
+                usd_rate=float(resolved.settlement_usd[columns[0]]),
+                initial_margin=unit_futures[:, u] + unit_options[:, u],
+                maintenance_margin=unit_mm[:, u],
+                components={FUTURES: unit_futures[:, u], SHORT_OPTIONS: unit_options[:, u]},
+                held=unit_held[:, u],
+            )
+            for u, ((underlying, currency), columns) in enumerate(groups.items())
+        )
+        initial_margin, maintenance_margin = account_totals(units, n_accounts)
+        contribution = entries((futures_im + options_im) * resolved.settlement_usd[column])
+        return MarginResult(
+            model=self.name,
+            timestamp=market.timestamp,
+            account_ids=book.account_ids,
+            instruments=resolved.instruments,
+            initial_margin=initial_margin,
+            maintenance_margin=maintenance_margin,
+            risk_units=units,
+            im_contribution=contribution,
+            im_other=np.zeros(n_accounts),
+        )
+
+    def _charges(self, resolved: ResolvedInstruments, market: MarketSnapshot) -> _Charges:
+        """Look up each instrument's rates once and price the short-option charge per unit."""
+        n = len(resolved)
+        instruments = resolved.instruments
+        is_future = np.array(
+            [i.kind in (Kind.FUTURE, Kind.PERPETUAL) for i in instruments], dtype=bool
+        )
+        rates = np.zeros((4, n))
+        for j in np.flatnonzero(is_future).tolist():
+            rule = self.params.future_rule(instruments[j].underlying, instruments[j].symbol)
+            rates[:, j] = (rule.im_rate, rule.im_rate_per_unit, rule.mm_rate, rule.mm_rate_per_unit)
+        linear_price = (
+            resolved.underlying_price
+            if self.params.linear_future_price == "mark"
+            else _index_in_quote(instruments, resolved, market, is_future)
+        )
+        price = np.where(resolved.is_inverse, 1.0, linear_price)
+        option_im, option_mm = self._option_charges(resolved, market)
+        return _Charges(
+            is_future=is_future,
+            im_rate=rates[0],
+            im_rate_per_unit=rates[1],
+            mm_rate=rates[2],
+            mm_rate_per_unit=rates[3],
+            price=np.where(is_future, price, 0.0),
+            option_im=option_im,
+            option_mm=option_mm,
+        )
+
+    def _option_charges(
+        self, resolved: ResolvedInstruments, market: MarketSnapshot
+    ) -> tuple[FloatArray, FloatArray]:
+        """IM and MM per unit of each option short, in its settlement currency (0 otherwise)."""
+        n = len(resolved)
+        option_im = np.zeros(n)
+        option_mm = np.zeros(n)
+        opt = np.flatnonzero(resolved.is_option)
+        if opt.size == 0:
+            return option_im, option_mm
+        instruments = resolved.instruments
+        fractions = np.zeros((4, opt.size))
+        for k, j in enumerate(opt.tolist()):
+            rule = self.params.option_rule(instruments[j].underlying, instruments[j].symbol)
+            fractions[:, k] = (rule.im_rate, rule.im_min_rate, rule.mm_rate, rule.mm_put_mark_rate)
+        underlying = (
+            resolved.underlying_price
+            if self.params.option_underlying_price == "forward"
+            else _index_in_quote(instruments, resolved, market, resolved.is_option)
+        )[opt]
+        is_call = resolved.is_call[opt]
+        mark = value_instruments(resolved).price[opt]
+        unit_value = np.where(resolved.is_inverse[opt], 1.0, underlying)
+        option_im[opt], option_mm[opt] = short_option_margin(
+            otm_fraction(resolved.strike[opt], underlying, is_call),
+            is_call,
+            mark,
+            unit_value,
+            *fractions,
+        )
+        return option_im, option_mm
+
+
+def _index_in_quote(
+    instruments: tuple[Instrument, ...],
+    resolved: ResolvedInstruments,
+    market: MarketSnapshot,
+    wanted: BoolArray,
+) -> FloatArray:
+    """Index price of each ``wanted`` instrument's underlying in its quote currency (else NaN)."""
+    out = np.full(len(instruments), np.nan)
+    for j in np.flatnonzero(wanted).tolist():
+        out[j] = market.index_price(instruments[j].underlying) / resolved.quote_usd[j]
+    return out
+
+
+def _membership(groups: dict[Any, Any], n_instruments: int) -> Any:
+    """Sparse ``(n_instruments, n_units)`` 0/1 matrix: column ``u`` marks unit ``u``'s columns."""
+    rows = [columns for columns in groups.values()]
+    if not rows:
+        return sparse.csr_array((n_instruments, 0), dtype=np.float64)
+    row = np.concatenate(rows)
+    col = np.concatenate([np.full(c.size, u, dtype=np.int64) for u, c in enumerate(rows)])
+    return sparse.csr_array(
+        (np.ones(row.size), (row, col)), shape=(n_instruments, len(rows)), dtype=np.float64
+    )
