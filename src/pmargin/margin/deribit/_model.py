@@ -51,10 +51,10 @@ from pmargin.margin.deribit._risk_matrix import (
 )
 from pmargin.market import MarketSnapshot
 from pmargin.risk import BookArrangement, instrument_pnl
-from pmargin.scenarios import ScenarioSet, VolShockKind
+from pmargin.scenarios import RiskMatrixScenario, ScenarioSet, VolShockKind
 from pmargin.valuation import ResolvedInstruments, value_instruments
 
-__all__ = ["DeribitModel", "DeribitUnitVectors"]
+__all__ = ["DeribitModel", "DeribitUnitVectors", "UnitCharges"]
 
 COMPONENTS = (
     "worst_case",
@@ -102,6 +102,10 @@ class DeribitUnitVectors:
         currencies of each currency's aggregated vector).
     held
         Shape ``(n_accounts,)``: the account holds a position or moving balance in the unit.
+    scenarios
+        The risk-matrix scenario of each cell (spot move, vol shock), ``n_scenarios`` long.
+    delta_usd
+        Shape ``(n_unit,)``: USD delta of one base unit of each instrument.
     """
 
     underlying: str
@@ -118,6 +122,24 @@ class DeribitUnitVectors:
     pre_aggregated: FloatArray
     aggregated: FloatArray
     held: Any
+    scenarios: tuple[RiskMatrixScenario, ...]
+    delta_usd: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class UnitCharges:
+    """A unit's margin components per account, shape ``(n,)``, in the unit's currency.
+
+    ``risk_matrix_margin = worst_case + roll_shock + delta_shock + correlation_contingency``;
+    ``worst_cell`` is the binding cell's index, -1 where no cell loses.
+    """
+
+    worst_case: FloatArray
+    worst_cell: IntArray
+    roll_shock: FloatArray
+    delta_shock: FloatArray
+    correlation_contingency: FloatArray
+    risk_matrix_margin: FloatArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,21 +209,10 @@ class DeribitModel:
         units: list[RiskUnitMargin] = []
         blocks: list[tuple[IntArray, Any]] = []
         for vectors in self.risk_vectors(book, market):
-            loss, worst = worst_case(vectors.aggregated, vectors.vol_kinds)
             q = book.quantity[:, vectors.columns]
-            roll = np.asarray(abs(q) @ vectors.roll_rate, dtype=np.float64).reshape(n_acc)
-            pair = self.params.pair(vectors.underlying)
-            shock = (
-                delta_shock(
-                    vectors.net_delta_usd,
-                    pair.delta_total_liq_shock_threshold,
-                    pair.max_delta_shock,
-                    self.params.assumptions.delta_shock,
-                )
-                / vectors.usd_rate
-            )
-            contingency = np.zeros(n_acc)
-            rmm = loss + roll + shock + contingency
+            c = self.reduce(vectors, q)
+            loss, worst, rmm = c.worst_case, c.worst_cell, c.risk_matrix_margin
+            values = (loss, c.roll_shock, c.delta_shock, c.correlation_contingency, rmm)
             units.append(
                 RiskUnitMargin(
                     underlying=vectors.underlying,
@@ -209,13 +220,12 @@ class DeribitModel:
                     usd_rate=vectors.usd_rate,
                     initial_margin=rmm,
                     maintenance_margin=general.mm_factor * rmm,
-                    components=dict(
-                        zip(COMPONENTS, (loss, roll, shock, contingency, rmm), strict=True)
-                    ),
+                    components=dict(zip(COMPONENTS, values, strict=True)),
                     scenario_labels=vectors.labels,
                     scenario_pnl=vectors.aggregated,
                     worst_scenario=worst,
                     held=vectors.held,
+                    scenarios=vectors.scenarios,
                 )
             )
             blocks.append((vectors.columns, self._contribution(vectors, q, loss, worst)))
@@ -233,6 +243,37 @@ class DeribitModel:
             im_contribution=contribution,
             im_other=im_other,
         )
+
+    def reduce(self, vectors: DeribitUnitVectors, q: Any) -> UnitCharges:
+        """Reduce a unit's aggregated vectors to its margin components.
+
+        Parameters
+        ----------
+        vectors
+            The unit's vectors for ``n`` accounts.
+        q
+            Sparse ``(n, n_unit)`` base-unit quantities of the unit's instruments.
+
+        Returns
+        -------
+        UnitCharges
+            Arrays of shape ``(n,)`` in the unit's currency.
+        """
+        n = vectors.aggregated.shape[0]
+        loss, worst = worst_case(vectors.aggregated, vectors.vol_kinds)
+        roll = np.asarray(abs(q) @ vectors.roll_rate, dtype=np.float64).reshape(n)
+        pair = self.params.pair(vectors.underlying)
+        shock = (
+            delta_shock(
+                vectors.net_delta_usd,
+                pair.delta_total_liq_shock_threshold,
+                pair.max_delta_shock,
+                self.params.assumptions.delta_shock,
+            )
+            / vectors.usd_rate
+        )
+        contingency = np.zeros(n)
+        return UnitCharges(loss, worst, roll, shock, contingency, loss + roll + shock + contingency)
 
     def risk_vectors(
         self, book: BookArrangement, market: MarketSnapshot
@@ -265,7 +306,7 @@ class DeribitModel:
         pair = self.params.pair(underlying)
         scenarios = deribit_scenarios(underlying, pair, self.params.general)
         n_standard = len(scenarios) - len(self.params.general.extended_moves)
-        resolved = _take(book.resolved, columns)
+        resolved = book.resolved.take(columns)
         n = columns.size
         if n == 0:
             empty = np.zeros((0, len(scenarios)))
@@ -432,6 +473,8 @@ class DeribitModel:
             pre_aggregated=pre,
             aggregated=aggregated,
             held=held,
+            scenarios=tuple(m.scenarios),
+            delta_usd=delta_usd,
         )
 
     @staticmethod
@@ -449,15 +492,3 @@ class DeribitModel:
         scaled = sparse.csr_array(raw.multiply(scale[:, None]))
         roll = sparse.csr_array(abs(sparse.csr_array(q)).multiply(vectors.roll_rate[None, :]))
         return sparse.csr_array((scaled + roll) * vectors.usd_rate)
-
-
-def _take(resolved: ResolvedInstruments, columns: IntArray) -> ResolvedInstruments:
-    """Return the rows ``columns`` of ``resolved`` (a new :class:`ResolvedInstruments`)."""
-    fields: dict[str, Any] = {}
-    for name in resolved.__dataclass_fields__:
-        value = getattr(resolved, name)
-        if isinstance(value, np.ndarray):
-            fields[name] = value[columns]
-        else:
-            fields[name] = tuple(value[int(j)] for j in columns)
-    return ResolvedInstruments(**fields)
