@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from pmargin._typing import FloatArray
 
-__all__ = ["AccountHealth", "HealthStatus", "assess"]
+__all__ = ["AccountHealth", "HealthStatus", "account_status", "assess"]
 
 
 class HealthStatus(StrEnum):
@@ -88,6 +88,17 @@ def assess(
         mm_utilization=_utilization(mm, equity),
         status=status,
     )
+
+
+def account_status(equity: float, initial_margin: float, maintenance_margin: float) -> HealthStatus:
+    """Return one account's status (the scalar form of :func:`assess`, for hot paths)."""
+    if equity < 0.0:
+        return HealthStatus.BANKRUPT
+    if equity < maintenance_margin:
+        return HealthStatus.LIQUIDATION
+    if equity < initial_margin:
+        return HealthStatus.REDUCE_ONLY
+    return HealthStatus.HEALTHY
 
 
 def _utilization(margin: FloatArray, equity: FloatArray) -> FloatArray:

@@ -5,12 +5,13 @@ a :class:`~pmargin.risk.BookArrangement`. Models: ``standard`` (per-position bas
 ``deribit``, ``derive-pmrm2``, ``okx`` and ``tims``.
 """
 
-from pmargin.margin._model import MODELS, MarginModel, get_model
+from pmargin.margin._model import MODELS, IncrementalMargin, MarginModel, get_model
 from pmargin.margin._params import ParamTable, load_parameter_file, methodology_path
 from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
 
 __all__ = [
     "MODELS",
+    "IncrementalMargin",
     "IntArray",
     "MarginModel",
     "MarginResult",

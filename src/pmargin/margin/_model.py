@@ -16,8 +16,9 @@ from pmargin.margin._params import ParamTable, load_parameter_file
 from pmargin.margin._result import MarginResult
 from pmargin.market import MarketSnapshot
 from pmargin.risk import BookArrangement
+from pmargin.valuation import ResolvedInstruments
 
-__all__ = ["MODELS", "MarginModel", "get_model"]
+__all__ = ["MODELS", "IncrementalMargin", "MarginModel", "get_model"]
 
 
 @runtime_checkable
@@ -28,6 +29,33 @@ class MarginModel(Protocol):
 
     def compute(self, book: BookArrangement, market: MarketSnapshot) -> MarginResult:
         """Margin every account of ``book`` at ``market`` (batch; see :class:`MarginResult`)."""
+        ...
+
+
+class IncrementalMargin(Protocol):
+    """One account's margin after adding a position, from cached per-account vectors.
+
+    Models that can update an account without re-margining it provide
+    ``model.incremental(book, market, result) -> IncrementalMargin | None`` (``None`` where a
+    mode of the model has no such path); :class:`~pmargin.pretrade.PreTradeChecker` uses it.
+    """
+
+    def margin_after(
+        self, row: int, instrument: ResolvedInstruments, column: int | None, quantity: float
+    ) -> tuple[float, float]:
+        """IM and MM (USD) of account ``row`` after adding ``quantity`` base units.
+
+        Parameters
+        ----------
+        row
+            The account's row in the book.
+        instrument
+            The instrument traded, resolved (one entry).
+        column
+            Its column in the book, ``None`` if the book does not hold it.
+        quantity
+            Signed base units added.
+        """
         ...
 
 

@@ -28,12 +28,12 @@ from scipy import sparse
 from pmargin.book import NATIVE, Position, base_quantity
 from pmargin.collateral import account_equity
 from pmargin.errors import InputError
-from pmargin.health import HealthStatus, assess
+from pmargin.health import HealthStatus, account_status
 from pmargin.instruments import Instrument, Kind
-from pmargin.margin import MarginModel, MarginResult
+from pmargin.margin import IncrementalMargin, MarginModel, MarginResult
 from pmargin.market import MarketSnapshot
 from pmargin.risk import BookArrangement
-from pmargin.valuation import resolve_instruments, value_instruments
+from pmargin.valuation import ResolvedInstruments, resolve_instruments, value_instruments
 
 __all__ = ["Order", "OrderCheck", "PreTradeChecker"]
 
@@ -140,6 +140,15 @@ class PreTradeChecker:
         self.equity = account_equity(book, market).equity
         self._column = {inst.symbol: j for j, inst in enumerate(book.instruments)}
         self._quantity = sparse.csr_array(book.quantity)
+        self._unrealised = sparse.csr_array(book.unrealised)
+        self._new: dict[str, ResolvedInstruments] = {}
+        self._row = {account_id: a for a, account_id in enumerate(book.account_ids)}
+        self._marks = value_instruments(book.resolved).price
+        self._new_marks: dict[str, float] = {}
+        make_incremental = getattr(model, "incremental", None)
+        self._incremental: IncrementalMargin | None = (
+            None if make_incremental is None else make_incremental(book, market, self.result)
+        )
 
     def check(self, account_id: str, order: Order) -> OrderCheck:
         """Margin ``account_id`` with ``order`` added, and accept or reject it.
@@ -149,18 +158,28 @@ class PreTradeChecker:
         InputError
             An unknown account, a bad order, or an instrument the market cannot price.
         """
-        row = self.result.row(account_id)
-        after = self._account_after(row, order)
-        margin = self.model.compute(after, self.market)
-        equity_after = float(account_equity(after, self.market).equity[0])
+        row = self._row.get(account_id)
+        if row is None:
+            raise InputError("account", account_id, "is not in the book")
+        column = self._column.get(order.instrument.symbol)
+        one = self._resolved_one(order.instrument, column)
+        q = base_quantity(
+            Position(order.instrument, order.quantity, order.unit),
+            float(one.underlying_price[0]),
+        )
+        fill = _fill(one, q, order.price, self._mark_of(one, column))
+        equity_before = float(self.equity[row])
+        equity_after = equity_before + fill.equity_change_usd(self.market)
+        if self._incremental is not None:
+            im_after, mm_after = self._incremental.margin_after(row, one, column, q)
+        else:
+            margin = self.model.compute(self._account_after(row, one, column, q, fill), self.market)
+            im_after = float(margin.initial_margin[0])
+            mm_after = float(margin.maintenance_margin[0])
         im_before = float(self.result.initial_margin[row])
         mm_before = float(self.result.maintenance_margin[row])
-        im_after = float(margin.initial_margin[0])
-        mm_after = float(margin.maintenance_margin[0])
-        equity_before = float(self.equity[row])
-        before = assess(np.array([equity_before]), np.array([im_before]), np.array([mm_before]))
-        health = assess(np.array([equity_after]), np.array([im_after]), np.array([mm_after]))
-        status_after = str(health.status[0])
+        status_before = account_status(equity_before, im_before, mm_before)
+        status_after = account_status(equity_after, im_after, mm_after)
         if equity_after >= im_after:
             accepted, reason = True, "equity after the order covers its initial margin"
         elif im_after < im_before and status_after not in (
@@ -184,64 +203,114 @@ class PreTradeChecker:
             initial_margin_after=im_after,
             maintenance_margin_before=mm_before,
             maintenance_margin_after=mm_after,
-            status_before=str(before.status[0]),
-            status_after=status_after,
+            status_before=status_before.value,
+            status_after=status_after.value,
         )
 
-    def _account_after(self, row: int, order: Order) -> BookArrangement:
+    def check_by_recomputing(self, account_id: str, order: Order) -> OrderCheck:
+        """:meth:`check` through the model's full computation of the account (no fast path).
+
+        The reference the incremental path is tested against; also what models without an
+        incremental path always use.
+        """
+        fast, self._incremental = self._incremental, None
+        try:
+            return self.check(account_id, order)
+        finally:
+            self._incremental = fast
+
+    def _resolved_one(self, instrument: Instrument, column: int | None) -> ResolvedInstruments:
+        """Resolve the ordered instrument: the book's cached row, else looked up once."""
+        if column is not None:
+            return self.book.resolved.take([column])
+        if instrument.symbol not in self._new:
+            self._new[instrument.symbol] = resolve_instruments([instrument], self.market)
+        return self._new[instrument.symbol]
+
+    def _mark_of(self, one: ResolvedInstruments, column: int | None) -> float:
+        """Mark price of the ordered instrument (premium currency per unit), cached."""
+        if column is not None:
+            return float(self._marks[column])
+        symbol = one.instruments[0].symbol
+        if symbol not in self._new_marks:
+            self._new_marks[symbol] = float(value_instruments(one).price[0])
+        return self._new_marks[symbol]
+
+    def _account_after(
+        self, row: int, one: ResolvedInstruments, column: int | None, q: float, fill: _Fill
+    ) -> BookArrangement:
         """Build the account's one-row book with the order applied."""
         book = self.book
         start, end = self._quantity.indptr[row], self._quantity.indptr[row + 1]
-        columns = list(self._quantity.indices[start:end])
-        quantities = list(self._quantity.data[start:end])
-        unrealised_row = sparse.csr_array(book.unrealised)[[row], :]
+        columns = [int(j) for j in self._quantity.indices[start:end]]
+        quantities = [float(x) for x in self._quantity.data[start:end]]
+        unrealised_row = self._unrealised[[row], :]
         unrealised = [float(unrealised_row[0, j]) for j in columns]
         resolved = book.resolved.take(columns)
-        symbol = order.instrument.symbol
-        if symbol in self._column and self._column[symbol] in columns:
-            k = columns.index(self._column[symbol])
+        if column is not None and column in columns:
+            k = columns.index(column)
         else:
-            new = (
-                book.resolved.take([self._column[symbol]])
-                if symbol in self._column
-                else resolve_instruments([order.instrument], self.market)
-            )
-            resolved = resolved.concat(new)
+            resolved = resolved.concat(one)
             k = len(columns)
             quantities.append(0.0)
             unrealised.append(0.0)
-        price = float(resolved.underlying_price[k])
-        position = Position(order.instrument, order.quantity, order.unit)
-        q = base_quantity(position, price)
         quantities[k] += q
+        unrealised[k] += fill.unrealised
         balances = book.balance_matrix[[row], :].copy()
         assets = list(book.assets)
-        inst = order.instrument
-        if inst.kind in (Kind.FUTURE, Kind.PERPETUAL):
-            fill = price if order.price is None else order.price
-            if fill <= 0:
-                raise InputError("order.price", order.price, "must be > 0 for a future")
-            unrealised[k] += q * (price / fill - 1.0) if inst.is_inverse else q * (price - fill)
-        else:
-            mark = float(value_instruments(resolved.take([k])).price[0])
-            fill = mark if order.price is None else order.price
-            cash = inst.quote if inst.kind is Kind.SPOT else inst.settlement_currency
-            if cash not in assets:
-                assets.append(cash)
+        if fill.cash_asset is not None:
+            if fill.cash_asset not in assets:
+                assets.append(fill.cash_asset)
                 balances = np.hstack([balances, np.zeros((1, 1))])
-            balances[0, assets.index(cash)] -= q * fill
+            balances[0, assets.index(fill.cash_asset)] += fill.cash
         n = len(quantities)
-        quantity = sparse.csr_array(
-            (np.array(quantities), (np.zeros(n, int), np.arange(n))), shape=(1, n)
-        )
-        upnl = sparse.csr_array(
-            (np.array(unrealised), (np.zeros(n, int), np.arange(n))), shape=(1, n)
-        )
+        index = (np.zeros(n, dtype=np.int64), np.arange(n))
         return BookArrangement(
             account_ids=(book.account_ids[row],),
             resolved=resolved,
-            quantity=quantity,
+            quantity=sparse.csr_array((np.array(quantities), index), shape=(1, n)),
             assets=tuple(assets),
             balances=balances,
-            unrealised=upnl,
+            unrealised=sparse.csr_array((np.array(unrealised), index), shape=(1, n)),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Fill:
+    """What a fill changes: cash of one asset, unrealised P&L, and position value.
+
+    ``cash`` is in ``cash_asset`` units (options and spot pay ``q * price``); ``unrealised`` in
+    the settlement currency (futures opened away from the mark); ``value`` is the new position's
+    mark value in ``cash_asset`` (options, spot).
+    """
+
+    cash_asset: str | None
+    cash: float
+    value: float
+    settlement_currency: str
+    unrealised: float
+
+    def equity_change_usd(self, market: MarketSnapshot) -> float:
+        """USD change of the account's equity: cash paid, value received, unrealised P&L."""
+        change = self.unrealised * market.usd_price(self.settlement_currency)
+        if self.cash_asset is not None:
+            change += (self.cash + self.value) * market.usd_price(self.cash_asset)
+        return change
+
+
+def _fill(one: ResolvedInstruments, q: float, price: float | None, mark: float) -> _Fill:
+    """Cash, value and unrealised P&L of filling ``q`` base units at ``price`` (mark if None).
+
+    ``mark`` is the instrument's mark price (premium currency per unit for options).
+    """
+    inst = one.instruments[0]
+    forward = float(one.underlying_price[0])
+    if inst.kind in (Kind.FUTURE, Kind.PERPETUAL):
+        fill = forward if price is None else price
+        if fill <= 0:
+            raise InputError("order.price", price, "must be > 0 for a future or perpetual")
+        unrealised = q * (forward / fill - 1.0) if inst.is_inverse else q * (forward - fill)
+        return _Fill(None, 0.0, 0.0, inst.settlement_currency, unrealised)
+    fill = mark if price is None else price
+    cash_asset = inst.quote if inst.kind is Kind.SPOT else inst.settlement_currency
+    return _Fill(cash_asset, -q * fill, q * mark, inst.settlement_currency, 0.0)

@@ -31,6 +31,7 @@ from scipy import sparse
 
 from pmargin._typing import FloatArray
 from pmargin.errors import InputError
+from pmargin.margin._model import IncrementalMargin
 from pmargin.margin._params import ParamTable, load_parameter_file
 from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
@@ -275,6 +276,53 @@ class DeribitModel:
         contingency = np.zeros(n)
         return UnitCharges(loss, worst, roll, shock, contingency, loss + roll + shock + contingency)
 
+    def incremental(
+        self, book: BookArrangement, market: MarketSnapshot, result: MarginResult
+    ) -> IncrementalMargin | None:
+        """Pre-trade fast path (S:PM only; X:PM returns ``None``): see ``_pretrade.py``."""
+        if self.params.mode is not DeribitMode.SEGREGATED:
+            return None
+        from pmargin.margin.deribit._pretrade import DeribitIncremental
+
+        return DeribitIncremental(self, book, market, result)
+
+    def aggregate(
+        self,
+        parts: list[tuple[FloatArray, float, float, float]],
+        n_standard: int,
+        usd_rate: float,
+    ) -> FloatArray:
+        """Offset and dampen each settlement currency's pre-aggregated part, and sum them.
+
+        Parameters
+        ----------
+        parts
+            ``(pre_aggregated, pnl_offset, max_offsetable_pnl_usd, extended_dampener_usd)`` per
+            settlement currency; ``pre_aggregated`` of shape ``(n, n_scenarios)`` in the unit's
+            currency.
+        n_standard
+            Number of standard cells.
+        usd_rate
+            USD per unit of the unit's currency (converts the USD cap and dampener).
+
+        Returns
+        -------
+        FloatArray
+            Shape ``(n, n_scenarios)``: the aggregated risk vector.
+        """
+        mode = self.params.assumptions.extended_dampener_mode
+        aggregated = np.zeros_like(parts[0][0])
+        for part, offset, cap_usd, dampener_usd in parts:
+            aggregated += aggregate_risk_vector(
+                part,
+                n_standard,
+                pnl_offset=offset,
+                max_offsetable=cap_usd / usd_rate,
+                dampener=dampener_usd / usd_rate,
+                mode=mode,
+            )
+        return aggregated
+
     def risk_vectors(
         self, book: BookArrangement, market: MarketSnapshot
     ) -> tuple[DeribitUnitVectors, ...]:
@@ -441,17 +489,7 @@ class DeribitModel:
         net_delta: FloatArray | None = None,
     ) -> DeribitUnitVectors:
         """Offset and dampen each currency's part (USD amounts at ``usd_rate``) and sum."""
-        mode = self.params.assumptions.extended_dampener_mode
-        aggregated = np.zeros_like(pre)
-        for part, offset, cap_usd, dampener_usd in parts:
-            aggregated += aggregate_risk_vector(
-                part,
-                m.n_standard,
-                pnl_offset=offset,
-                max_offsetable=cap_usd / usd_rate,
-                dampener=dampener_usd / usd_rate,
-                mode=mode,
-            )
+        aggregated = self.aggregate(parts, m.n_standard, usd_rate)
         q = book.quantity[:, columns]
         n_acc = book.shape[0]
         if net_delta is None:

@@ -1,0 +1,65 @@
+"""Deribit's incremental pre-trade path equals re-margining the account from scratch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pmargin.engine import example_path
+from pmargin.examples import example_portfolio
+from pmargin.instruments import parse_symbol
+from pmargin.margin import get_model
+from pmargin.market import load_market
+from pmargin.pretrade import Order, PreTradeChecker
+from pmargin.risk import arrange
+
+NEW_SYMBOLS = (
+    "BTC-PERPETUAL",
+    "ETH-26DEC25-5000-C",
+    "BTC-26DEC25-150000-P",
+    "BTC_USDC-26DEC25-70000-P",
+    "ETH_USDC-PERPETUAL",
+)
+
+
+@pytest.fixture(scope="module")
+def checker() -> PreTradeChecker:
+    market = load_market(example_path("example_market.json"))
+    book = arrange(example_portfolio(market, 150, seed=11), market)
+    return PreTradeChecker(get_model("deribit"), book, market)
+
+
+def test_deribit_offers_an_incremental_path(checker: PreTradeChecker) -> None:
+    assert checker._incremental is not None
+
+
+def test_incremental_matches_recomputing_on_random_orders(checker: PreTradeChecker) -> None:
+    rng = np.random.default_rng(5)
+    held = [i.symbol for i in checker.book.instruments]
+    for _ in range(200):
+        account = checker.book.account_ids[int(rng.integers(len(checker.book.account_ids)))]
+        pool = held if rng.random() < 0.7 else NEW_SYMBOLS
+        symbol = pool[int(rng.integers(len(pool)))]
+        price = None if rng.random() < 0.5 else float(rng.uniform(0.001, 0.2))
+        if symbol.endswith("PERPETUAL") and price is not None:
+            price = None
+        order = Order(parse_symbol(symbol), float(rng.normal(0.0, 10.0)) or 1.0, "base", price)
+        fast = checker.check(account, order)
+        slow = checker.check_by_recomputing(account, order)
+        for name in ("initial_margin_after", "maintenance_margin_after", "equity_after"):
+            assert getattr(fast, name) == pytest.approx(getattr(slow, name), rel=1e-12, abs=1e-9), (
+                account,
+                symbol,
+                name,
+            )
+        assert (fast.accepted, fast.status_after) == (slow.accepted, slow.status_after)
+
+
+def test_cross_mode_has_no_incremental_path_and_still_checks() -> None:
+    market = load_market(example_path("example_market.json"))
+    book = arrange(example_portfolio(market, 20, seed=3), market)
+    model = get_model("deribit").with_mode("cross")  # type: ignore[attr-defined]
+    checker = PreTradeChecker(model, book, market)
+    assert checker._incremental is None
+    check = checker.check(book.account_ids[0], Order(parse_symbol("BTC-PERPETUAL"), 1.0, "base"))
+    assert check.initial_margin_after >= 0.0
