@@ -544,6 +544,14 @@ def build_portfolio(btc: Underlying) -> dict[str, Any]:
                     {"instrument": "BTC_USDC-PERPETUAL", "quantity": 1.5, "unit": "base"},
                 ],
             },
+        ],
+    }
+
+
+def build_us_portfolio() -> dict[str, Any]:
+    """Build the US index-option example (an explicit SPX spec, for the ``tims`` model)."""
+    return {
+        "accounts": [
             {
                 "id": "usd-spx-hedge",
                 "balances": {"USD": 50_000.0},
@@ -605,6 +613,7 @@ def main() -> None:
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     write_json(OUT_DIR / "example_market.json", market)
     write_json(OUT_DIR / "example_portfolio.json", portfolio)
+    write_json(OUT_DIR / "example_portfolio_us.json", build_us_portfolio())
 
     print(f"as of {AS_OF}, timestamp {market['timestamp']}")
     print(f"DVOL {dvol[AS_OF]}, RV30 BTC {rv_btc:.4f} ETH {rv_eth:.4f} ratio {rv_eth / rv_btc:.4f}")

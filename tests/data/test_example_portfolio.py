@@ -54,7 +54,7 @@ def test_books_cover_the_intended_kinds(portfolio: dict[str, Any]) -> None:
     assert {"BTC-PERPETUAL", "BTC_USDC-PERPETUAL"} <= symbols
     assert any(s.startswith("BTC_USDC-") and s.endswith(("-C", "-P")) for s in symbols)
     assert any((d := deribit_dated(s)) and d["strike"] is None for s in symbols)  # dated future
-    assert _specs(portfolio), "at least one explicit instrument spec"
+    assert not _specs(portfolio), "explicit specs live in example_portfolio_us.json"
 
 
 def test_inverse_perpetual_hedge_is_in_ten_usd_contracts(portfolio: dict[str, Any]) -> None:
@@ -97,8 +97,10 @@ def test_every_future_and_perpetual_has_a_mark(
             assert "price" in market["marks"][symbol], symbol
 
 
-def test_explicit_spx_option_spec(portfolio: dict[str, Any], market: dict[str, Any]) -> None:
-    (spec,) = portfolio["instruments"]
+def test_explicit_spx_option_spec(market: dict[str, Any]) -> None:
+    us = load_example("example_portfolio_us.json")
+    (spec,) = us["instruments"]
+    assert [p["instrument"] for a in us["accounts"] for p in a["positions"]] == [spec["symbol"]]
     assert spec["underlying"] == "SPX"
     assert spec["contract_size"] == 100.0
     assert spec["settlement"] == "linear"
