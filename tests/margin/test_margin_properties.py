@@ -278,19 +278,9 @@ def test_account_without_positions_has_zero_margin(
     assert result.im_other[row] == 0.0
 
 
-_OKX_EMPTY_BOOK_BUG = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (src/pmargin/margin/okx/_model.py, OkxModel._matrices): a book with no "
-        "instruments fails at np.array([]).reshape(0, -1) (ValueError); remove this marker "
-        "once fixed"
-    ),
-)
-
-
 @pytest.mark.parametrize(
     "variant",
-    [pytest.param(v, marks=_OKX_EMPTY_BOOK_BUG) if v == "okx" else v for v in _variants("zero")],
+    _variants("zero"),
 )
 def test_empty_book_has_zero_margin(variant: str) -> None:
     model = VARIANTS[variant][1]()

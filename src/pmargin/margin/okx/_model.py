@@ -131,7 +131,9 @@ class OkxModel:
         p = self.params
         n = len(resolved)
         names = [i.underlying for i in resolved.instruments]
-        steps = np.array([p.mr1_moves.lookup(u) for u in names], dtype=np.float64).reshape(n, -1)
+        n_moves = len(p.mr1_moves.default)  # every group has as many moves (checked on load)
+        steps = np.array([p.mr1_moves.lookup(u) for u in names], dtype=np.float64)
+        steps = steps.reshape(n, n_moves)
         grid = np.concatenate([-steps[:, ::-1], np.zeros((n, 1)), steps], axis=1)
         extreme = np.array([p.mr6_moves.lookup(u) for u in names], dtype=np.float64)
 
