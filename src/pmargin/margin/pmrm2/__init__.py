@@ -4,9 +4,11 @@ One market (underlying) at a time: :class:`Pmrm2Portfolio` holds the arrays,
 :class:`Pmrm2Parameters` the validated parameters (:func:`load_parameters` reads a TOML file,
 :func:`default_parameters` the shipped mainnet file), and :func:`compute_pmrm2` returns a
 :class:`Pmrm2Result` with IM, MM and every intermediate. :func:`read_case` and friends read
-Derive's peer case files.
+Derive's peer case files. :class:`DerivePmrm2Model` margins a general pmargin book (one
+USD risk unit per underlying) and reports requirements rather than Derive's balances.
 """
 
+from pmargin.margin.pmrm2._book import BookSettings
 from pmargin.margin.pmrm2._case import (
     OPTION_OUTPUT_KEYS,
     case_outputs,
@@ -16,6 +18,7 @@ from pmargin.margin.pmrm2._case import (
     skew_case_name,
 )
 from pmargin.margin.pmrm2._engine import compute_pmrm2
+from pmargin.margin.pmrm2._model import DerivePmrm2Model
 from pmargin.margin.pmrm2._parameters import (
     BasisContingencyParameters,
     CollateralParameters,
@@ -41,8 +44,10 @@ from pmargin.margin.pmrm2._result import Pmrm2Result, ScenarioKind
 __all__ = [
     "OPTION_OUTPUT_KEYS",
     "BasisContingencyParameters",
+    "BookSettings",
     "CollateralParameters",
     "Collaterals",
+    "DerivePmrm2Model",
     "ExpiryArrays",
     "MarginParameters",
     "OptionArrays",
