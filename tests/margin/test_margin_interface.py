@@ -92,3 +92,22 @@ def test_group_columns_keeps_first_appearance_order() -> None:
     groups = group_columns(instruments, lambda i: i.underlying)
     assert list(groups) == ["ETH", "BTC"]
     np.testing.assert_array_equal(groups["ETH"], [0, 2])
+
+
+def test_a_parameter_file_may_override_a_shipped_base(tmp_path: Path) -> None:
+    override = tmp_path / "mine.toml"
+    override.write_text('base = "deribit"\n[general]\nmm_factor = 0.5\n')
+    table = load_parameter_file("deribit", override)
+    shipped = load_parameter_file("deribit")
+    assert table.table("general").number("mm_factor") == 0.5
+    for key in shipped.table("general").data:
+        if key != "mm_factor":
+            assert table.table("general").raw(key) == shipped.table("general").raw(key)
+    assert table.keys() == shipped.keys()
+    cross = get_model("deribit-cross")
+    assert cross.name == "deribit-cross"
+    assert load_parameter_file("deribit-cross").table("model").text("mode") == "cross"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('base = "nothing-like-it"\n')
+    with pytest.raises(InputError, match=r"bad\.toml: base: 'nothing-like-it' must name a shipped"):
+        load_parameter_file("deribit", bad)

@@ -67,6 +67,7 @@ class _ModelClass(Protocol):
 MODELS: dict[str, str] = {
     "standard": "pmargin.margin.standard:StandardModel",
     "deribit": "pmargin.margin.deribit:DeribitModel",
+    "deribit-cross": "pmargin.margin.deribit:DeribitModel",
     "derive-pmrm2": "pmargin.margin.pmrm2:DerivePmrm2Model",
     "okx": "pmargin.margin.okx:OkxModel",
     "tims": "pmargin.margin.tims:TimsModel",
@@ -80,8 +81,8 @@ def get_model(name: str, params: str | Path | None = None) -> MarginModel:
     Parameters
     ----------
     name
-        One of :data:`MODELS` (``"standard"``, ``"deribit"``, ``"derive-pmrm2"``, ``"okx"``,
-        ``"tims"``).
+        One of :data:`MODELS` (``"standard"``, ``"deribit"`` (S:PM), ``"deribit-cross"``
+        (X:PM), ``"derive-pmrm2"``, ``"okx"``, ``"tims"``).
     params
         Optional path of a TOML parameter file with the same fields as the shipped one.
 

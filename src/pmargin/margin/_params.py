@@ -45,12 +45,22 @@ def load_parameter_file(model: str, path: str | Path | None = None) -> ParamTabl
     ParamTable
         The top-level table, whose errors name the file.
 
+    Notes
+    -----
+    A file whose top level has ``base = "<model>"`` holds overrides only: it is merged, table by
+    table, over the shipped file of that model (``base = "deribit"`` plus ``[model] mode =
+    "cross"`` selects Deribit's X:PM). Bases may chain, but not loop.
+
     Raises
     ------
     InputError
         Naming the file: missing, unreadable, or not valid TOML (with the parser's message).
     """
-    file = methodology_path(model) if path is None else Path(path)
+    return _load(methodology_path(model) if path is None else Path(path), ())
+
+
+def _load(file: Path, seen: tuple[str, ...]) -> ParamTable:
+    """Read ``file``, merging it over its ``base`` methodology when it names one."""
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -61,7 +71,26 @@ def load_parameter_file(model: str, path: str | Path | None = None) -> ParamTabl
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError("params", str(file), f"is not valid TOML: {exc}") from None
-    return ParamTable(data, file.name)
+    base = data.pop("base", None)
+    if base is None:
+        return ParamTable(data, file.name)
+    if not isinstance(base, str) or not methodology_path(base).is_file():
+        raise InputError(f"{file.name}: base", base, "must name a shipped methodology file")
+    if base in seen:
+        raise InputError(f"{file.name}: base", base, "makes the bases loop")
+    parent = _load(methodology_path(base), (*seen, base))
+    return ParamTable(_merged(parent.data, data), file.name)
+
+
+def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``: sub-tables merge key by key, anything else replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 @dataclass(frozen=True, slots=True)

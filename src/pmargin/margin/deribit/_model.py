@@ -175,8 +175,12 @@ class DeribitModel:
 
     @classmethod
     def from_params(cls, params: ParamTable) -> DeribitModel:
-        """Build the model from a parameter table (the registry's entry point)."""
-        return cls(DeribitParams.from_table(params))
+        """Build the model from a parameter table (the registry's entry point).
+
+        The name says the mode: ``"deribit"`` for S:PM, ``"deribit-cross"`` for X:PM.
+        """
+        parsed = DeribitParams.from_table(params)
+        return cls(parsed, _name(parsed.mode))
 
     @classmethod
     def load(
@@ -192,7 +196,7 @@ class DeribitModel:
             chosen = DeribitMode(str(mode).lower())
         except ValueError:
             raise InputError("mode", mode, "must be segregated or cross") from None
-        return DeribitModel(replace(self.params, mode=chosen), self.name)
+        return DeribitModel(replace(self.params, mode=chosen), _name(chosen))
 
     # ------------------------------------------------------------------ public API
 
@@ -530,3 +534,8 @@ class DeribitModel:
         scaled = sparse.csr_array(raw.multiply(scale[:, None]))
         roll = sparse.csr_array(abs(sparse.csr_array(q)).multiply(vectors.roll_rate[None, :]))
         return sparse.csr_array((scaled + roll) * vectors.usd_rate)
+
+
+def _name(mode: DeribitMode) -> str:
+    """Registry name of the model in ``mode``."""
+    return "deribit" if mode is DeribitMode.SEGREGATED else "deribit-cross"
