@@ -1,0 +1,603 @@
+"""Derive's PMRM_2 on a general pmargin book, as a :class:`~pmargin.margin.MarginModel`.
+
+One risk unit per underlying, in USD (``usd_rate`` 1), mapped as :mod:`._book` describes, plus
+one account-level unit (underlying ``"*"``) for the haircuts of non-risk-cancelling collateral.
+The engine (:func:`~pmargin.margin.pmrm2.compute_pmrm2`) margins one portfolio at a time; here
+every option of an (underlying, expiry, settlement currency) group is revalued once per
+scenario for the whole book, and accounts are aggregated per expiry with one sparse product,
+since the static discount depends on the sign of each account's shocked expiry value.
+
+Requirements, not balances. PMRM_2's IM and MM are balances (healthy when >= 0)::
+
+    IM_balance = worst x im_factor' - MM contingencies - IM contingencies + MtM + cash
+
+pmargin compares a requirement with equity, so each unit reports::
+
+    IM = max(0, -worst x im_factor' + MM contingencies + IM contingencies)
+    MM = max(0, -worst x mm_factor  + MM contingencies)
+
+that is ``MtM + cash - balance``. Since ``worst <= 0`` and every contingency is >= 0, the
+floor never binds (it only turns a ``-0.0`` into ``0.0``), so ``equity >= IM`` exactly when
+``IM_balance >= 0`` whenever pmargin's equity equals Derive's ``MtM + cash``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from pmargin._typing import BoolArray, FloatArray
+from pmargin.errors import InputError
+from pmargin.margin._params import ParamTable, load_parameter_file
+from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
+from pmargin.margin._scenario_margin import account_totals, scatter_columns
+from pmargin.margin.pmrm2._book import (
+    BookSettings,
+    CollateralRole,
+    UnitColumns,
+    check_supported,
+    collateral_roles,
+    stable_price,
+    unit_columns,
+    unit_portfolio,
+)
+from pmargin.margin.pmrm2._engine import compute_pmrm2
+from pmargin.margin.pmrm2._parameters import Pmrm2Parameters, VolShockDirection
+from pmargin.margin.pmrm2._precompute import (
+    SECONDS_PER_YEAR,
+    SkewMultipliers,
+    skew_multipliers,
+    static_discounts,
+    vol_shock_multipliers,
+)
+from pmargin.margin.pmrm2._result import Pmrm2Result, ScenarioKind
+from pmargin.market import MarketSnapshot
+from pmargin.pricing import black76_value
+from pmargin.risk import BookArrangement
+
+__all__ = ["COLLATERAL_COMPONENTS", "COMPONENTS", "DerivePmrm2Model"]
+
+COMPONENTS = (
+    "worst_loss",
+    "forward_contingency",
+    "mm_scenario_margin",
+    "im_scenario_margin",
+    "peg_loss",
+    "mm_perp_contingency",
+    "im_perp_contingency",
+    "mm_option_contingency",
+    "im_option_contingency",
+    "mm_collateral_haircut",
+    "im_collateral_haircut",
+    "oracle_contingency",
+    "mark_to_market",
+)
+"""Components of an underlying's unit, USD, each shape ``(n_accounts,)``.
+
+``worst_loss = -min(forward contingency, scenario P&L) >= 0``; ``forward_contingency`` is the
+summed forward contingency as a loss (>= 0; it binds when ``worst_scenario`` is its column);
+``mm_scenario_margin = worst_loss x mm_factor``, ``im_scenario_margin = worst_loss x
+im_factor`` and ``peg_loss = worst_loss x (im_factor' - im_factor)``; contingencies and
+haircuts are positive charges; ``mark_to_market`` is Derive's MtM of the unit without cash
+(options, risk-cancelling collateral, perp unrealised P&L). Then::
+
+    IM = im_scenario_margin + peg_loss + mm_* + im_* + oracle_contingency
+    MM = mm_scenario_margin + mm_*
+"""
+
+COLLATERAL_COMPONENTS = (
+    "mm_collateral_haircut",
+    "im_collateral_haircut",
+    "oracle_contingency",
+    "mark_to_market",
+)
+"""Components of the account-level ``"*"`` unit (non-risk-cancelling collateral), USD."""
+
+FORWARD_LABEL = "forward contingency"
+"""Label of the last scenario column: the summed forward contingency, which competes with
+the scenarios for the worst loss."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Scenarios:
+    """The scenario list as arrays, shared by every unit."""
+
+    shocks: FloatArray  # (n_s,) spot multipliers
+    damp: FloatArray  # (n_s,)
+    is_skew: BoolArray  # (n_s,)
+    order: IntArray  # scenario indices in tie-break order: regular, tail, skew
+    labels: tuple[str, ...]  # n_s + 1 (forward contingency last)
+
+    @classmethod
+    def of(cls, params: Pmrm2Parameters) -> _Scenarios:
+        scen = params.scenarios
+        kinds = []
+        for s in scen:
+            if s.vol_shock.is_skew:
+                kinds.append(ScenarioKind.SKEW)
+            elif abs(s.spot_shock - 1.0) <= params.regular_max_spot_move + 1e-12:
+                kinds.append(ScenarioKind.REGULAR)
+            else:
+                kinds.append(ScenarioKind.TAIL)
+        order = [i for kind in ScenarioKind for i in range(len(scen)) if kinds[i] is kind]
+        return cls(
+            np.array([s.spot_shock for s in scen]),
+            np.array([s.dampening for s in scen]),
+            np.array([s.vol_shock.is_skew for s in scen], dtype=bool),
+            np.asarray(order, dtype=np.int64),
+            (*(s.label for s in scen), FORWARD_LABEL),
+        )
+
+
+def _scenario_vols(
+    params: Pmrm2Parameters,
+    vol: FloatArray,
+    up: FloatArray,
+    down: FloatArray,
+    skew: SkewMultipliers,
+) -> FloatArray:
+    """Vols of every option in every scenario, shape ``(n_s, n_o)``, as the engine sets them."""
+    vol_up = np.maximum(params.vol_shock.min_vol_up_shock, vol * up)
+    by_direction = {
+        VolShockDirection.UP: vol_up,
+        VolShockDirection.DOWN: vol * down,
+        VolShockDirection.LINEAR: vol * np.maximum(skew.linear, 0.0),
+        VolShockDirection.ABS: vol * np.maximum(skew.abs, 0.0),
+        VolShockDirection.NONE: vol,
+    }
+    return np.stack([by_direction[s.vol_shock] for s in params.scenarios])
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """One expiry group's aggregated values, kept for the attribution."""
+
+    local: int  # first local column of the group in the unit block
+    rows: IntArray  # accounts holding the group, (n_r,)
+    coo: Any  # the group's quantities of those rows, COO (row in rows, col in group)
+    values: FloatArray  # (n_g, n_s + 3): shocked values, then at spot 1, up, down
+    disc: FloatArray  # (n_r, n_s): static discount applied
+    sign: FloatArray  # (n_r, n_s): -1 where a skew scenario's P&L was flipped
+    side: IntArray  # (n_r,): column of values binding the forward contingency, -1 none
+    factor: float  # add + mult T
+    naked: FloatArray  # (n_r, n_k): naked shorts per strike
+    shorts: FloatArray  # (n_r, n_k): short quantity per strike
+    strike_index: IntArray  # (n_g,): strike column of each option
+
+
+@dataclass(frozen=True, slots=True)
+class DerivePmrm2Model:
+    """Derive PMRM_2 on a general book; see the module docstring and the docs page.
+
+    Attributes
+    ----------
+    params
+        Validated PMRM_2 parameters (``methodologies/derive-pmrm2.toml`` by default).
+    settings
+        How balances and feeds map to PMRM_2 (the optional ``[book]`` table).
+    name
+        ``"derive-pmrm2"``.
+    """
+
+    params: Pmrm2Parameters
+    settings: BookSettings = field(default_factory=BookSettings)
+    name: str = "derive-pmrm2"
+
+    @classmethod
+    def from_params(cls, params: ParamTable) -> DerivePmrm2Model:
+        """Build the model from a parameter table (the registry's entry point)."""
+        try:
+            parsed = Pmrm2Parameters.from_mapping(params.data)
+        except InputError as exc:
+            raise InputError(params.field(exc.field), exc.value, exc.reason) from None
+        return cls(parsed, BookSettings.from_table(params))
+
+    @classmethod
+    def load(cls, path: str | None = None) -> DerivePmrm2Model:
+        """Read the shipped (or a user's) parameter file."""
+        return cls.from_params(load_parameter_file("derive-pmrm2", path))
+
+    # ------------------------------------------------------------------ public API
+
+    def compute(self, book: BookArrangement, market: MarketSnapshot) -> MarginResult:
+        """Margin every account of ``book`` (see :class:`~pmargin.margin.MarginResult`).
+
+        ``im_contribution``: each position's loss in its unit's binding scenario (or forward
+        contingency) times ``im_factor'``, plus its own perp, option and oracle charges; risk-
+        cancelling collateral's loss, haircuts and collateral oracle charges are ``im_other``.
+
+        Raises
+        ------
+        InputError
+            For an instrument PMRM_2 cannot margin (inverse, dated future, spot) or a balance
+            without collateral parameters.
+        """
+        check_supported(book.instruments)
+        n_acc, n_inst = book.shape
+        roles = collateral_roles(book.assets, market, self.params, self.settings)
+        scen = _Scenarios.of(self.params)
+        qc = sparse.csc_array(book.quantity)
+        units: list[RiskUnitMargin] = []
+        blocks: list[tuple[IntArray, Any]] = []
+        im_other = np.zeros(n_acc)
+        for columns in unit_columns(book, roles):
+            unit, block, other = self._unit(book, market, qc, columns, roles, scen)
+            units.append(unit)
+            blocks.append((columns.columns, block))
+            im_other += other
+        collateral = self._collateral_unit(book, market, roles)
+        if collateral is not None:
+            units.append(collateral)
+            im_other += collateral.initial_margin
+        im, mm = account_totals(units, n_acc)
+        return MarginResult(
+            model=self.name,
+            timestamp=market.timestamp,
+            account_ids=book.account_ids,
+            instruments=book.instruments,
+            initial_margin=im,
+            maintenance_margin=mm,
+            risk_units=tuple(units),
+            im_contribution=scatter_columns(blocks, (n_acc, n_inst)),
+            im_other=im_other,
+        )
+
+    def engine_result(
+        self, book: BookArrangement, market: MarketSnapshot, account: str, underlying: str
+    ) -> Pmrm2Result:
+        """Run the one-portfolio engine on one account's market, with every intermediate.
+
+        The engine reports Derive's balances (``initial_margin``, ``maintenance_margin``,
+        ``mark_to_market`` including the account's cash); the unit's requirement is
+        ``mark_to_market - initial_margin``.
+
+        Raises
+        ------
+        InputError
+            For an unknown account, an underlying the book does not hold, or a portfolio the
+            engine cannot hold (two perpetuals of one underlying).
+        """
+        check_supported(book.instruments)
+        if account not in book.account_ids:
+            raise InputError("account", account, "is not in the book")
+        roles = collateral_roles(book.assets, market, self.params, self.settings)
+        for columns in unit_columns(book, roles):
+            if columns.underlying == underlying.upper():
+                row = book.account_ids.index(account)
+                portfolio = unit_portfolio(book, market, row, columns, roles, self.settings)
+                return compute_pmrm2(portfolio, self.params)
+        raise InputError("underlying", underlying, "is not held in the book")
+
+    # ------------------------------------------------------------------ one underlying
+
+    def _unit(
+        self,
+        book: BookArrangement,
+        market: MarketSnapshot,
+        qc: Any,
+        uc: UnitColumns,
+        roles: tuple[CollateralRole, ...],
+        scen: _Scenarios,
+    ) -> tuple[RiskUnitMargin, Any, FloatArray]:
+        """Margin, contribution block ``(n_acc, n_unit)`` and ``im_other`` of one underlying."""
+        p = self.params
+        other = p.other_contingency
+        res = book.resolved
+        n_acc = book.shape[0]
+        n_s = scen.shocks.size
+        spot = market.index_price(uc.underlying)
+        move = (scen.shocks - 1.0) * scen.damp  # (n_s,) P&L per USD of delta-one value
+        pnl = np.zeros((n_acc, n_s))
+        fwd = np.zeros(n_acc)
+        mtm = np.zeros(n_acc)
+        shorts = np.zeros(n_acc)
+        gross_options = np.zeros(n_acc)
+        held = np.zeros(n_acc, dtype=bool)
+
+        groups = self._options(book, qc, uc, scen, pnl, fwd, mtm, shorts, gross_options, held)
+
+        # perpetuals: P&L of the USD notional, net position for the contingency
+        perp = sparse.csr_array(qc[:, uc.perps]) if uc.perps.size else None
+        perp_price = res.underlying_price[uc.perps] * res.quote_usd[uc.perps]
+        net_perp = np.zeros(n_acc)
+        gross_perp = np.zeros(n_acc)
+        if perp is not None:
+            held |= np.diff(perp.indptr) > 0
+            pnl += np.outer(_dense(perp @ perp_price, n_acc), move)
+            net_perp = _dense(perp.sum(axis=1), n_acc)
+            gross_perp = _dense(abs(perp).sum(axis=1), n_acc)
+            upnl = sparse.csr_array(book.unrealised)[:, uc.perps] @ res.settlement_usd[uc.perps]
+            mtm += _dense(upnl, n_acc)
+
+        # risk-cancelling collateral, shocked with spot
+        coll_value = np.zeros((n_acc, uc.collateral.size))
+        if uc.collateral.size:
+            prices = np.array([market.usd_price(roles[int(k)].asset) for k in uc.collateral])
+            coll_value = book.balance_matrix[:, uc.collateral] * prices
+            held |= np.any(coll_value != 0.0, axis=1)
+        coll_total = coll_value.sum(axis=1)
+        pnl += np.outer(coll_total, move)
+        mtm += coll_total
+        coll_pos = np.maximum(coll_value, 0.0)
+        coll_params = [roles[int(k)].params for k in uc.collateral]
+        mm_haircut = coll_pos @ np.array([c.mm_haircut for c in coll_params])
+        im_haircut = coll_pos @ np.array([c.im_haircut for c in coll_params])
+
+        # worst: scenarios in tie-break order, the forward contingency only when strictly worse
+        first = scen.order[np.argmin(pnl[:, scen.order], axis=1)]
+        worst = pnl[np.arange(n_acc), first]
+        forward_binds = fwd < worst
+        worst = np.where(forward_binds, fwd, worst)
+        binding = np.where(forward_binds, n_s, first).astype(np.int64)
+        binding = np.where(worst < 0.0, binding, -1).astype(np.int64)
+
+        im_factor = p.margin.im_factor
+        peg_factor = im_factor
+        stable = stable_price(market, self.settings)
+        if stable < other.peg_loss_threshold:
+            peg_factor += (other.peg_loss_threshold - stable) * other.peg_loss_factor
+        oracle_rate = self._oracle_rate()
+        perp_notional = np.abs(net_perp) * spot
+        short_notional = shorts * spot
+        c = {
+            "mm_perp_contingency": perp_notional * other.mm_perp_percent,
+            "im_perp_contingency": perp_notional * other.im_perp_percent,
+            "mm_option_contingency": short_notional * other.mm_option_percent,
+            "im_option_contingency": short_notional * other.im_option_percent,
+            "mm_collateral_haircut": mm_haircut,
+            "im_collateral_haircut": im_haircut,
+            "oracle_contingency": oracle_rate
+            * (perp_notional + gross_options * spot + coll_pos.sum(axis=1)),
+        }
+        mm_cont = c["mm_perp_contingency"] + c["mm_option_contingency"] + mm_haircut
+        im_cont = (
+            c["im_perp_contingency"]
+            + c["im_option_contingency"]
+            + im_haircut
+            + c["oracle_contingency"]
+        )
+        loss = -worst
+        im = np.maximum(loss * peg_factor + mm_cont + im_cont, 0.0)
+        mm = np.maximum(loss * p.margin.mm_factor + mm_cont, 0.0)
+        components = {
+            "worst_loss": loss,
+            "forward_contingency": -fwd,
+            "mm_scenario_margin": loss * p.margin.mm_factor,
+            "im_scenario_margin": loss * im_factor,
+            "peg_loss": loss * (peg_factor - im_factor),
+            **c,
+            "mark_to_market": mtm,
+        }
+        unit = RiskUnitMargin(
+            underlying=uc.underlying,
+            currency="USD",
+            usd_rate=1.0,
+            initial_margin=im,
+            maintenance_margin=mm,
+            components={k: components[k] for k in COMPONENTS},
+            scenario_labels=scen.labels,
+            scenario_pnl=np.column_stack([pnl, fwd]),
+            worst_scenario=binding,
+            held=held,
+        )
+
+        # attribution: the binding loss x im_factor', plus each position's own charges
+        parts = _Parts(n_acc, uc.columns.size)
+        scenario_move = np.where(binding >= 0, move[np.minimum(binding, n_s - 1)], 0.0)
+        scenario_move = np.where(binding == n_s, 0.0, scenario_move)
+        if perp is not None:
+            coo = perp.tocoo()
+            a = coo.row
+            gross = gross_perp[a]
+            share = np.divide(np.abs(coo.data), gross, out=np.zeros_like(coo.data), where=gross > 0)
+            own = (other.mm_perp_percent + other.im_perp_percent + oracle_rate) * perp_notional[a]
+            loss_j = -peg_factor * coo.data * perp_price[coo.col] * scenario_move[a]
+            parts.add(a, coo.col, loss_j + own * share)
+        option_pct = other.mm_option_percent + other.im_option_percent
+        for g in groups:
+            a_local, col, q = g.coo.row, g.coo.col, g.coo.data
+            a = g.rows[a_local]
+            s = binding[a]
+            in_scen = (s >= 0) & (s < n_s)
+            s_c = np.minimum(np.maximum(s, 0), n_s - 1)
+            scen_pnl = (
+                g.sign[a_local, s_c]
+                * (g.disc[a_local, s_c] * q * g.values[col, s_c] - q * g.values[col, n_s])
+                * scen.damp[s_c]
+            )
+            side = g.side[a_local]
+            side_c = np.where(side >= 0, side, n_s)
+            fwd_pnl = np.where(
+                side >= 0, q * (g.values[col, side_c] - g.values[col, n_s]) * g.factor, 0.0
+            )
+            pnl_j = np.where(in_scen, scen_pnl, np.where(s == n_s, fwd_pnl, 0.0))
+            k = g.strike_index[col]
+            at_strike = g.shorts[a_local, k]
+            naked_share = np.divide(
+                g.naked[a_local, k] * np.maximum(-q, 0.0),
+                at_strike,
+                out=np.zeros_like(q),
+                where=at_strike > 0,
+            )
+            own = option_pct * spot * naked_share + oracle_rate * np.abs(q) * spot
+            parts.add(a, g.local + col, -peg_factor * pnl_j + own)
+        im_other = (
+            -peg_factor * coll_total * scenario_move
+            + mm_haircut
+            + im_haircut
+            + oracle_rate * coll_pos.sum(axis=1)
+        )
+        return unit, parts.matrix(), im_other
+
+    def _options(
+        self,
+        book: BookArrangement,
+        qc: Any,
+        uc: UnitColumns,
+        scen: _Scenarios,
+        pnl: FloatArray,
+        fwd: FloatArray,
+        mtm: FloatArray,
+        shorts: FloatArray,
+        gross: FloatArray,
+        held: BoolArray,
+    ) -> list[_Group]:
+        """Revalue the unit's options once per scenario; add each account's expiry P&L.
+
+        Updates ``pnl``, ``fwd`` (forward contingency), ``mtm``, ``shorts`` (naked short
+        quantity), ``gross`` (sum of |amount|) and ``held`` in place.
+        """
+        if not uc.groups:
+            return []
+        p = self.params
+        res = book.resolved
+        n_s = scen.shocks.size
+        sizes = np.array([g.columns.size for g in uc.groups])
+        cols = np.concatenate([g.columns for g in uc.groups])
+        e = np.repeat(np.arange(len(uc.groups)), sizes)
+        seconds = np.array([g.seconds for g in uc.groups])
+        year = seconds / SECONDS_PER_YEAR
+        rate = np.maximum(np.array([g.rate for g in uc.groups]), 0.0)
+        forward = np.array([g.forward for g in uc.groups])
+        up, down = vol_shock_multipliers(seconds, p.vol_shock)
+        disc_pos, disc_neg = static_discounts(year, rate, np.exp(-rate * year), p.margin)
+        strike = res.strike[cols] * res.quote_usd[cols]
+        vol = res.vol[cols]
+        skew = skew_multipliers(strike, forward[e], year[e], p.skew_shock)
+        basis = p.basis_contingency
+        shocks = np.concatenate(
+            [
+                np.where(scen.is_skew, 1.0, scen.shocks),
+                [1.0, basis.scenario_spot_up, basis.scenario_spot_down],
+            ]
+        )
+        vols = np.vstack(
+            [_scenario_vols(p, vol, up[e], down[e], skew), np.broadcast_to(vol, (3, vol.size))]
+        )
+        values = black76_value(
+            forward[e] * shocks[:, None], strike, year[e], vols, res.is_call[cols], rate[e]
+        ).T  # (n_o, n_s + 3)
+        groups = []
+        start = 0
+        local = uc.perps.size
+        for i, g in enumerate(uc.groups):
+            n_g = g.columns.size
+            vals = values[start : start + n_g]
+            a = sparse.csr_array(qc[:, g.columns])
+            rows = np.flatnonzero(np.diff(a.indptr) > 0)
+            if rows.size:
+                held[rows] = True
+                ar = sparse.csr_array(a[rows])
+                x = np.asarray(ar @ vals, dtype=np.float64)
+                shocked, m0 = x[:, :n_s], x[:, n_s]
+                disc = np.where(shocked >= 0.0, disc_pos[i], disc_neg[i])
+                expiry_pnl = (shocked * disc - m0[:, None]) * scen.damp
+                sign = np.where(scen.is_skew & (expiry_pnl > 0.0), -1.0, 1.0)
+                up_loss, down_loss = x[:, n_s + 1] - m0, x[:, n_s + 2] - m0
+                factor = basis.add_factor + basis.mult_factor * float(year[i])
+                side = np.where(
+                    (up_loss <= down_loss) & (up_loss < 0.0),
+                    n_s + 1,
+                    np.where(down_loss < 0.0, n_s + 2, -1),
+                ).astype(np.int64)
+                pnl[rows] += expiry_pnl * sign
+                fwd[rows] += np.minimum(np.minimum(up_loss, down_loss), 0.0) * factor
+                mtm[rows] += m0
+                unique, strike_index = np.unique(strike[start : start + n_g], return_inverse=True)
+                onehot = sparse.csr_array(
+                    (np.ones(n_g), (np.arange(n_g), strike_index)), shape=(n_g, unique.size)
+                )
+                net = (ar @ onehot).toarray()
+                short = (sparse.csr_array(ar.minimum(0.0)) @ onehot).toarray() * -1.0
+                naked = np.maximum(-net, 0.0)
+                shorts[rows] += naked.sum(axis=1)
+                gross[rows] += _dense(abs(ar).sum(axis=1), rows.size)
+                groups.append(
+                    _Group(
+                        local,
+                        rows,
+                        ar.tocoo(),
+                        vals,
+                        disc,
+                        sign,
+                        side,
+                        factor,
+                        naked,
+                        short,
+                        strike_index.astype(np.int64),
+                    )
+                )
+            start += n_g
+            local += n_g
+        return groups
+
+    # ------------------------------------------------------------------ other collateral
+
+    def _oracle_rate(self) -> float:
+        """``(1 - conf) x conf_margin`` when the feed confidence is below the threshold."""
+        other = self.params.other_contingency
+        conf = self.settings.feed_confidence
+        return (1.0 - conf) * other.conf_margin if conf < other.conf_threshold else 0.0
+
+    def _collateral_unit(
+        self,
+        book: BookArrangement,
+        market: MarketSnapshot,
+        roles: tuple[CollateralRole, ...],
+    ) -> RiskUnitMargin | None:
+        """Haircuts (and oracle charge) of non-risk-cancelling collateral, or None."""
+        cols = np.array([k for k, r in enumerate(roles) if r.kind == "other"], dtype=np.int64)
+        if not cols.size:
+            return None
+        prices = np.array([market.usd_price(roles[int(k)].asset) for k in cols])
+        value = book.balance_matrix[:, cols] * prices
+        positive = np.maximum(value, 0.0)
+        mm = positive @ np.array([roles[int(k)].params.mm_haircut for k in cols])
+        im = positive @ np.array([roles[int(k)].params.im_haircut for k in cols])
+        oracle = self._oracle_rate() * positive.sum(axis=1)
+        components = dict(
+            zip(COLLATERAL_COMPONENTS, (mm, im, oracle, value.sum(axis=1)), strict=True)
+        )
+        return RiskUnitMargin(
+            underlying="*",
+            currency="USD",
+            usd_rate=1.0,
+            initial_margin=mm + im + oracle,
+            maintenance_margin=mm,
+            components=components,
+            held=np.any(value != 0.0, axis=1),
+        )
+
+
+class _Parts:
+    """Collects ``(account, local column, value)`` triples of a unit's contribution block."""
+
+    def __init__(self, n_acc: int, n_cols: int) -> None:
+        self.shape = (n_acc, n_cols)
+        self.rows: list[IntArray] = []
+        self.cols: list[IntArray] = []
+        self.data: list[FloatArray] = []
+
+    def add(self, rows: Any, cols: Any, data: Any) -> None:
+        self.rows.append(np.asarray(rows, dtype=np.int64))
+        self.cols.append(np.asarray(cols, dtype=np.int64))
+        self.data.append(np.asarray(data, dtype=np.float64))
+
+    def matrix(self) -> Any:
+        if not self.data:
+            return sparse.csr_array(self.shape, dtype=np.float64)
+        coo = sparse.coo_array(
+            (np.concatenate(self.data), (np.concatenate(self.rows), np.concatenate(self.cols))),
+            shape=self.shape,
+        )
+        return sparse.csr_array(coo)
+
+
+def _dense(value: Any, n: int) -> FloatArray:
+    """Return a sparse or dense product/sum as a flat float64 array of length ``n``."""
+    if sparse.issparse(value):
+        value = value.toarray()
+    return np.asarray(value, dtype=np.float64).reshape(n)
