@@ -34,6 +34,7 @@ from pmargin.engine import (
 )
 from pmargin.errors import InputError, PmarginError
 from pmargin.examples import example_portfolio
+from pmargin.instruments import Instrument, Kind
 from pmargin.margin import MODELS, get_model
 from pmargin.margin_report import MarginReport, margin_report, margin_reports
 from pmargin.market import MarketSnapshot, load_market
@@ -119,7 +120,9 @@ ParamsOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 DEMO_ACCOUNTS = 1_000
-DEMO_MODELS = ["standard", "deribit", "okx", "derive-pmrm2"]
+DEMO_MODELS = ["standard", "deribit", "deribit-cross", "okx"]
+LINEAR_MODELS = ["standard", "deribit", "okx", "derive-pmrm2"]
+"""Models compared on the USDC-settled accounts (Derive lists USDC-settled contracts only)."""
 
 
 def _inputs(market: Path, portfolio: Path) -> tuple[MarketSnapshot, Portfolio]:
@@ -268,12 +271,30 @@ def demo(
     )
     reports = margin_reports(book, snapshot, DEMO_MODELS)
     console.print(summary_table(reports, "book totals by model (USD)"))
+    linear = Portfolio(
+        tuple(
+            a
+            for a in book.accounts
+            if a.positions and all(_derive_lists(p.instrument) for p in a.positions)
+        )
+    )
+    if linear.accounts:
+        title = (
+            f"the {len(linear.accounts)} accounts in USDC-settled options and perpetuals, "
+            "with derive-pmrm2 (USD)"
+        )
+        console.print(summary_table(margin_reports(linear, snapshot, LINEAR_MODELS), title))
     pm = reports["deribit"]
     utilization = np.nan_to_num(pm.health.im_utilization, posinf=np.inf)
     riskiest = [int(a) for a in np.argsort(-utilization, kind="stable")[:10]]
     console.print(accounts_table(pm, riskiest, "riskiest accounts under deribit (USD)"))
     console.print(compare_table(reports, riskiest, "the same accounts under every model (USD)"))
     _print_risk_matrices(pm, riskiest[0])
+
+
+def _derive_lists(instrument: Instrument) -> bool:
+    """Derive lists USDC-settled options and perpetuals only."""
+    return not instrument.is_inverse and instrument.kind in (Kind.OPTION, Kind.PERPETUAL)
 
 
 def _console() -> Console:
