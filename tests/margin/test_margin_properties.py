@@ -5,7 +5,8 @@ BTC and ETH options, futures, perpetuals and spot, coin-settled (inverse) and US
 (linear). Which model each property covers, and why (``COVERAGE`` below is checked against
 :data:`pmargin.margin.MODELS`, so a new model cannot be left out silently):
 
-* every model that builds (``standard``, ``deribit`` S:PM and X:PM, ``okx``, ``tims``):
+* every model (``standard``, ``deribit`` S:PM, ``deribit-cross`` X:PM, ``okx``, ``tims``,
+  ``derive-pmrm2``):
   zero margin for an account without positions and for an empty book; near zero for a
   position plus its exact offset; ``IM >= MM >= 0``; per-position contributions plus
   ``im_other`` add up to IM.
@@ -24,8 +25,11 @@ BTC and ETH options, futures, perpetuals and spot, coin-settled (inverse) and US
     checked on neither.
   - ``tims``: BTC and ETH are in no product group, so IM = max(largest loss, per-contract
     minimum) per class group: subadditive and homogeneous as a whole.
-  - ``derive-pmrm2``: registered but has no ``MarginModel`` class yet; its tests report a
-    skip naming the import error until it does.
+  - ``derive-pmrm2``: books drawn from the USDC-settled options and perpetuals of the universe
+    only (Derive lists nothing else; the model rejects the rest by design). Homogeneous as a
+    whole; NOT subadditive: PMRM_2's static discount depends on the sign of each expiry's
+    shocked value (``staticDiscountPos`` vs ``staticDiscountNeg``), so two books together can
+    cost about 1% more than apart. Checked on every property but subadditivity.
 
 * a covered call (long perpetual + short call, or coin balance + short call under X:PM) costing
   no more under ``deribit`` portfolio margin than under ``standard`` (Deribit's own standard
@@ -84,11 +88,12 @@ COVERAGE: dict[str, tuple[str, ...]] = {
     "deribit": (
         "zero", "offset", "im_mm", "contributions", "subadditive", "homogeneous", "covered_call",
     ),
-    "okx": ("zero", "offset", "im_mm", "contributions", "subadditive", "homogeneous"),
-    "tims": ("zero", "offset", "im_mm", "contributions", "subadditive", "homogeneous"),
-    "derive-pmrm2": (
+    "deribit-cross": (
         "zero", "offset", "im_mm", "contributions", "subadditive", "homogeneous",
     ),
+    "okx": ("zero", "offset", "im_mm", "contributions", "subadditive", "homogeneous"),
+    "tims": ("zero", "offset", "im_mm", "contributions", "subadditive", "homogeneous"),
+    "derive-pmrm2": ("zero", "offset", "im_mm", "contributions", "homogeneous"),
 }  # fmt: skip
 """Registered model -> the properties this file checks on it (see the module docstring)."""
 
@@ -121,7 +126,7 @@ def _deribit(mode: str, *, no_dampener: bool = False, no_cap: bool = False) -> M
 VARIANTS: dict[str, tuple[str, Callable[[], MarginModel]]] = {
     "standard": ("standard", lambda: _build("standard")),
     "deribit-spm": ("deribit", lambda: _deribit("segregated")),
-    "deribit-xpm": ("deribit", lambda: _deribit("cross")),
+    "deribit-xpm": ("deribit-cross", lambda: _deribit("cross")),
     "okx": ("okx", lambda: _build("okx")),
     "tims": ("tims", lambda: _build("tims")),
     "derive-pmrm2": ("derive-pmrm2", lambda: _build("derive-pmrm2")),
@@ -146,9 +151,22 @@ _LEG = st.tuples(
 _LEGS = st.lists(_LEG, min_size=1, max_size=6)
 
 
-def _account(name: str, legs: list[tuple[int, float]], scale: float = 1.0) -> dict[str, Any]:
+_DERIVE_LISTS = tuple(
+    s for s in UNIVERSE if s.startswith("BTC_USDC-") and (s.endswith(("-C", "-P", "PERPETUAL")))
+)
+"""The universe's USDC-settled options and perpetuals: all that ``derive-pmrm2`` margins."""
+_UNIVERSES = {"derive-pmrm2": _DERIVE_LISTS}
+
+
+def _account(
+    name: str, legs: list[tuple[int, float]], scale: float = 1.0, variant: str = ""
+) -> dict[str, Any]:
+    """An account of ``legs`` (universe index, base quantity); indices wrap into the variant's
+    own universe where it margins only part of the shared one."""
+    universe = _UNIVERSES.get(variant, UNIVERSE)
     positions = [
-        {"instrument": UNIVERSE[j], "quantity": scale * q, "unit": "base"} for j, q in legs
+        {"instrument": universe[j % len(universe)], "quantity": scale * q, "unit": "base"}
+        for j, q in legs
     ]
     return {"id": name, "positions": positions}
 
@@ -196,7 +214,6 @@ SUBADDITIVE: dict[str, tuple[Callable[[], MarginModel], dict[str, Measure]]] = {
     "deribit-xpm": (lambda: _deribit("cross", no_dampener=True), {"im": _im}),
     "okx": (lambda: _build("okx"), _OKX_SUBADDITIVE),
     "tims": (lambda: _build("tims"), {"im": _im}),
-    "derive-pmrm2": (lambda: _build("derive-pmrm2"), {"im": _im}),
 }
 HOMOGENEOUS: dict[str, tuple[Callable[[], MarginModel], dict[str, Measure]]] = {
     "deribit-spm": (
@@ -246,7 +263,9 @@ def test_margin_of_two_books_together_is_at_most_the_sum(
 def test_margin_scales_with_the_book(variant: str, legs: list[tuple[int, float]], k: float) -> None:
     factory, measures = HOMOGENEOUS[variant]
     model = factory()
-    result = model.compute(_book(_account("x", legs), _account("kx", legs, k)), MARKET)
+    result = model.compute(
+        _book(_account("x", legs, variant=variant), _account("kx", legs, k, variant)), MARKET
+    )
     for name, measure in measures.items():
         m_x, m_kx = measure(result)
         assert m_kx == pytest.approx(k * m_x, rel=1e-9, abs=1e-9 * k * _gross(legs)), name
@@ -270,7 +289,9 @@ def test_account_without_positions_has_zero_margin(
     variant: str, legs: list[tuple[int, float]]
 ) -> None:
     model = VARIANTS[variant][1]()
-    result = model.compute(_book(_account("x", legs), {"id": "empty", "positions": []}), MARKET)
+    result = model.compute(
+        _book(_account("x", legs, variant=variant), {"id": "empty", "positions": []}), MARKET
+    )
     row = result.row("empty")
     assert result.initial_margin[row] == 0.0
     assert result.maintenance_margin[row] == 0.0
@@ -299,7 +320,7 @@ def test_position_and_its_exact_offset_need_no_margin(
 ) -> None:
     model = VARIANTS[variant][1]()
     offset = [(j, -q) for j, q in legs]
-    result = model.compute(_book(_account("x", legs + offset)), MARKET)
+    result = model.compute(_book(_account("x", legs + offset, variant=variant)), MARKET)
     tol = 1e-9 * _gross(legs)
     assert abs(result.initial_margin[0]) <= tol
     assert abs(result.maintenance_margin[0]) <= tol
@@ -312,7 +333,8 @@ def test_initial_margin_covers_maintenance_and_contributions_add_up(
     variant: str, books: list[list[tuple[int, float]]]
 ) -> None:
     model = VARIANTS[variant][1]()
-    result = model.compute(_book(*(_account(f"a{i}", b) for i, b in enumerate(books))), MARKET)
+    accounts = (_account(f"a{i}", b, variant=variant) for i, b in enumerate(books))
+    result = model.compute(_book(*accounts), MARKET)
     im, mm = result.initial_margin, result.maintenance_margin
     assert np.all(mm >= 0.0)
     assert np.all(im >= mm - 1e-12 * np.abs(im))
