@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
+import _books
 import numpy as np
 import pytest
 
@@ -15,22 +11,7 @@ from pmargin.collateral import account_equity, balance_scenario_pnl, haircut_cha
 from pmargin.risk import arrange
 from pmargin.risk._kernel_reference import black76_value_reference
 
-
-def _load_books() -> ModuleType:
-    """``tests/risk/_books.py`` (the kernel tests' market and universe), imported by path."""
-    if "_books" in sys.modules:
-        return sys.modules["_books"]
-    path = Path(__file__).resolve().parents[1] / "risk" / "_books.py"
-    spec = importlib.util.spec_from_file_location("_books", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["_books"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-MARKET = _load_books().market()
+MARKET = _books.market()
 
 # The test market (tests/risk/_books.py), by hand.
 BTC, ETH, USDC = 95_000.0, 3_400.0, 0.999  # USD prices (coins at their index)

@@ -43,14 +43,12 @@ The fast kernel is checked against its reference twin in ``tests/risk/test_kerne
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
-from types import MappingProxyType, ModuleType
+from types import MappingProxyType
 from typing import Any
 
+import _books
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -61,22 +59,6 @@ from pmargin.margin import MODELS, MarginModel, MarginResult, get_model
 from pmargin.margin.deribit import DeribitModel
 from pmargin.risk import BookArrangement, arrange
 
-
-def _load_books() -> ModuleType:
-    """``tests/risk/_books.py`` (the kernel tests' market and universe), imported by path."""
-    if "_books" in sys.modules:
-        return sys.modules["_books"]
-    path = Path(__file__).resolve().parents[1] / "risk" / "_books.py"
-    spec = importlib.util.spec_from_file_location("_books", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["_books"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_books = _load_books()
 MARKET = _books.market()
 UNIVERSE: tuple[str, ...] = _books.UNIVERSE
 SETTINGS = settings(max_examples=25, deadline=None)

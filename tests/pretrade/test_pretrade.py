@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import _books
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -24,22 +21,6 @@ from pmargin.pretrade import Order, PreTradeChecker
 from pmargin.risk import arrange
 from pmargin.valuation import resolve_instruments, value_instruments
 
-
-def _load_books() -> ModuleType:
-    """``tests/risk/_books.py`` (the kernel tests' market and universe), imported by path."""
-    if "_books" in sys.modules:
-        return sys.modules["_books"]
-    path = Path(__file__).resolve().parents[1] / "risk" / "_books.py"
-    spec = importlib.util.spec_from_file_location("_books", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["_books"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_books = _load_books()
 MARKET = _books.market()
 UNIVERSE: tuple[str, ...] = _books.UNIVERSE
 MODELS = ("deribit", "standard")

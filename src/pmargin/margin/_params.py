@@ -176,6 +176,23 @@ class ParamTable:
             raise InputError(self.field(key), value, "must be a table")
         return ParamTable(value, self.field(key))
 
+    def field_paths(self, key: str) -> tuple[str, ...]:
+        """Read a list of dotted paths (``"mr2.days"``), each naming a field of this table.
+
+        Methodology files list the values they assume (not published) this way; a path that
+        names no field is an error, so the list cannot go stale silently.
+        """
+        value = self.raw(key)
+        if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+            raise InputError(self.field(key), value, "must be a list of dotted field paths")
+        for i, path in enumerate(value):
+            node: Any = self.data
+            for part in path.split("."):
+                if not isinstance(node, Mapping) or part not in node:
+                    raise InputError(f"{self.field(key)}[{i}]", path, "is not a field of this file")
+                node = node[part]
+        return tuple(value)
+
     def reject_unknown(self, allowed: Sequence[str]) -> None:
         """Raise naming the first key that is not in ``allowed`` (a typo guard)."""
         for key in self.data:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pmargin.errors import InputError
 from pmargin.margin._params import ParamTable
@@ -188,7 +188,7 @@ class OkxParams:
                 {kind: rates.number(kind, low=0.0, high=1.0) for kind in _MR7_KINDS}
             ),
             mr7_scaling=_coin_table(mr7.table("scaling"), groups, _scale),
-            assumed=_assumed(table),
+            assumed=table.field_paths("assumed"),
             source=table.where,
         )
         return params
@@ -335,18 +335,3 @@ def _vol_rule(table: ParamTable) -> VolShockRule:
         min_vol_for_shock_up=table.number("min_vol_for_shock_up", 0.0, low=0.0),
         min_vol=table.number("min_vol", low=0.0, low_open=True),
     )
-
-
-def _assumed(table: ParamTable) -> tuple[str, ...]:
-    value = table.raw("assumed")
-    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
-        raise InputError(table.field("assumed"), value, "must be a list of dotted field paths")
-    for i, path in enumerate(value):
-        node: Any = table.data
-        for part in path.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                raise InputError(
-                    f"{table.field('assumed')}[{i}]", path, "is not a field of this file"
-                )
-            node = node[part]
-    return tuple(value)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Any
 
 from pmargin.errors import InputError
 from pmargin.instruments import Kind
@@ -134,7 +133,7 @@ class TimsParams:
             per_contract=minimum.number("per_contract", low=0.0, high=1000.0),
             minimum_kinds=_kinds(minimum),
             product_groups=(),
-            assumed=_assumed(table),
+            assumed=table.field_paths("assumed"),
             source=table.where,
         )
         return replace(params, product_groups=_product_groups(table, params))
@@ -205,18 +204,3 @@ def _product_groups(table: ParamTable, params: TimsParams) -> tuple[ProductGroup
             owner[member] = name
         groups.append(ProductGroup(name, sub.number("offset", low=0.0, high=1.0), members))
     return tuple(groups)
-
-
-def _assumed(table: ParamTable) -> tuple[str, ...]:
-    value = table.raw("assumed")
-    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
-        raise InputError(table.field("assumed"), value, "must be a list of dotted field paths")
-    for i, path in enumerate(value):
-        node: Any = table.data
-        for part in path.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                raise InputError(
-                    f"{table.field('assumed')}[{i}]", path, "is not a field of this file"
-                )
-            node = node[part]
-    return tuple(value)
