@@ -7,7 +7,7 @@ cross unit); account totals are in USD, each unit converted at its ``usd_rate``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -20,6 +20,8 @@ from scipy import sparse
 from pmargin._typing import FloatArray
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument
+from pmargin.market import MarketSnapshot
+from pmargin.risk import BookArrangement
 from pmargin.scenarios import RiskMatrixScenario
 
 __all__ = ["IntArray", "MarginResult", "RiskUnitMargin"]
@@ -185,6 +187,49 @@ class MarginResult:
                 self.im_contribution.shape,
                 f"must be (n_accounts, n_instruments) = ({n}, {len(self.instruments)})",
             )
+
+    @classmethod
+    def from_units(
+        cls,
+        model: str,
+        book: BookArrangement,
+        market: MarketSnapshot,
+        units: Sequence[RiskUnitMargin],
+        im_contribution: Any,
+        im_other: FloatArray | None = None,
+    ) -> MarginResult:
+        """Assemble a model's result: account totals are the units' margins in USD, summed.
+
+        Parameters
+        ----------
+        model
+            The model's name.
+        book, market
+            What was margined (account and instrument order, timestamp).
+        units
+            The risk units; account IM and MM are ``sum(unit margin x unit.usd_rate)``.
+        im_contribution
+            Sparse ``(n_accounts, n_instruments)`` USD contributions.
+        im_other
+            USD IM not attributed to positions; ``None`` means none (zeros).
+        """
+        n = book.shape[0]
+        im = np.zeros(n)
+        mm = np.zeros(n)
+        for unit in units:
+            im += unit.initial_margin * unit.usd_rate
+            mm += unit.maintenance_margin * unit.usd_rate
+        return cls(
+            model=model,
+            timestamp=market.timestamp,
+            account_ids=book.account_ids,
+            instruments=book.instruments,
+            initial_margin=im,
+            maintenance_margin=mm,
+            risk_units=tuple(units),
+            im_contribution=im_contribution,
+            im_other=np.zeros(n) if im_other is None else im_other,
+        )
 
     @property
     def n_accounts(self) -> int:

@@ -23,10 +23,9 @@ from scipy import sparse
 from pmargin._typing import FloatArray
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument
-from pmargin.margin._result import IntArray, RiskUnitMargin
+from pmargin.margin._result import IntArray
 
 __all__ = [
-    "account_totals",
     "binding_contribution",
     "group_columns",
     "scatter_columns",
@@ -173,19 +172,3 @@ def scatter_columns(parts: Sequence[tuple[IntArray, Any]], shape: tuple[int, int
         (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=shape
     )
     return sparse.csr_array(coo)
-
-
-def account_totals(units: Sequence[RiskUnitMargin], n_accounts: int) -> tuple[FloatArray, ...]:
-    """Account IM and MM in USD: each unit's margin times its ``usd_rate``, summed.
-
-    Returns
-    -------
-    tuple of FloatArray
-        ``(initial_margin, maintenance_margin)``, each of shape ``(n_accounts,)``.
-    """
-    im = np.zeros(n_accounts)
-    mm = np.zeros(n_accounts)
-    for unit in units:
-        im += unit.initial_margin * unit.usd_rate
-        mm += unit.maintenance_margin * unit.usd_rate
-    return im, mm

@@ -35,7 +35,6 @@ from pmargin.margin._model import IncrementalMargin
 from pmargin.margin._params import ParamTable, load_parameter_file
 from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
-    account_totals,
     binding_contribution,
     group_columns,
     scatter_columns,
@@ -234,20 +233,10 @@ class DeribitModel:
                 )
             )
             blocks.append((vectors.columns, self._contribution(vectors, q, loss, worst)))
-        im, mm = account_totals(units, n_acc)
         contribution = scatter_columns(blocks, (n_acc, n_inst))
-        im_other = im - np.asarray(contribution.sum(axis=1), dtype=np.float64).reshape(n_acc)
-        return MarginResult(
-            model=self.name,
-            timestamp=market.timestamp,
-            account_ids=book.account_ids,
-            instruments=book.instruments,
-            initial_margin=im,
-            maintenance_margin=mm,
-            risk_units=tuple(units),
-            im_contribution=contribution,
-            im_other=im_other,
-        )
+        result = MarginResult.from_units(self.name, book, market, units, contribution)
+        attributed = np.asarray(contribution.sum(axis=1), dtype=np.float64).reshape(n_acc)
+        return replace(result, im_other=result.initial_margin - attributed)
 
     def reduce(self, vectors: DeribitUnitVectors, q: Any) -> UnitCharges:
         """Reduce a unit's aggregated vectors to its margin components.

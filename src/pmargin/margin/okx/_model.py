@@ -25,7 +25,6 @@ from pmargin._typing import FloatArray
 from pmargin.margin._params import ParamTable
 from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
-    account_totals,
     group_columns,
     scatter_columns,
     unit_pnl,
@@ -112,18 +111,8 @@ class OkxModel:
             unit, contribution = self._unit(underlying, columns, quantity, matrices)
             units.append(unit)
             parts.append((columns, contribution))
-        im, mm = account_totals(units, n_accounts)
-        return MarginResult(
-            model=self.name,
-            timestamp=market.timestamp,
-            account_ids=book.account_ids,
-            instruments=book.instruments,
-            initial_margin=im,
-            maintenance_margin=mm,
-            risk_units=tuple(units),
-            im_contribution=scatter_columns(parts, (n_accounts, n_inst)),
-            im_other=np.zeros(n_accounts),
-        )
+        contribution = scatter_columns(parts, (n_accounts, n_inst))
+        return MarginResult.from_units(self.name, book, market, units, contribution)
 
     # -- instrument level: revalue each instrument once ---------------------------------------
 

@@ -33,7 +33,7 @@ from pmargin._typing import BoolArray, FloatArray
 from pmargin.errors import InputError
 from pmargin.margin._params import ParamTable, load_parameter_file
 from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
-from pmargin.margin._scenario_margin import account_totals, scatter_columns
+from pmargin.margin._scenario_margin import scatter_columns
 from pmargin.margin.pmrm2._book import (
     BookSettings,
     CollateralRole,
@@ -232,18 +232,8 @@ class DerivePmrm2Model:
         if collateral is not None:
             units.append(collateral)
             im_other += collateral.initial_margin
-        im, mm = account_totals(units, n_acc)
-        return MarginResult(
-            model=self.name,
-            timestamp=market.timestamp,
-            account_ids=book.account_ids,
-            instruments=book.instruments,
-            initial_margin=im,
-            maintenance_margin=mm,
-            risk_units=tuple(units),
-            im_contribution=scatter_columns(blocks, (n_acc, n_inst)),
-            im_other=im_other,
-        )
+        contribution = scatter_columns(blocks, (n_acc, n_inst))
+        return MarginResult.from_units(self.name, book, market, units, contribution, im_other)
 
     def engine_result(
         self, book: BookArrangement, market: MarketSnapshot, account: str, underlying: str

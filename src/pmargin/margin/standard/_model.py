@@ -30,7 +30,7 @@ from pmargin._typing import BoolArray, FloatArray
 from pmargin.instruments import Instrument, Kind
 from pmargin.margin._params import ParamTable
 from pmargin.margin._result import MarginResult, RiskUnitMargin
-from pmargin.margin._scenario_margin import account_totals, group_columns
+from pmargin.margin._scenario_margin import group_columns
 from pmargin.margin.standard._parameters import StandardParams
 from pmargin.margin.standard._rules import future_margin, otm_fraction, short_option_margin
 from pmargin.market import MarketSnapshot
@@ -117,7 +117,6 @@ class StandardModel:
             For an index price the parameters ask for and the market lacks.
         """
         resolved = book.resolved
-        n_accounts = len(book.account_ids)
         charges = self._charges(resolved, market)
         quantity = sparse.csr_array(book.quantity)
         q = np.asarray(quantity.data, dtype=np.float64)
@@ -172,19 +171,8 @@ class StandardModel:
             )
             for u, ((underlying, currency), columns) in enumerate(groups.items())
         )
-        initial_margin, maintenance_margin = account_totals(units, n_accounts)
         contribution = entries((futures_im + options_im) * resolved.settlement_usd[column])
-        return MarginResult(
-            model=self.name,
-            timestamp=market.timestamp,
-            account_ids=book.account_ids,
-            instruments=resolved.instruments,
-            initial_margin=initial_margin,
-            maintenance_margin=maintenance_margin,
-            risk_units=units,
-            im_contribution=contribution,
-            im_other=np.zeros(n_accounts),
-        )
+        return MarginResult.from_units(self.name, book, market, units, contribution)
 
     def _charges(self, resolved: ResolvedInstruments, market: MarketSnapshot) -> _Charges:
         """Look up each instrument's rates once and price the short-option charge per unit."""

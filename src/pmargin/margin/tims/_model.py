@@ -27,7 +27,6 @@ from pmargin._typing import FloatArray
 from pmargin.margin._params import ParamTable
 from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
-    account_totals,
     group_columns,
     scatter_columns,
     unit_pnl,
@@ -123,18 +122,8 @@ class TimsModel:
                 units[unit.underlying] = unit
                 parts.append(part)
         ordered = tuple(units[g.underlying] for g in classes)
-        im, mm = account_totals(ordered, n_accounts)
-        return MarginResult(
-            model=self.name,
-            timestamp=market.timestamp,
-            account_ids=book.account_ids,
-            instruments=book.instruments,
-            initial_margin=im,
-            maintenance_margin=mm,
-            risk_units=ordered,
-            im_contribution=scatter_columns(parts, (n_accounts, n_inst)),
-            im_other=np.zeros(n_accounts),
-        )
+        contribution = scatter_columns(parts, (n_accounts, n_inst))
+        return MarginResult.from_units(self.name, book, market, ordered, contribution)
 
     def points(self, underlying: str) -> FloatArray:
         """Valuation points (relative moves) of an underlying, shape ``(2 * per_side,)``."""
