@@ -13,13 +13,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from pmargin.book import Portfolio, Position, base_quantity, load_portfolio
-from pmargin.errors import InputError
+from pmargin.book import Portfolio, Position, base_quantity, load_portfolio, unrealised_pnl
 from pmargin.instruments import Instrument, Kind, parse_symbol
 from pmargin.market import MarketSnapshot, load_market
-from pmargin.pricing import inverse_future_pnl, linear_future_pnl
 from pmargin.valuation import (
     ResolvedInstruments,
     Valuation,
@@ -182,19 +178,8 @@ def _value_usd(
     inst = position.instrument
     if inst.kind in (Kind.OPTION, Kind.SPOT):
         return base * quote.price_usd
-    entry = position.avg_price
-    if entry is None:
-        return 0.0
-    if entry <= 0:
-        raise InputError(f"position {inst.symbol!r}.avg_price", entry, "must be > 0 for a future")
-    mark = np.float64(quote.forward)
-    if inst.is_inverse:
-        # Coin P&L of base notional measured at entry: q_base_at_entry * (1 - entry/mark).
-        base_at_entry = base * quote.forward / entry
-        coin = float(base_at_entry * inverse_future_pnl(mark, np.float64(entry)))
-        return coin * market.usd_price(inst.underlying)
-    pnl_quote = float(base * linear_future_pnl(mark, np.float64(entry)))
-    return pnl_quote * market.usd_price(inst.quote)
+    pnl = unrealised_pnl(position, base, quote.forward)
+    return pnl * market.usd_price(inst.settlement_currency)
 
 
 def example_path(name: str) -> Path:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from pmargin.errors import InputError
-from pmargin.instruments import Instrument, QuantityUnit
+from pmargin.instruments import Instrument, Kind, QuantityUnit
 
 __all__ = [
     "NATIVE",
@@ -27,6 +27,7 @@ __all__ = [
     "Portfolio",
     "Position",
     "base_quantity",
+    "unrealised_pnl",
 ]
 
 NATIVE = "native"
@@ -160,6 +161,38 @@ def base_quantity(position: Position, price: float) -> float:
             return amount
         return _quote_to_base(amount, price, instrument)
     return _quote_to_base(position.quantity, price, instrument)
+
+
+def unrealised_pnl(position: Position, base: float, price: float) -> float:
+    """Settlement-currency P&L of a future or perpetual against its ``avg_price``.
+
+    Parameters
+    ----------
+    position
+        The position; other kinds, and positions without ``avg_price``, give 0 (taken as
+        settled to the mark, as venues settle futures P&L into the balance).
+    base
+        Its signed size in base units at ``price``.
+    price
+        The mark (quote currency per unit).
+
+    Returns
+    -------
+    float
+        Linear: ``base (price - avg)`` in the quote currency; inverse: ``base (price / avg - 1)``
+        coin (the coin P&L of the USD notional ``base x price`` opened at ``avg``).
+    """
+    instrument = position.instrument
+    entry = position.avg_price
+    if entry is None or instrument.kind not in (Kind.FUTURE, Kind.PERPETUAL):
+        return 0.0
+    if entry <= 0.0:
+        raise InputError(
+            f"position {instrument.symbol!r}.avg_price", entry, "must be > 0 for a future"
+        )
+    if instrument.is_inverse:
+        return base * (price / entry - 1.0)
+    return base * (price - entry)
 
 
 def _quote_to_base(amount: float, price: float, instrument: Instrument) -> float:

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from pmargin.book import Portfolio, load_portfolio
-from pmargin.cli._render import quotes_table
+from pmargin.cli._render import account_table, quotes_table
 from pmargin.cli._render_margin import (
     accounts_table,
     compare_table,
@@ -30,6 +30,7 @@ from pmargin.engine import (
     example_path,
     instruments_for,
     load_inputs,
+    position_risk,
     price_instruments,
 )
 from pmargin.errors import InputError, PmarginError
@@ -200,10 +201,13 @@ def risk_matrix(
     model: ModelOption = "deribit",
     params: ParamsOption = None,
 ) -> None:
-    """Show one account's scenario grid: spot moves by vol shocks, per risk unit."""
+    """Show one account's positions and scenario grid: spot moves by vol shocks, per unit."""
     snapshot, book = _inputs(market, portfolio)
     report = margin_report(book, snapshot, model, params)
-    _print_risk_matrices(report, report.result.row(account))
+    row = report.result.row(account)
+    held = Portfolio((book.accounts[row],), book.instruments)
+    _console().print(account_table(account, position_risk(held, snapshot)))
+    _print_risk_matrices(report, row)
 
 
 def _print_risk_matrices(report: MarginReport, row: int) -> None:

@@ -21,9 +21,8 @@ import numpy as np
 from scipy import sparse
 
 from pmargin._typing import FloatArray
-from pmargin.book import Portfolio, Position, base_quantity
-from pmargin.errors import InputError
-from pmargin.instruments import Instrument, Kind
+from pmargin.book import Portfolio, base_quantity, unrealised_pnl
+from pmargin.instruments import Instrument
 from pmargin.market import MarketSnapshot
 from pmargin.valuation import ResolvedInstruments, resolve_instruments
 
@@ -129,7 +128,7 @@ def arrange(portfolio: Portfolio, market: MarketSnapshot) -> BookArrangement:
             rows.append(a)
             cols.append(j)
             values.append(base_quantity(position, price))
-            unrealised.append(_unrealised(position, values[-1], price))
+            unrealised.append(unrealised_pnl(position, values[-1], price))
     shape = (len(portfolio.accounts), len(instruments))
     coo = sparse.coo_array(
         (
@@ -157,18 +156,3 @@ def arrange(portfolio: Portfolio, market: MarketSnapshot) -> BookArrangement:
         balances=balances,
         unrealised=upnl,
     )
-
-
-def _unrealised(position: Position, base: float, price: float) -> float:
-    """Settlement-currency P&L of a future or perpetual against its average entry price."""
-    instrument = position.instrument
-    entry = position.avg_price
-    if entry is None or instrument.kind not in (Kind.FUTURE, Kind.PERPETUAL):
-        return 0.0
-    if entry <= 0.0:
-        raise InputError(
-            f"position {instrument.symbol!r}.avg_price", entry, "must be > 0 for a future"
-        )
-    if instrument.is_inverse:
-        return base * (price / entry - 1.0)
-    return base * (price - entry)
