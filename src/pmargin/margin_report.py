@@ -16,15 +16,17 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from pmargin._typing import FloatArray
 from pmargin.book import Portfolio
 from pmargin.collateral import AccountEquity, account_equity
+from pmargin.errors import PmarginError
 from pmargin.health import AccountHealth, assess
 from pmargin.margin import MarginResult, get_model
 from pmargin.market import MarketSnapshot
 from pmargin.risk import BookArrangement, arrange
 from pmargin.valuation import Valuation, value_instruments
 
-__all__ = ["MarginReport", "margin_report", "margin_reports"]
+__all__ = ["MarginReport", "ModelComparison", "compare_margins", "margin_report", "margin_reports"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,3 +136,86 @@ def margin_reports(
         )
         reports[name] = MarginReport(book, result, equity, health, valuation)
     return reports
+
+
+@dataclass(frozen=True, slots=True)
+class ModelComparison:
+    """IM and MM of every account under several models, side by side (USD).
+
+    Attributes
+    ----------
+    account_ids
+        Row order.
+    initial_margin, maintenance_margin
+        Model -> shape ``(n_accounts,)``; NaN where the model cannot margin the account (a
+        product it does not list, an underlying without parameters).
+    errors
+        Model -> account id -> the one-line reason, for the NaN entries.
+    """
+
+    account_ids: tuple[str, ...]
+    initial_margin: dict[str, FloatArray]
+    maintenance_margin: dict[str, FloatArray]
+    errors: dict[str, dict[str, str]]
+
+    @classmethod
+    def from_reports(cls, reports: dict[str, MarginReport]) -> ModelComparison:
+        """Build the comparison of reports computed over one book."""
+        first = next(iter(reports.values())).result
+        return cls(
+            account_ids=first.account_ids,
+            initial_margin={n: r.result.initial_margin for n, r in reports.items()},
+            maintenance_margin={n: r.result.maintenance_margin for n, r in reports.items()},
+            errors={n: {} for n in reports},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the ``pmargin compare --json`` document's ``accounts`` list."""
+        rows = []
+        for a, account_id in enumerate(self.account_ids):
+            rows.append(
+                {
+                    "id": account_id,
+                    "initial_margin": {n: _finite(v[a]) for n, v in self.initial_margin.items()},
+                    "maintenance_margin": {
+                        n: _finite(v[a]) for n, v in self.maintenance_margin.items()
+                    },
+                    "errors": {n: e[account_id] for n, e in self.errors.items() if account_id in e},
+                }
+            )
+        return {"accounts": rows}
+
+
+def compare_margins(
+    portfolio: Portfolio, market: MarketSnapshot, models: list[str]
+) -> ModelComparison:
+    """Margin every account under each model; accounts a model cannot margin get NaN.
+
+    Each model margins the whole book at once; only where that fails on input a model cannot
+    take (:class:`~pmargin.errors.PmarginError`: Derive's PMRM_2 and a coin-settled option, say)
+    does it margin the accounts one by one, recording each failing account's reason.
+    """
+    book = arrange(portfolio, market)
+    n = len(book.account_ids)
+    im: dict[str, FloatArray] = {}
+    mm: dict[str, FloatArray] = {}
+    errors: dict[str, dict[str, str]] = {}
+    for name in models:
+        model = get_model(name)
+        errors[name] = {}
+        try:
+            result = model.compute(book, market)
+        except PmarginError:
+            im[name], mm[name] = np.full(n, np.nan), np.full(n, np.nan)
+            for a, account in enumerate(portfolio.accounts):
+                alone = Portfolio((account,), portfolio.instruments)
+                try:
+                    single = model.compute(arrange(alone, market), market)
+                except PmarginError as exc:
+                    errors[name][account.id] = " ".join(str(exc).split())
+                    continue
+                im[name][a] = single.initial_margin[0]
+                mm[name][a] = single.maintenance_margin[0]
+            continue
+        im[name], mm[name] = result.initial_margin, result.maintenance_margin
+    return ModelComparison(book.account_ids, im, mm, errors)

@@ -126,6 +126,24 @@ def test_compare_lists_every_model_per_account(portfolio: str) -> None:
     assert "saving deribit" in table.stdout
 
 
+def test_compare_marks_accounts_a_model_cannot_margin(portfolio: str) -> None:
+    doc = _json(["compare", "-p", portfolio, "-m", MARKET, "--json"])
+    accounts = {a["id"]: a for a in doc["accounts"]}
+    assert set(accounts["usdc-put-spread"]["initial_margin"]) == {
+        "standard", "deribit", "okx", "derive-pmrm2"
+    }  # fmt: skip
+    # Derive lists USDC-settled options and perpetuals only: the coin-settled book is n/a.
+    assert accounts["covered-call"]["initial_margin"]["derive-pmrm2"] is None
+    assert "coin-settled" in accounts["covered-call"]["errors"]["derive-pmrm2"]
+    assert accounts["usdc-put-spread"]["initial_margin"]["derive-pmrm2"] > 0.0
+    assert accounts["usdc-put-spread"]["errors"] == {}
+    alone = _json(["margin", "-p", portfolio, "-m", MARKET, "--model", "okx", "--json"])
+    for account in alone["accounts"]:
+        assert accounts[account["id"]]["initial_margin"]["okx"] == pytest.approx(
+            account["initial_margin"], rel=1e-12, abs=1e-9
+        )
+
+
 def test_risk_matrix_shows_moves_by_vol_shocks(portfolio: str) -> None:
     result = runner.invoke(
         app, ["risk-matrix", "-p", portfolio, "-m", MARKET, "--account", "covered-call"]

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pmargin.margin import RiskUnitMargin
-from pmargin.margin_report import MarginReport
+from pmargin.margin_report import MarginReport, ModelComparison
 from pmargin.pretrade import OrderCheck
 from pmargin.scenarios import VolShockKind
 
@@ -73,29 +73,29 @@ def accounts_table(report: MarginReport, rows: Sequence[int], title: str) -> Tab
     return table
 
 
-def compare_table(reports: Mapping[str, MarginReport], rows: Sequence[int], title: str) -> Table:
-    """IM of every model side by side per account, and the saving against ``standard``."""
+def compare_table(comparison: ModelComparison, rows: Sequence[int], title: str) -> Table:
+    """IM of every model side by side per account, and the saving against ``standard``.
+
+    ``n/a`` marks an account a model cannot margin; the caption lists why.
+    """
     table = Table(title=title, title_justify="left")
     table.add_column("account")
-    names = list(reports)
+    im = comparison.initial_margin
+    names = list(im)
     for name in names:
         table.add_column(f"IM {name}", justify="right")
-    baseline = reports.get("standard")
-    if baseline is not None:
-        for name in names:
-            if name != "standard":
-                table.add_column(f"saving {name}", justify="right")
-    first = reports[names[0]]
+    others = [n for n in names if n != "standard"] if "standard" in im else []
+    for name in others:
+        table.add_column(f"saving {name}", justify="right")
     for a in rows:
-        cells = [first.result.account_ids[a]]
-        cells += [_usd(reports[n].result.initial_margin[a]) for n in names]
-        if baseline is not None:
-            base = float(baseline.result.initial_margin[a])
-            for n in names:
-                if n != "standard":
-                    im = float(reports[n].result.initial_margin[a])
-                    cells.append(_pct((base - im) / base) if base > 0 else "n/a")
+        cells = [comparison.account_ids[a]]
+        cells += [_usd(im[n][a]) if np.isfinite(im[n][a]) else "n/a" for n in names]
+        base = float(im["standard"][a]) if others else 0.0
+        cells += [_pct((base - float(im[n][a])) / base) if base > 0 else "n/a" for n in others]
         table.add_row(*cells)
+    reasons = {f"{n}: {next(iter(e.values()))}" for n, e in comparison.errors.items() if e}
+    if reasons:
+        table.caption = "n/a: " + "; ".join(sorted(reasons))
     return table
 
 

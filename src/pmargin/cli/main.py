@@ -37,7 +37,13 @@ from pmargin.errors import InputError, PmarginError
 from pmargin.examples import example_portfolio
 from pmargin.instruments import Instrument, Kind
 from pmargin.margin import MODELS, get_model
-from pmargin.margin_report import MarginReport, margin_report, margin_reports
+from pmargin.margin_report import (
+    MarginReport,
+    ModelComparison,
+    compare_margins,
+    margin_report,
+    margin_reports,
+)
 from pmargin.market import MarketSnapshot, load_market
 from pmargin.pretrade import Order, PreTradeChecker
 
@@ -164,32 +170,19 @@ def compare(
     ] = "standard,deribit,okx,derive-pmrm2",
     as_json: JsonOption = False,
 ) -> None:
-    """Every model's IM side by side per account, with the saving against ``standard``."""
+    """Compare every model's IM per account, with the saving against ``standard``.
+
+    An account a model cannot margin (Derive lists only USDC-settled options and perpetuals)
+    shows n/a, with the reason (JSON: null and ``errors``).
+    """
     snapshot, book = _inputs(market, portfolio)
     names = [m.strip() for m in models.split(",") if m.strip()]
-    reports = margin_reports(book, snapshot, names)
+    comparison = compare_margins(book, snapshot, names)
     if as_json:
-        first = reports[names[0]].result
-        _print_json(
-            {
-                "timestamp": snapshot.timestamp.isoformat(),
-                "accounts": [
-                    {
-                        "id": first.account_ids[a],
-                        "initial_margin": {
-                            n: float(r.result.initial_margin[a]) for n, r in reports.items()
-                        },
-                        "maintenance_margin": {
-                            n: float(r.result.maintenance_margin[a]) for n, r in reports.items()
-                        },
-                    }
-                    for a in range(first.n_accounts)
-                ],
-            }
-        )
+        _print_json({"timestamp": snapshot.timestamp.isoformat(), **comparison.to_dict()})
         return
-    rows = range(reports[names[0]].result.n_accounts)
-    _console().print(compare_table(reports, rows, "initial margin by model (USD)"))
+    rows = range(len(comparison.account_ids))
+    _console().print(compare_table(comparison, rows, "initial margin by model (USD)"))
 
 
 @app.command("risk-matrix")
@@ -292,7 +285,8 @@ def demo(
     utilization = np.nan_to_num(pm.health.im_utilization, posinf=np.inf)
     riskiest = [int(a) for a in np.argsort(-utilization, kind="stable")[:10]]
     console.print(accounts_table(pm, riskiest, "riskiest accounts under deribit (USD)"))
-    console.print(compare_table(reports, riskiest, "the same accounts under every model (USD)"))
+    comparison = ModelComparison.from_reports(reports)
+    console.print(compare_table(comparison, riskiest, "the same accounts under every model (USD)"))
     _print_risk_matrices(pm, riskiest[0])
 
 
