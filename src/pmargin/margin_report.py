@@ -39,8 +39,11 @@ class MarginReport:
     health: AccountHealth
     valuation: Valuation
 
-    def account(self, row: int) -> dict[str, Any]:
-        """Return the JSON object of one account (DESIGN.md output contract)."""
+    def account(self, row: int, *, scenarios: bool = False) -> dict[str, Any]:
+        """Return the JSON object of one account (DESIGN.md output contract).
+
+        ``scenarios=True`` adds each risk unit's scenario P&L vector.
+        """
         h = self.health
         return {
             "id": self.result.account_ids[row],
@@ -52,16 +55,20 @@ class MarginReport:
             "im_utilization": _finite(h.im_utilization[row]),
             "mm_utilization": _finite(h.mm_utilization[row]),
             "status": str(h.status[row]),
-            "risk_units": [u.to_dict(row) for u in self.result.risk_units if u.holds[row]],
+            "risk_units": [
+                u.to_dict(row, scenarios=scenarios) for u in self.result.risk_units if u.holds[row]
+            ],
             "positions": self._positions(row),
         }
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the ``pmargin margin --json`` document."""
+    def to_dict(self, *, scenarios: bool = False) -> dict[str, Any]:
+        """Return the ``pmargin margin --json`` document (``--scenarios``: with P&L vectors)."""
         return {
             "model": self.result.model,
             "timestamp": self.result.timestamp.isoformat(),
-            "accounts": [self.account(a) for a in range(self.result.n_accounts)],
+            "accounts": [
+                self.account(a, scenarios=scenarios) for a in range(self.result.n_accounts)
+            ],
         }
 
     def _positions(self, row: int) -> list[dict[str, Any]]:

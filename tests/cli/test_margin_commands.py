@@ -113,6 +113,18 @@ def test_deribit_margins_coin_settled_units_in_coin(portfolio: str) -> None:
     assert unit["currency"] in ("USDC", "USD")
 
 
+def test_margin_scenarios_give_each_units_vector(portfolio: str) -> None:
+    args = ["margin", "-p", portfolio, "-m", MARKET, "--json", "--scenarios"]
+    doc = _json(args)
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    (unit,) = next(a for a in doc["accounts"] if a["id"] == "covered-call")["risk_units"]
+    cells = unit["scenarios"]
+    assert len(cells) == 35  # Deribit: 27 standard + 8 extended cells
+    worst = min(cells, key=lambda c: c["pnl"])
+    assert worst["label"] == unit["worst_scenario"]
+    assert -worst["pnl"] == pytest.approx(unit["components"]["worst_case"], rel=1e-12)
+
+
 def test_compare_lists_every_model_per_account(portfolio: str) -> None:
     doc = _json(
         ["compare", "-p", portfolio, "-m", MARKET, "--models", "standard,deribit", "--json"]

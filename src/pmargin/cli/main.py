@@ -144,6 +144,12 @@ def margin(
     model: ModelOption = "deribit",
     params: ParamsOption = None,
     as_json: JsonOption = False,
+    scenarios: Annotated[
+        bool,
+        typer.Option(
+            "--scenarios", help="With --json: each risk unit's scenario labels and P&L vector."
+        ),
+    ] = False,
 ) -> None:
     """Compute initial and maintenance margin, equity and status of every account.
 
@@ -154,7 +160,7 @@ def margin(
     snapshot, book = _inputs(market, portfolio)
     report = margin_report(book, snapshot, model, params)
     if as_json:
-        _print_json(report.to_dict())
+        _print_json(report.to_dict(scenarios=scenarios))
         return
     title = f"pmargin margin --model {model} @ {snapshot.timestamp.isoformat()} (USD)"
     _console().print(accounts_table(report, range(report.result.n_accounts), title))

@@ -119,10 +119,14 @@ class RiskUnitMargin:
         assert self.held is not None
         return self.held
 
-    def to_dict(self, row: int) -> dict[str, Any]:
-        """Return the JSON object of one account's unit (DESIGN.md output contract)."""
+    def to_dict(self, row: int, *, scenarios: bool = False) -> dict[str, Any]:
+        """Return the JSON object of one account's unit (DESIGN.md output contract).
+
+        ``scenarios=True`` adds ``"scenarios"``: each column's label and the account's P&L in
+        it (the unit's currency), the vector the worst scenario is read from.
+        """
         worst = int(self.worst[row])
-        return {
+        unit: dict[str, Any] = {
             "underlying": self.underlying,
             "currency": self.currency,
             "usd_rate": self.usd_rate,
@@ -131,6 +135,12 @@ class RiskUnitMargin:
             "worst_scenario": None if worst < 0 else self.scenario_labels[worst],
             "components": {k: float(v[row]) for k, v in self.components.items()},
         }
+        if scenarios:
+            unit["scenarios"] = [
+                {"label": label, "pnl": float(pnl)}
+                for label, pnl in zip(self.scenario_labels, self.pnl[row], strict=True)
+            ]
+        return unit
 
 
 @dataclass(frozen=True, slots=True)
