@@ -340,10 +340,12 @@ _COVERED_CALL_FINDING = pytest.mark.xfail(
         "FINDING (deribit, shipped parameters; not confirmed as a bug): (1) long perpetual + "
         "short call is a synthetic short put, charged the -16% cell (~0.17 coin per coin) "
         "while standard margin charges 2% + the short-call rate (~0.18 coin), so PM > SM "
-        "already at 1 BTC; (2) in the extended cells the perpetual and X:PM collateral are "
-        "held at +-price_range while the call is revalued at up to +500%, so a 1 BTC covered "
-        "call costs ~350k USD under X:PM and ~424k USDC in a linear S:PM unit (standard: "
-        "~17k). Remove the marker if the methodology is changed to make it hold."
+        "already at 1 BTC; (2) in the extended cells a perpetual hedge is held at "
+        "+-price_range (as Deribit's published vectors show) while the call is revalued at up "
+        "to +500%, so a 1 BTC linear covered call costs ~424k USDC (standard ~17k); (3) under "
+        "X:PM a coin balance is valued in USD and moves with every scenario, so beyond the "
+        "dampener its -66% extended loss is charged, which coin-settled standard margin never "
+        "charges. Remove the marker if the methodology is changed to make it hold."
     ),
 )
 

@@ -420,7 +420,6 @@ class DeribitModel:
         """Build the USD unit of one underlying: per settlement currency offsets, then summed."""
         n_acc = book.shape[0]
         res = m.resolved
-        pair = self.params.pair(m.underlying)
         # USD value change per base unit: settlement P&L at the scenario's settlement price,
         # plus the revaluation of an inverse option's coin premium.
         settle_rate = np.where(
@@ -439,8 +438,10 @@ class DeribitModel:
         collateral_pnl = np.zeros((n_acc, n_s))
         net_delta = np.asarray(book.quantity[:, m.columns] @ m.delta_usd, dtype=np.float64)
         net_delta = net_delta.reshape(n_acc)
+        # Collateral moves with every scenario, extended cells included: Deribit's cross-collateral
+        # article lets a coin balance offset the upside risk of short options on that coin, which
+        # a balance held at the +-price_range edge (as futures are) could not do.
         moves = np.array([s.spot_move for s in m.scenarios])
-        moves[m.n_standard :] = np.clip(moves[m.n_standard :], -pair.price_range, pair.price_range)
         coin = m.underlying.upper()
         if collateral is not None:
             amounts, price, haircut = collateral
