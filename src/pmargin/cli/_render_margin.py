@@ -154,8 +154,10 @@ def risk_matrix_table(unit: RiskUnitMargin, row: int, title: str) -> Table:
             table.add_row(label, cell(k))
         return table
     kinds = (VolShockKind.DOWN, VolShockKind.NONE, VolShockKind.UP)
+    weighted = any(scenario.weight != 1.0 for scenario in unit.scenarios)
     table.add_column("spot move")
-    table.add_column("weight", justify="right")
+    if weighted:
+        table.add_column("weight", justify="right")
     for kind in kinds:
         table.add_column(f"vol {kind.value}", justify="right")
     grid: dict[tuple[float, float], dict[VolShockKind, int]] = {}
@@ -163,7 +165,8 @@ def risk_matrix_table(unit: RiskUnitMargin, row: int, title: str) -> Table:
         grid.setdefault((scenario.spot_move, scenario.weight), {})[scenario.vol_shock] = k
     for (move, weight), by_kind in sorted(grid.items(), key=lambda item: item[0][0]):
         cells = [cell(by_kind[kind]) if kind in by_kind else Text("") for kind in kinds]
-        table.add_row(f"{100 * move:+.1f}%", f"{weight:g}", *cells)
+        head = [f"{100 * move:+.1f}%", *([f"{weight:g}"] if weighted else [])]
+        table.add_row(*head, *cells)
     return table
 
 
