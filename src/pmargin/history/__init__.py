@@ -1,0 +1,44 @@
+"""Real price history of crypto underlyings: Binance closes and Deribit DVOL, aligned.
+
+:func:`load_price_history` reads the shared data folder into a :class:`PriceHistory` (an
+aligned ``(n_times, n_underlyings)`` close matrix, UTC close instants, implied vols where a
+DVOL series exists); :meth:`PriceHistory.as_of` slices it without look-ahead. The estimators
+(log returns, EWMA variance, realised vol) feed the historical and Monte Carlo scenario
+generators in :mod:`pmargin.scenarios`.
+
+Sources (see ``SOURCES``): Binance BTCUSDT/ETHUSDT candles from
+yanniedog/binance-historical-OHLCV-data @ 1a00f07; Deribit BTC DVOL from
+kalyar197/eth-dashboard @ 7f581ec.
+"""
+
+from pmargin.history._binance import read_binance_closes
+from pmargin.history._dvol import read_dvol
+from pmargin.history._estimators import (
+    HOURS_PER_YEAR,
+    annualise,
+    ewma_covariance,
+    ewma_variance,
+    log_returns,
+    per_step_lambda,
+    realised_vol,
+)
+from pmargin.history._paths import DATA_ENV_VAR, SOURCES, resolve_data_dir
+from pmargin.history._price_history import PriceHistory, load_price_history, to_datetime64
+
+__all__ = [
+    "DATA_ENV_VAR",
+    "HOURS_PER_YEAR",
+    "SOURCES",
+    "PriceHistory",
+    "annualise",
+    "ewma_covariance",
+    "ewma_variance",
+    "load_price_history",
+    "log_returns",
+    "per_step_lambda",
+    "read_binance_closes",
+    "read_dvol",
+    "realised_vol",
+    "resolve_data_dir",
+    "to_datetime64",
+]
