@@ -8,13 +8,17 @@ from pmargin.risk._kernel import (
     settlement_to_usd,
     usd_pnl,
 )
+from pmargin.risk._measures import euler_contributions, expected_shortfall, var
 
 __all__ = [
     "BookArrangement",
     "account_pnl",
     "account_pnl_by_currency",
     "arrange",
+    "euler_contributions",
+    "expected_shortfall",
     "instrument_pnl",
     "settlement_to_usd",
     "usd_pnl",
+    "var",
 ]
