@@ -279,7 +279,7 @@ def historical_scenarios(
     starts = _window_starts(times, h, hist.step)
     chosen = starts[times[starts] >= first]
     window = None
-    in_stress = np.zeros(0, dtype=bool)
+    in_stress = np.zeros(chosen.size, dtype=bool)
     if stressed is not None:
         window = stressed.window(hist)
         stress_mask = (times[starts] >= window[0]) & (times[starts + h] <= window[1])
@@ -293,8 +293,6 @@ def historical_scenarios(
         in_stress = np.isin(chosen, starts[stress_mask])
     if chosen.size == 0:
         raise InputError("lookback_days", lookback_days, f"holds no whole {mpor_hours:g} h window")
-    else:
-        in_stress = in_stress if in_stress.size else np.zeros(chosen.size, dtype=bool)
 
     returns = log_returns(hist.closes)
     ewma_vol = None
