@@ -188,3 +188,12 @@ def test_labels_and_list_input_is_stored_as_tuple() -> None:
     scenario_set = ScenarioSet(list(risk_matrix_grid(0.1, 1, ("none",))), VolShockRule(0.5, 0.5))  # type: ignore[arg-type]
     assert isinstance(scenario_set.scenarios, tuple)
     assert scenario_set.labels == ("all -10% vol none", "all +0% vol none", "all +10% vol none")
+
+
+def test_a_grid_is_a_scenario_source_with_equal_probability_weights() -> None:
+    from pmargin.scenarios import ScenarioSet as Grid
+    from pmargin.scenarios import ScenarioSource, VolShockRule, risk_matrix_grid
+
+    grid = Grid(risk_matrix_grid(0.16, 4), VolShockRule(0.5, 0.25))
+    assert isinstance(grid, ScenarioSource)
+    np.testing.assert_array_equal(grid.weights, np.full(27, 1.0 / 27))

@@ -81,6 +81,16 @@ class ScenarioSet:
         """Dampening factors, shape ``(n_scenarios,)``."""
         return np.array([s.weight for s in self.scenarios], dtype=np.float64)
 
+    @property
+    def weights(self) -> FloatArray:
+        """Probability weights, shape ``(n_scenarios,)``: equal, ``1 / n_scenarios``.
+
+        Not the dampening factors (:attr:`weight`): a risk matrix's scenarios are equally likely
+        stress points, and max-loss models ignore these; they make a grid a
+        :class:`~pmargin.scenarios.ScenarioSource` like the historical and Monte Carlo sets.
+        """
+        return np.full(self.n_scenarios, 1.0 / self.n_scenarios)
+
     def apply(self, resolved: ResolvedInstruments) -> ScenarioArrays:
         """Shock every instrument's underlying price and vol under every scenario.
 
