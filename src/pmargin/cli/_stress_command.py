@@ -1,0 +1,108 @@
+"""``pmargin stress``: named historical episodes and user shocks against equity and margin.
+
+Register in :mod:`pmargin.cli.main` with
+``app.command("stress")(_one_line_errors(stress))``. The command only parses, calls
+:func:`pmargin.stress.stress_test` and renders; the maths lives in :mod:`pmargin.stress`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from pmargin.book import load_portfolio
+from pmargin.cli._render_stress import results_table, scenarios_table
+from pmargin.margin import MODELS
+from pmargin.market import load_market
+from pmargin.stress import (
+    episode_names,
+    historical_episodes,
+    load_shocks,
+    parse_shock,
+    stress_test,
+)
+from pmargin.stress._stress_test import StressInput
+
+__all__ = ["stress"]
+
+PIPE_WIDTH = 220
+"""Table width when stdout is not a terminal (as in :mod:`pmargin.cli.main`)."""
+
+
+def stress(
+    portfolio: Annotated[
+        Path, typer.Option("--portfolio", "-p", help="Portfolio file (JSON, YAML or CSV).")
+    ],
+    market: Annotated[
+        Path, typer.Option("--market", "-m", help="Market snapshot file (JSON or YAML).")
+    ],
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scenario",
+            "-s",
+            help=f"Named episode (repeatable): {', '.join(episode_names())}, or a key "
+            "such as ftx for both horizons.",
+        ),
+    ] = None,
+    shock: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--shock",
+            help="User shock (repeatable), e.g. 'BTC=-0.3,ETH=-0.4,vol=+0.5', 'vol=+10pt', "
+            "'corr=0.9,q=0.99'.",
+        ),
+    ] = None,
+    scenarios_file: Annotated[
+        Path | None,
+        typer.Option("--scenarios-file", help="JSON/YAML file of named shocks."),
+    ] = None,
+    model: Annotated[
+        str, typer.Option("--model", help=f"Margin model: {', '.join(MODELS)}.")
+    ] = "deribit",
+    params: Annotated[
+        Path | None,
+        typer.Option("--params", help="TOML parameter file replacing the model's shipped one."),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Shared price data folder (default $PMARGIN_SHARED_DATA, else ../shared/data).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Stress-test every account: loss under each shock against equity and initial margin.
+
+    Without --scenario, --shock or --scenarios-file every named episode is run (its window
+    and moves are found in the price data). Flags: loss > IM is a margin breach, loss > equity
+    a default. JSON: per scenario its definition and per account loss, equity, equity_after,
+    initial_margin, maintenance_margin, margin_breach, default (USD).
+    """
+    snapshot = load_market(market)
+    book = load_portfolio(portfolio)
+    items: list[StressInput] = []
+    if scenario or not (shock or scenarios_file):
+        items.extend(historical_episodes(scenario or None, path=data))
+    items.extend(parse_shock(text) for text in shock or [])
+    if scenarios_file is not None:
+        items.extend(load_shocks(scenarios_file))
+    report = stress_test(book, snapshot, items, model=model, params=params, data=data)
+    if as_json:
+        json.dump(report.to_dict(), sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+        return
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=PIPE_WIDTH)
+    stamp = snapshot.timestamp.isoformat()
+    console.print(scenarios_table(report, f"pmargin stress --model {model} @ {stamp}: scenarios"))
+    console.print(
+        results_table(report, "loss per account (USD; loss > IM: breach, > equity: default)")
+    )

@@ -1,0 +1,318 @@
+"""Stress tests: each account's USD loss under each shock against its equity and its margin.
+
+For a set of deterministic shocks the book is revalued once: one shock array per instrument
+and scenario (:func:`~pmargin.stress.joint_arrays`), one kernel call
+(:func:`pmargin.risk.usd_pnl`, coin-settled P&L converted at the SHOCKED coin price) and one
+sparse product. Balances move with their coin (``balance * usd_price * move``); stablecoins and
+USD are not shocked (unless a shock names them, which moves the balances only). The shock is
+instantaneous: no time passes, no funding is paid.
+
+A :class:`~pmargin.stress.CorrelationShock` is revalued on its own Monte Carlo draws and
+reported as the ``level`` quantile of the loss (:func:`pmargin.risk.var`), next to the same
+quantile with the unstressed correlation and the same draws (``base_loss``).
+
+Flags (strict inequalities, so a loss exactly equal to IM or equity raises neither):
+``margin_breach = loss > initial_margin`` and ``default = loss > equity``;
+``equity_after = equity - loss``. Equity is marked to market without haircuts
+(:func:`pmargin.collateral.account_equity`); IM comes from the chosen margin model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pmargin._typing import FloatArray
+from pmargin.book import Portfolio
+from pmargin.collateral import balance_scenario_pnl
+from pmargin.errors import InputError
+from pmargin.history import PriceHistory, load_price_history, to_datetime64
+from pmargin.margin_report import margin_report
+from pmargin.market import MarketSnapshot
+from pmargin.risk import BookArrangement, account_pnl, arrange, usd_pnl, var
+from pmargin.scenarios import MonteCarloModel, blend_correlation
+from pmargin.stress._episodes import HistoricalEpisode
+from pmargin.stress._shock import CorrelationShock, StressShock, joint_arrays
+
+__all__ = ["ScenarioInfo", "StressReport", "stress_test"]
+
+StressInput = StressShock | CorrelationShock | HistoricalEpisode
+"""What :func:`stress_test` takes as a scenario."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioInfo:
+    """What one column of a stress report is.
+
+    Attributes
+    ----------
+    name, kind, description
+        Scenario name, ``"historical"`` / ``"user"`` / ``"correlation"``, and one line.
+    details
+        The shock's parameters (moves, vol shocks; the window and closes of an episode; the
+        stressed correlation of a correlation shock), JSON-ready.
+    unshocked
+        Underlyings of instruments in the book that the scenario leaves at their price.
+    """
+
+    name: str
+    kind: str
+    description: str
+    details: dict[str, Any]
+    unshocked: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StressReport:
+    """Losses of every account under every scenario, with equity and margin (USD).
+
+    Attributes
+    ----------
+    model
+        Margin model of ``initial_margin``.
+    timestamp
+        Market snapshot instant.
+    account_ids
+        Row order.
+    scenarios
+        Column order.
+    loss
+        Shape ``(n_accounts, n_scenarios)``: USD loss (positive = loss, negative = gain); a
+        correlation shock's column holds its loss quantile.
+    base_loss
+        Shape ``(n_accounts, n_scenarios)``: a correlation shock's quantile with the
+        unstressed correlation; NaN in other columns.
+    equity, initial_margin, maintenance_margin
+        Shape ``(n_accounts,)``, USD, before the shock.
+    """
+
+    model: str
+    timestamp: datetime
+    account_ids: tuple[str, ...]
+    scenarios: tuple[ScenarioInfo, ...]
+    loss: FloatArray
+    base_loss: FloatArray
+    equity: FloatArray
+    initial_margin: FloatArray
+    maintenance_margin: FloatArray
+
+    @property
+    def equity_after(self) -> FloatArray:
+        """Shape ``(n_accounts, n_scenarios)``: ``equity - loss``, USD."""
+        result: FloatArray = self.equity[:, np.newaxis] - self.loss
+        return result
+
+    @property
+    def margin_breach(self) -> np.ndarray:
+        """Boolean ``(n_accounts, n_scenarios)``: ``loss > initial_margin``."""
+        return np.asarray(self.loss > self.initial_margin[:, np.newaxis])
+
+    @property
+    def default(self) -> np.ndarray:
+        """Boolean ``(n_accounts, n_scenarios)``: ``loss > equity``."""
+        return np.asarray(self.loss > self.equity[:, np.newaxis])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the ``pmargin stress --json`` document: per scenario, per account."""
+        after, breach, default = self.equity_after, self.margin_breach, self.default
+        scenarios = []
+        for j, info in enumerate(self.scenarios):
+            accounts = []
+            for a, account_id in enumerate(self.account_ids):
+                row: dict[str, Any] = {
+                    "id": account_id,
+                    "loss": float(self.loss[a, j]),
+                    "equity": float(self.equity[a]),
+                    "equity_after": float(after[a, j]),
+                    "initial_margin": float(self.initial_margin[a]),
+                    "maintenance_margin": float(self.maintenance_margin[a]),
+                    "margin_breach": bool(breach[a, j]),
+                    "default": bool(default[a, j]),
+                }
+                if np.isfinite(self.base_loss[a, j]):
+                    row["base_loss"] = float(self.base_loss[a, j])
+                accounts.append(row)
+            scenarios.append(
+                {
+                    "name": info.name,
+                    "kind": info.kind,
+                    "description": info.description,
+                    "shock": info.details,
+                    "unshocked": list(info.unshocked),
+                    "accounts": accounts,
+                }
+            )
+        return {
+            "model": self.model,
+            "timestamp": self.timestamp.isoformat(),
+            "currency": "USD",
+            "scenarios": scenarios,
+        }
+
+
+def stress_test(
+    book: Portfolio | BookArrangement,
+    market: MarketSnapshot,
+    scenarios: Sequence[StressInput],
+    *,
+    model: str = "deribit",
+    params: str | Path | None = None,
+    history: PriceHistory | None = None,
+    data: str | Path | None = None,
+) -> StressReport:
+    """Each account's USD loss under each scenario against its equity and initial margin.
+
+    Parameters
+    ----------
+    book
+        Accounts, balances and positions (or a book already arranged against ``market``).
+    market
+        The snapshot the shocks are applied to.
+    scenarios
+        Shocks in column order: :class:`StressShock`, :class:`HistoricalEpisode` (its
+        ``shock``) or :class:`CorrelationShock`.
+    model, params
+        Margin model (``pmargin.margin.MODELS``) and optional parameter file for the IM.
+    history
+        Daily closes for correlation shocks (default: loaded from ``data``).
+    data
+        Shared data folder (else ``$PMARGIN_SHARED_DATA``, else ``../shared/data``).
+
+    Returns
+    -------
+    StressReport
+        Losses of shape ``(n_accounts, n_scenarios)`` in USD and the flags.
+
+    Raises
+    ------
+    InputError
+        No scenarios, repeated names, or data a correlation shock needs is missing.
+    """
+    items = list(scenarios)
+    if not items:
+        raise InputError("scenarios", items, "must hold at least one scenario")
+    names = [s.name for s in items]
+    for name in names:
+        if names.count(name) > 1:
+            raise InputError("scenario", name, "is named twice")
+    arranged = book if isinstance(book, BookArrangement) else arrange(book, market)
+    report = margin_report(arranged, market, model, params)
+    n_accounts, n_scen = len(arranged.account_ids), len(items)
+    loss = np.zeros((n_accounts, n_scen))
+    base_loss = np.full((n_accounts, n_scen), np.nan)
+    held = tuple(dict.fromkeys(i.underlying.upper() for i in arranged.instruments))
+    infos: list[ScenarioInfo] = []
+    fixed = [
+        (j, s.shock if isinstance(s, HistoricalEpisode) else s)
+        for j, s in enumerate(items)
+        if not isinstance(s, CorrelationShock)
+    ]
+    for s in items:
+        if isinstance(s, HistoricalEpisode):
+            shock = s.shock
+            infos.append(_info(shock, {**s.to_dict(), **shock.to_dict()}, held))
+        elif isinstance(s, StressShock):
+            infos.append(_info(s, s.to_dict(), held))
+        else:
+            infos.append(ScenarioInfo(s.name, s.kind, s.describe(), s.to_dict(), ()))
+    if fixed:
+        shocks = [s for _, s in fixed]
+        columns = [j for j, _ in fixed]
+        loss[:, columns] = -_deterministic_pnl(arranged, market, shocks)
+    for j, s in enumerate(items):
+        if isinstance(s, CorrelationShock):
+            if history is None:
+                history = load_price_history(data, frequency="1d", with_dvol=False)
+            stressed, base, details, unshocked = _correlation_loss(
+                arranged, market, s, history, held
+            )
+            loss[:, j], base_loss[:, j] = stressed, base
+            infos[j] = ScenarioInfo(
+                s.name, s.kind, s.describe(), {**s.to_dict(), **details}, unshocked
+            )
+    return StressReport(
+        model=model,
+        timestamp=market.timestamp,
+        account_ids=arranged.account_ids,
+        scenarios=tuple(infos),
+        loss=loss,
+        base_loss=base_loss,
+        equity=np.asarray(report.equity.equity, dtype=np.float64),
+        initial_margin=np.asarray(report.result.initial_margin, dtype=np.float64),
+        maintenance_margin=np.asarray(report.result.maintenance_margin, dtype=np.float64),
+    )
+
+
+def _info(shock: StressShock, details: dict[str, Any], held: tuple[str, ...]) -> ScenarioInfo:
+    description = shock.description or shock.describe()
+    unshocked = tuple(u for u in held if u not in shock.spot_moves)
+    return ScenarioInfo(shock.name, shock.kind, description, details, unshocked)
+
+
+def _account_pnl(
+    book: BookArrangement,
+    market: MarketSnapshot,
+    multiplier: dict[str, FloatArray],
+    owners: Sequence[StressShock | CorrelationShock],
+    n_scenarios: int,
+) -> FloatArray:
+    """USD P&L ``(n_accounts, n_scenarios)`` of positions and balances under the moves."""
+    arrays = joint_arrays(book.resolved, multiplier, owners, n_scenarios)
+    per_unit = usd_pnl(book.resolved, arrays.spot_multiplier, arrays.vol)
+    pnl = account_pnl(book.quantity, per_unit)
+    for asset in book.assets:
+        if asset in multiplier:
+            pnl += balance_scenario_pnl(book, market, asset, multiplier[asset])
+    return pnl
+
+
+def _deterministic_pnl(
+    book: BookArrangement, market: MarketSnapshot, shocks: Sequence[StressShock]
+) -> FloatArray:
+    """USD P&L ``(n_accounts, len(shocks))``: one kernel call, one sparse product."""
+    codes = dict.fromkeys(code for s in shocks for code in s.spot_moves)
+    multiplier = {c: np.array([s.multiplier(c) for s in shocks]) for c in codes}
+    return _account_pnl(book, market, multiplier, shocks, len(shocks))
+
+
+def _correlation_loss(
+    book: BookArrangement,
+    market: MarketSnapshot,
+    shock: CorrelationShock,
+    history: PriceHistory,
+    held: tuple[str, ...],
+) -> tuple[FloatArray, FloatArray, dict[str, Any], tuple[str, ...]]:
+    """Stressed and base loss quantiles ``(n_accounts,)``, details and unshocked names."""
+    as_of = min(to_datetime64(market.timestamp), history.times[-1])
+    model = MonteCarloModel.from_history(
+        history,
+        as_of=as_of,
+        lookback_days=shock.lookback_days,
+        mpor=shock.horizon_hours,
+        correlation="sample",
+        vols="ewma",
+    )
+    stressed = blend_correlation(model.correlation, shock.factor, model.names)
+    losses = []
+    for correlation in (stressed.matrix, model.correlation):
+        draws = model.with_correlation(correlation).generate(shock.n_scenarios, shock.seed)
+        multiplier = {n: draws.spot_multiplier[k] for k, n in enumerate(model.names)}
+        pnl = _account_pnl(book, market, multiplier, [shock], shock.n_scenarios)
+        if pnl.shape[0]:
+            losses.append(np.asarray(var(pnl.T, shock.level), dtype=np.float64).reshape(-1))
+        else:
+            losses.append(np.zeros(0))
+    details = {
+        "as_of": str(as_of),
+        "underlyings": list(model.names),
+        "vols": model.vols.tolist(),
+        "base_correlation": model.correlation.tolist(),
+        "stressed_correlation": stressed.matrix.tolist(),
+    }
+    unshocked = tuple(u for u in held if u not in model.names)
+    return losses[0], losses[1], details, unshocked
