@@ -241,3 +241,14 @@ def test_bad_input_gives_one_line_errors(portfolio: str, tmp_path: Path) -> None
     result = runner.invoke(app, ["margin", "-p", str(spx), "-m", MARKET])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def test_stress_is_a_pmargin_command(portfolio: str) -> None:
+    shock = "BTC=-0.3,ETH=-0.4,vol=+0.5"
+    doc = _json(["stress", "-p", portfolio, "-m", MARKET, "--shock", shock, "--json"])
+    (scenario,) = doc["scenarios"]
+    accounts = {a["id"]: a for a in scenario["accounts"]}
+    assert accounts["empty"]["loss"] == 0.0
+    for account in accounts.values():
+        assert account["equity_after"] == pytest.approx(account["equity"] - account["loss"])
+    _one_line_error(["stress", "-p", portfolio, "-m", MARKET, "--shock", "BTC=oops"], "shock")

@@ -7,15 +7,13 @@ Register in :mod:`pmargin.cli.main` with
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from pmargin.book import load_portfolio
+from pmargin.cli._output import console, print_json
 from pmargin.cli._render_stress import results_table, scenarios_table
 from pmargin.margin import MODELS
 from pmargin.market import load_market
@@ -29,9 +27,6 @@ from pmargin.stress import (
 from pmargin.stress._stress_test import StressInput
 
 __all__ = ["stress"]
-
-PIPE_WIDTH = 220
-"""Table width when stdout is not a terminal (as in :mod:`pmargin.cli.main`)."""
 
 
 def stress(
@@ -95,14 +90,9 @@ def stress(
         items.extend(load_shocks(scenarios_file))
     report = stress_test(book, snapshot, items, model=model, params=params, data=data)
     if as_json:
-        json.dump(report.to_dict(), sys.stdout, indent=2, allow_nan=False)
-        sys.stdout.write("\n")
+        print_json(report.to_dict())
         return
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=PIPE_WIDTH)
+    out = console()
     stamp = snapshot.timestamp.isoformat()
-    console.print(scenarios_table(report, f"pmargin stress --model {model} @ {stamp}: scenarios"))
-    console.print(
-        results_table(report, "loss per account (USD; loss > IM: breach, > equity: default)")
-    )
+    out.print(scenarios_table(report, f"pmargin stress --model {model} @ {stamp}: scenarios"))
+    out.print(results_table(report, "loss per account (USD; loss > IM: breach, > equity: default)"))

@@ -6,18 +6,17 @@ and exits with code 2; no traceback.
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import numpy as np
 import typer
-from rich.console import Console
 
 from pmargin.book import Portfolio, load_portfolio
+from pmargin.cli._output import console, print_json
 from pmargin.cli._render import account_table, quotes_table
 from pmargin.cli._render_margin import (
     accounts_table,
@@ -26,6 +25,7 @@ from pmargin.cli._render_margin import (
     risk_matrix_table,
     summary_table,
 )
+from pmargin.cli._stress_command import stress
 from pmargin.engine import (
     example_path,
     instruments_for,
@@ -58,8 +58,6 @@ app = typer.Typer(
 )
 
 EXIT_BAD_INPUT = 2
-PIPE_WIDTH = 220
-"""Table width when stdout is not a terminal (files, pipes): wide enough for every column."""
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -111,10 +109,10 @@ def price(
         instruments = instruments_for(symbols or [])
     quotes = price_instruments(instruments, snapshot)
     if as_json:
-        _print_json([q.to_dict() for q in quotes])
+        print_json([q.to_dict() for q in quotes])
         return
     title = f"pmargin price @ {snapshot.timestamp.isoformat()}"
-    _console().print(quotes_table(quotes, title))
+    console().print(quotes_table(quotes, title))
 
 
 PortfolioOption = Annotated[
@@ -160,10 +158,10 @@ def margin(
     snapshot, book = _inputs(market, portfolio)
     report = margin_report(book, snapshot, model, params)
     if as_json:
-        _print_json(report.to_dict(scenarios=scenarios))
+        print_json(report.to_dict(scenarios=scenarios))
         return
     title = f"pmargin margin --model {model} @ {snapshot.timestamp.isoformat()} (USD)"
-    _console().print(accounts_table(report, range(report.result.n_accounts), title))
+    console().print(accounts_table(report, range(report.result.n_accounts), title))
 
 
 @app.command()
@@ -185,10 +183,10 @@ def compare(
     names = [m.strip() for m in models.split(",") if m.strip()]
     comparison = compare_margins(book, snapshot, names)
     if as_json:
-        _print_json({"timestamp": snapshot.timestamp.isoformat(), **comparison.to_dict()})
+        print_json({"timestamp": snapshot.timestamp.isoformat(), **comparison.to_dict()})
         return
     rows = range(len(comparison.account_ids))
-    _console().print(compare_table(comparison, rows, "initial margin by model (USD)"))
+    console().print(compare_table(comparison, rows, "initial margin by model (USD)"))
 
 
 @app.command("risk-matrix")
@@ -205,12 +203,12 @@ def risk_matrix(
     report = margin_report(book, snapshot, model, params)
     row = report.result.row(account)
     held = Portfolio((book.accounts[row],), book.instruments)
-    _console().print(account_table(account, position_risk(held, snapshot)))
+    console().print(account_table(account, position_risk(held, snapshot)))
     _print_risk_matrices(report, row)
 
 
 def _print_risk_matrices(report: MarginReport, row: int) -> None:
-    console = _console()
+    out = console()
     result = report.result
     shown = 0
     for unit in result.risk_units:
@@ -219,10 +217,10 @@ def _print_risk_matrices(report: MarginReport, row: int) -> None:
                 f"{result.model} risk matrix: {result.account_ids[row]} "
                 f"{unit.underlying}/{unit.currency} (P&L in {unit.currency})"
             )
-            console.print(risk_matrix_table(unit, row, title))
+            out.print(risk_matrix_table(unit, row, title))
             shown += 1
     if not shown:
-        console.print(f"{result.model}: no scenario grid for {result.account_ids[row]}")
+        out.print(f"{result.model}: no scenario grid for {result.account_ids[row]}")
 
 
 @app.command("check-order")
@@ -250,9 +248,9 @@ def check_order(
     checker = PreTradeChecker(get_model(model, params), report.book, snapshot, report.result)
     check = checker.check(account, Order(symbol, quantity, unit.lower(), price))
     if as_json:
-        _print_json(check.to_dict())
+        print_json(check.to_dict())
         return
-    _console().print(order_table(check, f"check-order {account}: {quantity:+g} {instrument}"))
+    console().print(order_table(check, f"check-order {account}: {quantity:+g} {instrument}"))
 
 
 @app.command()
@@ -267,13 +265,13 @@ def demo(
     market_file = example_path("example_market.json")
     snapshot = load_market(market_file)
     book = example_portfolio(snapshot, accounts, seed=seed)
-    console = _console()
-    console.print(
+    out = console()
+    out.print(
         f"[bold]pmargin demo[/bold]: {accounts:,} example accounts (seed {seed}) on "
         f"{market_file.name} @ {snapshot.timestamp.isoformat()}"
     )
     reports = margin_reports(book, snapshot, DEMO_MODELS)
-    console.print(summary_table(reports, "book totals by model (USD)"))
+    out.print(summary_table(reports, "book totals by model (USD)"))
     linear = Portfolio(
         tuple(
             a
@@ -286,13 +284,13 @@ def demo(
             f"the {len(linear.accounts)} accounts in USDC-settled options and perpetuals, "
             "with derive-pmrm2 (USD)"
         )
-        console.print(summary_table(margin_reports(linear, snapshot, LINEAR_MODELS), title))
+        out.print(summary_table(margin_reports(linear, snapshot, LINEAR_MODELS), title))
     pm = reports["deribit"]
     utilization = np.nan_to_num(pm.health.im_utilization, posinf=np.inf)
     riskiest = [int(a) for a in np.argsort(-utilization, kind="stable")[:10]]
-    console.print(accounts_table(pm, riskiest, "riskiest accounts under deribit (USD)"))
+    out.print(accounts_table(pm, riskiest, "riskiest accounts under deribit (USD)"))
     comparison = ModelComparison.from_reports(reports)
-    console.print(compare_table(comparison, riskiest, "the same accounts under every model (USD)"))
+    out.print(compare_table(comparison, riskiest, "the same accounts under every model (USD)"))
     _print_risk_matrices(pm, riskiest[0])
 
 
@@ -301,15 +299,7 @@ def _derive_lists(instrument: Instrument) -> bool:
     return not instrument.is_inverse and instrument.kind in (Kind.OPTION, Kind.PERPETUAL)
 
 
-def _console() -> Console:
-    """Return a console that never truncates tables when the output is piped or captured."""
-    console = Console()
-    return console if console.is_terminal else Console(width=PIPE_WIDTH)
-
-
-def _print_json(payload: Sequence[dict[str, Any]] | dict[str, Any]) -> None:
-    json.dump(payload, sys.stdout, indent=2, allow_nan=False)
-    sys.stdout.write("\n")
+app.command("stress")(_one_line_errors(stress))
 
 
 if __name__ == "__main__":  # pragma: no cover
