@@ -1,5 +1,43 @@
-"""Backtesting of margin and VaR models: coverage statistics (Kupiec, Christoffersen, Basel)."""
+"""Backtesting of margin and VaR models: coverage statistics (Kupiec, Christoffersen, Basel).
 
+On real history: :class:`HistoricalMarkets` rebuilds the market of each close without
+look-ahead, :func:`default_books` defines representative books re-struck at every step, and
+:func:`run_backtest` walks forward, margining every book under every model and comparing the
+margin with the realised loss over the margin period of risk; :func:`write_report` writes
+JSON, CSV and a self-contained HTML report. See ``docs/backtesting.md``.
+"""
+
+from pmargin.backtest._books import (
+    BOOKS,
+    BookSpec,
+    Leg,
+    build_portfolio,
+    default_books,
+    gross_notional,
+)
+from pmargin.backtest._engine import (
+    DEFAULT_MODELS,
+    STEPS,
+    BacktestConfig,
+    BacktestResult,
+    default_models,
+    instrument_realised_pnl,
+    parse_duration,
+    realised_pnl,
+    run_backtest,
+)
+from pmargin.backtest._market import (
+    EXAMPLE_SHAPES,
+    FUNDING_FILE,
+    FundingHistory,
+    HistoricalMarkets,
+    MarketAssumptions,
+    SmileShape,
+    load_funding,
+    market_at,
+    surface_arbitrage,
+)
+from pmargin.backtest._report import model_totals, result_to_dict, write_report
 from pmargin.backtest._stats import (
     ChristoffersenResult,
     KupiecResult,
@@ -8,12 +46,44 @@ from pmargin.backtest._stats import (
     kupiec_pof,
     traffic_light,
 )
+from pmargin.backtest._summary import BookStats, book_stats, exceptions, max_increase
 
 __all__ = [
+    "BOOKS",
+    "DEFAULT_MODELS",
+    "EXAMPLE_SHAPES",
+    "FUNDING_FILE",
+    "STEPS",
+    "BacktestConfig",
+    "BacktestResult",
+    "BookSpec",
+    "BookStats",
     "ChristoffersenResult",
+    "FundingHistory",
+    "HistoricalMarkets",
     "KupiecResult",
+    "Leg",
+    "MarketAssumptions",
+    "SmileShape",
     "TrafficLightResult",
+    "book_stats",
+    "build_portfolio",
     "christoffersen",
+    "default_books",
+    "default_models",
+    "exceptions",
+    "gross_notional",
+    "instrument_realised_pnl",
     "kupiec_pof",
+    "load_funding",
+    "market_at",
+    "max_increase",
+    "model_totals",
+    "parse_duration",
+    "realised_pnl",
+    "result_to_dict",
+    "run_backtest",
+    "surface_arbitrage",
     "traffic_light",
+    "write_report",
 ]

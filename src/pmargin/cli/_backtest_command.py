@@ -7,14 +7,11 @@ A plain function with Typer annotations; ``main.py`` registers it. It parses, ca
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from pmargin.backtest import (
@@ -29,6 +26,7 @@ from pmargin.backtest import (
     run_backtest,
     write_report,
 )
+from pmargin.cli._output import console, print_json
 from pmargin.errors import InputError
 from pmargin.history import load_price_history
 from pmargin.timeutil import parse_timestamp
@@ -171,14 +169,13 @@ def backtest(
     result = run_backtest(history, config, funding=funding)
     paths = write_report(result, out, html_report=not no_html)
     if as_json:
-        json.dump(result_to_dict(result, series=False), sys.stdout, indent=2, allow_nan=False)
-        sys.stdout.write("\n")
+        print_json(result_to_dict(result, series=False))
         return
-    console = Console() if Console().is_terminal else Console(width=220)
-    console.print(summary_table(result))
+    out_console = console()
+    out_console.print(summary_table(result))
     for note in result.notes:
-        console.print(f"note: {note}")
+        out_console.print(f"note: {note}")
     for model, error in result.errors.items():
-        console.print(f"[yellow]{model}[/]: {error}")
+        out_console.print(f"[yellow]{model}[/]: {error}")
     written = ", ".join(str(p) for p in paths.values())
-    console.print(f"{result.seconds['total']:.1f} s; wrote {written}")
+    out_console.print(f"{result.seconds['total']:.1f} s; wrote {written}")
