@@ -1,0 +1,218 @@
+"""The monitored book at a new market: rebased quantities and P&L, and the full recompute.
+
+The monitor arranges the book once, at its start market; afterwards positions are held fixed
+as the venue holds them and only prices move:
+
+* options, spot, linear futures and perpetuals: the base quantity is fixed;
+* inverse (coin-settled) futures and perpetuals are USD-notional contracts, so their base
+  quantity is ``q0 * F0 / F`` at the mark ``F`` (``F0`` the mark at the start);
+* futures and perpetual P&L accrues from the start: linear ``u0 + q0 (F - F0)`` in the quote
+  currency, inverse ``u0 + q0 (1 - F0 / F)`` coin, ``u0`` the unrealised P&L at the start
+  (against ``avg_price``; 0 for positions without one, taken as settled to the start mark).
+
+For positions given with ``avg_price`` (and inverse futures in their native USD units) this is
+exactly what :func:`pmargin.risk.arrange` gives when the portfolio is arranged afresh at the
+new market. :func:`rebase_book` applies it to any block of columns, so the monitor's cached
+blocks and :func:`full_recompute` of the whole book share one rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from pmargin._typing import BoolArray, FloatArray, Int8Array
+from pmargin.collateral import account_equity
+from pmargin.health import HealthStatus, assess
+from pmargin.instruments import Kind
+from pmargin.margin import MarginModel, MarginResult
+from pmargin.market import MarketSnapshot
+from pmargin.risk import BookArrangement
+from pmargin.valuation import ResolvedInstruments, resolve_instruments, value_instruments
+
+__all__ = [
+    "STATUS_ORDER",
+    "FullState",
+    "full_recompute",
+    "positions_usd",
+    "rebase_book",
+    "status_codes",
+    "sub_book",
+]
+
+
+STATUS_ORDER = (
+    HealthStatus.HEALTHY,
+    HealthStatus.REDUCE_ONLY,
+    HealthStatus.LIQUIDATION,
+    HealthStatus.BANKRUPT,
+)
+"""Status of each int8 code of :func:`status_codes`, from best to worst."""
+
+
+def _delta_one(resolved: ResolvedInstruments) -> BoolArray:
+    """Futures and perpetuals: shape ``(n,)``."""
+    return np.array(
+        [i.kind in (Kind.FUTURE, Kind.PERPETUAL) for i in resolved.instruments], dtype=bool
+    )
+
+
+def _with_data(template: Any, data: FloatArray) -> Any:
+    """Return a csr array with ``template``'s structure and ``data`` (same length as its data)."""
+    return sparse.csr_array(
+        (data, template.indices.copy(), template.indptr.copy()), shape=template.shape
+    )
+
+
+def sub_book(book: BookArrangement, columns: Any, assets: tuple[str, ...]) -> BookArrangement:
+    """Return the book restricted to ``columns`` (book order) and the balances of ``assets``.
+
+    Parameters
+    ----------
+    book
+        The whole book.
+    columns
+        Int64 array of column indices, shape ``(n_cols,)``.
+    assets
+        The balance columns kept (a subset of ``book.assets``).
+    """
+    cols = np.asarray(columns, dtype=np.int64)
+    keep = [book.assets.index(a) for a in assets]
+    return BookArrangement(
+        account_ids=book.account_ids,
+        resolved=book.resolved.take(cols),
+        quantity=sparse.csr_array(book.quantity[:, cols]),
+        assets=tuple(assets),
+        balances=book.balance_matrix[:, keep].copy(),
+        unrealised=sparse.csr_array(book.unrealised[:, cols]),
+    )
+
+
+def rebase_book(start: BookArrangement, resolved: ResolvedInstruments) -> BookArrangement:
+    """``start`` (arranged at the start market) with its instruments resolved anew.
+
+    Parameters
+    ----------
+    start
+        The book (or a block of its columns) as arranged at the start market: base quantities
+        ``q0``, unrealised P&L ``u0``, start prices ``F0 = start.resolved.underlying_price``.
+    resolved
+        The same instruments, in the same order, resolved at the new market (``F``).
+
+    Returns
+    -------
+    BookArrangement
+        Quantities and unrealised P&L per the module docstring; balances unchanged.
+    """
+    f0 = start.resolved.underlying_price
+    f = resolved.underlying_price
+    delta_one = _delta_one(resolved)
+    inverse_future = delta_one & resolved.is_inverse
+    linear_future = delta_one & ~resolved.is_inverse
+    safe = np.where(inverse_future, f, 1.0)
+    scale = np.where(inverse_future, f0 / safe, 1.0)
+    drift = np.where(linear_future, f - f0, np.where(inverse_future, 1.0 - f0 / safe, 0.0))
+    q0 = sparse.csr_array(start.quantity)
+    columns = q0.indices
+    quantity = _with_data(q0, q0.data * scale[columns])
+    unrealised = sparse.csr_array(start.unrealised + _with_data(q0, q0.data * drift[columns]))
+    return BookArrangement(
+        account_ids=start.account_ids,
+        resolved=resolved,
+        quantity=quantity,
+        assets=start.assets,
+        balances=start.balances,
+        unrealised=unrealised,
+    )
+
+
+def positions_usd(book: BookArrangement) -> FloatArray:
+    """USD mark value of every account's positions in ``book``, shape ``(n_accounts,)``.
+
+    Options and spot at their mark value, futures and perpetuals at their unrealised P&L, in
+    the settlement currency (quote for spot) converted at its USD price: the positions part of
+    :func:`pmargin.collateral.account_equity`, computed with one sparse product.
+    """
+    resolved = book.resolved
+    n_acc = book.shape[0]
+    if len(resolved) == 0:
+        return np.zeros(n_acc)
+    is_spot = np.array([i.kind is Kind.SPOT for i in resolved.instruments], dtype=bool)
+    holds_value = resolved.is_option | is_spot
+    per_unit = np.where(holds_value, value_instruments(resolved).price, 0.0)
+    rate = np.where(is_spot, resolved.quote_usd, resolved.settlement_usd)
+    quantity = sparse.csr_array(book.quantity)
+    values = sparse.csr_array(_with_data(quantity, quantity.data * per_unit[quantity.indices]))
+    settlement = sparse.csr_array(values + book.unrealised)
+    return np.asarray(settlement @ rate, dtype=np.float64).reshape(n_acc)
+
+
+def status_codes(equity: FloatArray, im: FloatArray, mm: FloatArray) -> Int8Array:
+    """Status of every account as int8 codes (index into :data:`STATUS_ORDER`).
+
+    0 healthy, 1 reduce_only (equity < IM), 2 liquidation (equity < MM), 3 bankrupt
+    (equity < 0): the rules of :func:`pmargin.health.assess`.
+    """
+    codes = np.zeros(equity.shape, dtype=np.int8)
+    codes[equity < im] = 1
+    codes[equity < mm] = 2
+    codes[equity < 0.0] = 3
+    return codes
+
+
+@dataclass(frozen=True, slots=True)
+class FullState:
+    """Every account's health recomputed from scratch (the monitor's reference).
+
+    Attributes
+    ----------
+    book
+        The rebased book (:func:`rebase_book`) at ``market``.
+    margin
+        ``model.compute(book, market)``.
+    equity, initial_margin, maintenance_margin
+        Shape ``(n_accounts,)``, USD.
+    status
+        Shape ``(n_accounts,)``: :class:`~pmargin.health.HealthStatus` values (object array).
+    """
+
+    book: BookArrangement
+    margin: MarginResult
+    equity: FloatArray
+    initial_margin: FloatArray
+    maintenance_margin: FloatArray
+    status: Any
+
+
+def full_recompute(start: BookArrangement, model: MarginModel, market: MarketSnapshot) -> FullState:
+    """Resolve every instrument, rebase the book, value equity and margin it all at ``market``.
+
+    Parameters
+    ----------
+    start
+        The book as arranged at the monitor's start market.
+    model
+        Any margin model.
+    market
+        The market to value at.
+
+    Raises
+    ------
+    InputError, MarketDataError
+        From resolution or the model, naming the field at fault.
+    """
+    book = rebase_book(start, resolve_instruments(start.instruments, market))
+    equity = account_equity(book, market).equity
+    margin = model.compute(book, market)
+    health = assess(equity, margin.initial_margin, margin.maintenance_margin)
+    return FullState(
+        book=book,
+        margin=margin,
+        equity=equity,
+        initial_margin=margin.initial_margin,
+        maintenance_margin=margin.maintenance_margin,
+        status=health.status,
+    )

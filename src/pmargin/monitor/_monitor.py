@@ -1,0 +1,506 @@
+"""The real-time health monitor: every account's equity, IM, MM and status, kept current.
+
+What an update recomputes
+-------------------------
+The book's columns are cached in blocks, one per code (each underlying held, and each balance
+asset). A block depends on its code and on the quote and settlement currencies of its
+instruments. An accepted update changes a set of codes; only the blocks depending on them are
+touched:
+
+1. their instruments are resolved and valued again at the new market (the other blocks'
+   resolved instruments, values and margin are reused as cached);
+2. the block is rebased (:func:`~pmargin.monitor.rebase_book`) and its USD position value per
+   account is one sparse product, ``quantity @ per-unit value``; account equity is the USD
+   balances plus the sum of the blocks' values, so the changed blocks replace their part;
+3. margin: for a model whose risk units are per underlying (:mod:`pmargin.monitor._scope`),
+   the model runs on the block's sub-book (its columns and its coin's balance) and the block's
+   units replace their cached contribution to each account's IM and MM; for any other model
+   the whole book is margined again;
+4. statuses are compared with the previous ones and a :class:`StatusChange` is emitted for
+   each account whose status changed.
+
+The valuation time (the market's timestamp, which sets times to expiry) stays fixed between
+updates; :meth:`Monitor.roll_to` moves it and recomputes everything. Update timestamps are
+event times, used by the circuit breakers and stamped on events.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from pmargin._typing import FloatArray, Int8Array
+from pmargin.errors import InputError, MarketDataError
+from pmargin.health import AccountHealth, HealthStatus, assess
+from pmargin.instruments import Instrument, parse_symbol
+from pmargin.margin import IntArray, MarginModel, RiskUnitMargin
+from pmargin.market import Mark, MarketSnapshot, RawSVI, SurfaceSlice, VolSurface
+from pmargin.market._checks import format_timestamp
+from pmargin.monitor._book import (
+    STATUS_ORDER,
+    FullState,
+    full_recompute,
+    positions_usd,
+    rebase_book,
+    status_codes,
+    sub_book,
+)
+from pmargin.monitor._breakers import CircuitBreakers, PendingTick, UnderlyingTick
+from pmargin.monitor._config import BreakerConfig, load_breaker_config
+from pmargin.monitor._events import BreakerReason, Event, StatusChange
+from pmargin.monitor._scope import Scope, unit_scope
+from pmargin.monitor._update import MarketUpdate, MarkTick
+from pmargin.risk import BookArrangement
+from pmargin.timeutil import parse_timestamp, year_fraction
+from pmargin.valuation import ResolvedInstruments, resolve_instruments
+
+__all__ = ["Monitor"]
+
+_SCOPE_RTOL = 1e-9
+
+
+@dataclass(slots=True)
+class _Block:
+    """The cached state of one code's columns."""
+
+    code: str
+    columns: IntArray
+    depends_on: frozenset[str]
+    start: BookArrangement
+    book: BookArrangement
+    positions_usd: FloatArray
+    initial_margin: FloatArray
+    maintenance_margin: FloatArray
+    units: tuple[RiskUnitMargin, ...] = ()
+
+
+class Monitor:
+    """Keeps every account's health current over a stream of market updates.
+
+    Parameters
+    ----------
+    book
+        The accounts, arranged (:func:`pmargin.risk.arrange`) at ``market``; positions are held
+        as :mod:`pmargin.monitor._book` describes.
+    model
+        The margin model (``get_model(name)``).
+    market
+        The start market (its timestamp is the valuation time).
+    breakers
+        Circuit-breaker limits: a :class:`BreakerConfig`, a TOML file merged over the shipped
+        ``circuit_breakers.toml``, or ``None`` for the shipped defaults.
+
+    Raises
+    ------
+    InputError, MarketDataError
+        From valuing or margining the start book.
+
+    Examples
+    --------
+    >>> book = arrange(portfolio, market)  # doctest: +SKIP
+    >>> monitor = Monitor(book, get_model("deribit"), market)  # doctest: +SKIP
+    >>> tick = MarketUpdate("2025-11-13T00:00:01Z", index={"BTC": 99_000.0})  # doctest: +SKIP
+    >>> events = monitor.apply(tick)  # doctest: +SKIP
+    >>> monitor.paused_underlyings  # doctest: +SKIP
+    frozenset()
+    """
+
+    def __init__(
+        self,
+        book: BookArrangement,
+        model: MarginModel,
+        market: MarketSnapshot,
+        *,
+        breakers: BreakerConfig | str | Path | None = None,
+    ) -> None:
+        self._start = book
+        self._model = model
+        self._market = market
+        self._now = market.timestamp
+        config = breakers if isinstance(breakers, BreakerConfig) else load_breaker_config(breakers)
+        self._symbols = {i.symbol: i for i in book.instruments}
+        codes = np.asarray([i.underlying for i in book.instruments], dtype=object)
+        self._column_code = codes
+        underlyings = tuple(dict.fromkeys(codes.tolist()))
+        self._breakers = CircuitBreakers(config, market.timestamp, market.index, underlyings)
+        self._scope: Scope = unit_scope(model.name)
+        self._blocks: dict[str, _Block] = {}
+        for code in dict.fromkeys([*underlyings, *book.assets]):
+            self._blocks[code] = self._new_block(code)
+        self._equity = np.zeros(book.shape[0])
+        self._im = np.zeros(book.shape[0])
+        self._mm = np.zeros(book.shape[0])
+        self.last_recomputed: tuple[str, ...] = tuple(self._blocks)
+        """Codes whose blocks the last update recomputed (``("*",)`` for the whole book)."""
+        self._refresh(tuple(self._blocks), market)
+        if self._scope == "underlying" and not self._units_add_up(market):
+            self._scope = "account"
+            self._refresh(tuple(self._blocks), market)
+        self._codes: Int8Array = status_codes(self._equity, self._im, self._mm)
+
+    # ------------------------------------------------------------------ read access
+
+    @property
+    def market(self) -> MarketSnapshot:
+        """The market in force: the last good prices (quarantined ticks are not in it)."""
+        return self._market
+
+    @property
+    def now(self) -> datetime:
+        """Event time of the last update (UTC)."""
+        return self._now
+
+    @property
+    def book(self) -> BookArrangement:
+        """The book as arranged at the start market."""
+        return self._start
+
+    @property
+    def model(self) -> MarginModel:
+        """The margin model."""
+        return self._model
+
+    @property
+    def scope(self) -> Scope:
+        """``"underlying"`` (per-underlying re-margining) or ``"account"`` (whole book)."""
+        return self._scope
+
+    @property
+    def account_ids(self) -> tuple[str, ...]:
+        """Row order of every per-account array."""
+        return self._start.account_ids
+
+    @property
+    def equity(self) -> FloatArray:
+        """Shape ``(n_accounts,)``: mark-to-market equity, USD (a copy)."""
+        return self._equity.copy()
+
+    @property
+    def initial_margin(self) -> FloatArray:
+        """Shape ``(n_accounts,)``: IM, USD (a copy)."""
+        return self._im.copy()
+
+    @property
+    def maintenance_margin(self) -> FloatArray:
+        """Shape ``(n_accounts,)``: MM, USD (a copy)."""
+        return self._mm.copy()
+
+    @property
+    def status(self) -> tuple[HealthStatus, ...]:
+        """Each account's status, in row order."""
+        return tuple(STATUS_ORDER[int(c)] for c in self._codes)
+
+    def status_of(self, account_id: str) -> HealthStatus:
+        """Status of one account; an unknown id is an :class:`InputError`."""
+        return STATUS_ORDER[int(self._codes[self._row(account_id)])]
+
+    def health(self) -> AccountHealth:
+        """Every account's health (:func:`pmargin.health.assess` of the current numbers)."""
+        return assess(self._equity, self._im, self._mm)
+
+    @property
+    def paused_underlyings(self) -> frozenset[str]:
+        """Underlyings whose liquidations are paused by a circuit breaker."""
+        return self._breakers.paused_underlyings
+
+    @property
+    def breaker_config(self) -> BreakerConfig:
+        """The circuit-breaker limits in force."""
+        return self._breakers.config
+
+    def full_recompute(self) -> FullState:
+        """Recompute everything from scratch at the current market (the reference path)."""
+        return full_recompute(self._start, self._model, self._market)
+
+    # ------------------------------------------------------------------ updates
+
+    def apply(self, update: MarketUpdate) -> list[Event]:
+        """Consume one feed update; return the events it caused, in order.
+
+        Pause events come first (staleness, then each underlying's tick), then resumes, then
+        status changes.
+
+        Raises
+        ------
+        InputError
+            For an update older than the last one, a mark on an unknown symbol, a vol shift
+            on an underlying without a surface, or a surface with an expired slice; nothing
+            is changed then. Bad numbers are never errors: they trip the breakers.
+        """
+        if not isinstance(update, MarketUpdate):
+            raise InputError("update", type(update).__name__, "must be a MarketUpdate")
+        now = update.timestamp
+        if now < self._now:
+            raise InputError(
+                "update.timestamp",
+                format_timestamp(now),
+                f"is before the last update {format_timestamp(self._now)}",
+            )
+        ticks = self._ticks(update)
+        self._now = now
+        breakers = self._breakers
+        events: list[Event] = list(breakers.check_stale(now))
+        accepted: dict[str, PendingTick] = {}
+        for code, tick in ticks.items():
+            in_force = self._market.index.get(code)
+            ok, trips = breakers.screen(tick, now, in_force, self._quote_usd)
+            events.extend(trips)
+            if ok:
+                accepted[code] = PendingTick(
+                    tick.index, {s: m for s, (_, m) in tick.marks.items()}, tick.surface
+                )
+        resumed = []
+        for code in breakers.due(now):
+            pending, event = breakers.resume(code, now)
+            accepted[code] = pending
+            resumed.append(event)
+        self._commit(accepted, events)
+        events.extend(e for e in resumed if e.underlying in accepted)
+        events.extend(self._status_events())
+        return events
+
+    def check_feeds(self, now: datetime | str) -> list[Event]:
+        """Run the staleness and resume rules at ``now`` without new prices (a heartbeat)."""
+        return self.apply(MarketUpdate(parse_timestamp(now, "now")))
+
+    def roll_to(self, timestamp: datetime | str) -> list[Event]:
+        """Move the valuation time to ``timestamp`` and recompute every account.
+
+        Raises
+        ------
+        InputError
+            When a held option or future has expired by ``timestamp``.
+        """
+        when = parse_timestamp(timestamp, "timestamp")
+        market = self._market.replace(timestamp=when)
+        self._market = market
+        self._now = max(self._now, when)
+        self._refresh(tuple(self._blocks), market)
+        return list(self._status_events())
+
+    # ------------------------------------------------------------------ internals
+
+    def _row(self, account_id: str) -> int:
+        try:
+            return self._start.account_ids.index(account_id)
+        except ValueError:
+            raise InputError("account", account_id, "is not in the book") from None
+
+    def _quote_usd(self, instrument: Instrument) -> float:
+        return self._market.usd_price(instrument.quote)
+
+    def _instrument(self, symbol: str) -> Instrument:
+        found = self._symbols.get(symbol) or self._market.instruments.get(symbol)
+        if found is not None:
+            return found
+        try:
+            return parse_symbol(symbol)
+        except InputError as exc:
+            raise InputError(f"update.marks.{symbol}", symbol, exc.reason) from None
+
+    def _ticks(self, update: MarketUpdate) -> dict[str, UnderlyingTick]:
+        """Split an update by underlying, surfaces re-anchored and vol shifts applied."""
+        ticks: dict[str, UnderlyingTick] = {}
+
+        def tick(code: str) -> UnderlyingTick:
+            return ticks.setdefault(code, UnderlyingTick(code))
+
+        for code, price in update.index.items():
+            tick(code).index = price
+        for symbol, mark in update.marks.items():
+            instrument = self._instrument(symbol)
+            tick(instrument.underlying).marks[symbol] = (instrument, mark)
+        asof = self._market.timestamp
+        for code, surface in update.surfaces.items():
+            tick(code).surface = VolSurface(code, surface.slices, asof)
+        for code, shift in update.vol_shift.items():
+            t = tick(code)
+            t.vol_shift = shift
+            base = t.surface or self._surface_in_force(code)
+            if base is None:
+                raise InputError(
+                    f"update.vol_shift.{code}", shift, f"has no {code} surface to shift"
+                )
+            if math.isfinite(shift):
+                t.surface = _shifted(base, shift)
+                if t.surface is None:
+                    t.vol_shift = math.nan
+        return ticks
+
+    def _surface_in_force(self, code: str) -> VolSurface | None:
+        pending = self._breakers.pending(code)
+        if pending is not None and pending.surface is not None:
+            return pending.surface
+        return self._market.surfaces.get(code)
+
+    def _commit(self, accepted: dict[str, PendingTick], events: list[Event]) -> None:
+        """Apply the accepted ticks; a tick the valuation cannot price trips its breaker."""
+        market = self._market
+        affected: tuple[str, ...] = ()
+        while accepted:
+            market = _with_ticks(self._market, accepted)
+            changed = set(accepted)
+            affected = tuple(c for c, b in self._blocks.items() if b.depends_on & changed)
+            failed: dict[str, str] = {}
+            resolved: dict[str, ResolvedInstruments] = {}
+            for code in affected:
+                block = self._blocks[code]
+                try:
+                    resolved[code] = resolve_instruments(block.start.instruments, market)
+                except (MarketDataError, InputError) as exc:
+                    for culprit in sorted(block.depends_on & changed):
+                        failed.setdefault(culprit, str(exc))
+            if not failed:
+                self._market = market
+                self._refresh(affected, market, resolved)
+                return
+            for code, reason in failed.items():
+                del accepted[code]
+                self._breakers.discard_pending(code)
+                events.append(
+                    self._breakers.trip(
+                        code, self._now, BreakerReason.UNPRICEABLE, f"update.{code}",
+                        math.nan, math.nan, math.nan, f"{code} tick cannot be valued: {reason}",
+                    )
+                )  # fmt: skip
+        self.last_recomputed = ()
+
+    def _new_block(self, code: str) -> _Block:
+        columns = np.flatnonzero(self._column_code == code).astype(np.int64)
+        assets = (code,) if code in self._start.assets else ()
+        start = sub_book(self._start, columns, assets)
+        depends = {code}
+        for instrument in start.instruments:
+            depends.update((instrument.quote, instrument.settlement_currency))
+        n = self._start.shape[0]
+        return _Block(
+            code, columns, frozenset(depends), start, start, np.zeros(n), np.zeros(n), np.zeros(n)
+        )
+
+    def _refresh(
+        self,
+        codes: tuple[str, ...],
+        market: MarketSnapshot,
+        resolved: Mapping[str, ResolvedInstruments] | None = None,
+    ) -> None:
+        """Recompute the blocks of ``codes`` at ``market`` and the account totals."""
+        self._market = market
+        for code in codes:
+            block = self._blocks[code]
+            found = None if resolved is None else resolved.get(code)
+            if found is None:
+                found = resolve_instruments(block.start.instruments, market)
+            block.book = rebase_book(block.start, found)
+            block.positions_usd = positions_usd(block.book)
+            if self._scope == "underlying":
+                result = self._model.compute(block.book, market)
+                block.units = result.risk_units
+                block.initial_margin = result.initial_margin
+                block.maintenance_margin = result.maintenance_margin
+        n = self._start.shape[0]
+        asset_usd = np.array([market.usd_price(a) for a in self._start.assets], dtype=np.float64)
+        equity = self._start.balance_matrix @ asset_usd
+        for block in self._blocks.values():
+            equity = equity + block.positions_usd
+        self._equity = equity
+        if self._scope == "underlying":
+            im, mm = np.zeros(n), np.zeros(n)
+            for block in self._blocks.values():
+                im += block.initial_margin
+                mm += block.maintenance_margin
+            self._im, self._mm = im, mm
+            self.last_recomputed = codes
+        elif codes:
+            margin = self._model.compute(self._whole_book(), market)
+            self._im, self._mm = margin.initial_margin, margin.maintenance_margin
+            self.last_recomputed = ("*",)
+
+    def _whole_book(self) -> BookArrangement:
+        """Return the rebased whole book, assembled from the blocks' resolved instruments."""
+        blocks = [b for b in self._blocks.values() if b.columns.size]
+        if not blocks:
+            return self._start
+        resolved = blocks[0].book.resolved
+        for block in blocks[1:]:
+            resolved = resolved.concat(block.book.resolved)
+        order = np.concatenate([b.columns for b in blocks])
+        return rebase_book(self._start, resolved.take(np.argsort(order)))
+
+    def _units_add_up(self, market: MarketSnapshot) -> bool:
+        """Return True when the blocks' margins add up to the model's whole-book totals."""
+        whole = self._model.compute(self._whole_book(), market)
+        if any(u.underlying == "*" for u in whole.risk_units):
+            return False
+        return bool(
+            np.allclose(self._im, whole.initial_margin, rtol=_SCOPE_RTOL, atol=1e-9)
+            and np.allclose(self._mm, whole.maintenance_margin, rtol=_SCOPE_RTOL, atol=1e-9)
+        )
+
+    def _status_events(self) -> list[StatusChange]:
+        codes = status_codes(self._equity, self._im, self._mm)
+        rows = np.flatnonzero(codes != self._codes)
+        old = self._codes
+        self._codes = codes
+        if rows.size == 0:
+            return []
+        paused = self._breakers.paused_underlyings
+        quantity = self._start.quantity
+        events = []
+        for row in rows.tolist():
+            held = self._column_code[
+                quantity.indices[quantity.indptr[row] : quantity.indptr[row + 1]]
+            ]
+            events.append(
+                StatusChange(
+                    timestamp=self._now,
+                    account_id=self._start.account_ids[row],
+                    row=row,
+                    old=STATUS_ORDER[int(old[row])],
+                    new=STATUS_ORDER[int(codes[row])],
+                    equity=float(self._equity[row]),
+                    initial_margin=float(self._im[row]),
+                    maintenance_margin=float(self._mm[row]),
+                    paused_underlyings=frozenset(held.tolist()) & paused,
+                )
+            )
+        return events
+
+
+def _with_ticks(market: MarketSnapshot, ticks: Mapping[str, PendingTick]) -> MarketSnapshot:
+    """``market`` with the ticks' index prices, marks and surfaces merged in."""
+    index = {c: t.index for c, t in ticks.items() if t.index is not None}
+    marks = {s: _mark(m) for t in ticks.values() for s, m in t.marks.items()}
+    surfaces = {c: t.surface for c, t in ticks.items() if t.surface is not None}
+    return market.with_updates(index=index, marks=marks, surfaces=surfaces)
+
+
+def _mark(tick: MarkTick) -> Mark:
+    return Mark(price=tick.price, iv=tick.iv)
+
+
+def _shifted(surface: VolSurface, shift: float) -> VolSurface | None:
+    """``surface`` with each slice's at-the-money vol moved by ``shift`` (``None`` if invalid).
+
+    Each slice's SVI ``a`` moves by ``((v + shift)**2 - v**2) * T``, ``v`` its vol at
+    ``k = 0`` and ``T`` its ACT/365 years: the whole smile moves by the same total variance.
+    """
+    pieces = []
+    for piece in surface.slices:
+        t = year_fraction(surface.asof, piece.expiry)
+        w0 = float(piece.svi.total_variance(0.0))
+        vol = math.sqrt(max(w0, 0.0) / t)
+        if vol + shift <= 0.0:
+            return None
+        svi = piece.svi
+        a = svi.a + ((vol + shift) ** 2 - vol**2) * t
+        try:
+            moved = RawSVI(a, svi.b, svi.rho, svi.m, svi.sigma)
+        except InputError:
+            return None
+        pieces.append(SurfaceSlice(piece.expiry, moved, piece.forward))
+    return VolSurface(surface.underlying, pieces, surface.asof)
