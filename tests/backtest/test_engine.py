@@ -34,7 +34,7 @@ from pmargin.market import market_to_dict
 from pmargin.risk import arrange
 
 BOOKS = ("long_perp", "short_strangle", "calendar", "pair", "delta_hedged_short_vol")
-MODELS_RUN = tuple(m for m in ("standard", "deribit", "derive-pmrm2") if m in MODELS)
+MODELS_RUN = tuple(m for m in ("standard", "deribit", "derive-pmrm2", "pmargin-es") if m in MODELS)
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +82,13 @@ def test_margins_positive_and_applicability(weekly: BacktestResult) -> None:
             assert not finite[:, inverse].any()
             assert finite[:, ~np.array(inverse)].all()
             assert "derive-pmrm2" in weekly.errors
+        elif model == "pmargin-es":
+            # Needs two years of history: no margin before, every book margined after.
+            first = int(np.argmax(finite.all(axis=1)))
+            assert weekly.times[first] > np.datetime64("2019-08-01")
+            assert not finite[:first].any()
+            assert finite[first:].all()
+            assert "lookback" in weekly.errors[model]
         else:
             assert finite.all(), model
 

@@ -259,30 +259,62 @@ def _step_indices(
 
 
 class _Applicability:
-    """Which accounts each model can margin, found once on the first step."""
+    """Which accounts each model can margin, learnt on the first step where any can be.
+
+    A model that fails on the whole book is tried account by account: the accounts it margins
+    are kept for every later step (Derive's PMRM_2 and the USDC twins). A step where it can
+    margin no account at all (a VaR model before its lookback is filled) leaves the question
+    open for the next step.
+    """
 
     def __init__(self) -> None:
         self.rows: dict[str, npt.NDArray[np.int64] | None] = {}
+        self.notes: dict[str, str] = {}
 
-    def find(
-        self, name: str, model: MarginModel, portfolio: Portfolio, market: MarketSnapshot
-    ) -> tuple[npt.NDArray[np.int64] | None, str]:
-        """Rows the model margins (``None`` = all) and the first error message."""
+    def margin(
+        self,
+        name: str,
+        model: MarginModel,
+        portfolio: Portfolio,
+        book: BookArrangement,
+        market: MarketSnapshot,
+    ) -> FloatArray:
+        """Return the initial margin of every account (NaN where the model does not apply), USD.
+
+        Raises
+        ------
+        PmarginError
+            When the model margins no account of the book at this step.
+        """
+        n = len(portfolio.accounts)
+        if name in self.rows:
+            rows = self.rows[name]
+            if rows is None:
+                return model.compute(book, market).initial_margin
+            out = np.full(n, np.nan)
+            sub = Portfolio(tuple(portfolio.accounts[int(r)] for r in rows))
+            out[rows] = model.compute(arrange(sub, market), market).initial_margin
+            return out
         try:
-            model.compute(arrange(portfolio, market), market)
-            return None, ""
-        except PmarginError:
-            pass
-        rows: list[int] = []
+            im = model.compute(book, market).initial_margin
+            self.rows[name] = None
+            return im
+        except PmarginError as first:
+            error = first
+        out = np.full(n, np.nan)
         message = ""
         for a, account in enumerate(portfolio.accounts):
             alone = Portfolio((account,), portfolio.instruments)
             try:
-                model.compute(arrange(alone, market), market)
-                rows.append(a)
+                out[a] = model.compute(arrange(alone, market), market).initial_margin[0]
             except PmarginError as exc:
                 message = message or f"{account.id}: {' '.join(str(exc).split())}"
-        return np.asarray(rows, dtype=np.int64), message
+        found = np.flatnonzero(np.isfinite(out)).astype(np.int64)
+        if not found.size:
+            raise error
+        self.rows[name] = found
+        self.notes[name] = f"not applicable to some books ({message})"
+        return out
 
 
 def run_backtest(
@@ -348,7 +380,8 @@ def run_backtest(
     cache: dict[int, MarketSnapshot] = {}
     seconds: dict[str, float] = {"market": 0.0, "books": 0.0, "realised": 0.0}
     seconds.update({name: 0.0 for name in models})
-    errors: dict[str, str] = {}
+    failed: dict[str, int] = {}
+    first_error: dict[str, str] = {}
     applicability = _Applicability()
     accounts: tuple[str, ...] = ()
     pnl = np.full((n_obs, 0), np.nan)
@@ -376,11 +409,6 @@ def run_backtest(
             pnl = np.full((n_obs, len(ids)), np.nan)
             notional = np.full((n_obs, len(ids)), np.nan)
             margin = {name: np.full((n_obs, len(ids)), np.nan) for name in models}
-            for name, model in models.items():
-                rows, message = applicability.find(name, model, portfolio, today)
-                applicability.rows[name] = rows
-                if message:
-                    errors[name] = f"not applicable to some books ({message})"
         notional[s] = gross_notional(portfolio, today)
         seconds["books"] += time.perf_counter() - tick
         tick = time.perf_counter()
@@ -388,15 +416,11 @@ def run_backtest(
         seconds["realised"] += time.perf_counter() - tick
         for name, model in models.items():
             tick = time.perf_counter()
-            rows = applicability.rows[name]
             try:
-                if rows is None:
-                    margin[name][s] = model.compute(book, today).initial_margin
-                elif rows.size:
-                    sub = Portfolio(tuple(portfolio.accounts[int(r)] for r in rows))
-                    margin[name][s, rows] = model.compute(arrange(sub, today), today).initial_margin
+                margin[name][s] = applicability.margin(name, model, portfolio, book, today)
             except PmarginError as exc:
-                errors.setdefault(name, f"{today.timestamp.isoformat()}: {exc}")
+                failed[name] = failed.get(name, 0) + 1
+                first_error.setdefault(name, f"{today.timestamp.isoformat()}: {exc}")
             seconds[name] += time.perf_counter() - tick
         if progress is not None:
             progress(s + 1, n_obs)
@@ -404,6 +428,10 @@ def run_backtest(
     times = history.times[[i for i, _ in steps]]
     horizons = history.times[[j for _, j in steps]]
     stats = _summarise(config, accounts, margin, pnl, notional)
+    errors = dict(applicability.notes)
+    for name, count in failed.items():
+        text = f"no margin on {count} of {n_obs} steps (first: {first_error[name]})"
+        errors[name] = f"{errors[name]}; {text}" if name in errors else text
     seconds["total"] = time.perf_counter() - started
     return BacktestResult(
         config=config,
