@@ -327,11 +327,13 @@ class CircuitBreakers:
             now, underlying, reason, field, float(observed), float(reference), float(limit), detail
         )
 
-    def discard_pending(self, underlying: str) -> None:
-        """Drop the prices held for ``underlying`` (they could not be valued)."""
+    def discard_pending(self, underlying: str, now: datetime) -> None:
+        """Drop the prices of ``underlying`` received at ``now`` (they could not be valued)."""
         state = self._states.get(underlying)
         if state is not None:
             state.pending = PendingTick()
+            while len(state.accepted) > 1 and state.accepted[-1][0] == now:
+                state.accepted.pop()
 
     def due(self, now: datetime) -> list[str]:
         """Paused underlyings whose resume rule is met at ``now``."""

@@ -361,7 +361,7 @@ class Monitor:
                 return
             for code, reason in failed.items():
                 del accepted[code]
-                self._breakers.discard_pending(code)
+                self._breakers.discard_pending(code, self._now)
                 events.append(
                     self._breakers.trip(
                         code, self._now, BreakerReason.UNPRICEABLE, f"update.{code}",
