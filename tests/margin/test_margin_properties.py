@@ -31,6 +31,17 @@ BTC and ETH options, futures, perpetuals and spot, coin-settled (inverse) and US
     shocked value (``staticDiscountPos`` vs ``staticDiscountNeg``), so two books together can
     cost about 1% more than apart. Checked on every property but subadditivity.
 
+* ``pmargin-es`` (filtered historical ES), ``pmargin-mc`` (Monte Carlo ES) and ``pmargin-var``
+  (historical VaR), on the shared price history as of the test market (2024-11-27; skipped when
+  the shared data folder is absent): zero, offset, ``IM >= MM``, contributions; the whole IM is
+  positively homogeneous (the measure, the correlation-stress add-on ``max(0, m_s - m)`` and the
+  APC floor ``max(0, m_floor - m - corr)`` all scale with the book, the scenario sets do not
+  depend on it). Subadditivity is checked on the ES component only: ES with equal weights (the
+  mean of the ``k`` worst outcomes) is subadditive, but the add-ons are differences of measures
+  and are not. VaR is not subadditive (a quantile: two books each losing beyond the quantile in
+  different scenarios can together have a VaR above the sum), so ``pmargin-var`` is not checked
+  on it.
+
 * a covered call (long perpetual + short call, or coin balance + short call under X:PM) costing
   no more under ``deribit`` portfolio margin than under ``standard`` (Deribit's own standard
   margin; other venues' models are not compared with Deribit's standard regime): this does
@@ -54,9 +65,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import shared_data_dir
 from pmargin.book import portfolio_from_dict
 from pmargin.margin import MODELS, MarginModel, MarginResult, get_model
 from pmargin.margin.deribit import DeribitModel
+from pmargin.margin.scenario_risk import ScenarioRiskModel
 from pmargin.risk import BookArrangement, arrange
 
 MARKET = _books.market()
@@ -76,6 +89,9 @@ COVERAGE: dict[str, tuple[str, ...]] = {
     "okx": ("zero", "offset", "im_mm", "contributions", "subadditive", "homogeneous"),
     "tims": ("zero", "offset", "im_mm", "contributions", "subadditive", "homogeneous"),
     "derive-pmrm2": ("zero", "offset", "im_mm", "contributions", "homogeneous"),
+    "pmargin-es": ("zero", "offset", "im_mm", "contributions", "subadditive", "homogeneous"),
+    "pmargin-var": ("zero", "offset", "im_mm", "contributions", "homogeneous"),
+    "pmargin-mc": ("zero", "offset", "im_mm", "contributions", "subadditive", "homogeneous"),
 }  # fmt: skip
 """Registered model -> the properties this file checks on it (see the module docstring)."""
 
@@ -104,6 +120,15 @@ def _deribit(mode: str, *, no_dampener: bool = False, no_cap: bool = False) -> M
     return DeribitModel(params, model.name)
 
 
+def _with_history(name: str) -> MarginModel:
+    """A VaR/ES model, skipped when the shared price history is absent."""
+    if not shared_data_dir().is_dir():
+        pytest.skip(f"{name} needs the shared price history (set PMARGIN_SHARED_DATA)")
+    model = _build(name)
+    assert isinstance(model, ScenarioRiskModel)
+    return model.with_params(history_path=str(shared_data_dir()))
+
+
 # Every registered model, with Deribit's two regimes apart.
 VARIANTS: dict[str, tuple[str, Callable[[], MarginModel]]] = {
     "standard": ("standard", lambda: _build("standard")),
@@ -112,6 +137,9 @@ VARIANTS: dict[str, tuple[str, Callable[[], MarginModel]]] = {
     "okx": ("okx", lambda: _build("okx")),
     "tims": ("tims", lambda: _build("tims")),
     "derive-pmrm2": ("derive-pmrm2", lambda: _build("derive-pmrm2")),
+    "pmargin-es": ("pmargin-es", lambda: _with_history("pmargin-es")),
+    "pmargin-var": ("pmargin-var", lambda: _with_history("pmargin-var")),
+    "pmargin-mc": ("pmargin-mc", lambda: _with_history("pmargin-mc")),
 }
 
 
@@ -196,6 +224,8 @@ SUBADDITIVE: dict[str, tuple[Callable[[], MarginModel], dict[str, Measure]]] = {
     "deribit-xpm": (lambda: _deribit("cross", no_dampener=True), {"im": _im}),
     "okx": (lambda: _build("okx"), _OKX_SUBADDITIVE),
     "tims": (lambda: _build("tims"), {"im": _im}),
+    "pmargin-es": (lambda: _with_history("pmargin-es"), {"es": lambda r: _unit_sum(r, ("es",))}),
+    "pmargin-mc": (lambda: _with_history("pmargin-mc"), {"es": lambda r: _unit_sum(r, ("es",))}),
 }
 HOMOGENEOUS: dict[str, tuple[Callable[[], MarginModel], dict[str, Measure]]] = {
     "deribit-spm": (
@@ -209,6 +239,9 @@ HOMOGENEOUS: dict[str, tuple[Callable[[], MarginModel], dict[str, Measure]]] = {
     "okx": (lambda: _build("okx"), _OKX_HOMOGENEOUS),
     "tims": (lambda: _build("tims"), {"im": _im}),
     "derive-pmrm2": (lambda: _build("derive-pmrm2"), {"im": _im}),
+    "pmargin-es": (lambda: _with_history("pmargin-es"), {"im": _im}),
+    "pmargin-var": (lambda: _with_history("pmargin-var"), {"im": _im}),
+    "pmargin-mc": (lambda: _with_history("pmargin-mc"), {"im": _im}),
 }
 
 

@@ -71,6 +71,9 @@ MODELS: dict[str, str] = {
     "derive-pmrm2": "pmargin.margin.pmrm2:DerivePmrm2Model",
     "okx": "pmargin.margin.okx:OkxModel",
     "tims": "pmargin.margin.tims:TimsModel",
+    "pmargin-es": "pmargin.margin.scenario_risk:ScenarioRiskModel",
+    "pmargin-var": "pmargin.margin.scenario_risk:ScenarioRiskModel",
+    "pmargin-mc": "pmargin.margin.scenario_risk:ScenarioRiskModel",
 }
 """Model name -> ``module:class`` implementing it (imported on first use)."""
 

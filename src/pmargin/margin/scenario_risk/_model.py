@@ -1,0 +1,319 @@
+"""VaR / ES margin over joint scenarios of every underlying: ``pmargin-es``, ``-var``, ``-mc``.
+
+Per account, all USD, one risk unit spanning every underlying (``underlying = "*"``)::
+
+    measure            = ES or VaR of the account's P&L over the base scenario set
+    correlation_stress = max(0, max over stressed sets of max(0, measure_s) - max(0, measure))
+    apc                = buffer x (max(0, measure) + correlation_stress)          (buffer)
+                       | max(0, max(0, measure_floor) - max(0, measure) - corr)   (floor)
+                       | 0 (stressed weighting: inside the measure) | 0 (none)
+    IM                 = max(0, measure) + correlation_stress + apc
+    MM                 = mm_fraction x IM
+
+The account's P&L in a scenario is the sum of its positions' USD P&L (each instrument revalued
+once per scenario with :func:`~pmargin.risk.instrument_pnl` and converted at the scenario's
+coin prices, :func:`~pmargin.risk.settlement_to_usd`) and of its coin balances' USD P&L (the
+balance times its USD price times the coin's scenario move, as
+:func:`~pmargin.collateral.balance_scenario_pnl`); stablecoin balances are not shocked. See
+docs/margin-scenario-risk.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from pmargin._typing import FloatArray
+from pmargin.errors import InputError
+from pmargin.history import HOURS_PER_YEAR, PriceHistory
+from pmargin.margin._params import ParamTable
+from pmargin.margin._result import MarginResult, RiskUnitMargin
+from pmargin.margin.scenario_risk._params import ApcMethod, ScenarioRiskParams
+from pmargin.margin.scenario_risk._sources import (
+    JointScenarios,
+    as_of_instant,
+    build_sets,
+    check_fresh,
+    load_history,
+)
+from pmargin.margin.scenario_risk._tail import (
+    AccountTail,
+    account_tail,
+    entry_contributions,
+    tail_measure,
+)
+from pmargin.market import MarketSnapshot
+from pmargin.risk import BookArrangement, instrument_pnl, settlement_to_usd
+from pmargin.valuation import ResolvedInstruments
+
+__all__ = ["COMPONENTS", "ScenarioRiskModel"]
+
+COMPONENTS = ("correlation_stress", "apc")
+"""Component names besides the measure's own (``"es"`` or ``"var"``), USD each."""
+
+_CHUNK_CELLS = 20_000_000
+"""Accounts x scenarios cells per chunk when only a measure is needed (160 MB of float64)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Revalued:
+    """One scenario set revalued: instrument USD P&L and the moving balances' multipliers."""
+
+    unit_pnl: FloatArray  # (n_instruments, n_scenarios), USD per base unit
+    balance_move: FloatArray  # (n_moving_assets, n_scenarios): multiplier - 1
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioRiskModel:
+    """VaR / ES margin over historical, filtered historical or Monte Carlo joint scenarios.
+
+    Attributes
+    ----------
+    params
+        The validated parameter file.
+    name
+        Registered name (``"pmargin-es"``, ``"pmargin-var"``, ``"pmargin-mc"``).
+    history
+        A price history to use instead of the shared data folder (tests, what-ifs); ``None``
+        loads ``params.underlyings`` from the folder on first use.
+    """
+
+    params: ScenarioRiskParams
+    name: str = "pmargin-es"
+    history: PriceHistory | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_params(cls, params: ParamTable) -> ScenarioRiskModel:
+        """Build the model from a parsed parameter file (validated here; no data is read)."""
+        parsed = ScenarioRiskParams.from_table(params)
+        return cls(parsed, parsed.name)
+
+    def with_history(self, history: PriceHistory) -> ScenarioRiskModel:
+        """Return the same model reading ``history`` instead of the shared data folder."""
+        return replace(self, history=history)
+
+    def with_params(self, **changes: Any) -> ScenarioRiskModel:
+        """Return the same model with some parameters replaced (``lookback_days=365``, ...)."""
+        return replace(self, params=replace(self.params, **changes))
+
+    # ------------------------------------------------------------------ compute
+
+    def compute(self, book: BookArrangement, market: MarketSnapshot) -> MarginResult:
+        """Margin every account of ``book`` at ``market``.
+
+        Parameters
+        ----------
+        book
+            Accounts x instruments (base units) and balances.
+        market
+            The snapshot; its ``timestamp`` is the as-of date of the history (no later close
+            is read).
+
+        Returns
+        -------
+        MarginResult
+            One USD risk unit ``"*"`` with components ``es`` (or ``var``),
+            ``correlation_stress`` and ``apc``, the base set's labels and the
+            ``(n_accounts, n_scenarios)`` account P&L; Euler contributions per position, the
+            balances' share in ``im_other``.
+
+        Raises
+        ------
+        InputError
+            A missing history folder (naming ``PMARGIN_SHARED_DATA``), an instrument or coin
+            balance whose underlying the model's history lacks (naming it), a history that
+            ends too long before the market timestamp.
+        """
+        p = self.params
+        n_acc, n_inst = book.shape
+        moving, exposure = self._moving_balances(book, market)
+        self._check_underlyings(book)
+        history = self.history if self.history is not None else load_history(p)
+        history = history.select(p.underlyings, "scenarios.underlyings")
+        as_of = as_of_instant(market.timestamp)
+        check_fresh(history, as_of, p.max_age_days)
+        sets = build_sets(p, history, as_of)
+        quantity = sparse.csr_array(book.quantity)
+
+        base = self._revalue(book.resolved, sets.base, moving)
+        pnl = self._account_pnl(quantity, exposure, base, slice(0, n_acc))
+        weights = sets.base.weights
+        tail = account_tail(pnl, p.confidence, weights, p.measure.value, p.boundary)
+        measure = np.maximum(tail.measure, 0.0)
+
+        stressed = np.zeros(n_acc)
+        for _, source in sets.stressed:
+            other = self._measure(quantity, exposure, book.resolved, source, moving)
+            stressed = np.maximum(stressed, other)
+        correlation_stress = np.maximum(stressed - measure, 0.0)
+        apc = self._apc(quantity, exposure, book, sets.floor, moving, measure + correlation_stress)
+        im = measure + correlation_stress + apc
+        mm = p.mm_fraction * im
+
+        contribution, im_other = self._attribution(quantity, exposure, base, tail, im, n_inst)
+        worst = (
+            np.argmin(pnl, axis=1).astype(np.int64) if pnl.shape[1] else np.zeros(n_acc, np.int64)
+        )
+        smallest = pnl[np.arange(n_acc), worst] if pnl.shape[1] else np.zeros(n_acc)
+        held = (np.diff(quantity.indptr) > 0) | np.any(exposure != 0.0, axis=1)
+        unit = RiskUnitMargin(
+            underlying="*",
+            currency="USD",
+            usd_rate=1.0,
+            initial_margin=im,
+            maintenance_margin=mm,
+            components={
+                p.measure.value: measure,
+                "correlation_stress": correlation_stress,
+                "apc": apc,
+            },
+            scenario_labels=sets.base.labels,
+            scenario_pnl=pnl,
+            worst_scenario=np.where(smallest < 0.0, worst, -1).astype(np.int64),
+            held=held,
+        )
+        return MarginResult.from_units(self.name, book, market, [unit], contribution, im_other)
+
+    # ------------------------------------------------------------------ inputs
+
+    def _check_underlyings(self, book: BookArrangement) -> None:
+        known = self.params.underlyings
+        for instrument in book.instruments:
+            if instrument.underlying.upper() not in known:
+                raise InputError(
+                    "underlying",
+                    instrument.underlying,
+                    f"of instrument {instrument.symbol!r} has no price history in the model "
+                    f"(scenarios.underlyings = {list(known)} in {self.params.source}); add it "
+                    "there with its binance_<NAME>USDT_<frequency>.csv in the data folder",
+                )
+
+    def _moving_balances(
+        self, book: BookArrangement, market: MarketSnapshot
+    ) -> tuple[tuple[str, ...], FloatArray]:
+        """Coin balances that move with their underlying: names and USD exposures ``(n, m)``."""
+        p = self.params
+        balances = book.balance_matrix
+        names: list[str] = []
+        columns: list[int] = []
+        for k, asset in enumerate(book.assets):
+            if not np.any(balances[:, k]):
+                continue
+            code = asset.upper()
+            if code in p.stablecoins:
+                continue
+            if code not in p.underlyings:
+                raise InputError(
+                    "underlying",
+                    asset,
+                    f"(a balance) has no price history in the model (scenarios.underlyings = "
+                    f"{list(p.underlyings)}) and is not a listed stablecoin "
+                    f"(scenarios.stablecoins = {list(p.stablecoins)}) in {p.source}",
+                )
+            names.append(code)
+            columns.append(k)
+        prices = np.array([market.usd_price(a) for a in names], dtype=np.float64)
+        exposure = balances[:, columns] * prices if columns else np.zeros((book.shape[0], 0))
+        return tuple(names), np.ascontiguousarray(exposure)
+
+    # ------------------------------------------------------------------ kernel
+
+    def _revalue(
+        self, resolved: ResolvedInstruments, source: JointScenarios, moving: tuple[str, ...]
+    ) -> _Revalued:
+        """Revalue every instrument once per scenario (USD per base unit)."""
+        arrays = source.apply(resolved)
+        shift = self.params.mpor_hours / HOURS_PER_YEAR if self.params.time_decay else 0.0
+        raw = instrument_pnl(resolved, arrays.spot_multiplier, arrays.vol, time_shift=shift)
+        usd = settlement_to_usd(resolved, raw, arrays.spot_multiplier)
+        rows = [source.names.index(a) for a in moving]
+        move = source.spot_multiplier[rows] - 1.0 if rows else np.zeros((0, len(source.labels)))
+        return _Revalued(np.ascontiguousarray(usd), move)
+
+    @staticmethod
+    def _account_pnl(
+        quantity: Any, exposure: FloatArray, rev: _Revalued, rows: slice
+    ) -> FloatArray:
+        """Account USD P&L ``quantity @ unit_pnl + exposure @ balance_move`` for ``rows``."""
+        pnl = np.asarray(quantity[rows] @ rev.unit_pnl, dtype=np.float64)
+        if exposure.shape[1]:
+            pnl += exposure[rows] @ rev.balance_move
+        return pnl
+
+    def _measure(
+        self,
+        quantity: Any,
+        exposure: FloatArray,
+        resolved: ResolvedInstruments,
+        source: JointScenarios,
+        moving: tuple[str, ...],
+    ) -> FloatArray:
+        """``max(0, measure)`` per account under ``source``, accounts taken in chunks."""
+        p = self.params
+        rev = self._revalue(resolved, source, moving)
+        n_acc = quantity.shape[0]
+        out = np.zeros(n_acc)
+        step = max(1, _CHUNK_CELLS // max(1, rev.unit_pnl.shape[1]))
+        for start in range(0, n_acc, step):
+            rows = slice(start, min(n_acc, start + step))
+            pnl = self._account_pnl(quantity, exposure, rev, rows)
+            value = tail_measure(pnl, p.confidence, source.weights, p.measure.value, p.boundary)
+            out[rows] = np.maximum(value, 0.0)
+        return out
+
+    def _apc(
+        self,
+        quantity: Any,
+        exposure: FloatArray,
+        book: BookArrangement,
+        floor: JointScenarios | None,
+        moving: tuple[str, ...],
+        margin: FloatArray,
+    ) -> FloatArray:
+        """Return the anti-procyclicality component per account (USD, >= 0)."""
+        p = self.params
+        if p.apc_method is ApcMethod.BUFFER:
+            buffer: FloatArray = p.apc_buffer * margin
+            return buffer
+        if p.apc_method is ApcMethod.FLOOR and floor is not None:
+            floor_margin = self._measure(quantity, exposure, book.resolved, floor, moving)
+            uplift: FloatArray = np.maximum(floor_margin - margin, 0.0)
+            return uplift
+        return np.zeros(margin.shape)
+
+    def _attribution(
+        self,
+        quantity: Any,
+        exposure: FloatArray,
+        rev: _Revalued,
+        tail: AccountTail,
+        im: FloatArray,
+        n_inst: int,
+    ) -> tuple[Any, FloatArray]:
+        """Euler contributions scaled pro rata to IM; the balances' share goes to im_other.
+
+        Where the measure is > 0, every contribution (positions and balances) is multiplied by
+        ``IM / measure``, so the add-ons are spread in proportion to the Euler contributions.
+        Where it is <= 0 (no tail loss) positions get 0 and the add-ons (if any) go to
+        ``im_other``.
+        """
+        n_acc = quantity.shape[0]
+        rows = np.repeat(np.arange(n_acc), np.diff(quantity.indptr)).astype(np.int64)
+        columns = quantity.indices.astype(np.int64)
+        values = entry_contributions(tail, rows, columns, quantity.data, rev.unit_pnl)
+        balance = np.zeros(n_acc)
+        if exposure.shape[1]:
+            # (n_moving, n_acc, K): each coin's move in each account's tail scenarios
+            moves = rev.balance_move[:, tail.index]
+            balance = -np.einsum("am,mak,ak->a", exposure, moves, tail.weight)
+        positive = tail.measure > 0.0
+        scale = np.divide(im, tail.measure, out=np.zeros(n_acc), where=positive)
+        values = values * scale[rows]
+        im_other = np.where(positive, balance * scale, im)
+        contribution = sparse.csr_array(
+            (values, quantity.indices.copy(), quantity.indptr.copy()), shape=(n_acc, n_inst)
+        )
+        return contribution, im_other
