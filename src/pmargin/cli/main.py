@@ -126,6 +126,8 @@ ParamsOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 DEMO_ACCOUNTS = 1_000
 DEMO_MODELS = ["standard", "deribit", "deribit-cross", "okx"]
+HISTORY_MODELS = ["pmargin-es"]
+"""Shown in the demo when the price history (../shared/data or $PMARGIN_SHARED_DATA) is there."""
 LINEAR_MODELS = ["standard", "deribit", "okx", "derive-pmrm2"]
 """Models compared on the USDC-settled accounts (Derive lists USDC-settled contracts only)."""
 
@@ -271,6 +273,10 @@ def demo(
         f"{market_file.name} @ {snapshot.timestamp.isoformat()}"
     )
     reports = margin_reports(book, snapshot, DEMO_MODELS)
+    try:
+        reports |= margin_reports(book, snapshot, HISTORY_MODELS)
+    except PmarginError as exc:
+        out.print(f"[dim]{', '.join(HISTORY_MODELS)} left out: {' '.join(str(exc).split())}[/dim]")
     out.print(summary_table(reports, "book totals by model (USD)"))
     linear = Portfolio(
         tuple(
