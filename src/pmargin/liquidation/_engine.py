@@ -1,0 +1,599 @@
+"""The liquidation engine: partial liquidation, insurance fund, auto-deleveraging, bad debt.
+
+For every account whose equity is below its maintenance margin (largest shortfall first):
+
+1. **Partial liquidation.** Each step closes part of one position on the market, at
+   ``mark (1 -/+ impact)`` with a penalty, and re-margins the account alone (a one-row book)
+   with the same model. The position is the first, in the configured order, whose largest
+   step (``max_fraction`` of its size at the trigger) raises neither IM nor MM; the step is
+   the smallest close (bisection) that brings equity back to the target, or the largest step
+   when none does. Order ``"contribution"``: positions whose IM contribution is positive,
+   by ``contribution share closed x kappa / (slippage + penalty)`` with ``kappa`` the target's
+   margin per USD of IM (``(1 + buffer) MM / IM`` or 1), then the others by notional;
+   ``"notional"``: largest notional first. Positions in paused underlyings are never touched.
+2. **Bankruptcy** (equity < 0 with positions left): options and spot are closed on the
+   market; futures and perpetuals too when the insurance fund covers the deficit that leaves,
+   else they are **auto-deleveraged**: matched against the highest-ranked opposite positions
+   (:mod:`~pmargin.liquidation._adl`) at the bankruptcy price, which moves the deficit the
+   fund cannot pay to the counterparties (allocated over positions by notional, at most
+   ``max_price_move`` from the mark); unmatched quantity is closed on the market.
+3. **Settlement** of a closed-out account with negative equity: the fund pays what it can
+   (:class:`FundDraw`), the rest is written off as bad debt (:class:`BadDebt`); both credit
+   the account's negative balances, so it ends at zero equity. An account with positions left
+   in a paused underlying is not settled.
+
+Counterparties of an ADL fill are re-checked and liquidated in turn if they fall below MM.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+from scipy import sparse
+
+from pmargin.collateral import account_equity
+from pmargin.instruments import Kind
+from pmargin.liquidation._adl import adl_score, rank_opposite
+from pmargin.liquidation._config import LiquidationConfig, load_config
+from pmargin.liquidation._costs import (
+    fill_price,
+    impact,
+    penalty_rate,
+    penalty_usd,
+    split_penalty,
+)
+from pmargin.liquidation._events import (
+    AdlFill,
+    BadDebt,
+    Event,
+    FundDraw,
+    LiquidationFill,
+    LiquidationFinished,
+    LiquidationTriggered,
+)
+from pmargin.liquidation._ledger import (
+    AccountState,
+    Ledger,
+    cash_asset,
+    reduce_position,
+    trade_pnl,
+)
+from pmargin.liquidation._state import (
+    InsuranceFund,
+    LiquidationOutcome,
+    state_of,
+)
+from pmargin.margin import MarginModel, MarginResult
+from pmargin.market import MarketSnapshot
+from pmargin.risk import BookArrangement
+from pmargin.valuation import value_instruments
+
+__all__ = ["LiquidationEngine", "bankruptcy_price"]
+
+_EPS_USD = 1e-9
+"""Amounts below this (USD) are rounding, not money (no fund draw or bad debt for them)."""
+
+
+def bankruptcy_price(kind_inverse: bool, quantity: float, mark: float, gain: float) -> float:
+    """Price at which trading ``quantity`` gains ``gain`` (cash asset units) against ``mark``.
+
+    Linear: ``dq (m - p) = g``, so ``p = m - g / dq``. Inverse futures: ``dq (m / p - 1) = g``,
+    so ``p = m / (1 + g / dq)``.
+    """
+    if kind_inverse:
+        return mark / (1.0 + gain / quantity)
+    return mark - gain / quantity
+
+
+@dataclass(frozen=True, slots=True)
+class _Margin:
+    """One account margined alone: equity, IM, MM (USD), IM contribution per book column."""
+
+    equity: float
+    im: float
+    mm: float
+    contributions: dict[int, float]
+
+
+@dataclass(frozen=True, slots=True)
+class _Quote:
+    """A priced market close of one position (see :class:`LiquidationFill` for the fields)."""
+
+    column: int
+    quantity: float
+    mark: float
+    price: float
+    impact: float
+    depth: float
+    notional: float
+    slippage: float
+    premium_usd: float | None
+    cash_asset: str
+    cash_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Trial:
+    """A close tried on a copy of the account: its quote, penalty and the margin after."""
+
+    quote: _Quote
+    rate: float
+    penalty: float
+    after: _Margin
+
+
+class LiquidationEngine:
+    """Liquidates every account of a book that is below maintenance margin.
+
+    Parameters
+    ----------
+    model
+        The margin model (``get_model(name)``); each account is re-margined alone with it.
+    book, market
+        The book and the snapshot marks, fills and margins are computed at.
+    fund
+        The insurance fund before the episode; ``None`` starts it at the configuration's
+        ``fund_initial_balance``.
+    config
+        Parameters; ``None`` loads the shipped ``liquidation.toml``.
+    paused
+        Underlyings whose positions must not be liquidated (circuit breakers).
+    result
+        ``model.compute(book, market)`` when already computed.
+
+    Examples
+    --------
+    >>> outcome = LiquidationEngine(get_model("standard"), book, market).run()  # doctest: +SKIP
+    >>> replay(book, fund, outcome.events) == outcome.state  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: MarginModel,
+        book: BookArrangement,
+        market: MarketSnapshot,
+        fund: InsuranceFund | float | None = None,
+        *,
+        config: LiquidationConfig | None = None,
+        paused: Collection[str] = (),
+        result: MarginResult | None = None,
+    ) -> None:
+        self.model = model
+        self.book = book
+        self.market = market
+        self.config = load_config() if config is None else config
+        if fund is None:
+            fund = self.config.fund_initial_balance
+        self.fund = fund if isinstance(fund, InsuranceFund) else InsuranceFund(float(fund))
+        self.paused = frozenset(paused)
+        self.result = model.compute(book, market) if result is None else result
+        self.equity = account_equity(book, market).equity
+        resolved = book.resolved
+        self._marks = value_instruments(resolved).price if len(resolved) else np.zeros(0)
+        self._underlying_usd = resolved.underlying_price * resolved.quote_usd
+        self._cash = [cash_asset(i) for i in book.instruments]
+        self._cash_usd = np.array([market.usd_price(a) for a in self._cash], dtype=np.float64)
+        self._ledger = Ledger(book, self.fund.balance_usd)
+        self._events: list[Event] = []
+        self._outcome: LiquidationOutcome | None = None
+
+    # ------------------------------------------------------------------ public
+    def run(self) -> LiquidationOutcome:
+        """Process every account below MM and return the events and the state after.
+
+        An engine runs once; a second call returns the same outcome.
+        """
+        if self._outcome is not None:
+            return self._outcome
+        margin, equity = self.result.maintenance_margin, self.equity
+        below = np.flatnonzero(equity < margin)
+        queue = [int(r) for r in below[np.argsort(equity[below] - margin[below], kind="stable")]]
+        visits: dict[int, int] = {}
+        liquidated: list[str] = []
+        while queue:
+            row = queue.pop(0)
+            visits[row] = visits.get(row, 0) + 1
+            if visits[row] > 3:
+                continue
+            m = self._margin(row)
+            if m.equity >= m.mm:
+                continue
+            liquidated.append(self.book.account_ids[row])
+            for other in self._liquidate(row, m):
+                if other not in queue:
+                    queue.append(other)
+        outcome = LiquidationOutcome(
+            events=tuple(self._events), state=state_of(self._ledger), liquidated=tuple(liquidated)
+        )
+        self._outcome = outcome
+        return outcome
+
+    # ------------------------------------------------------------------ one account
+    def _liquidate(self, row: int, m: _Margin) -> list[int]:
+        """Liquidate one account; return the ADL counterparties to re-check."""
+        cfg = self.config
+        state = self._ledger.account(row)
+        account = self.book.account_ids[row]
+        held_paused = sorted(
+            {self.book.instruments[j].underlying for j in state.positions} & self.paused
+        )
+        self._emit(
+            LiquidationTriggered(
+                account=account,
+                equity=m.equity,
+                initial_margin=m.im,
+                maintenance_margin=m.mm,
+                target_equity=cfg.target.required(m.im, m.mm),
+                paused=tuple(held_paused),
+            )
+        )
+        initial = {j: abs(q) for j, q in state.positions.items()}
+        steps = 0
+        counterparties: list[int] = []
+        while True:
+            closable = self._closable(row)
+            if m.equity >= cfg.target.required(m.im, m.mm):
+                outcome = "restored"
+                break
+            if m.equity < 0.0 and closable:
+                steps, m, outcome, counterparties = self._bankrupt(row, m, closable, steps)
+                break
+            if not state.positions:
+                outcome = "closed_out"
+                if m.equity < -_EPS_USD:
+                    m, outcome = self._settle(row), "bankrupt"
+                break
+            if not closable:
+                outcome = "paused"
+                break
+            if steps >= cfg.steps.max_steps:
+                outcome = "max_steps"
+                break
+            trial = self._step(row, m, closable, initial)
+            if trial is None:
+                outcome = "stuck"
+                break
+            m = self._commit(row, m, trial, "partial")
+            steps += 1
+        self._emit(
+            LiquidationFinished(
+                account=account,
+                outcome=outcome,
+                steps=steps,
+                equity=m.equity,
+                initial_margin=m.im,
+                maintenance_margin=m.mm,
+            )
+        )
+        return counterparties
+
+    def _closable(self, row: int) -> list[int]:
+        state = self._ledger.account(row)
+        instruments = self.book.instruments
+        return [j for j in state.positions if instruments[j].underlying not in self.paused]
+
+    def _step(
+        self, row: int, m: _Margin, closable: list[int], initial: dict[int, float]
+    ) -> _Trial | None:
+        """Find the next partial close: first acceptable candidate, smallest size to target."""
+        cfg = self.config
+        state = self._ledger.account(row)
+        rate = penalty_rate(m.equity, m.mm, cfg.penalty)
+        tol = 1e-9 * max(1.0, m.mm, m.im)
+        for j in self._order(m, closable, initial, rate, state):
+            x_max = min(abs(state.positions[j]), cfg.steps.max_fraction * initial.get(j, 0.0))
+            x_max = x_max if x_max > 0.0 else abs(state.positions[j])
+            top = self._trial(row, state, j, x_max, rate, m.equity)
+            if top.after.mm > m.mm + tol or top.after.im > m.im + tol:
+                continue
+            if self._gap(top.after) < 0.0:
+                return top
+            lo, hi, best = 0.0, x_max, top
+            while hi - lo > cfg.steps.size_tolerance * x_max:
+                mid = 0.5 * (lo + hi)
+                trial = self._trial(row, state, j, mid, rate, m.equity)
+                if self._gap(trial.after) >= 0.0:
+                    hi, best = mid, trial
+                else:
+                    lo = mid
+            if best.after.mm > m.mm + tol or best.after.im > m.im + tol:
+                return top
+            return best
+        return None
+
+    def _gap(self, m: _Margin) -> float:
+        return m.equity - self.config.target.required(m.im, m.mm)
+
+    def _order(
+        self,
+        m: _Margin,
+        closable: list[int],
+        initial: dict[int, float],
+        rate: float,
+        state: AccountState,
+    ) -> list[int]:
+        """Candidate columns, best first (module docstring)."""
+        cfg = self.config
+        notional = {j: abs(state.positions[j]) * float(self._underlying_usd[j]) for j in closable}
+        by_notional = sorted(closable, key=lambda j: (-notional[j], j))
+        if cfg.steps.method == "notional":
+            return by_notional
+        kappa = 1.0
+        if cfg.target.kind == "buffer" and m.im > 0.0:
+            kappa = (1.0 + cfg.target.buffer) * m.mm / m.im
+        scores: dict[int, float] = {}
+        for j in closable:
+            c = m.contributions.get(j, 0.0)
+            if c <= 0.0:
+                continue
+            q = abs(state.positions[j])
+            x = min(q, cfg.steps.max_fraction * initial.get(j, q)) or q
+            quote = self._quote(state, j, x)
+            cost = quote.slippage + penalty_usd(
+                rate, quote.notional, quote.premium_usd, math.inf, cfg.penalty
+            )
+            gain = c * (x / q) * kappa
+            scores[j] = gain / cost if cost > 0.0 else math.inf
+        first = sorted(scores, key=lambda j: (-scores[j], j))
+        return first + [j for j in by_notional if j not in scores]
+
+    # ------------------------------------------------------------------ pricing
+    def _quote(self, state: AccountState, column: int, size: float) -> _Quote:
+        """Price closing ``size`` base units of the position in ``column`` on the market."""
+        instrument = self.book.instruments[column]
+        held = state.positions[column]
+        quantity = -math.copysign(size, held)
+        mark = float(self._marks[column])
+        notional = size * float(self._underlying_usd[column])
+        depth = self.config.slippage.depth(instrument.kind.value, instrument.underlying)
+        relative = impact(notional, depth, self.config.slippage)
+        price = fill_price(mark, quantity, relative)
+        cash_usd = float(self._cash_usd[column])
+        slippage = -trade_pnl(instrument, quantity, mark, price) * cash_usd
+        premium = size * mark * cash_usd if instrument.kind is Kind.OPTION else None
+        return _Quote(
+            column=column,
+            quantity=quantity,
+            mark=mark,
+            price=price,
+            impact=relative,
+            depth=depth,
+            notional=notional,
+            slippage=max(slippage, 0.0),
+            premium_usd=premium,
+            cash_asset=self._cash[column],
+            cash_usd=cash_usd,
+        )
+
+    def _trial(
+        self, row: int, state: AccountState, column: int, size: float, rate: float, equity: float
+    ) -> _Trial:
+        """Close ``size`` of ``column`` on a copy of the account and margin the copy."""
+        quote = self._quote(state, column, size)
+        penalty = penalty_usd(
+            rate, quote.notional, quote.premium_usd, equity - quote.slippage, self.config.penalty
+        )
+        trial = state.copy()
+        reduce_position(
+            trial, self.book.instruments[column], column, quote.quantity, quote.mark, quote.price
+        )
+        trial.balances[quote.cash_asset] = (
+            trial.balances.get(quote.cash_asset, 0.0) - penalty / quote.cash_usd
+        )
+        return _Trial(quote, rate, penalty, self._margin(row, trial))
+
+    def _margin(self, row: int, state: AccountState | None = None) -> _Margin:
+        """Margin the account (or a trial state of it) alone with the model."""
+        book = self._ledger.account_book(row, state)
+        result = self.model.compute(book, self.market)
+        equity = float(account_equity(book, self.market).equity[0])
+        columns = list((self._ledger.account(row) if state is None else state).positions)
+        contribution = sparse.coo_array(result.im_contribution)
+        contributions: dict[int, float] = {}
+        for k, value in zip(contribution.col.tolist(), contribution.data.tolist(), strict=True):
+            contributions[columns[k]] = contributions.get(columns[k], 0.0) + value
+        return _Margin(
+            equity=equity,
+            im=float(result.initial_margin[0]),
+            mm=float(result.maintenance_margin[0]),
+            contributions=contributions,
+        )
+
+    def _commit(self, row: int, m: _Margin, trial: _Trial, reason: str) -> _Margin:
+        """Record a fill event for ``trial`` and apply it to the ledger."""
+        q = trial.quote
+        fund, liquidator = split_penalty(trial.penalty, self.config.penalty)
+        self._emit(
+            LiquidationFill(
+                account=self.book.account_ids[row],
+                instrument=self.book.instruments[q.column].symbol,
+                quantity=q.quantity,
+                mark=q.mark,
+                fill_price=q.price,
+                impact=q.impact,
+                depth_usd=q.depth,
+                notional_usd=q.notional,
+                slippage_usd=q.slippage,
+                penalty_rate=trial.rate,
+                penalty_usd=trial.penalty,
+                penalty_fund_usd=fund,
+                penalty_liquidator_usd=liquidator,
+                cash_asset=q.cash_asset,
+                cash_usd=q.cash_usd,
+                equity_before=m.equity,
+                equity_after=trial.after.equity,
+                initial_margin_before=m.im,
+                initial_margin_after=trial.after.im,
+                maintenance_margin_before=m.mm,
+                maintenance_margin_after=trial.after.mm,
+                reason=reason,
+            )
+        )
+        return trial.after
+
+    def _emit(self, event: Event) -> None:
+        self._events.append(event)
+        self._ledger.apply(event)
+
+    # ------------------------------------------------------------------ bankruptcy
+    def _close_all(
+        self, row: int, m: _Margin, columns: Iterable[int], steps: int
+    ) -> tuple[int, _Margin]:
+        """Close each of ``columns`` entirely on the market (reason ``"bankrupt"``)."""
+        for j in list(columns):
+            state = self._ledger.account(row)
+            if j not in state.positions:
+                continue
+            rate = penalty_rate(m.equity, m.mm, self.config.penalty)
+            trial = self._trial(row, state, j, abs(state.positions[j]), rate, m.equity)
+            m = self._commit(row, m, trial, "bankrupt")
+            steps += 1
+        return steps, m
+
+    def _bankrupt(
+        self, row: int, m: _Margin, closable: list[int], steps: int
+    ) -> tuple[int, _Margin, str, list[int]]:
+        """Close out a bankrupt account: market, fund, ADL, bad debt (module docstring)."""
+        state = self._ledger.account(row)
+        instruments = self.book.instruments
+        notional = {j: abs(state.positions[j]) * float(self._underlying_usd[j]) for j in closable}
+        ordered = sorted(closable, key=lambda j: (-notional[j], j))
+        futures = [j for j in ordered if instruments[j].kind in (Kind.FUTURE, Kind.PERPETUAL)]
+        others = [j for j in ordered if j not in futures]
+        paused_left = len(closable) < len(state.positions)
+        steps, m = self._close_all(row, m, others, steps)
+        if paused_left:
+            steps, m = self._close_all(row, m, futures, steps)
+            return steps, m, "paused", []
+        counterparties: list[int] = []
+        if futures:
+            slippage = sum(self._quote(state, j, abs(state.positions[j])).slippage for j in futures)
+            if -(m.equity - slippage) <= self._ledger.fund_usd:
+                steps, m = self._close_all(row, m, futures, steps)
+            else:
+                steps, m, counterparties = self._deleverage(row, m, futures, steps)
+        m = self._settle(row)
+        return steps, m, "bankrupt", counterparties
+
+    def _deleverage(
+        self, row: int, m: _Margin, futures: list[int], steps: int
+    ) -> tuple[int, _Margin, list[int]]:
+        """ADL ``futures`` of a bankrupt account at bankruptcy prices; the rest on the market."""
+        state = self._ledger.account(row)
+        instruments = self.book.instruments
+        uncovered = max(-m.equity - self._ledger.fund_usd, 0.0)
+        notional = {j: abs(state.positions[j]) * float(self._underlying_usd[j]) for j in futures}
+        total = sum(notional.values())
+        counterparties: list[int] = []
+        for j in futures:
+            held = state.positions[j]
+            share = uncovered * notional[j] / total if total > 0.0 else 0.0
+            share = min(share, self.config.adl.max_price_move * notional[j])
+            mark = float(self._marks[j])
+            cash_usd = float(self._cash_usd[j])
+            price = bankruptcy_price(instruments[j].is_inverse, -held, mark, share / cash_usd)
+            remaining = abs(held)
+            ranked = rank_opposite(
+                self._ledger.holders(j), held, row, partial(self._score, column=j)
+            )
+            for candidate in ranked:
+                if remaining <= 0.0:
+                    break
+                take = min(remaining, abs(candidate.quantity))
+                quantity = -math.copysign(take, held)
+                transfer = trade_pnl(instruments[j], quantity, mark, price) * cash_usd
+                before = self._equity(candidate.row)
+                trial = self._ledger.account(candidate.row).copy()
+                reduce_position(trial, instruments[j], j, -quantity, mark, price)
+                after = float(
+                    account_equity(
+                        self._ledger.account_book(candidate.row, trial), self.market
+                    ).equity[0]
+                )
+                self._emit(
+                    AdlFill(
+                        account=self.book.account_ids[row],
+                        counterparty=self.book.account_ids[candidate.row],
+                        instrument=instruments[j].symbol,
+                        quantity=quantity,
+                        mark=mark,
+                        bankruptcy_price=price,
+                        transfer_usd=transfer,
+                        ranking=candidate.score,
+                        cash_asset=self._cash[j],
+                        cash_usd=cash_usd,
+                        counterparty_equity_before=before,
+                        counterparty_equity_after=after,
+                    )
+                )
+                counterparties.append(candidate.row)
+                remaining = abs(state.positions.get(j, 0.0))
+            if j in state.positions:
+                m = self._margin(row)
+                steps, m = self._close_all(row, m, [j], steps)
+        return steps, self._margin(row), counterparties
+
+    def _score(self, row: int, quantity: float, *, column: int) -> float | None:
+        """ADL ranking of ``row``'s position in ``column`` (``None``: equity <= 0)."""
+        equity = self._equity(row)
+        notional = abs(quantity) * float(self._underlying_usd[column])
+        if equity <= 0.0 or notional <= 0.0:
+            return None
+        unrealised = self._ledger.unrealised_of(row, column) * float(self._cash_usd[column])
+        return adl_score(self.config.adl.ranking, quantity, notional, unrealised, equity)
+
+    def _equity(self, row: int) -> float:
+        """Return the account's equity now (USD): recomputed if the episode touched it."""
+        if row in self._ledger.touched:
+            book = self._ledger.account_book(row)
+            return float(account_equity(book, self.market).equity[0])
+        return float(self.equity[row])
+
+    def _settle(self, row: int) -> _Margin:
+        """Fund draw, then bad debt, for a closed-out account's negative equity."""
+        m = self._margin(row)
+        deficit = -m.equity
+        if deficit <= _EPS_USD:
+            return m
+        account = self.book.account_ids[row]
+        fund = self._ledger.fund_usd
+        draw = min(max(fund, 0.0), deficit)
+        if draw > 0.0:
+            self._emit(
+                FundDraw(
+                    account=account,
+                    amount_usd=draw,
+                    fund_before=fund,
+                    fund_after=fund - draw,
+                    credits=self._credits(row, draw),
+                )
+            )
+        rest = deficit - draw
+        if rest > _EPS_USD:
+            self._emit(BadDebt(account=account, amount_usd=rest, credits=self._credits(row, rest)))
+        return self._margin(row)
+
+    def _credits(self, row: int, amount_usd: float) -> dict[str, float]:
+        """Spread a USD credit over the account's negative balances, most negative first."""
+        balances = self._ledger.account(row).balances
+        price = {a: self.market.usd_price(a) for a in balances}
+        negative = sorted(
+            (a for a in balances if balances[a] < 0.0), key=lambda a: (balances[a] * price[a], a)
+        )
+        credits: dict[str, float] = {}
+        left = amount_usd
+        for asset in negative:
+            if left <= 0.0:
+                break
+            usd = min(left, -balances[asset] * price[asset])
+            credits[asset] = usd / price[asset]
+            left -= usd
+        if left > 0.0:
+            asset = negative[0] if negative else next(iter(sorted(balances)), "USD")
+            price.setdefault(asset, self.market.usd_price(asset))
+            credits[asset] = credits.get(asset, 0.0) + left / price[asset]
+        return credits

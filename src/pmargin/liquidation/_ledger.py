@@ -1,0 +1,350 @@
+"""The mutable state an episode changes, and the one function that applies an event to it.
+
+The :class:`Ledger` starts from a book and an insurance fund balance and holds, for every
+account an event touched, its positions (base units), the unrealised P&L of its futures
+(settlement currency) and its balances (asset units); plus the money that left the accounts:
+the insurance fund, the liquidators' fees, the market counterparties' slippage gains and the
+bad debt written off (all USD). The engine changes the ledger only through :meth:`apply`, and
+:func:`~pmargin.liquidation.replay` applies the same events to a fresh ledger, so replaying an
+episode reaches the same state by construction of one code path.
+
+Fill rules (a trade ``dq`` base units at price ``p``, mark ``m``, on a position ``q``):
+
+* futures and perpetuals: the closed share of the unrealised P&L, ``U (-dq / q)``, plus the
+  trade's own P&L against the mark, ``dq (m - p)`` (linear, quote currency) or
+  ``dq (m / p - 1)`` (inverse, coin), is realised into the settlement-currency balance; the
+  position keeps ``U (q + dq) / q``;
+* options and spot: the cash leg ``-dq p`` is paid into the settlement (spot: quote)
+  balance, and the position's mark value ``dq m`` leaves with it.
+
+In both cases the account's equity changes by ``-slippage`` (USD), which the market
+counterparty receives; a penalty is debited from the same balance and credited to the fund
+and the liquidator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from pmargin.errors import InputError
+from pmargin.instruments import Instrument, Kind
+from pmargin.liquidation._events import (
+    AdlFill,
+    BadDebt,
+    Event,
+    FundDraw,
+    LiquidationFill,
+)
+from pmargin.risk import BookArrangement
+
+__all__ = ["AccountState", "Ledger", "cash_asset", "reduce_position", "trade_pnl"]
+
+
+def trade_pnl(instrument: Instrument, quantity: float, mark: float, price: float) -> float:
+    """P&L against the mark of trading ``quantity`` at ``price``, in the cash asset.
+
+    ``dq (m - p)`` for linear futures, options and spot; ``dq (m / p - 1)`` coin for inverse
+    futures and perpetuals (a sale below the mark is a loss: negative).
+    """
+    if instrument.kind in (Kind.FUTURE, Kind.PERPETUAL) and instrument.is_inverse:
+        return quantity * (mark / price - 1.0)
+    return quantity * (mark - price)
+
+
+def cash_asset(instrument: Instrument) -> str:
+    """Return the balance a fill of ``instrument`` is booked in (settlement; quote for spot)."""
+    return instrument.quote if instrument.kind is Kind.SPOT else instrument.settlement_currency
+
+
+@dataclass(slots=True)
+class AccountState:
+    """One account's mutable state.
+
+    Attributes
+    ----------
+    positions
+        Book column -> signed base units (closed positions removed).
+    unrealised
+        Book column -> unrealised P&L of a future or perpetual (settlement currency).
+    balances
+        Asset -> amount (asset units; negative = borrowed).
+    """
+
+    positions: dict[int, float] = field(default_factory=dict)
+    unrealised: dict[int, float] = field(default_factory=dict)
+    balances: dict[str, float] = field(default_factory=dict)
+
+    def copy(self) -> AccountState:
+        """Return an independent copy (for trial closes)."""
+        return AccountState(dict(self.positions), dict(self.unrealised), dict(self.balances))
+
+
+def reduce_position(
+    state: AccountState,
+    instrument: Instrument,
+    column: int,
+    quantity: float,
+    mark: float,
+    price: float,
+    account: str = "",
+) -> None:
+    """Trade ``quantity`` base units of the position in ``column`` toward zero at ``price``.
+
+    Applies the fill rules of the module docstring to ``state`` in place.
+
+    Raises
+    ------
+    InputError
+        The trade would open or increase a position, or go past zero.
+    """
+    held = state.positions.get(column, 0.0)
+    if held == 0.0 or quantity * held > 0.0 or abs(quantity) > abs(held) * (1.0 + 1e-12):
+        raise InputError(
+            f"trade of {instrument.symbol!r} by {account!r}",
+            quantity,
+            f"must reduce the position {held!r} toward zero",
+        )
+    closes_all = abs(quantity) >= abs(held)
+    asset = cash_asset(instrument)
+    cash = state.balances.get(asset, 0.0)
+    if instrument.kind in (Kind.FUTURE, Kind.PERPETUAL):
+        unrealised = state.unrealised.get(column, 0.0)
+        realised = unrealised if closes_all else unrealised * (-quantity / held)
+        cash += realised + trade_pnl(instrument, quantity, mark, price)
+        state.unrealised[column] = 0.0 if closes_all else unrealised - realised
+    else:
+        cash += -quantity * price
+    state.balances[asset] = cash
+    if closes_all:
+        state.positions.pop(column, None)
+        state.unrealised.pop(column, None)
+    else:
+        state.positions[column] = held + quantity
+
+
+class Ledger:
+    """Accounts, insurance fund, liquidators, market counterparties and bad debt.
+
+    Parameters
+    ----------
+    book
+        The book before the episode (never modified).
+    fund_usd
+        Insurance fund balance (USD) before the episode.
+    """
+
+    def __init__(self, book: BookArrangement, fund_usd: float) -> None:
+        self.book = book
+        self.fund_usd = float(fund_usd)
+        self.liquidator_usd = 0.0
+        self.market_usd = 0.0
+        self.bad_debt_usd = 0.0
+        self._row = {account_id: a for a, account_id in enumerate(book.account_ids)}
+        self._column = {inst.symbol: j for j, inst in enumerate(book.instruments)}
+        self._quantity = sparse.csr_array(book.quantity)
+        self._unrealised = sparse.csr_array(book.unrealised)
+        self._accounts: dict[int, AccountState] = {}
+        self._csc_cache: sparse.csc_array | None = None
+
+    # ------------------------------------------------------------------ reading
+    def row(self, account_id: str) -> int:
+        """Row of an account in the book; an unknown id is an :class:`InputError`."""
+        row = self._row.get(account_id)
+        if row is None:
+            raise InputError("account", account_id, "is not in the book")
+        return row
+
+    def column(self, symbol: str) -> int:
+        """Column of an instrument in the book; an unknown symbol is an :class:`InputError`."""
+        column = self._column.get(symbol)
+        if column is None:
+            raise InputError("instrument", symbol, "is not in the book")
+        return column
+
+    def account(self, row: int) -> AccountState:
+        """Return the state of account ``row`` (read from the book on first use)."""
+        state = self._accounts.get(row)
+        if state is None:
+            q, u = self._quantity, self._unrealised
+            start, end = q.indptr[row], q.indptr[row + 1]
+            columns = [int(j) for j in q.indices[start:end]]
+            values = [float(x) for x in q.data[start:end]]
+            unrealised_row = u[[row], :].toarray()[0] if u.nnz else np.zeros(q.shape[1])
+            positions = {j: x for j, x in zip(columns, values, strict=True) if x != 0.0}
+            state = AccountState(
+                positions=positions,
+                unrealised={j: float(unrealised_row[j]) for j in positions},
+                balances={
+                    asset: float(self.book.balance_matrix[row, k])
+                    for k, asset in enumerate(self.book.assets)
+                },
+            )
+            self._accounts[row] = state
+        return state
+
+    @property
+    def touched(self) -> tuple[int, ...]:
+        """Rows whose state was read or changed, in first-use order."""
+        return tuple(self._accounts)
+
+    def holders(self, column: int) -> list[tuple[int, float]]:
+        """Every account's signed position (base units) in ``column``: ``[(row, q), ...]``."""
+        csc = self._csc()
+        start, end = csc.indptr[column], csc.indptr[column + 1]
+        rows = {
+            int(r): float(x)
+            for r, x in zip(csc.indices[start:end], csc.data[start:end], strict=True)
+        }
+        for r, state in self._accounts.items():
+            rows[r] = state.positions.get(column, 0.0)
+        return [(r, x) for r, x in sorted(rows.items()) if x != 0.0]
+
+    def unrealised_of(self, row: int, column: int) -> float:
+        """Unrealised P&L (settlement currency) of one position, without caching the account."""
+        state = self._accounts.get(row)
+        if state is not None:
+            return state.unrealised.get(column, 0.0)
+        return float(self._unrealised[row, column]) if self._unrealised.nnz else 0.0
+
+    def _csc(self) -> sparse.csc_array:
+        if self._csc_cache is None:
+            self._csc_cache = sparse.csc_array(self._quantity)
+        return self._csc_cache
+
+    def assets(self) -> tuple[str, ...]:
+        """Assets of the book plus any an event booked (sorted)."""
+        extra = {a for s in self._accounts.values() for a in s.balances}
+        return tuple(sorted(set(self.book.assets) | extra))
+
+    def account_book(self, row: int, state: AccountState | None = None) -> BookArrangement:
+        """Account ``row`` alone, as a one-row book (the model margins it with nothing else).
+
+        ``state`` replaces the account's ledger state (a trial close); ``None`` uses the ledger.
+        """
+        state = self.account(row) if state is None else state
+        columns = list(state.positions)
+        n = len(columns)
+        index = (np.zeros(n, dtype=np.int64), np.arange(n, dtype=np.int64))
+        assets = self.assets()
+        balances = np.array([[state.balances.get(a, 0.0) for a in assets]], dtype=np.float64)
+        return BookArrangement(
+            account_ids=(self.book.account_ids[row],),
+            resolved=self.book.resolved.take(columns),
+            quantity=sparse.csr_array(
+                (np.array([state.positions[j] for j in columns], dtype=np.float64), index),
+                shape=(1, n),
+            ),
+            assets=assets,
+            balances=balances,
+            unrealised=sparse.csr_array(
+                (
+                    np.array([state.unrealised.get(j, 0.0) for j in columns], dtype=np.float64),
+                    index,
+                ),
+                shape=(1, n),
+            ),
+        )
+
+    def to_book(self) -> BookArrangement:
+        """Return the book after the episode: same instruments, changed rows replaced.
+
+        Closed positions have no stored entry; assets an event booked are added as columns.
+        """
+        book = self.book
+        assets = self.assets()
+        touched = np.zeros(book.shape[0], dtype=bool)
+        touched[list(self._accounts)] = True
+        coo = sparse.coo_array(self._quantity)
+        ucoo = sparse.coo_array(self._unrealised)
+        keep = ~touched[coo.row]
+        ukeep = ~touched[ucoo.row]
+        rows = [coo.row[keep]]
+        cols = [coo.col[keep]]
+        data = [coo.data[keep]]
+        urows, ucols, udata = [ucoo.row[ukeep]], [ucoo.col[ukeep]], [ucoo.data[ukeep]]
+        balances = np.zeros((book.shape[0], len(assets)))
+        for k, asset in enumerate(assets):
+            if asset in book.assets:
+                balances[:, k] = book.balance_matrix[:, book.assets.index(asset)]
+        for r, state in self._accounts.items():
+            columns = np.array(list(state.positions), dtype=np.int64)
+            rows.append(np.full(columns.size, r, dtype=np.int64))
+            cols.append(columns)
+            data.append(np.array([state.positions[j] for j in state.positions]))
+            urows.append(np.full(columns.size, r, dtype=np.int64))
+            ucols.append(columns)
+            udata.append(np.array([state.unrealised.get(j, 0.0) for j in state.positions]))
+            balances[r, :] = [state.balances.get(a, 0.0) for a in assets]
+        shape = book.shape
+
+        def build(r: list[Any], c: list[Any], d: list[Any]) -> sparse.csr_array:
+            return sparse.csr_array(
+                (
+                    np.concatenate(d).astype(np.float64),
+                    (np.concatenate(r).astype(np.int64), np.concatenate(c).astype(np.int64)),
+                ),
+                shape=shape,
+            )
+
+        return BookArrangement(
+            account_ids=book.account_ids,
+            resolved=book.resolved,
+            quantity=build(rows, cols, data),
+            assets=assets,
+            balances=balances,
+            unrealised=build(urows, ucols, udata),
+        )
+
+    # ------------------------------------------------------------------ changing
+    def apply(self, event: Event) -> None:
+        """Apply one event (events that change nothing are accepted and ignored)."""
+        if isinstance(event, LiquidationFill):
+            row = self.row(event.account)
+            column = self.column(event.instrument)
+            self._trade(row, column, event.quantity, event.mark, event.fill_price)
+            state = self.account(row)
+            state.balances[event.cash_asset] = (
+                state.balances.get(event.cash_asset, 0.0) - event.penalty_usd / event.cash_usd
+            )
+            self.fund_usd += event.penalty_fund_usd
+            self.liquidator_usd += event.penalty_liquidator_usd
+            self.market_usd += event.slippage_usd
+        elif isinstance(event, AdlFill):
+            column = self.column(event.instrument)
+            self._trade(
+                self.row(event.account), column, event.quantity, event.mark, event.bankruptcy_price
+            )
+            self._trade(
+                self.row(event.counterparty),
+                column,
+                -event.quantity,
+                event.mark,
+                event.bankruptcy_price,
+            )
+        elif isinstance(event, FundDraw):
+            self.fund_usd -= event.amount_usd
+            self._credit(self.row(event.account), event.credits)
+        elif isinstance(event, BadDebt):
+            self.bad_debt_usd += event.amount_usd
+            self._credit(self.row(event.account), event.credits)
+
+    def _credit(self, row: int, credits: Mapping[str, float]) -> None:
+        state = self.account(row)
+        for asset, amount in credits.items():
+            state.balances[asset] = state.balances.get(asset, 0.0) + float(amount)
+
+    def _trade(self, row: int, column: int, quantity: float, mark: float, price: float) -> None:
+        reduce_position(
+            self.account(row),
+            self.book.instruments[column],
+            column,
+            quantity,
+            mark,
+            price,
+            self.book.account_ids[row],
+        )
