@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from _cases import (
+from _liquidation_cases import (
     INDEX,
     MARKET,
     PERP_MARK,

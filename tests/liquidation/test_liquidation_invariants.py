@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _cases import MARKET, book, config, dense, total_money
+from _liquidation_cases import MARKET, book, config, dense, total_money
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
