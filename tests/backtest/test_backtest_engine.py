@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import shared_data_dir
 from pmargin.backtest import (
     BacktestConfig,
     BacktestResult,
@@ -32,6 +31,7 @@ from pmargin.history import PriceHistory, load_price_history
 from pmargin.margin import MODELS, get_model
 from pmargin.market import market_to_dict
 from pmargin.risk import arrange
+from shared_paths import shared_data_dir
 
 BOOKS = ("long_perp", "short_strangle", "calendar", "pair", "delta_hedged_short_vol")
 MODELS_RUN = tuple(m for m in ("standard", "deribit", "derive-pmrm2", "pmargin-es") if m in MODELS)
