@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from shared_paths import REPO, shared_data_dir
 
-
-def shared_data_dir() -> Path:
-    """``$PMARGIN_SHARED_DATA`` or ``<repo>/../shared/data``."""
-    return Path(os.environ.get("PMARGIN_SHARED_DATA", REPO.parent / "shared" / "data"))
+__all__ = ["REPO", "shared_data", "shared_data_dir"]
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import shared_data_dir
 from pmargin.errors import InputError
 from pmargin.history import (
     DATA_ENV_VAR,
@@ -16,6 +15,7 @@ from pmargin.history import (
     read_binance_closes,
     resolve_data_dir,
 )
+from shared_paths import shared_data_dir
 
 DAY = np.timedelta64(86_400, "s")
 

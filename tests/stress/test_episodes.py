@@ -63,7 +63,7 @@ def episodes(shared_data_module: Path) -> dict[str, dict]:  # type: ignore[type-
 
 @pytest.fixture(scope="module")
 def shared_data_module() -> Path:
-    from conftest import shared_data_dir
+    from shared_paths import shared_data_dir
 
     folder = shared_data_dir()
     if not (folder / "binance_BTCUSDT_4h.csv").is_file():

@@ -14,7 +14,6 @@ import _books
 import numpy as np
 import pytest
 
-from conftest import shared_data_dir
 from pmargin.book import portfolio_from_dict
 from pmargin.collateral import balance_scenario_pnl
 from pmargin.errors import InputError
@@ -30,6 +29,7 @@ from pmargin.margin.scenario_risk import (
 from pmargin.market import market_from_dict
 from pmargin.risk import BookArrangement, arrange, usd_pnl
 from pmargin.scenarios import historical_scenarios
+from shared_paths import shared_data_dir
 
 MARKET = _books.market()
 AS_OF = "2024-11-27T08:00:00Z"
