@@ -16,6 +16,7 @@ import numpy as np
 import typer
 
 from pmargin.book import Portfolio, load_portfolio
+from pmargin.cli._backtest_command import backtest
 from pmargin.cli._output import console, print_json
 from pmargin.cli._render import account_table, quotes_table
 from pmargin.cli._render_margin import (
@@ -306,6 +307,7 @@ def _derive_lists(instrument: Instrument) -> bool:
 
 
 app.command("stress")(_one_line_errors(stress))
+app.command("backtest")(_one_line_errors(backtest))
 
 
 if __name__ == "__main__":  # pragma: no cover
