@@ -1,0 +1,135 @@
+"""``pmargin simulate``: replay a real crash on a population under each margin model.
+
+A plain function with Typer annotations; ``main.py`` registers it with
+``app.command("simulate")(_one_line_errors(simulate))``. It parses, calls
+:func:`pmargin.simulate.simulate_crash`, prints the per-model table and writes
+``results.json``, the plots and ``report.html`` under ``--out``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from pmargin.cli._output import console, print_json
+from pmargin.errors import InputError
+from pmargin.simulate import (
+    DEFAULT_MODELS,
+    EPISODE_KEYS,
+    FUNDING_MODES,
+    INTERPOLATIONS,
+    TABLE_COLUMNS,
+    ImpactModel,
+    SimulationConfig,
+    SimulationResult,
+    simulate_crash,
+    write_report,
+)
+
+__all__ = ["results_table", "simulate"]
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict):
+        return " ".join(f"{k} {v:.3f}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:,.0f}"
+    return "" if value is None else str(value)
+
+
+def results_table(result: SimulationResult) -> Table:
+    """Rich table: one row per model (impact-on run, USD), see :data:`TABLE_COLUMNS`."""
+    data = result.to_dict()
+    moves = " ".join(f"{k} {v:+.1%}" for k, v in data["historical_drawdown"].items())
+    table = Table(
+        title=f"pmargin simulate {data['episode']}: {data['start']} to {data['end']}, "
+        f"{data['steps']} steps, historical drawdown {moves} (USD)"
+    )
+    for key, header in TABLE_COLUMNS:
+        table.add_column(header, justify="left" if key == "model" else "right")
+    for row in data["models"]:
+        table.add_row(*(_cell(row.get(key)) for key, _ in TABLE_COLUMNS))
+    return table
+
+
+def simulate(
+    episode: Annotated[
+        str, typer.Option("--episode", help=f"Crash to replay: {'|'.join(EPISODE_KEYS)}.")
+    ] = "ftx",
+    models: Annotated[
+        str,
+        typer.Option("--models", help="Comma-separated margin models."),
+    ] = ",".join(DEFAULT_MODELS),
+    accounts: Annotated[int, typer.Option("--accounts", help="Accounts generated.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of population and path.")] = 7,
+    portfolio: Annotated[
+        Path | None,
+        typer.Option("--portfolio", "-p", help="Portfolio file instead of a generated one."),
+    ] = None,
+    impact: Annotated[
+        bool,
+        typer.Option(
+            "--impact/--no-impact",
+            help="Also run with liquidation flow fed back into the price (impact off always runs).",
+        ),
+    ] = True,
+    funding: Annotated[
+        str, typer.Option("--funding", help=f"Capital per model: {'|'.join(FUNDING_MODES)}.")
+    ] = "leverage",
+    substeps: Annotated[
+        int, typer.Option("--substeps", help="Path points per 4-hour close (1 = closes).")
+    ] = 1,
+    interpolation: Annotated[
+        str, typer.Option("--interpolation", help=f"Between closes: {'|'.join(INTERPOLATIONS)}.")
+    ] = "bridge",
+    depth: Annotated[
+        float,
+        typer.Option("--depth", help="Net flow moving the price 1 %, as a fraction of OI."),
+    ] = 0.03,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for results.json, plots and report.html.")
+    ] = Path("simulate-out"),
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Shared data folder (default $PMARGIN_SHARED_DATA)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Replay a real crash: liquidations, insurance fund, bad debt and cascades per model.
+
+    The population is funded under each model (capital required = sum of IM at the start),
+    the 4-hourly path of the episode is replayed through the health monitor and the
+    liquidation engine, with and without the liquidation flow moving the price. See
+    docs/simulate.md.
+    """
+    names = tuple(n.strip() for n in models.split(",") if n.strip())
+    if not names:
+        raise InputError("models", models, "must list at least one model (comma-separated)")
+    if accounts < 1:
+        raise InputError("accounts", accounts, "must be >= 1")
+    config = SimulationConfig(
+        episode=episode.strip().lower(),
+        models=names,
+        n_accounts=accounts,
+        seed=seed,
+        portfolio=portfolio,
+        funding=funding,
+        substeps=substeps,
+        interpolation=interpolation,
+        impact=ImpactModel(depth_oi_fraction=depth),
+        run_with_impact=impact,
+    )
+    result = simulate_crash(config, data=data)
+    paths = write_report(result, out)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    out_console = console()
+    out_console.print(results_table(result))
+    for note in result.notes:
+        out_console.print(f"note: {note}")
+    written = ", ".join(str(p) for p in paths.values())
+    out_console.print(f"{result.seconds['total']:.1f} s; wrote {written}")

@@ -1,0 +1,72 @@
+"""Crash replay: a population of accounts through a real crash path, with liquidation cascades.
+
+:func:`simulate_crash` builds a real price path (:func:`crash_path`, 4-hourly closes with a
+documented interpolation), a seeded population (:func:`generate_population`, funded per model
+by :func:`fund_population`), and replays it under each margin model through the health
+monitor and the liquidation engine (:func:`run_cascade`), feeding the liquidation flow back
+into the price (:class:`ImpactModel`). :func:`write_report` writes JSON, plots and HTML. See
+docs/simulate.md.
+"""
+
+from pmargin.simulate._cascade import (
+    CascadeConfig,
+    CascadeRun,
+    RoundRecord,
+    StepRecord,
+    default_breakers,
+    run_cascade,
+    simulation_liquidation_config,
+)
+from pmargin.simulate._impact import ImpactModel
+from pmargin.simulate._path import (
+    EPISODE_KEYS,
+    INTERPOLATIONS,
+    CrashPath,
+    crash_path,
+    interpolate_log_prices,
+)
+from pmargin.simulate._population import (
+    FUNDING_MODES,
+    FundedBook,
+    Population,
+    fund_population,
+    generate_population,
+    load_population,
+    take_rows,
+)
+from pmargin.simulate._report import TABLE_COLUMNS, write_report
+from pmargin.simulate._simulate import (
+    DEFAULT_MODELS,
+    SimulationConfig,
+    SimulationResult,
+    simulate_crash,
+)
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "EPISODE_KEYS",
+    "FUNDING_MODES",
+    "INTERPOLATIONS",
+    "TABLE_COLUMNS",
+    "CascadeConfig",
+    "CascadeRun",
+    "CrashPath",
+    "FundedBook",
+    "ImpactModel",
+    "Population",
+    "RoundRecord",
+    "SimulationConfig",
+    "SimulationResult",
+    "StepRecord",
+    "crash_path",
+    "default_breakers",
+    "fund_population",
+    "generate_population",
+    "interpolate_log_prices",
+    "load_population",
+    "run_cascade",
+    "simulate_crash",
+    "simulation_liquidation_config",
+    "take_rows",
+    "write_report",
+]
