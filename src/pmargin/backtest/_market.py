@@ -12,12 +12,14 @@ Construction (the parameters are :class:`MarketAssumptions`, defaults below)
   ``prices.USDC = prices.USDT = 1``: no stablecoin history in the shared data).
 * **Carry and forwards**: ``c`` = mean Binance BTCUSDT funding rate per 8 hours over the
   ``carry_window_days`` before the instant, x 3 x 365 (annualised), clipped to
-  ``carry_bounds``; 0 before the funding series starts (2019-09-10) or without one. It applies
-  to every underlying (no ETH funding series). The snapshot carries it as ``rates.USD = c``
-  (coins and USDC at 0), so that the forward of ANY expiry is ``index x exp(c T)``
-  (:meth:`MarketSnapshot.forward`'s last rule) while options stay undiscounted, as Deribit
-  marks them (their settlement currency, coin or USDC, has rate 0). Perpetuals mark at the
-  index (no premium).
+  ``carry_bounds`` (:func:`pmargin.history.trailing_carry`, the same function the scenario
+  sources' carry changes come from; :class:`FundingHistory` and :func:`load_funding` live in
+  :mod:`pmargin.history` and are re-exported here); 0 before the funding series starts
+  (2019-09-10) or without one. It applies to every underlying (no ETH funding series). The
+  snapshot carries it as ``rates.USD = c`` (coins and USDC at 0), so that the forward of ANY
+  expiry is ``index x exp(c T)`` (:meth:`MarketSnapshot.forward`'s last rule) while options
+  stay undiscounted, as Deribit marks them (their settlement currency, coin or USDC, has rate
+  0). Perpetuals mark at the index (no premium).
 * **30-day ATM vol** ``sigma_30``: BTC's DVOL close where one is known at the instant (from
   2022-11-06); else BTC's trailing 30-day realised vol (zero-mean, log returns, x sqrt(365))
   times ``implied_realised_premium`` (1.15: over the 1,102 days with both, mean DVOL / mean
@@ -40,27 +42,26 @@ Construction (the parameters are :class:`MarketAssumptions`, defaults below)
 
 from __future__ import annotations
 
-import csv
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
 from pmargin._typing import FloatArray
 from pmargin.errors import InputError
 from pmargin.history import (
+    FUNDING_FILE,
+    FUNDING_SOURCE,
+    FundingHistory,
     PriceHistory,
+    load_funding,
     log_returns,
     realised_vol,
-    resolve_data_dir,
     to_datetime64,
+    trailing_carry,
 )
-from pmargin.history._paths import data_file
 from pmargin.market import MarketSnapshot, RawSVI, SurfaceSlice, VolSurface
 
 __all__ = [
@@ -76,16 +77,6 @@ __all__ = [
     "surface_arbitrage",
 ]
 
-FUNDING_FILE = "binance_funding_rate_BTCUSDT_8h.csv"
-"""The shared data file of Binance BTCUSDT funding prints."""
-
-FUNDING_SOURCE = (
-    "Binance BTCUSDT funding rates every 8 h, from sky1241/HSBC-algo-genetic @ 6cde086 (MIT) "
-    "(data/funding_rate_BTCUSDT.csv)"
-)
-"""Credit line of :data:`FUNDING_FILE`."""
-
-_DAY_S = 86_400
 _THIRTY_DAYS = 30.0 / 365.0
 
 
@@ -183,65 +174,6 @@ class MarketAssumptions:
         return self.shapes.get(underlying, self.shapes.get("BTC", EXAMPLE_SHAPES["BTC"]))
 
 
-@dataclass(frozen=True, slots=True)
-class FundingHistory:
-    """Funding prints of a perpetual: instants and rates per 8-hour period (fraction).
-
-    Attributes
-    ----------
-    times
-        ``datetime64[s]`` UTC print instants, increasing, shape ``(n,)``.
-    rates
-        Funding per 8 hours as a fraction (0.0001 = 1 bp), shape ``(n,)``.
-    """
-
-    times: npt.NDArray[np.datetime64]
-    rates: FloatArray
-
-    def as_of(self, when: np.datetime64) -> FundingHistory:
-        """Return the prints at or before ``when``."""
-        n = int(np.searchsorted(self.times, when, side="right"))
-        return FundingHistory(self.times[:n], self.rates[:n])
-
-    def trailing_carry(self, grid: npt.NDArray[np.datetime64], window_days: int) -> FloatArray:
-        """Annualised mean funding over ``(t - window, t]`` at each grid instant (0 if none).
-
-        Returns shape ``(len(grid),)``: ``mean(rate) x 3 x 365``.
-        """
-        window = np.timedelta64(window_days * _DAY_S, "s")
-        hi = np.searchsorted(self.times, grid, side="right")
-        lo = np.searchsorted(self.times, grid - window, side="right")
-        csum = np.concatenate([[0.0], np.cumsum(self.rates)])
-        count = hi - lo
-        total = csum[hi] - csum[lo]
-        mean = np.divide(total, count, out=np.zeros(grid.shape), where=count > 0)
-        result: FloatArray = mean * 3.0 * 365.0
-        return result
-
-
-def load_funding(path: str | os.PathLike[str] | None = None) -> FundingHistory:
-    """Read :data:`FUNDING_FILE` (``timestamp,funding_rate``) from the shared data folder.
-
-    Raises
-    ------
-    InputError
-        For a missing folder or file (naming ``PMARGIN_SHARED_DATA``) or an unreadable row.
-    """
-    file = data_file(resolve_data_dir(path), FUNDING_FILE)
-    stamps: list[str] = []
-    rates: list[float] = []
-    with Path(file).open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            stamps.append(row["timestamp"].strip().replace(" ", "T"))
-            rates.append(float(row["funding_rate"]))
-    try:
-        times = np.array(stamps, dtype="datetime64[ms]").astype("datetime64[s]")
-    except ValueError as exc:
-        raise InputError(str(file), "timestamp", f"holds an unreadable time: {exc}") from exc
-    order = np.argsort(times, kind="stable")
-    return FundingHistory(times[order], np.asarray(rates, dtype=np.float64)[order])
-
-
 def _ssvi_raw(theta: float, shape: SmileShape) -> RawSVI:
     """Return the raw SVI slice of an SSVI slice with ATM total variance ``theta``."""
     phi = shape.eta / (theta**shape.gamma * (1.0 + theta) ** (1.0 - shape.gamma))
@@ -308,8 +240,7 @@ class HistoricalMarkets:
         if funding is None:
             self.carry: FloatArray = np.zeros(history.n_times)
         else:
-            raw = funding.trailing_carry(history.times, a.carry_window_days)
-            self.carry = np.clip(raw, *a.carry_bounds)
+            self.carry = trailing_carry(funding, history.times, a.carry_window_days, a.carry_bounds)
         self.first_valid = window
 
     def index_of(self, when: object) -> int:

@@ -8,7 +8,9 @@ generators in :mod:`pmargin.scenarios`.
 
 Sources (see ``SOURCES``): Binance BTCUSDT/ETHUSDT candles from
 yanniedog/binance-historical-OHLCV-data @ 1a00f07; Deribit BTC DVOL from
-kalyar197/eth-dashboard @ 7f581ec.
+kalyar197/eth-dashboard @ 7f581ec; Binance BTCUSDT funding (the carry of
+:func:`trailing_carry`, ``load_price_history(with_carry=True)``) from
+sky1241/HSBC-algo-genetic @ 6cde086 (MIT).
 """
 
 from pmargin.history._binance import read_binance_closes
@@ -22,17 +24,36 @@ from pmargin.history._estimators import (
     per_step_lambda,
     realised_vol,
 )
+from pmargin.history._funding import (
+    CARRY_BOUNDS,
+    CARRY_MIN_COVERAGE,
+    CARRY_WINDOW_DAYS,
+    FUNDING_FILE,
+    FUNDING_SOURCE,
+    FundingHistory,
+    carry_known,
+    load_funding,
+    trailing_carry,
+)
 from pmargin.history._paths import DATA_ENV_VAR, SOURCES, resolve_data_dir
 from pmargin.history._price_history import PriceHistory, load_price_history, to_datetime64
 
 __all__ = [
+    "CARRY_BOUNDS",
+    "CARRY_MIN_COVERAGE",
+    "CARRY_WINDOW_DAYS",
     "DATA_ENV_VAR",
+    "FUNDING_FILE",
+    "FUNDING_SOURCE",
     "HOURS_PER_YEAR",
     "SOURCES",
+    "FundingHistory",
     "PriceHistory",
     "annualise",
+    "carry_known",
     "ewma_covariance",
     "ewma_variance",
+    "load_funding",
     "load_price_history",
     "log_returns",
     "per_step_lambda",
@@ -41,4 +62,5 @@ __all__ = [
     "realised_vol",
     "resolve_data_dir",
     "to_datetime64",
+    "trailing_carry",
 ]

@@ -38,6 +38,10 @@ SOURCES: dict[str, str] = {
         "Deribit BTC DVOL daily closes, from kalyar197/eth-dashboard @ 7f581ec "
         "(historical_data/dvol_btc.json)"
     ),
+    "binance_funding_rate_BTCUSDT_8h.csv": (
+        "Binance BTCUSDT funding rates every 8 h, from sky1241/HSBC-algo-genetic @ 6cde086 "
+        "(MIT) (data/funding_rate_BTCUSDT.csv)"
+    ),
 }
 """Credit line of every file the loaders read (see ``../shared/data/README.md``)."""
 

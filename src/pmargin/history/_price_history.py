@@ -14,6 +14,14 @@ from pmargin._typing import FloatArray
 from pmargin.errors import InputError
 from pmargin.history._binance import read_binance_closes
 from pmargin.history._dvol import read_dvol
+from pmargin.history._funding import (
+    CARRY_BOUNDS,
+    CARRY_WINDOW_DAYS,
+    FUNDING_SOURCE,
+    carry_known,
+    load_funding,
+    trailing_carry,
+)
 from pmargin.history._paths import SOURCES, data_file, resolve_data_dir
 from pmargin.timeutil import parse_timestamp
 
@@ -56,6 +64,13 @@ class PriceHistory:
         (:meth:`gaps`).
     sources
         Credit lines of the files the data came from (empty for synthetic data).
+    carry
+        Annualised carry ``c(t)`` (decimal per year) of each underlying's forwards at each
+        close, shape ``(n_times, n_underlyings)``: the trailing 30-day Binance BTCUSDT funding
+        mean x 3 x 365, clipped (:func:`~pmargin.history.trailing_carry`, the backtest's
+        forwards' carry; BTC's funding is ETH's proxy); NaN where not known (before the
+        funding series has a full window, from 2019-10-07 on daily data). ``None``: no carry
+        history (the scenario sources then give carry changes of 0).
     """
 
     names: tuple[str, ...]
@@ -64,6 +79,7 @@ class PriceHistory:
     implied_vol: FloatArray | None = None
     step_hours: float | None = None
     sources: tuple[str, ...] = field(default=())
+    carry: FloatArray | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -103,6 +119,15 @@ class PriceHistory:
                 raise InputError("implied_vol", iv.shape, f"must have shape {closes.shape}")
             if np.any(iv[np.isfinite(iv)] <= 0.0):
                 raise InputError("implied_vol", "values", "must be > 0 or NaN")
+        carry = None
+        if self.carry is not None:
+            carry = np.asarray(self.carry, dtype=np.float64)
+            if carry.ndim == 1 and len(names) == 1:
+                carry = carry[:, np.newaxis]
+            if carry.shape != closes.shape:
+                raise InputError("carry", carry.shape, f"must have shape {closes.shape}")
+            if np.any(np.isinf(carry)):
+                raise InputError("carry", "values", "must be finite or NaN (unknown)")
         diffs = np.diff(times).astype(np.int64) / 3600.0
         step = float(diffs.min()) if self.step_hours is None else self.step_hours
         if isinstance(step, bool) or not isinstance(step, int | float) or not step > 0:
@@ -113,6 +138,7 @@ class PriceHistory:
         set_(self, "implied_vol", iv)
         set_(self, "step_hours", float(step))
         set_(self, "sources", tuple(self.sources))
+        set_(self, "carry", carry)
 
     @property
     def n_times(self) -> int:
@@ -151,6 +177,7 @@ class PriceHistory:
             self.iv[:, cols],
             self.step_hours,
             self.sources,
+            None if self.carry is None else self.carry[:, cols],
         )
 
     def as_of(self, ts: object) -> PriceHistory:
@@ -174,6 +201,7 @@ class PriceHistory:
             self.iv[:n],
             self.step_hours,
             self.sources,
+            None if self.carry is None else self.carry[:n],
         )
 
     def gaps(self) -> list[tuple[np.datetime64, np.datetime64]]:
@@ -189,6 +217,9 @@ def load_price_history(
     frequency: str = "1d",
     underlyings: Sequence[str] = ("BTC", "ETH"),
     with_dvol: bool = True,
+    with_carry: bool = False,
+    carry_window_days: int = CARRY_WINDOW_DAYS,
+    carry_bounds: tuple[float, float] = CARRY_BOUNDS,
 ) -> PriceHistory:
     """Load Binance USDT closes of ``underlyings`` (and BTC DVOL) on a common time grid.
 
@@ -213,6 +244,14 @@ def load_price_history(
         Coin names; each needs a ``binance_{NAME}USDT_{frequency}.csv`` file.
     with_dvol
         Attach DVOL where a series exists (BTC only).
+    with_carry
+        Attach the carry ``c(t)`` (:attr:`PriceHistory.carry`) from
+        ``binance_funding_rate_BTCUSDT_8h.csv``: :func:`~pmargin.history.trailing_carry` at
+        every close (prints at or before it only), NaN where
+        :func:`~pmargin.history.carry_known` is false. BTC's funding is every underlying's
+        proxy (no other funding series in the data).
+    carry_window_days, carry_bounds
+        Trailing window (days) and clip (decimal per year) of the carry.
 
     Raises
     ------
@@ -245,7 +284,14 @@ def load_price_history(
             dvol_times, dvol = read_dvol(data_file(folder, dvol_file))
             iv[:, j] = align_as_of(common, dvol_times, dvol, _DVOL_MAX_AGE)
             sources.append(SOURCES[dvol_file])
-    return PriceHistory(tuple(underlyings), common, closes, iv, float(hours), tuple(sources))
+    carry = None
+    if with_carry:
+        funding = load_funding(folder)
+        column = trailing_carry(funding, common, carry_window_days, carry_bounds)
+        column = np.where(carry_known(funding, common, carry_window_days), column, np.nan)
+        carry = np.repeat(column[:, np.newaxis], len(underlyings), axis=1)
+        sources.append(FUNDING_SOURCE)
+    return PriceHistory(tuple(underlyings), common, closes, iv, float(hours), tuple(sources), carry)
 
 
 def align_as_of(

@@ -3,7 +3,10 @@
 A scenario is one WINDOW of the price history, ``[t, t + mpor]``: every underlying moves by its
 own close-to-close multiplier over that same window, so cross-asset dependence is kept (whole
 dates are sampled, never one underlying's date with another's). Windows overlap: one starts at
-every close of the lookback. See ``docs/scenarios-historical.md`` for every convention.
+every close of the lookback. With a carry history (``load_price_history(with_carry=True)``)
+each window also carries the change of the annualised carry over the same window, applied to
+dated instruments as ``exp(dc T)`` on their forwards. See ``docs/scenarios-historical.md``
+for every convention.
 """
 
 from __future__ import annotations
@@ -33,9 +36,11 @@ from pmargin.scenarios._source import apply_joint_moves
 from pmargin.valuation import ResolvedInstruments
 
 __all__ = [
+    "CarryMoveSource",
     "HistoricalScenarios",
     "StressedPeriod",
     "VolMoveSource",
+    "carry_moves",
     "historical_scenarios",
     "parse_mpor",
 ]
@@ -49,6 +54,13 @@ class VolMoveSource:
 
     DVOL = "dvol"
     REALISED_VOL = "realised_vol"
+    NONE = "none"
+
+
+class CarryMoveSource:
+    """Where a scenario's carry change came from (values of ``carry_source``)."""
+
+    FUNDING = "funding"
     NONE = "none"
 
 
@@ -173,6 +185,13 @@ class HistoricalScenarios:
         Today's EWMA vol per underlying (annualised decimal) when filtered, else ``None``.
     min_vol
         Floor on shocked option vols (annualised decimal).
+    carry_change
+        Change ``c[t + mpor] - c[t]`` of each underlying's annualised carry over the window
+        (decimal per year), shape ``(n_underlyings, n_scenarios)``; 0 where the carry is not
+        known at both ends, or with the carry switched off. Never filtered. ``None``: all 0.
+    carry_source
+        Source of each carry change (:class:`CarryMoveSource`), shape ``(n_underlyings,
+        n_scenarios)``, or ``None``.
     """
 
     names: tuple[str, ...]
@@ -188,6 +207,8 @@ class HistoricalScenarios:
     stressed_window: tuple[np.datetime64, np.datetime64] | None = None
     ewma_vol: FloatArray | None = None
     min_vol: float = 0.01
+    carry_change: FloatArray | None = None
+    carry_source: npt.NDArray[np.str_] | None = None
 
     @property
     def n_scenarios(self) -> int:
@@ -203,9 +224,17 @@ class HistoricalScenarios:
         )
 
     def apply(self, resolved: ResolvedInstruments) -> ScenarioArrays:
-        """Multipliers and shocked vols per instrument (see :func:`apply_joint_moves`)."""
+        """Multipliers (with the carry factor on dated rows) and shocked vols per instrument.
+
+        See :func:`apply_joint_moves`.
+        """
         return apply_joint_moves(
-            self.names, self.spot_multiplier, self.vol_change, self.min_vol, resolved
+            self.names,
+            self.spot_multiplier,
+            self.vol_change,
+            self.min_vol,
+            resolved,
+            self.carry_change,
         )
 
 
@@ -220,6 +249,7 @@ def historical_scenarios(
     filtered: bool = False,
     ewma_lambda: float = 0.94,
     min_vol: float = 0.01,
+    carry: bool = True,
 ) -> HistoricalScenarios:
     """Historical (or filtered historical) joint scenarios as of a date.
 
@@ -247,6 +277,10 @@ def historical_scenarios(
         ``ewma_lambda ** (4 / 24)``.
     min_vol
         Floor on shocked option vols (annualised decimal, > 0).
+    carry
+        Move the carry of dated instruments' forwards by its change over the window
+        (``history.carry[t + h] - history.carry[t]``, unfiltered; 0 where not known at both
+        ends or where the history has no carry). ``False``: every carry change is 0.
 
     Returns
     -------
@@ -309,6 +343,9 @@ def historical_scenarios(
     else:
         multiplier = (hist.closes[chosen + h] / hist.closes[chosen]).T
     vol_change, vol_source = _vol_moves(hist, returns, chosen, h)
+    carry_change, carry_source = carry_moves(
+        hist.carry if carry else None, chosen, h, len(hist.names)
+    )
     return HistoricalScenarios(
         names=hist.names,
         spot_multiplier=np.ascontiguousarray(multiplier),
@@ -323,6 +360,44 @@ def historical_scenarios(
         stressed_window=window,
         ewma_vol=ewma_vol,
         min_vol=min_vol,
+        carry_change=carry_change,
+        carry_source=carry_source,
+    )
+
+
+def carry_moves(
+    carry: FloatArray | None, starts: npt.NDArray[np.int64], h: int, n_underlyings: int
+) -> tuple[FloatArray, npt.NDArray[np.str_]]:
+    """Carry change per underlying over each window ``[t, t + h]`` and its source.
+
+    Parameters
+    ----------
+    carry
+        Annualised carry per close and underlying (decimal per year, NaN where unknown),
+        shape ``(n_times, n_underlyings)``, or ``None`` (no carry: every change 0, source
+        ``none``).
+    starts
+        Window start indices, shape ``(n_scenarios,)``.
+    h
+        Window length in steps.
+    n_underlyings
+        Number of underlyings (rows of the result).
+
+    Returns
+    -------
+    carry_change, carry_source
+        Shape ``(n_underlyings, n_scenarios)`` each: ``c[t + h] - c[t]`` where both are
+        known (source ``funding``), else 0 (source ``none``).
+    """
+    if carry is None:
+        shape = (n_underlyings, starts.size)
+        return np.zeros(shape), np.full(shape, CarryMoveSource.NONE)
+    change = carry[starts + h] - carry[starts]
+    known = np.isfinite(change)
+    source = np.where(known, CarryMoveSource.FUNDING, CarryMoveSource.NONE)
+    return (
+        np.ascontiguousarray(np.where(known, change, 0.0).T),
+        np.ascontiguousarray(source.T),
     )
 
 

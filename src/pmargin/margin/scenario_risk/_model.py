@@ -47,6 +47,7 @@ from pmargin.margin.scenario_risk._tail import (
 )
 from pmargin.market import MarketSnapshot
 from pmargin.risk import BookArrangement, instrument_pnl, settlement_to_usd
+from pmargin.scenarios._source import instrument_rows
 from pmargin.valuation import ResolvedInstruments
 
 __all__ = ["COMPONENTS", "ScenarioRiskModel"]
@@ -224,11 +225,17 @@ class ScenarioRiskModel:
     def _revalue(
         self, resolved: ResolvedInstruments, source: JointScenarios, moving: tuple[str, ...]
     ) -> _Revalued:
-        """Revalue every instrument once per scenario (USD per base unit)."""
+        """Revalue every instrument once per scenario (USD per base unit).
+
+        Instruments are revalued at their forward's multiplier (``m exp(dc T)`` on dated rows
+        when the set moves the carry); a coin-settled row's coin P&L is converted at the
+        coin's own move ``m`` (the settlement coin's price is the spot, not the forward).
+        """
         arrays = source.apply(resolved)
         shift = self.params.mpor_hours / HOURS_PER_YEAR if self.params.time_decay else 0.0
         raw = instrument_pnl(resolved, arrays.spot_multiplier, arrays.vol, time_shift=shift)
-        usd = settlement_to_usd(resolved, raw, arrays.spot_multiplier)
+        spot = source.spot_multiplier[instrument_rows(source.names, resolved)]
+        usd = settlement_to_usd(resolved, raw, spot)
         rows = [source.names.index(a) for a in moving]
         move = source.spot_multiplier[rows] - 1.0 if rows else np.zeros((0, len(source.labels)))
         return _Revalued(np.ascontiguousarray(usd), move)

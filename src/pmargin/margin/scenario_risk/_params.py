@@ -102,6 +102,10 @@ class ScenarioRiskParams:
         Floor on shocked implied vols (annualised decimal, > 0).
     time_decay
         Revalue options at ``T - mpor`` (True) or at the snapshot's ``T`` (False).
+    carry
+        Move the carry of dated futures' and options' forwards (``exp(dc T)``): historical
+        windows take the change of the trailing-funding carry over the window, Monte Carlo
+        draws one with the history's carry vol. ``False``: every forward moves with its spot.
     underlyings
         Underlyings the scenarios move (history columns); a book's instruments and coin
         balances must be in this list.
@@ -144,6 +148,7 @@ class ScenarioRiskParams:
     ewma_lambda: float
     min_vol: float
     time_decay: bool
+    carry: bool
     underlyings: tuple[str, ...]
     stablecoins: tuple[str, ...]
     n_scenarios: int
@@ -196,6 +201,7 @@ class ScenarioRiskParams:
                 "time_decay",
                 "underlyings",
                 "stablecoins",
+                "carry",
                 "source",
             )
         )
@@ -251,6 +257,7 @@ class ScenarioRiskParams:
             ),
             min_vol=scen.number("min_vol", 0.01, low=0.0, high=5.0, low_open=True),
             time_decay=_flag(scen, "time_decay", False),
+            carry=_flag(scen, "carry", True),
             underlyings=_names(scen, "underlyings"),
             stablecoins=_names(scen, "stablecoins"),
             n_scenarios=mc.integer("n_scenarios", low=100),

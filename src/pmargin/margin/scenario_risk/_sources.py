@@ -79,6 +79,11 @@ class JointScenarios(Protocol):
         ...
 
     @property
+    def carry_change(self) -> FloatArray | None:
+        """Carry change per underlying (decimal per year), ``(n_underlyings, n_scenarios)``."""
+        ...
+
+    @property
     def labels(self) -> tuple[str, ...]:
         """One label per scenario."""
         ...
@@ -116,8 +121,12 @@ class ScenarioSets:
 
 
 @lru_cache(maxsize=8)
-def _cached_history(folder: str, frequency: str, underlyings: tuple[str, ...]) -> PriceHistory:
-    return load_price_history(folder, frequency=frequency, underlyings=underlyings)
+def _cached_history(
+    folder: str, frequency: str, underlyings: tuple[str, ...], carry: bool
+) -> PriceHistory:
+    return load_price_history(
+        folder, frequency=frequency, underlyings=underlyings, with_carry=carry
+    )
 
 
 def load_history(params: ScenarioRiskParams) -> PriceHistory:
@@ -125,10 +134,11 @@ def load_history(params: ScenarioRiskParams) -> PriceHistory:
 
     The folder is ``history.path`` of the parameter file, else ``$PMARGIN_SHARED_DATA``, else
     ``../shared/data``; a missing folder or file is an :class:`~pmargin.errors.InputError`
-    naming the variable to set.
+    naming the variable to set. With ``scenarios.carry`` the history holds the trailing-funding
+    carry (``binance_funding_rate_BTCUSDT_8h.csv``, BTC's funding for every underlying).
     """
     folder = resolve_data_dir(params.history_path)
-    return _cached_history(os.fspath(folder), params.frequency, params.underlyings)
+    return _cached_history(os.fspath(folder), params.frequency, params.underlyings, params.carry)
 
 
 def _all_data_days(history: PriceHistory, as_of: np.datetime64) -> float:
@@ -157,6 +167,7 @@ def _mc_model(
         dof=params.dof,
         vol_beta=np.full(k, params.vol_beta),
         min_vol=params.min_vol,
+        carry=params.carry,
     )
 
 
@@ -200,6 +211,7 @@ def build_sets(
             filtered=p.method is ScenarioMethod.FILTERED_HISTORICAL,
             ewma_lambda=p.ewma_lambda,
             min_vol=p.min_vol,
+            carry=p.carry,
         )
         base = hist_base
         correlation = set_correlation(hist_base) if len(hist_base.names) > 1 else None
@@ -212,6 +224,7 @@ def build_sets(
                 filtered=False,
                 ewma_lambda=p.ewma_lambda,
                 min_vol=p.min_vol,
+                carry=p.carry,
             )
     stressed: list[tuple[str, JointScenarios]] = []
     if correlation is None:
@@ -287,8 +300,9 @@ def recorrelate(scenarios: _Set, stressed: FloatArray) -> _Set:
     Returns
     -------
     HistoricalScenarios or MonteCarloScenarios
-        Same dates, weights and labels; each underlying's ``spot_multiplier``, ``vol_change``
-        (and ``vol_source`` or ``standardised``) permuted across scenarios.
+        Same dates, weights and labels; each underlying's ``spot_multiplier``, ``vol_change``,
+        ``carry_change`` (and ``vol_source``, ``carry_source`` or ``standardised``) permuted
+        across scenarios together (each move keeps its date's vol and carry change).
     """
     y, sigma = _log_moves(scenarios)
     z = np.divide(y, sigma[:, None], out=np.zeros_like(y), where=sigma[:, None] > 0.0)
@@ -297,11 +311,18 @@ def recorrelate(scenarios: _Set, stressed: FloatArray) -> _Set:
     ranks = np.argsort(np.argsort(reference, axis=1, kind="stable"), axis=1, kind="stable")
     by_size = np.argsort(y, axis=1, kind="stable")
     source = np.take_along_axis(by_size, ranks, axis=1)  # scenario whose move each one takes
-    names = ("spot_multiplier", "vol_change", "vol_source", "standardised")
+    names = (
+        "spot_multiplier",
+        "vol_change",
+        "vol_source",
+        "standardised",
+        "carry_change",
+        "carry_source",
+    )
     moved = {
         name: np.take_along_axis(getattr(scenarios, name), source, axis=1)
         for name in names
-        if hasattr(scenarios, name)
+        if getattr(scenarios, name, None) is not None
     }
     return replace(scenarios, **moved)  # type: ignore[arg-type]
 
