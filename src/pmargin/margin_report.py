@@ -20,7 +20,8 @@ from pmargin._typing import FloatArray
 from pmargin.book import Portfolio
 from pmargin.collateral import AccountEquity, account_equity
 from pmargin.errors import PmarginError
-from pmargin.health import AccountHealth, assess
+from pmargin.health import AccountHealth, LiquidationDistance, assess, liquidation_distance
+from pmargin.history import PriceHistory, load_price_history
 from pmargin.margin import MarginResult, get_model
 from pmargin.market import MarketSnapshot
 from pmargin.risk import BookArrangement, arrange
@@ -38,6 +39,7 @@ class MarginReport:
     equity: AccountEquity
     health: AccountHealth
     valuation: Valuation
+    liquidation: LiquidationDistance | None = None
 
     def account(self, row: int, *, scenarios: bool = False) -> dict[str, Any]:
         """Return the JSON object of one account (DESIGN.md output contract).
@@ -59,7 +61,7 @@ class MarginReport:
                 u.to_dict(row, scenarios=scenarios) for u in self.result.risk_units if u.holds[row]
             ],
             "positions": self._positions(row),
-        }
+        } | ({} if self.liquidation is None else {"liquidation": self.liquidation.to_dict(row)})
 
     def to_dict(self, *, scenarios: bool = False) -> dict[str, Any]:
         """Return the ``pmargin margin --json`` document (``--scenarios``: with P&L vectors)."""
@@ -106,6 +108,8 @@ def margin_report(
     market: MarketSnapshot,
     model: str = "deribit",
     params: str | Path | None = None,
+    *,
+    liquidation: bool = False,
 ) -> MarginReport:
     """Margin every account of a portfolio with one model and assess its health.
 
@@ -119,8 +123,12 @@ def margin_report(
         A registered model name (``pmargin.margin.MODELS``).
     params
         Optional TOML parameter file replacing the model's shipped one.
+    liquidation
+        Also find each account's distance to liquidation (:func:`pmargin.health.
+        liquidation_distance`, vols held; the joint direction from the price history when it is
+        there, else equal moves).
     """
-    return margin_reports(portfolio, market, [model], params)[model]
+    return margin_reports(portfolio, market, [model], params, liquidation=liquidation)[model]
 
 
 def margin_reports(
@@ -128,21 +136,36 @@ def margin_reports(
     market: MarketSnapshot,
     models: list[str],
     params: str | Path | None = None,
+    *,
+    liquidation: bool = False,
 ) -> dict[str, MarginReport]:
     """:func:`margin_report` for several models over one arrangement of the book."""
     book = portfolio if isinstance(portfolio, BookArrangement) else arrange(portfolio, market)
     equity = account_equity(book, market)
     valuation = value_instruments(book.resolved)
     reports: dict[str, MarginReport] = {}
+    history = _history_or_none() if liquidation else None
     for name in models:
-        result = get_model(name, params).compute(book, market)
+        model = get_model(name, params)
+        result = model.compute(book, market)
         health = assess(
             equity.equity,
             np.asarray(result.initial_margin, dtype=np.float64),
             np.asarray(result.maintenance_margin, dtype=np.float64),
         )
-        reports[name] = MarginReport(book, result, equity, health, valuation)
+        distance = (
+            liquidation_distance(book, market, model, history=history) if liquidation else None
+        )
+        reports[name] = MarginReport(book, result, equity, health, valuation, distance)
     return reports
+
+
+def _history_or_none() -> PriceHistory | None:
+    """Load the shared price history for the joint direction; None (equal moves) without it."""
+    try:
+        return load_price_history()
+    except PmarginError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -243,6 +243,20 @@ def test_bad_input_gives_one_line_errors(portfolio: str, tmp_path: Path) -> None
     assert "Traceback" not in result.output
 
 
+def test_margin_liquidation_gives_each_account_its_distance(portfolio: str) -> None:
+    args = ["margin", "-p", portfolio, "-m", MARKET, "--model", "standard", "--json"]
+    doc = _json([*args, "--liquidation"])
+    accounts = {a["id"]: a for a in doc["accounts"]}
+    perp = accounts["eth-short-perp"]["liquidation"]
+    eth = perp["underlyings"]["ETH"]
+    # A short perpetual is liquidated on a rise: no fall reaches MM, some rise does.
+    assert eth["move_down"] is None
+    assert eth["move_up"] > 0.0
+    assert eth["price_up"] == pytest.approx(eth["index"] * (1.0 + eth["move_up"]), rel=1e-9)
+    assert perp["underlyings"].get("BTC") is None
+    assert "liquidation" not in _json(args)["accounts"][0]
+
+
 def test_stress_is_a_pmargin_command(portfolio: str) -> None:
     shock = "BTC=-0.3,ETH=-0.4,vol=+0.5"
     doc = _json(["stress", "-p", portfolio, "-m", MARKET, "--shock", shock, "--json"])

@@ -12,6 +12,7 @@ import numpy as np
 from rich.table import Table
 from rich.text import Text
 
+from pmargin.health import LiquidationDistance
 from pmargin.margin import RiskUnitMargin
 from pmargin.margin_report import MarginReport, ModelComparison
 from pmargin.pretrade import OrderCheck
@@ -46,11 +47,20 @@ def _status(status: str) -> Text:
 
 
 def accounts_table(report: MarginReport, rows: Sequence[int], title: str) -> Table:
-    """One row per account: equity, IM, MM, available, utilisation and status."""
+    """One row per account: equity, IM, MM, available, utilisation and status.
+
+    With a distance to liquidation in the report, a last column gives each underlying's index
+    move down / up at which equity reaches MM (``-`` where no move within range does).
+    """
     table = Table(title=title, title_justify="left")
-    for name in ("account", "equity", "IM", "MM", "available", "IM util", "status", "units"):
+    names = ["account", "equity", "IM", "MM", "available", "IM util", "status", "units"]
+    distance = report.liquidation
+    if distance is not None:
+        names.append("to MM (index move down / up)")
+    for name in names:
         table.add_column(
-            name, justify="left" if name in ("account", "status", "units") else "right"
+            name,
+            justify="right" if name in ("equity", "IM", "MM", "available", "IM util") else "left",
         )
     h = report.health
     result = report.result
@@ -69,8 +79,24 @@ def accounts_table(report: MarginReport, rows: Sequence[int], title: str) -> Tab
             _pct(h.im_utilization[a]),
             _status(str(h.status[a])),
             units,
+            *([] if distance is None else [_distance_cell(distance, a)]),
         )
     return table
+
+
+def _distance_cell(distance: LiquidationDistance, row: int) -> str:
+    if distance.below_maintenance[row]:
+        return "below MM"
+    parts = []
+    for k, name in enumerate(distance.underlyings):
+        if distance.exposed[row, k]:
+            down, up = distance.move_down[row, k], distance.move_up[row, k]
+            parts.append(f"{name} {_move(down)} / {_move(up)}")
+    return ", ".join(parts)
+
+
+def _move(x: float) -> str:
+    return "-" if not np.isfinite(x) else f"{100.0 * x:+.1f}%"
 
 
 def compare_table(comparison: ModelComparison, rows: Sequence[int], title: str) -> Table:

@@ -151,6 +151,14 @@ def margin(
             "--scenarios", help="With --json: each risk unit's scenario labels and P&L vector."
         ),
     ] = False,
+    liquidation: Annotated[
+        bool,
+        typer.Option(
+            "--liquidation",
+            help="Distance to liquidation: the index moves (each underlying alone and all "
+            "together) at which equity reaches MM, and the liquidation prices.",
+        ),
+    ] = False,
 ) -> None:
     """Compute initial and maintenance margin, equity and status of every account.
 
@@ -159,7 +167,7 @@ def margin(
     position's quantity (base units), value, raw Greeks and IM contribution.
     """
     snapshot, book = _inputs(market, portfolio)
-    report = margin_report(book, snapshot, model, params)
+    report = margin_report(book, snapshot, model, params, liquidation=liquidation)
     if as_json:
         print_json(report.to_dict(scenarios=scenarios))
         return
