@@ -69,7 +69,7 @@ def run() -> list[Row]:
         for (name, _), replay in result.runs.items():
             s = replay.summary()
             print(
-                f"simulate {EPISODE} {name}: "
+                f"simulate {EPISODE} {name} ({total:.0f} s): "
                 + ", ".join(f"{k} {_fmt(s[k])}" for k in COLUMNS)
                 + f", drawdown {s['drawdown']}, historical {s['historical_drawdown']}"
                 + f", amplification {s['amplification']}",
