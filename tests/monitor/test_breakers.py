@@ -229,3 +229,16 @@ def test_disabled_breakers_apply_the_tick(book):
                               marks={"BTC-PERPETUAL": {"price": BTC0 * 1.0}}))  # fmt: skip
     assert _pauses(events) == []
     assert monitor.market.index["BTC"] == BTC0 * 1.3
+
+
+def test_a_new_book_keeps_the_feed_state(book):
+    monitor = _monitor(book)
+    monitor.apply(at(1, index={"BTC": math.nan}))
+    assert monitor.paused_underlyings == frozenset({"BTC"})
+    smaller = arrange(portfolio(3, 15), market())
+    moved = monitor.with_book(smaller)
+    assert moved.paused_underlyings == frozenset({"BTC"})
+    assert moved.now == monitor.now
+    assert moved.account_ids == smaller.account_ids
+    fresh = _monitor(smaller)
+    assert list(moved.equity) == pytest.approx(list(fresh.equity), rel=1e-12)

@@ -26,6 +26,7 @@ from pmargin.cli._render_margin import (
     risk_matrix_table,
     summary_table,
 )
+from pmargin.cli._simulate_command import simulate
 from pmargin.cli._stress_command import stress
 from pmargin.engine import (
     example_path,
@@ -316,6 +317,7 @@ def _derive_lists(instrument: Instrument) -> bool:
 
 app.command("stress")(_one_line_errors(stress))
 app.command("backtest")(_one_line_errors(backtest))
+app.command("simulate")(_one_line_errors(simulate))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -213,6 +213,17 @@ class Monitor:
         """The circuit-breaker limits in force."""
         return self._breakers.config
 
+    def with_book(self, book: BookArrangement) -> Monitor:
+        """Return a monitor of ``book`` (new positions, e.g. after liquidations) at this market.
+
+        The feed state carries over: paused underlyings, jump references, clean-tick counts and
+        the event clock, so a book change never resets a circuit breaker.
+        """
+        new = Monitor(book, self.model, self.market, breakers=self.breaker_config)
+        new._breakers = self._breakers
+        new._now = self._now
+        return new
+
     def full_recompute(self) -> FullState:
         """Recompute everything from scratch at the current market (the reference path)."""
         return full_recompute(self._start, self._model, self._market)

@@ -361,18 +361,6 @@ _COUNT_KEYS = (
 )
 
 
-def _restart(old: Monitor, book: BookArrangement) -> Monitor:
-    """Return a monitor on ``book`` at ``old``'s market, with the feed and breaker state.
-
-    ``Monitor`` has no public way to replace its positions, so the breakers (paused
-    underlyings, jump references, clean-tick counts) and the event clock are moved over.
-    """
-    new = Monitor(book, old.model, old.market, breakers=old.breaker_config)
-    new._breakers = old._breakers
-    new._now = old._now
-    return new
-
-
 def _open_interest(book: BookArrangement) -> dict[str, float]:
     """Gross notional per underlying (USD): ``sum |q| x underlying USD price``."""
     resolved = book.resolved
@@ -517,7 +505,7 @@ class _Replay:
             )
         )
         if c["fills"] or c["adl_fills"] or c["bad_debt_usd"] or c["fund_draw_usd"]:
-            self.monitor = _restart(monitor, outcome.state.book)
+            self.monitor = monitor.with_book(outcome.state.book)
         if not (c["fills"] or c["adl_fills"]):
             return dict.fromkeys(self.path.names, 0.0)
         return moves
