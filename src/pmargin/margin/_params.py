@@ -193,6 +193,17 @@ class ParamTable:
                 node = node[part]
         return tuple(value)
 
+    def check_header(self, schema_version: int, methodology: str) -> None:
+        """Check the file's ``schema_version`` and ``methodology`` fields name this reader.
+
+        A file written for another version of the format, or for another methodology, is an
+        error naming the field rather than a silent misreading.
+        """
+        version = self.integer("schema_version", low=1)
+        if version != schema_version:
+            raise InputError(self.field("schema_version"), version, f"must be {schema_version}")
+        self.text("methodology", choices=(methodology,))
+
     def reject_unknown(self, allowed: Sequence[str]) -> None:
         """Raise naming the first key that is not in ``allowed`` (a typo guard)."""
         for key in self.data:

@@ -145,10 +145,7 @@ class OkxParams:
             Naming the first missing, unknown or out-of-range field.
         """
         table.reject_unknown(_TOP)
-        version = table.integer("schema_version", low=1)
-        if version != SCHEMA_VERSION:
-            raise InputError(table.field("schema_version"), version, f"must be {SCHEMA_VERSION}")
-        table.text("methodology", choices=("okx",))
+        table.check_header(SCHEMA_VERSION, "okx")
         groups = _groups(table.table("groups"))
         margin = table.table("margin")
         margin.reject_unknown(("im_factor", "source"))

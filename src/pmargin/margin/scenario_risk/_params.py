@@ -182,10 +182,7 @@ class ScenarioRiskParams:
             Naming the first missing, unknown or out-of-range field.
         """
         table.reject_unknown(_TOP)
-        version = table.integer("schema_version", low=1)
-        if version != SCHEMA_VERSION:
-            raise InputError(table.field("schema_version"), version, f"must be {SCHEMA_VERSION}")
-        table.text("methodology", choices=("pmargin-scenario-risk",))
+        table.check_header(SCHEMA_VERSION, "pmargin-scenario-risk")
 
         measure = table.table("measure")
         measure.reject_unknown(("kind", "confidence", "boundary", "source"))

@@ -107,10 +107,7 @@ class TimsParams:
             type.
         """
         table.reject_unknown(_TOP)
-        version = table.integer("schema_version", low=1)
-        if version != SCHEMA_VERSION:
-            raise InputError(table.field("schema_version"), version, f"must be {SCHEMA_VERSION}")
-        table.text("methodology", choices=("tims",))
+        table.check_header(SCHEMA_VERSION, "tims")
         valuation = table.table("valuation")
         valuation.reject_unknown(("source", "points_per_side"))
         valuation.text("source")
