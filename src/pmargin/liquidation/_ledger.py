@@ -228,26 +228,14 @@ class Ledger:
         """
         state = self.account(row) if state is None else state
         columns = list(state.positions)
-        n = len(columns)
-        index = (np.zeros(n, dtype=np.int64), np.arange(n, dtype=np.int64))
         assets = self.assets()
-        balances = np.array([[state.balances.get(a, 0.0) for a in assets]], dtype=np.float64)
-        return BookArrangement(
-            account_ids=(self.book.account_ids[row],),
-            resolved=self.book.resolved.take(columns),
-            quantity=sparse.csr_array(
-                (np.array([state.positions[j] for j in columns], dtype=np.float64), index),
-                shape=(1, n),
-            ),
-            assets=assets,
-            balances=balances,
-            unrealised=sparse.csr_array(
-                (
-                    np.array([state.unrealised.get(j, 0.0) for j in columns], dtype=np.float64),
-                    index,
-                ),
-                shape=(1, n),
-            ),
+        return BookArrangement.one_account(
+            self.book.account_ids[row],
+            self.book.resolved.take(columns),
+            [state.positions[j] for j in columns],
+            [state.unrealised.get(j, 0.0) for j in columns],
+            assets,
+            [state.balances.get(a, 0.0) for a in assets],
         )
 
     def to_book(self) -> BookArrangement:

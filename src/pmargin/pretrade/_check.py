@@ -263,15 +263,8 @@ class PreTradeChecker:
                 assets.append(fill.cash_asset)
                 balances = np.hstack([balances, np.zeros((1, 1))])
             balances[0, assets.index(fill.cash_asset)] += fill.cash
-        n = len(quantities)
-        index = (np.zeros(n, dtype=np.int64), np.arange(n))
-        return BookArrangement(
-            account_ids=(book.account_ids[row],),
-            resolved=resolved,
-            quantity=sparse.csr_array((np.array(quantities), index), shape=(1, n)),
-            assets=tuple(assets),
-            balances=balances,
-            unrealised=sparse.csr_array((np.array(unrealised), index), shape=(1, n)),
+        return BookArrangement.one_account(
+            book.account_ids[row], resolved, quantities, unrealised, tuple(assets), balances
         )
 
 

@@ -72,6 +72,44 @@ class BookArrangement:
         if self.unrealised is None:
             object.__setattr__(self, "unrealised", sparse.csr_array(self.quantity.shape))
 
+    @classmethod
+    def one_account(
+        cls,
+        account_id: str,
+        resolved: ResolvedInstruments,
+        quantity: Any,
+        unrealised: Any,
+        assets: tuple[str, ...],
+        balances: Any,
+    ) -> BookArrangement:
+        """One account alone, as a one-row book (what a model margins on its own).
+
+        Parameters
+        ----------
+        account_id
+            The account.
+        resolved
+            Its instruments, ``n`` of them (already resolved; nothing is looked up again).
+        quantity, unrealised
+            Length ``n``: base-unit quantities and unrealised P&L (settlement currency).
+        assets, balances
+            Collateral assets and the account's balance of each.
+        """
+        n = len(resolved)
+        index = (np.zeros(n, dtype=np.int64), np.arange(n, dtype=np.int64))
+
+        def row(values: Any) -> Any:
+            return sparse.csr_array((np.asarray(values, dtype=np.float64), index), shape=(1, n))
+
+        return cls(
+            account_ids=(account_id,),
+            resolved=resolved,
+            quantity=row(quantity),
+            assets=tuple(assets),
+            balances=np.asarray(balances, dtype=np.float64).reshape(1, len(assets)),
+            unrealised=row(unrealised),
+        )
+
     @property
     def balance_matrix(self) -> FloatArray:
         """``balances`` as a float64 ``(n_accounts, n_assets)`` array (never ``None``)."""
