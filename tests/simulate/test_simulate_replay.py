@@ -27,7 +27,7 @@ def ftx(shared_data_module):
 
 @pytest.fixture(scope="module")
 def shared_data_module():
-    from conftest import shared_data_dir
+    from shared_paths import shared_data_dir
 
     folder = shared_data_dir()
     if not folder.is_dir():
