@@ -31,6 +31,10 @@ DAYS_PER_YEAR = 365.0
 SECONDS_PER_YEAR = DAYS_PER_YEAR * 86_400.0
 """Seconds in one ACT/365 year."""
 
+MIN_EPOCH_MS = 1e11
+"""Smallest epoch-milliseconds value taken as a timestamp (1973-03-03); a smaller number is
+almost surely epoch seconds (today ~1.7e9) and is refused rather than read as 1970."""
+
 DEFAULT_EXPIRY_HOUR = 8
 """Hour (UTC) at which crypto options and futures expire when no time is given."""
 
@@ -49,6 +53,13 @@ def parse_timestamp(value: object, field: str = "timestamp") -> datetime:
     elif isinstance(value, int | float):
         if not np.isfinite(value):
             raise InputError(field, value, "is not a finite epoch-milliseconds value")
+        if abs(value) < MIN_EPOCH_MS:
+            # Epoch seconds read as milliseconds would land in January 1970 without a word.
+            raise InputError(
+                field,
+                value,
+                "is before 1973 as epoch milliseconds; epoch seconds? give ms or ISO text",
+            )
         dt = datetime.fromtimestamp(float(value) / 1000.0, tz=UTC)
     elif isinstance(value, str):
         text = value.strip()

@@ -345,3 +345,11 @@ def test_the_documented_example_loads() -> None:
     assert snap.forward("BTC", DEC27) == 69880.0  # rule 1 beats the BTC-27DEC24 mark
     assert snap.surface("BTC").slice_at(DEC27).forward == 69900.0  # type: ignore[union-attr]
     assert snap.usd_price("USDC") == 0.9998
+
+
+def test_epoch_seconds_are_refused_not_read_as_1970() -> None:
+    seconds = 1_718_619_740.501  # 2024-06-17 as epoch SECONDS
+    with pytest.raises(InputError, match=r"timestamp: .* epoch seconds"):
+        market_from_dict({"timestamp": seconds, "index": {"BTC": 65_000.0}})
+    ms = market_from_dict({"timestamp": 1_718_619_740_501, "index": {"BTC": 65_000.0}})
+    assert ms.timestamp.isoformat() == "2024-06-17T10:22:20.501000+00:00"
