@@ -1,30 +1,72 @@
 """Reading user files (JSON, YAML, CSV) with one-line errors that name the file.
 
-JSON and YAML are chosen by the file suffix; both reject a key repeated in one mapping (JSON
-parsers silently keep the last one, which would hide a typo in a position or a mark).
+Every reader refuses, before or while parsing, what could change what the file says or make
+parsing itself blow up (limits in ``pmargin/input_limits.toml``, section ``files``):
+
+* size: a file larger than ``max_bytes`` (``max_yaml_bytes`` for YAML) is refused before it
+  is read;
+* nesting: mappings and lists deeper than ``max_depth`` are refused (JSON after parsing, or on
+  Python's own recursion limit; YAML while composing, before any recursion);
+* repeated keys in one mapping (JSON parsers silently keep the last one, which would hide a
+  typo in a position or a mark);
+* YAML: anchors and aliases (an alias bomb of a few hundred bytes expands to gigabytes),
+  merge keys ``<<``, explicit tags and non-text keys are refused; plain scalars are resolved
+  with the YAML 1.2 core schema, not PyYAML's YAML 1.1 rules: ``0100`` is the integer 100
+  (not octal 64), ``1:30`` is the text ``"1:30"`` (not sexagesimal 90, and refused where a
+  number is expected), ``yes``/``on`` are text, ``2024-12-27`` is text (read as a date by the
+  field that expects one);
+* JSON: ``NaN`` and ``Infinity`` (not JSON) are refused;
+* CSV: the header must hold known columns only, each once, with the required ones present;
+  every row must have as many cells as the header.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import json
-from collections.abc import Hashable
+import re
+from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.events import AliasEvent, CollectionStartEvent, NodeEvent, ScalarEvent
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import BaseResolver
+from yaml.scanner import Scanner
 
+from pmargin._validation import abbreviate, input_limits
 from pmargin.errors import InputError
 
-__all__ = ["STRUCTURED_SUFFIXES", "read_csv_rows", "read_structured"]
+__all__ = [
+    "STRUCTURED_SUFFIXES",
+    "read_csv_rows",
+    "read_structured",
+    "read_text_file",
+    "short_path",
+]
+
+_MAX_PATH_CHARS = 160
 
 STRUCTURED_SUFFIXES = (".json", ".yaml", ".yml")
 """Accepted extensions of JSON/YAML input files (case-insensitive)."""
 
 
+def short_path(path: str | PathLike[str]) -> str:
+    """Return the path as given, or ``...`` and its last 157 characters when longer."""
+    text = str(path)
+    if len(text) <= _MAX_PATH_CHARS:
+        return text
+    return "..." + text[-(_MAX_PATH_CHARS - 3) :]
+
+
 def read_structured(path: str | PathLike[str], what: str) -> Any:
-    """Parse a JSON or YAML file into plain Python values, rejecting duplicate keys.
+    """Parse a JSON or YAML file into plain Python values, within the input limits.
 
     Parameters
     ----------
@@ -33,45 +75,155 @@ def read_structured(path: str | PathLike[str], what: str) -> Any:
     what
         What the file is, for error messages (``"market file"``).
 
+    Returns
+    -------
+    Any
+        Dicts with text keys, lists, text, int, float, bool and ``None``.
+
     Raises
     ------
     InputError
-        Naming the file: unknown extension, missing or unreadable file, syntax error (with
-        line and column), or a key repeated in one mapping.
+        Naming the file: unknown extension, missing, unreadable or too large file, syntax
+        error (with line and column), a key repeated in one mapping, nesting deeper than the
+        limit, or a YAML feature that is refused (see the module docstring).
     """
     file = Path(path)
     suffix = file.suffix.lower()
     if suffix not in STRUCTURED_SUFFIXES:
         raise InputError(
-            what, str(path), f"has an unknown extension; use {', '.join(STRUCTURED_SUFFIXES)}"
+            what,
+            short_path(path),
+            f"has an unknown extension; use {', '.join(STRUCTURED_SUFFIXES)}",
         )
-    text = _read_text(file, what)
+    limit_key = "max_bytes" if suffix == ".json" else "max_yaml_bytes"
+    text = read_text_file(file, what, limit_key)
     if suffix == ".json":
         return _parse_json(text, str(path), what)
     return _parse_yaml(text, str(path), what)
 
 
-def read_csv_rows(path: str | PathLike[str], what: str) -> list[dict[str, str]]:
-    """Read a CSV file with a header row into a list of dicts (empty cells are ``""``)."""
-    file = Path(path)
-    text = _read_text(file, what)
-    reader = csv.DictReader(text.splitlines())
-    if not reader.fieldnames:
-        raise InputError(what, str(file), "is empty; expected a CSV header row")
-    return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
+def read_text_file(file: Path, what: str, limit_key: str = "max_bytes") -> str:
+    """Read a UTF-8 text file (a leading byte-order mark is dropped) no larger than the limit.
 
+    Parameters
+    ----------
+    file
+        The file.
+    what
+        What the file is, for error messages.
+    limit_key
+        Key of the size limit in the ``files`` table of ``input_limits.toml``.
 
-def _read_text(file: Path, what: str) -> str:
+    Raises
+    ------
+    InputError
+        Naming the file: missing, a directory, too large, not UTF-8, or unreadable.
+    """
+    name = short_path(file)
+    max_bytes = input_limits().integer("files", limit_key)
     try:
-        return file.read_text(encoding="utf-8")
+        size = file.stat().st_size
+        if size > max_bytes:
+            raise InputError(
+                what, name, f"is {size:,} bytes, over the limit of {max_bytes:,} ({limit_key})"
+            )
+        with file.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
     except FileNotFoundError:
-        raise InputError(what, str(file), "does not exist") from None
+        raise InputError(what, name, "does not exist") from None
     except IsADirectoryError:
-        raise InputError(what, str(file), "is a directory, not a file") from None
-    except UnicodeDecodeError:
-        raise InputError(what, str(file), "is not UTF-8 text") from None
+        raise InputError(what, name, "is a directory, not a file") from None
     except OSError as exc:
-        raise InputError(what, str(file), f"cannot be read: {exc.strerror}") from None
+        raise InputError(what, name, f"cannot be read: {exc.strerror}") from None
+    if len(raw) > max_bytes:  # grew while being read, or a device without a size
+        raise InputError(what, name, f"is over the limit of {max_bytes:,} bytes ({limit_key})")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(what, name, f"is not UTF-8 text (byte {err.start})") from None
+
+
+def read_csv_rows(
+    path: str | PathLike[str],
+    what: str,
+    *,
+    columns: Sequence[str],
+    required: Sequence[str],
+) -> list[tuple[int, dict[str, str]]]:
+    """Read a CSV file whose header names known columns, each once.
+
+    Parameters
+    ----------
+    path
+        The CSV file (UTF-8, first row the header).
+    what
+        What the file is, for error messages.
+    columns
+        Every column the file may have.
+    required
+        The columns it must have.
+
+    Returns
+    -------
+    list of (int, dict)
+        ``(line number, {column: stripped cell})`` per non-blank row, in file order.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the column or line: an empty file, an unknown (misspelt) column
+        with the closest known one, a repeated or missing column, a row with a different number
+        of cells than the header, or a CSV syntax error.
+    """
+    file = Path(path)
+    name = short_path(file)
+    text = read_text_file(file, what)
+    reader = csv.reader(text.splitlines())
+    rows: list[tuple[int, dict[str, str]]] = []
+    try:
+        header = next(reader, None)
+        if not header or not any(cell.strip() for cell in header):
+            raise InputError(what, name, f"is empty; expected the header {','.join(columns)}")
+        names = [cell.strip() for cell in header]
+        _check_header(names, columns, required, what, str(file))
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) != len(names):
+                raise InputError(
+                    f"{what} {name} line {reader.line_num}",
+                    abbreviate(",".join(cells)),
+                    f"has {len(cells)} cells; the header has {len(names)}",
+                )
+            rows.append(
+                (reader.line_num, {k: v.strip() for k, v in zip(names, cells, strict=True)})
+            )
+    except csv.Error as err:
+        raise InputError(
+            f"{what} {name} line {reader.line_num}", None, f"is not valid CSV: {err}"
+        ) from None
+    return rows
+
+
+def _check_header(
+    names: list[str], columns: Sequence[str], required: Sequence[str], what: str, file: str
+) -> None:
+    """Refuse unknown, repeated and missing columns, naming the column."""
+    where = f"{what} {short_path(file)!r} header"
+    for position, column in enumerate(names, start=1):
+        if column not in columns:
+            close = difflib.get_close_matches(column.lower(), columns, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InputError(
+                f"{where} column {position}",
+                abbreviate(column),
+                f"is not a known column ({', '.join(columns)}){hint}",
+            )
+        if names.index(column) != position - 1:
+            raise InputError(f"{where} column {position}", column, "appears twice")
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise InputError(where, ",".join(names)[:80], f"lacks the columns {', '.join(missing)}")
 
 
 class _DuplicateKeyError(Exception):
@@ -83,18 +235,46 @@ class _DuplicateKeyError(Exception):
         self.line = line
 
 
+class _RefusedError(Exception):
+    """A YAML feature or a structure that the readers refuse (internal)."""
+
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+def _max_depth() -> int:
+    return input_limits().integer("files", "max_depth")
+
+
 def _parse_json(text: str, name: str, what: str) -> Any:
     """Parse JSON text; errors name the file, line and column."""
+    shown = short_path(name)
     try:
-        return json.loads(text, object_pairs_hook=_json_object)
+        data = json.loads(text, object_pairs_hook=_json_object, parse_constant=_json_constant)
     except json.JSONDecodeError as err:
         raise InputError(
-            what, name, f"is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}"
+            what, shown, f"is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}"
         ) from None
     except _DuplicateKeyError as err:
         raise InputError(
-            what, name, f"is not valid: the key {err.key!r} appears twice in one object"
+            what,
+            shown,
+            f"is not valid: the key {abbreviate(err.key)!r} appears twice in one object",
         ) from None
+    except _RefusedError as err:
+        raise InputError(what, shown, f"is not valid JSON: {err.reason}") from None
+    except RecursionError:
+        raise InputError(
+            what, shown, f"nests deeper than the limit of {_max_depth()} levels"
+        ) from None
+    except ValueError:  # Python refuses integer literals of more than 4,300 digits
+        raise InputError(what, shown, "is not valid JSON: an integer has too many digits") from None
+    depth = _depth(data)
+    if depth > _max_depth():
+        raise InputError(what, shown, f"nests deeper than the limit of {_max_depth()} levels")
+    return data
 
 
 def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -107,36 +287,183 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-class _StrictSafeLoader(yaml.SafeLoader):
-    """YAML safe loader that rejects a key repeated in one mapping."""
+def _json_constant(name: str) -> float:
+    """Refuse ``NaN``, ``Infinity`` and ``-Infinity``, which Python's parser accepts."""
+    raise _RefusedError(f"{name} is not a JSON number")
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        """Build a mapping, raising on a repeated key (with its line)."""
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
+
+def _depth(data: Any) -> int:
+    """Deepest nesting of dicts and lists in ``data``, counted without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    limit = _max_depth()
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            level += 1
+            deepest = max(deepest, level)
+            if deepest > limit:
+                return deepest
+            stack.extend(
+                (child, level) for child in (node.values() if isinstance(node, dict) else node)
+            )
+    return deepest
+
+
+# ---------------------------------------------------------------- YAML with YAML 1.2 core rules
+
+_CORE_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_CORE_FLOAT = re.compile(
+    r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+)
+_ALLOWED_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq")
+)
+
+
+class _Core12Resolver(BaseResolver):
+    """Implicit resolution of plain scalars by the YAML 1.2 core schema.
+
+    No octal ``0100``, sexagesimal ``1:30``, ``yes``/``on`` booleans or timestamps.
+    """
+
+
+_Core12Resolver.yaml_implicit_resolvers = {}
+for _tag, _pattern, _first in (
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("int", rf"^(?:{_CORE_INT.pattern})$", "-+0123456789"),
+    ("float", rf"^(?:{_CORE_FLOAT.pattern})$", "-+.0123456789"),
+):
+    _Core12Resolver.add_implicit_resolver(
+        f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), list(_first)
+    )
+
+
+class _Core12Constructor(SafeConstructor):
+    """Safe constructor with YAML 1.2 core numbers and refusals of 1.1-only features."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        """``0o17`` octal, ``0x1F`` hex, anything else decimal (``0100`` is 100)."""
+        value = str(self.construct_scalar(node))
+        if not _CORE_INT.fullmatch(value):
+            raise _RefusedError(f"{abbreviate(value)!r} is not a YAML 1.2 integer", _line(node))
+        if value.startswith("0o"):
+            return int(value[2:], 8)
+        if value.startswith("0x"):
+            return int(value[2:], 16)
+        return int(value, 10)
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+        """Decimal floats, ``.inf``, ``-.inf`` and ``.nan`` (refused later by the field)."""
+        value = str(self.construct_scalar(node))
+        lowered = value.lower()
+        if lowered.endswith(".inf"):
+            return float("-inf") if lowered.startswith("-") else float("inf")
+        if lowered == ".nan":
+            return float("nan")
+        if not _CORE_FLOAT.fullmatch(value):
+            raise _RefusedError(f"{abbreviate(value)!r} is not a YAML 1.2 number", _line(node))
+        return float(value)
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        """Keep ``<<`` as an ordinary key (YAML 1.2 has no merge keys); readers refuse it."""
+
+    def construct_mapping(  # type: ignore[override]
+        self, node: yaml.MappingNode, deep: bool = False
+    ) -> dict[str, Any]:
+        """Build a mapping of text keys, refusing other keys and a repeated key (with its line)."""
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                raise _RefusedError(
+                    f"the key {abbreviate(key)!r} is not text (quote it)", _line(key_node)
+                )
+            if key in result:
+                raise _DuplicateKeyError(key, _line(key_node))
+            result[key] = self.construct_object(value_node, deep=deep)
+        return result
+
+
+_Core12Constructor.yaml_constructors = {
+    **SafeConstructor.yaml_constructors,
+    "tag:yaml.org,2002:int": _Core12Constructor.construct_yaml_int,
+    "tag:yaml.org,2002:float": _Core12Constructor.construct_yaml_float,
+}
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+class _StrictLoader(Reader, Scanner, Parser, Composer, _Core12Constructor, _Core12Resolver):
+    """A YAML loader for input files.
+
+    Safe constructors, YAML 1.2 core scalars, no anchors, aliases or explicit tags, nesting at
+    most ``files.max_depth`` deep.
+    """
+
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+        _Core12Constructor.__init__(self)
+        _Core12Resolver.__init__(self)
+        self._depth = 0
+        self._limit = _max_depth()
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        """Compose one node, refusing aliases, anchors, tags and depth beyond the limit."""
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        line = int(event.start_mark.line) + 1
+        if isinstance(event, AliasEvent) or (
+            isinstance(event, NodeEvent) and event.anchor is not None
+        ):
+            raise _RefusedError("anchors and aliases (&, *) are not accepted", line)
+        tag = getattr(event, "tag", None)
+        if (
+            isinstance(event, ScalarEvent | CollectionStartEvent)
+            and tag not in (None, "!")
+            and tag not in _ALLOWED_TAGS
+        ):
+            raise _RefusedError(f"the tag {abbreviate(tag)!r} is not accepted", line)
+        if isinstance(event, CollectionStartEvent):
+            if self._depth >= self._limit:
+                raise _RefusedError(f"nests deeper than the limit of {self._limit} levels", line)
+            self._depth += 1
             try:
-                repeated = key in seen
-            except TypeError:
-                repeated = False
-            if repeated:
-                raise _DuplicateKeyError(key, key_node.start_mark.line + 1)
-            if not isinstance(key, list | dict):
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+        return super().compose_node(parent, index)
 
 
 def _parse_yaml(text: str, name: str, what: str) -> Any:
-    """Parse YAML text (safe loader); errors name the file and line."""
+    """Parse YAML text with :class:`_StrictLoader`; errors name the file and line."""
+    shown = short_path(name)
+    loader = _StrictLoader(text)
     try:
-        return yaml.load(text, Loader=_StrictSafeLoader)  # a SafeLoader subclass: safe
+        return loader.get_single_data()
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = "" if mark is None else f" at line {mark.line + 1}, column {mark.column + 1}"
-        raise InputError(what, name, f"is not valid YAML: {err.problem}{where}") from None
+        problem = str(err.problem or err.context or "syntax error")[:80]
+        raise InputError(what, shown, f"is not valid YAML: {problem}{where}") from None
     except yaml.YAMLError as err:
-        raise InputError(what, name, f"is not valid YAML: {err}") from None
+        raise InputError(what, shown, f"is not valid YAML: {str(err)[:80]}") from None
     except _DuplicateKeyError as err:
         raise InputError(
-            what, name, f"is not valid: the key {err.key!r} appears twice at line {err.line}"
+            what,
+            shown,
+            f"is not valid: the key {abbreviate(err.key)!r} appears twice at line {err.line}",
         ) from None
+    except _RefusedError as err:
+        where = "" if err.line is None else f" (line {err.line})"
+        raise InputError(what, shown, f"is not accepted: {err.reason}{where}") from None
+    except ValueError:  # Python refuses integer literals of more than 4,300 digits
+        raise InputError(what, shown, "is not valid YAML: an integer has too many digits") from None
+    finally:
+        loader.dispose()

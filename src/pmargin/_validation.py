@@ -1,16 +1,100 @@
-"""Small validation helpers shared by every layer (failures are :class:`InputError`)."""
+"""Small validation helpers shared by every layer (failures are :class:`InputError`).
+
+The limits every input number is checked against (price and quantity ranges, file sizes,
+nesting depth, timestamp years) are data: ``pmargin/input_limits.toml``, read once by
+:func:`input_limits`.
+"""
 
 from __future__ import annotations
 
 import math
+import re
+import tomllib
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import TypeVar
+from functools import cache
+from importlib import resources
+from typing import Any, TypeVar
 
 from pmargin.errors import InputError
 
-__all__ = ["as_enum", "as_float"]
+__all__ = [
+    "DECIMAL_TEXT",
+    "Abbreviated",
+    "InputLimits",
+    "abbreviate",
+    "as_decimal",
+    "as_enum",
+    "as_float",
+    "input_limits",
+]
 
 _E = TypeVar("_E", bound=StrEnum)
+
+DECIMAL_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+"""Text accepted as a number: plain decimal with an optional exponent (no ``_``, ``nan``,
+``inf``, hex or sexagesimal forms)."""
+
+
+class InputLimits:
+    """The tables of ``input_limits.toml`` with typed accessors.
+
+    Parameters
+    ----------
+    data
+        The parsed file: tables ``files``, ``numbers``, ``time``, ``market``, ``history``.
+    """
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = data
+
+    def number(self, section: str, key: str) -> float:
+        """Return the finite number ``[section] key`` (a missing or bad one is an InputError)."""
+        table = self._data.get(section)
+        value = table.get(key) if isinstance(table, Mapping) else None
+        return as_float(value, f"input_limits.toml: {section}.{key}")
+
+    def integer(self, section: str, key: str) -> int:
+        """Return the integer ``[section] key`` (a number with no fractional part)."""
+        number = self.number(section, key)
+        if number != int(number):
+            raise InputError(f"input_limits.toml: {section}.{key}", number, "must be an integer")
+        return int(number)
+
+
+@cache
+def input_limits() -> InputLimits:
+    """Read the packaged ``input_limits.toml`` (once per process)."""
+    text = (resources.files("pmargin") / "input_limits.toml").read_text(encoding="utf-8")
+    return InputLimits(tomllib.loads(text))
+
+
+class Abbreviated:
+    """A stand-in whose ``repr`` is a shortened ``repr`` of a long value (for error messages)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def __repr__(self) -> str:
+        return self._text
+
+
+def abbreviate(value: object) -> object:
+    """Return ``value``, or a stand-in whose repr is the first characters of its repr + ``...``.
+
+    The length is ``files.max_quoted_chars`` of ``input_limits.toml``; containers are not
+    rendered in full first (a huge list's repr would cost as much as the list).
+    """
+    limit = input_limits().integer("files", "max_quoted_chars")
+    if isinstance(value, list | tuple | dict | set) and len(value) > limit:
+        return Abbreviated(f"<{type(value).__name__} of {len(value)} items>")
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return Abbreviated(f"<integer of about {int(value.bit_length() * 0.30103)} digits>")
+    cut = isinstance(value, str | bytes) and len(value) > limit
+    text = repr(value[:limit]) if isinstance(value, str | bytes) and cut else repr(value)
+    if not cut and len(text) <= limit:
+        return value
+    return Abbreviated(text[: limit - 3] + "...")
 
 
 def as_enum(enum: type[_E], value: object, field: str) -> _E:
@@ -21,7 +105,7 @@ def as_enum(enum: type[_E], value: object, field: str) -> _E:
         return enum(str(value).lower())
     except ValueError:
         choices = "|".join(member.value for member in enum)
-        raise InputError(field, value, f"is not one of {choices}") from None
+        raise InputError(field, abbreviate(value), f"is not one of {choices}") from None
 
 
 def as_float(
@@ -35,15 +119,46 @@ def as_float(
 ) -> float:
     """Return ``value`` as a finite float inside the given interval, else raise naming it.
 
-    ``low_open`` / ``high_open`` exclude the bound itself.
+    ``low_open`` / ``high_open`` exclude the bound itself. An integer too large for a float
+    (``10**400``) is out of range, not an ``OverflowError``.
     """
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(field, value, "must be a number")
-    number = float(value)
+        raise InputError(field, abbreviate(value), "must be a number")
+    left = "(" if low_open else "["
+    right = ")" if high_open else "]"
+    reason = f"must be a finite number in {left}{low:g}, {high:g}{right}"
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InputError(field, abbreviate(value), reason) from None
     below = number <= low if low_open else number < low
     above = number >= high if high_open else number > high
     if not math.isfinite(number) or below or above:
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
-        raise InputError(field, value, f"must be a finite number in {left}{low:g}, {high:g}{right}")
+        raise InputError(field, abbreviate(value), reason)
     return number
+
+
+def as_decimal(value: object, field: str, *, low: float, high: float) -> float:
+    """Return a number given as a JSON/YAML number or as decimal text, checked in ``[low, high]``.
+
+    Parameters
+    ----------
+    value
+        An int or float, or text matching :data:`DECIMAL_TEXT` (CSV cells, quoted numbers).
+    field
+        Dotted path of the value, for the error message.
+    low, high
+        Inclusive bounds.
+
+    Raises
+    ------
+    InputError
+        For booleans, other text (``"1:30"``, ``"1_000"``, ``"nan"``), non-finite values and
+        values outside the bounds (``10**400`` included).
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if not DECIMAL_TEXT.fullmatch(text):
+            raise InputError(field, abbreviate(value), "must be a decimal number such as 1.5")
+        value = float(text)
+    return as_float(value, field, low=low, high=high)

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import numpy as np
 import numpy.typing as npt
 
+from pmargin._validation import abbreviate, input_limits
 from pmargin.errors import InputError
 
 __all__ = [
@@ -39,11 +40,36 @@ DEFAULT_EXPIRY_HOUR = 8
 """Hour (UTC) at which crypto options and futures expire when no time is given."""
 
 
+def _year_bounds() -> tuple[int, int]:
+    """``[min_year, max_year)`` of the ``time`` table of ``input_limits.toml``."""
+    limits = input_limits()
+    return limits.integer("time", "min_year"), limits.integer("time", "max_year")
+
+
 def parse_timestamp(value: object, field: str = "timestamp") -> datetime:
     """Parse an ISO-8601 string, a ``datetime``, or Unix epoch milliseconds into aware UTC.
 
-    Naive datetimes and strings without an offset are taken as UTC.
+    Naive datetimes and strings without an offset are taken as UTC. Every instant must fall
+    in ``[min_year-01-01, max_year-01-01)`` (``input_limits.toml``, table ``time``: 1970 to
+    2200); an epoch number above that range in milliseconds is taken as micro- or nanoseconds
+    and refused with that hint, one below 1e11 (1973) as seconds.
+
+    Raises
+    ------
+    InputError
+        Naming ``field``, never an ``OverflowError``.
     """
+    dt = _parse_instant(value, field)
+    first, last = _year_bounds()
+    if not first <= dt.year < last:
+        raise InputError(
+            field, abbreviate(value), f"is outside the years {first} to {last - 1} (UTC)"
+        )
+    return dt
+
+
+def _parse_instant(value: object, field: str) -> datetime:
+    """Parse without the year check (see :func:`parse_timestamp`)."""
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, date):
@@ -51,8 +77,19 @@ def parse_timestamp(value: object, field: str = "timestamp") -> datetime:
     elif isinstance(value, bool):
         raise InputError(field, value, "is not a timestamp; expected ISO-8601 text or epoch ms")
     elif isinstance(value, int | float):
-        if not np.isfinite(value):
+        _, last = _year_bounds()
+        max_ms = (datetime(last, 1, 1, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)) / (
+            timedelta(milliseconds=1)
+        )
+        if isinstance(value, float) and not np.isfinite(value):
             raise InputError(field, value, "is not a finite epoch-milliseconds value")
+        if abs(value) >= max_ms:
+            raise InputError(
+                field,
+                abbreviate(value),
+                f"is after {last} as epoch milliseconds; micro- or nanoseconds? give ms or "
+                "ISO text",
+            )
         if abs(value) < MIN_EPOCH_MS:
             # Epoch seconds read as milliseconds would land in January 1970 without a word.
             raise InputError(
@@ -69,13 +106,22 @@ def parse_timestamp(value: object, field: str = "timestamp") -> datetime:
             dt = datetime.fromisoformat(text)
         except ValueError:
             raise InputError(
-                field, value, "is not an ISO-8601 timestamp (e.g. 2024-12-27T08:00:00Z)"
+                field,
+                abbreviate(value),
+                "is not an ISO-8601 timestamp (e.g. 2024-12-27T08:00:00Z)",
             ) from None
     else:
-        raise InputError(field, value, "is not a timestamp; expected ISO-8601 text or epoch ms")
+        raise InputError(
+            field, abbreviate(value), "is not a timestamp; expected ISO-8601 text or epoch ms"
+        )
     if dt.tzinfo is None:
         return dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset
+        raise InputError(
+            field, abbreviate(value), "is outside the years datetime can hold"
+        ) from None
 
 
 def parse_expiry(value: object, field: str = "expiry") -> datetime:
@@ -85,9 +131,9 @@ def parse_expiry(value: object, field: str = "expiry") -> datetime:
             day = date.fromisoformat(value.strip())
         except ValueError:
             raise InputError(field, value, "is not a date (YYYY-MM-DD) or timestamp") from None
-        return expiry_on(day)
+        return parse_timestamp(expiry_on(day), field)
     if isinstance(value, date) and not isinstance(value, datetime):
-        return expiry_on(value)
+        return parse_timestamp(expiry_on(value), field)
     return parse_timestamp(value, field)
 
 

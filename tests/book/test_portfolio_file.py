@@ -166,7 +166,7 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
         load_portfolio(bad)
     bad_csv = tmp_path / "bad.csv"
     bad_csv.write_text("account,symbol\na,BTC-PERPETUAL\n")
-    with pytest.raises(InputError, match="columns"):
+    with pytest.raises(InputError, match="column 2: 'symbol' is not a known column"):
         load_portfolio(bad_csv)
 
 

@@ -59,16 +59,26 @@ slice0 = setter("surfaces", "BTC", 0)
 
 CASES: list[tuple[str, Mutation, str, str]] = [
     # (id, mutation, field, words in the message)
-    ("index-negative", index_btc(-1.0), "index.BTC", "-1.0 must be a finite price > 0"),
-    ("index-zero", index_btc(0), "index.BTC", "must be a finite price > 0"),
-    ("index-nan", index_btc(math.nan), "index.BTC", "must be a finite price > 0"),
-    ("index-inf", index_btc(math.inf), "index.BTC", "must be a finite price > 0"),
-    ("index-text", index_btc("69000"), "index.BTC", "must be a finite price > 0"),
-    ("index-bool", index_btc(True), "index.BTC", "must be a finite price > 0"),
+    (
+        "index-negative",
+        index_btc(-1.0),
+        "index.BTC",
+        "-1.0 must be a finite price in [1e-09, 1e+09]",
+    ),
+    ("index-zero", index_btc(0), "index.BTC", "must be a finite price in [1e-09, 1e+09]"),
+    ("index-nan", index_btc(math.nan), "index.BTC", "must be a finite price in [1e-09, 1e+09]"),
+    ("index-inf", index_btc(math.inf), "index.BTC", "must be a finite price in [1e-09, 1e+09]"),
+    ("index-text", index_btc("69000"), "index.BTC", "must be a finite price in [1e-09, 1e+09]"),
+    ("index-bool", index_btc(True), "index.BTC", "must be a finite price in [1e-09, 1e+09]"),
     ("index-usd", setter("index", "USD")(1.0), "index.USD", "reporting currency"),
     ("index-case-dup", setter("index", "btc")(1.0), "index.btc", "duplicates index.BTC"),
     ("index-list", setter("index")([1, 2]), "index", "must be a mapping"),
-    ("prices-zero", setter("prices", "USDC")(0.0), "prices.USDC", "must be a finite price > 0"),
+    (
+        "prices-zero",
+        setter("prices", "USDC")(0.0),
+        "prices.USDC",
+        "must be a finite price in [1e-09, 1e+09]",
+    ),
     ("prices-usd", setter("prices", "USD")(0.99), "prices.USD", "must be 1"),
     ("prices-text", setter("prices")("USDC=1"), "prices", "must be a mapping"),
     ("rates-nan", setter("rates", "USD")(math.nan), "rates.USD", "finite decimal rate"),
@@ -80,7 +90,12 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("mark-iv-neg", mark_c({"iv": -0.2}), "marks.BTC-27DEC24-70000-C.iv", "implied vol > 0"),
     ("mark-iv-nan", mark_c({"iv": math.nan}), "marks.BTC-27DEC24-70000-C.iv", "implied vol > 0"),
     ("mark-iv-points", mark_c({"iv": 55.0}), "marks.BTC-27DEC24-70000-C.iv", "not vol points"),
-    ("mark-price-neg", mark_c({"price": -0.01}), "marks.BTC-27DEC24-70000-C.price", "price >= 0"),
+    (
+        "mark-price-neg",
+        mark_c({"price": -0.01}),
+        "marks.BTC-27DEC24-70000-C.price",
+        "0 or in [1e-09, 1e+09]",
+    ),
     (
         "mark-extra",
         mark_c({"iv": 0.5, "underlying_price": 69000.0}),
@@ -120,7 +135,7 @@ CASES: list[tuple[str, Mutation, str, str]] = [
         "slice-forward",
         setter("surfaces", "BTC", 0, "forward")(-5),
         "surfaces.BTC[0].forward",
-        "finite price > 0",
+        "finite price in [1e-09, 1e+09]",
     ),
     (
         "slice-duplicate",
@@ -142,7 +157,7 @@ CASES: list[tuple[str, Mutation, str, str]] = [
         "forward-negative",
         setter("forwards", "BTC", "2024-12-27")(-5.0),
         "forwards.BTC.2024-12-27",
-        "finite price > 0",
+        "finite price in [1e-09, 1e+09]",
     ),
     (
         "forward-bad-key",
@@ -185,7 +200,7 @@ def test_the_exact_message_for_a_negative_index() -> None:
     data["index"]["BTC"] = -1.0
     with pytest.raises(InputError) as err:
         market_from_dict(data)
-    assert str(err.value) == "index.BTC: -1.0 must be a finite price > 0"
+    assert str(err.value) == "index.BTC: -1.0 must be a finite price in [1e-09, 1e+09]"
 
 
 def test_not_a_mapping_at_all() -> None:
@@ -281,7 +296,7 @@ def test_content_errors_from_a_file_name_the_file_and_field(tmp_path: Path) -> N
     path.write_text(json.dumps(data))
     with pytest.raises(InputError) as err:
         load_market(path)
-    assert str(err.value) == f"{path}: index.BTC: -1.0 must be a finite price > 0"
+    assert str(err.value) == f"{path}: index.BTC: -1.0 must be a finite price in [1e-09, 1e+09]"
 
 
 @pytest.mark.parametrize(
@@ -318,7 +333,7 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
 def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
     path = tmp_path / "evil.yaml"
     path.write_text("timestamp: !!python/object/apply:os.system ['true']\n")
-    with pytest.raises(InputError, match="is not valid YAML"):
+    with pytest.raises(InputError, match=r"tag .* is not accepted"):
         load_market(path)
 
 

@@ -115,7 +115,7 @@ def test_replace_returns_a_new_snapshot(snap: MarketSnapshot) -> None:
     assert shocked.index_price("BTC") == 55200.0
     assert snap.index_price("BTC") == 69000.0
     assert shocked.surfaces == snap.surfaces
-    with pytest.raises(InputError, match=r"index\.BTC: -1\.0 must be a finite price > 0"):
+    with pytest.raises(InputError, match=r"index\.BTC: -1\.0 must be a finite price in \["):
         snap.replace(index={"BTC": -1.0})
 
 

@@ -103,7 +103,17 @@ class Account:
                 raise InputError(
                     f"account {self.id!r}.balances.{asset}", amount, "must be a finite number"
                 )
-        frozen = MappingProxyType({str(k).upper(): float(v) for k, v in self.balances.items()})
+        upper: dict[str, float] = {}
+        for asset, amount in self.balances.items():
+            code = str(asset).upper()
+            if code in upper:
+                raise InputError(
+                    f"account {self.id!r}.balances.{asset}",
+                    amount,
+                    f"repeats the asset {code} (asset codes ignore case)",
+                )
+            upper[code] = float(amount)
+        frozen = MappingProxyType(upper)
         object.__setattr__(self, "balances", frozen)
         object.__setattr__(self, "positions", tuple(self.positions))
 

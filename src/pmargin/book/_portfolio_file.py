@@ -8,18 +8,27 @@ JSON/YAML (DESIGN.md)::
      "instruments": [explicit instrument specs]}
 
 A single account may be given without the ``accounts`` wrapper. CSV files hold positions only,
-one per row, with the header ``account,instrument,quantity[,unit][,avg_price]``.
+one per row, with the header ``account,instrument,quantity[,unit][,avg_price]`` (exactly those
+columns, each at most once, in any order: an unknown, misspelt or repeated column is refused by
+name, never dropped).
 
 Symbols are looked up among the explicit ``instruments`` first, then parsed as venue symbols.
+
+Numbers (``quantity``, ``avg_price``, balances) are JSON/YAML numbers or plain decimal text
+(``"1.5"``, ``"-2e3"``); every one is checked finite and inside the ranges of
+``pmargin/input_limits.toml`` (table ``numbers``). Balance assets are upper-cased; two
+spellings of one asset (``BTC`` and ``btc``) in one account are refused.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pmargin._files import read_csv_rows, read_structured
+from pmargin._validation import abbreviate, as_decimal, input_limits
 from pmargin.book._portfolio import NATIVE, Account, Portfolio, Position
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument, instrument_from_spec, parse_symbol
@@ -29,13 +38,17 @@ __all__ = ["load_portfolio", "portfolio_from_dict"]
 _ACCOUNT_KEYS = frozenset({"id", "balances", "positions"})
 _POSITION_KEYS = frozenset({"instrument", "quantity", "unit", "avg_price"})
 _TOP_KEYS = frozenset({"accounts", "instruments"})
+CSV_COLUMNS = ("account", "instrument", "quantity", "unit", "avg_price")
+"""Columns a portfolio CSV file may have; the first three are required."""
+_CSV_REQUIRED = CSV_COLUMNS[:3]
 
 
 def load_portfolio(path: str | Path) -> Portfolio:
     """Load a portfolio from a ``.json``, ``.yaml``/``.yml`` or ``.csv`` file."""
     file = Path(path)
     if file.suffix.lower() == ".csv":
-        return _portfolio_from_csv(read_csv_rows(file, "portfolio file"))
+        rows = read_csv_rows(file, "portfolio file", columns=CSV_COLUMNS, required=_CSV_REQUIRED)
+        return _portfolio_from_csv(rows, str(file))
     data = read_structured(file, "portfolio file")
     return portfolio_from_dict(data)
 
@@ -49,7 +62,7 @@ def portfolio_from_dict(data: Any) -> Portfolio:
         Naming the field path, for unknown keys, unknown symbols and invalid values.
     """
     if not isinstance(data, Mapping):
-        raise InputError("portfolio", type(data).__name__, "must be a mapping with 'accounts'")
+        raise InputError("portfolio", abbreviate(data), "must be a mapping with 'accounts'")
     if "accounts" not in data and "id" in data:
         data = {"accounts": [{k: v for k, v in data.items() if k != "instruments"}]} | (
             {"instruments": data["instruments"]} if "instruments" in data else {}
@@ -57,7 +70,7 @@ def portfolio_from_dict(data: Any) -> Portfolio:
     _reject_unknown(data, _TOP_KEYS, "portfolio")
     specs = data.get("instruments") or []
     if not isinstance(specs, list):
-        raise InputError("instruments", specs, "must be a list of instrument specs")
+        raise InputError("instruments", abbreviate(specs), "must be a list of instrument specs")
     explicit: dict[str, Instrument] = {}
     for i, spec in enumerate(specs):
         instrument = instrument_from_spec(spec, f"instruments[{i}]")
@@ -67,7 +80,9 @@ def portfolio_from_dict(data: Any) -> Portfolio:
     resolve = _symbol_resolver(explicit)
     accounts_data = data.get("accounts")
     if not isinstance(accounts_data, list) or not accounts_data:
-        raise InputError("accounts", accounts_data, "must be a non-empty list of accounts")
+        raise InputError(
+            "accounts", abbreviate(accounts_data), "must be a non-empty list of accounts"
+        )
     accounts = tuple(
         _account(entry, f"accounts[{i}]", resolve) for i, entry in enumerate(accounts_data)
     )
@@ -78,9 +93,15 @@ def portfolio_from_dict(data: Any) -> Portfolio:
 def _symbol_resolver(explicit: Mapping[str, Instrument]) -> Callable[[str, str], Instrument]:
     cache: dict[str, Instrument] = dict(explicit)
 
+    max_chars = input_limits().integer("files", "max_symbol_chars")
+
     def resolve(symbol: str, field: str) -> Instrument:
         if not isinstance(symbol, str) or not symbol:
-            raise InputError(field, symbol, "must be an instrument symbol")
+            raise InputError(field, abbreviate(symbol), "must be an instrument symbol")
+        if len(symbol) > max_chars:
+            raise InputError(
+                field, abbreviate(symbol), f"is longer than {max_chars} characters; not a symbol"
+            )
         if symbol not in cache:
             cache[symbol] = parse_symbol(symbol)
         return cache[symbol]
@@ -90,80 +111,124 @@ def _symbol_resolver(explicit: Mapping[str, Instrument]) -> Callable[[str, str],
 
 def _account(entry: Any, field: str, resolve: Callable[[str, str], Instrument]) -> Account:
     if not isinstance(entry, Mapping):
-        raise InputError(field, entry, "must be a mapping with id, balances and positions")
+        raise InputError(
+            field, abbreviate(entry), "must be a mapping with id, balances and positions"
+        )
     _reject_unknown(entry, _ACCOUNT_KEYS, field)
     account_id = entry.get("id")
     if not isinstance(account_id, str | int) or isinstance(account_id, bool) or account_id == "":
-        raise InputError(f"{field}.id", account_id, "must be a non-empty string")
+        raise InputError(f"{field}.id", abbreviate(account_id), "must be a non-empty string")
     balances = entry.get("balances") or {}
     if not isinstance(balances, Mapping):
-        raise InputError(f"{field}.balances", balances, "must be a mapping of asset -> amount")
+        raise InputError(
+            f"{field}.balances", abbreviate(balances), "must be a mapping of asset -> amount"
+        )
     positions_data = entry.get("positions") or []
     if not isinstance(positions_data, list):
-        raise InputError(f"{field}.positions", positions_data, "must be a list of positions")
+        raise InputError(
+            f"{field}.positions", abbreviate(positions_data), "must be a list of positions"
+        )
     positions = tuple(
         _position(p, f"{field}.positions[{j}]", resolve) for j, p in enumerate(positions_data)
     )
+    return Account(
+        id=str(account_id), balances=_balances(balances, f"{field}.balances"), positions=positions
+    )
+
+
+def _balances(balances: Mapping[Any, Any], field: str) -> dict[str, float]:
+    """``{asset: amount}`` with upper-case asset codes, each given once, amounts in range."""
+    limit = input_limits().number("numbers", "max_balance")
+    result: dict[str, float] = {}
+    spelt: dict[str, str] = {}
     for asset, amount in balances.items():
-        _number(amount, f"{field}.balances.{asset}")
-    return Account(id=str(account_id), balances=dict(balances), positions=positions)
+        if not isinstance(asset, str) or not asset.strip() or asset != asset.strip():
+            raise InputError(field, abbreviate(asset), "keys must be asset codes such as 'BTC'")
+        code = asset.upper()
+        if code in result:
+            raise InputError(
+                f"{field}.{abbreviate(asset)}",
+                abbreviate(amount),
+                f"repeats the asset {spelt[code]!r} (asset codes ignore case)",
+            )
+        spelt[code] = asset
+        result[code] = as_decimal(amount, f"{field}.{abbreviate(asset)}", low=-limit, high=limit)
+    return result
 
 
 def _position(entry: Any, field: str, resolve: Callable[[str, str], Instrument]) -> Position:
     if not isinstance(entry, Mapping):
-        raise InputError(field, entry, "must be a mapping with instrument and quantity")
+        raise InputError(field, abbreviate(entry), "must be a mapping with instrument and quantity")
     _reject_unknown(entry, _POSITION_KEYS, field)
     if "instrument" not in entry:
         raise InputError(f"{field}.instrument", None, "is required")
     if "quantity" not in entry:
         raise InputError(f"{field}.quantity", None, "is required")
     instrument = resolve(entry["instrument"], f"{field}.instrument")
-    quantity = _number(entry["quantity"], f"{field}.quantity")
+    limits = input_limits()
+    max_quantity = limits.number("numbers", "max_quantity")
+    quantity = as_decimal(
+        entry["quantity"], f"{field}.quantity", low=-max_quantity, high=max_quantity
+    )
+    unit = entry.get("unit", NATIVE)
+    if not isinstance(unit, str):
+        raise InputError(f"{field}.unit", abbreviate(unit), "must be text such as 'native'")
     avg_price = entry.get("avg_price")
+    if avg_price not in (None, ""):
+        avg_price = as_decimal(
+            avg_price,
+            f"{field}.avg_price",
+            low=limits.number("numbers", "min_price"),
+            high=limits.number("numbers", "max_price"),
+        )
     return Position(
         instrument=instrument,
         quantity=quantity,
-        unit=str(entry.get("unit", NATIVE)).lower(),
-        avg_price=None if avg_price in (None, "") else _number(avg_price, f"{field}.avg_price"),
+        unit=unit.lower(),
+        avg_price=None if avg_price in (None, "") else avg_price,
     )
 
 
-def _portfolio_from_csv(rows: list[dict[str, str]]) -> Portfolio:
-    required = {"account", "instrument", "quantity"}
+def _portfolio_from_csv(rows: list[tuple[int, dict[str, str]]], name: str) -> Portfolio:
+    """Positions grouped by account, in file order; errors name the line of the bad row."""
     if not rows:
-        raise InputError("portfolio file", "", "has no position rows")
-    missing = required - set(rows[0])
-    if missing:
-        raise InputError("portfolio file", sorted(rows[0]), f"lacks the columns {sorted(missing)}")
+        raise InputError("portfolio file", abbreviate(name), "has no position rows")
     accounts: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
+    lines: dict[str, list[int]] = {}
+    for line, row in rows:
         position: dict[str, Any] = {"instrument": row["instrument"], "quantity": row["quantity"]}
         if row.get("unit"):
             position["unit"] = row["unit"]
         if row.get("avg_price"):
             position["avg_price"] = row["avg_price"]
         accounts.setdefault(row["account"], []).append(position)
-    return portfolio_from_dict(
-        {"accounts": [{"id": k, "positions": v} for k, v in accounts.items()]}
-    )
-
-
-def _number(value: Any, field: str) -> float:
-    """Parse a finite number (numbers, or numeric text from CSV/YAML)."""
-    if isinstance(value, bool):
-        raise InputError(field, value, "must be a number")
+        lines.setdefault(row["account"], []).append(line)
     try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(field, value, "must be a number") from None
-    if number != number or number in (float("inf"), float("-inf")):
-        raise InputError(field, value, "must be a finite number")
-    return number
+        return portfolio_from_dict(
+            {"accounts": [{"id": k, "positions": v} for k, v in accounts.items()]}
+        )
+    except InputError as err:
+        raise InputError(_csv_field(err.field, lines), err.value, err.reason) from None
+
+
+def _csv_field(field: str, lines: dict[str, list[int]]) -> str:
+    """Replace ``accounts[i].positions[j]`` in a field path by the CSV line it came from."""
+    match = re.match(r"accounts\[(\d+)\](?:\.positions\[(\d+)\])?(.*)", field)
+    if match is None:
+        return field
+    account = list(lines)[int(match.group(1))]
+    if match.group(2) is None:
+        return f"portfolio file account {account!r}{match.group(3)}"
+    line = lines[account][int(match.group(2))]
+    column = match.group(3).lstrip(".")
+    return f"portfolio file line {line}" + (f" column {column}" if column else "")
 
 
 def _reject_unknown(entry: Mapping[str, Any], allowed: frozenset[str], field: str) -> None:
     unknown = sorted(set(entry) - allowed)
     if unknown:
         raise InputError(
-            f"{field}.{unknown[0]}", entry[unknown[0]], f"is not a known field ({sorted(allowed)})"
+            f"{field}.{abbreviate(unknown[0])}",
+            abbreviate(entry[unknown[0]]),
+            f"is not a known field ({', '.join(sorted(allowed))})",
         )

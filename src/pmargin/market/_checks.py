@@ -11,6 +11,7 @@ import math
 import numbers
 from datetime import UTC, datetime
 
+from pmargin._validation import Abbreviated, abbreviate, input_limits
 from pmargin.errors import InputError
 from pmargin.timeutil import DEFAULT_EXPIRY_HOUR
 
@@ -27,6 +28,7 @@ __all__ = [
     "check_vol",
     "format_expiry",
     "format_timestamp",
+    "price_range",
 ]
 
 MAX_VOL = 10.0
@@ -34,26 +36,6 @@ MAX_VOL = 10.0
 
 MAX_ABS_RATE = 2.0
 """Largest accepted absolute interest rate (200 % a year): larger values are taken as percent."""
-
-_MAX_REPR = 60
-
-
-class Abbreviated:
-    """A stand-in whose ``repr`` is a shortened ``repr`` of a long value (for error messages)."""
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-
-    def __repr__(self) -> str:
-        return self._text
-
-
-def abbreviate(value: object) -> object:
-    """Return ``value``, or a stand-in with a shortened repr when its repr is long."""
-    text = repr(value)
-    if len(text) <= _MAX_REPR:
-        return value
-    return Abbreviated(text[: _MAX_REPR - 3] + "...")
 
 
 def as_number(value: object, field: str, expected: str = "a number") -> float:
@@ -75,26 +57,41 @@ def as_number(value: object, field: str, expected: str = "a number") -> float:
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputError(field, abbreviate(value), f"must be {expected}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond float range (10**400)
+        return math.inf
+
+
+def price_range() -> tuple[float, float]:
+    """``(min_price, max_price)`` of ``input_limits.toml`` (quote currency per unit)."""
+    limits = input_limits()
+    return limits.number("numbers", "min_price"), limits.number("numbers", "max_price")
 
 
 def check_price(value: object, field: str) -> float:
-    """Return a finite, strictly positive price as a float (USD or quote currency per unit)."""
-    price = as_number(value, field, "a finite price > 0")
-    if not math.isfinite(price) or price <= 0.0:
-        raise InputError(field, price, "must be a finite price > 0")
+    """Return a finite price in ``[min_price, max_price]`` (``input_limits.toml``) as a float.
+
+    Prices are USD or quote currency per unit: index, asset prices, forwards.
+    """
+    low, high = price_range()
+    price = as_number(value, field, f"a finite price in [{low:g}, {high:g}]")
+    if not math.isfinite(price) or not low <= price <= high:
+        raise InputError(field, abbreviate(value), f"must be a finite price in [{low:g}, {high:g}]")
     return price
 
 
 def check_mark_price(value: object, field: str) -> float:
-    """Return a finite mark price >= 0 as a float.
+    """Return a finite mark price, 0 or in ``[min_price, max_price]``, as a float.
 
     Zero is allowed because venues mark worthless far out-of-the-money options at 0; the
     valuation layer still requires futures and perpetual marks to be > 0.
     """
-    price = as_number(value, field, "a finite price >= 0")
-    if not math.isfinite(price) or price < 0.0:
-        raise InputError(field, price, "must be a finite price >= 0")
+    low, high = price_range()
+    expected = f"a finite price, 0 or in [{low:g}, {high:g}]"
+    price = as_number(value, field, expected)
+    if not math.isfinite(price) or not (price == 0.0 or low <= price <= high):
+        raise InputError(field, abbreviate(value), f"must be {expected}")
     return price
 
 
@@ -106,7 +103,9 @@ def check_rate(value: object, field: str) -> float:
     """
     rate = as_number(value, field, "a finite decimal rate per year (0.05 for 5 %)")
     if not math.isfinite(rate):
-        raise InputError(field, rate, "must be a finite decimal rate per year (0.05 for 5 %)")
+        raise InputError(
+            field, abbreviate(value), "must be a finite decimal rate per year (0.05 for 5 %)"
+        )
     if abs(rate) > MAX_ABS_RATE:
         raise InputError(
             field,
@@ -125,7 +124,9 @@ def check_vol(value: object, field: str) -> float:
     """
     vol = as_number(value, field, "a finite implied vol > 0 (decimal, 0.55 for 55 %)")
     if not math.isfinite(vol) or vol <= 0.0:
-        raise InputError(field, vol, "must be a finite implied vol > 0 (decimal, 0.55 for 55 %)")
+        raise InputError(
+            field, abbreviate(value), "must be a finite implied vol > 0 (decimal, 0.55 for 55 %)"
+        )
     if vol > MAX_VOL:
         raise InputError(
             field,
