@@ -27,6 +27,7 @@ __all__ = [
     "as_enum",
     "as_float",
     "input_limits",
+    "short_reason",
 ]
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -162,3 +163,25 @@ def as_decimal(value: object, field: str, *, low: float, high: float) -> float:
             raise InputError(field, abbreviate(value), "must be a decimal number such as 1.5")
         value = float(text)
     return as_float(value, field, low=low, high=high)
+
+
+_DID_YOU_MEAN = re.compile(r"did you mean [^?]*\?")
+
+
+def short_reason(reason: str, max_chars: int = 120) -> str:
+    """Shorten a long error reason to its first clause, keeping any ``did you mean ...?``.
+
+    Parameters
+    ----------
+    reason
+        A reason such as a symbol parser's (first clause, then the venue's valid forms).
+    max_chars
+        Longest result before the first clause itself is cut.
+    """
+    first = reason.split("; ")[0]
+    if len(first) > max_chars:
+        first = first[: max_chars - 3] + "..."
+    hint = _DID_YOU_MEAN.search(reason)
+    if hint is not None and hint.group(0) not in first:
+        first += f" ({hint.group(0)})"
+    return first

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pmargin._files import read_csv_rows, read_structured
-from pmargin._validation import abbreviate, as_decimal, input_limits
+from pmargin._validation import abbreviate, as_decimal, input_limits, short_reason
 from pmargin.book._portfolio import NATIVE, Account, Portfolio, Position
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument, instrument_from_spec, parse_symbol
@@ -103,7 +103,14 @@ def _symbol_resolver(explicit: Mapping[str, Instrument]) -> Callable[[str, str],
                 field, abbreviate(symbol), f"is longer than {max_chars} characters; not a symbol"
             )
         if symbol not in cache:
-            cache[symbol] = parse_symbol(symbol)
+            try:
+                cache[symbol] = parse_symbol(symbol)
+            except InputError as err:
+                raise InputError(
+                    field,
+                    abbreviate(symbol),
+                    f"is not a known instrument symbol: {short_reason(err.reason)}",
+                ) from None
         return cache[symbol]
 
     return resolve

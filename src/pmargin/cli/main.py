@@ -135,7 +135,8 @@ LINEAR_MODELS = ["standard", "deribit", "okx", "derive-pmrm2"]
 
 
 def _inputs(market: Path, portfolio: Path) -> tuple[MarketSnapshot, Portfolio]:
-    return load_market(market), load_portfolio(portfolio)
+    book = load_portfolio(portfolio)  # its explicit instruments name marks the market may hold
+    return load_market(market, book.instruments), book
 
 
 @app.command()

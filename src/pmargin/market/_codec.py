@@ -11,6 +11,15 @@ The file layout (DESIGN.md, "The user-facing contract"; schema in
                            "svi": {"a": 0.01, "b": 0.05, "rho": -0.2, "m": 0.0, "sigma": 0.1}}]}}
 
 Only ``timestamp`` is required; an optional section given as ``null`` counts as empty.
+
+Consistency checks (a contradiction is refused, never resolved silently):
+
+* every mark is keyed by a symbol of a known contract: an explicit instrument, or a venue
+  symbol that parses as a future, perpetual or option (``BTC-PERPETUL``, which reads as a spot
+  pair, and ``btc-perpetual`` are refused by name, so a mark is never ignored for a typo);
+* a forward (``forwards`` or a surface slice's ``forward``) must agree with the mark of a dated
+  future on the same underlying and expiry, and a slice forward with ``forwards``, within
+  ``market.max_forward_future_gap`` of ``pmargin/input_limits.toml`` (relative).
 """
 
 from __future__ import annotations
@@ -20,8 +29,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pmargin.errors import InputError
-from pmargin.instruments import Instrument
+from pmargin._validation import input_limits, short_reason
+from pmargin.errors import InputError, MarketDataError
+from pmargin.instruments import Instrument, Kind, parse_symbol
 from pmargin.market._checks import (
     abbreviate,
     check_currency,
@@ -35,7 +45,14 @@ from pmargin.market._surface import SurfaceSlice, VolSurface
 from pmargin.market._svi import svi_from_mapping
 from pmargin.timeutil import parse_expiry, parse_timestamp
 
-__all__ = ["MARKET_FIELDS", "SLICE_FIELDS", "market_from_dict", "market_to_dict"]
+__all__ = [
+    "MARKET_FIELDS",
+    "SLICE_FIELDS",
+    "check_forwards",
+    "check_mark_symbols",
+    "market_from_dict",
+    "market_to_dict",
+]
 
 MARKET_FIELDS = ("timestamp", "index", "prices", "rates", "marks", "forwards", "surfaces")
 """Top-level fields of a market file, ``timestamp`` required."""
@@ -73,16 +90,115 @@ def market_from_dict(
             "timestamp", None, "is required (ISO-8601 UTC, e.g. '2024-12-27T08:00:00Z')"
         )
     timestamp = parse_timestamp(data["timestamp"], "timestamp")
-    return MarketSnapshot(
+    explicit = {} if instruments is None else instruments
+    marks = _marks(_optional(data, "marks"))
+    check_mark_symbols(marks, explicit)
+    snapshot = MarketSnapshot(
         timestamp=timestamp,
         index=_optional(data, "index"),
         prices=_optional(data, "prices"),
         rates=_optional(data, "rates"),
-        marks=_marks(_optional(data, "marks")),
+        marks=marks,
         forwards=_optional(data, "forwards"),
         surfaces=_surfaces(_optional(data, "surfaces"), timestamp),
-        instruments={} if instruments is None else instruments,
+        instruments=explicit,
     )
+    check_forwards(snapshot)
+    return snapshot
+
+
+def check_mark_symbols(marks: Mapping[str, Mark], instruments: Mapping[str, Instrument]) -> None:
+    """Refuse a mark whose symbol names no contract pmargin could value with it.
+
+    A symbol is accepted when it is one of ``instruments`` or parses as a venue future,
+    perpetual or option; it need not be held by any book.
+
+    Raises
+    ------
+    InputError
+        Naming ``marks.<symbol>``: an unparsable or misspelt symbol (with the parser's reason,
+        e.g. the upper-case spelling), or one that reads as a spot pair (spot prices are
+        ``index`` and ``prices``; a spot mark would be ignored).
+    """
+    max_chars = input_limits().integer("files", "max_symbol_chars")
+    for symbol in marks:
+        if symbol in instruments:
+            continue
+        field = f"marks.{abbreviate(symbol)}"
+        if len(symbol) > max_chars:
+            raise InputError(field, abbreviate(symbol), f"is longer than {max_chars} characters")
+        try:
+            contract = parse_symbol(symbol)
+        except InputError as err:
+            raise InputError(
+                field,
+                abbreviate(symbol),
+                f"is not a known instrument symbol: {short_reason(err.reason)}",
+            ) from None
+        if contract.kind is Kind.SPOT:
+            raise InputError(
+                field,
+                symbol,
+                f"reads as the spot pair {contract.underlying}/{contract.quote}, and spot marks "
+                f"are not used (give index.{contract.underlying} or prices); a misspelt "
+                "future or perpetual?",
+            )
+
+
+def check_forwards(snapshot: MarketSnapshot) -> None:
+    """Refuse forwards that contradict a same-expiry future's mark or each other.
+
+    Compares, per underlying and expiry, the ``forwards`` entry, the surface slice's
+    ``forward`` and the USD value of each dated future's mark (mark x price of its quote
+    currency; a future whose quote has no price is skipped). Two of them further apart than
+    ``market.max_forward_future_gap`` (relative, ``|a / b - 1|``) are an error.
+
+    Raises
+    ------
+    InputError
+        Naming the forward's field, its value, the other value and where it came from.
+    """
+    tolerance = input_limits().number("market", "max_forward_future_gap")
+    for code in set(snapshot.forwards) | set(snapshot.surfaces):
+        given: dict[datetime, list[tuple[str, float]]] = {}
+        for expiry, price in snapshot.forwards.get(code, {}).items():
+            given.setdefault(expiry, []).append((f"forwards.{code}.{format_expiry(expiry)}", price))
+        surface = snapshot.surfaces.get(code)
+        for i, piece in enumerate(() if surface is None else surface.slices):
+            if piece.forward is not None:
+                given.setdefault(piece.expiry, []).append(
+                    (f"surfaces.{code}[{i}].forward", piece.forward)
+                )
+        for expiry, entries in given.items():
+            references = list(entries)
+            for symbol, quote in snapshot._futures.get((code, expiry), ()):
+                mark = snapshot.marks[symbol].price
+                assert mark is not None
+                try:
+                    usd = mark * snapshot.usd_price(quote)
+                except MarketDataError:
+                    continue
+                references.append((f"marks.{symbol}", usd))
+            _check_agree(entries, references, tolerance)
+
+
+def _check_agree(
+    entries: list[tuple[str, float]], references: list[tuple[str, float]], tolerance: float
+) -> None:
+    """Raise on the first entry further than ``tolerance`` from another reference."""
+    for field, value in entries:
+        for other, reference in references:
+            if other == field:
+                continue
+            gap = abs(value / reference - 1.0)
+            if gap > tolerance:
+                raise InputError(
+                    field,
+                    value,
+                    f"is {gap:.1%} away from {other} = {reference:g} USD for the same expiry; "
+                    f"they may differ by at most {tolerance:g} (input_limits.toml "
+                    "market.max_forward_future_gap)",
+                )
 
 
 def market_to_dict(snapshot: MarketSnapshot) -> dict[str, Any]:
