@@ -9,6 +9,7 @@ out-of-range field is an :class:`~pmargin.errors.InputError` naming its dotted p
 
 from __future__ import annotations
 
+import difflib
 import math
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -17,7 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pmargin._validation import as_float
+from pmargin._files import read_text_file
+from pmargin._validation import abbreviate, as_float
 from pmargin.errors import InputError
 
 __all__ = ["ParamTable", "load_parameter_file", "methodology_path"]
@@ -51,22 +53,51 @@ def load_parameter_file(model: str, path: str | Path | None = None) -> ParamTabl
     table, over the shipped file of that model (``base = "deribit"`` plus ``[model] mode =
     "cross"`` selects Deribit's X:PM). Bases may chain, but not loop.
 
+    A user's file may only hold fields the shipped file of ``model`` has (checked by name,
+    table by table, before any model reads it): a misspelt field would otherwise be ignored
+    and the shipped value used. A table whose shipped entries are all tables (``currencies``
+    keyed by coin) may gain new entries, shaped like their siblings.
+
     Raises
     ------
     InputError
-        Naming the file: missing, unreadable, or not valid TOML (with the parser's message).
+        Naming the file: missing, unreadable, too large, not UTF-8, or not valid TOML (with
+        the parser's message); naming the field: a field the shipped file does not have.
     """
-    return _load(methodology_path(model) if path is None else Path(path), ())
+    if path is None:
+        return _load(methodology_path(model), ())
+    table = _load(Path(path), ())
+    shipped = methodology_path(model)
+    if shipped.is_file():
+        _check_known(table.data, _load(shipped, ()).data, f"{Path(path).name}:", shipped.name)
+    return table
+
+
+def _check_known(
+    given: Mapping[str, Any], shipped: Mapping[str, Any], where: str, reference: str
+) -> None:
+    """Refuse a key of ``given`` that ``shipped`` lacks (recursively, see the loader)."""
+    keyed = bool(shipped) and all(isinstance(v, Mapping) for v in shipped.values())
+    for key, value in given.items():
+        field = f"{where} {key}" if where.endswith(":") else f"{where}.{key}"
+        if key in shipped:
+            if isinstance(value, Mapping) and isinstance(shipped[key], Mapping):
+                _check_known(value, shipped[key], field, reference)
+            continue
+        if keyed and isinstance(value, Mapping):
+            template: dict[str, Any] = {}
+            for sibling in shipped.values():
+                template.update(sibling)
+            _check_known(value, template, field, reference)
+            continue
+        close = difflib.get_close_matches(key, [str(k) for k in shipped], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InputError(field, abbreviate(value), f"is not a field of {reference}{hint}")
 
 
 def _load(file: Path, seen: tuple[str, ...]) -> ParamTable:
     """Read ``file``, merging it over its ``base`` methodology when it names one."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("params", str(file), "does not exist") from None
-    except OSError as exc:
-        raise InputError("params", str(file), f"cannot be read ({exc.strerror})") from None
+    text = read_text_file(file, "params")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -92,7 +92,7 @@ def market_from_dict(
     timestamp = parse_timestamp(data["timestamp"], "timestamp")
     explicit = {} if instruments is None else instruments
     marks = _marks(_optional(data, "marks"))
-    check_mark_symbols(marks, explicit)
+    check_mark_symbols(marks, explicit, strict=instruments is not None)
     snapshot = MarketSnapshot(
         timestamp=timestamp,
         index=_optional(data, "index"),
@@ -107,11 +107,16 @@ def market_from_dict(
     return snapshot
 
 
-def check_mark_symbols(marks: Mapping[str, Mark], instruments: Mapping[str, Instrument]) -> None:
+def check_mark_symbols(
+    marks: Mapping[str, Mark], instruments: Mapping[str, Instrument], *, strict: bool = True
+) -> None:
     """Refuse a mark whose symbol names no contract pmargin could value with it.
 
     A symbol is accepted when it is one of ``instruments`` or parses as a venue future,
-    perpetual or option; it need not be held by any book.
+    perpetual or option; it need not be held by any book. Not ``strict`` (the caller does not
+    know the book's explicit instruments), a symbol that parses as no venue symbol is kept (it
+    may be an explicit contract), unless the parser names a spelling (``btc-perpetual``); one
+    that reads as a spot pair is always refused.
 
     Raises
     ------
@@ -130,6 +135,8 @@ def check_mark_symbols(marks: Mapping[str, Mark], instruments: Mapping[str, Inst
         try:
             contract = parse_symbol(symbol)
         except InputError as err:
+            if not strict and "did you mean" not in err.reason:
+                continue
             raise InputError(
                 field,
                 abbreviate(symbol),
