@@ -64,14 +64,21 @@ class MarginReport:
         } | ({} if self.liquidation is None else {"liquidation": self.liquidation.to_dict(row)})
 
     def to_dict(self, *, scenarios: bool = False) -> dict[str, Any]:
-        """Return the ``pmargin margin --json`` document (``--scenarios``: with P&L vectors)."""
-        return {
+        """Return the ``pmargin margin --json`` document (``--scenarios``: with P&L vectors).
+
+        ``notes`` (only when the model has any): one-line notes of the model, such as which
+        reading of Deribit's unpublished parts it used.
+        """
+        document: dict[str, Any] = {
             "model": self.result.model,
             "timestamp": self.result.timestamp.isoformat(),
             "accounts": [
                 self.account(a, scenarios=scenarios) for a in range(self.result.n_accounts)
             ],
         }
+        if self.result.notes:
+            document["notes"] = list(self.result.notes)
+        return document
 
     def _positions(self, row: int) -> list[dict[str, Any]]:
         quantity = self.book.quantity

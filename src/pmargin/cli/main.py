@@ -175,6 +175,13 @@ def margin(
         return
     title = f"pmargin margin --model {model} @ {snapshot.timestamp.isoformat()} (USD)"
     console().print(accounts_table(report, range(report.result.n_accounts), title))
+    _print_notes(report)
+
+
+def _print_notes(report: MarginReport) -> None:
+    """Print the model's one-line notes (Deribit: the reading of its unpublished parts)."""
+    for note in report.result.notes:
+        console().print(note, markup=False, highlight=False)
 
 
 @app.command()
@@ -218,6 +225,7 @@ def risk_matrix(
     held = Portfolio((book.accounts[row],), book.instruments)
     console().print(account_table(account, position_risk(held, snapshot)))
     _print_risk_matrices(report, row)
+    _print_notes(report)
 
 
 def _print_risk_matrices(report: MarginReport, row: int) -> None:
@@ -264,6 +272,7 @@ def check_order(
         print_json(check.to_dict())
         return
     console().print(order_table(check, f"check-order {account}: {quantity:+g} {instrument}"))
+    _print_notes(report)
 
 
 @app.command()

@@ -172,6 +172,9 @@ class MarginResult:
         ``initial_margin`` to rounding.
     currency
         Currency of the account totals: ``"USD"``.
+    notes
+        One-line notes the model wants shown with the result (Deribit: which reading of its
+        unpublished parts it used, on books holding options); empty by default.
     """
 
     model: str
@@ -184,6 +187,7 @@ class MarginResult:
     im_contribution: Any
     im_other: FloatArray
     currency: str = "USD"
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.account_ids)

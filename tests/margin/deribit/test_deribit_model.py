@@ -7,7 +7,7 @@ import pytest
 from _deribit_cases import book, model_from, shipped
 
 from pmargin.margin.deribit import DeribitModel
-from pmargin.pricing import black76_value
+from pmargin.pricing import black76, black76_value
 
 TS = "2024-11-27T08:00:00Z"
 INDEX = {"BTC": 95_000.0, "ETH": 3_400.0}
@@ -38,23 +38,56 @@ def test_short_call_vector_is_black76_revaluation_in_coin() -> None:
     up = vol * (1 + 0.5)
     down = vol * (1 - 0.25)
     v0 = float(black76_value(f, k, T, vol, True)) / f
-    for cell, mult, sigma in [(0, 0.84, down), (1, 0.84, vol), (26, 1.16, up), (34, 6.0, up)]:
+    for cell, mult, sigma in [(0, 0.84, down), (1, 0.84, vol), (26, 1.16, up)]:
         expected = float(black76_value(f * mult, k, T, sigma, True)) / (f * mult) - v0
         assert v.instrument_pnl[0, cell] == pytest.approx(expected, rel=1e-9, abs=1e-14)
+    # +500 % (extended, "distance"): the USD P&L at 6 F, times 0.16 / 5, in coin at 1.16 F.
+    usd = float(black76_value(6 * f, k, T, up, True)) - v0 * 6 * f
+    expected = usd * 0.16 / 5.0 / (1.16 * f)
+    assert v.instrument_pnl[0, 34] == pytest.approx(expected, rel=1e-9)
     assert v.pre_aggregated[0, 34] == pytest.approx(q * v.instrument_pnl[0, 34])
+    # "full" (the earlier reading): the whole coin P&L at +500 %.
+    (full,) = _model(extended_weighting="full").risk_vectors(b, m)
+    whole = float(black76_value(6 * f, k, T, up, True)) / (6 * f) - v0
+    assert full.instrument_pnl[0, 34] == pytest.approx(whole, rel=1e-9)
+
+
+def test_distance_weighting_puts_delta_one_legs_on_their_edge_value() -> None:
+    # A perpetual revalued at every extended move lands on its +-16 % value: q (1 - 1/(1 +- pr)).
+    b, m = book(TS, INDEX, MARKS, {"BTC-PERPETUAL": 2.0}, **EXTRA)
+    (v,) = _model().risk_vectors(b, m)
+    low, high = 1 - 1 / 0.84, 1 - 1 / 1.16
+    expected = [low, low, high, high, high, high, high, high]
+    np.testing.assert_allclose(v.instrument_pnl[0, 27:], expected, rtol=1e-14)
+    np.testing.assert_allclose(v.instrument_pnl[0, 27:], v.instrument_pnl[0, [0] * 2 + [26] * 6])
+
+
+def test_distance_dampener_grows_with_the_move_in_coin_at_the_edge_price() -> None:
+    # 100 short 60k puts: at -66 % the deductible is (0.66/0.16 - 1) x 100,000 USD, in coin at
+    # the edge price 0.84 x index.
+    q = -100.0
+    b, m = book(TS, INDEX, MARKS, {"BTC-27DEC24-60000-P": q}, **EXTRA)
+    (v,) = _model().risk_vectors(b, m)
+    pre = v.pre_aggregated[0, 27]
+    deductible = (0.66 / 0.16 - 1.0) * 100_000.0 / (0.84 * INDEX["BTC"])
+    assert pre < -deductible
+    assert v.aggregated[0, 27] == pytest.approx(pre + deductible, rel=1e-12)
+    # -33 %: (0.33/0.16 - 1) x 100,000 USD
+    d33 = (0.33 / 0.16 - 1.0) * 100_000.0 / (0.84 * INDEX["BTC"])
+    assert v.aggregated[0, 28] == pytest.approx(min(0.0, v.pre_aggregated[0, 28] + d33), abs=1e-12)
 
 
 def test_dampener_subtracts_in_coin_at_the_usd_price() -> None:
     # 40 short 60k puts: the -66% extended cell loses far more than 100,000 USD.
     q = -40.0
     b, m = book(TS, INDEX, MARKS, {"BTC-27DEC24-60000-P": q}, **EXTRA)
-    model = _model()
+    model = _model(extended_weighting="full", extended_dampener_mode="subtract")
     (v,) = model.risk_vectors(b, m)
     dampener_coin = 100_000.0 / INDEX["BTC"]
     pre = v.pre_aggregated[0, 27]
     assert pre < -dampener_coin
     assert v.aggregated[0, 27] == pytest.approx(pre + dampener_coin, rel=1e-12)
-    (t,) = _model(extended_dampener_mode="threshold").risk_vectors(b, m)
+    (t,) = _model(extended_weighting="full", extended_dampener_mode="threshold").risk_vectors(b, m)
     assert t.aggregated[0, 27] == pytest.approx(pre, rel=1e-12)
     unit = model.compute(b, m).risk_units[0]
     assert unit.scenario_labels[int(unit.worst[0])] == "BTC -66% vol up (extended)"
@@ -68,8 +101,15 @@ def test_linear_usdc_unit_is_separate_and_in_usdc() -> None:
     units = {(u.underlying, u.currency): u for u in result.risk_units}
     assert set(units) == {("BTC", "BTC"), ("BTC", "USDC")}
     usdc = units[("BTC", "USDC")]
-    # roll shock: |3| x max(0.01, 0.1 x 30/365) x forward 96,000 USDC
+    # roll shock on the expiry's net delta: |3 x put delta| x max(0.01, 0.1 x 30/365) x forward
+    # 96,000 USDC ("abs_size": |3| x the same)
+    delta = float(black76(96_000.0, 95_000.0, T, 0.62, False).delta)
     assert float(usdc.components["roll_shock"][0]) == pytest.approx(
+        abs(3.0 * delta) * max(0.01, 0.1 * T) * 96_000.0, rel=1e-9
+    )
+    gross = _model(roll_shock_basis="abs_size").compute(b, m).risk_units[1]
+    assert (gross.underlying, gross.currency) == ("BTC", "USDC")
+    assert float(gross.components["roll_shock"][0]) == pytest.approx(
         3.0 * max(0.01, 0.1 * T) * 96_000.0, rel=1e-9
     )
     total = sum(float(u.initial_margin[0]) * u.usd_rate for u in result.risk_units)

@@ -10,7 +10,14 @@ from _deribit_cases import shipped as shipped_file
 
 from pmargin.errors import InputError
 from pmargin.margin import get_model
-from pmargin.margin.deribit import DampenerMode, DeltaShockMode, DeribitMode, DeribitModel
+from pmargin.margin.deribit import (
+    DampenerMode,
+    DeltaShockMode,
+    DeribitMode,
+    DeribitModel,
+    ExtendedWeighting,
+    RollShockBasis,
+)
 
 
 def test_shipped_values_are_the_published_ones() -> None:
@@ -41,7 +48,9 @@ def test_shipped_values_are_the_published_ones() -> None:
     e = p.currency("ETH")
     assert (e.pnl_offset, e.max_offsetable_pnl, e.extended_dampener) == (0.6, 20_000_000, 200_000)
     assert p.currency("USD").equity_side_impact == "none"
-    assert p.assumptions.extended_dampener_mode is DampenerMode.SUBTRACT
+    assert p.assumptions.extended_weighting is ExtendedWeighting.DISTANCE
+    assert p.assumptions.extended_dampener_mode is DampenerMode.DISTANCE
+    assert p.assumptions.roll_shock_basis is RollShockBasis.NET_DELTA_PER_EXPIRY
     assert p.assumptions.delta_shock is DeltaShockMode.OFF
     rule = p.vol_rule("BTC")
     assert (rule.range_up, rule.short_power, rule.long_power, rule.min_vol_for_shock_up) == (
@@ -86,6 +95,8 @@ _DELETE = object()
         ("general.buckets_count", 0),
         ("general.vol_scenarios_count", 5),
         ("assumptions.extended_dampener_mode", "zero"),
+        ("assumptions.extended_weighting", "half"),
+        ("assumptions.roll_shock_basis", "gross"),
         ("assumptions.delta_shock", "always"),
         ("model.mode", "portfolio"),
     ],

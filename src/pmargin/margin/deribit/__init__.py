@@ -2,8 +2,8 @@
 
 :class:`DeribitModel` margins a book with the parameters of ``methodologies/deribit.toml``
 (:class:`DeribitParams`); the array functions below are its pieces (risk-matrix scenarios, the
-delta-one clamp of the extended table, pnl offset, extended dampener, roll and delta shocks,
-worst case). See ``docs/margin-deribit.md`` for the method, its sources and its assumptions.
+extended-table weights and edge conversion, the delta-one clamp of the "full" reading, pnl
+offset, extended dampener, roll and delta shocks, worst case). See ``docs/margin-deribit.md`` for the method, its sources and its assumptions.
 """
 
 from pmargin.margin.deribit._model import DeribitModel, DeribitUnitVectors
@@ -16,6 +16,8 @@ from pmargin.margin.deribit._params import (
     DeribitMode,
     DeribitPairParams,
     DeribitParams,
+    ExtendedWeighting,
+    RollShockBasis,
     pair_key,
 )
 from pmargin.margin.deribit._risk_matrix import (
@@ -25,6 +27,11 @@ from pmargin.margin.deribit._risk_matrix import (
     clamp_delta_one,
     delta_shock,
     deribit_scenarios,
+    edge_conversion,
+    extended_dampener_cells,
+    extended_weights,
+    roll_shock,
+    roll_shock_contribution,
     roll_shock_rate,
     worst_case,
 )
@@ -40,13 +47,20 @@ __all__ = [
     "DeribitPairParams",
     "DeribitParams",
     "DeribitUnitVectors",
+    "ExtendedWeighting",
+    "RollShockBasis",
     "aggregate_risk_vector",
     "apply_extended_dampener",
     "apply_pnl_offset",
     "clamp_delta_one",
     "delta_shock",
     "deribit_scenarios",
+    "edge_conversion",
+    "extended_dampener_cells",
+    "extended_weights",
     "pair_key",
+    "roll_shock",
+    "roll_shock_contribution",
     "roll_shock_rate",
     "worst_case",
 ]

@@ -6,15 +6,19 @@ aggregated per risk unit with one sparse product; then, per unit::
 
     aggregated        = offset(pre_aggregated) with extended cells dampened
     worst_case        = max(0, -min aggregated)
-    roll_shock        = sum_i |q_i| * max(min_annualised_move, annualised_move_risk * T_i) * u_i
+    roll_shock        = sum_e |sum_{i in e} q_i delta_i r_i|,  r_i = max(min_annualised_move,
+                        annualised_move_risk * T_i) * u_i   (e: expiries; "abs_size": sum |q_i| r_i)
     risk_matrix_margin = worst_case + roll_shock + delta_shock + correlation_contingency (0)
     initial_margin    = risk_matrix_margin   (no open orders, MMP or spot margin in a book)
     maintenance_margin = mm_factor * risk_matrix_margin
 
 Units. S:PM: one risk unit per (underlying, settlement currency), every amount in that
 currency (coin for inverse units: P&L per base unit is ``1 - 1/m`` for futures and ``V/F``
-changes for options; ``u_i = 1`` coin). X:PM: one unit per underlying in USD, each position's
-P&L being the change of its USD value and ``u_i`` the USD value of one base unit; balances of
+changes for options; ``u_i = 1`` coin). Extended cells (shipped reading ``"distance"``) count
+``extended_table_factor * price_range / |m|`` of the USD P&L at move ``m`` converted to coin at
+the edge price; the dampener grows as ``(|m| / price_range - 1) * extended_dampener``.
+X:PM: one unit per underlying in USD, each position's P&L being the change of its USD value
+and ``u_i`` the USD value of one base unit; balances of
 the underlying's coin with ``equity_side_impact = "both"`` move with the scenarios, valued with
 ``(1 - haircut)``. USD parameters (dampener, offset cap, delta threshold) are converted to the
 unit's currency at the snapshot's USD price of that currency.
@@ -40,12 +44,22 @@ from pmargin.margin._scenario_margin import (
     scatter_columns,
     unit_pnl,
 )
-from pmargin.margin.deribit._params import DeribitMode, DeribitParams
+from pmargin.margin.deribit._params import (
+    DampenerMode,
+    DeribitMode,
+    DeribitParams,
+    ExtendedWeighting,
+)
 from pmargin.margin.deribit._risk_matrix import (
     aggregate_risk_vector,
     clamp_delta_one,
     delta_shock,
     deribit_scenarios,
+    edge_conversion,
+    extended_dampener_cells,
+    extended_weights,
+    roll_shock,
+    roll_shock_contribution,
     roll_shock_rate,
     worst_case,
 )
@@ -85,11 +99,20 @@ class DeribitUnitVectors:
     columns
         Book columns of the unit's instruments, shape ``(n_unit,)``.
     instrument_pnl
-        Shape ``(n_unit, n_scenarios)``: P&L per base unit in ``currency`` (extended cells times
-        ``extended_table_factor``); a position's ``initial_risk_vector`` is its base quantity
-        times its row.
+        Shape ``(n_unit, n_scenarios)``: P&L per base unit in ``currency`` (extended cells
+        weighted, see :func:`~pmargin.margin.deribit.extended_weights`); a position's
+        ``initial_risk_vector`` is its base quantity times its row.
     roll_rate
-        Shape ``(n_unit,)``: roll shock per base unit held, in ``currency``.
+        Shape ``(n_unit,)``: roll shock per base unit of delta, in ``currency``.
+    roll_delta
+        Shape ``(n_unit,)``: delta per base unit the roll shock nets (Black delta; 1 for
+        delta-one instruments).
+    roll_key
+        Shape ``(n_unit,)``: years to expiry, -1 for perpetuals and spot: instruments with
+        equal keys net in the roll shock.
+    coin
+        The unit's amounts are in a coin (S:PM inverse unit): extended P&L and the distance
+        dampener are converted at the edge price.
     net_delta_usd
         Shape ``(n_accounts,)``: net USD delta of each account's unit (collateral included).
     collateral_pnl
@@ -117,6 +140,9 @@ class DeribitUnitVectors:
     columns: IntArray
     instrument_pnl: FloatArray
     roll_rate: FloatArray
+    roll_delta: FloatArray
+    roll_key: FloatArray
+    coin: bool
     net_delta_usd: FloatArray
     collateral_pnl: FloatArray
     pre_aggregated: FloatArray
@@ -155,6 +181,9 @@ class _Matrix:
     pnl: FloatArray
     delta_usd: FloatArray
     price_coin: FloatArray
+    delta: FloatArray
+    weights: FloatArray
+    conversion: FloatArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +265,12 @@ class DeribitModel:
         contribution = scatter_columns(blocks, (n_acc, n_inst))
         result = MarginResult.from_units(self.name, book, market, units, contribution)
         attributed = np.asarray(contribution.sum(axis=1), dtype=np.float64).reshape(n_acc)
-        return replace(result, im_other=result.initial_margin - attributed)
+        notes = (self.reading(),) if bool(np.any(book.resolved.is_option)) else ()
+        return replace(result, im_other=result.initial_margin - attributed, notes=notes)
+
+    def reading(self) -> str:
+        """One line naming the reading of Deribit's unpublished parts this model uses."""
+        return self.params.assumptions.reading().replace("deribit", self.name, 1)
 
     def reduce(self, vectors: DeribitUnitVectors, q: Any) -> UnitCharges:
         """Reduce a unit's aggregated vectors to its margin components.
@@ -255,7 +289,13 @@ class DeribitModel:
         """
         n = vectors.aggregated.shape[0]
         loss, worst = worst_case(vectors.aggregated, vectors.vol_kinds)
-        roll = np.asarray(abs(q) @ vectors.roll_rate, dtype=np.float64).reshape(n)
+        roll = roll_shock(
+            q,
+            vectors.roll_rate,
+            vectors.roll_delta,
+            vectors.roll_key,
+            self.params.assumptions.roll_shock_basis,
+        )
         pair = self.params.pair(vectors.underlying)
         shock = (
             delta_shock(
@@ -280,23 +320,18 @@ class DeribitModel:
         return DeribitIncremental(self, book, market, result)
 
     def aggregate(
-        self,
-        parts: list[tuple[FloatArray, float, float, float]],
-        n_standard: int,
-        usd_rate: float,
+        self, parts: list[tuple[FloatArray, float, float, FloatArray]], n_standard: int
     ) -> FloatArray:
         """Offset and dampen each settlement currency's pre-aggregated part, and sum them.
 
         Parameters
         ----------
         parts
-            ``(pre_aggregated, pnl_offset, max_offsetable_pnl_usd, extended_dampener_usd)`` per
-            settlement currency; ``pre_aggregated`` of shape ``(n, n_scenarios)`` in the unit's
-            currency.
+            ``(pre_aggregated, pnl_offset, max_offsetable, dampener)`` per settlement currency
+            (:meth:`part`): ``pre_aggregated`` of shape ``(n, n_scenarios)``, the cap and the
+            ``(n_extended,)`` dampener, all in the unit's currency.
         n_standard
             Number of standard cells.
-        usd_rate
-            USD per unit of the unit's currency (converts the USD cap and dampener).
 
         Returns
         -------
@@ -305,16 +340,52 @@ class DeribitModel:
         """
         mode = self.params.assumptions.extended_dampener_mode
         aggregated = np.zeros_like(parts[0][0])
-        for part, offset, cap_usd, dampener_usd in parts:
+        for pre, offset, cap, dampener in parts:
             aggregated += aggregate_risk_vector(
-                part,
-                n_standard,
-                pnl_offset=offset,
-                max_offsetable=cap_usd / usd_rate,
-                dampener=dampener_usd / usd_rate,
+                pre, n_standard, pnl_offset=offset, max_offsetable=cap, dampener=dampener,
                 mode=mode,
-            )
+            )  # fmt: skip
         return aggregated
+
+    def part(
+        self,
+        pre: FloatArray,
+        underlying: str,
+        currency: str,
+        usd_rate: float,
+        *,
+        coin: bool,
+    ) -> tuple[FloatArray, float, float, FloatArray]:
+        """One settlement currency's part of a unit, with its USD amounts in the unit's currency.
+
+        Parameters
+        ----------
+        pre
+            Shape ``(n, n_scenarios)``: the currency's pre-aggregated P&L.
+        underlying, currency
+            Whose ``[currency_pair]`` (moves, ``price_range``) and ``[currency]`` parameters.
+        usd_rate
+            USD per unit of the unit's currency.
+        coin
+            The unit is in coin: the ``"distance"`` dampener is converted at the edge price
+            ``usd_rate * (1 +- price_range)``, as the extended P&L is.
+
+        Returns
+        -------
+        tuple
+            ``(pre, pnl_offset, max_offsetable, dampener)``, the last of shape
+            ``(n_extended,)``; see :meth:`aggregate`.
+        """
+        cp = self.params.currency(currency)
+        pair = self.params.pair(underlying)
+        moves = self.params.general.extended_moves
+        mode = self.params.assumptions.extended_dampener_mode
+        cells = extended_dampener_cells(moves, pair.price_range, cp.extended_dampener, mode)
+        rate = np.full(len(moves), usd_rate)
+        if coin and mode is DampenerMode.DISTANCE:
+            m = np.asarray(moves, dtype=np.float64)
+            rate = rate * (1.0 + np.sign(m) * np.minimum(np.abs(m), pair.price_range))
+        return pre, cp.pnl_offset, cp.max_offsetable_pnl / usd_rate, cells / rate
 
     def risk_vectors(
         self, book: BookArrangement, market: MarketSnapshot
@@ -349,24 +420,28 @@ class DeribitModel:
         n_standard = len(scenarios) - len(self.params.general.extended_moves)
         resolved = book.resolved.take(columns)
         n = columns.size
+        moves = self.params.general.extended_moves
+        weighting = self.params.assumptions.extended_weighting
+        weights = extended_weights(moves, pair.price_range, pair.extended_table_factor, weighting)
+        conversion = edge_conversion(moves, pair.price_range, weighting)
         if n == 0:
             empty = np.zeros((0, len(scenarios)))
             return _Matrix(
                 underlying, scenarios, n_standard, columns, resolved, empty, empty,
-                np.zeros(0), np.zeros(0),
+                np.zeros(0), np.zeros(0), np.zeros(0), weights, conversion,
             )  # fmt: skip
         arrays = ScenarioSet(scenarios, self.params.vol_rule(underlying)).apply(resolved)
-        mult = clamp_delta_one(
-            arrays.spot_multiplier, resolved.is_option, pair.price_range, n_standard
-        )
+        mult = arrays.spot_multiplier
+        if weighting is ExtendedWeighting.FULL:
+            mult = clamp_delta_one(mult, resolved.is_option, pair.price_range, n_standard)
         pnl = instrument_pnl(resolved, mult, arrays.vol)
-        pnl[:, n_standard:] *= pair.extended_table_factor
         valuation = value_instruments(resolved)
         delta_usd = valuation.delta * resolved.underlying_price * resolved.quote_usd
         price_coin = np.where(resolved.is_inverse & resolved.is_option, valuation.price, 0.0)
         return _Matrix(
-            underlying, scenarios, n_standard, columns, resolved, mult, pnl, delta_usd, price_coin
-        )
+            underlying, scenarios, n_standard, columns, resolved, mult, pnl, delta_usd,
+            price_coin, valuation.delta, weights, conversion,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ S:PM
 
@@ -384,13 +459,18 @@ class DeribitModel:
                 res.underlying_price[rows] * res.quote_usd[rows] / res.settlement_usd[rows],
             )
             rate = roll_shock_rate(res.time[rows], cp.min_annualised_move, cp.annualised_move_risk)
-            pnl = m.pnl[rows]
+            inverse = res.is_inverse[rows]
+            pnl = m.pnl[rows].copy()
+            pnl[:, m.n_standard :] *= m.weights[None, :] * np.where(
+                inverse[:, None], m.conversion[None, :], 1.0
+            )
             cols = m.columns[rows]
             pre = unit_pnl(book.quantity, cols, pnl)
+            coin = bool(np.any(inverse))
             yield self._vectors(
-                book, m, currency, usd_rate, cols, pnl, rate * unit_value,
+                book, m, currency, usd_rate, cols, pnl, rate * unit_value, rows,
                 m.delta_usd[rows], np.zeros_like(pre), pre,
-                [(pre, cp.pnl_offset, cp.max_offsetable_pnl, cp.extended_dampener)],
+                [self.part(pre, m.underlying, currency, usd_rate, coin=coin)], coin=coin,
             )  # fmt: skip
 
     # ------------------------------------------------------------------ X:PM
@@ -428,12 +508,13 @@ class DeribitModel:
         )  # fmt: skip
         premium = (m.price_coin * res.settlement_usd)[:, None] * (m.multiplier - 1.0)
         usd = m.pnl * settle_rate + premium
+        usd[:, m.n_standard :] *= m.weights[None, :]
         unit_value = np.where(
             res.is_inverse, res.settlement_usd, res.underlying_price * res.quote_usd
         )
         currencies = [i.settlement_currency for i in res.instruments]
         rate = np.zeros(m.columns.size)
-        parts: list[tuple[FloatArray, float, float, float]] = []
+        parts: list[tuple[FloatArray, float, float, FloatArray]] = []
         n_s = len(m.scenarios)
         collateral_pnl = np.zeros((n_acc, n_s))
         net_delta = np.asarray(book.quantity[:, m.columns] @ m.delta_usd, dtype=np.float64)
@@ -446,6 +527,7 @@ class DeribitModel:
         if collateral is not None:
             amounts, price, haircut = collateral
             collateral_pnl = np.outer(amounts * price * (1.0 - haircut), moves)
+            collateral_pnl[:, m.n_standard :] *= m.weights[None, :]
             net_delta = net_delta + amounts * price * (1.0 - haircut)
         keys = list(dict.fromkeys([*currencies, *([coin] if collateral is not None else [])]))
         for currency in keys:
@@ -457,11 +539,12 @@ class DeribitModel:
             pre_c = unit_pnl(book.quantity, m.columns[rows], usd[rows])
             if currency == coin:
                 pre_c = pre_c + collateral_pnl
-            parts.append((pre_c, cp.pnl_offset, cp.max_offsetable_pnl, cp.extended_dampener))
+            parts.append(self.part(pre_c, m.underlying, currency, 1.0, coin=False))
         pre = sum((p[0] for p in parts), np.zeros((n_acc, n_s)))
+        every = np.arange(m.columns.size)
         return self._vectors(
-            book, m, "USD", 1.0, m.columns, usd, rate, m.delta_usd, collateral_pnl, pre, parts,
-            net_delta=net_delta,
+            book, m, "USD", 1.0, m.columns, usd, rate, every, m.delta_usd, collateral_pnl, pre,
+            parts, net_delta=net_delta, coin=False,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ shared
@@ -475,15 +558,17 @@ class DeribitModel:
         columns: IntArray,
         pnl: FloatArray,
         roll_rate: FloatArray,
+        rows: IntArray,
         delta_usd: FloatArray,
         collateral_pnl: FloatArray,
         pre: FloatArray,
-        parts: list[tuple[FloatArray, float, float, float]],
+        parts: list[tuple[FloatArray, float, float, FloatArray]],
         *,
         net_delta: FloatArray | None = None,
+        coin: bool,
     ) -> DeribitUnitVectors:
-        """Offset and dampen each currency's part (USD amounts at ``usd_rate``) and sum."""
-        aggregated = self.aggregate(parts, m.n_standard, usd_rate)
+        """Offset and dampen each currency's part (:meth:`part`) and sum; ``rows`` of ``m``."""
+        aggregated = self.aggregate(parts, m.n_standard)
         q = book.quantity[:, columns]
         n_acc = book.shape[0]
         if net_delta is None:
@@ -500,6 +585,9 @@ class DeribitModel:
             columns=columns,
             instrument_pnl=pnl,
             roll_rate=roll_rate,
+            roll_delta=m.delta[rows],
+            roll_key=np.nan_to_num(m.resolved.time[rows], nan=-1.0),
+            coin=coin,
             net_delta_usd=net_delta,
             collateral_pnl=collateral_pnl,
             pre_aggregated=pre,
@@ -509,9 +597,8 @@ class DeribitModel:
             delta_usd=delta_usd,
         )
 
-    @staticmethod
     def _contribution(
-        vectors: DeribitUnitVectors, q: Any, loss: FloatArray, worst: IntArray
+        self, vectors: DeribitUnitVectors, q: Any, loss: FloatArray, worst: IntArray
     ) -> Any:
         """USD IM contribution of the unit's positions, shape ``(n_accounts, n_unit)``."""
         n_acc = loss.shape[0]
@@ -522,7 +609,13 @@ class DeribitModel:
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where((worst >= 0) & (raw_loss > 0.0), loss / raw_loss, 0.0)
         scaled = sparse.csr_array(raw.multiply(scale[:, None]))
-        roll = sparse.csr_array(abs(sparse.csr_array(q)).multiply(vectors.roll_rate[None, :]))
+        roll = roll_shock_contribution(
+            q,
+            vectors.roll_rate,
+            vectors.roll_delta,
+            vectors.roll_key,
+            self.params.assumptions.roll_shock_basis,
+        )
         return sparse.csr_array((scaled + roll) * vectors.usd_rate)
 
 

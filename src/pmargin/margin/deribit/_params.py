@@ -27,6 +27,8 @@ __all__ = [
     "DeribitMode",
     "DeribitPairParams",
     "DeribitParams",
+    "ExtendedWeighting",
+    "RollShockBasis",
     "pair_key",
 ]
 
@@ -43,10 +45,35 @@ class DeribitMode(StrEnum):
 class DampenerMode(StrEnum):
     """How ``extended_dampener`` acts on an extended-table cell (unpublished; see the docs)."""
 
+    DISTANCE = "distance"
+    """``min(0, pnl + (max(|m| / price_range, 1) - 1) * dampener)``: a deductible growing with
+    the distance of the move (USD, converted to coin at the edge price); the default."""
     SUBTRACT = "subtract"
     """``min(0, pnl + dampener)``: the dampener is a deductible on extended losses."""
     THRESHOLD = "threshold"
     """``pnl if pnl < -dampener else 0``: extended losses below the dampener are ignored."""
+
+
+class ExtendedWeighting(StrEnum):
+    """How much of an extended-table cell's P&L counts (unpublished; see the docs)."""
+
+    DISTANCE = "distance"
+    """``extended_table_factor * price_range / |m|`` times the USD P&L at move ``m``, converted
+    to coin at the edge price ``(1 + sign(m) * price_range)``; every instrument is revalued at
+    ``m`` (a delta-one contract then lands exactly on its edge value). The default."""
+    FULL = "full"
+    """``extended_table_factor`` times the P&L at move ``m``, with delta-one instruments held at
+    the +-``price_range`` edge: the earlier reading."""
+
+
+class RollShockBasis(StrEnum):
+    """What the roll shock is charged on (unpublished for options; see the docs)."""
+
+    NET_DELTA_PER_EXPIRY = "net_delta_per_expiry"
+    """``sum over expiries |sum q_i delta_i|``: legs of one expiry net; options enter through
+    their Black delta. The default."""
+    ABS_SIZE = "abs_size"
+    """``sum_i |q_i|``: every leg its full size, long and short never net: the earlier reading."""
 
 
 class DeltaShockMode(StrEnum):
@@ -232,8 +259,12 @@ class DeribitAssumptions:
 
     Attributes
     ----------
+    extended_weighting
+        How much of an extended cell's P&L counts (:class:`ExtendedWeighting`).
     extended_dampener_mode
         How the dampener acts (:class:`DampenerMode`).
+    roll_shock_basis
+        What the roll shock is charged on (:class:`RollShockBasis`).
     delta_shock
         Delta-shock formula (:class:`DeltaShockMode`), ``"off"`` by default.
     vol_shock_pivot_days, vol_shock_dte_floor_days
@@ -242,7 +273,9 @@ class DeribitAssumptions:
         Floor (> 0, decimal) on every shocked vol.
     """
 
-    extended_dampener_mode: DampenerMode = DampenerMode.SUBTRACT
+    extended_weighting: ExtendedWeighting = ExtendedWeighting.DISTANCE
+    extended_dampener_mode: DampenerMode = DampenerMode.DISTANCE
+    roll_shock_basis: RollShockBasis = RollShockBasis.NET_DELTA_PER_EXPIRY
     delta_shock: DeltaShockMode = DeltaShockMode.OFF
     vol_shock_pivot_days: float = 30.0
     vol_shock_dte_floor_days: float = 1.0
@@ -250,21 +283,59 @@ class DeribitAssumptions:
 
     @classmethod
     def from_table(cls, table: ParamTable) -> DeribitAssumptions:
-        """Read and validate ``[assumptions]`` (every field optional)."""
+        """Read and validate ``[assumptions]`` (every field optional, defaults as above)."""
         table.reject_unknown(_ASSUMPTION_FIELDS)
-        modes = tuple(m.value for m in DampenerMode)
-        shocks = tuple(m.value for m in DeltaShockMode)
+        d = cls()
         return cls(
-            extended_dampener_mode=DampenerMode(
-                table.text("extended_dampener_mode", "subtract", choices=modes)
+            extended_weighting=ExtendedWeighting(
+                table.text(
+                    "extended_weighting", d.extended_weighting, choices=_values(ExtendedWeighting)
+                )
             ),
-            delta_shock=DeltaShockMode(table.text("delta_shock", "off", choices=shocks)),
+            extended_dampener_mode=DampenerMode(
+                table.text(
+                    "extended_dampener_mode",
+                    d.extended_dampener_mode,
+                    choices=_values(DampenerMode),
+                )
+            ),
+            roll_shock_basis=RollShockBasis(
+                table.text("roll_shock_basis", d.roll_shock_basis, choices=_values(RollShockBasis))
+            ),
+            delta_shock=DeltaShockMode(
+                table.text("delta_shock", d.delta_shock, choices=_values(DeltaShockMode))
+            ),
             vol_shock_pivot_days=table.number("vol_shock_pivot_days", 30.0, low=0.0, low_open=True),
             vol_shock_dte_floor_days=table.number(
                 "vol_shock_dte_floor_days", 1.0, low=0.0, low_open=True
             ),
             min_vol=table.number("min_vol", 0.01, low=0.0, low_open=True),
         )
+
+    def reading(self) -> str:
+        """One line naming the reading of the unpublished parts (printed with option books)."""
+        weighting = {
+            ExtendedWeighting.DISTANCE: "extended cells x factor x price_range/|m| (distance)",
+            ExtendedWeighting.FULL: "extended cells x factor, delta-one at the edge (full)",
+        }[self.extended_weighting]
+        dampener = {
+            DampenerMode.DISTANCE: "dampener x (|m|/price_range - 1) (distance)",
+            DampenerMode.SUBTRACT: "flat dampener deductible (subtract)",
+            DampenerMode.THRESHOLD: "losses under the dampener ignored (threshold)",
+        }[self.extended_dampener_mode]
+        roll = {
+            RollShockBasis.NET_DELTA_PER_EXPIRY: "roll shock on net delta per expiry",
+            RollShockBasis.ABS_SIZE: "roll shock on every leg's size (abs_size)",
+        }[self.roll_shock_basis]
+        return (
+            f"deribit reading of unpublished parts (option books): {weighting}; {dampener}; "
+            f"{roll}; delta shock {self.delta_shock.value}"
+        )
+
+
+def _values(enum: type[StrEnum]) -> tuple[str, ...]:
+    """Return the accepted spellings of a choice."""
+    return tuple(m.value for m in enum)
 
 
 _ASSUMPTION_FIELDS = tuple(DeribitAssumptions.__dataclass_fields__)

@@ -79,12 +79,11 @@ class DeribitIncremental:
         q_after = q_row.copy()
         q_after[0, local] += quantity
         pre = single.pre_aggregated + quantity * single.instrument_pnl[local][np.newaxis, :]
-        cp = self.model.params.currency(unit.currency)
-        part = (pre, cp.pnl_offset, cp.max_offsetable_pnl, cp.extended_dampener)
+        part = self.model.part(pre, unit.underlying, unit.currency, unit.usd_rate, coin=unit.coin)
         after = replace(
             single,
             pre_aggregated=pre,
-            aggregated=self.model.aggregate([part], single.n_standard, single.usd_rate),
+            aggregated=self.model.aggregate([part], single.n_standard),
             net_delta_usd=single.net_delta_usd + quantity * single.delta_usd[local],
         )
         rmm_after = float(self.model.reduce(after, q_after).risk_matrix_margin[0])
@@ -154,5 +153,7 @@ def _append(single: DeribitUnitVectors, alone: DeribitUnitVectors) -> DeribitUni
         columns=np.append(single.columns, -1),
         instrument_pnl=np.vstack([single.instrument_pnl, alone.instrument_pnl]),
         roll_rate=np.append(single.roll_rate, alone.roll_rate),
+        roll_delta=np.append(single.roll_delta, alone.roll_delta),
+        roll_key=np.append(single.roll_key, alone.roll_key),
         delta_usd=np.append(single.delta_usd, alone.delta_usd),
     )

@@ -12,7 +12,10 @@ converted to that currency by the caller.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from scipy import sparse
 
 from pmargin._typing import ArrayLike, FloatArray
 from pmargin.errors import InputError
@@ -22,6 +25,8 @@ from pmargin.margin.deribit._params import (
     DeltaShockMode,
     DeribitGeneralParams,
     DeribitPairParams,
+    ExtendedWeighting,
+    RollShockBasis,
 )
 from pmargin.scenarios import RiskMatrixScenario, VolShockKind, risk_matrix_grid
 
@@ -32,6 +37,11 @@ __all__ = [
     "clamp_delta_one",
     "delta_shock",
     "deribit_scenarios",
+    "edge_conversion",
+    "extended_dampener_cells",
+    "extended_weights",
+    "roll_shock",
+    "roll_shock_contribution",
     "roll_shock_rate",
     "worst_case",
 ]
@@ -124,31 +134,130 @@ def apply_pnl_offset(pnl: ArrayLike, pnl_offset: float, max_offsetable: float) -
     return result
 
 
-def apply_extended_dampener(pnl: ArrayLike, dampener: float, mode: DampenerMode) -> FloatArray:
+def extended_weights(
+    moves: ArrayLike, price_range: float, factor: float, weighting: ExtendedWeighting
+) -> FloatArray:
+    """Weight of each extended cell's P&L (in USD, or in the unit's stablecoin).
+
+    * ``"distance"``: ``factor * price_range / max(|m|, price_range)``: the fraction of the
+      simulated P&L that counts falls with the distance of the move (0.16 / 5 = 3.2 % at +500 %
+      with ``price_range`` 0.16; Paradex publishes exactly these weights for the same moves);
+    * ``"full"``: ``factor`` (delta-one instruments are then held at the edge by the caller).
+
+    Parameters
+    ----------
+    moves
+        Shape ``(n_extended,)``: relative price moves (decimal, > -1).
+    price_range, factor
+        ``price_range`` (decimal) and ``extended_table_factor`` (>= 0).
+    weighting
+        :class:`ExtendedWeighting`.
+
+    Returns
+    -------
+    FloatArray
+        Shape ``(n_extended,)``, dimensionless.
+    """
+    m = np.abs(np.asarray(moves, dtype=np.float64))
+    if ExtendedWeighting(weighting) is ExtendedWeighting.FULL:
+        return np.full(m.shape, float(factor))
+    result: FloatArray = factor * price_range / np.maximum(m, price_range)
+    return result
+
+
+def edge_conversion(
+    moves: ArrayLike, price_range: float, weighting: ExtendedWeighting
+) -> FloatArray:
+    """Factor taking a coin P&L at move ``m`` to USD at ``m`` and back to coin at the edge.
+
+    ``"distance"``: ``(1 + m) / (1 + sign(m) * min(|m|, price_range))``: the USD P&L at move
+    ``m`` is converted to coin at the edge price ``index * (1 +- price_range)``. For an inverse
+    future ``q m / (1 + m)`` coin, times this and ``price_range / |m|``, gives
+    ``q (1 - 1 / (1 +- price_range))``: its published edge value. ``"full"``: 1.
+
+    Parameters
+    ----------
+    moves
+        Shape ``(n_extended,)``: relative price moves (decimal, > -1).
+    price_range
+        Standard table's largest move (decimal).
+    weighting
+        :class:`ExtendedWeighting`.
+
+    Returns
+    -------
+    FloatArray
+        Shape ``(n_extended,)``, > 0.
+    """
+    m = np.asarray(moves, dtype=np.float64)
+    if ExtendedWeighting(weighting) is ExtendedWeighting.FULL:
+        return np.ones(m.shape)
+    edge = 1.0 + np.sign(m) * np.minimum(np.abs(m), price_range)
+    result: FloatArray = (1.0 + m) / edge
+    return result
+
+
+def extended_dampener_cells(
+    moves: ArrayLike, price_range: float, dampener: float, mode: DampenerMode
+) -> FloatArray:
+    """Dampener of each extended cell, in the dampener's currency.
+
+    ``"distance"``: ``(max(|m| / price_range, 1) - 1) * dampener``, a deductible that grows with
+    the distance of the move (0 inside the standard range); ``"subtract"`` and ``"threshold"``:
+    ``dampener`` in every cell.
+
+    Parameters
+    ----------
+    moves
+        Shape ``(n_extended,)``: relative price moves (decimal).
+    price_range
+        Standard table's largest move (decimal).
+    dampener
+        ``extended_dampener`` (>= 0).
+    mode
+        :class:`DampenerMode`.
+
+    Returns
+    -------
+    FloatArray
+        Shape ``(n_extended,)``, >= 0.
+    """
+    if dampener < 0.0:
+        raise InputError("extended_dampener", dampener, "must be >= 0")
+    m = np.abs(np.asarray(moves, dtype=np.float64))
+    if DampenerMode(mode) is DampenerMode.DISTANCE:
+        result: FloatArray = (np.maximum(m / price_range, 1.0) - 1.0) * dampener
+        return result
+    return np.full(m.shape, float(dampener))
+
+
+def apply_extended_dampener(pnl: ArrayLike, dampener: ArrayLike, mode: DampenerMode) -> FloatArray:
     """Dampen extended-table cells; the result is never positive.
 
     Published examples (BTC 2024, ETH 2026): extended losses far below the dampener and
-    positive extended cells both become 0. Both modes agree with that:
+    positive extended cells both become 0. Every mode agrees with that:
 
-    * ``"subtract"``: ``min(0, x + dampener)``;
-    * ``"threshold"``: ``x if x < -dampener else 0``.
+    * ``"distance"`` and ``"subtract"``: ``min(0, x + d)`` (a deductible, ``d`` per cell from
+      :func:`extended_dampener_cells`);
+    * ``"threshold"``: ``x if x < -d else 0``.
 
     Parameters
     ----------
     pnl
-        Any shape, signed P&L of extended cells.
+        Shape ``(..., n_extended)``: signed P&L of extended cells.
     dampener
-        Amount (>= 0), same currency as ``pnl``.
+        Scalar or shape ``(n_extended,)``, >= 0, same currency as ``pnl``.
     mode
         :class:`DampenerMode`.
     """
     x = np.asarray(pnl, dtype=np.float64)
-    if dampener < 0.0:
-        raise InputError("extended_dampener", dampener, "must be >= 0")
-    if DampenerMode(mode) is DampenerMode.SUBTRACT:
-        result: FloatArray = np.minimum(x + dampener, 0.0)
+    d = np.asarray(dampener, dtype=np.float64)
+    if np.any(d < 0.0):
+        raise InputError("extended_dampener", float(d.min()), "must be >= 0")
+    if DampenerMode(mode) is DampenerMode.THRESHOLD:
+        result: FloatArray = np.where(x < -d, x, 0.0)
     else:
-        result = np.where(x < -dampener, x, 0.0)
+        result = np.minimum(x + d, 0.0)
     return result
 
 
@@ -158,7 +267,7 @@ def aggregate_risk_vector(
     *,
     pnl_offset: float,
     max_offsetable: float,
-    dampener: float,
+    dampener: ArrayLike,
     mode: DampenerMode,
 ) -> FloatArray:
     """Deribit's ``aggregated_risk_vectors`` from the ``pre_aggregated`` ones.
@@ -167,13 +276,14 @@ def aggregate_risk_vector(
     ----------
     pnl
         Shape ``(..., n_scenarios)``: summed position P&L per cell (extended cells already
-        multiplied by ``extended_table_factor``).
+        weighted, see :func:`extended_weights`).
     n_standard
         Number of standard cells (the first ones).
     pnl_offset, max_offsetable
         See :func:`apply_pnl_offset` (cap in ``pnl``'s currency).
     dampener, mode
-        See :func:`apply_extended_dampener` (in ``pnl``'s currency).
+        See :func:`apply_extended_dampener` (scalar or one per extended cell, in ``pnl``'s
+        currency).
 
     Returns
     -------
@@ -188,9 +298,8 @@ def aggregate_risk_vector(
 def roll_shock_rate(time_years: ArrayLike, min_move: float, move_risk: float) -> FloatArray:
     """Roll-shock move per base unit: ``max(min_annualised_move, annualised_move_risk * T)``.
 
-    Deribit's ``roll_shock`` is ``sum_i |q_i| * rate_i`` (absolute base-unit positions, long
-    and short do not net). Both published examples sit on the floor, which they reproduce
-    exactly; the linear term in ``T`` is pmargin's reading of ``annualised_move_risk``.
+    Both published examples sit on the floor, which they reproduce exactly; the linear term in
+    ``T`` is pmargin's reading of ``annualised_move_risk``.
 
     Parameters
     ----------
@@ -207,6 +316,94 @@ def roll_shock_rate(time_years: ArrayLike, min_move: float, move_risk: float) ->
     t = np.nan_to_num(np.asarray(time_years, dtype=np.float64), nan=0.0)
     result: FloatArray = np.maximum(min_move, move_risk * np.maximum(t, 0.0))
     return result
+
+
+def _expiry_groups(key: FloatArray, delta_rate: FloatArray) -> sparse.csr_array:
+    """Sparse ``(n_unit, n_expiries)``: each instrument's ``delta * rate`` in its expiry column."""
+    _, group = np.unique(key, return_inverse=True)
+    n = key.size
+    return sparse.csr_array(
+        (delta_rate, (np.arange(n), group.reshape(n))), shape=(n, int(group.max(initial=-1)) + 1)
+    )
+
+
+def roll_shock(
+    q: Any,
+    rate: ArrayLike,
+    delta: ArrayLike,
+    expiry_key: ArrayLike,
+    basis: RollShockBasis,
+) -> FloatArray:
+    """Roll shock of each account, in the unit's currency.
+
+    * ``"net_delta_per_expiry"``: ``sum_e |sum_{i in e} q_i delta_i rate_i|``: legs of one
+      expiry net through their delta (options enter with their Black delta, delta-one legs with
+      1, so both published captures, which hold delta-one legs only, are reproduced);
+    * ``"abs_size"``: ``sum_i |q_i| rate_i`` (every leg its full size).
+
+    Parameters
+    ----------
+    q
+        Sparse or dense ``(n_accounts, n_unit)`` base-unit quantities.
+    rate
+        Shape ``(n_unit,)``: roll shock per base unit (:func:`roll_shock_rate` times the value of
+        one base unit in the unit's currency).
+    delta
+        Shape ``(n_unit,)``: delta per base unit (1 for delta-one instruments).
+    expiry_key
+        Shape ``(n_unit,)``: equal values for instruments of one expiry (perpetuals and spot
+        share one key).
+    basis
+        :class:`RollShockBasis`.
+
+    Returns
+    -------
+    FloatArray
+        Shape ``(n_accounts,)``, >= 0.
+    """
+    qs = sparse.csr_array(q)
+    n = qs.shape[0]
+    r = np.asarray(rate, dtype=np.float64)
+    if RollShockBasis(basis) is RollShockBasis.ABS_SIZE:
+        return np.asarray(abs(qs) @ r, dtype=np.float64).reshape(n)
+    groups = _expiry_groups(np.asarray(expiry_key, dtype=np.float64), np.asarray(delta) * r)
+    net = np.asarray((qs @ groups).toarray(), dtype=np.float64)
+    result: FloatArray = np.abs(net).sum(axis=1).reshape(n)
+    return result
+
+
+def roll_shock_contribution(
+    q: Any,
+    rate: ArrayLike,
+    delta: ArrayLike,
+    expiry_key: ArrayLike,
+    basis: RollShockBasis,
+) -> sparse.csr_array:
+    """Each position's share of :func:`roll_shock`; rows add up to it.
+
+    ``"net_delta_per_expiry"``: ``q_i delta_i rate_i * sign(net of its expiry)`` (a hedging leg
+    gets a negative share); ``"abs_size"``: ``|q_i| rate_i``.
+
+    Parameters
+    ----------
+    q, rate, delta, expiry_key, basis
+        As :func:`roll_shock`.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(n_accounts, n_unit)``, in the unit's currency.
+    """
+    qs = sparse.csr_array(q)
+    r = np.asarray(rate, dtype=np.float64)
+    if RollShockBasis(basis) is RollShockBasis.ABS_SIZE:
+        return sparse.csr_array(abs(qs).multiply(r[None, :]))
+    key = np.asarray(expiry_key, dtype=np.float64)
+    dr = np.asarray(delta, dtype=np.float64) * r
+    _, group = np.unique(key, return_inverse=True)
+    net = np.asarray((qs @ _expiry_groups(key, dr)).toarray(), dtype=np.float64)
+    sign = np.sign(net)[:, group.reshape(key.size)] if key.size else np.zeros((qs.shape[0], 0))
+    return sparse.csr_array(qs.multiply(dr[None, :]).multiply(sign))
 
 
 def worst_case(pnl: FloatArray, vol_kinds: tuple[VolShockKind, ...]) -> tuple[FloatArray, IntArray]:
