@@ -46,7 +46,22 @@ from pmargin.backtest._stats import (
     kupiec_pof,
     traffic_light,
 )
-from pmargin.backtest._summary import BookStats, book_stats, exceptions, max_increase
+from pmargin.backtest._summary import (
+    BookStats,
+    book_stats,
+    exceptions,
+    max_increase,
+    over_margin_factor,
+    verdict,
+)
+from pmargin.backtest._sweep import (
+    SweepRow,
+    SweepSpec,
+    parse_sweep,
+    sweep_models,
+    sweep_rows,
+    write_sweep,
+)
 
 __all__ = [
     "BOOKS",
@@ -65,6 +80,8 @@ __all__ = [
     "Leg",
     "MarketAssumptions",
     "SmileShape",
+    "SweepRow",
+    "SweepSpec",
     "TrafficLightResult",
     "book_stats",
     "build_portfolio",
@@ -79,11 +96,17 @@ __all__ = [
     "market_at",
     "max_increase",
     "model_totals",
+    "over_margin_factor",
     "parse_duration",
+    "parse_sweep",
     "realised_pnl",
     "result_to_dict",
     "run_backtest",
     "surface_arbitrage",
+    "sweep_models",
+    "sweep_rows",
     "traffic_light",
+    "verdict",
     "write_report",
+    "write_sweep",
 ]

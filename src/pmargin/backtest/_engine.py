@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -325,6 +325,7 @@ def run_backtest(
     assumptions: MarketAssumptions | None = None,
     books: dict[str, BookSpec] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    instances: Mapping[str, MarginModel] | None = None,
 ) -> BacktestResult:
     """Run the walk-forward backtest (see the module docstring).
 
@@ -344,6 +345,10 @@ def run_backtest(
         Book templates by name (default :func:`~pmargin.backtest.default_books`).
     progress
         Called as ``progress(done, total)`` after each step.
+    instances
+        Models already built, by the name ``config.models`` gives them (a parameter sweep's
+        variants, ``"pmargin-es[apc.method=none]"``); other names are built with
+        :func:`~pmargin.margin.get_model`.
 
     Returns
     -------
@@ -370,7 +375,8 @@ def run_backtest(
             )
     if not config.models:
         raise InputError("models", config.models, "must name at least one model")
-    models = {name: get_model(name) for name in config.models}
+    given = instances or {}
+    models = {name: given[name] if name in given else get_model(name) for name in config.models}
     markets = HistoricalMarkets(history, funding, assumptions)
     steps = _step_indices(history, config, markets.first_valid)
     if not steps:

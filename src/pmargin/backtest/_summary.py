@@ -7,6 +7,15 @@ coverage tests on the hit sequence in time order, the Basel traffic-light zone f
 and ``p``, the mean margin over the mean gross notional and over the mean ``standard`` margin
 of the same book on the same days, the largest 1-day and 5-day relative margin increases and
 the peak-to-trough ratio of the margin.
+
+The verdict is two-sided. Coverage passes when Kupiec's test does not reject (in either
+direction: too many OR too few exceptions), Christoffersen's independence test does not reject
+and the traffic light is green. Efficiency: where Kupiec rejects for too FEW exceptions the
+model is "over-margined by about N x", with ``N`` the **over-margin factor**
+(:func:`over_margin_factor`): the factor by which every margin of the series could be divided
+before the exceptions reach the expected count ``ceil(p T)``, i.e. one over the
+``ceil(p T)``-th largest ratio of realised loss to margin. ``N > 1`` over-margined, ``N < 1``
+under-margined (the margin would have to be multiplied by ``1 / N``), ``N`` about 1 calibrated.
 """
 
 from __future__ import annotations
@@ -20,7 +29,14 @@ import numpy as np
 from pmargin._typing import BoolArray, FloatArray
 from pmargin.backtest._stats import christoffersen, kupiec_pof, traffic_light
 
-__all__ = ["BookStats", "book_stats", "exceptions", "max_increase"]
+__all__ = [
+    "BookStats",
+    "book_stats",
+    "exceptions",
+    "max_increase",
+    "over_margin_factor",
+    "verdict",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +69,19 @@ class BookStats:
         Largest over smallest positive margin.
     worst_excess
         Largest ``loss - margin`` (USD; negative when no exception).
+    expected_exceptions
+        ``p T``.
+    kupiec_side
+        ``"too_few"`` or ``"too_many"`` when Kupiec rejects, else ``"none"``.
+    over_margin_factor
+        ``N`` of :func:`over_margin_factor` (``inf`` when fewer than ``ceil(p T)``
+        observations lost anything).
+    coverage_pass
+        Kupiec (both tails) and Christoffersen's independence do not reject and the zone is
+        green.
+    verdict
+        One line: ``"pass"``, ``"over-margined by about 3.1x"``, ``"under-margined: ..."``,
+        ``"exceptions cluster ..."`` (:func:`verdict`).
     """
 
     model: str
@@ -80,6 +109,11 @@ class BookStats:
     max_increase_5d: float
     peak_to_trough: float
     worst_excess: float
+    expected_exceptions: float = math.nan
+    kupiec_side: str = "none"
+    over_margin_factor: float = math.nan
+    coverage_pass: bool = False
+    verdict: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (NaN as ``None``)."""
@@ -93,6 +127,59 @@ def exceptions(margin: FloatArray, pnl: FloatArray) -> BoolArray:
     """Exception indicators: realised loss ``-pnl`` strictly above ``margin`` (same shape)."""
     hits: BoolArray = -pnl > margin
     return hits
+
+
+def over_margin_factor(margin: FloatArray, pnl: FloatArray, p: float) -> float:
+    """Factor by which the margins could be divided before exceptions reach ``ceil(p T)``.
+
+    With ``r_t = loss_t / margin_t`` (``loss = -pnl``) over the ``T`` observations with a
+    positive margin, sorted from the largest, and ``k = max(1, ceil(p T))``, returns
+    ``N = 1 / r_(k)``: dividing every margin by slightly more than ``N`` makes ``loss > margin``
+    on exactly the ``k`` largest ratios (without ties). ``N > 1``: over-margined by ``N``;
+    ``N < 1``: the margins would have to be ``1 / N`` times larger for ``k`` exceptions.
+
+    Parameters
+    ----------
+    margin, pnl
+        Margin and realised P&L, USD, shape ``(T,)`` (NaN margins are left out).
+    p
+        Expected exception rate.
+
+    Returns
+    -------
+    float
+        ``N``; ``inf`` when ``r_(k) <= 0`` (fewer than ``k`` observations lost anything), NaN
+        without observations.
+    """
+    ok = np.isfinite(margin) & np.isfinite(pnl) & (margin > 0)
+    n = int(ok.sum())
+    if n == 0:
+        return math.nan
+    ratio = np.sort(-pnl[ok] / margin[ok])[::-1]
+    k = min(n, max(1, math.ceil(p * n - 1e-9)))
+    kth = float(ratio[k - 1])
+    return math.inf if kth <= 0 else 1.0 / kth
+
+
+def verdict(kupiec_side: str, ind_reject: bool, zone: str, factor: float) -> str:
+    """One-line two-sided verdict of one model on one book (see the module docstring).
+
+    ``"pass"``; ``"over-margined by about N x"`` (Kupiec rejects for too few); ``"under-
+    margined (zone): IM x 1/N for the expected count"`` (too many, or a zone not green);
+    ``"exceptions cluster (Christoffersen)"``; problems joined by ``"; "``.
+    """
+    parts = []
+    if kupiec_side == "too_few":
+        if math.isfinite(factor):
+            parts.append(f"over-margined by about {factor:.1f}x")
+        else:
+            parts.append("over-margined (fewer losses of any size than expected exceptions)")
+    if kupiec_side == "too_many" or zone != "green":
+        scale = f": IM x {1.0 / factor:.2f} for the expected count" if factor > 0 else ""
+        parts.append(f"under-margined ({zone}{scale})")
+    if ind_reject:
+        parts.append("exceptions cluster (Christoffersen)")
+    return "; ".join(parts) if parts else "pass"
 
 
 def max_increase(margin: FloatArray, lag: int) -> float:
@@ -160,6 +247,11 @@ def book_stats(
     day_lag = 24.0 / step_hours
     lag1 = round(day_lag) if day_lag >= 1 and float(day_lag).is_integer() else 0
     positive = margin[ok][margin[ok] > 0]
+    side = "none"
+    if kupiec.reject:
+        side = "too_few" if x < p * n else "too_many"
+    factor = over_margin_factor(margin[ok], pnl[ok], p)
+    passed = not kupiec.reject and not chris.reject_ind and zone.zone == "green"
     return BookStats(
         model=model,
         book=book,
@@ -186,4 +278,9 @@ def book_stats(
         max_increase_5d=max_increase(margin, 5 * lag1),
         peak_to_trough=float(positive.max() / positive.min()) if positive.size else math.nan,
         worst_excess=float(np.max(-pnl[ok] - margin[ok])),
+        expected_exceptions=p * n,
+        kupiec_side=side,
+        over_margin_factor=factor,
+        coverage_pass=passed,
+        verdict=verdict(side, chris.reject_ind, zone.zone, factor),
     )

@@ -1,8 +1,10 @@
 """``pmargin backtest``: walk-forward backtest of margin models on the shared real history.
 
 A plain function with Typer annotations; ``main.py`` registers it. It parses, calls
-:func:`pmargin.backtest.run_backtest`, prints the per model x book table and writes
-``report.html``, ``results.json``, ``results.csv`` and ``series.csv`` under ``--out``.
+:func:`pmargin.backtest.run_backtest`, prints the per model x book table with its two-sided
+verdict and writes ``report.html``, ``results.json``, ``results.csv`` and ``series.csv`` under
+``--out``. ``--sweep PARAM=v1,v2,...`` backtests one variant of ``--sweep-model`` per value
+and adds the sweep table, ``sweep.json``, ``sweep.csv`` and ``sweep.png``.
 """
 
 from __future__ import annotations
@@ -12,26 +14,33 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from pmargin.backtest import (
     STEPS,
     BacktestConfig,
     BacktestResult,
+    SweepRow,
+    SweepSpec,
     default_models,
     load_funding,
     model_totals,
     parse_duration,
+    parse_sweep,
     result_to_dict,
     run_backtest,
+    sweep_models,
+    sweep_rows,
     write_report,
+    write_sweep,
 )
 from pmargin.cli._output import console, print_json
 from pmargin.errors import InputError
 from pmargin.history import load_price_history
 from pmargin.timeutil import parse_timestamp
 
-__all__ = ["backtest", "summary_table"]
+__all__ = ["backtest", "summary_table", "sweep_table"]
 
 _ZONE_STYLE = {"green": "green", "yellow": "yellow", "red": "bold red"}
 
@@ -70,12 +79,14 @@ def summary_table(result: BacktestResult) -> Table:
         "zone",
         "IM/notional",
         "vs standard",
-        "max 1d incr.",
+        "over-margin N",
+        "verdict",
     ):
-        table.add_column(header, justify="left" if header in ("model", "book") else "right")
+        names = header in ("model", "book")
+        table.add_column(header, justify="left" if names else "right", no_wrap=names)
     for s in result.stats:
         table.add_row(
-            s.model,
+            escape(s.model),
             s.book,
             str(s.n_obs),
             str(s.n_exceptions),
@@ -86,15 +97,17 @@ def summary_table(result: BacktestResult) -> Table:
             f"[{_ZONE_STYLE[s.zone]}]{s.zone}[/]",
             f"{s.margin_to_notional:.4f}",
             _number(s.margin_to_standard, 2),
-            _number(s.max_increase_1d, 2),
+            _number(s.over_margin_factor, 2),
+            escape(s.verdict) if s.coverage_pass else f"[yellow]{escape(s.verdict)}[/]",
         )
     for row in model_totals(result):
         ratio = row["margin_to_standard"]
+        median = row["median_over_margin"]
         table.add_row(
-            f"[bold]{row['model']}[/]",
+            f"[bold]{escape(row['model'])}[/]",
             f"all {row['books']} books",
             str(row["n_obs"]),
-            str(row["n_exceptions"]),
+            f"{row['n_exceptions']} of {row['expected_exceptions']:.0f} exp.",
             f"{row['exception_rate']:.4f}",
             "",
             "",
@@ -102,7 +115,41 @@ def summary_table(result: BacktestResult) -> Table:
             "",
             f"{row['margin_to_notional']:.4f}",
             "n/a" if ratio is None else f"{ratio:.2f}",
-            "",
+            "n/a" if median is None else f"{median:.2f} (median)",
+            f"{row['books_pass']} pass, {row['books_over']} over, {row['books_under']} under, "
+            f"{row['books_clustered']} clustered",
+        )
+    return table
+
+
+def sweep_table(rows: list[SweepRow], spec: SweepSpec) -> Table:
+    """Rich table of a sweep: per value, coverage and IM / notional over every book."""
+    table = Table(title=f"sweep of {spec.model} {spec.path}")
+    for header in (
+        spec.path,
+        "books",
+        "x",
+        "expected",
+        "pass",
+        "over",
+        "under",
+        "green",
+        "median N",
+        "IM/notional",
+    ):
+        table.add_column(header, justify="right")
+    for r in rows:
+        table.add_row(
+            r.value,
+            str(r.books),
+            str(r.n_exceptions),
+            f"{r.expected_exceptions:.1f}",
+            str(r.books_pass),
+            str(r.books_over),
+            str(r.books_under),
+            str(r.books_green),
+            _number(r.median_over_margin, 2),
+            f"{r.margin_to_notional:.4f}",
         )
     return table
 
@@ -137,6 +184,17 @@ def backtest(
         typer.Option("--data", help="Shared data folder (default $PMARGIN_SHARED_DATA)."),
     ] = None,
     no_html: Annotated[bool, typer.Option("--no-html", help="Skip the HTML report.")] = False,
+    sweep: Annotated[
+        str | None,
+        typer.Option(
+            "--sweep",
+            help="PARAM=v1,v2,...: one backtest of --sweep-model per value of a dotted "
+            "parameter of its TOML file, e.g. measure.confidence=0.97,0.975,0.99.",
+        ),
+    ] = None,
+    sweep_model: Annotated[
+        str, typer.Option("--sweep-model", help="Model whose parameter --sweep varies.")
+    ] = "pmargin-es",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the JSON summary instead of the table.")
     ] = False,
@@ -151,7 +209,11 @@ def backtest(
         raise InputError("step", step, f"is not one of {'|'.join(STEPS)}")
     if not 0.5 < confidence < 1.0:
         raise InputError("confidence", confidence, "must be in (0.5, 1), e.g. 0.99")
-    names = _names(models, "models") or default_models()
+    spec = None if sweep is None else parse_sweep(sweep, sweep_model)
+    variants = {} if spec is None else sweep_models(spec)
+    given = _names(models, "models")
+    # With a sweep: the --models given for comparison (standard by default), then the variants.
+    names = (given or default_models()) if spec is None else (*(given or ("standard",)), *variants)
     step_hours = STEPS[step]
     mpor_hours = parse_duration(mpor, "mpor")
     frequency = "4h" if step_hours % 24 or mpor_hours % 24 else "1d"
@@ -166,13 +228,26 @@ def backtest(
         mpor_hours=mpor_hours,
         p=1.0 - confidence,
     )
-    result = run_backtest(history, config, funding=funding)
+    result = run_backtest(history, config, funding=funding, instances=variants)
     paths = write_report(result, out, html_report=not no_html)
+    rows = [] if spec is None else sweep_rows(result, spec)
+    if spec is not None:
+        paths.update(write_sweep(rows, spec, out, plot=not no_html))
     if as_json:
-        print_json(result_to_dict(result, series=False))
+        doc = result_to_dict(result, series=False)
+        if spec is not None:
+            doc["sweep"] = {
+                "model": spec.model,
+                "parameter": spec.path,
+                "values": list(spec.values),
+                "rows": [r.to_dict() for r in rows],
+            }
+        print_json(doc)
         return
     out_console = console()
     out_console.print(summary_table(result))
+    if spec is not None:
+        out_console.print(sweep_table(rows, spec))
     for note in result.notes:
         out_console.print(f"note: {note}")
     for model, error in result.errors.items():
