@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import _books
 import numpy as np
 import pytest
+from scipy import sparse
 
 from pmargin.book import portfolio_from_dict
 from pmargin.collateral import account_equity, balance_scenario_pnl, haircut_charge
+from pmargin.errors import InputError
 from pmargin.risk import arrange
 from pmargin.risk._kernel_reference import black76_value_reference
 
@@ -106,3 +110,15 @@ def test_balance_scenario_pnl_is_balance_times_price_times_move() -> None:
     pnl = balance_scenario_pnl(book, MARKET, "BTC", mult)
     np.testing.assert_allclose(pnl, [2.0 * BTC * (mult - 1.0)], rtol=1e-12, atol=1e-9)
     np.testing.assert_array_equal(balance_scenario_pnl(book, MARKET, "SOL", mult), np.zeros((1, 3)))
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_a_non_finite_equity_is_an_error_naming_the_account(bad: float) -> None:
+    # The file loader refuses such inputs (an avg_price of 5e-324); a book built in code is
+    # checked here too: an overflowed unrealised P&L is refused, not passed on as equity.
+    book = _book({"id": "ok", "balances": {"BTC": 1.0}}, ACCOUNT)
+    unrealised = sparse.lil_array(book.unrealised)
+    unrealised[1, 2] = bad
+    broken = dataclasses.replace(book, unrealised=sparse.csr_array(unrealised))
+    with pytest.raises(InputError, match=r"account a: positions value: (inf|nan)"):
+        account_equity(broken, MARKET)

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from pmargin.health import HealthStatus, assess
+from pmargin.errors import InputError
+from pmargin.health import HealthStatus, account_status, assess
 
 IM, MM = 1_000.0, 800.0
 BELOW = math.nextafter  # the float just below a boundary: nextafter(x, -inf)
@@ -65,3 +66,21 @@ def test_utilisation(equity: float, margin: float, utilisation: float) -> None:
 
 def test_status_values_are_the_published_strings() -> None:
     assert [s.value for s in HealthStatus] == ["healthy", "reduce_only", "liquidation", "bankrupt"]
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("field", ["equity", "initial_margin", "maintenance_margin"])
+def test_a_non_finite_input_is_an_error_naming_the_account_never_healthy(
+    field: str, bad: float
+) -> None:
+    # NaN compares false with every bound, so a plain comparison would call it healthy.
+    values = {"equity": [2_000.0, 2_000.0], "initial_margin": [IM, IM]}
+    values["maintenance_margin"] = [MM, MM]
+    values[field][1] = bad
+    arrays = [np.array(values[k]) for k in ("equity", "initial_margin", "maintenance_margin")]
+    with pytest.raises(InputError, match=rf"account b: {field}") as caught:
+        assess(*arrays, account_ids=("a", "b"))
+    assert "not a finite number" in str(caught.value)
+    scalars = [values[k][1] for k in ("equity", "initial_margin", "maintenance_margin")]
+    with pytest.raises(InputError, match=rf"account b: {field}"):
+        account_status(*scalars, account_id="b")

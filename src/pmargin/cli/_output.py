@@ -1,18 +1,78 @@
-"""Where every command writes: a console that never truncates piped tables, and JSON."""
+r"""Where every command writes: a console that never truncates piped tables, safe text, and JSON.
+
+Every string a user supplied (account ids, symbols, asset and scenario names, file names,
+error messages) passes through :func:`clean` before it is shown: control characters (ANSI
+escape sequences, carriage returns, bidirectional overrides) are shown as visible ``\x1b``
+escapes instead of acting on the terminal. Text placed in a table or title goes through
+:func:`plain` (a :class:`rich.text.Text`, never parsed as markup); text inside a markup string
+printed by the console goes through :func:`markup_safe` (:func:`rich.markup.escape`).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import sys
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
-__all__ = ["PIPE_WIDTH", "console", "print_json"]
+from pmargin.errors import InputError
+
+__all__ = [
+    "PIPE_WIDTH",
+    "VALUE_PREFIX",
+    "clean",
+    "console",
+    "markup_safe",
+    "plain",
+    "print_json",
+    "short_value",
+]
 
 PIPE_WIDTH = 220
 """Table width when stdout is not a terminal (files, pipes): wide enough for every column."""
+
+VALUE_PREFIX = 60
+"""Characters of a bad value quoted in an error message; a longer one ends with ``...``."""
+
+
+def _visible(char: str) -> str:
+    r"""Return a control or format character as a visible escape (``\x1b``), else itself."""
+    if char != " " and unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+        code = ord(char)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return char
+
+
+def clean(text: object) -> str:
+    r"""Return ``str(text)`` with every control or format character shown as an escape.
+
+    ``"\x1b[31mx"`` (5 characters) becomes the 9 visible characters ``\x1b[31mx``: nothing
+    reaches the terminal that could colour it, move the cursor or reorder text; printable
+    text, brackets included, is kept as it is.
+    """
+    return "".join(_visible(c) for c in str(text))
+
+
+def plain(text: object, style: str = "") -> Text:
+    """:func:`clean` text as a :class:`rich.text.Text`: shown literally, never read as markup."""
+    return Text(clean(text), style=style)
+
+
+def markup_safe(text: object) -> str:
+    """:func:`clean` text escaped for a console markup string (``[red]`` shown literally)."""
+    return escape(clean(text))
+
+
+def short_value(value: object, limit: int = VALUE_PREFIX) -> str:
+    """``repr(value)`` cut to ``limit`` characters (``...`` marks a cut), control chars escaped."""
+    text = clean(repr(value))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def console() -> Console:
@@ -21,7 +81,43 @@ def console() -> Console:
     return terminal if terminal.is_terminal else Console(width=PIPE_WIDTH)
 
 
+def _first_non_finite(node: object, path: str) -> tuple[str, float] | None:
+    """Dotted path and value of the first NaN or infinite float in a JSON-ready tree."""
+    if isinstance(node, float):
+        return None if math.isfinite(node) else (path, node)
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            found = _first_non_finite(value, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+        return None
+    if isinstance(node, Sequence) and not isinstance(node, str | bytes):
+        for k, value in enumerate(node):
+            name = value.get("id") if isinstance(value, Mapping) else None
+            index = f"id={clean(name)}" if isinstance(name, str) else str(k)
+            found = _first_non_finite(value, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
 def print_json(payload: Sequence[dict[str, Any]] | dict[str, Any]) -> None:
-    """Write ``payload`` to stdout as indented JSON (NaN and infinity are errors)."""
-    json.dump(payload, sys.stdout, indent=2, allow_nan=False)
-    sys.stdout.write("\n")
+    """Write ``payload`` to stdout as indented JSON.
+
+    Raises
+    ------
+    InputError
+        A NaN or infinite number anywhere in ``payload``, naming its path (an account's by
+        its id, ``accounts[id=a1].equity``): JSON has no such numbers, and they only come from
+        inputs out of any sensible range. Nothing is written then.
+    """
+    found = _first_non_finite(payload, "")
+    if found is not None:
+        path, value = found
+        raise InputError(
+            path,
+            value,
+            "is not a finite number: an input (price, balance, quantity) is out of range",
+        )
+    text = json.dumps(payload, indent=2, allow_nan=False)
+    sys.stdout.write(text + "\n")

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
+from pmargin.cli._output import plain
 from pmargin.engine import InstrumentQuote, PositionRisk
 from pmargin.timeutil import DAYS_PER_YEAR
 
@@ -24,8 +25,11 @@ def _num(x: float | None, fmt: str) -> str:
 
 
 def quotes_table(quotes: Sequence[InstrumentQuote], title: str) -> Table:
-    """One row per instrument: value in premium currency and USD, forward, vol, Greeks."""
-    table = Table(title=title, title_justify="left")
+    """One row per instrument: value in premium currency and USD, forward, vol, Greeks.
+
+    ``title`` and symbols are shown as plain text (:func:`~pmargin.cli._output.plain`).
+    """
+    table = Table(title=plain(title), title_justify="left")
     for name in (
         "instrument",
         "price",
@@ -42,9 +46,9 @@ def quotes_table(quotes: Sequence[InstrumentQuote], title: str) -> Table:
         table.add_column(name, justify="left" if name in ("instrument", "ccy") else "right")
     for q in quotes:
         table.add_row(
-            q.instrument.symbol,
+            plain(q.instrument.symbol),
             _num(q.price, ",.8g"),
-            q.premium_currency,
+            plain(q.premium_currency),
             _num(q.price_usd, ",.2f"),
             _num(q.forward, ",.2f"),
             _num(None if q.iv is None else 100 * q.iv, ".2f"),
@@ -59,7 +63,7 @@ def quotes_table(quotes: Sequence[InstrumentQuote], title: str) -> Table:
 
 def account_table(account: str, rows: Sequence[PositionRisk]) -> Table:
     """Positions of one account with USD value and Greeks, and their totals."""
-    table = Table(title=f"account {account}", title_justify="left", show_footer=True)
+    table = Table(title=plain(f"account {account}"), title_justify="left", show_footer=True)
     value = sum(r.value_usd for r in rows)
     vega = sum(r.vega for r in rows) * _VOL_POINT
     theta = sum(r.theta for r in rows) / DAYS_PER_YEAR
@@ -69,7 +73,7 @@ def account_table(account: str, rows: Sequence[PositionRisk]) -> Table:
     delta = f"{_plain(sum(r.delta for r in rows)):,.4f}" if one else ""
     gamma = f"{_plain(sum(r.gamma for r in rows)):.3e}" if one else ""
     columns = [
-        ("instrument", "total" + (f" ({underlyings.pop()})" if one else ""), "left"),
+        ("instrument", plain("total" + (f" ({underlyings.pop()})" if one else "")), "left"),
         ("quantity", "", "right"),
         ("unit", "", "left"),
         ("base qty", "", "right"),
@@ -84,7 +88,7 @@ def account_table(account: str, rows: Sequence[PositionRisk]) -> Table:
         table.add_column(name, footer=footer, justify=justify)  # type: ignore[arg-type]
     for r in rows:
         table.add_row(
-            r.position.instrument.symbol,
+            plain(r.position.instrument.symbol),
             f"{r.position.quantity:,.6g}",
             r.position.resolved_unit.value,
             f"{r.base_quantity:,.6g}",

@@ -1,7 +1,9 @@
 """Rich tables for the margin commands: accounts, model comparison, risk matrix, order check.
 
 Amounts are USD unless a column names a risk unit's currency; every number is printed from
-the report, rounded for display only (JSON output carries full float64).
+the report, rounded for display only (JSON output carries full float64). Titles and every
+name a user supplied (account ids, underlyings, currencies, scenario labels, reasons) are
+shown as plain text (:func:`~pmargin.cli._output.plain`), never read as markup.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 from rich.table import Table
 from rich.text import Text
 
+from pmargin.cli._output import plain
 from pmargin.health import LiquidationDistance
 from pmargin.margin import RiskUnitMargin
 from pmargin.margin_report import MarginReport, ModelComparison
@@ -52,7 +55,7 @@ def accounts_table(report: MarginReport, rows: Sequence[int], title: str) -> Tab
     With a distance to liquidation in the report, a last column gives each underlying's index
     move down / up at which equity reaches MM (``-`` where no move within range does).
     """
-    table = Table(title=title, title_justify="left")
+    table = Table(title=plain(title), title_justify="left")
     names = ["account", "equity", "IM", "MM", "available", "IM util", "status", "units"]
     distance = report.liquidation
     if distance is not None:
@@ -71,15 +74,15 @@ def accounts_table(report: MarginReport, rows: Sequence[int], title: str) -> Tab
             if u.holds[a] and u.initial_margin[a] > 0
         )
         table.add_row(
-            result.account_ids[a],
+            plain(result.account_ids[a]),
             _usd(h.equity[a]),
             _usd(h.initial_margin[a]),
             _usd(h.maintenance_margin[a]),
             _usd(h.available[a]),
             _pct(h.im_utilization[a]),
             _status(str(h.status[a])),
-            units,
-            *([] if distance is None else [_distance_cell(distance, a)]),
+            plain(units),
+            *([] if distance is None else [plain(_distance_cell(distance, a))]),
         )
     return table
 
@@ -104,30 +107,30 @@ def compare_table(comparison: ModelComparison, rows: Sequence[int], title: str) 
 
     ``n/a`` marks an account a model cannot margin; the caption lists why.
     """
-    table = Table(title=title, title_justify="left")
+    table = Table(title=plain(title), title_justify="left")
     table.add_column("account")
     im = comparison.initial_margin
     names = list(im)
     for name in names:
-        table.add_column(f"IM {name}", justify="right")
+        table.add_column(plain(f"IM {name}"), justify="right")
     others = [n for n in names if n != "standard"] if "standard" in im else []
     for name in others:
-        table.add_column(f"saving {name}", justify="right")
+        table.add_column(plain(f"saving {name}"), justify="right")
     for a in rows:
-        cells = [comparison.account_ids[a]]
+        cells: list[str | Text] = [plain(comparison.account_ids[a])]
         cells += [_usd(im[n][a]) if np.isfinite(im[n][a]) else "n/a" for n in names]
         base = float(im["standard"][a]) if others else 0.0
         cells += [_pct((base - float(im[n][a])) / base) if base > 0 else "n/a" for n in others]
         table.add_row(*cells)
     reasons = {f"{n}: {next(iter(e.values()))}" for n, e in comparison.errors.items() if e}
     if reasons:
-        table.caption = "n/a: " + "; ".join(sorted(reasons))
+        table.caption = plain("n/a: " + "; ".join(sorted(reasons)))
     return table
 
 
 def summary_table(reports: Mapping[str, MarginReport], title: str) -> Table:
     """Book totals per model: IM, MM, saving against standard, accounts per status."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=plain(title), title_justify="left")
     for name in (
         "model",
         "total IM",
@@ -145,7 +148,7 @@ def summary_table(reports: Mapping[str, MarginReport], title: str) -> Table:
         im = float(report.result.initial_margin.sum())
         status = report.health.status
         table.add_row(
-            name,
+            plain(name),
             _usd(im),
             _usd(float(report.result.maintenance_margin.sum())),
             _pct(im / base_im - 1.0) if base_im > 0 else "n/a",
@@ -160,7 +163,7 @@ def risk_matrix_table(unit: RiskUnitMargin, row: int, title: str) -> Table:
     Cells are in the unit's currency; losses red, gains green, the binding cell bold. Units
     whose columns are not risk-matrix scenarios are listed one scenario per row.
     """
-    table = Table(title=title, title_justify="left")
+    table = Table(title=plain(title), title_justify="left")
     pnl = unit.pnl[row]
     worst = int(unit.worst[row])
     scale = float(np.max(np.abs(pnl))) if pnl.size else 0.0
@@ -175,9 +178,9 @@ def risk_matrix_table(unit: RiskUnitMargin, row: int, title: str) -> Table:
 
     if not unit.scenarios:
         table.add_column("scenario")
-        table.add_column(f"P&L {unit.currency}", justify="right")
+        table.add_column(plain(f"P&L {unit.currency}"), justify="right")
         for k, label in enumerate(unit.scenario_labels):
-            table.add_row(label, cell(k))
+            table.add_row(plain(label), cell(k))
         return table
     kinds = (VolShockKind.DOWN, VolShockKind.NONE, VolShockKind.UP)
     weighted = any(scenario.weight != 1.0 for scenario in unit.scenarios)
@@ -198,7 +201,7 @@ def risk_matrix_table(unit: RiskUnitMargin, row: int, title: str) -> Table:
 
 def order_table(check: OrderCheck, title: str) -> Table:
     """Before / after of a pre-trade check."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=plain(title), title_justify="left")
     for name in ("", "before", "after"):
         table.add_column(name, justify="left" if name == "" else "right")
     table.add_row("equity", _usd(check.equity_before), _usd(check.equity_after))
@@ -210,5 +213,5 @@ def order_table(check: OrderCheck, title: str) -> Table:
         style="bold green" if check.accepted else "bold red",
     )
     table.add_row("decision", "", verdict)
-    table.caption = check.reason
+    table.caption = plain(check.reason)
     return table

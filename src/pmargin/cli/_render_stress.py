@@ -1,6 +1,8 @@
 """Rich tables for ``pmargin stress``: what each scenario is, and every account's loss.
 
-Amounts are USD, rounded for display only (``--json`` carries full float64).
+Amounts are USD, rounded for display only (``--json`` carries full float64). Titles, scenario
+names and definitions and account ids are shown as plain text
+(:func:`~pmargin.cli._output.plain`), never read as markup.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import numpy as np
 from rich.table import Table
 from rich.text import Text
 
+from pmargin.cli._output import plain
 from pmargin.stress import StressReport
 
 __all__ = ["results_table", "scenarios_table"]
@@ -36,7 +39,7 @@ def _moves(details: dict[str, Any]) -> str:
 
 def scenarios_table(report: StressReport, title: str) -> Table:
     """One row per scenario: its definition, and how many accounts breach IM or default."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=plain(title), title_justify="left")
     for name in ("scenario", "kind", "definition", "IM breach", "default", "total loss"):
         table.add_column(name, justify="right" if name in ("IM breach", "default") else "left")
     table.columns[-1].justify = "right"
@@ -48,9 +51,9 @@ def scenarios_table(report: StressReport, title: str) -> Table:
         if info.unshocked:
             definition += f"\nunshocked: {', '.join(info.unshocked)}"
         table.add_row(
-            info.name,
-            info.kind,
-            definition,
+            plain(info.name),
+            plain(info.kind),
+            plain(definition),
             f"{int(breach[:, j].sum())}/{n}",
             f"{int(default[:, j].sum())}/{n}",
             _usd(float(np.sum(report.loss[:, j]))),
@@ -60,7 +63,7 @@ def scenarios_table(report: StressReport, title: str) -> Table:
 
 def results_table(report: StressReport, title: str) -> Table:
     """One row per scenario and account: loss, equity before and after, IM and the flags."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=plain(title), title_justify="left")
     for name in ("scenario", "account", "loss", "equity", "equity after", "IM", "loss/IM", "flag"):
         table.add_column(
             name, justify="left" if name in ("scenario", "account", "flag") else "right"
@@ -77,8 +80,8 @@ def results_table(report: StressReport, title: str) -> Table:
             else:
                 flag = Text("ok", style="green")
             table.add_row(
-                info.name,
-                account_id,
+                plain(info.name),
+                plain(account_id),
                 _usd(report.loss[a, j]),
                 _usd(report.equity[a]),
                 _usd(after[a, j]),

@@ -3,7 +3,9 @@
 A plain function with Typer annotations; ``main.py`` registers it with
 ``app.command("simulate")(_one_line_errors(simulate))``. It parses, calls
 :func:`pmargin.simulate.simulate_crash`, prints the per-model table and writes
-``results.json``, the plots and ``report.html`` under ``--out``.
+``results.json``, the plots and ``report.html`` as the folder ``--out``: checked before the
+replay starts (an existing report is replaced only with ``--force``) and written whole or not
+at all (:func:`pmargin._outputs.output_folder`).
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from pmargin.cli._output import console, print_json
+from pmargin._outputs import check_output_folder
+from pmargin.cli._output import console, plain, print_json
 from pmargin.errors import InputError
 from pmargin.simulate import (
     DEFAULT_MODELS,
     EPISODE_KEYS,
     FUNDING_MODES,
     INTERPOLATIONS,
+    REPORT_FILES,
     TABLE_COLUMNS,
     ImpactModel,
     SimulationConfig,
@@ -45,13 +49,15 @@ def results_table(result: SimulationResult) -> Table:
     data = result.to_dict()
     moves = " ".join(f"{k} {v:+.1%}" for k, v in data["historical_drawdown"].items())
     table = Table(
-        title=f"pmargin simulate {data['episode']}: {data['start']} to {data['end']}, "
-        f"{data['steps']} steps, historical drawdown {moves} (USD)"
+        title=plain(
+            f"pmargin simulate {data['episode']}: {data['start']} to {data['end']}, "
+            f"{data['steps']} steps, historical drawdown {moves} (USD)"
+        )
     )
     for key, header in TABLE_COLUMNS:
         table.add_column(header, justify="left" if key == "model" else "right")
     for row in data["models"]:
-        table.add_row(*(_cell(row.get(key)) for key, _ in TABLE_COLUMNS))
+        table.add_row(*(plain(_cell(row.get(key))) for key, _ in TABLE_COLUMNS))
     return table
 
 
@@ -92,6 +98,9 @@ def simulate(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for results.json, plots and report.html.")
     ] = Path("simulate-out"),
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an earlier report in --out.")
+    ] = False,
     data: Annotated[
         Path | None,
         typer.Option("--data", help="Shared data folder (default $PMARGIN_SHARED_DATA)."),
@@ -105,6 +114,7 @@ def simulate(
     liquidation engine, with and without the liquidation flow moving the price. See
     docs/simulate.md.
     """
+    check_output_folder(out, force=force, names=REPORT_FILES, field="--out")
     names = tuple(n.strip() for n in models.split(",") if n.strip())
     if not names:
         raise InputError("models", models, "must list at least one model (comma-separated)")
@@ -123,13 +133,13 @@ def simulate(
         run_with_impact=impact,
     )
     result = simulate_crash(config, data=data)
-    paths = write_report(result, out)
+    paths = write_report(result, out, field="--out")
     if as_json:
         print_json(result.to_dict())
         return
     out_console = console()
     out_console.print(results_table(result))
     for note in result.notes:
-        out_console.print(f"note: {note}")
+        out_console.print(plain(f"note: {note}"))
     written = ", ".join(str(p) for p in paths.values())
-    out_console.print(f"{result.seconds['total']:.1f} s; wrote {written}")
+    out_console.print(plain(f"{result.seconds['total']:.1f} s; wrote {written}"))

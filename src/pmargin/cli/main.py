@@ -17,7 +17,7 @@ import typer
 
 from pmargin.book import Portfolio, load_portfolio
 from pmargin.cli._backtest_command import backtest
-from pmargin.cli._output import console, print_json
+from pmargin.cli._output import clean, console, markup_safe, print_json, short_value
 from pmargin.cli._render import account_table, quotes_table
 from pmargin.cli._render_margin import (
     accounts_table,
@@ -71,7 +71,11 @@ def _one_line_errors(command: _F) -> _F:
         try:
             return command(*args, **kwargs)
         except PmarginError as exc:
-            message = " ".join(str(exc).split())
+            if isinstance(exc, InputError):
+                text = f"{exc.field}: {short_value(exc.value)} {exc.reason}"
+            else:
+                text = str(exc)
+            message = clean(" ".join(text.split()))
             print(f"pmargin: error: {message}", file=sys.stderr)
             raise typer.Exit(EXIT_BAD_INPUT) from None
 
@@ -296,7 +300,8 @@ def demo(
     try:
         reports |= margin_reports(book, snapshot, HISTORY_MODELS)
     except PmarginError as exc:
-        out.print(f"[dim]{', '.join(HISTORY_MODELS)} left out: {' '.join(str(exc).split())}[/dim]")
+        reason = markup_safe(" ".join(str(exc).split()))
+        out.print(f"[dim]{', '.join(HISTORY_MODELS)} left out: {reason}[/dim]")
     out.print(summary_table(reports, "book totals by model (USD)"))
     linear = Portfolio(
         tuple(

@@ -6,6 +6,10 @@ the unrealised P&L of futures and perpetuals against their entry price. Haircuts
 margin methodology (Deribit X:PM, Derive, OKX each publish their own), so models call
 :func:`haircut_charge` with their parameters and report it as part of the margin, never by
 changing equity: ``equity - haircut < IM`` and ``equity < IM + haircut`` decide alike.
+
+Equity is checked finite where it is computed: a NaN or infinite balance value, position value
+or equity (an input far out of range: an entry price of 5e-324, an index of 1e308) is an
+:class:`~pmargin.errors.InputError` naming the account, never a number passed on.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 from scipy import sparse
 
 from pmargin._typing import FloatArray
+from pmargin.errors import InputError
 from pmargin.instruments import Kind
 from pmargin.market import MarketSnapshot
 from pmargin.risk import BookArrangement
@@ -66,8 +71,35 @@ def account_equity(book: BookArrangement, market: MarketSnapshot) -> AccountEqui
     Raises
     ------
     MarketDataError, InputError
-        A balance in an asset the market cannot price (e.g. an unpriced stablecoin).
+        A balance in an asset the market cannot price (e.g. an unpriced stablecoin); an
+        account whose balances, positions or equity value is NaN or infinite (naming it).
     """
+    with np.errstate(over="ignore", invalid="ignore"):
+        equity = _account_equity(book, market)
+        _check_finite(book, equity)
+    return equity
+
+
+def _check_finite(book: BookArrangement, equity: AccountEquity) -> None:
+    """Raise naming the first account whose balances, positions or equity is not finite."""
+    parts = (
+        ("balances value", equity.balances_usd),
+        ("positions value", equity.positions_usd),
+        ("equity", equity.equity),
+    )
+    for name, values in parts:
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            a = int(bad[0])
+            raise InputError(
+                f"account {book.account_ids[a]}: {name}",
+                float(values[a]),
+                "is not a finite number (USD): an input (balance, avg_price, index, mark) "
+                "is out of range",
+            )
+
+
+def _account_equity(book: BookArrangement, market: MarketSnapshot) -> AccountEquity:
     resolved = book.resolved
     asset_usd = np.array([market.usd_price(a) for a in book.assets], dtype=np.float64)
     balances = book.balance_matrix

@@ -1,7 +1,15 @@
-"""Account health: equity against initial and maintenance margin, and the status it gives."""
+"""Account health: equity against initial and maintenance margin, and the status it gives.
+
+A status is only ever given to finite numbers: an equity, IM or MM that is NaN or infinite
+(an input far out of range: a price of 1e308, an entry price of 5e-324) is an
+:class:`~pmargin.errors.InputError` naming the account and the field, never ``healthy`` (NaN
+compares false with everything, so a plain comparison would call it healthy).
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -9,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pmargin._typing import FloatArray
+from pmargin.errors import InputError
 
 __all__ = ["AccountHealth", "HealthStatus", "account_status", "assess"]
 
@@ -54,8 +63,24 @@ class AccountHealth:
     status: npt.NDArray[np.object_]
 
 
+_NON_FINITE = "is not a finite number: an input (price, balance, quantity) is out of range"
+
+
+def _check_finite(values: dict[str, FloatArray], account_ids: Sequence[str] | None) -> None:
+    """Raise naming the first account and field (``equity``, ...) that is NaN or infinite."""
+    for name, array in values.items():
+        bad = np.flatnonzero(~np.isfinite(array))
+        if bad.size:
+            a = int(bad[0])
+            who = account_ids[a] if account_ids is not None else f"#{a}"
+            raise InputError(f"account {who}: {name}", float(array[a]), _NON_FINITE)
+
+
 def assess(
-    equity: FloatArray, initial_margin: FloatArray, maintenance_margin: FloatArray
+    equity: FloatArray,
+    initial_margin: FloatArray,
+    maintenance_margin: FloatArray,
+    account_ids: Sequence[str] | None = None,
 ) -> AccountHealth:
     """Compare equity with IM and MM and give each account its status.
 
@@ -65,16 +90,24 @@ def assess(
         Shape ``(n_accounts,)``, USD, marked to market.
     initial_margin, maintenance_margin
         Shape ``(n_accounts,)``, USD, >= 0.
+    account_ids
+        Length ``n_accounts``, for error messages; row numbers without it.
 
     Returns
     -------
     AccountHealth
         ``bankrupt`` if equity < 0, else ``liquidation`` if equity < MM, else ``reduce_only``
         if equity < IM, else ``healthy``.
+
+    Raises
+    ------
+    InputError
+        An equity, IM or MM that is NaN or infinite, naming the account and the field.
     """
     equity = np.asarray(equity, dtype=np.float64)
     im = np.asarray(initial_margin, dtype=np.float64)
     mm = np.asarray(maintenance_margin, dtype=np.float64)
+    _check_finite({"equity": equity, "initial_margin": im, "maintenance_margin": mm}, account_ids)
     status = np.full(equity.shape, HealthStatus.HEALTHY.value, dtype=object)
     status[equity < im] = HealthStatus.REDUCE_ONLY.value
     status[equity < mm] = HealthStatus.LIQUIDATION.value
@@ -90,8 +123,23 @@ def assess(
     )
 
 
-def account_status(equity: float, initial_margin: float, maintenance_margin: float) -> HealthStatus:
-    """Return one account's status (the scalar form of :func:`assess`, for hot paths)."""
+def account_status(
+    equity: float, initial_margin: float, maintenance_margin: float, account_id: str = "?"
+) -> HealthStatus:
+    """Return one account's status (the scalar form of :func:`assess`, for hot paths).
+
+    Raises
+    ------
+    InputError
+        An equity, IM or MM that is NaN or infinite, naming ``account_id`` and the field.
+    """
+    for name, value in (
+        ("equity", equity),
+        ("initial_margin", initial_margin),
+        ("maintenance_margin", maintenance_margin),
+    ):
+        if not math.isfinite(value):
+            raise InputError(f"account {account_id}: {name}", float(value), _NON_FINITE)
     if equity < 0.0:
         return HealthStatus.BANKRUPT
     if equity < maintenance_margin:

@@ -34,7 +34,7 @@ from pmargin.simulate._population import (
     load_population,
     take_rows,
 )
-from pmargin.simulate._report import TABLE_COLUMNS, write_report
+from pmargin.simulate._report import REPORT_FILES, TABLE_COLUMNS, write_report
 from pmargin.simulate._simulate import (
     DEFAULT_MODELS,
     SimulationConfig,
@@ -47,6 +47,7 @@ __all__ = [
     "EPISODE_KEYS",
     "FUNDING_MODES",
     "INTERPOLATIONS",
+    "REPORT_FILES",
     "TABLE_COLUMNS",
     "CascadeConfig",
     "CascadeRun",

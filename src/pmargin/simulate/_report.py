@@ -22,9 +22,21 @@ from typing import Any
 
 import numpy as np
 
+from pmargin._outputs import output_folder
 from pmargin.simulate._simulate import SimulationResult
 
-__all__ = ["TABLE_COLUMNS", "write_report"]
+__all__ = ["REPORT_FILES", "TABLE_COLUMNS", "write_report"]
+
+REPORT_FILES = frozenset(
+    {
+        "results.json",
+        "insurance_fund.png",
+        "margin.png",
+        "bad_debt_vs_efficiency.png",
+        "report.html",
+    }
+)
+"""Every file :func:`write_report` may write: a folder holding anything else is never replaced."""
 
 TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("model", "model"),
@@ -173,20 +185,46 @@ def _html(result: SimulationResult, images: dict[str, Path]) -> str:
 
 
 def write_report(
-    result: SimulationResult, out: str | Path, *, html_report: bool = True
+    result: SimulationResult, out: str | Path, *, html_report: bool = True, field: str = "out"
 ) -> dict[str, Path]:
-    """Write ``results.json``, the plots and ``report.html`` under ``out``.
+    """Write ``results.json``, the plots and ``report.html`` as the folder ``out``.
+
+    The folder is written whole or not at all (:func:`pmargin._outputs.output_folder`): files
+    go to a temporary sibling renamed to ``out`` once complete, replacing an earlier report
+    there; a failure mid-write leaves ``out`` as it was.
+
+    Parameters
+    ----------
+    result
+        The replay.
+    out
+        Target folder.
+    html_report
+        Also draw the plots and ``report.html``.
+    field
+        Name of the target in error messages (``"--out"`` from the command).
 
     Returns
     -------
     dict
-        Name -> path of every file written.
+        Name -> path of every file written (under ``out``).
+
+    Raises
+    ------
+    InputError
+        ``out`` is a file or a non-empty folder pmargin did not write, or cannot be written.
     """
     import matplotlib
 
     matplotlib.use("Agg")
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
+    target = Path(out)
+    with output_folder(target, names=REPORT_FILES, field=field) as folder:
+        paths = _write_files(result, folder, html_report)
+    return {name: target / path.name for name, path in paths.items()}
+
+
+def _write_files(result: SimulationResult, folder: Path, html_report: bool) -> dict[str, Path]:
+    """Write every file of the report into ``folder``; name -> path."""
     paths = {"results": folder / "results.json"}
     paths["results"].write_text(
         json.dumps(result.to_dict(), indent=2, allow_nan=False, default=float)

@@ -1,0 +1,142 @@
+"""Output folders written whole or not at all (``backtest``, ``simulate`` reports).
+
+A report folder is written into a hidden temporary sibling (``.NAME.partial-XXXX`` in the
+same parent, so on the same file system) and renamed into place only once every file is
+complete. A run killed or failing mid-write therefore never leaves a truncated ``series.csv``
+or a folder mixing two runs under the target name; at worst a hidden ``.partial`` sibling.
+
+An existing target is replaced only when it is empty or holds nothing but files the report
+itself writes (its ``names``): a folder pmargin did not write (a home directory given by
+mistake, a folder with a subfolder or a file of the user's) is never deleted, with or without
+``--force``.
+
+:func:`check_output_folder` runs the same checks before a command computes anything, so that
+a bad ``--out`` fails in a second rather than after the whole run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pmargin.errors import InputError
+
+__all__ = ["check_output_folder", "output_folder"]
+
+
+def _foreign(folder: Path, names: Collection[str]) -> str | None:
+    """Name of the first entry of ``folder`` that is not a report file in ``names``."""
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as exc:
+        return f"(unreadable: {exc.strerror})"
+    for entry in entries:
+        if entry.name not in names or entry.is_symlink() or not entry.is_file():
+            return entry.name
+    return None
+
+
+def check_output_folder(
+    path: str | Path, *, force: bool, names: Collection[str], field: str = "out"
+) -> Path:
+    """Check that ``path`` can receive a report folder, before anything is computed.
+
+    Parameters
+    ----------
+    path
+        The target folder.
+    force
+        Whether an existing non-empty report folder may be replaced.
+    names
+        The files the report writes: a folder holding anything else is never replaced.
+    field
+        Name of the option in error messages (``"--out"``).
+
+    Returns
+    -------
+    Path
+        ``path`` made absolute.
+
+    Raises
+    ------
+    InputError
+        Naming ``field``: the target is a file; it is a non-empty folder and ``force`` is
+        false; it is a non-empty folder pmargin did not write; its parent folder does not
+        exist, is not a folder or is not writable.
+    """
+    target = Path(path).expanduser().absolute()
+    if not target.name or target.name in (".", ".."):
+        raise InputError(field, str(path), "must name a folder (not '.', '..' or a root)")
+    if target.exists() or target.is_symlink():
+        if not target.is_dir() or target.is_symlink():
+            raise InputError(field, str(path), "exists and is not a folder")
+        foreign = _foreign(target, names)
+        if foreign is not None:
+            raise InputError(
+                field,
+                str(path),
+                f"holds {foreign!r}, which this report does not write: choose a new folder "
+                "(pmargin replaces only a folder of its own report files)",
+            )
+        if not force and any(target.iterdir()):
+            raise InputError(field, str(path), "already holds a report; pass --force to replace it")
+    parent = target.parent
+    if not parent.is_dir():
+        raise InputError(field, str(path), f"cannot be created: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(field, str(path), f"cannot be created: {parent} is not writable")
+    return target
+
+
+@contextmanager
+def output_folder(
+    path: str | Path, *, names: Collection[str], field: str = "out"
+) -> Iterator[Path]:
+    """Yield a temporary folder; when the block ends without error, it becomes ``path``.
+
+    The target is replaced when it exists (it must be empty or hold only files in ``names``,
+    see :func:`check_output_folder` with ``force=True``); the old one is renamed aside first
+    and removed only after the new one is in place. When the block raises, the temporary
+    folder is removed and the target is left as it was.
+
+    Raises
+    ------
+    InputError
+        The target cannot receive the folder (see :func:`check_output_folder`), or the file
+        system refuses a write or rename (naming ``field`` and the OS's reason).
+    """
+    target = check_output_folder(path, force=True, names=names, field=field)
+    parent = target.parent
+    try:
+        work = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=parent))
+    except OSError as exc:
+        raise InputError(field, str(path), f"cannot be written ({exc.strerror})") from None
+    try:
+        yield work
+        _replace(work, target)
+    except OSError as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise InputError(field, str(path), f"cannot be written ({exc.strerror})") from None
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _replace(work: Path, target: Path) -> None:
+    """Rename ``work`` to ``target``, moving an existing ``target`` aside and removing it."""
+    if not target.exists():
+        os.rename(work, target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    os.rename(target, old / target.name)
+    try:
+        os.rename(work, target)
+    except OSError:
+        os.rename(old / target.name, target)
+        shutil.rmtree(old, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
