@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from pmargin._typing import FloatArray
-from pmargin.errors import InputError
+from pmargin._validation import input_limits
+from pmargin.history._rows import read_rows, screen_jumps
 
 __all__ = ["read_binance_closes"]
 
@@ -35,20 +35,21 @@ def read_binance_closes(
     times, closes
         ``datetime64[s]`` close instants (UTC, strictly increasing), shape ``(n,)``, and close
         prices in the quote currency (USDT), shape ``(n,)``.
+
+    Raises
+    ------
+    InputError
+        Naming file, line and column: a malformed row, a time outside the accepted years, a
+        close that is not a price in range, or a close beyond the outlier screen
+        (:func:`~pmargin.history._rows.screen_jumps`).
     """
-    stamps: list[str] = []
-    closes: list[float] = []
-    with file.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"timestamp", "close"} <= set(reader.fieldnames):
-            raise InputError(str(file), reader.fieldnames, "must have timestamp and close columns")
-        for row in reader:
-            stamps.append(row["timestamp"].strip())
-            closes.append(float(row["close"]))
-    try:
-        opens = np.array(stamps, dtype="datetime64[s]")
-    except ValueError as exc:
-        raise InputError(str(file), "timestamp", f"holds an unreadable time: {exc}") from exc
+    rows = read_rows(file, ("timestamp", "close"), "price history file")
+    opens = rows.times("timestamp")
+    limits = input_limits()
+    low, high = limits.number("numbers", "min_price"), limits.number("numbers", "max_price")
+    closes = rows.numbers("close", low, high)
     times = (opens + np.timedelta64(period_hours * 3600, "s")).astype("datetime64[s]")
     order = np.argsort(times, kind="stable")
-    return times[order], np.asarray(closes, dtype=np.float64)[order]
+    times, closes = times[order], closes[order]
+    screen_jumps(times, closes, rows.lines[order], file)
+    return times, closes

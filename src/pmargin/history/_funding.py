@@ -20,7 +20,6 @@ move), and the scenario sources give them a carry change of 0.
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +28,9 @@ import numpy as np
 import numpy.typing as npt
 
 from pmargin._typing import BoolArray, FloatArray
-from pmargin.errors import InputError
+from pmargin._validation import input_limits
 from pmargin.history._paths import data_file, resolve_data_dir
+from pmargin.history._rows import read_rows
 
 __all__ = [
     "CARRY_BOUNDS",
@@ -169,23 +169,14 @@ def load_funding(path: str | os.PathLike[str] | None = None) -> FundingHistory:
     Raises
     ------
     InputError
-        For a missing folder or file (naming ``PMARGIN_SHARED_DATA``) or an unreadable row.
+        For a missing folder or file (naming ``PMARGIN_SHARED_DATA``), or a malformed row, a
+        time outside the accepted years or a rate beyond ``history.max_abs_funding`` of
+        ``input_limits.toml`` (naming file, line and column).
     """
     file = data_file(resolve_data_dir(path), FUNDING_FILE)
-    stamps: list[str] = []
-    rates: list[float] = []
-    with Path(file).open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"timestamp", "funding_rate"} <= set(reader.fieldnames):
-            raise InputError(
-                str(file), reader.fieldnames, "must have timestamp and funding_rate columns"
-            )
-        for row in reader:
-            stamps.append(row["timestamp"].strip().replace(" ", "T"))
-            rates.append(float(row["funding_rate"]))
-    try:
-        times = np.array(stamps, dtype="datetime64[ms]").astype("datetime64[s]")
-    except ValueError as exc:
-        raise InputError(str(file), "timestamp", f"holds an unreadable time: {exc}") from exc
+    rows = read_rows(Path(file), ("timestamp", "funding_rate"), "funding file")
+    times = rows.times("timestamp", "ms")
+    limit = input_limits().number("history", "max_abs_funding")
+    rates = rows.numbers("funding_rate", -limit, limit)
     order = np.argsort(times, kind="stable")
-    return FundingHistory(times[order], np.asarray(rates, dtype=np.float64)[order])
+    return FundingHistory(times[order], rates[order])
