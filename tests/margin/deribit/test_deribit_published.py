@@ -174,3 +174,38 @@ def test_doc_2024_im_contributions_add_up() -> None:
     perp = result.contributions(0)["BTC-PERPETUAL"]
     q = DOC_POSITIONS["BTC-PERPETUAL"]
     assert perp == pytest.approx((-q * (1 - 1 / 0.84) + abs(q) * 0.01) * DOC_INDEX, rel=1e-12)
+
+
+READINGS = [
+    {"extended_weighting": w, "extended_dampener_mode": d, "roll_shock_basis": r}
+    for w in ("distance", "full")
+    for d in ("distance", "subtract", "threshold")
+    for r in ("net_delta_per_expiry", "abs_size")
+]
+
+
+@pytest.mark.parametrize("reading", READINGS, ids=lambda r: "-".join(r.values()))
+@pytest.mark.parametrize("case", ["doc", "eth"])
+def test_every_reading_reproduces_both_captures(case: str, reading: dict[str, str]) -> None:
+    # Both captures hold delta-one legs only: every reading of the unpublished parts must give
+    # the published vectors and margins.
+    data = shipped()
+    data["assumptions"].update(reading)
+    b, v, result = _run(model_from(data), case)
+    if case == "doc":
+        symbols = [i.symbol for i in b.instruments]
+        perp = symbols.index("BTC-PERPETUAL")
+        expected = np.asarray(DOC_PERP_STANDARD + DOC_PERP_EXTENDED)
+        q, aggregated = DOC_POSITIONS["BTC-PERPETUAL"], DOC_AGGREGATED_STANDARD
+        extended, rmm = DOC_AGGREGATED_EXTENDED, DOC_RISK_MATRIX_MARGIN
+        roll = DOC_ROLL_SHOCK
+    else:
+        perp, expected = 0, np.asarray(ETH_PERP_STANDARD + ETH_PERP_EXTENDED)
+        q, aggregated = ETH_POSITIONS["ETH-PERPETUAL"], ETH_AGGREGATED_STANDARD
+        extended, rmm = ETH_AGGREGATED_EXTENDED, ETH_RISK_MATRIX_MARGIN
+        roll = ETH_ROLL_SHOCK
+    np.testing.assert_allclose(q * v.instrument_pnl[perp], expected, rtol=0, atol=VECTOR_ATOL)
+    np.testing.assert_allclose(v.aggregated[0], aggregated + extended, rtol=0, atol=VECTOR_ATOL)
+    (unit,) = result.risk_units
+    assert float(unit.components["roll_shock"][0]) == pytest.approx(roll, abs=1e-15)
+    assert float(unit.initial_margin[0]) == pytest.approx(rmm, abs=MARGIN_ATOL)
