@@ -1,26 +1,37 @@
-"""The OKX model on small books: hand values as formulas, hedges, attribution, batching."""
+"""The OKX model on small books: hand values as formulas, hedges, attribution, batching.
+
+The rates below are okx.toml's values for BTC (group ``majors``), pinned by OKX's published
+position-builder example (test_okx_published.py).
+"""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 from _okx_cases import FORWARD_BTC, INDEX, YEARS, market, portfolio
 
+from pmargin.collateral import account_equity
 from pmargin.margin import MarginResult, get_model
-from pmargin.margin.okx import COMPONENTS, OkxModel
+from pmargin.margin.okx import BORROW_COMPONENTS, COMPONENTS, OkxModel
 from pmargin.pricing import black76_value
 from pmargin.risk import arrange
 
 BTC = INDEX["BTC"]
-MR7_RATE = 0.0005  # okx.toml mr7.rates.perpetual / future (assumed)
-WEIGHT = 0.33  # okx.toml mr6.weight (assumed)
+MR7_RATE = 0.0045  # okx.toml mr7.rates.perpetual.majors (example); futures assumed the same
+WEIGHT = 0.5  # okx.toml mr6.weight (example)
+PERP_BASIS = 0.002  # okx.toml mr4.perpetual_move.majors (example)
+MR8_MMR, MR8_IMR = 0.02, 0.10  # okx.toml mr8 rates (example for USDT; assumed for USD)
 
 
-def _run(*accounts: dict[str, float]) -> MarginResult:
+BORROWING = Path(__file__).parent / "okx-borrowing.toml"  # okx.toml with MR8 switched on
+
+
+def _run(*accounts: dict[str, float], params: Path | None = None) -> MarginResult:
     m = market()
-    return get_model("okx").compute(arrange(portfolio(*accounts), m), m)
+    return get_model("okx", params=params).compute(arrange(portfolio(*accounts), m), m)
 
 
 def _unit(result: MarginResult, underlying: str) -> dict[str, float]:
@@ -32,14 +43,20 @@ def test_long_perpetual_spot_shock_binds() -> None:
     result = _run({"BTC-USD-SWAP": 1.0})
     c = _unit(result, "BTC")
     assert c["mr1"] == pytest.approx(0.12 * BTC)
-    assert c["mr6"] == pytest.approx(WEIGHT * 0.24 * BTC)
-    assert c["mr2"] == c["mr3"] == c["mr4"] == c["mr5"] == 0.0
+    assert c["mr6"] == pytest.approx(WEIGHT * 0.24 * BTC)  # = MR1 for a linear exposure
+    assert c["mr2"] == c["mr3"] == c["mr5"] == 0.0
+    # The perpetual's mark falls 0.2% against the index (the specs here are linear USD).
+    mr4 = PERP_BASIS * BTC
+    assert c["mr4"] == pytest.approx(mr4)
     assert c["mr7_raw"] == pytest.approx(MR7_RATE * BTC)
-    assert c["mr"] == pytest.approx(0.12 * BTC)
-    assert result.maintenance_margin[0] == pytest.approx(0.12 * BTC)
-    assert result.initial_margin[0] == pytest.approx(1.3 * 0.12 * BTC)
+    assert c["mr"] == pytest.approx(0.12 * BTC + mr4)
+    assert result.maintenance_margin[0] == pytest.approx(0.12 * BTC + mr4)
+    assert result.initial_margin[0] == pytest.approx(1.3 * (0.12 * BTC + mr4))
     unit = result.risk_units[0]
-    assert unit.scenario_labels[int(unit.worst[0])] == "MR1 BTC -12% vol down"
+    # MR1 at -12% and MR6 at -24% x 0.5 tie; either may bind, at the same loss.
+    label = unit.scenario_labels[int(unit.worst[0])]
+    assert label in ("MR1 BTC -12% vol up", "MR6 BTC -24% x0.5 vol none")
+    assert -unit.pnl[0, int(unit.worst[0])] == pytest.approx(0.12 * BTC)
 
 
 def test_future_adds_basis_charge() -> None:
@@ -53,7 +70,8 @@ def test_future_adds_basis_charge() -> None:
 def test_calendar_spread_is_charged_basis_not_spot() -> None:
     c = _unit(_run({"BTC-USD-250328": 1.0, "BTC-USD-SWAP": -1.0}), "BTC")
     assert c["mr1"] == pytest.approx(0.12 * (FORWARD_BTC - BTC))
-    assert c["mr4"] == pytest.approx(0.05 * YEARS * FORWARD_BTC)
+    # Both legs move down together: the long future by 5%/year x T, the short perpetual 0.2%.
+    assert c["mr4"] == pytest.approx(0.05 * YEARS * FORWARD_BTC - PERP_BASIS * BTC)
     assert c["mr7_raw"] == pytest.approx(MR7_RATE * (FORWARD_BTC + BTC))
 
 
@@ -77,13 +95,14 @@ def test_hedged_book_cheaper_than_its_legs() -> None:
 
 
 def test_minimum_charge_binds_with_progressive_scaling() -> None:
-    n = 2_000.0
+    n = 200.0
     result = _run({"BTC-USD": n, "BTC-USD-SWAP": -n})
     c = _unit(result, "BTC")
     raw = MR7_RATE * BTC * n
-    assert raw == pytest.approx(100_000)
+    assert raw == pytest.approx(90_000)
     assert c["mr7_raw"] == pytest.approx(raw)
-    assert c["mr7"] == pytest.approx(10_000 * 1 + 60_000 * 2 + 30_000 * 4)
+    assert c["mr7"] == pytest.approx(10_000 * 1 + 60_000 * 2 + 20_000 * 4)
+    assert c["mr4"] == pytest.approx(PERP_BASIS * BTC * n)  # below the scaled MR7
     assert result.maintenance_margin[0] == pytest.approx(c["mr7"])
     assert result.initial_margin[0] == pytest.approx(1.3 * c["mr7"])
     contributions = result.contributions(0)
@@ -115,12 +134,29 @@ BOOKS = [
 ]
 
 
-def test_batch_invariants() -> None:
-    result = _run(*BOOKS)
+@pytest.mark.parametrize("params", [None, BORROWING], ids=["shipped", "borrowing"])
+def test_batch_invariants(params: Path | None) -> None:
+    result = _run(*BOOKS, params=params)
     assert result.model == "okx"
+    assert any(u.underlying == "*" for u in result.risk_units) == (params is not None)
     im_sum = np.zeros(len(BOOKS))
+    borrow_mm, borrow_im = np.zeros(len(BOOKS)), np.zeros(len(BOOKS))
     for unit in result.risk_units:
         c = unit.components
+        if unit.underlying == "*":  # MR8: short options worth more than the USD held
+            m = market()
+            usd = account_equity(arrange(portfolio(*BOOKS), m), m).by_currency["USD"]
+            assert set(c) == set(BORROW_COMPONENTS)
+            assert np.allclose(c["borrowed"], np.maximum(-usd, 0.0))
+            assert c["borrowed"][0] > 0.0
+            assert np.allclose(c["mr8"], MR8_MMR * c["borrowed"])
+            assert np.allclose(c["mr8_imr"], MR8_IMR * c["borrowed"])
+            assert np.allclose(unit.maintenance_margin, c["mr8"])
+            assert np.allclose(unit.initial_margin, c["mr8_imr"])
+            assert np.allclose(result.im_other, c["mr8_imr"])
+            borrow_mm, borrow_im = unit.maintenance_margin, unit.initial_margin
+            im_sum += unit.initial_margin
+            continue
         assert set(c) == set(COMPONENTS)
         assert unit.currency == "USD"
         assert np.allclose(unit.initial_margin, 1.3 * unit.maintenance_margin)
@@ -133,13 +169,14 @@ def test_batch_invariants() -> None:
         assert np.all(unit.initial_margin >= 0.0)
         im_sum += unit.initial_margin
     assert np.allclose(result.initial_margin, im_sum)
-    assert np.allclose(result.initial_margin, 1.3 * result.maintenance_margin)
+    derivatives_mm = result.maintenance_margin - borrow_mm
+    assert np.allclose(result.initial_margin, 1.3 * derivatives_mm + borrow_im)
     total = np.asarray(result.im_contribution.sum(axis=1)) + result.im_other
     assert np.allclose(total, result.initial_margin)
     assert result.initial_margin[-1] == 0.0
     # Each account margined alone gives the same numbers as the batch.
     for k, positions in enumerate(BOOKS[:-1]):
-        alone = _run(positions)
+        alone = _run(positions, params=params)
         assert alone.initial_margin[0] == pytest.approx(result.initial_margin[k])
 
 

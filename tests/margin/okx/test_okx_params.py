@@ -23,18 +23,29 @@ def test_shipped_file_published_values() -> None:
     assert p.mr1_moves.lookup("eth") == (0.04, 0.08, 0.12)
     assert p.mr1_moves.lookup("LINK") == (0.06, 0.12, 0.18)
     assert p.mr1_moves.lookup("NEWCOIN") == (0.08, 0.16, 0.25)
-    assert p.mr1_vol_scenarios == (VolShockKind.DOWN, VolShockKind.NONE, VolShockKind.UP)
+    # OKX reports vol "up" when all vol columns tie (published example): up comes first.
+    assert p.mr1_vol_scenarios == (VolShockKind.UP, VolShockKind.NONE, VolShockKind.DOWN)
+    assert dict(p.mr1_shock_price) == {"perpetual": "index", "future": "mark"}
     assert p.mr6_moves.lookup("BTC") == 0.24
     assert p.mr6_moves.lookup("SOL") == 0.36
     assert p.mr6_moves.lookup("NEWCOIN") == 0.50
     assert p.mr4_annual_move.lookup("ETH") == 0.05
     assert p.mr4_annual_move.lookup("DOGE") == 0.15
     assert p.mr4_annual_move.lookup("NEWCOIN") == 0.30
+    # Values pinned by OKX's published position-builder example (test_okx_published.py).
+    assert p.im_factor == 1.3
+    assert p.mr6_weight == 0.5
+    assert p.mr4_perpetual_move.lookup("BTC") == 0.002
+    assert p.mr7_rates["perpetual"].lookup("BTC") == 0.0045
+    assert not p.mr8_enabled  # off in the shipped file (see okx.toml [mr8])
+    assert p.mr8_mmr_rate.lookup("USDT") == 0.02
+    assert p.mr8_imr_rate.lookup("USDT") == 0.10
     scale = p.mr7_scaling.lookup("BTC")
     assert scale.bounds == (10_000, 70_000, 170_000, 300_000, 470_000, 700_000)
     assert scale.multipliers == (1, 2, 4, 6, 8, 10, 12)
-    assert "mr7.rates" in p.assumed
-    assert "mr6.weight" in p.assumed
+    assert "mr7.rates.option" in p.assumed
+    assert "mr4.perpetual_move.default" in p.assumed
+    assert "mr6.weight" not in p.assumed
 
 
 def _drop(path: str) -> Callable[[dict[str, Any]], None]:
@@ -87,7 +98,15 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
             "okx.toml: mr7.scaling.majors.bounds",
         ),
         (_set("assumed", ["mr9.size"]), "okx.toml: assumed[0]"),
-        (_set("schema_version", 2), "okx.toml: schema_version"),
+        (_set("schema_version", 1), "okx.toml: schema_version"),
+        (_set("mr1.shock_price.perpetual", "last"), "okx.toml: mr1.shock_price.perpetual"),
+        (_set("mr1.shock_price.option", "index"), "okx.toml: mr1.shock_price.option"),
+        (_set("mr4.perpetual_move.default", 0.9), "okx.toml: mr4.perpetual_move.default"),
+        (_set("mr7.rates.perpetual.default", 2.0), "okx.toml: mr7.rates.perpetual.default"),
+        (_drop("mr7.rates.future.default"), "okx.toml: mr7.rates.future.default"),
+        (_set("mr8.enabled", "yes"), "okx.toml: mr8.enabled"),
+        (_set("mr8.imr_rate.usdt", -0.1), "okx.toml: mr8.imr_rate.usdt"),
+        (_drop("mr8.source"), "okx.toml: mr8.source"),
         (_set("typo", 1), "okx.toml: typo"),
         (_set("groups.majors", []), "okx.toml: groups.majors"),
     ],

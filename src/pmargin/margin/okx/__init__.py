@@ -1,7 +1,8 @@
-"""OKX portfolio margin: one USD risk unit per underlying, MR1..MR7 (published components).
+"""OKX portfolio margin: one USD risk unit per underlying (MR1..MR7) plus borrowing (MR8).
 
 ``MR = max(MR1, MR2, MR6) + MR3 + MR4 + MR5``, ``MMR = max(MR, MR7 scaled)``,
-``IMR = 1.3 x MMR``; parameters in ``methodologies/okx.toml`` (docs/margin-okx.md).
+``IMR = 1.3 x MMR`` per unit; the account adds MR8 on borrowed currencies. Parameters in
+``methodologies/okx.toml`` (docs/margin-okx.md).
 """
 
 from pmargin.margin.okx._components import (
@@ -11,11 +12,12 @@ from pmargin.margin.okx._components import (
     term_structure_charge,
     term_structure_weights,
 )
-from pmargin.margin.okx._model import COMPONENTS, OkxModel
+from pmargin.margin.okx._model import BORROW_COMPONENTS, COMPONENTS, OkxModel
 from pmargin.margin.okx._params import CoinTable, MinimumChargeScale, OkxParams
 from pmargin.margin.okx._scaling import progressive_scale
 
 __all__ = [
+    "BORROW_COMPONENTS",
     "COMPONENTS",
     "CoinTable",
     "MinimumChargeScale",

@@ -23,27 +23,35 @@ MAX_BASIS_MOVE = 0.99
 """Cap on one forward's relative basis move, so a shocked forward stays positive."""
 
 
-def basis_multipliers(time: ArrayLike, annual_move: ArrayLike) -> FloatArray:
-    """Forward multipliers of the MR4 basis scenarios: up and down by ``annual_move x T``.
+def basis_multipliers(
+    time: ArrayLike, annual_move: ArrayLike, undated_move: ArrayLike = 0.0
+) -> FloatArray:
+    """Price multipliers of the MR4 basis scenarios: all up, or all down, together.
 
     Parameters
     ----------
     time
         Years to expiry (ACT/365) of each instrument, shape ``(n,)``; NaN for perpetuals and
-        spot, whose price does not move in a basis scenario.
+        spot, which have no expiry.
     annual_move
         Annualised forward move of each instrument's underlying (0.05 = 5% a year), shape
-        ``(n,)`` or scalar, ``>= 0``.
+        ``(n,)`` or scalar, ``>= 0``; applies where ``time`` is finite.
+    undated_move
+        Relative move of each undated instrument (a perpetual's mark against the index,
+        0.002 = 0.2%; 0 for spot), shape ``(n,)`` or scalar, ``>= 0``; applies where ``time``
+        is NaN.
 
     Returns
     -------
     FloatArray
         Shape ``(n, 2)``: column 0 ``1 + m``, column 1 ``1 - m`` with
-        ``m = min(annual_move x T, MAX_BASIS_MOVE)`` (0 where ``T`` is NaN).
+        ``m = min(annual_move x T, MAX_BASIS_MOVE)`` for dated rows and
+        ``m = min(undated_move, MAX_BASIS_MOVE)`` where ``T`` is NaN.
     """
     t = np.asarray(time, dtype=np.float64)
     rate = np.broadcast_to(np.asarray(annual_move, dtype=np.float64), t.shape)
-    move = np.where(np.isnan(t), 0.0, np.minimum(rate * np.nan_to_num(t), MAX_BASIS_MOVE))
+    fixed = np.broadcast_to(np.asarray(undated_move, dtype=np.float64), t.shape)
+    move = np.minimum(np.where(np.isnan(t), fixed, rate * np.nan_to_num(t)), MAX_BASIS_MOVE)
     return np.stack([1.0 + move, 1.0 - move], axis=-1)
 
 

@@ -1,4 +1,4 @@
-"""The OKX portfolio margin model: one USD risk unit per underlying.
+"""The OKX portfolio margin model: one USD risk unit per underlying, plus borrowing.
 
 Per risk unit and account (all USD)::
 
@@ -6,22 +6,29 @@ Per risk unit and account (all USD)::
     MMR_unit = max(MR, MR7_scaled)
     IMR_unit = im_factor x MMR_unit          (1.3)
 
+and per account ``MMR = sum MMR_unit + MR8``, ``IMR = sum IMR_unit + MR8_imr``, MR8 being the
+borrowing charge on currencies whose equity is negative (one account-level unit ``"*"``).
+
 MR1, MR2 and MR6 are columns of one scenario matrix, revalued once per instrument: the MR1
 spot x vol grid, the MR2 time-decay column and the MR6 extreme moves (times their weight), so
 ``max(MR1, MR2, MR6)`` is the unit's worst loss over that matrix and its binding column. MR3
 (volatility span), MR4 (basis) and MR5 (interest rate) are added; MR7 is the progressively
-scaled raw minimum charge. See docs/margin-okx.md and ``methodologies/okx.toml``.
+scaled raw minimum charge. The MR1/MR6 spot moves multiply the index (or a contract's own
+mark, per ``mr1.shock_price``); MR4 and MR7 are sized on the mark. See docs/margin-okx.md and
+``methodologies/okx.toml``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 
 from pmargin._typing import FloatArray
+from pmargin.collateral import account_equity
+from pmargin.instruments import Kind
 from pmargin.margin._params import ParamTable
 from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
@@ -46,10 +53,16 @@ from pmargin.scenarios import RiskMatrixScenario, ScenarioSet, VolShockKind
 from pmargin.timeutil import DAYS_PER_YEAR
 from pmargin.valuation import ResolvedInstruments
 
-__all__ = ["OkxModel"]
+__all__ = ["BORROW_COMPONENTS", "COMPONENTS", "OkxModel"]
 
 COMPONENTS = ("mr1", "mr2", "mr3", "mr4", "mr5", "mr6", "mr7_raw", "mr7", "mr", "mmr")
 """Component names of each risk unit (USD): the seven MRs (``mr7`` scaled), MR and MMR."""
+
+BORROW_COMPONENTS = ("borrowed", "mr8", "mr8_imr")
+"""Components of the account-level unit ``"*"`` (USD): amount borrowed, its MMR and IMR."""
+
+BORROW_UNIT = "*"
+"""Underlying name of the account-level borrowing unit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,18 +106,21 @@ class OkxModel:
         book
             Accounts x instruments (base-unit quantities).
         market
-            The snapshot the book was arranged against (only its timestamp is read here).
+            The snapshot the book was arranged against: its index prices (the MR1/MR6 shock
+            price of perpetuals) and asset prices (borrowed amounts) are read here.
 
         Returns
         -------
         MarginResult
             One USD risk unit per underlying; components ``mr1`` .. ``mr7`` (``mr7`` scaled,
-            ``mr7_raw`` before scaling), ``mr`` and ``mmr``, shape ``(n_accounts,)`` each. IM
-            contributions add up to IM per account (``im_other`` is 0).
+            ``mr7_raw`` before scaling), ``mr`` and ``mmr``, shape ``(n_accounts,)`` each. When
+            MR8 is enabled and an account borrows, one more unit ``"*"`` with components
+            ``borrowed``, ``mr8`` (its MM) and ``mr8_imr`` (its IM). Position contributions
+            plus ``im_other`` (the borrowing IMR) add up to IM per account.
         """
         n_accounts, n_inst = book.shape
         quantity = sparse.csr_array(book.quantity)
-        matrices = self._matrices(book.resolved)
+        matrices = self._matrices(book.resolved, market)
         units: list[RiskUnitMargin] = []
         parts: list[tuple[IntArray, Any]] = []
         for underlying, columns in group_columns(book.instruments, lambda i: i.underlying).items():
@@ -112,11 +128,16 @@ class OkxModel:
             units.append(unit)
             parts.append((columns, contribution))
         contribution = scatter_columns(parts, (n_accounts, n_inst))
-        return MarginResult.from_units(self.name, book, market, units, contribution)
+        borrowing = self._borrowing(book, market)
+        im_other = None
+        if borrowing is not None:
+            units.append(borrowing)
+            im_other = borrowing.initial_margin
+        return MarginResult.from_units(self.name, book, market, units, contribution, im_other)
 
     # -- instrument level: revalue each instrument once ---------------------------------------
 
-    def _matrices(self, resolved: ResolvedInstruments) -> _Matrices:
+    def _matrices(self, resolved: ResolvedInstruments, market: MarketSnapshot) -> _Matrices:
         p = self.params
         n = len(resolved)
         names = [i.underlying for i in resolved.instruments]
@@ -135,7 +156,8 @@ class OkxModel:
         vol6 = np.tile(mr6_vol, (1, 2))
         mult = np.concatenate([mult1, mult6], axis=1)
         vol = np.concatenate([vol1, vol6], axis=1)
-        grid_pnl = settlement_to_usd(resolved, instrument_pnl(resolved, mult, vol), mult)
+        shocked = self._shock_prices(resolved, market)
+        grid_pnl = settlement_to_usd(shocked, instrument_pnl(shocked, mult, vol), mult)
         ones = np.ones((n, 1))
         base_vol = resolved.vol[:, np.newaxis]
         decay = instrument_pnl(resolved, ones, base_vol, time_shift=p.mr2_days / DAYS_PER_YEAR)
@@ -146,7 +168,14 @@ class OkxModel:
         )
 
         annual = np.array([p.mr4_annual_move.lookup(u) for u in names], dtype=np.float64)
-        basis_mult = basis_multipliers(resolved.time, annual)
+        perpetual = np.array(
+            [
+                p.mr4_perpetual_move.lookup(i.underlying) if i.kind is Kind.PERPETUAL else 0.0
+                for i in resolved.instruments
+            ],
+            dtype=np.float64,
+        )
+        basis_mult = basis_multipliers(resolved.time, annual, perpetual)
         basis = settlement_to_usd(
             resolved,
             instrument_pnl(resolved, basis_mult, base_vol),
@@ -156,7 +185,13 @@ class OkxModel:
             resolved, instrument_pnl(resolved, ones, base_vol + p.mr3_vol_shift), ones
         )[:, 0]
         rates = np.array(
-            [p.mr7_rates.get(i.kind.value, 0.0) for i in resolved.instruments], dtype=np.float64
+            [
+                p.mr7_rates[i.kind.value].lookup(i.underlying)
+                if i.kind.value in p.mr7_rates
+                else 0.0
+                for i in resolved.instruments
+            ],
+            dtype=np.float64,
         )
         return _Matrices(
             scenario=scenario,
@@ -167,6 +202,24 @@ class OkxModel:
             expiry_bucket=self._expiry_buckets(resolved),
             mr7_rate=minimum_charge_rates(resolved.underlying_price * resolved.quote_usd, rates),
         )
+
+    def _shock_prices(
+        self, resolved: ResolvedInstruments, market: MarketSnapshot
+    ) -> ResolvedInstruments:
+        """Return ``resolved`` valued off the price MR1/MR6 moves multiply (``mr1.shock_price``).
+
+        Linear perpetuals and futures whose kind is set to ``"index"`` are valued off the
+        underlying's index in their quote currency instead of their mark; coin-settled
+        contracts lose ``q x coin price x move`` whatever the price, so they are left as is.
+        """
+        choice = self.params.mr1_shock_price
+        price = resolved.underlying_price.copy()
+        for j, instrument in enumerate(resolved.instruments):
+            kind = instrument.kind.value
+            if instrument.is_inverse or choice.get(kind) != "index":
+                continue
+            price[j] = market.index_price(instrument.underlying) / resolved.quote_usd[j]
+        return replace(resolved, underlying_price=price)
 
     def _vols(self, resolved: ResolvedInstruments, kinds: tuple[VolShockKind, ...]) -> FloatArray:
         """Shocked vols, shape ``(n, len(kinds))`` (NaN rows for non-options)."""
@@ -289,6 +342,39 @@ class OkxModel:
             held=np.diff(sub.indptr) > 0,
         )
         return unit, contribution
+
+    def _borrowing(self, book: BookArrangement, market: MarketSnapshot) -> RiskUnitMargin | None:
+        """MR8: MMR and IMR on every currency an account borrows (its equity there < 0).
+
+        A currency's equity is its balance plus the value and unrealised P&L of what settles in
+        it (:func:`pmargin.collateral.account_equity`); the borrowed USD amount is
+        ``max(-equity, 0) x price``. ``None`` when MR8 is off or no account borrows.
+        """
+        p = self.params
+        if not p.mr8_enabled or book.shape[0] == 0:
+            return None
+        n = book.shape[0]
+        borrowed, mmr, imr = np.zeros(n), np.zeros(n), np.zeros(n)
+        for currency, amount in account_equity(book, market).by_currency.items():
+            debt = np.maximum(-amount, 0.0)
+            if not debt.any():
+                continue
+            usd = debt * market.usd_price(currency)
+            borrowed += usd
+            mmr += p.mr8_mmr_rate.lookup(currency) * usd
+            imr += p.mr8_imr_rate.lookup(currency) * usd
+        if not borrowed.any():
+            return None
+        components = dict(zip(BORROW_COMPONENTS, (borrowed, mmr, imr), strict=True))
+        return RiskUnitMargin(
+            underlying=BORROW_UNIT,
+            currency="USD",
+            usd_rate=1.0,
+            initial_margin=imr,
+            maintenance_margin=mmr,
+            components=components,
+            held=borrowed > 0.0,
+        )
 
     def _labels(self, underlying: str) -> tuple[str, ...]:
         p = self.params

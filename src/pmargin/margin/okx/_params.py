@@ -20,7 +20,7 @@ from pmargin.scenarios import VolShockKind, VolShockMode, VolShockRule
 
 __all__ = ["SCHEMA_VERSION", "CoinTable", "MinimumChargeScale", "OkxParams"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Layout version of ``okx.toml`` this code reads."""
 
 DEFAULT_KEY = "default"
@@ -42,9 +42,12 @@ _TOP = (
     "mr5",
     "mr6",
     "mr7",
+    "mr8",
 )
 _MR4_FORMS = ("annual_rate_times_years",)
 _MR7_KINDS = ("future", "perpetual", "option")
+_SHOCK_KINDS = ("perpetual", "future")
+_SHOCK_PRICES = ("index", "mark")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,9 @@ class OkxParams:
         IMR / MMR per risk unit (1.3).
     mr1_moves
         Positive relative spot moves per coin; the grid is ``0`` and ``+-`` each.
+    mr1_shock_price
+        Kind (``perpetual``, ``future``) -> ``"index"`` or ``"mark"``: the price a spot move
+        multiplies for linear contracts of that kind.
     mr1_vol_scenarios, mr6_vol_scenarios
         Vol shock directions of the MR1 grid and the MR6 extreme moves.
     vol_rule
@@ -103,6 +109,8 @@ class OkxParams:
         Absolute vol shift (decimal) per expiry of MR3.
     mr4_annual_move
         Annualised forward move (decimal per year) per coin of MR4.
+    mr4_perpetual_move
+        Relative move of a perpetual's mark against the index per coin of MR4.
     mr5_rate_shift
         Shift of the discount rate (decimal per year) of MR5.
     mr6_moves
@@ -110,9 +118,14 @@ class OkxParams:
     mr6_weight
         Factor in (0, 1] on the extreme-move loss.
     mr7_rates
-        Contract kind (``future``, ``perpetual``, ``option``) -> raw MR7 per USD of notional.
+        Contract kind (``future``, ``perpetual``, ``option``) -> raw MR7 per USD of the
+        position's value at the mark (options: of the underlying's notional), per coin.
     mr7_scaling
         Progressive scaling table per coin.
+    mr8_enabled
+        Whether the borrowing charge (MR8) is computed.
+    mr8_mmr_rate, mr8_imr_rate
+        Borrowing MMR and IMR per USD borrowed, per borrowed currency.
     assumed
         Dotted paths of the parameters OKX does not publish.
     source
@@ -121,17 +134,22 @@ class OkxParams:
 
     im_factor: float
     mr1_moves: CoinTable[tuple[float, ...]]
+    mr1_shock_price: Mapping[str, str]
     mr1_vol_scenarios: tuple[VolShockKind, ...]
     vol_rule: VolShockRule
     mr2_days: float
     mr3_vol_shift: float
     mr4_annual_move: CoinTable[float]
+    mr4_perpetual_move: CoinTable[float]
     mr5_rate_shift: float
     mr6_moves: CoinTable[float]
     mr6_weight: float
     mr6_vol_scenarios: tuple[VolShockKind, ...]
-    mr7_rates: Mapping[str, float]
+    mr7_rates: Mapping[str, CoinTable[float]]
     mr7_scaling: CoinTable[MinimumChargeScale]
+    mr8_enabled: bool
+    mr8_mmr_rate: CoinTable[float]
+    mr8_imr_rate: CoinTable[float]
     assumed: tuple[str, ...]
     source: str
 
@@ -151,7 +169,7 @@ class OkxParams:
         margin.reject_unknown(("im_factor", "source"))
         _source(margin)
         mr1 = table.table("mr1")
-        mr1.reject_unknown(("source", "vol_scenarios", "moves", "vol_shock"))
+        mr1.reject_unknown(("source", "vol_scenarios", "moves", "shock_price", "vol_shock"))
         _source(mr1)
         mr1_moves = _coin_table(mr1.table("moves"), groups, _move_list)
         lengths = {len(v) for v in (*mr1_moves.by_coin.values(), mr1_moves.default)}
@@ -169,22 +187,34 @@ class OkxParams:
         _source(mr7)
         rates = mr7.table("rates")
         rates.reject_unknown(_MR7_KINDS)
+        shock_price = mr1.table("shock_price")
+        shock_price.reject_unknown(_SHOCK_KINDS)
+        mr8 = table.table("mr8")
+        mr8.reject_unknown(("source", "enabled", "mmr_rate", "imr_rate"))
+        _source(mr8)
         params = cls(
             im_factor=margin.number("im_factor", low=1.0, high=10.0),
             mr1_moves=mr1_moves,
+            mr1_shock_price=MappingProxyType(
+                {k: shock_price.text(k, choices=_SHOCK_PRICES) for k in _SHOCK_KINDS}
+            ),
             mr1_vol_scenarios=_vol_kinds(mr1, "vol_scenarios"),
             vol_rule=_vol_rule(mr1.table("vol_shock")),
             mr2_days=_simple(table, "mr2", "days", high=30.0),
             mr3_vol_shift=_simple(table, "mr3", "vol_shift", high=1.0),
-            mr4_annual_move=_mr4(table.table("mr4"), groups),
+            mr4_annual_move=_mr4(table.table("mr4"), groups, "annual_move", high=10.0),
+            mr4_perpetual_move=_mr4(table.table("mr4"), groups, "perpetual_move", high=0.5),
             mr5_rate_shift=_simple(table, "mr5", "rate_shift", high=1.0),
             mr6_moves=_coin_table(mr6.table("moves"), groups, _extreme_move),
             mr6_weight=mr6.number("weight", low=0.0, high=1.0, low_open=True),
             mr6_vol_scenarios=_vol_kinds(mr6, "vol_scenarios"),
             mr7_rates=MappingProxyType(
-                {kind: rates.number(kind, low=0.0, high=1.0) for kind in _MR7_KINDS}
+                {kind: _coin_table(rates.table(kind), groups, _rate) for kind in _MR7_KINDS}
             ),
             mr7_scaling=_coin_table(mr7.table("scaling"), groups, _scale),
+            mr8_enabled=_flag(mr8, "enabled"),
+            mr8_mmr_rate=_coin_table(mr8.table("mmr_rate"), groups, _rate),
+            mr8_imr_rate=_coin_table(mr8.table("imr_rate"), groups, _rate),
             assumed=table.field_paths("assumed"),
             source=table.where,
         )
@@ -204,15 +234,24 @@ def _simple(table: ParamTable, name: str, key: str, *, high: float) -> float:
     return sub.number(key, low=0.0, high=high)
 
 
-def _mr4(table: ParamTable, groups: Mapping[str, tuple[str, ...]]) -> CoinTable[float]:
-    table.reject_unknown(("source", "form", "annual_move"))
+def _mr4(
+    table: ParamTable, groups: Mapping[str, tuple[str, ...]], key: str, *, high: float
+) -> CoinTable[float]:
+    table.reject_unknown(("source", "form", "annual_move", "perpetual_move"))
     _source(table)
     table.text("form", choices=_MR4_FORMS)
-    return _coin_table(
-        table.table("annual_move"),
-        groups,
-        lambda t, k: t.number(k, low=0.0, high=10.0),
-    )
+    return _coin_table(table.table(key), groups, lambda t, k: t.number(k, low=0.0, high=high))
+
+
+def _rate(table: ParamTable, key: str) -> float:
+    return table.number(key, low=0.0, high=1.0)
+
+
+def _flag(table: ParamTable, key: str) -> bool:
+    value = table.raw(key)
+    if not isinstance(value, bool):
+        raise InputError(table.field(key), value, "must be true or false")
+    return value
 
 
 def _groups(table: ParamTable) -> dict[str, tuple[str, ...]]:
