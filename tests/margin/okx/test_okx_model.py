@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 from _okx_cases import FORWARD_BTC, INDEX, YEARS, market, portfolio
 
+from pmargin.book import portfolio_from_dict
 from pmargin.collateral import account_equity
 from pmargin.margin import MarginResult, get_model
 from pmargin.margin.okx import BORROW_COMPONENTS, COMPONENTS, OkxModel
+from pmargin.market import market_from_dict
 from pmargin.pricing import black76_value
 from pmargin.risk import arrange
 
@@ -57,6 +59,45 @@ def test_long_perpetual_spot_shock_binds() -> None:
     label = unit.scenario_labels[int(unit.worst[0])]
     assert label in ("MR1 BTC -12% vol up", "MR6 BTC -24% x0.5 vol none")
     assert -unit.pnl[0, int(unit.worst[0])] == pytest.approx(0.12 * BTC)
+
+
+def test_linear_perpetual_is_shocked_off_the_index_and_charged_off_the_mark(
+    tmp_path: Path,
+) -> None:
+    """okx.toml ``mr1.shock_price.perpetual = "index"``; MR4 and MR7 use the mark."""
+    mark, index, usdt, q = 101_000.0, 100_000.0, 0.999, 2.0
+    spec = {
+        "symbol": "BTC-USDT-SWAP",
+        "kind": "perpetual",
+        "underlying": "BTC",
+        "settlement": "linear",
+        "quote": "USDT",
+        "contract_size": 1,
+    }
+    book = portfolio_from_dict(
+        {
+            "id": "a",
+            "positions": [{"instrument": "BTC-USDT-SWAP", "quantity": q}],
+            "instruments": [spec],
+        }
+    )
+    m = market_from_dict(
+        {
+            "timestamp": "2024-12-28T08:00:00Z",
+            "index": {"BTC": index},
+            "prices": {"USDT": usdt},
+            "marks": {"BTC-USDT-SWAP": {"price": mark / usdt}},
+        },
+        instruments=book.instruments,
+    )
+    c = _unit(get_model("okx").compute(arrange(book, m), m), "BTC")
+    assert c["mr1"] == pytest.approx(q * index * 0.12)
+    assert c["mr4"] == pytest.approx(q * mark * PERP_BASIS)
+    assert c["mr7_raw"] == pytest.approx(q * mark * MR7_RATE)
+    own = tmp_path / "okx-mark.toml"
+    own.write_text('base = "okx"\n[mr1.shock_price]\nperpetual = "mark"\n', encoding="utf-8")
+    c = _unit(get_model("okx", params=own).compute(arrange(book, m), m), "BTC")
+    assert c["mr1"] == pytest.approx(q * mark * 0.12)
 
 
 def test_future_adds_basis_charge() -> None:

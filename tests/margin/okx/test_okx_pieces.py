@@ -96,3 +96,11 @@ def test_minimum_charge_rates() -> None:
     assert minimum_charge_rates([100_000.0, 3_000.0], [0.0005, 0.001]) == pytest.approx(
         [100_000 * 0.0005, 3_000 * 0.001]
     )
+
+
+def test_basis_multipliers_undated_move() -> None:
+    time = np.array([np.nan, np.nan, 0.5])
+    mult = basis_multipliers(time, [0.05, 0.05, 0.05], [0.002, 0.0, 0.002])
+    assert mult[0] == pytest.approx([1.002, 0.998])  # perpetual: its own move
+    assert mult[1] == pytest.approx([1.0, 1.0])  # spot: none
+    assert mult[2] == pytest.approx([1 + 0.05 * 0.5, 1 - 0.05 * 0.5])  # dated: annual x T
