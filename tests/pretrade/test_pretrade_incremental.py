@@ -12,6 +12,7 @@ from pmargin.margin import get_model
 from pmargin.market import load_market
 from pmargin.pretrade import Order, PreTradeChecker
 from pmargin.risk import arrange
+from pmargin.valuation import resolve_instruments, value_instruments
 
 NEW_SYMBOLS = (
     "BTC-PERPETUAL",
@@ -33,6 +34,12 @@ def test_deribit_offers_an_incremental_path(checker: PreTradeChecker) -> None:
     assert checker._incremental is not None
 
 
+def _mark(checker: PreTradeChecker, symbol: str) -> float:
+    """Mark price of ``symbol`` (premium currency per unit; a future's forward)."""
+    resolved = resolve_instruments([parse_symbol(symbol)], checker.market)
+    return float(value_instruments(resolved).price[0])
+
+
 def test_incremental_matches_recomputing_on_random_orders(checker: PreTradeChecker) -> None:
     rng = np.random.default_rng(5)
     held = [i.symbol for i in checker.book.instruments]
@@ -40,9 +47,8 @@ def test_incremental_matches_recomputing_on_random_orders(checker: PreTradeCheck
         account = checker.book.account_ids[int(rng.integers(len(checker.book.account_ids)))]
         pool = held if rng.random() < 0.7 else NEW_SYMBOLS
         symbol = pool[int(rng.integers(len(pool)))]
-        price = None if rng.random() < 0.5 else float(rng.uniform(0.001, 0.2))
-        if symbol.endswith("PERPETUAL") and price is not None:
-            price = None
+        # A fill within 5 % of the mark: inside every band of fill_price_bounds.toml.
+        price = None if rng.random() < 0.5 else _mark(checker, symbol) * rng.uniform(0.95, 1.05)
         order = Order(parse_symbol(symbol), float(rng.normal(0.0, 10.0)) or 1.0, "base", price)
         fast = checker.check(account, order)
         slow = checker.check_by_recomputing(account, order)

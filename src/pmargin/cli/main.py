@@ -47,7 +47,7 @@ from pmargin.margin_report import (
     margin_reports,
 )
 from pmargin.market import MarketSnapshot, load_market
-from pmargin.pretrade import Order, PreTradeChecker
+from pmargin.pretrade import Order, PreTradeChecker, load_price_bounds
 
 __all__ = ["app"]
 
@@ -260,18 +260,35 @@ def check_order(
         str, typer.Option("--unit", help="native | base | quote | contracts.")
     ] = "native",
     price: Annotated[
-        float | None, typer.Option("--price", help="Fill price; default the mark.")
+        float | None,
+        typer.Option(
+            "--price",
+            help="Fill price (coin per coin for inverse options); default the mark. Must be "
+            "possible and within a band around the mark (--price-bounds).",
+        ),
+    ] = None,
+    price_bounds: Annotated[
+        Path | None,
+        typer.Option("--price-bounds", help="TOML file replacing fill_price_bounds.toml."),
     ] = None,
     model: ModelOption = "deribit",
     params: ParamsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Pre-trade check: the account's IM and MM after an order, and accept or reject."""
+    bounds = load_price_bounds(price_bounds)
     snapshot, book = _inputs(market, portfolio)
     report = margin_report(book, snapshot, model, params)
     symbol = instruments_for([instrument], book.instruments)[0]
-    checker = PreTradeChecker(get_model(model, params), report.book, snapshot, report.result)
-    check = checker.check(account, Order(symbol, quantity, unit.lower(), price))
+    checker = PreTradeChecker(
+        get_model(model, params), report.book, snapshot, report.result, price_bounds=bounds
+    )
+    try:
+        check = checker.check(account, Order(symbol, quantity, unit.lower(), price))
+    except InputError as exc:
+        if exc.field == "order.price":
+            raise InputError("--price", exc.value, exc.reason) from None
+        raise
     if as_json:
         print_json(check.to_dict())
         return

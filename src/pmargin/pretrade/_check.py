@@ -10,7 +10,9 @@ underlying for options (coin for inverse options), quote currency per unit for f
 perpetuals and spot; without a price the order fills at the mark. Buying an option pays
 ``q * price`` of its settlement currency from the balance; a future or perpetual opened away
 from the mark starts with unrealised P&L ``q (F - price)`` (linear) or ``q (F / price - 1)``
-coin (inverse).
+coin (inverse). A given price must be possible and near the mark
+(:class:`~pmargin.pretrade.FillPriceBounds`, bands in ``fill_price_bounds.toml``): an
+impossible fill would otherwise create equity from nothing.
 
 Acceptance: an order is accepted when equity after it covers IM after it, or when it lowers
 the account's IM (a risk-reducing order, the only kind a ``reduce_only`` account may place)
@@ -32,6 +34,7 @@ from pmargin.health import HealthStatus, account_status
 from pmargin.instruments import Instrument, Kind
 from pmargin.margin import IncrementalMargin, MarginModel, MarginResult
 from pmargin.market import MarketSnapshot
+from pmargin.pretrade._price_bounds import FillPriceBounds, load_price_bounds
 from pmargin.risk import BookArrangement
 from pmargin.valuation import ResolvedInstruments, resolve_instruments, value_instruments
 
@@ -124,6 +127,8 @@ class PreTradeChecker:
         The book and snapshot ``result`` was computed on.
     result
         ``model.compute(book, market)``; computed here when not given.
+    price_bounds
+        Bands of accepted fill prices; the shipped ``fill_price_bounds.toml`` when not given.
     """
 
     def __init__(
@@ -132,8 +137,10 @@ class PreTradeChecker:
         book: BookArrangement,
         market: MarketSnapshot,
         result: MarginResult | None = None,
+        price_bounds: FillPriceBounds | None = None,
     ) -> None:
         self.model = model
+        self.price_bounds = load_price_bounds() if price_bounds is None else price_bounds
         self.book = book
         self.market = market
         self.result = model.compute(book, market) if result is None else result
@@ -156,7 +163,9 @@ class PreTradeChecker:
         Raises
         ------
         InputError
-            An unknown account, a bad order, or an instrument the market cannot price.
+            An unknown account, a bad order, a fill price outside
+            :attr:`price_bounds` (field ``order.price``), an instrument the market cannot
+            price, or a non-finite equity or margin after the order (an input out of range).
         """
         row = self._row.get(account_id)
         if row is None:
@@ -167,9 +176,14 @@ class PreTradeChecker:
             Position(order.instrument, order.quantity, order.unit),
             float(one.underlying_price[0]),
         )
-        fill = _fill(one, q, order.price, self._mark_of(one, column))
+        mark = self._mark_of(one, column)
+        if order.price is not None:
+            forward = float(one.underlying_price[0])
+            self.price_bounds.check(order.instrument, float(order.price), forward, mark)
+        fill = _fill(one, q, order.price, mark)
         equity_before = float(self.equity[row])
-        equity_after = equity_before + fill.equity_change_usd(self.market)
+        with np.errstate(over="ignore", invalid="ignore"):
+            equity_after = equity_before + fill.equity_change_usd(self.market)
         if self._incremental is not None:
             im_after, mm_after = self._incremental.margin_after(row, one, column, q)
         else:
@@ -178,8 +192,8 @@ class PreTradeChecker:
             mm_after = float(margin.maintenance_margin[0])
         im_before = float(self.result.initial_margin[row])
         mm_before = float(self.result.maintenance_margin[row])
-        status_before = account_status(equity_before, im_before, mm_before)
-        status_after = account_status(equity_after, im_after, mm_after)
+        status_before = account_status(equity_before, im_before, mm_before, account_id)
+        status_after = account_status(equity_after, im_after, mm_after, f"{account_id} after")
         if equity_after >= im_after:
             accepted, reason = True, "equity after the order covers its initial margin"
         elif im_after < im_before and status_after not in (
