@@ -1,27 +1,4 @@
-"""Shared test fixtures and the hypothesis profiles.
-
-Hypothesis profiles
--------------------
-``ci``
-    Loaded when ``CI`` is ``true`` (or ``1``). Derandomised (the examples are a pure function
-    of each test's code), no example database, no deadline, and the ``too_slow`` health check
-    off: that check and the deadline are the only parts of a run that depend on the machine's
-    load, so with them off a CI run passes or fails the same way on every clean clone.
-    Failures print the reproduction blob.
-``dev``
-    The default elsewhere: random exploration with the default example database
-    (``.hypothesis/``), so a failure found once is replayed first on the next run. No
-    deadline either: a shared or loaded machine must not turn timing into a failure.
-``stress``
-    ``dev`` with ten times the examples, for a flakiness hunt
-    (``HYPOTHESIS_PROFILE=stress pytest tests/pricing``). A test that fixes its own
-    ``max_examples`` keeps it; vary ``--hypothesis-seed`` to explore those further.
-
-``HYPOTHESIS_PROFILE=<name>`` overrides the choice. A test's own ``@settings(...)`` inherits
-every field it does not set from the loaded profile (so it keeps ``derandomize`` and
-``database`` under ``ci``). A failing example found anywhere is added to its test as an
-explicit ``@example``.
-"""
+"""Shared test fixtures, and the hypothesis profile of the run (see ``hypothesis_profiles``)."""
 
 from __future__ import annotations
 
@@ -29,42 +6,40 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
-from hypothesis.errors import InvalidArgument
+from hypothesis import settings
 
+import hypothesis_profiles
 from shared_paths import REPO, shared_data_dir
 
 __all__ = ["REPO", "shared_data", "shared_data_dir"]
 
-settings.register_profile(
-    "ci",
-    derandomize=True,
-    database=None,
-    max_examples=100,
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile("dev", deadline=None)
-settings.register_profile("stress", parent=settings.get_profile("dev"), max_examples=1000)
-
-
-def _profile_name() -> str:
-    """Return ``$HYPOTHESIS_PROFILE``, else ``ci`` when ``$CI`` is true, else ``dev``."""
-    chosen = os.environ.get("HYPOTHESIS_PROFILE", "").strip()
-    if chosen:
-        return chosen
-    on_ci = os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
-    return "ci" if on_ci else "dev"
-
-
-_PROFILE = _profile_name()
+hypothesis_profiles.register()
 try:
-    settings.load_profile(_PROFILE)
-except InvalidArgument as exc:
-    raise pytest.UsageError(
-        f"HYPOTHESIS_PROFILE={_PROFILE!r} is not a profile; use ci, dev or stress"
-    ) from exc
+    _PROFILE = hypothesis_profiles.choose(os.environ)
+    _STRESS_FACTOR = hypothesis_profiles.stress_factor(os.environ)
+except ValueError as exc:
+    raise pytest.UsageError(str(exc)) from None
+settings.load_profile(_PROFILE)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under the ``stress`` profile, multiply each hypothesis test's own ``max_examples``.
+
+    A test's ``@settings(max_examples=...)`` beats any profile, so the profile alone cannot
+    scale it; hypothesis reads the settings stored on the wrapped test when the test runs.
+    """
+    if _PROFILE != "stress":
+        return
+    seen: set[int] = set()
+    for item in items:
+        test = getattr(item, "obj", None)
+        own = getattr(test, "_hypothesis_internal_use_settings", None)
+        if own is None or id(test) in seen:
+            continue
+        seen.add(id(test))
+        test._hypothesis_internal_use_settings = settings(  # type: ignore[union-attr]
+            own, max_examples=own.max_examples * _STRESS_FACTOR
+        )
 
 
 @pytest.fixture
