@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _okx_cases import FORWARD_BTC, INDEX, YEARS, market, portfolio
+from _okx_cases import FORWARD_BTC, INDEX, SPECS, YEARS, market, portfolio
 
 from pmargin.book import portfolio_from_dict
 from pmargin.collateral import account_equity
@@ -230,3 +230,35 @@ def test_held_flags() -> None:
 
 def test_from_params_builds_the_model() -> None:
     assert isinstance(get_model("okx"), OkxModel)
+
+
+def test_borrowing_charge_per_currency() -> None:
+    """MR8: each currency with negative equity, at its USD price, times its rates."""
+    book = portfolio_from_dict(
+        {
+            "id": "a",
+            "balances": {"USDT": -1_000.0, "USDC": -500.0, "BTC": 1.0},
+            "positions": [{"instrument": "BTC-USD-SWAP", "quantity": 0.1}],
+            "instruments": [SPECS[0]],
+        }
+    )
+    m = market_from_dict(
+        {
+            "timestamp": "2024-12-28T08:00:00Z",
+            "index": {"BTC": BTC},
+            "prices": {"USDT": 0.999, "USDC": 1.001},
+        }
+    )
+    shipped = get_model("okx").compute(arrange(book, m), m)
+    assert [u.underlying for u in shipped.risk_units] == ["BTC"]  # MR8 off in okx.toml
+    result = get_model("okx", params=BORROWING).compute(arrange(book, m), m)
+    borrow = next(u for u in result.risk_units if u.underlying == "*")
+    borrowed = 1_000.0 * 0.999 + 500.0 * 1.001  # the BTC held is not netted against them
+    assert borrow.components["borrowed"][0] == pytest.approx(borrowed)
+    assert borrow.maintenance_margin[0] == pytest.approx(MR8_MMR * borrowed)
+    assert borrow.initial_margin[0] == pytest.approx(MR8_IMR * borrowed)
+    btc = next(u for u in result.risk_units if u.underlying == "BTC")
+    assert result.maintenance_margin[0] == pytest.approx(
+        btc.maintenance_margin[0] + MR8_MMR * borrowed
+    )
+    assert result.im_other[0] == pytest.approx(MR8_IMR * borrowed)
