@@ -28,6 +28,7 @@ from pmargin.cli._render_margin import (
 )
 from pmargin.cli._simulate_command import simulate
 from pmargin.cli._stress_command import stress
+from pmargin.cli._verify_command import params_app, params_import, verify
 from pmargin.engine import (
     example_path,
     instruments_for,
@@ -350,6 +351,9 @@ def _derive_lists(instrument: Instrument) -> bool:
 app.command("stress")(_one_line_errors(stress))
 app.command("backtest")(_one_line_errors(backtest))
 app.command("simulate")(_one_line_errors(simulate))
+app.command("verify")(_one_line_errors(verify))
+params_app.command("import")(_one_line_errors(params_import))
+app.add_typer(params_app, name="params")
 
 
 if __name__ == "__main__":  # pragma: no cover
