@@ -20,10 +20,15 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from benchmarks._common import Row
 from pmargin.backtest import (
     STEPS,
     BacktestConfig,
+    BacktestResult,
+    BookStats,
+    book_stats,
     default_models,
     load_funding,
     model_totals,
@@ -49,34 +54,104 @@ def _progress(done: int, total: int) -> None:
         print(f"  backtest step {done}/{total}", file=sys.stderr, flush=True)
 
 
-def _markdown(result) -> str:
+VENUES = ("deribit", "deribit-cross", "okx", "tims", "derive-pmrm2")
+"""Venue models the pmargin model is compared with (those in the run)."""
+
+HEDGED = ("basis", "pair", "covered_call", "protective_put", "calendar", "delta_hedged_short_vol")
+"""Books whose legs offset each other (and their USDC twins): the efficiency target."""
+
+
+def _f(v: float | None, d: int) -> str:
+    return "n/a" if v is None or v != v else ("inf" if v == float("inf") else f"{v:.{d}f}")
+
+
+def _markdown(result: BacktestResult) -> str:
+    """Pooled per model, then per model x book with the two-sided verdict (markdown)."""
     lines = [
-        "| model | book | T | x | rate | Kupiec LR | p | zone | LR cc | IM/notional | vs standard "
-        "| max 1d incr. |",
+        "| model | books | T | x | expected | pass | over | under | clustered | median N "
+        "| IM/notional | vs standard |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-
-    def f(v: float, d: int) -> str:
-        return "n/a" if v != v else f"{v:.{d}f}"
-
-    for s in result.stats:
+    for row in model_totals(result):
         lines.append(
-            f"| {s.model} | {s.book} | {s.n_obs} | {s.n_exceptions} | {s.exception_rate:.4f} | "
-            f"{s.kupiec_lr:.2f} | {s.kupiec_p_value:.3f} | {s.zone} | {s.cc_lr:.2f} | "
-            f"{s.margin_to_notional:.4f} | {f(s.margin_to_standard, 2)} | "
-            f"{f(s.max_increase_1d, 2)} |"
+            f"| {row['model']} | {row['books']} | {row['n_obs']} | {row['n_exceptions']} | "
+            f"{row['expected_exceptions']:.0f} | {row['books_pass']} | {row['books_over']} | "
+            f"{row['books_under']} | {row['books_clustered']} | "
+            f"{_f(row['median_over_margin'], 2)} | {row['margin_to_notional']:.4f} | "
+            f"{_f(row['margin_to_standard'], 2)} |"
         )
     lines += [
         "",
-        "| model | books | T | x | rate | IM/notional | vs standard |",
-        "|---|---|---|---|---|---|---|",
+        "| model | book | T | x | exp. | Kupiec p | side | Chr. ind p | zone | IM/notional "
+        "| vs standard | N | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in model_totals(result):
-        ratio = row["margin_to_standard"]
+    for s in result.stats:
         lines.append(
-            f"| {row['model']} | {row['books']} | {row['n_obs']} | {row['n_exceptions']} | "
-            f"{row['exception_rate']:.4f} | {row['margin_to_notional']:.4f} | "
-            f"{'n/a' if ratio is None else f'{ratio:.2f}'} |"
+            f"| {s.model} | {s.book} | {s.n_obs} | {s.n_exceptions} | "
+            f"{s.expected_exceptions:.1f} | {s.kupiec_p_value:.3f} | {s.kupiec_side} | "
+            f"{s.ind_p_value:.3f} | {s.zone} | {s.margin_to_notional:.4f} | "
+            f"{_f(s.margin_to_standard, 2)} | {_f(s.over_margin_factor, 2)} | {s.verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def _restated(result: BacktestResult, name: str, a: int, steps: np.ndarray) -> BookStats | None:
+    """``name``'s statistics on account ``a``, on the steps ``steps`` only."""
+    c = result.config
+    margin = np.where(steps, result.margin[name][:, a], np.nan)
+    account = result.accounts[a]
+    pnl, notional = result.pnl[:, a], result.notional[:, a]
+    return book_stats(name, account, margin, pnl, notional, None, c.p, c.step_hours)
+
+
+def comparison(result: BacktestResult, model: str = "pmargin-es") -> str:
+    """``model`` per book against ``standard`` and the venue models green on that book.
+
+    Every model is restated on the steps where ``model`` margined the book (the pmargin
+    models start after their lookback), with :func:`~pmargin.backtest.book_stats`.
+    """
+    if model not in result.margin:
+        return ""
+    lines = [
+        f"| book | {model} x | Kupiec p | zone | verdict | IM/notional | standard "
+        "| green venues (IM/notional) | cheaper than standard | cheaper than every green venue |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for a, book in enumerate(result.accounts):
+        own = result.margin[model][:, a]
+        steps = np.isfinite(own)
+        if steps.sum() < 2:
+            continue
+
+        mine = _restated(result, model, a, steps)
+        std = _restated(result, "standard", a, steps) if "standard" in result.margin else None
+        assert mine is not None
+        green = []
+        for venue in VENUES:
+            if venue in result.margin:
+                v = _restated(result, venue, a, steps)
+                if v is not None and v.zone == "green":
+                    green.append(v)
+        std_text = (
+            "n/a"
+            if std is None
+            else f"{std.margin_to_notional:.4f} ({std.n_exceptions} {std.zone})"
+        )
+        venues = ", ".join(f"{v.model} {v.margin_to_notional:.4f}" for v in green) or "none"
+        cheaper_std = (
+            "n/a"
+            if std is None
+            else ("yes" if mine.margin_to_notional < std.margin_to_notional else "no")
+        )
+        cheaper_venues = (
+            "yes" if all(mine.margin_to_notional < v.margin_to_notional for v in green) else "no"
+        )
+        lines.append(
+            f"| {book} | {mine.n_exceptions} of {mine.expected_exceptions:.0f} | "
+            f"{mine.kupiec_p_value:.3f} | {mine.zone} | {mine.verdict} | "
+            f"{mine.margin_to_notional:.4f} | {std_text} | {venues} | {cheaper_std} | "
+            f"{cheaper_venues} |"
         )
     return "\n".join(lines)
 
@@ -95,7 +170,7 @@ def run() -> list[Row]:
     start = time.perf_counter()
     paths = write_report(result, OUT)
     report_seconds = time.perf_counter() - start
-    table = _markdown(result)
+    table = _markdown(result) + "\n\n" + comparison(result)
     (OUT / "results.md").write_text(table + "\n")
     print(table)
     for model, error in result.errors.items():
