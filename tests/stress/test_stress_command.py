@@ -107,3 +107,26 @@ def test_named_episodes(portfolio: str, shared_data: Path) -> None:
     assert table.exit_code == 0, table.output
     for name in ("covid-1d", "may2021-7d", "celsius-3ac-1d", "yen-carry-7d"):
         assert name in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("shock", "start"),
+    [
+        ("BTX=-0.3", "pmargin: error: scenario BTX=-0.3: 'BTX' is not held by the book"),
+        ("DOGE=-0.5", "pmargin: error: scenario DOGE=-0.5: 'DOGE' is not held by the book"),
+        ("BTC=1e300", "pmargin: error: shock: 'BTC=1e300' must be a relative move in (-1, 10]"),
+    ],
+)
+def test_issue_shocks_are_refused_on_one_line(portfolio: str, shock: str, start: str) -> None:
+    result = runner.invoke(app, ["stress", "-p", portfolio, "-m", MARKET, "--shock", shock])
+    assert result.exit_code == 2
+    assert result.output.startswith(start)
+    assert result.output.count("\n") == 1
+
+
+def test_allow_unheld_runs_a_shock_that_moves_nothing(portfolio: str) -> None:
+    args = ["stress", "-p", portfolio, "-m", MARKET, "--shock", "DOGE=-0.5", "--json"]
+    result = runner.invoke(app, [*args, "--allow-unheld"])
+    assert result.exit_code == 0, result.output
+    (scenario,) = json.loads(result.stdout)["scenarios"]
+    assert [a["loss"] for a in scenario["accounts"]] == [0.0, 0.0]

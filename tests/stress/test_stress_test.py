@@ -33,9 +33,19 @@ def _portfolio(positions: list[dict], balances: dict | None = None):  # type: ig
     return portfolio_from_dict({"accounts": [account]})
 
 
-def _loss(positions: list[dict], shock: str, balances: dict | None = None) -> float:  # type: ignore[type-arg]
+def _loss(
+    positions: list[dict],  # type: ignore[type-arg]
+    shock: str,
+    balances: dict | None = None,  # type: ignore[type-arg]
+    *,
+    allow_unheld: bool = False,
+) -> float:
     report = stress_test(
-        _portfolio(positions, balances), _books.market(), [parse_shock(shock)], model="standard"
+        _portfolio(positions, balances),
+        _books.market(),
+        [parse_shock(shock)],
+        model="standard",
+        allow_unheld=allow_unheld,
     )
     return float(report.loss[0, 0])
 
@@ -62,7 +72,7 @@ def test_balances_move_with_their_coin_and_stablecoins_do_not() -> None:
     balances = {"BTC": 1.5, "ETH": -2.0, "USDC": 10_000.0}
     expected = -(1.5 * BTC * -0.2 + -2.0 * 3_400.0 * -0.4)
     assert _loss([], "BTC=-0.2,ETH=-0.4", balances) == pytest.approx(expected, rel=1e-12)
-    assert _loss([], "ETH=-0.4", {"USDC": 1e6}) == 0.0
+    assert _loss([], "ETH=-0.4", {"USDC": 1e6}, allow_unheld=True) == 0.0
     # Naming a stablecoin moves its balance (a depeg of collateral).
     assert _loss([], "USDC=-0.05", {"USDC": 1e6}) == pytest.approx(1e6 * USDC * 0.05)
 
@@ -70,10 +80,62 @@ def test_balances_move_with_their_coin_and_stablecoins_do_not() -> None:
 def test_unnamed_underlying_is_unshocked_and_reported() -> None:
     positions = [{"instrument": "ETH-PERPETUAL", "quantity": 1.0, "unit": "base"}]
     report = stress_test(
-        _portfolio(positions), _books.market(), [parse_shock("BTC=-0.5")], model="standard"
+        _portfolio(positions),
+        _books.market(),
+        [parse_shock("BTC=-0.5")],
+        model="standard",
+        allow_unheld=True,
     )
     assert report.loss[0, 0] == 0.0
     assert report.scenarios[0].unshocked == ("ETH",)
+
+
+@pytest.mark.parametrize(
+    ("shock", "target", "holds", "rest"),
+    [
+        ("BTX=-0.3", "BTX", "ETH, USDC", None),  # a typo
+        ("DOGE=-0.5", "DOGE", "ETH, USDC", None),  # a coin the book does not hold
+        ("ETH=-0.1,BTC.vol=+0.5", "BTC", "ETH", "ETH=-0.1"),  # vol of an underlying not held
+        ("USDT=-0.05", "USDT", "ETH, USDC", None),  # no balance of it
+    ],
+)
+def test_a_shock_on_what_the_book_does_not_hold_is_refused(
+    shock: str, target: str, holds: str, rest: str | None
+) -> None:
+    positions = [{"instrument": "ETH-PERPETUAL", "quantity": 1.0, "unit": "base"}]
+    balances = {"USDC": 1_000.0}
+    with pytest.raises(InputError) as caught:
+        _loss(positions, shock, balances)
+    assert caught.value.field == f"scenario {shock}"
+    assert caught.value.value == target
+    assert f"(it holds {holds})" in caught.value.reason
+    # Allowed, the unheld part moves nothing: the loss of the rest of the shock.
+    expected = 0.0 if rest is None else _loss(positions, rest, balances)
+    assert _loss(positions, shock, balances, allow_unheld=True) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("BTC=1e300", "in (-1, 10]"),
+        ("BTC=+11", "in (-1, 10]"),
+        ("BTC=-1", "in (-1, 10]"),
+        ("vol=+1001%", "relative vol move in (-1, 10]"),
+        ("vol=+501pt", "[-200pt, +500pt]"),
+        ("corr=0.9,n=1000001", "[1, 1000000]"),
+    ],
+)
+def test_shock_magnitudes_outside_the_stated_range_are_refused(text: str, reason: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_shock(text)
+    assert caught.value.field == "shock"
+    assert reason in caught.value.reason
+
+
+def test_the_range_bounds_themselves() -> None:
+    assert parse_shock("BTC=+10").spot_moves["BTC"] == 10.0  # type: ignore[union-attr]
+    assert parse_shock("vol=+500pt").vol_shocks["*"].value == 5.0
+    assert parse_shock("vol=+10").vol_shocks["*"].value == 10.0
 
 
 def test_vol_shocks_relative_absolute_and_per_underlying() -> None:

@@ -71,12 +71,23 @@ def stress(
             help="Shared price data folder (default $PMARGIN_SHARED_DATA, else ../shared/data).",
         ),
     ] = None,
+    allow_unheld: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unheld",
+            help="Run shocks naming underlyings or assets the book does not hold (they move "
+            "nothing; refused by default as probable typos).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Stress-test every account: loss under each shock against equity and initial margin.
 
     Without --scenario, --shock or --scenarios-file every named episode is run (its window
-    and moves are found in the price data). Flags: loss > IM is a margin breach, loss > equity
+    and moves are found in the price data). A shock naming an underlying or asset the book
+    does not hold is refused unless --allow-unheld. Shock ranges: spot moves in (-1, 10],
+    relative vol moves in (-1, 10], vol points in [-200, +500] (stress/shock_limits.toml).
+    Flags: loss > IM is a margin breach, loss > equity
     a default. JSON: per scenario its definition and per account loss, equity, equity_after,
     initial_margin, maintenance_margin, margin_breach, default (USD).
     """
@@ -88,7 +99,9 @@ def stress(
     items.extend(parse_shock(text) for text in shock or [])
     if scenarios_file is not None:
         items.extend(load_shocks(scenarios_file))
-    report = stress_test(book, snapshot, items, model=model, params=params, data=data)
+    report = stress_test(
+        book, snapshot, items, model=model, params=params, data=data, allow_unheld=allow_unheld
+    )
     if as_json:
         print_json(report.to_dict())
         return

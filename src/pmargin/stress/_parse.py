@@ -37,6 +37,7 @@ from typing import Any
 from pmargin._files import read_structured
 from pmargin.errors import InputError
 from pmargin.scenarios import parse_mpor
+from pmargin.stress._limits import shock_limits
 from pmargin.stress._shock import (
     ALL_UNDERLYINGS,
     CorrelationShock,
@@ -117,17 +118,24 @@ def parse_shock(text: str, name: str | None = None) -> Shock:
         if target is not None:
             number, is_points = _number(part, value, points=True)
             mode = VolShockMode.ABSOLUTE if is_points else VolShockMode.RELATIVE
-            if mode is VolShockMode.RELATIVE and number <= -1.0:
-                raise InputError("shock", part, "must be a relative vol move > -1 (-100%)")
-            vols[target] = VolShock(number, mode)
+            try:
+                vols[target] = VolShock(number, mode)
+            except InputError:
+                raise InputError("shock", part, _vol_range(mode)) from None
             continue
         if not _CODE.match(key):
             raise InputError(
                 "shock", part, "has an unknown key: use an underlying (BTC), vol, BTC.vol or corr"
             )
         move, _ = _number(part, value, points=False)
-        if move <= -1.0:
-            raise InputError("shock", part, "must be a relative move > -1 (-100%)")
+        limits = shock_limits()
+        if not limits.spot_move_min < move <= limits.spot_move_max:
+            low, high = limits.spot_move_min, limits.spot_move_max
+            raise InputError(
+                "shock",
+                part,
+                f"must be a relative move in ({low:g}, {high:g}] ({high:+.0%} at most)",
+            )
         spot[key.upper()] = move
     label = text.strip() if name is None else name
     if "corr" not in options:
@@ -140,6 +148,16 @@ def parse_shock(text: str, name: str | None = None) -> Shock:
             "shock", options["_part"], "cannot be combined with spot moves (use two shocks)"
         )
     return _correlation_shock(label, options, vols, text.strip())
+
+
+def _vol_range(mode: VolShockMode) -> str:
+    """Return the accepted range of a vol part in words (from ``shock_limits.toml``)."""
+    limits = shock_limits()
+    if mode is VolShockMode.RELATIVE:
+        low, high = limits.vol_relative_min, limits.vol_relative_max
+        return f"must be a relative vol move in ({low:g}, {high:g}] ({low:+.0%} .. {high:+.0%})"
+    low, high = 100 * limits.vol_points_min, 100 * limits.vol_points_max
+    return f"must be a vol move in [{low:+g}pt, {high:+g}pt]"
 
 
 def _vol_target(key: str) -> str | None:

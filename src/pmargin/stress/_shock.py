@@ -25,6 +25,7 @@ from pmargin._typing import FloatArray
 from pmargin._validation import as_enum, as_float
 from pmargin.errors import InputError
 from pmargin.scenarios import ScenarioArrays
+from pmargin.stress._limits import shock_limits
 from pmargin.valuation import ResolvedInstruments
 
 __all__ = [
@@ -58,8 +59,9 @@ class VolShock:
     Attributes
     ----------
     value
-        ``mode="relative"``: fraction of the vol (``0.5``: 60 vol -> 90), > -1;
-        ``mode="absolute"``: annualised decimal vol added (``0.10`` = +10 vol points).
+        ``mode="relative"``: fraction of the vol (``0.5``: 60 vol -> 90), in (-1, 10];
+        ``mode="absolute"``: annualised decimal vol added (``0.10`` = +10 vol points), in
+        [-2, 5] (ranges from ``shock_limits.toml``).
     mode
         ``"relative"`` or ``"absolute"``.
     """
@@ -70,9 +72,14 @@ class VolShock:
     def __post_init__(self) -> None:
         mode = as_enum(VolShockMode, self.mode, "vol.mode")
         relative = mode is VolShockMode.RELATIVE
-        low = -1.0 if relative else -np.inf
+        limits = shock_limits()
+        if relative:
+            low, high = limits.vol_relative_min, limits.vol_relative_max
+        else:
+            low, high = limits.vol_points_min, limits.vol_points_max
         object.__setattr__(self, "mode", mode)
-        object.__setattr__(self, "value", as_float(self.value, "vol", low=low, low_open=relative))
+        value = as_float(self.value, "vol", low=low, high=high, low_open=relative)
+        object.__setattr__(self, "value", value)
 
     def apply(self, vol: FloatArray) -> FloatArray:
         """Shocked vols ``max(MIN_VOL, v (1 + value))`` or ``max(MIN_VOL, v + value)``."""
@@ -116,7 +123,8 @@ class StressShock:
     name
         Scenario name (shown in reports).
     spot_moves
-        Underlying or asset -> relative move (decimal, > -1): ``{"BTC": -0.3}``.
+        Underlying or asset -> relative move (decimal, in (-1, 10] from
+        ``shock_limits.toml``): ``{"BTC": -0.3}``.
     vol_shocks
         Underlying -> :class:`VolShock`; the key ``"*"`` applies to every underlying without
         its own entry.
@@ -136,11 +144,18 @@ class StressShock:
         set_ = object.__setattr__
         set_(self, "name", _name(self.name, "name"))
         moves: dict[str, float] = {}
+        limits = shock_limits()
         for key, move in dict(self.spot_moves).items():
             code = _code(key, "spot_moves")
             if code == ALL_UNDERLYINGS:
                 raise InputError("spot_moves", key, "must name an underlying such as 'BTC'")
-            moves[code] = as_float(move, f"spot_moves.{code}", low=-1.0, low_open=True)
+            moves[code] = as_float(
+                move,
+                f"spot_moves.{code}",
+                low=limits.spot_move_min,
+                high=limits.spot_move_max,
+                low_open=True,
+            )
         vols: dict[str, VolShock] = {}
         for key, shock in dict(self.vol_shocks).items():
             code = _code(key, "vol_shocks")
@@ -229,13 +244,20 @@ class CorrelationShock:
             "level",
             as_float(self.level, "q", low=0.0, high=1.0, low_open=True, high_open=True),
         )
-        set_(self, "horizon_hours", as_float(self.horizon_hours, "horizon", low=0.0, low_open=True))
-        set_(
-            self, "lookback_days", as_float(self.lookback_days, "lookback", low=0.0, low_open=True)
+        limits = shock_limits()
+        horizon = as_float(
+            self.horizon_hours, "horizon", low=0.0, high=limits.horizon_hours_max, low_open=True
         )
-        for key, value in (("n", self.n_scenarios), ("seed", self.seed)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < (key == "n"):
-                raise InputError(key, value, "must be an integer" + (" >= 1" if key == "n" else ""))
+        lookback = as_float(
+            self.lookback_days, "lookback", low=0.0, high=limits.lookback_days_max, low_open=True
+        )
+        set_(self, "horizon_hours", horizon)
+        set_(self, "lookback_days", lookback)
+        n, seed = self.n_scenarios, self.seed
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= limits.n_scenarios_max:
+            raise InputError("n", n, f"must be an integer in [1, {limits.n_scenarios_max}]")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise InputError("seed", seed, "must be an integer >= 0")
         vols = {_code(k, "vol_shocks"): v for k, v in dict(self.vol_shocks).items()}
         for code, shock in vols.items():
             if not isinstance(shock, VolShock):

@@ -13,8 +13,17 @@ quantile with the unstressed correlation and the same draws (``base_loss``).
 
 Flags (strict inequalities, so a loss exactly equal to IM or equity raises neither):
 ``margin_breach = loss > initial_margin`` and ``default = loss > equity``;
-``equity_after = equity - loss``. Equity is marked to market without haircuts
-(:func:`pmargin.collateral.account_equity`); IM comes from the chosen margin model.
+``equity_after = equity - loss``.
+
+A user shock must name what the book holds: a spot move an underlying of an instrument in
+the book or an asset of a balance, a vol shock an underlying of an instrument in the book
+(``vol`` alone shocks all). A name the book does not hold (``BTX=-0.3``, ``DOGE=-0.5`` on a
+BTC book) is refused, since its zero loss would read as "safe"; ``allow_unheld=True``
+(``--allow-unheld``) runs it anyway. Named historical episodes move BTC and ETH whatever the
+book holds and are not checked. Losses must be finite: a NaN or infinite loss (from inputs
+out of range) is an error naming the scenario and the account. Equity is marked to market
+without haircuts (:func:`pmargin.collateral.account_equity`); IM comes from the chosen margin
+model.
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from pmargin.market import MarketSnapshot
 from pmargin.risk import BookArrangement, account_pnl, arrange, usd_pnl, var
 from pmargin.scenarios import MonteCarloModel, blend_correlation
 from pmargin.stress._episodes import HistoricalEpisode
-from pmargin.stress._shock import CorrelationShock, StressShock, joint_arrays
+from pmargin.stress._shock import ALL_UNDERLYINGS, CorrelationShock, StressShock, joint_arrays
 
 __all__ = ["ScenarioInfo", "StressReport", "stress_test"]
 
@@ -164,6 +173,7 @@ def stress_test(
     params: str | Path | None = None,
     history: PriceHistory | None = None,
     data: str | Path | None = None,
+    allow_unheld: bool = False,
 ) -> StressReport:
     """Each account's USD loss under each scenario against its equity and initial margin.
 
@@ -182,6 +192,9 @@ def stress_test(
         Daily closes for correlation shocks (default: loaded from ``data``).
     data
         Shared data folder (else ``$PMARGIN_SHARED_DATA``, else ``../shared/data``).
+    allow_unheld
+        Run user shocks that name underlyings or assets the book does not hold (they move
+        nothing); refused by default.
 
     Returns
     -------
@@ -191,7 +204,9 @@ def stress_test(
     Raises
     ------
     InputError
-        No scenarios, repeated names, or data a correlation shock needs is missing.
+        No scenarios, repeated names, a user shock naming what the book does not hold
+        (unless ``allow_unheld``), data a correlation shock needs is missing, or a loss that
+        is not finite.
     """
     items = list(scenarios)
     if not items:
@@ -201,6 +216,8 @@ def stress_test(
         if names.count(name) > 1:
             raise InputError("scenario", name, "is named twice")
     arranged = book if isinstance(book, BookArrangement) else arrange(book, market)
+    if not allow_unheld:
+        _check_targets(items, arranged)
     report = margin_report(arranged, market, model, params)
     n_accounts, n_scen = len(arranged.account_ids), len(items)
     loss = np.zeros((n_accounts, n_scen))
@@ -235,6 +252,7 @@ def stress_test(
             infos[j] = ScenarioInfo(
                 s.name, s.kind, s.describe(), {**s.to_dict(), **details}, unshocked
             )
+    _check_finite(loss, arranged.account_ids, infos)
     return StressReport(
         model=model,
         timestamp=market.timestamp,
@@ -246,6 +264,41 @@ def stress_test(
         initial_margin=np.asarray(report.result.initial_margin, dtype=np.float64),
         maintenance_margin=np.asarray(report.result.maintenance_margin, dtype=np.float64),
     )
+
+
+def _check_targets(items: Sequence[StressInput], book: BookArrangement) -> None:
+    """Raise naming the first user shock target the book holds no position on or balance of."""
+    underlyings = {i.underlying.upper() for i in book.instruments}
+    assets = {a.upper() for a in book.assets}
+    for s in items:
+        if isinstance(s, HistoricalEpisode) or s.kind == "historical":
+            continue
+        spot = s.spot_moves if isinstance(s, StressShock) else {}
+        targets = [(code, underlyings | assets) for code in spot]
+        targets += [(code, underlyings) for code in s.vol_shocks if code != ALL_UNDERLYINGS]
+        for code, allowed in targets:
+            if code not in allowed:
+                held = ", ".join(sorted(allowed)) or "nothing"
+                raise InputError(
+                    f"scenario {s.name}",
+                    code,
+                    f"is not held by the book (it holds {held}): a shock on it moves nothing; "
+                    "check the name, or allow unheld targets (--allow-unheld)",
+                )
+
+
+def _check_finite(
+    loss: FloatArray, account_ids: Sequence[str], infos: Sequence[ScenarioInfo]
+) -> None:
+    """Raise naming the first scenario and account whose loss is NaN or infinite."""
+    bad = np.argwhere(~np.isfinite(loss))
+    if bad.size:
+        a, j = (int(x) for x in bad[0])
+        raise InputError(
+            f"scenario {infos[j].name}: account {account_ids[a]}: loss",
+            float(loss[a, j]),
+            "is not a finite number (USD): an input (price, balance, quantity) is out of range",
+        )
 
 
 def _info(shock: StressShock, details: dict[str, Any], held: tuple[str, ...]) -> ScenarioInfo:
