@@ -55,8 +55,8 @@ def load_parameter_file(model: str, path: str | Path | None = None) -> ParamTabl
 
     A user's file may only hold fields the shipped file of ``model`` has (checked by name,
     table by table, before any model reads it): a misspelt field would otherwise be ignored
-    and the shipped value used. A table whose shipped entries are all tables (``currencies``
-    keyed by coin) may gain new entries, shaped like their siblings.
+    and the shipped value used. A table of like entries (``currency.btc``, ``currency.eth``:
+    sub-tables sharing most fields) may gain new entries, shaped like their siblings.
 
     Raises
     ------
@@ -77,7 +77,7 @@ def _check_known(
     given: Mapping[str, Any], shipped: Mapping[str, Any], where: str, reference: str
 ) -> None:
     """Refuse a key of ``given`` that ``shipped`` lacks (recursively, see the loader)."""
-    keyed = bool(shipped) and all(isinstance(v, Mapping) for v in shipped.values())
+    keyed = _is_keyed(shipped)
     for key, value in given.items():
         field = f"{where} {key}" if where.endswith(":") else f"{where}.{key}"
         if key in shipped:
@@ -93,6 +93,20 @@ def _check_known(
         close = difflib.get_close_matches(key, [str(k) for k in shipped], n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise InputError(field, abbreviate(value), f"is not a field of {reference}{hint}")
+
+
+def _is_keyed(table: Mapping[str, Any]) -> bool:
+    """Whether ``table`` is a collection keyed by name (``currency.btc``, ``currency.eth``).
+
+    True when it holds at least two sub-tables and nothing else, and they share most of their
+    fields (at least 2, and at least half of the smallest one's), as entries of one kind do.
+    """
+    entries = list(table.values())
+    if len(entries) < 2 or not all(isinstance(v, Mapping) for v in entries):
+        return False
+    fields = [set(v) for v in entries]
+    shared = set.intersection(*fields)
+    return len(shared) >= max(2, min(len(f) for f in fields) // 2)
 
 
 def _load(file: Path, seen: tuple[str, ...]) -> ParamTable:

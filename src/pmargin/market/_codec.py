@@ -116,7 +116,8 @@ def check_mark_symbols(
     perpetual or option; it need not be held by any book. Not ``strict`` (the caller does not
     know the book's explicit instruments), a symbol that parses as no venue symbol is kept (it
     may be an explicit contract), unless the parser names a spelling (``btc-perpetual``); one
-    that reads as a spot pair is always refused.
+    that reads as a spot pair is always refused, and so is a future or perpetual marked at a
+    price of 0 (only an option may be worth nothing).
 
     Raises
     ------
@@ -126,29 +127,38 @@ def check_mark_symbols(
         ``index`` and ``prices``; a spot mark would be ignored).
     """
     max_chars = input_limits().integer("files", "max_symbol_chars")
-    for symbol in marks:
-        if symbol in instruments:
-            continue
+    for symbol, mark in marks.items():
         field = f"marks.{abbreviate(symbol)}"
-        if len(symbol) > max_chars:
-            raise InputError(field, abbreviate(symbol), f"is longer than {max_chars} characters")
-        try:
-            contract = parse_symbol(symbol)
-        except InputError as err:
-            if not strict and "did you mean" not in err.reason:
-                continue
+        contract = instruments.get(symbol)
+        if contract is None:
+            if len(symbol) > max_chars:
+                raise InputError(
+                    field, abbreviate(symbol), f"is longer than {max_chars} characters"
+                )
+            try:
+                contract = parse_symbol(symbol)
+            except InputError as err:
+                if not strict and "did you mean" not in err.reason:
+                    continue
+                raise InputError(
+                    field,
+                    abbreviate(symbol),
+                    f"is not a known instrument symbol: {short_reason(err.reason)}",
+                ) from None
+            if contract.kind is Kind.SPOT:
+                raise InputError(
+                    field,
+                    symbol,
+                    f"reads as the spot pair {contract.underlying}/{contract.quote}, and spot "
+                    f"marks are not used (give index.{contract.underlying} or prices); a "
+                    "misspelt future or perpetual?",
+                )
+        delta_one = contract.kind in (Kind.FUTURE, Kind.PERPETUAL)
+        if delta_one and mark.price is not None and mark.price <= 0.0:
             raise InputError(
-                field,
-                abbreviate(symbol),
-                f"is not a known instrument symbol: {short_reason(err.reason)}",
-            ) from None
-        if contract.kind is Kind.SPOT:
-            raise InputError(
-                field,
-                symbol,
-                f"reads as the spot pair {contract.underlying}/{contract.quote}, and spot marks "
-                f"are not used (give index.{contract.underlying} or prices); a misspelt "
-                "future or perpetual?",
+                f"{field}.price",
+                mark.price,
+                f"must be > 0 for a {contract.kind.value} (only options may be marked at 0)",
             )
 
 
