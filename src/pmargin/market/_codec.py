@@ -181,11 +181,10 @@ def check_forwards(snapshot: MarketSnapshot) -> None:
         for expiry, price in snapshot.forwards.get(code, {}).items():
             given.setdefault(expiry, []).append((f"forwards.{code}.{format_expiry(expiry)}", price))
         surface = snapshot.surfaces.get(code)
-        for i, piece in enumerate(() if surface is None else surface.slices):
+        for piece in () if surface is None else surface.slices:
             if piece.forward is not None:
-                given.setdefault(piece.expiry, []).append(
-                    (f"surfaces.{code}[{i}].forward", piece.forward)
-                )
+                where = f"surfaces.{code}[expiry={format_expiry(piece.expiry)}].forward"
+                given.setdefault(piece.expiry, []).append((where, piece.forward))
         for expiry, entries in given.items():
             references = list(entries)
             for symbol, quote in snapshot._futures.get((code, expiry), ()):
