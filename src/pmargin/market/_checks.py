@@ -31,11 +31,13 @@ __all__ = [
     "price_range",
 ]
 
-MAX_VOL = 10.0
-"""Largest accepted implied vol (1000 % a year): larger values are taken as vol points."""
+MAX_VOL = input_limits().number("numbers", "max_vol")
+"""Largest accepted implied vol (``numbers.max_vol`` of ``input_limits.toml``, 10 = 1000 % a
+year): larger values are taken as vol points."""
 
-MAX_ABS_RATE = 2.0
-"""Largest accepted absolute interest rate (200 % a year): larger values are taken as percent."""
+MAX_ABS_RATE = input_limits().number("numbers", "max_abs_rate")
+"""Largest accepted absolute interest rate (``numbers.max_abs_rate``, 2 = 200 % a year): larger
+values are taken as percent."""
 
 
 def as_number(value: object, field: str, expected: str = "a number") -> float:
