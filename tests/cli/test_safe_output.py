@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from pmargin._validation import input_limits
 from pmargin.cli._output import clean, print_json, short_value
 from pmargin.cli.main import app
 from pmargin.engine import example_path
@@ -45,9 +46,10 @@ def test_clean_shows_control_characters_as_visible_escapes() -> None:
 
 
 def test_short_value_quotes_a_prefix() -> None:
-    assert short_value("x" * 1000) == repr("x" * 1000)[:57] + "..."
-    assert len(short_value("x" * 1000)) == 60
+    limit = input_limits().integer("files", "max_quoted_chars")
+    assert short_value("x" * 1000) == repr("x" * 1000)[: limit - 3] + "..."
     assert short_value(1.5) == "1.5"
+    assert short_value("\x1b[2J") == "'\\x1b[2J'"  # repr escapes it already
 
 
 @pytest.mark.parametrize("command", ["margin", "stress"])
@@ -101,7 +103,7 @@ def test_error_messages_are_one_line_with_a_short_escaped_value(tmp_path: Path) 
     assert "\n" not in line
     assert "\x1b" not in line
     assert line.startswith("pmargin: error: account: '\\x1b[2Jzzz")
-    assert "z" * 60 not in line
+    assert "z" * input_limits().integer("files", "max_quoted_chars") not in line
 
 
 def test_print_json_refuses_non_finite_numbers_naming_the_account() -> None:
@@ -110,3 +112,33 @@ def test_print_json_refuses_non_finite_numbers_naming_the_account() -> None:
         print_json(payload)
     with pytest.raises(InputError, match=r"\[0\]\.x\[1\]: nan"):
         print_json([{"x": [1.0, math.nan]}])
+
+
+@pytest.mark.parametrize(
+    ("args", "start"),
+    [
+        (["--accounts", "0"], "--accounts: 0 must be in [1, 100000]"),
+        (["--accounts", "1000000000"], "--accounts: 1000000000 must be in [1, 100000]"),
+        (["--depth", "nan"], "--depth: nan must be in [0.0001, 10]"),
+        (["--depth", "inf"], "--depth: inf must be in [0.0001, 10]"),
+        (["--substeps", "100000"], "--substeps: 100000 must be in [1, 48]"),
+        (["--seed", "-1"], "--seed: -1 must be in [0, 4294967295]"),
+    ],
+)
+def test_simulate_arguments_out_of_range_are_refused_first(
+    tmp_path: Path, args: list[str], start: str
+) -> None:
+    base = ["simulate", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "out")]
+    result = runner.invoke(app, [*base, *args])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"pmargin: error: {start}")
+
+
+@pytest.mark.parametrize("quantity", ["1e300", "-1e13", "nan"])
+def test_check_order_quantity_out_of_range_names_the_option(tmp_path: Path, quantity: str) -> None:
+    book = _book(tmp_path, ["a"])
+    args = ["-p", book, "-m", MARKET, "-a", "a", "-i", "BTC-PERPETUAL", "-q", quantity]
+    result = runner.invoke(app, ["check-order", *args])
+    assert result.exit_code == 2
+    assert result.output.startswith("pmargin: error: --quantity:")
+    assert "must be a non-zero number in [-1e+12, 1e+12]" in result.output

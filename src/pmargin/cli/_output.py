@@ -21,11 +21,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from pmargin._validation import abbreviate
 from pmargin.errors import InputError
 
 __all__ = [
     "PIPE_WIDTH",
-    "VALUE_PREFIX",
     "clean",
     "console",
     "markup_safe",
@@ -36,9 +36,6 @@ __all__ = [
 
 PIPE_WIDTH = 220
 """Table width when stdout is not a terminal (files, pipes): wide enough for every column."""
-
-VALUE_PREFIX = 60
-"""Characters of a bad value quoted in an error message; a longer one ends with ``...``."""
 
 
 def _visible(char: str) -> str:
@@ -69,10 +66,13 @@ def markup_safe(text: object) -> str:
     return escape(clean(text))
 
 
-def short_value(value: object, limit: int = VALUE_PREFIX) -> str:
-    """``repr(value)`` cut to ``limit`` characters (``...`` marks a cut), control chars escaped."""
-    text = clean(repr(value))
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def short_value(value: object) -> str:
+    """Return ``repr(value)`` cut to a short prefix, control characters escaped.
+
+    The prefix is ``files.max_quoted_chars`` of ``input_limits.toml`` (``...`` marks a cut;
+    :func:`pmargin._validation.abbreviate`).
+    """
+    return clean(repr(abbreviate(value)))
 
 
 def console() -> Console:

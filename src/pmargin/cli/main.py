@@ -287,8 +287,9 @@ def check_order(
     try:
         check = checker.check(account, Order(symbol, quantity, unit.lower(), price))
     except InputError as exc:
-        if exc.field == "order.price":
-            raise InputError("--price", exc.value, exc.reason) from None
+        option = {"order.price": "--price", "order.quantity": "--quantity"}.get(exc.field)
+        if option is not None:
+            raise InputError(option, exc.value, exc.reason) from None
         raise
     if as_json:
         print_json(check.to_dict())

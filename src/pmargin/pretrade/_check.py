@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from pmargin._validation import input_limits
 from pmargin.book import NATIVE, Position, base_quantity
 from pmargin.collateral import account_equity
 from pmargin.errors import InputError
@@ -50,7 +51,8 @@ class Order:
     instrument
         What is traded.
     quantity
-        Signed amount in ``unit`` (buy > 0), non-zero.
+        Signed amount in ``unit`` (buy > 0), non-zero, at most ``numbers.max_quantity`` of
+        ``input_limits.toml`` in absolute value (the limit of a portfolio file's quantities).
     unit
         ``"native"`` (the venue's unit), ``"base"``, ``"quote"`` or ``"contracts"``.
     price
@@ -65,8 +67,17 @@ class Order:
 
     def __post_init__(self) -> None:
         q = self.quantity
-        if isinstance(q, bool) or not isinstance(q, int | float) or not math.isfinite(q) or q == 0:
-            raise InputError("order.quantity", q, "must be a finite non-zero number (buy > 0)")
+        most = input_limits().number("numbers", "max_quantity")
+        if (
+            isinstance(q, bool)
+            or not isinstance(q, int | float)
+            or not math.isfinite(q)
+            or q == 0
+            or abs(q) > most
+        ):
+            raise InputError(
+                "order.quantity", q, f"must be a non-zero number in [-{most:g}, {most:g}] (buy > 0)"
+            )
         p = self.price
         if p is not None and (
             isinstance(p, bool) or not isinstance(p, int | float) or not math.isfinite(p) or p < 0
