@@ -1,7 +1,8 @@
 """Fuzzing the CLI with hostile input files (issue 9, part 5a).
 
 Hypothesis writes portfolio files (JSON, YAML, CSV), market files (the shipped example with one
-part replaced, removed, renamed or added) and shock strings to ``tmp_path`` and drives
+part replaced, removed, renamed or added), scenario files and shock strings to ``tmp_path``
+and drives
 ``margin``, ``compare``, ``risk-matrix`` and ``stress`` through the CLI in-process. The oracle
 is the contract of the CLI, whatever the input:
 
@@ -367,6 +368,32 @@ shocks = st.one_of(
 )
 
 
+spot_keys = st.sampled_from(["BTC", "ETH", "btc", "SOL", "USDC", "*", ""])
+
+
+@st.composite
+def scenario_docs(draw: st.DrawFn) -> Any:
+    """A scenarios file: a list of named shocks (spot/vol maps or compact text), or a mapping."""
+    if draw(st.integers(min_value=0, max_value=5)) == 0:
+        return draw(st.dictionaries(st.text(max_size=8), shocks, max_size=3))
+    items = []
+    for i in range(draw(st.integers(min_value=0, max_value=3))):
+        item: dict[str, Any] = {"name": draw(st.one_of(st.just(f"s{i}"), values))}
+        if draw(st.booleans()):
+            item["shock"] = draw(shocks)
+        else:
+            item["spot"] = draw(st.dictionaries(spot_keys, numbers, max_size=2))
+            if draw(st.booleans()):
+                key = draw(st.sampled_from(["vol", "vol_points"]))
+                item[key] = draw(st.dictionaries(spot_keys, numbers, max_size=2))
+        if draw(st.integers(min_value=0, max_value=7)) == 0:
+            item[draw(st.sampled_from(["spots", "Name", "correlation", "description"]))] = draw(
+                values
+            )
+        items.append(item)
+    return {"scenarios": items}
+
+
 # ------------------------------------------------------------------ the tests
 
 
@@ -445,6 +472,25 @@ def test_stress_shocks(shock_list: list[str]) -> None:
         example_path("example_portfolio.json"),
         example_path("example_market.json"),
         *extra,
+    )
+
+
+@FUZZ
+@given(doc=scenario_docs(), form=st.sampled_from(["json", "yaml"]))
+@example(doc={"scenarios": [{"name": "x", "spot": {"BTC": 1e308}}]}, form="json")
+@example(doc={"scenarios": [{"name": "x", "correlation": {"factor": 7}}]}, form="yaml")
+def test_scenario_files(tmp_path: Path, doc: Any, form: str) -> None:
+    path = tmp_path / f"scenarios.{form}"
+    if form == "json":
+        path.write_text(json.dumps(doc))
+    else:
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    _run(
+        "stress",
+        example_path("example_portfolio.json"),
+        example_path("example_market.json"),
+        "--scenarios-file",
+        str(path),
     )
 
 

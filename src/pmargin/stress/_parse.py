@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pmargin._files import read_structured
+from pmargin._validation import abbreviate
 from pmargin.errors import InputError
 from pmargin.scenarios import parse_mpor
 from pmargin.stress._limits import shock_limits
@@ -288,5 +289,8 @@ def _mapping(value: object, field: str) -> dict[str, float]:
     for key, number in value.items():
         if isinstance(number, bool) or not isinstance(number, int | float):
             raise InputError(f"{field}.{key}", number, "must be a number")
-        result[str(key).upper()] = float(number)
+        try:
+            result[str(key).upper()] = float(number)
+        except OverflowError:  # an integer beyond float range (10**400)
+            raise InputError(f"{field}.{key}", abbreviate(number), "must be finite") from None
     return result
