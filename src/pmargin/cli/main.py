@@ -342,6 +342,7 @@ def demo(
     comparison = ModelComparison.from_reports(reports)
     out.print(compare_table(comparison, riskiest, "the same accounts under every model (USD)"))
     _print_risk_matrices(pm, riskiest[0])
+    _print_notes(pm)
 
 
 def _derive_lists(instrument: Instrument) -> bool:
