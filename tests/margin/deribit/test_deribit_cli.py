@@ -67,3 +67,36 @@ def test_published_case_through_the_cli(case: str, tmp_path: Path) -> None:
     assert unit["maintenance_margin"] == pytest.approx(mm, abs=MARGIN_ATOL)
     assert unit["worst_scenario"] == label
     assert account["initial_margin"] == pytest.approx(unit["initial_margin"] * index[coin])
+
+
+def test_option_book_output_names_the_reading(tmp_path: Path) -> None:
+    import jsonschema
+
+    from pmargin.engine import example_path
+
+    portfolio = {
+        "id": "a",
+        "positions": [{"instrument": "BTC-26DEC25-115000-C", "quantity": -1, "unit": "base"}],
+    }
+    (tmp_path / "p.json").write_text(json.dumps(portfolio))
+    args = [
+        "margin",
+        "-p",
+        str(tmp_path / "p.json"),
+        "-m",
+        str(example_path("example_market.json")),
+    ]
+    schema_path = Path(__file__).resolve().parents[3] / "docs/schema/margin-output.schema.json"
+    schema = json.loads(schema_path.read_text())
+    for model in ("deribit", "deribit-cross"):
+        result = CliRunner().invoke(app, [*args, "--model", model, "--json"])
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.stdout)
+        jsonschema.validate(document, schema)
+        (note,) = document["notes"]
+        assert note.startswith(f"{model} reading of unpublished parts")
+        table = CliRunner().invoke(app, [*args, "--model", model])
+        assert table.exit_code == 0, table.output
+        assert " ".join(note.split()) in " ".join(table.stdout.split())  # one line, maybe wrapped
+    standard = CliRunner().invoke(app, [*args, "--model", "standard", "--json"])
+    assert "notes" not in json.loads(standard.stdout)
