@@ -247,6 +247,23 @@ def portfolios(draw: st.DrawFn) -> dict[str, Any]:
         account_id = draw(st.one_of(st.just(f"acct-{i}"), st.text(min_size=1, max_size=8)))
         accounts.append({"id": account_id, "balances": balances, "positions": positions})
     doc: dict[str, Any] = {"accounts": accounts}
+    if draw(st.integers(min_value=0, max_value=3)) == 0:  # an explicit spec, maybe hostile
+        spec: dict[str, Any] = {
+            "symbol": "MY-OPTION",
+            "kind": "option",
+            "underlying": "BTC",
+            "expiry": "2026-03-27",
+            "strike": 100000.0,
+            "right": "put",
+            "settlement": "linear",
+            "quote": "USD",
+            "contract_size": 1.0,
+        }
+        field = draw(st.sampled_from([*spec, None]))
+        if field is not None:
+            spec[field] = draw(values)
+        doc["instruments"] = [spec]
+        accounts[0]["positions"].append({"instrument": "MY-OPTION", "quantity": draw(quantities)})
     if draw(st.integers(min_value=0, max_value=9)) == 0:  # one structural surprise
         target = draw(st.sampled_from(["top", "account", "position"]))
         key = draw(st.sampled_from(["units", "Quantity", "instruments", "id", "extra"]))

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from pmargin._validation import abbreviate
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument, Kind, QuantityUnit
 
@@ -66,7 +67,7 @@ class Position:
         allowed = {NATIVE, *(u.value for u in QuantityUnit)}
         if self.unit not in allowed:
             raise InputError(
-                f"{where}.unit", self.unit, f"is not one of {'|'.join(sorted(allowed))}"
+                f"{where}.unit", abbreviate(self.unit), f"is not one of {'|'.join(sorted(allowed))}"
             )
         p = self.avg_price
         if p is not None and (
@@ -93,7 +94,7 @@ class Account:
     def __post_init__(self) -> None:
         """Validate the id and balances and freeze the balance mapping."""
         if not isinstance(self.id, str) or not self.id:
-            raise InputError("accounts[].id", self.id, "must be a non-empty string")
+            raise InputError("accounts[].id", abbreviate(self.id), "must be a non-empty string")
         for asset, amount in self.balances.items():
             if (
                 isinstance(amount, bool)
@@ -101,14 +102,16 @@ class Account:
                 or not math.isfinite(amount)
             ):
                 raise InputError(
-                    f"account {self.id!r}.balances.{asset}", amount, "must be a finite number"
+                    f"account {abbreviate(self.id)!r}.balances.{abbreviate(asset)}",
+                    amount,
+                    "must be a finite number",
                 )
         upper: dict[str, float] = {}
         for asset, amount in self.balances.items():
             code = str(asset).upper()
             if code in upper:
                 raise InputError(
-                    f"account {self.id!r}.balances.{asset}",
+                    f"account {abbreviate(self.id)!r}.balances.{abbreviate(asset)}",
                     amount,
                     f"repeats the asset {code} (asset codes ignore case)",
                 )
@@ -130,7 +133,7 @@ class Portfolio:
         seen: set[str] = set()
         for account in self.accounts:
             if account.id in seen:
-                raise InputError("accounts[].id", account.id, "appears more than once")
+                raise InputError("accounts[].id", abbreviate(account.id), "appears more than once")
             seen.add(account.id)
         object.__setattr__(self, "accounts", tuple(self.accounts))
         object.__setattr__(self, "instruments", MappingProxyType(dict(self.instruments)))
