@@ -10,7 +10,7 @@ import pytest
 from _market_cases import base
 
 from pmargin.market import MARKET_FIELDS, market_from_dict
-from pmargin.market._checks import MAX_ABS_RATE, MAX_VOL
+from pmargin.market._checks import MAX_ABS_RATE, MAX_VOL, price_range
 from pmargin.market._codec import SLICE_FIELDS
 from pmargin.market._mark import MARK_FIELDS
 from pmargin.market._svi import SVI_FIELDS
@@ -42,6 +42,9 @@ def test_schema_fields_match_the_loader(schema: dict[str, Any]) -> None:
     assert defs["mark"]["properties"]["iv"]["maximum"] == MAX_VOL
     rates = schema["properties"]["rates"]["oneOf"][1]["additionalProperties"]
     assert (rates["minimum"], rates["maximum"]) == (-MAX_ABS_RATE, MAX_ABS_RATE)
+    low, high = price_range()
+    assert (defs["price"]["minimum"], defs["price"]["maximum"]) == (low, high)
+    assert defs["mark"]["properties"]["price"]["maximum"] == high
 
 
 # Files the loader rejects for reasons the schema can also express (JSON values only).
