@@ -22,6 +22,7 @@ from pmargin.backtest import (
     run_backtest,
     sweep_models,
     sweep_rows,
+    variant_model,
     verdict,
     write_sweep,
 )
@@ -165,6 +166,20 @@ def test_sweep_values_are_validated_by_the_model() -> None:
     models = sweep_models(parse_sweep("measure.confidence=0.975,0.99", "pmargin-es"))
     confidences = [m.params.confidence for m in models.values()]  # type: ignore[attr-defined]
     assert confidences == [0.975, 0.99]
+
+
+def test_variant_with_several_fields() -> None:
+    model = variant_model(
+        "pmargin-es",
+        {"measure.confidence": "0.97", "apc.floor_lookback_days": "365", "apc.method": "floor"},
+        "x",
+    )
+    params = model.params  # type: ignore[attr-defined]
+    assert (params.confidence, params.floor_lookback_days) == (0.97, 365.0)
+    with pytest.raises(InputError, match=r"apc\.nope"):
+        variant_model("pmargin-es", {"apc.nope": "1"}, "x")
+    with pytest.raises(InputError, match=r"apc\.method"):
+        variant_model("pmargin-es", {"apc.method": "cap"}, "x")
 
 
 def test_sweep_of_standard_on_a_synthetic_history(tmp_path: Path) -> None:

@@ -57,9 +57,11 @@ from pmargin.backtest._summary import (
 from pmargin.backtest._sweep import (
     SweepRow,
     SweepSpec,
+    check_parameter,
     parse_sweep,
     sweep_models,
     sweep_rows,
+    variant_model,
     write_sweep,
 )
 
@@ -85,6 +87,7 @@ __all__ = [
     "TrafficLightResult",
     "book_stats",
     "build_portfolio",
+    "check_parameter",
     "christoffersen",
     "default_books",
     "default_models",
@@ -106,6 +109,7 @@ __all__ = [
     "sweep_models",
     "sweep_rows",
     "traffic_light",
+    "variant_model",
     "verdict",
     "write_report",
     "write_sweep",

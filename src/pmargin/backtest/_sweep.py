@@ -27,7 +27,16 @@ from pmargin.backtest._engine import BacktestResult
 from pmargin.errors import InputError
 from pmargin.margin import MarginModel, get_model, load_parameter_file
 
-__all__ = ["SweepRow", "SweepSpec", "parse_sweep", "sweep_models", "sweep_rows", "write_sweep"]
+__all__ = [
+    "SweepRow",
+    "SweepSpec",
+    "check_parameter",
+    "parse_sweep",
+    "sweep_models",
+    "sweep_rows",
+    "variant_model",
+    "write_sweep",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +81,65 @@ def _toml_value(text: str) -> tuple[Any, str]:
         return text, f'"{escaped}"'
 
 
+def check_parameter(model: str, path: str) -> None:
+    """Check that the dotted ``path`` is a field (not a table) of ``model``'s shipped file.
+
+    Raises
+    ------
+    InputError
+        Naming ``path`` and the fields of the nearest table it reached.
+    """
+    table = load_parameter_file(model)
+    node: Any = table.data
+    where: list[str] = []
+    for key in path.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            known = ", ".join(str(k) for k in node) if isinstance(node, Mapping) else ""
+            inside = ".".join(where) or "the top level"
+            raise InputError(
+                "sweep", path, f"is not a parameter of {model}.toml ({inside} has: {known})"
+            )
+        node = node[key]
+        where.append(key)
+    if isinstance(node, Mapping):
+        raise InputError("sweep", path, f"is a table of {model}.toml; name one of its fields")
+    if path in ("name", "methodology", "schema_version"):
+        raise InputError("sweep", path, "is the file's identity, not a parameter")
+
+
+def variant_model(model: str, changes: Mapping[str, str], label: str) -> MarginModel:
+    """Build ``model`` from its shipped file with some fields replaced.
+
+    Parameters
+    ----------
+    model
+        Model name (``"pmargin-es"``).
+    changes
+        Dotted field -> value as typed (``{"measure.confidence": "0.97", "apc.method":
+        "none"}``); each field is checked with :func:`check_parameter`.
+    label
+        The variant's name, used in the override file's name (and so in its errors).
+
+    Raises
+    ------
+    InputError
+        An unknown field; a value the model's validation refuses, naming the field.
+    """
+    tables: dict[str, list[str]] = {}
+    for path, text in changes.items():
+        check_parameter(model, path)
+        *parents, key = path.split(".")
+        tables.setdefault(".".join(parents), []).append(f"{key} = {_toml_value(text)[1]}")
+    lines = [f'base = "{model}"', *tables.pop("", [])]
+    for header, entries in tables.items():
+        lines += [f"[{header}]", *entries]
+    safe = "".join(c if c.isalnum() or c in "._-=[]," else "_" for c in label)
+    with tempfile.TemporaryDirectory(prefix="pmargin-sweep-") as folder:
+        file = Path(folder) / f"{safe}.toml"
+        file.write_text("\n".join(lines) + "\n")
+        return get_model(model, file)
+
+
 def parse_sweep(text: str, model: str) -> SweepSpec:
     """Parse ``PARAM=v1,v2,...`` for ``model`` and check that ``PARAM`` is a field of its file.
 
@@ -100,24 +168,7 @@ def parse_sweep(text: str, model: str) -> SweepSpec:
         raise InputError(
             "sweep", text, "must be PARAM=v1,v2,... (e.g. measure.confidence=0.975,0.99)"
         )
-    table = load_parameter_file(model)
-    node: Any = table.data
-    where: list[str] = []
-    for key in path.split("."):
-        if not isinstance(node, Mapping) or key not in node:
-            known = ", ".join(str(k) for k in node) if isinstance(node, Mapping) else ""
-            inside = ".".join(where) or "the top level"
-            raise InputError(
-                "sweep",
-                path,
-                f"is not a parameter of {model}.toml ({inside} has: {known})",
-            )
-        node = node[key]
-        where.append(key)
-    if isinstance(node, Mapping):
-        raise InputError("sweep", path, f"is a table of {model}.toml; name one of its fields")
-    if path in ("name", "methodology", "schema_version"):
-        raise InputError("sweep", path, "is the file's identity, not a parameter")
+    check_parameter(model, path)
     parsed = tuple(_toml_value(v)[0] for v in values)
     return SweepSpec(model=model, path=path, values=values, parsed=parsed)
 
@@ -136,17 +187,10 @@ def sweep_models(spec: SweepSpec) -> dict[str, MarginModel]:
         A value the model's validation refuses, naming the field (``pmargin-es[...].toml:
         measure.confidence``).
     """
-    *tables, key = spec.path.split(".")
-    models: dict[str, MarginModel] = {}
-    with tempfile.TemporaryDirectory(prefix="pmargin-sweep-") as folder:
-        for k, text in enumerate(spec.values):
-            spelled = _toml_value(text)[1]
-            header = f"[{'.'.join(tables)}]\n" if tables else ""
-            safe = text if all(c.isalnum() or c in "._-" for c in text) else str(k)
-            file = Path(folder) / f"{spec.model}[{spec.path}={safe}].toml"
-            file.write_text(f'base = "{spec.model}"\n{header}{key} = {spelled}\n')
-            models[spec.label(k)] = get_model(spec.model, file)
-    return models
+    return {
+        spec.label(k): variant_model(spec.model, {spec.path: text}, spec.label(k))
+        for k, text in enumerate(spec.values)
+    }
 
 
 @dataclass(frozen=True, slots=True)
