@@ -30,6 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -538,3 +539,36 @@ def test_a_misspelt_parameter_field_is_refused_by_name(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "params.toml: generel" in result.stderr
     assert "did you mean 'general'?" in result.stderr
+
+
+def test_a_close_typed_x100_in_the_history_is_refused_by_the_margin_command(
+    tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The case: one daily close x100 raised pmargin-es IM 2,167-fold without a word.
+    for name in (
+        "binance_BTCUSDT_1d.csv",
+        "binance_ETHUSDT_1d.csv",
+        "deribit_dvol_btc_1d.json",
+        "binance_funding_rate_BTCUSDT_8h.csv",
+    ):
+        (tmp_path / name).write_bytes((shared_data / name).read_bytes())
+    btc = tmp_path / "binance_BTCUSDT_1d.csv"
+    lines = btc.read_text().splitlines()
+    cells = lines[2000].split(",")  # file line 2001
+    close = float(cells[4])
+    cells[4] = repr(close * 100.0)
+    lines[2000] = ",".join(cells)
+    btc.write_text("\n".join(lines) + "\n")
+    monkeypatch.setenv("PMARGIN_SHARED_DATA", str(tmp_path))
+    result = _run(
+        "margin",
+        example_path("example_portfolio.json"),
+        example_path("example_market.json"),
+        "--model",
+        "pmargin-es",
+    )
+    assert result.exit_code == 2
+    assert "binance_BTCUSDT_1d.csv line 2001 close" in result.stderr
+    assert f"log move of +{math.log(100.0 * close / float(lines[1999].split(',')[4])):.2f}" in (
+        result.stderr
+    )
