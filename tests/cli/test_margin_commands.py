@@ -232,7 +232,7 @@ def test_bad_input_gives_one_line_errors(portfolio: str, tmp_path: Path) -> None
             "-q",
             "0",
         ],
-        "order.quantity",
+        "--quantity",
     )
     spx = tmp_path / "spx.json"
     spx.write_text(
