@@ -271,3 +271,20 @@ def test_a_long_symbol_is_refused_without_parsing() -> None:
         portfolio_from_dict({"id": "a", "positions": [{"instrument": "B" * 10_000, "quantity": 1}]})
     assert "is longer than 64 characters" in str(err.value)
     assert len(str(err.value)) < MAX_MESSAGE
+
+
+def test_the_json_schema_states_the_same_ranges() -> None:
+    schema_file = Path(__file__).resolve().parents[2] / "docs" / "schema" / "portfolio.schema.json"
+    defs = json.loads(schema_file.read_text())["$defs"]
+    numbers = input_limits()
+    position = defs["position"]["properties"]
+    q = numbers.number("numbers", "max_quantity")
+    assert (position["quantity"]["minimum"], position["quantity"]["maximum"]) == (-q, q)
+    avg = position["avg_price"]
+    assert (avg["minimum"], avg["maximum"]) == (
+        numbers.number("numbers", "min_price"),
+        numbers.number("numbers", "max_price"),
+    )
+    balance = defs["account"]["properties"]["balances"]["additionalProperties"]
+    b = numbers.number("numbers", "max_balance")
+    assert (balance["minimum"], balance["maximum"]) == (-b, b)
