@@ -1,4 +1,4 @@
-"""Output folders written whole or not at all (``backtest``, ``simulate`` reports).
+"""Outputs that are whole and finite: report folders written whole or not at all, and JSON.
 
 A report folder is written into a hidden temporary sibling (``.NAME.partial-XXXX`` in the
 same parent, so on the same file system) and renamed into place only once every file is
@@ -11,21 +11,66 @@ mistake, a folder with a subfolder or a file of the user's) is never deleted, wi
 ``--force``.
 
 :func:`check_output_folder` runs the same checks before a command computes anything, so that
-a bad ``--out`` fails in a second rather than after the whole run.
+a bad ``--out`` fails in a second rather than after the whole run. :func:`finite_json` writes
+JSON that never holds NaN or infinity, naming where one would have been.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import shutil
 import tempfile
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from pmargin.errors import InputError
 
-__all__ = ["check_output_folder", "output_folder"]
+__all__ = ["check_output_folder", "finite_json", "output_folder"]
+
+
+def _first_non_finite(node: object, path: str) -> tuple[str, float] | None:
+    """Dotted path and value of the first NaN or infinite float in a JSON-ready tree."""
+    if isinstance(node, float):
+        return None if math.isfinite(node) else (path, node)
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            found = _first_non_finite(value, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+        return None
+    if isinstance(node, Sequence) and not isinstance(node, str | bytes):
+        for k, value in enumerate(node):
+            name = value.get("id") if isinstance(value, Mapping) else None
+            index = f"id={name}" if isinstance(name, str) else str(k)
+            found = _first_non_finite(value, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def finite_json(payload: object, **dumps: Any) -> str:
+    """Return ``json.dumps(payload, allow_nan=False, **dumps)``, or name its first NaN or inf.
+
+    Raises
+    ------
+    InputError
+        A NaN or infinite float in ``payload``, naming its path (a list entry with a string
+        ``id`` by that id: ``accounts[id=a1].equity``). JSON has no such numbers, and they only
+        come from inputs out of any sensible range.
+    """
+    found = _first_non_finite(payload, "")
+    if found is not None:
+        path, value = found
+        raise InputError(
+            path,
+            value,
+            "is not a finite number: an input (price, balance, quantity) is out of range",
+        )
+    return json.dumps(payload, allow_nan=False, **dumps)
 
 
 def _foreign(folder: Path, names: Collection[str]) -> str | None:

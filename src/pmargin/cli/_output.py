@@ -10,19 +10,17 @@ printed by the console goes through :func:`markup_safe` (:func:`rich.markup.esca
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from pmargin._outputs import finite_json
 from pmargin._validation import abbreviate
-from pmargin.errors import InputError
 
 __all__ = [
     "PIPE_WIDTH",
@@ -81,26 +79,6 @@ def console() -> Console:
     return terminal if terminal.is_terminal else Console(width=PIPE_WIDTH)
 
 
-def _first_non_finite(node: object, path: str) -> tuple[str, float] | None:
-    """Dotted path and value of the first NaN or infinite float in a JSON-ready tree."""
-    if isinstance(node, float):
-        return None if math.isfinite(node) else (path, node)
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            found = _first_non_finite(value, f"{path}.{key}" if path else str(key))
-            if found is not None:
-                return found
-        return None
-    if isinstance(node, Sequence) and not isinstance(node, str | bytes):
-        for k, value in enumerate(node):
-            name = value.get("id") if isinstance(value, Mapping) else None
-            index = f"id={clean(name)}" if isinstance(name, str) else str(k)
-            found = _first_non_finite(value, f"{path}[{index}]")
-            if found is not None:
-                return found
-    return None
-
-
 def print_json(payload: Sequence[dict[str, Any]] | dict[str, Any]) -> None:
     """Write ``payload`` to stdout as indented JSON.
 
@@ -109,15 +87,7 @@ def print_json(payload: Sequence[dict[str, Any]] | dict[str, Any]) -> None:
     InputError
         A NaN or infinite number anywhere in ``payload``, naming its path (an account's by
         its id, ``accounts[id=a1].equity``): JSON has no such numbers, and they only come from
-        inputs out of any sensible range. Nothing is written then.
+        inputs out of any sensible range (:func:`pmargin._outputs.finite_json`). Nothing is
+        written then.
     """
-    found = _first_non_finite(payload, "")
-    if found is not None:
-        path, value = found
-        raise InputError(
-            path,
-            value,
-            "is not a finite number: an input (price, balance, quantity) is out of range",
-        )
-    text = json.dumps(payload, indent=2, allow_nan=False)
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(finite_json(payload, indent=2) + "\n")

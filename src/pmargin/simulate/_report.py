@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pmargin._outputs import output_folder
+from pmargin._outputs import finite_json, output_folder
 from pmargin.simulate._simulate import SimulationResult
 
 __all__ = ["REPORT_FILES", "TABLE_COLUMNS", "write_report"]
@@ -226,9 +225,7 @@ def write_report(
 def _write_files(result: SimulationResult, folder: Path, html_report: bool) -> dict[str, Path]:
     """Write every file of the report into ``folder``; name -> path."""
     paths = {"results": folder / "results.json"}
-    paths["results"].write_text(
-        json.dumps(result.to_dict(), indent=2, allow_nan=False, default=float)
-    )
+    paths["results"].write_text(finite_json(result.to_dict(), indent=2, default=float))
     if html_report:
         images = {
             "insurance fund": folder / "insurance_fund.png",
