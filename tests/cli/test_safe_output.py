@@ -132,6 +132,17 @@ def test_simulate_arguments_out_of_range_are_refused_first(
     result = runner.invoke(app, [*base, *args])
     assert result.exit_code == 2
     assert result.output.startswith(f"pmargin: error: {start}")
+    assert "argument_limits.toml simulate." in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "option"), [(["--seed", "-1"], "--seed"), (["--accounts", "0"], "--accounts")]
+)
+def test_demo_arguments_out_of_range_are_refused(args: list[str], option: str) -> None:
+    result = runner.invoke(app, ["demo", *args])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"pmargin: error: {option}:")
+    assert result.output.count("\n") == 1
 
 
 @pytest.mark.parametrize("quantity", ["1e300", "-1e13", "nan"])

@@ -10,9 +10,13 @@ printed by the console goes through :func:`markup_safe` (:func:`rich.markup.esca
 
 from __future__ import annotations
 
+import math
 import sys
+import tomllib
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from rich.console import Console
@@ -21,9 +25,12 @@ from rich.text import Text
 
 from pmargin._outputs import finite_json
 from pmargin._validation import abbreviate
+from pmargin.errors import InputError
+from pmargin.margin import ParamTable
 
 __all__ = [
     "PIPE_WIDTH",
+    "check_arguments",
     "clean",
     "console",
     "markup_safe",
@@ -71,6 +78,39 @@ def short_value(value: object) -> str:
     :func:`pmargin._validation.abbreviate`).
     """
     return clean(repr(abbreviate(value)))
+
+
+@cache
+def _argument_limits() -> ParamTable:
+    """Return the shipped ``argument_limits.toml`` (read once)."""
+    file = resources.files("pmargin.cli") / "argument_limits.toml"
+    top = ParamTable(tomllib.loads(file.read_text(encoding="utf-8")), "argument_limits.toml")
+    if top.integer("schema_version", low=1) != 1:
+        raise InputError(top.field("schema_version"), top.raw("schema_version"), "must be 1")
+    return top
+
+
+def check_arguments(command: str, values: Mapping[str, float]) -> None:
+    """Refuse a numeric option outside its range in ``argument_limits.toml``, naming it.
+
+    Parameters
+    ----------
+    command
+        Table of the file (``"simulate"``).
+    values
+        Option name without dashes -> value; every name must have a range in the table.
+
+    Raises
+    ------
+    InputError
+        Field ``--NAME``: the value is NaN or outside ``[low, high]``.
+    """
+    table = _argument_limits().table(command)
+    for name, value in values.items():
+        low, high = table.numbers(name, min_len=2)
+        if not (math.isfinite(value) and low <= value <= high):
+            where = f"argument_limits.toml {command}.{name}"
+            raise InputError(f"--{name}", value, f"must be in [{low:.10g}, {high:.10g}] ({where})")
 
 
 def console() -> Console:

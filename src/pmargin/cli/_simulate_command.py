@@ -10,9 +10,6 @@ at all (:func:`pmargin._outputs.output_folder`).
 
 from __future__ import annotations
 
-import tomllib
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,9 +17,8 @@ import typer
 from rich.table import Table
 
 from pmargin._outputs import check_output_folder
-from pmargin.cli._output import console, plain, print_json
+from pmargin.cli._output import check_arguments, console, plain, print_json
 from pmargin.errors import InputError
-from pmargin.margin import ParamTable
 from pmargin.simulate import (
     DEFAULT_MODELS,
     EPISODE_KEYS,
@@ -38,33 +34,6 @@ from pmargin.simulate import (
 )
 
 __all__ = ["results_table", "simulate"]
-
-
-@cache
-def _limits() -> ParamTable:
-    """Return the ``[simulate]`` table of the shipped ``argument_limits.toml``."""
-    file = resources.files("pmargin.cli") / "argument_limits.toml"
-    top = ParamTable(tomllib.loads(file.read_text(encoding="utf-8")), "argument_limits.toml")
-    top.reject_unknown(["schema_version", "simulate"])
-    if top.integer("schema_version", low=1) != 1:
-        raise InputError(top.field("schema_version"), top.raw("schema_version"), "must be 1")
-    return top.table("simulate")
-
-
-def _check_arguments(accounts: int, seed: int, substeps: int, depth: float) -> None:
-    """Refuse numeric options outside ``argument_limits.toml``, naming the option."""
-    t = _limits()
-    ranges: list[tuple[str, float, float, float]] = [
-        ("--accounts", accounts, 1, t.integer("max_accounts", low=1)),
-        ("--seed", seed, 0, t.integer("max_seed", low=0)),
-        ("--substeps", substeps, 1, t.integer("max_substeps", low=1)),
-        ("--depth", depth, t.number("min_depth", low=0.0), t.number("max_depth", low=0.0)),
-    ]
-    for option, value, low, high in ranges:
-        if not low <= value <= high:  # NaN fails too
-            raise InputError(
-                option, value, f"must be in [{low:.10g}, {high:.10g}] (cli/argument_limits.toml)"
-            )
 
 
 def _cell(value: Any) -> str:
@@ -146,7 +115,9 @@ def simulate(
     docs/simulate.md.
     """
     check_output_folder(out, force=force, names=REPORT_FILES, field="--out")
-    _check_arguments(accounts, seed, substeps, depth)
+    check_arguments(
+        "simulate", {"accounts": accounts, "seed": seed, "substeps": substeps, "depth": depth}
+    )
     names = tuple(n.strip() for n in models.split(",") if n.strip())
     if not names:
         raise InputError("models", models, "must list at least one model (comma-separated)")

@@ -17,7 +17,14 @@ import typer
 
 from pmargin.book import Portfolio, load_portfolio
 from pmargin.cli._backtest_command import backtest
-from pmargin.cli._output import clean, console, markup_safe, print_json, short_value
+from pmargin.cli._output import (
+    check_arguments,
+    clean,
+    console,
+    markup_safe,
+    print_json,
+    short_value,
+)
 from pmargin.cli._render import account_table, quotes_table
 from pmargin.cli._render_margin import (
     accounts_table,
@@ -307,6 +314,7 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the example book.")] = 7,
 ) -> None:
     """Margin a seeded book of example accounts on the shipped market (no network, no server)."""
+    check_arguments("demo", {"accounts": accounts, "seed": seed})
     market_file = example_path("example_market.json")
     snapshot = load_market(market_file)
     book = example_portfolio(snapshot, accounts, seed=seed)
