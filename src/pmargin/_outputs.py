@@ -62,15 +62,15 @@ def finite_json(payload: object, **dumps: Any) -> str:
         ``id`` by that id: ``accounts[id=a1].equity``). JSON has no such numbers, and they only
         come from inputs out of any sensible range.
     """
-    found = _first_non_finite(payload, "")
-    if found is not None:
+    try:
+        return json.dumps(payload, allow_nan=False, **dumps)
+    except ValueError as exc:
+        found = _first_non_finite(payload, "")
+        if found is None:  # not a float the walk can see (a ``default`` conversion, a cycle)
+            raise InputError("json", type(payload).__name__, f"cannot be written: {exc}") from None
         path, value = found
-        raise InputError(
-            path,
-            value,
-            "is not a finite number: an input (price, balance, quantity) is out of range",
-        )
-    return json.dumps(payload, allow_nan=False, **dumps)
+        reason = "is not a finite number: an input (price, balance, quantity) is out of range"
+        raise InputError(path, value, reason) from None
 
 
 def _foreign(folder: Path, names: Collection[str]) -> str | None:
