@@ -218,3 +218,19 @@ def test_check_leaves_the_cached_book_unchanged(checkers: dict[str, PreTradeChec
     before = checker.book.quantity.toarray().copy()
     checker.check("coin", Order(parse_symbol("BTC-27DEC24-100000-C"), 3.0, "base"))
     np.testing.assert_array_equal(checker.book.quantity.toarray(), before)
+
+
+def test_a_non_finite_margin_after_the_order_is_an_error_not_a_status() -> None:
+    # Inputs are range-checked where they enter; should a model still return NaN, the check
+    # names the account and the field instead of calling NaN >= IM "healthy".
+    book = arrange(portfolio_from_dict({"accounts": ACCOUNTS}), MARKET)
+    checker = PreTradeChecker(get_model("deribit"), book, MARKET)
+    assert checker._incremental is not None
+
+    class NanMargin:
+        def margin_after(self, *args: object) -> tuple[float, float]:
+            return math.nan, math.nan
+
+    checker._incremental = NanMargin()  # type: ignore[assignment]
+    with pytest.raises(InputError, match="account coin after: initial_margin: nan"):
+        checker.check("coin", Order(parse_symbol("BTC-PERPETUAL"), 1.0))
