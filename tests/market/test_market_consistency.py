@@ -96,7 +96,7 @@ def test_a_forward_at_half_the_futures_mark_is_refused_naming_both() -> None:
     assert err.value.field == "forwards.BTC.2024-12-27"
     assert "35000" in message
     assert "50.0% away from marks.BTC-27DEC24 = 70000 USD" in message
-    assert "market.max_forward_future_gap" in message
+    assert "at most 0.05 allowed (market.max_forward_future_gap)" in message
 
 
 @pytest.mark.parametrize(("factor", "refused"), [(0.99, False), (1.01, True)])

@@ -211,9 +211,8 @@ def _check_agree(
                 raise InputError(
                     field,
                     value,
-                    f"is {gap:.1%} away from {other} = {reference:g} USD for the same expiry; "
-                    f"they may differ by at most {tolerance:g} (input_limits.toml "
-                    "market.max_forward_future_gap)",
+                    f"is {gap:.1%} away from {other} = {reference:g} USD; at most "
+                    f"{tolerance:g} allowed (market.max_forward_future_gap)",
                 )
 
 
