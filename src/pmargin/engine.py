@@ -190,7 +190,11 @@ def example_path(name: str) -> Path:
 def load_inputs(
     market_file: str | Path, portfolio_file: str | Path | None
 ) -> tuple[MarketSnapshot, Portfolio | None]:
-    """Load a market snapshot and, optionally, a portfolio."""
-    market = load_market(market_file)
+    """Load a market snapshot and, optionally, a portfolio.
+
+    The portfolio is read first so that the market reader knows its explicit instruments: a mark
+    keyed by a symbol that is neither a venue symbol nor one of them is refused by name.
+    """
     portfolio = None if portfolio_file is None else load_portfolio(portfolio_file)
+    market = load_market(market_file, None if portfolio is None else portfolio.instruments)
     return market, portfolio

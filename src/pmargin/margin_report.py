@@ -159,6 +159,7 @@ def margin_reports(
             equity.equity,
             np.asarray(result.initial_margin, dtype=np.float64),
             np.asarray(result.maintenance_margin, dtype=np.float64),
+            account_ids=book.account_ids,
         )
         distance = (
             liquidation_distance(book, market, model, history=history) if liquidation else None

@@ -91,8 +91,8 @@ def stress(
     a default. JSON: per scenario its definition and per account loss, equity, equity_after,
     initial_margin, maintenance_margin, margin_breach, default (USD).
     """
-    snapshot = load_market(market)
     book = load_portfolio(portfolio)
+    snapshot = load_market(market, book.instruments)
     items: list[StressInput] = []
     if scenario or not (shock or scenarios_file):
         items.extend(historical_episodes(scenario or None, path=data))
