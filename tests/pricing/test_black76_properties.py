@@ -63,9 +63,10 @@ def _homogeneity_tolerances(f, k, t, v, r, scale, base):
     value_tol = ROUNDING * (df * np.maximum(f, k) * (1.0 + np.abs(x)) + np.abs(base.value))
     delta_tol = ROUNDING * (np.abs(base.delta) + df * pdf * cond)
     gamma_rel = np.expm1(ROUNDING * np.abs(d1) * cond) + ROUNDING
-    subnormal_ulp = ROUNDING * TINY  # 16 units of 2**-1074
-    # ... in gamma itself (the scaled one, times s), in n(d1) (over F vol sqrt(T)) and in
-    # df F n(d1) (over F^2 vol sqrt(T), the scaled one times 1 / s).
+    # A subnormal is known to 2**-1074 = TINY * EPS absolute. One may occur in gamma itself (the
+    # scaled gamma is then multiplied by s), in n(d1) (carried into gamma over F vol sqrt(T)) or
+    # in df F n(d1) (carried over F^2 vol sqrt(T), for the scaled option times 1 / s).
+    subnormal_ulp = ROUNDING * TINY
     carried = np.maximum(scale, 1.0) + 1.0 / (f * sd) + 1.0 / (np.minimum(scale, 1.0) * f * f * sd)
     gamma_tol = gamma_rel * base.gamma + subnormal_ulp * carried
     return value_tol, delta_tol, gamma_tol
