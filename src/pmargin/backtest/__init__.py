@@ -37,7 +37,7 @@ from pmargin.backtest._market import (
     market_at,
     surface_arbitrage,
 )
-from pmargin.backtest._report import model_totals, result_to_dict, write_report
+from pmargin.backtest._report import REPORT_FILES, model_totals, result_to_dict, write_report
 from pmargin.backtest._stats import (
     ChristoffersenResult,
     KupiecResult,
@@ -55,6 +55,7 @@ from pmargin.backtest._summary import (
     verdict,
 )
 from pmargin.backtest._sweep import (
+    SWEEP_FILES,
     SweepRow,
     SweepSpec,
     check_parameter,
@@ -70,7 +71,9 @@ __all__ = [
     "DEFAULT_MODELS",
     "EXAMPLE_SHAPES",
     "FUNDING_FILE",
+    "REPORT_FILES",
     "STEPS",
+    "SWEEP_FILES",
     "BacktestConfig",
     "BacktestResult",
     "BookSpec",

@@ -30,8 +30,9 @@ from pmargin._outputs import output_folder
 from pmargin._typing import FloatArray
 from pmargin.backtest._engine import BacktestResult
 from pmargin.backtest._summary import BookStats
+from pmargin.backtest._sweep import SWEEP_FILES, SweepRow, SweepSpec, write_sweep
 
-__all__ = ["model_totals", "result_to_dict", "write_report"]
+__all__ = ["REPORT_FILES", "model_totals", "result_to_dict", "write_report"]
 
 _COLUMNS = (
     "model",
@@ -58,6 +59,11 @@ _COLUMNS = (
     "max_increase_5d",
     "peak_to_trough",
     "worst_excess",
+    "expected_exceptions",
+    "kupiec_side",
+    "over_margin_factor",
+    "coverage_pass",
+    "verdict",
     "ind_note",
 )
 
@@ -74,8 +80,12 @@ def model_totals(result: BacktestResult) -> list[dict[str, Any]]:
     """Per model, pooled over its books: observations, exceptions, mean margin/notional.
 
     Returns one dict per model: ``model``, ``books``, ``n_obs``, ``n_exceptions``,
-    ``exception_rate``, ``margin_to_notional`` (mean over books) and ``margin_to_standard``
-    (mean over books where defined).
+    ``expected_exceptions`` (``p x n_obs``), ``exception_rate``, ``margin_to_notional`` (mean
+    over books), ``margin_to_standard`` (mean over books where defined), and the two-sided
+    verdict counted over books: ``books_pass``, ``books_over`` (Kupiec rejects for too few
+    exceptions), ``books_under`` (too many, or a zone not green), ``books_clustered``
+    (Christoffersen's independence rejects) and ``median_over_margin`` (median over books of
+    the over-margin factor, :func:`~pmargin.backtest.over_margin_factor`).
     """
     rows = []
     for model in result.margin:
@@ -85,15 +95,23 @@ def model_totals(result: BacktestResult) -> list[dict[str, Any]]:
         n = sum(s.n_obs for s in stats)
         x = sum(s.n_exceptions for s in stats)
         to_std = [s.margin_to_standard for s in stats if math.isfinite(s.margin_to_standard)]
+        factors = [s.over_margin_factor for s in stats if not math.isnan(s.over_margin_factor)]
+        median = float(np.median(factors)) if factors else math.nan
         rows.append(
             {
                 "model": model,
                 "books": len(stats),
                 "n_obs": n,
                 "n_exceptions": x,
+                "expected_exceptions": sum(s.expected_exceptions for s in stats),
                 "exception_rate": x / n,
                 "margin_to_notional": float(np.mean([s.margin_to_notional for s in stats])),
                 "margin_to_standard": float(np.mean(to_std)) if to_std else None,
+                "books_pass": sum(s.coverage_pass for s in stats),
+                "books_over": sum(s.kupiec_side == "too_few" for s in stats),
+                "books_under": sum(s.kupiec_side == "too_many" or s.zone != "green" for s in stats),
+                "books_clustered": sum(s.ind_reject for s in stats),
+                "median_over_margin": median if math.isfinite(median) else None,
             }
         )
     return rows
@@ -243,6 +261,35 @@ def _fmt(value: float, digits: int = 3) -> str:
     return "" if not math.isfinite(value) else f"{value:.{digits}f}"
 
 
+def _totals_html(result: BacktestResult) -> str:
+    """Per model pooled line: exceptions against expected, books by verdict, cost."""
+    head = (
+        "<tr><th>model</th><th>books</th><th>T</th><th>x</th><th>expected</th>"
+        "<th>pass</th><th>over-margined</th><th>under-margined</th><th>clustered</th>"
+        "<th>median N</th><th>margin / notional</th><th>vs standard</th></tr>"
+    )
+    body = []
+    for row in model_totals(result):
+        median = row["median_over_margin"]
+        ratio = row["margin_to_standard"]
+        cells = [
+            html.escape(row["model"]),
+            row["books"],
+            row["n_obs"],
+            row["n_exceptions"],
+            f"{row['expected_exceptions']:.0f}",
+            row["books_pass"],
+            row["books_over"],
+            row["books_under"],
+            row["books_clustered"],
+            "" if median is None else f"{median:.2f}",
+            f"{row['margin_to_notional']:.4f}",
+            "" if ratio is None else f"{ratio:.2f}",
+        ]
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f"<table>{head}\n{''.join(body)}</table>"
+
+
 def _html(result: BacktestResult) -> str:
     efficiency, charts = _plots(result)
     c = result.config
@@ -263,18 +310,22 @@ def _html(result: BacktestResult) -> str:
             )
         ]
         cells.append(f'<span class="{s.zone}">{s.zone}</span>')
+        verdict_class = "green" if s.coverage_pass else "red"
         cells += [
             _fmt(s.margin_to_notional, 4),
             _fmt(s.margin_to_standard, 2),
             _fmt(s.max_increase_1d, 2),
             _fmt(s.max_increase_5d, 2),
+            _fmt(s.over_margin_factor, 2),
+            f'<span class="{verdict_class}">{html.escape(s.verdict)}</span>',
         ]
         rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     table = "\n".join(rows)
     head = (
         "<tr><th>model</th><th>book</th><th>T</th><th>x</th><th>rate</th><th>Kupiec LR</th>"
         "<th>p</th><th>LR ind</th><th>LR cc</th><th>zone</th><th>margin / notional</th>"
-        "<th>vs standard</th><th>max 1d incr.</th><th>max 5d incr.</th></tr>"
+        "<th>vs standard</th><th>max 1d incr.</th><th>max 5d incr.</th><th>over-margin N</th>"
+        "<th>verdict</th></tr>"
     )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
     errors = "".join(
@@ -303,6 +354,12 @@ book notional {c.notional:,.0f} USD per leg.</p>
 <h2>Efficiency vs coverage</h2>
 <img alt="efficiency vs coverage" src="data:image/png;base64,{efficiency}">
 <h2>Summary (model x book)</h2>
+<p>Two-sided verdict: coverage passes when Kupiec (95 %, too many OR too few exceptions) and
+Christoffersen's independence test do not reject and the traffic light is green. Over-margin
+factor N: the factor by which the model's margins on that book could be divided before the
+exceptions reach the expected count ceil(p T) (one over the ceil(p T)-th largest ratio of
+realised loss to margin); "over-margined by about N x" where Kupiec rejects for too few.</p>
+{_totals_html(result)}
 <table>{head}
 {table}
 </table>
@@ -312,8 +369,17 @@ book notional {c.notional:,.0f} USD per leg.</p>
 """
 
 
+REPORT_FILES = frozenset({"results.json", "results.csv", "series.csv", "report.html", *SWEEP_FILES})
+"""Every file a backtest report folder may hold (a folder of only these may be replaced)."""
+
+
 def write_report(
-    result: BacktestResult, out_dir: str | Path, *, html_report: bool = True, series: bool = True
+    result: BacktestResult,
+    out_dir: str | Path,
+    *,
+    html_report: bool = True,
+    series: bool = True,
+    sweep: tuple[SweepSpec, list[SweepRow]] | None = None,
 ) -> dict[str, Path]:
     """Write ``results.json``, ``results.csv``, ``series.csv`` and ``report.html``.
 
@@ -328,16 +394,21 @@ def write_report(
         Also render the HTML report (needs matplotlib).
     series
         Include the step series in ``results.json``.
+    sweep
+        A parameter sweep's spec and rows: also ``sweep.json``, ``sweep.csv`` and (with
+        ``html_report``) ``sweep.png`` (:func:`~pmargin.backtest.write_sweep`).
 
     Returns
     -------
     dict[str, Path]
-        ``"json"``, ``"csv"``, ``"series"`` and (with ``html_report``) ``"html"`` paths.
+        ``"json"``, ``"csv"``, ``"series"``, (with ``html_report``) ``"html"`` and the sweep's
+        paths.
     """
     target = Path(out_dir)
-    names = {"results.json", "results.csv", "series.csv", "report.html"}
-    with output_folder(target, names=names, field="out") as folder:
+    with output_folder(target, names=REPORT_FILES, field="out") as folder:
         paths = _write_files(result, folder, html_report=html_report, series=series)
+        if sweep is not None:
+            paths.update(write_sweep(sweep[1], sweep[0], folder, plot=html_report))
     return {name: target / path.name for name, path in paths.items()}
 
 

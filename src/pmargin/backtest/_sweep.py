@@ -28,6 +28,7 @@ from pmargin.errors import InputError
 from pmargin.margin import MarginModel, get_model, load_parameter_file
 
 __all__ = [
+    "SWEEP_FILES",
     "SweepRow",
     "SweepSpec",
     "check_parameter",
@@ -37,6 +38,10 @@ __all__ = [
     "variant_model",
     "write_sweep",
 ]
+
+
+SWEEP_FILES = ("sweep.json", "sweep.csv", "sweep.png")
+"""Files :func:`write_sweep` writes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +307,8 @@ def write_sweep(
     rows: list[SweepRow], spec: SweepSpec, out_dir: str | Path, *, plot: bool = True
 ) -> dict[str, Path]:
     """Write ``sweep.json``, ``sweep.csv`` and (``plot``) ``sweep.png`` under ``out_dir``.
+
+    :func:`~pmargin.backtest.write_report` calls it inside the report folder it writes whole.
 
     Returns
     -------

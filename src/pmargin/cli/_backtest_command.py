@@ -17,7 +17,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from pmargin._outputs import check_output_folder
 from pmargin.backtest import (
+    REPORT_FILES,
     STEPS,
     BacktestConfig,
     BacktestResult,
@@ -33,7 +35,6 @@ from pmargin.backtest import (
     sweep_models,
     sweep_rows,
     write_report,
-    write_sweep,
 )
 from pmargin.cli._output import console, print_json
 from pmargin.errors import InputError
@@ -214,6 +215,7 @@ def backtest(
     given = _names(models, "models")
     # With a sweep: the --models given for comparison (standard by default), then the variants.
     names = (given or default_models()) if spec is None else (*(given or ("standard",)), *variants)
+    check_output_folder(out, force=True, names=REPORT_FILES, field="--out")
     step_hours = STEPS[step]
     mpor_hours = parse_duration(mpor, "mpor")
     frequency = "4h" if step_hours % 24 or mpor_hours % 24 else "1d"
@@ -229,10 +231,9 @@ def backtest(
         p=1.0 - confidence,
     )
     result = run_backtest(history, config, funding=funding, instances=variants)
-    paths = write_report(result, out, html_report=not no_html)
     rows = [] if spec is None else sweep_rows(result, spec)
-    if spec is not None:
-        paths.update(write_sweep(rows, spec, out, plot=not no_html))
+    swept = None if spec is None else (spec, rows)
+    paths = write_report(result, out, html_report=not no_html, sweep=swept)
     if as_json:
         doc = result_to_dict(result, series=False)
         if spec is not None:
