@@ -9,7 +9,7 @@ units of underlying, gamma per USD, vega USD per 1.00 vol, theta USD per year).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -189,12 +189,16 @@ class ModelComparison:
         product it does not list, an underlying without parameters).
     errors
         Model -> account id -> the one-line reason, for the NaN entries.
+    notes
+        Model -> its one-line notes (:attr:`MarginResult.notes`; Deribit: the reading of its
+        unpublished parts), only for models that have any.
     """
 
     account_ids: tuple[str, ...]
     initial_margin: dict[str, FloatArray]
     maintenance_margin: dict[str, FloatArray]
     errors: dict[str, dict[str, str]]
+    notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_reports(cls, reports: dict[str, MarginReport]) -> ModelComparison:
@@ -205,6 +209,7 @@ class ModelComparison:
             initial_margin={n: r.result.initial_margin for n, r in reports.items()},
             maintenance_margin={n: r.result.maintenance_margin for n, r in reports.items()},
             errors={n: {} for n in reports},
+            notes={n: r.result.notes for n, r in reports.items() if r.result.notes},
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -221,7 +226,10 @@ class ModelComparison:
                     "errors": {n: e[account_id] for n, e in self.errors.items() if account_id in e},
                 }
             )
-        return {"accounts": rows}
+        document: dict[str, Any] = {"accounts": rows}
+        if self.notes:
+            document["notes"] = {n: list(v) for n, v in self.notes.items()}
+        return document
 
 
 def compare_margins(
@@ -238,12 +246,14 @@ def compare_margins(
     im: dict[str, FloatArray] = {}
     mm: dict[str, FloatArray] = {}
     errors: dict[str, dict[str, str]] = {}
+    notes: dict[str, tuple[str, ...]] = {}
     for name in models:
         model = get_model(name)
         errors[name] = {}
         try:
             result = model.compute(book, market)
         except PmarginError:
+            found: dict[str, None] = {}
             im[name], mm[name] = np.full(n, np.nan), np.full(n, np.nan)
             for a, account in enumerate(portfolio.accounts):
                 alone = Portfolio((account,), portfolio.instruments)
@@ -254,6 +264,11 @@ def compare_margins(
                     continue
                 im[name][a] = single.initial_margin[0]
                 mm[name][a] = single.maintenance_margin[0]
+                found.update(dict.fromkeys(single.notes))
+            if found:
+                notes[name] = tuple(found)
             continue
         im[name], mm[name] = result.initial_margin, result.maintenance_margin
-    return ModelComparison(book.account_ids, im, mm, errors)
+        if result.notes:
+            notes[name] = result.notes
+    return ModelComparison(book.account_ids, im, mm, errors, notes)

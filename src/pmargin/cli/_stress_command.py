@@ -109,3 +109,5 @@ def stress(
     stamp = snapshot.timestamp.isoformat()
     out.print(scenarios_table(report, f"pmargin stress --model {model} @ {stamp}: scenarios"))
     out.print(results_table(report, "loss per account (USD; loss > IM: breach, > equity: default)"))
+    for note in report.notes:
+        out.print(note, markup=False, highlight=False)

@@ -219,6 +219,8 @@ def compare(
         return
     rows = range(len(comparison.account_ids))
     console().print(compare_table(comparison, rows, "initial margin by model (USD)"))
+    for note in dict.fromkeys(n for notes in comparison.notes.values() for n in notes):
+        console().print(note, markup=False, highlight=False)
 
 
 @app.command("risk-matrix")
@@ -299,7 +301,10 @@ def check_order(
             raise InputError(option, exc.value, exc.reason) from None
         raise
     if as_json:
-        print_json(check.to_dict())
+        document = check.to_dict()
+        if report.result.notes:
+            document["notes"] = list(report.result.notes)
+        print_json(document)
         return
     console().print(order_table(check, f"check-order {account}: {quantity:+g} {instrument}"))
     _print_notes(report)

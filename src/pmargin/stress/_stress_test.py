@@ -98,6 +98,8 @@ class StressReport:
         unstressed correlation; NaN in other columns.
     equity, initial_margin, maintenance_margin
         Shape ``(n_accounts,)``, USD, before the shock.
+    notes
+        The margin model's one-line notes (Deribit: the reading of its unpublished parts).
     """
 
     model: str
@@ -109,6 +111,7 @@ class StressReport:
     equity: FloatArray
     initial_margin: FloatArray
     maintenance_margin: FloatArray
+    notes: tuple[str, ...] = ()
 
     @property
     def equity_after(self) -> FloatArray:
@@ -156,12 +159,15 @@ class StressReport:
                     "accounts": accounts,
                 }
             )
-        return {
+        document: dict[str, Any] = {
             "model": self.model,
             "timestamp": self.timestamp.isoformat(),
             "currency": "USD",
             "scenarios": scenarios,
         }
+        if self.notes:
+            document["notes"] = list(self.notes)
+        return document
 
 
 def stress_test(
@@ -263,6 +269,7 @@ def stress_test(
         equity=np.asarray(report.equity.equity, dtype=np.float64),
         initial_margin=np.asarray(report.result.initial_margin, dtype=np.float64),
         maintenance_margin=np.asarray(report.result.maintenance_margin, dtype=np.float64),
+        notes=report.result.notes,
     )
 
 

@@ -100,3 +100,36 @@ def test_option_book_output_names_the_reading(tmp_path: Path) -> None:
         assert " ".join(note.split()) in " ".join(table.stdout.split())  # one line, maybe wrapped
     standard = CliRunner().invoke(app, [*args, "--model", "standard", "--json"])
     assert "notes" not in json.loads(standard.stdout)
+
+
+@pytest.mark.parametrize(
+    ("command", "extra"),
+    [
+        ("compare", ["--models", "standard,deribit,deribit-cross"]),
+        ("stress", ["--shock", "BTC=-0.3"]),
+        ("check-order", ["-a", "a", "-i", "BTC-26DEC25-115000-C", "-q", "-1"]),
+    ],
+)
+def test_every_command_on_an_option_book_names_the_reading(
+    command: str, extra: list[str], tmp_path: Path
+) -> None:
+    from pmargin.engine import example_path
+
+    portfolio = {
+        "id": "a",
+        "balances": {"BTC": 1},
+        "positions": [{"instrument": "BTC-26DEC25-115000-C", "quantity": -1, "unit": "base"}],
+    }
+    (tmp_path / "p.json").write_text(json.dumps(portfolio))
+    args = [command, "-p", str(tmp_path / "p.json"), "-m", str(example_path("example_market.json"))]
+    args += extra
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    notes = json.loads(result.stdout)["notes"]
+    lines = [n for v in notes.values() for n in v] if isinstance(notes, dict) else notes
+    assert lines
+    assert all(" reading of unpublished parts" in line for line in lines)
+    table = CliRunner().invoke(app, args)
+    assert table.exit_code == 0, table.output
+    flat = " ".join(table.stdout.split())
+    assert all(" ".join(line.split()) in flat for line in lines)
