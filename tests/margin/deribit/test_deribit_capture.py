@@ -1,18 +1,26 @@
-"""The stored replies (``captures/*.json``) hold the published numbers of ``_deribit_cases``."""
+"""Reading and verifying the stored replies (``captures/*.json``).
+
+``_deribit_cases`` reads each published number straight from the JSON fields; here
+:func:`read_capture`, the parser behind ``pmargin verify``, must read the same ones.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from _deribit_cases import (
+    CAPTURES,
+    DOC,
     DOC_AGGREGATED_EXTENDED,
     DOC_AGGREGATED_STANDARD,
+    DOC_FUTURE_EXTENDED,
+    DOC_FUTURE_STANDARD,
     DOC_INDEX,
     DOC_MARKS,
+    DOC_PERP_EXTENDED,
+    DOC_PERP_STANDARD,
     DOC_POSITIONS,
-    DOC_RISK_MATRIX_MARGIN,
     DOC_TIMESTAMP,
+    ETH,
     ETH_AGGREGATED_EXTENDED,
     ETH_AGGREGATED_STANDARD,
     ETH_INDEX,
@@ -20,38 +28,40 @@ from _deribit_cases import (
     ETH_PERP_EXTENDED,
     ETH_PERP_STANDARD,
     ETH_POSITIONS,
-    ETH_RISK_MATRIX_MARGIN,
     ETH_TIMESTAMP,
 )
 
 from pmargin.errors import InputError
 from pmargin.margin.deribit import DeribitCapture, read_capture, verify_capture
 
-CAPTURES = Path(__file__).resolve().parent / "captures"
 
-
-def test_doc_2024_capture_holds_the_published_numbers() -> None:
+def test_read_capture_reads_the_doc_2024_fields() -> None:
     c = read_capture(CAPTURES / "doc-2024.json")
     assert c.timestamp_ms == DOC_TIMESTAMP
     assert dict(c.index) == {"BTC": DOC_INDEX}
     assert dict(c.marks) == {s: m["price"] for s, m in DOC_MARKS.items()}
     assert dict(c.positions) == DOC_POSITIONS
+    assert dict(c.balances) == {}
+    assert list(c.initial["BTC-PERPETUAL"]) == DOC_PERP_STANDARD + DOC_PERP_EXTENDED
+    assert list(c.initial["BTC-28JUN24"]) == DOC_FUTURE_STANDARD + DOC_FUTURE_EXTENDED
     assert list(c.aggregated["btc_btc"]) == DOC_AGGREGATED_STANDARD + DOC_AGGREGATED_EXTENDED
     assert c.pre_aggregated == {}  # the 2024 reply predates pre_aggregated_risk_vectors
-    details = c.margins["btc"]["initial_margin_details"]
-    assert details["risk_matrix_margin"] == DOC_RISK_MATRIX_MARGIN
+    assert dict(c.margins) == DOC["margins"]
+    assert dict(c.model_params) == DOC["model_params"]
 
 
-def test_eth_2026_capture_holds_the_published_numbers() -> None:
-    c = read_capture(CAPTURES / "eth-2026.json")
+def test_read_capture_reads_the_eth_2026_fields() -> None:
+    c = read_capture(CAPTURES / "eth-2026.json")  # a bare result, no JSON-RPC envelope
     assert c.timestamp_ms == ETH_TIMESTAMP
     assert dict(c.index) == {"ETH": ETH_INDEX}
     assert dict(c.marks) == {s: m["price"] for s, m in ETH_MARKS.items()}
     assert dict(c.positions) == ETH_POSITIONS
-    assert list(c.pre_aggregated["eth_eth"]) == ETH_PERP_STANDARD + ETH_PERP_EXTENDED
+    assert list(c.initial["ETH-PERPETUAL"]) == ETH_PERP_STANDARD + ETH_PERP_EXTENDED
+    pre = ETH["pre_aggregated_risk_vectors"]["eth_eth"]
+    assert list(c.pre_aggregated["eth_eth"]) == pre["standard"] + pre["extended"]
     assert list(c.aggregated["eth_eth"]) == ETH_AGGREGATED_STANDARD + ETH_AGGREGATED_EXTENDED
-    details = c.margins["eth"]["initial_margin_details"]
-    assert details["risk_matrix_margin"] == ETH_RISK_MATRIX_MARGIN
+    assert dict(c.margins) == ETH["margins"]
+    assert dict(c.model_params) == ETH["model_params"]
 
 
 @pytest.mark.parametrize("name", ["doc-2024", "eth-2026"])
