@@ -10,7 +10,8 @@
 ``dev``
     The default elsewhere: random exploration with the default example database
     (``.hypothesis/``), so a failure found once is replayed first on the next run. No deadline
-    either: a shared or loaded machine must not turn timing into a failure.
+    and no ``too_slow`` check either: a shared or loaded machine must not turn timing into a
+    failure.
 ``stress``
     ``dev`` for a flakiness hunt (``HYPOTHESIS_PROFILE=stress pytest tests/pricing``): every
     test runs ``$STRESS_FACTOR`` (default 10) times its own ``max_examples``.
@@ -44,7 +45,7 @@ def register() -> None:
         print_blob=True,
         suppress_health_check=[HealthCheck.too_slow],
     )
-    settings.register_profile("dev", deadline=None)
+    settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
     settings.register_profile("stress", parent=settings.get_profile("dev"))
 
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 import hypothesis_profiles
 
@@ -45,6 +45,13 @@ def test_ci_profile_is_deterministic() -> None:
     assert ci.database is None
     assert ci.deadline is None
     assert ci.max_examples == hypothesis_profiles.CI_MAX_EXAMPLES
+
+
+@pytest.mark.parametrize("name", hypothesis_profiles.PROFILES)
+def test_no_profile_fails_on_timing(name: str) -> None:
+    profile = settings.get_profile(name)
+    assert profile.deadline is None
+    assert HealthCheck.too_slow in profile.suppress_health_check
 
 
 def test_a_test_settings_inherits_the_profile() -> None:
