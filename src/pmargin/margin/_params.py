@@ -26,6 +26,9 @@ __all__ = ["ParamTable", "load_parameter_file", "methodology_path"]
 
 _MISSING: Any = object()
 
+_LOADER_KEY = "extensible"
+"""Top-level key of a shipped file naming its open tables (read by the loader, not a model)."""
+
 
 def methodology_path(name: str) -> Path:
     """Path of the parameter file shipped for model ``name`` (``methodologies/<name>.toml``)."""
@@ -45,7 +48,8 @@ def load_parameter_file(model: str, path: str | Path | None = None) -> ParamTabl
     Returns
     -------
     ParamTable
-        The top-level table, whose errors name the file.
+        The top-level table, whose errors name the file; :meth:`ParamTable.added` lists the
+        entries a user's file adds to the shipped file's open tables.
 
     Notes
     -----
@@ -55,61 +59,120 @@ def load_parameter_file(model: str, path: str | Path | None = None) -> ParamTabl
 
     A user's file may only hold fields the shipped file of ``model`` has (checked by name,
     table by table, before any model reads it): a misspelt field would otherwise be ignored
-    and the shipped value used. A table of like entries (``currency.btc``, ``currency.eth``:
-    sub-tables sharing most fields) may gain new entries, shaped like their siblings.
+    and the shipped value used. The exception is the tables the shipped file names in its
+    top-level ``extensible`` list (dotted paths, e.g. ``"groups"``, ``"mr1.moves"``), whose keys
+    are names the user chooses (coin groups, currencies): a user's file may add entries to
+    those, each shaped like the table's shipped entries (a list among lists, a number among
+    numbers, a table holding only its siblings' fields). ``extensible`` is read by the loader,
+    not by a model; each path must name a table of the file, and a user's file may not open a
+    table the shipped file keeps closed.
 
     Raises
     ------
     InputError
         Naming the file: missing, unreadable, too large, not UTF-8, or not valid TOML (with
-        the parser's message); naming the field: a field the shipped file does not have.
+        the parser's message); naming the field: a field the shipped file does not have, an
+        entry shaped unlike its siblings, or an ``extensible`` path that names no table.
     """
     if path is None:
-        return _load(methodology_path(model), ())
-    table = _load(Path(path), ())
-    shipped = methodology_path(model)
-    if shipped.is_file():
-        _check_known(table.data, _load(shipped, ()).data, f"{Path(path).name}:", shipped.name)
-    return table
+        return _load(methodology_path(model), ()).table
+    user = _load(Path(path), ())
+    shipped_file = methodology_path(model)
+    if not shipped_file.is_file():
+        return user.table
+    shipped = _load(shipped_file, ())
+    where = f"{Path(path).name}:"
+    for i, opened in enumerate(user.declared):
+        if opened not in shipped.extensible:
+            raise InputError(
+                f"{where} extensible[{i}]",
+                opened,
+                f"is not open in {shipped_file.name} (open: {', '.join(shipped.extensible)})",
+            )
+    added: list[tuple[str, ...]] = []
+    _check_known(
+        user.table.data,
+        shipped.table.data,
+        _Walk(frozenset(shipped.extensible), shipped_file.name, added),
+        (),
+        where,
+    )
+    return ParamTable(user.table.data, user.table.where, frozenset(added))
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """A parameter file as read: its table, its own and its bases' ``extensible`` paths."""
+
+    table: ParamTable
+    extensible: tuple[str, ...]
+    declared: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    """What :func:`_check_known` carries down: open paths, reference name, added entries."""
+
+    extensible: frozenset[str]
+    reference: str
+    added: list[tuple[str, ...]]
+
+
+_KINDS: tuple[tuple[str, type | tuple[type, ...]], ...] = (
+    ("a table", Mapping),
+    ("a list", list),
+    ("true or false", bool),
+    ("a number", (int, float)),
+    ("a string", str),
+)
+"""Shapes of TOML values, in the order they are told apart (a bool is not a number)."""
+
+
+def _kind(value: object) -> str:
+    """Name the shape of a TOML value (``"a table"``, ``"a number"``, ...)."""
+    return next((name for name, types in _KINDS if isinstance(value, types)), "a date or time")
 
 
 def _check_known(
-    given: Mapping[str, Any], shipped: Mapping[str, Any], where: str, reference: str
+    given: Mapping[str, Any],
+    shipped: Mapping[str, Any],
+    walk: _Walk,
+    path: tuple[str, ...],
+    where: str,
 ) -> None:
-    """Refuse a key of ``given`` that ``shipped`` lacks (recursively, see the loader)."""
-    keyed = _is_keyed(shipped)
+    """Refuse a key of ``given`` that ``shipped`` lacks, unless ``path`` is open (see loader).
+
+    New entries of an open table are recorded in ``walk.added`` by their key path.
+    """
+    is_open = ".".join(path) in walk.extensible
     for key, value in given.items():
         field = f"{where} {key}" if where.endswith(":") else f"{where}.{key}"
         if key in shipped:
             if isinstance(value, Mapping) and isinstance(shipped[key], Mapping):
-                _check_known(value, shipped[key], field, reference)
+                _check_known(value, shipped[key], walk, (*path, key), field)
             continue
-        if keyed and isinstance(value, Mapping):
+        if not is_open:
+            close = difflib.get_close_matches(key, [str(k) for k in shipped], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InputError(field, abbreviate(value), f"is not a field of {walk.reference}{hint}")
+        kinds = sorted({_kind(v) for v in shipped.values()})
+        if kinds and _kind(value) not in kinds:
+            raise InputError(
+                field,
+                abbreviate(value),
+                f"must be {' or '.join(kinds)}, like the other entries of "
+                f"{'.'.join(path)} in {walk.reference}",
+            )
+        walk.added.append((*path, key))
+        if isinstance(value, Mapping):
             template: dict[str, Any] = {}
             for sibling in shipped.values():
-                template.update(sibling)
-            _check_known(value, template, field, reference)
-            continue
-        close = difflib.get_close_matches(key, [str(k) for k in shipped], n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise InputError(field, abbreviate(value), f"is not a field of {reference}{hint}")
+                if isinstance(sibling, Mapping):
+                    template.update(sibling)
+            _check_known(value, template, walk, (*path, "*"), field)
 
 
-def _is_keyed(table: Mapping[str, Any]) -> bool:
-    """Whether ``table`` is a collection keyed by name (``currency.btc``, ``currency.eth``).
-
-    True when it holds at least two sub-tables and nothing else, and they share most of their
-    fields (at least 2, and at least half of the smallest one's), as entries of one kind do.
-    """
-    entries = list(table.values())
-    if len(entries) < 2 or not all(isinstance(v, Mapping) for v in entries):
-        return False
-    fields = [set(v) for v in entries]
-    shared = set.intersection(*fields)
-    return len(shared) >= max(2, min(len(f) for f in fields) // 2)
-
-
-def _load(file: Path, seen: tuple[str, ...]) -> ParamTable:
+def _load(file: Path, seen: tuple[str, ...]) -> _Loaded:
     """Read ``file``, merging it over its ``base`` methodology when it names one."""
     text = read_text_file(file, "params")
     try:
@@ -117,14 +180,33 @@ def _load(file: Path, seen: tuple[str, ...]) -> ParamTable:
     except tomllib.TOMLDecodeError as exc:
         raise InputError("params", str(file), f"is not valid TOML: {exc}") from None
     base = data.pop("base", None)
-    if base is None:
-        return ParamTable(data, file.name)
-    if not isinstance(base, str) or not methodology_path(base).is_file():
-        raise InputError(f"{file.name}: base", base, "must name a shipped methodology file")
-    if base in seen:
-        raise InputError(f"{file.name}: base", base, "makes the bases loop")
-    parent = _load(methodology_path(base), (*seen, base))
-    return ParamTable(_merged(parent.data, data), file.name)
+    opened = data.pop(_LOADER_KEY, [])
+    extensible: tuple[str, ...] = ()
+    if base is not None:
+        if not isinstance(base, str) or not methodology_path(base).is_file():
+            raise InputError(f"{file.name}: base", base, "must name a shipped methodology file")
+        if base in seen:
+            raise InputError(f"{file.name}: base", base, "makes the bases loop")
+        parent = _load(methodology_path(base), (*seen, base))
+        data = _merged(parent.table.data, data)
+        extensible = parent.extensible
+    table = ParamTable(data, file.name)
+    declared = _extensible_paths(table, opened)
+    return _Loaded(table, (*extensible, *declared), declared)
+
+
+def _extensible_paths(table: ParamTable, value: object) -> tuple[str, ...]:
+    """Check ``extensible`` (a list of dotted paths, each naming a table of ``table``)."""
+    field = table.field(_LOADER_KEY)
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        raise InputError(field, abbreviate(value), "must be a list of dotted table paths")
+    for i, path in enumerate(value):
+        node: Any = table.data
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if not isinstance(node, Mapping):
+            raise InputError(f"{field}[{i}]", path, "is not a table of this file")
+    return tuple(value)
 
 
 def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,10 +230,15 @@ class ParamTable:
         The parsed table.
     where
         Dotted path of the table for error messages (``"deribit.toml: currencies.BTC"``).
+    added_paths
+        Key paths, relative to this table, of the entries a user's file added to the open
+        (``extensible``) tables of the model's shipped file (see :func:`load_parameter_file`);
+        empty for a shipped file or a table built in code.
     """
 
     data: Mapping[str, Any]
     where: str
+    added_paths: frozenset[tuple[str, ...]] = frozenset()
 
     def field(self, key: str) -> str:
         """Dotted path of ``key`` in this table, for error messages."""
@@ -163,6 +250,11 @@ class ParamTable:
     def keys(self) -> list[str]:
         """Keys of this table, in file order."""
         return list(self.data)
+
+    def added(self) -> tuple[str, ...]:
+        """Keys of this table a user's file added (new entries of an open table), file order."""
+        mine = {p[0] for p in self.added_paths if len(p) == 1}
+        return tuple(k for k in self.data if k in mine)
 
     def raw(self, key: str, default: Any = _MISSING) -> Any:
         """Return the value of ``key`` as parsed; a missing key without default is an error."""
@@ -219,7 +311,8 @@ class ParamTable:
         value = self.raw(key, default)
         if not isinstance(value, Mapping):
             raise InputError(self.field(key), value, "must be a table")
-        return ParamTable(value, self.field(key))
+        inner = frozenset(p[1:] for p in self.added_paths if len(p) > 1 and p[0] == key)
+        return ParamTable(value, self.field(key), inner)
 
     def field_paths(self, key: str) -> tuple[str, ...]:
         """Read a list of dotted paths (``"mr2.days"``), each naming a field of this table.
@@ -250,9 +343,14 @@ class ParamTable:
         self.text("methodology", choices=(methodology,))
 
     def reject_unknown(self, allowed: Sequence[str]) -> None:
-        """Raise naming the first key that is not in ``allowed`` (a typo guard)."""
+        """Raise naming the first key that is not in ``allowed`` (a typo guard).
+
+        A file's top-level ``extensible`` list is the loader's, not a parameter: it is let
+        through at the top level of a table parsed straight from a shipped file.
+        """
+        top = ":" not in self.where
         for key in self.data:
-            if key not in allowed:
+            if key not in allowed and not (top and key == _LOADER_KEY):
                 raise InputError(
                     self.field(key), self.data[key], f"is not a known field ({sorted(allowed)})"
                 )

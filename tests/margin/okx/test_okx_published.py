@@ -6,11 +6,12 @@ reference, ``POST /api/v5/account/position-builder``, response example with ts
 
 The response does not print the index prices or the USDT price; they are recovered from
 published numbers by the formulas in the fixture, and the first test recomputes those formulas
-from the response before anything uses them. The model is the shipped ``okx.toml`` (LTC takes
-the values of its group ``move_tier2``, which this example pins) with the borrowing charge MR8
-switched on by a user's parameter file (``okx-borrowing.toml``, ``base = "okx"``); the shipped
-file alone gives the derivatives-only totals.
-LTC-USDT-SWAP is an explicit instrument spec: the registry knows no OKX LTC/USDT contract size.
+from the response before anything uses them. The model is the shipped ``okx.toml`` under a
+user's parameter file (``okx-ltc-example.toml``, ``base = "okx"``) that gives LTC its example
+values as a coin group of its own (the shipped tiers carry OKX's published values only, so
+LTC's perpetual basis move and MR7 rate are not generalised to its tier) and switches the
+borrowing charge MR8 on. LTC-USDT-SWAP is an explicit instrument spec: the registry knows no
+OKX LTC/USDT contract size.
 
 OKX prints float64 results (up to 17 significant digits); pmargin computes the same products
 in a different order, so every number agrees to ``REL`` relative (largest seen: 2.4e-14, MR4 of
@@ -29,14 +30,14 @@ import pytest
 
 from pmargin.book import portfolio_from_dict
 from pmargin.collateral import account_equity
-from pmargin.margin import MarginResult, RiskUnitMargin, get_model
+from pmargin.margin import MarginResult, RiskUnitMargin, get_model, load_parameter_file
 from pmargin.margin.okx import OkxModel
 from pmargin.market import MarketSnapshot, market_from_dict
 from pmargin.risk import BookArrangement, arrange
 
 HERE = Path(__file__).parent
 FIXTURE = HERE / "okx_position_builder_example.json"
-USER_PARAMS = HERE / "okx-borrowing.toml"
+USER_PARAMS = HERE / "okx-ltc-example.toml"
 
 REL = 1e-13
 """Relative agreement with the printed numbers (float64 rounding of the same algebra)."""
@@ -189,9 +190,57 @@ def component(underlying: str, name: str) -> float:
 # -- the published numbers -------------------------------------------------------------------
 
 
-def test_shipped_file_gives_the_derivatives_margin() -> None:
+def test_ltc_takes_the_user_file_values_and_only_ltc() -> None:
+    """LTC's example values come from the user's group ``ltc``; LTC's tier peers keep okx.toml's."""
+    user = model(USER_PARAMS).params
+    shipped = model().params
+    assert "ltc" in load_parameter_file("okx", USER_PARAMS).table("groups").added()
+    assert user.mr4_perpetual_move.lookup("LTC") == 0.008
+    assert user.mr7_rates["perpetual"].lookup("LTC") == 0.007
+    assert user.mr1_moves.lookup("LTC") == (0.06, 0.12, 0.18)
+    assert user.mr6_moves.lookup("LTC") == 0.36
+    # A table the group has no row in keeps LTC's shipped group (move_tier2's published 15%).
+    assert user.mr4_annual_move.lookup("LTC") == shipped.mr4_annual_move.lookup("LTC") == 0.15
+    for peer in ("SOL", "XRP", "BCH"):  # LTC's shipped tier-2 peers: untouched
+        assert user.mr4_perpetual_move.lookup(peer) == shipped.mr4_perpetual_move.lookup(peer)
+        assert user.mr7_rates["perpetual"].lookup(peer) == shipped.mr7_rates["perpetual"].lookup(
+            peer
+        )
+    assert shipped.mr4_perpetual_move.lookup("LTC") == shipped.mr4_perpetual_move.default
+    assert shipped.mr7_rates["perpetual"].lookup("LTC") == shipped.mr7_rates["perpetual"].default
+
+
+def test_shipped_file_gives_the_published_values_of_ltc_tiers() -> None:
+    """Without the user file: BTC's unit as published, LTC's MR1/MR6 (its published tiers) too.
+
+    LTC's MR4 and MR7 then take okx.toml's ``default`` rates (assumed), not the example's.
+    """
     book, market = book_and_market()
     derivatives = model().compute(book, market)
+    assert {u.underlying for u in derivatives.risk_units} == set(UNITS)
+    by_unit = {u.underlying: u for u in derivatives.risk_units}
+    btc = by_unit["BTC"]
+    _close(float(btc.maintenance_margin[0]), _unit_data("BTC")["mmr"])
+    _close(float(btc.initial_margin[0]), _unit_data("BTC")["imr"])
+    ltc = by_unit["LTC"]
+    for name in ("mr1", "mr6"):
+        _close(float(ltc.components[name][0]), _unit_data("LTC")[name])
+    delta = _num(_unit_data("LTC")["delta"])
+    shipped = model().params
+    _close(float(ltc.components["mr4"][0]) / shipped.mr4_perpetual_move.default, str(delta))
+    _close(float(ltc.components["mr7"][0]) / shipped.mr7_rates["perpetual"].default, str(delta))
+    assert float(ltc.components["mr4"][0]) != pytest.approx(_num(_unit_data("LTC")["mr4"]))
+    assert float(derivatives.im_other[0]) == 0.0
+
+
+def test_user_file_without_borrowing_gives_the_derivatives_margin(tmp_path: Path) -> None:
+    """The example's ``derivMmr``: the LTC file with MR8 off again (a user's file of its own)."""
+    text = USER_PARAMS.read_text(encoding="utf-8").replace("enabled = true", "enabled = false")
+    assert "enabled = false" in text
+    path = tmp_path / "okx-ltc-no-borrowing.toml"
+    path.write_text(text, encoding="utf-8")
+    book, market = book_and_market()
+    derivatives = model(path).compute(book, market)
     assert {u.underlying for u in derivatives.risk_units} == set(UNITS)
     _close(float(derivatives.maintenance_margin[0]), _response()["derivMmr"])
     imr = sum(_num(_unit_data(u)["imr"]) for u in UNITS)

@@ -7,6 +7,7 @@ turns coin groups into per-underlying lookups. Errors name the dotted field, e.g
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -234,9 +235,7 @@ def _simple(table: ParamTable, name: str, key: str, *, high: float) -> float:
     return sub.number(key, low=0.0, high=high)
 
 
-def _mr4(
-    table: ParamTable, groups: Mapping[str, tuple[str, ...]], key: str, *, high: float
-) -> CoinTable[float]:
+def _mr4(table: ParamTable, groups: _Groups, key: str, *, high: float) -> CoinTable[float]:
     table.reject_unknown(("source", "form", "annual_move", "perpetual_move"))
     _source(table)
     table.text("form", choices=_MR4_FORMS)
@@ -254,7 +253,24 @@ def _flag(table: ParamTable, key: str) -> bool:
     return value
 
 
-def _groups(table: ParamTable) -> dict[str, tuple[str, ...]]:
+@dataclass(frozen=True, slots=True)
+class _Groups:
+    """Coin groups of ``[groups]``: members, and which groups a user's file added.
+
+    Attributes
+    ----------
+    members
+        Group name -> coin codes (upper case).
+    added
+        Names of the groups a user's file adds to the shipped ``okx.toml`` (see
+        :meth:`ParamTable.added`); their values take precedence in every table that has them.
+    """
+
+    members: Mapping[str, tuple[str, ...]]
+    added: frozenset[str]
+
+
+def _groups(table: ParamTable) -> _Groups:
     groups: dict[str, tuple[str, ...]] = {}
     for name in table.data:
         if name == DEFAULT_KEY:
@@ -267,36 +283,48 @@ def _groups(table: ParamTable) -> dict[str, tuple[str, ...]]:
         ):
             raise InputError(table.field(name), value, "must be a non-empty list of coin codes")
         groups[name] = tuple(c.strip().upper() for c in value)
-    return groups
+    return _Groups(MappingProxyType(groups), frozenset(table.added()))
 
 
 def _coin_table(
     table: ParamTable,
-    groups: Mapping[str, tuple[str, ...]],
+    groups: _Groups,
     read: Callable[[ParamTable, str], _V],
 ) -> CoinTable[_V]:
-    """Map each coin of each named group to ``read(table, group)``; ``default`` required."""
-    by_coin: dict[str, _V] = {}
-    owner: dict[str, str] = {}
+    """Map each coin of each named group to ``read(table, group)``; ``default`` required.
+
+    A coin takes the value of the one group naming it among the table's keys; where a group a
+    user's file adds and a shipped group both name it, the added group's value is taken. Two
+    shipped groups, or two added groups, naming one coin in one table is an error.
+    """
     for key in table.data:
-        if key == DEFAULT_KEY:
-            continue
-        if key not in groups:
+        if key != DEFAULT_KEY and key not in groups.members:
+            close = difflib.get_close_matches(key, list(groups.members), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise InputError(
                 table.field(key),
                 table.raw(key),
-                f"is not a coin group (groups: {sorted(groups)}, or {DEFAULT_KEY!r})",
+                f"is not a coin group (groups: {sorted(groups.members)}, or {DEFAULT_KEY!r}){hint}",
             )
-        value = read(table, key)
-        for coin in groups[key]:
-            if coin in owner:
-                raise InputError(
-                    table.field(key),
-                    coin,
-                    f"is also in group {owner[coin]!r}: a coin may have one value per table",
-                )
-            owner[coin] = key
-            by_coin[coin] = value
+    by_coin: dict[str, _V] = {}
+    for added in (False, True):  # the shipped groups, then the added ones over them
+        owner: dict[str, str] = {}
+        for key in table.data:
+            if key == DEFAULT_KEY or (key in groups.added) != added:
+                continue
+            value = read(table, key)
+            for coin in groups.members[key]:
+                if owner.get(coin, key) != key:
+                    also = ", which the user's file adds too" if added else ""
+                    rule = "" if added else " (a group a user's file adds wins over these)"
+                    raise InputError(
+                        table.field(key),
+                        coin,
+                        f"is also in group {owner[coin]!r}{also}: a coin may have one value "
+                        f"per table{rule}",
+                    )
+                owner[coin] = key
+                by_coin[coin] = value
     return CoinTable(MappingProxyType(by_coin), read(table, DEFAULT_KEY))
 
 
