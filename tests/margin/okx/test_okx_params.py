@@ -37,6 +37,13 @@ def test_shipped_file_published_values() -> None:
     assert p.mr6_weight == 0.5
     assert p.mr4_perpetual_move.lookup("BTC") == 0.002
     assert p.mr7_rates["perpetual"].lookup("BTC") == 0.0045
+    # The example's LTC values are LTC's alone (tests/margin/okx/okx-ltc-example.toml): the
+    # shipped tiers carry only what OKX publishes for them, so LTC and its tier-2 peers take
+    # the assumed defaults for the perpetual basis move and the MR7 rates.
+    for coin in ("LTC", "SOL", "XRP"):
+        assert p.mr4_perpetual_move.lookup(coin) == p.mr4_perpetual_move.default == 0.016
+        assert p.mr7_rates["perpetual"].lookup(coin) == p.mr7_rates["perpetual"].default == 0.010
+        assert p.mr7_rates["future"].lookup(coin) == p.mr7_rates["future"].default == 0.010
     assert not p.mr8_enabled  # off in the shipped file (see okx.toml [mr8])
     assert p.mr8_mmr_rate.lookup("USDT") == 0.02
     assert p.mr8_imr_rate.lookup("USDT") == 0.10
