@@ -168,6 +168,7 @@ def run() -> list[Row]:
     result = run_backtest(history, config, funding=funding, progress=_progress)
     seconds = time.perf_counter() - start
     start = time.perf_counter()
+    OUT.parent.mkdir(parents=True, exist_ok=True)  # the report folder itself is written whole
     paths = write_report(result, OUT)
     report_seconds = time.perf_counter() - start
     table = _markdown(result) + "\n\n" + comparison(result)
