@@ -26,6 +26,7 @@ import csv
 import difflib
 import json
 import re
+import tomllib
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
@@ -48,6 +49,7 @@ __all__ = [
     "read_csv_rows",
     "read_structured",
     "read_text_file",
+    "read_toml_file",
     "short_path",
 ]
 
@@ -141,6 +143,30 @@ def read_text_file(file: Path, what: str, limit_key: str = "max_bytes") -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise InputError(what, name, f"is not UTF-8 text (byte {err.start})") from None
+
+
+def read_toml_file(file: str | PathLike[str], what: str) -> dict[str, Any]:
+    """Read a TOML file (parameters, limits, configuration) with one-line errors.
+
+    Parameters
+    ----------
+    file
+        The file (UTF-8, within the size limit of :func:`read_text_file`).
+    what
+        What the file is, for error messages.
+
+    Raises
+    ------
+    InputError
+        Naming the file: missing, a directory, too large, not UTF-8, unreadable, or not valid
+        TOML (with the parser's message).
+    """
+    path = Path(file)
+    text = read_text_file(path, what)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(what, short_path(path), f"is not valid TOML: {exc}") from None
 
 
 def read_csv_rows(

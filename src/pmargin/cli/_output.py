@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import sys
-import tomllib
 import unicodedata
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -23,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from pmargin._files import read_toml_file
 from pmargin._outputs import finite_json
 from pmargin._validation import abbreviate
 from pmargin.errors import InputError
@@ -84,7 +84,7 @@ def short_value(value: object) -> str:
 def _argument_limits() -> ParamTable:
     """Return the shipped ``argument_limits.toml`` (read once)."""
     file = resources.files("pmargin.cli") / "argument_limits.toml"
-    top = ParamTable(tomllib.loads(file.read_text(encoding="utf-8")), "argument_limits.toml")
+    top = ParamTable(read_toml_file(str(file), "argument limits"), "argument_limits.toml")
     if top.integer("schema_version", low=1) != 1:
         raise InputError(top.field("schema_version"), top.raw("schema_version"), "must be 1")
     return top

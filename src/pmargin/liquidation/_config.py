@@ -9,13 +9,13 @@ penalty.max_rate``). docs/liquidation.md gives each default's source.
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 
+from pmargin._files import read_toml_file
 from pmargin.errors import InputError
 from pmargin.margin import ParamTable
 
@@ -211,15 +211,7 @@ def load_config(path: str | Path | None = None) -> LiquidationConfig:
         (naming its dotted path).
     """
     file = config_path() if path is None else Path(path)
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("liquidation params", str(file), "does not exist") from None
-    except OSError as exc:
-        raise InputError("liquidation params", str(file), f"cannot be read ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError("liquidation params", str(file), f"is not valid TOML: {exc}") from None
-    return config_from_table(ParamTable(data, file.name))
+    return config_from_table(ParamTable(read_toml_file(file, "liquidation params"), file.name))
 
 
 def config_from_table(top: ParamTable) -> LiquidationConfig:

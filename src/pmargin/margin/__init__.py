@@ -6,7 +6,12 @@ a :class:`~pmargin.risk.BookArrangement`. Models: ``standard`` (per-position bas
 """
 
 from pmargin.margin._model import MODELS, IncrementalMargin, MarginModel, get_model
-from pmargin.margin._params import ParamTable, load_parameter_file, methodology_path
+from pmargin.margin._params import (
+    ParamTable,
+    load_parameter_file,
+    merge_tables,
+    methodology_path,
+)
 from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
 
 __all__ = [
@@ -19,5 +24,6 @@ __all__ = [
     "RiskUnitMargin",
     "get_model",
     "load_parameter_file",
+    "merge_tables",
     "methodology_path",
 ]

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import difflib
 import math
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pmargin._files import read_text_file
+from pmargin._files import read_toml_file
 from pmargin._validation import abbreviate, as_float
 from pmargin.errors import InputError
 
-__all__ = ["ParamTable", "load_parameter_file", "methodology_path"]
+__all__ = ["ParamTable", "load_parameter_file", "merge_tables", "methodology_path"]
 
 _MISSING: Any = object()
 
@@ -174,11 +173,7 @@ def _check_known(
 
 def _load(file: Path, seen: tuple[str, ...]) -> _Loaded:
     """Read ``file``, merging it over its ``base`` methodology when it names one."""
-    text = read_text_file(file, "params")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError("params", str(file), f"is not valid TOML: {exc}") from None
+    data = read_toml_file(file, "params")
     base = data.pop("base", None)
     opened = data.pop(_LOADER_KEY, [])
     extensible: tuple[str, ...] = ()
@@ -188,7 +183,7 @@ def _load(file: Path, seen: tuple[str, ...]) -> _Loaded:
         if base in seen:
             raise InputError(f"{file.name}: base", base, "makes the bases loop")
         parent = _load(methodology_path(base), (*seen, base))
-        data = _merged(parent.table.data, data)
+        data = merge_tables(parent.table.data, data)
         extensible = parent.extensible
     table = ParamTable(data, file.name)
     declared = _extensible_paths(table, opened)
@@ -209,12 +204,12 @@ def _extensible_paths(table: ParamTable, value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """``override`` over ``base``: sub-tables merge key by key, anything else replaces."""
+def merge_tables(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``override`` over ``base``: sub-tables merge key by key, anything else replaces."""
     merged = dict(base)
     for key, value in override.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merged(merged[key], value)
+            merged[key] = merge_tables(merged[key], value)
         else:
             merged[key] = value
     return merged

@@ -7,15 +7,15 @@ the shipped value; an unknown field is an error, so a typo cannot silently disab
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pmargin._files import read_toml_file
 from pmargin.errors import InputError
-from pmargin.margin import ParamTable
+from pmargin.margin import ParamTable, merge_tables
 
 __all__ = ["BreakerConfig", "default_config_path", "load_breaker_config"]
 
@@ -123,29 +123,8 @@ def load_breaker_config(path: str | Path | None = None) -> BreakerConfig:
     InputError
         Naming the file (missing, not TOML) or the dotted field that is out of range.
     """
-    shipped = _read(default_config_path())
+    shipped = read_toml_file(default_config_path(), "circuit_breakers")
     if path is None:
         return BreakerConfig.from_mapping(shipped, default_config_path().name)
-    own = _read(Path(path))
-    merged = dict(shipped)
-    for key, value in own.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
-    return BreakerConfig.from_mapping(merged, Path(path).name)
-
-
-def _read(file: Path) -> dict[str, Any]:
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("circuit_breakers", str(file), "does not exist") from None
-    except OSError as exc:
-        raise InputError(
-            "circuit_breakers", str(file), f"cannot be read ({exc.strerror})"
-        ) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError("circuit_breakers", str(file), f"is not valid TOML: {exc}") from None
+    own = read_toml_file(path, "circuit_breakers")
+    return BreakerConfig.from_mapping(merge_tables(shipped, own), Path(path).name)

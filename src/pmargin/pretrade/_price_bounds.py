@@ -19,11 +19,11 @@ The band sizes are data (``fill_price_bounds.toml`` next to this module, or a us
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from pmargin._files import read_toml_file
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument, Kind, Right
 from pmargin.margin import ParamTable
@@ -130,15 +130,7 @@ def load_price_bounds(path: str | Path | None = None) -> FillPriceBounds:
         naming its dotted path.
     """
     file = price_bounds_path() if path is None else Path(path)
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("price bounds", str(file), "does not exist") from None
-    except OSError as exc:
-        raise InputError("price bounds", str(file), f"cannot be read ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError("price bounds", str(file), f"is not valid TOML: {exc}") from None
-    top = ParamTable(data, file.name)
+    top = ParamTable(read_toml_file(file, "price bounds"), file.name)
     top.reject_unknown(["schema_version", "source", "option", "delta_one"])
     version = top.integer("schema_version", low=1)
     if version != SCHEMA_VERSION:

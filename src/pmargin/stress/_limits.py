@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from pmargin._files import read_toml_file
 from pmargin.errors import InputError
 from pmargin.margin import ParamTable
 
@@ -60,7 +60,7 @@ def shock_limits() -> ShockLimits:
         A field missing, unknown or out of range, naming its dotted path.
     """
     file = shock_limits_path()
-    top = ParamTable(tomllib.loads(file.read_text(encoding="utf-8")), file.name)
+    top = ParamTable(read_toml_file(file, "shock limits"), file.name)
     top.reject_unknown(["schema_version", "source", "spot", "vol", "correlation"])
     version = top.integer("schema_version", low=1)
     if version != SCHEMA_VERSION:

@@ -29,7 +29,7 @@ import numpy as np
 
 from pmargin.book import Portfolio, portfolio_from_dict
 from pmargin.errors import InputError
-from pmargin.margin._params import ParamTable, load_parameter_file
+from pmargin.margin._params import ParamTable, load_parameter_file, merge_tables
 from pmargin.margin.deribit._model import DeribitModel
 from pmargin.market import MarketSnapshot, market_from_dict
 from pmargin.risk import arrange
@@ -222,7 +222,7 @@ class DeribitCapture:
             Naming a published parameter pmargin does not accept (unknown or out of range).
         """
         shipped = load_parameter_file("deribit")
-        merged = _merged(shipped.data, self.override())
+        merged = merge_tables(shipped.data, self.override())
         return DeribitModel.from_params(
             ParamTable(merged, f"{self.source}: model_params")
         ).with_mode(mode)
@@ -485,16 +485,6 @@ def _first_account(portfolio: Portfolio) -> Portfolio:
             "portfolio", f"{len(portfolio.accounts)} accounts", "must hold exactly one account"
         )
     return portfolio
-
-
-def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merged(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _toml_tables(name: str, table: Mapping[str, Any]) -> list[str]:

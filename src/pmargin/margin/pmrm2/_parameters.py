@@ -10,13 +10,13 @@ out-of-range value.
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from pmargin._files import read_toml_file
 from pmargin.errors import InputError
 
 __all__ = [
@@ -485,10 +485,7 @@ def load_parameters(path: str | Path) -> Pmrm2Parameters:
         ``<file name>: <dotted field>``).
     """
     file = Path(path)
-    try:
-        table = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(str(file), None, f"cannot be read as TOML: {exc}") from None
+    table = read_toml_file(file, "PMRM_2 parameters")
     try:
         return Pmrm2Parameters.from_mapping(table)
     except InputError as exc:
