@@ -1,4 +1,4 @@
-"""Account health: equity against IM and MM, utilisation, status, distance to liquidation."""
+"""Account health: requirements, equity against IM and MM, status, distance to liquidation."""
 
 from pmargin.health._distance import (
     LiquidationDistance,
@@ -6,15 +6,30 @@ from pmargin.health._distance import (
     liquidation_distance,
     margin_gap_after_move,
 )
-from pmargin.health._status import AccountHealth, HealthStatus, account_status, assess
+from pmargin.health._requirement import LiquidationEnd, Requirement, required_equity
+from pmargin.health._snapshot import MarginSnapshot
+from pmargin.health._status import (
+    STATUS_ORDER,
+    AccountHealth,
+    HealthStatus,
+    account_status,
+    assess,
+    status_codes,
+)
 
 __all__ = [
+    "STATUS_ORDER",
     "AccountHealth",
     "HealthStatus",
     "LiquidationDistance",
+    "LiquidationEnd",
+    "MarginSnapshot",
+    "Requirement",
     "account_status",
     "assess",
     "joint_direction",
     "liquidation_distance",
     "margin_gap_after_move",
+    "required_equity",
+    "status_codes",
 ]

@@ -1,5 +1,11 @@
 """Account health: equity against initial and maintenance margin, and the status it gives.
 
+The status rule reads the requirements of :mod:`pmargin.health._requirement`: ``reduce_only``
+below :attr:`~Requirement.INITIAL`, ``liquidation`` below :attr:`~Requirement.MAINTENANCE`,
+``bankrupt`` below zero. :func:`status_codes` is the one batched form of the rule (int8
+codes, for hot paths), :func:`assess` names the codes, :func:`account_status` is the scalar
+form.
+
 A status is only ever given to finite numbers: an equity, IM or MM that is NaN or infinite
 (an input far out of range: a price of 1e308, an entry price of 5e-324) is an
 :class:`~pmargin.errors.InputError` naming the account and the field, never ``healthy`` (NaN
@@ -12,14 +18,26 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from pmargin._typing import FloatArray
+from pmargin._typing import FloatArray, Int8Array
 from pmargin.errors import InputError
+from pmargin.health._requirement import Requirement, required_equity
 
-__all__ = ["AccountHealth", "HealthStatus", "account_status", "assess"]
+if TYPE_CHECKING:
+    from pmargin.health._snapshot import MarginSnapshot
+
+__all__ = [
+    "STATUS_ORDER",
+    "AccountHealth",
+    "HealthStatus",
+    "account_status",
+    "assess",
+    "status_codes",
+]
 
 
 class HealthStatus(StrEnum):
@@ -34,6 +52,17 @@ class HealthStatus(StrEnum):
     REDUCE_ONLY = "reduce_only"
     LIQUIDATION = "liquidation"
     BANKRUPT = "bankrupt"
+
+
+STATUS_ORDER = (
+    HealthStatus.HEALTHY,
+    HealthStatus.REDUCE_ONLY,
+    HealthStatus.LIQUIDATION,
+    HealthStatus.BANKRUPT,
+)
+"""Status of each int8 code of :func:`status_codes`, from best to worst."""
+
+_STATUS_VALUES = np.array([s.value for s in STATUS_ORDER], dtype=object)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +90,17 @@ class AccountHealth:
     im_utilization: FloatArray
     mm_utilization: FloatArray
     status: npt.NDArray[np.object_]
+
+    def snapshot(self, row: int, account: str = "?") -> MarginSnapshot:
+        """Return account ``row``'s :class:`~pmargin.health.MarginSnapshot` (USD)."""
+        from pmargin.health._snapshot import MarginSnapshot
+
+        return MarginSnapshot(
+            float(self.equity[row]),
+            float(self.initial_margin[row]),
+            float(self.maintenance_margin[row]),
+            account,
+        )
 
 
 _NON_FINITE = "is not a finite number: an input (price, balance, quantity) is out of range"
@@ -108,10 +148,7 @@ def assess(
     im = np.asarray(initial_margin, dtype=np.float64)
     mm = np.asarray(maintenance_margin, dtype=np.float64)
     _check_finite({"equity": equity, "initial_margin": im, "maintenance_margin": mm}, account_ids)
-    status = np.full(equity.shape, HealthStatus.HEALTHY.value, dtype=object)
-    status[equity < im] = HealthStatus.REDUCE_ONLY.value
-    status[equity < mm] = HealthStatus.LIQUIDATION.value
-    status[equity < 0.0] = HealthStatus.BANKRUPT.value
+    status: npt.NDArray[np.object_] = _STATUS_VALUES[status_codes(equity, im, mm)]
     return AccountHealth(
         equity=equity,
         initial_margin=im,
@@ -142,11 +179,33 @@ def account_status(
             raise InputError(f"account {account_id}: {name}", float(value), _NON_FINITE)
     if equity < 0.0:
         return HealthStatus.BANKRUPT
-    if equity < maintenance_margin:
+    if equity < required_equity(Requirement.MAINTENANCE, initial_margin, maintenance_margin):
         return HealthStatus.LIQUIDATION
-    if equity < initial_margin:
+    if equity < required_equity(Requirement.INITIAL, initial_margin, maintenance_margin):
         return HealthStatus.REDUCE_ONLY
     return HealthStatus.HEALTHY
+
+
+def status_codes(equity: FloatArray, im: FloatArray, mm: FloatArray) -> Int8Array:
+    """Status of every account as int8 codes (index into :data:`STATUS_ORDER`).
+
+    Parameters
+    ----------
+    equity, im, mm
+        Shape ``(n_accounts,)``, USD (not checked finite here: :func:`assess` checks).
+
+    Returns
+    -------
+    Int8Array
+        Shape ``(n_accounts,)``: 0 healthy, 1 reduce_only (equity below the initial
+        requirement), 2 liquidation (below the maintenance requirement), 3 bankrupt
+        (equity < 0); the worst that applies.
+    """
+    codes = np.zeros(np.shape(equity), dtype=np.int8)
+    codes[equity < required_equity(Requirement.INITIAL, im, mm)] = 1
+    codes[equity < required_equity(Requirement.MAINTENANCE, im, mm)] = 2
+    codes[equity < 0.0] = 3
+    return codes
 
 
 def _utilization(margin: FloatArray, equity: FloatArray) -> FloatArray:
