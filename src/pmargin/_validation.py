@@ -26,6 +26,7 @@ __all__ = [
     "as_decimal",
     "as_enum",
     "as_float",
+    "check_currency",
     "input_limits",
     "short_reason",
 ]
@@ -185,3 +186,18 @@ def short_reason(reason: str, max_chars: int = 120) -> str:
     if hint is not None and hint.group(0) not in first:
         first += f" ({hint.group(0)})"
     return first
+
+
+def check_currency(value: object, field: str) -> str:
+    """Return a currency or underlying code in upper case (``"btc"`` -> ``"BTC"``).
+
+    Raises
+    ------
+    InputError
+        When ``value`` is not a non-empty string without spaces.
+    """
+    if not isinstance(value, str) or not value or value != value.strip() or " " in value:
+        raise InputError(
+            field, abbreviate(value), "must be a currency code such as 'BTC', 'USDC' or 'USD'"
+        )
+    return value.upper()

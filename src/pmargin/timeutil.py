@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_EXPIRY_HOUR",
     "SECONDS_PER_YEAR",
     "expiry_on",
+    "format_timestamp",
     "parse_expiry",
     "parse_timestamp",
     "year_fraction",
@@ -135,6 +136,11 @@ def parse_expiry(value: object, field: str = "expiry") -> datetime:
     if isinstance(value, date) and not isinstance(value, datetime):
         return parse_timestamp(expiry_on(value), field)
     return parse_timestamp(value, field)
+
+
+def format_timestamp(instant: datetime) -> str:
+    """Format an instant as ISO-8601 UTC with a ``Z`` suffix (``"2024-12-27T08:00:00Z"``)."""
+    return instant.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
 def expiry_on(day: date) -> datetime:

@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 
 from pmargin.errors import InputError
-from pmargin.history import PriceHistory
-from pmargin.stress import (
+from pmargin.history import (
     EPISODES,
     WINDOW_RULES,
+    PriceHistory,
     WindowRule,
     episode_names,
     find_window,
-    historical_episodes,
     select_episodes,
 )
+from pmargin.stress import historical_episodes
 
 HOURS = {"4h": 4, "1d": 24}
 

@@ -24,9 +24,9 @@ from rich.text import Text
 
 from pmargin._files import read_toml_file
 from pmargin._outputs import finite_json
+from pmargin._params import ParamTable
 from pmargin._validation import abbreviate
 from pmargin.errors import InputError
-from pmargin.margin import ParamTable
 
 __all__ = [
     "PIPE_WIDTH",

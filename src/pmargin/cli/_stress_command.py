@@ -15,16 +15,16 @@ import typer
 from pmargin.book import load_portfolio
 from pmargin.cli._output import console, print_json
 from pmargin.cli._render_stress import results_table, scenarios_table
+from pmargin.history import episode_names
 from pmargin.margin import MODELS
 from pmargin.market import load_market
 from pmargin.stress import (
-    episode_names,
+    StressInput,
     historical_episodes,
     load_shocks,
     parse_shock,
     stress_test,
 )
-from pmargin.stress._stress_test import StressInput
 
 __all__ = ["stress"]
 

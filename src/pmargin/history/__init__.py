@@ -4,7 +4,8 @@
 aligned ``(n_times, n_underlyings)`` close matrix, UTC close instants, implied vols where a
 DVOL series exists); :meth:`PriceHistory.as_of` slices it without look-ahead. The estimators
 (log returns, EWMA variance, realised vol) feed the historical and Monte Carlo scenario
-generators in :mod:`pmargin.scenarios`.
+generators in :mod:`pmargin.scenarios`. The named stress episodes (:data:`EPISODES`) and the
+search for their windows in the closes (:func:`find_window`) live here too.
 
 Sources (see ``SOURCES``): Binance BTCUSDT/ETHUSDT candles from
 yanniedog/binance-historical-OHLCV-data @ 1a00f07; Deribit BTC DVOL from
@@ -15,6 +16,15 @@ sky1241/HSBC-algo-genetic @ 6cde086 (MIT).
 
 from pmargin.history._binance import read_binance_closes
 from pmargin.history._dvol import read_dvol
+from pmargin.history._episodes import (
+    EPISODES,
+    WINDOW_RULES,
+    EpisodeSpec,
+    WindowRule,
+    episode_names,
+    find_window,
+    select_episodes,
+)
 from pmargin.history._estimators import (
     HOURS_PER_YEAR,
     annualise,
@@ -43,16 +53,22 @@ __all__ = [
     "CARRY_MIN_COVERAGE",
     "CARRY_WINDOW_DAYS",
     "DATA_ENV_VAR",
+    "EPISODES",
     "FUNDING_FILE",
     "FUNDING_SOURCE",
     "HOURS_PER_YEAR",
     "SOURCES",
+    "WINDOW_RULES",
+    "EpisodeSpec",
     "FundingHistory",
     "PriceHistory",
+    "WindowRule",
     "annualise",
     "carry_known",
+    "episode_names",
     "ewma_covariance",
     "ewma_variance",
+    "find_window",
     "load_funding",
     "load_price_history",
     "log_returns",
@@ -61,6 +77,7 @@ __all__ = [
     "read_dvol",
     "realised_vol",
     "resolve_data_dir",
+    "select_episodes",
     "to_datetime64",
     "trailing_carry",
 ]

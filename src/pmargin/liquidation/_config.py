@@ -16,8 +16,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from pmargin._files import read_toml_file
+from pmargin._params import ParamTable
 from pmargin.errors import InputError
-from pmargin.margin import ParamTable
 
 __all__ = [
     "AdlConfig",

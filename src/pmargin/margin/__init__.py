@@ -5,13 +5,9 @@ a :class:`~pmargin.risk.BookArrangement`. Models: ``standard`` (per-position bas
 ``deribit``, ``derive-pmrm2``, ``okx`` and ``tims``.
 """
 
+from pmargin._params import ParamTable
 from pmargin.margin._model import MODELS, IncrementalMargin, MarginModel, get_model
-from pmargin.margin._params import (
-    ParamTable,
-    load_parameter_file,
-    merge_tables,
-    methodology_path,
-)
+from pmargin.margin._params import load_parameter_file, methodology_path
 from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
 
 __all__ = [
@@ -24,6 +20,5 @@ __all__ = [
     "RiskUnitMargin",
     "get_model",
     "load_parameter_file",
-    "merge_tables",
     "methodology_path",
 ]

@@ -11,8 +11,9 @@ from importlib import import_module
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from pmargin._params import ParamTable
 from pmargin.errors import InputError
-from pmargin.margin._params import ParamTable, load_parameter_file
+from pmargin.margin._params import load_parameter_file
 from pmargin.margin._result import MarginResult
 from pmargin.market import MarketSnapshot
 from pmargin.risk import BookArrangement

@@ -11,9 +11,9 @@ import math
 import numbers
 from datetime import UTC, datetime
 
-from pmargin._validation import Abbreviated, abbreviate, input_limits
+from pmargin._validation import Abbreviated, abbreviate, check_currency, input_limits
 from pmargin.errors import InputError
-from pmargin.timeutil import DEFAULT_EXPIRY_HOUR
+from pmargin.timeutil import DEFAULT_EXPIRY_HOUR, format_timestamp
 
 __all__ = [
     "MAX_ABS_RATE",
@@ -139,21 +139,6 @@ def check_vol(value: object, field: str) -> float:
     return vol
 
 
-def check_currency(value: object, field: str) -> str:
-    """Return a currency or underlying code in upper case (``"btc"`` -> ``"BTC"``).
-
-    Raises
-    ------
-    InputError
-        When ``value`` is not a non-empty string without spaces.
-    """
-    if not isinstance(value, str) or not value or value != value.strip() or " " in value:
-        raise InputError(
-            field, abbreviate(value), "must be a currency code such as 'BTC', 'USDC' or 'USD'"
-        )
-    return value.upper()
-
-
 def format_expiry(expiry: datetime) -> str:
     """Format an expiry compactly, as the market file writes it.
 
@@ -165,8 +150,3 @@ def format_expiry(expiry: datetime) -> str:
     if (utc.hour, utc.minute, utc.second, utc.microsecond) == (DEFAULT_EXPIRY_HOUR, 0, 0, 0):
         return utc.date().isoformat()
     return format_timestamp(utc)
-
-
-def format_timestamp(instant: datetime) -> str:
-    """Format an instant as ISO-8601 UTC with a ``Z`` suffix (``"2024-12-27T08:00:00Z"``)."""
-    return instant.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"

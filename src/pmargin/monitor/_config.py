@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from pmargin._files import read_toml_file
+from pmargin._params import ParamTable, merge_tables
 from pmargin.errors import InputError
-from pmargin.margin import ParamTable, merge_tables
 
 __all__ = ["BreakerConfig", "default_config_path", "load_breaker_config"]
 

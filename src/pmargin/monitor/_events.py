@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from pmargin.health import HealthStatus
-from pmargin.market._checks import format_timestamp
+from pmargin.timeutil import format_timestamp
 
 __all__ = ["BreakerReason", "Event", "LiquidationPause", "LiquidationResume", "StatusChange"]
 

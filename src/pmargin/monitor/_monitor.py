@@ -40,7 +40,6 @@ from pmargin.health import AccountHealth, HealthStatus, assess
 from pmargin.instruments import Instrument, parse_symbol
 from pmargin.margin import IntArray, MarginModel, RiskUnitMargin
 from pmargin.market import Mark, MarketSnapshot, RawSVI, SurfaceSlice, VolSurface
-from pmargin.market._checks import format_timestamp
 from pmargin.monitor._book import (
     STATUS_ORDER,
     FullState,
@@ -56,7 +55,7 @@ from pmargin.monitor._events import BreakerReason, Event, StatusChange
 from pmargin.monitor._scope import Scope, unit_scope
 from pmargin.monitor._update import MarketUpdate, MarkTick
 from pmargin.risk import BookArrangement
-from pmargin.timeutil import parse_timestamp, year_fraction
+from pmargin.timeutil import format_timestamp, parse_timestamp, year_fraction
 from pmargin.valuation import ResolvedInstruments, resolve_instruments
 
 __all__ = ["Monitor"]

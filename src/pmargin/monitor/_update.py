@@ -16,9 +16,9 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from pmargin._validation import abbreviate, check_currency
 from pmargin.errors import InputError
 from pmargin.market import Mark, VolSurface
-from pmargin.market._checks import abbreviate, check_currency
 from pmargin.timeutil import parse_timestamp
 
 __all__ = ["MarkTick", "MarketUpdate"]

@@ -24,9 +24,9 @@ from importlib import resources
 from pathlib import Path
 
 from pmargin._files import read_toml_file
+from pmargin._params import ParamTable
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument, Kind, Right
-from pmargin.margin import ParamTable
 
 __all__ = ["FillPriceBounds", "load_price_bounds", "price_bounds_path"]
 

@@ -37,7 +37,7 @@ from pmargin.scenarios._monte_carlo import (
 )
 from pmargin.scenarios._scenario import RiskMatrixScenario, VolShockKind
 from pmargin.scenarios._scenario_set import ScenarioArrays, ScenarioSet
-from pmargin.scenarios._source import ScenarioSource, apply_joint_moves
+from pmargin.scenarios._source import ScenarioSource, apply_joint_moves, instrument_rows
 from pmargin.scenarios._vol_shock import VolShockMode, VolShockRule
 
 __all__ = [
@@ -61,6 +61,7 @@ __all__ = [
     "correlation_stressed_scenarios",
     "estimate_correlation",
     "historical_scenarios",
+    "instrument_rows",
     "parse_mpor",
     "risk_matrix_grid",
     "stressed_weights",

@@ -32,9 +32,8 @@ import numpy.typing as npt
 from pmargin._typing import BoolArray, FloatArray
 from pmargin.backtest import HistoricalMarkets
 from pmargin.errors import InputError
+from pmargin.history import EPISODES, WINDOW_RULES, find_window
 from pmargin.market import MarketSnapshot
-from pmargin.stress import EPISODES
-from pmargin.stress._episodes import WINDOW_RULES, find_window
 
 __all__ = ["EPISODE_KEYS", "INTERPOLATIONS", "CrashPath", "crash_path", "interpolate_log_prices"]
 

@@ -1,7 +1,8 @@
-"""Named historical episodes: windows and joint shocks found in the shared price data.
+"""Named historical episodes: the joint shocks of their windows in the shared price data.
 
-Nothing here is typed in but the anchor dates. For each episode and horizon the window is
-searched in the data with one rule:
+The episodes, their anchor days and the window search are :mod:`pmargin.history`'s
+(``EPISODES``, ``WINDOW_RULES``, :func:`~pmargin.history.find_window`). For each episode and
+horizon the window is searched in the data with one rule:
 
 * **1d**: among all pairs of 4-hourly closes exactly 24 h apart (pairs spanning a data outage
   are skipped) whose window overlaps the anchor's UTC day, the one with the lowest BTC
@@ -35,144 +36,25 @@ import numpy as np
 
 from pmargin._typing import FloatArray
 from pmargin.errors import InputError
-from pmargin.history import PriceHistory, load_price_history, log_returns, realised_vol
+from pmargin.history import (
+    EpisodeSpec,
+    PriceHistory,
+    WindowRule,
+    find_window,
+    load_price_history,
+    log_returns,
+    realised_vol,
+    select_episodes,
+)
 from pmargin.stress._shock import StressShock, VolShock
 
-__all__ = [
-    "EPISODES",
-    "WINDOW_RULES",
-    "EpisodeSpec",
-    "HistoricalEpisode",
-    "WindowRule",
-    "episode_names",
-    "find_window",
-    "historical_episodes",
-    "select_episodes",
-]
+__all__ = ["HistoricalEpisode", "historical_episodes"]
 
 _DAY = np.timedelta64(86_400, "s")
 RV_DAYS = 30
 """Length of the realised-vol proxy's trailing window, in days."""
 DVOL_SOURCE = "dvol"
 PROXY_SOURCE = f"rv{RV_DAYS}-proxy"
-
-
-@dataclass(frozen=True, slots=True)
-class EpisodeSpec:
-    """A named episode: a key, a title and the UTC day it is anchored on (``YYYY-MM-DD``)."""
-
-    key: str
-    title: str
-    anchor: str
-
-
-@dataclass(frozen=True, slots=True)
-class WindowRule:
-    """How an episode's window is searched (see the module docstring).
-
-    Attributes
-    ----------
-    name
-        Horizon name, the suffix of the scenario name (``"1d"``, ``"7d"``).
-    frequency
-        Closes searched: ``"4h"`` or ``"1d"``.
-    max_hours
-        Longest window in hours.
-    exact
-        Only windows of exactly ``max_hours``.
-    """
-
-    name: str
-    frequency: str
-    max_hours: float
-    exact: bool
-
-
-EPISODES: tuple[EpisodeSpec, ...] = (
-    EpisodeSpec("covid", "Covid crash", "2020-03-12"),
-    EpisodeSpec("may2021", "May 2021 crash", "2021-05-19"),
-    EpisodeSpec("celsius-3ac", "Celsius/3AC", "2022-06-13"),
-    EpisodeSpec("ftx", "FTX", "2022-11-08"),
-    EpisodeSpec("yen-carry", "yen carry unwind", "2024-08-05"),
-)
-"""The named episodes (anchor days only: windows and moves come from the data)."""
-
-WINDOW_RULES: tuple[WindowRule, ...] = (
-    WindowRule("1d", "4h", 24.0, True),
-    WindowRule("7d", "1d", 168.0, False),
-)
-"""The horizons every episode is searched over."""
-
-
-def episode_names() -> list[str]:
-    """Scenario names of every episode and horizon: ``covid-1d``, ``covid-7d``, ..."""
-    return [f"{e.key}-{r.name}" for e in EPISODES for r in WINDOW_RULES]
-
-
-def select_episodes(names: Sequence[str] | None = None) -> list[tuple[EpisodeSpec, WindowRule]]:
-    """Episodes and horizons named by ``names`` (``None``: all).
-
-    A name is a scenario name (``ftx-1d``) or an episode key (``ftx``: both horizons).
-
-    Raises
-    ------
-    InputError
-        (field ``scenario``) for an unknown name, listing the known ones.
-    """
-    pairs = [(e, r) for e in EPISODES for r in WINDOW_RULES]
-    if names is None:
-        return pairs
-    chosen: list[tuple[EpisodeSpec, WindowRule]] = []
-    for name in names:
-        key = name.strip().lower()
-        hits = [(e, r) for e, r in pairs if key in (e.key, f"{e.key}-{r.name}")]
-        if not hits:
-            known = ", ".join(episode_names())
-            raise InputError(
-                "scenario", name, f"is not a named episode; known: {known} (or an episode key)"
-            )
-        chosen.extend(p for p in hits if p not in chosen)
-    return chosen
-
-
-def find_window(history: PriceHistory, anchor: str, rule: WindowRule) -> tuple[int, int]:
-    """Return indices ``(start, end)`` into ``history.times`` of the episode window.
-
-    Parameters
-    ----------
-    history
-        Closes on the rule's grid; column ``BTC`` decides.
-    anchor
-        UTC day ``YYYY-MM-DD``; the window overlaps ``[anchor 00:00, anchor + 1 day)``.
-    rule
-        Longest (or exact) window length.
-
-    Raises
-    ------
-    InputError
-        (field ``anchor``) when no window of the rule lies in the data.
-    """
-    day = np.datetime64(anchor, "D").astype("datetime64[s]")
-    span = np.timedelta64(round(rule.max_hours * 3600), "s")
-    times = history.times
-    lo = int(np.searchsorted(times, day - span, side="left"))
-    hi = int(np.searchsorted(times, day + _DAY + span, side="right"))
-    start, end = np.triu_indices(hi - lo, 1)
-    start, end = start + lo, end + lo
-    length = times[end] - times[start]
-    ok = (length <= span) & (times[start] < day + _DAY) & (times[end] > day)
-    if rule.exact:
-        ok &= length == span
-    if not ok.any():
-        raise InputError(
-            "anchor", anchor, f"has no {rule.name} window in the data ({times[0]} to {times[-1]})"
-        )
-    btc = history.closes[:, history.index("BTC")]
-    ratio = np.where(ok, btc[end] / btc[start], np.inf)
-    # Lowest ratio; ties to the earliest start, then the shortest window (lexsort: last key
-    # is primary).
-    best = np.lexsort((end, start, ratio))[0]
-    return int(start[best]), int(end[best])
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,8 @@ from importlib import resources
 from pathlib import Path
 
 from pmargin._files import read_toml_file
+from pmargin._params import ParamTable
 from pmargin.errors import InputError
-from pmargin.margin import ParamTable
 
 __all__ = ["ShockLimits", "shock_limits", "shock_limits_path"]
 

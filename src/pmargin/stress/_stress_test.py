@@ -48,7 +48,7 @@ from pmargin.scenarios import MonteCarloModel, blend_correlation
 from pmargin.stress._episodes import HistoricalEpisode
 from pmargin.stress._shock import ALL_UNDERLYINGS, CorrelationShock, StressShock, joint_arrays
 
-__all__ = ["ScenarioInfo", "StressReport", "stress_test"]
+__all__ = ["ScenarioInfo", "StressInput", "StressReport", "stress_test"]
 
 StressInput = StressShock | CorrelationShock | HistoricalEpisode
 """What :func:`stress_test` takes as a scenario."""

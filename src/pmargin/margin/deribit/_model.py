@@ -33,10 +33,11 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from pmargin._params import ParamTable
 from pmargin._typing import FloatArray
 from pmargin.errors import InputError
 from pmargin.margin._model import IncrementalMargin
-from pmargin.margin._params import ParamTable, load_parameter_file
+from pmargin.margin._params import load_parameter_file
 from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
     binding_contribution,

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
+from pmargin._params import ParamTable
 from pmargin.errors import InputError
-from pmargin.margin._params import ParamTable
 from pmargin.scenarios import VolShockMode, VolShockRule
 
 __all__ = [

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from pmargin._params import ParamTable
 from pmargin._typing import FloatArray
 from pmargin.collateral import account_equity
 from pmargin.instruments import Kind
-from pmargin.margin._params import ParamTable
 from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
     group_columns,

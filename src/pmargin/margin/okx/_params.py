@@ -15,8 +15,8 @@ from itertools import pairwise
 from types import MappingProxyType
 from typing import Generic, TypeVar
 
+from pmargin._params import ParamTable
 from pmargin.errors import InputError
-from pmargin.margin._params import ParamTable
 from pmargin.scenarios import VolShockKind, VolShockMode, VolShockRule
 
 __all__ = ["SCHEMA_VERSION", "CoinTable", "MinimumChargeScale", "OkxParams"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from pmargin._params import ParamTable
 from pmargin.errors import InputError
-from pmargin.margin._params import ParamTable
 from pmargin.scenarios import Marginal, parse_mpor
 
 __all__ = [

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from pmargin._params import ParamTable
 from pmargin._typing import BoolArray, FloatArray
 from pmargin.instruments import Instrument, Kind
-from pmargin.margin._params import ParamTable
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import group_columns
 from pmargin.margin.standard._parameters import StandardParams

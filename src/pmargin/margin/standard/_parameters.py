@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeVar
 
+from pmargin._params import ParamTable
 from pmargin.errors import InputError
-from pmargin.margin._params import ParamTable
 
 __all__ = ["DEFAULT", "FutureRule", "OptionRule", "StandardParams"]
 

@@ -23,8 +23,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+from pmargin._params import ParamTable
 from pmargin._typing import FloatArray
-from pmargin.margin._params import ParamTable
 from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
     group_columns,

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
+from pmargin._params import ParamTable
 from pmargin.errors import InputError
 from pmargin.instruments import Kind
-from pmargin.margin._params import ParamTable
 
 __all__ = ["SCHEMA_VERSION", "PortfolioType", "ProductGroup", "TimsParams"]
 
