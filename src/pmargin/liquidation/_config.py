@@ -18,6 +18,7 @@ from types import MappingProxyType
 from pmargin._files import read_toml_file
 from pmargin._params import ParamTable
 from pmargin.errors import InputError
+from pmargin.health import LiquidationEnd, Requirement, required_equity
 
 __all__ = [
     "AdlConfig",
@@ -48,7 +49,7 @@ KINDS = ("spot", "future", "perpetual", "option")
 
 @dataclass(frozen=True, slots=True)
 class TargetConfig:
-    """Where liquidation stops.
+    """Where liquidation stops: the parameters of the liquidation-end requirement.
 
     Attributes
     ----------
@@ -61,11 +62,18 @@ class TargetConfig:
     kind: str = "buffer"
     buffer: float = 0.15
 
-    def required(self, initial_margin: float, maintenance_margin: float) -> float:
-        """Equity (USD) the account must reach: ``MM (1 + buffer)`` or ``IM``."""
+    @property
+    def end(self) -> LiquidationEnd:
+        """The rule as a :class:`~pmargin.health.LiquidationEnd`: ``MM x (1 + buffer)`` or IM."""
         if self.kind == "im":
-            return initial_margin
-        return maintenance_margin * (1.0 + self.buffer)
+            return LiquidationEnd(Requirement.INITIAL, 1.0)
+        return LiquidationEnd(Requirement.MAINTENANCE, 1.0 + self.buffer)
+
+    def required(self, initial_margin: float, maintenance_margin: float) -> float:
+        """Equity (USD) the account must reach (:func:`~pmargin.health.required_equity`)."""
+        return required_equity(
+            Requirement.LIQUIDATION_END, initial_margin, maintenance_margin, self.end
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ import numpy as np
 from scipy import sparse
 
 from pmargin.collateral import account_equity
+from pmargin.health import Requirement, required_equity
 from pmargin.instruments import Kind
 from pmargin.liquidation._adl import adl_score, rank_opposite
 from pmargin.liquidation._config import LiquidationConfig, load_config
@@ -189,7 +190,8 @@ class LiquidationEngine:
         """
         if self._outcome is not None:
             return self._outcome
-        margin, equity = self.result.maintenance_margin, self.equity
+        r, equity = self.result, self.equity
+        margin = required_equity(Requirement.MAINTENANCE, r.initial_margin, r.maintenance_margin)
         below = np.flatnonzero(equity < margin)
         queue = [int(r) for r in below[np.argsort(equity[below] - margin[below], kind="stable")]]
         visits: dict[int, int] = {}
@@ -200,7 +202,7 @@ class LiquidationEngine:
             if visits[row] > 3:
                 continue
             m = self._margin(row)
-            if m.equity >= m.mm:
+            if m.equity >= required_equity(Requirement.MAINTENANCE, m.im, m.mm):
                 continue
             liquidated.append(self.book.account_ids[row])
             for other in self._liquidate(row, m):
@@ -322,9 +324,7 @@ class LiquidationEngine:
         by_notional = sorted(closable, key=lambda j: (-notional[j], j))
         if cfg.steps.method == "notional":
             return by_notional
-        kappa = 1.0
-        if cfg.target.kind == "buffer" and m.im > 0.0:
-            kappa = (1.0 + cfg.target.buffer) * m.mm / m.im
+        kappa = cfg.target.required(m.im, m.mm) / m.im if m.im > 0.0 else 1.0
         scores: dict[int, float] = {}
         for j in closable:
             c = m.contributions.get(j, 0.0)

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from pmargin._typing import BoolArray, FloatArray, Int8Array
+from pmargin._typing import BoolArray, FloatArray
 from pmargin.collateral import account_equity
-from pmargin.health import HealthStatus, assess
+from pmargin.health import STATUS_ORDER, assess, status_codes
 from pmargin.instruments import Kind
 from pmargin.margin import MarginModel, MarginResult
 from pmargin.market import MarketSnapshot
@@ -42,15 +42,6 @@ __all__ = [
     "status_codes",
     "sub_book",
 ]
-
-
-STATUS_ORDER = (
-    HealthStatus.HEALTHY,
-    HealthStatus.REDUCE_ONLY,
-    HealthStatus.LIQUIDATION,
-    HealthStatus.BANKRUPT,
-)
-"""Status of each int8 code of :func:`status_codes`, from best to worst."""
 
 
 def _delta_one(resolved: ResolvedInstruments) -> BoolArray:
@@ -148,19 +139,6 @@ def positions_usd(book: BookArrangement) -> FloatArray:
     values = sparse.csr_array(_with_data(quantity, quantity.data * per_unit[quantity.indices]))
     settlement = sparse.csr_array(values + book.unrealised)
     return np.asarray(settlement @ rate, dtype=np.float64).reshape(n_acc)
-
-
-def status_codes(equity: FloatArray, im: FloatArray, mm: FloatArray) -> Int8Array:
-    """Status of every account as int8 codes (index into :data:`STATUS_ORDER`).
-
-    0 healthy, 1 reduce_only (equity < IM), 2 liquidation (equity < MM), 3 bankrupt
-    (equity < 0): the rules of :func:`pmargin.health.assess`.
-    """
-    codes = np.zeros(equity.shape, dtype=np.int8)
-    codes[equity < im] = 1
-    codes[equity < mm] = 2
-    codes[equity < 0.0] = 3
-    return codes
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from pmargin._validation import input_limits
 from pmargin.book import NATIVE, Position, base_quantity
 from pmargin.collateral import account_equity
 from pmargin.errors import InputError
-from pmargin.health import HealthStatus, account_status
+from pmargin.health import HealthStatus, MarginSnapshot, Requirement
 from pmargin.instruments import Instrument, Kind
 from pmargin.margin import IncrementalMargin, MarginModel, MarginResult
 from pmargin.market import MarketSnapshot
@@ -203,17 +203,18 @@ class PreTradeChecker:
             mm_after = float(margin.maintenance_margin[0])
         im_before = float(self.result.initial_margin[row])
         mm_before = float(self.result.maintenance_margin[row])
-        status_before = account_status(equity_before, im_before, mm_before, account_id)
-        status_after = account_status(equity_after, im_after, mm_after, f"{account_id} after")
-        if equity_after >= im_after:
+        before = MarginSnapshot(equity_before, im_before, mm_before, account_id)
+        after = MarginSnapshot(equity_after, im_after, mm_after, f"{account_id} after")
+        status_before, status_after = before.status, after.status
+        if after.covers(Requirement.INITIAL):
             accepted, reason = True, "equity after the order covers its initial margin"
-        elif im_after < im_before and status_after not in (
+        elif after.initial_margin < before.initial_margin and status_after not in (
             HealthStatus.LIQUIDATION,
             HealthStatus.BANKRUPT,
         ):
             accepted, reason = True, "the order reduces the initial margin (risk-reducing)"
         else:
-            short = im_after - equity_after
+            short = -after.surplus(Requirement.INITIAL)
             accepted, reason = (
                 False,
                 f"initial margin after the order exceeds equity by {short:.2f} USD",

@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from pmargin._typing import FloatArray, Int8Array
+from pmargin._typing import BoolArray, FloatArray, Int8Array
+from pmargin.health import Requirement, required_equity, status_codes
 from pmargin.liquidation import (
     AdlFill,
     BadDebt,
@@ -56,7 +57,6 @@ from pmargin.liquidation import (
 )
 from pmargin.margin import MarginModel
 from pmargin.monitor import BreakerConfig, MarketUpdate, Monitor, full_recompute
-from pmargin.monitor._book import status_codes
 from pmargin.risk import BookArrangement
 from pmargin.simulate._impact import ImpactModel
 from pmargin.simulate._path import CrashPath
@@ -372,6 +372,14 @@ def _open_interest(book: BookArrangement) -> dict[str, float]:
     return out
 
 
+def _below_maintenance(monitor: Monitor) -> BoolArray:
+    """Accounts whose equity fails the maintenance requirement: shape ``(n_accounts,)``."""
+    m = monitor
+    required = required_equity(Requirement.MAINTENANCE, m.initial_margin, m.maintenance_margin)
+    below: BoolArray = m.equity < required
+    return below
+
+
 def _closed_positions(before: Any, after: Any) -> int:
     """Entries non-zero in ``before`` and zero in ``after`` (same shape, sparse)."""
     b = sparse.coo_array(before)
@@ -523,7 +531,7 @@ class _Replay:
             equity_usd=float(equity.sum()),
             initial_margin_usd=float(im.sum()),
             maintenance_margin_usd=float(mm.sum()),
-            below_mm=int(np.count_nonzero(equity < mm)),
+            below_mm=int(np.count_nonzero(_below_maintenance(m))),
             fund_usd=self.fund,
             bad_debt_usd=self.counts["bad_debt_usd"],
             paused=tuple(sorted(m.paused_underlyings)),
@@ -574,7 +582,7 @@ def run_cascade(
         steps.append(replay.record(k, rounds))
 
     rounds = 0
-    if np.any(replay.monitor.equity < replay.monitor.maintenance_margin):
+    if np.any(_below_maintenance(replay.monitor)):
         replay.liquidate(0, 1)
         rounds = 1
     snapshot(0, rounds)
@@ -593,7 +601,7 @@ def run_cascade(
         rounds = 0
         while rounds < config.max_rounds:
             m = replay.monitor
-            if not np.any(m.equity < m.maintenance_margin):
+            if not np.any(_below_maintenance(m)):
                 break
             rounds += 1
             moves = replay.liquidate(k, rounds)
