@@ -205,6 +205,7 @@ def test_sweep_of_standard_on_a_synthetic_history(tmp_path: Path) -> None:
         )
     assert rows[1].margin_to_notional > rows[0].margin_to_notional
     assert rows[1].n_exceptions <= rows[0].n_exceptions
+    assert any("over-margin factor N" in note for note in result.notes)
     paths = write_sweep(rows, spec, tmp_path)
     doc = json.loads(paths["sweep_json"].read_text())
     assert doc["parameter"] == "futures.BTC.im_rate"

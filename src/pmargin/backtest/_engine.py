@@ -499,6 +499,11 @@ def _notes(config: BacktestConfig, history: PriceHistory, with_funding: bool) ->
         f"exception: realised loss over the MPOR > initial margin at t; expected rate "
         f"p = {config.p:g}; Basel zones from the binomial(T, p) (yellow from 95%, red "
         "from 99.99%)",
+        "verdict: coverage passes when Kupiec (both tails: too many OR too few exceptions) and "
+        "Christoffersen's independence test accept at 95% and the zone is green; over-margin "
+        "factor N = 1 / (the ceil(p T)-th largest realised loss / IM): the factor by which "
+        "every margin of the book could be divided before the exceptions reach the expected "
+        "count; 'over-margined by about N x' where Kupiec rejects for too few",
         "books re-struck at every step (constant tenor and moneyness), positions held fixed "
         "over the MPOR, no funding paid, no collateral",
         "market from history only: index = Binance close; ATM vol = BTC DVOL where known, else "
