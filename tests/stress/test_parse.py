@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pmargin.errors import InputError
-from pmargin.stress import CorrelationShock, StressShock, VolShockMode, load_shocks, parse_shock
+from pmargin.scenarios import VolShockMode
+from pmargin.stress import CorrelationShock, StressShock, load_shocks, parse_shock
 
 
 def test_spot_and_vol_parts() -> None:

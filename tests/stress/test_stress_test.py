@@ -12,13 +12,13 @@ from pmargin.book import portfolio_from_dict
 from pmargin.errors import InputError
 from pmargin.history import PriceHistory
 from pmargin.risk import arrange
+from pmargin.scenarios import VolShockMode
 from pmargin.stress import (
     CorrelationShock,
     ScenarioInfo,
     StressReport,
     StressShock,
     VolShock,
-    VolShockMode,
     joint_arrays,
     parse_shock,
     stress_test,

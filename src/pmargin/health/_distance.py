@@ -33,7 +33,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,7 @@ from pmargin.collateral import account_equity
 from pmargin.errors import InputError, PmarginError
 from pmargin.history import PriceHistory, log_returns
 from pmargin.instruments import Instrument, Kind, parse_symbol
+from pmargin.margin import MarginModel
 from pmargin.market import Mark, MarketSnapshot, RawSVI, SurfaceSlice, VolSurface
 from pmargin.risk import BookArrangement
 from pmargin.valuation import ResolvedInstruments, VolSource
@@ -52,7 +53,6 @@ __all__ = [
     "DOWN_LIMIT",
     "UP_LIMIT",
     "LiquidationDistance",
-    "MarginModel",
     "joint_direction",
     "liquidation_distance",
     "margin_gap_after_move",
@@ -73,24 +73,6 @@ _HISTORY_DAYS = 365
 
 _MIN_RETURNS = 30
 """Fewer daily returns than this and the joint direction falls back to equal moves."""
-
-
-class _Margins(Protocol):
-    """What is read from a margin result: MM per account, USD, shape ``(n_accounts,)``."""
-
-    @property
-    def maintenance_margin(self) -> FloatArray: ...
-
-
-class MarginModel(Protocol):
-    """Any ``pmargin.margin`` model (structural: ``health`` sits below ``margin``)."""
-
-    @property
-    def name(self) -> str: ...
-
-    def compute(self, book: BookArrangement, market: MarketSnapshot) -> _Margins:
-        """Margin every account of ``book`` at ``market``."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,8 +50,8 @@ from pmargin.liquidation._costs import (
 from pmargin.liquidation._events import (
     AdlFill,
     BadDebt,
-    Event,
     FundDraw,
+    LiquidationEvent,
     LiquidationFill,
     LiquidationFinished,
     LiquidationTriggered,
@@ -179,7 +179,7 @@ class LiquidationEngine:
         self._cash = [cash_asset(i) for i in book.instruments]
         self._cash_usd = np.array([market.usd_price(a) for a in self._cash], dtype=np.float64)
         self._ledger = Ledger(book, self.fund.balance_usd)
-        self._events: list[Event] = []
+        self._events: list[LiquidationEvent] = []
         self._outcome: LiquidationOutcome | None = None
 
     # ------------------------------------------------------------------ public
@@ -435,7 +435,7 @@ class LiquidationEngine:
         )
         return trial.after
 
-    def _emit(self, event: Event) -> None:
+    def _emit(self, event: LiquidationEvent) -> None:
         self._events.append(event)
         self._ledger.apply(event)
 

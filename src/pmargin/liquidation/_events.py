@@ -22,8 +22,8 @@ from pmargin.errors import InputError
 __all__ = [
     "AdlFill",
     "BadDebt",
-    "Event",
     "FundDraw",
+    "LiquidationEvent",
     "LiquidationFill",
     "LiquidationFinished",
     "LiquidationTriggered",
@@ -237,7 +237,9 @@ class LiquidationFinished:
     maintenance_margin: float
 
 
-Event = LiquidationTriggered | LiquidationFill | FundDraw | AdlFill | BadDebt | LiquidationFinished
+LiquidationEvent = (
+    LiquidationTriggered | LiquidationFill | FundDraw | AdlFill | BadDebt | LiquidationFinished
+)
 """Any liquidation event."""
 
 _TYPES: dict[str, type[Any]] = {
@@ -253,7 +255,7 @@ _TYPES: dict[str, type[Any]] = {
 }
 
 
-def event_to_dict(event: Event) -> dict[str, Any]:
+def event_to_dict(event: LiquidationEvent) -> dict[str, Any]:
     """JSON object of an event: its fields plus ``"type"``."""
     data: dict[str, Any] = {"type": event.type}
     data.update({f.name: getattr(event, f.name) for f in fields(event)})
@@ -265,7 +267,7 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     return data
 
 
-def event_from_dict(data: Mapping[str, Any]) -> Event:
+def event_from_dict(data: Mapping[str, Any]) -> LiquidationEvent:
     """Rebuild an event from :func:`event_to_dict`'s object.
 
     Raises
@@ -285,18 +287,18 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     if "paused" in values:
         values["paused"] = tuple(values["paused"])
     try:
-        event: Event = cls(**values)
+        event: LiquidationEvent = cls(**values)
     except TypeError as exc:
         raise InputError(f"event[{kind}]", sorted(values), f"does not match: {exc}") from None
     return event
 
 
-def events_to_json(events: Sequence[Event], indent: int | None = None) -> str:
+def events_to_json(events: Sequence[LiquidationEvent], indent: int | None = None) -> str:
     """Serialise an episode (a JSON array of event objects, in order)."""
     return json.dumps([event_to_dict(e) for e in events], indent=indent)
 
 
-def events_from_json(text: str) -> list[Event]:
+def events_from_json(text: str) -> list[LiquidationEvent]:
     """Parse :func:`events_to_json`'s text back into events."""
     data = json.loads(text)
     if not isinstance(data, list):

@@ -36,8 +36,8 @@ from pmargin.instruments import Instrument, Kind
 from pmargin.liquidation._events import (
     AdlFill,
     BadDebt,
-    Event,
     FundDraw,
+    LiquidationEvent,
     LiquidationFill,
 )
 from pmargin.risk import BookArrangement
@@ -289,7 +289,7 @@ class Ledger:
         )
 
     # ------------------------------------------------------------------ changing
-    def apply(self, event: Event) -> None:
+    def apply(self, event: LiquidationEvent) -> None:
         """Apply one event (events that change nothing are accepted and ignored)."""
         if isinstance(event, LiquidationFill):
             row = self.row(event.account)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pmargin.liquidation._events import Event, events_to_json
+from pmargin.liquidation._events import LiquidationEvent, events_to_json
 from pmargin.liquidation._ledger import Ledger
 from pmargin.risk import BookArrangement
 
@@ -75,7 +75,7 @@ class LiquidationOutcome:
         Accounts that were found below MM, in processing order.
     """
 
-    events: tuple[Event, ...]
+    events: tuple[LiquidationEvent, ...]
     state: LiquidationState
     liquidated: tuple[str, ...]
 
@@ -90,7 +90,7 @@ class LiquidationOutcome:
 
 
 def replay(
-    book: BookArrangement, fund: InsuranceFund | float, events: Iterable[Event]
+    book: BookArrangement, fund: InsuranceFund | float, events: Iterable[LiquidationEvent]
 ) -> LiquidationState:
     """Re-apply an episode's events to the state it started from.
 

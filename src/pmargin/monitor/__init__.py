@@ -13,9 +13,9 @@ from pmargin.monitor._book import STATUS_ORDER, FullState, full_recompute, rebas
 from pmargin.monitor._config import BreakerConfig, default_config_path, load_breaker_config
 from pmargin.monitor._events import (
     BreakerReason,
-    Event,
     LiquidationPause,
     LiquidationResume,
+    MonitorEvent,
     StatusChange,
 )
 from pmargin.monitor._monitor import Monitor
@@ -27,13 +27,13 @@ __all__ = [
     "UNIT_SCOPE",
     "BreakerConfig",
     "BreakerReason",
-    "Event",
     "FullState",
     "LiquidationPause",
     "LiquidationResume",
     "MarkTick",
     "MarketUpdate",
     "Monitor",
+    "MonitorEvent",
     "Scope",
     "StatusChange",
     "default_config_path",

@@ -14,7 +14,7 @@ from typing import Any
 from pmargin.health import HealthStatus
 from pmargin.timeutil import format_timestamp
 
-__all__ = ["BreakerReason", "Event", "LiquidationPause", "LiquidationResume", "StatusChange"]
+__all__ = ["BreakerReason", "LiquidationPause", "LiquidationResume", "MonitorEvent", "StatusChange"]
 
 
 class BreakerReason(StrEnum):
@@ -164,7 +164,7 @@ class LiquidationResume:
         }
 
 
-Event = StatusChange | LiquidationPause | LiquidationResume
+MonitorEvent = StatusChange | LiquidationPause | LiquidationResume
 """Any monitor event."""
 
 

@@ -51,7 +51,7 @@ from pmargin.monitor._book import (
 )
 from pmargin.monitor._breakers import CircuitBreakers, PendingTick, UnderlyingTick
 from pmargin.monitor._config import BreakerConfig, load_breaker_config
-from pmargin.monitor._events import BreakerReason, Event, StatusChange
+from pmargin.monitor._events import BreakerReason, MonitorEvent, StatusChange
 from pmargin.monitor._scope import Scope, unit_scope
 from pmargin.monitor._update import MarketUpdate, MarkTick
 from pmargin.risk import BookArrangement
@@ -229,7 +229,7 @@ class Monitor:
 
     # ------------------------------------------------------------------ updates
 
-    def apply(self, update: MarketUpdate) -> list[Event]:
+    def apply(self, update: MarketUpdate) -> list[MonitorEvent]:
         """Consume one feed update; return the events it caused, in order.
 
         Pause events come first (staleness, then each underlying's tick), then resumes, then
@@ -254,7 +254,7 @@ class Monitor:
         ticks = self._ticks(update)
         self._now = now
         breakers = self._breakers
-        events: list[Event] = list(breakers.check_stale(now))
+        events: list[MonitorEvent] = list(breakers.check_stale(now))
         accepted: dict[str, PendingTick] = {}
         for code, tick in ticks.items():
             in_force = self._market.index.get(code)
@@ -274,11 +274,11 @@ class Monitor:
         events.extend(self._status_events())
         return events
 
-    def check_feeds(self, now: datetime | str) -> list[Event]:
+    def check_feeds(self, now: datetime | str) -> list[MonitorEvent]:
         """Run the staleness and resume rules at ``now`` without new prices (a heartbeat)."""
         return self.apply(MarketUpdate(parse_timestamp(now, "now")))
 
-    def roll_to(self, timestamp: datetime | str) -> list[Event]:
+    def roll_to(self, timestamp: datetime | str) -> list[MonitorEvent]:
         """Move the valuation time to ``timestamp`` and recompute every account.
 
         Raises
@@ -348,7 +348,7 @@ class Monitor:
             return pending.surface
         return self._market.surfaces.get(code)
 
-    def _commit(self, accepted: dict[str, PendingTick], events: list[Event]) -> None:
+    def _commit(self, accepted: dict[str, PendingTick], events: list[MonitorEvent]) -> None:
         """Apply the accepted ticks; a tick the valuation cannot price trips its breaker."""
         market = self._market
         affected: tuple[str, ...] = ()

@@ -45,11 +45,11 @@ from pmargin.health import Requirement, required_equity, status_codes
 from pmargin.liquidation import (
     AdlFill,
     BadDebt,
-    Event,
     FundDraw,
     InsuranceFund,
     LiquidationConfig,
     LiquidationEngine,
+    LiquidationEvent,
     LiquidationFill,
     LiquidationFinished,
     LiquidationTriggered,
@@ -255,7 +255,7 @@ class CascadeRun:
     equity_path: FloatArray
     status_path: Int8Array
     index_path: FloatArray
-    events: list[Event]
+    events: list[LiquidationEvent]
     counts: dict[str, float]
     monitor_latency_s: list[float]
     liquidated: set[str]
@@ -415,7 +415,7 @@ class _Replay:
             float(config.fund_usd) if config.fund_usd is not None else config.fund_fraction * gross
         )
         self.counts = dict.fromkeys(_COUNT_KEYS, 0.0)
-        self.events: list[Event] = []
+        self.events: list[LiquidationEvent] = []
         self.rounds: list[RoundRecord] = []
         self.latency: list[float] = []
         self.liquidated: set[str] = set()

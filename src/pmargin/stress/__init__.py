@@ -17,7 +17,6 @@ from pmargin.stress._shock import (
     CorrelationShock,
     StressShock,
     VolShock,
-    VolShockMode,
     joint_arrays,
 )
 from pmargin.stress._stress_test import ScenarioInfo, StressInput, StressReport, stress_test
@@ -31,7 +30,6 @@ __all__ = [
     "StressReport",
     "StressShock",
     "VolShock",
-    "VolShockMode",
     "historical_episodes",
     "joint_arrays",
     "load_shocks",

@@ -37,14 +37,13 @@ from typing import Any
 from pmargin._files import read_structured
 from pmargin._validation import abbreviate
 from pmargin.errors import InputError
-from pmargin.scenarios import parse_mpor
+from pmargin.scenarios import VolShockMode, parse_mpor
 from pmargin.stress._limits import shock_limits
 from pmargin.stress._shock import (
     ALL_UNDERLYINGS,
     CorrelationShock,
     StressShock,
     VolShock,
-    VolShockMode,
 )
 
 __all__ = ["Shock", "load_shocks", "parse_shock"]

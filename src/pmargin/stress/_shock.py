@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
@@ -24,7 +23,7 @@ import numpy as np
 from pmargin._typing import FloatArray
 from pmargin._validation import as_enum, as_float
 from pmargin.errors import InputError
-from pmargin.scenarios import ScenarioArrays
+from pmargin.scenarios import ScenarioArrays, VolShockMode
 from pmargin.stress._limits import shock_limits
 from pmargin.valuation import ResolvedInstruments
 
@@ -34,7 +33,6 @@ __all__ = [
     "CorrelationShock",
     "StressShock",
     "VolShock",
-    "VolShockMode",
     "joint_arrays",
 ]
 
@@ -43,13 +41,6 @@ ALL_UNDERLYINGS = "*"
 
 MIN_VOL = 0.01
 """Floor on every shocked implied vol (annualised decimal)."""
-
-
-class VolShockMode(StrEnum):
-    """How a vol shock moves an implied vol."""
-
-    RELATIVE = "relative"
-    ABSOLUTE = "absolute"
 
 
 @dataclass(frozen=True, slots=True)

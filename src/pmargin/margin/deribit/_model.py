@@ -51,6 +51,7 @@ from pmargin.margin.deribit._params import (
     DeribitParams,
     ExtendedWeighting,
 )
+from pmargin.margin.deribit._pretrade import DeribitIncremental
 from pmargin.margin.deribit._risk_matrix import (
     aggregate_risk_vector,
     clamp_delta_one,
@@ -316,8 +317,6 @@ class DeribitModel:
         """Pre-trade fast path (S:PM only; X:PM returns ``None``): see ``_pretrade.py``."""
         if self.params.mode is not DeribitMode.SEGREGATED:
             return None
-        from pmargin.margin.deribit._pretrade import DeribitIncremental
-
         return DeribitIncremental(self, book, market, result)
 
     def aggregate(

@@ -11,15 +11,18 @@ An instrument the book does not hold is revalued alone, once, and cached.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
 
 from pmargin.margin._result import MarginResult
-from pmargin.margin.deribit._model import DeribitModel, DeribitUnitVectors
 from pmargin.market import MarketSnapshot
 from pmargin.risk import BookArrangement
 from pmargin.valuation import ResolvedInstruments
+
+if TYPE_CHECKING:  # _model imports this module: the model is a type here, never imported
+    from pmargin.margin.deribit._model import DeribitModel, DeribitUnitVectors
 
 __all__ = ["DeribitIncremental"]
 
