@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pmargin.book import Portfolio, Position, base_quantity, load_portfolio, unrealised_pnl
-from pmargin.instruments import Instrument, Kind, parse_symbol
+from pmargin.instruments import Instrument, parse_symbol
 from pmargin.market import MarketSnapshot, load_market
 from pmargin.valuation import (
     ResolvedInstruments,
@@ -161,7 +161,7 @@ def position_risk(portfolio: Portfolio, market: MarketSnapshot) -> list[Position
                     position=position,
                     quote=quote,
                     base_quantity=base,
-                    notional_usd=abs(base) * quote.forward * usd_per_quote,
+                    notional_usd=quote.instrument.usd_notional(base, quote.forward, usd_per_quote),
                     value_usd=_value_usd(position, base, quote, market),
                     delta=base * quote.delta,
                     gamma=base * quote.gamma,
@@ -176,7 +176,7 @@ def _value_usd(
     position: Position, base: float, quote: InstrumentQuote, market: MarketSnapshot
 ) -> float:
     inst = position.instrument
-    if inst.kind in (Kind.OPTION, Kind.SPOT):
+    if not inst.is_futures_style:
         return base * quote.price_usd
     pnl = unrealised_pnl(position, base, quote.forward)
     return pnl * market.usd_price(inst.settlement_currency)

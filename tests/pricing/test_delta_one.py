@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pmargin.pricing import (
+    delta_one_pnl,
     inverse_future_delta,
     inverse_future_pnl,
     linear_future_delta,
@@ -64,3 +67,69 @@ def test_broadcasts_positions_against_scenarios():
     prices = np.array([100.0, 150.0, 200.0])
     assert linear_future_pnl(prices, entries).shape == (2, 3)
     np.testing.assert_allclose(inverse_future_pnl(prices, entries)[1], [-1.0, -1.0 / 3.0, 0.0])
+
+
+EPS = float(np.finfo(np.float64).eps)
+
+
+@given(price=st.floats(1.0, 1e6), move=st.floats(-0.9, 9.0))
+def test_inverse_relative_move_closed_form(price: float, move: float) -> None:
+    # DESIGN.md: an inverse future's P&L for a relative move m is q (1 - 1/(1+m)) coin, q in
+    # base units at the price it moves from (per unit here: q = 1). Both sides round 1/(1+m)
+    # (or F/(F(1+m))) within a few ulps of 1/(1+m) before the subtraction from 1: the absolute
+    # error is a few eps of 1 + 1/(1+m).
+    moved = price * (1.0 + move)
+    got = float(delta_one_pnl(moved, price, True))
+    want = 1.0 - 1.0 / (1.0 + move)
+    assert abs(got - want) <= 4.0 * EPS * (1.0 + 1.0 / (1.0 + move))
+
+
+@given(price=st.floats(1.0, 1e6), move=st.floats(-0.9, 9.0))
+def test_linear_relative_move_closed_form(price: float, move: float) -> None:
+    # linear: q F m in the quote currency (per unit: q = 1); F (1 + m) - F against F m differs
+    # by the rounding of 1 + m and of F (1 + m), each within eps of F (1 + |m|).
+    moved = price * (1.0 + move)
+    got = float(delta_one_pnl(moved, price, False))
+    want = price * move
+    assert abs(got - want) <= 4.0 * EPS * price * (1.0 + abs(move))
+
+
+def test_mask_picks_the_formula_per_element() -> None:
+    price = np.array([40_000.0, 40_000.0, 60_000.0])
+    entry = np.array([50_000.0, 50_000.0, 50_000.0])
+    got = delta_one_pnl(price, entry, np.array([True, False, True]))
+    # inverse: 1 - 50/40 = -0.25 coin; linear: -10,000 USD; inverse: 1 - 50/60 = 1/6 coin
+    np.testing.assert_allclose(got, [-0.25, -10_000.0, 1.0 / 6.0], rtol=1e-15)
+    assert delta_one_pnl([[1.0], [2.0]], [1.0, 2.0, 4.0], False).shape == (2, 3)
+
+
+def test_base_counted_at_the_current_price() -> None:
+    # A position of q base units at the mark F opened at avg A: its USD notional is q F, and
+    # q F (1/A - 1/F) = q (F / A - 1) coin.
+    q, mark, avg = 2.0, 45_000.0, 60_000.0
+    usd_notional = q * mark
+    coins = usd_notional * (1.0 / avg - 1.0 / mark)
+    got = q * float(delta_one_pnl(mark, avg, True, base_price=mark))
+    assert got == pytest.approx(coins, rel=1e-14)
+    assert got == pytest.approx(q * (mark / avg - 1.0), rel=1e-15)
+    # the linear formula does not depend on where base units are counted
+    assert delta_one_pnl(mark, avg, False, base_price=mark) == mark - avg
+
+
+def test_reproduces_the_consumers_former_expressions_exactly() -> None:
+    # The forms the book, pre-trade, ledger, monitor and distance code wrote inline before
+    # they called delta_one_pnl; the same bits, so every consumer keeps its numbers.
+    rng = np.random.default_rng(7)
+    f0 = rng.uniform(10.0, 1e5, 1000)
+    f = f0 * rng.uniform(0.2, 3.0, 1000)
+    ones = np.ones(1000, dtype=bool)
+    np.testing.assert_array_equal(delta_one_pnl(f, f0, ones), 1.0 - f0 / f)
+    np.testing.assert_array_equal(delta_one_pnl(f, f0, ones, base_price=f), f / f0 - 1.0)
+    np.testing.assert_array_equal(delta_one_pnl(f, f0, ~ones), f - f0)
+    np.testing.assert_array_equal(inverse_future_pnl(f, f0), 1.0 - f0 / f)
+
+
+def test_non_positive_inverse_prices_give_nan_linear_does_not() -> None:
+    got = delta_one_pnl([0.0, 0.0], [100.0, 100.0], [True, False])
+    assert np.isnan(got[0])
+    assert got[1] == -100.0

@@ -20,7 +20,8 @@ from types import MappingProxyType
 
 from pmargin._validation import abbreviate
 from pmargin.errors import InputError
-from pmargin.instruments import Instrument, Kind, QuantityUnit
+from pmargin.instruments import Instrument, QuantityUnit
+from pmargin.pricing import delta_one_pnl
 
 __all__ = [
     "NATIVE",
@@ -164,16 +165,7 @@ def base_quantity(position: Position, price: float) -> float:
     float
         Signed quantity in base units.
     """
-    instrument = position.instrument
-    unit = position.resolved_unit
-    if unit is QuantityUnit.BASE:
-        return position.quantity
-    if unit is QuantityUnit.CONTRACTS:
-        amount = position.quantity * instrument.contract_size
-        if instrument.contract_currency == instrument.underlying:
-            return amount
-        return _quote_to_base(amount, price, instrument)
-    return _quote_to_base(position.quantity, price, instrument)
+    return position.instrument.base_units(position.quantity, position.resolved_unit, price)
 
 
 def unrealised_pnl(position: Position, base: float, price: float) -> float:
@@ -197,20 +189,10 @@ def unrealised_pnl(position: Position, base: float, price: float) -> float:
     """
     instrument = position.instrument
     entry = position.avg_price
-    if entry is None or instrument.kind not in (Kind.FUTURE, Kind.PERPETUAL):
+    if entry is None or not instrument.is_futures_style:
         return 0.0
     if entry <= 0.0:
         raise InputError(
             f"position {instrument.symbol!r}.avg_price", entry, "must be > 0 for a future"
         )
-    if instrument.is_inverse:
-        return base * (price / entry - 1.0)
-    return base * (price - entry)
-
-
-def _quote_to_base(amount: float, price: float, instrument: Instrument) -> float:
-    if not math.isfinite(price) or price <= 0:
-        raise InputError(
-            f"price of {instrument.symbol!r}", price, "must be a finite number > 0 to convert"
-        )
-    return amount / price
+    return base * float(delta_one_pnl(price, entry, instrument.is_inverse, base_price=price))

@@ -22,7 +22,6 @@ from scipy import sparse
 
 from pmargin._typing import FloatArray
 from pmargin.errors import InputError
-from pmargin.instruments import Kind
 from pmargin.market import MarketSnapshot
 from pmargin.risk import BookArrangement
 from pmargin.valuation import value_instruments
@@ -106,13 +105,11 @@ def _account_equity(book: BookArrangement, market: MarketSnapshot) -> AccountEqu
     per_unit = np.zeros(len(resolved))
     if len(resolved):
         price = value_instruments(resolved).price
-        holds_value = np.array(
-            [i.kind in (Kind.OPTION, Kind.SPOT) for i in resolved.instruments], dtype=bool
-        )
+        holds_value = np.array([not i.is_futures_style for i in resolved.instruments], dtype=bool)
         per_unit = np.where(holds_value, price, 0.0)
     quantity = sparse.csr_array(book.quantity)
     settlement_value = sparse.csr_array(quantity * per_unit[np.newaxis, :] + book.unrealised)
-    settlement_usd = _settlement_usd(book)
+    settlement_usd = book.resolved.settlement_usd
     position_value_usd = sparse.csr_array(settlement_value * settlement_usd[np.newaxis, :])
     by_currency: dict[str, FloatArray] = {
         asset: balances[:, k].copy() for k, asset in enumerate(book.assets)
@@ -132,15 +129,8 @@ def _account_equity(book: BookArrangement, market: MarketSnapshot) -> AccountEqu
 
 
 def _settlement_currencies(book: BookArrangement) -> list[str]:
-    """Currency each position's value is in: settlement currency, quote for spot."""
-    return [i.quote if i.kind is Kind.SPOT else i.settlement_currency for i in book.instruments]
-
-
-def _settlement_usd(book: BookArrangement) -> FloatArray:
-    resolved = book.resolved
-    is_spot = np.array([i.kind is Kind.SPOT for i in resolved.instruments], dtype=bool)
-    rate: FloatArray = np.where(is_spot, resolved.quote_usd, resolved.settlement_usd)
-    return rate
+    """Currency each position's value is in: its cash asset (settlement currency)."""
+    return [i.cash_asset for i in book.instruments]
 
 
 def haircut_charge(

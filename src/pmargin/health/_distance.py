@@ -43,9 +43,10 @@ from pmargin._typing import BoolArray, FloatArray
 from pmargin.collateral import account_equity
 from pmargin.errors import InputError, PmarginError
 from pmargin.history import PriceHistory, log_returns
-from pmargin.instruments import Instrument, Kind, parse_symbol
+from pmargin.instruments import Instrument, parse_symbol
 from pmargin.margin import MarginModel
 from pmargin.market import Mark, MarketSnapshot, RawSVI, SurfaceSlice, VolSurface
+from pmargin.pricing import delta_one_pnl
 from pmargin.risk import BookArrangement
 from pmargin.valuation import ResolvedInstruments, VolSource
 
@@ -309,9 +310,7 @@ class _World:
             settlement=np.array(
                 [where(i.settlement_currency, -1) for i in instruments], dtype=np.int64
             ),
-            delta_one=np.array(
-                [i.kind in (Kind.FUTURE, Kind.PERPETUAL) for i in instruments], dtype=bool
-            ),
+            delta_one=np.array([i.is_futures_style for i in instruments], dtype=bool),
         )
         self.option_vol = {
             i.symbol: float(v)
@@ -330,7 +329,7 @@ class _World:
                 continue
             k = self.position.get(contract.underlying, -1)
             kind = "option" if contract.is_option else "other"
-            if contract.kind in (Kind.FUTURE, Kind.PERPETUAL):
+            if contract.is_futures_style:
                 kind = "delta_one"
             out.append((symbol, mark, k, kind))
         return out
@@ -431,8 +430,7 @@ class _World:
         inverse = delta_one & res.is_inverse
         ratio = price / res.underlying_price
         # P&L per base unit of the move, settlement currency (the kernel's convention)
-        pnl = np.where(inverse, 1.0 - 1.0 / ratio, price - res.underlying_price)
-        pnl = np.where(delta_one, pnl, 0.0)
+        pnl = np.where(delta_one, delta_one_pnl(price, res.underlying_price, inverse), 0.0)
         move_pnl = sparse.csr_array((q.data * pnl[q.indices], q.indices, q.indptr), q.shape)
         # an inverse contract keeps its USD notional: base units scale with 1 / ratio
         held = np.where(inverse, 1.0 / ratio, 1.0)

@@ -13,6 +13,20 @@ Conventions
 * ``quantity_unit`` is the unit a position's quantity is given in on the venue (its native
   unit): ``base`` (coins), ``quote`` (USD notional) or ``contracts``.
 * Expiries are aware UTC datetimes; perpetuals and spot have none.
+
+Contract arithmetic (the one home of these rules)
+-------------------------------------------------
+* :attr:`Instrument.is_delta_one`: the value moves one-for-one with the underlying: spot,
+  dated futures and perpetuals (not options).
+* :attr:`Instrument.is_futures_style`: futures and perpetuals, the delta-one contracts that
+  change no premium hands: a position's value is its P&L since entry (variation, settled into
+  the balance), whereas options and spot are paid in full and hold their mark value.
+* :attr:`Instrument.cash_asset`: the balance a fill's cash, a premium and realised P&L are
+  booked in: the settlement currency (the coin for inverse contracts, the quote for linear
+  ones and for spot, which is never inverse).
+* :meth:`Instrument.base_units` and :meth:`Instrument.usd_notional`: a quantity in any unit
+  to signed base units at a price, and the absolute USD notional of base units at a price.
+  The P&L of delta-one positions is :func:`pmargin.pricing.delta_one_pnl`.
 """
 
 from __future__ import annotations
@@ -164,3 +178,83 @@ class Instrument:
     def is_call(self) -> bool:
         """True for call options."""
         return self.right is Right.CALL
+
+    @property
+    def is_delta_one(self) -> bool:
+        """True for spot, dated futures and perpetuals: value moves one-for-one with the price."""
+        return self.kind is not Kind.OPTION
+
+    @property
+    def is_futures_style(self) -> bool:
+        """True for dated futures and perpetuals: no premium, value = P&L since entry."""
+        return self.kind is Kind.FUTURE or self.kind is Kind.PERPETUAL
+
+    @property
+    def cash_asset(self) -> str:
+        """Balance asset a fill's cash, a premium and realised P&L are booked in.
+
+        The settlement currency: the coin for inverse contracts, the quote for linear contracts
+        and spot (spot is never inverse, so its settlement currency is its quote).
+        """
+        return self.settlement_currency
+
+    def base_units(self, quantity: float, unit: QuantityUnit, price: float) -> float:
+        """Convert a signed ``quantity`` in ``unit`` to units of the underlying (coins, shares).
+
+        Parameters
+        ----------
+        quantity
+            Signed amount in ``unit``: base units, quote-currency notional, or contracts of
+            ``contract_size`` ``contract_currency``.
+        unit
+            The unit of ``quantity``.
+        price
+            Quote currency per unit of the underlying, ``> 0``; used only where the quantity or
+            the contract is a quote-currency notional (``base = notional / price``).
+
+        Returns
+        -------
+        float
+            Signed base units.
+
+        Raises
+        ------
+        InputError
+            Naming the instrument's price, when a conversion needs a price that is not a finite
+            number > 0.
+        """
+        if unit is QuantityUnit.BASE:
+            return quantity
+        if unit is QuantityUnit.CONTRACTS:
+            amount = quantity * self.contract_size
+            if self.contract_currency == self.underlying:
+                return amount
+            return self._quote_to_base(amount, price)
+        return self._quote_to_base(quantity, price)
+
+    def _quote_to_base(self, amount: float, price: float) -> float:
+        if not math.isfinite(price) or price <= 0:
+            raise InputError(
+                f"price of {self.symbol!r}", price, "must be a finite number > 0 to convert"
+            )
+        return amount / price
+
+    def usd_notional(self, base_units: float, price: float, quote_usd: float = 1.0) -> float:
+        """Absolute USD notional of ``base_units`` at ``price``.
+
+        Parameters
+        ----------
+        base_units
+            Signed position in units of the underlying.
+        price
+            Quote currency per unit of the underlying (the underlying price a position is
+            valued off: forward, mark or spot price).
+        quote_usd
+            USD per unit of the quote currency (1 for USD).
+
+        Returns
+        -------
+        float
+            ``|base_units| * price * quote_usd``, USD.
+        """
+        return abs(base_units) * price * quote_usd

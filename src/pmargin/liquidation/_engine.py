@@ -37,7 +37,6 @@ from scipy import sparse
 
 from pmargin.collateral import account_equity
 from pmargin.health import Requirement, required_equity
-from pmargin.instruments import Kind
 from pmargin.liquidation._adl import adl_score, rank_opposite
 from pmargin.liquidation._config import LiquidationConfig, load_config
 from pmargin.liquidation._costs import (
@@ -59,7 +58,6 @@ from pmargin.liquidation._events import (
 from pmargin.liquidation._ledger import (
     AccountState,
     Ledger,
-    cash_asset,
     reduce_position,
     trade_pnl,
 )
@@ -175,8 +173,8 @@ class LiquidationEngine:
         self.equity = account_equity(book, market).equity
         resolved = book.resolved
         self._marks = value_instruments(resolved).price if len(resolved) else np.zeros(0)
-        self._underlying_usd = resolved.underlying_price * resolved.quote_usd
-        self._cash = [cash_asset(i) for i in book.instruments]
+        self._underlying_usd = resolved.underlying_usd
+        self._cash = [i.cash_asset for i in book.instruments]
         self._cash_usd = np.array([market.usd_price(a) for a in self._cash], dtype=np.float64)
         self._ledger = Ledger(book, self.fund.balance_usd)
         self._events: list[LiquidationEvent] = []
@@ -354,7 +352,7 @@ class LiquidationEngine:
         price = fill_price(mark, quantity, relative)
         cash_usd = float(self._cash_usd[column])
         slippage = -trade_pnl(instrument, quantity, mark, price) * cash_usd
-        premium = size * mark * cash_usd if instrument.kind is Kind.OPTION else None
+        premium = size * mark * cash_usd if instrument.is_option else None
         return _Quote(
             column=column,
             quantity=quantity,
@@ -462,7 +460,7 @@ class LiquidationEngine:
         instruments = self.book.instruments
         notional = {j: abs(state.positions[j]) * float(self._underlying_usd[j]) for j in closable}
         ordered = sorted(closable, key=lambda j: (-notional[j], j))
-        futures = [j for j in ordered if instruments[j].kind in (Kind.FUTURE, Kind.PERPETUAL)]
+        futures = [j for j in ordered if instruments[j].is_futures_style]
         others = [j for j in ordered if j not in futures]
         paused_left = len(closable) < len(state.positions)
         steps, m = self._close_all(row, m, others, steps)

@@ -32,7 +32,7 @@ import numpy as np
 from scipy import sparse
 
 from pmargin.errors import InputError
-from pmargin.instruments import Instrument, Kind
+from pmargin.instruments import Instrument
 from pmargin.liquidation._events import (
     AdlFill,
     BadDebt,
@@ -40,9 +40,10 @@ from pmargin.liquidation._events import (
     LiquidationEvent,
     LiquidationFill,
 )
+from pmargin.pricing import delta_one_pnl
 from pmargin.risk import BookArrangement
 
-__all__ = ["AccountState", "Ledger", "cash_asset", "reduce_position", "trade_pnl"]
+__all__ = ["AccountState", "Ledger", "reduce_position", "trade_pnl"]
 
 
 def trade_pnl(instrument: Instrument, quantity: float, mark: float, price: float) -> float:
@@ -51,14 +52,8 @@ def trade_pnl(instrument: Instrument, quantity: float, mark: float, price: float
     ``dq (m - p)`` for linear futures, options and spot; ``dq (m / p - 1)`` coin for inverse
     futures and perpetuals (a sale below the mark is a loss: negative).
     """
-    if instrument.kind in (Kind.FUTURE, Kind.PERPETUAL) and instrument.is_inverse:
-        return quantity * (mark / price - 1.0)
-    return quantity * (mark - price)
-
-
-def cash_asset(instrument: Instrument) -> str:
-    """Return the balance a fill of ``instrument`` is booked in (settlement; quote for spot)."""
-    return instrument.quote if instrument.kind is Kind.SPOT else instrument.settlement_currency
+    inverse = instrument.is_futures_style and instrument.is_inverse
+    return quantity * float(delta_one_pnl(mark, price, inverse, base_price=mark))
 
 
 @dataclass(slots=True)
@@ -110,9 +105,9 @@ def reduce_position(
             f"must reduce the position {held!r} toward zero",
         )
     closes_all = abs(quantity) >= abs(held)
-    asset = cash_asset(instrument)
+    asset = instrument.cash_asset
     cash = state.balances.get(asset, 0.0)
-    if instrument.kind in (Kind.FUTURE, Kind.PERPETUAL):
+    if instrument.is_futures_style:
         unrealised = state.unrealised.get(column, 0.0)
         realised = unrealised if closes_all else unrealised * (-quantity / held)
         cash += realised + trade_pnl(instrument, quantity, mark, price)

@@ -153,7 +153,7 @@ def check_mark_symbols(
                     f"marks are not used (give index.{contract.underlying} or prices); a "
                     "misspelt future or perpetual?",
                 )
-        delta_one = contract.kind in (Kind.FUTURE, Kind.PERPETUAL)
+        delta_one = contract.is_futures_style
         if delta_one and mark.price is not None and mark.price <= 0.0:
             raise InputError(
                 f"{field}.price",

@@ -27,9 +27,9 @@ from scipy import sparse
 from pmargin._typing import BoolArray, FloatArray
 from pmargin.collateral import account_equity
 from pmargin.health import STATUS_ORDER, assess, status_codes
-from pmargin.instruments import Kind
 from pmargin.margin import MarginModel, MarginResult
 from pmargin.market import MarketSnapshot
+from pmargin.pricing import delta_one_pnl
 from pmargin.risk import BookArrangement
 from pmargin.valuation import ResolvedInstruments, resolve_instruments, value_instruments
 
@@ -44,11 +44,9 @@ __all__ = [
 ]
 
 
-def _delta_one(resolved: ResolvedInstruments) -> BoolArray:
-    """Futures and perpetuals: shape ``(n,)``."""
-    return np.array(
-        [i.kind in (Kind.FUTURE, Kind.PERPETUAL) for i in resolved.instruments], dtype=bool
-    )
+def _futures_style(resolved: ResolvedInstruments) -> BoolArray:
+    """Futures and perpetuals (:attr:`Instrument.is_futures_style`): shape ``(n,)``."""
+    return np.array([i.is_futures_style for i in resolved.instruments], dtype=bool)
 
 
 def _with_data(template: Any, data: FloatArray) -> Any:
@@ -100,12 +98,11 @@ def rebase_book(start: BookArrangement, resolved: ResolvedInstruments) -> BookAr
     """
     f0 = start.resolved.underlying_price
     f = resolved.underlying_price
-    delta_one = _delta_one(resolved)
-    inverse_future = delta_one & resolved.is_inverse
-    linear_future = delta_one & ~resolved.is_inverse
+    futures = _futures_style(resolved)
+    inverse_future = futures & resolved.is_inverse
     safe = np.where(inverse_future, f, 1.0)
     scale = np.where(inverse_future, f0 / safe, 1.0)
-    drift = np.where(linear_future, f - f0, np.where(inverse_future, 1.0 - f0 / safe, 0.0))
+    drift = np.where(futures, delta_one_pnl(f, f0, resolved.is_inverse), 0.0)
     q0 = sparse.csr_array(start.quantity)
     columns = q0.indices
     quantity = _with_data(q0, q0.data * scale[columns])
@@ -131,10 +128,9 @@ def positions_usd(book: BookArrangement) -> FloatArray:
     n_acc = book.shape[0]
     if len(resolved) == 0:
         return np.zeros(n_acc)
-    is_spot = np.array([i.kind is Kind.SPOT for i in resolved.instruments], dtype=bool)
-    holds_value = resolved.is_option | is_spot
+    holds_value = ~_futures_style(resolved)
     per_unit = np.where(holds_value, value_instruments(resolved).price, 0.0)
-    rate = np.where(is_spot, resolved.quote_usd, resolved.settlement_usd)
+    rate = resolved.settlement_usd
     quantity = sparse.csr_array(book.quantity)
     values = sparse.csr_array(_with_data(quantity, quantity.data * per_unit[quantity.indices]))
     settlement = sparse.csr_array(values + book.unrealised)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pmargin.instruments import Instrument, Kind
+from pmargin.instruments import Instrument
 from pmargin.market import VolSurface
 from pmargin.monitor._config import BreakerConfig
 from pmargin.monitor._events import (
@@ -273,7 +273,7 @@ class CircuitBreakers:
     ) -> tuple[BreakerReason, str, float, float, float, str] | None:
         """Return a bad mark's trip: ``(reason, field, observed, reference, limit, detail)``."""
         where = f"update.marks.{symbol}"
-        delta_one = instrument.kind in (Kind.FUTURE, Kind.PERPETUAL)
+        delta_one = instrument.is_futures_style
         if mark.iv is not None:
             iv = mark.iv
             if not (math.isfinite(iv) and 0.0 < iv <= self.config.max_iv):

@@ -32,10 +32,11 @@ from pmargin.book import NATIVE, Position, base_quantity
 from pmargin.collateral import account_equity
 from pmargin.errors import InputError
 from pmargin.health import HealthStatus, MarginSnapshot, Requirement
-from pmargin.instruments import Instrument, Kind
+from pmargin.instruments import Instrument
 from pmargin.margin import IncrementalMargin, MarginModel, MarginResult
 from pmargin.market import MarketSnapshot
 from pmargin.pretrade._price_bounds import FillPriceBounds, load_price_bounds
+from pmargin.pricing import delta_one_pnl
 from pmargin.risk import BookArrangement
 from pmargin.valuation import ResolvedInstruments, resolve_instruments, value_instruments
 
@@ -324,12 +325,11 @@ def _fill(one: ResolvedInstruments, q: float, price: float | None, mark: float) 
     """
     inst = one.instruments[0]
     forward = float(one.underlying_price[0])
-    if inst.kind in (Kind.FUTURE, Kind.PERPETUAL):
+    if inst.is_futures_style:
         fill = forward if price is None else price
         if fill <= 0:
             raise InputError("order.price", price, "must be > 0 for a future or perpetual")
-        unrealised = q * (forward / fill - 1.0) if inst.is_inverse else q * (forward - fill)
+        unrealised = q * float(delta_one_pnl(forward, fill, inst.is_inverse, base_price=forward))
         return _Fill(None, 0.0, 0.0, inst.settlement_currency, unrealised)
     fill = mark if price is None else price
-    cash_asset = inst.quote if inst.kind is Kind.SPOT else inst.settlement_currency
-    return _Fill(cash_asset, -q * fill, q * mark, inst.settlement_currency, 0.0)
+    return _Fill(inst.cash_asset, -q * fill, q * mark, inst.settlement_currency, 0.0)

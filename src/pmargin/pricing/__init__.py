@@ -6,6 +6,7 @@ returns float64 arrays; nothing here knows about instruments, books or markets.
 
 from pmargin.pricing._black76 import SIGMA_SQRT_T_MIN, Black76Result, black76, black76_value
 from pmargin.pricing._delta_one import (
+    delta_one_pnl,
     inverse_future_delta,
     inverse_future_pnl,
     linear_future_delta,
@@ -29,6 +30,7 @@ __all__ = [
     "ImpliedVolResult",
     "black76",
     "black76_value",
+    "delta_one_pnl",
     "describe_iv_status",
     "implied_vol",
     "inverse_future_delta",

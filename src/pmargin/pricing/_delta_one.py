@@ -18,6 +18,16 @@ notional at entry is a contract notional of ``entry_price`` USD, and a contract 
 
 For a relative move ``m`` (``price = entry_price * (1 + m)``) the inverse P&L is
 ``1 - 1 / (1 + m)``, the convention of DESIGN.md (``q_base * (1 - 1/(1+m))``).
+
+An inverse position's base units depend on the price they are counted at (its USD notional
+is fixed): ``base_price`` says which. Counted at the entry price (the default, as the risk
+kernel counts a position at the mark it moves from) the P&L is ``1 - entry_price / price``;
+counted at the current price (as a book counts a position opened at ``avg_price``) it is
+``price / entry_price - 1``; in general ``base_price / entry_price - base_price / price``.
+
+:func:`delta_one_pnl` is the one entry point for both settlements (an ``inverse`` mask picks
+the formula per element); every P&L of a future, perpetual or spot against a price goes
+through it.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from pmargin._typing import ArrayLike, FloatArray
 from pmargin.pricing._blocks import as_float
 
 __all__ = [
+    "delta_one_pnl",
     "inverse_future_delta",
     "inverse_future_pnl",
     "linear_future_delta",
@@ -71,8 +82,10 @@ def _positive(name: str, value: ArrayLike) -> FloatArray:
     return np.where(array > 0.0, array, np.nan)
 
 
-def inverse_future_pnl(price: ArrayLike, entry_price: ArrayLike) -> FloatArray:
-    """P&L of an inverse (coin-settled) contract per unit of base notional at entry, in coin.
+def inverse_future_pnl(
+    price: ArrayLike, entry_price: ArrayLike, base_price: ArrayLike | None = None
+) -> FloatArray:
+    """P&L of an inverse (coin-settled) contract per unit of base notional, in coin.
 
     Parameters
     ----------
@@ -80,13 +93,53 @@ def inverse_future_pnl(price: ArrayLike, entry_price: ArrayLike) -> FloatArray:
         Current (or scenario) price, USD per coin, ``> 0``; any shape.
     entry_price
         Price at entry, USD per coin, ``> 0``; broadcasts against ``price``.
+    base_price
+        Price at which the base units are counted, USD per coin (the USD notional is base
+        units x ``base_price``); broadcasts. Default: ``entry_price``.
 
     Returns
     -------
     FloatArray
-        ``1 - entry_price / price`` of the broadcast shape; NaN where a price is not positive.
+        ``base_price / entry_price - base_price / price`` of the broadcast shape: ``1 -
+        entry_price / price`` by default, ``price / entry_price - 1`` with ``base_price =
+        price``; NaN where a price is not positive.
     """
-    return 1.0 - _positive("entry_price", entry_price) / _positive("price", price)
+    entry = _positive("entry_price", entry_price)
+    base = entry if base_price is None else as_float("base_price", base_price)
+    return base / entry - base / _positive("price", price)
+
+
+def delta_one_pnl(
+    price: ArrayLike,
+    entry_price: ArrayLike,
+    inverse: ArrayLike,
+    base_price: ArrayLike | None = None,
+) -> FloatArray:
+    """P&L per unit of base notional of a linear or inverse delta-one contract.
+
+    Parameters
+    ----------
+    price
+        Current (or scenario) price, quote currency per unit of base; any shape.
+    entry_price
+        Price the P&L is measured from (entry, average or previous mark), same unit;
+        broadcasts against ``price``.
+    inverse
+        Boolean (mask) broadcasting against ``price``: True where the contract is inverse.
+    base_price
+        Inverse contracts only: price at which the base units are counted (see the module
+        docstring); default ``entry_price``.
+
+    Returns
+    -------
+    FloatArray
+        Broadcast shape: :func:`linear_future_pnl` (quote currency) where ``inverse`` is
+        False, :func:`inverse_future_pnl` (coin) where it is True. Multiply by the signed
+        position in base units for the position's P&L in its settlement currency.
+    """
+    linear = linear_future_pnl(price, entry_price)
+    coin = inverse_future_pnl(price, entry_price, base_price)
+    return np.where(np.asarray(inverse, dtype=bool), coin, linear)
 
 
 def inverse_future_delta(price: ArrayLike, entry_price: ArrayLike) -> FloatArray:

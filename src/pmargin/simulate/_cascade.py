@@ -365,7 +365,7 @@ def _open_interest(book: BookArrangement) -> dict[str, float]:
     """Gross notional per underlying (USD): ``sum |q| x underlying USD price``."""
     resolved = book.resolved
     per_column = np.abs(sparse.csr_array(book.quantity)).sum(axis=0)
-    usd = np.asarray(per_column).ravel() * resolved.underlying_price * resolved.quote_usd
+    usd = np.asarray(per_column).ravel() * resolved.underlying_usd
     out: dict[str, float] = {}
     for j, instrument in enumerate(resolved.instruments):
         out[instrument.underlying] = out.get(instrument.underlying, 0.0) + float(usd[j])
@@ -455,7 +455,7 @@ class _Replay:
         )
         outcome = engine.run()
         resolved = book.resolved
-        usd = resolved.underlying_price * resolved.quote_usd
+        usd = resolved.underlying_usd
         delta = np.ones(len(resolved))
         if len(resolved) and resolved.is_option.any():
             delta = np.where(resolved.is_option, value_instruments(resolved).delta, 1.0)

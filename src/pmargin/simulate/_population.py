@@ -311,9 +311,7 @@ def fund_population(
             amount = np.maximum(base / price, need) if mode == "leverage" else need
         book = _with_balances(book, collateral, amount)
     result = model.compute(book, market)
-    notional = np.abs(sparse.csr_array(book.quantity)) @ (
-        book.resolved.underlying_price * book.resolved.quote_usd
-    )
+    notional = np.abs(sparse.csr_array(book.quantity)) @ book.resolved.underlying_usd
     return FundedBook(
         model=model.name,
         book=book,

@@ -95,6 +95,16 @@ class ResolvedInstruments:
     def __len__(self) -> int:
         return len(self.instruments)
 
+    @property
+    def underlying_usd(self) -> FloatArray:
+        """USD price of one unit of each underlying, shape ``(n,)``.
+
+        ``underlying_price * quote_usd``: the USD notional of one base unit, the price that
+        :meth:`pmargin.instruments.Instrument.usd_notional` multiplies ``|base units|`` by.
+        """
+        usd: FloatArray = self.underlying_price * self.quote_usd
+        return usd
+
     def take(self, columns: Sequence[int] | npt.NDArray[np.int64]) -> ResolvedInstruments:
         """Select the instruments at ``columns`` (in that order) without new look-ups."""
         index = np.asarray(columns, dtype=np.int64)
@@ -213,7 +223,7 @@ def _underlying_price(instrument: Instrument, market: MarketSnapshot) -> float:
     """USD price of one unit of the underlying that ``instrument`` is valued off."""
     if instrument.kind is Kind.SPOT:
         return market.usd_price(instrument.underlying)
-    if instrument.kind in (Kind.FUTURE, Kind.PERPETUAL):
+    if instrument.is_futures_style:
         mark = market.mark(instrument.symbol)
         if mark is not None:
             if mark.price is None or mark.price <= 0.0:

@@ -436,7 +436,7 @@ class DeribitModel:
             mult = clamp_delta_one(mult, resolved.is_option, pair.price_range, n_standard)
         pnl = instrument_pnl(resolved, mult, arrays.vol)
         valuation = value_instruments(resolved)
-        delta_usd = valuation.delta * resolved.underlying_price * resolved.quote_usd
+        delta_usd = valuation.delta * resolved.underlying_usd
         price_coin = np.where(resolved.is_inverse & resolved.is_option, valuation.price, 0.0)
         return _Matrix(
             underlying, scenarios, n_standard, columns, resolved, mult, pnl, delta_usd,
@@ -456,7 +456,7 @@ class DeribitModel:
             unit_value = np.where(
                 res.is_inverse[rows],
                 1.0,
-                res.underlying_price[rows] * res.quote_usd[rows] / res.settlement_usd[rows],
+                res.underlying_usd[rows] / res.settlement_usd[rows],
             )
             rate = roll_shock_rate(res.time[rows], cp.min_annualised_move, cp.annualised_move_risk)
             inverse = res.is_inverse[rows]
@@ -509,9 +509,7 @@ class DeribitModel:
         premium = (m.price_coin * res.settlement_usd)[:, None] * (m.multiplier - 1.0)
         usd = m.pnl * settle_rate + premium
         usd[:, m.n_standard :] *= m.weights[None, :]
-        unit_value = np.where(
-            res.is_inverse, res.settlement_usd, res.underlying_price * res.quote_usd
-        )
+        unit_value = np.where(res.is_inverse, res.settlement_usd, res.underlying_usd)
         currencies = [i.settlement_currency for i in res.instruments]
         rate = np.zeros(m.columns.size)
         parts: list[tuple[FloatArray, float, float, FloatArray]] = []

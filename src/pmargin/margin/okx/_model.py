@@ -200,7 +200,7 @@ class OkxModel:
             rate=rate_shift_pnl(self._option_value_usd(resolved), resolved.time, p.mr5_rate_shift),
             vol_span=np.where(resolved.is_option, span, 0.0),
             expiry_bucket=self._expiry_buckets(resolved),
-            mr7_rate=minimum_charge_rates(resolved.underlying_price * resolved.quote_usd, rates),
+            mr7_rate=minimum_charge_rates(resolved.underlying_usd, rates),
         )
 
     def _shock_prices(

@@ -271,7 +271,7 @@ def unit_columns(
                     expiry=expiry,
                     columns=np.asarray(cols, dtype=np.int64),
                     seconds=float(res.time[first]) * SECONDS_PER_YEAR,
-                    forward=float(res.underlying_price[first] * res.quote_usd[first]),
+                    forward=float(res.underlying_usd[first]),
                     rate=float(res.rate[first]),
                 )
             )
@@ -332,7 +332,7 @@ def unit_portfolio(
         j = held_perps[0]
         perp = {
             "perp_position": float(qrow[j]),
-            "perp_price": float(res.underlying_price[j] * res.quote_usd[j]),
+            "perp_price": float(res.underlying_usd[j]),
             "perp_confidence": conf,
             "perp_unrealised_pnl": float(urow[j] * res.settlement_usd[j]),
         }

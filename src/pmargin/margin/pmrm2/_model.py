@@ -292,7 +292,7 @@ class DerivePmrm2Model:
 
         # perpetuals: P&L of the USD notional, net position for the contingency
         perp = sparse.csr_array(qc[:, uc.perps]) if uc.perps.size else None
-        perp_price = res.underlying_price[uc.perps] * res.quote_usd[uc.perps]
+        perp_price = res.underlying_usd[uc.perps]
         net_perp = np.zeros(n_acc)
         gross_perp = np.zeros(n_acc)
         if perp is not None:

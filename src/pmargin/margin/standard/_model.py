@@ -28,7 +28,7 @@ from scipy import sparse
 
 from pmargin._params import ParamTable
 from pmargin._typing import BoolArray, FloatArray
-from pmargin.instruments import Instrument, Kind
+from pmargin.instruments import Instrument
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import group_columns
 from pmargin.margin.standard._parameters import StandardParams
@@ -178,9 +178,7 @@ class StandardModel:
         """Look up each instrument's rates once and price the short-option charge per unit."""
         n = len(resolved)
         instruments = resolved.instruments
-        is_future = np.array(
-            [i.kind in (Kind.FUTURE, Kind.PERPETUAL) for i in instruments], dtype=bool
-        )
+        is_future = np.array([i.is_futures_style for i in instruments], dtype=bool)
         rates = np.zeros((4, n))
         for j in np.flatnonzero(is_future).tolist():
             rule = self.params.future_rule(instruments[j].underlying, instruments[j].symbol)
