@@ -18,6 +18,7 @@ from pmargin.errors import InputError
 __all__ = [
     "DAYS_PER_YEAR",
     "DEFAULT_EXPIRY_HOUR",
+    "HOURS_PER_YEAR",
     "SECONDS_PER_YEAR",
     "expiry_on",
     "format_timestamp",
@@ -29,6 +30,9 @@ __all__ = [
 
 DAYS_PER_YEAR = 365.0
 """Days in one ACT/365 year: ``year_fraction * DAYS_PER_YEAR`` is a time in days."""
+
+HOURS_PER_YEAR = DAYS_PER_YEAR * 24.0
+"""Hours in one ACT/365 year (crypto trades every hour of every day)."""
 
 SECONDS_PER_YEAR = DAYS_PER_YEAR * 86_400.0
 """Seconds in one ACT/365 year."""

@@ -26,7 +26,6 @@ from pmargin.history._episodes import (
     select_episodes,
 )
 from pmargin.history._estimators import (
-    HOURS_PER_YEAR,
     annualise,
     ewma_covariance,
     ewma_variance,
@@ -56,7 +55,6 @@ __all__ = [
     "EPISODES",
     "FUNDING_FILE",
     "FUNDING_SOURCE",
-    "HOURS_PER_YEAR",
     "SOURCES",
     "WINDOW_RULES",
     "EpisodeSpec",

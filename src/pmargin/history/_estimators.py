@@ -22,9 +22,9 @@ from scipy.signal import lfilter
 
 from pmargin._typing import FloatArray
 from pmargin._validation import as_float
+from pmargin.timeutil import HOURS_PER_YEAR
 
 __all__ = [
-    "HOURS_PER_YEAR",
     "annualise",
     "ewma_covariance",
     "ewma_variance",
@@ -32,9 +32,6 @@ __all__ = [
     "per_step_lambda",
     "realised_vol",
 ]
-
-HOURS_PER_YEAR = 365.0 * 24.0
-"""Hours in one ACT/365 year."""
 
 
 def check_lambda(lam: float, field: str = "ewma_lambda") -> float:

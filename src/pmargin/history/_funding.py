@@ -31,6 +31,7 @@ from pmargin._typing import BoolArray, FloatArray
 from pmargin._validation import input_limits
 from pmargin.history._paths import data_file, resolve_data_dir
 from pmargin.history._rows import read_rows
+from pmargin.timeutil import DAYS_PER_YEAR
 
 __all__ = [
     "CARRY_BOUNDS",
@@ -110,7 +111,7 @@ class FundingHistory:
         """
         count, total = self.window_counts(grid, window_days)
         mean = np.divide(total, count, out=np.zeros(grid.shape), where=count > 0)
-        result: FloatArray = mean * float(PRINTS_PER_DAY) * 365.0
+        result: FloatArray = mean * float(PRINTS_PER_DAY) * DAYS_PER_YEAR
         return result
 
 

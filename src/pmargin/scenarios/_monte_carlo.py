@@ -36,7 +36,6 @@ from pmargin._typing import ArrayLike, FloatArray
 from pmargin._validation import as_enum, as_float
 from pmargin.errors import InputError
 from pmargin.history import (
-    HOURS_PER_YEAR,
     PriceHistory,
     annualise,
     ewma_covariance,
@@ -46,6 +45,7 @@ from pmargin.history import (
 from pmargin.scenarios._historical import parse_mpor
 from pmargin.scenarios._scenario_set import ScenarioArrays
 from pmargin.scenarios._source import apply_joint_moves
+from pmargin.timeutil import HOURS_PER_YEAR
 from pmargin.valuation import ResolvedInstruments
 
 __all__ = [

@@ -35,9 +35,9 @@ from pmargin.margin.pmrm2 import (
     read_case,
 )
 from pmargin.margin.pmrm2._model import COMPONENTS, FORWARD_LABEL
-from pmargin.margin.pmrm2._precompute import SECONDS_PER_YEAR
 from pmargin.market import MarketSnapshot, load_market
 from pmargin.risk import BookArrangement, arrange
+from pmargin.timeutil import SECONDS_PER_YEAR
 from pmargin.valuation import ResolvedInstruments
 
 REPO = Path(__file__).resolve().parents[3]

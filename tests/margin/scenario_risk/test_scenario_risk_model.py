@@ -17,7 +17,7 @@ import pytest
 from pmargin.book import portfolio_from_dict
 from pmargin.collateral import balance_scenario_pnl
 from pmargin.errors import InputError
-from pmargin.history import HOURS_PER_YEAR, PriceHistory, load_price_history
+from pmargin.history import PriceHistory, load_price_history
 from pmargin.margin import get_model, load_parameter_file
 from pmargin.margin.scenario_risk import (
     ApcMethod,
@@ -29,6 +29,7 @@ from pmargin.margin.scenario_risk import (
 from pmargin.market import market_from_dict
 from pmargin.risk import BookArrangement, arrange, usd_pnl
 from pmargin.scenarios import historical_scenarios
+from pmargin.timeutil import HOURS_PER_YEAR
 from shared_paths import shared_data_dir
 
 MARKET = _books.market()

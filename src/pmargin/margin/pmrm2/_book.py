@@ -47,9 +47,9 @@ from pmargin.margin.pmrm2._portfolio import (
     OptionArrays,
     Pmrm2Portfolio,
 )
-from pmargin.margin.pmrm2._precompute import SECONDS_PER_YEAR
 from pmargin.market import MarketSnapshot
 from pmargin.risk import BookArrangement
+from pmargin.timeutil import SECONDS_PER_YEAR
 
 __all__ = [
     "BookSettings",

@@ -19,7 +19,6 @@ from pmargin._typing import FloatArray
 from pmargin.margin.pmrm2._parameters import Pmrm2Parameters, VolShockDirection
 from pmargin.margin.pmrm2._portfolio import Pmrm2Portfolio
 from pmargin.margin.pmrm2._precompute import (
-    SECONDS_PER_YEAR,
     naked_shorts,
     skew_multipliers,
     static_discounts,
@@ -27,6 +26,7 @@ from pmargin.margin.pmrm2._precompute import (
 )
 from pmargin.margin.pmrm2._result import Pmrm2Result, ScenarioKind
 from pmargin.pricing import black76_value
+from pmargin.timeutil import SECONDS_PER_YEAR
 
 __all__ = ["compute_pmrm2"]
 

@@ -48,7 +48,6 @@ from pmargin.margin.pmrm2._book import (
 from pmargin.margin.pmrm2._engine import compute_pmrm2
 from pmargin.margin.pmrm2._parameters import Pmrm2Parameters, VolShockDirection
 from pmargin.margin.pmrm2._precompute import (
-    SECONDS_PER_YEAR,
     SkewMultipliers,
     skew_multipliers,
     static_discounts,
@@ -58,6 +57,7 @@ from pmargin.margin.pmrm2._result import Pmrm2Result, ScenarioKind
 from pmargin.market import MarketSnapshot
 from pmargin.pricing import black76_value
 from pmargin.risk import BookArrangement
+from pmargin.timeutil import SECONDS_PER_YEAR
 
 __all__ = ["COLLATERAL_COMPONENTS", "COMPONENTS", "DerivePmrm2Model"]
 

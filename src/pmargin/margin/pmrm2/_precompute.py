@@ -20,16 +20,12 @@ from pmargin.margin.pmrm2._parameters import (
 )
 
 __all__ = [
-    "SECONDS_PER_YEAR",
     "SkewMultipliers",
     "naked_shorts",
     "skew_multipliers",
     "static_discounts",
     "vol_shock_multipliers",
 ]
-
-SECONDS_PER_YEAR = 365.0 * SECONDS_PER_DAY
-"""Seconds in an ACT/365 year."""
 
 _THIRTY_DAYS = 30.0 * SECONDS_PER_DAY
 

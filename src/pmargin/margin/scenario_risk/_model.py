@@ -29,7 +29,7 @@ from scipy import sparse
 from pmargin._params import ParamTable
 from pmargin._typing import FloatArray
 from pmargin.errors import InputError
-from pmargin.history import HOURS_PER_YEAR, PriceHistory
+from pmargin.history import PriceHistory
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin.scenario_risk._params import ApcMethod, ScenarioRiskParams
 from pmargin.margin.scenario_risk._sources import (
@@ -48,6 +48,7 @@ from pmargin.margin.scenario_risk._tail import (
 from pmargin.market import MarketSnapshot
 from pmargin.risk import BookArrangement, instrument_pnl, settlement_to_usd
 from pmargin.scenarios import instrument_rows
+from pmargin.timeutil import HOURS_PER_YEAR
 from pmargin.valuation import ResolvedInstruments
 
 __all__ = ["COMPONENTS", "ScenarioRiskModel"]
