@@ -109,11 +109,7 @@ KNOWN_LAYER_EXCEPTIONS: dict[tuple[str, str], str] = {
 KNOWN_PRIVATE_IMPORTS: dict[tuple[str, str], str] = {}
 """``(importing file, imported module or name)`` private imports across units."""
 
-KNOWN_MODULE_CYCLES: dict[tuple[str, str], str] = {
-    ("pmargin.health._snapshot", "pmargin.health._status"): (
-        "AccountHealth.snapshot imports MarginSnapshot in the function; _snapshot reads _status"
-    ),
-}
+KNOWN_MODULE_CYCLES: dict[tuple[str, str], str] = {}
 """``(module, module)`` pairs, sorted, that import each other at run time."""
 
 

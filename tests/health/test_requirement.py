@@ -127,7 +127,7 @@ def test_batched_codes_agree_with_the_scalar_rule_row_by_row() -> None:
     assert [STATUS_ORDER[c] for c in codes] == [row[1] for row in STATUS_TABLE]
     health = assess(equity, im, mm)
     for a in range(equity.size):
-        snap = health.snapshot(a, f"a{a}")
+        snap = MarginSnapshot.of(health, a, f"a{a}")
         assert snap == MarginSnapshot(float(equity[a]), IM, MM, f"a{a}")
         assert snap.status.value == health.status[a]
         assert snap.available == health.available[a]

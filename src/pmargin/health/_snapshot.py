@@ -2,8 +2,8 @@
 
 :class:`MarginSnapshot` is what pre-trade checks (before and after an order), liquidation
 steps and monitor updates pass around for one account instead of loose numbers; the batched
-form over a whole book is :class:`~pmargin.health.AccountHealth`, whose
-:meth:`~pmargin.health.AccountHealth.snapshot` gives one account's snapshot.
+form over a whole book is :class:`~pmargin.health.AccountHealth`, and
+:meth:`MarginSnapshot.of` takes one account's row of it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pmargin.health._requirement import LiquidationEnd, Requirement, required_equity
-from pmargin.health._status import HealthStatus, account_status
+from pmargin.health._status import AccountHealth, HealthStatus, account_status
 
 __all__ = ["MarginSnapshot"]
 
@@ -34,6 +34,16 @@ class MarginSnapshot:
     initial_margin: float
     maintenance_margin: float
     account: str = "?"
+
+    @classmethod
+    def of(cls, health: AccountHealth, row: int, account: str = "?") -> MarginSnapshot:
+        """Return account ``row`` of a batched assessment (:func:`~pmargin.health.assess`)."""
+        return cls(
+            float(health.equity[row]),
+            float(health.initial_margin[row]),
+            float(health.maintenance_margin[row]),
+            account,
+        )
 
     @property
     def status(self) -> HealthStatus:

@@ -18,7 +18,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -26,9 +25,6 @@ import numpy.typing as npt
 from pmargin._typing import FloatArray, Int8Array
 from pmargin.errors import InputError
 from pmargin.health._requirement import Requirement, required_equity
-
-if TYPE_CHECKING:
-    from pmargin.health._snapshot import MarginSnapshot
 
 __all__ = [
     "STATUS_ORDER",
@@ -90,17 +86,6 @@ class AccountHealth:
     im_utilization: FloatArray
     mm_utilization: FloatArray
     status: npt.NDArray[np.object_]
-
-    def snapshot(self, row: int, account: str = "?") -> MarginSnapshot:
-        """Return account ``row``'s :class:`~pmargin.health.MarginSnapshot` (USD)."""
-        from pmargin.health._snapshot import MarginSnapshot
-
-        return MarginSnapshot(
-            float(self.equity[row]),
-            float(self.initial_margin[row]),
-            float(self.maintenance_margin[row]),
-            account,
-        )
 
 
 _NON_FINITE = "is not a finite number: an input (price, balance, quantity) is out of range"
