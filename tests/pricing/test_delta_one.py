@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pmargin.pricing import (
+    base_units_at_price,
     delta_one_pnl,
     inverse_future_delta,
     inverse_future_pnl,
@@ -133,3 +134,16 @@ def test_non_positive_inverse_prices_give_nan_linear_does_not() -> None:
     got = delta_one_pnl([0.0, 0.0], [100.0, 100.0], [True, False])
     assert np.isnan(got[0])
     assert got[1] == -100.0
+
+
+def test_base_units_at_price_keeps_the_inverse_usd_notional() -> None:
+    # inverse: 1 coin at 50,000 is 50,000 USD of contracts, 1.25 coin at 40,000; linear: 1.
+    got = base_units_at_price([40_000.0, 40_000.0], 50_000.0, [True, False])
+    np.testing.assert_array_equal(got, [1.25, 1.0])
+    rng = np.random.default_rng(11)
+    f0 = rng.uniform(10.0, 1e5, 500)
+    f = f0 * rng.uniform(0.2, 3.0, 500)
+    units = base_units_at_price(f, f0, np.ones(500, dtype=bool))
+    np.testing.assert_allclose(units * f, f0, rtol=2.3e-16)  # two roundings of f0 / f * f
+    np.testing.assert_array_equal(units, f0 / f)  # the monitor's former expression
+    assert np.isnan(base_units_at_price(0.0, 1.0, True))

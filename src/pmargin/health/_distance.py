@@ -46,7 +46,7 @@ from pmargin.history import PriceHistory, log_returns
 from pmargin.instruments import Instrument, parse_symbol
 from pmargin.margin import MarginModel
 from pmargin.market import Mark, MarketSnapshot, RawSVI, SurfaceSlice, VolSurface
-from pmargin.pricing import delta_one_pnl
+from pmargin.pricing import base_units_at_price, delta_one_pnl
 from pmargin.risk import BookArrangement
 from pmargin.valuation import ResolvedInstruments, VolSource
 
@@ -428,12 +428,11 @@ class _World:
         )
         delta_one = c.delta_one[cols]
         inverse = delta_one & res.is_inverse
-        ratio = price / res.underlying_price
         # P&L per base unit of the move, settlement currency (the kernel's convention)
         pnl = np.where(delta_one, delta_one_pnl(price, res.underlying_price, inverse), 0.0)
         move_pnl = sparse.csr_array((q.data * pnl[q.indices], q.indices, q.indptr), q.shape)
-        # an inverse contract keeps its USD notional: base units scale with 1 / ratio
-        held = np.where(inverse, 1.0 / ratio, 1.0)
+        # an inverse contract keeps its USD notional: base units scale with F0 / F
+        held = base_units_at_price(price, res.underlying_price, inverse)
         q_new = sparse.csr_array((q.data * held[q.indices], q.indices, q.indptr), q.shape)
         balances = self.book.balance_matrix[rows]
         return BookArrangement(

@@ -29,7 +29,7 @@ from pmargin.collateral import account_equity
 from pmargin.health import STATUS_ORDER, assess, status_codes
 from pmargin.margin import MarginModel, MarginResult
 from pmargin.market import MarketSnapshot
-from pmargin.pricing import delta_one_pnl
+from pmargin.pricing import base_units_at_price, delta_one_pnl
 from pmargin.risk import BookArrangement
 from pmargin.valuation import ResolvedInstruments, resolve_instruments, value_instruments
 
@@ -99,9 +99,7 @@ def rebase_book(start: BookArrangement, resolved: ResolvedInstruments) -> BookAr
     f0 = start.resolved.underlying_price
     f = resolved.underlying_price
     futures = _futures_style(resolved)
-    inverse_future = futures & resolved.is_inverse
-    safe = np.where(inverse_future, f, 1.0)
-    scale = np.where(inverse_future, f0 / safe, 1.0)
+    scale = base_units_at_price(f, f0, futures & resolved.is_inverse)
     drift = np.where(futures, delta_one_pnl(f, f0, resolved.is_inverse), 0.0)
     q0 = sparse.csr_array(start.quantity)
     columns = q0.indices

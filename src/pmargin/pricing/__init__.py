@@ -6,6 +6,7 @@ returns float64 arrays; nothing here knows about instruments, books or markets.
 
 from pmargin.pricing._black76 import SIGMA_SQRT_T_MIN, Black76Result, black76, black76_value
 from pmargin.pricing._delta_one import (
+    base_units_at_price,
     delta_one_pnl,
     inverse_future_delta,
     inverse_future_pnl,
@@ -28,6 +29,7 @@ __all__ = [
     "Black76Result",
     "IVStatus",
     "ImpliedVolResult",
+    "base_units_at_price",
     "black76",
     "black76_value",
     "delta_one_pnl",

@@ -38,6 +38,7 @@ from pmargin._typing import ArrayLike, FloatArray
 from pmargin.pricing._blocks import as_float
 
 __all__ = [
+    "base_units_at_price",
     "delta_one_pnl",
     "inverse_future_delta",
     "inverse_future_pnl",
@@ -160,3 +161,28 @@ def inverse_future_delta(price: ArrayLike, entry_price: ArrayLike) -> FloatArray
     """
     p = _positive("price", price)
     return _positive("entry_price", entry_price) / (p * p)
+
+
+def base_units_at_price(price: ArrayLike, base_price: ArrayLike, inverse: ArrayLike) -> FloatArray:
+    """Return the base units at ``price`` of one base unit counted at ``base_price``.
+
+    A linear contract's base units are fixed; an inverse contract's USD notional is fixed, so
+    one base unit counted at ``base_price`` is ``base_price / price`` base units at ``price``.
+
+    Parameters
+    ----------
+    price
+        New price, quote currency per unit of base, ``> 0`` where ``inverse``; any shape.
+    base_price
+        Price the base units were counted at, same unit; broadcasts against ``price``.
+    inverse
+        Boolean (mask) broadcasting against ``price``: True where the contract is inverse.
+
+    Returns
+    -------
+    FloatArray
+        Broadcast shape: ``base_price / price`` where ``inverse`` (NaN where ``price`` is not
+        positive), 1 elsewhere.
+    """
+    scale = as_float("base_price", base_price) / _positive("price", price)
+    return np.where(np.asarray(inverse, dtype=bool), scale, 1.0)
