@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from pmargin.pricing import (
     base_units_at_price,
     delta_one_pnl,
+    delta_one_pnl_scalar,
     inverse_future_delta,
     inverse_future_pnl,
     linear_future_delta,
@@ -147,3 +148,18 @@ def test_base_units_at_price_keeps_the_inverse_usd_notional() -> None:
     np.testing.assert_allclose(units * f, f0, rtol=2.3e-16)  # two roundings of f0 / f * f
     np.testing.assert_array_equal(units, f0 / f)  # the monitor's former expression
     assert np.isnan(base_units_at_price(0.0, 1.0, True))
+
+
+def test_scalar_form_gives_the_array_bits() -> None:
+    rng = np.random.default_rng(3)
+    price = np.concatenate([rng.uniform(1.0, 1e5, 300), [0.0, -5.0, 100.0]])
+    entry = np.concatenate([price[:300] * rng.uniform(0.3, 3.0, 300), [100.0, 100.0, 0.0]])
+    for inverse in (False, True):
+        for at_price in (False, True):
+            base = price if at_price else None
+            want = delta_one_pnl(price, entry, inverse, base_price=base)
+            got = [
+                delta_one_pnl_scalar(p, e, inverse, base_price=p if at_price else None)
+                for p, e in zip(price.tolist(), entry.tolist(), strict=True)
+            ]
+            np.testing.assert_array_equal(got, want)  # NaN where the array form gives NaN

@@ -21,7 +21,7 @@ from types import MappingProxyType
 from pmargin._validation import abbreviate
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument, QuantityUnit
-from pmargin.pricing import delta_one_pnl
+from pmargin.pricing import delta_one_pnl_scalar
 
 __all__ = [
     "NATIVE",
@@ -195,4 +195,4 @@ def unrealised_pnl(position: Position, base: float, price: float) -> float:
         raise InputError(
             f"position {instrument.symbol!r}.avg_price", entry, "must be > 0 for a future"
         )
-    return base * float(delta_one_pnl(price, entry, instrument.is_inverse, base_price=price))
+    return base * delta_one_pnl_scalar(price, entry, instrument.is_inverse, base_price=price)

@@ -8,6 +8,7 @@ from pmargin.pricing._black76 import SIGMA_SQRT_T_MIN, Black76Result, black76, b
 from pmargin.pricing._delta_one import (
     base_units_at_price,
     delta_one_pnl,
+    delta_one_pnl_scalar,
     inverse_future_delta,
     inverse_future_pnl,
     linear_future_delta,
@@ -33,6 +34,7 @@ __all__ = [
     "black76",
     "black76_value",
     "delta_one_pnl",
+    "delta_one_pnl_scalar",
     "describe_iv_status",
     "implied_vol",
     "inverse_future_delta",
