@@ -26,7 +26,7 @@ from pathlib import Path
 from pmargin._files import read_toml_file
 from pmargin._params import ParamTable
 from pmargin.errors import InputError
-from pmargin.instruments import Instrument, Kind, Right
+from pmargin.instruments import Instrument, Right
 
 __all__ = ["FillPriceBounds", "load_price_bounds", "price_bounds_path"]
 
@@ -58,7 +58,7 @@ class FillPriceBounds:
         Infinite for futures, perpetuals and spot. ``forward`` is the underlying's forward in
         the quote currency per unit (``F``).
         """
-        if instrument.kind is not Kind.OPTION:
+        if instrument.is_delta_one:
             return math.inf, "no bound"
         inverse = instrument.is_inverse
         if instrument.right is Right.CALL:
@@ -83,7 +83,7 @@ class FillPriceBounds:
         mark
             Its mark price in the price currency (an option's coin price for inverse options).
         """
-        if instrument.kind is not Kind.OPTION:
+        if instrument.is_delta_one:
             width = self.delta_one_band_mark * mark
         else:
             unit = 1.0 if instrument.is_inverse else forward
@@ -100,7 +100,7 @@ class FillPriceBounds:
             contract can be worth first, then the band around the mark.
         """
         symbol = instrument.symbol
-        if instrument.kind is not Kind.OPTION and not price > 0.0:
+        if instrument.is_delta_one and not price > 0.0:
             raise InputError("order.price", price, f"must be > 0 for {symbol}")
         most, why = self.most(instrument, forward)
         if price > most:
