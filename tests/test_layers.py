@@ -69,7 +69,6 @@ units of a higher row through ``engine``. ``engine`` may import every unit above
 OUTSIDE_THE_TABLE: dict[str, tuple[str, str]] = {
     "_files": ("errors", "reading user files with limits: foundation I/O the table omits"),
     "_outputs": ("errors", "writing report folders whole: foundation I/O the table omits"),
-    "examples": ("book", "seeded example books over a market: belongs in book/"),
     "margin_report": ("engine", "the facade's margin half: to merge into engine.py"),
 }
 """Units of ``src/pmargin`` the table does not name: the row they are checked as and why."""
@@ -94,7 +93,6 @@ ADAPTERS = ("cli", "service", "dashboard")
 KNOWN_LAYER_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("cli", "backtest"): "runs backtests, sweeps and writes their reports: no facade entry yet",
     ("cli", "book"): "load_portfolio for stress and verify: the facade loads inputs for margin",
-    ("cli", "examples"): "the demo book (example_portfolio): no facade entry yet",
     ("cli", "history"): "episode names for --help and load_price_history for backtest",
     ("cli", "margin"): "MODELS, get_model and Deribit capture verification called directly",
     ("cli", "market"): "load_market for the stress command: the facade loads inputs for margin",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pmargin.book import example_portfolio
 from pmargin.engine import example_path
-from pmargin.examples import example_portfolio
 from pmargin.instruments import parse_symbol
 from pmargin.margin import get_model
 from pmargin.market import load_market

@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import numpy as np
 import typer
 
-from pmargin.book import Portfolio, load_portfolio
+from pmargin.book import Portfolio, example_portfolio, load_portfolio
 from pmargin.cli._backtest_command import backtest
 from pmargin.cli._output import (
     check_arguments,
@@ -44,7 +44,6 @@ from pmargin.engine import (
     price_instruments,
 )
 from pmargin.errors import InputError, PmarginError
-from pmargin.examples import example_portfolio
 from pmargin.instruments import Instrument, Kind
 from pmargin.margin import MODELS, get_model
 from pmargin.margin_report import (

@@ -1,6 +1,6 @@
 """The accounts a crash is replayed on: generated (seeded) or loaded, and funded per model.
 
-**Positions** come from :func:`pmargin.examples.example_portfolio`: each account runs one of
+**Positions** come from :func:`pmargin.book.example_portfolio`: each account runs one of
 its ten strategies (long/short perpetual, basis, covered call, protective put, short strangle,
 calendar, risk reversal, delta-hedged short vol, mixed), on BTC or ETH with equal odds, in
 coin-settled contracts or (``linear_share`` of accounts, 0.2) USDC-settled ones, sizes
@@ -42,10 +42,9 @@ import numpy as np
 from scipy import sparse
 
 from pmargin._typing import BoolArray, FloatArray
-from pmargin.book import Portfolio, load_portfolio
+from pmargin.book import STRATEGIES, Portfolio, example_portfolio, load_portfolio
 from pmargin.collateral import account_equity
 from pmargin.errors import InputError, PmarginError
-from pmargin.examples import STRATEGIES, example_portfolio
 from pmargin.instruments import Kind
 from pmargin.margin import IntArray, MarginModel
 from pmargin.market import MarketSnapshot, VolSurface

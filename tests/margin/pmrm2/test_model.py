@@ -18,10 +18,9 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from pmargin.book import Portfolio, portfolio_from_dict
+from pmargin.book import Portfolio, example_portfolio, portfolio_from_dict
 from pmargin.collateral import account_equity
 from pmargin.errors import InputError
-from pmargin.examples import example_portfolio
 from pmargin.instruments import Instrument, Kind, Right, Settlement
 from pmargin.margin import MarginResult, ParamTable, get_model, load_parameter_file
 from pmargin.margin.pmrm2 import (

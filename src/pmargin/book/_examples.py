@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from pmargin.book import Portfolio, portfolio_from_dict
+from pmargin.book._portfolio import Portfolio
+from pmargin.book._portfolio_file import portfolio_from_dict
 from pmargin.errors import InputError
 from pmargin.market import MarketSnapshot
 
