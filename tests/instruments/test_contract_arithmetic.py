@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument, Kind, QuantityUnit, Right, parse_symbol
+from pmargin.market import market_from_dict
+from pmargin.valuation import resolve_instruments
 
 EXPIRY = datetime(2025, 3, 28, 8, tzinfo=UTC)
 
@@ -133,3 +135,29 @@ def test_inverse_usd_notional_round_trips(notional_usd: float, price: float) -> 
     perp = parse_symbol("BTC-PERPETUAL")
     base = perp.base_units(notional_usd, QuantityUnit.QUOTE, price)
     assert perp.usd_notional(base, price) == pytest.approx(notional_usd, rel=4e-16)
+
+
+def test_usd_notional_agrees_with_the_resolved_arrays() -> None:
+    # ResolvedInstruments.underlying_usd is the USD notional of one base unit: the mark (or
+    # forward, or spot price) in the quote currency times the quote's USD price.
+    market = market_from_dict(
+        {
+            "timestamp": "2024-11-27T08:00:00Z",
+            "index": {"BTC": 95_000.0},
+            "prices": {"USDC": 0.999},
+            "marks": {
+                "BTC-PERPETUAL": {"price": 95_200.0},
+                "BTC_USDC-PERPETUAL": {"price": 95_100.0},
+            },
+        }
+    )
+    instruments = [parse_symbol(s) for s in ("BTC-PERPETUAL", "BTC_USDC-PERPETUAL", "BTC_USDC")]
+    resolved = resolve_instruments(instruments, market)
+    # a USDC perpetual's mark is in USDC (times its USD price 0.999); the spot pair BTC_USDC
+    # is valued at the BTC index, in USDC then back to USD
+    expected = [95_200.0, 95_100.0 * 0.999, 95_000.0]
+    assert resolved.underlying_usd.tolist() == pytest.approx(expected, rel=1e-15)
+    for j, instrument in enumerate(instruments):
+        f, fx = float(resolved.underlying_price[j]), float(resolved.quote_usd[j])
+        # a power of two scales exactly, so the products agree to the bit
+        assert instrument.usd_notional(-2.0, f, fx) == 2.0 * float(resolved.underlying_usd[j])
