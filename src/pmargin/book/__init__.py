@@ -1,5 +1,6 @@
-"""Accounts, balances and signed positions; the portfolio file."""
+"""Accounts, balances and signed positions; the portfolio file; fill accounting."""
 
+from pmargin.book._fills import Fill, fill, trade_pnl
 from pmargin.book._examples import STRATEGIES, example_portfolio
 from pmargin.book._portfolio import (
     NATIVE,
@@ -15,11 +16,14 @@ __all__ = [
     "NATIVE",
     "STRATEGIES",
     "Account",
+    "Fill",
     "Portfolio",
     "Position",
     "base_quantity",
+    "fill",
     "example_portfolio",
     "load_portfolio",
     "portfolio_from_dict",
+    "trade_pnl",
     "unrealised_pnl",
 ]

@@ -35,6 +35,7 @@ from functools import partial
 import numpy as np
 from scipy import sparse
 
+from pmargin.book import trade_pnl
 from pmargin.collateral import account_equity
 from pmargin.health import Requirement, required_equity
 from pmargin.liquidation._adl import adl_score, rank_opposite
@@ -59,7 +60,6 @@ from pmargin.liquidation._ledger import (
     AccountState,
     Ledger,
     reduce_position,
-    trade_pnl,
 )
 from pmargin.liquidation._state import (
     InsuranceFund,

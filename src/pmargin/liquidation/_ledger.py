@@ -8,7 +8,8 @@ bad debt written off (all USD). The engine changes the ledger only through :meth
 :func:`~pmargin.liquidation.replay` applies the same events to a fresh ledger, so replaying an
 episode reaches the same state by construction of one code path.
 
-Fill rules (a trade ``dq`` base units at price ``p``, mark ``m``, on a position ``q``):
+Fill rules (a trade ``dq`` base units at price ``p``, mark ``m``, on a position ``q``; the
+trade's own bookings are :func:`pmargin.book.fill`, shared with the pre-trade check):
 
 * futures and perpetuals: the closed share of the unrealised P&L, ``U (-dq / q)``, plus the
   trade's own P&L against the mark, ``dq (m - p)`` (linear, quote currency) or
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from pmargin.book import fill
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument
 from pmargin.liquidation._events import (
@@ -40,20 +42,9 @@ from pmargin.liquidation._events import (
     LiquidationEvent,
     LiquidationFill,
 )
-from pmargin.pricing import delta_one_pnl
 from pmargin.risk import BookArrangement
 
-__all__ = ["AccountState", "Ledger", "reduce_position", "trade_pnl"]
-
-
-def trade_pnl(instrument: Instrument, quantity: float, mark: float, price: float) -> float:
-    """P&L against the mark of trading ``quantity`` at ``price``, in the cash asset.
-
-    ``dq (m - p)`` for linear futures, options and spot; ``dq (m / p - 1)`` coin for inverse
-    futures and perpetuals (a sale below the mark is a loss: negative).
-    """
-    inverse = instrument.is_futures_style and instrument.is_inverse
-    return quantity * float(delta_one_pnl(mark, price, inverse, base_price=mark))
+__all__ = ["AccountState", "Ledger", "reduce_position"]
 
 
 @dataclass(slots=True)
@@ -105,15 +96,16 @@ def reduce_position(
             f"must reduce the position {held!r} toward zero",
         )
     closes_all = abs(quantity) >= abs(held)
-    asset = instrument.cash_asset
+    booked = fill(instrument, quantity, price, mark)
+    asset = booked.cash_asset
     cash = state.balances.get(asset, 0.0)
-    if instrument.is_futures_style:
+    if booked.futures_style:
         unrealised = state.unrealised.get(column, 0.0)
         realised = unrealised if closes_all else unrealised * (-quantity / held)
-        cash += realised + trade_pnl(instrument, quantity, mark, price)
+        cash += realised + booked.pnl
         state.unrealised[column] = 0.0 if closes_all else unrealised - realised
     else:
-        cash += -quantity * price
+        cash += booked.cash
     state.balances[asset] = cash
     if closes_all:
         state.positions.pop(column, None)

@@ -28,7 +28,7 @@ import numpy as np
 from scipy import sparse
 
 from pmargin._validation import input_limits
-from pmargin.book import NATIVE, Position, base_quantity
+from pmargin.book import NATIVE, Fill, Position, base_quantity, fill
 from pmargin.collateral import account_equity
 from pmargin.errors import InputError
 from pmargin.health import HealthStatus, MarginSnapshot, Requirement
@@ -36,7 +36,6 @@ from pmargin.instruments import Instrument
 from pmargin.margin import IncrementalMargin, MarginModel, MarginResult
 from pmargin.market import MarketSnapshot
 from pmargin.pretrade._price_bounds import FillPriceBounds, load_price_bounds
-from pmargin.pricing import delta_one_pnl
 from pmargin.risk import BookArrangement
 from pmargin.valuation import ResolvedInstruments, resolve_instruments, value_instruments
 
@@ -192,14 +191,17 @@ class PreTradeChecker:
         if order.price is not None:
             forward = float(one.underlying_price[0])
             self.price_bounds.check(order.instrument, float(order.price), forward, mark)
-        fill = _fill(one, q, order.price, mark)
+        booked = _order_fill(one, q, order.price, mark)
         equity_before = float(self.equity[row])
         with np.errstate(over="ignore", invalid="ignore"):
-            equity_after = equity_before + fill.equity_change_usd(self.market)
+            cash_usd = self.market.usd_price(booked.cash_asset)
+            equity_after = equity_before + booked.equity_change * cash_usd
         if self._incremental is not None:
             im_after, mm_after = self._incremental.margin_after(row, one, column, q)
         else:
-            margin = self.model.compute(self._account_after(row, one, column, q, fill), self.market)
+            margin = self.model.compute(
+                self._account_after(row, one, column, q, booked), self.market
+            )
             im_after = float(margin.initial_margin[0])
             mm_after = float(margin.maintenance_margin[0])
         im_before = float(self.result.initial_margin[row])
@@ -264,7 +266,7 @@ class PreTradeChecker:
         return self._new_marks[symbol]
 
     def _account_after(
-        self, row: int, one: ResolvedInstruments, column: int | None, q: float, fill: _Fill
+        self, row: int, one: ResolvedInstruments, column: int | None, q: float, booked: Fill
     ) -> BookArrangement:
         """Build the account's one-row book with the order applied."""
         book = self.book
@@ -282,54 +284,35 @@ class PreTradeChecker:
             quantities.append(0.0)
             unrealised.append(0.0)
         quantities[k] += q
-        unrealised[k] += fill.unrealised
+        unrealised[k] += booked.pnl
         balances = book.balance_matrix[[row], :].copy()
         assets = list(book.assets)
-        if fill.cash_asset is not None:
-            if fill.cash_asset not in assets:
-                assets.append(fill.cash_asset)
+        if not booked.futures_style:
+            if booked.cash_asset not in assets:
+                assets.append(booked.cash_asset)
                 balances = np.hstack([balances, np.zeros((1, 1))])
-            balances[0, assets.index(fill.cash_asset)] += fill.cash
+            balances[0, assets.index(booked.cash_asset)] += booked.cash
         return BookArrangement.one_account(
             book.account_ids[row], resolved, quantities, unrealised, tuple(assets), balances
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Fill:
-    """What a fill changes: cash of one asset, unrealised P&L, and position value.
+def _order_fill(one: ResolvedInstruments, q: float, price: float | None, mark: float) -> Fill:
+    """Book filling ``q`` base units at ``price`` (the mark if None) with :func:`pmargin.book.fill`.
 
-    ``cash`` is in ``cash_asset`` units (options and spot pay ``q * price``); ``unrealised`` in
-    the settlement currency (futures opened away from the mark); ``value`` is the new position's
-    mark value in ``cash_asset`` (options, spot).
-    """
+    Futures and perpetuals are marked at their forward (``one.underlying_price``), options and
+    spot at ``mark`` (premium currency per unit for options). A future opened away from the
+    mark keeps the fill's P&L as unrealised P&L; an option or spot fill pays its cash.
 
-    cash_asset: str | None
-    cash: float
-    value: float
-    settlement_currency: str
-    unrealised: float
-
-    def equity_change_usd(self, market: MarketSnapshot) -> float:
-        """USD change of the account's equity: cash paid, value received, unrealised P&L."""
-        change = self.unrealised * market.usd_price(self.settlement_currency)
-        if self.cash_asset is not None:
-            change += (self.cash + self.value) * market.usd_price(self.cash_asset)
-        return change
-
-
-def _fill(one: ResolvedInstruments, q: float, price: float | None, mark: float) -> _Fill:
-    """Cash, value and unrealised P&L of filling ``q`` base units at ``price`` (mark if None).
-
-    ``mark`` is the instrument's mark price (premium currency per unit for options).
+    Raises
+    ------
+    InputError
+        A future or perpetual fill price <= 0 (field ``order.price``).
     """
     inst = one.instruments[0]
-    forward = float(one.underlying_price[0])
     if inst.is_futures_style:
-        fill = forward if price is None else price
-        if fill <= 0:
-            raise InputError("order.price", price, "must be > 0 for a future or perpetual")
-        unrealised = q * float(delta_one_pnl(forward, fill, inst.is_inverse, base_price=forward))
-        return _Fill(None, 0.0, 0.0, inst.settlement_currency, unrealised)
-    fill = mark if price is None else price
-    return _Fill(inst.cash_asset, -q * fill, q * mark, inst.settlement_currency, 0.0)
+        mark = float(one.underlying_price[0])
+    at = mark if price is None else price
+    if inst.is_futures_style and at <= 0:
+        raise InputError("order.price", price, "must be > 0 for a future or perpetual")
+    return fill(inst, q, at, mark)
