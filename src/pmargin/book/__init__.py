@@ -1,7 +1,7 @@
 """Accounts, balances and signed positions; the portfolio file; fill accounting."""
 
-from pmargin.book._fills import Fill, fill, trade_pnl
 from pmargin.book._examples import STRATEGIES, example_portfolio
+from pmargin.book._fills import Fill, fill, trade_pnl
 from pmargin.book._portfolio import (
     NATIVE,
     Account,
@@ -20,8 +20,8 @@ __all__ = [
     "Portfolio",
     "Position",
     "base_quantity",
-    "fill",
     "example_portfolio",
+    "fill",
     "load_portfolio",
     "portfolio_from_dict",
     "trade_pnl",
