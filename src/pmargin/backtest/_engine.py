@@ -41,6 +41,7 @@ from pmargin.errors import InputError, PmarginError
 from pmargin.history import PriceHistory, to_datetime64
 from pmargin.margin import MODELS, MarginModel, get_model
 from pmargin.market import MarketSnapshot
+from pmargin.pricing import delta_one_pnl
 from pmargin.risk import BookArrangement, arrange
 from pmargin.valuation import ResolvedInstruments, resolve_instruments, value_instruments
 
@@ -211,7 +212,7 @@ def instrument_realised_pnl(start: ResolvedInstruments, end: ResolvedInstruments
     v0 = value_instruments(start).price
     v1 = value_instruments(end).price
     f0, f1 = start.underlying_price, end.underlying_price
-    delta_one = np.where(end.is_inverse, 1.0 - f0 / f1, f1 - f0)
+    delta_one = delta_one_pnl(f1, f0, end.is_inverse)
     settle = np.where(start.is_option, v1 - v0, delta_one)
     usd = np.where(end.is_inverse, end.settlement_usd, end.quote_usd)
     result: FloatArray = settle * usd
