@@ -11,7 +11,7 @@ import math
 import numbers
 from datetime import UTC, datetime
 
-from pmargin._validation import Abbreviated, abbreviate, check_currency, input_limits
+from pmargin._validation import Abbreviated, abbreviate, input_limits
 from pmargin.errors import InputError
 from pmargin.timeutil import DEFAULT_EXPIRY_HOUR, format_timestamp
 
@@ -21,13 +21,11 @@ __all__ = [
     "Abbreviated",
     "abbreviate",
     "as_number",
-    "check_currency",
     "check_mark_price",
     "check_price",
     "check_rate",
     "check_vol",
     "format_expiry",
-    "format_timestamp",
     "price_range",
 ]
 

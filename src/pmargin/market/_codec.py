@@ -29,21 +29,19 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pmargin._validation import input_limits, short_reason
+from pmargin._validation import check_currency, input_limits, short_reason
 from pmargin.errors import InputError, MarketDataError
 from pmargin.instruments import Instrument, Kind, parse_symbol
 from pmargin.market._checks import (
     abbreviate,
-    check_currency,
     check_price,
     format_expiry,
-    format_timestamp,
 )
 from pmargin.market._mark import Mark, mark_from_mapping
 from pmargin.market._snapshot import MarketSnapshot
 from pmargin.market._surface import SurfaceSlice, VolSurface
 from pmargin.market._svi import svi_from_mapping
-from pmargin.timeutil import parse_expiry, parse_timestamp
+from pmargin.timeutil import format_timestamp, parse_expiry, parse_timestamp
 
 __all__ = [
     "MARKET_FIELDS",

@@ -25,20 +25,19 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from pmargin._validation import check_currency
 from pmargin.errors import InputError, MarketDataError
 from pmargin.instruments import Instrument
 from pmargin.market._checks import (
     abbreviate,
-    check_currency,
     check_price,
     check_rate,
     format_expiry,
-    format_timestamp,
 )
 from pmargin.market._futures import FuturesIndex, index_futures
 from pmargin.market._mark import Mark
 from pmargin.market._surface import VolSurface
-from pmargin.timeutil import parse_expiry, parse_timestamp
+from pmargin.timeutil import format_timestamp, parse_expiry, parse_timestamp
 from pmargin.timeutil import year_fraction as _year_fraction
 
 __all__ = ["REPORTING_CURRENCY", "MarketSnapshot"]

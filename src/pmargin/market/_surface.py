@@ -25,10 +25,11 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
+from pmargin._validation import check_currency
 from pmargin.errors import InputError
-from pmargin.market._checks import abbreviate, check_currency, check_price, format_timestamp
+from pmargin.market._checks import abbreviate, check_price
 from pmargin.market._svi import SVI_FIELDS, RawSVI, raw_svi_total_variance
-from pmargin.timeutil import parse_expiry, parse_timestamp, year_fraction
+from pmargin.timeutil import format_timestamp, parse_expiry, parse_timestamp, year_fraction
 
 __all__ = ["SurfaceSlice", "VolSurface"]
 
