@@ -4,7 +4,16 @@ from pmargin.collateral._equity import (
     AccountEquity,
     account_equity,
     balance_scenario_pnl,
+    balances_usd,
     haircut_charge,
+    positions_usd,
 )
 
-__all__ = ["AccountEquity", "account_equity", "balance_scenario_pnl", "haircut_charge"]
+__all__ = [
+    "AccountEquity",
+    "account_equity",
+    "balance_scenario_pnl",
+    "balances_usd",
+    "haircut_charge",
+    "positions_usd",
+]

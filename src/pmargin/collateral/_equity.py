@@ -10,6 +10,11 @@ changing equity: ``equity - haircut < IM`` and ``equity < IM + haircut`` decide 
 Equity is checked finite where it is computed: a NaN or infinite balance value, position value
 or equity (an input far out of range: an entry price of 5e-324, an index of 1e308) is an
 :class:`~pmargin.errors.InputError` naming the account, never a number passed on.
+
+This module is the one home of the equity rule: :func:`balances_usd` and
+:func:`positions_usd` are its two parts (the monitor revalues only the positions of the
+underlyings a tick touches and adds the balances once), and :func:`account_equity` their sum
+with the per-position and per-currency detail.
 """
 
 from __future__ import annotations
@@ -26,7 +31,14 @@ from pmargin.market import MarketSnapshot
 from pmargin.risk import BookArrangement
 from pmargin.valuation import value_instruments
 
-__all__ = ["AccountEquity", "account_equity", "balance_scenario_pnl", "haircut_charge"]
+__all__ = [
+    "AccountEquity",
+    "account_equity",
+    "balance_scenario_pnl",
+    "balances_usd",
+    "haircut_charge",
+    "positions_usd",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,19 +110,62 @@ def _check_finite(book: BookArrangement, equity: AccountEquity) -> None:
             )
 
 
-def _account_equity(book: BookArrangement, market: MarketSnapshot) -> AccountEquity:
+def balances_usd(book: BookArrangement, market: MarketSnapshot) -> FloatArray:
+    """USD value of every account's balances (borrowings negative), shape ``(n_accounts,)``.
+
+    Raises
+    ------
+    MarketDataError
+        A balance in an asset the market cannot price.
+    """
+    value: FloatArray = book.balance_matrix @ _asset_usd(book, market)
+    return value
+
+
+def positions_usd(book: BookArrangement) -> FloatArray:
+    """USD mark value of every account's positions, shape ``(n_accounts,)``.
+
+    Options and spot at their mark value, futures and perpetuals at their unrealised P&L, in
+    the cash asset converted at its USD price (the book's resolved instruments carry the
+    prices): the positions part of :func:`account_equity`, not checked finite.
+    """
+    return _row_sums(_position_value_usd(book, _settlement_values(book)))
+
+
+def _asset_usd(book: BookArrangement, market: MarketSnapshot) -> FloatArray:
+    """Shape ``(n_assets,)``: USD price of each of ``book.assets``."""
+    return np.array([market.usd_price(a) for a in book.assets], dtype=np.float64)
+
+
+def _settlement_values(book: BookArrangement) -> sparse.csr_array:
+    """Shape ``(n_accounts, n_instruments)``: each position's value in its cash asset."""
     resolved = book.resolved
-    asset_usd = np.array([market.usd_price(a) for a in book.assets], dtype=np.float64)
-    balances = book.balance_matrix
     per_unit = np.zeros(len(resolved))
     if len(resolved):
         price = value_instruments(resolved).price
         holds_value = np.array([not i.is_futures_style for i in resolved.instruments], dtype=bool)
         per_unit = np.where(holds_value, price, 0.0)
     quantity = sparse.csr_array(book.quantity)
-    settlement_value = sparse.csr_array(quantity * per_unit[np.newaxis, :] + book.unrealised)
+    return sparse.csr_array(quantity * per_unit[np.newaxis, :] + book.unrealised)
+
+
+def _position_value_usd(
+    book: BookArrangement, settlement_value: sparse.csr_array
+) -> sparse.csr_array:
+    """Shape ``(n_accounts, n_instruments)``: each position's value in USD."""
     settlement_usd = book.resolved.settlement_usd
-    position_value_usd = sparse.csr_array(settlement_value * settlement_usd[np.newaxis, :])
+    return sparse.csr_array(settlement_value * settlement_usd[np.newaxis, :])
+
+
+def _row_sums(matrix: sparse.csr_array) -> FloatArray:
+    return np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
+
+
+def _account_equity(book: BookArrangement, market: MarketSnapshot) -> AccountEquity:
+    asset_usd = _asset_usd(book, market)
+    balances = book.balance_matrix
+    settlement_value = _settlement_values(book)
+    position_value_usd = _position_value_usd(book, settlement_value)
     by_currency: dict[str, FloatArray] = {
         asset: balances[:, k].copy() for k, asset in enumerate(book.assets)
     }
@@ -122,7 +177,7 @@ def _account_equity(book: BookArrangement, market: MarketSnapshot) -> AccountEqu
     return AccountEquity(
         asset_usd=asset_usd,
         balances_usd=balances @ asset_usd,
-        positions_usd=np.asarray(position_value_usd.sum(axis=1)).ravel(),
+        positions_usd=_row_sums(position_value_usd),
         position_value_usd=position_value_usd,
         by_currency=by_currency,
     )
@@ -160,7 +215,7 @@ def haircut_charge(
     """
     if not book.assets:
         return np.zeros(book.shape[0])
-    asset_usd = np.array([market.usd_price(a) for a in book.assets], dtype=np.float64)
+    asset_usd = _asset_usd(book, market)
     cut = np.array([haircuts.get(a, default) for a in book.assets], dtype=np.float64)
     charge: FloatArray = np.maximum(book.balance_matrix, 0.0) @ (asset_usd * cut)
     return charge

@@ -31,13 +31,12 @@ from pmargin.margin import MarginModel, MarginResult
 from pmargin.market import MarketSnapshot
 from pmargin.pricing import base_units_at_price, delta_one_pnl
 from pmargin.risk import BookArrangement
-from pmargin.valuation import ResolvedInstruments, resolve_instruments, value_instruments
+from pmargin.valuation import ResolvedInstruments, resolve_instruments
 
 __all__ = [
     "STATUS_ORDER",
     "FullState",
     "full_recompute",
-    "positions_usd",
     "rebase_book",
     "status_codes",
     "sub_book",
@@ -113,26 +112,6 @@ def rebase_book(start: BookArrangement, resolved: ResolvedInstruments) -> BookAr
         balances=start.balances,
         unrealised=unrealised,
     )
-
-
-def positions_usd(book: BookArrangement) -> FloatArray:
-    """USD mark value of every account's positions in ``book``, shape ``(n_accounts,)``.
-
-    Options and spot at their mark value, futures and perpetuals at their unrealised P&L, in
-    the settlement currency (quote for spot) converted at its USD price: the positions part of
-    :func:`pmargin.collateral.account_equity`, computed with one sparse product.
-    """
-    resolved = book.resolved
-    n_acc = book.shape[0]
-    if len(resolved) == 0:
-        return np.zeros(n_acc)
-    holds_value = ~_futures_style(resolved)
-    per_unit = np.where(holds_value, value_instruments(resolved).price, 0.0)
-    rate = resolved.settlement_usd
-    quantity = sparse.csr_array(book.quantity)
-    values = sparse.csr_array(_with_data(quantity, quantity.data * per_unit[quantity.indices]))
-    settlement = sparse.csr_array(values + book.unrealised)
-    return np.asarray(settlement @ rate, dtype=np.float64).reshape(n_acc)
 
 
 @dataclass(frozen=True, slots=True)

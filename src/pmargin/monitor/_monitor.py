@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from pmargin._typing import FloatArray, Int8Array
+from pmargin.collateral import balances_usd, positions_usd
 from pmargin.errors import InputError, MarketDataError
 from pmargin.health import AccountHealth, HealthStatus, assess
 from pmargin.instruments import Instrument, parse_symbol
@@ -44,7 +45,6 @@ from pmargin.monitor._book import (
     STATUS_ORDER,
     FullState,
     full_recompute,
-    positions_usd,
     rebase_book,
     status_codes,
     sub_book,
@@ -413,8 +413,7 @@ class Monitor:
                 block.initial_margin = result.initial_margin
                 block.maintenance_margin = result.maintenance_margin
         n = self._start.shape[0]
-        asset_usd = np.array([market.usd_price(a) for a in self._start.assets], dtype=np.float64)
-        equity = self._start.balance_matrix @ asset_usd
+        equity = balances_usd(self._start, market)
         for block in self._blocks.values():
             equity = equity + block.positions_usd
         self._equity = equity

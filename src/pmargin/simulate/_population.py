@@ -43,7 +43,7 @@ from scipy import sparse
 
 from pmargin._typing import BoolArray, FloatArray
 from pmargin.book import STRATEGIES, Portfolio, example_portfolio, load_portfolio
-from pmargin.collateral import account_equity
+from pmargin.collateral import account_equity, balances_usd
 from pmargin.errors import InputError, PmarginError
 from pmargin.instruments import Kind
 from pmargin.margin import IntArray, MarginModel
@@ -290,13 +290,11 @@ def fund_population(
     book = take_rows(population.book, rows)
     collateral = [population.collateral[int(r)] for r in rows]
     price = np.array([market.usd_price(a) for a in collateral], dtype=np.float64)
-    own = account_equity(book, market).equity
-    asset_usd = np.array([market.usd_price(a) for a in book.assets], dtype=np.float64)
-    positions_usd = own - book.balance_matrix @ asset_usd
+    positions_usd = account_equity(book, market).positions_usd
     topped = np.zeros(rows.size, dtype=bool)
     if mode != "as_given":
         if mode == "leverage":
-            base = np.maximum(own - positions_usd, 0.0)
+            base = np.maximum(balances_usd(book, market), 0.0)
             factor = np.full(rows.size, min_cushion)
         else:
             base = np.zeros(rows.size)
