@@ -37,7 +37,7 @@ from scipy import sparse
 
 from pmargin.book import trade_pnl
 from pmargin.collateral import account_equity
-from pmargin.health import Requirement, required_equity
+from pmargin.health import MarginSnapshot, Requirement, required_equity
 from pmargin.liquidation._adl import adl_score, rank_opposite
 from pmargin.liquidation._config import LiquidationConfig, load_config
 from pmargin.liquidation._costs import (
@@ -96,6 +96,11 @@ class _Margin:
     im: float
     mm: float
     contributions: dict[int, float]
+
+    @property
+    def snapshot(self) -> MarginSnapshot:
+        """The account's :class:`~pmargin.health.MarginSnapshot` (what the requirements read)."""
+        return MarginSnapshot(self.equity, self.im, self.mm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +205,7 @@ class LiquidationEngine:
             if visits[row] > 3:
                 continue
             m = self._margin(row)
-            if m.equity >= required_equity(Requirement.MAINTENANCE, m.im, m.mm):
+            if m.snapshot.covers(Requirement.MAINTENANCE):
                 continue
             liquidated.append(self.book.account_ids[row])
             for other in self._liquidate(row, m):
@@ -236,7 +241,7 @@ class LiquidationEngine:
         counterparties: list[int] = []
         while True:
             closable = self._closable(row)
-            if m.equity >= cfg.target.required(m.im, m.mm):
+            if m.snapshot.covers(Requirement.LIQUIDATION_END, cfg.target.end):
                 outcome = "restored"
                 break
             if m.equity < 0.0 and closable:
@@ -306,7 +311,7 @@ class LiquidationEngine:
         return None
 
     def _gap(self, m: _Margin) -> float:
-        return m.equity - self.config.target.required(m.im, m.mm)
+        return m.snapshot.surplus(Requirement.LIQUIDATION_END, self.config.target.end)
 
     def _order(
         self,
