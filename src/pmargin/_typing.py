@@ -15,6 +15,7 @@ __all__ = [
     "BoolArray",
     "FloatArray",
     "Int8Array",
+    "IntArray",
 ]
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
@@ -25,6 +26,9 @@ BoolArray: TypeAlias = npt.NDArray[np.bool_]
 
 Int8Array: TypeAlias = npt.NDArray[np.int8]
 """An int8 array of any shape (status codes)."""
+
+IntArray: TypeAlias = npt.NDArray[np.int64]
+"""An int64 array of any shape (rows, columns, scenario indices; -1 for none)."""
 
 ArrayLike: TypeAlias = npt.ArrayLike
 """Anything :func:`numpy.asarray` accepts: scalars, sequences, arrays."""

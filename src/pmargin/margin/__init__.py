@@ -8,12 +8,11 @@ a :class:`~pmargin.risk.BookArrangement`. Models: ``standard`` (per-position bas
 from pmargin._params import ParamTable
 from pmargin.margin._model import MODELS, IncrementalMargin, MarginModel, get_model
 from pmargin.margin._params import load_parameter_file, methodology_path
-from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
+from pmargin.margin._result import MarginResult, RiskUnitMargin
 
 __all__ = [
     "MODELS",
     "IncrementalMargin",
-    "IntArray",
     "MarginModel",
     "MarginResult",
     "ParamTable",

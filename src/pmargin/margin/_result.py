@@ -17,17 +17,14 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from pmargin._typing import FloatArray
+from pmargin._typing import FloatArray, IntArray
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument
 from pmargin.market import MarketSnapshot
 from pmargin.risk import BookArrangement
 from pmargin.scenarios import RiskMatrixScenario
 
-__all__ = ["IntArray", "MarginResult", "RiskUnitMargin"]
-
-IntArray = npt.NDArray[np.int64]
-"""An int64 array (scenario indices; -1 for none)."""
+__all__ = ["MarginResult", "RiskUnitMargin"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,10 +20,9 @@ from typing import Any, TypeVar
 import numpy as np
 from scipy import sparse
 
-from pmargin._typing import FloatArray
+from pmargin._typing import FloatArray, IntArray
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument
-from pmargin.margin._result import IntArray
 
 __all__ = [
     "binding_contribution",

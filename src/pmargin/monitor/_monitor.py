@@ -34,12 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pmargin._typing import FloatArray, Int8Array
+from pmargin._typing import FloatArray, Int8Array, IntArray
 from pmargin.collateral import balances_usd, positions_usd
 from pmargin.errors import InputError, MarketDataError
 from pmargin.health import AccountHealth, HealthStatus, assess
 from pmargin.instruments import Instrument, parse_symbol
-from pmargin.margin import IntArray, MarginModel, RiskUnitMargin
+from pmargin.margin import MarginModel, RiskUnitMargin
 from pmargin.market import Mark, MarketSnapshot, RawSVI, SurfaceSlice, VolSurface
 from pmargin.monitor._book import (
     STATUS_ORDER,

@@ -41,12 +41,12 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from pmargin._typing import BoolArray, FloatArray
+from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.book import STRATEGIES, Portfolio, example_portfolio, load_portfolio
 from pmargin.collateral import account_equity, balances_usd
 from pmargin.errors import InputError, PmarginError
 from pmargin.instruments import Kind
-from pmargin.margin import IntArray, MarginModel
+from pmargin.margin import MarginModel
 from pmargin.market import MarketSnapshot, VolSurface
 from pmargin.risk import BookArrangement, arrange
 

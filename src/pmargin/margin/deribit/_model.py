@@ -34,11 +34,11 @@ import numpy as np
 from scipy import sparse
 
 from pmargin._params import ParamTable
-from pmargin._typing import FloatArray
+from pmargin._typing import FloatArray, IntArray
 from pmargin.errors import InputError
 from pmargin.margin._model import IncrementalMargin
 from pmargin.margin._params import load_parameter_file
-from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
+from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
     binding_contribution,
     group_columns,

@@ -17,9 +17,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from pmargin._typing import ArrayLike, FloatArray
+from pmargin._typing import ArrayLike, FloatArray, IntArray
 from pmargin.errors import InputError
-from pmargin.margin._result import IntArray
 from pmargin.margin.deribit._params import (
     DampenerMode,
     DeltaShockMode,

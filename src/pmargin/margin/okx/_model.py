@@ -27,10 +27,10 @@ import numpy as np
 from scipy import sparse
 
 from pmargin._params import ParamTable
-from pmargin._typing import FloatArray
+from pmargin._typing import FloatArray, IntArray
 from pmargin.collateral import account_equity
 from pmargin.instruments import Kind
-from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
+from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
     group_columns,
     scatter_columns,

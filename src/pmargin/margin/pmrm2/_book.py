@@ -36,10 +36,9 @@ from typing import Any
 import numpy as np
 
 from pmargin._params import ParamTable
-from pmargin._typing import FloatArray
+from pmargin._typing import FloatArray, IntArray
 from pmargin.errors import InputError, MarketDataError
 from pmargin.instruments import Instrument, Kind
-from pmargin.margin._result import IntArray
 from pmargin.margin.pmrm2._parameters import CollateralParameters, Pmrm2Parameters
 from pmargin.margin.pmrm2._portfolio import (
     Collaterals,

@@ -30,10 +30,10 @@ import numpy as np
 from scipy import sparse
 
 from pmargin._params import ParamTable
-from pmargin._typing import BoolArray, FloatArray
+from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.errors import InputError
 from pmargin.margin._params import load_parameter_file
-from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
+from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import scatter_columns
 from pmargin.margin.pmrm2._book import (
     BookSettings,

@@ -10,14 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
 
-from pmargin._typing import BoolArray, FloatArray
+from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.errors import InputError
 
 __all__ = ["Collaterals", "ExpiryArrays", "OptionArrays", "Pmrm2Portfolio"]
-
-IndexArray = npt.NDArray[np.int64]
 
 
 def _floats(name: str, values: object, n: int | None = None) -> FloatArray:
@@ -103,7 +100,7 @@ class OptionArrays:
         Mark volatility, decimal, >= 0.
     """
 
-    expiry_index: IndexArray
+    expiry_index: IntArray
     strike: FloatArray
     is_call: BoolArray
     amount: FloatArray

@@ -19,16 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-from pmargin._typing import FloatArray
+from pmargin._typing import FloatArray, IntArray
 
 __all__ = ["AccountTail", "account_tail", "entry_contributions", "tail_measure"]
 
 _LEVEL_TOLERANCE = 1e-9
 """Same tolerance as :mod:`pmargin.risk._measures`: ``(1 - a) W`` within ``1e-9 W`` of a step."""
-
-IndexMatrix = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +43,7 @@ class AccountTail:
         the account gains in its tail.
     """
 
-    index: IndexMatrix
+    index: IntArray
     weight: FloatArray
     measure: FloatArray
 
@@ -108,7 +105,7 @@ def account_tail(
     return AccountTail(index, weight, -np.sum(weight * values, axis=1))
 
 
-def _k_worst(pnl: FloatArray, k: int) -> IndexMatrix:
+def _k_worst(pnl: FloatArray, k: int) -> IntArray:
     """Columns of the ``k`` smallest P&L of each row, worst first, as a stable sort ranks them.
 
     ``O(n_scenarios)`` per row (a partition, not a full sort): the ``k``-th smallest value
@@ -160,8 +157,8 @@ def tail_measure(
 
 
 def _weighted_tail(
-    order: IndexMatrix, w: FloatArray, level: float, measure: str, boundary: str
-) -> tuple[IndexMatrix, FloatArray]:
+    order: IntArray, w: FloatArray, level: float, measure: str, boundary: str
+) -> tuple[IntArray, FloatArray]:
     """Tail of each row with unequal weights (the weighted inverted cdf of :mod:`pmargin.risk`)."""
     n_acc = order.shape[0]
     sorted_w = w[order]
@@ -182,7 +179,7 @@ def _weighted_tail(
 
 
 def entry_contributions(
-    tail: AccountTail, rows: IndexMatrix, columns: IndexMatrix, quantity: Any, unit_pnl: FloatArray
+    tail: AccountTail, rows: IntArray, columns: IntArray, quantity: Any, unit_pnl: FloatArray
 ) -> FloatArray:
     """Euler contribution of each stored (account, instrument) entry.
 

@@ -24,8 +24,8 @@ import numpy.typing as npt
 from scipy import sparse
 
 from pmargin._params import ParamTable
-from pmargin._typing import FloatArray
-from pmargin.margin._result import IntArray, MarginResult, RiskUnitMargin
+from pmargin._typing import FloatArray, IntArray
+from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
     group_columns,
     scatter_columns,
