@@ -23,6 +23,7 @@ from pmargin.health import (
     required_equity,
     status_codes,
 )
+from pmargin.liquidation import TargetConfig, load_config
 
 IM, MM = 1_000.0, 800.0
 BUFFER = 0.15  # liquidation.toml's [target] buffer (Derive's buffer margin)
@@ -136,3 +137,25 @@ def test_batched_codes_agree_with_the_scalar_rule_row_by_row() -> None:
 def test_a_snapshot_with_a_non_finite_margin_names_the_account() -> None:
     with pytest.raises(InputError, match="account a7: maintenance_margin"):
         _ = MarginSnapshot(1.0, 1.0, math.nan, "a7").status
+
+
+@pytest.mark.parametrize(
+    ("kind", "buffer", "expected"),
+    [
+        ("buffer", BUFFER, MM * (1.0 + BUFFER)),
+        ("buffer", 0.0, MM),
+        ("buffer", 2.5, MM * (1.0 + 2.5)),
+        ("im", BUFFER, IM),  # the buffer is not read by the IM target
+    ],
+)
+def test_the_liquidation_target_is_the_liquidation_end_requirement(
+    kind: str, buffer: float, expected: float
+) -> None:
+    target = TargetConfig(kind=kind, buffer=buffer)
+    assert target.required(IM, MM) == expected
+    assert required_equity(Requirement.LIQUIDATION_END, IM, MM, target.end) == expected
+
+
+def test_the_shipped_target_is_derives_buffer_above_maintenance() -> None:
+    end = load_config().target.end
+    assert end == LiquidationEnd(Requirement.MAINTENANCE, 1.0 + BUFFER)
