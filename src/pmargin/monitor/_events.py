@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pmargin.health import HealthStatus
+from pmargin.health import HealthStatus, MarginSnapshot
 from pmargin.timeutil import format_timestamp
 
 __all__ = ["BreakerReason", "LiquidationPause", "LiquidationResume", "MonitorEvent", "StatusChange"]
@@ -62,6 +62,13 @@ class StatusChange:
     initial_margin: float
     maintenance_margin: float
     paused_underlyings: frozenset[str] = frozenset()
+
+    @property
+    def snapshot(self) -> MarginSnapshot:
+        """The account after the update as a :class:`~pmargin.health.MarginSnapshot`."""
+        return MarginSnapshot(
+            self.equity, self.initial_margin, self.maintenance_margin, self.account_id
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the event as a JSON object."""

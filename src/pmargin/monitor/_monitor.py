@@ -37,7 +37,7 @@ import numpy as np
 from pmargin._typing import FloatArray, Int8Array, IntArray
 from pmargin.collateral import balances_usd, positions_usd
 from pmargin.errors import InputError, MarketDataError
-from pmargin.health import AccountHealth, HealthStatus, assess
+from pmargin.health import AccountHealth, HealthStatus, MarginSnapshot, assess
 from pmargin.instruments import Instrument, parse_symbol
 from pmargin.margin import MarginModel, RiskUnitMargin
 from pmargin.market import Mark, MarketSnapshot, RawSVI, SurfaceSlice, VolSurface
@@ -201,6 +201,13 @@ class Monitor:
     def health(self) -> AccountHealth:
         """Every account's health (:func:`pmargin.health.assess` of the current numbers)."""
         return assess(self._equity, self._im, self._mm)
+
+    def snapshot(self, account_id: str) -> MarginSnapshot:
+        """One account's equity, IM and MM now (USD); an unknown id is an :class:`InputError`."""
+        row = self._row(account_id)
+        return MarginSnapshot(
+            float(self._equity[row]), float(self._im[row]), float(self._mm[row]), account_id
+        )
 
     @property
     def paused_underlyings(self) -> frozenset[str]:
