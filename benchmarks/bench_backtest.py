@@ -30,13 +30,12 @@ from pmargin.backtest import (
     BookStats,
     book_stats,
     default_models,
-    load_funding,
     model_totals,
     run_backtest,
     write_report,
 )
 from pmargin.errors import InputError
-from pmargin.history import load_price_history
+from pmargin.history import load_funding, load_price_history
 
 OUT = Path(os.environ.get("PMARGIN_BENCH_BACKTEST_OUT", "build/backtest-full"))
 STEP = os.environ.get("PMARGIN_BENCH_BACKTEST_STEP", "1d")

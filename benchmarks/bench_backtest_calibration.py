@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from benchmarks._common import Row
-from pmargin.backtest import BacktestConfig, load_funding, run_backtest, variant_model
+from pmargin.backtest import BacktestConfig, run_backtest, variant_model
 from pmargin.errors import InputError
-from pmargin.history import load_price_history
+from pmargin.history import load_funding, load_price_history
 
 OUT = Path(os.environ.get("PMARGIN_BENCH_CALIBRATION_OUT", "build/backtest-calibration"))
 

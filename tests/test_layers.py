@@ -100,7 +100,6 @@ KNOWN_LAYER_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("cli", "simulate"): "runs the crash replay and writes its report: no facade entry yet",
     ("cli", "stress"): "parses shocks and runs stress_test: no facade entry yet",
     ("collateral", "risk"): "equity takes risk.BookArrangement until the arranged book is in book/",
-    ("simulate", "backtest"): "HistoricalMarkets (markets from history) lives in backtest/",
 }
 """``(importer, imported)`` unit pairs the table forbids that the code still has."""
 

@@ -13,21 +13,24 @@ from pmargin.backtest import (
     BacktestConfig,
     BacktestResult,
     BookSpec,
-    FundingHistory,
-    HistoricalMarkets,
     Leg,
     build_portfolio,
     christoffersen,
     default_books,
     kupiec_pof,
-    load_funding,
-    market_at,
     run_backtest,
-    surface_arbitrage,
     traffic_light,
     write_report,
 )
-from pmargin.history import PriceHistory, load_price_history
+from pmargin.history import (
+    FundingHistory,
+    HistoricalMarkets,
+    PriceHistory,
+    load_funding,
+    load_price_history,
+    market_at,
+    surface_arbitrage,
+)
 from pmargin.margin import MODELS, get_model
 from pmargin.market import market_to_dict
 from pmargin.risk import arrange

@@ -12,21 +12,23 @@ from typer.testing import CliRunner
 
 from pmargin.backtest import (
     BacktestConfig,
-    HistoricalMarkets,
-    MarketAssumptions,
     book_stats,
     build_portfolio,
     default_books,
     gross_notional,
-    market_at,
     max_increase,
     parse_duration,
     run_backtest,
-    surface_arbitrage,
 )
 from pmargin.backtest._books import _expiry, _strike
 from pmargin.errors import InputError
-from pmargin.history import PriceHistory
+from pmargin.history import (
+    HistoricalMarkets,
+    MarketAssumptions,
+    PriceHistory,
+    market_at,
+    surface_arbitrage,
+)
 from pmargin.market import market_to_dict
 
 DAY = np.timedelta64(86_400, "s")

@@ -13,11 +13,11 @@ import _books
 import numpy as np
 import pytest
 
-from pmargin.backtest import HistoricalMarkets
 from pmargin.book import portfolio_from_dict
 from pmargin.errors import InputError
 from pmargin.history import (
     FUNDING_FILE,
+    HistoricalMarkets,
     PriceHistory,
     carry_known,
     load_funding,

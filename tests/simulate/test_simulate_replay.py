@@ -7,9 +7,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pmargin.backtest import HistoricalMarkets
 from pmargin.cli._simulate_command import simulate
-from pmargin.history import load_price_history
+from pmargin.history import HistoricalMarkets, load_price_history
 from pmargin.simulate import (
     EPISODE_KEYS,
     SimulationConfig,

@@ -1,7 +1,7 @@
 """Backtesting of margin and VaR models: coverage statistics (Kupiec, Christoffersen, Basel).
 
-On real history: :class:`HistoricalMarkets` rebuilds the market of each close without
-look-ahead, :func:`default_books` defines representative books re-struck at every step, and
+On real history: :class:`~pmargin.history.HistoricalMarkets` rebuilds the market of each close
+without look-ahead, :func:`default_books` defines representative books re-struck at every step, and
 :func:`run_backtest` walks forward, margining every book under every model and comparing the
 margin with the realised loss over the margin period of risk; :func:`write_report` writes
 JSON, CSV and a self-contained HTML report. See ``docs/backtesting.md``.
@@ -25,17 +25,6 @@ from pmargin.backtest._engine import (
     parse_duration,
     realised_pnl,
     run_backtest,
-)
-from pmargin.backtest._market import (
-    EXAMPLE_SHAPES,
-    FUNDING_FILE,
-    FundingHistory,
-    HistoricalMarkets,
-    MarketAssumptions,
-    SmileShape,
-    load_funding,
-    market_at,
-    surface_arbitrage,
 )
 from pmargin.backtest._report import REPORT_FILES, model_totals, result_to_dict, write_report
 from pmargin.backtest._stats import (
@@ -69,8 +58,6 @@ from pmargin.backtest._sweep import (
 __all__ = [
     "BOOKS",
     "DEFAULT_MODELS",
-    "EXAMPLE_SHAPES",
-    "FUNDING_FILE",
     "REPORT_FILES",
     "STEPS",
     "SWEEP_FILES",
@@ -79,12 +66,8 @@ __all__ = [
     "BookSpec",
     "BookStats",
     "ChristoffersenResult",
-    "FundingHistory",
-    "HistoricalMarkets",
     "KupiecResult",
     "Leg",
-    "MarketAssumptions",
-    "SmileShape",
     "SweepRow",
     "SweepSpec",
     "TrafficLightResult",
@@ -98,8 +81,6 @@ __all__ = [
     "gross_notional",
     "instrument_realised_pnl",
     "kupiec_pof",
-    "load_funding",
-    "market_at",
     "max_increase",
     "model_totals",
     "over_margin_factor",
@@ -108,7 +89,6 @@ __all__ = [
     "realised_pnl",
     "result_to_dict",
     "run_backtest",
-    "surface_arbitrage",
     "sweep_models",
     "sweep_rows",
     "traffic_light",

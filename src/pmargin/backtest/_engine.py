@@ -3,7 +3,7 @@
 At every step ``t`` (daily, 4-hourly or weekly, on the close instants of the history):
 
 1. build the market of ``t`` from the history known at ``t``
-   (:class:`~pmargin.backtest.HistoricalMarkets`);
+   (:class:`~pmargin.history.HistoricalMarkets`);
 2. strike every book on it (:func:`~pmargin.backtest.build_portfolio`): one account per book,
    all books of the step in ONE :class:`~pmargin.risk.BookArrangement`;
 3. margin that arrangement under every model (one ``compute`` per model and step; a model that
@@ -34,11 +34,16 @@ import numpy.typing as npt
 
 from pmargin._typing import FloatArray
 from pmargin.backtest._books import BookSpec, build_portfolio, default_books, gross_notional
-from pmargin.backtest._market import FundingHistory, HistoricalMarkets, MarketAssumptions
 from pmargin.backtest._summary import BookStats, book_stats, exceptions
 from pmargin.book import Portfolio
 from pmargin.errors import InputError, PmarginError
-from pmargin.history import PriceHistory, to_datetime64
+from pmargin.history import (
+    FundingHistory,
+    HistoricalMarkets,
+    MarketAssumptions,
+    PriceHistory,
+    to_datetime64,
+)
 from pmargin.margin import MODELS, MarginModel, get_model
 from pmargin.market import MarketSnapshot
 from pmargin.pricing import delta_one_pnl
@@ -338,7 +343,7 @@ def run_backtest(
     config
         Models, books, period, step, MPOR, expected exception rate, notional.
     funding
-        Funding prints for the forwards' carry (:func:`~pmargin.backtest.load_funding`);
+        Funding prints for the forwards' carry (:func:`~pmargin.history.load_funding`);
         ``None``: carry 0.
     assumptions
         Market construction parameters.

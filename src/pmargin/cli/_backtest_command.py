@@ -26,7 +26,6 @@ from pmargin.backtest import (
     SweepRow,
     SweepSpec,
     default_models,
-    load_funding,
     model_totals,
     parse_duration,
     parse_sweep,
@@ -38,7 +37,7 @@ from pmargin.backtest import (
 )
 from pmargin.cli._output import console, print_json
 from pmargin.errors import InputError
-from pmargin.history import load_price_history
+from pmargin.history import load_funding, load_price_history
 from pmargin.timeutil import parse_timestamp
 
 __all__ = ["backtest", "summary_table", "sweep_table"]

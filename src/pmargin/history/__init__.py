@@ -44,6 +44,14 @@ from pmargin.history._funding import (
     load_funding,
     trailing_carry,
 )
+from pmargin.history._markets import (
+    EXAMPLE_SHAPES,
+    HistoricalMarkets,
+    MarketAssumptions,
+    SmileShape,
+    market_at,
+    surface_arbitrage,
+)
 from pmargin.history._paths import DATA_ENV_VAR, SOURCES, resolve_data_dir
 from pmargin.history._price_history import PriceHistory, load_price_history, to_datetime64
 
@@ -53,13 +61,17 @@ __all__ = [
     "CARRY_WINDOW_DAYS",
     "DATA_ENV_VAR",
     "EPISODES",
+    "EXAMPLE_SHAPES",
     "FUNDING_FILE",
     "FUNDING_SOURCE",
     "SOURCES",
     "WINDOW_RULES",
     "EpisodeSpec",
     "FundingHistory",
+    "HistoricalMarkets",
+    "MarketAssumptions",
     "PriceHistory",
+    "SmileShape",
     "WindowRule",
     "annualise",
     "carry_known",
@@ -70,12 +82,14 @@ __all__ = [
     "load_funding",
     "load_price_history",
     "log_returns",
+    "market_at",
     "per_step_lambda",
     "read_binance_closes",
     "read_dvol",
     "realised_vol",
     "resolve_data_dir",
     "select_episodes",
+    "surface_arbitrage",
     "to_datetime64",
     "trailing_carry",
 ]

@@ -14,7 +14,7 @@ from one of two documented interpolations of log prices between consecutive 4-ho
   4-hour vol (per sqrt hour) before the window, seeded (``numpy.random.default_rng(seed)``).
 
 Every path point that is a real close keeps the real close exactly. The vol path is the
-30-day ATM vol of :class:`~pmargin.backtest.HistoricalMarkets` at each close (BTC DVOL where
+30-day ATM vol of :class:`~pmargin.history.HistoricalMarkets` at each close (BTC DVOL where
 known, else RV30 x 1.15; ETH scaled by its realised-vol ratio), linear in time between closes.
 A data outage (a gap of more than 4 h) is one longer interval with proportionally more
 substeps.
@@ -30,9 +30,8 @@ import numpy as np
 import numpy.typing as npt
 
 from pmargin._typing import BoolArray, FloatArray
-from pmargin.backtest import HistoricalMarkets
 from pmargin.errors import InputError
-from pmargin.history import EPISODES, WINDOW_RULES, find_window
+from pmargin.history import EPISODES, WINDOW_RULES, HistoricalMarkets, find_window
 from pmargin.market import MarketSnapshot
 
 __all__ = ["EPISODE_KEYS", "INTERPOLATIONS", "CrashPath", "crash_path", "interpolate_log_prices"]

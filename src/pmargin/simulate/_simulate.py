@@ -13,9 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pmargin.backtest import HistoricalMarkets
 from pmargin.errors import InputError, PmarginError
-from pmargin.history import load_funding, load_price_history
+from pmargin.history import HistoricalMarkets, load_funding, load_price_history
 from pmargin.margin import MODELS, get_model
 from pmargin.simulate._cascade import CascadeConfig, CascadeRun, run_cascade
 from pmargin.simulate._impact import ImpactModel

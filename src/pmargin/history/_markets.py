@@ -51,17 +51,15 @@ import numpy as np
 
 from pmargin._typing import FloatArray
 from pmargin.errors import InputError
-from pmargin.history import (
+from pmargin.history._estimators import log_returns, realised_vol
+from pmargin.history._funding import (
     FUNDING_FILE,
     FUNDING_SOURCE,
     FundingHistory,
-    PriceHistory,
     load_funding,
-    log_returns,
-    realised_vol,
-    to_datetime64,
     trailing_carry,
 )
+from pmargin.history._price_history import PriceHistory, to_datetime64
 from pmargin.market import MarketSnapshot, RawSVI, SurfaceSlice, VolSurface
 
 __all__ = [
