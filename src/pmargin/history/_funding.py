@@ -2,7 +2,7 @@
 
 One function, :func:`trailing_carry`, turns funding prints into the carry ``c(t)`` (decimal per
 year) at any instants; the backtest's market builds its forwards ``index x exp(c T)`` with it
-(:class:`pmargin.backtest.HistoricalMarkets`) and the historical / Monte Carlo scenario sources
+(:class:`pmargin.history.HistoricalMarkets`) and the historical / Monte Carlo scenario sources
 take their carry changes ``c(t + h) - c(t)`` from the same numbers
 (:func:`load_price_history` with ``with_carry=True``), so the risk factor the scenarios move is
 exactly the one the backtest's realised P&L follows.
