@@ -42,9 +42,10 @@ from scipy import sparse
 from pmargin._typing import BoolArray, FloatArray
 from pmargin.collateral import account_equity
 from pmargin.errors import InputError, PmarginError
+from pmargin.health._requirement import Requirement, required_equity
 from pmargin.history import PriceHistory, log_returns
 from pmargin.instruments import Instrument, parse_symbol
-from pmargin.margin import MarginModel
+from pmargin.margin import MarginModel, MarginResult
 from pmargin.market import Mark, MarketSnapshot, RawSVI, SurfaceSlice, VolSurface
 from pmargin.pricing import base_units_at_price, delta_one_pnl
 from pmargin.risk import BookArrangement
@@ -455,8 +456,7 @@ class _World:
         self.evaluations += 1
         result = self.model.compute(book, market)
         equity = account_equity(book, market).equity
-        gap: FloatArray = equity - result.maintenance_margin
-        return gap
+        return _maintenance_surplus(equity, result)
 
 
 # ---------------------------------------------------------------------- the search
@@ -718,7 +718,7 @@ def liquidation_distance(
     world.evaluations += 1
     equity = account_equity(book, market).equity
     mm = result0.maintenance_margin
-    gap0 = equity - mm
+    gap0 = _maintenance_surplus(equity, result0)
     below = gap0 <= 0.0
     index = np.array([market.index_price(u) for u in underlyings], dtype=np.float64)
     v, source = _direction(underlyings, market, history, direction)
@@ -798,6 +798,15 @@ def _underlyings(book: BookArrangement, market: MarketSnapshot) -> tuple[str, ..
     names = {i.underlying for i in book.instruments}
     names |= {a for a in book.assets if a in market.index}
     return tuple(sorted(names))
+
+
+def _maintenance_surplus(equity: FloatArray, result: MarginResult) -> FloatArray:
+    """``equity`` minus the maintenance requirement, USD, shape ``(n_accounts,)``."""
+    required = required_equity(
+        Requirement.MAINTENANCE, result.initial_margin, result.maintenance_margin
+    )
+    gap: FloatArray = equity - required
+    return gap
 
 
 def _exposure(book: BookArrangement, underlyings: tuple[str, ...]) -> BoolArray:
