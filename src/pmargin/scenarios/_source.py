@@ -92,12 +92,23 @@ def carry_factor(
     FloatArray
         Shape ``(n_instruments, n_scenarios)``: ``exp(dc x T)`` on dated rows (futures and
         options, finite ``T``), exactly 1 on perpetuals and spot (``T`` NaN).
+
+    Notes
+    -----
+    The factor depends on the instrument only through its (underlying, ``T``): it is computed
+    once per distinct pair (an expiry of an underlying) and copied to that pair's rows, the
+    same operations on the same numbers as one row per instrument.
     """
     factor = np.ones((len(resolved), carry_change.shape[1]))
     dated = np.flatnonzero(np.isfinite(resolved.time))
     if dated.size:
-        t = np.maximum(resolved.time[dated], 0.0)[:, np.newaxis]
-        factor[dated] = np.exp(carry_change[rows[dated]] * t)
+        t = np.maximum(resolved.time[dated], 0.0)
+        pairs = np.empty(dated.size, dtype=[("row", np.int64), ("t", np.float64)])
+        pairs["row"] = rows[dated]
+        pairs["t"] = t
+        unique, which = np.unique(pairs, return_inverse=True)
+        per_pair = np.exp(carry_change[unique["row"]] * unique["t"][:, np.newaxis])
+        factor[dated] = per_pair[which.reshape(-1)]
     return factor
 
 

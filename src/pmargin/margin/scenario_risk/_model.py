@@ -32,13 +32,12 @@ from pmargin.errors import InputError
 from pmargin.history import PriceHistory
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin.scenario_risk._params import ApcMethod, ScenarioRiskParams
-from pmargin.margin.scenario_risk._sources import (
-    JointScenarios,
-    as_of_instant,
-    build_sets,
-    check_fresh,
-    load_history,
+from pmargin.margin.scenario_risk._precompute import (
+    MarketScenarios,
+    market_scenarios,
+    market_scenarios_reference,
 )
+from pmargin.margin.scenario_risk._sources import JointScenarios
 from pmargin.margin.scenario_risk._tail import (
     AccountTail,
     account_tail,
@@ -103,7 +102,12 @@ class ScenarioRiskModel:
 
     # ------------------------------------------------------------------ compute
 
-    def compute(self, book: BookArrangement, market: MarketSnapshot) -> MarginResult:
+    def compute(
+        self,
+        book: BookArrangement,
+        market: MarketSnapshot,
+        scenarios: MarketScenarios | None = None,
+    ) -> MarginResult:
         """Margin every account of ``book`` at ``market``.
 
         Parameters
@@ -113,6 +117,9 @@ class ScenarioRiskModel:
         market
             The snapshot; its ``timestamp`` is the as-of date of the history (no later close
             is read).
+        scenarios
+            The precompute stage at ``market.timestamp`` (:meth:`precompute`, or its uncached
+            twin :meth:`precompute_reference`); ``None`` takes :meth:`precompute`'s cached one.
 
         Returns
         -------
@@ -133,11 +140,9 @@ class ScenarioRiskModel:
         n_acc, n_inst = book.shape
         moving, exposure = self._moving_balances(book, market)
         self._check_underlyings(book)
-        history = self.history if self.history is not None else load_history(p)
-        history = history.select(p.underlyings, "scenarios.underlyings")
-        as_of = as_of_instant(market.timestamp)
-        check_fresh(history, as_of, p.max_age_days)
-        sets = build_sets(p, history, as_of)
+        if scenarios is None:
+            scenarios = self.precompute(market.timestamp)
+        sets = scenarios.sets
         quantity = sparse.csr_array(book.quantity)
 
         base = self._revalue(book.resolved, sets.base, moving)
@@ -172,12 +177,30 @@ class ScenarioRiskModel:
                 "correlation_stress": correlation_stress,
                 "apc": apc,
             },
-            scenario_labels=sets.base.labels,
+            scenario_labels=scenarios.labels,
             scenario_pnl=pnl,
             worst_scenario=np.where(smallest < 0.0, worst, -1).astype(np.int64),
             held=held,
         )
         return MarginResult.from_units(self.name, book, market, [unit], contribution, im_other)
+
+    def precompute(self, timestamp: object) -> MarketScenarios:
+        """Return the book-independent stage at ``timestamp``: the scenario sets (cached).
+
+        Built once per parameters, history and as-of instant and kept in a bounded cache
+        (:func:`~pmargin.margin.scenario_risk.market_scenarios`); every later :meth:`compute`
+        at the same instant reuses it.
+
+        Raises
+        ------
+        InputError
+            As :meth:`compute` for the history and the timestamp.
+        """
+        return market_scenarios(self.params, self.history, timestamp)
+
+    def precompute_reference(self, timestamp: object) -> MarketScenarios:
+        """Build the stage anew, uncached: the reference twin of :meth:`precompute`."""
+        return market_scenarios_reference(self.params, self.history, timestamp)
 
     # ------------------------------------------------------------------ inputs
 
@@ -238,7 +261,7 @@ class ScenarioRiskModel:
         spot = source.spot_multiplier[instrument_rows(source.names, resolved)]
         usd = settlement_to_usd(resolved, raw, spot)
         rows = [source.names.index(a) for a in moving]
-        move = source.spot_multiplier[rows] - 1.0 if rows else np.zeros((0, len(source.labels)))
+        move = source.spot_multiplier[rows] - 1.0 if rows else np.zeros((0, source.weights.size))
         return _Revalued(np.ascontiguousarray(usd), move)
 
     @staticmethod

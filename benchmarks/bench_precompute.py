@@ -1,0 +1,123 @@
+"""One account re-margined at one market by the VaR / ES models, with and without the precompute.
+
+The scenario-risk models (``pmargin-es``, ``pmargin-var``, ``pmargin-mc``) build their
+scenario sets (filtered historical returns, stressed weighting, the APC floor set, Monte Carlo
+draws, correlation-stressed re-pairings) from the price history known at the market's
+timestamp; no book enters. ``compute(book, market)`` takes them from the per-market cache
+(:meth:`ScenarioRiskModel.precompute`); the reference path passes the uncached twin
+(:meth:`ScenarioRiskModel.precompute_reference`, every set built anew), which is what every
+call did before the stage existed.
+
+The book: each of the first ``N_BOOKS`` accounts of the example portfolio (seed 7) over the
+example market, alone as a one-row book (what a pre-trade what-if or a liquidation trial
+margins). Reported: the median over ``CALLS`` calls per account of both paths, measured
+interleaved in the same run, their ratio, and the precompute stage alone. The two paths are
+asserted to give the same bits (IM, MM, components, scenario P&L) before anything is reported.
+Needs the shared data folder (``$PMARGIN_SHARED_DATA``); without it the benchmark prints a
+note and returns no row.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+
+import numpy as np
+
+from benchmarks._common import Row
+from pmargin.book import Portfolio, example_portfolio
+from pmargin.errors import InputError
+from pmargin.margin import MarginResult, get_model
+from pmargin.margin.scenario_risk import ScenarioRiskModel
+from pmargin.market import load_market
+from pmargin.risk import BookArrangement, arrange
+
+MODELS = ("pmargin-es", "pmargin-var", "pmargin-mc")
+N_BOOKS = 4
+CALLS = int(os.environ.get("PMARGIN_BENCH_PRECOMPUTE_CALLS", "40"))
+_EXAMPLE_MARKET = os.path.join(
+    os.path.dirname(__file__), "..", "src", "pmargin", "data", "example_market.json"
+)
+
+
+def _median_seconds(func: Callable[[], object], calls: int) -> float:
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def _same_bits(a: MarginResult, b: MarginResult) -> bool:
+    pairs = [(a.initial_margin, b.initial_margin), (a.maintenance_margin, b.maintenance_margin)]
+    for ua, ub in zip(a.risk_units, b.risk_units, strict=True):
+        assert ua.scenario_pnl is not None
+        assert ub.scenario_pnl is not None
+        pairs.append((ua.scenario_pnl, ub.scenario_pnl))
+        pairs += [(ua.components[k], ub.components[k]) for k in ua.components]
+    pairs.append((a.im_contribution.toarray(), b.im_contribution.toarray()))
+    return all(x.tobytes() == y.tobytes() for x, y in pairs)
+
+
+def run() -> list[Row]:
+    market = load_market(_EXAMPLE_MARKET)
+    portfolio = example_portfolio(market, N_BOOKS)
+    books: list[BookArrangement] = [
+        arrange(Portfolio(accounts=(account,)), market) for account in portfolio.accounts
+    ]
+    rows: list[Row] = []
+    for name in MODELS:
+        shipped = get_model(name)
+        assert isinstance(shipped, ScenarioRiskModel)
+        model: ScenarioRiskModel = shipped
+        try:
+            model.compute(books[0], market)  # fills the cache
+        except InputError as exc:
+            print(f"bench_precompute skipped: {exc}", file=sys.stderr)
+            return []
+        cached: list[float] = []
+        uncached: list[float] = []
+        for book in books:
+
+            def fresh(
+                book: BookArrangement = book, model: ScenarioRiskModel = model
+            ) -> MarginResult:
+                return model.compute(book, market, model.precompute_reference(market.timestamp))
+
+            def reuse(
+                book: BookArrangement = book, model: ScenarioRiskModel = model
+            ) -> MarginResult:
+                return model.compute(book, market)
+
+            assert _same_bits(fresh(), reuse()), f"{name}: cached and uncached results differ"
+            for _ in range(max(1, CALLS // 10)):  # interleaved, so load changes hit both
+                uncached.append(_median_seconds(fresh, 10))
+                cached.append(_median_seconds(reuse, 10))
+        stage = _median_seconds(partial(model.precompute_reference, market.timestamp), 5)
+        slow, fast = float(np.median(uncached)), float(np.median(cached))
+        n_inst = [book.shape[1] for book in books]
+        rows.append(
+            Row(
+                f"one-account {name}",
+                "compute, scenario sets rebuilt (reference)",
+                1,
+                slow,
+                f"median {slow * 1e3:.2f} ms over {len(books)} accounts "
+                f"({min(n_inst)}-{max(n_inst)} instruments) x {len(uncached) * 10} calls",
+            )
+        )
+        rows.append(
+            Row(
+                f"one-account {name}",
+                "compute, precomputed per market (cached)",
+                1,
+                fast,
+                f"median {fast * 1e3:.2f} ms, x{slow / fast:.1f} the reference; same bits; "
+                f"the precompute stage alone {stage * 1e3:.2f} ms",
+            )
+        )
+    return rows

@@ -1,0 +1,154 @@
+"""The precompute stage of the VaR / ES models: cached per market, same bits as a fresh build.
+
+The cached path (``compute(book, market)``) must give exactly the margins of the uncached
+twin (``compute(book, market, model.precompute_reference(market.timestamp))``), which builds
+every scenario set anew as each call did before the stage existed. Synthetic histories keep
+these tests independent of the shared data folder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import _books
+import numpy as np
+import pytest
+
+from pmargin.errors import InputError
+from pmargin.history import PriceHistory
+from pmargin.margin import MarginResult, get_model
+from pmargin.margin.scenario_risk import (
+    CACHE_SIZE,
+    MarketScenarios,
+    ScenarioMethod,
+    ScenarioRiskModel,
+    clear_market_scenarios,
+    market_scenarios,
+)
+from pmargin.risk import arrange
+from pmargin.scenarios import instrument_rows
+from pmargin.scenarios._source import carry_factor
+
+MARKET = _books.market()
+BOOK = arrange(_books.random_portfolio(np.random.default_rng(3), 6), MARKET)
+
+
+def _history(seed: int = 1) -> PriceHistory:
+    """Daily BTC and ETH closes 2021-01-01 .. 2024-12-31, Student-t BTC, ETH = 1.1 BTC + noise."""
+    rng = np.random.default_rng(seed)
+    times = np.arange(
+        np.datetime64("2021-01-01T00:00:00"), np.datetime64("2025-01-01T00:00:00"), 86_400
+    ).astype("datetime64[s]")
+    btc = rng.standard_t(4, times.size - 1) * 0.025
+    eth = 1.1 * btc + 0.02 * rng.standard_normal(times.size - 1)
+    closes = np.column_stack(
+        [
+            30_000 * np.exp(np.concatenate([[0.0], np.cumsum(btc)])),
+            2_000 * np.exp(np.concatenate([[0.0], np.cumsum(eth)])),
+        ]
+    )
+    return PriceHistory(("BTC", "ETH"), times, closes, None, 24.0)
+
+
+HISTORY = _history()
+
+
+def _model(name: str, **changes: Any) -> ScenarioRiskModel:
+    shipped = get_model(name)
+    assert isinstance(shipped, ScenarioRiskModel)
+    defaults: dict[str, Any] = {"lookback_days": 365.0, "carry": False}
+    if shipped.params.method is ScenarioMethod.MONTE_CARLO:
+        defaults["n_scenarios"] = 1500
+    return shipped.with_params(**{**defaults, **changes}).with_history(HISTORY)
+
+
+def _arrays(result: MarginResult) -> list[Any]:
+    out: list[Any] = [result.initial_margin, result.maintenance_margin, result.im_other]
+    out.append(result.im_contribution.toarray())
+    for unit in result.risk_units:
+        out += [unit.scenario_pnl, unit.worst_scenario, *unit.components.values()]
+    return out
+
+
+def _assert_same_bits(a: MarginResult, b: MarginResult) -> None:
+    assert a.risk_units[0].scenario_labels == b.risk_units[0].scenario_labels
+    for x, y in zip(_arrays(a), _arrays(b), strict=True):
+        assert isinstance(x, np.ndarray)
+        assert isinstance(y, np.ndarray)
+        assert x.dtype == y.dtype
+        assert x.shape == y.shape
+        assert x.tobytes() == y.tobytes()
+
+
+@pytest.mark.parametrize("name", ["pmargin-es", "pmargin-var", "pmargin-mc"])
+def test_cached_margins_are_the_fresh_build_bit_for_bit(name: str) -> None:
+    clear_market_scenarios()
+    model = _model(name)
+    one = arrange(_books.random_portfolio(np.random.default_rng(8), 1), MARKET)
+    for book in (BOOK, one, BOOK):  # the second and third calls hit the cache
+        cached = model.compute(book, MARKET)
+        fresh = model.compute(book, MARKET, model.precompute_reference(MARKET.timestamp))
+        _assert_same_bits(cached, fresh)
+
+
+def test_the_stage_is_built_once_per_market_and_parameters() -> None:
+    clear_market_scenarios()
+    model = _model("pmargin-es")
+    first = model.precompute(MARKET.timestamp)
+    assert isinstance(first, MarketScenarios)
+    assert model.precompute(MARKET.timestamp) is first
+    # get_model builds a new object each call: equal parameters share the entry
+    assert _model("pmargin-es").precompute(MARKET.timestamp) is first
+    # another as-of instant, other parameters, another history object: other entries
+    later = np.datetime64("2024-11-28T08:00:00", "s")
+    assert model.precompute(later) is not first
+    assert model.precompute(later).as_of == later
+    assert _model("pmargin-es", lookback_days=300.0).precompute(MARKET.timestamp) is not first
+    assert model.with_history(_history()).precompute(MARKET.timestamp) is not first
+    assert model.precompute(MARKET.timestamp) is first
+
+
+def test_the_cache_keeps_the_last_few_markets() -> None:
+    clear_market_scenarios()
+    model = _model("pmargin-var", apc_method="none", stress_method="none")
+    start = np.datetime64("2024-06-01T08:00:00", "s")
+    days = [start + np.timedelta64(86_400 * k, "s") for k in range(CACHE_SIZE + 1)]
+    built = [model.precompute(day) for day in days]
+    assert model.precompute(days[-1]) is built[-1]
+    assert model.precompute(days[1]) is built[1]
+    assert model.precompute(days[0]) is not built[0]  # the least recently used was dropped
+
+
+def test_the_cached_sets_are_read_only() -> None:
+    clear_market_scenarios()
+    stage = _model("pmargin-es").precompute(MARKET.timestamp)
+    assert stage.sets.stressed
+    assert stage.sets.floor is not None
+    for source in (stage.sets.base, stage.sets.floor, *(s for _, s in stage.sets.stressed)):
+        with pytest.raises(ValueError, match="read-only"):
+            source.spot_multiplier[0, 0] = 2.0
+        with pytest.raises(ValueError, match="read-only"):
+            source.weights[0] = 0.0
+    assert stage.labels == stage.sets.base.labels
+
+
+def test_a_failed_build_is_not_cached_and_still_names_the_field() -> None:
+    clear_market_scenarios()
+    model = _model("pmargin-es", max_age_days=1.0)
+    late = np.datetime64("2025-03-01T08:00:00", "s")
+    for _ in range(2):
+        with pytest.raises(InputError, match=r"market\.timestamp"):
+            market_scenarios(model.params, model.history, late)
+
+
+def test_carry_factor_once_per_expiry_is_the_per_instrument_formula() -> None:
+    resolved = BOOK.resolved
+    names = ("BTC", "ETH")
+    rows = instrument_rows(names, resolved)
+    dc = np.random.default_rng(4).normal(0.0, 0.3, size=(2, 257))
+    factor = carry_factor(dc, rows, resolved)
+    assert np.isfinite(resolved.time).sum() > len(set(resolved.time[np.isfinite(resolved.time)]))
+    for i in range(len(resolved)):
+        t = resolved.time[i]
+        expected = np.exp(dc[rows[i]] * max(t, 0.0)) if np.isfinite(t) else np.ones(257)
+        assert factor[i].tobytes() == expected.tobytes()
