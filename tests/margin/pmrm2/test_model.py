@@ -33,7 +33,8 @@ from pmargin.margin.pmrm2 import (
     portfolio_from_case,
     read_case,
 )
-from pmargin.margin.pmrm2._model import COMPONENTS, FORWARD_LABEL
+from pmargin.margin.pmrm2._model import COMPONENTS
+from pmargin.margin.pmrm2._stages import FORWARD_LABEL
 from pmargin.market import MarketSnapshot, load_market
 from pmargin.risk import BookArrangement, arrange
 from pmargin.timeutil import SECONDS_PER_YEAR

@@ -39,7 +39,8 @@ from pmargin.margin.pmrm2._precompute import (
     static_discounts,
     vol_shock_multipliers,
 )
-from pmargin.margin.pmrm2._result import Pmrm2Result, ScenarioKind
+from pmargin.margin.pmrm2._result import Pmrm2Result
+from pmargin.margin.pmrm2._stages import ScenarioKind
 
 __all__ = [
     "OPTION_OUTPUT_KEYS",

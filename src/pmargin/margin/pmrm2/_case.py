@@ -32,7 +32,8 @@ from pmargin.margin.pmrm2._parameters import (
     VolShockParameters,
 )
 from pmargin.margin.pmrm2._portfolio import Collaterals, ExpiryArrays, OptionArrays, Pmrm2Portfolio
-from pmargin.margin.pmrm2._result import Pmrm2Result, ScenarioKind
+from pmargin.margin.pmrm2._result import Pmrm2Result
+from pmargin.margin.pmrm2._stages import ScenarioKind
 
 __all__ = [
     "CASE_PARAMETER_KEYS",

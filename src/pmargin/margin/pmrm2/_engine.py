@@ -1,56 +1,41 @@
-"""The PMRM_2 engine: scenario P&L, contingencies and IM/MM of one market.
+"""The PMRM_2 engine of one market and one account: the stages, with every intermediate.
 
-Stages (Derive's ``PMRMLib_2``): precompute what does not depend on the scenario (expiry MtM,
-forward contingency, vol shocks, static discounts, contingencies), revalue every option under
-every scenario in one vectorised Black-76 call, reduce per expiry, then
+It runs the stages of :mod:`._stages` (Derive's ``PMRMLib_2``) with the portfolio's expiries
+as the holders: precompute (expiry discounts, vol shocks, static discounts, skew multipliers,
+every option's value in every scenario), scenario P&L per expiry (plus perp and risk-
+cancelling collateral), then aggregate:
 
 - ``MM = worst * mm_factor - MM contingencies + MtM + cash``,
 - ``IM = worst * im_factor' - MM contingencies - IM contingencies + MtM + cash``,
 
 where ``worst = min(forward contingency, every scenario P&L) <= 0`` and ``im_factor'`` is the
 IM factor raised by the stablecoin peg loss. All amounts are USD (stablecoin units for cash).
+The batched model (:class:`~pmargin.margin.pmrm2.DerivePmrm2Model`) calls the same stages
+over accounts; this engine keeps Derive's per-feed confidences and its pairwise naked-short
+filter (:func:`~pmargin.margin.pmrm2.naked_shorts`), and is what the peer cases check.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
-from pmargin._typing import FloatArray
-from pmargin.margin.pmrm2._parameters import Pmrm2Parameters, VolShockDirection
+from pmargin.margin.pmrm2._parameters import Pmrm2Parameters
 from pmargin.margin.pmrm2._portfolio import Pmrm2Portfolio
-from pmargin.margin.pmrm2._precompute import (
-    naked_shorts,
-    skew_multipliers,
-    static_discounts,
-    vol_shock_multipliers,
+from pmargin.margin.pmrm2._precompute import naked_shorts
+from pmargin.margin.pmrm2._result import Pmrm2Result
+from pmargin.margin.pmrm2._stages import (
+    ScenarioArrays,
+    confidence_charge,
+    contingencies,
+    delta_one_pnl,
+    expiry_pnl,
+    im_loss_factor,
+    precompute_options,
+    worst_loss,
 )
-from pmargin.margin.pmrm2._result import Pmrm2Result, ScenarioKind
-from pmargin.pricing import black76_value
-from pmargin.timeutil import SECONDS_PER_YEAR
 
 __all__ = ["compute_pmrm2"]
-
-
-def _confidence_charge(
-    confidence: FloatArray | float, notional: FloatArray | float, threshold: float, margin: float
-) -> FloatArray:
-    """``(1 - conf) * margin * notional`` where ``conf < threshold``, else 0."""
-    conf = np.asarray(confidence, dtype=np.float64)
-    charge = (1.0 - conf) * margin * np.asarray(notional, dtype=np.float64)
-    return np.where(conf < threshold, charge, 0.0)
-
-
-def _classify(params: Pmrm2Parameters) -> tuple[ScenarioKind, ...]:
-    """Regular, tail or skew for each scenario (a reporting split only)."""
-    kinds = []
-    for s in params.scenarios:
-        if s.vol_shock.is_skew:
-            kinds.append(ScenarioKind.SKEW)
-        elif abs(s.spot_shock - 1.0) <= params.regular_max_spot_move + 1e-12:
-            kinds.append(ScenarioKind.REGULAR)
-        else:
-            kinds.append(ScenarioKind.TAIL)
-    return tuple(kinds)
 
 
 def compute_pmrm2(portfolio: Pmrm2Portfolio, params: Pmrm2Parameters) -> Pmrm2Result:
@@ -68,151 +53,111 @@ def compute_pmrm2(portfolio: Pmrm2Portfolio, params: Pmrm2Parameters) -> Pmrm2Re
     Pmrm2Result
         IM, MM and every intermediate.
     """
-    exp = portfolio.expiries
-    opt = portfolio.options
+    exp, opt, coll = portfolio.expiries, portfolio.options, portfolio.collaterals
     other = params.other_contingency
-    n_exp, n_opt = exp.size, opt.size
-    e = opt.expiry_index
+    scen = ScenarioArrays.of(params)
+    n_exp, e = exp.size, opt.expiry_index
 
-    # --- per expiry, scenario independent
-    year = exp.seconds_to_expiry / SECONDS_PER_YEAR
-    rate = np.maximum(exp.rate, 0.0)
-    discount = np.exp(-rate * year)
-    one_hot = np.zeros((n_opt, n_exp))
-    one_hot[np.arange(n_opt), e] = 1.0
-    vol_up, vol_down = vol_shock_multipliers(exp.seconds_to_expiry, params.vol_shock)
-    disc_pos, disc_neg = static_discounts(year, rate, discount, params.margin)
-    skew = skew_multipliers(opt.strike, exp.forward[e], year[e], params.skew_shock)
-
-    def expiry_values(shock: FloatArray, vol: FloatArray) -> FloatArray:
-        """Value each expiry ``(m, n_exp)`` at spot shocks ``(m, n_exp)``, vols ``(m, n_opt)``."""
-        forward = exp.forward_fixed + exp.forward_variable * shock
-        values = black76_value(forward[:, e], opt.strike, year[e], vol, opt.is_call, rate[e])
-        result: FloatArray = (values * opt.amount) @ one_hot
-        return result
-
-    # --- current and basis MtM: spot 1, up, down with unchanged vols
-    basis = params.basis_contingency
-    base_shocks = np.array([1.0, basis.scenario_spot_up, basis.scenario_spot_down])
-    base = expiry_values(
-        np.repeat(base_shocks[:, None], n_exp, axis=1), np.broadcast_to(opt.vol, (3, n_opt))
+    # precompute, then one holder per expiry: its options' quantity-weighted values
+    pre = precompute_options(
+        exp.seconds_to_expiry,
+        exp.forward_fixed,
+        exp.forward_variable,
+        exp.rate,
+        e,
+        opt.strike,
+        opt.is_call,
+        opt.vol,
+        params,
+        scen,
     )
-    mtm, up_mtm, down_mtm = base
-    worst_basis = np.minimum(np.minimum(up_mtm - mtm, down_mtm - mtm), 0.0)
-    forward_cont = worst_basis * (basis.add_factor + basis.mult_factor * year)
+    holdings = sparse.csr_array((opt.amount, (e, np.arange(opt.size))), shape=(n_exp, opt.size))
+    values = np.asarray(holdings @ pre.values, dtype=np.float64).reshape(n_exp, scen.size + 3)
+    expiries = expiry_pnl(
+        values, pre.disc_pos[:, None], pre.disc_neg[:, None], pre.forward_factor, scen
+    )
 
-    # --- scenarios
-    scen = params.scenarios
-    n_s = len(scen)
-    shocks = np.array([s.spot_shock for s in scen])
-    damp = np.array([s.dampening for s in scen])
-    vols = np.empty((n_s, n_opt))
-    vol_up_eval = np.maximum(params.vol_shock.min_vol_up_shock, opt.vol * vol_up[e])
-    vol_down_eval = opt.vol * vol_down[e]
-    for i, s in enumerate(scen):
-        d = s.vol_shock
-        if d is VolShockDirection.UP:
-            vols[i] = vol_up_eval
-        elif d is VolShockDirection.DOWN:
-            vols[i] = vol_down_eval
-        elif d is VolShockDirection.LINEAR:
-            vols[i] = opt.vol * np.maximum(skew.linear, 0.0)
-        elif d is VolShockDirection.ABS:
-            vols[i] = opt.vol * np.maximum(skew.abs, 0.0)
-        else:
-            vols[i] = opt.vol
-    is_skew = np.array([s.vol_shock.is_skew for s in scen], dtype=bool)
-    # Derive prices skew scenarios at the unshocked forward (only perps and collateral move)
-    option_shocks = np.where(is_skew, 1.0, shocks)
-    shocked = expiry_values(np.repeat(option_shocks[:, None], n_exp, axis=1), vols)
-    shocked = shocked * np.where(shocked >= 0, disc_pos, disc_neg)
-    expiry_pnl = (shocked - mtm) * damp[:, None]
-    expiry_pnl = np.where(is_skew[:, None], -np.abs(expiry_pnl), expiry_pnl)
-
-    # --- collateral, perp
-    coll = portfolio.collaterals
+    # scenario P&L: expiries, then perp and risk-cancelling collateral moving with spot
     coll_value = coll.amount * coll.price / portfolio.stable_price
     rc_value = float(np.sum(coll_value[coll.risk_cancelling]))
-    perp_pnl = portfolio.perp_position * (shocks - 1.0) * portfolio.perp_price * damp
-    scenario_pnl = expiry_pnl.sum(axis=1) + perp_pnl + rc_value * (shocks - 1.0) * damp
+    scenario_pnl = np.zeros(scen.size)
+    for row in expiries.pnl:
+        scenario_pnl += row
+    for usd_value in (portfolio.perp_position * portfolio.perp_price, rc_value):
+        scenario_pnl += delta_one_pnl(np.array([usd_value]), scen)[0]
+    worst, binding = worst_loss(
+        scenario_pnl[None, :], np.array([expiries.forward_contingency.sum()]), scen.order
+    )
+    worst_index = int(binding[0]) if binding[0] < scen.size else -1
 
-    # --- worst loss: forward contingency competes with the scenarios
-    kinds = _classify(params)
-    # (ties go to the first scenario in the order regular, tail, skew; the forward
-    # contingency is the worst only when strictly below every scenario)
-    worst, worst_index = np.inf, -1
-    for i in (i for kind in ScenarioKind for i in range(n_s) if kinds[i] is kind):
-        if scenario_pnl[i] < worst:
-            worst, worst_index = float(scenario_pnl[i]), i
-    if forward_cont.sum() < worst:
-        worst, worst_index = float(forward_cont.sum()), -1
-
-    # --- contingencies (positive charges)
+    # contingencies (positive charges), oracle per feed
     min_conf = portfolio.spot_confidence
     if portfolio.perp_position != 0:
         min_conf = min(min_conf, portfolio.perp_confidence)
     perp_notional = abs(portfolio.perp_position) * portfolio.spot
-    shorts = np.array([naked_shorts(opt.strike[e == j], opt.amount[e == j]) for j in range(n_exp)])
-    short_notional = float(shorts.sum()) * portfolio.spot
-    expiry_conf = np.minimum(exp.confidence, min_conf)
-    expiry_notional = np.abs(opt.amount) @ one_hot * portfolio.spot
+    shorts = [naked_shorts(opt.strike[e == j], opt.amount[e == j]) for j in range(n_exp)]
+    short_notional = float(np.sum(shorts)) * portfolio.spot
+    expiry_notional = np.asarray(
+        np.bincount(e, np.abs(opt.amount), minlength=n_exp) * portfolio.spot, dtype=np.float64
+    )
     coll_conf = np.minimum(coll.confidence, portfolio.spot_confidence)
+    threshold, margin = other.conf_threshold, other.conf_margin
     oracle = (
-        float(_confidence_charge(min_conf, perp_notional, other.conf_threshold, other.conf_margin))
+        float(confidence_charge(min_conf, perp_notional, threshold, margin))
         + float(
             np.sum(
-                _confidence_charge(
-                    expiry_conf, expiry_notional, other.conf_threshold, other.conf_margin
+                confidence_charge(
+                    np.minimum(exp.confidence, min_conf), expiry_notional, threshold, margin
                 )
             )
         )
-        + float(
-            np.sum(
-                _confidence_charge(coll_conf, coll_value, other.conf_threshold, other.conf_margin)
-            )
-        )
+        + float(np.sum(confidence_charge(coll_conf, coll_value, threshold, margin)))
+    )
+    charges = contingencies(
+        perp_notional,
+        short_notional,
+        float(np.sum(coll_value * coll.mm_haircut)),
+        float(np.sum(coll_value * coll.im_haircut)),
+        oracle,
+        other,
     )
 
-    im_factor = params.margin.im_factor
-    if portfolio.stable_price < other.peg_loss_threshold:
-        im_factor += (other.peg_loss_threshold - portfolio.stable_price) * other.peg_loss_factor
-
+    # report
+    mtm = expiries.mtm
     perp_value = portfolio.perp_unrealised_pnl + portfolio.perp_unrealised_funding
     mark_to_market = float(mtm.sum()) + float(coll_value.sum()) + perp_value + portfolio.cash
-
-    result = Pmrm2Result(
-        scenarios=scen,
-        scenario_kinds=kinds,
+    return Pmrm2Result(
+        scenarios=params.scenarios,
+        scenario_kinds=scen.kinds,
         scenario_pnl=scenario_pnl,
-        worst_loss=worst,
+        worst_loss=float(worst[0]),
         worst_scenario=worst_index,
-        forward_contingency_per_expiry=forward_cont,
+        forward_contingency_per_expiry=expiries.forward_contingency,
         expiry_mtm=mtm,
-        expiry_mtm_discounted=mtm * np.where(mtm >= 0, disc_pos, disc_neg),
-        expiry_basis_up_mtm=up_mtm,
-        expiry_basis_down_mtm=down_mtm,
-        discount=discount,
-        static_discount_pos=disc_pos,
-        static_discount_neg=disc_neg,
-        vol_shock_up=vol_up,
-        vol_shock_down=vol_down,
-        option_vol_up=vol_up_eval,
-        option_vol_down=vol_down_eval,
+        expiry_mtm_discounted=mtm * np.where(mtm >= 0, pre.disc_pos, pre.disc_neg),
+        expiry_basis_up_mtm=expiries.up_mtm,
+        expiry_basis_down_mtm=expiries.down_mtm,
+        discount=pre.discount,
+        static_discount_pos=pre.disc_pos,
+        static_discount_neg=pre.disc_neg,
+        vol_shock_up=pre.vol_up,
+        vol_shock_down=pre.vol_down,
+        option_vol_up=pre.option_vol_up,
+        option_vol_down=pre.option_vol_down,
         option_expiry_index=e,
-        skew=skew,
+        skew=pre.skew,
         collateral_value=coll_value,
         cash=portfolio.cash,
         perp_unrealised_pnl=portfolio.perp_unrealised_pnl,
         perp_unrealised_funding=portfolio.perp_unrealised_funding,
         mark_to_market=mark_to_market,
         mm_factor=params.margin.mm_factor,
-        im_factor=im_factor,
-        mm_perp_contingency=perp_notional * other.mm_perp_percent,
-        im_perp_contingency=perp_notional * other.im_perp_percent,
-        mm_option_contingency=short_notional * other.mm_option_percent,
-        im_option_contingency=short_notional * other.im_option_percent,
-        mm_collateral_haircut=float(np.sum(coll_value * coll.mm_haircut)),
-        im_collateral_haircut=float(np.sum(coll_value * coll.im_haircut)),
+        im_factor=im_loss_factor(params, portfolio.stable_price),
+        mm_perp_contingency=float(charges.mm_perp),
+        im_perp_contingency=float(charges.im_perp),
+        mm_option_contingency=float(charges.mm_option),
+        im_option_contingency=float(charges.im_option),
+        mm_collateral_haircut=float(charges.mm_haircut),
+        im_collateral_haircut=float(charges.im_haircut),
         oracle_contingency=oracle,
     )
-    return result

@@ -46,18 +46,21 @@ from pmargin.margin.pmrm2._book import (
     unit_portfolio,
 )
 from pmargin.margin.pmrm2._engine import compute_pmrm2
-from pmargin.margin.pmrm2._parameters import Pmrm2Parameters, VolShockDirection
-from pmargin.margin.pmrm2._precompute import (
-    SkewMultipliers,
-    skew_multipliers,
-    static_discounts,
-    vol_shock_multipliers,
+from pmargin.margin.pmrm2._parameters import Pmrm2Parameters
+from pmargin.margin.pmrm2._result import Pmrm2Result
+from pmargin.margin.pmrm2._stages import (
+    ScenarioArrays,
+    confidence_charge,
+    contingencies,
+    delta_one_pnl,
+    expiry_pnl,
+    im_loss_factor,
+    precompute_options,
+    requirements,
+    worst_loss,
 )
-from pmargin.margin.pmrm2._result import Pmrm2Result, ScenarioKind
 from pmargin.market import MarketSnapshot
-from pmargin.pricing import black76_value
 from pmargin.risk import BookArrangement
-from pmargin.timeutil import SECONDS_PER_YEAR
 
 __all__ = ["COLLATERAL_COMPONENTS", "COMPONENTS", "DerivePmrm2Model"]
 
@@ -96,60 +99,6 @@ COLLATERAL_COMPONENTS = (
     "mark_to_market",
 )
 """Components of the account-level ``"*"`` unit (non-risk-cancelling collateral), USD."""
-
-FORWARD_LABEL = "forward contingency"
-"""Label of the last scenario column: the summed forward contingency, which competes with
-the scenarios for the worst loss."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Scenarios:
-    """The scenario list as arrays, shared by every unit."""
-
-    shocks: FloatArray  # (n_s,) spot multipliers
-    damp: FloatArray  # (n_s,)
-    is_skew: BoolArray  # (n_s,)
-    order: IntArray  # scenario indices in tie-break order: regular, tail, skew
-    labels: tuple[str, ...]  # n_s + 1 (forward contingency last)
-
-    @classmethod
-    def of(cls, params: Pmrm2Parameters) -> _Scenarios:
-        scen = params.scenarios
-        kinds = []
-        for s in scen:
-            if s.vol_shock.is_skew:
-                kinds.append(ScenarioKind.SKEW)
-            elif abs(s.spot_shock - 1.0) <= params.regular_max_spot_move + 1e-12:
-                kinds.append(ScenarioKind.REGULAR)
-            else:
-                kinds.append(ScenarioKind.TAIL)
-        order = [i for kind in ScenarioKind for i in range(len(scen)) if kinds[i] is kind]
-        return cls(
-            np.array([s.spot_shock for s in scen]),
-            np.array([s.dampening for s in scen]),
-            np.array([s.vol_shock.is_skew for s in scen], dtype=bool),
-            np.asarray(order, dtype=np.int64),
-            (*(s.label for s in scen), FORWARD_LABEL),
-        )
-
-
-def _scenario_vols(
-    params: Pmrm2Parameters,
-    vol: FloatArray,
-    up: FloatArray,
-    down: FloatArray,
-    skew: SkewMultipliers,
-) -> FloatArray:
-    """Vols of every option in every scenario, shape ``(n_s, n_o)``, as the engine sets them."""
-    vol_up = np.maximum(params.vol_shock.min_vol_up_shock, vol * up)
-    by_direction = {
-        VolShockDirection.UP: vol_up,
-        VolShockDirection.DOWN: vol * down,
-        VolShockDirection.LINEAR: vol * np.maximum(skew.linear, 0.0),
-        VolShockDirection.ABS: vol * np.maximum(skew.abs, 0.0),
-        VolShockDirection.NONE: vol,
-    }
-    return np.stack([by_direction[s.vol_shock] for s in params.scenarios])
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +168,7 @@ class DerivePmrm2Model:
         check_supported(book.instruments)
         n_acc, n_inst = book.shape
         roles = collateral_roles(book.assets, market, self.params, self.settings)
-        scen = _Scenarios.of(self.params)
+        scen = ScenarioArrays.of(self.params)
         qc = sparse.csc_array(book.quantity)
         units: list[RiskUnitMargin] = []
         blocks: list[tuple[IntArray, Any]] = []
@@ -271,16 +220,16 @@ class DerivePmrm2Model:
         qc: Any,
         uc: UnitColumns,
         roles: tuple[CollateralRole, ...],
-        scen: _Scenarios,
+        scen: ScenarioArrays,
     ) -> tuple[RiskUnitMargin, Any, FloatArray]:
         """Margin, contribution block ``(n_acc, n_unit)`` and ``im_other`` of one underlying."""
         p = self.params
         other = p.other_contingency
         res = book.resolved
         n_acc = book.shape[0]
-        n_s = scen.shocks.size
+        n_s = scen.size
         spot = market.index_price(uc.underlying)
-        move = (scen.shocks - 1.0) * scen.damp  # (n_s,) P&L per USD of delta-one value
+        move = scen.move  # (n_s,) P&L per USD of delta-one value
         pnl = np.zeros((n_acc, n_s))
         fwd = np.zeros(n_acc)
         mtm = np.zeros(n_acc)
@@ -297,7 +246,7 @@ class DerivePmrm2Model:
         gross_perp = np.zeros(n_acc)
         if perp is not None:
             held |= np.diff(perp.indptr) > 0
-            pnl += np.outer(_dense(perp @ perp_price, n_acc), move)
+            pnl += delta_one_pnl(_dense(perp @ perp_price, n_acc), scen)
             net_perp = _dense(perp.sum(axis=1), n_acc)
             gross_perp = _dense(abs(perp).sum(axis=1), n_acc)
             upnl = sparse.csr_array(book.unrealised)[:, uc.perps] @ res.settlement_usd[uc.perps]
@@ -310,56 +259,44 @@ class DerivePmrm2Model:
             coll_value = book.balance_matrix[:, uc.collateral] * prices
             held |= np.any(coll_value != 0.0, axis=1)
         coll_total = coll_value.sum(axis=1)
-        pnl += np.outer(coll_total, move)
+        pnl += delta_one_pnl(coll_total, scen)
         mtm += coll_total
         coll_pos = np.maximum(coll_value, 0.0)
         coll_params = [roles[int(k)].params for k in uc.collateral]
         mm_haircut = coll_pos @ np.array([c.mm_haircut for c in coll_params])
         im_haircut = coll_pos @ np.array([c.im_haircut for c in coll_params])
 
-        # worst: scenarios in tie-break order, the forward contingency only when strictly worse
-        first = scen.order[np.argmin(pnl[:, scen.order], axis=1)]
-        worst = pnl[np.arange(n_acc), first]
-        forward_binds = fwd < worst
-        worst = np.where(forward_binds, fwd, worst)
-        binding = np.where(forward_binds, n_s, first).astype(np.int64)
+        # aggregate: worst loss x factor plus contingencies
+        worst, binding = worst_loss(pnl, fwd, scen.order)
         binding = np.where(worst < 0.0, binding, -1).astype(np.int64)
-
-        im_factor = p.margin.im_factor
-        peg_factor = im_factor
-        stable = stable_price(market, self.settings)
-        if stable < other.peg_loss_threshold:
-            peg_factor += (other.peg_loss_threshold - stable) * other.peg_loss_factor
+        peg_factor = im_loss_factor(p, stable_price(market, self.settings))
         oracle_rate = self._oracle_rate()
         perp_notional = np.abs(net_perp) * spot
-        short_notional = shorts * spot
-        c = {
-            "mm_perp_contingency": perp_notional * other.mm_perp_percent,
-            "im_perp_contingency": perp_notional * other.im_perp_percent,
-            "mm_option_contingency": short_notional * other.mm_option_percent,
-            "im_option_contingency": short_notional * other.im_option_percent,
-            "mm_collateral_haircut": mm_haircut,
-            "im_collateral_haircut": im_haircut,
-            "oracle_contingency": oracle_rate
-            * (perp_notional + gross_options * spot + coll_pos.sum(axis=1)),
-        }
-        mm_cont = c["mm_perp_contingency"] + c["mm_option_contingency"] + mm_haircut
-        im_cont = (
-            c["im_perp_contingency"]
-            + c["im_option_contingency"]
-            + im_haircut
-            + c["oracle_contingency"]
+        charges = contingencies(
+            perp_notional,
+            shorts * spot,
+            mm_haircut,
+            im_haircut,
+            oracle_rate * (perp_notional + gross_options * spot + coll_pos.sum(axis=1)),
+            other,
         )
+        im, mm = requirements(worst, peg_factor, p.margin.mm_factor, charges)
+        im, mm = np.maximum(im, 0.0), np.maximum(mm, 0.0)
         loss = -worst
-        im = np.maximum(loss * peg_factor + mm_cont + im_cont, 0.0)
-        mm = np.maximum(loss * p.margin.mm_factor + mm_cont, 0.0)
+        base_factor = p.margin.im_factor
         components = {
             "worst_loss": loss,
             "forward_contingency": -fwd,
             "mm_scenario_margin": loss * p.margin.mm_factor,
-            "im_scenario_margin": loss * im_factor,
-            "peg_loss": loss * (peg_factor - im_factor),
-            **c,
+            "im_scenario_margin": loss * base_factor,
+            "peg_loss": loss * (peg_factor - base_factor),
+            "mm_perp_contingency": charges.mm_perp,
+            "im_perp_contingency": charges.im_perp,
+            "mm_option_contingency": charges.mm_option,
+            "im_option_contingency": charges.im_option,
+            "mm_collateral_haircut": mm_haircut,
+            "im_collateral_haircut": im_haircut,
+            "oracle_contingency": charges.oracle,
             "mark_to_market": mtm,
         }
         unit = RiskUnitMargin(
@@ -428,7 +365,7 @@ class DerivePmrm2Model:
         book: BookArrangement,
         qc: Any,
         uc: UnitColumns,
-        scen: _Scenarios,
+        scen: ScenarioArrays,
         pnl: FloatArray,
         fwd: FloatArray,
         mtm: FloatArray,
@@ -443,60 +380,38 @@ class DerivePmrm2Model:
         """
         if not uc.groups:
             return []
-        p = self.params
         res = book.resolved
-        n_s = scen.shocks.size
         sizes = np.array([g.columns.size for g in uc.groups])
         cols = np.concatenate([g.columns for g in uc.groups])
-        e = np.repeat(np.arange(len(uc.groups)), sizes)
-        seconds = np.array([g.seconds for g in uc.groups])
-        year = seconds / SECONDS_PER_YEAR
-        rate = np.maximum(np.array([g.rate for g in uc.groups]), 0.0)
-        forward = np.array([g.forward for g in uc.groups])
-        up, down = vol_shock_multipliers(seconds, p.vol_shock)
-        disc_pos, disc_neg = static_discounts(year, rate, np.exp(-rate * year), p.margin)
         strike = res.strike[cols] * res.quote_usd[cols]
-        vol = res.vol[cols]
-        skew = skew_multipliers(strike, forward[e], year[e], p.skew_shock)
-        basis = p.basis_contingency
-        shocks = np.concatenate(
-            [
-                np.where(scen.is_skew, 1.0, scen.shocks),
-                [1.0, basis.scenario_spot_up, basis.scenario_spot_down],
-            ]
+        pre = precompute_options(
+            np.array([g.seconds for g in uc.groups]),
+            np.zeros(len(uc.groups)),
+            np.array([g.forward for g in uc.groups]),
+            np.array([g.rate for g in uc.groups]),
+            np.repeat(np.arange(len(uc.groups)), sizes),
+            strike,
+            res.is_call[cols],
+            res.vol[cols],
+            self.params,
+            scen,
         )
-        vols = np.vstack(
-            [_scenario_vols(p, vol, up[e], down[e], skew), np.broadcast_to(vol, (3, vol.size))]
-        )
-        values = black76_value(
-            forward[e] * shocks[:, None], strike, year[e], vols, res.is_call[cols], rate[e]
-        ).T  # (n_o, n_s + 3)
         groups = []
         start = 0
         local = uc.perps.size
         for i, g in enumerate(uc.groups):
             n_g = g.columns.size
-            vals = values[start : start + n_g]
+            vals = pre.values[start : start + n_g]
             a = sparse.csr_array(qc[:, g.columns])
             rows = np.flatnonzero(np.diff(a.indptr) > 0)
             if rows.size:
                 held[rows] = True
                 ar = sparse.csr_array(a[rows])
                 x = np.asarray(ar @ vals, dtype=np.float64)
-                shocked, m0 = x[:, :n_s], x[:, n_s]
-                disc = np.where(shocked >= 0.0, disc_pos[i], disc_neg[i])
-                expiry_pnl = (shocked * disc - m0[:, None]) * scen.damp
-                sign = np.where(scen.is_skew & (expiry_pnl > 0.0), -1.0, 1.0)
-                up_loss, down_loss = x[:, n_s + 1] - m0, x[:, n_s + 2] - m0
-                factor = basis.add_factor + basis.mult_factor * float(year[i])
-                side = np.where(
-                    (up_loss <= down_loss) & (up_loss < 0.0),
-                    n_s + 1,
-                    np.where(down_loss < 0.0, n_s + 2, -1),
-                ).astype(np.int64)
-                pnl[rows] += expiry_pnl * sign
-                fwd[rows] += np.minimum(np.minimum(up_loss, down_loss), 0.0) * factor
-                mtm[rows] += m0
+                ep = expiry_pnl(x, pre.disc_pos[i], pre.disc_neg[i], pre.forward_factor[i], scen)
+                pnl[rows] += ep.pnl
+                fwd[rows] += ep.forward_contingency
+                mtm[rows] += ep.mtm
                 unique, strike_index = np.unique(strike[start : start + n_g], return_inverse=True)
                 onehot = sparse.csr_array(
                     (np.ones(n_g), (np.arange(n_g), strike_index)), shape=(n_g, unique.size)
@@ -512,10 +427,10 @@ class DerivePmrm2Model:
                         rows,
                         ar.tocoo(),
                         vals,
-                        disc,
-                        sign,
-                        side,
-                        factor,
+                        ep.disc,
+                        ep.sign,
+                        ep.side,
+                        float(pre.forward_factor[i]),
                         naked,
                         short,
                         strike_index.astype(np.int64),
@@ -528,10 +443,10 @@ class DerivePmrm2Model:
     # ------------------------------------------------------------------ other collateral
 
     def _oracle_rate(self) -> float:
-        """``(1 - conf) x conf_margin`` when the feed confidence is below the threshold."""
+        """Oracle contingency per USD of notional: one feed confidence for every feed."""
         other = self.params.other_contingency
         conf = self.settings.feed_confidence
-        return (1.0 - conf) * other.conf_margin if conf < other.conf_threshold else 0.0
+        return float(confidence_charge(conf, 1.0, other.conf_threshold, other.conf_margin))
 
     def _collateral_unit(
         self,

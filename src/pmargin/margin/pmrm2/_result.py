@@ -7,7 +7,6 @@ that margin subtracts; scenario P&L is signed (a loss is negative), as in Derive
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -15,16 +14,9 @@ import numpy.typing as npt
 from pmargin._typing import FloatArray
 from pmargin.margin.pmrm2._parameters import Scenario
 from pmargin.margin.pmrm2._precompute import SkewMultipliers
+from pmargin.margin.pmrm2._stages import Contingencies, ScenarioKind, requirements
 
-__all__ = ["Pmrm2Result", "ScenarioKind"]
-
-
-class ScenarioKind(StrEnum):
-    """Reporting group of a scenario."""
-
-    REGULAR = "regular"
-    TAIL = "tail"
-    SKEW = "skew"
+__all__ = ["Pmrm2Result"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,34 +112,43 @@ class Pmrm2Result:
         return float(self.forward_contingency_per_expiry.sum())
 
     @property
+    def contingencies(self) -> Contingencies:
+        """The positive charges, USD, as the aggregate stage takes them."""
+        return Contingencies(
+            self.mm_perp_contingency,
+            self.im_perp_contingency,
+            self.mm_option_contingency,
+            self.im_option_contingency,
+            self.mm_collateral_haircut,
+            self.im_collateral_haircut,
+            self.oracle_contingency,
+        )
+
+    @property
     def mm_contingency(self) -> float:
         """Charges subtracted from MM (and IM): perp, option, collateral haircut."""
-        return self.mm_perp_contingency + self.mm_option_contingency + self.mm_collateral_haircut
+        return float(self.contingencies.mm)
 
     @property
     def im_contingency(self) -> float:
         """Charges subtracted from IM on top of MM's: perp, option, haircut, oracle."""
-        return (
-            self.im_perp_contingency
-            + self.im_option_contingency
-            + self.im_collateral_haircut
-            + self.oracle_contingency
-        )
+        return float(self.contingencies.im)
+
+    @property
+    def requirements(self) -> tuple[float, float]:
+        """``(IM, MM)`` requirements: ``-worst x factor + contingencies``, USD, >= 0."""
+        im, mm = requirements(self.worst_loss, self.im_factor, self.mm_factor, self.contingencies)
+        return float(im), float(mm)
 
     @property
     def maintenance_margin(self) -> float:
         """``worst * mm_factor - MM contingencies + MtM`` (healthy when >= 0), USD."""
-        return self.worst_loss * self.mm_factor - self.mm_contingency + self.mark_to_market
+        return self.mark_to_market - self.requirements[1]
 
     @property
     def initial_margin(self) -> float:
         """``worst * im_factor - MM and IM contingencies + MtM`` (trades need >= 0), USD."""
-        return (
-            self.worst_loss * self.im_factor
-            - self.mm_contingency
-            - self.im_contingency
-            + self.mark_to_market
-        )
+        return self.mark_to_market - self.requirements[0]
 
     @property
     def option_mtm(self) -> float:
