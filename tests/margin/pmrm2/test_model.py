@@ -268,15 +268,23 @@ EXAMPLE = arrange(_supported(example_portfolio(MARKET, 300, seed=3, linear_share
 
 
 def test_model_matches_the_engine_account_by_account_on_the_example_book() -> None:
+    # both run the same stages (_stages.py), the model over accounts, the engine over one
+    # portfolio's expiries: the scenario P&L is the same bits (options are summed in the same
+    # order); requirements differ by the rounding of the engine's collateral value
+    # (amount x (price x stable) / stable) only, a few ulps
     result = MODEL.compute(EXAMPLE, MARKET)
     checked = 0
     for unit in result.risk_units:
         for a in np.flatnonzero(unit.holds)[:60]:
             engine = MODEL.engine_result(EXAMPLE, MARKET, EXAMPLE.account_ids[a], unit.underlying)
-            im, mm = _requirements(engine)
-            assert unit.initial_margin[a] == pytest.approx(im, rel=RTOL, abs=1e-6)
-            assert unit.maintenance_margin[a] == pytest.approx(mm, rel=RTOL, abs=1e-6)
-            np.testing.assert_allclose(unit.pnl[a, :-1], engine.scenario_pnl, rtol=RTOL, atol=1e-6)
+            im, mm = engine.requirements
+            assert unit.initial_margin[a] == pytest.approx(im, rel=1e-14, abs=1e-9)
+            assert unit.maintenance_margin[a] == pytest.approx(mm, rel=1e-14, abs=1e-9)
+            np.testing.assert_array_equal(unit.pnl[a, :-1], engine.scenario_pnl)
+            assert unit.pnl[a, -1] == pytest.approx(engine.forward_contingency, rel=1e-14)
+            n_s = engine.scenario_pnl.size  # the model's forward contingency column
+            binding = n_s if engine.worst_scenario < 0 else engine.worst_scenario
+            assert unit.worst[a] == (binding if engine.worst_loss < 0.0 else -1)
             checked += 1
     assert checked >= 100
 
