@@ -20,6 +20,7 @@ from pmargin.margin import MarginResult, get_model
 from pmargin.margin.scenario_risk import (
     CACHE_SIZE,
     MarketScenarios,
+    RevaluedRows,
     ScenarioMethod,
     ScenarioRiskModel,
     clear_market_scenarios,
@@ -152,3 +153,49 @@ def test_carry_factor_once_per_expiry_is_the_per_instrument_formula() -> None:
         t = resolved.time[i]
         expected = np.exp(dc[rows[i]] * max(t, 0.0)) if np.isfinite(t) else np.ones(257)
         assert factor[i].tobytes() == expected.tobytes()
+
+
+def test_rows_kept_from_one_book_serve_the_next_with_the_same_bits() -> None:
+    clear_market_scenarios()
+    model = _model("pmargin-es")
+    first = arrange(_books.random_portfolio(np.random.default_rng(21), 4), MARKET)
+    second = arrange(_books.random_portfolio(np.random.default_rng(22), 4), MARKET)
+    held = {i.symbol for i in first.instruments}
+    assert held & {i.symbol for i in second.instruments}  # some rows kept, others new
+    assert {i.symbol for i in second.instruments} - held
+    model.compute(first, MARKET)
+    store = model.precompute(MARKET.timestamp).rows
+    assert store is not None
+    kept = len(store)
+    assert kept > 0
+    cached = model.compute(second, MARKET)
+    fresh = model.compute(second, MARKET, model.precompute_reference(MARKET.timestamp))
+    _assert_same_bits(cached, fresh)
+    assert len(store) > kept
+    assert model.precompute_reference(MARKET.timestamp).rows is None
+
+
+def test_the_row_store_revalues_only_missing_rows_and_stays_bounded() -> None:
+    resolved = BOOK.resolved
+    n = len(resolved)
+    calls: list[int] = []
+
+    def revalue(subset: Any) -> np.ndarray:
+        calls.append(len(subset))
+        return np.outer(subset.underlying_price + subset.strike.clip(0.0), np.arange(1.0, 4.0))
+
+    store = RevaluedRows(max_cells=3 * n)
+    keys = store.signatures(resolved)
+    full = revalue(resolved)
+    calls.clear()
+    head = resolved.take(np.arange(n // 2))
+    store.unit_pnl(0, keys[: n // 2], head, revalue)
+    out = store.unit_pnl(0, keys, resolved, revalue)
+    assert out.tobytes() == full.tobytes()
+    assert len(set(keys)) == n  # one row per instrument of the book
+    assert calls == [n // 2, n - n // 2]  # the second call revalued the other half only
+    assert len(store) == n
+    store.unit_pnl(1, keys, resolved, revalue)  # another set: its own rows, older ones dropped
+    assert len(store) == n
+    assert store.unit_pnl(1, keys, resolved, revalue).tobytes() == full.tobytes()
+    assert calls == [n // 2, n - n // 2, n]

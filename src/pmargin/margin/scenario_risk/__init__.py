@@ -18,7 +18,9 @@ from pmargin.margin.scenario_risk._params import (
 )
 from pmargin.margin.scenario_risk._precompute import (
     CACHE_SIZE,
+    ROW_CELLS,
     MarketScenarios,
+    RevaluedRows,
     clear_market_scenarios,
     market_scenarios,
     market_scenarios_reference,
@@ -29,11 +31,13 @@ from pmargin.margin.scenario_risk._tail import AccountTail, account_tail, entry_
 __all__ = [
     "CACHE_SIZE",
     "COMPONENTS",
+    "ROW_CELLS",
     "AccountTail",
     "ApcMethod",
     "CorrelationStressMethod",
     "MarketScenarios",
     "Measure",
+    "RevaluedRows",
     "ScenarioMethod",
     "ScenarioRiskModel",
     "ScenarioRiskParams",

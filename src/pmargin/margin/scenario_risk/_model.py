@@ -21,6 +21,7 @@ docs/margin-scenario-risk.md.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin.scenario_risk._params import ApcMethod, ScenarioRiskParams
 from pmargin.margin.scenario_risk._precompute import (
     MarketScenarios,
+    RevaluedRows,
     market_scenarios,
     market_scenarios_reference,
 )
@@ -145,18 +147,25 @@ class ScenarioRiskModel:
         sets = scenarios.sets
         quantity = sparse.csr_array(book.quantity)
 
-        base = self._revalue(book.resolved, sets.base, moving)
+        store = scenarios.rows
+        keys = store.signatures(book.resolved) if store is not None else []
+        base = self._revalue(book.resolved, sets.base, moving, store, 0, keys)
         pnl = self._account_pnl(quantity, exposure, base, slice(0, n_acc))
         weights = sets.base.weights
         tail = account_tail(pnl, p.confidence, weights, p.measure.value, p.boundary)
         measure = np.maximum(tail.measure, 0.0)
 
         stressed = np.zeros(n_acc)
-        for _, source in sets.stressed:
-            other = self._measure(quantity, exposure, book.resolved, source, moving)
+        for tag, (_, source) in enumerate(sets.stressed, start=1):
+            revalued = self._revalue(book.resolved, source, moving, store, tag, keys)
+            other = self._measure(quantity, exposure, revalued, source)
             stressed = np.maximum(stressed, other)
         correlation_stress = np.maximum(stressed - measure, 0.0)
-        apc = self._apc(quantity, exposure, book, sets.floor, moving, measure + correlation_stress)
+        floor = None
+        if p.apc_method is ApcMethod.FLOOR and sets.floor is not None:
+            revalued = self._revalue(book.resolved, sets.floor, moving, store, -1, keys)
+            floor = revalued, sets.floor
+        apc = self._apc(quantity, exposure, floor, measure + correlation_stress)
         im = measure + correlation_stress + apc
         mm = p.mm_fraction * im
 
@@ -247,29 +256,49 @@ class ScenarioRiskModel:
     # ------------------------------------------------------------------ kernel
 
     def _revalue(
-        self, resolved: ResolvedInstruments, source: JointScenarios, moving: tuple[str, ...]
+        self,
+        resolved: ResolvedInstruments,
+        source: JointScenarios,
+        moving: tuple[str, ...],
+        store: RevaluedRows | None,
+        tag: int,
+        signatures: list[tuple[str, bytes]],
     ) -> _Revalued:
         """Revalue every instrument once per scenario (USD per base unit).
 
         Instruments are revalued at their forward's multiplier (``m exp(dc T)`` on dated rows
         when the set moves the carry); a coin-settled row's coin P&L is converted at the
         coin's own move ``m`` (the settlement coin's price is the spot, not the forward).
+        Rows the stage's ``store`` holds for set ``tag`` are taken from it (same bits);
+        ``signatures`` are the instruments' row keys (:meth:`RevaluedRows.signatures`).
+        """
+        if store is None:
+            unit = self._unit_pnl(source, resolved)
+        else:
+            unit = store.unit_pnl(tag, signatures, resolved, partial(self._unit_pnl, source))
+        rows = [source.names.index(a) for a in moving]
+        move = source.spot_multiplier[rows] - 1.0 if rows else np.zeros((0, source.weights.size))
+        return _Revalued(unit, move)
+
+    def _unit_pnl(self, source: JointScenarios, resolved: ResolvedInstruments) -> FloatArray:
+        """Return the USD P&L per base unit of ``resolved`` under ``source``.
+
+        Shape ``(n_instruments, n_scenarios)``; row ``i`` depends on instrument ``i`` only.
         """
         arrays = source.apply(resolved)
         shift = self.params.mpor_hours / HOURS_PER_YEAR if self.params.time_decay else 0.0
         raw = instrument_pnl(resolved, arrays.spot_multiplier, arrays.vol, time_shift=shift)
         spot = source.spot_multiplier[instrument_rows(source.names, resolved)]
-        usd = settlement_to_usd(resolved, raw, spot)
-        rows = [source.names.index(a) for a in moving]
-        move = source.spot_multiplier[rows] - 1.0 if rows else np.zeros((0, source.weights.size))
-        return _Revalued(np.ascontiguousarray(usd), move)
+        return np.ascontiguousarray(settlement_to_usd(resolved, raw, spot))
 
     @staticmethod
     def _account_pnl(
         quantity: Any, exposure: FloatArray, rev: _Revalued, rows: slice
     ) -> FloatArray:
         """Account USD P&L ``quantity @ unit_pnl + exposure @ balance_move`` for ``rows``."""
-        pnl = np.asarray(quantity[rows] @ rev.unit_pnl, dtype=np.float64)
+        whole = rows.start == 0 and rows.stop == quantity.shape[0]
+        part = quantity if whole else quantity[rows]  # the same entries either way
+        pnl = np.asarray(part @ rev.unit_pnl, dtype=np.float64)
         if exposure.shape[1]:
             pnl += exposure[rows] @ rev.balance_move
         return pnl
@@ -278,13 +307,11 @@ class ScenarioRiskModel:
         self,
         quantity: Any,
         exposure: FloatArray,
-        resolved: ResolvedInstruments,
+        rev: _Revalued,
         source: JointScenarios,
-        moving: tuple[str, ...],
     ) -> FloatArray:
-        """``max(0, measure)`` per account under ``source``, accounts taken in chunks."""
+        """``max(0, measure)`` per account under ``source`` (revalued), accounts in chunks."""
         p = self.params
-        rev = self._revalue(resolved, source, moving)
         n_acc = quantity.shape[0]
         out = np.zeros(n_acc)
         step = max(1, _CHUNK_CELLS // max(1, rev.unit_pnl.shape[1]))
@@ -299,18 +326,19 @@ class ScenarioRiskModel:
         self,
         quantity: Any,
         exposure: FloatArray,
-        book: BookArrangement,
-        floor: JointScenarios | None,
-        moving: tuple[str, ...],
+        floor: tuple[_Revalued, JointScenarios] | None,
         margin: FloatArray,
     ) -> FloatArray:
-        """Return the anti-procyclicality component per account (USD, >= 0)."""
+        """Return the anti-procyclicality component per account (USD, >= 0).
+
+        ``floor`` is the floor set revalued, given when the tool is ``floor``.
+        """
         p = self.params
         if p.apc_method is ApcMethod.BUFFER:
             buffer: FloatArray = p.apc_buffer * margin
             return buffer
         if p.apc_method is ApcMethod.FLOOR and floor is not None:
-            floor_margin = self._measure(quantity, exposure, book.resolved, floor, moving)
+            floor_margin = self._measure(quantity, exposure, *floor)
             uplift: FloatArray = np.maximum(floor_margin - margin, 0.0)
             return uplift
         return np.zeros(margin.shape)
