@@ -44,7 +44,6 @@ from pmargin.engine import (
     price_instruments,
 )
 from pmargin.errors import InputError, PmarginError
-from pmargin.instruments import Instrument, Kind
 from pmargin.margin import MODELS, get_model
 from pmargin.margin_report import (
     MarginReport,
@@ -334,11 +333,12 @@ def demo(
         reason = markup_safe(" ".join(str(exc).split()))
         out.print(f"[dim]{', '.join(HISTORY_MODELS)} left out: {reason}[/dim]")
     out.print(summary_table(reports, "book totals by model (USD)"))
+    derive = get_model("derive-pmrm2").capabilities
     linear = Portfolio(
         tuple(
             a
             for a in book.accounts
-            if a.positions and all(_derive_lists(p.instrument) for p in a.positions)
+            if a.positions and all(derive.supports(p.instrument) for p in a.positions)
         )
     )
     if linear.accounts:
@@ -355,11 +355,6 @@ def demo(
     out.print(compare_table(comparison, riskiest, "the same accounts under every model (USD)"))
     _print_risk_matrices(pm, riskiest[0])
     _print_notes(pm)
-
-
-def _derive_lists(instrument: Instrument) -> bool:
-    """Derive lists USDC-settled options and perpetuals only."""
-    return not instrument.is_inverse and instrument.kind in (Kind.OPTION, Kind.PERPETUAL)
 
 
 app.command("stress")(_one_line_errors(stress))
