@@ -69,16 +69,15 @@ units of a higher row through ``engine``. ``engine`` may import every unit above
 OUTSIDE_THE_TABLE: dict[str, tuple[str, str]] = {
     "_files": ("errors", "reading user files with limits: foundation I/O the table omits"),
     "_outputs": ("errors", "writing report folders whole: foundation I/O the table omits"),
-    "margin_report": ("engine", "the facade's margin half: to merge into engine.py"),
 }
 """Units of ``src/pmargin`` the table does not name: the row they are checked as and why."""
 
 RESULT_TYPES: dict[str, frozenset[str]] = {
-    "backtest": frozenset({"BacktestResult", "SweepRow"}),
+    "backtest": frozenset({"SweepRow", "SweepSpec"}),
     "book": frozenset({"Portfolio"}),
     "health": frozenset({"LiquidationDistance"}),
     "instruments": frozenset({"Instrument", "Kind"}),
-    "margin": frozenset({"MarginResult", "RiskUnitMargin"}),
+    "margin": frozenset({"CaptureCheck", "MarginResult", "RiskUnitMargin"}),
     "market": frozenset({"MarketSnapshot"}),
     "pretrade": frozenset({"OrderCheck"}),
     "scenarios": frozenset({"VolShockKind"}),
@@ -91,14 +90,6 @@ from below the facade, by unit; anything else they take from there is a call aro
 ADAPTERS = ("cli", "service", "dashboard")
 
 KNOWN_LAYER_EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("cli", "backtest"): "runs backtests, sweeps and writes their reports: no facade entry yet",
-    ("cli", "book"): "load_portfolio for stress and verify: the facade loads inputs for margin",
-    ("cli", "history"): "episode names for --help and load_price_history for backtest",
-    ("cli", "margin"): "MODELS, get_model and Deribit capture verification called directly",
-    ("cli", "market"): "load_market for the stress command: the facade loads inputs for margin",
-    ("cli", "pretrade"): "the order check builds a PreTradeChecker: the what-if facade is to come",
-    ("cli", "simulate"): "runs the crash replay and writes its report: no facade entry yet",
-    ("cli", "stress"): "parses shocks and runs stress_test: no facade entry yet",
     ("collateral", "risk"): "equity takes risk.BookArrangement until the arranged book is in book/",
 }
 """``(importer, imported)`` unit pairs the table forbids that the code still has."""

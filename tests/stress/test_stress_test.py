@@ -201,7 +201,7 @@ def test_flags_at_the_boundaries(loss: float, breach: bool, default: bool) -> No
 
 
 def test_report_joins_equity_and_margin_of_the_model() -> None:
-    from pmargin.margin_report import margin_report
+    from pmargin.engine import margin_report
 
     portfolio = _portfolio(
         [{"instrument": "BTC-PERPETUAL", "quantity": 3.0, "unit": "base"}], {"BTC": 1.0}

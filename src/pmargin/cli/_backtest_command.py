@@ -1,7 +1,7 @@
 """``pmargin backtest``: walk-forward backtest of margin models on the shared real history.
 
 A plain function with Typer annotations; ``main.py`` registers it. It parses, calls
-:func:`pmargin.backtest.run_backtest`, prints the per model x book table with its two-sided
+:func:`pmargin.engine.backtest_report`, prints the per model x book table with its two-sided
 verdict and writes ``report.html``, ``results.json``, ``results.csv`` and ``series.csv`` under
 ``--out``. ``--sweep PARAM=v1,v2,...`` backtests one variant of ``--sweep-model`` per value
 and adds the sweep table, ``sweep.json``, ``sweep.csv`` and ``sweep.png``.
@@ -17,28 +17,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pmargin._outputs import check_output_folder
-from pmargin.backtest import (
-    REPORT_FILES,
-    STEPS,
-    BacktestConfig,
-    BacktestResult,
-    SweepRow,
-    SweepSpec,
-    default_models,
-    model_totals,
-    parse_duration,
-    parse_sweep,
-    result_to_dict,
-    run_backtest,
-    sweep_models,
-    sweep_rows,
-    write_report,
-)
+from pmargin.backtest import SweepRow, SweepSpec
 from pmargin.cli._output import console, print_json
+from pmargin.engine import BacktestReport, backtest_report
 from pmargin.errors import InputError
-from pmargin.history import load_funding, load_price_history
-from pmargin.timeutil import parse_timestamp
 
 __all__ = ["backtest", "summary_table", "sweep_table"]
 
@@ -58,8 +40,9 @@ def _number(value: float, digits: int) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:.{digits}f}"
 
 
-def summary_table(result: BacktestResult) -> Table:
+def summary_table(report: BacktestReport) -> Table:
     """Rich table of the per model x book summary, then one line per model (pooled)."""
+    result = report.result
     c = result.config
     table = Table(
         title=(
@@ -100,7 +83,7 @@ def summary_table(result: BacktestResult) -> Table:
             _number(s.over_margin_factor, 2),
             escape(s.verdict) if s.coverage_pass else f"[yellow]{escape(s.verdict)}[/]",
         )
-    for row in model_totals(result):
+    for row in report.totals():
         ratio = row["margin_to_standard"]
         median = row["median_over_margin"]
         table.add_row(
@@ -205,52 +188,32 @@ def backtest(
     margins them under every model and compares each margin with the book's realised loss
     over the margin period of risk. See docs/backtesting.md.
     """
-    if step not in STEPS:
-        raise InputError("step", step, f"is not one of {'|'.join(STEPS)}")
-    if not 0.5 < confidence < 1.0:
-        raise InputError("confidence", confidence, "must be in (0.5, 1), e.g. 0.99")
-    spec = None if sweep is None else parse_sweep(sweep, sweep_model)
-    variants = {} if spec is None else sweep_models(spec)
-    given = _names(models, "models")
-    # With a sweep: the --models given for comparison (standard by default), then the variants.
-    names = (given or default_models()) if spec is None else (*(given or ("standard",)), *variants)
-    check_output_folder(out, force=True, names=REPORT_FILES, field="--out")
-    step_hours = STEPS[step]
-    mpor_hours = parse_duration(mpor, "mpor")
-    frequency = "4h" if step_hours % 24 or mpor_hours % 24 else "1d"
-    history = load_price_history(data, frequency=frequency)
-    funding = load_funding(data)
-    config = BacktestConfig(
-        models=names,
+    report = backtest_report(
+        out,
+        models=_names(models, "models"),
         books=_names(books, "books"),
-        start=None if start is None else parse_timestamp(start, "start"),
-        end=None if end is None else parse_timestamp(end, "end"),
-        step_hours=step_hours,
-        mpor_hours=mpor_hours,
-        p=1.0 - confidence,
+        start=start,
+        end=end,
+        step=step,
+        mpor=mpor,
+        confidence=confidence,
+        data=data,
+        html=not no_html,
+        sweep=sweep,
+        sweep_model=sweep_model,
+        out_field="--out",
     )
-    result = run_backtest(history, config, funding=funding, instances=variants)
-    rows = [] if spec is None else sweep_rows(result, spec)
-    swept = None if spec is None else (spec, rows)
-    paths = write_report(result, out, html_report=not no_html, sweep=swept)
     if as_json:
-        doc = result_to_dict(result, series=False)
-        if spec is not None:
-            doc["sweep"] = {
-                "model": spec.model,
-                "parameter": spec.path,
-                "values": list(spec.values),
-                "rows": [r.to_dict() for r in rows],
-            }
-        print_json(doc)
+        print_json(report.to_dict())
         return
+    result = report.result
     out_console = console()
-    out_console.print(summary_table(result))
-    if spec is not None:
-        out_console.print(sweep_table(rows, spec))
+    out_console.print(summary_table(report))
+    if report.sweep is not None:
+        out_console.print(sweep_table(report.sweep_rows, report.sweep))
     for note in result.notes:
         out_console.print(f"note: {note}")
     for model, error in result.errors.items():
         out_console.print(f"[yellow]{model}[/]: {error}")
-    written = ", ".join(str(p) for p in paths.values())
+    written = ", ".join(str(p) for p in report.paths.values())
     out_console.print(f"{result.seconds['total']:.1f} s; wrote {written}")

@@ -15,9 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from pmargin.cli._output import plain
+from pmargin.engine import MarginReport, ModelComparison
 from pmargin.health import LiquidationDistance
 from pmargin.margin import RiskUnitMargin
-from pmargin.margin_report import MarginReport, ModelComparison
 from pmargin.pretrade import OrderCheck
 from pmargin.scenarios import VolShockKind
 

@@ -2,7 +2,7 @@
 
 A plain function with Typer annotations; ``main.py`` registers it with
 ``app.command("simulate")(_one_line_errors(simulate))``. It parses, calls
-:func:`pmargin.simulate.simulate_crash`, prints the per-model table and writes
+:func:`pmargin.engine.simulation_report`, prints the per-model table and writes
 ``results.json``, the plots and ``report.html`` as the folder ``--out``: checked before the
 replay starts (an existing report is replaced only with ``--force``) and written whole or not
 at all (:func:`pmargin._outputs.output_folder`).
@@ -16,22 +16,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from pmargin._outputs import check_output_folder
 from pmargin.cli._output import check_arguments, console, plain, print_json
-from pmargin.errors import InputError
-from pmargin.simulate import (
-    DEFAULT_MODELS,
+from pmargin.engine import (
     EPISODE_KEYS,
     FUNDING_MODES,
     INTERPOLATIONS,
-    REPORT_FILES,
+    SIMULATION_MODELS,
     TABLE_COLUMNS,
-    ImpactModel,
-    SimulationConfig,
-    SimulationResult,
-    simulate_crash,
-    write_report,
+    simulation_report,
 )
+from pmargin.errors import InputError
+from pmargin.simulate import SimulationResult
 
 __all__ = ["results_table", "simulate"]
 
@@ -68,7 +63,7 @@ def simulate(
     models: Annotated[
         str,
         typer.Option("--models", help="Comma-separated margin models."),
-    ] = ",".join(DEFAULT_MODELS),
+    ] = ",".join(SIMULATION_MODELS),
     accounts: Annotated[int, typer.Option("--accounts", help="Accounts generated.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of population and path.")] = 7,
     portfolio: Annotated[
@@ -114,15 +109,15 @@ def simulate(
     liquidation engine, with and without the liquidation flow moving the price. See
     docs/simulate.md.
     """
-    check_output_folder(out, force=force, names=REPORT_FILES, field="--out")
     check_arguments(
         "simulate", {"accounts": accounts, "seed": seed, "substeps": substeps, "depth": depth}
     )
     names = tuple(n.strip() for n in models.split(",") if n.strip())
     if not names:
         raise InputError("models", models, "must list at least one model (comma-separated)")
-    config = SimulationConfig(
-        episode=episode.strip().lower(),
+    report = simulation_report(
+        out,
+        episode=episode,
         models=names,
         n_accounts=accounts,
         seed=seed,
@@ -130,11 +125,13 @@ def simulate(
         funding=funding,
         substeps=substeps,
         interpolation=interpolation,
-        impact=ImpactModel(depth_oi_fraction=depth),
-        run_with_impact=impact,
+        depth=depth,
+        impact=impact,
+        force=force,
+        data=data,
+        out_field="--out",
     )
-    result = simulate_crash(config, data=data)
-    paths = write_report(result, out, field="--out")
+    result, paths = report.result, report.paths
     if as_json:
         print_json(result.to_dict())
         return

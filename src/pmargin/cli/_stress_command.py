@@ -2,7 +2,7 @@
 
 Register in :mod:`pmargin.cli.main` with
 ``app.command("stress")(_one_line_errors(stress))``. The command only parses, calls
-:func:`pmargin.stress.stress_test` and renders; the maths lives in :mod:`pmargin.stress`.
+:func:`pmargin.engine.stress_report` and renders; the maths lives in :mod:`pmargin.stress`.
 """
 
 from __future__ import annotations
@@ -12,19 +12,9 @@ from typing import Annotated
 
 import typer
 
-from pmargin.book import load_portfolio
 from pmargin.cli._output import console, print_json
 from pmargin.cli._render_stress import results_table, scenarios_table
-from pmargin.history import episode_names
-from pmargin.margin import MODELS
-from pmargin.market import load_market
-from pmargin.stress import (
-    StressInput,
-    historical_episodes,
-    load_shocks,
-    parse_shock,
-    stress_test,
-)
+from pmargin.engine import MODELS, episode_names, load_inputs, stress_report
 
 __all__ = ["stress"]
 
@@ -91,16 +81,17 @@ def stress(
     a default. JSON: per scenario its definition and per account loss, equity, equity_after,
     initial_margin, maintenance_margin, margin_breach, default (USD).
     """
-    book = load_portfolio(portfolio)
-    snapshot = load_market(market, book.instruments)
-    items: list[StressInput] = []
-    if scenario or not (shock or scenarios_file):
-        items.extend(historical_episodes(scenario or None, path=data))
-    items.extend(parse_shock(text) for text in shock or [])
-    if scenarios_file is not None:
-        items.extend(load_shocks(scenarios_file))
-    report = stress_test(
-        book, snapshot, items, model=model, params=params, data=data, allow_unheld=allow_unheld
+    snapshot, book = load_inputs(market, portfolio)
+    report = stress_report(
+        book,
+        snapshot,
+        episodes=scenario or (),
+        shocks=shock or (),
+        shocks_file=scenarios_file,
+        model=model,
+        params=params,
+        data=data,
+        allow_unheld=allow_unheld,
     )
     if as_json:
         print_json(report.to_dict())

@@ -3,8 +3,9 @@
 Registered in :mod:`pmargin.cli.main` with ``app.command("verify")(_one_line_errors(verify))``,
 ``params_app.command("import")(_one_line_errors(params_import))`` and
 ``app.add_typer(params_app, name="params")``.
-The commands only parse, call :mod:`pmargin.margin.deribit` (:func:`verify_capture`,
-:func:`override_toml`) and render; the comparison lives there.
+The commands only parse, call :func:`pmargin.engine.capture_report` and
+:func:`pmargin.engine.params_from_capture`, and render; the comparison lives in
+:mod:`pmargin.margin.deribit`.
 
 Exit codes of ``verify``: 0 when every published number agrees within Deribit's 9-decimal
 rounding, 1 on a mismatch, 2 (one line on stderr) on bad input.
@@ -18,35 +19,21 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pmargin.book import load_portfolio
 from pmargin.cli._output import console, plain, print_json
+from pmargin.engine import CAPTURE_TOLERANCE, capture_report, params_from_capture
 from pmargin.errors import InputError
-from pmargin.margin.deribit import (
-    TOLERANCE,
-    CaptureCheck,
-    override_toml,
-    read_capture,
-    verify_capture,
-)
+from pmargin.margin.deribit import CaptureCheck
 
 __all__ = ["EXIT_MISMATCH", "params_app", "params_import", "verify"]
 
 EXIT_MISMATCH = 1
 """Exit code of ``verify`` when a published number differs beyond the tolerance."""
 
-_MODES = {"deribit": "segregated", "deribit-cross": "cross"}
-
 params_app = typer.Typer(
     name="params",
     help="Methodology parameter files: import a venue's published parameters.",
     no_args_is_help=True,
 )
-
-
-def _mode(model: str) -> str:
-    if model not in _MODES:
-        raise InputError("model", model, f"must be one of {', '.join(_MODES)}")
-    return _MODES[model]
 
 
 def verify(
@@ -71,10 +58,7 @@ def verify(
     worst case and its cell, the roll and delta shocks, risk-matrix margin, IM and MM are
     compared; exit 1 on a difference beyond Deribit's 9-decimal rounding.
     """
-    mode = _mode(model)
-    reply = read_capture(capture)
-    held = None if portfolio is None else load_portfolio(portfolio)
-    check = verify_capture(reply, mode=mode, portfolio=held)
+    check = capture_report(model, capture, portfolio)
     if as_json:
         print_json(check.to_dict())
     else:
@@ -97,7 +81,7 @@ def _render(check: CaptureCheck, title: str, *, all_rows: bool) -> None:
         out.print(table)
     bad = sum(not r.ok for r in vectors)
     out.print(
-        plain(f"risk vectors: {len(vectors)} cells compared, {bad} beyond {TOLERANCE:g}"
+        plain(f"risk vectors: {len(vectors)} cells compared, {bad} beyond {CAPTURE_TOLERANCE:g}"
               + ("" if all_rows or not vectors else " (--all shows every cell)"))
     )  # fmt: skip
     summary = Table(title=plain(f"{title}: margins"), title_justify="left")
@@ -111,7 +95,7 @@ def _render(check: CaptureCheck, title: str, *, all_rows: bool) -> None:
     for note in check.notes:
         out.print(plain(note))
     verdict = "match" if check.ok else f"MISMATCH ({len(check.mismatches)} numbers)"
-    out.print(plain(f"{verdict} within Deribit's 9-decimal rounding ({TOLERANCE:g})"))
+    out.print(plain(f"{verdict} within Deribit's 9-decimal rounding ({CAPTURE_TOLERANCE:g})"))
 
 
 _VECTOR_KINDS = ("initial", "pre_aggregated", "aggregated")
@@ -139,11 +123,7 @@ def params_import(
     ] = None,
 ) -> None:
     """Write a reply's model_params as a parameter file (base = "deribit") for --params."""
-    if model not in ("deribit", "deribit-cross"):
-        raise InputError("model", model, "must be deribit (the only venue with an import)")
-    text = override_toml(read_capture(capture))
-    if model == "deribit-cross":
-        text += '\n[model]\nmode = "cross"\n'
+    text = params_from_capture(model, capture)
     if output is None:
         typer.echo(text, nl=False)
         return

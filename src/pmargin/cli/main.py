@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import numpy as np
 import typer
 
-from pmargin.book import Portfolio, example_portfolio, load_portfolio
+from pmargin.book import Portfolio
 from pmargin.cli._backtest_command import backtest
 from pmargin.cli._output import (
     check_arguments,
@@ -37,23 +37,22 @@ from pmargin.cli._simulate_command import simulate
 from pmargin.cli._stress_command import stress
 from pmargin.cli._verify_command import params_app, params_import, verify
 from pmargin.engine import (
-    example_path,
+    EXAMPLE_MARKET,
+    MODELS,
+    MarginReport,
+    ModelComparison,
+    compare_margins,
+    example_inputs,
     instruments_for,
     load_inputs,
+    margin_report,
+    margin_reports,
+    order_report,
     position_risk,
     price_instruments,
 )
 from pmargin.errors import InputError, PmarginError
-from pmargin.margin import MODELS, get_model
-from pmargin.margin_report import (
-    MarginReport,
-    ModelComparison,
-    compare_margins,
-    margin_report,
-    margin_reports,
-)
-from pmargin.market import MarketSnapshot, load_market
-from pmargin.pretrade import Order, PreTradeChecker, load_price_bounds
+from pmargin.instruments import Instrument, Kind
 
 __all__ = ["app"]
 
@@ -144,11 +143,6 @@ LINEAR_MODELS = ["standard", "deribit", "okx", "derive-pmrm2"]
 """Models compared on the USDC-settled accounts (Derive lists USDC-settled contracts only)."""
 
 
-def _inputs(market: Path, portfolio: Path) -> tuple[MarketSnapshot, Portfolio]:
-    book = load_portfolio(portfolio)  # its explicit instruments name marks the market may hold
-    return load_market(market, book.instruments), book
-
-
 @app.command()
 @_one_line_errors
 def margin(
@@ -178,7 +172,7 @@ def margin(
     (coin for coin-settled Deribit units) with its components and worst scenario, and each
     position's quantity (base units), value, raw Greeks and IM contribution.
     """
-    snapshot, book = _inputs(market, portfolio)
+    snapshot, book = load_inputs(market, portfolio)
     report = margin_report(book, snapshot, model, params, liquidation=liquidation)
     if as_json:
         print_json(report.to_dict(scenarios=scenarios))
@@ -209,7 +203,7 @@ def compare(
     An account a model cannot margin (Derive lists only USDC-settled options and perpetuals)
     shows n/a, with the reason (JSON: null and ``errors``).
     """
-    snapshot, book = _inputs(market, portfolio)
+    snapshot, book = load_inputs(market, portfolio)
     names = [m.strip() for m in models.split(",") if m.strip()]
     comparison = compare_margins(book, snapshot, names)
     if as_json:
@@ -231,7 +225,7 @@ def risk_matrix(
     params: ParamsOption = None,
 ) -> None:
     """Show one account's positions and scenario grid: spot moves by vol shocks, per unit."""
-    snapshot, book = _inputs(market, portfolio)
+    snapshot, book = load_inputs(market, portfolio)
     report = margin_report(book, snapshot, model, params)
     row = report.result.row(account)
     held = Portfolio((book.accounts[row],), book.instruments)
@@ -284,28 +278,31 @@ def check_order(
     as_json: JsonOption = False,
 ) -> None:
     """Pre-trade check: the account's IM and MM after an order, and accept or reject."""
-    bounds = load_price_bounds(price_bounds)
-    snapshot, book = _inputs(market, portfolio)
-    report = margin_report(book, snapshot, model, params)
-    symbol = instruments_for([instrument], book.instruments)[0]
-    checker = PreTradeChecker(
-        get_model(model, params), report.book, snapshot, report.result, price_bounds=bounds
-    )
+    snapshot, book = load_inputs(market, portfolio)
     try:
-        check = checker.check(account, Order(symbol, quantity, unit.lower(), price))
+        report = order_report(
+            book,
+            snapshot,
+            account,
+            instrument,
+            quantity,
+            unit=unit,
+            price=price,
+            model=model,
+            params=params,
+            price_bounds=price_bounds,
+        )
     except InputError as exc:
         option = {"order.price": "--price", "order.quantity": "--quantity"}.get(exc.field)
         if option is not None:
             raise InputError(option, exc.value, exc.reason) from None
         raise
     if as_json:
-        document = check.to_dict()
-        if report.result.notes:
-            document["notes"] = list(report.result.notes)
-        print_json(document)
+        print_json(report.to_dict())
         return
-    console().print(order_table(check, f"check-order {account}: {quantity:+g} {instrument}"))
-    _print_notes(report)
+    console().print(order_table(report.check, f"check-order {account}: {quantity:+g} {instrument}"))
+    for note in report.notes:
+        console().print(note, markup=False, highlight=False)
 
 
 @app.command()
@@ -318,13 +315,11 @@ def demo(
 ) -> None:
     """Margin a seeded book of example accounts on the shipped market (no network, no server)."""
     check_arguments("demo", {"accounts": accounts, "seed": seed})
-    market_file = example_path("example_market.json")
-    snapshot = load_market(market_file)
-    book = example_portfolio(snapshot, accounts, seed=seed)
+    snapshot, book = example_inputs(accounts, seed)
     out = console()
     out.print(
         f"[bold]pmargin demo[/bold]: {accounts:,} example accounts (seed {seed}) on "
-        f"{market_file.name} @ {snapshot.timestamp.isoformat()}"
+        f"{EXAMPLE_MARKET} @ {snapshot.timestamp.isoformat()}"
     )
     reports = margin_reports(book, snapshot, DEMO_MODELS)
     try:
@@ -333,12 +328,11 @@ def demo(
         reason = markup_safe(" ".join(str(exc).split()))
         out.print(f"[dim]{', '.join(HISTORY_MODELS)} left out: {reason}[/dim]")
     out.print(summary_table(reports, "book totals by model (USD)"))
-    derive = get_model("derive-pmrm2").capabilities
     linear = Portfolio(
         tuple(
             a
             for a in book.accounts
-            if a.positions and all(derive.supports(p.instrument) for p in a.positions)
+            if a.positions and all(_derive_lists(p.instrument) for p in a.positions)
         )
     )
     if linear.accounts:
@@ -355,6 +349,11 @@ def demo(
     out.print(compare_table(comparison, riskiest, "the same accounts under every model (USD)"))
     _print_risk_matrices(pm, riskiest[0])
     _print_notes(pm)
+
+
+def _derive_lists(instrument: Instrument) -> bool:
+    """Derive lists USDC-settled options and perpetuals only."""
+    return not instrument.is_inverse and instrument.kind in (Kind.OPTION, Kind.PERPETUAL)
 
 
 app.command("stress")(_one_line_errors(stress))

@@ -38,10 +38,10 @@ import numpy as np
 
 from pmargin._typing import FloatArray
 from pmargin.book import Portfolio
-from pmargin.collateral import balance_scenario_pnl
+from pmargin.collateral import account_equity, balance_scenario_pnl
 from pmargin.errors import InputError
 from pmargin.history import PriceHistory, load_price_history, to_datetime64
-from pmargin.margin_report import margin_report
+from pmargin.margin import get_model
 from pmargin.market import MarketSnapshot
 from pmargin.risk import BookArrangement, account_pnl, arrange, usd_pnl, var
 from pmargin.scenarios import MonteCarloModel, blend_correlation
@@ -224,7 +224,8 @@ def stress_test(
     arranged = book if isinstance(book, BookArrangement) else arrange(book, market)
     if not allow_unheld:
         _check_targets(items, arranged)
-    report = margin_report(arranged, market, model, params)
+    margin = get_model(model, params).compute(arranged, market)
+    equity = account_equity(arranged, market).equity
     n_accounts, n_scen = len(arranged.account_ids), len(items)
     loss = np.zeros((n_accounts, n_scen))
     base_loss = np.full((n_accounts, n_scen), np.nan)
@@ -266,10 +267,10 @@ def stress_test(
         scenarios=tuple(infos),
         loss=loss,
         base_loss=base_loss,
-        equity=np.asarray(report.equity.equity, dtype=np.float64),
-        initial_margin=np.asarray(report.result.initial_margin, dtype=np.float64),
-        maintenance_margin=np.asarray(report.result.maintenance_margin, dtype=np.float64),
-        notes=report.result.notes,
+        equity=np.asarray(equity, dtype=np.float64),
+        initial_margin=np.asarray(margin.initial_margin, dtype=np.float64),
+        maintenance_margin=np.asarray(margin.maintenance_margin, dtype=np.float64),
+        notes=margin.notes,
     )
 
 

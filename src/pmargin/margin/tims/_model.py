@@ -17,7 +17,7 @@ proportion to their standalone requirements. Initial = maintenance margin. Param
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +25,6 @@ from scipy import sparse
 
 from pmargin._params import ParamTable
 from pmargin._typing import FloatArray, IntArray
-from pmargin.margin._model import Capabilities
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
     group_columns,
@@ -77,8 +76,6 @@ class TimsModel:
 
     params: TimsParams
     name: str = "tims"
-    capabilities: ClassVar[Capabilities] = Capabilities(scope="account")
-    """Class groups, offset within product groups that can span underlyings."""
 
     @classmethod
     def from_params(cls, params: ParamTable) -> TimsModel:

@@ -1,4 +1,4 @@
-"""The facade the adapters (CLI, service) call: load inputs, price, aggregate.
+"""Price instruments and value positions: ``pmargin price`` and the risk-matrix positions.
 
 No maths lives here beyond multiplying per-unit results by position sizes; the pricing is in
 :mod:`pmargin.pricing`, the market lookups in :mod:`pmargin.valuation`.
@@ -7,15 +7,13 @@ No maths lives here beyond multiplying per-unit results by position sizes; the p
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-from pmargin.book import Portfolio, Position, base_quantity, load_portfolio, unrealised_pnl
-from pmargin.instruments import Instrument, parse_symbol
-from pmargin.market import MarketSnapshot, load_market
+from pmargin.book import Portfolio, Position, base_quantity, unrealised_pnl
+from pmargin.instruments import Instrument
+from pmargin.market import MarketSnapshot
 from pmargin.valuation import (
     ResolvedInstruments,
     Valuation,
@@ -23,15 +21,7 @@ from pmargin.valuation import (
     value_instruments,
 )
 
-__all__ = [
-    "InstrumentQuote",
-    "PositionRisk",
-    "example_path",
-    "instruments_for",
-    "load_inputs",
-    "position_risk",
-    "price_instruments",
-]
+__all__ = ["InstrumentQuote", "PositionRisk", "position_risk", "price_instruments"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,14 +104,6 @@ def _optional(x: float) -> float | None:
     return None if math.isnan(x) else float(x)
 
 
-def instruments_for(
-    symbols: Iterable[str], explicit: Mapping[str, Instrument] | None = None
-) -> list[Instrument]:
-    """Instruments for symbols: explicit specs first, then venue symbol parsing."""
-    known = explicit or {}
-    return [known[s] if s in known else parse_symbol(s) for s in symbols]
-
-
 @dataclass(frozen=True, slots=True)
 class PositionRisk:
     """A position's size, value and Greeks in USD (Greeks are the per-unit ones x base size).
@@ -180,21 +162,3 @@ def _value_usd(
         return base * quote.price_usd
     pnl = unrealised_pnl(position, base, quote.forward)
     return pnl * market.usd_price(inst.settlement_currency)
-
-
-def example_path(name: str) -> Path:
-    """Path of a file shipped in ``pmargin/data`` (``example_market.json``, ...)."""
-    return Path(str(resources.files("pmargin") / "data" / name))
-
-
-def load_inputs(
-    market_file: str | Path, portfolio_file: str | Path | None
-) -> tuple[MarketSnapshot, Portfolio | None]:
-    """Load a market snapshot and, optionally, a portfolio.
-
-    The portfolio is read first so that the market reader knows its explicit instruments: a mark
-    keyed by a symbol that is neither a venue symbol nor one of them is refused by name.
-    """
-    portfolio = None if portfolio_file is None else load_portfolio(portfolio_file)
-    market = load_market(market_file, None if portfolio is None else portfolio.instruments)
-    return market, portfolio

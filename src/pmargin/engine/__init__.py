@@ -1,0 +1,74 @@
+"""The one facade the adapters (CLI, service) call: load inputs, call, return a result.
+
+One module per job, each small and named for it:
+
+- ``_inputs``: market and portfolio files, symbols, the example book (:func:`load_inputs`,
+  :func:`example_inputs`, :func:`instruments_for`, :func:`example_path`);
+- ``_price``: instrument quotes and position risk (:func:`price_instruments`,
+  :func:`position_risk`);
+- ``_margin``: one model's margin with equity, health and Greeks (:func:`margin_report`,
+  :func:`margin_reports`);
+- ``_compare``: several models side by side (:func:`compare_margins`);
+- ``_order``: the what-if of one order (:func:`order_report`);
+- ``_stress``, ``_backtest``, ``_simulate``: the applications (:func:`stress_report`,
+  :func:`backtest_report`, :func:`simulation_report`);
+- ``_verify``: a saved Deribit reply (:func:`capture_report`, :func:`params_from_capture`).
+
+The facade only composes: the maths lives in the layers below and in the applications, which
+never import the facade (they import the layers below it), so no import runs both ways. The
+names the adapters need for help texts are re-exported here (:data:`MODELS`,
+:func:`episode_names`, the crash replay's choices).
+"""
+
+from pmargin.engine._backtest import BacktestReport, backtest_report
+from pmargin.engine._compare import ModelComparison, compare_margins
+from pmargin.engine._inputs import (
+    EXAMPLE_MARKET,
+    example_inputs,
+    example_path,
+    instruments_for,
+    load_inputs,
+)
+from pmargin.engine._margin import MarginReport, margin_report, margin_reports
+from pmargin.engine._order import OrderReport, order_report
+from pmargin.engine._price import InstrumentQuote, PositionRisk, position_risk, price_instruments
+from pmargin.engine._simulate import SIMULATION_MODELS, SimulationReport, simulation_report
+from pmargin.engine._stress import stress_report
+from pmargin.engine._verify import CAPTURE_TOLERANCE, capture_report, params_from_capture
+from pmargin.history import episode_names
+from pmargin.margin import MODELS
+from pmargin.simulate import EPISODE_KEYS, FUNDING_MODES, INTERPOLATIONS, TABLE_COLUMNS
+
+__all__ = [
+    "CAPTURE_TOLERANCE",
+    "EPISODE_KEYS",
+    "EXAMPLE_MARKET",
+    "FUNDING_MODES",
+    "INTERPOLATIONS",
+    "MODELS",
+    "SIMULATION_MODELS",
+    "TABLE_COLUMNS",
+    "BacktestReport",
+    "InstrumentQuote",
+    "MarginReport",
+    "ModelComparison",
+    "OrderReport",
+    "PositionRisk",
+    "SimulationReport",
+    "backtest_report",
+    "capture_report",
+    "compare_margins",
+    "episode_names",
+    "example_inputs",
+    "example_path",
+    "instruments_for",
+    "load_inputs",
+    "margin_report",
+    "margin_reports",
+    "order_report",
+    "params_from_capture",
+    "position_risk",
+    "price_instruments",
+    "simulation_report",
+    "stress_report",
+]

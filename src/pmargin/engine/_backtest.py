@@ -1,0 +1,153 @@
+"""Walk-forward backtests on the shared history, with an optional sweep: ``pmargin backtest``.
+
+The facade checks the options and the report folder before anything is computed, loads the
+price and funding history, calls :func:`pmargin.backtest.run_backtest` (with one model variant
+per swept value) and writes the report folder; the backtest itself lives in
+:mod:`pmargin.backtest`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pmargin._outputs import check_output_folder
+from pmargin.backtest import (
+    REPORT_FILES,
+    STEPS,
+    BacktestConfig,
+    BacktestResult,
+    SweepRow,
+    SweepSpec,
+    default_models,
+    model_totals,
+    parse_duration,
+    parse_sweep,
+    result_to_dict,
+    run_backtest,
+    sweep_models,
+    sweep_rows,
+    write_report,
+)
+from pmargin.errors import InputError
+from pmargin.history import load_funding, load_price_history
+from pmargin.timeutil import parse_timestamp
+
+__all__ = ["BacktestReport", "backtest_report"]
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestReport:
+    """A backtest, its sweep (if any) and the report files written.
+
+    Attributes
+    ----------
+    result
+        Per model x book statistics and series.
+    sweep
+        The swept parameter, ``None`` without ``--sweep``.
+    sweep_rows
+        One row per swept value (empty without a sweep).
+    paths
+        Report file name -> path written.
+    """
+
+    result: BacktestResult
+    sweep: SweepSpec | None
+    sweep_rows: list[SweepRow]
+    paths: dict[str, Path]
+
+    def totals(self) -> list[dict[str, Any]]:
+        """One pooled row per model over every book (:func:`pmargin.backtest.model_totals`)."""
+        return model_totals(self.result)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the ``pmargin backtest --json`` document (summary without the series)."""
+        doc = result_to_dict(self.result, series=False)
+        if self.sweep is not None:
+            doc["sweep"] = {
+                "model": self.sweep.model,
+                "parameter": self.sweep.path,
+                "values": list(self.sweep.values),
+                "rows": [r.to_dict() for r in self.sweep_rows],
+            }
+        return doc
+
+
+def backtest_report(
+    out: str | Path,
+    *,
+    models: Sequence[str] | None = None,
+    books: Sequence[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    step: str = "1d",
+    mpor: str = "1d",
+    confidence: float = 0.99,
+    data: str | Path | None = None,
+    html: bool = True,
+    sweep: str | None = None,
+    sweep_model: str = "pmargin-es",
+    out_field: str = "out",
+) -> BacktestReport:
+    """Backtest margin models on real history and write the report folder ``out``.
+
+    Parameters
+    ----------
+    out
+        Report folder (replaced whole when it holds an earlier report).
+    models
+        Model names; default every registered one, or ``standard`` next to a sweep.
+    books
+        Book names; default all.
+    start, end
+        First and last step (UTC timestamps); default the whole history.
+    step, mpor
+        Step (one of ``1d``, ``4h``, ``7d``) and margin period of risk (``4h``, ``2d``, ...).
+    confidence
+        Margin confidence the coverage tests expect, in (0.5, 1).
+    data
+        Shared data folder (default ``$PMARGIN_SHARED_DATA``).
+    html
+        Also write ``report.html``.
+    sweep, sweep_model
+        ``PARAM=v1,v2,...``: one variant of ``sweep_model`` per value of a dotted parameter.
+    out_field
+        Name of ``out`` in error messages (``--out``).
+
+    Raises
+    ------
+    InputError
+        An option out of range, a sweep the model's parameters refuse, an unusable folder.
+    """
+    if step not in STEPS:
+        raise InputError("step", step, f"is not one of {'|'.join(STEPS)}")
+    if not 0.5 < confidence < 1.0:
+        raise InputError("confidence", confidence, "must be in (0.5, 1), e.g. 0.99")
+    spec = None if sweep is None else parse_sweep(sweep, sweep_model)
+    variants = {} if spec is None else sweep_models(spec)
+    given = None if models is None else tuple(models)
+    # With a sweep: the models given for comparison (standard by default), then the variants.
+    names = (given or default_models()) if spec is None else (*(given or ("standard",)), *variants)
+    check_output_folder(out, force=True, names=REPORT_FILES, field=out_field)
+    step_hours = STEPS[step]
+    mpor_hours = parse_duration(mpor, "mpor")
+    frequency = "4h" if step_hours % 24 or mpor_hours % 24 else "1d"
+    history = load_price_history(data, frequency=frequency)
+    funding = load_funding(data)
+    config = BacktestConfig(
+        models=names,
+        books=None if books is None else tuple(books),
+        start=None if start is None else parse_timestamp(start, "start"),
+        end=None if end is None else parse_timestamp(end, "end"),
+        step_hours=step_hours,
+        mpor_hours=mpor_hours,
+        p=1.0 - confidence,
+    )
+    result = run_backtest(history, config, funding=funding, instances=variants)
+    rows = [] if spec is None else sweep_rows(result, spec)
+    swept = None if spec is None else (spec, rows)
+    paths = write_report(result, out, html_report=html, sweep=swept)
+    return BacktestReport(result, spec, rows, paths)

@@ -1,0 +1,119 @@
+"""Several models side by side over one book: ``pmargin compare`` and the demo's table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pmargin._typing import FloatArray
+from pmargin.book import Portfolio
+from pmargin.engine._margin import MarginReport, finite_or_none
+from pmargin.errors import PmarginError
+from pmargin.margin import get_model
+from pmargin.market import MarketSnapshot
+from pmargin.risk import arrange
+
+__all__ = ["ModelComparison", "compare_margins"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelComparison:
+    """IM and MM of every account under several models, side by side (USD).
+
+    Attributes
+    ----------
+    account_ids
+        Row order.
+    initial_margin, maintenance_margin
+        Model -> shape ``(n_accounts,)``; NaN where the model cannot margin the account (a
+        product it does not list, an underlying without parameters).
+    errors
+        Model -> account id -> the one-line reason, for the NaN entries.
+    notes
+        Model -> its one-line notes (:attr:`MarginResult.notes`; Deribit: the reading of its
+        unpublished parts), only for models that have any.
+    """
+
+    account_ids: tuple[str, ...]
+    initial_margin: dict[str, FloatArray]
+    maintenance_margin: dict[str, FloatArray]
+    errors: dict[str, dict[str, str]]
+    notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def from_reports(cls, reports: dict[str, MarginReport]) -> ModelComparison:
+        """Build the comparison of reports computed over one book."""
+        first = next(iter(reports.values())).result
+        return cls(
+            account_ids=first.account_ids,
+            initial_margin={n: r.result.initial_margin for n, r in reports.items()},
+            maintenance_margin={n: r.result.maintenance_margin for n, r in reports.items()},
+            errors={n: {} for n in reports},
+            notes={n: r.result.notes for n, r in reports.items() if r.result.notes},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the ``pmargin compare --json`` document's ``accounts`` list."""
+        rows = []
+        for a, account_id in enumerate(self.account_ids):
+            rows.append(
+                {
+                    "id": account_id,
+                    "initial_margin": {
+                        n: finite_or_none(v[a]) for n, v in self.initial_margin.items()
+                    },
+                    "maintenance_margin": {
+                        n: finite_or_none(v[a]) for n, v in self.maintenance_margin.items()
+                    },
+                    "errors": {n: e[account_id] for n, e in self.errors.items() if account_id in e},
+                }
+            )
+        document: dict[str, Any] = {"accounts": rows}
+        if self.notes:
+            document["notes"] = {n: list(v) for n, v in self.notes.items()}
+        return document
+
+
+def compare_margins(
+    portfolio: Portfolio, market: MarketSnapshot, models: list[str]
+) -> ModelComparison:
+    """Margin every account under each model; accounts a model cannot margin get NaN.
+
+    Each model margins the whole book at once; only where that fails on input a model cannot
+    take (:class:`~pmargin.errors.PmarginError`: Derive's PMRM_2 and a coin-settled option, say)
+    does it margin the accounts one by one, recording each failing account's reason.
+    """
+    book = arrange(portfolio, market)
+    n = len(book.account_ids)
+    im: dict[str, FloatArray] = {}
+    mm: dict[str, FloatArray] = {}
+    errors: dict[str, dict[str, str]] = {}
+    notes: dict[str, tuple[str, ...]] = {}
+    for name in models:
+        model = get_model(name)
+        errors[name] = {}
+        try:
+            result = model.compute(book, market)
+        except PmarginError:
+            found: dict[str, None] = {}
+            im[name], mm[name] = np.full(n, np.nan), np.full(n, np.nan)
+            for a, account in enumerate(portfolio.accounts):
+                alone = Portfolio((account,), portfolio.instruments)
+                try:
+                    single = model.compute(arrange(alone, market), market)
+                except PmarginError as exc:
+                    errors[name][account.id] = " ".join(str(exc).split())
+                    continue
+                im[name][a] = single.initial_margin[0]
+                mm[name][a] = single.maintenance_margin[0]
+                found.update(dict.fromkeys(single.notes))
+            if found:
+                notes[name] = tuple(found)
+            continue
+        im[name], mm[name] = result.initial_margin, result.maintenance_margin
+        if result.notes:
+            notes[name] = result.notes
+    return ModelComparison(book.account_ids, im, mm, errors, notes)
+

@@ -1,0 +1,70 @@
+"""Load what a command needs: a market and a portfolio from files, symbols, the example book.
+
+The portfolio is read before the market so that the market reader knows the portfolio's
+explicit instruments: a mark keyed by a symbol that is neither a venue symbol nor one of them
+is refused by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import overload
+
+from pmargin.book import Portfolio, example_portfolio, load_portfolio
+from pmargin.instruments import Instrument, parse_symbol
+from pmargin.market import MarketSnapshot, load_market
+
+__all__ = ["EXAMPLE_MARKET", "example_inputs", "example_path", "instruments_for", "load_inputs"]
+
+EXAMPLE_MARKET = "example_market.json"
+"""The shipped market snapshot the demo and the examples use (``pmargin/data``)."""
+
+
+def example_path(name: str) -> Path:
+    """Path of a file shipped in ``pmargin/data`` (``example_market.json``, ...)."""
+    return Path(str(resources.files("pmargin") / "data" / name))
+
+
+def instruments_for(
+    symbols: Iterable[str], explicit: Mapping[str, Instrument] | None = None
+) -> list[Instrument]:
+    """Instruments for symbols: explicit specs first, then venue symbol parsing."""
+    known = explicit or {}
+    return [known[s] if s in known else parse_symbol(s) for s in symbols]
+
+
+@overload
+def load_inputs(
+    market_file: str | Path, portfolio_file: str | Path
+) -> tuple[MarketSnapshot, Portfolio]: ...
+
+
+@overload
+def load_inputs(
+    market_file: str | Path, portfolio_file: None
+) -> tuple[MarketSnapshot, Portfolio | None]: ...
+
+
+def load_inputs(
+    market_file: str | Path, portfolio_file: str | Path | None
+) -> tuple[MarketSnapshot, Portfolio | None]:
+    """Load a market snapshot and, optionally, a portfolio (read first, see the module)."""
+    portfolio = None if portfolio_file is None else load_portfolio(portfolio_file)
+    market = load_market(market_file, None if portfolio is None else portfolio.instruments)
+    return market, portfolio
+
+
+def example_inputs(n_accounts: int, seed: int) -> tuple[MarketSnapshot, Portfolio]:
+    """Load the shipped market (:data:`EXAMPLE_MARKET`) and seed a book of example accounts.
+
+    Parameters
+    ----------
+    n_accounts
+        Accounts of the book (:func:`pmargin.book.example_portfolio`).
+    seed
+        Seed of the book.
+    """
+    market = load_market(example_path(EXAMPLE_MARKET))
+    return market, example_portfolio(market, n_accounts, seed=seed)

@@ -1,0 +1,72 @@
+"""Stress tests from names, shock texts and files: ``pmargin stress``.
+
+The facade gathers the scenarios (named episodes found in the price data, user shocks in the
+compact syntax, a file of named shocks) and calls :func:`pmargin.stress.stress_test`; the
+maths lives there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from pmargin.book import Portfolio
+from pmargin.market import MarketSnapshot
+from pmargin.stress import (
+    StressInput,
+    StressReport,
+    historical_episodes,
+    load_shocks,
+    parse_shock,
+    stress_test,
+)
+
+__all__ = ["stress_report"]
+
+
+def stress_report(
+    portfolio: Portfolio,
+    market: MarketSnapshot,
+    *,
+    episodes: Sequence[str] = (),
+    shocks: Sequence[str] = (),
+    shocks_file: str | Path | None = None,
+    model: str = "deribit",
+    params: str | Path | None = None,
+    data: str | Path | None = None,
+    allow_unheld: bool = False,
+) -> StressReport:
+    """Stress every account under the scenarios named, in this order: episodes, shocks, file.
+
+    Parameters
+    ----------
+    portfolio, market
+        The book and the snapshot.
+    episodes
+        Episode scenario names or keys (``ftx-1d``, ``ftx``). With no ``shocks`` and no
+        ``shocks_file``, an empty list runs every named episode.
+    shocks
+        User shocks in the compact syntax (``"BTC=-0.3,ETH=-0.4,vol=+0.5"``).
+    shocks_file
+        JSON or YAML file of named shocks.
+    model, params
+        Margin model and an optional parameter file replacing its shipped one.
+    data
+        Shared data folder for the episodes and correlation shocks.
+    allow_unheld
+        Run user shocks naming underlyings or assets the book does not hold.
+
+    Returns
+    -------
+    StressReport
+        Losses of shape ``(n_accounts, n_scenarios)`` in USD against equity and margin.
+    """
+    items: list[StressInput] = []
+    if episodes or not (shocks or shocks_file):
+        items.extend(historical_episodes(list(episodes) or None, path=data))
+    items.extend(parse_shock(text) for text in shocks)
+    if shocks_file is not None:
+        items.extend(load_shocks(shocks_file))
+    return stress_test(
+        portfolio, market, items, model=model, params=params, data=data, allow_unheld=allow_unheld
+    )
