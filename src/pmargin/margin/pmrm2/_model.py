@@ -3,9 +3,10 @@
 One risk unit per underlying, in USD (``usd_rate`` 1), mapped as :mod:`._book` describes, plus
 one account-level unit (underlying ``"*"``) for the haircuts of non-risk-cancelling collateral.
 The engine (:func:`~pmargin.margin.pmrm2.compute_pmrm2`) margins one portfolio at a time; here
-every option of an (underlying, expiry, settlement currency) group is revalued once per
-scenario for the whole book, and accounts are aggregated per expiry with one sparse product,
-since the static discount depends on the sign of each account's shocked expiry value.
+the same stages (:mod:`._stages`) run over accounts: every option of an (underlying, expiry,
+settlement currency) group is revalued once per scenario for the whole book, and accounts are
+aggregated per expiry with one sparse product, since the static discount depends on the sign
+of each account's shocked expiry value.
 
 Requirements, not balances. PMRM_2's IM and MM are balances (healthy when >= 0)::
 
