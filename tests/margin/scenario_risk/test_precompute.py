@@ -8,6 +8,7 @@ these tests independent of the shared data folder.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import _books
@@ -100,10 +101,13 @@ def test_the_stage_is_built_once_per_market_and_parameters() -> None:
     assert model.precompute(MARKET.timestamp) is first
     # get_model builds a new object each call: equal parameters share the entry
     assert _model("pmargin-es").precompute(MARKET.timestamp) is first
-    # another as-of instant, other parameters, another history object: other entries
+    # a later tick before the next close: the same sets (the history is daily, closes at 00:00)
+    assert first.last_close == np.datetime64("2024-11-27T00:00:00", "s")
+    assert model.precompute(np.datetime64("2024-11-27T23:59:59", "s")) is first
+    # after the next close, other parameters, another history object: other entries
     later = np.datetime64("2024-11-28T08:00:00", "s")
     assert model.precompute(later) is not first
-    assert model.precompute(later).as_of == later
+    assert model.precompute(later).last_close == np.datetime64("2024-11-28T00:00:00", "s")
     assert _model("pmargin-es", lookback_days=300.0).precompute(MARKET.timestamp) is not first
     assert model.with_history(_history()).precompute(MARKET.timestamp) is not first
     assert model.precompute(MARKET.timestamp) is first
@@ -140,6 +144,22 @@ def test_a_failed_build_is_not_cached_and_still_names_the_field() -> None:
     for _ in range(2):
         with pytest.raises(InputError, match=r"market\.timestamp"):
             market_scenarios(model.params, model.history, late)
+
+
+def test_a_tick_between_closes_shares_the_sets_and_keeps_the_bits_and_the_age_check() -> None:
+    clear_market_scenarios()
+    model = _model("pmargin-mc", max_age_days=1.0)
+    model.compute(BOOK, MARKET)
+    tick = MARKET.replace(timestamp=MARKET.timestamp + timedelta(hours=12))
+    book = arrange(_books.random_portfolio(np.random.default_rng(3), 6), tick)
+    assert model.precompute(tick.timestamp) is model.precompute(MARKET.timestamp)
+    cached = model.compute(book, tick)
+    fresh = model.compute(book, tick, model.precompute_reference(tick.timestamp))
+    _assert_same_bits(cached, fresh)
+    # the last close of this history is 2024-12-31T00:00: a hit still checks the age
+    model.precompute("2024-12-31T12:00:00Z")
+    with pytest.raises(InputError, match=r"market\.timestamp"):
+        model.precompute("2025-01-01T01:00:00Z")
 
 
 def test_carry_factor_once_per_expiry_is_the_per_instrument_formula() -> None:

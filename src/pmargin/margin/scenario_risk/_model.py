@@ -196,9 +196,10 @@ class ScenarioRiskModel:
     def precompute(self, timestamp: object) -> MarketScenarios:
         """Return the book-independent stage at ``timestamp``: the scenario sets (cached).
 
-        Built once per parameters, history and as-of instant and kept in a bounded cache
-        (:func:`~pmargin.margin.scenario_risk.market_scenarios`); every later :meth:`compute`
-        at the same instant reuses it.
+        Built once per parameters, history and last close known at ``timestamp`` and kept in
+        a bounded cache (:func:`~pmargin.margin.scenario_risk.market_scenarios`); every later
+        :meth:`compute` at a timestamp before the next close reuses it (the history's age is
+        still checked against ``timestamp``).
 
         Raises
         ------

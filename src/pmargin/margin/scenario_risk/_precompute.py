@@ -4,12 +4,17 @@ A scenario-risk margin depends on the market through its timestamp only as far a
 scenario sets go: the base, correlation-stressed and floor sets (:func:`build_sets`: filtered
 historical returns, stressed weighting, Monte Carlo draws, Iman-Conover re-pairings) are built
 from the model's parameters and the price history known at that instant, never from the
-book. :func:`market_scenarios` builds them once per ``(parameters, history, as-of instant)``
+book. Every generator first cuts the history at the timestamp
+(:meth:`~pmargin.history.PriceHistory.as_of`) and then reads only the cut, so the sets are
+those of the last close known at the timestamp: every timestamp between two closes gives the
+same sets. :func:`market_scenarios` builds them once per ``(parameters, history, last close)``
 and keeps the last :data:`CACHE_SIZE` in a bounded least-recently-used cache, so that repeated
 computations at one market (a pre-trade what-if, a liquidation trial, one account
-re-margined) reuse them; :func:`market_scenarios_reference` is the uncached twin that builds
-everything anew. Both return the same arrays (the cached entry IS the first build, its arrays
-made read-only), so margins are bit for bit those of a fresh build.
+re-margined) and at every tick until the next close reuse them; the history's age is checked
+against the timestamp on every call. :func:`market_scenarios_reference` is the uncached twin
+that builds everything anew at the timestamp. Both return the same arrays (the cached entry
+IS the first build, its arrays made read-only), so margins are bit for bit those of a fresh
+build.
 
 A cached stage also keeps, in :class:`RevaluedRows`, the USD P&L per base unit of each
 instrument it has revalued under each of its sets, keyed by the exact inputs of that row (the
@@ -37,6 +42,7 @@ from pmargin.margin.scenario_risk._sources import (
     ScenarioSets,
     as_of_instant,
     build_sets,
+    check_age,
     check_fresh,
     load_history,
 )
@@ -55,8 +61,9 @@ __all__ = [
 CACHE_SIZE = 8
 """Markets (as-of instants) kept per process, over all parameter sets: the latest few ticks."""
 
-ROW_CELLS = 4_000_000
-"""Instrument x scenario cells of revalued rows kept per cached stage (32 MB of float64)."""
+ROW_CELLS = 2_000_000
+"""Instrument x scenario cells of revalued rows kept per cached stage (16 MB of float64: about
+380 instruments under ``pmargin-es``'s 5,199 scenarios; at most 128 MB over the cache)."""
 
 _ROW_FLOATS = (
     "underlying_price",
@@ -176,8 +183,9 @@ class MarketScenarios:
 
     Attributes
     ----------
-    as_of
-        The market's timestamp, ``datetime64[s]`` UTC; no later close was read.
+    last_close
+        The last close of the history known at the market's timestamp, ``datetime64[s]``
+        UTC: the sets' as-of instant (no later close was read).
     sets
         Base, correlation-stressed and floor scenario sets (arrays read-only).
     labels
@@ -187,7 +195,7 @@ class MarketScenarios:
         (the reference twin: every row revalued by every call).
     """
 
-    as_of: np.datetime64
+    last_close: np.datetime64
     sets: ScenarioSets
     labels: tuple[str, ...]
     rows: RevaluedRows | None = None
@@ -210,7 +218,8 @@ def _build(
     history = source.select(params.underlyings, "scenarios.underlyings")
     check_fresh(history, as_of, params.max_age_days)
     sets = build_sets(params, history, as_of)
-    return MarketScenarios(as_of, sets, tuple(sets.base.labels), RevaluedRows() if rows else None)
+    last = history.times[int(np.searchsorted(history.times, as_of, side="right")) - 1]
+    return MarketScenarios(last, sets, tuple(sets.base.labels), RevaluedRows() if rows else None)
 
 
 def market_scenarios_reference(
@@ -240,22 +249,28 @@ def market_scenarios_reference(
 def market_scenarios(
     params: ScenarioRiskParams, history: PriceHistory | None, timestamp: object
 ) -> MarketScenarios:
-    """Return the scenario sets at ``timestamp``, built once per parameters, history and instant.
+    """Return the scenario sets at ``timestamp``, built once per parameters, history and close.
 
     Same parameters, arguments and errors as :func:`market_scenarios_reference`; a failed build
     is not cached. The key holds the parameters (compared by value), the history object (by
-    identity: the entry keeps it alive, so its identity cannot be reused) and the as-of
-    instant; the least recently used of more than :data:`CACHE_SIZE` entries is dropped.
+    identity: the entry keeps it alive, so its identity cannot be reused) and the last close
+    known at ``timestamp``; the least recently used of more than :data:`CACHE_SIZE` entries is
+    dropped. A hit checks the history's age at ``timestamp`` as a build does.
     """
     as_of = as_of_instant(timestamp)
     source = _source_history(params, history)
-    key: _Key = (params, id(source), as_of)
-    with _lock:
-        hit = _cache.get(key)
+    known = int(np.searchsorted(source.times, as_of, side="right"))
+    if known >= 2:  # else the build raises the error a fresh build raises
+        key: _Key = (params, id(source), source.times[known - 1])
+        with _lock:
+            hit = _cache.get(key)
+            if hit is not None and hit[0] is source:
+                _cache.move_to_end(key)
         if hit is not None and hit[0] is source:
-            _cache.move_to_end(key)
+            check_age(as_of, hit[1].last_close, params.max_age_days)
             return hit[1]
     built = _build(params, source, as_of, rows=True)
+    key = (params, id(source), built.last_close)
     _freeze(built.sets)
     with _lock:
         _cache[key] = (source, built)

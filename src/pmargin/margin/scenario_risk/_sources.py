@@ -53,6 +53,7 @@ __all__ = [
     "ScenarioSets",
     "as_of_instant",
     "build_sets",
+    "check_age",
     "check_fresh",
     "load_history",
     "recorrelate",
@@ -329,7 +330,11 @@ def recorrelate(scenarios: _Set, stressed: FloatArray) -> _Set:
 
 def check_fresh(history: PriceHistory, as_of: np.datetime64, max_age_days: float) -> None:
     """Raise if the last close known at ``as_of`` is older than ``max_age_days``."""
-    last = history.as_of(as_of).times[-1]
+    check_age(as_of, history.as_of(as_of).times[-1], max_age_days)
+
+
+def check_age(as_of: np.datetime64, last: np.datetime64, max_age_days: float) -> None:
+    """Raise if ``last`` (the last close known at ``as_of``) is more than ``max_age_days`` old."""
     age = float((as_of - last).astype("timedelta64[s]").astype(np.int64)) / 86_400.0
     if age > max_age_days:
         raise InputError(
