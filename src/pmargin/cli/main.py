@@ -50,9 +50,9 @@ from pmargin.engine import (
     order_report,
     position_risk,
     price_instruments,
+    supported_accounts,
 )
 from pmargin.errors import InputError, PmarginError
-from pmargin.instruments import Instrument, Kind
 
 __all__ = ["app"]
 
@@ -328,13 +328,7 @@ def demo(
         reason = markup_safe(" ".join(str(exc).split()))
         out.print(f"[dim]{', '.join(HISTORY_MODELS)} left out: {reason}[/dim]")
     out.print(summary_table(reports, "book totals by model (USD)"))
-    linear = Portfolio(
-        tuple(
-            a
-            for a in book.accounts
-            if a.positions and all(_derive_lists(p.instrument) for p in a.positions)
-        )
-    )
+    linear = supported_accounts(book, "derive-pmrm2")
     if linear.accounts:
         title = (
             f"the {len(linear.accounts)} accounts in USDC-settled options and perpetuals, "
@@ -349,11 +343,6 @@ def demo(
     out.print(compare_table(comparison, riskiest, "the same accounts under every model (USD)"))
     _print_risk_matrices(pm, riskiest[0])
     _print_notes(pm)
-
-
-def _derive_lists(instrument: Instrument) -> bool:
-    """Derive lists USDC-settled options and perpetuals only."""
-    return not instrument.is_inverse and instrument.kind in (Kind.OPTION, Kind.PERPETUAL)
 
 
 app.command("stress")(_one_line_errors(stress))

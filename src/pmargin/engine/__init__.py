@@ -8,7 +8,8 @@ One module per job, each small and named for it:
   :func:`position_risk`);
 - ``_margin``: one model's margin with equity, health and Greeks (:func:`margin_report`,
   :func:`margin_reports`);
-- ``_compare``: several models side by side (:func:`compare_margins`);
+- ``_compare``: several models side by side (:func:`compare_margins`) and the accounts a
+  model can margin (:func:`supported_accounts`);
 - ``_order``: the what-if of one order (:func:`order_report`);
 - ``_stress``, ``_backtest``, ``_simulate``: the applications (:func:`stress_report`,
   :func:`backtest_report`, :func:`simulation_report`);
@@ -21,7 +22,7 @@ names the adapters need for help texts are re-exported here (:data:`MODELS`,
 """
 
 from pmargin.engine._backtest import BacktestReport, backtest_report
-from pmargin.engine._compare import ModelComparison, compare_margins
+from pmargin.engine._compare import ModelComparison, compare_margins, supported_accounts
 from pmargin.engine._inputs import (
     EXAMPLE_MARKET,
     example_inputs,
@@ -71,4 +72,5 @@ __all__ = [
     "price_instruments",
     "simulation_report",
     "stress_report",
+    "supported_accounts",
 ]

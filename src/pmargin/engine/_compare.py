@@ -15,7 +15,7 @@ from pmargin.margin import get_model
 from pmargin.market import MarketSnapshot
 from pmargin.risk import arrange
 
-__all__ = ["ModelComparison", "compare_margins"]
+__all__ = ["ModelComparison", "compare_margins", "supported_accounts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +117,18 @@ def compare_margins(
             notes[name] = result.notes
     return ModelComparison(book.account_ids, im, mm, errors, notes)
 
+
+def supported_accounts(portfolio: Portfolio, model: str) -> Portfolio:
+    """Keep the accounts with positions whose every instrument ``model`` can margin.
+
+    What a model can margin is its declared scope (:attr:`pmargin.margin.MarginModel.
+    capabilities`); the demo compares the linear models on the accounts Derive's PMRM_2 takes.
+    """
+    capabilities = get_model(model).capabilities
+    return Portfolio(
+        tuple(
+            a
+            for a in portfolio.accounts
+            if a.positions and all(capabilities.supports(p.instrument) for p in a.positions)
+        )
+    )

@@ -6,17 +6,26 @@ a :class:`~pmargin.risk.BookArrangement`. Models: ``standard`` (per-position bas
 """
 
 from pmargin._params import ParamTable
-from pmargin.margin._model import MODELS, IncrementalMargin, MarginModel, get_model
+from pmargin.margin._model import (
+    MODELS,
+    Capabilities,
+    IncrementalMargin,
+    MarginModel,
+    Scope,
+    get_model,
+)
 from pmargin.margin._params import load_parameter_file, methodology_path
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 
 __all__ = [
     "MODELS",
+    "Capabilities",
     "IncrementalMargin",
     "MarginModel",
     "MarginResult",
     "ParamTable",
     "RiskUnitMargin",
+    "Scope",
     "get_model",
     "load_parameter_file",
     "methodology_path",

@@ -19,12 +19,11 @@ from pmargin.monitor._events import (
     StatusChange,
 )
 from pmargin.monitor._monitor import Monitor
-from pmargin.monitor._scope import UNIT_SCOPE, Scope, unit_scope
+from pmargin.monitor._scope import unit_scope
 from pmargin.monitor._update import MarketUpdate, MarkTick
 
 __all__ = [
     "STATUS_ORDER",
-    "UNIT_SCOPE",
     "BreakerConfig",
     "BreakerReason",
     "FullState",
@@ -34,7 +33,6 @@ __all__ = [
     "MarketUpdate",
     "Monitor",
     "MonitorEvent",
-    "Scope",
     "StatusChange",
     "default_config_path",
     "full_recompute",

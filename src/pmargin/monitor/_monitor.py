@@ -127,7 +127,7 @@ class Monitor:
         self._column_code = codes
         underlyings = tuple(dict.fromkeys(codes.tolist()))
         self._breakers = CircuitBreakers(config, market.timestamp, market.index, underlyings)
-        self._scope: Scope = unit_scope(model.name)
+        self._scope: Scope = unit_scope(model)
         self._blocks: dict[str, _Block] = {}
         for code in dict.fromkeys([*underlyings, *book.assets]):
             self._blocks[code] = self._new_block(code)

@@ -45,7 +45,6 @@ from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.book import STRATEGIES, Portfolio, example_portfolio, load_portfolio
 from pmargin.collateral import account_equity, balances_usd
 from pmargin.errors import InputError, PmarginError
-from pmargin.instruments import Kind
 from pmargin.margin import MarginModel
 from pmargin.market import MarketSnapshot, VolSurface
 from pmargin.risk import BookArrangement, arrange
@@ -223,33 +222,16 @@ def _with_balances(
     return replace(book, assets=assets, balances=balances)
 
 
-def _derive_ok(book: BookArrangement) -> BoolArray:
-    """Accounts holding only USDC-settled options and perpetuals (Derive's PMRM_2 scope)."""
-    ok_col = np.array(
-        [
-            i.settlement_currency == "USDC" and i.kind in (Kind.OPTION, Kind.PERPETUAL)
-            for i in book.instruments
-        ],
-        dtype=bool,
-    )
-    q = sparse.csr_array(book.quantity)
-    bad = np.zeros(q.shape[0], dtype=bool)
-    for row in range(q.shape[0]):
-        cols = q.indices[q.indptr[row] : q.indptr[row + 1]]
-        bad[row] = not bool(ok_col[cols].all())
-    return ~bad
-
-
 def _applicable(model: MarginModel, book: BookArrangement, market: MarketSnapshot) -> IntArray:
-    """Rows the model can margin (whole book, else Derive's scope, else one by one)."""
+    """Rows the model can margin (whole book, else the ones it supports, else one by one)."""
     n = len(book.account_ids)
     try:
         model.compute(book, market)
         return np.arange(n, dtype=np.int64)
     except PmarginError:
         pass
-    if model.name.startswith("derive"):
-        rows = np.flatnonzero(_derive_ok(book)).astype(np.int64)
+    if model.capabilities.margins is not None:
+        rows = np.flatnonzero(model.capabilities.supported_accounts(book)).astype(np.int64)
         try:
             model.compute(take_rows(book, rows), market)
             return rows

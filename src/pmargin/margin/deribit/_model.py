@@ -36,7 +36,7 @@ from scipy import sparse
 from pmargin._params import ParamTable
 from pmargin._typing import FloatArray, IntArray
 from pmargin.errors import InputError
-from pmargin.margin._model import IncrementalMargin
+from pmargin.margin._model import Capabilities, IncrementalMargin
 from pmargin.margin._params import load_parameter_file
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
@@ -227,6 +227,17 @@ class DeribitModel:
         except ValueError:
             raise InputError("mode", mode, "must be segregated or cross") from None
         return DeribitModel(replace(self.params, mode=chosen), _name(chosen))
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Per underlying; S:PM has the incremental pre-trade path (:meth:`incremental`).
+
+        Risk units: S:PM (underlying, settlement currency), in the coin or USDC; X:PM one
+        unit per underlying in USD, holding that coin's balance.
+        """
+        return Capabilities(
+            scope="underlying", incremental=self.params.mode is DeribitMode.SEGREGATED
+        )
 
     # ------------------------------------------------------------------ public API
 

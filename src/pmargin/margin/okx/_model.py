@@ -21,7 +21,7 @@ mark, per ``mr1.shock_price``); MR4 and MR7 are sized on the mark. See docs/marg
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy import sparse
@@ -30,6 +30,7 @@ from pmargin._params import ParamTable
 from pmargin._typing import FloatArray, IntArray
 from pmargin.collateral import account_equity
 from pmargin.instruments import Kind
+from pmargin.margin._model import Capabilities
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
     group_columns,
@@ -92,6 +93,8 @@ class OkxModel:
 
     params: OkxParams
     name: str = "okx"
+    capabilities: ClassVar[Capabilities] = Capabilities(scope="underlying")
+    """Risk unit: one underlying, in USD."""
 
     @classmethod
     def from_params(cls, params: ParamTable) -> OkxModel:

@@ -5,8 +5,9 @@ USDC-settled options and collateral. A pmargin account may hold several underlyi
 margined as one PMRM_2 market per underlying (one risk unit each, in USD):
 
 - **instruments**: linear (quote-settled) perpetuals and options of the underlying. Inverse
-  (coin-settled) contracts, dated futures and spot instruments have no PMRM_2 form and are an
-  :class:`~pmargin.errors.InputError` (:func:`check_supported`).
+  (coin-settled) contracts, dated futures and spot instruments have no PMRM_2 form
+  (:func:`pmrm2_margins`; the model's ``capabilities`` raise an
+  :class:`~pmargin.errors.InputError` naming the instrument and :data:`PMRM2_LIMIT`).
 - **cash**: balances of ``[book] cash_assets`` (USD, USDC, USDT), at their USD prices. Cash
   never changes a requirement (it is in Derive's MtM and in pmargin's equity alike).
 - **risk-cancelling collateral** of underlying ``U``: balances of the coin ``U`` itself and of
@@ -51,11 +52,12 @@ from pmargin.risk import BookArrangement
 from pmargin.timeutil import SECONDS_PER_YEAR
 
 __all__ = [
+    "PMRM2_LIMIT",
     "BookSettings",
     "ExpiryGroup",
     "UnitColumns",
-    "check_supported",
     "collateral_roles",
+    "pmrm2_margins",
     "unit_columns",
     "unit_portfolio",
 ]
@@ -110,29 +112,16 @@ class BookSettings:
         return cls(tuple(a.upper() for a in cash), stable, confidence, underlying)
 
 
-def check_supported(instruments: tuple[Instrument, ...]) -> None:
-    """Raise for the first instrument PMRM_2 cannot margin.
+PMRM2_LIMIT = "Derive's PMRM_2 margins USDC-settled (linear) options and perpetuals only"
+"""The one reason for what PMRM_2 cannot margin (the model's ``capabilities.limit``)."""
 
-    Raises
-    ------
-    InputError
-        Naming the instrument: inverse (coin-settled) contracts, dated futures and spot.
+
+def pmrm2_margins(instrument: Instrument) -> bool:
+    """Whether PMRM_2 has a form for ``instrument``: linear options and perpetuals.
+
+    Inverse (coin-settled) contracts, dated futures and spot instruments have none.
     """
-    for instrument in instruments:
-        if instrument.is_inverse:
-            what = f"a coin-settled (inverse) {instrument.kind.value}"
-        elif instrument.kind is Kind.FUTURE:
-            what = "a dated future"
-        elif instrument.kind is Kind.SPOT:
-            what = "a spot instrument"
-        else:
-            continue
-        raise InputError(
-            f"instrument {instrument.symbol!r}",
-            instrument.symbol,
-            f"is {what}: Derive's PMRM_2 margins USDC-settled (linear) options and "
-            "perpetuals only; remove it from the book or use another model",
-        )
+    return not instrument.is_inverse and instrument.kind in (Kind.OPTION, Kind.PERPETUAL)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ floor never binds (it only turns a ``-0.0`` into ``0.0``), so ``equity >= IM`` e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy import sparse
@@ -33,15 +33,17 @@ from scipy import sparse
 from pmargin._params import ParamTable
 from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.errors import InputError
+from pmargin.margin._model import Capabilities
 from pmargin.margin._params import load_parameter_file
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import scatter_columns
 from pmargin.margin.pmrm2._book import (
+    PMRM2_LIMIT,
     BookSettings,
     CollateralRole,
     UnitColumns,
-    check_supported,
     collateral_roles,
+    pmrm2_margins,
     stable_price,
     unit_columns,
     unit_portfolio,
@@ -136,6 +138,11 @@ class DerivePmrm2Model:
     params: Pmrm2Parameters
     settings: BookSettings = field(default_factory=BookSettings)
     name: str = "derive-pmrm2"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        scope="account", margins=pmrm2_margins, limit=PMRM2_LIMIT
+    )
+    """Per underlying plus an account unit ``"*"`` (collateral, oracle contingency) over all
+    of them; linear options and perpetuals only."""
 
     @classmethod
     def from_params(cls, params: ParamTable) -> DerivePmrm2Model:
@@ -166,7 +173,7 @@ class DerivePmrm2Model:
             For an instrument PMRM_2 cannot margin (inverse, dated future, spot) or a balance
             without collateral parameters.
         """
-        check_supported(book.instruments)
+        self.capabilities.check(book.instruments)
         n_acc, n_inst = book.shape
         roles = collateral_roles(book.assets, market, self.params, self.settings)
         scen = ScenarioArrays.of(self.params)
@@ -201,7 +208,7 @@ class DerivePmrm2Model:
             For an unknown account, an underlying the book does not hold, or a portfolio the
             engine cannot hold (two perpetuals of one underlying).
         """
-        check_supported(book.instruments)
+        self.capabilities.check(book.instruments)
         if account not in book.account_ids:
             raise InputError("account", account, "is not in the book")
         roles = collateral_roles(book.assets, market, self.params, self.settings)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy import sparse
@@ -31,6 +31,7 @@ from pmargin._params import ParamTable
 from pmargin._typing import FloatArray
 from pmargin.errors import InputError
 from pmargin.history import PriceHistory
+from pmargin.margin._model import Capabilities
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin.scenario_risk._params import ApcMethod, ScenarioRiskParams
 from pmargin.margin.scenario_risk._precompute import (
@@ -86,6 +87,8 @@ class ScenarioRiskModel:
 
     params: ScenarioRiskParams
     name: str = "pmargin-es"
+    capabilities: ClassVar[Capabilities] = Capabilities(scope="account", needs_history=True)
+    """Joint scenarios of every underlying: one account-level tail measure, from history."""
     history: PriceHistory | None = field(default=None, repr=False)
 
     @classmethod

@@ -21,7 +21,7 @@ and units are summed with one sparse product.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy import sparse
@@ -29,6 +29,7 @@ from scipy import sparse
 from pmargin._params import ParamTable
 from pmargin._typing import BoolArray, FloatArray
 from pmargin.instruments import Instrument
+from pmargin.margin._model import Capabilities
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import group_columns
 from pmargin.margin.standard._parameters import StandardParams
@@ -80,6 +81,8 @@ class StandardModel:
     """
 
     name: str = "standard"
+    capabilities: ClassVar[Capabilities] = Capabilities(scope="underlying")
+    """Risk unit (underlying, settlement currency), margined position by position."""
 
     def __init__(self, params: StandardParams) -> None:
         self.params = params

@@ -17,7 +17,7 @@ proportion to their standalone requirements. Initial = maintenance margin. Param
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +25,7 @@ from scipy import sparse
 
 from pmargin._params import ParamTable
 from pmargin._typing import FloatArray, IntArray
+from pmargin.margin._model import Capabilities
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
     group_columns,
@@ -76,6 +77,8 @@ class TimsModel:
 
     params: TimsParams
     name: str = "tims"
+    capabilities: ClassVar[Capabilities] = Capabilities(scope="account")
+    """Class groups, offset within product groups that can span underlyings."""
 
     @classmethod
     def from_params(cls, params: ParamTable) -> TimsModel:
