@@ -154,3 +154,12 @@ def test_supported_accounts_of_an_account_without_positions() -> None:
     )
     got = get_model("derive-pmrm2").capabilities.supported_accounts(book)
     np.testing.assert_array_equal(got, [True, False])
+
+
+def test_okx_with_the_borrowing_charge_on_is_margined_per_account() -> None:
+    """MR8 charges borrowing in any currency, which every underlying moves: account scope."""
+    borrowing = REPO / "tests" / "margin" / "okx" / "okx-borrowing.toml"
+    model = get_model("okx", borrowing)
+    assert model.capabilities.scope == "account"
+    assert unit_scope(model) == "account"
+    assert get_model("okx").capabilities.scope == "underlying"

@@ -21,7 +21,7 @@ mark, per ``mr1.shock_price``); MR4 and MR7 are sized on the mark. See docs/marg
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -93,8 +93,16 @@ class OkxModel:
 
     params: OkxParams
     name: str = "okx"
-    capabilities: ClassVar[Capabilities] = Capabilities(scope="underlying")
-    """Risk unit: one underlying, in USD."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """One USD risk unit per underlying; with the borrowing charge (MR8) on, the account.
+
+        MR8 charges what an account borrows in any currency, which every underlying's P&L
+        moves, so a tick on one underlying can change it: the monitor must then re-margin the
+        whole account (scope ``"account"``).
+        """
+        return Capabilities(scope="account" if self.params.mr8_enabled else "underlying")
 
     @classmethod
     def from_params(cls, params: ParamTable) -> OkxModel:
