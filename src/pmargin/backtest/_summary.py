@@ -148,8 +148,9 @@ def over_margin_factor(margin: FloatArray, pnl: FloatArray, p: float) -> float:
     Returns
     -------
     float
-        ``N``; ``inf`` when ``r_(k) <= 0`` (fewer than ``k`` observations lost anything), NaN
-        without observations.
+        ``N``; ``inf`` when ``r_(k) <= 0`` (fewer than ``k`` observations lost anything) or
+        ``1 / r_(k)`` exceeds the float range (a loss, such as a subnormal one, that no finite
+        factor turns into an exception); NaN without observations.
     """
     ok = np.isfinite(margin) & np.isfinite(pnl) & (margin > 0)
     n = int(ok.sum())
