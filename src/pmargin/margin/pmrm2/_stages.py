@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -33,6 +34,7 @@ from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.margin.pmrm2._parameters import (
     OtherContingencyParameters,
     Pmrm2Parameters,
+    Scenario,
     VolShockDirection,
 )
 from pmargin.margin.pmrm2._precompute import (
@@ -102,25 +104,8 @@ class ScenarioArrays:
 
     @classmethod
     def of(cls, params: Pmrm2Parameters) -> ScenarioArrays:
-        """Arrays of ``params.scenarios``."""
-        scen = params.scenarios
-        kinds = []
-        for s in scen:
-            if s.vol_shock.is_skew:
-                kinds.append(ScenarioKind.SKEW)
-            elif abs(s.spot_shock - 1.0) <= params.regular_max_spot_move + 1e-12:
-                kinds.append(ScenarioKind.REGULAR)
-            else:
-                kinds.append(ScenarioKind.TAIL)
-        order = [i for kind in ScenarioKind for i in range(len(scen)) if kinds[i] is kind]
-        return cls(
-            np.array([s.spot_shock for s in scen], dtype=np.float64),
-            np.array([s.dampening for s in scen], dtype=np.float64),
-            np.array([s.vol_shock.is_skew for s in scen], dtype=bool),
-            tuple(kinds),
-            np.asarray(order, dtype=np.int64),
-            (*(s.label for s in scen), FORWARD_LABEL),
-        )
+        """Arrays of ``params.scenarios``, built once per scenario list (cached, read-only)."""
+        return _scenario_arrays(params.scenarios, params.regular_max_spot_move)
 
     @property
     def size(self) -> int:
@@ -132,6 +117,31 @@ class ScenarioArrays:
         """Shape ``(n_s,)``: dampened relative spot move, the P&L of 1 USD of delta-one value."""
         result: FloatArray = (self.shocks - 1.0) * self.damp
         return result
+
+
+@lru_cache(maxsize=16)
+def _scenario_arrays(scen: tuple[Scenario, ...], regular_max_spot_move: float) -> ScenarioArrays:
+    """Build :class:`ScenarioArrays` (cached per scenario list; its arrays are read-only)."""
+    kinds = []
+    for s in scen:
+        if s.vol_shock.is_skew:
+            kinds.append(ScenarioKind.SKEW)
+        elif abs(s.spot_shock - 1.0) <= regular_max_spot_move + 1e-12:
+            kinds.append(ScenarioKind.REGULAR)
+        else:
+            kinds.append(ScenarioKind.TAIL)
+    order = [i for kind in ScenarioKind for i in range(len(scen)) if kinds[i] is kind]
+    arrays = (
+        np.array([s.spot_shock for s in scen], dtype=np.float64),
+        np.array([s.dampening for s in scen], dtype=np.float64),
+        np.array([s.vol_shock.is_skew for s in scen], dtype=bool),
+        np.asarray(order, dtype=np.int64),
+    )
+    for array in arrays:
+        array.flags.writeable = False
+    shocks, damp, is_skew, order_array = arrays
+    labels = (*(s.label for s in scen), FORWARD_LABEL)
+    return ScenarioArrays(shocks, damp, is_skew, tuple(kinds), order_array, labels)
 
 
 class OptionPrecompute(NamedTuple):
