@@ -15,6 +15,7 @@ import _books
 import numpy as np
 import pytest
 
+from pmargin.book import arrange
 from pmargin.errors import InputError
 from pmargin.history import PriceHistory
 from pmargin.margin import MarginResult, get_model
@@ -27,7 +28,6 @@ from pmargin.margin.scenario_risk import (
     clear_market_scenarios,
     market_scenarios,
 )
-from pmargin.risk import arrange
 from pmargin.scenarios import instrument_rows
 from pmargin.scenarios._source import carry_factor
 
@@ -219,3 +219,13 @@ def test_the_row_store_revalues_only_missing_rows_and_stays_bounded() -> None:
     assert len(store) == n
     assert store.unit_pnl(1, keys, resolved, revalue).tobytes() == full.tobytes()
     assert calls == [n // 2, n - n // 2, n]
+
+
+def test_parameters_that_cannot_be_hashed_are_built_uncached() -> None:
+    clear_market_scenarios()
+    model = _model("pmargin-var", apc_method="none", stress_method="none")
+    listed = model.with_params(stablecoins=["USDC", "USDT"])
+    first = listed.precompute(MARKET.timestamp)
+    assert first.rows is None
+    assert listed.precompute(MARKET.timestamp) is not first
+    _assert_same_bits(listed.compute(BOOK, MARKET), model.compute(BOOK, MARKET))

@@ -259,6 +259,10 @@ def market_scenarios(
     """
     as_of = as_of_instant(timestamp)
     source = _source_history(params, history)
+    try:
+        hash(params)
+    except TypeError:  # a list passed through with_params: correct, only not cacheable
+        return _build(params, source, as_of, rows=False)
     known = int(np.searchsorted(source.times, as_of, side="right"))
     if known >= 2:  # else the build raises the error a fresh build raises
         key: _Key = (params, id(source), source.times[known - 1])
