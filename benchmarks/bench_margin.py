@@ -25,14 +25,14 @@ from datetime import timedelta
 import numpy as np
 
 from benchmarks._common import Row, best_time
-from pmargin.book import Account, Portfolio, Position
+from pmargin.book import Account, BookArrangement, Portfolio, Position, arrange
 from pmargin.engine import example_path
 from pmargin.instruments import Instrument, parse_symbol
 from pmargin.margin import get_model
 from pmargin.margin.deribit import DeribitModel, clamp_delta_one, deribit_scenarios
 from pmargin.market import MarketSnapshot, load_market
 from pmargin.pretrade import Order, PreTradeChecker
-from pmargin.risk import BookArrangement, account_pnl, arrange, instrument_pnl
+from pmargin.risk import account_pnl, instrument_pnl
 from pmargin.risk._kernel_reference import account_pnl_by_currency_reference
 from pmargin.scenarios import ScenarioSet
 

@@ -26,11 +26,11 @@ import numpy as np
 
 from benchmarks._common import Row
 from benchmarks.bench_margin import _pool, _portfolio
+from pmargin.book import arrange
 from pmargin.engine import example_path
 from pmargin.margin import get_model
 from pmargin.market import load_market
 from pmargin.monitor import MarketUpdate, Monitor, full_recompute
-from pmargin.risk import arrange
 
 N_ACCOUNTS = int(os.environ.get("PMARGIN_BENCH_MONITOR_ACCOUNTS", "10000"))
 N_UPDATES = 20

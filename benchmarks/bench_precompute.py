@@ -32,12 +32,11 @@ from functools import partial
 import numpy as np
 
 from benchmarks._common import Row
-from pmargin.book import Portfolio, example_portfolio
+from pmargin.book import BookArrangement, Portfolio, arrange, example_portfolio
 from pmargin.errors import InputError
 from pmargin.margin import MarginResult, get_model
 from pmargin.margin.scenario_risk import ScenarioRiskModel
 from pmargin.market import load_market
-from pmargin.risk import BookArrangement, arrange
 
 MODELS = ("pmargin-es", "pmargin-var", "pmargin-mc")
 N_BOOKS = 4

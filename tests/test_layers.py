@@ -87,9 +87,7 @@ from below the facade, by unit; anything else they take from there is a call aro
 
 ADAPTERS = ("cli", "service", "dashboard")
 
-KNOWN_LAYER_EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("collateral", "risk"): "equity takes risk.BookArrangement until the arranged book is in book/",
-}
+KNOWN_LAYER_EXCEPTIONS: dict[tuple[str, str], str] = {}
 """``(importer, imported)`` unit pairs the table forbids that the code still has."""
 
 KNOWN_PRIVATE_IMPORTS: dict[tuple[str, str], str] = {}

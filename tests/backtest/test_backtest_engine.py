@@ -22,6 +22,7 @@ from pmargin.backtest import (
     traffic_light,
     write_report,
 )
+from pmargin.book import arrange
 from pmargin.history import (
     FundingHistory,
     HistoricalMarkets,
@@ -33,7 +34,6 @@ from pmargin.history import (
 )
 from pmargin.margin import MODELS, get_model
 from pmargin.market import market_to_dict
-from pmargin.risk import arrange
 from shared_paths import shared_data_dir
 
 BOOKS = ("long_perp", "short_strangle", "calendar", "pair", "delta_hedged_short_vol")

@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import arrange, portfolio_from_dict
 from pmargin.collateral import account_equity, balance_scenario_pnl, haircut_charge
 from pmargin.errors import InputError
-from pmargin.risk import arrange
 from pmargin.risk._kernel_reference import black76_value_reference
 
 MARKET = _books.market()

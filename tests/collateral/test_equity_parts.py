@@ -10,11 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pmargin.book import example_portfolio
+from pmargin.book import arrange, example_portfolio
 from pmargin.collateral import account_equity, balances_usd, positions_usd
 from pmargin.engine import example_path
 from pmargin.market import load_market
-from pmargin.risk import arrange
 from pmargin.valuation import value_instruments
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pmargin.book import Portfolio, example_portfolio
+from pmargin.book import Portfolio, arrange, example_portfolio
 from pmargin.collateral import account_equity
 from pmargin.engine import (
     CAPTURE_TOLERANCE,
@@ -32,7 +32,6 @@ from pmargin.margin import get_model
 from pmargin.margin.deribit import TOLERANCE
 from pmargin.market import MarketSnapshot, load_market
 from pmargin.pretrade import Order, PreTradeChecker
-from pmargin.risk import arrange
 from pmargin.stress import parse_shock, stress_test
 from shared_paths import REPO
 

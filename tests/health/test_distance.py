@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import BookArrangement, arrange, portfolio_from_dict
 from pmargin.health import (
     LiquidationDistance,
     joint_direction,
@@ -25,7 +25,6 @@ from pmargin.health import (
 from pmargin.history import PriceHistory
 from pmargin.margin import get_model, methodology_path
 from pmargin.market import MarketSnapshot, market_from_dict
-from pmargin.risk import BookArrangement, arrange
 
 INDEX_BTC = 100_000.0
 INDEX_ETH = 4_000.0

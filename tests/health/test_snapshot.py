@@ -11,14 +11,13 @@ from datetime import timedelta
 
 import pytest
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import BookArrangement, arrange, portfolio_from_dict
 from pmargin.health import HealthStatus, Requirement
 from pmargin.instruments import parse_symbol
 from pmargin.margin import get_model
 from pmargin.market import MarketSnapshot, market_from_dict
 from pmargin.monitor import MarketUpdate, Monitor, StatusChange
 from pmargin.pretrade import Order, PreTradeChecker
-from pmargin.risk import BookArrangement, arrange
 from pmargin.timeutil import parse_timestamp
 
 T0 = parse_timestamp("2025-01-10T00:00:00Z")

@@ -8,7 +8,7 @@ from typing import Any
 import _books
 import numpy as np
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import BookArrangement, arrange, portfolio_from_dict
 from pmargin.collateral import account_equity
 from pmargin.liquidation import (
     LiquidationConfig,
@@ -20,7 +20,6 @@ from pmargin.liquidation import (
     load_config,
 )
 from pmargin.market import MarketSnapshot
-from pmargin.risk import BookArrangement, arrange
 
 MARKET: MarketSnapshot = _books.market()
 INDEX = 95_000.0  # BTC index (USD)

@@ -10,6 +10,7 @@ from _liquidation_cases import MARKET, book, config, dense, total_money
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pmargin.book import BookArrangement
 from pmargin.collateral import account_equity
 from pmargin.liquidation import (
     AdlFill,
@@ -23,7 +24,6 @@ from pmargin.liquidation import (
     replay,
 )
 from pmargin.margin import get_model
-from pmargin.risk import BookArrangement
 
 INSTRUMENTS = {
     # symbol: (quantity scale in base units, typical entry price or None for options)

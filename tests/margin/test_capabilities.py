@@ -17,13 +17,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pmargin.book import example_portfolio, portfolio_from_dict
+from pmargin.book import arrange, example_portfolio, portfolio_from_dict
 from pmargin.errors import InputError
 from pmargin.instruments import Kind, parse_symbol
 from pmargin.margin import MODELS, Capabilities, MarginModel, get_model
 from pmargin.market import load_market
 from pmargin.monitor import unit_scope
-from pmargin.risk import arrange
 
 REPO = Path(__file__).resolve().parents[2]
 MARKET = load_market(REPO / "src" / "pmargin" / "data" / "example_market.json")

@@ -67,11 +67,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import BookArrangement, arrange, portfolio_from_dict
 from pmargin.margin import MODELS, MarginModel, MarginResult, get_model
 from pmargin.margin.deribit import DeribitModel
 from pmargin.margin.scenario_risk import ScenarioRiskModel
-from pmargin.risk import BookArrangement, arrange
 from shared_paths import shared_data_dir
 
 MARKET = _books.market()

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from _fixtures import T0, market, portfolio
 
+from pmargin.book import arrange
 from pmargin.errors import InputError
 from pmargin.margin import get_model
 from pmargin.monitor import (
@@ -20,7 +21,6 @@ from pmargin.monitor import (
     Monitor,
     load_breaker_config,
 )
-from pmargin.risk import arrange
 from pmargin.timeutil import parse_timestamp
 
 START = parse_timestamp(T0)

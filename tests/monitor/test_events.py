@@ -6,12 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import arrange, portfolio_from_dict
 from pmargin.health import HealthStatus
 from pmargin.margin import get_model
 from pmargin.market import market_from_dict
 from pmargin.monitor import MarketUpdate, Monitor, StatusChange
-from pmargin.risk import arrange
 from pmargin.timeutil import parse_timestamp
 
 T0 = parse_timestamp("2025-01-10T00:00:00Z")

@@ -11,10 +11,10 @@ from _fixtures import T0, market, portfolio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pmargin.book import arrange
 from pmargin.collateral import account_equity
 from pmargin.margin import get_model
 from pmargin.monitor import MarketUpdate, Monitor, rebase_book
-from pmargin.risk import arrange
 from pmargin.timeutil import parse_timestamp
 from pmargin.valuation import resolve_instruments
 

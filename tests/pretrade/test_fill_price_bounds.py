@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import arrange, portfolio_from_dict
 from pmargin.cli.main import app
 from pmargin.errors import InputError
 from pmargin.instruments import Kind, Right, parse_symbol
@@ -29,7 +29,6 @@ from pmargin.pretrade import (
     load_price_bounds,
     price_bounds_path,
 )
-from pmargin.risk import arrange
 from pmargin.valuation import resolve_instruments, value_instruments
 
 MARKET = _books.market()

@@ -11,14 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import arrange, portfolio_from_dict
 from pmargin.collateral import account_equity
 from pmargin.errors import InputError
 from pmargin.health import HealthStatus
 from pmargin.instruments import Kind, parse_symbol
 from pmargin.margin import get_model
 from pmargin.pretrade import Order, PreTradeChecker
-from pmargin.risk import arrange
 from pmargin.valuation import resolve_instruments, value_instruments
 
 MARKET = _books.market()

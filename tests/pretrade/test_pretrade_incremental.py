@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pmargin.book import example_portfolio
+from pmargin.book import arrange, example_portfolio
 from pmargin.engine import example_path
 from pmargin.instruments import parse_symbol
 from pmargin.margin import get_model
 from pmargin.market import load_market
 from pmargin.pretrade import Order, PreTradeChecker
-from pmargin.risk import arrange
 from pmargin.valuation import resolve_instruments, value_instruments
 
 NEW_SYMBOLS = (

@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 from _books import UNIVERSE, market, random_portfolio
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import arrange, portfolio_from_dict
 from pmargin.errors import InputError
 from pmargin.risk import (
     account_pnl,
     account_pnl_by_currency,
-    arrange,
     instrument_pnl,
     settlement_to_usd,
     usd_pnl,

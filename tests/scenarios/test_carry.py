@@ -13,7 +13,7 @@ import _books
 import numpy as np
 import pytest
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import BookArrangement, arrange, portfolio_from_dict
 from pmargin.errors import InputError
 from pmargin.history import (
     FUNDING_FILE,
@@ -31,7 +31,6 @@ from pmargin.margin.scenario_risk import (
     ScenarioMethod,
     ScenarioRiskModel,
 )
-from pmargin.risk import BookArrangement, arrange
 from pmargin.scenarios import MonteCarloModel, historical_scenarios
 from pmargin.scenarios._historical import CarryMoveSource
 from pmargin.scenarios._monte_carlo import estimate_carry_vol

@@ -7,10 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import arrange, portfolio_from_dict
 from pmargin.margin import get_model
 from pmargin.market import MarketSnapshot
-from pmargin.risk import arrange
 from pmargin.simulate import CrashPath, FundedBook, Population, fund_population
 
 START = datetime(2022, 11, 8, tzinfo=UTC)

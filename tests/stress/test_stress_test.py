@@ -8,10 +8,9 @@ import _books
 import numpy as np
 import pytest
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import arrange, portfolio_from_dict
 from pmargin.errors import InputError
 from pmargin.history import PriceHistory
-from pmargin.risk import arrange
 from pmargin.scenarios import VolShockMode
 from pmargin.stress import (
     CorrelationShock,

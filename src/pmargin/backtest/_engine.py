@@ -5,7 +5,7 @@ At every step ``t`` (daily, 4-hourly or weekly, on the close instants of the his
 1. build the market of ``t`` from the history known at ``t``
    (:class:`~pmargin.history.HistoricalMarkets`);
 2. strike every book on it (:func:`~pmargin.backtest.build_portfolio`): one account per book,
-   all books of the step in ONE :class:`~pmargin.risk.BookArrangement`;
+   all books of the step in ONE :class:`~pmargin.book.BookArrangement`;
 3. margin that arrangement under every model (one ``compute`` per model and step; a model that
    cannot margin some books, such as ``derive-pmrm2`` on coin-settled ones, margins the
    accounts it can, found once on the first step);
@@ -35,7 +35,7 @@ import numpy.typing as npt
 from pmargin._typing import FloatArray
 from pmargin.backtest._books import BookSpec, build_portfolio, default_books, gross_notional
 from pmargin.backtest._summary import BookStats, book_stats, exceptions
-from pmargin.book import Portfolio
+from pmargin.book import BookArrangement, Portfolio, arrange
 from pmargin.errors import InputError, PmarginError
 from pmargin.history import (
     FundingHistory,
@@ -47,7 +47,6 @@ from pmargin.history import (
 from pmargin.margin import MODELS, MarginModel, get_model
 from pmargin.market import MarketSnapshot
 from pmargin.pricing import delta_one_pnl
-from pmargin.risk import BookArrangement, arrange
 from pmargin.valuation import ResolvedInstruments, resolve_instruments, value_instruments
 
 __all__ = [

@@ -1,5 +1,6 @@
-"""Accounts, balances and signed positions; the portfolio file; fill accounting."""
+"""Accounts, positions, the portfolio file, fill accounting and the arranged book."""
 
+from pmargin.book._arranged import BookArrangement, arrange
 from pmargin.book._examples import STRATEGIES, example_portfolio
 from pmargin.book._fills import Fill, fill, trade_pnl
 from pmargin.book._portfolio import (
@@ -16,9 +17,11 @@ __all__ = [
     "NATIVE",
     "STRATEGIES",
     "Account",
+    "BookArrangement",
     "Fill",
     "Portfolio",
     "Position",
+    "arrange",
     "base_quantity",
     "example_portfolio",
     "fill",

@@ -26,9 +26,9 @@ import numpy as np
 from scipy import sparse
 
 from pmargin._typing import FloatArray
+from pmargin.book import BookArrangement
 from pmargin.errors import InputError
 from pmargin.market import MarketSnapshot
-from pmargin.risk import BookArrangement
 from pmargin.valuation import value_instruments
 
 __all__ = [

@@ -8,12 +8,11 @@ from typing import Any
 import numpy as np
 
 from pmargin._typing import FloatArray
-from pmargin.book import Portfolio
+from pmargin.book import Portfolio, arrange
 from pmargin.engine._margin import MarginReport, finite_or_none
 from pmargin.errors import PmarginError
 from pmargin.margin import get_model
 from pmargin.market import MarketSnapshot
-from pmargin.risk import arrange
 
 __all__ = ["ModelComparison", "compare_margins", "supported_accounts"]
 

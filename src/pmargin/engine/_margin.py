@@ -16,14 +16,13 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from pmargin.book import Portfolio
+from pmargin.book import BookArrangement, Portfolio, arrange
 from pmargin.collateral import AccountEquity, account_equity
 from pmargin.errors import PmarginError
 from pmargin.health import AccountHealth, LiquidationDistance, assess, liquidation_distance
 from pmargin.history import PriceHistory, load_price_history
 from pmargin.margin import MarginResult, get_model
 from pmargin.market import MarketSnapshot
-from pmargin.risk import BookArrangement, arrange
 from pmargin.valuation import Valuation, value_instruments
 
 __all__ = ["MarginReport", "finite_or_none", "margin_report", "margin_reports"]

@@ -40,6 +40,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 from pmargin._typing import BoolArray, FloatArray
+from pmargin.book import BookArrangement
 from pmargin.collateral import account_equity
 from pmargin.errors import InputError, PmarginError
 from pmargin.health._requirement import Requirement, required_equity
@@ -48,7 +49,6 @@ from pmargin.instruments import Instrument, parse_symbol
 from pmargin.margin import MarginModel, MarginResult
 from pmargin.market import Mark, MarketSnapshot, RawSVI, SurfaceSlice, VolSurface
 from pmargin.pricing import base_units_at_price, delta_one_pnl
-from pmargin.risk import BookArrangement
 from pmargin.valuation import ResolvedInstruments, VolSource
 
 __all__ = [

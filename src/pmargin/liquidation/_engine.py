@@ -35,7 +35,7 @@ from functools import partial
 import numpy as np
 from scipy import sparse
 
-from pmargin.book import trade_pnl
+from pmargin.book import BookArrangement, trade_pnl
 from pmargin.collateral import account_equity
 from pmargin.health import MarginSnapshot, Requirement, required_equity
 from pmargin.liquidation._adl import adl_score, rank_opposite
@@ -68,7 +68,6 @@ from pmargin.liquidation._state import (
 )
 from pmargin.margin import MarginModel, MarginResult
 from pmargin.market import MarketSnapshot
-from pmargin.risk import BookArrangement
 from pmargin.valuation import value_instruments
 
 __all__ = ["LiquidationEngine", "bankruptcy_price"]

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from pmargin.book import fill
+from pmargin.book import BookArrangement, fill
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument
 from pmargin.liquidation._events import (
@@ -42,7 +42,6 @@ from pmargin.liquidation._events import (
     LiquidationEvent,
     LiquidationFill,
 )
-from pmargin.risk import BookArrangement
 
 __all__ = ["AccountState", "Ledger", "reduce_position"]
 

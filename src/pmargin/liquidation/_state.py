@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from pmargin.book import BookArrangement
 from pmargin.liquidation._events import LiquidationEvent, events_to_json
 from pmargin.liquidation._ledger import Ledger
-from pmargin.risk import BookArrangement
 
 __all__ = ["InsuranceFund", "LiquidationOutcome", "LiquidationState", "replay", "state_of"]
 

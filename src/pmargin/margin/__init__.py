@@ -1,7 +1,7 @@
 """Margin models behind one interface, their parameter files and shared scenario machinery.
 
 ``get_model(name).compute(book, market)`` returns a :class:`MarginResult` for every account of
-a :class:`~pmargin.risk.BookArrangement`. Models: ``standard`` (per-position baseline),
+a :class:`~pmargin.book.BookArrangement`. Models: ``standard`` (per-position baseline),
 ``deribit``, ``derive-pmrm2``, ``okx`` and ``tims``.
 """
 

@@ -19,12 +19,12 @@ from scipy import sparse
 
 from pmargin._params import ParamTable
 from pmargin._typing import BoolArray
+from pmargin.book import BookArrangement
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument, Kind
 from pmargin.margin._params import load_parameter_file
 from pmargin.margin._result import MarginResult
 from pmargin.market import MarketSnapshot
-from pmargin.risk import BookArrangement
 from pmargin.valuation import ResolvedInstruments
 
 __all__ = [

@@ -18,10 +18,10 @@ import numpy.typing as npt
 from scipy import sparse
 
 from pmargin._typing import FloatArray, IntArray
+from pmargin.book import BookArrangement
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument
 from pmargin.market import MarketSnapshot
-from pmargin.risk import BookArrangement
 from pmargin.scenarios import RiskMatrixScenario
 
 __all__ = ["MarginResult", "RiskUnitMargin"]

@@ -11,7 +11,7 @@ as the venue holds them and only prices move:
   (against ``avg_price``; 0 for positions without one, taken as settled to the start mark).
 
 For positions given with ``avg_price`` (and inverse futures in their native USD units) this is
-exactly what :func:`pmargin.risk.arrange` gives when the portfolio is arranged afresh at the
+exactly what :func:`pmargin.book.arrange` gives when the portfolio is arranged afresh at the
 new market. :func:`rebase_book` applies it to any block of columns, so the monitor's cached
 blocks and :func:`full_recompute` of the whole book share one rule.
 """
@@ -25,12 +25,12 @@ import numpy as np
 from scipy import sparse
 
 from pmargin._typing import BoolArray, FloatArray
+from pmargin.book import BookArrangement
 from pmargin.collateral import account_equity
 from pmargin.health import STATUS_ORDER, assess, status_codes
 from pmargin.margin import MarginModel, MarginResult
 from pmargin.market import MarketSnapshot
 from pmargin.pricing import base_units_at_price, delta_one_pnl
-from pmargin.risk import BookArrangement
 from pmargin.valuation import ResolvedInstruments, resolve_instruments
 
 __all__ = [

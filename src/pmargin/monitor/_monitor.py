@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from pmargin._typing import FloatArray, Int8Array, IntArray
+from pmargin.book import BookArrangement
 from pmargin.collateral import balances_usd, positions_usd
 from pmargin.errors import InputError, MarketDataError
 from pmargin.health import AccountHealth, HealthStatus, MarginSnapshot, assess
@@ -54,7 +55,6 @@ from pmargin.monitor._config import BreakerConfig, load_breaker_config
 from pmargin.monitor._events import BreakerReason, MonitorEvent, StatusChange
 from pmargin.monitor._scope import Scope, unit_scope
 from pmargin.monitor._update import MarketUpdate, MarkTick
-from pmargin.risk import BookArrangement
 from pmargin.timeutil import format_timestamp, parse_timestamp, year_fraction
 from pmargin.valuation import ResolvedInstruments, resolve_instruments
 
@@ -84,7 +84,7 @@ class Monitor:
     Parameters
     ----------
     book
-        The accounts, arranged (:func:`pmargin.risk.arrange`) at ``market``; positions are held
+        The accounts, arranged (:func:`pmargin.book.arrange`) at ``market``; positions are held
         as :mod:`pmargin.monitor._book` describes.
     model
         The margin model (``get_model(name)``).

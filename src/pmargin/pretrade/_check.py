@@ -28,7 +28,7 @@ import numpy as np
 from scipy import sparse
 
 from pmargin._validation import input_limits
-from pmargin.book import NATIVE, Fill, Position, base_quantity, fill
+from pmargin.book import NATIVE, BookArrangement, Fill, Position, base_quantity, fill
 from pmargin.collateral import account_equity
 from pmargin.errors import InputError
 from pmargin.health import HealthStatus, MarginSnapshot, Requirement
@@ -36,7 +36,6 @@ from pmargin.instruments import Instrument
 from pmargin.margin import IncrementalMargin, MarginModel, MarginResult
 from pmargin.market import MarketSnapshot
 from pmargin.pretrade._price_bounds import FillPriceBounds, load_price_bounds
-from pmargin.risk import BookArrangement
 from pmargin.valuation import ResolvedInstruments, resolve_instruments, value_instruments
 
 __all__ = ["Order", "OrderCheck", "PreTradeChecker"]

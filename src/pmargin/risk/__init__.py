@@ -1,6 +1,5 @@
-"""Risk: book arrangement, the revaluation kernel (instrument P&L matrix), aggregation."""
+"""Risk: the revaluation kernel (instrument P&L matrix), aggregation."""
 
-from pmargin.risk._arrangement import BookArrangement, arrange
 from pmargin.risk._kernel import (
     account_pnl,
     account_pnl_by_currency,
@@ -11,10 +10,8 @@ from pmargin.risk._kernel import (
 from pmargin.risk._measures import euler_contributions, expected_shortfall, var
 
 __all__ = [
-    "BookArrangement",
     "account_pnl",
     "account_pnl_by_currency",
-    "arrange",
     "euler_contributions",
     "expected_shortfall",
     "instrument_pnl",

@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from pmargin._typing import ArrayLike, FloatArray
+from pmargin.book import BookArrangement
 from pmargin.errors import InputError
 from pmargin.pricing import black76_value, inverse_future_pnl, linear_future_pnl
-from pmargin.risk._arrangement import BookArrangement
 from pmargin.valuation import ResolvedInstruments
 
 __all__ = [

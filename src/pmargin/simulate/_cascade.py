@@ -41,6 +41,7 @@ import numpy as np
 from scipy import sparse
 
 from pmargin._typing import BoolArray, FloatArray, Int8Array
+from pmargin.book import BookArrangement
 from pmargin.health import Requirement, required_equity, status_codes
 from pmargin.liquidation import (
     AdlFill,
@@ -57,7 +58,6 @@ from pmargin.liquidation import (
 )
 from pmargin.margin import MarginModel
 from pmargin.monitor import BreakerConfig, MarketUpdate, Monitor, full_recompute
-from pmargin.risk import BookArrangement
 from pmargin.simulate._impact import ImpactModel
 from pmargin.simulate._path import CrashPath
 from pmargin.simulate._population import FundedBook

@@ -42,12 +42,18 @@ import numpy as np
 from scipy import sparse
 
 from pmargin._typing import BoolArray, FloatArray, IntArray
-from pmargin.book import STRATEGIES, Portfolio, example_portfolio, load_portfolio
+from pmargin.book import (
+    STRATEGIES,
+    BookArrangement,
+    Portfolio,
+    arrange,
+    example_portfolio,
+    load_portfolio,
+)
 from pmargin.collateral import account_equity, balances_usd
 from pmargin.errors import InputError, PmarginError
 from pmargin.margin import MarginModel
 from pmargin.market import MarketSnapshot, VolSurface
-from pmargin.risk import BookArrangement, arrange
 
 __all__ = [
     "FUNDING_MODES",

@@ -37,13 +37,13 @@ from typing import Any
 import numpy as np
 
 from pmargin._typing import FloatArray
-from pmargin.book import Portfolio
+from pmargin.book import BookArrangement, Portfolio, arrange
 from pmargin.collateral import account_equity, balance_scenario_pnl
 from pmargin.errors import InputError
 from pmargin.history import PriceHistory, load_price_history, to_datetime64
 from pmargin.margin import get_model
 from pmargin.market import MarketSnapshot
-from pmargin.risk import BookArrangement, account_pnl, arrange, usd_pnl, var
+from pmargin.risk import account_pnl, usd_pnl, var
 from pmargin.scenarios import MonteCarloModel, blend_correlation
 from pmargin.stress._episodes import HistoricalEpisode
 from pmargin.stress._shock import ALL_UNDERLYINGS, CorrelationShock, StressShock, joint_arrays

@@ -24,11 +24,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import BookArrangement, arrange, portfolio_from_dict
 from pmargin.margin import ParamTable, methodology_path
 from pmargin.margin.deribit import DeribitModel
 from pmargin.market import market_from_dict
-from pmargin.risk import BookArrangement, arrange
 
 CAPTURES = Path(__file__).resolve().parent / "captures"
 """The stored replies (``<name>.json``)."""

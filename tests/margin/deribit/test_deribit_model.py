@@ -117,9 +117,8 @@ def test_linear_usdc_unit_is_separate_and_in_usdc() -> None:
 
 
 def test_batch_equals_accounts_alone_and_attribution_adds_up() -> None:
-    from pmargin.book import portfolio_from_dict
+    from pmargin.book import arrange, portfolio_from_dict
     from pmargin.market import market_from_dict
-    from pmargin.risk import arrange
 
     market = market_from_dict({"timestamp": TS, "index": INDEX, "marks": MARKS, **EXTRA})
     accounts = [

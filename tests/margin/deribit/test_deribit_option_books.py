@@ -23,12 +23,11 @@ from _deribit_cases import model_from, shipped
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import BookArrangement, arrange, portfolio_from_dict
 from pmargin.engine import example_path
 from pmargin.margin import MarginResult, get_model
 from pmargin.margin.deribit import DeribitModel
 from pmargin.market import load_market
-from pmargin.risk import BookArrangement, arrange
 from pmargin.valuation import value_instruments
 
 MARKET = load_market(example_path("example_market.json"))

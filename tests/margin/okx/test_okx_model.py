@@ -13,13 +13,12 @@ import numpy as np
 import pytest
 from _okx_cases import FORWARD_BTC, INDEX, SPECS, YEARS, market, portfolio
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import arrange, portfolio_from_dict
 from pmargin.collateral import account_equity
 from pmargin.margin import MarginResult, get_model
 from pmargin.margin.okx import BORROW_COMPONENTS, COMPONENTS, OkxModel
 from pmargin.market import market_from_dict
 from pmargin.pricing import black76_value
-from pmargin.risk import arrange
 
 BTC = INDEX["BTC"]
 MR7_RATE = 0.0045  # okx.toml mr7.rates.perpetual.majors (example); futures assumed the same

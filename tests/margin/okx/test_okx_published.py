@@ -28,12 +28,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import BookArrangement, arrange, portfolio_from_dict
 from pmargin.collateral import account_equity
 from pmargin.margin import MarginResult, RiskUnitMargin, get_model, load_parameter_file
 from pmargin.margin.okx import OkxModel
 from pmargin.market import MarketSnapshot, market_from_dict
-from pmargin.risk import BookArrangement, arrange
 
 HERE = Path(__file__).parent
 FIXTURE = HERE / "okx_position_builder_example.json"

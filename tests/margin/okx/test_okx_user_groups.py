@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import arrange, portfolio_from_dict
 from pmargin.errors import InputError
 from pmargin.margin import MarginResult, get_model, load_parameter_file
 from pmargin.margin.okx import OkxModel
 from pmargin.market import market_from_dict
-from pmargin.risk import arrange
 
 ZZZ_INDEX, ZZZ_MARK, ZZZ_QUANTITY = 50.0, 50.5, 100.0
 """A made-up coin: index and mark (USD) and a long perpetual position (coins)."""

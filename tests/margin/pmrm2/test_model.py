@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from pmargin.book import Portfolio, example_portfolio, portfolio_from_dict
+from pmargin.book import BookArrangement, Portfolio, arrange, example_portfolio, portfolio_from_dict
 from pmargin.collateral import account_equity
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument, Kind, Right, Settlement
@@ -36,7 +36,6 @@ from pmargin.margin.pmrm2 import (
 from pmargin.margin.pmrm2._model import COMPONENTS
 from pmargin.margin.pmrm2._stages import FORWARD_LABEL
 from pmargin.market import MarketSnapshot, load_market
-from pmargin.risk import BookArrangement, arrange
 from pmargin.timeutil import SECONDS_PER_YEAR
 from pmargin.valuation import ResolvedInstruments
 

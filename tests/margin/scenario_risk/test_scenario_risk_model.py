@@ -14,7 +14,7 @@ import _books
 import numpy as np
 import pytest
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import BookArrangement, arrange, portfolio_from_dict
 from pmargin.collateral import balance_scenario_pnl
 from pmargin.errors import InputError
 from pmargin.history import PriceHistory, load_price_history
@@ -27,7 +27,7 @@ from pmargin.margin.scenario_risk import (
     ScenarioRiskModel,
 )
 from pmargin.market import market_from_dict
-from pmargin.risk import BookArrangement, arrange, usd_pnl
+from pmargin.risk import usd_pnl
 from pmargin.scenarios import historical_scenarios
 from pmargin.timeutil import HOURS_PER_YEAR
 from shared_paths import shared_data_dir

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import BookArrangement, arrange, portfolio_from_dict
 from pmargin.margin import MarginResult, load_parameter_file
 from pmargin.margin.standard import StandardModel
 from pmargin.market import MarketSnapshot, market_from_dict
-from pmargin.risk import BookArrangement, arrange
 
 INDEX_BTC = 98_000.0
 FORWARD_BTC = 100_000.0

@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 from _standard_cases import INDEX_BTC, account, margin
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import arrange, portfolio_from_dict
 from pmargin.errors import InputError
 from pmargin.margin import get_model, load_parameter_file, methodology_path
 from pmargin.margin.standard import StandardModel, StandardParams
 from pmargin.market import market_from_dict
-from pmargin.risk import arrange
 
 FUTURE = "im_rate = 0.02\nim_rate_per_unit = 0.00005\nmm_rate = 0.01\nmm_rate_per_unit = 0.00005\n"
 OPTION = "im_rate = 0.15\nim_min_rate = 0.10\nmm_rate = 0.075\nmm_put_mark_rate = 0.075\n"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from _tims_cases import INDEX, market, portfolio, shipped, table
 
+from pmargin.book import arrange
 from pmargin.margin import MarginResult, get_model
 from pmargin.margin.tims import COMPONENTS, TimsModel
-from pmargin.risk import arrange
 
 SPX, NDX, RUT = INDEX["SPX"], INDEX["NDX"], INDEX["RUT"]
 

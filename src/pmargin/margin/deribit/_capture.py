@@ -28,12 +28,11 @@ from typing import Any
 import numpy as np
 
 from pmargin._params import ParamTable, merge_tables
-from pmargin.book import Portfolio, portfolio_from_dict
+from pmargin.book import Portfolio, arrange, portfolio_from_dict
 from pmargin.errors import InputError
 from pmargin.margin._params import load_parameter_file
 from pmargin.margin.deribit._model import DeribitModel
 from pmargin.market import MarketSnapshot, market_from_dict
-from pmargin.risk import arrange
 
 __all__ = [
     "TOLERANCE",

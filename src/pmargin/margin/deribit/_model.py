@@ -35,6 +35,7 @@ from scipy import sparse
 
 from pmargin._params import ParamTable
 from pmargin._typing import FloatArray, IntArray
+from pmargin.book import BookArrangement
 from pmargin.errors import InputError
 from pmargin.margin._model import Capabilities, IncrementalMargin
 from pmargin.margin._params import load_parameter_file
@@ -66,7 +67,7 @@ from pmargin.margin.deribit._risk_matrix import (
     worst_case,
 )
 from pmargin.market import MarketSnapshot
-from pmargin.risk import BookArrangement, instrument_pnl
+from pmargin.risk import instrument_pnl
 from pmargin.scenarios import RiskMatrixScenario, ScenarioSet, VolShockKind
 from pmargin.valuation import ResolvedInstruments, value_instruments
 

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import sparse
 
+from pmargin.book import BookArrangement
 from pmargin.margin._result import MarginResult
 from pmargin.market import MarketSnapshot
-from pmargin.risk import BookArrangement
 from pmargin.valuation import ResolvedInstruments
 
 if TYPE_CHECKING:  # _model imports this module: the model is a type here, never imported

@@ -28,6 +28,7 @@ from scipy import sparse
 
 from pmargin._params import ParamTable
 from pmargin._typing import FloatArray, IntArray
+from pmargin.book import BookArrangement
 from pmargin.collateral import account_equity
 from pmargin.instruments import Kind
 from pmargin.margin._model import Capabilities
@@ -49,7 +50,7 @@ from pmargin.margin.okx._params import OkxParams
 from pmargin.margin.okx._scaling import progressive_scale
 from pmargin.market import MarketSnapshot
 from pmargin.pricing import black76_value
-from pmargin.risk import BookArrangement, instrument_pnl, settlement_to_usd
+from pmargin.risk import instrument_pnl, settlement_to_usd
 from pmargin.scenarios import RiskMatrixScenario, ScenarioSet, VolShockKind
 from pmargin.timeutil import DAYS_PER_YEAR
 from pmargin.valuation import ResolvedInstruments

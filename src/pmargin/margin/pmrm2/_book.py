@@ -38,6 +38,7 @@ import numpy as np
 
 from pmargin._params import ParamTable
 from pmargin._typing import FloatArray, IntArray
+from pmargin.book import BookArrangement
 from pmargin.errors import InputError, MarketDataError
 from pmargin.instruments import Instrument, Kind
 from pmargin.margin.pmrm2._parameters import CollateralParameters, Pmrm2Parameters
@@ -48,7 +49,6 @@ from pmargin.margin.pmrm2._portfolio import (
     Pmrm2Portfolio,
 )
 from pmargin.market import MarketSnapshot
-from pmargin.risk import BookArrangement
 from pmargin.timeutil import SECONDS_PER_YEAR
 
 __all__ = [

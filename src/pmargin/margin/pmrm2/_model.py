@@ -32,6 +32,7 @@ from scipy import sparse
 
 from pmargin._params import ParamTable
 from pmargin._typing import BoolArray, FloatArray, IntArray
+from pmargin.book import BookArrangement
 from pmargin.errors import InputError
 from pmargin.margin._model import Capabilities
 from pmargin.margin._params import load_parameter_file
@@ -63,7 +64,6 @@ from pmargin.margin.pmrm2._stages import (
     worst_loss,
 )
 from pmargin.market import MarketSnapshot
-from pmargin.risk import BookArrangement
 
 __all__ = ["COLLATERAL_COMPONENTS", "COMPONENTS", "DerivePmrm2Model"]
 

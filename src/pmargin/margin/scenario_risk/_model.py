@@ -29,6 +29,7 @@ from scipy import sparse
 
 from pmargin._params import ParamTable
 from pmargin._typing import FloatArray
+from pmargin.book import BookArrangement
 from pmargin.errors import InputError
 from pmargin.history import PriceHistory
 from pmargin.margin._model import Capabilities
@@ -48,7 +49,7 @@ from pmargin.margin.scenario_risk._tail import (
     tail_measure,
 )
 from pmargin.market import MarketSnapshot
-from pmargin.risk import BookArrangement, instrument_pnl, settlement_to_usd
+from pmargin.risk import instrument_pnl, settlement_to_usd
 from pmargin.scenarios import instrument_rows
 from pmargin.timeutil import HOURS_PER_YEAR
 from pmargin.valuation import ResolvedInstruments

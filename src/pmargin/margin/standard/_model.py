@@ -28,6 +28,7 @@ from scipy import sparse
 
 from pmargin._params import ParamTable
 from pmargin._typing import BoolArray, FloatArray
+from pmargin.book import BookArrangement
 from pmargin.instruments import Instrument
 from pmargin.margin._model import Capabilities
 from pmargin.margin._result import MarginResult, RiskUnitMargin
@@ -35,7 +36,6 @@ from pmargin.margin._scenario_margin import group_columns
 from pmargin.margin.standard._parameters import StandardParams
 from pmargin.margin.standard._rules import future_margin, otm_fraction, short_option_margin
 from pmargin.market import MarketSnapshot
-from pmargin.risk import BookArrangement
 from pmargin.valuation import ResolvedInstruments, value_instruments
 
 __all__ = ["StandardModel"]

@@ -25,6 +25,7 @@ from scipy import sparse
 
 from pmargin._params import ParamTable
 from pmargin._typing import FloatArray, IntArray
+from pmargin.book import BookArrangement
 from pmargin.margin._model import Capabilities
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
@@ -41,7 +42,7 @@ from pmargin.margin.tims._pieces import (
     valuation_points,
 )
 from pmargin.market import MarketSnapshot
-from pmargin.risk import BookArrangement, instrument_pnl, settlement_to_usd
+from pmargin.risk import instrument_pnl, settlement_to_usd
 from pmargin.valuation import ResolvedInstruments
 
 __all__ = ["COMPONENTS", "TimsModel"]

@@ -21,7 +21,7 @@ import numpy as np
 from scipy import sparse
 
 from pmargin._typing import FloatArray
-from pmargin.book import Portfolio, base_quantity, unrealised_pnl
+from pmargin.book._portfolio import Portfolio, base_quantity, unrealised_pnl
 from pmargin.instruments import Instrument
 from pmargin.market import MarketSnapshot
 from pmargin.valuation import ResolvedInstruments, resolve_instruments

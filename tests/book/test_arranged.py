@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from pmargin.book import portfolio_from_dict
+from pmargin.book import arrange, portfolio_from_dict
 from pmargin.errors import MarketDataError
 from pmargin.market import market_from_dict
-from pmargin.risk import arrange
 
 MARKET = market_from_dict(
     {
