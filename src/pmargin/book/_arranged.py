@@ -10,21 +10,29 @@ Native, quote and contract quantities are converted with
 :func:`~pmargin.book.base_quantity` at the instrument's resolved underlying price (the mark of
 a perpetual or future, the forward of an option's expiry), e.g. Deribit ``BTC-PERPETUAL``'s USD
 quantity divided by its mark price.
+
+The arranged book offers its own operations: :meth:`BookArrangement.row` and
+:meth:`~BookArrangement.column` (look-ups, one error text), :meth:`~BookArrangement.take_accounts`
+(some accounts alone, with only the instruments they hold), :meth:`~BookArrangement.with_account`
+(one account's positions or balances changed, the rest shared) and the cached
+:attr:`~BookArrangement.valuation`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 
-from pmargin._typing import FloatArray
+from pmargin._typing import FloatArray, IntArray
 from pmargin.book._portfolio import Portfolio, base_quantity, unrealised_pnl
+from pmargin.errors import InputError
 from pmargin.instruments import Instrument
 from pmargin.market import MarketSnapshot
-from pmargin.valuation import ResolvedInstruments, resolve_instruments
+from pmargin.valuation import ResolvedInstruments, Valuation, resolve_instruments, value_instruments
 
 __all__ = ["BookArrangement", "arrange"]
 
@@ -56,6 +64,13 @@ class BookArrangement:
         futures and perpetuals against their ``avg_price``, in the settlement currency
         (linear: ``q (F - avg)``; inverse: ``q (F / avg - 1)`` coin, ``q`` in base units at
         the mark ``F``). Positions without ``avg_price`` are taken as settled to the mark (0).
+
+    Notes
+    -----
+    The book is immutable by convention: its arrays are never changed in place, so what is
+    derived from them is computed once and kept in a private cache that equality, ``repr``
+    and :func:`dataclasses.replace` ignore (a replaced book starts with an empty cache): the
+    account and symbol look-ups and the :attr:`valuation`.
     """
 
     account_ids: tuple[str, ...]
@@ -64,6 +79,7 @@ class BookArrangement:
     assets: tuple[str, ...] = ()
     balances: FloatArray | None = None
     unrealised: Any = None
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Default to no balances and no unrealised P&L."""
@@ -110,6 +126,134 @@ class BookArrangement:
             unrealised=row(unrealised),
         )
 
+    def row(self, account_id: str) -> int:
+        """Return the row of ``account_id`` (``account_ids[row] == account_id``).
+
+        Raises
+        ------
+        InputError
+            Field ``account``: the account is not in the book.
+        """
+        rows = self._cache.get("rows")
+        if rows is None:
+            rows = {account: a for a, account in enumerate(self.account_ids)}
+            self._cache["rows"] = rows
+        try:
+            return int(rows[account_id])
+        except KeyError:
+            raise InputError("account", account_id, "is not in the book") from None
+
+    def column(self, symbol: str) -> int | None:
+        """Return the column of the instrument ``symbol``, ``None`` if no account holds it."""
+        columns = self._cache.get("columns")
+        if columns is None:
+            columns = {inst.symbol: j for j, inst in enumerate(self.instruments)}
+            self._cache["columns"] = columns
+        j = columns.get(symbol)
+        return None if j is None else int(j)
+
+    @property
+    def valuation(self) -> Valuation:
+        """Values and Greeks of every instrument (``value_instruments(resolved)``), computed once.
+
+        Arrays of shape ``(n_instruments,)`` in book column order; units as
+        :class:`~pmargin.valuation.Valuation`. Shared by every caller: read, never write.
+        """
+        valuation = self._cache.get("valuation")
+        if valuation is None:
+            valuation = value_instruments(self.resolved)
+            self._cache["valuation"] = valuation
+        assert isinstance(valuation, Valuation)
+        return valuation
+
+    def take_accounts(self, rows: Sequence[int] | IntArray) -> BookArrangement:
+        """Return the accounts of ``rows`` alone, with only the instruments they hold.
+
+        Parameters
+        ----------
+        rows
+            Row indices, shape ``(n_rows,)``; the new book's row ``k`` is ``rows[k]``.
+
+        Returns
+        -------
+        BookArrangement
+            Shape ``(n_rows, n_held)``: the columns holding a stored entry in any of ``rows``
+            (book order, resolved instruments taken, not looked up again); every asset column
+            kept, balances copied.
+        """
+        index = np.asarray(rows, dtype=np.int64)
+        quantity = sparse.csr_array(self.quantity)[index]
+        held = np.flatnonzero(np.diff(sparse.csc_array(quantity).indptr) > 0).astype(np.int64)
+        return BookArrangement(
+            account_ids=tuple(self.account_ids[int(r)] for r in index),
+            resolved=self.resolved.take(held),
+            quantity=sparse.csr_array(quantity[:, held]),
+            assets=self.assets,
+            balances=self.balance_matrix[index].copy(),
+            unrealised=sparse.csr_array(sparse.csr_array(self.unrealised)[index][:, held]),
+        )
+
+    def with_account(
+        self,
+        row: int,
+        positions: Mapping[int, float] | None = None,
+        unrealised: Mapping[int, float] | None = None,
+        balances: Mapping[str, float] | None = None,
+    ) -> BookArrangement:
+        """Return the book with account ``row``'s positions and/or balances replaced.
+
+        Parameters
+        ----------
+        row
+            The account's row.
+        positions
+            Column -> quantity in base units: the account's whole row of positions (a column
+            left out is not held; a stored 0 is kept as an entry). ``None`` keeps the row.
+        unrealised
+            Column -> unrealised P&L (settlement currency) of the new positions; a column left
+            out has 0. Read only with ``positions``; ``None`` with positions means all 0.
+        balances
+            Asset -> balance (units of the asset): the account's whole balances; an asset not
+            in the book becomes a new column (0 for every other account, assets kept sorted).
+            ``None`` keeps the row.
+
+        Returns
+        -------
+        BookArrangement
+            Same accounts and instruments (resolved shared); the other rows' values unchanged.
+        """
+        book = self
+        if positions is not None:
+            upnl = {} if unrealised is None else unrealised
+            columns = np.asarray(sorted(positions), dtype=np.int64)
+            values = np.asarray([positions[int(j)] for j in columns], dtype=np.float64)
+            u_values = np.asarray([upnl.get(int(j), 0.0) for j in columns], dtype=np.float64)
+            book = BookArrangement(
+                account_ids=book.account_ids,
+                resolved=book.resolved,
+                quantity=_replace_row(book.quantity, row, columns, values),
+                assets=book.assets,
+                balances=book.balances,
+                unrealised=_replace_row(book.unrealised, row, columns, u_values),
+            )
+        if balances is not None:
+            assets = tuple(sorted(set(book.assets) | set(balances)))
+            matrix = np.zeros((len(book.account_ids), len(assets)))
+            for k, asset in enumerate(book.assets):
+                matrix[:, assets.index(asset)] = book.balance_matrix[:, k]
+            matrix[row] = 0.0
+            for asset, amount in balances.items():
+                matrix[row, assets.index(asset)] = amount
+            book = BookArrangement(
+                account_ids=book.account_ids,
+                resolved=book.resolved,
+                quantity=book.quantity,
+                assets=assets,
+                balances=matrix,
+                unrealised=book.unrealised,
+            )
+        return book
+
     @property
     def balance_matrix(self) -> FloatArray:
         """``balances`` as a float64 ``(n_accounts, n_assets)`` array (never ``None``)."""
@@ -130,6 +274,22 @@ class BookArrangement:
     def shape(self) -> tuple[int, int]:
         """``(n_accounts, n_instruments)``."""
         return (len(self.account_ids), len(self.instruments))
+
+
+def _replace_row(matrix: Any, row: int, columns: IntArray, values: FloatArray) -> Any:
+    """``matrix`` (CSR, ``(n_rows, n_cols)``) with row ``row`` holding ``values`` at ``columns``."""
+    csr = sparse.csr_array(matrix)
+    start, end = int(csr.indptr[row]), int(csr.indptr[row + 1])
+    indptr = csr.indptr.astype(np.int64)
+    indptr[row + 1 :] += columns.size - (end - start)
+    return sparse.csr_array(
+        (
+            np.concatenate([csr.data[:start], values, csr.data[end:]]),
+            np.concatenate([csr.indices[:start], columns, csr.indices[end:]]).astype(np.int64),
+            indptr,
+        ),
+        shape=csr.shape,
+    )
 
 
 def arrange(portfolio: Portfolio, market: MarketSnapshot) -> BookArrangement:
