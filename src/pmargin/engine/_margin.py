@@ -23,7 +23,7 @@ from pmargin.health import AccountHealth, LiquidationDistance, assess, liquidati
 from pmargin.history import PriceHistory, load_price_history
 from pmargin.margin import MarginResult, get_model
 from pmargin.market import MarketSnapshot
-from pmargin.valuation import Valuation, value_instruments
+from pmargin.valuation import Valuation
 
 __all__ = ["MarginReport", "finite_or_none", "margin_report", "margin_reports"]
 
@@ -147,7 +147,7 @@ def margin_reports(
     """:func:`margin_report` for several models over one arrangement of the book."""
     book = portfolio if isinstance(portfolio, BookArrangement) else arrange(portfolio, market)
     equity = account_equity(book, market)
-    valuation = value_instruments(book.resolved)
+    valuation = book.valuation
     reports: dict[str, MarginReport] = {}
     history = _history_or_none() if liquidation else None
     for name in models:

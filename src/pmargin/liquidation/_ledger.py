@@ -130,8 +130,6 @@ class Ledger:
         self.liquidator_usd = 0.0
         self.market_usd = 0.0
         self.bad_debt_usd = 0.0
-        self._row = {account_id: a for a, account_id in enumerate(book.account_ids)}
-        self._column = {inst.symbol: j for j, inst in enumerate(book.instruments)}
         self._quantity = sparse.csr_array(book.quantity)
         self._unrealised = sparse.csr_array(book.unrealised)
         self._accounts: dict[int, AccountState] = {}
@@ -140,14 +138,11 @@ class Ledger:
     # ------------------------------------------------------------------ reading
     def row(self, account_id: str) -> int:
         """Row of an account in the book; an unknown id is an :class:`InputError`."""
-        row = self._row.get(account_id)
-        if row is None:
-            raise InputError("account", account_id, "is not in the book")
-        return row
+        return self.book.row(account_id)
 
     def column(self, symbol: str) -> int:
         """Column of an instrument in the book; an unknown symbol is an :class:`InputError`."""
-        column = self._column.get(symbol)
+        column = self.book.column(symbol)
         if column is None:
             raise InputError("instrument", symbol, "is not in the book")
         return column

@@ -303,10 +303,7 @@ class Monitor:
     # ------------------------------------------------------------------ internals
 
     def _row(self, account_id: str) -> int:
-        try:
-            return self._start.account_ids.index(account_id)
-        except ValueError:
-            raise InputError("account", account_id, "is not in the book") from None
+        return self._start.row(account_id)
 
     def _quote_usd(self, instrument: Instrument) -> float:
         return self._market.usd_price(instrument.quote)

@@ -155,12 +155,10 @@ class PreTradeChecker:
         self.market = market
         self.result = model.compute(book, market) if result is None else result
         self.equity = account_equity(book, market).equity
-        self._column = {inst.symbol: j for j, inst in enumerate(book.instruments)}
         self._quantity = sparse.csr_array(book.quantity)
         self._unrealised = sparse.csr_array(book.unrealised)
         self._new: dict[str, ResolvedInstruments] = {}
-        self._row = {account_id: a for a, account_id in enumerate(book.account_ids)}
-        self._marks = value_instruments(book.resolved).price
+        self._marks = book.valuation.price
         self._new_marks: dict[str, float] = {}
         make_incremental = getattr(model, "incremental", None)
         self._incremental: IncrementalMargin | None = (
@@ -177,10 +175,8 @@ class PreTradeChecker:
             :attr:`price_bounds` (field ``order.price``), an instrument the market cannot
             price, or a non-finite equity or margin after the order (an input out of range).
         """
-        row = self._row.get(account_id)
-        if row is None:
-            raise InputError("account", account_id, "is not in the book")
-        column = self._column.get(order.instrument.symbol)
+        row = self.book.row(account_id)
+        column = self.book.column(order.instrument.symbol)
         one = self._resolved_one(order.instrument, column)
         q = base_quantity(
             Position(order.instrument, order.quantity, order.unit),

@@ -32,7 +32,6 @@ from pmargin.simulate._population import (
     fund_population,
     generate_population,
     load_population,
-    take_rows,
 )
 from pmargin.simulate._report import REPORT_FILES, TABLE_COLUMNS, write_report
 from pmargin.simulate._simulate import (
@@ -68,6 +67,5 @@ __all__ = [
     "run_cascade",
     "simulate_crash",
     "simulation_liquidation_config",
-    "take_rows",
     "write_report",
 ]

@@ -62,7 +62,6 @@ __all__ = [
     "fund_population",
     "generate_population",
     "load_population",
-    "take_rows",
 ]
 
 FUNDING_MODES = ("leverage", "utilisation", "as_given")
@@ -203,20 +202,6 @@ def _population(
     return Population(book, strategies, tuple(collateral), utilisation, source)
 
 
-def take_rows(book: BookArrangement, rows: IntArray) -> BookArrangement:
-    """Return the accounts of ``rows``, keeping only the instruments they hold."""
-    quantity = sparse.csr_array(book.quantity)[rows]
-    held = np.flatnonzero(np.diff(sparse.csc_array(quantity).indptr) > 0).astype(np.int64)
-    return BookArrangement(
-        account_ids=tuple(book.account_ids[int(r)] for r in rows),
-        resolved=book.resolved.take(held),
-        quantity=sparse.csr_array(quantity[:, held]),
-        assets=book.assets,
-        balances=book.balance_matrix[rows].copy(),
-        unrealised=sparse.csr_array(sparse.csr_array(book.unrealised)[rows][:, held]),
-    )
-
-
 def _with_balances(
     book: BookArrangement, collateral: list[str], amount: FloatArray
 ) -> BookArrangement:
@@ -239,14 +224,14 @@ def _applicable(model: MarginModel, book: BookArrangement, market: MarketSnapsho
     if model.capabilities.margins is not None:
         rows = np.flatnonzero(model.capabilities.supported_accounts(book)).astype(np.int64)
         try:
-            model.compute(take_rows(book, rows), market)
+            model.compute(book.take_accounts(rows), market)
             return rows
         except PmarginError:
             pass
     keep = []
     for row in range(n):
         try:
-            model.compute(take_rows(book, np.array([row], dtype=np.int64)), market)
+            model.compute(book.take_accounts([row]), market)
             keep.append(row)
         except PmarginError:
             continue
@@ -275,7 +260,7 @@ def fund_population(
     rows = _applicable(model, population.book, market)
     if rows.size == 0:
         raise InputError("model", model.name, "margins no account of the population")
-    book = take_rows(population.book, rows)
+    book = population.book.take_accounts(rows)
     collateral = [population.collateral[int(r)] for r in rows]
     price = np.array([market.usd_price(a) for a in collateral], dtype=np.float64)
     positions_usd = account_equity(book, market).positions_usd
