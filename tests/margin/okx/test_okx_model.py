@@ -220,6 +220,47 @@ def test_batch_invariants(params: Path | None) -> None:
         assert alone.initial_margin[0] == pytest.approx(result.initial_margin[k])
 
 
+def _random_books(seed: int, n: int) -> list[dict[str, float]]:
+    """Random books over every spec, and hedged spot/perpetual pairs (where MR7 binds)."""
+    rng = np.random.default_rng(seed)
+    symbols = [s["symbol"] for s in SPECS]
+    books: list[dict[str, float]] = []
+    for k in range(n):
+        if k % 4 == 3:
+            size = float(rng.uniform(0.01, 30.0))
+            books.append({"BTC-USD": size, "BTC-USD-SWAP": -size})
+            continue
+        scale = {"XRP-USD-SWAP": 20_000.0}
+        books.append(
+            {s: float(rng.normal() * scale.get(s, 2.0)) for s in symbols if rng.random() < 0.5}
+        )
+    return books
+
+
+@pytest.mark.parametrize("params", [None, BORROWING], ids=["shipped", "borrowing"])
+def test_contributions_add_up_to_each_unit_im(params: Path | None) -> None:
+    """Per unit, positions' contributions add up to its IMR (1e-9 relative), both branches."""
+    m = market()
+    book = arrange(portfolio(*_random_books(10, 120)), m)
+    result = get_model("okx", params=params).compute(book, m)
+    contribution = result.im_contribution.toarray()
+    branches = set()
+    for unit in result.risk_units:
+        if unit.underlying == "*":
+            np.testing.assert_array_equal(unit.initial_margin, result.im_other)
+            continue
+        columns = [j for j, i in enumerate(book.instruments) if i.underlying == unit.underlying]
+        attributed = contribution[:, columns].sum(axis=1)
+        bound = 1e-9 * np.maximum(unit.initial_margin, 1.0)
+        assert np.all(np.abs(attributed - unit.initial_margin) <= bound)
+        c = unit.components
+        branches |= set(np.where(c["mr"] >= c["mr7"], "mr", "mr7")[unit.holds].tolist())
+    assert branches == {"mr", "mr7"}
+    total = contribution.sum(axis=1) + result.im_other
+    bound = 1e-9 * np.maximum(result.initial_margin, 1.0)
+    assert np.all(np.abs(total - result.initial_margin) <= bound)
+
+
 def test_held_flags() -> None:
     result = _run({"BTC-USD-SWAP": 1.0}, {"XRP-USD-SWAP": 1.0})
     by_name = {u.underlying: u for u in result.risk_units}

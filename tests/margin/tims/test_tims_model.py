@@ -120,3 +120,49 @@ def test_batch_invariants() -> None:
     assert result.initial_margin[-1] == 0.0
     for k, positions in enumerate(BOOKS[:-1]):
         assert _run(positions).initial_margin[0] == pytest.approx(result.initial_margin[k])
+
+
+def test_contributions_add_up_to_each_product_group_requirement() -> None:
+    """Per product group (its members' IM) and account, to 1e-9 relative, both branches."""
+    rng = np.random.default_rng(11)
+    symbols = ["AAPL", "AAPL-200-C", "AAPL-200-P", "AAPL-220-C", "SPX-5000-P", "ES", "NQ", "RTY"]
+    books: list[dict[str, float]] = []
+    for k in range(120):
+        if k % 4 == 3:  # a conversion: the per-contract minimum binds
+            n = float(rng.integers(1, 20))
+            books.append({"AAPL": 100.0 * n, "AAPL-200-P": n, "AAPL-200-C": -n})
+            continue
+        books.append(
+            {
+                s: float(rng.normal() * (300.0 if s == "AAPL" else 3.0))
+                for s in symbols
+                if rng.random() < 0.5
+            }
+        )
+    m = market()
+    book = arrange(portfolio(*books), m)
+    model = get_model("tims")
+    assert isinstance(model, TimsModel)
+    result = model.compute(book, m)
+    contribution = result.im_contribution.toarray()
+    groups: dict[str, list[str]] = {}
+    for unit in result.risk_units:
+        product = model.params.product_group(unit.underlying)
+        groups.setdefault(unit.underlying if product is None else product.name, []).append(
+            unit.underlying
+        )
+    branches = set()
+    by_name = {u.underlying: u for u in result.risk_units}
+    for members in groups.values():
+        columns = [j for j, i in enumerate(book.instruments) if i.underlying in members]
+        attributed = contribution[:, columns].sum(axis=1)
+        required = np.sum([by_name[u].initial_margin for u in members], axis=0)
+        assert np.all(np.abs(attributed - required) <= 1e-9 * np.maximum(required, 1.0))
+        for u in members:
+            c = by_name[u].components
+            binds = c["largest_loss"] >= c["minimum"]
+            branches |= set(np.where(binds, "loss", "minimum")[by_name[u].holds].tolist())
+    assert branches == {"loss", "minimum"}
+    total = contribution.sum(axis=1) + result.im_other
+    bound = 1e-9 * np.maximum(result.initial_margin, 1.0)
+    assert np.all(np.abs(total - result.initial_margin) <= bound)

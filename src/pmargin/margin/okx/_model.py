@@ -34,7 +34,9 @@ from pmargin.instruments import Kind
 from pmargin.margin._model import Capabilities
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
+    UnitPositions,
     group_columns,
+    proportional_scale,
     scatter_columns,
     unit_pnl,
     worst_loss,
@@ -279,12 +281,10 @@ class OkxModel:
         self, underlying: str, columns: IntArray, quantity: Any, m: _Matrices
     ) -> tuple[RiskUnitMargin, Any]:
         p = self.params
-        n_accounts = quantity.shape[0]
-        sub = sparse.csr_array(quantity[:, columns])
-        rows = np.repeat(np.arange(n_accounts), np.diff(sub.indptr))
-        q = sub.data
-        local = sub.indices  # position -> row of the unit's instrument block
+        positions = UnitPositions.of(quantity, columns)
+        q = positions.quantity
 
+        # reduce: worst loss (first column on ties) and binding column of each matrix
         scen = m.scenario[columns]
         pnl = unit_pnl(quantity, columns, scen)
         n1 = m.n_mr1
@@ -305,19 +305,17 @@ class OkxModel:
         mr3 = term_structure_charge(bucket_pnl)
 
         mr7_rate = m.mr7_rate[columns]
-        mr7_raw = np.asarray(abs(sub) @ mr7_rate, dtype=np.float64)
+        mr7_raw = positions.gross(mr7_rate)
         scale = p.mr7_scaling.lookup(underlying)
         mr7 = progressive_scale(mr7_raw, scale.bounds, scale.multipliers)
 
+        # charges
         mr = worst + mr3 + mr4 + mr5
         mmr = np.maximum(mr, mr7)
         imr = p.im_factor * mmr
 
-        # Per-position IM: each term's own attribution, the binding branch of max(MR, MR7).
-        def at(matrix: FloatArray, scenario: IntArray) -> FloatArray:
-            s = scenario[rows]
-            return np.where(s >= 0, -q * matrix[local, np.maximum(s, 0)], 0.0)
-
+        # attribution: each term's own, the binding branch of max(MR, MR7), times im_factor
+        rows, local = positions.account, positions.local
         position_bucket = np.searchsorted(used, bucket[local])
         span_weight = np.zeros_like(q)
         has_bucket = bucket[local] >= 0
@@ -325,18 +323,14 @@ class OkxModel:
             weights = term_structure_weights(bucket_pnl)
             span_weight[has_bucket] = weights[rows[has_bucket], position_bucket[has_bucket]]
         mr_part = (
-            at(scen, binding)
-            + at(basis, basis_binding)
-            + at(rate, rate_binding)
+            positions.binding_loss(scen, binding)
+            + positions.binding_loss(basis, basis_binding)
+            + positions.binding_loss(rate, rate_binding)
             + q * m.vol_span[columns][local] * span_weight
         )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(mr7_raw > 0.0, mr7 / mr7_raw, 0.0)
-        mr7_part = np.abs(q) * mr7_rate[local] * ratio[rows]
-        values = p.im_factor * np.where((mr >= mr7)[rows], mr_part, mr7_part)
-        contribution = sparse.csr_array(
-            (values, sub.indices.copy(), sub.indptr.copy()), shape=sub.shape
-        )
+        mr7_part = positions.gross_share(mr7_rate, proportional_scale(mr7, mr7_raw))
+        values = p.im_factor * positions.binding_branch(mr >= mr7, mr_part, mr7_part)
+        contribution = positions.contribution(values)
 
         components = dict(
             zip(COMPONENTS, (mr1, mr2, mr3, mr4, mr5, mr6, mr7_raw, mr7, mr, mmr), strict=True)
@@ -351,7 +345,7 @@ class OkxModel:
             scenario_labels=self._labels(underlying),
             scenario_pnl=pnl,
             worst_scenario=binding,
-            held=np.diff(sub.indptr) > 0,
+            held=positions.held,
         )
         return unit, contribution
 

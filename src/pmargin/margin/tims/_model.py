@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-import numpy.typing as npt
 from scipy import sparse
 
 from pmargin._params import ParamTable
@@ -29,7 +28,9 @@ from pmargin.book import BookArrangement
 from pmargin.margin._model import Capabilities
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
+    UnitPositions,
     group_columns,
+    proportional_scale,
     scatter_columns,
     unit_pnl,
     worst_loss,
@@ -57,11 +58,11 @@ class _ClassGroup:
 
     underlying: str
     columns: IntArray
+    positions: UnitPositions
     pnl: FloatArray  # (n_accounts, n_points)
     loss: FloatArray
     worst: IntArray
     minimum: FloatArray
-    held: npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,11 +168,9 @@ class TimsModel:
     ) -> _ClassGroup:
         group_pnl = unit_pnl(quantity, columns, pnl[columns])
         loss, worst = worst_loss(group_pnl)
-        sub = sparse.csr_array(quantity[:, columns])
-        minimum = np.asarray(abs(sub) @ minimum_rate[columns], dtype=np.float64)
-        return _ClassGroup(
-            underlying, columns, group_pnl, loss, worst, minimum, np.diff(sub.indptr) > 0
-        )
+        positions = UnitPositions.of(quantity, columns)
+        minimum = positions.gross(minimum_rate[columns])
+        return _ClassGroup(underlying, columns, positions, group_pnl, loss, worst, minimum)
 
     def _product_group(
         self,
@@ -181,37 +180,30 @@ class TimsModel:
         pnl: FloatArray,
         minimum_rate: FloatArray,
     ) -> list[tuple[RiskUnitMargin, tuple[IntArray, Any]]]:
+        # reduce: the product group's worst offset loss (first point on ties) and its point
         stacked = np.stack([m.pnl for m in members])  # (n_members, n_accounts, n_points)
         group_loss, group_worst = worst_loss(offset_pnl(stacked, offset))
+        # charges: max(loss, minimum), shared in proportion to the standalone requirements
         group_minimum = np.sum([m.minimum for m in members], axis=0)
         requirement = np.maximum(group_loss, group_minimum)
         loss_binds = group_loss >= group_minimum
         standalone = [np.maximum(m.loss, m.minimum) for m in members]
-        total = np.sum(standalone, axis=0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(total > 0.0, requirement / total, 0.0)
+        share = proportional_scale(requirement, np.sum(standalone, axis=0))
         factors = offset_factors(stacked, offset)
-        n_accounts = quantity.shape[0]
-        accounts = np.arange(n_accounts)
+        accounts = np.arange(quantity.shape[0])
+        point = np.maximum(group_worst, 0)
         result = []
         for k, member in enumerate(members):
             allocated = standalone[k] * share
-            # Per position: its loss at the group's binding point, times its class group's
-            # offset factor there, or its own minimum when the minimum binds.
-            sub = sparse.csr_array(quantity[:, member.columns])
-            rows = np.repeat(accounts, np.diff(sub.indptr))
-            point = np.maximum(group_worst, 0)
-            factor = factors[k, accounts, point]
-            at_point = np.where(
-                group_worst[rows] >= 0,
-                -sub.data * pnl[member.columns[sub.indices], point[rows]] * factor[rows],
-                0.0,
+            # attribution: each position's loss at the group's binding point, times its class
+            # group's offset factor there, or its own minimum when the minimum binds
+            positions = member.positions
+            rate = minimum_rate[member.columns]
+            at_point = positions.binding_loss(
+                pnl[member.columns], group_worst, factors[k, accounts, point]
             )
-            own_minimum = np.abs(sub.data) * minimum_rate[member.columns[sub.indices]]
-            values = np.where(loss_binds[rows], at_point, own_minimum)
-            contribution = sparse.csr_array(
-                (values, sub.indices.copy(), sub.indptr.copy()), shape=sub.shape
-            )
+            values = positions.binding_branch(loss_binds, at_point, positions.gross_share(rate))
+            contribution = positions.contribution(values)
             components = dict(
                 zip(
                     COMPONENTS,
@@ -238,7 +230,7 @@ class TimsModel:
                 scenario_labels=labels,
                 scenario_pnl=member.pnl,
                 worst_scenario=member.worst,
-                held=member.held,
+                held=member.positions.held,
             )
             result.append((unit, (member.columns, contribution)))
         return result

@@ -1,0 +1,114 @@
+"""The shared attribution stage of the scenario margin models (``margin/_scenario_margin.py``).
+
+Every expected value is recomputed here from the dense quantity matrix with plain loops, so
+the sparse entry arithmetic is checked against the definition, not against itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from pmargin._typing import FloatArray
+from pmargin.margin._scenario_margin import (
+    UnitPositions,
+    binding_contribution,
+    proportional_scale,
+    unit_pnl,
+    worst_loss,
+)
+
+COLUMNS = np.array([0, 2, 3, 5], dtype=np.int64)
+
+
+def _quantity(seed: int, n_accounts: int = 25) -> sparse.csr_array:
+    """Random signed quantities, about half the cells held, the last account empty."""
+    rng = np.random.default_rng(seed)
+    dense = rng.normal(scale=4.0, size=(n_accounts, 7)) * (rng.random((n_accounts, 7)) < 0.5)
+    dense[-1] = 0.0
+    return sparse.csr_array(dense)
+
+
+def _dense_block(quantity: sparse.csr_array) -> FloatArray:
+    block: FloatArray = quantity.toarray()[:, COLUMNS]
+    return block
+
+
+def test_entries_rebuild_the_block_and_the_held_flags() -> None:
+    quantity = _quantity(1)
+    positions = UnitPositions.of(quantity, COLUMNS)
+    rebuilt = np.zeros((quantity.shape[0], COLUMNS.size))
+    rebuilt[positions.account, positions.local] = positions.quantity
+    dense = _dense_block(quantity)
+    np.testing.assert_array_equal(rebuilt, dense)
+    np.testing.assert_array_equal(positions.held, (dense != 0.0).any(axis=1))
+    assert not positions.held[-1]
+    values = np.arange(positions.quantity.size, dtype=np.float64)
+    block = positions.contribution(values).toarray()
+    np.testing.assert_array_equal(block[positions.account, positions.local], values)
+    assert block.sum() == values.sum()
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_binding_loss_is_each_position_loss_at_its_account_scenario(weighted: bool) -> None:
+    rng = np.random.default_rng(2)
+    quantity = _quantity(2)
+    instrument_pnl = rng.normal(size=(COLUMNS.size, 9))
+    loss, scenario = worst_loss(unit_pnl(quantity, COLUMNS, instrument_pnl))
+    scenario[3] = -1  # an account with no binding scenario attributes nothing
+    weight = rng.uniform(0.2, 1.0, size=quantity.shape[0]) if weighted else None
+    positions = UnitPositions.of(quantity, COLUMNS)
+    values = positions.binding_loss(instrument_pnl, scenario, weight)
+    dense = _dense_block(quantity)
+    expected = np.zeros_like(dense)
+    for a in range(dense.shape[0]):
+        if scenario[a] < 0:
+            continue
+        for j in range(COLUMNS.size):
+            w = 1.0 if weight is None else weight[a]
+            expected[a, j] = -dense[a, j] * instrument_pnl[j, scenario[a]] * w
+    got = positions.contribution(values).toarray()
+    np.testing.assert_array_equal(got, expected)  # the same products, in the same order
+    # an account's entries add up to (weight x) its worst loss: sums of 4 terms, ~1e-15 apart
+    w = np.ones(dense.shape[0]) if weight is None else weight
+    sums = got.sum(axis=1)
+    bound = 1e-14 * (np.abs(got).sum(axis=1) + 1.0)
+    mask = scenario >= 0
+    assert np.all(np.abs(sums[mask] - w[mask] * loss[mask]) <= bound[mask])
+    assert np.all(sums[~mask] == 0.0)
+    # the one-call form gives the same block, bit for bit
+    block = binding_contribution(quantity, COLUMNS, instrument_pnl, scenario, weight)
+    np.testing.assert_array_equal(block.toarray(), got)
+
+
+def test_gross_charge_and_its_scaled_shares() -> None:
+    rng = np.random.default_rng(3)
+    quantity = _quantity(3)
+    rate = rng.uniform(0.0, 2.0, size=COLUMNS.size)
+    positions = UnitPositions.of(quantity, COLUMNS)
+    dense = _dense_block(quantity)
+    gross = positions.gross(rate)
+    np.testing.assert_allclose(gross, np.abs(dense) @ rate, rtol=1e-14, atol=0.0)
+    target = gross * rng.uniform(1.0, 3.0, size=gross.size)  # a charge scaled up (MR7's tiers)
+    scale = proportional_scale(target, gross)
+    shares = positions.contribution(positions.gross_share(rate, scale)).toarray()
+    np.testing.assert_allclose(shares.sum(axis=1), target, rtol=1e-14, atol=0.0)
+    unscaled = positions.contribution(positions.gross_share(rate)).toarray()
+    np.testing.assert_array_equal(unscaled, np.abs(dense) * rate)
+
+
+def test_proportional_scale_is_zero_where_nothing_is_raw() -> None:
+    with np.errstate(all="raise"):
+        scale = proportional_scale(np.array([3.0, 5.0, 0.0]), np.array([2.0, 0.0, 0.0]))
+    np.testing.assert_array_equal(scale, [1.5, 0.0, 0.0])
+
+
+def test_binding_branch_takes_each_account_binding_term() -> None:
+    quantity = _quantity(4)
+    positions = UnitPositions.of(quantity, COLUMNS)
+    n = positions.quantity.size
+    first, second = np.full(n, 1.0), np.full(n, 2.0)
+    binds = np.arange(quantity.shape[0]) % 2 == 0
+    chosen = positions.binding_branch(binds, first, second)
+    np.testing.assert_array_equal(chosen, np.where(binds[positions.account], 1.0, 2.0))
