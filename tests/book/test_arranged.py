@@ -257,6 +257,8 @@ def test_valuation_is_computed_once_and_equals_value_instruments(
     first = book.valuation
     assert book.valuation is first
     assert calls == [1]
+    assert not first.price.flags.writeable  # shared by every caller: read-only
+    assert book.resolved.underlying_price.flags.writeable  # the inputs are left as they were
     fresh = value_instruments(book.resolved)
     for name in ("price", "price_usd", "delta", "gamma", "vega", "theta", "delta_coin"):
         np.testing.assert_array_equal(getattr(first, name), getattr(fresh, name))

@@ -157,11 +157,16 @@ class BookArrangement:
         """Values and Greeks of every instrument (``value_instruments(resolved)``), computed once.
 
         Arrays of shape ``(n_instruments,)`` in book column order; units as
-        :class:`~pmargin.valuation.Valuation`. Shared by every caller: read, never write.
+        :class:`~pmargin.valuation.Valuation`. Shared by every caller: read, never write (the
+        arrays it owns are made read-only).
         """
         valuation = self._cache.get("valuation")
         if valuation is None:
             valuation = value_instruments(self.resolved)
+            for name in ("price", "price_usd", "delta", "gamma", "vega", "theta", "delta_coin"):
+                array = getattr(valuation, name)
+                if array.base is None:  # its own array (not a view of the resolved inputs)
+                    array.setflags(write=False)
             self._cache["valuation"] = valuation
         assert isinstance(valuation, Valuation)
         return valuation

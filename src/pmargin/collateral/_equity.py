@@ -29,7 +29,6 @@ from pmargin._typing import FloatArray
 from pmargin.book import BookArrangement
 from pmargin.errors import InputError
 from pmargin.market import MarketSnapshot
-from pmargin.valuation import value_instruments
 
 __all__ = [
     "AccountEquity",
@@ -142,7 +141,7 @@ def _settlement_values(book: BookArrangement) -> sparse.csr_array:
     resolved = book.resolved
     per_unit = np.zeros(len(resolved))
     if len(resolved):
-        price = value_instruments(resolved).price
+        price = book.valuation.price
         holds_value = np.array([not i.is_futures_style for i in resolved.instruments], dtype=bool)
         per_unit = np.where(holds_value, price, 0.0)
     quantity = sparse.csr_array(book.quantity)

@@ -68,7 +68,6 @@ from pmargin.liquidation._state import (
 )
 from pmargin.margin import MarginModel, MarginResult
 from pmargin.market import MarketSnapshot
-from pmargin.valuation import value_instruments
 
 __all__ = ["LiquidationEngine", "bankruptcy_price"]
 
@@ -176,7 +175,7 @@ class LiquidationEngine:
         self.result = model.compute(book, market) if result is None else result
         self.equity = account_equity(book, market).equity
         resolved = book.resolved
-        self._marks = value_instruments(resolved).price if len(resolved) else np.zeros(0)
+        self._marks = book.valuation.price if len(resolved) else np.zeros(0)
         self._underlying_usd = resolved.underlying_usd
         self._cash = [i.cash_asset for i in book.instruments]
         self._cash_usd = np.array([market.usd_price(a) for a in self._cash], dtype=np.float64)

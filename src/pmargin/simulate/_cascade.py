@@ -61,7 +61,6 @@ from pmargin.monitor import BreakerConfig, MarketUpdate, Monitor, full_recompute
 from pmargin.simulate._impact import ImpactModel
 from pmargin.simulate._path import CrashPath
 from pmargin.simulate._population import FundedBook
-from pmargin.valuation import value_instruments
 
 __all__ = [
     "CascadeConfig",
@@ -458,7 +457,7 @@ class _Replay:
         usd = resolved.underlying_usd
         delta = np.ones(len(resolved))
         if len(resolved) and resolved.is_option.any():
-            delta = np.where(resolved.is_option, value_instruments(resolved).delta, 1.0)
+            delta = np.where(resolved.is_option, book.valuation.delta, 1.0)
         column = {i.symbol: j for j, i in enumerate(resolved.instruments)}
         net = dict.fromkeys(self.path.names, 0.0)
         c = dict.fromkeys(_COUNT_KEYS, 0.0)
