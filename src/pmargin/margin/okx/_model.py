@@ -11,11 +11,13 @@ borrowing charge on currencies whose equity is negative (one account-level unit 
 
 MR1, MR2 and MR6 are columns of one scenario matrix, revalued once per instrument: the MR1
 spot x vol grid, the MR2 time-decay column and the MR6 extreme moves (times their weight), so
-``max(MR1, MR2, MR6)`` is the unit's worst loss over that matrix and its binding column. MR3
+``max(MR1, MR2, MR6)`` is the unit's worst loss over that matrix and its binding column (ties
+go to the first column: the MR1 grid in move-then-vol order, then MR2, then MR6). MR3
 (volatility span), MR4 (basis) and MR5 (interest rate) are added; MR7 is the progressively
 scaled raw minimum charge. The MR1/MR6 spot moves multiply the index (or a contract's own
-mark, per ``mr1.shock_price``); MR4 and MR7 are sized on the mark. See docs/margin-okx.md and
-``methodologies/okx.toml``.
+mark, per ``mr1.shock_price``); MR4 and MR7 are sized on the mark. The reduce and attribution
+steps are the shared stages of :mod:`pmargin.margin._scenario_margin`; only MR3's Euler share
+is OKX's own. See docs/margin-okx.md and ``methodologies/okx.toml``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,10 @@ For each account and class group (all positions on one underlying; USD)::
 Class groups of one product group are margined together: at each point a member's loss counts
 in full and its gain at the group's ``offset``; the group requirement is
 ``max(largest group loss, sum of the members' minimums)``, shared among the members in
-proportion to their standalone requirements. Initial = maintenance margin. Parameters:
+proportion to their standalone requirements. The binding point is the first on ties (the
+largest fall first). Reduce and attribution are the shared stages of
+:mod:`pmargin.margin._scenario_margin` (a position's loss at the binding point is weighted by
+its class group's offset factor there). Initial = maintenance margin. Parameters:
 ``methodologies/tims.toml``; see docs/margin-tims.md.
 """
 
