@@ -458,14 +458,14 @@ class _Replay:
         delta = np.ones(len(resolved))
         if len(resolved) and resolved.is_option.any():
             delta = np.where(resolved.is_option, book.valuation.delta, 1.0)
-        column = {i.symbol: j for j, i in enumerate(resolved.instruments)}
         net = dict.fromkeys(self.path.names, 0.0)
         c = dict.fromkeys(_COUNT_KEYS, 0.0)
         for event in outcome.events:
             if isinstance(event, LiquidationTriggered):
                 c["triggered"] += 1
             elif isinstance(event, LiquidationFill):
-                j = column[event.instrument]
+                j = book.column(event.instrument)
+                assert j is not None  # the engine fills only instruments of the book
                 instrument = resolved.instruments[j]
                 signed = event.quantity * float(delta[j]) * float(usd[j])
                 net[instrument.underlying] = net.get(instrument.underlying, 0.0) + signed
