@@ -14,9 +14,8 @@ from hypothesis import strategies as st
 from pmargin.book import arrange
 from pmargin.collateral import account_equity
 from pmargin.margin import get_model
-from pmargin.monitor import MarketUpdate, Monitor, rebase_book
+from pmargin.monitor import MarketUpdate, Monitor
 from pmargin.timeutil import parse_timestamp
-from pmargin.valuation import resolve_instruments
 
 START = parse_timestamp(T0)
 MODELS = ("standard", "deribit", "deribit-cross")
@@ -62,7 +61,7 @@ def test_rebase_equals_arranging_afresh():
         marks={"BTC-PERPETUAL": _mark(88_100.0), "ETH-PERPETUAL": _mark(3_710.0),
                "BTC-27DEC24": _mark(89_000.0), "BTC_USDC-PERPETUAL": _mark(88_050.0)},
     )  # fmt: skip
-    rebased = rebase_book(start, resolve_instruments(start.instruments, moved))
+    rebased = start.rebased(moved)
     fresh = arrange(book_portfolio, moved)
     _close(rebased.quantity.toarray(), fresh.quantity.toarray())
     _close(rebased.unrealised.toarray(), fresh.unrealised.toarray())

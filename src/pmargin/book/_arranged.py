@@ -14,7 +14,8 @@ quantity divided by its mark price.
 The arranged book offers its own operations: :meth:`BookArrangement.row` and
 :meth:`~BookArrangement.column` (look-ups, one error text), :meth:`~BookArrangement.take_accounts`
 (some accounts alone, with only the instruments they hold), :meth:`~BookArrangement.with_account`
-(one account's positions or balances changed, the rest shared) and the cached
+(one account's positions or balances changed, the rest shared),
+:meth:`~BookArrangement.rebased` (the same positions at a new market) and the cached
 :attr:`~BookArrangement.valuation`.
 """
 
@@ -32,6 +33,7 @@ from pmargin.book._portfolio import Portfolio, base_quantity, unrealised_pnl
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument
 from pmargin.market import MarketSnapshot
+from pmargin.pricing import base_units_at_price, delta_one_pnl
 from pmargin.valuation import ResolvedInstruments, Valuation, resolve_instruments, value_instruments
 
 __all__ = ["BookArrangement", "arrange"]
@@ -259,6 +261,56 @@ class BookArrangement:
             )
         return book
 
+    def rebased(
+        self, market: MarketSnapshot, resolved: ResolvedInstruments | None = None
+    ) -> BookArrangement:
+        """Return the book at ``market``, positions held as the venue holds them.
+
+        Only prices move (``F0 = self.resolved.underlying_price`` to ``F`` at ``market``):
+
+        * options, spot, linear futures and perpetuals keep their base quantity ``q0``;
+        * inverse (coin-settled) futures and perpetuals are USD-notional contracts: their base
+          quantity becomes ``q0 F0 / F`` (:func:`~pmargin.pricing.base_units_at_price`);
+        * futures and perpetual P&L accrues from this book: linear ``u0 + q0 (F - F0)`` in the
+          quote currency, inverse ``u0 + q0 (1 - F0 / F)`` coin
+          (:func:`~pmargin.pricing.delta_one_pnl`), ``u0`` this book's unrealised P&L.
+
+        For positions given with ``avg_price`` (and inverse futures in their native USD units)
+        this is what :func:`arrange` gives for the portfolio arranged afresh at ``market``.
+
+        Parameters
+        ----------
+        market
+            The new market.
+        resolved
+            The same instruments, in the same order, already resolved at ``market`` (a caller
+            that holds them: nothing is looked up); ``None`` resolves them here.
+
+        Returns
+        -------
+        BookArrangement
+            Same accounts, columns, stored entries and balances; a new cache.
+        """
+        if resolved is None:
+            resolved = resolve_instruments(self.instruments, market)
+        f0 = self.resolved.underlying_price
+        f = resolved.underlying_price
+        futures = np.array([i.is_futures_style for i in resolved.instruments], dtype=bool)
+        scale = base_units_at_price(f, f0, futures & resolved.is_inverse)
+        drift = np.where(futures, delta_one_pnl(f, f0, resolved.is_inverse), 0.0)
+        q0 = sparse.csr_array(self.quantity)
+        columns = q0.indices
+        quantity = _with_data(q0, q0.data * scale[columns])
+        unrealised = sparse.csr_array(self.unrealised + _with_data(q0, q0.data * drift[columns]))
+        return BookArrangement(
+            account_ids=self.account_ids,
+            resolved=resolved,
+            quantity=quantity,
+            assets=self.assets,
+            balances=self.balances,
+            unrealised=unrealised,
+        )
+
     @property
     def balance_matrix(self) -> FloatArray:
         """``balances`` as a float64 ``(n_accounts, n_assets)`` array (never ``None``)."""
@@ -279,6 +331,13 @@ class BookArrangement:
     def shape(self) -> tuple[int, int]:
         """``(n_accounts, n_instruments)``."""
         return (len(self.account_ids), len(self.instruments))
+
+
+def _with_data(template: Any, data: FloatArray) -> Any:
+    """Return a csr array with ``template``'s structure and ``data`` (same length as its data)."""
+    return sparse.csr_array(
+        (data, template.indices.copy(), template.indptr.copy()), shape=template.shape
+    )
 
 
 def _replace_row(matrix: Any, row: int, columns: IntArray, values: FloatArray) -> Any:

@@ -9,7 +9,7 @@ not liquidate. Limits: ``circuit_breakers.toml`` (:func:`load_breaker_config`). 
 docs/monitor.md.
 """
 
-from pmargin.monitor._book import STATUS_ORDER, FullState, full_recompute, rebase_book
+from pmargin.monitor._book import STATUS_ORDER, FullState, full_recompute
 from pmargin.monitor._config import BreakerConfig, default_config_path, load_breaker_config
 from pmargin.monitor._events import (
     BreakerReason,
@@ -37,6 +37,5 @@ __all__ = [
     "default_config_path",
     "full_recompute",
     "load_breaker_config",
-    "rebase_book",
     "unit_scope",
 ]

@@ -9,9 +9,10 @@ touched:
 
 1. their instruments are resolved and valued again at the new market (the other blocks'
    resolved instruments, values and margin are reused as cached);
-2. the block is rebased (:func:`~pmargin.monitor.rebase_book`) and its USD position value per
-   account is one sparse product, ``quantity @ per-unit value``; account equity is the USD
-   balances plus the sum of the blocks' values, so the changed blocks replace their part;
+2. the block is rebased (:meth:`~pmargin.book.BookArrangement.rebased`) and its USD
+   position value per account is one sparse product, ``quantity @ per-unit value``; account
+   equity is the USD balances plus the sum of the blocks' values, so the changed blocks
+   replace their part;
 3. margin: for a model whose risk units are per underlying (:mod:`pmargin.monitor._scope`),
    the model runs on the block's sub-book (its columns and its coin's balance) and the block's
    units replace their cached contribution to each account's IM and MM; for any other model
@@ -46,7 +47,6 @@ from pmargin.monitor._book import (
     STATUS_ORDER,
     FullState,
     full_recompute,
-    rebase_book,
     status_codes,
     sub_book,
 )
@@ -409,7 +409,7 @@ class Monitor:
             found = None if resolved is None else resolved.get(code)
             if found is None:
                 found = resolve_instruments(block.start.instruments, market)
-            block.book = rebase_book(block.start, found)
+            block.book = block.start.rebased(market, found)
             block.positions_usd = positions_usd(block.book)
             if self._scope == "underlying":
                 result = self._model.compute(block.book, market)
@@ -442,7 +442,7 @@ class Monitor:
         for block in blocks[1:]:
             resolved = resolved.concat(block.book.resolved)
         order = np.concatenate([b.columns for b in blocks])
-        return rebase_book(self._start, resolved.take(np.argsort(order)))
+        return self._start.rebased(self._market, resolved.take(np.argsort(order)))
 
     def _units_add_up(self, market: MarketSnapshot) -> bool:
         """Return True when the blocks' margins add up to the model's whole-book totals."""
