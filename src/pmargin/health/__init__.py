@@ -16,15 +16,18 @@ from pmargin.health._status import (
     assess,
     status_codes,
 )
+from pmargin.health._whatif import AccountWhatIf, Trade
 
 __all__ = [
     "STATUS_ORDER",
     "AccountHealth",
+    "AccountWhatIf",
     "HealthStatus",
     "LiquidationDistance",
     "LiquidationEnd",
     "MarginSnapshot",
     "Requirement",
+    "Trade",
     "account_status",
     "assess",
     "joint_direction",
