@@ -224,12 +224,12 @@ def test_a_non_finite_margin_after_the_order_is_an_error_not_a_status() -> None:
     # names the account and the field instead of calling NaN >= IM "healthy".
     book = arrange(portfolio_from_dict({"accounts": ACCOUNTS}), MARKET)
     checker = PreTradeChecker(get_model("deribit"), book, MARKET)
-    assert checker._incremental is not None
+    assert checker.whatif.incremental is not None
 
     class NanMargin:
         def margin_after(self, *args: object) -> tuple[float, float]:
             return math.nan, math.nan
 
-    checker._incremental = NanMargin()  # type: ignore[assignment]
+    checker.whatif.incremental = NanMargin()  # type: ignore[assignment]
     with pytest.raises(InputError, match="account coin after: initial_margin: nan"):
         checker.check("coin", Order(parse_symbol("BTC-PERPETUAL"), 1.0))

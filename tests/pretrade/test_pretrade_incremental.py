@@ -30,7 +30,7 @@ def checker() -> PreTradeChecker:
 
 
 def test_deribit_offers_an_incremental_path(checker: PreTradeChecker) -> None:
-    assert checker._incremental is not None
+    assert checker.whatif.incremental is not None
 
 
 def _mark(checker: PreTradeChecker, symbol: str) -> float:
@@ -65,6 +65,6 @@ def test_cross_mode_has_no_incremental_path_and_still_checks() -> None:
     book = arrange(example_portfolio(market, 20, seed=3), market)
     model = get_model("deribit").with_mode("cross")  # type: ignore[attr-defined]
     checker = PreTradeChecker(model, book, market)
-    assert checker._incremental is None
+    assert checker.whatif.incremental is None
     check = checker.check(book.account_ids[0], Order(parse_symbol("BTC-PERPETUAL"), 1.0, "base"))
     assert check.initial_margin_after >= 0.0
