@@ -157,7 +157,7 @@ class IncrementalMargin(Protocol):
 
     Models that can update an account without re-margining it provide
     ``model.incremental(book, market, result) -> IncrementalMargin | None`` (``None`` where a
-    mode of the model has no such path); :class:`~pmargin.pretrade.PreTradeChecker` uses it.
+    mode of the model has no such path); :class:`~pmargin.health.AccountWhatIf` uses it.
     """
 
     def margin_after(
