@@ -30,9 +30,10 @@ from pmargin._params import ParamTable
 from pmargin._typing import BoolArray, FloatArray
 from pmargin.book import BookArrangement
 from pmargin.instruments import Instrument
-from pmargin.margin._model import Capabilities
+from pmargin.margin._model import Capabilities, IncrementalMargin
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import group_columns
+from pmargin.margin.standard._incremental import StandardIncremental
 from pmargin.margin.standard._parameters import StandardParams
 from pmargin.margin.standard._rules import future_margin, otm_fraction, short_option_margin
 from pmargin.market import MarketSnapshot
@@ -81,8 +82,9 @@ class StandardModel:
     """
 
     name: str = "standard"
-    capabilities: ClassVar[Capabilities] = Capabilities(scope="underlying")
-    """Risk unit (underlying, settlement currency), margined position by position."""
+    capabilities: ClassVar[Capabilities] = Capabilities(scope="underlying", incremental=True)
+    """Risk unit (underlying, settlement currency), margined position by position; one order
+    changes one position's charge only (:meth:`incremental`)."""
 
     def __init__(self, params: StandardParams) -> None:
         self.params = params
@@ -120,7 +122,7 @@ class StandardModel:
             For an index price the parameters ask for and the market lacks.
         """
         resolved = book.resolved
-        charges = self._charges(resolved, market)
+        charges = self.charges(resolved, market)
         quantity = sparse.csr_array(book.quantity)
         q = np.asarray(quantity.data, dtype=np.float64)
         column = np.asarray(quantity.indices, dtype=np.int64)
@@ -177,8 +179,14 @@ class StandardModel:
         contribution = entries((futures_im + options_im) * resolved.settlement_usd[column])
         return MarginResult.from_units(self.name, book, market, units, contribution)
 
-    def _charges(self, resolved: ResolvedInstruments, market: MarketSnapshot) -> _Charges:
-        """Look up each instrument's rates once and price the short-option charge per unit."""
+    def charges(self, resolved: ResolvedInstruments, market: MarketSnapshot) -> _Charges:
+        """Look up each instrument's rates once and price the short-option charge per unit.
+
+        Returns
+        -------
+        _Charges
+            Per-instrument rates, arrays of shape ``(len(resolved),)``.
+        """
         n = len(resolved)
         instruments = resolved.instruments
         is_future = np.array([i.is_futures_style for i in instruments], dtype=bool)
@@ -203,6 +211,12 @@ class StandardModel:
             option_im=option_im,
             option_mm=option_mm,
         )
+
+    def incremental(
+        self, book: BookArrangement, market: MarketSnapshot, result: MarginResult
+    ) -> IncrementalMargin:
+        """One account's margin after an order, O(1) per order: see ``_incremental.py``."""
+        return StandardIncremental(self, book, market, result)
 
     def _option_charges(
         self, resolved: ResolvedInstruments, market: MarketSnapshot
