@@ -302,3 +302,44 @@ def test_borrowing_charge_per_currency() -> None:
         btc.maintenance_margin[0] + MR8_MMR * borrowed
     )
     assert result.im_other[0] == pytest.approx(MR8_IMR * borrowed)
+
+
+@pytest.mark.parametrize(
+    ("before", "symbol", "quantity"),
+    [
+        ({"BTC-USD": 200.0, "BTC-USD-SWAP": -200.0}, "BTC-USD-SWAP", 50.0),  # MR7 binds
+        ({"BTC-USD": 200.0, "BTC-USD-SWAP": -200.0}, "BTC-USD-SWAP", 200.0),  # closes
+        ({"BTC-USD": 200.0, "BTC-USD-SWAP": -200.0}, "BTC-USD-SWAP", -300.0),  # grows
+        ({"BTC-USD-250328-110000-C": -3.0}, "BTC-USD-250131-100000-C", 2.0),  # new expiry: MR3
+        ({"BTC-USD-250328-110000-C": -3.0}, "BTC-USD-250328-90000-P", -1.0),  # same expiry
+        ({"BTC-USD-SWAP": 1.0}, "XRP-USD-SWAP", 1_000.0),  # a unit the account lacks
+        ({"BTC-USD-250328": -2.0}, "BTC-USD-250328", 2.0),  # back to flat
+    ],
+)
+def test_incremental_order_equals_the_changed_book_margined(
+    before: dict[str, float], symbol: str, quantity: float
+) -> None:
+    m = market()
+    model = get_model("okx")
+    book = arrange(portfolio(before), m)
+    after = dict(before)
+    after[symbol] = after.get(symbol, 0.0) + quantity
+    changed = arrange(portfolio({s: q for s, q in after.items() if q != 0.0}), m)
+    full = model.compute(changed, m)
+    incremental = model.incremental(book, m, model.compute(book, m))  # type: ignore[attr-defined]
+    holder = changed if changed.column(symbol) is not None else book  # closed: book has it
+    column = holder.column(symbol)
+    assert column is not None
+    one = holder.resolved.take([column])
+    im, mm = incremental.margin_after(0, one, book.column(symbol), quantity)
+    assert im == pytest.approx(float(full.initial_margin[0]), rel=1e-9, abs=1e-9)
+    assert mm == pytest.approx(float(full.maintenance_margin[0]), rel=1e-9, abs=1e-9)
+
+
+def test_no_incremental_path_with_borrowing_charge() -> None:
+    model = get_model("okx", params=BORROWING)
+    m = market()
+    book = arrange(portfolio({"BTC-USD-SWAP": 1.0}), m)
+    assert not model.capabilities.incremental
+    assert model.incremental(book, m, model.compute(book, m)) is None  # type: ignore[attr-defined]
+    assert get_model("okx").capabilities.incremental

@@ -33,7 +33,7 @@ from pmargin._typing import FloatArray, IntArray
 from pmargin.book import BookArrangement
 from pmargin.collateral import account_equity
 from pmargin.instruments import Kind
-from pmargin.margin._model import Capabilities
+from pmargin.margin._model import Capabilities, IncrementalMargin
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
     UnitPositions,
@@ -50,6 +50,7 @@ from pmargin.margin.okx._components import (
     term_structure_charge,
     term_structure_weights,
 )
+from pmargin.margin.okx._incremental import OkxIncremental
 from pmargin.margin.okx._params import OkxParams
 from pmargin.margin.okx._scaling import progressive_scale
 from pmargin.market import MarketSnapshot
@@ -107,7 +108,21 @@ class OkxModel:
         moves, so a tick on one underlying can change it: the monitor must then re-margin the
         whole account (scope ``"account"``).
         """
-        return Capabilities(scope="account" if self.params.mr8_enabled else "underlying")
+        return Capabilities(
+            scope="account" if self.params.mr8_enabled else "underlying",
+            incremental=not self.params.mr8_enabled,
+        )
+
+    def incremental(
+        self, book: BookArrangement, market: MarketSnapshot, result: MarginResult
+    ) -> IncrementalMargin | None:
+        """One account's margin after an order, from cached per-unit vectors (MR8 off).
+
+        ``None`` with the borrowing charge MR8 on; see ``_incremental.py``.
+        """
+        if self.params.mr8_enabled:
+            return None
+        return OkxIncremental(self, book, market, result)
 
     @classmethod
     def from_params(cls, params: ParamTable) -> OkxModel:
@@ -136,7 +151,7 @@ class OkxModel:
         """
         n_accounts, n_inst = book.shape
         quantity = sparse.csr_array(book.quantity)
-        matrices = self._matrices(book.resolved, market)
+        matrices = self.matrices(book.resolved, market)
         units: list[RiskUnitMargin] = []
         parts: list[tuple[IntArray, Any]] = []
         for underlying, columns in group_columns(book.instruments, lambda i: i.underlying).items():
@@ -153,7 +168,14 @@ class OkxModel:
 
     # -- instrument level: revalue each instrument once ---------------------------------------
 
-    def _matrices(self, resolved: ResolvedInstruments, market: MarketSnapshot) -> _Matrices:
+    def matrices(self, resolved: ResolvedInstruments, market: MarketSnapshot) -> _Matrices:
+        """Revalue each instrument once: its USD P&L per base unit in every OKX ingredient.
+
+        Returns
+        -------
+        _Matrices
+            Rows = the ``len(resolved)`` instruments (see its fields for the columns).
+        """
         p = self.params
         n = len(resolved)
         names = [i.underlying for i in resolved.instruments]
