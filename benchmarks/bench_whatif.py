@@ -5,7 +5,7 @@ arranged and margined once per model (not timed). Then ``N_ORDERS`` random order
 account; an instrument the book holds, 1 in 4 times one it does not; a normal quantity of
 base units; half at the mark, half within 2 % of it) are answered by
 :meth:`AccountWhatIf.margin_after` (the model's incremental path where it has one -- Deribit's
-S:PM --, else the account's one-row book margined alone) and by
+S:PM, ``standard``, ``okx`` with MR8 off --, else the account's one-row book margined alone) and by
 :meth:`AccountWhatIf.margin_after_reference` (the account rebuilt from its explicit positions
 and balances and margined alone) in the same run: one untimed pass of both over every order
 (it fills the models' per-instrument caches for both paths and asserts they agree: equity, IM,
