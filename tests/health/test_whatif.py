@@ -75,11 +75,12 @@ def test_no_change_is_the_result_row(whatif: AccountWhatIf) -> None:
         _close(whatif.margin_after_reference(row), before)
 
 
-def test_deribit_spm_uses_its_incremental_path_and_cross_does_not() -> None:
-    assert AccountWhatIf(get_model("deribit"), BOOK, MARKET).incremental is not None
+def test_the_incremental_path_is_used_where_the_model_declares_one() -> None:
+    for name in ("deribit", "standard", "okx"):
+        assert AccountWhatIf(get_model(name), BOOK, MARKET).incremental is not None
     cross = get_model("deribit").with_mode("cross")  # type: ignore[attr-defined]
     assert AccountWhatIf(cross, BOOK, MARKET).incremental is None
-    assert AccountWhatIf(get_model("standard"), BOOK, MARKET).incremental is not None
+    assert AccountWhatIf(get_model("pmargin-es"), BOOK, MARKET).incremental is None
 
 
 @pytest.mark.parametrize("name", [m for m, _ in MODELS if m != "pmargin-es"])

@@ -7,9 +7,9 @@ of trades (instrument, signed base quantity, fill price; booked with
 
 How it is margined:
 
-* a model with an incremental path (``model.capabilities.incremental``, Deribit's S:PM
-  today) answers a single trade from its cached per-account vectors
-  (:class:`~pmargin.margin.IncrementalMargin`);
+* a model with an incremental path (``model.capabilities.incremental``: Deribit's S:PM,
+  ``standard``, ``okx`` without its borrowing charge) answers a single trade from its
+  cached per-account vectors (:class:`~pmargin.margin.IncrementalMargin`);
 * otherwise (several trades, balance deltas, or a model without one) the account is cut out
   as a one-row book (:meth:`~pmargin.book.BookArrangement.take_accounts`), changed with
   :meth:`~pmargin.book.BookArrangement.with_account` and margined alone by the model;
