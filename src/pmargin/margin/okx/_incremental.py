@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
 
 from pmargin._typing import FloatArray
 from pmargin.book import BookArrangement
+from pmargin.margin._incremental import canonical_quantity, held_quantity
 from pmargin.margin._result import MarginResult
 from pmargin.margin._scenario_margin import group_columns, unit_pnl, worst_loss
 from pmargin.margin.okx._components import term_structure_charge
@@ -73,8 +73,7 @@ class OkxIncremental:
         self.market = market
         self.result = result
         self.matrices = model.matrices(book.resolved, market)
-        quantity = sparse.csr_array(book.quantity, copy=True)
-        quantity.sum_duplicates()  # canonical: sorted, unique column indices per row
+        quantity = canonical_quantity(book)
         self.quantity = quantity
         by_name = {u.underlying: u for u in result.risk_units}
         m = self.matrices
@@ -118,7 +117,7 @@ class OkxIncremental:
             Signed base units added.
         """
         if column is not None:
-            m, j, held = self.matrices, column, self._held(row, column)
+            m, j, held = self.matrices, column, held_quantity(self.quantity, row, column)
         else:
             m, j, held = self._alone(instrument), 0, 0.0
         inst = instrument.instruments[0]
@@ -156,14 +155,6 @@ class OkxIncremental:
         mm = float(self.result.maintenance_margin[row]) - mm_before + mmr
         return im, mm
 
-    def _held(self, row: int, column: int) -> float:
-        """Account ``row``'s quantity in book column ``column`` (0 if it holds none)."""
-        start, end = self.quantity.indptr[row], self.quantity.indptr[row + 1]
-        indices = self.quantity.indices[start:end]
-        k = int(np.searchsorted(indices, column))
-        if k < indices.size and int(indices[k]) == column:
-            return float(self.quantity.data[start + k])
-        return 0.0
 
     def _alone(self, instrument: ResolvedInstruments) -> _Matrices:
         """Matrices of an instrument the book does not hold, revalued once and cached."""

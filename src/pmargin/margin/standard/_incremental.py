@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
 
 from pmargin.book import BookArrangement
+from pmargin.margin._incremental import canonical_quantity, held_quantity
 from pmargin.margin._result import MarginResult
 from pmargin.margin.standard._rules import future_margin
 from pmargin.market import MarketSnapshot
@@ -54,8 +54,7 @@ class StandardIncremental:
         self.result = result
         self.charges = model.charges(book.resolved, market)
         self.settlement_usd = np.asarray(book.resolved.settlement_usd, dtype=np.float64)
-        quantity = sparse.csr_array(book.quantity, copy=True)
-        quantity.sum_duplicates()  # canonical: sorted, unique column indices per row
+        quantity = canonical_quantity(book)
         self.quantity = quantity
         self._new: dict[str, tuple[_Charges, float]] = {}
 
@@ -78,7 +77,7 @@ class StandardIncremental:
         if column is not None:
             charges, j = self.charges, column
             usd = float(self.settlement_usd[column])
-            held = self._held(row, column)
+            held = held_quantity(self.quantity, row, column)
         else:
             charges, usd = self._alone(instrument)
             j, held = 0, 0.0
@@ -88,14 +87,6 @@ class StandardIncremental:
         mm = float(self.result.maintenance_margin[row]) + (mm_after - mm_before) * usd
         return im, mm
 
-    def _held(self, row: int, column: int) -> float:
-        """Account ``row``'s quantity in book column ``column`` (0 if it holds none)."""
-        start, end = self.quantity.indptr[row], self.quantity.indptr[row + 1]
-        indices = self.quantity.indices[start:end]
-        k = int(np.searchsorted(indices, column))
-        if k < indices.size and int(indices[k]) == column:
-            return float(self.quantity.data[start + k])
-        return 0.0
 
     def _alone(self, instrument: ResolvedInstruments) -> tuple[_Charges, float]:
         """Rates of an instrument the book does not hold, looked up once and cached."""
