@@ -155,7 +155,6 @@ class OkxIncremental:
         mm = float(self.result.maintenance_margin[row]) - mm_before + mmr
         return im, mm
 
-
     def _alone(self, instrument: ResolvedInstruments) -> _Matrices:
         """Matrices of an instrument the book does not hold, revalued once and cached."""
         symbol = instrument.instruments[0].symbol

@@ -87,7 +87,6 @@ class StandardIncremental:
         mm = float(self.result.maintenance_margin[row]) + (mm_after - mm_before) * usd
         return im, mm
 
-
     def _alone(self, instrument: ResolvedInstruments) -> tuple[_Charges, float]:
         """Rates of an instrument the book does not hold, looked up once and cached."""
         symbol = instrument.instruments[0].symbol
