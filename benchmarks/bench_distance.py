@@ -1,0 +1,70 @@
+"""Distance to liquidation for accounts holding BTC and ETH (issue 10: 1,000 under 2 s).
+
+The book: the example portfolio (seed 7) over the example market, its BTC accounts and its
+ETH accounts paired into ``N_ACCOUNTS`` accounts that each hold both (positions and balances
+of the pair summed), arranged once (not timed). Timed: one
+:func:`pmargin.health.liquidation_distance` call per model (per underlying down and up, and
+the joint move; tolerance 1e-4, equal joint direction), best of ``REPEATS``. The note gives
+the model computations made and the seconds per account.
+"""
+
+from __future__ import annotations
+
+import os
+
+from benchmarks._common import Row, best_time
+from pmargin.book import Account, BookArrangement, Portfolio, arrange, example_portfolio
+from pmargin.health import liquidation_distance
+from pmargin.margin import get_model
+from pmargin.market import MarketSnapshot, load_market
+
+MODELS = ("deribit", "standard")
+N_ACCOUNTS = int(os.environ.get("PMARGIN_BENCH_DISTANCE_ACCOUNTS", "1000"))
+REPEATS = int(os.environ.get("PMARGIN_BENCH_DISTANCE_REPEATS", "1"))
+_EXAMPLE_MARKET = os.path.join(
+    os.path.dirname(__file__), "..", "src", "pmargin", "data", "example_market.json"
+)
+
+
+def two_underlying_book(market: MarketSnapshot, n_accounts: int) -> BookArrangement:
+    """``n_accounts`` accounts, each one BTC and one ETH example account merged."""
+    portfolio = example_portfolio(market, 4 * n_accounts + 50, seed=7)
+    by_underlying: dict[str, list[Account]] = {"BTC": [], "ETH": []}
+    for account in portfolio.accounts:
+        names = {p.instrument.underlying for p in account.positions}
+        if len(names) == 1 and (name := names.pop()) in by_underlying:
+            by_underlying[name].append(account)
+    pairs = list(zip(by_underlying["BTC"], by_underlying["ETH"], strict=False))[:n_accounts]
+    if len(pairs) < n_accounts:
+        raise RuntimeError(f"only {len(pairs)} BTC/ETH pairs in the example portfolio")
+    accounts = []
+    for n, (a, b) in enumerate(pairs):
+        balances = dict(a.balances)
+        for asset, amount in b.balances.items():
+            balances[asset] = balances.get(asset, 0.0) + amount
+        accounts.append(
+            Account(id=f"pair-{n}", balances=balances, positions=a.positions + b.positions)
+        )
+    return arrange(Portfolio(tuple(accounts), portfolio.instruments), market)
+
+
+def run() -> list[Row]:
+    """Time the distance search of ``N_ACCOUNTS`` two-underlying accounts per model."""
+    market = load_market(_EXAMPLE_MARKET)
+    book = two_underlying_book(market, N_ACCOUNTS)
+    rows = []
+    for name in MODELS:
+        model = get_model(name)
+        found = liquidation_distance(book, market, model)
+        seconds = best_time(lambda m=model: liquidation_distance(book, market, m), REPEATS)
+        rows.append(
+            Row(
+                "liquidation distance, BTC+ETH accounts",
+                name,
+                N_ACCOUNTS,
+                seconds,
+                f"{found.evaluations} model computations; "
+                f"{1e3 * seconds / N_ACCOUNTS:.2f} ms/account",
+            )
+        )
+    return rows
