@@ -398,10 +398,8 @@ class _World:
 
     def shocked_book(self, rows: npt.NDArray[np.int64], moves: FloatArray) -> BookArrangement:
         """Accounts ``rows`` (their columns only) with the move's prices and P&L."""
-        q = self.quantity[rows]
-        cols = np.unique(q.indices)
-        q = sparse.csr_array(q[:, cols])
-        unrealised = sparse.csr_array(self.unrealised[rows][:, cols])
+        cols, q = _take(self.quantity, rows, None)
+        _, unrealised = _take(self.unrealised, rows, cols)
         res = self.book.resolved.take(cols)
         mult = np.concatenate([1.0 + moves, [1.0]])  # index -1 -> multiplier 1
         c = self.columns
@@ -457,6 +455,32 @@ class _World:
         result = self.model.compute(book, market)
         equity = account_equity(book, market).equity
         return _maintenance_surplus(equity, result)
+
+
+def _take(
+    matrix: Any, rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64] | None
+) -> tuple[npt.NDArray[np.int64], Any]:
+    """Rows ``rows`` of a CSR ``matrix`` restricted to sorted columns ``cols``, renumbered.
+
+    ``cols=None`` takes every column any of the rows stores (sorted). Equivalent to
+    ``matrix[rows][:, cols]`` without scipy's slicing machinery; returns ``(cols, csr)``.
+    """
+    start, stop = matrix.indptr[rows], matrix.indptr[rows + 1]
+    counts = stop - start
+    picked = np.repeat(start - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    indices, data = matrix.indices[picked], matrix.data[picked]
+    owner = np.repeat(np.arange(rows.size), counts)
+    if cols is None:
+        cols = np.unique(indices).astype(np.int64)
+    where = np.full(matrix.shape[1], -1, dtype=np.int64)
+    where[cols] = np.arange(cols.size)
+    local = where[indices]
+    keep = local >= 0
+    owner, local, data = owner[keep], local[keep], data[keep]
+    order = np.lexsort((local, owner))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=rows.size))])
+    taken = sparse.csr_array((data[order], local[order], indptr), shape=(rows.size, cols.size))
+    return cols, taken
 
 
 # ---------------------------------------------------------------------- the search
