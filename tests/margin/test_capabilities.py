@@ -5,7 +5,7 @@ monitor kept by model name before the models declared it (``monitor/_scope.py``'
 ``UNIT_SCOPE``, a model not listed being ``"account"``), Derive's PMRM_2 scope as its
 documentation words it (linear options and perpetuals; ``docs/margin-derive-pmrm2.md``) and
 the simulate population's own per-row test (USDC-settled options and perpetuals), the models
-with an incremental pre-trade path (``DeribitModel.incremental``, S:PM only) and the models
+with an incremental one-order path (Deribit S:PM, ``standard``, ``okx`` without MR8) and the models
 that read price history (``pmargin-es``, ``-var``, ``-mc``: scenarios from history).
 """
 
@@ -37,7 +37,7 @@ OLD_UNIT_SCOPE = {
 }
 """The monitor's name table before the models declared their scope (others: account)."""
 
-INCREMENTAL = {"deribit"}
+INCREMENTAL = {"deribit", "standard", "okx"}
 NEEDS_HISTORY = {"pmargin-es", "pmargin-var", "pmargin-mc"}
 DERIVE_LIMIT = "Derive's PMRM_2 margins USDC-settled (linear) options and perpetuals only"
 
@@ -160,5 +160,6 @@ def test_okx_with_the_borrowing_charge_on_is_margined_per_account() -> None:
     borrowing = REPO / "tests" / "margin" / "okx" / "okx-borrowing.toml"
     model = get_model("okx", borrowing)
     assert model.capabilities.scope == "account"
+    assert not model.capabilities.incremental  # a trade's cash moves the borrowing charge
     assert unit_scope(model) == "account"
     assert get_model("okx").capabilities.scope == "underlying"
