@@ -73,8 +73,7 @@ class OkxIncremental:
         self.market = market
         self.result = result
         self.matrices = model.matrices(book.resolved, market)
-        quantity = canonical_quantity(book)
-        self.quantity = quantity
+        self.quantity = quantity = canonical_quantity(book)
         by_name = {u.underlying: u for u in result.risk_units}
         m = self.matrices
         self.units: dict[str, _UnitVectors] = {}
@@ -105,16 +104,7 @@ class OkxIncremental:
     ) -> tuple[float, float]:
         """IM and MM (USD) of account ``row`` after adding ``quantity`` base units.
 
-        Parameters
-        ----------
-        row
-            The account's row in the book.
-        instrument
-            The instrument traded, resolved (one entry).
-        column
-            Its column in the book, ``None`` if the book does not hold it.
-        quantity
-            Signed base units added.
+        Arguments as :meth:`pmargin.margin.IncrementalMargin.margin_after`.
         """
         if column is not None:
             m, j, held = self.matrices, column, held_quantity(self.quantity, row, column)

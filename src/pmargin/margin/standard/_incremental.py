@@ -54,8 +54,7 @@ class StandardIncremental:
         self.result = result
         self.charges = model.charges(book.resolved, market)
         self.settlement_usd = np.asarray(book.resolved.settlement_usd, dtype=np.float64)
-        quantity = canonical_quantity(book)
-        self.quantity = quantity
+        self.quantity = canonical_quantity(book)
         self._new: dict[str, tuple[_Charges, float]] = {}
 
     def margin_after(
@@ -63,16 +62,7 @@ class StandardIncremental:
     ) -> tuple[float, float]:
         """IM and MM (USD) of account ``row`` after adding ``quantity`` base units.
 
-        Parameters
-        ----------
-        row
-            The account's row in the book.
-        instrument
-            The instrument traded, resolved (one entry).
-        column
-            Its column in the book, ``None`` if the book does not hold it.
-        quantity
-            Signed base units added.
+        Arguments as :meth:`pmargin.margin.IncrementalMargin.margin_after`.
         """
         if column is not None:
             charges, j = self.charges, column
