@@ -6,14 +6,8 @@ a :class:`~pmargin.book.BookArrangement`. Models: ``standard`` (per-position bas
 """
 
 from pmargin._params import ParamTable
-from pmargin.margin._model import (
-    MODELS,
-    Capabilities,
-    IncrementalMargin,
-    MarginModel,
-    Scope,
-    get_model,
-)
+from pmargin.margin._capabilities import Capabilities, Scope
+from pmargin.margin._model import MODELS, IncrementalMargin, MarginModel, get_model
 from pmargin.margin._params import load_parameter_file, methodology_path
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 

@@ -37,7 +37,8 @@ from pmargin._params import ParamTable
 from pmargin._typing import FloatArray, IntArray
 from pmargin.book import BookArrangement
 from pmargin.errors import InputError
-from pmargin.margin._model import Capabilities, IncrementalMargin
+from pmargin.margin._capabilities import Capabilities
+from pmargin.margin._model import IncrementalMargin
 from pmargin.margin._params import load_parameter_file
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (

@@ -33,7 +33,8 @@ from pmargin._typing import FloatArray, IntArray
 from pmargin.book import BookArrangement
 from pmargin.collateral import account_equity
 from pmargin.instruments import Kind
-from pmargin.margin._model import Capabilities, IncrementalMargin
+from pmargin.margin._capabilities import Capabilities
+from pmargin.margin._model import IncrementalMargin
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
     UnitPositions,

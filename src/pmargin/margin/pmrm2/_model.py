@@ -34,7 +34,7 @@ from pmargin._params import ParamTable
 from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.book import BookArrangement
 from pmargin.errors import InputError
-from pmargin.margin._model import Capabilities
+from pmargin.margin._capabilities import Capabilities
 from pmargin.margin._params import load_parameter_file
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import scatter_columns

@@ -32,7 +32,7 @@ from pmargin._typing import FloatArray
 from pmargin.book import BookArrangement
 from pmargin.errors import InputError
 from pmargin.history import PriceHistory
-from pmargin.margin._model import Capabilities
+from pmargin.margin._capabilities import Capabilities
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin.scenario_risk._params import ApcMethod, ScenarioRiskParams
 from pmargin.margin.scenario_risk._precompute import (

@@ -30,7 +30,8 @@ from pmargin._params import ParamTable
 from pmargin._typing import BoolArray, FloatArray
 from pmargin.book import BookArrangement
 from pmargin.instruments import Instrument
-from pmargin.margin._model import Capabilities, IncrementalMargin
+from pmargin.margin._capabilities import Capabilities
+from pmargin.margin._model import IncrementalMargin
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import group_columns
 from pmargin.margin.standard._incremental import StandardIncremental

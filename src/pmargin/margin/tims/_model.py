@@ -28,7 +28,7 @@ from scipy import sparse
 from pmargin._params import ParamTable
 from pmargin._typing import FloatArray, IntArray
 from pmargin.book import BookArrangement
-from pmargin.margin._model import Capabilities
+from pmargin.margin._capabilities import Capabilities
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
     UnitPositions,
