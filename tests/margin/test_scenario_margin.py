@@ -1,4 +1,4 @@
-"""The shared attribution stage of the scenario margin models (``margin/_scenario_margin.py``).
+"""The shared reduce and attribution stages of the margin models (``margin/_scenario_margin.py``).
 
 Every expected value is recomputed here from the dense quantity matrix with plain loops, so
 the sparse entry arithmetic is checked against the definition, not against itself.
@@ -11,9 +11,11 @@ import pytest
 from scipy import sparse
 
 from pmargin._typing import FloatArray
+from pmargin.errors import InputError
 from pmargin.margin._scenario_margin import (
     UnitPositions,
     binding_contribution,
+    binding_scenario,
     proportional_scale,
     unit_pnl,
     worst_loss,
@@ -112,3 +114,68 @@ def test_binding_branch_takes_each_account_binding_term() -> None:
     binds = np.arange(quantity.shape[0]) % 2 == 0
     chosen = positions.binding_branch(binds, first, second)
     np.testing.assert_array_equal(chosen, np.where(binds[positions.account], 1.0, 2.0))
+
+
+def test_binding_scenario_breaks_ties_in_the_given_order() -> None:
+    pnl = np.array([[3.0, -1.0, -1.0, 0.5], [-2.0, 4.0, -2.0, -2.0], [1.0, 1.0, 1.0, 1.0]])
+    smallest, column = binding_scenario(pnl)
+    np.testing.assert_array_equal(smallest, [-1.0, -2.0, 1.0])
+    np.testing.assert_array_equal(column, [1, 0, 0])
+    order = np.array([3, 2, 0, 1], dtype=np.int64)  # a model's tie-break order
+    smallest, column = binding_scenario(pnl, order)
+    np.testing.assert_array_equal(smallest, [-1.0, -2.0, 1.0])
+    np.testing.assert_array_equal(column, [2, 3, 3])
+    for a in range(pnl.shape[0]):  # the first column of ``order`` holding the minimum
+        assert column[a] == next(j for j in order if pnl[a, j] == pnl[a].min())
+    assert column.dtype == np.int64
+    with pytest.raises(InputError, match="at least one scenario"):
+        binding_scenario(np.zeros((2, 0)))
+    loss, scenario = worst_loss(pnl)
+    np.testing.assert_array_equal(loss, [1.0, 2.0, 0.0])
+    np.testing.assert_array_equal(scenario, [1, 0, -1])  # nothing loses: -1
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_tail_loss_is_each_position_loss_averaged_over_its_account_tail(k: int) -> None:
+    rng = np.random.default_rng(6)
+    quantity = _quantity(6)
+    n_accounts, n_scenarios = quantity.shape[0], 11
+    instrument_pnl = rng.normal(size=(COLUMNS.size, n_scenarios))
+    index = np.stack([rng.permutation(n_scenarios)[:k] for _ in range(n_accounts)])
+    weight = rng.random((n_accounts, k))
+    weight /= weight.sum(axis=1, keepdims=True)
+    positions = UnitPositions.of(quantity, COLUMNS)
+    got = positions.contribution(positions.tail_loss(instrument_pnl, index, weight)).toarray()
+    dense = _dense_block(quantity)
+    expected = np.zeros_like(dense)
+    for a in range(n_accounts):
+        for j in range(COLUMNS.size):
+            expected[a, j] = -dense[a, j] * sum(
+                weight[a, m] * instrument_pnl[j, index[a, m]] for m in range(k)
+            )
+    np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-14)
+    # an account's entries add up to its tail measure: -sum_k weight x P&L at the tail
+    pnl = unit_pnl(quantity, COLUMNS, instrument_pnl)
+    measure = -np.sum(weight * np.take_along_axis(pnl, index, axis=1), axis=1)
+    np.testing.assert_allclose(got.sum(axis=1), measure, rtol=1e-12, atol=1e-12)
+    # one scenario of weight 1 is the binding loss, bit for bit
+    _, scenario = worst_loss(pnl)
+    binding = positions.binding_loss(instrument_pnl, scenario)
+    column, binds = positions.binding_column(scenario)
+    one = positions.tail_loss(
+        instrument_pnl, np.maximum(scenario, 0)[:, None], np.ones((n_accounts, 1))
+    )
+    np.testing.assert_array_equal(binding, np.where(binds, one, 0.0))
+    np.testing.assert_array_equal(column, np.maximum(scenario, 0)[positions.account])
+
+
+def test_whole_book_entries_are_the_quantity_matrix_in_csr_order() -> None:
+    quantity = _quantity(7)
+    positions = UnitPositions.whole(quantity)
+    assert positions.block is quantity or np.array_equal(positions.block.data, quantity.data)
+    rows, cols = np.nonzero(quantity.toarray())
+    np.testing.assert_array_equal(positions.account, rows)
+    np.testing.assert_array_equal(positions.local, cols)
+    np.testing.assert_array_equal(positions.quantity, quantity.toarray()[rows, cols])
+    empty = UnitPositions.whole(sparse.csr_array((3, 4)))
+    assert empty.tail_loss(np.zeros((4, 2)), np.zeros((3, 1), np.int64), np.ones((3, 1))).size == 0

@@ -1,22 +1,29 @@
-"""Machinery shared by the scenario (max-loss) margin models.
+"""The margin pipeline's shared stages, on arrays: what every scenario margin model calls.
 
-The steps every risk-matrix methodology takes, on arrays:
+Every model runs the same six stages, in this order (docs/architecture.md, "Margin model
+stages", has the table of which model uses which function):
 
-1. assign each unique instrument to a risk unit (:func:`group_columns`);
-2. revalue each instrument once per scenario (the kernel, :mod:`pmargin.risk`);
-3. aggregate a unit's accounts with one sparse product (:func:`unit_pnl`);
-4. reduce scenarios to the worst loss and the scenario that sets it (:func:`worst_loss`; ties
-   go to the first scenario column, so a model's column order is its tie-break);
-5. attribute that loss to positions (:func:`binding_contribution`), so per-position
-   contributions add up to the unit's worst loss exactly.
+1. **arrange units**: assign each unique instrument to a risk unit (:func:`group_columns`);
+2. **precompute per market**: revalue each instrument once per scenario (the kernel,
+   :mod:`pmargin.risk`, or a model's own precompute, cached per market where a model says so);
+3. **scenario P&L**: aggregate a unit's accounts with one sparse product (:func:`unit_pnl`);
+4. **reduce**: scenarios to a loss and the scenario that sets it: :func:`binding_scenario`
+   (smallest P&L and its column, ties to the first column of a tie-break order) and
+   :func:`worst_loss` (the loss as a positive number, -1 where nothing loses); a tail measure
+   (VaR, ES) keeps its tail scenarios and their weights instead;
+5. **charges**: the methodology's own add-ons and floors (each model's module);
+6. **attribution**: the loss and charges to positions, on a unit's held positions
+   (:class:`UnitPositions`), so per-position contributions add up to the unit's IM exactly.
 
-Attribution works on a unit's held positions, one entry per (account, instrument) pair
-(:class:`UnitPositions`): a position's loss in its account's binding scenario, optionally
-weighted per account (:meth:`UnitPositions.binding_loss`); its share of a charge levied on the
-gross position, ``|q| x rate``, optionally scaled per account to a target
-(:meth:`UnitPositions.gross_share`, :func:`proportional_scale`); the branch that binds a
-``max(A, B)`` (:meth:`UnitPositions.binding_branch`). Sums of such entries add up to the
-charge they attribute, so a model's contributions add up to its IM.
+Attribution works on one entry per held (account, instrument) pair: a position's loss averaged
+over its account's tail scenarios with their weights (:meth:`UnitPositions.tail_loss`), or in
+its account's one binding scenario, optionally weighted per account
+(:meth:`UnitPositions.binding_loss`; :meth:`UnitPositions.binding_column` for a model whose
+per-unit P&L depends on the account); its share of a charge levied on the gross position,
+``|q| x rate``, optionally scaled per account to a target (:meth:`UnitPositions.gross_share`,
+:func:`proportional_scale`); the branch that binds a ``max(A, B)``
+(:meth:`UnitPositions.binding_branch`). :meth:`UnitPositions.contribution` turns the entries
+back into the unit's block and :func:`scatter_columns` assembles the units.
 
 Losses are positive numbers, P&L is signed (DESIGN.md).
 """
@@ -37,6 +44,7 @@ from pmargin.instruments import Instrument
 __all__ = [
     "UnitPositions",
     "binding_contribution",
+    "binding_scenario",
     "group_columns",
     "proportional_scale",
     "scatter_columns",
@@ -95,6 +103,39 @@ def unit_pnl(quantity: Any, columns: IntArray, instrument_pnl: FloatArray) -> Fl
     return np.asarray(quantity[:, columns] @ instrument_pnl, dtype=np.float64)
 
 
+def binding_scenario(pnl: FloatArray, order: IntArray | None = None) -> tuple[FloatArray, IntArray]:
+    """Smallest P&L of each row and the scenario (column) that sets it: the reduce stage.
+
+    Parameters
+    ----------
+    pnl
+        Shape ``(n_accounts, n_scenarios)`` with ``n_scenarios >= 1``, signed P&L.
+    order
+        Shape ``(n_scenarios,)``: the columns in tie-break order (a permutation); ``None`` for
+        column order. Ties go to the column that comes first in it.
+
+    Returns
+    -------
+    smallest
+        Shape ``(n_accounts,)``: ``min_s pnl`` (signed).
+    column
+        Shape ``(n_accounts,)``: the column of ``pnl`` that holds it, int64.
+
+    Raises
+    ------
+    InputError
+        For a matrix without scenarios (no scenario can bind).
+    """
+    n, n_scenarios = pnl.shape
+    if n_scenarios == 0:
+        raise InputError("pnl.shape", pnl.shape, "must have at least one scenario column")
+    if order is None:
+        column = np.argmin(pnl, axis=1).astype(np.int64)
+    else:
+        column = np.asarray(order, dtype=np.int64)[np.argmin(pnl[:, order], axis=1)]
+    return pnl[np.arange(n), column], column
+
+
 def worst_loss(pnl: FloatArray) -> tuple[FloatArray, IntArray]:
     """Largest loss over scenarios and the scenario that sets it.
 
@@ -108,14 +149,13 @@ def worst_loss(pnl: FloatArray) -> tuple[FloatArray, IntArray]:
     loss
         Shape ``(n_accounts,)``: ``max(0, -min_s pnl)`` (positive = loss).
     scenario
-        Shape ``(n_accounts,)``: the column of the smallest P&L (first on ties), -1 where no
-        scenario loses money or there are no scenarios.
+        Shape ``(n_accounts,)``: the column of the smallest P&L (first on ties,
+        :func:`binding_scenario`), -1 where no scenario loses money or there are no scenarios.
     """
     n = pnl.shape[0]
     if pnl.shape[1] == 0:
         return np.zeros(n), np.full(n, -1, dtype=np.int64)
-    column = np.argmin(pnl, axis=1).astype(np.int64)
-    smallest = pnl[np.arange(n), column]
+    smallest, column = binding_scenario(pnl)
     loss = np.maximum(-smallest, 0.0)
     return loss, np.where(smallest < 0.0, column, -1).astype(np.int64)
 
@@ -150,7 +190,19 @@ class UnitPositions:
         columns
             The unit's instrument columns, shape ``(n_unit,)``.
         """
-        block = sparse.csr_array(quantity[:, columns])
+        return cls.whole(quantity[:, columns])
+
+    @classmethod
+    def whole(cls, quantity: Any) -> UnitPositions:
+        """Entries of every column of ``quantity``: a unit spanning the whole book.
+
+        Parameters
+        ----------
+        quantity
+            Sparse ``(n_accounts, n_instruments)`` base-unit quantities (not copied when it is
+            already a CSR array); the entries are in its CSR order.
+        """
+        block = sparse.csr_array(quantity)
         account = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
         return cls(block, account)
 
@@ -206,13 +258,66 @@ class UnitPositions:
         share = np.abs(self.quantity) * rate[self.local]
         return share if scale is None else share * scale[self.account]
 
+    def binding_column(self, scenario: IntArray) -> tuple[IntArray, BoolArray]:
+        """Each entry's binding column: its account's ``scenario``, and whether one binds.
+
+        Parameters
+        ----------
+        scenario
+            Shape ``(n_accounts,)``: the binding column, -1 for none (:func:`worst_loss`).
+
+        Returns
+        -------
+        column
+            Shape ``(n_entries,)``: ``scenario[account]``, 0 where it is -1 (a valid index).
+        binds
+            Shape ``(n_entries,)``: ``scenario[account] >= 0``.
+        """
+        binding = scenario[self.account]
+        return np.maximum(binding, 0), binding >= 0
+
+    def tail_loss(
+        self, instrument_pnl: FloatArray, index: IntArray, weight: FloatArray
+    ) -> FloatArray:
+        """Each entry's loss averaged over its account's tail scenarios, with their weights.
+
+        Entry ``(a, j)`` is ``-q[a, j] x sum_k weight[a, k] x instrument_pnl[j, index[a, k]]``:
+        the Euler contribution of the position to a tail measure ``-sum_k weight[a, k] x
+        pnl[a, index[a, k]]`` (ES over the account's own tail; VaR and the worst loss are the
+        one-scenario case, :meth:`binding_loss`). Memory is ``n_entries x K``; no dense
+        accounts x instruments matrix is formed.
+
+        Parameters
+        ----------
+        instrument_pnl
+            Shape ``(n_unit, n_scenarios)``: P&L per base unit of the unit's instruments.
+        index
+            Shape ``(n_accounts, K)``: each account's tail scenario columns.
+        weight
+            Shape ``(n_accounts, K)``: their weights (each row summing to 1 for a measure;
+            padding 0).
+
+        Returns
+        -------
+        FloatArray
+            Shape ``(n_entries,)``, in ``instrument_pnl``'s currency, losses positive. An
+            account's entries add up to ``-sum_k weight x`` its P&L at ``index``.
+        """
+        if self.account.size == 0:
+            return np.zeros(0)
+        rows = self.account
+        tail_pnl = instrument_pnl[self.local[:, None], index[rows]]
+        per_unit = np.sum(weight[rows] * tail_pnl, axis=1)
+        result: FloatArray = -self.quantity * per_unit
+        return result
+
     def binding_loss(
         self, instrument_pnl: FloatArray, scenario: IntArray, weight: FloatArray | None = None
     ) -> FloatArray:
         """Each entry's loss in its account's binding scenario, times its account's ``weight``.
 
         Entry ``(a, j)`` is ``-q[a, j] x instrument_pnl[j, scenario[a]] x weight[a]``, 0 where
-        ``scenario[a] == -1``.
+        ``scenario[a] == -1``: :meth:`tail_loss` with one tail scenario of weight 1.
 
         Parameters
         ----------
@@ -230,12 +335,11 @@ class UnitPositions:
             Shape ``(n_entries,)``, in ``instrument_pnl``'s currency. An account's entries add
             up to ``weight x`` its loss at the binding scenario.
         """
-        binding = scenario[self.account]
-        column = np.maximum(binding, 0)
-        loss = -self.quantity * instrument_pnl[self.local, column]
+        one = np.ones((scenario.shape[0], 1))
+        loss = self.tail_loss(instrument_pnl, np.maximum(scenario, 0)[:, None], one)
         if weight is not None:
             loss = loss * weight[self.account]
-        result: FloatArray = np.where(binding >= 0, loss, 0.0)
+        result: FloatArray = np.where(scenario[self.account] >= 0, loss, 0.0)
         return result
 
     def binding_branch(

@@ -6,13 +6,10 @@ from typing import Literal
 
 import numpy as np
 import pytest
+from scipy import sparse
 
-from pmargin.margin.scenario_risk import (
-    AccountTail,
-    account_tail,
-    entry_contributions,
-    recorrelate,
-)
+from pmargin.margin._scenario_margin import UnitPositions
+from pmargin.margin.scenario_risk import AccountTail, account_tail, recorrelate
 from pmargin.margin.scenario_risk._sources import set_correlation
 from pmargin.margin.scenario_risk._tail import tail_measure
 from pmargin.risk import euler_contributions, expected_shortfall, var
@@ -43,12 +40,11 @@ def test_account_tail_matches_the_risk_measures(
         np.testing.assert_allclose(
             tail_measure(pnl, level, weights, kind, boundary), tail.measure, rtol=1e-12, atol=1e-12
         )
-    rows, cols = np.nonzero(quantity)
+    positions = UnitPositions.whole(sparse.csr_array(quantity))
+    rows, cols = positions.account, positions.local
     measures: tuple[tuple[AccountTail, Literal["es", "var"]], ...] = ((es, "es"), (vr, "var"))
     for tail, measure in measures:
-        values = entry_contributions(
-            tail, rows.astype(np.int64), cols.astype(np.int64), quantity[rows, cols], unit
-        )
+        values = positions.tail_loss(unit, tail.index, tail.weight)
         for a in range(n_acc):
             mine = values[rows == a]
             assert mine.sum() == pytest.approx(tail.measure[a], rel=1e-9, abs=1e-9)

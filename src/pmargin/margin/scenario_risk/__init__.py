@@ -26,7 +26,7 @@ from pmargin.margin.scenario_risk._precompute import (
     market_scenarios_reference,
 )
 from pmargin.margin.scenario_risk._sources import build_sets, recorrelate, set_correlation
-from pmargin.margin.scenario_risk._tail import AccountTail, account_tail, entry_contributions
+from pmargin.margin.scenario_risk._tail import AccountTail, account_tail
 
 __all__ = [
     "CACHE_SIZE",
@@ -44,7 +44,6 @@ __all__ = [
     "account_tail",
     "build_sets",
     "clear_market_scenarios",
-    "entry_contributions",
     "market_scenarios",
     "market_scenarios_reference",
     "recorrelate",

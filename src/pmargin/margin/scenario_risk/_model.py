@@ -34,6 +34,7 @@ from pmargin.errors import InputError
 from pmargin.history import PriceHistory
 from pmargin.margin._capabilities import Capabilities
 from pmargin.margin._result import MarginResult, RiskUnitMargin
+from pmargin.margin._scenario_margin import UnitPositions, proportional_scale, worst_loss
 from pmargin.margin.scenario_risk._params import ApcMethod, ScenarioRiskParams
 from pmargin.margin.scenario_risk._precompute import (
     MarketScenarios,
@@ -45,7 +46,6 @@ from pmargin.margin.scenario_risk._sources import JointScenarios
 from pmargin.margin.scenario_risk._tail import (
     AccountTail,
     account_tail,
-    entry_contributions,
     tail_measure,
 )
 from pmargin.market import MarketSnapshot
@@ -143,7 +143,7 @@ class ScenarioRiskModel:
             ends too long before the market timestamp.
         """
         p = self.params
-        n_acc, n_inst = book.shape
+        n_acc = book.shape[0]
         moving, exposure = self._moving_balances(book, market)
         self._check_underlyings(book)
         if scenarios is None:
@@ -173,12 +173,10 @@ class ScenarioRiskModel:
         im = measure + correlation_stress + apc
         mm = p.mm_fraction * im
 
-        contribution, im_other = self._attribution(quantity, exposure, base, tail, im, n_inst)
-        worst = (
-            np.argmin(pnl, axis=1).astype(np.int64) if pnl.shape[1] else np.zeros(n_acc, np.int64)
-        )
-        smallest = pnl[np.arange(n_acc), worst] if pnl.shape[1] else np.zeros(n_acc)
-        held = (np.diff(quantity.indptr) > 0) | np.any(exposure != 0.0, axis=1)
+        positions = UnitPositions.whole(quantity)
+        contribution, im_other = self._attribution(positions, exposure, base, tail, im)
+        _, worst = worst_loss(pnl)
+        held = positions.held | np.any(exposure != 0.0, axis=1)
         unit = RiskUnitMargin(
             underlying="*",
             currency="USD",
@@ -192,7 +190,7 @@ class ScenarioRiskModel:
             },
             scenario_labels=scenarios.labels,
             scenario_pnl=pnl,
-            worst_scenario=np.where(smallest < 0.0, worst, -1).astype(np.int64),
+            worst_scenario=worst,
             held=held,
         )
         return MarginResult.from_units(self.name, book, market, [unit], contribution, im_other)
@@ -350,34 +348,28 @@ class ScenarioRiskModel:
 
     def _attribution(
         self,
-        quantity: Any,
+        positions: UnitPositions,
         exposure: FloatArray,
         rev: _Revalued,
         tail: AccountTail,
         im: FloatArray,
-        n_inst: int,
     ) -> tuple[Any, FloatArray]:
         """Euler contributions scaled pro rata to IM; the balances' share goes to im_other.
 
-        Where the measure is > 0, every contribution (positions and balances) is multiplied by
-        ``IM / measure``, so the add-ons are spread in proportion to the Euler contributions.
-        Where it is <= 0 (no tail loss) positions get 0 and the add-ons (if any) go to
-        ``im_other``.
+        Each position's Euler contribution is its loss averaged over its account's tail
+        (:meth:`~pmargin.margin._scenario_margin.UnitPositions.tail_loss`). Where the measure is
+        > 0, every contribution (positions and balances) is multiplied by ``IM / measure``, so
+        the add-ons are spread in proportion to the Euler contributions. Where it is <= 0 (no
+        tail loss) positions get 0 and the add-ons (if any) go to ``im_other``.
         """
-        n_acc = quantity.shape[0]
-        rows = np.repeat(np.arange(n_acc), np.diff(quantity.indptr)).astype(np.int64)
-        columns = quantity.indices.astype(np.int64)
-        values = entry_contributions(tail, rows, columns, quantity.data, rev.unit_pnl)
+        n_acc = positions.block.shape[0]
+        values = positions.tail_loss(rev.unit_pnl, tail.index, tail.weight)
         balance = np.zeros(n_acc)
         if exposure.shape[1]:
             # (n_moving, n_acc, K): each coin's move in each account's tail scenarios
             moves = rev.balance_move[:, tail.index]
             balance = -np.einsum("am,mak,ak->a", exposure, moves, tail.weight)
-        positive = tail.measure > 0.0
-        scale = np.divide(im, tail.measure, out=np.zeros(n_acc), where=positive)
-        values = values * scale[rows]
-        im_other = np.where(positive, balance * scale, im)
-        contribution = sparse.csr_array(
-            (values, quantity.indices.copy(), quantity.indptr.copy()), shape=(n_acc, n_inst)
-        )
-        return contribution, im_other
+        scale = proportional_scale(im, tail.measure)
+        values = values * scale[positions.account]
+        im_other = np.where(tail.measure > 0.0, balance * scale, im)
+        return positions.contribution(values), im_other

@@ -8,21 +8,22 @@ compactly as ``K`` scenario columns and their normalised weights, so that
     measure[a] = -sum_k weight[a, k] * pnl[a, index[a, k]]
 
 and the Euler contribution of any part of the account's P&L (a position, a balance) is minus
-its P&L averaged with the same weights. ``K`` is ``ceil((1 - level) n)`` for ES with equal
-weights, 1 for VaR, and the largest tail size over the accounts otherwise (padding weights 0).
+its P&L averaged with the same weights (the shared attribution stage,
+:meth:`pmargin.margin._scenario_margin.UnitPositions.tail_loss`). ``K`` is
+``ceil((1 - level) n)`` for ES with equal weights, 1 for VaR, and the largest tail size over
+the accounts otherwise (padding weights 0).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from pmargin._typing import FloatArray, IntArray
 
-__all__ = ["AccountTail", "account_tail", "entry_contributions", "tail_measure"]
+__all__ = ["AccountTail", "account_tail", "tail_measure"]
 
 _LEVEL_TOLERANCE = 1e-9
 """Same tolerance as :mod:`pmargin.risk._measures`: ``(1 - a) W`` within ``1e-9 W`` of a step."""
@@ -176,37 +177,3 @@ def _weighted_tail(
         before = cumulative[rows, j] - sorted_w[rows, j]
         tail[rows, j] = np.clip((1.0 - level) * total - before, 0.0, sorted_w[rows, j])
     return order[:, :k], tail / tail.sum(axis=1, keepdims=True)
-
-
-def entry_contributions(
-    tail: AccountTail, rows: IntArray, columns: IntArray, quantity: Any, unit_pnl: FloatArray
-) -> FloatArray:
-    """Euler contribution of each stored (account, instrument) entry.
-
-    Entry ``e`` holds ``quantity[e]`` base units of instrument ``columns[e]`` in account
-    ``rows[e]``; its contribution is ``-quantity[e] * sum_k weight[a, k] *
-    unit_pnl[columns[e], index[a, k]]`` with ``a = rows[e]``: minus the position's P&L averaged
-    over its account's own tail (ES), or its P&L in the VaR scenario. No dense accounts x
-    instruments matrix is formed; memory is ``n_entries x K``.
-
-    Parameters
-    ----------
-    tail
-        From :func:`account_tail`.
-    rows, columns
-        Shape ``(n_entries,)``: account row and instrument column of each stored entry.
-    quantity
-        Shape ``(n_entries,)``: base-unit quantities.
-    unit_pnl
-        USD P&L per base unit, shape ``(n_instruments, n_scenarios)``.
-
-    Returns
-    -------
-    FloatArray
-        Shape ``(n_entries,)``, USD, losses positive.
-    """
-    if rows.size == 0:
-        return np.zeros(0)
-    per_unit = np.sum(tail.weight[rows] * unit_pnl[columns[:, None], tail.index[rows]], axis=1)
-    result: FloatArray = -np.asarray(quantity, dtype=np.float64) * per_unit
-    return result
