@@ -218,25 +218,3 @@ def test_joint_direction_from_history() -> None:
         book, _market(), get_model("standard"), {"BTC": scale * result.direction[0], "ETH": scale}
     )
     assert abs(gap[0]) < 1.0  # USD
-
-
-def test_row_column_take_equals_scipy_slicing() -> None:
-    """The shocked book's row/column gather equals ``matrix[rows][:, cols]`` (explicit zeros)."""
-    from scipy import sparse
-
-    from pmargin.health._distance import _take
-
-    rng = np.random.default_rng(11)
-    dense = rng.normal(size=(40, 30)) * (rng.random((40, 30)) < 0.2)
-    matrix = sparse.csr_array(dense)
-    matrix.data[::7] = 0.0  # explicit zeros stay stored
-    for rows in (np.array([3]), np.array([0, 5, 5, 39]), np.arange(40)[::-3]):
-        expected = matrix[rows]
-        cols, taken = _take(matrix, rows.astype(np.int64), None)
-        assert np.array_equal(cols, np.unique(expected.indices))
-        expected = sparse.csr_array(expected[:, cols])
-        assert np.array_equal(taken.toarray(), expected.toarray())
-        assert taken.nnz == expected.nnz
-        fewer = cols[::2]
-        _, taken = _take(matrix, rows.astype(np.int64), fewer)
-        assert np.array_equal(taken.toarray(), matrix[rows][:, fewer].toarray())

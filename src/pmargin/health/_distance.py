@@ -28,7 +28,6 @@ on a book of only those accounts.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,14 +41,11 @@ from scipy import sparse
 from pmargin._typing import BoolArray, FloatArray
 from pmargin.book import BookArrangement
 from pmargin.collateral import account_equity
-from pmargin.errors import InputError, PmarginError
+from pmargin.errors import InputError
 from pmargin.health._requirement import Requirement, required_equity
 from pmargin.history import PriceHistory, log_returns
-from pmargin.instruments import Instrument, parse_symbol
 from pmargin.margin import MarginModel, MarginResult
-from pmargin.market import Mark, MarketSnapshot, RawSVI, SurfaceSlice, VolSurface
-from pmargin.pricing import base_units_at_price, delta_one_pnl
-from pmargin.valuation import ResolvedInstruments, VolSource
+from pmargin.market import MarketSnapshot
 
 __all__ = [
     "DOWN_LIMIT",
@@ -265,222 +261,32 @@ def joint_direction(
 # ---------------------------------------------------------------------- the shocked world
 
 
-@functools.lru_cache(maxsize=65_536)
-def _describe(symbol: str) -> Instrument | None:
-    try:
-        return parse_symbol(symbol)
-    except (PmarginError, ValueError):
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class _Columns:
-    """Per book column: which underlying index moves it (-1: none) and its kind masks."""
-
-    underlying: npt.NDArray[np.int64]
-    quote: npt.NDArray[np.int64]
-    settlement: npt.NDArray[np.int64]
-    delta_one: BoolArray
-
-
 class _World:
-    """Builds the shocked market and book for a move vector and margins a set of accounts."""
+    """Moves the book (:meth:`~pmargin.book.BookArrangement.moved`) and margins some accounts."""
 
     def __init__(
         self,
         book: BookArrangement,
-        market: MarketSnapshot,
         model: MarginModel,
         underlyings: tuple[str, ...],
         vol_beta: float,
     ) -> None:
         self.book = book
-        self.market = market
         self.model = model
         self.underlyings = underlyings
         self.vol_beta = vol_beta
-        self.position = {u: k for k, u in enumerate(underlyings)}
-        self.quantity = sparse.csr_array(book.quantity)
-        self.unrealised = sparse.csr_array(book.unrealised)
         self.evaluations = 0
-        instruments = book.instruments
-        where = self.position.get
-        self.columns = _Columns(
-            underlying=np.array([where(i.underlying, -1) for i in instruments], dtype=np.int64),
-            quote=np.array([where(i.quote, -1) for i in instruments], dtype=np.int64),
-            settlement=np.array(
-                [where(i.settlement_currency, -1) for i in instruments], dtype=np.int64
-            ),
-            delta_one=np.array([i.is_futures_style for i in instruments], dtype=bool),
-        )
-        self.option_vol = {
-            i.symbol: float(v)
-            for i, v in zip(instruments, book.resolved.vol, strict=True)
-            if i.is_option and math.isfinite(float(v)) and v > 0.0
-        }
-        self.marks = self._classify_marks()
-
-    def _classify_marks(self) -> list[tuple[str, Mark, int, str]]:
-        """(symbol, mark, moved underlying or -1, "delta_one" | "option" | "other")."""
-        out: list[tuple[str, Mark, int, str]] = []
-        for symbol, mark in self.market.marks.items():
-            contract = self.market.instruments.get(symbol) or _describe(symbol)
-            if contract is None:
-                out.append((symbol, mark, -1, "other"))
-                continue
-            k = self.position.get(contract.underlying, -1)
-            kind = "option" if contract.is_option else "other"
-            if contract.is_futures_style:
-                kind = "delta_one"
-            out.append((symbol, mark, k, kind))
-        return out
-
-    # ------------------------------------------------------------------ market
-
-    def shocked_market(self, moves: FloatArray) -> MarketSnapshot:
-        """Return the snapshot with every USD price of underlying ``k`` times ``1 + moves[k]``."""
-        market = self.market
-        mult = 1.0 + moves
-        factor = mult ** (-self.vol_beta)
-        scale = {u: float(mult[k]) for k, u in enumerate(self.underlyings)}
-        index = {u: p * scale.get(u, 1.0) for u, p in market.index.items()}
-        prices = {a: p * scale.get(a, 1.0) for a, p in market.prices.items()}
-        forwards = {
-            u: {e: p * scale.get(u, 1.0) for e, p in curve.items()}
-            for u, curve in market.forwards.items()
-        }
-        marks: dict[str, Mark] = {}
-        for symbol, mark, k, kind in self.marks:
-            if k < 0 or kind == "other":
-                marks[symbol] = mark
-            elif kind == "delta_one":
-                marks[symbol] = (
-                    mark if mark.price is None else Mark(price=mark.price * float(mult[k]))
-                )
-            elif symbol in self.option_vol:
-                marks[symbol] = Mark(iv=self.option_vol[symbol] * float(factor[k]))
-            elif mark.iv is not None:
-                marks[symbol] = Mark(iv=mark.iv * float(factor[k]))
-            # an option price mark outside the book is dropped: sticky strike needs its vol
-        surfaces = {
-            u: self._shocked_surface(s, scale.get(u, 1.0), float(mult[self.position[u]]))
-            if u in self.position
-            else s
-            for u, s in market.surfaces.items()
-        }
-        return market.replace(
-            index=index, prices=prices, marks=marks, forwards=forwards, surfaces=surfaces
-        )
-
-    def _shocked_surface(self, surface: VolSurface, scale: float, mult: float) -> VolSurface:
-        if scale == 1.0:
-            return surface
-        variance = mult ** (-2.0 * self.vol_beta)
-        slices = [
-            SurfaceSlice(
-                expiry=s.expiry,
-                svi=s.svi
-                if variance == 1.0
-                else RawSVI(
-                    a=s.svi.a * variance,
-                    b=s.svi.b * variance,
-                    rho=s.svi.rho,
-                    m=s.svi.m,
-                    sigma=s.svi.sigma,
-                ),
-                forward=None if s.forward is None else s.forward * scale,
-            )
-            for s in surface.slices
-        ]
-        return VolSurface(surface.underlying, slices, surface.asof)
-
-    # ------------------------------------------------------------------ book
-
-    def shocked_book(self, rows: npt.NDArray[np.int64], moves: FloatArray) -> BookArrangement:
-        """Accounts ``rows`` (their columns only) with the move's prices and P&L."""
-        cols, q = _take(self.quantity, rows, None)
-        _, unrealised = _take(self.unrealised, rows, cols)
-        res = self.book.resolved.take(cols)
-        mult = np.concatenate([1.0 + moves, [1.0]])  # index -1 -> multiplier 1
-        c = self.columns
-        m_under = mult[c.underlying[cols]]
-        m_quote = mult[c.quote[cols]]
-        m_settle = mult[c.settlement[cols]]
-        factor = m_under ** (-self.vol_beta)
-        price = res.underlying_price * m_under / m_quote
-        shocked = ResolvedInstruments(
-            instruments=res.instruments,
-            is_option=res.is_option,
-            is_call=res.is_call,
-            is_inverse=res.is_inverse,
-            underlying_price=price,
-            strike=res.strike,
-            time=res.time,
-            vol=np.where(res.is_option, res.vol * factor, res.vol),
-            rate=res.rate,
-            quote_usd=res.quote_usd * m_quote,
-            settlement_usd=res.settlement_usd * m_settle,
-            vol_source=tuple(
-                VolSource.MARK_IV if o else s
-                for o, s in zip(res.is_option.tolist(), res.vol_source, strict=True)
-            ),
-        )
-        delta_one = c.delta_one[cols]
-        inverse = delta_one & res.is_inverse
-        # P&L per base unit of the move, settlement currency (the kernel's convention)
-        pnl = np.where(delta_one, delta_one_pnl(price, res.underlying_price, inverse), 0.0)
-        move_pnl = sparse.csr_array((q.data * pnl[q.indices], q.indices, q.indptr), q.shape)
-        # an inverse contract keeps its USD notional: base units scale with F0 / F
-        held = base_units_at_price(price, res.underlying_price, inverse)
-        q_new = sparse.csr_array((q.data * held[q.indices], q.indices, q.indptr), q.shape)
-        balances = self.book.balance_matrix[rows]
-        return BookArrangement(
-            account_ids=tuple(self.book.account_ids[int(r)] for r in rows),
-            resolved=shocked,
-            quantity=q_new,
-            assets=self.book.assets,
-            balances=balances,
-            unrealised=sparse.csr_array(unrealised + move_pnl),
-        )
-
-    # ------------------------------------------------------------------ the gap
 
     def gap(self, rows: npt.NDArray[np.int64], moves: FloatArray) -> FloatArray:
         """``equity - MM`` (USD) of accounts ``rows`` after ``moves``; shape ``(len(rows),)``."""
         if rows.size == 0:
             return np.zeros(0)
-        market = self.shocked_market(moves) if np.any(moves) else self.market
-        book = self.shocked_book(rows, moves)
+        move = dict(zip(self.underlyings, moves.tolist(), strict=True))
+        book = self.book.take_accounts(rows).moved(move, self.vol_beta)
         self.evaluations += 1
-        result = self.model.compute(book, market)
-        equity = account_equity(book, market).equity
+        result = self.model.compute(book, book.market)
+        equity = account_equity(book, book.market).equity
         return _maintenance_surplus(equity, result)
-
-
-def _take(
-    matrix: Any, rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64] | None
-) -> tuple[npt.NDArray[np.int64], Any]:
-    """Rows ``rows`` of a CSR ``matrix`` restricted to sorted columns ``cols``, renumbered.
-
-    ``cols=None`` takes every column any of the rows stores (sorted). Equivalent to
-    ``matrix[rows][:, cols]`` without scipy's slicing machinery; returns ``(cols, csr)``.
-    """
-    start, stop = matrix.indptr[rows], matrix.indptr[rows + 1]
-    counts = stop - start
-    picked = np.repeat(start - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-    indices, data = matrix.indices[picked], matrix.data[picked]
-    owner = np.repeat(np.arange(rows.size), counts)
-    if cols is None:
-        cols = np.unique(indices).astype(np.int64)
-    where = np.full(matrix.shape[1], -1, dtype=np.int64)
-    where[cols] = np.arange(cols.size)
-    local = where[indices]
-    keep = local >= 0
-    owner, local, data = owner[keep], local[keep], data[keep]
-    order = np.lexsort((local, owner))
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=rows.size))])
-    taken = sparse.csr_array((data[order], local[order], indptr), shape=(rows.size, cols.size))
-    return cols, taken
 
 
 # ---------------------------------------------------------------------- the search
@@ -671,7 +477,7 @@ def margin_gap_after_move(
     vector = np.array([given.get(u, 0.0) for u in underlyings], dtype=np.float64)
     if not np.all(np.isfinite(vector) & (vector > -1.0)):
         raise InputError("moves", dict(moves), "must be finite relative moves > -1")
-    world = _World(book, market, model, underlyings, float(vol_beta))
+    world = _World(book, model, underlyings, float(vol_beta))
     return world.gap(np.arange(len(book.account_ids), dtype=np.int64), vector)
 
 
@@ -735,7 +541,7 @@ def liquidation_distance(
         raise InputError("vol_beta", vol_beta, "must be a finite number (0 holds vols)")
     underlyings = _underlyings(book, market)
     n_acc, n_und = len(book.account_ids), len(underlyings)
-    world = _World(book, market, model, underlyings, float(vol_beta))
+    world = _World(book, model, underlyings, float(vol_beta))
     exposed = _exposure(book, underlyings)
     everyone = np.arange(n_acc, dtype=np.int64)
     result0 = model.compute(book, market)

@@ -224,6 +224,7 @@ class AccountWhatIf:
                 assets=small.assets,
                 balances=small.balances,
                 unrealised=sparse.csr_array(small.unrealised, shape=(1, n)),
+                market=small.market,
             )
         q = sparse.csr_array(small.quantity)
         u = sparse.csr_array(small.unrealised).toarray()[0]
@@ -277,5 +278,11 @@ class AccountWhatIf:
         for asset, amount in deltas.items():
             add_cash(asset, amount)
         return BookArrangement.one_account(
-            book.account_ids[row], resolved, quantities, unrealised, tuple(assets), balances
+            book.account_ids[row],
+            resolved,
+            quantities,
+            unrealised,
+            tuple(assets),
+            balances,
+            book.market,
         )

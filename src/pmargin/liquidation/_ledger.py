@@ -217,6 +217,7 @@ class Ledger:
             [state.unrealised.get(j, 0.0) for j in columns],
             assets,
             [state.balances.get(a, 0.0) for a in assets],
+            self.book.market,
         )
 
     def to_book(self) -> BookArrangement:
@@ -267,6 +268,7 @@ class Ledger:
             assets=assets,
             balances=balances,
             unrealised=build(urows, ucols, udata),
+            market=book.market,
         )
 
     # ------------------------------------------------------------------ changing

@@ -7,6 +7,7 @@ years from the snapshot timestamp. See ``docs/market.md`` for the file format an
 """
 
 from pmargin.market._codec import MARKET_FIELDS, market_from_dict, market_to_dict
+from pmargin.market._futures import describe_symbol
 from pmargin.market._loader import load_market
 from pmargin.market._mark import Mark
 from pmargin.market._snapshot import REPORTING_CURRENCY, MarketSnapshot
@@ -21,6 +22,7 @@ __all__ = [
     "RawSVI",
     "SurfaceSlice",
     "VolSurface",
+    "describe_symbol",
     "load_market",
     "market_from_dict",
     "market_to_dict",

@@ -22,9 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-from scipy import sparse
-
 from pmargin._typing import FloatArray
 from pmargin.book import BookArrangement
 from pmargin.collateral import account_equity
@@ -37,32 +34,7 @@ __all__ = [
     "FullState",
     "full_recompute",
     "status_codes",
-    "sub_book",
 ]
-
-
-def sub_book(book: BookArrangement, columns: Any, assets: tuple[str, ...]) -> BookArrangement:
-    """Return the book restricted to ``columns`` (book order) and the balances of ``assets``.
-
-    Parameters
-    ----------
-    book
-        The whole book.
-    columns
-        Int64 array of column indices, shape ``(n_cols,)``.
-    assets
-        The balance columns kept (a subset of ``book.assets``).
-    """
-    cols = np.asarray(columns, dtype=np.int64)
-    keep = [book.assets.index(a) for a in assets]
-    return BookArrangement(
-        account_ids=book.account_ids,
-        resolved=book.resolved.take(cols),
-        quantity=sparse.csr_array(book.quantity[:, cols]),
-        assets=tuple(assets),
-        balances=book.balance_matrix[:, keep].copy(),
-        unrealised=sparse.csr_array(book.unrealised[:, cols]),
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,6 @@ from pmargin.monitor._book import (
     FullState,
     full_recompute,
     status_codes,
-    sub_book,
 )
 from pmargin.monitor._breakers import CircuitBreakers, PendingTick, UnderlyingTick
 from pmargin.monitor._config import BreakerConfig, load_breaker_config
@@ -387,7 +386,7 @@ class Monitor:
     def _new_block(self, code: str) -> _Block:
         columns = np.flatnonzero(self._column_code == code).astype(np.int64)
         assets = (code,) if code in self._start.assets else ()
-        start = sub_book(self._start, columns, assets)
+        start = self._start.take_columns(columns, assets)
         depends = {code}
         for instrument in start.instruments:
             depends.update((instrument.quote, instrument.settlement_currency))

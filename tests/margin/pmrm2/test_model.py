@@ -144,6 +144,7 @@ def _case_book(case: dict[str, Any]) -> tuple[BookArrangement, MarketSnapshot, A
         assets=(*coll.names, "USDC"),
         balances=np.r_[coll.amount, portfolio.cash][None, :],
         unrealised=sparse.csr_array(unrealised),
+        market=market,
     )
     params = replace(
         parameters_from_case(case),

@@ -131,6 +131,7 @@ class DeribitIncremental:
                 account_ids=("order",),
                 resolved=instrument,
                 quantity=sparse.csr_array(np.ones((1, 1))),
+                market=self.market,
             )
             (vectors,) = self.model.risk_vectors(book, self.market)
             self._new[symbol] = vectors

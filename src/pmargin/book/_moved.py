@@ -1,0 +1,227 @@
+"""Relative price moves of underlyings: the moved market and the book's instruments at it.
+
+A relative move ``m`` of underlying ``u`` multiplies EVERY USD price of ``u`` by ``1 + m``: the
+index, ``prices[u]``, explicit forwards, futures and perpetual marks and surface-slice
+forwards, so the basis of every future and the forward curve keep their shape. Options keep
+their implied vol per strike (sticky strike) unless ``vol_beta`` is set, in which case every
+vol of ``u`` is multiplied by ``(1 + m) ** -vol_beta`` (surface total variance by
+``(1 + m) ** (-2 vol_beta)``). What positions do is the arranged book's rule
+(:meth:`pmargin.book.BookArrangement.rebased`): inverse futures keep their USD notional, the
+move's P&L on futures and perpetuals goes to their unrealised P&L; balances are revalued at
+the moved market.
+
+:func:`moved_market` moves a snapshot (the book's options get an ``iv`` mark, so that resolving
+them afresh at the moved market gives their sticky-strike vol); :func:`moved_resolved` moves
+already resolved instruments by array arithmetic alone, equal to resolving them afresh at the
+moved market (the test checks it to 1e-12).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from pmargin._typing import FloatArray
+from pmargin.errors import InputError
+from pmargin.market import Mark, MarketSnapshot, RawSVI, SurfaceSlice, VolSurface, describe_symbol
+from pmargin.valuation import ResolvedInstruments, VolSource
+
+__all__ = ["MarkKind", "check_moves", "mark_kinds", "moved_market", "moved_resolved"]
+
+
+@dataclass(frozen=True, slots=True)
+class MarkKind:
+    """What a move does to one mark of the market.
+
+    Attributes
+    ----------
+    symbol, mark
+        The mark.
+    underlying
+        The underlying whose moves move it (``""``: a symbol no contract describes).
+    kind
+        ``"delta_one"`` (a future or perpetual: its price scales), ``"option"`` (its vol is
+        sticky strike or scaled by ``vol_beta``) or ``"other"`` (kept).
+    """
+
+    symbol: str
+    mark: Mark
+    underlying: str
+    kind: str
+
+
+def mark_kinds(market: MarketSnapshot) -> tuple[MarkKind, ...]:
+    """Classify every mark of ``market`` once (a market's marks do not change).
+
+    Returns
+    -------
+    tuple of MarkKind
+        One per mark, in the market's order.
+    """
+    out = []
+    for symbol, mark in market.marks.items():
+        contract = describe_symbol(symbol, market.instruments)
+        if contract is None:
+            out.append(MarkKind(symbol, mark, "", "other"))
+            continue
+        kind = "option" if contract.is_option else "other"
+        if contract.is_futures_style:
+            kind = "delta_one"
+        out.append(MarkKind(symbol, mark, contract.underlying, kind))
+    return tuple(out)
+
+
+def check_moves(moves: Mapping[str, float]) -> dict[str, float]:
+    """Return ``moves`` as floats, checked: every move finite and above -1.
+
+    Raises
+    ------
+    InputError
+        Field ``moves.<underlying>``: not a finite number greater than -1.
+    """
+    out: dict[str, float] = {}
+    for underlying, move in moves.items():
+        value = float(move)
+        if not math.isfinite(value) or value <= -1.0:
+            raise InputError(
+                f"moves.{underlying}", move, "must be a finite relative move greater than -1"
+            )
+        out[underlying] = value
+    return out
+
+
+def moved_market(
+    market: MarketSnapshot,
+    moves: Mapping[str, float],
+    vol_beta: float,
+    option_vols: Mapping[str, tuple[str, float]],
+    kinds: tuple[MarkKind, ...] | None = None,
+) -> MarketSnapshot:
+    """Return ``market`` with every USD price of underlying ``u`` times ``1 + moves[u]``.
+
+    Parameters
+    ----------
+    market
+        The snapshot to move.
+    moves
+        Underlying -> relative move (``-0.2``: down 20 %); an underlying left out does not move.
+    vol_beta
+        Vol response: every vol of ``u`` times ``(1 + m) ** -vol_beta`` (0: sticky strike).
+    option_vols
+        Symbol -> (underlying, implied vol) of the options whose vol must stay put per strike
+        (a book's options, however their vol was found: iv mark, price mark or surface); those
+        of a moved underlying get an ``iv`` mark of ``vol x (1 + m) ** -vol_beta``. Other
+        options of a moved underlying keep an ``iv`` mark scaled likewise; their price marks
+        are dropped (sticky strike needs the vol).
+    kinds
+        :func:`mark_kinds` of ``market`` when the caller keeps it; ``None`` classifies here.
+
+    Returns
+    -------
+    MarketSnapshot
+        Same timestamp, rates and instruments.
+    """
+    mult = {u: 1.0 + m for u, m in moves.items()}
+    index = {u: p * mult.get(u, 1.0) for u, p in market.index.items()}
+    prices = {a: p * mult.get(a, 1.0) for a, p in market.prices.items()}
+    forwards = {
+        u: {e: p * mult.get(u, 1.0) for e, p in curve.items()}
+        for u, curve in market.forwards.items()
+    }
+    marks: dict[str, Mark] = {}
+    for entry in mark_kinds(market) if kinds is None else kinds:
+        symbol, mark = entry.symbol, entry.mark
+        m = mult.get(entry.underlying)
+        if m is None or entry.kind == "other":
+            marks[symbol] = mark
+        elif entry.kind == "delta_one":
+            marks[symbol] = mark if mark.price is None else Mark(price=mark.price * m)
+        elif symbol in option_vols:
+            continue  # below
+        elif mark.iv is not None:
+            marks[symbol] = Mark(iv=mark.iv * m**-vol_beta)
+    for symbol, (underlying, vol) in option_vols.items():
+        m = mult.get(underlying)
+        if m is not None:
+            marks[symbol] = Mark(iv=vol * m**-vol_beta)
+    surfaces = {
+        u: _moved_surface(s, mult[u], vol_beta) if u in mult else s
+        for u, s in market.surfaces.items()
+    }
+    return market.replace(
+        index=index, prices=prices, marks=marks, forwards=forwards, surfaces=surfaces
+    )
+
+
+def _moved_surface(surface: VolSurface, mult: float, vol_beta: float) -> VolSurface:
+    """``surface`` with slice forwards times ``mult``, total variance times ``mult**-2beta``."""
+    if mult == 1.0:
+        return surface
+    variance = mult ** (-2.0 * vol_beta)
+    slices = [
+        SurfaceSlice(
+            expiry=s.expiry,
+            svi=s.svi
+            if variance == 1.0
+            else RawSVI(
+                a=s.svi.a * variance,
+                b=s.svi.b * variance,
+                rho=s.svi.rho,
+                m=s.svi.m,
+                sigma=s.svi.sigma,
+            ),
+            forward=None if s.forward is None else s.forward * mult,
+        )
+        for s in surface.slices
+    ]
+    return VolSurface(surface.underlying, slices, surface.asof)
+
+
+def moved_resolved(
+    resolved: ResolvedInstruments, moves: Mapping[str, float], vol_beta: float
+) -> ResolvedInstruments:
+    """Return ``resolved`` at the moved market, by array arithmetic (nothing looked up).
+
+    Per instrument, with ``m_u``, ``m_q``, ``m_s`` the multipliers ``1 + move`` of its
+    underlying, quote and settlement currency (1 when they do not move): underlying price
+    ``F m_u / m_q`` (quote currency), ``quote_usd x m_q``, ``settlement_usd x m_s``, option vol
+    ``vol x m_u ** -vol_beta``; an option of a moved underlying reads its vol from an ``iv``
+    mark (:func:`moved_market`). Strikes, times and rates are unchanged.
+
+    Returns
+    -------
+    ResolvedInstruments
+        Arrays of shape ``(n,)``, the instruments in the same order.
+    """
+    instruments = resolved.instruments
+
+    def multipliers(codes: list[str]) -> FloatArray:
+        return np.array([1.0 + moves.get(code, 0.0) for code in codes], dtype=np.float64)
+
+    m_under = multipliers([i.underlying for i in instruments])
+    m_quote = multipliers([i.quote for i in instruments])
+    m_settle = multipliers([i.settlement_currency for i in instruments])
+    moving = [i.underlying in moves for i in instruments]
+    price = resolved.underlying_price * m_under / m_quote
+    return ResolvedInstruments(
+        instruments=instruments,
+        is_option=resolved.is_option,
+        is_call=resolved.is_call,
+        is_inverse=resolved.is_inverse,
+        underlying_price=price,
+        strike=resolved.strike,
+        time=resolved.time,
+        vol=np.where(resolved.is_option, resolved.vol * m_under**-vol_beta, resolved.vol),
+        rate=resolved.rate,
+        quote_usd=resolved.quote_usd * m_quote,
+        settlement_usd=resolved.settlement_usd * m_settle,
+        vol_source=tuple(
+            VolSource.MARK_IV if option and move else source
+            for option, move, source in zip(
+                resolved.is_option.tolist(), moving, resolved.vol_source, strict=True
+            )
+        ),
+    )
