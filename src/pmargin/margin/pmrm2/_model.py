@@ -37,7 +37,7 @@ from pmargin.errors import InputError
 from pmargin.margin._capabilities import Capabilities
 from pmargin.margin._params import load_parameter_file
 from pmargin.margin._result import MarginResult, RiskUnitMargin
-from pmargin.margin._scenario_margin import scatter_columns
+from pmargin.margin._scenario_margin import UnitPositions, proportional_scale, scatter_columns
 from pmargin.margin.pmrm2._book import (
     PMRM2_LIMIT,
     BookSettings,
@@ -108,9 +108,9 @@ COLLATERAL_COMPONENTS = (
 class _Group:
     """One expiry group's aggregated values, kept for the attribution."""
 
-    local: int  # first local column of the group in the unit block
-    rows: IntArray  # accounts holding the group, (n_r,)
-    coo: Any  # the group's quantities of those rows, COO (row in rows, col in group)
+    columns: IntArray  # the group's book columns, (n_g,)
+    positions: UnitPositions  # the group's held positions (one entry per account x option)
+    rows: IntArray  # accounts holding the group, (n_r,), ascending
     values: FloatArray  # (n_g, n_s + 3): shocked values, then at spot 1, up, down
     disc: FloatArray  # (n_r, n_s): static discount applied
     sign: FloatArray  # (n_r, n_s): -1 where a skew scenario's P&L was flipped
@@ -182,9 +182,9 @@ class DerivePmrm2Model:
         blocks: list[tuple[IntArray, Any]] = []
         im_other = np.zeros(n_acc)
         for columns in unit_columns(book, roles):
-            unit, block, other = self._unit(book, market, qc, columns, roles, scen)
+            unit, unit_blocks, other = self._unit(book, market, qc, columns, roles, scen)
             units.append(unit)
-            blocks.append((columns.columns, block))
+            blocks.extend(unit_blocks)
             im_other += other
         collateral = self._collateral_unit(book, market, roles)
         if collateral is not None:
@@ -229,8 +229,11 @@ class DerivePmrm2Model:
         uc: UnitColumns,
         roles: tuple[CollateralRole, ...],
         scen: ScenarioArrays,
-    ) -> tuple[RiskUnitMargin, Any, FloatArray]:
-        """Margin, contribution block ``(n_acc, n_unit)`` and ``im_other`` of one underlying."""
+    ) -> tuple[RiskUnitMargin, list[tuple[IntArray, Any]], FloatArray]:
+        """Margin, contribution blocks ``(columns, block)`` and ``im_other`` of one underlying.
+
+        One block for the perpetuals and one per expiry group (``(n_acc, n_cols)`` each).
+        """
         p = self.params
         other = p.other_contingency
         res = book.resolved
@@ -248,12 +251,13 @@ class DerivePmrm2Model:
         groups = self._options(book, qc, uc, scen, pnl, fwd, mtm, shorts, gross_options, held)
 
         # perpetuals: P&L of the USD notional, net position for the contingency
-        perp = sparse.csr_array(qc[:, uc.perps]) if uc.perps.size else None
+        perps = UnitPositions.of(qc, uc.perps) if uc.perps.size else None
         perp_price = res.underlying_usd[uc.perps]
         net_perp = np.zeros(n_acc)
         gross_perp = np.zeros(n_acc)
-        if perp is not None:
-            held |= np.diff(perp.indptr) > 0
+        if perps is not None:
+            perp = perps.block
+            held |= perps.held
             pnl += delta_one_pnl(_dense(perp @ perp_price, n_acc), scen)
             net_perp = _dense(perp.sum(axis=1), n_acc)
             gross_perp = _dense(abs(perp).sum(axis=1), n_acc)
@@ -320,53 +324,43 @@ class DerivePmrm2Model:
             held=held,
         )
 
-        # attribution: the binding loss x im_factor', plus each position's own charges
-        parts = _Parts(n_acc, uc.columns.size)
-        scenario_move = np.where(binding >= 0, move[np.minimum(binding, n_s - 1)], 0.0)
-        scenario_move = np.where(binding == n_s, 0.0, scenario_move)
-        if perp is not None:
-            coo = perp.tocoo()
-            a = coo.row
-            gross = gross_perp[a]
-            share = np.divide(np.abs(coo.data), gross, out=np.zeros_like(coo.data), where=gross > 0)
-            own = (other.mm_perp_percent + other.im_perp_percent + oracle_rate) * perp_notional[a]
-            loss_j = -peg_factor * coo.data * perp_price[coo.col] * scenario_move[a]
-            parts.add(a, coo.col, loss_j + own * share)
+        # attribution (the shared stage): each position's loss in its account's binding
+        # scenario (or forward contingency) x im_factor', plus its own charges
+        blocks: list[tuple[IntArray, Any]] = []
+        weight = np.full(n_acc, peg_factor)
+        scenario_move = np.append(move, 0.0)  # the forward contingency's column: no move
+        if perps is not None:
+            perp_pnl = np.outer(perp_price, scenario_move)  # (n_perps, n_s + 1) per base unit
+            own = (other.mm_perp_percent + other.im_perp_percent + oracle_rate) * perp_notional
+            values = perps.binding_loss(perp_pnl, binding, weight) + perps.gross_share(
+                np.ones(uc.perps.size), proportional_scale(own, gross_perp)
+            )
+            blocks.append((uc.perps, perps.contribution(values)))
         option_pct = other.mm_option_percent + other.im_option_percent
         for g in groups:
-            a_local, col, q = g.coo.row, g.coo.col, g.coo.data
-            a = g.rows[a_local]
-            s = binding[a]
-            in_scen = (s >= 0) & (s < n_s)
-            s_c = np.minimum(np.maximum(s, 0), n_s - 1)
-            scen_pnl = (
-                g.sign[a_local, s_c]
-                * (g.disc[a_local, s_c] * q * g.values[col, s_c] - q * g.values[col, n_s])
-                * scen.damp[s_c]
-            )
-            side = g.side[a_local]
-            side_c = np.where(side >= 0, side, n_s)
-            fwd_pnl = np.where(
-                side >= 0, q * (g.values[col, side_c] - g.values[col, n_s]) * g.factor, 0.0
-            )
-            pnl_j = np.where(in_scen, scen_pnl, np.where(s == n_s, fwd_pnl, 0.0))
-            k = g.strike_index[col]
-            at_strike = g.shorts[a_local, k]
+            positions = g.positions
+            values = -peg_factor * _option_binding_pnl(g, positions, binding, scen)
+            k = g.strike_index[positions.local]
+            holder = np.searchsorted(g.rows, positions.account)
+            q = positions.quantity
+            at_strike = g.shorts[holder, k]
             naked_share = np.divide(
-                g.naked[a_local, k] * np.maximum(-q, 0.0),
+                g.naked[holder, k] * np.maximum(-q, 0.0),
                 at_strike,
                 out=np.zeros_like(q),
                 where=at_strike > 0,
             )
-            own = option_pct * spot * naked_share + oracle_rate * np.abs(q) * spot
-            parts.add(a, g.local + col, -peg_factor * pnl_j + own)
+            oracle = positions.gross_share(np.full(g.columns.size, oracle_rate * spot))
+            own = option_pct * spot * naked_share + oracle
+            blocks.append((g.columns, positions.contribution(values + own)))
+        in_scenario = np.where(binding >= 0, scenario_move[np.maximum(binding, 0)], 0.0)
         im_other = (
-            -peg_factor * coll_total * scenario_move
+            -peg_factor * coll_total * in_scenario
             + mm_haircut
             + im_haircut
             + oracle_rate * coll_pos.sum(axis=1)
         )
-        return unit, parts.matrix(), im_other
+        return unit, blocks, im_other
 
     def _options(
         self,
@@ -406,12 +400,12 @@ class DerivePmrm2Model:
         )
         groups = []
         start = 0
-        local = uc.perps.size
         for i, g in enumerate(uc.groups):
             n_g = g.columns.size
             vals = pre.values[start : start + n_g]
-            a = sparse.csr_array(qc[:, g.columns])
-            rows = np.flatnonzero(np.diff(a.indptr) > 0)
+            positions = UnitPositions.of(qc, g.columns)
+            a = positions.block
+            rows = np.flatnonzero(positions.held)
             if rows.size:
                 held[rows] = True
                 ar = sparse.csr_array(a[rows])
@@ -431,9 +425,9 @@ class DerivePmrm2Model:
                 gross[rows] += _dense(abs(ar).sum(axis=1), rows.size)
                 groups.append(
                     _Group(
-                        local,
+                        g.columns,
+                        positions,
                         rows,
-                        ar.tocoo(),
                         vals,
                         ep.disc,
                         ep.sign,
@@ -445,7 +439,6 @@ class DerivePmrm2Model:
                     )
                 )
             start += n_g
-            local += n_g
         return groups
 
     # ------------------------------------------------------------------ other collateral
@@ -486,28 +479,39 @@ class DerivePmrm2Model:
         )
 
 
-class _Parts:
-    """Collects ``(account, local column, value)`` triples of a unit's contribution block."""
+def _option_binding_pnl(
+    group: _Group, positions: UnitPositions, binding: IntArray, scen: ScenarioArrays
+) -> FloatArray:
+    """Each option position's P&L where its account's loss binds, USD, ``(n_entries,)``.
 
-    def __init__(self, n_acc: int, n_cols: int) -> None:
-        self.shape = (n_acc, n_cols)
-        self.rows: list[IntArray] = []
-        self.cols: list[IntArray] = []
-        self.data: list[FloatArray] = []
-
-    def add(self, rows: Any, cols: Any, data: Any) -> None:
-        self.rows.append(np.asarray(rows, dtype=np.int64))
-        self.cols.append(np.asarray(cols, dtype=np.int64))
-        self.data.append(np.asarray(data, dtype=np.float64))
-
-    def matrix(self) -> Any:
-        if not self.data:
-            return sparse.csr_array(self.shape, dtype=np.float64)
-        coo = sparse.coo_array(
-            (np.concatenate(self.data), (np.concatenate(self.rows), np.concatenate(self.cols))),
-            shape=self.shape,
-        )
-        return sparse.csr_array(coo)
+    In a scenario ``s`` (binding ``< n_s``): ``sign x (disc x q x value_s - q x mtm) x damp``
+    with the account's own expiry discount and skew sign there; at the forward contingency
+    (binding ``== n_s``): ``q x (value at the binding basis side - mtm) x factor``, 0 where no
+    side binds; 0 where nothing binds (-1). PMRM_2's P&L per unit depends on the account (the
+    static discount follows the sign of its expiry value), so the binding column comes from
+    the shared stage (:meth:`UnitPositions.binding_column`) and the P&L is computed here.
+    """
+    n_s = scen.size
+    column, binds = positions.binding_column(binding)
+    holder = np.searchsorted(group.rows, positions.account)
+    col, q = positions.local, positions.quantity
+    values = group.values
+    s = np.minimum(column, n_s - 1)
+    in_scenario = binds & (column < n_s)
+    scenario_pnl = (
+        group.sign[holder, s]
+        * (group.disc[holder, s] * q * values[col, s] - q * values[col, n_s])
+        * scen.damp[s]
+    )
+    side = group.side[holder]
+    side_c = np.where(side >= 0, side, n_s)
+    forward_pnl = np.where(
+        side >= 0, q * (values[col, side_c] - values[col, n_s]) * group.factor, 0.0
+    )
+    result: FloatArray = np.where(
+        in_scenario, scenario_pnl, np.where(binds & (column == n_s), forward_pnl, 0.0)
+    )
+    return result
 
 
 def _dense(value: Any, n: int) -> FloatArray:

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pmargin._typing import FloatArray
+from pmargin.margin._scenario_margin import binding_scenario
 from pmargin.margin.pmrm2._parameters import Scenario
 from pmargin.margin.pmrm2._precompute import SkewMultipliers
 from pmargin.margin.pmrm2._stages import Contingencies, ScenarioKind, requirements
@@ -171,5 +172,5 @@ class Pmrm2Result:
         idx = self.indices(kind)
         if not idx:
             return -1
-        pnl = self.scenario_pnl[idx]
-        return idx[int(np.argmin(pnl))]
+        _, column = binding_scenario(self.scenario_pnl[np.newaxis, idx])
+        return idx[int(column[0])]

@@ -31,6 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from pmargin._typing import BoolArray, FloatArray, IntArray
+from pmargin.margin._scenario_margin import binding_scenario
 from pmargin.margin.pmrm2._parameters import (
     OtherContingencyParameters,
     Pmrm2Parameters,
@@ -332,8 +333,10 @@ def worst_loss(
 ) -> tuple[FloatArray, IntArray]:
     """Aggregate stage: the worst of the scenarios and the forward contingency.
 
-    Ties go to the first scenario in ``order`` (regular, tail, skew); the forward contingency
-    is the worst only when strictly below every scenario.
+    The shared reduce stage (:func:`~pmargin.margin._scenario_margin.binding_scenario`) over
+    the scenarios and the forward contingency as one last column: ties go to the first
+    scenario in ``order`` (regular, tail, skew), and the forward contingency is the worst only
+    when strictly below every scenario.
 
     Parameters
     ----------
@@ -351,12 +354,8 @@ def worst_loss(
     binding
         Shape ``(n_r,)``: the scenario setting it, ``n_s`` for the forward contingency.
     """
-    n_r, n_s = pnl.shape
-    first = order[np.argmin(pnl[:, order], axis=1)]
-    worst = pnl[np.arange(n_r), first]
-    forward_binds = forward < worst
-    worst = np.where(forward_binds, forward, worst)
-    return worst, np.where(forward_binds, n_s, first).astype(np.int64)
+    n_s = pnl.shape[1]
+    return binding_scenario(np.column_stack([pnl, forward]), np.append(order, n_s))
 
 
 def im_loss_factor(params: Pmrm2Parameters, stable_price: float) -> float:
