@@ -136,26 +136,29 @@ def binding_scenario(pnl: FloatArray, order: IntArray | None = None) -> tuple[Fl
     return pnl[np.arange(n), column], column
 
 
-def worst_loss(pnl: FloatArray) -> tuple[FloatArray, IntArray]:
+def worst_loss(pnl: FloatArray, order: IntArray | None = None) -> tuple[FloatArray, IntArray]:
     """Largest loss over scenarios and the scenario that sets it.
 
     Parameters
     ----------
     pnl
         Shape ``(n_accounts, n_scenarios)``, signed P&L.
+    order
+        Shape ``(n_scenarios,)``: the columns in tie-break order (:func:`binding_scenario`);
+        ``None`` for column order.
 
     Returns
     -------
     loss
         Shape ``(n_accounts,)``: ``max(0, -min_s pnl)`` (positive = loss).
     scenario
-        Shape ``(n_accounts,)``: the column of the smallest P&L (first on ties,
+        Shape ``(n_accounts,)``: the column of the smallest P&L (first in ``order`` on ties,
         :func:`binding_scenario`), -1 where no scenario loses money or there are no scenarios.
     """
     n = pnl.shape[0]
     if pnl.shape[1] == 0:
         return np.zeros(n), np.full(n, -1, dtype=np.int64)
-    smallest, column = binding_scenario(pnl)
+    smallest, column = binding_scenario(pnl, order)
     loss = np.maximum(-smallest, 0.0)
     return loss, np.where(smallest < 0.0, column, -1).astype(np.int64)
 

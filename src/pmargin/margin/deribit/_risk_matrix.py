@@ -19,6 +19,7 @@ from scipy import sparse
 
 from pmargin._typing import ArrayLike, FloatArray, IntArray
 from pmargin.errors import InputError
+from pmargin.margin._scenario_margin import worst_loss
 from pmargin.margin.deribit._params import (
     DampenerMode,
     DeltaShockMode,
@@ -426,18 +427,9 @@ def worst_case(pnl: FloatArray, vol_kinds: tuple[VolShockKind, ...]) -> tuple[Fl
     index
         Shape ``(n_accounts,)``: the cell, -1 where no cell loses money.
     """
-    n = pnl.shape[0]
-    if pnl.shape[1] == 0:
-        return np.zeros(n), np.full(n, -1, dtype=np.int64)
-    smallest = pnl.min(axis=1)
-    is_min = pnl == smallest[:, None]
     none = np.array([k is VolShockKind.NONE for k in vol_kinds], dtype=bool)
-    preferred = is_min & none[None, :]
-    first_none = np.argmax(preferred, axis=1)
-    first_any = np.argmax(is_min, axis=1)
-    index = np.where(preferred.any(axis=1), first_none, first_any).astype(np.int64)
-    loss = np.maximum(-smallest, 0.0)
-    return loss, np.where(smallest < 0.0, index, -1).astype(np.int64)
+    order = np.concatenate([np.flatnonzero(none), np.flatnonzero(~none)])
+    return worst_loss(pnl, order)  # the vol-"none" cells first in the tie-break order
 
 
 def delta_shock(
