@@ -227,7 +227,9 @@ def test_a_non_finite_margin_after_the_order_is_an_error_not_a_status() -> None:
     assert checker.whatif.incremental is not None
 
     class NanMargin:
-        def margin_after(self, *args: object) -> tuple[float, float]:
+        reads_balances = False
+
+        def margin_after_changes(self, *args: object) -> tuple[float, float]:
             return math.nan, math.nan
 
     checker.whatif.incremental = NanMargin()  # type: ignore[assignment]

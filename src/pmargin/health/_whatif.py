@@ -4,19 +4,36 @@
 account's :class:`~pmargin.health.MarginSnapshot` after this change", where a change is a set
 of trades (instrument, signed base quantity, fill price; booked with
 :func:`pmargin.book.fill`) and/or balance deltas (asset -> units of the asset).
+:meth:`AccountWhatIf.margin_after` has no side effect; :meth:`AccountWhatIf.commit` books the
+change into the what-if's own state of the account (:class:`WhatIfAccount`: positions,
+unrealised P&L, balances, equity, and the model's cached vectors), so that later questions
+about that account start from it. :meth:`AccountWhatIf.book_after_commits` is the whole book
+with every committed change applied.
 
 How it is margined:
 
-* a model with an incremental path (``model.capabilities.incremental``: Deribit's S:PM,
-  ``standard``, ``okx`` without its borrowing charge) answers a single trade from its
-  cached per-account vectors (:class:`~pmargin.margin.IncrementalMargin`);
-* otherwise (several trades, balance deltas, or a model without one) the account is cut out
-  as a one-row book (:meth:`~pmargin.book.BookArrangement.take_accounts`), changed with
-  :meth:`~pmargin.book.BookArrangement.with_account` and margined alone by the model;
+* a model with an incremental path (``model.capabilities.incremental``: Deribit,
+  ``standard``, ``okx`` without its borrowing charge, ``pmargin-es``) answers from its cached
+  per-account vectors (:class:`~pmargin.margin.IncrementalMargin`): the trades are applied one
+  by one to a scratch copy of the account's vectors (balance deltas too, where the model's
+  margin reads balances), and a commit keeps the changed copy;
+* otherwise the account is margined alone as a one-row book: the book's row cut out
+  (:meth:`~pmargin.book.BookArrangement.take_accounts`), or the account's own one-row book
+  after a commit, changed with :meth:`~pmargin.book.BookArrangement.with_account`;
 * :meth:`AccountWhatIf.margin_after_reference` is the slow, obvious twin: it rebuilds the
-  account's one-row book from its explicit positions, unrealised P&L and balances
-  (:meth:`~pmargin.book.BookArrangement.one_account`) and margins it with the model, with no
-  fast path.
+  account's one-row book from its explicit positions, unrealised P&L and balances (after its
+  commits, :meth:`~pmargin.book.BookArrangement.one_account`), margins it with the model, with
+  no fast path, and values its equity from scratch (:func:`pmargin.collateral.account_equity`).
+
+Fill rules (:meth:`WhatIfAccount.book`; the liquidation ledger's, extended to trades that open
+or flip): a trade of ``dq`` base units on a position ``q`` with unrealised P&L ``U``, booked as
+``fill`` (:func:`pmargin.book.fill`):
+
+* options and spot: the cash leg ``fill.cash`` is paid into the cash asset's balance;
+* futures and perpetuals: the part of ``dq`` that reduces ``q`` (``c = min(|dq|, |q|)`` base
+  units) realises ``U c / |q|`` and its share ``c / |dq|`` of the trade's P&L against the mark
+  into the cash asset's balance; the rest of the trade's P&L stays as the position's
+  unrealised P&L. A position that reaches exactly 0 is removed.
 
 Equity after = equity before + each trade's equity change (:attr:`pmargin.book.Fill.equity_change`,
 cash asset) + each balance delta, all at the market's USD prices.
@@ -25,21 +42,22 @@ cash asset) + each balance delta, all at the market's USD prices.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
 
+from pmargin._typing import FloatArray, IntArray
 from pmargin.book import BookArrangement, Fill, fill
 from pmargin.collateral import account_equity
 from pmargin.errors import InputError
 from pmargin.health._snapshot import MarginSnapshot
 from pmargin.instruments import Instrument
-from pmargin.margin import IncrementalMargin, MarginModel, MarginResult
+from pmargin.margin import IncrementalMargin, MarginModel, MarginResult, PositionChange
 from pmargin.market import MarketSnapshot
 from pmargin.valuation import ResolvedInstruments, resolve_instruments, value_instruments
 
-__all__ = ["AccountWhatIf", "Trade"]
+__all__ = ["AccountWhatIf", "Trade", "WhatIfAccount"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +81,76 @@ class Trade:
     price: float | None = None
 
 
+@dataclass(slots=True)
+class WhatIfAccount:
+    """One account's state in a what-if: what it holds and its equity.
+
+    Attributes
+    ----------
+    positions
+        What-if column (:meth:`AccountWhatIf.instrument`) -> signed base units.
+    unrealised
+        What-if column -> unrealised P&L of a future or perpetual (settlement currency).
+    balances
+        Asset -> amount (asset units; negative = borrowed).
+    equity
+        Marked-to-market equity, USD.
+    """
+
+    positions: dict[int, float]
+    unrealised: dict[int, float]
+    balances: dict[str, float]
+    equity: float
+    cash: dict[str, float] = field(default_factory=dict, repr=False)
+
+    def copy(self) -> WhatIfAccount:
+        """Return an independent copy."""
+        return WhatIfAccount(
+            dict(self.positions), dict(self.unrealised), dict(self.balances), self.equity
+        )
+
+    def book(self, column: int, quantity: float, booked: Fill) -> None:
+        """Add a trade of ``quantity`` base units in ``column`` by the fill rules (module doc).
+
+        Balance changes are also summed in :attr:`cash` (asset -> units), what a model that
+        reads balances is told.
+        """
+        held = self.positions.get(column, 0.0)
+        asset = booked.cash_asset
+        if booked.futures_style:
+            unrealised = self.unrealised.get(column, 0.0)
+            realised = 0.0
+            if held != 0.0 and quantity * held < 0.0:  # reduces the position
+                if abs(quantity) >= abs(held):  # closes it (and opens the rest)
+                    closed_share, pnl_share = unrealised, booked.pnl * (abs(held) / abs(quantity))
+                else:
+                    closed_share, pnl_share = unrealised * (-quantity / held), booked.pnl
+                realised = closed_share + pnl_share
+                unrealised = (unrealised - closed_share) + (booked.pnl - pnl_share)
+            else:
+                unrealised = unrealised + booked.pnl
+            self.unrealised[column] = unrealised
+            self._credit(asset, realised)
+        else:
+            self._credit(asset, booked.cash)
+        after = held + quantity
+        if after == 0.0:
+            self.positions.pop(column, None)
+            self.unrealised.pop(column, None)
+        else:
+            self.positions[column] = after
+
+    def credit(self, balances: Mapping[str, float]) -> None:
+        """Add balance deltas (asset -> units of the asset)."""
+        for asset, amount in balances.items():
+            self._credit(asset, amount)
+
+    def _credit(self, asset: str, amount: float) -> None:
+        if amount:
+            self.balances[asset] = self.balances.get(asset, 0.0) + amount
+            self.cash[asset] = self.cash.get(asset, 0.0) + amount
+
+
 class AccountWhatIf:
     """One account's margin after a change, for one model's margin of a book.
 
@@ -74,6 +162,15 @@ class AccountWhatIf:
         The book and the snapshot ``result`` was computed on.
     result
         ``model.compute(book, market)``; computed here when not given.
+
+    Attributes
+    ----------
+    book, market, result
+        As given (never changed: commits live beside them).
+    equity
+        Shape ``(n_accounts,)``: every account's equity in ``book`` (USD), before commits.
+    incremental
+        The model's incremental path, ``None`` where it has none.
     """
 
     def __init__(
@@ -92,20 +189,17 @@ class AccountWhatIf:
         self._unrealised = sparse.csr_array(book.unrealised)
         self._new: dict[str, ResolvedInstruments] = {}
         self._new_marks: dict[str, float] = {}
+        self._extra: list[ResolvedInstruments] = []  # instruments committed the book lacks
+        self._extra_column: dict[str, int] = {}
+        self._accounts: dict[int, WhatIfAccount] = {}
+        self._margins: dict[int, tuple[float, float]] = {}
+        self._alone: dict[int, BookArrangement] = {}  # committed row -> its one-row book
         self.incremental: IncrementalMargin | None = None
         make = getattr(model, "incremental", None)
         if model.capabilities.incremental and make is not None:
             self.incremental = make(book, market, self.result)
 
-    def snapshot(self, row: int) -> MarginSnapshot:
-        """Account ``row``'s margin before any change (from ``result``; USD)."""
-        return MarginSnapshot(
-            float(self.equity[row]),
-            float(self.result.initial_margin[row]),
-            float(self.result.maintenance_margin[row]),
-            self.book.account_ids[row],
-        )
-
+    # ------------------------------------------------------------------ instruments
     def resolved(self, instrument: Instrument) -> tuple[ResolvedInstruments, int | None]:
         """Return the instrument resolved (one entry) and its book column (``None``: not held).
 
@@ -127,6 +221,24 @@ class AccountWhatIf:
             one, _ = self.resolved(instrument)
             self._new_marks[instrument.symbol] = float(value_instruments(one).price[0])
         return self._new_marks[instrument.symbol]
+
+    def column(self, symbol: str) -> int | None:
+        """Return the what-if column of ``symbol``: its book column, else a commit's new one.
+
+        Columns ``>= book.shape[1]`` are instruments the book lacks that a commit added (in
+        the order first committed); ``None``: neither.
+        """
+        column = self.book.column(symbol)
+        return self._extra_column.get(symbol) if column is None else column
+
+    def instrument(self, column: int) -> Instrument:
+        """Return the instrument of a what-if column (:meth:`column`)."""
+        return self._resolved_columns([column]).instruments[0]
+
+    @property
+    def n_columns(self) -> int:
+        """Book columns plus the instruments commits added."""
+        return self.book.shape[1] + len(self._extra)
 
     def fill_of(self, trade: Trade) -> Fill:
         """Book ``trade`` against its mark (:func:`pmargin.book.fill`).
@@ -150,6 +262,67 @@ class AccountWhatIf:
             raise InputError("order.price", trade.price, "must be > 0 for a future or perpetual")
         return fill(inst, trade.quantity, at, mark)
 
+    # ------------------------------------------------------------------ accounts
+    def snapshot(self, row: int) -> MarginSnapshot:
+        """Account ``row``'s margin now: ``result``'s row, or the last commit's (USD)."""
+        account = self._accounts.get(row)
+        if account is None:
+            return MarginSnapshot(
+                float(self.equity[row]),
+                float(self.result.initial_margin[row]),
+                float(self.result.maintenance_margin[row]),
+                self.book.account_ids[row],
+            )
+        im, mm = self._margins[row]
+        return MarginSnapshot(account.equity, im, mm, self.book.account_ids[row])
+
+    def account_state(self, row: int) -> WhatIfAccount:
+        """Account ``row``'s positions, unrealised P&L, balances and equity after its commits.
+
+        A copy: changing it changes nothing in the what-if.
+        """
+        account = self._accounts.get(row)
+        return self._from_book(row) if account is None else account.copy()
+
+    def contributions(self, row: int) -> dict[int, float]:
+        """IM contribution (USD) of each position of account ``row`` now, by what-if column.
+
+        ``result``'s row before any commit; after one, the model's incremental path where it
+        attributes (an ``incremental.contributions(row, columns)``), else the account's
+        one-row book margined alone. Columns without a stored contribution are left out.
+        """
+        account = self._accounts.get(row)
+        if account is None:
+            c = self.result.im_contribution
+            start, end = c.indptr[row], c.indptr[row + 1]
+            out: dict[int, float] = {}
+            for j, x in zip(c.indices[start:end].tolist(), c.data[start:end].tolist(), strict=True):
+                out[j] = out.get(j, 0.0) + x
+            return out
+        attribute = getattr(self.incremental, "contributions", None)
+        if attribute is not None:
+            found: dict[int, float] = attribute(row, sorted(account.positions))
+            return found
+        return self._contributions_alone(row, account)
+
+    def contributions_reference(self, row: int) -> dict[int, float]:
+        """:meth:`contributions` from the account rebuilt from scratch and margined alone."""
+        return self._contributions_alone(row, self.account_state(row))
+
+    def _contributions_alone(self, row: int, account: WhatIfAccount) -> dict[int, float]:
+        columns = sorted(account.positions)
+        margin = self.model.compute(self._one_account(row, account), self.market)
+        c = sparse.coo_array(margin.im_contribution)
+        out: dict[int, float] = {}
+        for k, x in zip(c.col.tolist(), c.data.tolist(), strict=True):
+            out[columns[k]] = out.get(columns[k], 0.0) + x
+        return out
+
+    @property
+    def committed_rows(self) -> tuple[int, ...]:
+        """Rows changed by :meth:`commit`, in the order first committed."""
+        return tuple(self._accounts)
+
     def margin_after(
         self,
         row: int,
@@ -158,10 +331,11 @@ class AccountWhatIf:
     ) -> MarginSnapshot:
         """Account ``row``'s margin after ``trades`` and balance deltas ``balances`` (USD).
 
-        The incremental path for a single trade where the model has one, else the account's
-        one-row book margined alone (see the module docstring).
+        No side effect. The incremental path where the model has one, else the account's
+        one-row book margined alone (see the module docstring); relative to the account's
+        state after its commits.
         """
-        return self._after(row, trades, balances, reference=False)
+        return self._after(row, trades, balances, reference=False)[0]
 
     def margin_after_reference(
         self,
@@ -170,8 +344,77 @@ class AccountWhatIf:
         balances: Mapping[str, float] | None = None,
     ) -> MarginSnapshot:
         """:meth:`margin_after` by re-margining a one-account book rebuilt from scratch."""
-        return self._after(row, trades, balances, reference=True)
+        return self._after(row, trades, balances, reference=True)[0]
 
+    def commit(
+        self,
+        row: int,
+        trades: Sequence[Trade] = (),
+        balances: Mapping[str, float] | None = None,
+    ) -> MarginSnapshot:
+        """Book ``trades`` and balance deltas into account ``row``; return its margin after.
+
+        Later :meth:`margin_after`, :meth:`commit`, :meth:`snapshot`, :meth:`account_state` and
+        :meth:`book_after_commits` start from the changed account (the model's incremental
+        state is updated through :meth:`~pmargin.margin.IncrementalMargin.commit_changes`).
+        The snapshot names the account by its id.
+        """
+        after, state, changes = self._after(row, trades, balances, reference=False, commit=True)
+        assert state is not None
+        if self.incremental is None:
+            alone = self._one_account(row, state)
+            margin = self.model.compute(alone, self.market)
+            self._alone[row] = alone
+            im, mm = float(margin.initial_margin[0]), float(margin.maintenance_margin[0])
+        else:
+            cash = state.cash if self.incremental.reads_balances else {}
+            im, mm = self.incremental.commit_changes(row, changes, cash)
+        state.cash = {}
+        self._accounts[row] = state
+        self._margins[row] = (im, mm)
+        return MarginSnapshot(after.equity, im, mm, self.book.account_ids[row])
+
+    def book_after_commits(self) -> BookArrangement:
+        """Return the whole book with every committed change applied (same accounts and rows).
+
+        Columns: the book's, then the instruments commits added; assets: the book's and any
+        a commit added (sorted); a committed account's rows hold exactly its
+        :meth:`account_state`.
+        """
+        book = self.book
+        if not self._accounts:
+            return book
+        n_cols = self.n_columns
+        resolved = self._resolved_columns(range(n_cols)) if self._extra else book.resolved
+        assets = tuple(
+            sorted(set(book.assets).union(*(a.balances for a in self._accounts.values())))
+        )
+        balances = np.zeros((len(book.account_ids), len(assets)))
+        for k, asset in enumerate(book.assets):
+            balances[:, assets.index(asset)] = book.balance_matrix[:, k]
+        rows_q: dict[int, tuple[IntArray, FloatArray]] = {}
+        rows_u: dict[int, tuple[IntArray, FloatArray]] = {}
+        for row, account in self._accounts.items():
+            columns = np.asarray(sorted(account.positions), dtype=np.int64)
+            rows_q[row] = (columns, np.array([account.positions[int(j)] for j in columns]))
+            rows_u[row] = (
+                columns,
+                np.array([account.unrealised.get(int(j), 0.0) for j in columns]),
+            )
+            balances[row] = 0.0
+            for asset, amount in account.balances.items():
+                balances[row, assets.index(asset)] = amount
+        return BookArrangement(
+            account_ids=book.account_ids,
+            resolved=resolved,
+            quantity=_rows_replaced(self._quantity, rows_q, n_cols),
+            assets=assets,
+            balances=balances,
+            unrealised=_rows_replaced(self._unrealised, rows_u, n_cols),
+            market=book.market,
+        )
+
+    # ------------------------------------------------------------------ the one path
     def _after(
         self,
         row: int,
@@ -179,35 +422,60 @@ class AccountWhatIf:
         balances: Mapping[str, float] | None,
         *,
         reference: bool,
-    ) -> MarginSnapshot:
+        commit: bool = False,
+    ) -> tuple[MarginSnapshot, WhatIfAccount | None, list[PositionChange]]:
+        """Margin of ``row`` after the change; the changed state when it is needed."""
         deltas = {} if balances is None else dict(balances)
         fills = [self.fill_of(t) for t in trades]
-        equity = float(self.equity[row])
+        account = self._accounts.get(row)
+        equity = float(self.equity[row]) if account is None else account.equity
         with np.errstate(over="ignore", invalid="ignore"):
             for booked in fills:
                 equity = equity + booked.equity_change * self.market.usd_price(booked.cash_asset)
             for asset, amount in deltas.items():
                 equity = equity + amount * self.market.usd_price(asset)
-        account = f"{self.book.account_ids[row]} after"
-        if not reference and self.incremental is not None and len(trades) == 1 and not deltas:
-            one, column = self.resolved(trades[0].instrument)
-            im, mm = self.incremental.margin_after(row, one, column, trades[0].quantity)
-            return MarginSnapshot(equity, im, mm, account)
-        changed = (
-            self._account_reference(row, trades, fills, deltas)
-            if reference
-            else self._account_one_row(row, trades, fills, deltas)
-        )
-        margin = self.model.compute(changed, self.market)
-        return MarginSnapshot(
-            equity, float(margin.initial_margin[0]), float(margin.maintenance_margin[0]), account
-        )
+        name = f"{self.book.account_ids[row]} after"
+        incremental = None if reference else self.incremental
+        needs_state = reference or commit or incremental is None or incremental.reads_balances
+        state: WhatIfAccount | None = None
+        if needs_state:
+            state = self.account_state(row)
+            state.cash = {}
+            for trade, booked in zip(trades, fills, strict=True):
+                state.book(self._column_for(trade.instrument), trade.quantity, booked)
+            state.credit(deltas)
+            state.equity = equity
+        changes: list[PositionChange] = []
+        if incremental is not None:
+            for trade in trades:
+                one, column = self.resolved(trade.instrument)
+                changes.append(PositionChange(one, column, trade.quantity))
+        if commit:
+            return MarginSnapshot(equity, 0.0, 0.0, name), state, changes
+        if incremental is not None:
+            cash = state.cash if state is not None and incremental.reads_balances else {}
+            im, mm = incremental.margin_after_changes(row, changes, cash)
+            return MarginSnapshot(equity, im, mm, name), state, changes
+        assert state is not None
+        if reference:
+            alone = self._one_account(row, state)
+            equity = float(account_equity(alone, self.market).equity[0])
+        else:
+            alone = self._one_row(row, trades, fills, deltas)
+        margin = self.model.compute(alone, self.market)
+        im, mm = float(margin.initial_margin[0]), float(margin.maintenance_margin[0])
+        return MarginSnapshot(equity, im, mm, name), state, changes
 
-    def _account_one_row(
+    # ------------------------------------------------------------------ one-row books
+    def _one_row(
         self, row: int, trades: Sequence[Trade], fills: Sequence[Fill], deltas: dict[str, float]
     ) -> BookArrangement:
-        """Return the account's one-row book (``take_accounts``) changed with ``with_account``."""
-        small = self.book.take_accounts([row])
+        """Return the account's one-row book (cut out, or its own after commits), changed."""
+        small = self._alone.get(row)
+        if small is None:
+            small = self.book.take_accounts([row])
+        if not trades and not deltas:
+            return small
         symbols = {inst.symbol: j for j, inst in enumerate(small.instruments)}
         new = {t.instrument.symbol: t.instrument for t in trades}
         extra = [self.resolved(i)[0] for s, i in new.items() if s not in symbols]
@@ -228,61 +496,99 @@ class AccountWhatIf:
             )
         q = sparse.csr_array(small.quantity)
         u = sparse.csr_array(small.unrealised).toarray()[0]
-        positions = {int(j): float(x) for j, x in zip(q.indices, q.data, strict=True)}
-        unrealised = {j: float(u[j]) for j in positions}
-        cash = dict(zip(small.assets, (float(b) for b in small.balance_matrix[0]), strict=True))
-        for trade, booked in zip(trades, fills, strict=True):
-            j = symbols[trade.instrument.symbol]
-            positions[j] = positions.get(j, 0.0) + trade.quantity
-            unrealised[j] = unrealised.get(j, 0.0) + booked.pnl
-            if not booked.futures_style:
-                cash[booked.cash_asset] = cash.get(booked.cash_asset, 0.0) + booked.cash
-        for asset, amount in deltas.items():
-            cash[asset] = cash.get(asset, 0.0) + amount
-        return small.with_account(0, positions=positions, unrealised=unrealised, balances=cash)
-
-    def _account_reference(
-        self, row: int, trades: Sequence[Trade], fills: Sequence[Fill], deltas: dict[str, float]
-    ) -> BookArrangement:
-        """Return the account's one-row book rebuilt from its explicit positions and balances."""
-        book = self.book
-        start, end = self._quantity.indptr[row], self._quantity.indptr[row + 1]
-        columns = [int(j) for j in self._quantity.indices[start:end]]
-        quantities = [float(x) for x in self._quantity.data[start:end]]
-        unrealised_row = self._unrealised[[row], :]
-        unrealised = [float(unrealised_row[0, j]) for j in columns]
-        resolved = book.resolved.take(columns)
-        symbols = [book.instruments[j].symbol for j in columns]
-        balances = book.balance_matrix[[row], :].copy()
-        assets = list(book.assets)
-
-        def add_cash(asset: str, amount: float) -> None:
-            nonlocal balances
-            if asset not in assets:
-                assets.append(asset)
-                balances = np.hstack([balances, np.zeros((1, 1))])
-            balances[0, assets.index(asset)] += amount
-
-        for trade, booked in zip(trades, fills, strict=True):
-            symbol = trade.instrument.symbol
-            if symbol not in symbols:
-                resolved = resolved.concat(self.resolved(trade.instrument)[0])
-                symbols.append(symbol)
-                quantities.append(0.0)
-                unrealised.append(0.0)
-            k = symbols.index(symbol)
-            quantities[k] += trade.quantity
-            unrealised[k] += booked.pnl
-            if not booked.futures_style:
-                add_cash(booked.cash_asset, booked.cash)
-        for asset, amount in deltas.items():
-            add_cash(asset, amount)
-        return BookArrangement.one_account(
-            book.account_ids[row],
-            resolved,
-            quantities,
-            unrealised,
-            tuple(assets),
-            balances,
-            book.market,
+        state = WhatIfAccount(
+            {int(j): float(x) for j, x in zip(q.indices, q.data, strict=True)},
+            {},
+            dict(zip(small.assets, (float(b) for b in small.balance_matrix[0]), strict=True)),
+            0.0,
         )
+        state.unrealised = {j: float(u[j]) for j in state.positions}
+        for trade, booked in zip(trades, fills, strict=True):
+            state.book(symbols[trade.instrument.symbol], trade.quantity, booked)
+        state.credit(deltas)
+        return small.with_account(
+            0, positions=state.positions, unrealised=state.unrealised, balances=state.balances
+        )
+
+    def _one_account(self, row: int, state: WhatIfAccount) -> BookArrangement:
+        """Rebuild the account alone from its explicit state (``BookArrangement.one_account``)."""
+        columns = sorted(state.positions)
+        assets = tuple(sorted(state.balances))
+        return BookArrangement.one_account(
+            self.book.account_ids[row],
+            self._resolved_columns(columns),
+            [state.positions[j] for j in columns],
+            [state.unrealised.get(j, 0.0) for j in columns],
+            assets,
+            np.array([[state.balances[a] for a in assets]]),
+            self.book.market,
+        )
+
+    def _from_book(self, row: int) -> WhatIfAccount:
+        """Account ``row``'s state read from the book."""
+        q, u = self._quantity, self._unrealised
+        start, end = q.indptr[row], q.indptr[row + 1]
+        positions: dict[int, float] = {}
+        for j, x in zip(q.indices[start:end].tolist(), q.data[start:end].tolist(), strict=True):
+            positions[j] = positions.get(j, 0.0) + x
+        unrealised = {j: 0.0 for j in positions}
+        u_start, u_end = u.indptr[row], u.indptr[row + 1]
+        for j, x in zip(
+            u.indices[u_start:u_end].tolist(), u.data[u_start:u_end].tolist(), strict=True
+        ):
+            unrealised[j] = unrealised.get(j, 0.0) + x
+        balances = {
+            asset: float(b)
+            for asset, b in zip(self.book.assets, self.book.balance_matrix[row], strict=True)
+            if b != 0.0
+        }
+        return WhatIfAccount(positions, unrealised, balances, float(self.equity[row]))
+
+    def _column_for(self, instrument: Instrument) -> int:
+        """Return the what-if column of ``instrument`` (a new one if the what-if has none)."""
+        column = self.column(instrument.symbol)
+        if column is None:
+            column = self.n_columns
+            self._extra.append(self.resolved(instrument)[0])
+            self._extra_column[instrument.symbol] = column
+        return column
+
+    def _resolved_columns(self, columns: Sequence[int] | range) -> ResolvedInstruments:
+        """Return the resolved instruments of what-if ``columns``, in that order."""
+        n = self.book.shape[1]
+        index = list(columns)
+        if all(j < n for j in index):
+            return self.book.resolved.take(index)
+        resolved = self.book.resolved.take([])
+        for j in index:
+            one = self.book.resolved.take([j]) if j < n else self._extra[j - n]
+            resolved = resolved.concat(one)
+        return resolved
+
+
+def _rows_replaced(
+    matrix: sparse.csr_array, rows: Mapping[int, tuple[IntArray, FloatArray]], n_cols: int
+) -> sparse.csr_array:
+    """``matrix`` (CSR) widened to ``n_cols`` columns with ``rows``' rows replaced.
+
+    ``rows``: row -> (sorted columns, values); every other row's entries kept as they are.
+    """
+    n_rows = matrix.shape[0]
+    counts = np.diff(matrix.indptr).astype(np.int64)
+    replaced = np.zeros(n_rows, dtype=bool)
+    for row, (columns, _) in rows.items():
+        counts[row] = columns.size
+        replaced[row] = True
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    entry_row = np.repeat(np.arange(n_rows), np.diff(matrix.indptr))
+    keep = ~replaced[entry_row]
+    offset = np.arange(matrix.indices.size) - matrix.indptr[entry_row]
+    target = indptr[entry_row[keep]] + offset[keep]
+    data = np.empty(int(indptr[-1]))
+    indices = np.empty(int(indptr[-1]), dtype=np.int64)
+    data[target] = matrix.data[keep]
+    indices[target] = matrix.indices[keep]
+    for row, (columns, values) in rows.items():
+        data[indptr[row] : indptr[row + 1]] = values
+        indices[indptr[row] : indptr[row + 1]] = columns
+    return sparse.csr_array((data, indices, indptr), shape=(n_rows, n_cols))

@@ -7,6 +7,7 @@ a :class:`~pmargin.book.BookArrangement`. Models: ``standard`` (per-position bas
 
 from pmargin._params import ParamTable
 from pmargin.margin._capabilities import Capabilities, Scope
+from pmargin.margin._incremental import PositionChange
 from pmargin.margin._model import MODELS, IncrementalMargin, MarginModel, get_model
 from pmargin.margin._params import load_parameter_file, methodology_path
 from pmargin.margin._result import MarginResult, RiskUnitMargin
@@ -18,6 +19,7 @@ __all__ = [
     "MarginModel",
     "MarginResult",
     "ParamTable",
+    "PositionChange",
     "RiskUnitMargin",
     "Scope",
     "get_model",

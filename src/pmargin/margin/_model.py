@@ -9,6 +9,7 @@ file with the same fields).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from importlib import import_module
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -17,6 +18,7 @@ from pmargin._params import ParamTable
 from pmargin.book import BookArrangement
 from pmargin.errors import InputError
 from pmargin.margin._capabilities import Capabilities
+from pmargin.margin._incremental import PositionChange
 from pmargin.margin._params import load_parameter_file
 from pmargin.margin._result import MarginResult
 from pmargin.market import MarketSnapshot
@@ -42,12 +44,23 @@ class MarginModel(Protocol):
 
 
 class IncrementalMargin(Protocol):
-    """One account's margin after adding a position, from cached per-account vectors.
+    """One account's margin after position changes, from cached per-account vectors.
 
     Models that can update an account without re-margining it provide
     ``model.incremental(book, market, result) -> IncrementalMargin | None`` (``None`` where a
-    mode of the model has no such path); :class:`~pmargin.health.AccountWhatIf` uses it.
+    mode of the model has no such path); :class:`~pmargin.health.AccountWhatIf` uses it. The
+    shared implementation is :class:`~pmargin.margin._incremental.UnitIncremental`; a change
+    is a :class:`~pmargin.margin._incremental.PositionChange`.
+
+    Attributes
+    ----------
+    reads_balances
+        Whether the model's margin moves with balances (Deribit X:PM's moving coin
+        collateral): the what-if then passes every change's balance deltas, trades' cash
+        included; otherwise it passes none.
     """
+
+    reads_balances: bool
 
     def margin_after(
         self, row: int, instrument: ResolvedInstruments, column: int | None, quantity: float
@@ -64,6 +77,31 @@ class IncrementalMargin(Protocol):
             Its column in the book, ``None`` if the book does not hold it.
         quantity
             Signed base units added.
+        """
+        ...
+
+    def margin_after_changes(
+        self, row: int, changes: Sequence[PositionChange], balances: Mapping[str, float]
+    ) -> tuple[float, float]:
+        """IM and MM (USD) of account ``row`` after ``changes`` (in order) and balance deltas.
+
+        No side effect. ``balances``: asset -> units of the asset (read only with
+        :attr:`reads_balances`).
+        """
+        ...
+
+    def commit(
+        self, row: int, instrument: ResolvedInstruments, column: int | None, quantity: float
+    ) -> tuple[float, float]:
+        """Book one change into the cached state (as :meth:`margin_after`); IM and MM after."""
+        ...
+
+    def commit_changes(
+        self, row: int, changes: Sequence[PositionChange], balances: Mapping[str, float]
+    ) -> tuple[float, float]:
+        """Book ``changes`` and ``balances`` into the cached state; IM and MM (USD) after.
+
+        Later calls about account ``row`` start from the changed state.
         """
         ...
 

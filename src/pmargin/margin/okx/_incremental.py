@@ -10,18 +10,26 @@ by ``(|q_old + q| - |q_old|) x rate``. The unit is then reduced with the same fu
 and every other unit keeps its margin. An instrument the book does not hold is revalued
 alone, once, and cached. With the borrowing charge MR8 on, a trade's cash moves the
 account's currency equities and so MR8: :meth:`OkxModel.incremental` then gives ``None``.
+Each underlying is a unit of :class:`~pmargin.margin._incremental.UnitIncremental`; its
+per-account state is the vectors above and the quantities held of the instruments changed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pmargin._typing import FloatArray
 from pmargin.book import BookArrangement
-from pmargin.margin._incremental import canonical_quantity, held_quantity
+from pmargin.margin._incremental import (
+    PositionChange,
+    UnitIncremental,
+    canonical_quantity,
+    held_quantity,
+)
 from pmargin.margin._result import MarginResult
 from pmargin.margin._scenario_margin import group_columns, unit_pnl, worst_loss
 from pmargin.margin.okx._components import term_structure_charge
@@ -49,8 +57,22 @@ class _UnitVectors:
     maintenance_margin: FloatArray  # (n_accounts,)
 
 
-class OkxIncremental:
-    """Cached per-unit vectors of an OKX margin run (MR8 off), for one-order updates.
+@dataclass(slots=True)
+class _Unit:
+    """One account's state in one unit (USD), changed in place by :meth:`OkxIncremental.apply`."""
+
+    underlying: str
+    scenario: FloatArray  # (n_scenarios,)
+    basis: FloatArray  # (2,)
+    rate: FloatArray  # (2,)
+    bucket: FloatArray  # (n_buckets,)
+    buckets: dict[object, int]
+    mr7_raw: float
+    held: dict[int | str, float] = field(default_factory=dict)  # position key -> base units
+
+
+class OkxIncremental(UnitIncremental[_Unit]):
+    """Cached per-unit vectors of an OKX margin run (MR8 off), for position changes.
 
     Parameters
     ----------
@@ -69,9 +91,9 @@ class OkxIncremental:
         market: MarketSnapshot,
         result: MarginResult,
     ) -> None:
+        super().__init__(result)
         self.model = model
         self.market = market
-        self.result = result
         self.matrices = model.matrices(book.resolved, market)
         self.quantity = quantity = canonical_quantity(book)
         by_name = {u.underlying: u for u in result.risk_units}
@@ -99,51 +121,85 @@ class OkxIncremental:
             )
         self._new: dict[str, _Matrices] = {}
 
-    def margin_after(
-        self, row: int, instrument: ResolvedInstruments, column: int | None, quantity: float
-    ) -> tuple[float, float]:
-        """IM and MM (USD) of account ``row`` after adding ``quantity`` base units.
+    def unit_of(self, change: PositionChange) -> Hashable:
+        """Return the instrument's underlying."""
+        return change.instrument.instruments[0].underlying
 
-        Arguments as :meth:`pmargin.margin.IncrementalMargin.margin_after`.
-        """
-        if column is not None:
-            m, j, held = self.matrices, column, held_quantity(self.quantity, row, column)
-        else:
-            m, j, held = self._alone(instrument), 0, 0.0
-        inst = instrument.instruments[0]
-        unit = self.units.get(inst.underlying)
-        if unit is None:
-            scenario = np.zeros(m.scenario.shape[1])
-            basis, rate, bucket = np.zeros(2), np.zeros(2), np.zeros(0)
-            buckets: dict[object, int] = {}
-            mr7_raw = im_before = mm_before = 0.0
-        else:
-            scenario, basis, rate = unit.scenario[row], unit.basis[row], unit.rate[row]
-            bucket, buckets = unit.bucket[row], unit.buckets
-            mr7_raw = float(unit.mr7_raw[row])
-            im_before = float(unit.initial_margin[row])
-            mm_before = float(unit.maintenance_margin[row])
-        scenario = scenario + quantity * m.scenario[j]
-        basis = basis + quantity * m.basis[j]
-        rate = rate + quantity * m.rate[j]
+    def unit_state(
+        self, row: int, unit: Hashable, change: PositionChange
+    ) -> tuple[_Unit, float, float]:
+        """Return the account's vectors in the underlying's unit (zeros where it has none)."""
+        underlying = str(unit)
+        vectors = self.units.get(underlying)
+        if vectors is None:
+            n_s = self._rows(change)[0].scenario.shape[1]
+            state = _Unit(underlying, np.zeros(n_s), np.zeros(2), np.zeros(2), np.zeros(0), {}, 0.0)
+            return state, 0.0, 0.0
+        state = _Unit(
+            underlying,
+            vectors.scenario[row].copy(),
+            vectors.basis[row].copy(),
+            vectors.rate[row].copy(),
+            vectors.bucket[row].copy(),
+            vectors.buckets,
+            float(vectors.mr7_raw[row]),
+        )
+        im = float(vectors.initial_margin[row])
+        mm = float(vectors.maintenance_margin[row])
+        return state, im, mm
+
+    def apply(self, state: _Unit, row: int, change: PositionChange) -> None:
+        """Add the instrument's rows times the quantity; MR7's gross by the change of |q|."""
+        m, j = self._rows(change)
+        key, quantity = change.key, change.quantity
+        held = state.held.get(key)
+        if held is None:
+            held = 0.0 if change.column is None else held_quantity(self.quantity, row, j)
+        state.held[key] = held + quantity
+        state.scenario += quantity * m.scenario[j]
+        state.basis += quantity * m.basis[j]
+        state.rate += quantity * m.rate[j]
         if m.expiry_bucket[j] >= 0:
-            k = buckets.get(inst.expiry, bucket.size)
-            bucket = np.append(bucket, 0.0) if k == bucket.size else bucket.copy()
-            bucket[k] += quantity * m.vol_span[j]
+            expiry = change.instrument.instruments[0].expiry
+            k = state.buckets.get(expiry)
+            if k is None:
+                state.buckets = {**state.buckets, expiry: state.bucket.size}
+                k = state.bucket.size
+                state.bucket = np.append(state.bucket, 0.0)
+            state.bucket[k] += quantity * m.vol_span[j]
         gross = (abs(held + quantity) - abs(held)) * float(m.mr7_rate[j])
-        mr7_raw = max(mr7_raw + gross, 0.0)
+        state.mr7_raw = max(state.mr7_raw + gross, 0.0)
 
+    def copy(self, state: _Unit) -> _Unit:
+        """Return an independent copy (vectors copied; the bucket map replaced, never changed)."""
+        return _Unit(
+            state.underlying,
+            state.scenario.copy(),
+            state.basis.copy(),
+            state.rate.copy(),
+            state.bucket.copy(),
+            state.buckets,
+            state.mr7_raw,
+            dict(state.held),
+        )
+
+    def unit_margin(self, state: _Unit) -> tuple[float, float]:
+        """Reduce the unit as :meth:`OkxModel.compute` does: IM and MM (USD)."""
         p = self.model.params
-        worst, _ = worst_loss(scenario[np.newaxis, :])
-        mr4, _ = worst_loss(basis[np.newaxis, :])
-        mr5, _ = worst_loss(rate[np.newaxis, :])
-        mr3 = term_structure_charge(bucket[np.newaxis, :])
-        scale = p.mr7_scaling.lookup(inst.underlying)
-        mr7 = progressive_scale(np.array([mr7_raw]), scale.bounds, scale.multipliers)
+        worst, _ = worst_loss(state.scenario[np.newaxis, :])
+        mr4, _ = worst_loss(state.basis[np.newaxis, :])
+        mr5, _ = worst_loss(state.rate[np.newaxis, :])
+        mr3 = term_structure_charge(state.bucket[np.newaxis, :])
+        scale = p.mr7_scaling.lookup(state.underlying)
+        mr7 = progressive_scale(np.array([state.mr7_raw]), scale.bounds, scale.multipliers)
         mmr = float(np.maximum(worst + mr3 + mr4 + mr5, mr7)[0])
-        im = float(self.result.initial_margin[row]) - im_before + p.im_factor * mmr
-        mm = float(self.result.maintenance_margin[row]) - mm_before + mmr
-        return im, mm
+        return p.im_factor * mmr, mmr
+
+    def _rows(self, change: PositionChange) -> tuple[_Matrices, int]:
+        """Return the matrices holding the instrument and its row in them."""
+        if change.column is not None:
+            return self.matrices, change.column
+        return self._alone(change.instrument), 0
 
     def _alone(self, instrument: ResolvedInstruments) -> _Matrices:
         """Matrices of an instrument the book does not hold, revalued once and cached."""

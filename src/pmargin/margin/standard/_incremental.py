@@ -7,17 +7,26 @@ sum of its units in USD (:meth:`~pmargin.margin.MarginResult.from_units`). No ch
 positions across instruments or accounts, so an order of ``q`` base units of instrument ``j``
 changes the account's IM (MM) by ``charge(q_old + q) - charge(q_old)`` of that one position
 (times the instrument's settlement-currency USD rate), and nothing else: O(1) per order, with
-the same rule functions :meth:`StandardModel.compute` uses.
+the same rule functions :meth:`StandardModel.compute` uses. Each position is its own unit of
+:class:`~pmargin.margin._incremental.UnitIncremental` (its state: the rates and the quantity
+held); balances move no charge.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pmargin.book import BookArrangement
-from pmargin.margin._incremental import canonical_quantity, held_quantity
+from pmargin.margin._incremental import (
+    PositionChange,
+    UnitIncremental,
+    canonical_quantity,
+    held_quantity,
+)
 from pmargin.margin._result import MarginResult
 from pmargin.margin.standard._rules import future_margin
 from pmargin.market import MarketSnapshot
@@ -29,8 +38,18 @@ if TYPE_CHECKING:  # _model imports this module: the model is a type here, never
 __all__ = ["StandardIncremental"]
 
 
-class StandardIncremental:
-    """Cached rates and quantities of a ``standard`` margin run, for one-order updates.
+@dataclass(slots=True)
+class _Position:
+    """One position of one account: its rates (row ``j`` of ``charges``) and quantity."""
+
+    charges: _Charges
+    j: int
+    usd: float  # USD per unit of the settlement currency
+    quantity: float  # base units held
+
+
+class StandardIncremental(UnitIncremental[_Position]):
+    """Cached rates and quantities of a ``standard`` margin run, for position changes.
 
     Parameters
     ----------
@@ -49,33 +68,43 @@ class StandardIncremental:
         market: MarketSnapshot,
         result: MarginResult,
     ) -> None:
+        super().__init__(result)
         self.model = model
         self.market = market
-        self.result = result
         self.charges = model.charges(book.resolved, market)
         self.settlement_usd = np.asarray(book.resolved.settlement_usd, dtype=np.float64)
         self.quantity = canonical_quantity(book)
         self._new: dict[str, tuple[_Charges, float]] = {}
 
-    def margin_after(
-        self, row: int, instrument: ResolvedInstruments, column: int | None, quantity: float
-    ) -> tuple[float, float]:
-        """IM and MM (USD) of account ``row`` after adding ``quantity`` base units.
+    def unit_of(self, change: PositionChange) -> Hashable:
+        """Return the position itself (its book column, else its symbol)."""
+        return change.key
 
-        Arguments as :meth:`pmargin.margin.IncrementalMargin.margin_after`.
-        """
-        if column is not None:
-            charges, j = self.charges, column
+    def unit_state(
+        self, row: int, unit: Hashable, change: PositionChange
+    ) -> tuple[_Position, float, float]:
+        """Return the position's rates and quantity held, and its charges (USD)."""
+        if change.column is not None:
+            column = change.column
             usd = float(self.settlement_usd[column])
-            held = held_quantity(self.quantity, row, column)
+            state = _Position(self.charges, column, usd, held_quantity(self.quantity, row, column))
         else:
-            charges, usd = self._alone(instrument)
-            j, held = 0, 0.0
-        im_before, mm_before = _position_charge(charges, j, held)
-        im_after, mm_after = _position_charge(charges, j, held + quantity)
-        im = float(self.result.initial_margin[row]) + (im_after - im_before) * usd
-        mm = float(self.result.maintenance_margin[row]) + (mm_after - mm_before) * usd
-        return im, mm
+            charges, usd = self._alone(change.instrument)
+            state = _Position(charges, 0, usd, 0.0)
+        return (state, *self.unit_margin(state))
+
+    def apply(self, state: _Position, row: int, change: PositionChange) -> None:
+        """Add the change's quantity to the position."""
+        state.quantity += change.quantity
+
+    def copy(self, state: _Position) -> _Position:
+        """Return a copy of the position (the rates are shared, never changed)."""
+        return _Position(state.charges, state.j, state.usd, state.quantity)
+
+    def unit_margin(self, state: _Position) -> tuple[float, float]:
+        """Return the position's IM and MM in USD."""
+        im, mm = _position_charge(state.charges, state.j, state.quantity)
+        return im * state.usd, mm * state.usd
 
     def _alone(self, instrument: ResolvedInstruments) -> tuple[_Charges, float]:
         """Rates of an instrument the book does not hold, looked up once and cached."""
