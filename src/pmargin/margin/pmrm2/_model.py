@@ -209,12 +209,10 @@ class DerivePmrm2Model:
             engine cannot hold (two perpetuals of one underlying).
         """
         self.capabilities.check(book.instruments)
-        if account not in book.account_ids:
-            raise InputError("account", account, "is not in the book")
+        row = book.row(account)
         roles = collateral_roles(book.assets, market, self.params, self.settings)
         for columns in unit_columns(book, roles):
             if columns.underlying == underlying.upper():
-                row = book.account_ids.index(account)
                 portfolio = unit_portfolio(book, market, row, columns, roles, self.settings)
                 return compute_pmrm2(portfolio, self.params)
         raise InputError("underlying", underlying, "is not held in the book")
