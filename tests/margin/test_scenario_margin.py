@@ -133,6 +133,9 @@ def test_binding_scenario_breaks_ties_in_the_given_order() -> None:
     loss, scenario = worst_loss(pnl)
     np.testing.assert_array_equal(loss, [1.0, 2.0, 0.0])
     np.testing.assert_array_equal(scenario, [1, 0, -1])  # nothing loses: -1
+    loss, scenario = worst_loss(pnl, order)
+    np.testing.assert_array_equal(loss, [1.0, 2.0, 0.0])
+    np.testing.assert_array_equal(scenario, [2, 3, -1])
 
 
 @pytest.mark.parametrize("k", [1, 3])

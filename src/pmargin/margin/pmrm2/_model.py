@@ -246,9 +246,10 @@ class DerivePmrm2Model:
         gross_options = np.zeros(n_acc)
         held = np.zeros(n_acc, dtype=bool)
 
+        # precompute and scenario P&L of the options, expiry group by expiry group
         groups = self._options(book, qc, uc, scen, pnl, fwd, mtm, shorts, gross_options, held)
 
-        # perpetuals: P&L of the USD notional, net position for the contingency
+        # scenario P&L of the perpetuals: P&L of the USD notional, net position for the contingency
         perps = UnitPositions.of(qc, uc.perps) if uc.perps.size else None
         perp_price = res.underlying_usd[uc.perps]
         net_perp = np.zeros(n_acc)
@@ -262,7 +263,7 @@ class DerivePmrm2Model:
             upnl = sparse.csr_array(book.unrealised)[:, uc.perps] @ res.settlement_usd[uc.perps]
             mtm += _dense(upnl, n_acc)
 
-        # risk-cancelling collateral, shocked with spot
+        # scenario P&L of risk-cancelling collateral, shocked with spot
         coll_value = np.zeros((n_acc, uc.collateral.size))
         if uc.collateral.size:
             prices = np.array([market.usd_price(roles[int(k)].asset) for k in uc.collateral])
@@ -276,7 +277,7 @@ class DerivePmrm2Model:
         mm_haircut = coll_pos @ np.array([c.mm_haircut for c in coll_params])
         im_haircut = coll_pos @ np.array([c.im_haircut for c in coll_params])
 
-        # aggregate: worst loss x factor plus contingencies
+        # aggregate (reduce, then charges): worst loss x factor plus contingencies
         worst, binding = worst_loss(pnl, fwd, scen.order)
         binding = np.where(worst < 0.0, binding, -1).astype(np.int64)
         peg_factor = im_loss_factor(p, stable_price(market, self.settings))

@@ -144,21 +144,25 @@ class ScenarioRiskModel:
         """
         p = self.params
         n_acc = book.shape[0]
+        # arrange units: one unit "*" (joint scenarios of every underlying) with the moving
+        # balances
         moving, exposure = self._moving_balances(book, market)
         self._check_underlyings(book)
+        # precompute per market: the scenario sets and revalued rows (cached)
         if scenarios is None:
             scenarios = self.precompute(market.timestamp)
         sets = scenarios.sets
         quantity = sparse.csr_array(book.quantity)
-
         store = scenarios.rows
         keys = store.signatures(book.resolved) if store is not None else []
         base = self._revalue(book.resolved, sets.base, moving, store, 0, keys)
+        # scenario P&L, then reduce: the tail measure and its tail scenarios
         pnl = self._account_pnl(quantity, exposure, base, slice(0, n_acc))
         weights = sets.base.weights
         tail = account_tail(pnl, p.confidence, weights, p.measure.value, p.boundary)
         measure = np.maximum(tail.measure, 0.0)
 
+        # charges: correlation stress and anti-procyclicality
         stressed = np.zeros(n_acc)
         for tag, (_, source) in enumerate(sets.stressed, start=1):
             revalued = self._revalue(book.resolved, source, moving, store, tag, keys)
@@ -173,6 +177,7 @@ class ScenarioRiskModel:
         im = measure + correlation_stress + apc
         mm = p.mm_fraction * im
 
+        # attribution: Euler shares over each account's tail, scaled to IM
         positions = UnitPositions.whole(quantity)
         contribution, im_other = self._attribution(positions, exposure, base, tail, im)
         _, worst = worst_loss(pnl)

@@ -109,6 +109,8 @@ class TimsModel:
         n_accounts, n_inst = book.shape
         quantity = sparse.csr_array(book.quantity)
         resolved = book.resolved
+        # precompute: each instrument's P&L at its points; arrange units: class groups, each
+        # with its scenario P&L and standalone reduce
         pnl = self._instrument_pnl(resolved)
         minimum_rate = self._minimum_rate(resolved)
         classes = [
@@ -126,6 +128,7 @@ class TimsModel:
         for members in by_product.values():
             product = self.params.product_group(members[0].underlying)
             offset = 1.0 if product is None else product.offset
+            # reduce, charges and attribution of one product group
             for unit, part in self._product_group(members, offset, quantity, pnl, minimum_rate):
                 units[unit.underlying] = unit
                 parts.append(part)
