@@ -3,6 +3,7 @@
 from pmargin.book._arranged import BookArrangement, arrange
 from pmargin.book._examples import STRATEGIES, example_portfolio
 from pmargin.book._fills import Fill, fill, trade_pnl
+from pmargin.book._moved_rows import RowMoves
 from pmargin.book._portfolio import (
     NATIVE,
     Account,
@@ -21,6 +22,7 @@ __all__ = [
     "Fill",
     "Portfolio",
     "Position",
+    "RowMoves",
     "arrange",
     "base_quantity",
     "example_portfolio",

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,7 @@ from scipy import sparse
 
 from pmargin._typing import FloatArray, IntArray
 from pmargin.book._moved import check_moves, mark_kinds, moved_market, moved_resolved
+from pmargin.book._moved_rows import RowMoves, moved_rows
 from pmargin.book._portfolio import Portfolio, base_quantity, unrealised_pnl
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument
@@ -81,6 +82,10 @@ class BookArrangement:
     market
         The snapshot ``resolved`` was resolved at (keyword-only, required): its timestamp is
         the valuation time and its prices value the balances. Models and equity read it here.
+    row_moves
+        ``None`` for an ordinary book. A book of moved rows (:meth:`moved_rows`): each row's
+        and column's own multipliers of the market's prices; read them through
+        :meth:`usd_price` and :meth:`index_usd`.
 
     Notes
     -----
@@ -97,6 +102,7 @@ class BookArrangement:
     balances: FloatArray | None = None
     unrealised: Any = None
     market: MarketSnapshot = field(kw_only=True, repr=False, compare=False)
+    row_moves: RowMoves | None = field(default=None, kw_only=True, repr=False, compare=False)
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -455,6 +461,64 @@ class BookArrangement:
         }
         market = moved_market(self.market, checked, vol_beta, option_vols, kinds)
         return self.rebased(market, moved_resolved(resolved, checked, vol_beta))
+
+    def moved_rows(
+        self,
+        rows: Sequence[int] | IntArray,
+        names: Sequence[str],
+        moves: FloatArray,
+        vol_beta: float = 0.0,
+    ) -> BookArrangement:
+        """Return rows ``rows``, row ``k`` after its own moves ``moves[k]`` of ``names``.
+
+        One book in which every row sits at its own prices (:func:`~pmargin.book.moved_rows`,
+        shapes there): what a model declaring ``Capabilities(row_prices=True)`` margins in one
+        computation. Its :attr:`row_moves` is set; it is for margining and equity only (the
+        other operations do not carry the rows' moves).
+        """
+        return moved_rows(self, rows, names, moves, vol_beta)
+
+    def with_row_moves(self, row_moves: RowMoves) -> BookArrangement:
+        """Return this book with its rows' and columns' own price multipliers set."""
+        return replace(self, row_moves=row_moves)
+
+    def usd_price(self, asset: str) -> float | FloatArray:
+        """USD price of ``asset`` at this book's prices.
+
+        Returns
+        -------
+        float or FloatArray
+            The market's price (a float); in a book of moved rows (:attr:`row_moves`) whose
+            moves include ``asset``, shape ``(n_accounts,)``: each row's own price.
+
+        Raises
+        ------
+        MarketDataError
+            The market cannot price ``asset``.
+        """
+        price = self.market.usd_price(asset)
+        scale = None if self.row_moves is None else self.row_moves.row_multiplier(asset)
+        return price if scale is None else price * scale
+
+    def index_usd(self, columns: Sequence[int] | IntArray) -> FloatArray:
+        """Shape ``(len(columns),)``: USD index of each column's underlying at the column's prices.
+
+        Raises
+        ------
+        MarketDataError
+            The market has no index for one of the underlyings.
+        """
+        index = np.asarray(columns, dtype=np.int64)
+        instruments = self.instruments
+        names = [instruments[int(j)].underlying for j in index]
+        out = np.array([self.market.index_price(u) for u in names], dtype=np.float64)
+        if self.row_moves is not None:
+            for name in set(names) & set(self.row_moves.names):
+                scale = self.row_moves.column_multiplier(name)
+                assert scale is not None
+                mine = np.array([u == name for u in names], dtype=bool)
+                out[mine] *= scale[index[mine]]
+        return out
 
     @property
     def balance_matrix(self) -> FloatArray:

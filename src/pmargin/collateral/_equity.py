@@ -47,7 +47,8 @@ class AccountEquity:
     Attributes
     ----------
     asset_usd
-        Shape ``(n_assets,)``: USD price of each of ``book.assets``.
+        Shape ``(n_assets,)``: USD price of each of ``book.assets`` (``(n_accounts,
+        n_assets)`` in a book of moved rows: each row's own).
     balances_usd
         Shape ``(n_accounts,)``: USD value of the balances (borrowings negative).
     positions_usd
@@ -117,7 +118,7 @@ def balances_usd(book: BookArrangement, market: MarketSnapshot) -> FloatArray:
     MarketDataError
         A balance in an asset the market cannot price.
     """
-    value: FloatArray = book.balance_matrix @ _asset_usd(book, market)
+    value = _value_usd(book.balance_matrix, _asset_usd(book, market))
     return value
 
 
@@ -132,8 +133,26 @@ def positions_usd(book: BookArrangement) -> FloatArray:
 
 
 def _asset_usd(book: BookArrangement, market: MarketSnapshot) -> FloatArray:
-    """Shape ``(n_assets,)``: USD price of each of ``book.assets``."""
+    """Shape ``(n_assets,)``: USD price of each of ``book.assets``.
+
+    In a book of moved rows (:meth:`~pmargin.book.BookArrangement.moved_rows`), shape
+    ``(n_accounts, n_assets)``: each row's own prices (:meth:`~pmargin.book.BookArrangement.
+    usd_price`).
+    """
+    if book.row_moves is not None:
+        n = book.shape[0]
+        columns = [np.broadcast_to(book.usd_price(a), (n,)) for a in book.assets]
+        return np.stack(columns, axis=1) if columns else np.zeros((n, 0))
     return np.array([market.usd_price(a) for a in book.assets], dtype=np.float64)
+
+
+def _value_usd(balances: FloatArray, asset_usd: FloatArray) -> FloatArray:
+    """Shape ``(n_accounts,)``: ``balances`` valued at ``asset_usd`` (one row or per row)."""
+    if asset_usd.ndim == 2:
+        per_row: FloatArray = (balances * asset_usd).sum(axis=1)
+        return per_row
+    value: FloatArray = balances @ asset_usd
+    return value
 
 
 def _settlement_values(book: BookArrangement) -> sparse.csr_array:
@@ -175,7 +194,7 @@ def _account_equity(book: BookArrangement, market: MarketSnapshot) -> AccountEqu
         by_currency[currency] = by_currency.get(currency, np.zeros(book.shape[0])) + held
     return AccountEquity(
         asset_usd=asset_usd,
-        balances_usd=balances @ asset_usd,
+        balances_usd=_value_usd(balances, asset_usd),
         positions_usd=_row_sums(position_value_usd),
         position_value_usd=position_value_usd,
         by_currency=by_currency,
@@ -216,7 +235,7 @@ def haircut_charge(
         return np.zeros(book.shape[0])
     asset_usd = _asset_usd(book, market)
     cut = np.array([haircuts.get(a, default) for a in book.assets], dtype=np.float64)
-    charge: FloatArray = np.maximum(book.balance_matrix, 0.0) @ (asset_usd * cut)
+    charge = _value_usd(np.maximum(book.balance_matrix, 0.0), asset_usd * cut)
     return charge
 
 

@@ -19,32 +19,46 @@ multiplied by ``(1 + m) ** -vol_beta``. Positions are held: inverse futures keep
 notional (``q_base x F``), everything else its base quantity; the move's P&L on futures and
 perpetuals is added to their unrealised P&L; balances are revalued at the moved prices.
 
-Search: a shared grid of moves (each grid point = one shocked market + one model computation
-for all accounts still searching), then a batched Illinois (bracketed regula falsi) refinement
-of each account's bracketing interval to ``tolerance`` on the relative move; each refinement
-round margins the accounts still unresolved, one model computation per distinct trial move,
-on a book of only those accounts.
+Search (:mod:`._distance_search`): a shared grid of moves, then a batched Illinois (bracketed
+regula falsi) refinement of each account's bracketing interval to ``tolerance`` on the relative
+move. Gaps come from one of two worlds (:mod:`._distance_worlds`): a model that prices each row
+of a book at its own moves (``Capabilities(row_prices=True)``) margins every request of a round
+in one computation; any other model (and :func:`liquidation_distance_reference`) margins one
+book per distinct move vector.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from scipy import sparse
 
 from pmargin._typing import BoolArray, FloatArray
 from pmargin.book import BookArrangement
 from pmargin.collateral import account_equity
 from pmargin.errors import InputError
-from pmargin.health._requirement import Requirement, required_equity
-from pmargin.history import PriceHistory, log_returns
-from pmargin.margin import MarginModel, MarginResult
+from pmargin.health._distance_search import (
+    DOWN_LIMIT,
+    UP_LIMIT,
+    BracketSearch,
+    limit_along,
+    nearer,
+)
+from pmargin.health._distance_worlds import (
+    RowMovesWorld,
+    SharedMoveWorld,
+    maintenance_surplus,
+    run_packed,
+    run_rows,
+)
+from pmargin.health._joint_direction import joint_direction
+from pmargin.history import PriceHistory
+from pmargin.margin import MarginModel
 from pmargin.market import MarketSnapshot
 
 __all__ = [
@@ -53,24 +67,9 @@ __all__ = [
     "LiquidationDistance",
     "joint_direction",
     "liquidation_distance",
+    "liquidation_distance_reference",
     "margin_gap_after_move",
 ]
-
-DOWN_LIMIT = 0.99
-"""Largest fall searched: a relative move of -0.99 (-99 %)."""
-
-UP_LIMIT = 10.0
-"""Largest rise searched: a relative move of +10.0 (+1,000 %)."""
-
-_GRID = (0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.65, 0.8, 0.9)
-_GRID_UP = (1.25, 1.6, 2.0, 3.0, 5.0, 7.5)
-"""Scales of the shared grid (absolute relative moves), before the search's own limit."""
-
-_HISTORY_DAYS = 365
-"""Daily returns used for the joint direction: the last year before the market timestamp."""
-
-_MIN_RETURNS = 30
-"""Fewer daily returns than this and the joint direction falls back to equal moves."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,247 +202,6 @@ def _number(value: float | np.floating[Any]) -> float | None:
     return None if not math.isfinite(float(value)) else float(value)
 
 
-# ---------------------------------------------------------------------- joint direction
-
-
-def joint_direction(
-    underlyings: Sequence[str],
-    history: PriceHistory | None = None,
-    as_of: datetime | None = None,
-    *,
-    days: int = _HISTORY_DAYS,
-) -> tuple[FloatArray, str]:
-    """Direction of the joint move: the first principal component of return covariance.
-
-    Parameters
-    ----------
-    underlyings
-        Names, ``n`` of them.
-    history
-        Daily closes; ``None``, or one missing an underlying, or fewer than 30 returns known
-        at ``as_of``, gives equal moves.
-    as_of
-        Only closes at or before this instant are used (no look-ahead); ``None``: all.
-    days
-        Number of most recent closes used.
-
-    Returns
-    -------
-    tuple
-        ``(v, source)``: ``v`` of shape ``(n,)`` scaled so its largest ``|component|`` is 1
-        and its sum is >= 0 (the "market up" sign); ``source`` ``"pca"`` or ``"equal"``.
-    """
-    n = len(underlyings)
-    equal = (np.ones(n), "equal")
-    if n == 0:
-        return np.zeros(0), "equal"
-    if history is None or any(u not in history.names for u in underlyings):
-        return equal
-    try:
-        known = history.select(list(underlyings))
-        if as_of is not None:
-            known = known.as_of(as_of)
-    except InputError:
-        return equal
-    returns = log_returns(known.closes[-(days + 1) :])
-    returns = returns[np.all(np.isfinite(returns), axis=1)]
-    if returns.shape[0] < _MIN_RETURNS:
-        return equal
-    covariance = np.atleast_2d(np.cov(returns, rowvar=False))
-    _, vectors = np.linalg.eigh(covariance)
-    v = np.asarray(vectors[:, -1], dtype=np.float64)
-    if v.sum() < 0.0:
-        v = -v
-    v = v / np.max(np.abs(v))
-    return v, "pca"
-
-
-# ---------------------------------------------------------------------- the shocked world
-
-
-class _World:
-    """Moves the book (:meth:`~pmargin.book.BookArrangement.moved`) and margins some accounts."""
-
-    def __init__(
-        self,
-        book: BookArrangement,
-        model: MarginModel,
-        underlyings: tuple[str, ...],
-        vol_beta: float,
-    ) -> None:
-        self.book = book
-        self.model = model
-        self.underlyings = underlyings
-        self.vol_beta = vol_beta
-        self.evaluations = 0
-
-    def gap(self, rows: npt.NDArray[np.int64], moves: FloatArray) -> FloatArray:
-        """``equity - MM`` (USD) of accounts ``rows`` after ``moves``; shape ``(len(rows),)``."""
-        if rows.size == 0:
-            return np.zeros(0)
-        move = dict(zip(self.underlyings, moves.tolist(), strict=True))
-        book = self.book.take_accounts(rows).moved(move, self.vol_beta)
-        self.evaluations += 1
-        result = self.model.compute(book, book.market)
-        equity = account_equity(book, book.market).equity
-        return _maintenance_surplus(equity, result)
-
-
-# ---------------------------------------------------------------------- the search
-
-
-class _Search:
-    """Smallest scale ``s`` in ``(0, limit]`` with ``gap(s x direction) <= 0``, per row.
-
-    Run in lock step with the other searches by :func:`_run`: :meth:`requests` says which
-    rows need the gap at which scale, :meth:`receive` takes the gaps back. First the shared
-    grid (every row still searching at one scale), then Illinois rounds (bracketed regula
-    falsi, the end kept twice running has its gap halved) until each bracket is narrower
-    than ``tolerance``.
-    """
-
-    def __init__(
-        self,
-        rows: npt.NDArray[np.int64],
-        gap0: FloatArray,
-        direction: FloatArray,
-        limit: float,
-        tolerance: float,
-        max_rounds: int,
-    ) -> None:
-        n = rows.size
-        self.rows = rows
-        self.direction = direction
-        self.tolerance = tolerance
-        self.rounds_left = max_rounds
-        self.grid = [g for g in (*_GRID, *_GRID_UP) if g < limit] + [limit]
-        self.lo = np.zeros(n)
-        self.hi = np.full(n, np.nan)
-        self.f_lo = gap0.astype(np.float64, copy=True)
-        self.f_hi = np.full(n, np.nan)
-        self.x_prev = np.full(n, np.nan)  # the grid point before lo, for the first estimate
-        self.f_prev = np.full(n, np.nan)
-        self.side = np.zeros(n, dtype=np.int8)  # end kept last round: -1 lo, +1 hi
-        self.searching = np.arange(n) if limit > 0.0 else np.zeros(0, dtype=np.int64)
-        self.step = 0
-        self.pending = np.zeros(0, dtype=np.int64)
-        self.trial = np.zeros(0)
-
-    def requests(self) -> tuple[npt.NDArray[np.int64], FloatArray]:
-        """Local row numbers and the scale each needs next (empty when done)."""
-        if self.searching.size and self.step < len(self.grid):
-            self.pending = self.searching
-            self.trial = np.full(self.searching.size, self.grid[self.step])
-            return self.pending, self.trial
-        self.searching = np.zeros(0, dtype=np.int64)
-        todo = np.flatnonzero(np.isfinite(self.hi))
-        todo = todo[self.hi[todo] - self.lo[todo] > self.tolerance]
-        if todo.size == 0 or self.rounds_left <= 0:
-            self.pending = np.zeros(0, dtype=np.int64)
-            return self.pending, np.zeros(0)
-        self.rounds_left -= 1
-        lo, hi, f_lo, f_hi = self.lo[todo], self.hi[todo], self.f_lo[todo], self.f_hi[todo]
-        width = hi - lo
-        trial = lo + width * f_lo / (f_lo - f_hi)
-        first = self.side[todo] == 0
-        if first.any():  # inverse quadratic through the last three grid points
-            x0, f0 = self.x_prev[todo], self.f_prev[todo]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                quadratic = (
-                    x0 * f_lo * f_hi / ((f0 - f_lo) * (f0 - f_hi))
-                    + lo * f0 * f_hi / ((f_lo - f0) * (f_lo - f_hi))
-                    + hi * f0 * f_lo / ((f_hi - f0) * (f_hi - f_lo))
-                )
-            usable = first & np.isfinite(quadratic) & (quadratic > lo) & (quadratic < hi)
-            trial = np.where(usable, quadratic, trial)
-        # step a third of the tolerance past the estimate, towards the end kept last round,
-        # so that an accurate estimate closes the bracket from the other side next
-        trial += self.side[todo] * self.tolerance / 3.0
-        margin = np.minimum(self.tolerance / 3.0, width / 4.0)
-        self.pending, self.trial = todo, np.clip(trial, lo + margin, hi - margin)
-        return self.pending, self.trial
-
-    def receive(self, gap: FloatArray) -> None:
-        """Take the gaps at the scales of the last :meth:`requests`."""
-        at, trial = self.pending, self.trial
-        crossed = gap <= 0.0
-        up, down = at[crossed], at[~crossed]
-        if self.searching.size and self.step < len(self.grid):
-            self.step += 1
-            self.searching = down
-            # rows still positive: their lo becomes the point before the new lo
-            self.x_prev[down], self.f_prev[down] = self.lo[down], self.f_lo[down]
-        else:  # Illinois: halve the gap of an end kept twice running
-            self.f_lo[up[self.side[up] == -1]] /= 2.0
-            self.f_hi[down[self.side[down] == 1]] /= 2.0
-            self.side[up], self.side[down] = -1, 1
-        self.hi[up], self.f_hi[up] = trial[crossed], gap[crossed]
-        self.lo[down], self.f_lo[down] = trial[~crossed], gap[~crossed]
-
-    def result(self) -> FloatArray:
-        """Scale per row, interpolated in the final bracket; NaN where none was found."""
-        out = np.full(self.rows.size, np.nan)
-        found = np.isfinite(self.hi)
-        lo, hi = self.lo[found], self.hi[found]
-        f_lo, f_hi = self.f_lo[found], self.f_hi[found]
-        out[found] = lo + (hi - lo) * np.clip(f_lo / (f_lo - f_hi), 0.0, 1.0)
-        return out
-
-
-def _run(world: _World, searches: Sequence[_Search], exposed: BoolArray) -> None:
-    """Drive ``searches`` to the end, packing their requests into few model computations.
-
-    Each round, every request (row, scale) needs the moves ``scale x direction`` on the
-    underlyings its row is exposed to, and does not care about the others. Requests with the
-    same needs share one computation; requests of rows exposed to disjoint sets of
-    underlyings are packed into one market (each row sees only its own underlyings' moves).
-    """
-    n_und = exposed.shape[1]
-    bits = exposed.astype(np.int64) @ (1 << np.arange(n_und, dtype=np.int64))
-    while True:
-        groups: dict[tuple[int, tuple[float | None, ...]], list[tuple[int, int, int]]] = {}
-        for s, search in enumerate(searches):
-            local, scale = search.requests()
-            for i, t in zip(local.tolist(), scale.tolist(), strict=True):
-                row = int(search.rows[i])
-                need = tuple(
-                    float(t * search.direction[u]) if exposed[row, u] else None
-                    for u in range(n_und)
-                )
-                groups.setdefault((int(bits[row]), need), []).append((s, i, row))
-        if not groups:
-            return
-        gaps: list[list[float]] = [[math.nan] * search.pending.size for search in searches]
-        position = [
-            {int(i): p for p, i in enumerate(search.pending.tolist())} for search in searches
-        ]
-        buckets: dict[int, list[tuple[tuple[float | None, ...], list[tuple[int, int, int]]]]] = {}
-        for (mask, need), members in groups.items():
-            buckets.setdefault(mask, []).append((need, members))
-        while buckets:
-            used = 0
-            moves = np.zeros(n_und)
-            batch: list[tuple[int, int, int]] = []
-            for mask in list(buckets):
-                if mask & used:
-                    continue
-                need, members = buckets[mask].pop()
-                if not buckets[mask]:
-                    del buckets[mask]
-                used |= mask
-                for u, value in enumerate(need):
-                    if value is not None:
-                        moves[u] = value
-                batch += members
-            rows, where = np.unique([row for _, _, row in batch], return_inverse=True)
-            gap = world.gap(rows.astype(np.int64), moves)
-            for (s, i, _), k in zip(batch, where.tolist(), strict=True):
-                gaps[s][position[s][i]] = float(gap[k])
-        for search, values in zip(searches, gaps, strict=True):
-            if search.pending.size:
-                search.receive(np.asarray(values, dtype=np.float64))
-
-
 def margin_gap_after_move(
     book: BookArrangement,
     market: MarketSnapshot,
@@ -477,15 +235,8 @@ def margin_gap_after_move(
     vector = np.array([given.get(u, 0.0) for u in underlyings], dtype=np.float64)
     if not np.all(np.isfinite(vector) & (vector > -1.0)):
         raise InputError("moves", dict(moves), "must be finite relative moves > -1")
-    world = _World(book, model, underlyings, float(vol_beta))
+    world = SharedMoveWorld(book, model, underlyings, float(vol_beta))
     return world.gap(np.arange(len(book.account_ids), dtype=np.int64), vector)
-
-
-def _limit(direction: FloatArray) -> float:
-    """Largest scale along ``direction`` keeping every move within [-DOWN_LIMIT, UP_LIMIT]."""
-    bounds = [UP_LIMIT / d for d in direction if d > 0.0]
-    bounds += [DOWN_LIMIT / -d for d in direction if d < 0.0]
-    return min(bounds) if bounds else 0.0
 
 
 def liquidation_distance(
@@ -500,6 +251,12 @@ def liquidation_distance(
     max_rounds: int = 60,
 ) -> LiquidationDistance:
     """Index moves at which each account's equity reaches its maintenance margin.
+
+    A model that declares ``Capabilities(row_prices=True)`` (``deribit``, ``standard``)
+    margins every request of a search round in one computation (a book of moved rows, each
+    account at its own trial move); any other model runs the reference path
+    (:func:`liquidation_distance_reference`). Both make the same trials and give the same
+    answer (to rounding in the last bits of each gap).
 
     Parameters
     ----------
@@ -535,38 +292,87 @@ def liquidation_distance(
         For a tolerance that is not > 0, a non-finite ``vol_beta`` or an unusable
         ``direction``.
     """
+    per_row = bool(model.capabilities.row_prices)
+    args = (vol_beta, history, direction, tolerance, max_rounds)
+    return _search(book, market, model, *args, per_row=per_row)
+
+
+def liquidation_distance_reference(
+    book: BookArrangement,
+    market: MarketSnapshot,
+    model: MarginModel,
+    *,
+    vol_beta: float = 0.0,
+    history: PriceHistory | None = None,
+    direction: Mapping[str, float] | None = None,
+    tolerance: float = 1e-4,
+    max_rounds: int = 60,
+) -> LiquidationDistance:
+    """:func:`liquidation_distance` one computation per distinct move (the slow twin).
+
+    Each round, requests that need the same moves share a book of those accounts moved
+    together (:meth:`~pmargin.book.BookArrangement.moved`), requests of accounts exposed to
+    disjoint underlyings packed into one market; every model can run it. Same arguments and
+    result as :func:`liquidation_distance`.
+    """
+    args = (vol_beta, history, direction, tolerance, max_rounds)
+    return _search(book, market, model, *args, per_row=False)
+
+
+def _search(
+    book: BookArrangement,
+    market: MarketSnapshot,
+    model: MarginModel,
+    vol_beta: float,
+    history: PriceHistory | None,
+    direction: Mapping[str, float] | None,
+    tolerance: float,
+    max_rounds: int,
+    *,
+    per_row: bool,
+) -> LiquidationDistance:
+    """Run :func:`liquidation_distance`, per row (one computation per round) or packed."""
     if not (isinstance(tolerance, int | float) and math.isfinite(tolerance) and tolerance > 0):
         raise InputError("tolerance", tolerance, "must be a relative move > 0 (1e-4)")
     if not (isinstance(vol_beta, int | float) and math.isfinite(vol_beta)):
         raise InputError("vol_beta", vol_beta, "must be a finite number (0 holds vols)")
     underlyings = _underlyings(book, market)
     n_acc, n_und = len(book.account_ids), len(underlyings)
-    world = _World(book, model, underlyings, float(vol_beta))
+    world: SharedMoveWorld | RowMovesWorld = (
+        RowMovesWorld(book, model, underlyings, float(vol_beta))
+        if per_row
+        else SharedMoveWorld(book, model, underlyings, float(vol_beta))
+    )
     exposed = _exposure(book, underlyings)
     everyone = np.arange(n_acc, dtype=np.int64)
     result0 = model.compute(book, market)
     world.evaluations += 1
     equity = account_equity(book, market).equity
     mm = result0.maintenance_margin
-    gap0 = _maintenance_surplus(equity, result0)
+    gap0 = maintenance_surplus(equity, result0)
     below = gap0 <= 0.0
     index = np.array([market.index_price(u) for u in underlyings], dtype=np.float64)
     v, source = _direction(underlyings, market, history, direction)
     moving = exposed & (v != 0.0)[None, :]
     several = (moving.sum(axis=1) > 1) & ~below
-    searches: list[_Search] = []
+    searches: list[BracketSearch] = []
     for k in range(n_und):
         rows = everyone[exposed[:, k] & ~below]
         unit = np.zeros(n_und)
         unit[k] = 1.0
         for sign, limit in ((-1.0, DOWN_LIMIT), (1.0, UP_LIMIT)):
-            searches.append(_Search(rows, gap0[rows], sign * unit, limit, tolerance, max_rounds))
+            searches.append(
+                BracketSearch(rows, gap0[rows], sign * unit, limit, tolerance, max_rounds)
+            )
     rows = everyone[several]
     for sign in (-1.0, 1.0):
         searches.append(
-            _Search(rows, gap0[rows], sign * v, _limit(sign * v), tolerance, max_rounds)
+            BracketSearch(rows, gap0[rows], sign * v, limit_along(sign * v), tolerance, max_rounds)
         )
-    _run(world, searches, exposed)
+    if isinstance(world, RowMovesWorld):
+        run_rows(world, searches, exposed)
+    else:
+        run_packed(world, searches, exposed)
 
     move_down = np.full((n_acc, n_und), np.nan)
     move_up = np.full((n_acc, n_und), np.nan)
@@ -586,11 +392,11 @@ def liquidation_distance(
         if rows.size:
             falls, rises = move_down[rows, k] / v[k], move_up[rows, k] / v[k]
             negative, positive = (falls, rises) if v[k] > 0 else (rises, falls)
-            negative = np.where(-negative <= _limit(-v) + tolerance, negative, np.nan)
-            positive = np.where(positive <= _limit(v) + tolerance, positive, np.nan)
-            joint[rows] = _nearer(negative, positive)
+            negative = np.where(-negative <= limit_along(-v) + tolerance, negative, np.nan)
+            positive = np.where(positive <= limit_along(v) + tolerance, positive, np.nan)
+            joint[rows] = nearer(negative, positive)
     joint_down, joint_up = searches[-2], searches[-1]
-    joint[joint_down.rows] = _nearer(-joint_down.result(), joint_up.result())
+    joint[joint_down.rows] = nearer(-joint_down.result(), joint_up.result())
     joint_index = np.where(exposed, index[None, :] * (1.0 + joint[:, None] * v[None, :]), np.nan)
     return LiquidationDistance(
         model=model.name,
@@ -616,27 +422,10 @@ def liquidation_distance(
     )
 
 
-def _nearer(negative: FloatArray, positive: FloatArray) -> FloatArray:
-    """Per entry, the one of ``negative`` (<= 0) and ``positive`` (>= 0) nearer 0; NaN if none."""
-    a = np.where(np.isfinite(negative), np.abs(negative), np.inf)
-    b = np.where(np.isfinite(positive), positive, np.inf)
-    out: FloatArray = np.where(a <= b, negative, positive)
-    return np.where(np.isinf(np.minimum(a, b)), np.nan, out)
-
-
 def _underlyings(book: BookArrangement, market: MarketSnapshot) -> tuple[str, ...]:
     names = {i.underlying for i in book.instruments}
     names |= {a for a in book.assets if a in market.index}
     return tuple(sorted(names))
-
-
-def _maintenance_surplus(equity: FloatArray, result: MarginResult) -> FloatArray:
-    """``equity`` minus the maintenance requirement, USD, shape ``(n_accounts,)``."""
-    required = required_equity(
-        Requirement.MAINTENANCE, result.initial_margin, result.maintenance_margin
-    )
-    gap: FloatArray = equity - required
-    return gap
 
 
 def _exposure(book: BookArrangement, underlyings: tuple[str, ...]) -> BoolArray:

@@ -56,6 +56,13 @@ class Capabilities:
         Whether ``model.incremental(book, market, result)`` gives an
         :class:`IncrementalMargin` (one account's margin after an order from cached vectors,
         without re-margining it); Deribit's S:PM has one.
+    row_prices
+        Whether the model reads every price beyond the book's resolved columns through the
+        book (:meth:`~pmargin.book.BookArrangement.usd_price`,
+        :meth:`~pmargin.book.BookArrangement.index_usd`), so it margins a book of moved rows
+        (:meth:`~pmargin.book.BookArrangement.moved_rows`) with each row at its own prices:
+        the distance search then needs one computation per round. ``deribit`` (S:PM and X:PM)
+        and ``standard`` do.
     needs_history
         Whether ``compute`` reads price history (its scenarios are historical or fitted to
         history), so it needs the shared data folder or a history given to the model.
@@ -69,6 +76,7 @@ class Capabilities:
 
     scope: Scope = "account"
     incremental: bool = False
+    row_prices: bool = False
     needs_history: bool = False
     margins: Callable[[Instrument], bool] | None = None
     limit: str = ""

@@ -42,7 +42,9 @@ class RiskUnitMargin:
     currency
         Currency of every amount below: ``"BTC"`` for coin-margined units, ``"USD"`` otherwise.
     usd_rate
-        USD per one unit of ``currency`` at the snapshot (1 for USD).
+        USD per one unit of ``currency`` at the snapshot (1 for USD); shape ``(n_accounts,)``
+        in a book of moved rows (:meth:`~pmargin.book.BookArrangement.moved_rows`), each row
+        at its own price.
     initial_margin, maintenance_margin
         Shape ``(n_accounts,)``, in ``currency``, >= 0.
     components
@@ -66,7 +68,7 @@ class RiskUnitMargin:
 
     underlying: str
     currency: str
-    usd_rate: float
+    usd_rate: float | FloatArray
     initial_margin: FloatArray
     maintenance_margin: FloatArray
     components: Mapping[str, FloatArray] = field(default_factory=dict)

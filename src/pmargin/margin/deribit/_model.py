@@ -93,7 +93,7 @@ class DeribitUnitVectors:
     underlying, currency
         The unit (``"BTC"``, ``"BTC"`` for S:PM ``btc_btc``; ``"BTC"``, ``"USD"`` for X:PM).
     usd_rate
-        USD per one unit of ``currency``.
+        USD per one unit of ``currency`` (shape ``(n_accounts,)`` in a book of moved rows).
     labels
         Scenario labels, ``n_scenarios`` long (standard cells then extended).
     vol_kinds
@@ -137,7 +137,7 @@ class DeribitUnitVectors:
 
     underlying: str
     currency: str
-    usd_rate: float
+    usd_rate: float | FloatArray
     labels: tuple[str, ...]
     vol_kinds: tuple[VolShockKind, ...]
     n_standard: int
@@ -238,7 +238,9 @@ class DeribitModel:
         unit per underlying in USD, holding that coin's balance.
         """
         return Capabilities(
-            scope="underlying", incremental=self.params.mode is DeribitMode.SEGREGATED
+            scope="underlying",
+            incremental=self.params.mode is DeribitMode.SEGREGATED,
+            row_prices=True,
         )
 
     # ------------------------------------------------------------------ public API
@@ -333,7 +335,7 @@ class DeribitModel:
         return DeribitIncremental(self, book, market, result)
 
     def aggregate(
-        self, parts: list[tuple[FloatArray, float, float, FloatArray]], n_standard: int
+        self, parts: list[tuple[FloatArray, float, float | FloatArray, FloatArray]], n_standard: int
     ) -> FloatArray:
         """Offset and dampen each settlement currency's pre-aggregated part, and sum them.
 
@@ -365,10 +367,10 @@ class DeribitModel:
         pre: FloatArray,
         underlying: str,
         currency: str,
-        usd_rate: float,
+        usd_rate: float | FloatArray,
         *,
         coin: bool,
-    ) -> tuple[FloatArray, float, float, FloatArray]:
+    ) -> tuple[FloatArray, float, float | FloatArray, FloatArray]:
         """One settlement currency's part of a unit, with its USD amounts in the unit's currency.
 
         Parameters
@@ -378,7 +380,7 @@ class DeribitModel:
         underlying, currency
             Whose ``[currency_pair]`` (moves, ``price_range``) and ``[currency]`` parameters.
         usd_rate
-            USD per unit of the unit's currency.
+            USD per unit of the unit's currency: a float, or shape ``(n,)`` (each row's own).
         coin
             The unit is in coin: the ``"distance"`` dampener is converted at the edge price
             ``usd_rate * (1 +- price_range)``, as the extended P&L is.
@@ -394,11 +396,13 @@ class DeribitModel:
         moves = self.params.general.extended_moves
         mode = self.params.assumptions.extended_dampener_mode
         cells = extended_dampener_cells(moves, pair.price_range, cp.extended_dampener, mode)
-        rate = np.full(len(moves), usd_rate)
+        per_row = np.ndim(usd_rate) > 0
+        rate = np.multiply.outer(usd_rate, np.ones(len(moves)))  # (n_extended,) or (n, ...)
         if coin and mode is DampenerMode.DISTANCE:
             m = np.asarray(moves, dtype=np.float64)
             rate = rate * (1.0 + np.sign(m) * np.minimum(np.abs(m), pair.price_range))
-        return pre, cp.pnl_offset, cp.max_offsetable_pnl / usd_rate, cells / rate
+        cap = cp.max_offsetable_pnl / (np.asarray(usd_rate)[:, None] if per_row else usd_rate)
+        return pre, cp.pnl_offset, cap, cells / rate
 
     def risk_vectors(
         self, book: BookArrangement, market: MarketSnapshot
@@ -464,7 +468,7 @@ class DeribitModel:
         for currency in dict.fromkeys(currencies.tolist()):
             rows = np.flatnonzero(currencies == currency)
             cp = self.params.currency(currency)
-            usd_rate = float(m.resolved.settlement_usd[rows[0]])
+            usd_rate = book.usd_price(currency)
             res = m.resolved
             unit_value = np.where(
                 res.is_inverse[rows],
@@ -490,10 +494,10 @@ class DeribitModel:
 
     def _moving_collateral(
         self, book: BookArrangement, market: MarketSnapshot
-    ) -> dict[str, tuple[FloatArray, float, float]]:
+    ) -> dict[str, tuple[FloatArray, float | FloatArray, float]]:
         """Balances that move with their coin: asset -> (balances, USD price, haircut)."""
         balances = book.balances if book.balances is not None else np.zeros((book.shape[0], 0))
-        moving: dict[str, tuple[FloatArray, float, float]] = {}
+        moving: dict[str, tuple[FloatArray, float | FloatArray, float]] = {}
         for k, asset in enumerate(book.assets):
             amounts = balances[:, k]
             if not np.any(amounts):
@@ -501,14 +505,14 @@ class DeribitModel:
             cp = self.params.currency(asset)
             if cp.equity_side_impact == "both":
                 self.params.pair(asset)  # a moving balance needs its price grid
-                moving[asset] = (amounts, market.usd_price(asset), cp.haircut)
+                moving[asset] = (amounts, book.usd_price(asset), cp.haircut)
         return moving
 
     def _cross(
         self,
         book: BookArrangement,
         m: _Matrix,
-        collateral: tuple[FloatArray, float, float] | None,
+        collateral: tuple[FloatArray, float | FloatArray, float] | None,
     ) -> DeribitUnitVectors:
         """Build the USD unit of one underlying: per settlement currency offsets, then summed."""
         n_acc = book.shape[0]
@@ -525,7 +529,7 @@ class DeribitModel:
         unit_value = np.where(res.is_inverse, res.settlement_usd, res.underlying_usd)
         currencies = [i.settlement_currency for i in res.instruments]
         rate = np.zeros(m.columns.size)
-        parts: list[tuple[FloatArray, float, float, FloatArray]] = []
+        parts: list[tuple[FloatArray, float, float | FloatArray, FloatArray]] = []
         n_s = len(m.scenarios)
         collateral_pnl = np.zeros((n_acc, n_s))
         net_delta = np.asarray(book.quantity[:, m.columns] @ m.delta_usd, dtype=np.float64)
@@ -565,7 +569,7 @@ class DeribitModel:
         book: BookArrangement,
         m: _Matrix,
         currency: str,
-        usd_rate: float,
+        usd_rate: float | FloatArray,
         columns: IntArray,
         pnl: FloatArray,
         roll_rate: FloatArray,
@@ -573,7 +577,7 @@ class DeribitModel:
         delta_usd: FloatArray,
         collateral_pnl: FloatArray,
         pre: FloatArray,
-        parts: list[tuple[FloatArray, float, float, FloatArray]],
+        parts: list[tuple[FloatArray, float, float | FloatArray, FloatArray]],
         *,
         net_delta: FloatArray | None = None,
         coin: bool,
@@ -627,6 +631,9 @@ class DeribitModel:
             vectors.roll_key,
             self.params.assumptions.roll_shock_basis,
         )
+        if np.ndim(vectors.usd_rate) > 0:  # a book of moved rows: each row's own rate
+            rate = np.asarray(vectors.usd_rate)[:, None]
+            return sparse.csr_array((scaled + roll).multiply(rate))
         return sparse.csr_array((scaled + roll) * vectors.usd_rate)
 
 

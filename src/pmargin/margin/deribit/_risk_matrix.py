@@ -113,7 +113,9 @@ def clamp_delta_one(
     return mult
 
 
-def apply_pnl_offset(pnl: ArrayLike, pnl_offset: float, max_offsetable: float) -> FloatArray:
+def apply_pnl_offset(
+    pnl: ArrayLike, pnl_offset: float, max_offsetable: float | FloatArray
+) -> FloatArray:
     """Count only part of each positive cell: ``min(pnl_offset * x, max_offsetable)`` for x > 0.
 
     Published example (ETH, Feb 2026): the positive standard cells of the aggregated vector
@@ -127,7 +129,8 @@ def apply_pnl_offset(pnl: ArrayLike, pnl_offset: float, max_offsetable: float) -
     pnl_offset
         Fraction in [0, 1].
     max_offsetable
-        Cap (>= 0) on the counted profit, same currency as ``pnl``.
+        Cap (>= 0) on the counted profit, same currency as ``pnl``: a float, or an array
+        broadcast against ``pnl`` (shape ``(n, 1)``: one cap per row).
     """
     x = np.asarray(pnl, dtype=np.float64)
     result: FloatArray = np.where(x > 0.0, np.minimum(pnl_offset * x, max_offsetable), x)
@@ -266,7 +269,7 @@ def aggregate_risk_vector(
     n_standard: int,
     *,
     pnl_offset: float,
-    max_offsetable: float,
+    max_offsetable: float | FloatArray,
     dampener: ArrayLike,
     mode: DampenerMode,
 ) -> FloatArray:
@@ -402,8 +405,13 @@ def roll_shock_contribution(
     dr = np.asarray(delta, dtype=np.float64) * r
     _, group = np.unique(key, return_inverse=True)
     net = np.asarray((qs @ _expiry_groups(key, dr)).toarray(), dtype=np.float64)
-    sign = np.sign(net)[:, group.reshape(key.size)] if key.size else np.zeros((qs.shape[0], 0))
-    return sparse.csr_array(qs.multiply(dr[None, :]).multiply(sign))
+    # the sign of each stored entry's expiry net only (a dense (n_accounts, n_unit) sign
+    # matrix is n_unit times larger than the book)
+    owner = np.repeat(np.arange(qs.shape[0]), np.diff(qs.indptr))
+    columns = qs.indices
+    sign = np.sign(net[owner, group.reshape(key.size)[columns]]) if key.size else 0.0
+    data = qs.data * dr[columns] * sign
+    return sparse.csr_array((data, columns.copy(), qs.indptr.copy()), shape=qs.shape)
 
 
 def worst_case(pnl: FloatArray, vol_kinds: tuple[VolShockKind, ...]) -> tuple[FloatArray, IntArray]:

@@ -20,6 +20,7 @@ and units are summed with one sparse product.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -27,7 +28,7 @@ import numpy as np
 from scipy import sparse
 
 from pmargin._params import ParamTable
-from pmargin._typing import BoolArray, FloatArray
+from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.book import BookArrangement
 from pmargin.instruments import Instrument
 from pmargin.margin._capabilities import Capabilities
@@ -83,9 +84,12 @@ class StandardModel:
     """
 
     name: str = "standard"
-    capabilities: ClassVar[Capabilities] = Capabilities(scope="underlying", incremental=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        scope="underlying", incremental=True, row_prices=True
+    )
     """Risk unit (underlying, settlement currency), margined position by position; one order
-    changes one position's charge only (:meth:`incremental`)."""
+    changes one position's charge only (:meth:`incremental`); prices read through the book, so
+    it margins a book of moved rows."""
 
     def __init__(self, params: StandardParams) -> None:
         self.params = params
@@ -123,7 +127,7 @@ class StandardModel:
             For an index price the parameters ask for and the market lacks.
         """
         resolved = book.resolved
-        charges = self.charges(resolved, market)
+        charges = self.charges(resolved, market, book.index_usd)
         quantity = sparse.csr_array(book.quantity)
         q = np.asarray(quantity.data, dtype=np.float64)
         column = np.asarray(quantity.indices, dtype=np.int64)
@@ -169,7 +173,7 @@ class StandardModel:
             RiskUnitMargin(
                 underlying=underlying,
                 currency=currency,
-                usd_rate=float(resolved.settlement_usd[columns[0]]),
+                usd_rate=book.usd_price(currency),
                 initial_margin=unit_futures[:, u] + unit_options[:, u],
                 maintenance_margin=unit_mm[:, u],
                 components={FUTURES: unit_futures[:, u], SHORT_OPTIONS: unit_options[:, u]},
@@ -180,8 +184,22 @@ class StandardModel:
         contribution = entries((futures_im + options_im) * resolved.settlement_usd[column])
         return MarginResult.from_units(self.name, book, market, units, contribution)
 
-    def charges(self, resolved: ResolvedInstruments, market: MarketSnapshot) -> _Charges:
+    def charges(
+        self,
+        resolved: ResolvedInstruments,
+        market: MarketSnapshot,
+        index_usd: Callable[[IntArray], FloatArray] | None = None,
+    ) -> _Charges:
         """Look up each instrument's rates once and price the short-option charge per unit.
+
+        Parameters
+        ----------
+        resolved, market
+            The instruments and the snapshot they are resolved at.
+        index_usd
+            Columns -> USD index of their underlying (the book's
+            :meth:`~pmargin.book.BookArrangement.index_usd`, each column at its own prices in a
+            book of moved rows); ``None`` reads ``market``.
 
         Returns
         -------
@@ -198,10 +216,10 @@ class StandardModel:
         linear_price = (
             resolved.underlying_price
             if self.params.linear_future_price == "mark"
-            else _index_in_quote(instruments, resolved, market, is_future)
+            else _index_in_quote(instruments, resolved, market, is_future, index_usd)
         )
         price = np.where(resolved.is_inverse, 1.0, linear_price)
-        option_im, option_mm = self._option_charges(resolved, market)
+        option_im, option_mm = self._option_charges(resolved, market, index_usd)
         return _Charges(
             is_future=is_future,
             im_rate=rates[0],
@@ -220,7 +238,10 @@ class StandardModel:
         return StandardIncremental(self, book, market, result)
 
     def _option_charges(
-        self, resolved: ResolvedInstruments, market: MarketSnapshot
+        self,
+        resolved: ResolvedInstruments,
+        market: MarketSnapshot,
+        index_usd: Callable[[IntArray], FloatArray] | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """IM and MM per unit of each option short, in its settlement currency (0 otherwise)."""
         n = len(resolved)
@@ -237,7 +258,7 @@ class StandardModel:
         underlying = (
             resolved.underlying_price
             if self.params.option_underlying_price == "forward"
-            else _index_in_quote(instruments, resolved, market, resolved.is_option)
+            else _index_in_quote(instruments, resolved, market, resolved.is_option, index_usd)
         )[opt]
         is_call = resolved.is_call[opt]
         mark = value_instruments(resolved).price[opt]
@@ -257,9 +278,18 @@ def _index_in_quote(
     resolved: ResolvedInstruments,
     market: MarketSnapshot,
     wanted: BoolArray,
+    index_usd: Callable[[IntArray], FloatArray] | None = None,
 ) -> FloatArray:
-    """Index price of each ``wanted`` instrument's underlying in its quote currency (else NaN)."""
+    """Index price of each ``wanted`` instrument's underlying in its quote currency (else NaN).
+
+    ``index_usd`` (columns -> USD index) gives each column its own index (a book of moved
+    rows); ``None`` reads ``market``.
+    """
     out = np.full(len(instruments), np.nan)
+    if index_usd is not None:
+        columns = np.flatnonzero(wanted)
+        out[columns] = index_usd(columns) / resolved.quote_usd[columns]
+        return out
     for j in np.flatnonzero(wanted).tolist():
         out[j] = market.index_price(instruments[j].underlying) / resolved.quote_usd[j]
     return out
