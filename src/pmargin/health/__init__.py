@@ -4,6 +4,7 @@ from pmargin.health._distance import (
     LiquidationDistance,
     joint_direction,
     liquidation_distance,
+    liquidation_distance_reference,
     margin_gap_after_move,
 )
 from pmargin.health._requirement import LiquidationEnd, Requirement, required_equity
@@ -32,6 +33,7 @@ __all__ = [
     "assess",
     "joint_direction",
     "liquidation_distance",
+    "liquidation_distance_reference",
     "margin_gap_after_move",
     "required_equity",
     "status_codes",
