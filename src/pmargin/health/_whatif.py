@@ -288,7 +288,8 @@ class AccountWhatIf:
         """IM contribution (USD) of each position of account ``row`` now, by what-if column.
 
         ``result``'s row before any commit; after one, the model's incremental path where it
-        attributes (an ``incremental.contributions(row, columns)``), else the account's
+        attributes (an ``incremental.contributions(row, keys)``, keys as
+        :attr:`~pmargin.margin.PositionChange.key`), else the account's
         one-row book margined alone. Columns without a stored contribution are left out.
         """
         account = self._accounts.get(row)
@@ -301,8 +302,10 @@ class AccountWhatIf:
             return out
         attribute = getattr(self.incremental, "contributions", None)
         if attribute is not None:
-            found: dict[int, float] = attribute(row, sorted(account.positions))
-            return found
+            n = self.book.shape[1]
+            keys = {j: j if j < n else self.instrument(j).symbol for j in account.positions}
+            found = attribute(row, list(keys.values()))
+            return {j: float(found[k]) for j, k in keys.items() if k in found}
         return self._contributions_alone(row, account)
 
     def contributions_reference(self, row: int) -> dict[int, float]:

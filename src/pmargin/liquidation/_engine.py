@@ -3,15 +3,18 @@
 For every account whose equity is below its maintenance margin (largest shortfall first):
 
 1. **Partial liquidation.** Each step closes part of one position on the market, at
-   ``mark (1 -/+ impact)`` with a penalty, and re-margins the account alone (a one-row book)
-   with the same model. The position is the first, in the configured order, whose largest
-   step (``max_fraction`` of its size at the trigger) raises neither IM nor MM; the step is
-   the smallest close (bisection) that brings equity back to the target, or the largest step
-   when none does. Order ``"contribution"``: positions whose IM contribution is positive,
-   by ``contribution share closed x kappa / (slippage + penalty)`` with ``kappa`` the target's
-   margin per USD of IM (``(1 + buffer) MM / IM`` or 1), then the others by notional;
-   ``"notional"``: largest notional first. Positions in paused underlyings are never touched.
-2. **Bankruptcy** (equity < 0 with positions left): options and spot are closed on the
+   ``mark (1 -/+ impact)`` with a penalty, and asks the account's margin after that close of
+   the one what-if path (:class:`~pmargin.health.AccountWhatIf`: the model's incremental path
+   where it has one, else the account margined alone). The position is the first, in the
+   configured order, whose largest step (``max_fraction`` of its size at the trigger) raises
+   neither IM nor MM; the step is the smallest close (bisection) that brings equity back to
+   the target, or the largest step when none does. Order ``"contribution"``: positions whose
+   IM contribution is positive, by ``contribution share closed x kappa / (slippage +
+   penalty)`` with ``kappa`` the target's margin per USD of IM (``(1 + buffer) MM / IM`` or
+   1), then the others by notional; ``"notional"``: largest notional first. Positions in
+   paused underlyings are never touched.
+2. **Bankruptcy** (equity < 0 with positions left; equity within ``_EPS_USD`` of zero is
+   zero, so a rounding residue never decides it): options and spot are closed on the
    market; futures and perpetuals too when the insurance fund covers the deficit that leaves,
    else they are **auto-deleveraged**: matched against the highest-ranked opposite positions
    (:mod:`~pmargin.liquidation._adl`) at the bankruptcy price, which moves the deficit the
@@ -23,21 +26,29 @@ For every account whose equity is below its maintenance margin (largest shortfal
    in a paused underlying is not settled.
 
 Counterparties of an ADL fill are re-checked and liquidated in turn if they fall below MM.
+
+**Margins.** One :class:`~pmargin.health.AccountWhatIf` per engine run holds every account's
+margin: a trial close is :meth:`~pmargin.health.AccountWhatIf.margin_after` (no side effect),
+every event that changes an account (a fill, an ADL fill, a fund draw or bad debt credit) is
+booked into it with :meth:`~pmargin.health.AccountWhatIf.commit`, so later trials start from
+the changed account. The :class:`~pmargin.liquidation._ledger.Ledger` stays the record of the
+episode (fills, penalties, fund, ADL, bad debt; :func:`~pmargin.liquidation.replay`).
+:meth:`LiquidationEngine.run_reference` is the slow twin: the same engine with every margin
+from :meth:`~pmargin.health.AccountWhatIf.margin_after_reference` (the account rebuilt from
+scratch and margined alone), the IM contributions too.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-from scipy import sparse
 
 from pmargin.book import BookArrangement, trade_pnl
-from pmargin.collateral import account_equity
-from pmargin.health import MarginSnapshot, Requirement, required_equity
+from pmargin.health import AccountWhatIf, MarginSnapshot, Requirement, Trade, required_equity
 from pmargin.liquidation._adl import adl_score, rank_opposite
 from pmargin.liquidation._config import LiquidationConfig, load_config
 from pmargin.liquidation._costs import (
@@ -56,11 +67,7 @@ from pmargin.liquidation._events import (
     LiquidationFinished,
     LiquidationTriggered,
 )
-from pmargin.liquidation._ledger import (
-    AccountState,
-    Ledger,
-    reduce_position,
-)
+from pmargin.liquidation._ledger import AccountState, Ledger
 from pmargin.liquidation._state import (
     InsuranceFund,
     LiquidationOutcome,
@@ -87,21 +94,6 @@ def bankruptcy_price(kind_inverse: bool, quantity: float, mark: float, gain: flo
 
 
 @dataclass(frozen=True, slots=True)
-class _Margin:
-    """One account margined alone: equity, IM, MM (USD), IM contribution per book column."""
-
-    equity: float
-    im: float
-    mm: float
-    contributions: dict[int, float]
-
-    @property
-    def snapshot(self) -> MarginSnapshot:
-        """The account's :class:`~pmargin.health.MarginSnapshot` (what the requirements read)."""
-        return MarginSnapshot(self.equity, self.im, self.mm)
-
-
-@dataclass(frozen=True, slots=True)
 class _Quote:
     """A priced market close of one position (see :class:`LiquidationFill` for the fields)."""
 
@@ -120,12 +112,14 @@ class _Quote:
 
 @dataclass(frozen=True, slots=True)
 class _Trial:
-    """A close tried on a copy of the account: its quote, penalty and the margin after."""
+    """A close tried on the account: its quote, penalty, the change and the margin after."""
 
     quote: _Quote
     rate: float
     penalty: float
-    after: _Margin
+    trades: tuple[Trade, ...]
+    balances: dict[str, float]
+    after: MarginSnapshot
 
 
 class LiquidationEngine:
@@ -134,7 +128,8 @@ class LiquidationEngine:
     Parameters
     ----------
     model
-        The margin model (``get_model(name)``); each account is re-margined alone with it.
+        The margin model (``get_model(name)``); each account's margin after a change comes
+        from one :class:`~pmargin.health.AccountWhatIf` of it.
     book, market
         The book and the snapshot marks, fills and margins are computed at.
     fund
@@ -146,6 +141,14 @@ class LiquidationEngine:
         Underlyings whose positions must not be liquidated (circuit breakers).
     result
         ``model.compute(book, market)`` when already computed.
+
+    Attributes
+    ----------
+    whatif
+        The what-if every margin comes from (its commits are the episode's changes).
+    result, equity
+        The margin of ``book`` and every account's equity (USD, shape ``(n_accounts,)``)
+        before the episode.
 
     Examples
     --------
@@ -172,8 +175,9 @@ class LiquidationEngine:
             fund = self.config.fund_initial_balance
         self.fund = fund if isinstance(fund, InsuranceFund) else InsuranceFund(float(fund))
         self.paused = frozenset(paused)
-        self.result = model.compute(book, market) if result is None else result
-        self.equity = account_equity(book, market).equity
+        self.whatif = AccountWhatIf(model, book, market, result)
+        self.result = self.whatif.result
+        self.equity = self.whatif.equity
         resolved = book.resolved
         self._marks = book.valuation.price if len(resolved) else np.zeros(0)
         self._underlying_usd = resolved.underlying_usd
@@ -182,6 +186,7 @@ class LiquidationEngine:
         self._ledger = Ledger(book, self.fund.balance_usd)
         self._events: list[LiquidationEvent] = []
         self._outcome: LiquidationOutcome | None = None
+        self._reference = False
 
     # ------------------------------------------------------------------ public
     def run(self) -> LiquidationOutcome:
@@ -202,8 +207,8 @@ class LiquidationEngine:
             visits[row] = visits.get(row, 0) + 1
             if visits[row] > 3:
                 continue
-            m = self._margin(row)
-            if m.snapshot.covers(Requirement.MAINTENANCE):
+            m = self._now(row)
+            if m.covers(Requirement.MAINTENANCE) or self._settled(row, m):
                 continue
             liquidated.append(self.book.account_ids[row])
             for other in self._liquidate(row, m):
@@ -215,8 +220,57 @@ class LiquidationEngine:
         self._outcome = outcome
         return outcome
 
+    def _settled(self, row: int, m: MarginSnapshot) -> bool:
+        """Whether the account holds nothing and its shortfall is rounding (nothing to do).
+
+        A closed-out account settled to zero equity can read ``-1e-13`` USD afterwards; below
+        MM by that much it has no position to close and no deficit to settle (``_EPS_USD``).
+        """
+        return not self._ledger.account(row).positions and m.equity >= -_EPS_USD
+
+    def run_reference(self) -> LiquidationOutcome:
+        """:meth:`run` with every margin re-margined from scratch (the slow twin).
+
+        A fresh engine of the same inputs whose trials, margins and IM contributions come from
+        the what-if's reference path (:meth:`~pmargin.health.AccountWhatIf.margin_after_reference`:
+        each account rebuilt from its explicit state and margined alone). This engine is not
+        changed.
+        """
+        twin = LiquidationEngine(
+            self.model,
+            self.book,
+            self.market,
+            self.fund,
+            config=self.config,
+            paused=self.paused,
+            result=self.result,
+        )
+        twin._reference = True
+        return twin.run()
+
+    # ------------------------------------------------------------------ margins
+    def _after(
+        self, row: int, trades: tuple[Trade, ...], balances: Mapping[str, float]
+    ) -> MarginSnapshot:
+        """Account ``row``'s margin after a change (no side effect)."""
+        if self._reference:
+            return self.whatif.margin_after_reference(row, trades, balances)
+        return self.whatif.margin_after(row, trades, balances)
+
+    def _now(self, row: int) -> MarginSnapshot:
+        """Account ``row``'s margin now (after the episode's changes to it)."""
+        if self._reference:
+            return self.whatif.margin_after_reference(row)
+        return self.whatif.snapshot(row)
+
+    def _contributions(self, row: int) -> dict[int, float]:
+        """IM contribution (USD) of each position of account ``row`` now, by book column."""
+        if self._reference:
+            return self.whatif.contributions_reference(row)
+        return self.whatif.contributions(row)
+
     # ------------------------------------------------------------------ one account
-    def _liquidate(self, row: int, m: _Margin) -> list[int]:
+    def _liquidate(self, row: int, m: MarginSnapshot) -> list[int]:
         """Liquidate one account; return the ADL counterparties to re-check."""
         cfg = self.config
         state = self._ledger.account(row)
@@ -228,9 +282,9 @@ class LiquidationEngine:
             LiquidationTriggered(
                 account=account,
                 equity=m.equity,
-                initial_margin=m.im,
-                maintenance_margin=m.mm,
-                target_equity=cfg.target.required(m.im, m.mm),
+                initial_margin=m.initial_margin,
+                maintenance_margin=m.maintenance_margin,
+                target_equity=cfg.target.required(m.initial_margin, m.maintenance_margin),
                 paused=tuple(held_paused),
             )
         )
@@ -239,10 +293,10 @@ class LiquidationEngine:
         counterparties: list[int] = []
         while True:
             closable = self._closable(row)
-            if m.snapshot.covers(Requirement.LIQUIDATION_END, cfg.target.end):
+            if m.covers(Requirement.LIQUIDATION_END, cfg.target.end):
                 outcome = "restored"
                 break
-            if m.equity < 0.0 and closable:
+            if m.equity < -_EPS_USD and closable:
                 steps, m, outcome, counterparties = self._bankrupt(row, m, closable, steps)
                 break
             if not state.positions:
@@ -268,8 +322,8 @@ class LiquidationEngine:
                 outcome=outcome,
                 steps=steps,
                 equity=m.equity,
-                initial_margin=m.im,
-                maintenance_margin=m.mm,
+                initial_margin=m.initial_margin,
+                maintenance_margin=m.maintenance_margin,
             )
         )
         return counterparties
@@ -280,18 +334,24 @@ class LiquidationEngine:
         return [j for j in state.positions if instruments[j].underlying not in self.paused]
 
     def _step(
-        self, row: int, m: _Margin, closable: list[int], initial: dict[int, float]
+        self, row: int, m: MarginSnapshot, closable: list[int], initial: dict[int, float]
     ) -> _Trial | None:
         """Find the next partial close: first acceptable candidate, smallest size to target."""
         cfg = self.config
         state = self._ledger.account(row)
-        rate = penalty_rate(m.equity, m.mm, cfg.penalty)
-        tol = 1e-9 * max(1.0, m.mm, m.im)
-        for j in self._order(m, closable, initial, rate, state):
+        im, mm = m.initial_margin, m.maintenance_margin
+        rate = penalty_rate(m.equity, mm, cfg.penalty)
+        tol = 1e-9 * max(1.0, mm, im)
+
+        def raises_margin(trial: _Trial) -> bool:
+            after = trial.after
+            return after.maintenance_margin > mm + tol or after.initial_margin > im + tol
+
+        for j in self._order(row, m, closable, initial, rate, state):
             x_max = min(abs(state.positions[j]), cfg.steps.max_fraction * initial.get(j, 0.0))
             x_max = x_max if x_max > 0.0 else abs(state.positions[j])
             top = self._trial(row, state, j, x_max, rate, m.equity)
-            if top.after.mm > m.mm + tol or top.after.im > m.im + tol:
+            if raises_margin(top):
                 continue
             if self._gap(top.after) < 0.0:
                 return top
@@ -303,32 +363,39 @@ class LiquidationEngine:
                     hi, best = mid, trial
                 else:
                     lo = mid
-            if best.after.mm > m.mm + tol or best.after.im > m.im + tol:
+            if raises_margin(best):
                 return top
             return best
         return None
 
-    def _gap(self, m: _Margin) -> float:
-        return m.snapshot.surplus(Requirement.LIQUIDATION_END, self.config.target.end)
+    def _gap(self, m: MarginSnapshot) -> float:
+        return m.surplus(Requirement.LIQUIDATION_END, self.config.target.end)
 
     def _order(
         self,
-        m: _Margin,
+        row: int,
+        m: MarginSnapshot,
         closable: list[int],
         initial: dict[int, float],
         rate: float,
         state: AccountState,
     ) -> list[int]:
-        """Candidate columns, best first (module docstring)."""
+        """Candidate columns, best first (module docstring).
+
+        The IM contributions are asked for only where there is an order to choose (two or
+        more candidates): one candidate comes first whatever its score.
+        """
         cfg = self.config
         notional = {j: abs(state.positions[j]) * float(self._underlying_usd[j]) for j in closable}
         by_notional = sorted(closable, key=lambda j: (-notional[j], j))
-        if cfg.steps.method == "notional":
+        if cfg.steps.method == "notional" or len(closable) < 2:
             return by_notional
-        kappa = cfg.target.required(m.im, m.mm) / m.im if m.im > 0.0 else 1.0
+        im, mm = m.initial_margin, m.maintenance_margin
+        kappa = cfg.target.required(im, mm) / im if im > 0.0 else 1.0
+        contributions = self._contributions(row)
         scores: dict[int, float] = {}
         for j in closable:
-            c = m.contributions.get(j, 0.0)
+            c = contributions.get(j, 0.0)
             if c <= 0.0:
                 continue
             q = abs(state.positions[j])
@@ -373,39 +440,17 @@ class LiquidationEngine:
     def _trial(
         self, row: int, state: AccountState, column: int, size: float, rate: float, equity: float
     ) -> _Trial:
-        """Close ``size`` of ``column`` on a copy of the account and margin the copy."""
+        """Close ``size`` of ``column`` (and debit the penalty) in a what-if of the account."""
         quote = self._quote(state, column, size)
         penalty = penalty_usd(
             rate, quote.notional, quote.premium_usd, equity - quote.slippage, self.config.penalty
         )
-        trial = state.copy()
-        reduce_position(
-            trial, self.book.instruments[column], column, quote.quantity, quote.mark, quote.price
-        )
-        trial.balances[quote.cash_asset] = (
-            trial.balances.get(quote.cash_asset, 0.0) - penalty / quote.cash_usd
-        )
-        return _Trial(quote, rate, penalty, self._margin(row, trial))
+        trades = (Trade(self.book.instruments[column], quote.quantity, quote.price),)
+        balances = {quote.cash_asset: -penalty / quote.cash_usd}
+        return _Trial(quote, rate, penalty, trades, balances, self._after(row, trades, balances))
 
-    def _margin(self, row: int, state: AccountState | None = None) -> _Margin:
-        """Margin the account (or a trial state of it) alone with the model."""
-        book = self._ledger.account_book(row, state)
-        result = self.model.compute(book, self.market)
-        equity = float(account_equity(book, self.market).equity[0])
-        columns = list((self._ledger.account(row) if state is None else state).positions)
-        contribution = sparse.coo_array(result.im_contribution)
-        contributions: dict[int, float] = {}
-        for k, value in zip(contribution.col.tolist(), contribution.data.tolist(), strict=True):
-            contributions[columns[k]] = contributions.get(columns[k], 0.0) + value
-        return _Margin(
-            equity=equity,
-            im=float(result.initial_margin[0]),
-            mm=float(result.maintenance_margin[0]),
-            contributions=contributions,
-        )
-
-    def _commit(self, row: int, m: _Margin, trial: _Trial, reason: str) -> _Margin:
-        """Record a fill event for ``trial`` and apply it to the ledger."""
+    def _commit(self, row: int, m: MarginSnapshot, trial: _Trial, reason: str) -> MarginSnapshot:
+        """Record a fill event for ``trial``; book it into the ledger and the what-if."""
         q = trial.quote
         fund, liquidator = split_penalty(trial.penalty, self.config.penalty)
         self._emit(
@@ -427,13 +472,14 @@ class LiquidationEngine:
                 cash_usd=q.cash_usd,
                 equity_before=m.equity,
                 equity_after=trial.after.equity,
-                initial_margin_before=m.im,
-                initial_margin_after=trial.after.im,
-                maintenance_margin_before=m.mm,
-                maintenance_margin_after=trial.after.mm,
+                initial_margin_before=m.initial_margin,
+                initial_margin_after=trial.after.initial_margin,
+                maintenance_margin_before=m.maintenance_margin,
+                maintenance_margin_after=trial.after.maintenance_margin,
                 reason=reason,
             )
         )
+        self.whatif.commit(row, trial.trades, trial.balances)
         return trial.after
 
     def _emit(self, event: LiquidationEvent) -> None:
@@ -442,22 +488,22 @@ class LiquidationEngine:
 
     # ------------------------------------------------------------------ bankruptcy
     def _close_all(
-        self, row: int, m: _Margin, columns: Iterable[int], steps: int
-    ) -> tuple[int, _Margin]:
+        self, row: int, m: MarginSnapshot, columns: Iterable[int], steps: int
+    ) -> tuple[int, MarginSnapshot]:
         """Close each of ``columns`` entirely on the market (reason ``"bankrupt"``)."""
         for j in list(columns):
             state = self._ledger.account(row)
             if j not in state.positions:
                 continue
-            rate = penalty_rate(m.equity, m.mm, self.config.penalty)
+            rate = penalty_rate(m.equity, m.maintenance_margin, self.config.penalty)
             trial = self._trial(row, state, j, abs(state.positions[j]), rate, m.equity)
             m = self._commit(row, m, trial, "bankrupt")
             steps += 1
         return steps, m
 
     def _bankrupt(
-        self, row: int, m: _Margin, closable: list[int], steps: int
-    ) -> tuple[int, _Margin, str, list[int]]:
+        self, row: int, m: MarginSnapshot, closable: list[int], steps: int
+    ) -> tuple[int, MarginSnapshot, str, list[int]]:
         """Close out a bankrupt account: market, fund, ADL, bad debt (module docstring)."""
         state = self._ledger.account(row)
         instruments = self.book.instruments
@@ -481,8 +527,8 @@ class LiquidationEngine:
         return steps, m, "bankrupt", counterparties
 
     def _deleverage(
-        self, row: int, m: _Margin, futures: list[int], steps: int
-    ) -> tuple[int, _Margin, list[int]]:
+        self, row: int, m: MarginSnapshot, futures: list[int], steps: int
+    ) -> tuple[int, MarginSnapshot, list[int]]:
         """ADL ``futures`` of a bankrupt account at bankruptcy prices; the rest on the market."""
         state = self._ledger.account(row)
         instruments = self.book.instruments
@@ -507,14 +553,9 @@ class LiquidationEngine:
                 take = min(remaining, abs(candidate.quantity))
                 quantity = -math.copysign(take, held)
                 transfer = trade_pnl(instruments[j], quantity, mark, price) * cash_usd
-                before = self._equity(candidate.row)
-                trial = self._ledger.account(candidate.row).copy()
-                reduce_position(trial, instruments[j], j, -quantity, mark, price)
-                after = float(
-                    account_equity(
-                        self._ledger.account_book(candidate.row, trial), self.market
-                    ).equity[0]
-                )
+                before = self._now(candidate.row).equity
+                theirs = (Trade(instruments[j], -quantity, price),)
+                after = self._after(candidate.row, theirs, {}).equity
                 self._emit(
                     AdlFill(
                         account=self.book.account_ids[row],
@@ -531,32 +572,27 @@ class LiquidationEngine:
                         counterparty_equity_after=after,
                     )
                 )
+                self.whatif.commit(row, (Trade(instruments[j], quantity, price),))
+                self.whatif.commit(candidate.row, theirs)
                 counterparties.append(candidate.row)
                 remaining = abs(state.positions.get(j, 0.0))
             if j in state.positions:
-                m = self._margin(row)
+                m = self._now(row)
                 steps, m = self._close_all(row, m, [j], steps)
-        return steps, self._margin(row), counterparties
+        return steps, self._now(row), counterparties
 
     def _score(self, row: int, quantity: float, *, column: int) -> float | None:
         """ADL ranking of ``row``'s position in ``column`` (``None``: equity <= 0)."""
-        equity = self._equity(row)
+        equity = self._now(row).equity
         notional = abs(quantity) * float(self._underlying_usd[column])
         if equity <= 0.0 or notional <= 0.0:
             return None
         unrealised = self._ledger.unrealised_of(row, column) * float(self._cash_usd[column])
         return adl_score(self.config.adl.ranking, quantity, notional, unrealised, equity)
 
-    def _equity(self, row: int) -> float:
-        """Return the account's equity now (USD): recomputed if the episode touched it."""
-        if row in self._ledger.touched:
-            book = self._ledger.account_book(row)
-            return float(account_equity(book, self.market).equity[0])
-        return float(self.equity[row])
-
-    def _settle(self, row: int) -> _Margin:
+    def _settle(self, row: int) -> MarginSnapshot:
         """Fund draw, then bad debt, for a closed-out account's negative equity."""
-        m = self._margin(row)
+        m = self._now(row)
         deficit = -m.equity
         if deficit <= _EPS_USD:
             return m
@@ -564,19 +600,23 @@ class LiquidationEngine:
         fund = self._ledger.fund_usd
         draw = min(max(fund, 0.0), deficit)
         if draw > 0.0:
+            credits = self._credits(row, draw)
             self._emit(
                 FundDraw(
                     account=account,
                     amount_usd=draw,
                     fund_before=fund,
                     fund_after=fund - draw,
-                    credits=self._credits(row, draw),
+                    credits=credits,
                 )
             )
+            self.whatif.commit(row, (), credits)
         rest = deficit - draw
         if rest > _EPS_USD:
-            self._emit(BadDebt(account=account, amount_usd=rest, credits=self._credits(row, rest)))
-        return self._margin(row)
+            credits = self._credits(row, rest)
+            self._emit(BadDebt(account=account, amount_usd=rest, credits=credits))
+            self.whatif.commit(row, (), credits)
+        return self._now(row)
 
     def _credits(self, row: int, amount_usd: float) -> dict[str, float]:
         """Spread a USD credit over the account's negative balances, most negative first."""

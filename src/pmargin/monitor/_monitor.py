@@ -41,7 +41,7 @@ from pmargin.collateral import balances_usd, positions_usd
 from pmargin.errors import InputError, MarketDataError
 from pmargin.health import AccountHealth, HealthStatus, MarginSnapshot, assess
 from pmargin.instruments import Instrument, parse_symbol
-from pmargin.margin import MarginModel, RiskUnitMargin
+from pmargin.margin import MarginModel, MarginResult, RiskUnitMargin
 from pmargin.market import Mark, MarketSnapshot, RawSVI, SurfaceSlice, VolSurface
 from pmargin.monitor._book import (
     STATUS_ORDER,
@@ -135,7 +135,11 @@ class Monitor:
         self._mm = np.zeros(book.shape[0])
         self.last_recomputed: tuple[str, ...] = tuple(self._blocks)
         """Codes whose blocks the last update recomputed (``("*",)`` for the whole book)."""
-        self._refresh(tuple(self._blocks), market)
+        self._result: MarginResult | None = None
+        at_market = None  # a book already at ``market`` is not resolved again
+        if book.market is market:
+            at_market = {code: block.start.resolved for code, block in self._blocks.items()}
+        self._refresh(tuple(self._blocks), market, at_market)
         if self._scope == "underlying" and not self._units_add_up(market):
             self._scope = "account"
             self._refresh(tuple(self._blocks), market)
@@ -232,6 +236,28 @@ class Monitor:
     def full_recompute(self) -> FullState:
         """Recompute everything from scratch at the current market (the reference path)."""
         return full_recompute(self._start, self._model, self._market)
+
+    def state(self) -> FullState:
+        """Every account's health now, from what the monitor holds (:meth:`full_recompute`'s twin).
+
+        The book is the rebased whole book assembled from the blocks' instruments as they were
+        resolved at the current market (nothing is resolved again); the margin is the model's
+        last whole-book run for an account-scoped model (current: every update re-margins the
+        whole book), else the model run once on that book; equity is the monitor's.
+        Equals :meth:`full_recompute` to rounding.
+        """
+        book = self._whole_book()
+        margin = self._result
+        if self._scope != "account" or margin is None:
+            margin = self._model.compute(book, self._market)
+        return FullState(
+            book=book,
+            margin=margin,
+            equity=self._equity.copy(),
+            initial_margin=margin.initial_margin,
+            maintenance_margin=margin.maintenance_margin,
+            status=assess(self._equity, margin.initial_margin, margin.maintenance_margin).status,
+        )
 
     # ------------------------------------------------------------------ updates
 
@@ -430,6 +456,7 @@ class Monitor:
         elif codes:
             margin = self._model.compute(self._whole_book(), market)
             self._im, self._mm = margin.initial_margin, margin.maintenance_margin
+            self._result = margin
             self.last_recomputed = ("*",)
 
     def _whole_book(self) -> BookArrangement:

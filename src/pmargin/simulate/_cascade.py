@@ -57,7 +57,7 @@ from pmargin.liquidation import (
     load_config,
 )
 from pmargin.margin import MarginModel
-from pmargin.monitor import BreakerConfig, MarketUpdate, Monitor, full_recompute
+from pmargin.monitor import BreakerConfig, MarketUpdate, Monitor
 from pmargin.simulate._impact import ImpactModel
 from pmargin.simulate._path import CrashPath
 from pmargin.simulate._population import FundedBook
@@ -441,7 +441,7 @@ class _Replay:
         monitor = self.monitor
         market = monitor.market
         paused = monitor.paused_underlyings
-        state = full_recompute(monitor.book, self.model, market)
+        state = monitor.state()
         book = state.book
         engine = LiquidationEngine(
             self.model,

@@ -14,7 +14,7 @@ held); balances move no charge.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -105,6 +105,25 @@ class StandardIncremental(UnitIncremental[_Position]):
         """Return the position's IM and MM in USD."""
         im, mm = _position_charge(state.charges, state.j, state.quantity)
         return im * state.usd, mm * state.usd
+
+    def contributions(self, row: int, keys: Sequence[Hashable]) -> dict[Hashable, float]:
+        """IM contribution (USD) of account ``row``'s positions ``keys`` now.
+
+        Each position's own IM, what :meth:`StandardModel.compute` attributes: the committed
+        position's charge, else the cached run's ``im_contribution`` entry (keys: book
+        columns, or the symbol of an instrument the book lacks; absent where none is stored).
+        """
+        c = self.result.im_contribution
+        start, end = c.indptr[row], c.indptr[row + 1]
+        stored = dict(zip(c.indices[start:end].tolist(), c.data[start:end].tolist(), strict=True))
+        out: dict[Hashable, float] = {}
+        for key in keys:
+            committed = self._units.get((row, key))
+            if committed is not None:
+                out[key] = committed[1]
+            elif key in stored:
+                out[key] = stored[key]
+        return out
 
     def _alone(self, instrument: ResolvedInstruments) -> tuple[_Charges, float]:
         """Rates of an instrument the book does not hold, looked up once and cached."""
