@@ -170,6 +170,11 @@ def test_tail_loss_is_each_position_loss_averaged_over_its_account_tail(k: int) 
     )
     np.testing.assert_array_equal(binding, np.where(binds, one, 0.0))
     np.testing.assert_array_equal(column, np.maximum(scenario, 0)[positions.account])
+    unweighted = positions.tail_loss(instrument_pnl, np.maximum(scenario, 0)[:, None])
+    np.testing.assert_array_equal(unweighted, one)  # weight None is weight 1
+    if k > 1:
+        with pytest.raises(InputError, match="more than one tail scenario"):
+            positions.tail_loss(instrument_pnl, index)
 
 
 def test_whole_book_entries_are_the_quantity_matrix_in_csr_order() -> None:

@@ -280,7 +280,7 @@ class UnitPositions:
         return np.maximum(binding, 0), binding >= 0
 
     def tail_loss(
-        self, instrument_pnl: FloatArray, index: IntArray, weight: FloatArray
+        self, instrument_pnl: FloatArray, index: IntArray, weight: FloatArray | None = None
     ) -> FloatArray:
         """Each entry's loss averaged over its account's tail scenarios, with their weights.
 
@@ -298,7 +298,7 @@ class UnitPositions:
             Shape ``(n_accounts, K)``: each account's tail scenario columns.
         weight
             Shape ``(n_accounts, K)``: their weights (each row summing to 1 for a measure;
-            padding 0).
+            padding 0); ``None`` for 1 (one scenario, ``K == 1``).
 
         Returns
         -------
@@ -309,8 +309,15 @@ class UnitPositions:
         if self.account.size == 0:
             return np.zeros(0)
         rows = self.account
-        tail_pnl = instrument_pnl[self.local[:, None], index[rows]]
-        per_unit = np.sum(weight[rows] * tail_pnl, axis=1)
+        if weight is None:  # one scenario of weight 1 (a binding loss)
+            if index.shape[1] != 1:
+                raise InputError("weight", None, "is needed with more than one tail scenario")
+            per_unit = instrument_pnl[self.local, index[rows, 0]]
+        elif index.shape[1] == 1:  # one scenario (VaR): the same bits as the sum, faster
+            per_unit = weight[rows, 0] * instrument_pnl[self.local, index[rows, 0]]
+        else:
+            tail_pnl = instrument_pnl[self.local[:, None], index[rows]]
+            per_unit = np.sum(weight[rows] * tail_pnl, axis=1)
         result: FloatArray = -self.quantity * per_unit
         return result
 
@@ -338,8 +345,7 @@ class UnitPositions:
             Shape ``(n_entries,)``, in ``instrument_pnl``'s currency. An account's entries add
             up to ``weight x`` its loss at the binding scenario.
         """
-        one = np.ones((scenario.shape[0], 1))
-        loss = self.tail_loss(instrument_pnl, np.maximum(scenario, 0)[:, None], one)
+        loss = self.tail_loss(instrument_pnl, np.maximum(scenario, 0)[:, None])
         if weight is not None:
             loss = loss * weight[self.account]
         result: FloatArray = np.where(scenario[self.account] >= 0, loss, 0.0)
