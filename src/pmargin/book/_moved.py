@@ -29,7 +29,14 @@ from pmargin.errors import InputError
 from pmargin.market import Mark, MarketSnapshot, RawSVI, SurfaceSlice, VolSurface, describe_symbol
 from pmargin.valuation import ResolvedInstruments, VolSource
 
-__all__ = ["MarkKind", "check_moves", "mark_kinds", "moved_market", "moved_resolved"]
+__all__ = [
+    "MarkKind",
+    "check_moves",
+    "mark_kinds",
+    "moved_market",
+    "moved_resolved",
+    "resolved_at",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,13 +212,47 @@ def moved_resolved(
     m_quote = multipliers([i.quote for i in instruments])
     m_settle = multipliers([i.settlement_currency for i in instruments])
     moving = [i.underlying in moves for i in instruments]
-    price = resolved.underlying_price * m_under / m_quote
+    return resolved_at(resolved, m_under, m_quote, m_settle, vol_beta, moving)
+
+
+def resolved_at(
+    resolved: ResolvedInstruments,
+    m_under: FloatArray,
+    m_quote: FloatArray,
+    m_settle: FloatArray,
+    vol_beta: float,
+    moving: list[bool] | None = None,
+) -> ResolvedInstruments:
+    """Return ``resolved`` with each instrument's prices multiplied, by array arithmetic alone.
+
+    Parameters
+    ----------
+    resolved
+        ``n`` resolved instruments.
+    m_under, m_quote, m_settle
+        Shape ``(n,)``: multiplier ``1 + move`` of each instrument's underlying, quote and
+        settlement currency (1 where it does not move).
+    vol_beta
+        Option vols times ``m_under ** -vol_beta``.
+    moving
+        Per instrument, whether its underlying moves (its option reads an ``iv`` mark);
+        ``None``: where ``m_under != 1``.
+
+    Returns
+    -------
+    ResolvedInstruments
+        Underlying price ``F m_under / m_quote`` (quote currency), ``quote_usd x m_quote``,
+        ``settlement_usd x m_settle``; an option of a moved underlying reads its vol from an
+        ``iv`` mark (``VolSource.MARK_IV``); strikes, times and rates unchanged.
+    """
+    if moving is None:
+        moving = (m_under != 1.0).tolist()
     return ResolvedInstruments(
-        instruments=instruments,
+        instruments=resolved.instruments,
         is_option=resolved.is_option,
         is_call=resolved.is_call,
         is_inverse=resolved.is_inverse,
-        underlying_price=price,
+        underlying_price=resolved.underlying_price * m_under / m_quote,
         strike=resolved.strike,
         time=resolved.time,
         vol=np.where(resolved.is_option, resolved.vol * m_under**-vol_beta, resolved.vol),

@@ -27,8 +27,8 @@ import numpy as np
 from scipy import sparse
 
 from pmargin._typing import FloatArray, IntArray
+from pmargin.book._moved import resolved_at
 from pmargin.errors import InputError
-from pmargin.valuation import ResolvedInstruments, VolSource
 
 if TYPE_CHECKING:
     from pmargin.book._arranged import BookArrangement
@@ -147,54 +147,6 @@ def moved_rows(
     at_moves = flat.rebased(book.market, resolved_at(base, m_under, m_quote, m_settle, vol_beta))
     row_moves = RowMoves(tuple(names), mult[group, :k], mult[column_group, :k])
     return at_moves.with_row_moves(row_moves)
-
-
-def resolved_at(
-    resolved: ResolvedInstruments,
-    m_under: FloatArray,
-    m_quote: FloatArray,
-    m_settle: FloatArray,
-    vol_beta: float,
-) -> ResolvedInstruments:
-    """Return ``resolved`` with each instrument's prices multiplied, by array arithmetic alone.
-
-    Parameters
-    ----------
-    resolved
-        ``n`` resolved instruments.
-    m_under, m_quote, m_settle
-        Shape ``(n,)``: multiplier ``1 + move`` of each instrument's underlying, quote and
-        settlement currency (1 where it does not move).
-    vol_beta
-        Option vols times ``m_under ** -vol_beta``.
-
-    Returns
-    -------
-    ResolvedInstruments
-        Underlying price ``F m_under / m_quote`` (quote currency), ``quote_usd x m_quote``,
-        ``settlement_usd x m_settle``; an option of a moved underlying reads its vol from an
-        ``iv`` mark (``VolSource.MARK_IV``); strikes, times and rates unchanged.
-    """
-    moving = (m_under != 1.0).tolist()
-    return ResolvedInstruments(
-        instruments=resolved.instruments,
-        is_option=resolved.is_option,
-        is_call=resolved.is_call,
-        is_inverse=resolved.is_inverse,
-        underlying_price=resolved.underlying_price * m_under / m_quote,
-        strike=resolved.strike,
-        time=resolved.time,
-        vol=np.where(resolved.is_option, resolved.vol * m_under**-vol_beta, resolved.vol),
-        rate=resolved.rate,
-        quote_usd=resolved.quote_usd * m_quote,
-        settlement_usd=resolved.settlement_usd * m_settle,
-        vol_source=tuple(
-            VolSource.MARK_IV if option and move else source
-            for option, move, source in zip(
-                resolved.is_option.tolist(), moving, resolved.vol_source, strict=True
-            )
-        ),
-    )
 
 
 def _entries(indptr: IntArray, rows: IntArray) -> tuple[IntArray, IntArray]:

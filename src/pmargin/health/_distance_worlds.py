@@ -39,8 +39,8 @@ __all__ = [
 ]
 
 
-class SharedMoveWorld:
-    """One computation per move vector: a book of some accounts, moved together (the reference)."""
+class _World:
+    """A book, a model, the underlyings a move vector names and the vol rule; a counter."""
 
     def __init__(
         self,
@@ -54,6 +54,10 @@ class SharedMoveWorld:
         self.underlyings = underlyings
         self.vol_beta = vol_beta
         self.evaluations = 0
+
+
+class SharedMoveWorld(_World):
+    """One computation per move vector: a book of some accounts, moved together (the reference)."""
 
     def gap(self, rows: npt.NDArray[np.int64], moves: FloatArray) -> FloatArray:
         """``equity - MM`` (USD) of accounts ``rows`` after ``moves``; shape ``(len(rows),)``."""
@@ -123,21 +127,8 @@ def run_packed(
                 search.receive(np.asarray(values, dtype=np.float64))
 
 
-class RowMovesWorld:
+class RowMovesWorld(_World):
     """One computation per round: every request is one row of a book of moved rows."""
-
-    def __init__(
-        self,
-        book: BookArrangement,
-        model: MarginModel,
-        underlyings: tuple[str, ...],
-        vol_beta: float,
-    ) -> None:
-        self.book = book
-        self.model = model
-        self.underlyings = underlyings
-        self.vol_beta = vol_beta
-        self.evaluations = 0
 
     def gaps(self, rows: npt.NDArray[np.int64], moves: FloatArray) -> FloatArray:
         """``equity - MM`` (USD) of account ``rows[k]`` after ``moves[k]``, shape ``(n,)``.
