@@ -20,11 +20,20 @@ import math
 import numpy as np
 import pytest
 
-from pmargin.pricing import black76, black76_value
+from pmargin.pricing import black76, black76_reference, black76_value, black76_value_reference
 
 ql = pytest.importorskip("QuantLib")
 
 RTOL = 1e-8
+
+
+@pytest.fixture(
+    params=[(black76, black76_value), (black76_reference, black76_value_reference)],
+    ids=["black76", "reference"],
+)
+def kernel(request):
+    """``(greeks, value)``: the kernel ``black76`` runs and its NumPy reference twin."""
+    return request.param
 
 
 def _ql_value(forward: float, strike: float, time: float, vol: float, call: bool, rate: float):
@@ -48,33 +57,33 @@ def _assert_close(actual, expected, floor, name):
     assert error[worst] <= RTOL, f"{name}: {actual[worst]!r} vs QuantLib {expected[worst]!r}"
 
 
-def test_value_matches_quantlib(options, reference):
-    result = black76(*options)
+def test_value_matches_quantlib(options, reference, kernel):
+    result = kernel[0](*options)
     _assert_close(result.value, reference[0], 1e-6 * options.forward, "value")
 
 
-def test_value_only_path_matches_quantlib(options, reference):
-    value = black76_value(*options)
+def test_value_only_path_matches_quantlib(options, reference, kernel):
+    value = kernel[1](*options)
     _assert_close(value, reference[0], 1e-6 * options.forward, "value")
 
 
-def test_delta_matches_quantlib(options, reference):
+def test_delta_matches_quantlib(options, reference, kernel):
     df = np.exp(-options.rate * options.time)
-    _assert_close(black76(*options).delta, reference[1], 1e-6 * df, "delta")
+    _assert_close(kernel[0](*options).delta, reference[1], 1e-6 * df, "delta")
 
 
-def test_gamma_matches_quantlib(options, reference):
+def test_gamma_matches_quantlib(options, reference, kernel):
     df = np.exp(-options.rate * options.time)
-    _assert_close(black76(*options).gamma, reference[2], 1e-6 * df / options.forward, "gamma")
+    _assert_close(kernel[0](*options).gamma, reference[2], 1e-6 * df / options.forward, "gamma")
 
 
-def test_vega_matches_quantlib(options, reference):
+def test_vega_matches_quantlib(options, reference, kernel):
     df = np.exp(-options.rate * options.time)
     floor = 1e-6 * df * options.forward * np.sqrt(options.time)
-    _assert_close(black76(*options).vega, reference[3], floor, "vega")
+    _assert_close(kernel[0](*options).vega, reference[3], floor, "vega")
 
 
-def test_theta_matches_closed_form(options, reference):
+def test_theta_matches_closed_form(options, reference, kernel):
     f, k, t, v, _, r = options
     total_vol = v * np.sqrt(t)
     d1 = np.log(f / k) / total_vol + 0.5 * total_vol
@@ -82,15 +91,15 @@ def test_theta_matches_closed_form(options, reference):
     df = np.exp(-r * t)
     expected = r * reference[0] - df * f * density * v / (2.0 * np.sqrt(t))
     floor = 1e-6 * df * f * v / np.sqrt(t)  # the at-the-money theta scale
-    _assert_close(black76(*options).theta, expected, floor, "theta")
+    _assert_close(kernel[0](*options).theta, expected, floor, "theta")
 
 
-def test_theta_matches_finite_difference_of_quantlib(options):
+def test_theta_matches_finite_difference_of_quantlib(options, kernel):
     # theta = dV/dt = -dV/dT with F fixed. With h = 1e-4 T the central difference carries a
     # truncation error of order (h/T)^2 (1 + d1^2)^2 ~ 1e-8 (1 + d1^2)^2 relative, and rounding of
     # eps V / h; 1e-5 covers |d1| up to about 5 and still catches any wrong term or factor.
     n = 2_000
-    actual = black76(*(a[:n] for a in options)).theta
+    actual = kernel[0](*(a[:n] for a in options)).theta
     expected = np.empty(n)
     for i in range(n):
         f, k, t, v, c, r = (float(a[i]) for a in options)

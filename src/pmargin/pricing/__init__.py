@@ -4,7 +4,15 @@ Every function takes scalars or arrays that broadcast together (instruments x sc
 returns float64 arrays; nothing here knows about instruments, books or markets.
 """
 
-from pmargin.pricing._black76 import SIGMA_SQRT_T_MIN, Black76Result, black76, black76_value
+from pmargin.pricing._black76 import (
+    SIGMA_SQRT_T_MIN,
+    Black76Result,
+    black76,
+    black76_reference,
+    black76_value,
+    black76_value_reference,
+    kernel_name,
+)
 from pmargin.pricing._delta_one import (
     base_units_at_price,
     delta_one_pnl,
@@ -32,13 +40,16 @@ __all__ = [
     "ImpliedVolResult",
     "base_units_at_price",
     "black76",
+    "black76_reference",
     "black76_value",
+    "black76_value_reference",
     "delta_one_pnl",
     "delta_one_pnl_scalar",
     "describe_iv_status",
     "implied_vol",
     "inverse_future_delta",
     "inverse_future_pnl",
+    "kernel_name",
     "linear_future_delta",
     "linear_future_pnl",
 ]

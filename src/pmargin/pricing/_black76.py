@@ -26,20 +26,40 @@ Domain and limits
 Puts are computed from ``N(-d1)`` and ``N(-d2)`` rather than by put-call parity, so a deep
 out-of-the-money put keeps full relative precision instead of being the difference of two
 nearly equal numbers.
+
+Kernels
+-------
+:func:`black76` and :func:`black76_value` run the compiled SIMD kernel of
+:mod:`pmargin.pricing._black76_jit` when numba is installed (the ``fast`` extra) and
+``PMARGIN_JIT`` is not ``0``; otherwise the NumPy kernel of this module, which is also their
+reference twin :func:`black76_reference` / :func:`black76_value_reference`. Both walk the
+broadcast shape in blocks, so memory beyond the outputs stays small.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import os
+from collections.abc import Iterator
+from types import ModuleType
 from typing import NamedTuple
 
 import numpy as np
 from scipy.special import ndtr
 
-from pmargin._typing import ArrayLike, BoolArray, FloatArray
+from pmargin._typing import ArrayLike, BoolArray, FloatArray, IntArray
 from pmargin.pricing._blocks import BLOCK_SIZE, as_bool, as_float, iter_blocks
 
-__all__ = ["SIGMA_SQRT_T_MIN", "Black76Result", "black76", "black76_value"]
+__all__ = [
+    "SIGMA_SQRT_T_MIN",
+    "Black76Result",
+    "black76",
+    "black76_reference",
+    "black76_value",
+    "black76_value_reference",
+    "kernel_name",
+]
 
 SIGMA_SQRT_T_MIN = 1e-12
 """Total volatility ``vol * sqrt(time)`` at or below which the option is valued at intrinsic.
@@ -302,6 +322,72 @@ def _flat(array: FloatArray, index: tuple[object, ...]) -> FloatArray:
     return block
 
 
+_JIT_BLOCK_SIZE = 65_536
+"""Options per call of the compiled kernel: the Python work per block (views, the call) is then
+about 1 % of the time, and broadcast copies of the inputs stay at 3 MiB."""
+
+_BlockArgs = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, BoolArray]
+
+
+@functools.cache
+def _jit() -> ModuleType | None:
+    """Return the compiled kernel's module, or ``None`` without numba or with ``PMARGIN_JIT=0``."""
+    if os.environ.get("PMARGIN_JIT", "1") == "0":
+        return None
+    try:
+        from pmargin.pricing import _black76_jit
+    except ImportError:  # numba absent, or present but unusable with this NumPy
+        return None
+    return _black76_jit
+
+
+def kernel_name() -> str:
+    """Name the kernel :func:`black76` runs: ``"numba"`` (compiled) or ``"numpy"`` (reference).
+
+    Returns
+    -------
+    str
+        ``"numba"`` when numba is installed (the ``fast`` extra) and ``PMARGIN_JIT`` is not
+        ``0``, else ``"numpy"``.
+    """
+    return "numpy" if _jit() is None else "numba"
+
+
+def _contiguous_blocks(inputs: _Inputs) -> Iterator[tuple[_BlockArgs, tuple[object, ...]]]:
+    """Yield each block's inputs as C-contiguous 1-d arrays, with the block's index."""
+    shape = inputs.shape or (1,)
+    for index in iter_blocks(shape, _JIT_BLOCK_SIZE):
+        f, k, t, v, r, call = _block_args(inputs, shape, index)
+        args = (
+            np.ascontiguousarray(f),
+            np.ascontiguousarray(k),
+            np.ascontiguousarray(t),
+            np.ascontiguousarray(v),
+            np.ascontiguousarray(r),
+            np.ascontiguousarray(call),
+        )
+        yield args, index
+
+
+def _redo_greeks(args: _BlockArgs, lanes: IntArray, out: Black76Result) -> None:
+    """Recompute the compiled kernel's off-domain ``lanes`` of ``out`` with the NumPy kernel."""
+    f, k, t, v, r, call = args
+    fix = Black76Result(*(np.empty(lanes.size) for _ in Black76Result._fields))
+    work = _Workspace(lanes.size)
+    _greeks_block(f[lanes], k[lanes], t[lanes], v[lanes], r[lanes], call[lanes], fix, work)
+    for target, source in zip(out, fix, strict=True):
+        target[lanes] = source
+
+
+def _redo_value(args: _BlockArgs, lanes: IntArray, value: FloatArray) -> None:
+    """Recompute the compiled kernel's off-domain ``lanes`` of ``value`` with the NumPy kernel."""
+    f, k, t, v, r, call = args
+    fix = np.empty(lanes.size)
+    work = _Workspace(lanes.size)
+    _value_block(f[lanes], k[lanes], t[lanes], v[lanes], r[lanes], call[lanes], fix, work)
+    value[lanes] = fix
+
+
 def black76(
     forward: ArrayLike,
     strike: ArrayLike,
@@ -315,6 +401,11 @@ def black76(
     All arguments broadcast together (for example forwards of shape ``(n_instruments, 1)``
     against scenario shifts of shape ``(n_scenarios,)``); every output has the broadcast shape.
     The work is done in cache-sized blocks, so memory beyond the five outputs stays small.
+
+    With numba installed (the ``fast`` extra) a compiled SIMD kernel does the work; without it,
+    or with ``PMARGIN_JIT=0``, the NumPy kernel :func:`black76_reference`. The two agree to a
+    few ulp of each result's scale (``docs/pricing.md`` states the bounds) and bit for bit at
+    and after expiry and for invalid input.
 
     Parameters
     ----------
@@ -348,15 +439,17 @@ def black76(
     >>> round(float(r.value), 6), round(float(r.delta), 6)
     (7.965567, 0.539828)
     """
+    jit = _jit()
+    if jit is None:
+        return black76_reference(forward, strike, time, vol, is_call, rate)
     inputs = _broadcast(forward, strike, time, vol, is_call, rate)
-    shape = inputs.shape or (1,)
-    size = math.prod(shape)
-    out = Black76Result(*(np.empty(shape) for _ in Black76Result._fields))
-    work = _Workspace(min(BLOCK_SIZE, max(size, 1)))
+    out = Black76Result(*(np.empty(inputs.shape or (1,)) for _ in Black76Result._fields))
     with np.errstate(all="ignore"):
-        for index in iter_blocks(shape):
+        for args, index in _contiguous_blocks(inputs):
             block_out = Black76Result(*(_flat(o, index) for o in out))
-            _greeks_block(*_block_args(inputs, shape, index), block_out, work)
+            lanes = jit.greeks_into(*args, block_out)
+            if lanes.size:
+                _redo_greeks(args, lanes, block_out)
     return Black76Result(*(o.reshape(inputs.shape) for o in out))
 
 
@@ -370,7 +463,115 @@ def black76_value(
 ) -> FloatArray:
     """Black-76 value only: the cheap path for revaluing instruments under many scenarios.
 
-    Same arguments, conventions and limits as :func:`black76`, whose ``value`` it equals.
+    Same arguments, conventions, limits and kernel as :func:`black76`, whose ``value`` it
+    equals bit for bit.
+
+    Parameters
+    ----------
+    forward
+        Forward price, quote currency per unit of underlying; must be ``> 0``.
+    strike
+        Strike, same unit as ``forward``; must be ``> 0``.
+    time
+        ACT/365 year fraction to expiry.
+    vol
+        Annualised Black volatility as a decimal; must be ``>= 0``.
+    is_call
+        ``True`` for a call, ``False`` for a put.
+    rate
+        Continuously compounded discount rate of the premium currency, decimal per year.
+
+    Returns
+    -------
+    FloatArray
+        Option value, premium currency per unit of underlying, of the broadcast shape.
+    """
+    jit = _jit()
+    if jit is None:
+        return black76_value_reference(forward, strike, time, vol, is_call, rate)
+    inputs = _broadcast(forward, strike, time, vol, is_call, rate)
+    value = np.empty(inputs.shape or (1,))
+    with np.errstate(all="ignore"):
+        for args, index in _contiguous_blocks(inputs):
+            block_value = _flat(value, index)
+            lanes = jit.value_into(*args, block_value)
+            if lanes.size:
+                _redo_value(args, lanes, block_value)
+    return value.reshape(inputs.shape)
+
+
+def black76_reference(
+    forward: ArrayLike,
+    strike: ArrayLike,
+    time: ArrayLike,
+    vol: ArrayLike,
+    is_call: ArrayLike,
+    rate: ArrayLike = 0.0,
+) -> Black76Result:
+    """Black-76 value and raw Greeks with NumPy and SciPy: the reference twin of :func:`black76`.
+
+    The kernel :func:`black76` runs when numba is absent; same arguments, results and limits.
+
+    All arguments broadcast together (for example forwards of shape ``(n_instruments, 1)``
+    against scenario shifts of shape ``(n_scenarios,)``); every output has the broadcast shape.
+    The work is done in cache-sized blocks, so memory beyond the five outputs stays small.
+
+    Parameters
+    ----------
+    forward
+        Forward price ``F``, quote currency per unit of underlying; must be ``> 0``.
+    strike
+        Strike ``K``, same unit as ``forward``; must be ``> 0``.
+    time
+        ACT/365 year fraction to expiry ``T``; ``0`` at expiry, negative after it.
+    vol
+        Annualised Black volatility as a decimal (0.55 for 55 %); must be ``>= 0``.
+    is_call
+        ``True`` for a call, ``False`` for a put.
+    rate
+        Continuously compounded discount rate of the premium currency, decimal per year.
+
+    Returns
+    -------
+    Black76Result
+        ``value, delta, gamma, vega, theta`` as float64 arrays of the broadcast shape. See the
+        module docstring for units, the near-expiry limit and the handling of invalid inputs.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not numeric (``is_call`` not boolean) or the shapes do not broadcast.
+
+    Examples
+    --------
+    >>> r = black76_reference(100.0, 100.0, 1.0, 0.2, True)
+    >>> round(float(r.value), 6), round(float(r.delta), 6)
+    (7.965567, 0.539828)
+    """
+    inputs = _broadcast(forward, strike, time, vol, is_call, rate)
+    shape = inputs.shape or (1,)
+    size = math.prod(shape)
+    out = Black76Result(*(np.empty(shape) for _ in Black76Result._fields))
+    work = _Workspace(min(BLOCK_SIZE, max(size, 1)))
+    with np.errstate(all="ignore"):
+        for index in iter_blocks(shape):
+            block_out = Black76Result(*(_flat(o, index) for o in out))
+            _greeks_block(*_block_args(inputs, shape, index), block_out, work)
+    return Black76Result(*(o.reshape(inputs.shape) for o in out))
+
+
+def black76_value_reference(
+    forward: ArrayLike,
+    strike: ArrayLike,
+    time: ArrayLike,
+    vol: ArrayLike,
+    is_call: ArrayLike,
+    rate: ArrayLike = 0.0,
+) -> FloatArray:
+    """Black-76 value only with NumPy and SciPy: the reference twin of :func:`black76_value`.
+
+    Same arguments, conventions and limits as :func:`black76_reference`, whose ``value`` it
+    equals bit for bit.
 
     Parameters
     ----------
