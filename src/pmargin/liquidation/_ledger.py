@@ -152,18 +152,19 @@ class Ledger:
         state = self._accounts.get(row)
         if state is None:
             q, u = self._quantity, self._unrealised
-            start, end = q.indptr[row], q.indptr[row + 1]
-            columns = [int(j) for j in q.indices[start:end]]
-            values = [float(x) for x in q.data[start:end]]
-            unrealised_row = u[[row], :].toarray()[0] if u.nnz else np.zeros(q.shape[1])
-            positions = {j: x for j, x in zip(columns, values, strict=True) if x != 0.0}
+            held: dict[int, float] = {}
+            for j, x in _row_entries(q, row):
+                held[j] = held.get(j, 0.0) + x
+            positions = {j: x for j, x in held.items() if x != 0.0}
+            unrealised = dict.fromkeys(positions, 0.0)
+            for j, x in _row_entries(u, row):
+                if j in unrealised:
+                    unrealised[j] += x
+            balance_row = self.book.balance_matrix[row].tolist()
             state = AccountState(
                 positions=positions,
-                unrealised={j: float(unrealised_row[j]) for j in positions},
-                balances={
-                    asset: float(self.book.balance_matrix[row, k])
-                    for k, asset in enumerate(self.book.assets)
-                },
+                unrealised=unrealised,
+                balances=dict(zip(self.book.assets, balance_row, strict=True)),
             )
             self._accounts[row] = state
         return state
@@ -201,24 +202,6 @@ class Ledger:
         """Assets of the book plus any an event booked (sorted)."""
         extra = {a for s in self._accounts.values() for a in s.balances}
         return tuple(sorted(set(self.book.assets) | extra))
-
-    def account_book(self, row: int, state: AccountState | None = None) -> BookArrangement:
-        """Account ``row`` alone, as a one-row book (the model margins it with nothing else).
-
-        ``state`` replaces the account's ledger state (a trial close); ``None`` uses the ledger.
-        """
-        state = self.account(row) if state is None else state
-        columns = list(state.positions)
-        assets = self.assets()
-        return BookArrangement.one_account(
-            self.book.account_ids[row],
-            self.book.resolved.take(columns),
-            [state.positions[j] for j in columns],
-            [state.unrealised.get(j, 0.0) for j in columns],
-            assets,
-            [state.balances.get(a, 0.0) for a in assets],
-            self.book.market,
-        )
 
     def to_book(self) -> BookArrangement:
         """Return the book after the episode: same instruments, changed rows replaced.
@@ -319,3 +302,9 @@ class Ledger:
             price,
             self.book.account_ids[row],
         )
+
+
+def _row_entries(matrix: sparse.csr_array, row: int) -> zip[tuple[int, float]]:
+    """Return the stored ``(column, value)`` entries of one CSR row (duplicates as stored)."""
+    start, end = matrix.indptr[row], matrix.indptr[row + 1]
+    return zip(matrix.indices[start:end].tolist(), matrix.data[start:end].tolist(), strict=True)

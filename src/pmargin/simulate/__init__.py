@@ -15,6 +15,7 @@ from pmargin.simulate._cascade import (
     StepRecord,
     default_breakers,
     run_cascade,
+    run_cascade_reference,
     simulation_liquidation_config,
 )
 from pmargin.simulate._impact import ImpactModel
@@ -65,6 +66,7 @@ __all__ = [
     "interpolate_log_prices",
     "load_population",
     "run_cascade",
+    "run_cascade_reference",
     "simulate_crash",
     "simulation_liquidation_config",
     "write_report",

@@ -57,7 +57,7 @@ from pmargin.liquidation import (
     load_config,
 )
 from pmargin.margin import MarginModel
-from pmargin.monitor import BreakerConfig, MarketUpdate, Monitor
+from pmargin.monitor import BreakerConfig, MarketUpdate, Monitor, full_recompute
 from pmargin.simulate._impact import ImpactModel
 from pmargin.simulate._path import CrashPath
 from pmargin.simulate._population import FundedBook
@@ -69,6 +69,7 @@ __all__ = [
     "StepRecord",
     "default_breakers",
     "run_cascade",
+    "run_cascade_reference",
     "simulation_liquidation_config",
 ]
 
@@ -399,10 +400,13 @@ class _Replay:
         funded: FundedBook,
         path: CrashPath,
         config: CascadeConfig,
+        *,
+        reference: bool = False,
     ) -> None:
         self.model = model
         self.path = path
         self.config = config
+        self.reference = reference
         self.impact = config.impact
         self.liq_config = config.liquidation or simulation_liquidation_config()
         breakers = config.breakers or default_breakers(path.step_hours)
@@ -441,7 +445,9 @@ class _Replay:
         monitor = self.monitor
         market = monitor.market
         paused = monitor.paused_underlyings
-        state = monitor.state()
+        state = (
+            full_recompute(monitor.book, self.model, market) if self.reference else monitor.state()
+        )
         book = state.book
         engine = LiquidationEngine(
             self.model,
@@ -452,7 +458,7 @@ class _Replay:
             paused=paused,
             result=state.margin,
         )
-        outcome = engine.run()
+        outcome = engine.run_reference() if self.reference else engine.run()
         resolved = book.resolved
         usd = resolved.underlying_usd
         delta = np.ones(len(resolved))
@@ -561,9 +567,35 @@ def run_cascade(
     CascadeRun
         Records, paths, counts, money and timings.
     """
-    config = config or CascadeConfig()
+    return _run(model, funded, path, config or CascadeConfig(), reference=False)
+
+
+def run_cascade_reference(
+    model: MarginModel,
+    funded: FundedBook,
+    path: CrashPath,
+    config: CascadeConfig | None = None,
+) -> CascadeRun:
+    """:func:`run_cascade` on the slow paths (its twin: same records, events and money).
+
+    Every liquidation round margins the whole book from scratch
+    (:func:`~pmargin.monitor.full_recompute`) instead of taking the monitor's state, and the
+    engine runs its reference twin (:meth:`~pmargin.liquidation.LiquidationEngine.run_reference`:
+    every account margin rebuilt from scratch and margined alone).
+    """
+    return _run(model, funded, path, config or CascadeConfig(), reference=True)
+
+
+def _run(
+    model: MarginModel,
+    funded: FundedBook,
+    path: CrashPath,
+    config: CascadeConfig,
+    *,
+    reference: bool,
+) -> CascadeRun:
     clock = time.perf_counter()
-    replay = _Replay(model, funded, path, config)
+    replay = _Replay(model, funded, path, config, reference=reference)
     names = path.names
     surfaces = set(path.market.surfaces)
     n_steps, n_acc = path.n_steps, len(funded.book.account_ids)

@@ -16,7 +16,12 @@ from typing import Any
 from pmargin.errors import InputError, PmarginError
 from pmargin.history import HistoricalMarkets, load_funding, load_price_history
 from pmargin.margin import MODELS, get_model
-from pmargin.simulate._cascade import CascadeConfig, CascadeRun, run_cascade
+from pmargin.simulate._cascade import (
+    CascadeConfig,
+    CascadeRun,
+    run_cascade,
+    run_cascade_reference,
+)
 from pmargin.simulate._impact import ImpactModel
 from pmargin.simulate._path import EPISODE_KEYS, CrashPath, crash_path
 from pmargin.simulate._population import (
@@ -56,6 +61,10 @@ class SimulationConfig:
         Which runs to make.
     cascade
         Rounds, liquidation, breakers, fund (its ``impact`` is replaced per run).
+    reference
+        Replay on the slow paths (:func:`~pmargin.simulate.run_cascade_reference`: full
+        recompute each round, every liquidation margin rebuilt from scratch); same results,
+        for timing the fast paths against.
     """
 
     episode: str = "ftx"
@@ -72,6 +81,7 @@ class SimulationConfig:
     run_without_impact: bool = True
     run_with_impact: bool = True
     cascade: CascadeConfig = field(default_factory=CascadeConfig)
+    reference: bool = False
 
 
 @dataclass(slots=True)
@@ -245,7 +255,8 @@ def simulate_crash(
             impact = replace(config.impact, enabled=with_impact)
             cascade = replace(config.cascade, impact=impact)
             try:
-                runs[(name, with_impact)] = run_cascade(model, funded, path, cascade)
+                replay = run_cascade_reference if config.reference else run_cascade
+                runs[(name, with_impact)] = replay(model, funded, path, cascade)
             except PmarginError as exc:
                 notes.append(f"{name}: replay failed ({exc})")
                 break
