@@ -22,7 +22,13 @@ NEW_SYMBOLS = (
     "ETH_USDC-PERPETUAL",
 )
 # (model, number of random changes): pmargin-es takes ~12 ms per account margined.
-MODELS = (("deribit", 60), ("standard", 40), ("okx", 40), ("pmargin-es", 12))
+MODELS = (
+    ("deribit", 60),
+    ("deribit-cross", 40),
+    ("standard", 40),
+    ("okx", 40),
+    ("pmargin-es", 12),
+)
 
 
 @pytest.fixture(scope="module", params=[m for m, _ in MODELS])
@@ -76,14 +82,13 @@ def test_no_change_is_the_result_row(whatif: AccountWhatIf) -> None:
 
 
 def test_the_incremental_path_is_used_where_the_model_declares_one() -> None:
-    for name in ("deribit", "standard", "okx"):
+    for name in ("deribit", "deribit-cross", "standard", "okx", "pmargin-es"):
         assert AccountWhatIf(get_model(name), BOOK, MARKET).incremental is not None
-    cross = get_model("deribit").with_mode("cross")  # type: ignore[attr-defined]
-    assert AccountWhatIf(cross, BOOK, MARKET).incremental is None
-    assert AccountWhatIf(get_model("pmargin-es"), BOOK, MARKET).incremental is None
+    assert AccountWhatIf(get_model("tims"), BOOK, MARKET).incremental is None
+    assert not get_model("derive-pmrm2").capabilities.incremental
 
 
-@pytest.mark.parametrize("name", [m for m, _ in MODELS if m != "pmargin-es"])
+@pytest.mark.parametrize("name", [m for m, _ in MODELS])
 def test_incremental_single_orders_equal_the_full_re_margin(name: str) -> None:
     """Single orders (held, held by the book but not the account, not in the book; opening,
     adding, reducing, flipping and closing) through the incremental path equal the account

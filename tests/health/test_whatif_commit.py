@@ -66,7 +66,7 @@ def _case(name: str) -> tuple[MarginModel, BookArrangement, MarginResult, tuple[
     pool = [i for i in book.instruments] + [parse_symbol(s) for s in NEW_SYMBOLS]
     instruments = tuple(i for i in pool if can.supports(i))
     try:
-        result = model.compute(book, MARKET)
+        result = model.compute(book)
     except InputError as exc:
         pytest.skip(f"{name}: {exc}")
     return model, book, result, instruments
@@ -140,8 +140,8 @@ def _run(
             fast = whatif.margin_after(row, trades, balances)
             _close(fast, whatif.margin_after_reference(row, trades, balances), what)
     final = whatif.book_after_commits()
-    margin = model.compute(final, MARKET)
-    equity = account_equity(final, MARKET).equity
+    margin = model.compute(final)
+    equity = account_equity(final).equity
     for row in range(n):
         whole = MarginSnapshot(
             float(equity[row]),

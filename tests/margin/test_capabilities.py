@@ -5,8 +5,8 @@ monitor kept by model name before the models declared it (``monitor/_scope.py``'
 ``UNIT_SCOPE``, a model not listed being ``"account"``), Derive's PMRM_2 scope as its
 documentation words it (linear options and perpetuals; ``docs/margin-derive-pmrm2.md``) and
 the simulate population's own per-row test (USDC-settled options and perpetuals), the models
-with an incremental one-order path (Deribit S:PM, ``standard``, ``okx`` without MR8) and the models
-that read price history (``pmargin-es``, ``-var``, ``-mc``: scenarios from history).
+with an incremental path (Deribit, ``standard``, ``okx`` without MR8, the VaR / ES models) and
+the models that read price history (``pmargin-es``, ``-var``, ``-mc``: scenarios from history).
 """
 
 from __future__ import annotations
@@ -37,7 +37,15 @@ OLD_UNIT_SCOPE = {
 }
 """The monitor's name table before the models declared their scope (others: account)."""
 
-INCREMENTAL = {"deribit", "standard", "okx"}
+INCREMENTAL = {
+    "deribit",
+    "deribit-cross",
+    "standard",
+    "okx",
+    "pmargin-es",
+    "pmargin-var",
+    "pmargin-mc",
+}
 NEEDS_HISTORY = {"pmargin-es", "pmargin-var", "pmargin-mc"}
 DERIVE_LIMIT = "Derive's PMRM_2 margins USDC-settled (linear) options and perpetuals only"
 
@@ -75,7 +83,7 @@ def test_the_incremental_flag_says_whether_the_model_gives_an_incremental_path(
     model = get_model(name)
     book = _book(ONE_PERP)
     make = getattr(model, "incremental", None)
-    path = None if make is None else make(book, MARKET, model.compute(book, MARKET))
+    path = None if make is None else make(book, model.compute(book))
     assert (path is not None) == model.capabilities.incremental
 
 
@@ -101,7 +109,7 @@ def test_derive_reason_is_the_one_in_the_model_error_and_the_unsupported_answer(
         [{"id": "a", "balances": {"USDC": 1e5}, "positions": [_pos(symbol, 1.0)]}],
     )
     with pytest.raises(InputError) as info:
-        model.compute(book, MARKET)
+        model.compute(book)
     # the message the model raised before the declaration, word for word
     assert str(info.value) == (
         f"instrument {symbol!r}: {symbol!r} is {what}: {DERIVE_LIMIT}; remove it from the "

@@ -91,7 +91,7 @@ def test_check_equals_margin_of_the_book_rebuilt_with_the_order(
     book = arrange(
         portfolio_from_dict({"accounts": _from_scratch(account, symbol, quantity)}), MARKET
     )
-    result = get_model(model).compute(book, MARKET)
+    result = get_model(model).compute(book)
     row = result.row(account)
     assert check.initial_margin_after == pytest.approx(
         result.initial_margin[row], rel=1e-9, abs=1e-6
@@ -99,7 +99,7 @@ def test_check_equals_margin_of_the_book_rebuilt_with_the_order(
     assert check.maintenance_margin_after == pytest.approx(
         result.maintenance_margin[row], rel=1e-9, abs=1e-6
     )
-    equity = account_equity(book, MARKET).equity[row]
+    equity = account_equity(book).equity[row]
     assert check.equity_after == pytest.approx(equity, rel=1e-9, abs=1e-6)
     # An order filled at the mark moves cash into the position: equity is unchanged.
     assert check.equity_after == pytest.approx(check.equity_before, rel=1e-9, abs=1e-6)
@@ -115,7 +115,7 @@ def test_check_on_a_held_and_a_new_instrument(
 ) -> None:
     check = checkers["deribit"].check(account, Order(parse_symbol(symbol), -1.0, "base"))
     book = arrange(portfolio_from_dict({"accounts": _from_scratch(account, symbol, -1.0)}), MARKET)
-    result = get_model("deribit").compute(book, MARKET)
+    result = get_model("deribit").compute(book)
     assert check.initial_margin_after == pytest.approx(
         result.initial_margin[result.row(account)], rel=1e-12
     )

@@ -60,11 +60,22 @@ def test_incremental_matches_recomputing_on_random_orders(checker: PreTradeCheck
         assert (fast.accepted, fast.status_after) == (slow.accepted, slow.status_after)
 
 
-def test_cross_mode_has_no_incremental_path_and_still_checks() -> None:
+def test_cross_mode_has_an_incremental_path_that_equals_recomputing() -> None:
     market = load_market(example_path("example_market.json"))
-    book = arrange(example_portfolio(market, 20, seed=3), market)
-    model = get_model("deribit").with_mode("cross")  # type: ignore[attr-defined]
+    book = arrange(example_portfolio(market, 40, seed=3), market)
+    model = get_model("deribit-cross")
     checker = PreTradeChecker(model, book, market)
-    assert checker.whatif.incremental is None
-    check = checker.check(book.account_ids[0], Order(parse_symbol("BTC-PERPETUAL"), 1.0, "base"))
-    assert check.initial_margin_after >= 0.0
+    assert checker.whatif.incremental is not None
+    rng = np.random.default_rng(9)
+    held = [i.symbol for i in book.instruments]
+    for _ in range(60):
+        account = book.account_ids[int(rng.integers(len(book.account_ids)))]
+        pool = held if rng.random() < 0.7 else NEW_SYMBOLS
+        symbol = pool[int(rng.integers(len(pool)))]
+        price = None if rng.random() < 0.5 else _mark(checker, symbol) * rng.uniform(0.95, 1.05)
+        order = Order(parse_symbol(symbol), float(rng.normal(0.0, 10.0)) or 1.0, "base", price)
+        fast = checker.check(account, order)
+        slow = checker.check_by_recomputing(account, order)
+        for name in ("initial_margin_after", "maintenance_margin_after", "equity_after"):
+            assert getattr(fast, name) == pytest.approx(getattr(slow, name), rel=1e-9, abs=1e-9)
+        assert (fast.accepted, fast.status_after) == (slow.accepted, slow.status_after)

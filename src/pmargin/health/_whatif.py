@@ -53,11 +53,21 @@ from pmargin.collateral import account_equity
 from pmargin.errors import InputError
 from pmargin.health._snapshot import MarginSnapshot
 from pmargin.instruments import Instrument
-from pmargin.margin import IncrementalMargin, MarginModel, MarginResult, PositionChange
+from pmargin.margin import (
+    IncrementalMargin,
+    MarginModel,
+    MarginResult,
+    PositionChange,
+    canonical_csr,
+    held_quantity,
+)
 from pmargin.market import MarketSnapshot
 from pmargin.valuation import ResolvedInstruments, resolve_instruments, value_instruments
 
 __all__ = ["AccountWhatIf", "Trade", "WhatIfAccount"]
+
+_SCRATCH = 1 << 40
+"""First scratch column: instruments a what-if asks about that no commit has added."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +171,11 @@ class AccountWhatIf:
     book, market
         The book and the snapshot ``result`` was computed on.
     result
-        ``model.compute(book, market)``; computed here when not given.
+        ``model.compute(book)``; computed here when not given.
+    incremental
+        Use the model's incremental path where it has one (default); ``False`` margins every
+        change on the account's one-row book (the path a model without one takes: what the
+        incremental path is measured against).
 
     Attributes
     ----------
@@ -179,48 +193,62 @@ class AccountWhatIf:
         book: BookArrangement,
         market: MarketSnapshot,
         result: MarginResult | None = None,
+        *,
+        incremental: bool = True,
     ) -> None:
         self.model = model
         self.book = book
         self.market = market
-        self.result = model.compute(book, market) if result is None else result
-        self.equity = account_equity(book, market).equity
+        self.result = model.compute(book) if result is None else result
+        self.equity = account_equity(book).equity
         self._quantity = sparse.csr_array(book.quantity)
         self._unrealised = sparse.csr_array(book.unrealised)
-        self._new: dict[str, ResolvedInstruments] = {}
-        self._new_marks: dict[str, float] = {}
+        self._canonical = (canonical_csr(book.quantity), canonical_csr(book.unrealised))
+        self._legs: dict[str, tuple[ResolvedInstruments, int | None, float, float]] = {}
         self._extra: list[ResolvedInstruments] = []  # instruments committed the book lacks
         self._extra_column: dict[str, int] = {}
+        self._scratch: dict[str, int] = {}  # symbol -> scratch column (asked, never committed)
         self._accounts: dict[int, WhatIfAccount] = {}
         self._margins: dict[int, tuple[float, float]] = {}
         self._alone: dict[int, BookArrangement] = {}  # committed row -> its one-row book
         self.incremental: IncrementalMargin | None = None
         make = getattr(model, "incremental", None)
-        if model.capabilities.incremental and make is not None:
-            self.incremental = make(book, market, self.result)
+        if incremental and model.capabilities.incremental and make is not None:
+            self.incremental = make(book, self.result)
 
     # ------------------------------------------------------------------ instruments
     def resolved(self, instrument: Instrument) -> tuple[ResolvedInstruments, int | None]:
         """Return the instrument resolved (one entry) and its book column (``None``: not held).
 
-        The book's cached row where it holds the instrument, else resolved once and cached.
+        The book's cached row where it holds the instrument, else resolved once; cached per
+        symbol.
         """
-        column = self.book.column(instrument.symbol)
-        if column is not None:
-            return self.book.resolved.take([column]), column
-        if instrument.symbol not in self._new:
-            self._new[instrument.symbol] = resolve_instruments([instrument], self.market)
-        return self._new[instrument.symbol], None
+        one, column, _, _ = self._leg(instrument)
+        return one, column
 
     def mark(self, instrument: Instrument) -> float:
-        """Mark price of ``instrument`` (premium currency per unit for options), cached."""
-        column = self.book.column(instrument.symbol)
-        if column is not None:
-            return float(self.book.valuation.price[column])
-        if instrument.symbol not in self._new_marks:
-            one, _ = self.resolved(instrument)
-            self._new_marks[instrument.symbol] = float(value_instruments(one).price[0])
-        return self._new_marks[instrument.symbol]
+        """Mark price of ``instrument`` (premium currency per unit for options), cached.
+
+        What a fill is booked against (:meth:`fill_of`): the book's valuation where it holds
+        the instrument, else the instrument valued alone.
+        """
+        return self._leg(instrument)[2]
+
+    def _leg(self, instrument: Instrument) -> tuple[ResolvedInstruments, int | None, float, float]:
+        """Return ``(resolved, book column, mark, forward)`` of ``instrument``, cached."""
+        leg = self._legs.get(instrument.symbol)
+        if leg is None:
+            column = self.book.column(instrument.symbol)
+            if column is not None:
+                one = self.book.resolved.take([column])
+                mark = float(self.book.valuation.price[column])
+            else:
+                one = resolve_instruments([instrument], self.market)
+                mark = float(value_instruments(one).price[0])
+            leg = self._legs[instrument.symbol] = (
+                one, column, mark, float(one.underlying_price[0])
+            )  # fmt: skip
+        return leg
 
     def column(self, symbol: str) -> int | None:
         """Return the what-if column of ``symbol``: its book column, else a commit's new one.
@@ -252,11 +280,8 @@ class AccountWhatIf:
             A future or perpetual fill price <= 0 (field ``order.price``).
         """
         inst = trade.instrument
-        if inst.is_futures_style:
-            one, _ = self.resolved(inst)
-            mark = float(one.underlying_price[0])
-        else:
-            mark = self.mark(inst)
+        _, _, value, forward = self._leg(inst)
+        mark = forward if inst.is_futures_style else value
         at = mark if trade.price is None else trade.price
         if inst.is_futures_style and at <= 0:
             raise InputError("order.price", trade.price, "must be > 0 for a future or perpetual")
@@ -314,7 +339,7 @@ class AccountWhatIf:
 
     def _contributions_alone(self, row: int, account: WhatIfAccount) -> dict[int, float]:
         columns = sorted(account.positions)
-        margin = self.model.compute(self._one_account(row, account), self.market)
+        margin = self.model.compute(self._one_account(row, account))
         c = sparse.coo_array(margin.im_contribution)
         out: dict[int, float] = {}
         for k, x in zip(c.col.tolist(), c.data.tolist(), strict=True):
@@ -366,7 +391,7 @@ class AccountWhatIf:
         assert state is not None
         if self.incremental is None:
             alone = self._one_account(row, state)
-            margin = self.model.compute(alone, self.market)
+            margin = self.model.compute(alone)
             self._alone[row] = alone
             im, mm = float(margin.initial_margin[0]), float(margin.maintenance_margin[0])
         else:
@@ -439,20 +464,23 @@ class AccountWhatIf:
                 equity = equity + amount * self.market.usd_price(asset)
         name = f"{self.book.account_ids[row]} after"
         incremental = None if reference else self.incremental
-        needs_state = reference or commit or incremental is None or incremental.reads_balances
         state: WhatIfAccount | None = None
-        if needs_state:
+        if reference or commit or incremental is None:
             state = self.account_state(row)
+        elif incremental.reads_balances:  # the trades' cash only: their positions suffice
+            state = self._traded_state(row, trades)
+        if state is not None:
             state.cash = {}
             for trade, booked in zip(trades, fills, strict=True):
-                state.book(self._column_for(trade.instrument), trade.quantity, booked)
+                column = self._column_for(trade.instrument, commit=commit)
+                state.book(column, trade.quantity, booked)
             state.credit(deltas)
             state.equity = equity
         changes: list[PositionChange] = []
         if incremental is not None:
             for trade in trades:
-                one, column = self.resolved(trade.instrument)
-                changes.append(PositionChange(one, column, trade.quantity))
+                one, held, _, _ = self._leg(trade.instrument)
+                changes.append(PositionChange(one, held, trade.quantity))
         if commit:
             return MarginSnapshot(equity, 0.0, 0.0, name), state, changes
         if incremental is not None:
@@ -462,10 +490,10 @@ class AccountWhatIf:
         assert state is not None
         if reference:
             alone = self._one_account(row, state)
-            equity = float(account_equity(alone, self.market).equity[0])
+            equity = float(account_equity(alone).equity[0])
         else:
             alone = self._one_row(row, trades, fills, deltas)
-        margin = self.model.compute(alone, self.market)
+        margin = self.model.compute(alone)
         im, mm = float(margin.initial_margin[0]), float(margin.maintenance_margin[0])
         return MarginSnapshot(equity, im, mm, name), state, changes
 
@@ -527,6 +555,29 @@ class AccountWhatIf:
             self.book.market,
         )
 
+    def _traded_state(self, row: int, trades: Sequence[Trade]) -> WhatIfAccount:
+        """Account ``row``'s state in the traded instruments only (no balances, no equity)."""
+        account = self._accounts.get(row)
+        positions: dict[int, float] = {}
+        unrealised: dict[int, float] = {}
+        for trade in trades:
+            column = self.column(trade.instrument.symbol)
+            if column is None:
+                continue
+            if account is not None:
+                held = account.positions.get(column)
+                upnl = account.unrealised.get(column)
+            elif column < self.book.shape[1]:
+                held = held_quantity(self._canonical[0], row, column)
+                upnl = held_quantity(self._canonical[1], row, column)
+            else:
+                held = upnl = None
+            if held:
+                positions[column] = held
+            if upnl:
+                unrealised[column] = upnl
+        return WhatIfAccount(positions, unrealised, {}, 0.0)
+
     def _from_book(self, row: int) -> WhatIfAccount:
         """Account ``row``'s state read from the book."""
         q, u = self._quantity, self._unrealised
@@ -547,24 +598,39 @@ class AccountWhatIf:
         }
         return WhatIfAccount(positions, unrealised, balances, float(self.equity[row]))
 
-    def _column_for(self, instrument: Instrument) -> int:
-        """Return the what-if column of ``instrument`` (a new one if the what-if has none)."""
-        column = self.column(instrument.symbol)
-        if column is None:
+    def _column_for(self, instrument: Instrument, *, commit: bool) -> int:
+        """Return the what-if column of ``instrument``.
+
+        An instrument neither the book nor a commit holds gets the next column when
+        committed; a what-if that does not commit names it by a scratch column
+        (``>= _SCRATCH``), so that questions alone never add columns to
+        :meth:`book_after_commits`.
+        """
+        symbol = instrument.symbol
+        column = self.column(symbol)
+        if column is None and commit:
             column = self.n_columns
             self._extra.append(self.resolved(instrument)[0])
-            self._extra_column[instrument.symbol] = column
+            self._extra_column[symbol] = column
+        elif column is None:
+            column = self._scratch.setdefault(symbol, _SCRATCH + len(self._scratch))
         return column
 
     def _resolved_columns(self, columns: Sequence[int] | range) -> ResolvedInstruments:
-        """Return the resolved instruments of what-if ``columns``, in that order."""
+        """Return the resolved instruments of what-if (or scratch) ``columns``, in order."""
         n = self.book.shape[1]
         index = list(columns)
         if all(j < n for j in index):
             return self.book.resolved.take(index)
+        scratch = {column: symbol for symbol, column in self._scratch.items()}
         resolved = self.book.resolved.take([])
         for j in index:
-            one = self.book.resolved.take([j]) if j < n else self._extra[j - n]
+            if j < n:
+                one = self.book.resolved.take([j])
+            elif j >= _SCRATCH:
+                one = self._legs[scratch[j]][0]
+            else:
+                one = self._extra[j - n]
             resolved = resolved.concat(one)
         return resolved
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from scipy import sparse
@@ -38,6 +38,7 @@ from pmargin.valuation import ResolvedInstruments
 __all__ = [
     "PositionChange",
     "UnitIncremental",
+    "canonical_csr",
     "canonical_quantity",
     "held_quantity",
 ]
@@ -79,6 +80,8 @@ class UnitIncremental(Generic[StateT]):
 
     Parameters
     ----------
+    book
+        The book the run margined.
     result
         The margin run the cached state comes from (its per-account IM and MM, USD).
 
@@ -87,12 +90,18 @@ class UnitIncremental(Generic[StateT]):
     reads_balances
         Whether balance deltas move the model's margin (the what-if then passes each change's
         cash); ``False``: balances are ignored.
+    market
+        ``book.market``.
+    quantity
+        The book's quantities in canonical CSR (:func:`canonical_quantity`).
     """
 
     reads_balances: bool = False
 
-    def __init__(self, result: MarginResult) -> None:
+    def __init__(self, book: BookArrangement, result: MarginResult) -> None:
         self.result = result
+        self.market = book.market
+        self.quantity = canonical_quantity(book)
         self._account: dict[int, tuple[float, float]] = {}
         self._units: dict[tuple[int, Hashable], tuple[StateT, float, float]] = {}
 
@@ -213,20 +222,26 @@ class UnitIncremental(Generic[StateT]):
         return (im, mm), after
 
 
+def canonical_csr(matrix: Any) -> sparse.csr_array:
+    """Return ``matrix`` copied to canonical CSR: sorted, unique columns in every row."""
+    canonical = sparse.csr_array(matrix, copy=True)
+    canonical.sum_duplicates()
+    return canonical
+
+
 def canonical_quantity(book: BookArrangement) -> sparse.csr_array:
-    """Return ``book.quantity`` copied to canonical CSR: sorted, unique columns in every row.
+    """Return ``book.quantity`` in canonical CSR (:func:`canonical_csr`).
 
     Shape ``(n_accounts, n_instruments)``, base units.
     """
-    quantity = sparse.csr_array(book.quantity, copy=True)
-    quantity.sum_duplicates()
-    return quantity
+    return canonical_csr(book.quantity)
 
 
 def held_quantity(quantity: sparse.csr_array, row: int, column: int) -> float:
     """Return the base units account ``row`` holds in instrument ``column`` (0 if none).
 
-    ``quantity`` must come from :func:`canonical_quantity` (sorted column indices per row).
+    ``quantity`` must be canonical (:func:`canonical_csr`: sorted column indices per row); any
+    such ``(n_accounts, n_instruments)`` matrix is read alike (unrealised P&L, too).
     """
     start, end = quantity.indptr[row], quantity.indptr[row + 1]
     indices = quantity.indices[start:end]

@@ -36,7 +36,6 @@ from pmargin.book import BookArrangement
 from pmargin.margin._incremental import (
     PositionChange,
     UnitIncremental,
-    canonical_quantity,
     held_quantity,
 )
 from pmargin.margin._result import MarginResult
@@ -97,7 +96,7 @@ class DeribitIncremental(UnitIncremental[_State]):
     model
         The model.
     book, market, result
-        The book, the snapshot and ``model.compute(book, market)``.
+        The book, the snapshot and ``model.compute(book)``.
     """
 
     def __init__(
@@ -107,14 +106,12 @@ class DeribitIncremental(UnitIncremental[_State]):
         market: MarketSnapshot,
         result: MarginResult,
     ) -> None:
-        super().__init__(result)
+        super().__init__(book, result)
         self.model = model
-        self.market = market
         self.book = book
         self.cross = model.params.mode is DeribitMode.CROSS
         self.reads_balances = self.cross
         self.abs_size = model.params.assumptions.roll_shock_basis is RollShockBasis.ABS_SIZE
-        self.quantity = canonical_quantity(book)
         n_inst = book.shape[1]
         self._unit_of_column = np.full(n_inst, -1, dtype=np.int64)
         self._local = np.full(n_inst, -1, dtype=np.int64)
@@ -158,7 +155,8 @@ class DeribitIncremental(UnitIncremental[_State]):
         """Return the account's sums in a coin's unit that only a balance delta touches."""
         k = self._index.get(unit)
         if k is None:
-            return self._empty(self._unit_balance(str(unit))), 0.0, 0.0
+            assert isinstance(unit, tuple)  # a unit key is (underlying, currency)
+            return self._empty(self._unit_balance(str(unit[0]))), 0.0, 0.0
         return self._from_book(row, k)
 
     def apply(self, state: _State, row: int, change: PositionChange) -> None:

@@ -27,7 +27,6 @@ from pmargin.book import BookArrangement
 from pmargin.margin._incremental import (
     PositionChange,
     UnitIncremental,
-    canonical_quantity,
     held_quantity,
 )
 from pmargin.margin._result import MarginResult
@@ -81,7 +80,7 @@ class OkxIncremental(UnitIncremental[_Unit]):
     book, market
         The book and the snapshot ``result`` was computed on.
     result
-        ``model.compute(book, market)``.
+        ``model.compute(book)``.
     """
 
     def __init__(
@@ -91,11 +90,10 @@ class OkxIncremental(UnitIncremental[_Unit]):
         market: MarketSnapshot,
         result: MarginResult,
     ) -> None:
-        super().__init__(result)
+        super().__init__(book, result)
         self.model = model
-        self.market = market
         self.matrices = model.matrices(book.resolved, market)
-        self.quantity = quantity = canonical_quantity(book)
+        quantity = self.quantity
         by_name = {u.underlying: u for u in result.risk_units}
         m = self.matrices
         self.units: dict[str, _UnitVectors] = {}

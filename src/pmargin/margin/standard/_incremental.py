@@ -24,7 +24,6 @@ from pmargin.book import BookArrangement
 from pmargin.margin._incremental import (
     PositionChange,
     UnitIncremental,
-    canonical_quantity,
     held_quantity,
 )
 from pmargin.margin._result import MarginResult
@@ -58,7 +57,7 @@ class StandardIncremental(UnitIncremental[_Position]):
     book, market
         The book and the snapshot ``result`` was computed on.
     result
-        ``model.compute(book, market)``.
+        ``model.compute(book)``.
     """
 
     def __init__(
@@ -68,12 +67,10 @@ class StandardIncremental(UnitIncremental[_Position]):
         market: MarketSnapshot,
         result: MarginResult,
     ) -> None:
-        super().__init__(result)
+        super().__init__(book, result)
         self.model = model
-        self.market = market
         self.charges = model.charges(book.resolved, market)
         self.settlement_usd = np.asarray(book.resolved.settlement_usd, dtype=np.float64)
-        self.quantity = canonical_quantity(book)
         self._new: dict[str, tuple[_Charges, float]] = {}
 
     def unit_of(self, change: PositionChange) -> Hashable:
