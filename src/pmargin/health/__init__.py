@@ -17,7 +17,7 @@ from pmargin.health._status import (
     assess,
     status_codes,
 )
-from pmargin.health._whatif import AccountWhatIf, Trade
+from pmargin.health._whatif import AccountWhatIf, Trade, WhatIfAccount
 
 __all__ = [
     "STATUS_ORDER",
@@ -29,6 +29,7 @@ __all__ = [
     "MarginSnapshot",
     "Requirement",
     "Trade",
+    "WhatIfAccount",
     "account_status",
     "assess",
     "joint_direction",
