@@ -10,12 +10,10 @@ units of ``EPS`` times a scale:
   ``exp(-d1**2 / 2)`` from a rounded ``d1**2`` and so carries ``d1**2 / 2`` ulp itself;
 - theta: its at-the-money scale ``df F vol / sqrt(T)`` (measured: 7).
 
-Measured on 400,000 options of the benchmark's and of ``conftest.random_options``' ranges.
+Measured on 400,000 options of ``conftest.random_options`` and of the benchmark's ranges.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
@@ -79,18 +77,6 @@ def test_the_compiled_kernel_runs_where_numba_is_installed():
 @pytest.mark.parametrize("seed", [1, 2])
 def test_matches_reference_on_wide_random_options(make_options, seed):
     _assert_close_to_reference(make_options(200_000, seed=seed))
-
-
-def test_matches_reference_on_the_benchmark_range():
-    rng = np.random.default_rng(3)
-    n = 200_000
-    f = rng.uniform(1_000.0, 100_000.0, n)
-    k = f * np.exp(rng.uniform(math.log(0.2), math.log(5.0), n))
-    t = np.exp(rng.uniform(math.log(10.0 / 525_600.0), math.log(2.0), n))
-    v = np.exp(rng.uniform(math.log(0.05), math.log(3.0), n))
-    c = rng.random(n) < 0.5
-    r = rng.uniform(-0.02, 0.10, n)
-    _assert_close_to_reference((f, k, t, v, c, r))
 
 
 def _edge_grid():

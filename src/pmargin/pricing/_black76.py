@@ -327,6 +327,7 @@ _JIT_BLOCK_SIZE = 65_536
 about 1 % of the time, and broadcast copies of the inputs stay at 3 MiB."""
 
 _BlockArgs = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, BoolArray]
+"""One block's forward, strike, time, vol, rate and is_call, each C-contiguous ``(m,)``."""
 
 
 @functools.cache
@@ -447,7 +448,7 @@ def black76(
     with np.errstate(all="ignore"):
         for args, index in _contiguous_blocks(inputs):
             block_out = Black76Result(*(_flat(o, index) for o in out))
-            lanes = jit.greeks_into(*args, block_out)
+            lanes = jit.greeks_into(args, block_out)
             if lanes.size:
                 _redo_greeks(args, lanes, block_out)
     return Black76Result(*(o.reshape(inputs.shape) for o in out))
@@ -494,7 +495,7 @@ def black76_value(
     with np.errstate(all="ignore"):
         for args, index in _contiguous_blocks(inputs):
             block_value = _flat(value, index)
-            lanes = jit.value_into(*args, block_value)
+            lanes = jit.value_into(args, block_value)
             if lanes.size:
                 _redo_value(args, lanes, block_value)
     return value.reshape(inputs.shape)
@@ -510,37 +511,8 @@ def black76_reference(
 ) -> Black76Result:
     """Black-76 value and raw Greeks with NumPy and SciPy: the reference twin of :func:`black76`.
 
-    The kernel :func:`black76` runs when numba is absent; same arguments, results and limits.
-
-    All arguments broadcast together (for example forwards of shape ``(n_instruments, 1)``
-    against scenario shifts of shape ``(n_scenarios,)``); every output has the broadcast shape.
-    The work is done in cache-sized blocks, so memory beyond the five outputs stays small.
-
-    Parameters
-    ----------
-    forward
-        Forward price ``F``, quote currency per unit of underlying; must be ``> 0``.
-    strike
-        Strike ``K``, same unit as ``forward``; must be ``> 0``.
-    time
-        ACT/365 year fraction to expiry ``T``; ``0`` at expiry, negative after it.
-    vol
-        Annualised Black volatility as a decimal (0.55 for 55 %); must be ``>= 0``.
-    is_call
-        ``True`` for a call, ``False`` for a put.
-    rate
-        Continuously compounded discount rate of the premium currency, decimal per year.
-
-    Returns
-    -------
-    Black76Result
-        ``value, delta, gamma, vega, theta`` as float64 arrays of the broadcast shape. See the
-        module docstring for units, the near-expiry limit and the handling of invalid inputs.
-
-    Raises
-    ------
-    ValueError
-        If an argument is not numeric (``is_call`` not boolean) or the shapes do not broadcast.
+    The kernel :func:`black76` runs when numba is absent. Arguments, results, units, limits and
+    errors are those of :func:`black76`.
 
     Examples
     --------
@@ -570,28 +542,8 @@ def black76_value_reference(
 ) -> FloatArray:
     """Black-76 value only with NumPy and SciPy: the reference twin of :func:`black76_value`.
 
-    Same arguments, conventions and limits as :func:`black76_reference`, whose ``value`` it
-    equals bit for bit.
-
-    Parameters
-    ----------
-    forward
-        Forward price, quote currency per unit of underlying; must be ``> 0``.
-    strike
-        Strike, same unit as ``forward``; must be ``> 0``.
-    time
-        ACT/365 year fraction to expiry.
-    vol
-        Annualised Black volatility as a decimal; must be ``>= 0``.
-    is_call
-        ``True`` for a call, ``False`` for a put.
-    rate
-        Continuously compounded discount rate of the premium currency, decimal per year.
-
-    Returns
-    -------
-    FloatArray
-        Option value, premium currency per unit of underlying, of the broadcast shape.
+    Arguments and result as :func:`black76_value`; equals ``black76_reference(...).value`` bit
+    for bit.
     """
     inputs = _broadcast(forward, strike, time, vol, is_call, rate)
     shape = inputs.shape or (1,)

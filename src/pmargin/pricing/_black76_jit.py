@@ -141,41 +141,34 @@ def _value_loop(f: Any, k: Any, t: Any, v: Any, r: Any, c: Any, value: Any, off:
     return n_off
 
 
-_Inputs = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
-
-
-def _run(loop: Callable[..., int], inputs: _Inputs, call: BoolArray, *outs: FloatArray) -> Any:
-    """Run ``loop`` over one block; return the indices of its off-domain lanes."""
-    off = np.empty(call.shape, dtype=np.bool_)
-    if loop(*inputs, call, *outs, off) == 0:
-        return _NONE
-    return np.flatnonzero(off)
-
+Arrays = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, BoolArray]
+"""Forward, strike, time, vol, rate and is_call of ``m`` options, each C-contiguous ``(m,)``."""
 
 _NONE = np.empty(0, dtype=np.int64)
 
 
+def _run(loop: Callable[..., int], args: Arrays, *outs: FloatArray) -> Any:
+    """Run ``loop`` over one block; return the indices of its off-domain lanes."""
+    off = np.empty(args[0].shape, dtype=np.bool_)
+    if loop(*args, *outs, off) == 0:
+        return _NONE
+    return np.flatnonzero(off)
+
+
 def greeks_into(
-    f: FloatArray,
-    k: FloatArray,
-    t: FloatArray,
-    v: FloatArray,
-    r: FloatArray,
-    call: BoolArray,
-    out: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray],
+    args: Arrays, out: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
 ) -> IntArray:
     """Write value, delta, gamma, vega and theta of ``m`` options into ``out``.
 
     Parameters
     ----------
-    f, k, t, v, r
-        Forward, strike, time (ACT/365 years), vol (decimal) and rate (decimal per year), each a
-        C-contiguous float64 array of shape ``(m,)``, conventions as :func:`black76`.
-    call
-        Boolean array of shape ``(m,)``, ``True`` for calls.
+    args
+        Forward, strike, time (ACT/365 years), vol (decimal), rate (decimal per year) and
+        is_call (``True`` for calls), each a C-contiguous array of shape ``(m,)`` (float64, the
+        last boolean), conventions as :func:`pmargin.pricing.black76`.
     out
         Five writable C-contiguous float64 arrays of shape ``(m,)``, in the order of
-        :class:`Black76Result`.
+        :class:`pmargin.pricing.Black76Result`.
 
     Returns
     -------
@@ -183,20 +176,12 @@ def greeks_into(
         Indices, shape ``(n_off,)``, of the lanes off the smooth domain, whose outputs are
         meaningless and must be recomputed by the NumPy kernel.
     """
-    return cast(IntArray, _run(_greeks_loop, (f, k, t, v, r), call, *out))
+    return cast(IntArray, _run(_greeks_loop, args, *out))
 
 
-def value_into(
-    f: FloatArray,
-    k: FloatArray,
-    t: FloatArray,
-    v: FloatArray,
-    r: FloatArray,
-    call: BoolArray,
-    value: FloatArray,
-) -> IntArray:
+def value_into(args: Arrays, value: FloatArray) -> IntArray:
     """Write the value of ``m`` options into ``value``; return the lanes off the domain.
 
     Same arguments and result as :func:`greeks_into` with the one output ``value``.
     """
-    return cast(IntArray, _run(_value_loop, (f, k, t, v, r), call, value))
+    return cast(IntArray, _run(_value_loop, args, value))
