@@ -27,7 +27,7 @@ from pmargin.pricing import (
     kernel_name,
 )
 
-pytest.importorskip("numba")
+pytest.importorskip("numba", exc_type=ImportError)  # absent, or unusable with this NumPy
 
 from pmargin.pricing import _black76_jit
 

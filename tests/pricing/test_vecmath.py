@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.special import ndtr as scipy_ndtr
 
-pytest.importorskip("numba")
+pytest.importorskip("numba", exc_type=ImportError)  # absent, or unusable with this NumPy
 
 from pmargin.pricing._vecmath import exp_sum, log_normal, ndtr, njit
 

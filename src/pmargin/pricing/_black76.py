@@ -43,7 +43,7 @@ import math
 import os
 from collections.abc import Iterator
 from types import ModuleType
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 from scipy.special import ndtr
@@ -326,6 +326,7 @@ _JIT_BLOCK_SIZE = 65_536
 """Options per call of the compiled kernel: the Python work per block (views, the call) is then
 about 1 % of the time, and broadcast copies of the inputs stay at 3 MiB."""
 
+_A = TypeVar("_A", FloatArray, BoolArray)
 _BlockArgs = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, BoolArray]
 """One block's forward, strike, time, vol, rate and is_call, each C-contiguous ``(m,)``."""
 
@@ -359,15 +360,19 @@ def _contiguous_blocks(inputs: _Inputs) -> Iterator[tuple[_BlockArgs, tuple[obje
     shape = inputs.shape or (1,)
     for index in iter_blocks(shape, _JIT_BLOCK_SIZE):
         f, k, t, v, r, call = _block_args(inputs, shape, index)
-        args = (
-            np.ascontiguousarray(f),
-            np.ascontiguousarray(k),
-            np.ascontiguousarray(t),
-            np.ascontiguousarray(v),
-            np.ascontiguousarray(r),
-            np.ascontiguousarray(call),
-        )
+        args = (_frozen(f), _frozen(k), _frozen(t), _frozen(v), _frozen(r), _frozen(call))
         yield args, index
+
+
+def _frozen(array: _A) -> _A:
+    """Return ``array`` as a C-contiguous read-only view (a copy only if it is not contiguous).
+
+    numba compiles one machine-code version per combination of argument types, and read-only
+    is part of the type: making every input read-only keeps that to one version per kernel.
+    """
+    view = np.ascontiguousarray(array).view()
+    view.flags.writeable = False
+    return view
 
 
 def _redo_greeks(args: _BlockArgs, lanes: IntArray, out: Black76Result) -> None:
