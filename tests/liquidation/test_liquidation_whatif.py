@@ -12,6 +12,7 @@ are a few ulps of the largest term).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from _liquidation_cases import MARKET, book, config
@@ -21,6 +22,12 @@ from pmargin.liquidation import LiquidationEngine, LiquidationEvent, event_to_di
 from pmargin.margin import get_model
 
 RTOL = 1e-9
+DYNAMIC: dict[str, Any] = {
+    "penalty_mode": "dynamic",
+    "rate": 0.005,
+    "fund_share": 0.5,
+    "tolerance": 1e-6,
+}
 
 
 def _same_events(fast: tuple[LiquidationEvent, ...], slow: tuple[LiquidationEvent, ...]) -> None:
@@ -67,15 +74,7 @@ def test_run_equals_its_reference_twin(
     paused: tuple[str, ...],
 ) -> None:
     b = book(random_accounts(seed, 12))
-    cfg = config(
-        k=k,
-        penalty_mode="dynamic",
-        rate=0.005,
-        fund_share=0.5,
-        target=target,
-        max_fraction=fraction,
-        tolerance=1e-6,
-    )
+    cfg = config(k=k, target=target, max_fraction=fraction, **DYNAMIC)
     engine = LiquidationEngine(get_model(model), b, MARKET, fund, config=cfg, paused=paused)
     fast = engine.run()
     slow = engine.run_reference()
@@ -88,7 +87,7 @@ def test_run_equals_its_reference_twin(
 def test_whatif_after_the_episode_holds_the_ledger_state() -> None:
     """The what-if's committed accounts and the ledger's record agree after an episode."""
     b = book(random_accounts(3, 12))
-    cfg = config(k=0.05, penalty_mode="dynamic", rate=0.005, fund_share=0.5, tolerance=1e-6)
+    cfg = config(k=0.05, **DYNAMIC)
     engine = LiquidationEngine(get_model("standard"), b, MARKET, 500.0, config=cfg)
     outcome = engine.run()
     after = engine.whatif.book_after_commits()

@@ -26,7 +26,7 @@ from pmargin.liquidation._costs import (
     penalty_usd,
     split_penalty,
 )
-from pmargin.liquidation._engine import LiquidationEngine, bankruptcy_price
+from pmargin.liquidation._engine import ROUNDING_USD, LiquidationEngine, bankruptcy_price
 from pmargin.liquidation._events import (
     AdlFill,
     BadDebt,
@@ -48,6 +48,7 @@ from pmargin.liquidation._state import (
 )
 
 __all__ = [
+    "ROUNDING_USD",
     "AdlConfig",
     "AdlFill",
     "BadDebt",

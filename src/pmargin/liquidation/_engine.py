@@ -1,6 +1,8 @@
 """The liquidation engine: partial liquidation, insurance fund, auto-deleveraging, bad debt.
 
-For every account whose equity is below its maintenance margin (largest shortfall first):
+For every account whose equity is below its maintenance margin (largest shortfall first; a
+shortfall within :data:`ROUNDING_USD` is rounding, e.g. an account settled to zero equity that
+reads -1e-12 USD afterwards):
 
 1. **Partial liquidation.** Each step closes part of one position on the market, at
    ``mark (1 -/+ impact)`` with a penalty, and asks the account's margin after that close of
@@ -13,8 +15,8 @@ For every account whose equity is below its maintenance margin (largest shortfal
    penalty)`` with ``kappa`` the target's margin per USD of IM (``(1 + buffer) MM / IM`` or
    1), then the others by notional; ``"notional"``: largest notional first. Positions in
    paused underlyings are never touched.
-2. **Bankruptcy** (equity < 0 with positions left; equity within ``_EPS_USD`` of zero is
-   zero, so a rounding residue never decides it): options and spot are closed on the
+2. **Bankruptcy** (equity < 0 with positions left; equity within :data:`ROUNDING_USD` of zero
+   is zero, so a rounding residue never decides it): options and spot are closed on the
    market; futures and perpetuals too when the insurance fund covers the deficit that leaves,
    else they are **auto-deleveraged**: matched against the highest-ranked opposite positions
    (:mod:`~pmargin.liquidation._adl`) at the bankruptcy price, which moves the deficit the
@@ -76,10 +78,11 @@ from pmargin.liquidation._state import (
 from pmargin.margin import MarginModel, MarginResult
 from pmargin.market import MarketSnapshot
 
-__all__ = ["LiquidationEngine", "bankruptcy_price"]
+__all__ = ["ROUNDING_USD", "LiquidationEngine", "bankruptcy_price"]
 
-_EPS_USD = 1e-9
-"""Amounts below this (USD) are rounding, not money (no fund draw or bad debt for them)."""
+ROUNDING_USD = 1e-9
+"""Amounts below this (USD) are rounding, not money: no fund draw or bad debt for them, an
+equity within it of zero is zero, and a shortfall below it is no shortfall."""
 
 
 def bankruptcy_price(kind_inverse: bool, quantity: float, mark: float, gain: float) -> float:
@@ -140,7 +143,7 @@ class LiquidationEngine:
     paused
         Underlyings whose positions must not be liquidated (circuit breakers).
     result
-        ``model.compute(book, market)`` when already computed.
+        ``model.compute(book)`` when already computed.
 
     Attributes
     ----------
@@ -198,7 +201,7 @@ class LiquidationEngine:
             return self._outcome
         r, equity = self.result, self.equity
         margin = required_equity(Requirement.MAINTENANCE, r.initial_margin, r.maintenance_margin)
-        below = np.flatnonzero(equity < margin)
+        below = np.flatnonzero(equity < margin - ROUNDING_USD)
         queue = [int(r) for r in below[np.argsort(equity[below] - margin[below], kind="stable")]]
         visits: dict[int, int] = {}
         liquidated: list[str] = []
@@ -208,7 +211,7 @@ class LiquidationEngine:
             if visits[row] > 3:
                 continue
             m = self._now(row)
-            if m.covers(Requirement.MAINTENANCE) or self._settled(row, m):
+            if m.surplus(Requirement.MAINTENANCE) >= -ROUNDING_USD:
                 continue
             liquidated.append(self.book.account_ids[row])
             for other in self._liquidate(row, m):
@@ -219,14 +222,6 @@ class LiquidationEngine:
         )
         self._outcome = outcome
         return outcome
-
-    def _settled(self, row: int, m: MarginSnapshot) -> bool:
-        """Whether the account holds nothing and its shortfall is rounding (nothing to do).
-
-        A closed-out account settled to zero equity can read ``-1e-13`` USD afterwards; below
-        MM by that much it has no position to close and no deficit to settle (``_EPS_USD``).
-        """
-        return not self._ledger.account(row).positions and m.equity >= -_EPS_USD
 
     def run_reference(self) -> LiquidationOutcome:
         """:meth:`run` with every margin re-margined from scratch (the slow twin).
@@ -296,12 +291,12 @@ class LiquidationEngine:
             if m.covers(Requirement.LIQUIDATION_END, cfg.target.end):
                 outcome = "restored"
                 break
-            if m.equity < -_EPS_USD and closable:
+            if m.equity < -ROUNDING_USD and closable:
                 steps, m, outcome, counterparties = self._bankrupt(row, m, closable, steps)
                 break
             if not state.positions:
                 outcome = "closed_out"
-                if m.equity < -_EPS_USD:
+                if m.equity < -ROUNDING_USD:
                     m, outcome = self._settle(row), "bankrupt"
                 break
             if not closable:
@@ -594,7 +589,7 @@ class LiquidationEngine:
         """Fund draw, then bad debt, for a closed-out account's negative equity."""
         m = self._now(row)
         deficit = -m.equity
-        if deficit <= _EPS_USD:
+        if deficit <= ROUNDING_USD:
             return m
         account = self.book.account_ids[row]
         fund = self._ledger.fund_usd
@@ -612,7 +607,7 @@ class LiquidationEngine:
             )
             self.whatif.commit(row, (), credits)
         rest = deficit - draw
-        if rest > _EPS_USD:
+        if rest > ROUNDING_USD:
             credits = self._credits(row, rest)
             self._emit(BadDebt(account=account, amount_usd=rest, credits=credits))
             self.whatif.commit(row, (), credits)

@@ -44,6 +44,7 @@ from pmargin._typing import BoolArray, FloatArray, Int8Array
 from pmargin.book import BookArrangement
 from pmargin.health import Requirement, required_equity, status_codes
 from pmargin.liquidation import (
+    ROUNDING_USD,
     AdlFill,
     BadDebt,
     FundDraw,
@@ -373,10 +374,14 @@ def _open_interest(book: BookArrangement) -> dict[str, float]:
 
 
 def _below_maintenance(monitor: Monitor) -> BoolArray:
-    """Accounts whose equity fails the maintenance requirement: shape ``(n_accounts,)``."""
+    """Accounts whose equity fails the maintenance requirement: shape ``(n_accounts,)``.
+
+    A shortfall within :data:`~pmargin.liquidation.ROUNDING_USD` is rounding (an account
+    settled to zero equity reads about -1e-12 USD afterwards), not a reason for a round.
+    """
     m = monitor
     required = required_equity(Requirement.MAINTENANCE, m.initial_margin, m.maintenance_margin)
-    below: BoolArray = m.equity < required
+    below: BoolArray = m.equity < required - ROUNDING_USD
     return below
 
 
