@@ -8,7 +8,7 @@ instruments and building the sparse quantity matrix) is timed on its own.
 
 Then, best of a few runs each: the revaluation kernel alone (each underlying's instrument P&L
 matrix on Deribit's 35-cell grid), the sparse aggregation alone (one product per risk unit),
-the whole ``get_model("deribit").compute(book, market)``, and the reference twin of the kernel
+the whole ``get_model("deribit").compute(book)``, and the reference twin of the kernel
 (:mod:`pmargin.risk._kernel_reference`: a loop over accounts, positions and scenarios) on
 ``REFERENCE_ACCOUNTS`` accounts, reported per account beside the fast path's per-account time.
 Fast and reference account P&L are asserted to agree on that subset before anything is
@@ -255,8 +255,8 @@ def run() -> list[Row]:
         )
     )
 
-    result = model.compute(book, market)
-    seconds = best_time(lambda: model.compute(book, market), repeats=3)
+    result = model.compute(book)
+    seconds = best_time(lambda: model.compute(book), repeats=3)
     rows.append(
         Row(
             "margin deribit",

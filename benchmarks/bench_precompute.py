@@ -3,7 +3,7 @@
 The scenario-risk models (``pmargin-es``, ``pmargin-var``, ``pmargin-mc``) build their
 scenario sets (filtered historical returns, stressed weighting, the APC floor set, Monte Carlo
 draws, correlation-stressed re-pairings) from the price history known at the market's
-timestamp; no book enters. ``compute(book, market)`` takes them from the per-market cache
+timestamp; no book enters. ``compute(book)`` takes them from the per-market cache
 (:meth:`ScenarioRiskModel.precompute`); the reference path passes the uncached twin
 (:meth:`ScenarioRiskModel.precompute_reference`, every set built anew), which is what every
 call did before the stage existed.
@@ -79,7 +79,7 @@ def run() -> list[Row]:
         assert isinstance(shipped, ScenarioRiskModel)
         model: ScenarioRiskModel = shipped
         try:
-            model.compute(books[0], market)  # fills the cache
+            model.compute(books[0])  # fills the cache
         except InputError as exc:
             print(f"bench_precompute skipped: {exc}", file=sys.stderr)
             return []
@@ -90,12 +90,12 @@ def run() -> list[Row]:
             def fresh(
                 book: BookArrangement = book, model: ScenarioRiskModel = model
             ) -> MarginResult:
-                return model.compute(book, market, model.precompute_reference(market.timestamp))
+                return model.compute(book, model.precompute_reference(market.timestamp))
 
             def reuse(
                 book: BookArrangement = book, model: ScenarioRiskModel = model
             ) -> MarginResult:
-                return model.compute(book, market)
+                return model.compute(book)
 
             assert _same_bits(fresh(), reuse()), f"{name}: cached and uncached results differ"
             for _ in range(max(1, CALLS // 10)):  # interleaved, so load changes hit both
@@ -109,10 +109,10 @@ def run() -> list[Row]:
             for account in portfolio.accounts:
                 book = arrange(Portfolio(accounts=(account,)), tick)
                 start = time.perf_counter()
-                model.compute(book, tick, model.precompute_reference(tick.timestamp))
+                model.compute(book, model.precompute_reference(tick.timestamp))
                 tick_fresh.append(time.perf_counter() - start)
                 start = time.perf_counter()
-                model.compute(book, tick)
+                model.compute(book)
                 tick_cached.append(time.perf_counter() - start)
         tick_slow, tick_fast = float(np.median(tick_fresh)), float(np.median(tick_cached))
         slow, fast = float(np.median(uncached)), float(np.median(cached))

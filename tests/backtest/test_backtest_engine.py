@@ -138,7 +138,7 @@ def test_no_look_ahead(data: tuple[PriceHistory, FundingHistory], weekly: Backte
         truncated = market_at(history.as_of(t), t, funding.as_of(t))
         assert market_to_dict(full) == market_to_dict(truncated)
         portfolio, _ = build_portfolio(specs, truncated)
-        margin = model.compute(arrange(portfolio, truncated), truncated).initial_margin
+        margin = model.compute(arrange(portfolio, truncated)).initial_margin
         np.testing.assert_allclose(weekly.margin["deribit"][s], margin, rtol=1e-12)
 
 

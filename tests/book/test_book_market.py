@@ -163,8 +163,8 @@ def test_moved_equals_arranging_afresh_at_the_moved_market(
             getattr(moved.valuation, name), getattr(fresh.valuation, name), rtol=1e-12, atol=1e-9
         )
     np.testing.assert_allclose(
-        account_equity(moved, moved.market).equity,
-        account_equity(fresh, fresh.market).equity,
+        account_equity(moved).equity,
+        account_equity(fresh).equity,
         rtol=1e-12,
     )
     # every USD price of a moved underlying moved by 1 + m, the others did not

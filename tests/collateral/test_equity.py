@@ -41,7 +41,7 @@ def _book(*accounts: dict[str, object]):
 
 
 def test_equity_is_balances_plus_option_values_plus_unrealised() -> None:
-    equity = account_equity(_book(ACCOUNT, {"id": "none", "positions": []}), MARKET)
+    equity = account_equity(_book(ACCOUNT, {"id": "none", "positions": []}))
     balances = 2.0 * BTC + 1_000.0 * USDC - 1.0 * ETH
     inverse_option = 3.0 * CALL * BTC  # q x mark in coin x coin price
     linear_option = -2.0 * PUT * USDC
@@ -72,7 +72,7 @@ def test_future_without_entry_price_is_settled_to_the_mark() -> None:
         "balances": {"BTC": 1.0},
         "positions": [{"instrument": "BTC-PERPETUAL", "quantity": 10_000.0}],
     }
-    equity = account_equity(_book(account), MARKET)
+    equity = account_equity(_book(account))
     assert equity.equity[0] == pytest.approx(BTC)
 
 
@@ -85,30 +85,30 @@ def test_inverse_future_native_usd_quantity_uses_the_mark() -> None:
         ],
     }
     q = 10_000.0 / 95_200.0
-    equity = account_equity(_book(account), MARKET)
+    equity = account_equity(_book(account))
     assert equity.equity[0] == pytest.approx(q * (95_200.0 / 100_000.0 - 1.0) * BTC, rel=1e-12)
 
 
 def test_haircut_charge_applies_to_positive_balances_only() -> None:
     book = _book(ACCOUNT, {"id": "none", "positions": []})
-    charge = haircut_charge(book, MARKET, {"BTC": 0.1, "USDC": 0.02}, default=0.05)
+    charge = haircut_charge(book, {"BTC": 0.1, "USDC": 0.02}, default=0.05)
     expected = 2.0 * BTC * 0.1 + 1_000.0 * USDC * 0.02 + 0.0 * ETH  # ETH borrowed: no haircut
     np.testing.assert_allclose(charge, [expected, 0.0], rtol=1e-12)
 
 
 def test_haircut_charge_default_and_no_balances() -> None:
     book = _book({"id": "b", "balances": {"ETH": 4.0}, "positions": []})
-    assert haircut_charge(book, MARKET, {}, default=0.25)[0] == pytest.approx(4.0 * ETH * 0.25)
+    assert haircut_charge(book, {}, default=0.25)[0] == pytest.approx(4.0 * ETH * 0.25)
     bare = _book({"id": "c", "positions": [{"instrument": "ETH-PERPETUAL", "quantity": 1.0}]})
-    np.testing.assert_array_equal(haircut_charge(bare, MARKET, {"ETH": 0.5}), [0.0])
+    np.testing.assert_array_equal(haircut_charge(bare, {"ETH": 0.5}), [0.0])
 
 
 def test_balance_scenario_pnl_is_balance_times_price_times_move() -> None:
     book = _book(ACCOUNT)
     mult = np.array([0.8, 1.0, 1.5])
-    pnl = balance_scenario_pnl(book, MARKET, "BTC", mult)
+    pnl = balance_scenario_pnl(book, "BTC", mult)
     np.testing.assert_allclose(pnl, [2.0 * BTC * (mult - 1.0)], rtol=1e-12, atol=1e-9)
-    np.testing.assert_array_equal(balance_scenario_pnl(book, MARKET, "SOL", mult), np.zeros((1, 3)))
+    np.testing.assert_array_equal(balance_scenario_pnl(book, "SOL", mult), np.zeros((1, 3)))
 
 
 @pytest.mark.parametrize("bad", [np.inf, np.nan])
@@ -120,4 +120,4 @@ def test_a_non_finite_equity_is_an_error_naming_the_account(bad: float) -> None:
     unrealised[1, 2] = bad
     broken = dataclasses.replace(book, unrealised=sparse.csr_array(unrealised))
     with pytest.raises(InputError, match=r"account a: positions value: (inf|nan)"):
-        account_equity(broken, MARKET)
+        account_equity(broken)

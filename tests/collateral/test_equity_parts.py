@@ -21,10 +21,10 @@ from pmargin.valuation import value_instruments
 def test_the_parts_are_account_equity_exactly(seed: int) -> None:
     market = load_market(example_path("example_market.json"))
     book = arrange(example_portfolio(market, 60, seed=seed), market)
-    equity = account_equity(book, market)
+    equity = account_equity(book)
     np.testing.assert_array_equal(positions_usd(book), equity.positions_usd)
-    np.testing.assert_array_equal(balances_usd(book, market), equity.balances_usd)
-    np.testing.assert_array_equal(balances_usd(book, market) + positions_usd(book), equity.equity)
+    np.testing.assert_array_equal(balances_usd(book), equity.balances_usd)
+    np.testing.assert_array_equal(balances_usd(book) + positions_usd(book), equity.equity)
     # the positions part recomputed position by position: quantity x mark per unit (options
     # and spot; futures and perpetuals hold no premium) plus unrealised P&L, in the cash
     # asset, times its USD price

@@ -64,7 +64,7 @@ def test_order_report_is_the_pretrade_check_over_the_model_margin(
         account.id, Order(account.positions[0].instrument, 1.0, "base")
     )
     assert report.check.to_dict() == direct.to_dict()
-    expected_notes = get_model(model).compute(arranged, market).notes
+    expected_notes = get_model(model).compute(arranged).notes
     assert report.notes == expected_notes
     assert ("notes" in report.to_dict()) == bool(expected_notes)
 
@@ -91,7 +91,7 @@ def test_stress_report_is_stress_test_of_the_parsed_shocks(inputs: Inputs) -> No
     margin = margin_report(book, market, "standard")
     np.testing.assert_array_equal(report.initial_margin, margin.result.initial_margin)
     np.testing.assert_array_equal(report.maintenance_margin, margin.result.maintenance_margin)
-    np.testing.assert_array_equal(report.equity, account_equity(arranged, market).equity)
+    np.testing.assert_array_equal(report.equity, account_equity(arranged).equity)
 
 
 @pytest.mark.parametrize("call", [capture_report, params_from_capture])

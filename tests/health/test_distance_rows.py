@@ -70,12 +70,12 @@ def test_moved_rows_margin_each_row_as_the_account_moved_alone(
     model = get_model(name)
     moved = book.moved_rows(rows, NAMES, moves)
     assert moved.row_moves is not None
-    mm = model.compute(moved, moved.market).maintenance_margin
-    equity = account_equity(moved, moved.market).equity
+    mm = model.compute(moved).maintenance_margin
+    equity = account_equity(moved).equity
     for k, row in enumerate(rows.tolist()):
         alone = book.take_accounts([row]).moved(dict(zip(NAMES, moves[k].tolist(), strict=True)))
-        expected_mm = model.compute(alone, alone.market).maintenance_margin[0]
-        expected_equity = account_equity(alone, alone.market).equity[0]
+        expected_mm = model.compute(alone).maintenance_margin[0]
+        expected_equity = account_equity(alone).equity[0]
         assert mm[k] == pytest.approx(expected_mm, rel=1e-12, abs=1e-9)
         assert equity[k] == pytest.approx(expected_equity, rel=1e-12, abs=1e-9)
 

@@ -96,7 +96,7 @@ def config(
 
 def total_money(state: LiquidationState) -> float:
     """Accounts' equity + fund + liquidators + market counterparties - bad debt (USD)."""
-    equity = float(account_equity(state.book, MARKET).equity.sum())
+    equity = float(account_equity(state.book).equity.sum())
     return equity + state.fund_usd + state.liquidator_usd + state.market_usd - state.bad_debt_usd
 
 

@@ -69,8 +69,8 @@ def _check_episode(
     model_name: str, b: BookArrangement, outcome: LiquidationOutcome, fund0: float, paused: set[str]
 ) -> None:
     model = get_model(model_name)
-    before = model.compute(b, MARKET)
-    equity0 = account_equity(b, MARKET).equity
+    before = model.compute(b)
+    equity0 = account_equity(b).equity
     # Money: accounts + fund + liquidators + market counterparties - bad debt is unchanged.
     scale = float(np.abs(equity0).sum()) + fund0 + 1.0
     assert total_money(outcome.state) == pytest.approx(equity0.sum() + fund0, abs=1e-9 * scale)
@@ -104,7 +104,7 @@ def _check_episode(
             tol = 1e-9 * max(1.0, event.maintenance_margin_before)
             assert event.maintenance_margin_after <= event.maintenance_margin_before + tol
             assert event.initial_margin_after <= event.initial_margin_before + tol
-    after = model.compute(outcome.book, MARKET)
+    after = model.compute(outcome.book)
     for account in triggered - deleveraged:
         row = b.account_ids.index(account)
         tol = 1e-9 * max(1.0, before.maintenance_margin[row])

@@ -53,12 +53,12 @@ def _at_mm_balance(q: float) -> float:
 def test_equity_at_mm_is_not_liquidated() -> None:
     usdc = _at_mm_balance(Q)
     b = book([perp_account("a", Q, usdc)])
-    equity = float(account_equity(b, MARKET).equity[0])
-    mm = float(STANDARD.compute(b, MARKET).maintenance_margin[0])
+    equity = float(account_equity(b).equity[0])
+    mm = float(STANDARD.compute(b).maintenance_margin[0])
     while equity < mm:  # one ulp of rounding: nudge the balance up until equity >= MM
         usdc = math.nextafter(usdc, math.inf)
         b = book([perp_account("a", Q, usdc)])
-        equity = float(account_equity(b, MARKET).equity[0])
+        equity = float(account_equity(b).equity[0])
     assert equity == pytest.approx(mm, rel=1e-12)
     outcome = LiquidationEngine(STANDARD, b, MARKET, config=config()).run()
     assert outcome.events == ()
@@ -212,7 +212,7 @@ def test_insurance_fund_covers_the_deficit() -> None:
     assert all(f.penalty_usd == 0.0 for f in _fills(outcome.events))  # bankrupt: no penalty
     assert outcome.state.fund_usd == pytest.approx(50_000.0 - deficit)
     assert not [e for e in outcome.events if isinstance(e, BadDebt)]
-    assert account_equity(outcome.book, MARKET).equity[0] == pytest.approx(0.0, abs=1e-9)
+    assert account_equity(outcome.book).equity[0] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_fund_runs_dry_then_bad_debt_without_counterparties() -> None:
@@ -268,7 +268,7 @@ def test_adl_ranks_profit_times_leverage_and_closes_at_the_bankruptcy_price() ->
         loss = event.counterparty_equity_before - event.counterparty_equity_after
         assert loss == pytest.approx(event.transfer_usd)
     assert not [e for e in outcome.events if isinstance(e, BadDebt | FundDraw)]
-    assert account_equity(outcome.book, MARKET).equity[0] == pytest.approx(0.0, abs=1e-6)
+    assert account_equity(outcome.book).equity[0] == pytest.approx(0.0, abs=1e-6)
     assert adl_score("pnl_x_leverage", -1.0, 100.0, 10.0, 50.0) == pytest.approx(
         10.0 / (100.0 + 10.0) * 2.0  # short: entry value = N + U
     )

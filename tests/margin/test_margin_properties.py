@@ -266,7 +266,7 @@ def test_margin_of_two_books_together_is_at_most_the_sum(
 ) -> None:
     factory, measures = SUBADDITIVE[variant]
     model = factory()
-    result = model.compute(_book(_account("a", a), _account("b", b), _account("ab", a + b)), MARKET)
+    result = model.compute(_book(_account("a", a), _account("b", b), _account("ab", a + b)))
     tol = 1e-9 * (_gross(a) + _gross(b))
     for name, measure in measures.items():
         m_a, m_b, m_ab = measure(result)
@@ -280,7 +280,7 @@ def test_margin_scales_with_the_book(variant: str, legs: list[tuple[int, float]]
     factory, measures = HOMOGENEOUS[variant]
     model = factory()
     result = model.compute(
-        _book(_account("x", legs, variant=variant), _account("kx", legs, k, variant)), MARKET
+        _book(_account("x", legs, variant=variant), _account("kx", legs, k, variant))
     )
     for name, measure in measures.items():
         m_x, m_kx = measure(result)
@@ -292,7 +292,7 @@ def test_okx_volatility_span_is_not_subadditive() -> None:
     model = _build("okx")
     near, far = UNIVERSE.index("BTC-29NOV24-95000-C"), UNIVERSE.index("BTC-27DEC24-100000-C")
     a, b = [(near, 10.0)], [(far, -10.0)]
-    result = model.compute(_book(_account("a", a), _account("b", b), _account("ab", a + b)), MARKET)
+    result = model.compute(_book(_account("a", a), _account("b", b), _account("ab", a + b)))
     m_a, m_b, m_ab = _unit_sum(result, ("mr3",))
     assert m_a == m_b == 0.0
     assert m_ab > 0.0
@@ -306,7 +306,7 @@ def test_account_without_positions_has_zero_margin(
 ) -> None:
     model = VARIANTS[variant][1]()
     result = model.compute(
-        _book(_account("x", legs, variant=variant), {"id": "empty", "positions": []}), MARKET
+        _book(_account("x", legs, variant=variant), {"id": "empty", "positions": []})
     )
     row = result.row("empty")
     assert result.initial_margin[row] == 0.0
@@ -322,7 +322,7 @@ def test_account_without_positions_has_zero_margin(
 def test_empty_book_has_zero_margin(variant: str) -> None:
     model = VARIANTS[variant][1]()
     book = _book({"id": "a", "positions": []}, {"id": "b", "positions": []})
-    result = model.compute(book, MARKET)
+    result = model.compute(book)
     np.testing.assert_array_equal(result.initial_margin, [0.0, 0.0])
     np.testing.assert_array_equal(result.maintenance_margin, [0.0, 0.0])
     assert result.im_contribution.shape == (2, 0)
@@ -336,7 +336,7 @@ def test_position_and_its_exact_offset_need_no_margin(
 ) -> None:
     model = VARIANTS[variant][1]()
     offset = [(j, -q) for j, q in legs]
-    result = model.compute(_book(_account("x", legs + offset, variant=variant)), MARKET)
+    result = model.compute(_book(_account("x", legs + offset, variant=variant)))
     tol = 1e-9 * _gross(legs)
     assert abs(result.initial_margin[0]) <= tol
     assert abs(result.maintenance_margin[0]) <= tol
@@ -350,7 +350,7 @@ def test_initial_margin_covers_maintenance_and_contributions_add_up(
 ) -> None:
     model = VARIANTS[variant][1]()
     accounts = (_account(f"a{i}", b, variant=variant) for i, b in enumerate(books))
-    result = model.compute(_book(*accounts), MARKET)
+    result = model.compute(_book(*accounts))
     im, mm = result.initial_margin, result.maintenance_margin
     assert np.all(mm >= 0.0)
     assert np.all(im >= mm - 1e-12 * np.abs(im))
@@ -425,8 +425,8 @@ def test_covered_call_portfolio_margin_is_at_most_standard(
 ) -> None:
     size = largest * fraction
     book = _covered(hedge, _CALLS[hedge][pick % len(_CALLS[hedge])], size)
-    portfolio = _deribit(mode).compute(book, MARKET).initial_margin[0]
-    standard = _build("standard").compute(book, MARKET).initial_margin[0]
+    portfolio = _deribit(mode).compute(book).initial_margin[0]
+    standard = _build("standard").compute(book).initial_margin[0]
     assert portfolio <= standard * (1 + 1e-12)
 
 
@@ -437,6 +437,6 @@ def test_coin_covered_call_under_cross_margin_is_at_most_standard(pick: int, siz
     # the money X:PM charges the coin balance's own -16% move, which coin-settled standard
     # margin never charges (tests/margin/deribit/test_deribit_hand_books.py).
     book = _covered("BTC", _CALLS["BTC-PERPETUAL"][pick], size, balance=True)
-    portfolio = _deribit("cross").compute(book, MARKET).initial_margin[0]
-    standard = _build("standard").compute(book, MARKET).initial_margin[0]
+    portfolio = _deribit("cross").compute(book).initial_margin[0]
+    standard = _build("standard").compute(book).initial_margin[0]
     assert portfolio <= standard * (1 + 1e-12)

@@ -44,8 +44,8 @@ def test_start_state_is_the_engine_pipeline(books, name):
     snapshot, book = books
     model = get_model(name)
     monitor = Monitor(book, model, snapshot)
-    result = model.compute(book, snapshot)
-    _close(monitor.equity, account_equity(book, snapshot).equity)
+    result = model.compute(book)
+    _close(monitor.equity, account_equity(book).equity)
     _close(monitor.initial_margin, result.initial_margin)
     _close(monitor.maintenance_margin, result.maintenance_margin)
     assert monitor.scope == ("account" if name == "tims" else "underlying")

@@ -163,7 +163,7 @@ def test_basis_book_scenario_pnl_formula(name: str) -> None:
     q_perp, q_fut = 1.0, -1.0
     for perp, fut in (("BTC_USDC-PERPETUAL", "BTC_USDC-27DEC24"), ("BTC-PERPETUAL", "BTC-27DEC24")):
         book = _book({perp: q_perp, fut: q_fut})
-        pnl = model.compute(book, MARKET).risk_units[0].pnl[0]
+        pnl = model.compute(book).risk_units[0].pnl[0]
         s = historical_scenarios(
             history,
             as_of=AS_OF,
@@ -194,8 +194,8 @@ def test_basis_book_scenario_pnl_formula(name: str) -> None:
 def test_books_without_dated_instruments_do_not_change_with_the_carry(name: str) -> None:
     history = _synthetic()
     book = _book({"BTC-PERPETUAL": 2.0, "BTC_USDC-PERPETUAL": -1.0, "ETH-PERPETUAL": 30.0})
-    on = _model(name, history).compute(book, MARKET)
-    off = _model(name, history, carry=False).compute(book, MARKET)
+    on = _model(name, history).compute(book)
+    off = _model(name, history, carry=False).compute(book)
     np.testing.assert_array_equal(on.risk_units[0].pnl, off.risk_units[0].pnl)
     np.testing.assert_array_equal(on.initial_margin, off.initial_margin)
 
@@ -205,9 +205,9 @@ def test_switch_off_equals_a_history_without_carry(name: str) -> None:
     history = _synthetic()
     bare = PriceHistory(history.names, history.times, history.closes, None, 24.0)
     book = _book({"BTC-PERPETUAL": 1.0, "BTC-27DEC24": -1.0, "BTC-27DEC24-100000-C": 2.0})
-    off = _model(name, history, carry=False).compute(book, MARKET)
-    none = _model(name, bare).compute(book, MARKET)
-    on = _model(name, history).compute(book, MARKET)
+    off = _model(name, history, carry=False).compute(book)
+    none = _model(name, bare).compute(book)
+    on = _model(name, history).compute(book)
     np.testing.assert_array_equal(off.risk_units[0].pnl, none.risk_units[0].pnl)
     assert not np.array_equal(on.risk_units[0].pnl, off.risk_units[0].pnl)
 

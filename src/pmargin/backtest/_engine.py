@@ -295,13 +295,13 @@ class _Applicability:
         if name in self.rows:
             rows = self.rows[name]
             if rows is None:
-                return model.compute(book, market).initial_margin
+                return model.compute(book).initial_margin
             out = np.full(n, np.nan)
             sub = Portfolio(tuple(portfolio.accounts[int(r)] for r in rows))
-            out[rows] = model.compute(arrange(sub, market), market).initial_margin
+            out[rows] = model.compute(arrange(sub, market)).initial_margin
             return out
         try:
-            im = model.compute(book, market).initial_margin
+            im = model.compute(book).initial_margin
             self.rows[name] = None
             return im
         except PmarginError as first:
@@ -311,7 +311,7 @@ class _Applicability:
         for a, account in enumerate(portfolio.accounts):
             alone = Portfolio((account,), portfolio.instruments)
             try:
-                out[a] = model.compute(arrange(alone, market), market).initial_margin[0]
+                out[a] = model.compute(arrange(alone, market)).initial_margin[0]
             except PmarginError as exc:
                 message = message or f"{account.id}: {' '.join(str(exc).split())}"
         found = np.flatnonzero(np.isfinite(out)).astype(np.int64)

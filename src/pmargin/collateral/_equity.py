@@ -76,8 +76,8 @@ class AccountEquity:
         return total
 
 
-def account_equity(book: BookArrangement, market: MarketSnapshot) -> AccountEquity:
-    """Value every account's balances and positions at the snapshot (no haircuts).
+def account_equity(book: BookArrangement) -> AccountEquity:
+    """Value every account's balances and positions at the book's market (no haircuts).
 
     Raises
     ------
@@ -86,7 +86,7 @@ def account_equity(book: BookArrangement, market: MarketSnapshot) -> AccountEqui
         account whose balances, positions or equity value is NaN or infinite (naming it).
     """
     with np.errstate(over="ignore", invalid="ignore"):
-        equity = _account_equity(book, market)
+        equity = _account_equity(book, book.market)
         _check_finite(book, equity)
     return equity
 
@@ -110,15 +110,17 @@ def _check_finite(book: BookArrangement, equity: AccountEquity) -> None:
             )
 
 
-def balances_usd(book: BookArrangement, market: MarketSnapshot) -> FloatArray:
-    """USD value of every account's balances (borrowings negative), shape ``(n_accounts,)``.
+def balances_usd(book: BookArrangement) -> FloatArray:
+    """USD value of every account's balances at the book's market, shape ``(n_accounts,)``.
+
+    Borrowings (negative balances) count negative.
 
     Raises
     ------
     MarketDataError
         A balance in an asset the market cannot price.
     """
-    value = _value_usd(book.balance_matrix, _asset_usd(book, market))
+    value = _value_usd(book.balance_matrix, _asset_usd(book, book.market))
     return value
 
 
@@ -208,7 +210,6 @@ def _settlement_currencies(book: BookArrangement) -> list[str]:
 
 def haircut_charge(
     book: BookArrangement,
-    market: MarketSnapshot,
     haircuts: Mapping[str, float],
     default: float = 0.0,
 ) -> FloatArray:
@@ -217,9 +218,7 @@ def haircut_charge(
     Parameters
     ----------
     book
-        Accounts with ``assets`` and ``balances``.
-    market
-        Prices of the assets.
+        Accounts with ``assets`` and ``balances``, at the market pricing the assets.
     haircuts
         Asset -> haircut in [0, 1] (0.1 = the asset counts at 90% of its value).
     default
@@ -233,7 +232,7 @@ def haircut_charge(
     """
     if not book.assets:
         return np.zeros(book.shape[0])
-    asset_usd = _asset_usd(book, market)
+    asset_usd = _asset_usd(book, book.market)
     cut = np.array([haircuts.get(a, default) for a in book.assets], dtype=np.float64)
     charge = _value_usd(np.maximum(book.balance_matrix, 0.0), asset_usd * cut)
     return charge
@@ -241,7 +240,6 @@ def haircut_charge(
 
 def balance_scenario_pnl(
     book: BookArrangement,
-    market: MarketSnapshot,
     asset: str,
     spot_multiplier: FloatArray,
 ) -> FloatArray:
@@ -249,8 +247,8 @@ def balance_scenario_pnl(
 
     Parameters
     ----------
-    book, market
-        Balances and prices.
+    book
+        Balances, at the market pricing them.
     asset
         The asset that moves (``"BTC"``); an asset no account holds gives zeros.
     spot_multiplier
@@ -265,5 +263,5 @@ def balance_scenario_pnl(
     if asset not in book.assets:
         return np.zeros((book.shape[0], multiplier.size))
     balance = book.balance_matrix[:, book.assets.index(asset)]
-    pnl: FloatArray = np.outer(balance * market.usd_price(asset), multiplier - 1.0)
+    pnl: FloatArray = np.outer(balance * book.market.usd_price(asset), multiplier - 1.0)
     return pnl

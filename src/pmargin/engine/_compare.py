@@ -94,14 +94,14 @@ def compare_margins(
         model = get_model(name)
         errors[name] = {}
         try:
-            result = model.compute(book, market)
+            result = model.compute(book)
         except PmarginError:
             found: dict[str, None] = {}
             im[name], mm[name] = np.full(n, np.nan), np.full(n, np.nan)
             for a, account in enumerate(portfolio.accounts):
                 alone = Portfolio((account,), portfolio.instruments)
                 try:
-                    single = model.compute(arrange(alone, market), market)
+                    single = model.compute(arrange(alone, market))
                 except PmarginError as exc:
                     errors[name][account.id] = " ".join(str(exc).split())
                     continue

@@ -146,13 +146,13 @@ def margin_reports(
 ) -> dict[str, MarginReport]:
     """:func:`margin_report` for several models over one arrangement of the book."""
     book = portfolio if isinstance(portfolio, BookArrangement) else arrange(portfolio, market)
-    equity = account_equity(book, market)
+    equity = account_equity(book)
     valuation = book.valuation
     reports: dict[str, MarginReport] = {}
     history = _history_or_none() if liquidation else None
     for name in models:
         model = get_model(name, params)
-        result = model.compute(book, market)
+        result = model.compute(book)
         health = assess(
             equity.equity,
             np.asarray(result.initial_margin, dtype=np.float64),

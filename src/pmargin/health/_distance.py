@@ -345,9 +345,9 @@ def _search(
     )
     exposed = _exposure(book, underlyings)
     everyone = np.arange(n_acc, dtype=np.int64)
-    result0 = model.compute(book, market)
+    result0 = model.compute(book)
     world.evaluations += 1
-    equity = account_equity(book, market).equity
+    equity = account_equity(book).equity
     mm = result0.maintenance_margin
     gap0 = maintenance_surplus(equity, result0)
     below = gap0 <= 0.0

@@ -66,8 +66,8 @@ class SharedMoveWorld(_World):
         move = dict(zip(self.underlyings, moves.tolist(), strict=True))
         book = self.book.take_accounts(rows).moved(move, self.vol_beta)
         self.evaluations += 1
-        result = self.model.compute(book, book.market)
-        equity = account_equity(book, book.market).equity
+        result = self.model.compute(book)
+        equity = account_equity(book).equity
         return maintenance_surplus(equity, result)
 
 
@@ -139,8 +139,8 @@ class RowMovesWorld(_World):
             return np.zeros(0)
         book = self.book.moved_rows(rows, self.underlyings, moves, self.vol_beta)
         self.evaluations += 1
-        result = self.model.compute(book, book.market)
-        equity = account_equity(book, book.market).equity
+        result = self.model.compute(book)
+        equity = account_equity(book).equity
         return maintenance_surplus(equity, result)
 
 

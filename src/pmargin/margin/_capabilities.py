@@ -53,7 +53,7 @@ class Capabilities:
         ``"underlying"`` or ``"account"`` (:data:`Scope`): what a price change of one
         underlying must re-margin (the monitor reads it).
     incremental
-        Whether ``model.incremental(book, market, result)`` gives an
+        Whether ``model.incremental(book, result)`` gives an
         :class:`IncrementalMargin` (one account's margin after an order from cached vectors,
         without re-margining it); Deribit's S:PM has one.
     row_prices

@@ -2,9 +2,10 @@
 
 A model is any object with a ``name``, ``capabilities`` (:class:`Capabilities`, declared in
 ``margin/_capabilities.py``: what it can margin and how it can be run) and
-``compute(book, market) -> MarginResult``. Each model class also has ``from_params(table)``,
-building it from its validated parameter file (``methodologies/<name>.toml`` or a user's own
-file with the same fields).
+``compute(book) -> MarginResult`` (the book carries its market, ``book.market``: one argument,
+one source of prices). Each model class also has ``from_params(table)``, building it from its
+validated parameter file (``methodologies/<name>.toml`` or a user's own file with the same
+fields).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from pmargin.margin._capabilities import Capabilities
 from pmargin.margin._incremental import PositionChange
 from pmargin.margin._params import load_parameter_file
 from pmargin.margin._result import MarginResult
-from pmargin.market import MarketSnapshot
 from pmargin.valuation import ResolvedInstruments
 
 __all__ = ["MODELS", "IncrementalMargin", "MarginModel", "get_model"]
@@ -38,8 +38,8 @@ class MarginModel(Protocol):
         """What the model can margin and how it can be run (one declaration per model)."""
         ...
 
-    def compute(self, book: BookArrangement, market: MarketSnapshot) -> MarginResult:
-        """Margin every account of ``book`` at ``market`` (batch; see :class:`MarginResult`)."""
+    def compute(self, book: BookArrangement) -> MarginResult:
+        """Margin every account of ``book`` at its market (batch; see :class:`MarginResult`)."""
         ...
 
 
@@ -47,7 +47,7 @@ class IncrementalMargin(Protocol):
     """One account's margin after position changes, from cached per-account vectors.
 
     Models that can update an account without re-margining it provide
-    ``model.incremental(book, market, result) -> IncrementalMargin | None`` (``None`` where a
+    ``model.incremental(book, result) -> IncrementalMargin | None`` (``None`` where a
     mode of the model has no such path); :class:`~pmargin.health.AccountWhatIf` uses it. The
     shared implementation is :class:`~pmargin.margin._incremental.UnitIncremental`; a change
     is a :class:`~pmargin.margin._incremental.PositionChange`.

@@ -46,7 +46,7 @@ class FullState:
     book
         The rebased book (:meth:`~pmargin.book.BookArrangement.rebased`) at ``market``.
     margin
-        ``model.compute(book, market)``.
+        ``model.compute(book)``.
     equity, initial_margin, maintenance_margin
         Shape ``(n_accounts,)``, USD.
     status
@@ -79,8 +79,8 @@ def full_recompute(start: BookArrangement, model: MarginModel, market: MarketSna
         From resolution or the model, naming the field at fault.
     """
     book = start.rebased(market)
-    equity = account_equity(book, market).equity
-    margin = model.compute(book, market)
+    equity = account_equity(book).equity
+    margin = model.compute(book)
     health = assess(equity, margin.initial_margin, margin.maintenance_margin)
     return FullState(
         book=book,

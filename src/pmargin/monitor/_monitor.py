@@ -130,6 +130,8 @@ class Monitor:
         self._blocks: dict[str, _Block] = {}
         for code in dict.fromkeys([*underlyings, *book.assets]):
             self._blocks[code] = self._new_block(code)
+        self._cash = book.take_columns(np.zeros(0, dtype=np.int64), book.assets)
+        """Every account's balances alone (no instruments): rebased to value them."""
         self._equity = np.zeros(book.shape[0])
         self._im = np.zeros(book.shape[0])
         self._mm = np.zeros(book.shape[0])
@@ -249,7 +251,7 @@ class Monitor:
         book = self._whole_book()
         margin = self._result
         if self._scope != "account" or margin is None:
-            margin = self._model.compute(book, self._market)
+            margin = self._model.compute(book)
         return FullState(
             book=book,
             margin=margin,
@@ -437,12 +439,12 @@ class Monitor:
             block.book = block.start.rebased(market, found)
             block.positions_usd = positions_usd(block.book)
             if self._scope == "underlying":
-                result = self._model.compute(block.book, market)
+                result = self._model.compute(block.book)
                 block.units = result.risk_units
                 block.initial_margin = result.initial_margin
                 block.maintenance_margin = result.maintenance_margin
         n = self._start.shape[0]
-        equity = balances_usd(self._start, market)
+        equity = balances_usd(self._cash.rebased(market))
         for block in self._blocks.values():
             equity = equity + block.positions_usd
         self._equity = equity
@@ -454,7 +456,7 @@ class Monitor:
             self._im, self._mm = im, mm
             self.last_recomputed = codes
         elif codes:
-            margin = self._model.compute(self._whole_book(), market)
+            margin = self._model.compute(self._whole_book())
             self._im, self._mm = margin.initial_margin, margin.maintenance_margin
             self._result = margin
             self.last_recomputed = ("*",)
@@ -463,7 +465,7 @@ class Monitor:
         """Return the rebased whole book, assembled from the blocks' resolved instruments."""
         blocks = [b for b in self._blocks.values() if b.columns.size]
         if not blocks:
-            return self._start
+            return self._start.rebased(self._market)  # no instruments: nothing to resolve
         resolved = blocks[0].book.resolved
         for block in blocks[1:]:
             resolved = resolved.concat(block.book.resolved)
@@ -472,7 +474,7 @@ class Monitor:
 
     def _units_add_up(self, market: MarketSnapshot) -> bool:
         """Return True when the blocks' margins add up to the model's whole-book totals."""
-        whole = self._model.compute(self._whole_book(), market)
+        whole = self._model.compute(self._whole_book())
         if any(u.underlying == "*" for u in whole.risk_units):
             return False
         return bool(

@@ -131,7 +131,7 @@ class PreTradeChecker:
     book, market
         The book and snapshot ``result`` was computed on.
     result
-        ``model.compute(book, market)``; computed here when not given.
+        ``model.compute(book)``; computed here when not given.
     price_bounds
         Bands of accepted fill prices; the shipped ``fill_price_bounds.toml`` when not given.
     """

@@ -217,21 +217,21 @@ def _applicable(model: MarginModel, book: BookArrangement, market: MarketSnapsho
     """Rows the model can margin (whole book, else the ones it supports, else one by one)."""
     n = len(book.account_ids)
     try:
-        model.compute(book, market)
+        model.compute(book)
         return np.arange(n, dtype=np.int64)
     except PmarginError:
         pass
     if model.capabilities.margins is not None:
         rows = np.flatnonzero(model.capabilities.supported_accounts(book)).astype(np.int64)
         try:
-            model.compute(book.take_accounts(rows), market)
+            model.compute(book.take_accounts(rows))
             return rows
         except PmarginError:
             pass
     keep = []
     for row in range(n):
         try:
-            model.compute(book.take_accounts([row]), market)
+            model.compute(book.take_accounts([row]))
             keep.append(row)
         except PmarginError:
             continue
@@ -263,11 +263,11 @@ def fund_population(
     book = population.book.take_accounts(rows)
     collateral = [population.collateral[int(r)] for r in rows]
     price = np.array([market.usd_price(a) for a in collateral], dtype=np.float64)
-    positions_usd = account_equity(book, market).positions_usd
+    positions_usd = account_equity(book).positions_usd
     topped = np.zeros(rows.size, dtype=bool)
     if mode != "as_given":
         if mode == "leverage":
-            base = np.maximum(balances_usd(book, market), 0.0)
+            base = np.maximum(balances_usd(book), 0.0)
             factor = np.full(rows.size, min_cushion)
         else:
             base = np.zeros(rows.size)
@@ -275,18 +275,18 @@ def fund_population(
         amount = base / price
         for _ in range(_TOP_UP_ROUNDS):
             trial = _with_balances(book, collateral, amount)
-            im = model.compute(trial, market).initial_margin
+            im = model.compute(trial).initial_margin
             need = (factor * im - positions_usd) / price
             topped = need > base / price
             amount = np.maximum(base / price, need) if mode == "leverage" else need
         book = _with_balances(book, collateral, amount)
-    result = model.compute(book, market)
+    result = model.compute(book)
     notional = np.abs(sparse.csr_array(book.quantity)) @ book.resolved.underlying_usd
     return FundedBook(
         model=model.name,
         book=book,
         rows=rows,
-        equity=account_equity(book, market).equity,
+        equity=account_equity(book).equity,
         initial_margin=result.initial_margin,
         maintenance_margin=result.maintenance_margin,
         notional=np.asarray(notional, dtype=np.float64),

@@ -224,8 +224,8 @@ def stress_test(
     arranged = book if isinstance(book, BookArrangement) else arrange(book, market)
     if not allow_unheld:
         _check_targets(items, arranged)
-    margin = get_model(model, params).compute(arranged, market)
-    equity = account_equity(arranged, market).equity
+    margin = get_model(model, params).compute(arranged)
+    equity = account_equity(arranged).equity
     n_accounts, n_scen = len(arranged.account_ids), len(items)
     loss = np.zeros((n_accounts, n_scen))
     base_loss = np.full((n_accounts, n_scen), np.nan)
@@ -328,7 +328,7 @@ def _account_pnl(
     pnl = account_pnl(book.quantity, per_unit)
     for asset in book.assets:
         if asset in multiplier:
-            pnl += balance_scenario_pnl(book, market, asset, multiplier[asset])
+            pnl += balance_scenario_pnl(book, asset, multiplier[asset])
     return pnl
 
 

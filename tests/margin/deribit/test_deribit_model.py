@@ -89,15 +89,15 @@ def test_dampener_subtracts_in_coin_at_the_usd_price() -> None:
     assert v.aggregated[0, 27] == pytest.approx(pre + dampener_coin, rel=1e-12)
     (t,) = _model(extended_weighting="full", extended_dampener_mode="threshold").risk_vectors(b, m)
     assert t.aggregated[0, 27] == pytest.approx(pre, rel=1e-12)
-    unit = model.compute(b, m).risk_units[0]
+    unit = model.compute(b).risk_units[0]
     assert unit.scenario_labels[int(unit.worst[0])] == "BTC -66% vol up (extended)"
     assert float(unit.components["worst_case"][0]) == pytest.approx(-(pre + dampener_coin))
 
 
 def test_linear_usdc_unit_is_separate_and_in_usdc() -> None:
     positions = {"BTC-27DEC24-100000-C": -1.0, "BTC_USDC-27DEC24-95000-P": 3.0}
-    b, m = book(TS, INDEX, MARKS, positions, **EXTRA)
-    result = _model().compute(b, m)
+    b, _ = book(TS, INDEX, MARKS, positions, **EXTRA)
+    result = _model().compute(b)
     units = {(u.underlying, u.currency): u for u in result.risk_units}
     assert set(units) == {("BTC", "BTC"), ("BTC", "USDC")}
     usdc = units[("BTC", "USDC")]
@@ -107,7 +107,7 @@ def test_linear_usdc_unit_is_separate_and_in_usdc() -> None:
     assert float(usdc.components["roll_shock"][0]) == pytest.approx(
         abs(3.0 * delta) * max(0.01, 0.1 * T) * 96_000.0, rel=1e-9
     )
-    gross = _model(roll_shock_basis="abs_size").compute(b, m).risk_units[1]
+    gross = _model(roll_shock_basis="abs_size").compute(b).risk_units[1]
     assert (gross.underlying, gross.currency) == ("BTC", "USDC")
     assert float(gross.components["roll_shock"][0]) == pytest.approx(
         3.0 * max(0.01, 0.1 * T) * 96_000.0, rel=1e-9
@@ -144,9 +144,9 @@ def test_batch_equals_accounts_alone_and_attribution_adds_up() -> None:
         )
 
     model = _model()
-    result = model.compute(arrange(portfolio(accounts), market), market)  # type: ignore[arg-type]
+    result = model.compute(arrange(portfolio(accounts), market))  # type: ignore[arg-type]
     for i, rows in enumerate(accounts):
-        alone = model.compute(arrange(portfolio([rows]), market), market)  # type: ignore[arg-type]
+        alone = model.compute(arrange(portfolio([rows]), market))  # type: ignore[arg-type]
         assert float(result.initial_margin[i]) == pytest.approx(float(alone.initial_margin[0]))
     np.testing.assert_allclose(
         result.im_contribution.sum(axis=1) + result.im_other, result.initial_margin, rtol=1e-12
@@ -158,14 +158,14 @@ def test_batch_equals_accounts_alone_and_attribution_adds_up() -> None:
 def test_cross_mode_collateral_moves_with_its_coin() -> None:
     model = _model().with_mode("cross")
     # 1 BTC balance alone: its USD value x (1 - haircut 0) moves -16% at worst.
-    b, m = book(TS, INDEX, MARKS, {}, balances={"BTC": 1.0, "USDC": 5_000.0}, **EXTRA)
-    (unit,) = model.compute(b, m).risk_units
+    b, _ = book(TS, INDEX, MARKS, {}, balances={"BTC": 1.0, "USDC": 5_000.0}, **EXTRA)
+    (unit,) = model.compute(b).risk_units
     assert (unit.underlying, unit.currency) == ("BTC", "USD")
     assert float(unit.components["worst_case"][0]) == pytest.approx(0.16 * 95_000.0)
     # Hedged by a short perpetual of the same size: the linear-equivalent USD P&L cancels,
     # leaving the perpetual's roll shock |q| x 0.01 x index.
-    b, m = book(TS, INDEX, MARKS, {"BTC-PERPETUAL": -1.0}, balances={"BTC": 1.0}, **EXTRA)
-    (unit,) = model.compute(b, m).risk_units
+    b, _ = book(TS, INDEX, MARKS, {"BTC-PERPETUAL": -1.0}, balances={"BTC": 1.0}, **EXTRA)
+    (unit,) = model.compute(b).risk_units
     assert float(unit.components["worst_case"][0]) == pytest.approx(0.0, abs=1e-9)
     assert float(unit.components["roll_shock"][0]) == pytest.approx(0.01 * 95_000.0)
 

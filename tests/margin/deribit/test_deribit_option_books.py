@@ -102,11 +102,11 @@ def hand() -> dict[str, dict[str, float]]:
         "xpm-earlier": _model("cross", **EARLIER),
     }
     for name, model in models.items():
-        im = model.compute(book, MARKET).initial_margin
+        im = model.compute(book).initial_margin
         out[name] = dict(zip(book.account_ids, im.tolist(), strict=True))
     premium = _premium_usd(book)
-    roll = _roll_usd(models["spm"].compute(book, MARKET))
-    roll_x = _roll_usd(models["xpm"].compute(book, MARKET))
+    roll = _roll_usd(models["spm"].compute(book))
+    roll_x = _roll_usd(models["xpm"].compute(book))
     out["premium"] = dict(zip(book.account_ids, premium.tolist(), strict=True))
     out["roll-spm"] = dict(zip(book.account_ids, roll.tolist(), strict=True))
     out["roll-xpm"] = dict(zip(book.account_ids, roll_x.tolist(), strict=True))
@@ -173,7 +173,7 @@ def test_long_option_costs_at_most_its_premium_plus_roll_shock(
 ) -> None:
     prefix, expiry, right = option
     book = _book({"long": ({}, {_symbol(prefix, expiry, strike, right): size})})
-    result = _model(mode).compute(book, MARKET)
+    result = _model(mode).compute(book)
     bound = _premium_usd(book)[0] + _roll_usd(result)[0]
     assert result.initial_margin[0] <= bound * (1 + 1e-9) + 1e-9
 
@@ -197,7 +197,7 @@ def test_debit_spread_costs_at_most_its_maximum_loss_plus_roll_shock(
         _symbol(prefix, expiry, sold, right): -size,
     }
     book = _book({"spread": ({}, positions)})
-    result = _model(mode).compute(book, MARKET)
+    result = _model(mode).compute(book)
     max_loss = _premium_usd(book)[0]
     assert max_loss > 0.0
     bound = max_loss + _roll_usd(result)[0]
@@ -212,13 +212,13 @@ def test_option_books_carry_the_reading_and_delta_one_books_do_not() -> None:
     futures = _book({"a": ({}, {"BTC-PERPETUAL": 1.0})})
     for name in ("deribit", "deribit-cross"):
         model = get_model(name)
-        (note,) = model.compute(options, MARKET).notes
+        (note,) = model.compute(options).notes
         assert note.startswith(f"{name} reading of unpublished parts")
         assert "price_range/|m| (distance)" in note
         assert "net delta per expiry" in note
         assert "\n" not in note
-        assert model.compute(futures, MARKET).notes == ()
-    earlier = _model("segregated", **EARLIER).compute(options, MARKET).notes[0]
+        assert model.compute(futures).notes == ()
+    earlier = _model("segregated", **EARLIER).compute(options).notes[0]
     for name in ("(full)", "(subtract)", "abs_size"):
         assert name in earlier
 
@@ -289,6 +289,6 @@ def test_covered_call_costs_at_most_standard_margin(
         book = _book({"covered": ({"BTC": size}, {call: -size})})
     else:
         book = _book({"covered": ({}, {hedge: size, call: -size})})
-    pm = _model(mode).compute(book, MARKET).initial_margin[0]
-    standard = get_model("standard").compute(book, MARKET).initial_margin[0]
+    pm = _model(mode).compute(book).initial_margin[0]
+    standard = get_model("standard").compute(book).initial_margin[0]
     assert pm <= standard * (1 + 1e-12)

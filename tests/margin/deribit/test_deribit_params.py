@@ -137,18 +137,18 @@ def test_extended_move_at_minus_100_percent_is_named() -> None:
 def test_underlying_without_parameters_names_the_table_to_add() -> None:
     data = shipped_file()
     del data["currency_pair"]["btc_usd"]
-    b, m = book(DOC_TIMESTAMP, {"BTC": DOC_INDEX}, DOC_MARKS, DOC_POSITIONS)
+    b, _ = book(DOC_TIMESTAMP, {"BTC": DOC_INDEX}, DOC_MARKS, DOC_POSITIONS)
     with pytest.raises(InputError, match=r"add a \[currency_pair\.btc_usd\] table") as err:
-        model_from(data).compute(b, m)
+        model_from(data).compute(b)
     assert err.value.field == "deribit.toml: currency_pair.btc_usd"
 
 
 def test_settlement_currency_without_parameters_names_the_table_to_add() -> None:
     data = shipped_file()
     del data["currency"]["btc"]
-    b, m = book(DOC_TIMESTAMP, {"BTC": DOC_INDEX}, DOC_MARKS, DOC_POSITIONS)
+    b, _ = book(DOC_TIMESTAMP, {"BTC": DOC_INDEX}, DOC_MARKS, DOC_POSITIONS)
     with pytest.raises(InputError, match=r"add a \[currency\.btc\] table") as err:
-        model_from(data).compute(b, m)
+        model_from(data).compute(b)
     assert err.value.field == "deribit.toml: currency.btc"
 
 

@@ -76,7 +76,7 @@ def _run(model: DeribitModel, case: str) -> tuple[Any, Any, Any]:
     else:
         b, m = book(ETH_TIMESTAMP, {"ETH": ETH_INDEX}, ETH_MARKS, ETH_POSITIONS)
     (vectors,) = model.risk_vectors(b, m)
-    result = model.compute(b, m)
+    result = model.compute(b)
     return b, vectors, result
 
 
@@ -161,8 +161,8 @@ def test_eth_2026_vectors_offset_and_margins() -> None:
 def test_registry_builds_the_shipped_model() -> None:
     model = get_model("deribit")
     assert isinstance(model, DeribitModel)
-    b, m = book(DOC_TIMESTAMP, {"BTC": DOC_INDEX}, DOC_MARKS, DOC_POSITIONS)
-    unit = model.compute(b, m).risk_units[0]
+    b, _ = book(DOC_TIMESTAMP, {"BTC": DOC_INDEX}, DOC_MARKS, DOC_POSITIONS)
+    unit = model.compute(b).risk_units[0]
     assert float(unit.initial_margin[0]) == pytest.approx(DOC_RISK_MATRIX_MARGIN, abs=MARGIN_ATOL)
 
 

@@ -32,7 +32,7 @@ BORROWING = Path(__file__).parent / "okx-borrowing.toml"  # okx.toml with MR8 sw
 
 def _run(*accounts: dict[str, float], params: Path | None = None) -> MarginResult:
     m = market()
-    return get_model("okx", params=params).compute(arrange(portfolio(*accounts), m), m)
+    return get_model("okx", params=params).compute(arrange(portfolio(*accounts), m))
 
 
 def _unit(result: MarginResult, underlying: str) -> dict[str, float]:
@@ -89,13 +89,13 @@ def test_linear_perpetual_is_shocked_off_the_index_and_charged_off_the_mark(
         },
         instruments=book.instruments,
     )
-    c = _unit(get_model("okx").compute(arrange(book, m), m), "BTC")
+    c = _unit(get_model("okx").compute(arrange(book, m)), "BTC")
     assert c["mr1"] == pytest.approx(q * index * 0.12)
     assert c["mr4"] == pytest.approx(q * mark * PERP_BASIS)
     assert c["mr7_raw"] == pytest.approx(q * mark * MR7_RATE)
     own = tmp_path / "okx-mark.toml"
     own.write_text('base = "okx"\n[mr1.shock_price]\nperpetual = "mark"\n', encoding="utf-8")
-    c = _unit(get_model("okx", params=own).compute(arrange(book, m), m), "BTC")
+    c = _unit(get_model("okx", params=own).compute(arrange(book, m)), "BTC")
     assert c["mr1"] == pytest.approx(q * mark * 0.12)
 
 
@@ -153,7 +153,7 @@ def test_minimum_charge_binds_with_progressive_scaling() -> None:
 def test_long_option_rate_charge() -> None:
     m = market()
     book = arrange(portfolio({"BTC-USD-250328-110000-C": 1.0}), m)
-    result = get_model("okx").compute(book, m)
+    result = get_model("okx").compute(book)
     c = _unit(result, "BTC")
     value = float(black76_value(FORWARD_BTC, 110_000.0, YEARS, 0.55, True, 0.0))
     assert c["mr5"] == pytest.approx(value * -math.expm1(-0.01 * YEARS))
@@ -185,7 +185,7 @@ def test_batch_invariants(params: Path | None) -> None:
         c = unit.components
         if unit.underlying == "*":  # MR8: short options worth more than the USD held
             m = market()
-            usd = account_equity(arrange(portfolio(*BOOKS), m), m).by_currency["USD"]
+            usd = account_equity(arrange(portfolio(*BOOKS), m)).by_currency["USD"]
             assert set(c) == set(BORROW_COMPONENTS)
             assert np.allclose(c["borrowed"], np.maximum(-usd, 0.0))
             assert c["borrowed"][0] > 0.0
@@ -242,7 +242,7 @@ def test_contributions_add_up_to_each_unit_im(params: Path | None) -> None:
     """Per unit, positions' contributions add up to its IMR (1e-9 relative), both branches."""
     m = market()
     book = arrange(portfolio(*_random_books(10, 120)), m)
-    result = get_model("okx", params=params).compute(book, m)
+    result = get_model("okx", params=params).compute(book)
     contribution = result.im_contribution.toarray()
     branches = set()
     for unit in result.risk_units:
@@ -289,9 +289,9 @@ def test_borrowing_charge_per_currency() -> None:
             "prices": {"USDT": 0.999, "USDC": 1.001},
         }
     )
-    shipped = get_model("okx").compute(arrange(book, m), m)
+    shipped = get_model("okx").compute(arrange(book, m))
     assert [u.underlying for u in shipped.risk_units] == ["BTC"]  # MR8 off in okx.toml
-    result = get_model("okx", params=BORROWING).compute(arrange(book, m), m)
+    result = get_model("okx", params=BORROWING).compute(arrange(book, m))
     borrow = next(u for u in result.risk_units if u.underlying == "*")
     borrowed = 1_000.0 * 0.999 + 500.0 * 1.001  # the BTC held is not netted against them
     assert borrow.components["borrowed"][0] == pytest.approx(borrowed)
@@ -325,8 +325,8 @@ def test_incremental_order_equals_the_changed_book_margined(
     after = dict(before)
     after[symbol] = after.get(symbol, 0.0) + quantity
     changed = arrange(portfolio({s: q for s, q in after.items() if q != 0.0}), m)
-    full = model.compute(changed, m)
-    incremental = model.incremental(book, m, model.compute(book, m))  # type: ignore[attr-defined]
+    full = model.compute(changed)
+    incremental = model.incremental(book, model.compute(book))  # type: ignore[attr-defined]
     holder = changed if changed.column(symbol) is not None else book  # closed: book has it
     column = holder.column(symbol)
     assert column is not None
@@ -341,5 +341,5 @@ def test_no_incremental_path_with_borrowing_charge() -> None:
     m = market()
     book = arrange(portfolio({"BTC-USD-SWAP": 1.0}), m)
     assert not model.capabilities.incremental
-    assert model.incremental(book, m, model.compute(book, m)) is None  # type: ignore[attr-defined]
+    assert model.incremental(book, model.compute(book)) is None  # type: ignore[attr-defined]
     assert get_model("okx").capabilities.incremental

@@ -174,8 +174,8 @@ def model(params: Path | None = None) -> OkxModel:
 
 @cache
 def result() -> MarginResult:
-    book, market = book_and_market()
-    return model(USER_PARAMS).compute(book, market)
+    book, _ = book_and_market()
+    return model(USER_PARAMS).compute(book)
 
 
 def unit(underlying: str) -> RiskUnitMargin:
@@ -214,8 +214,8 @@ def test_shipped_file_gives_the_published_values_of_ltc_tiers() -> None:
 
     LTC's MR4 and MR7 then take okx.toml's ``default`` rates (assumed), not the example's.
     """
-    book, market = book_and_market()
-    derivatives = model().compute(book, market)
+    book, _ = book_and_market()
+    derivatives = model().compute(book)
     assert {u.underlying for u in derivatives.risk_units} == set(UNITS)
     by_unit = {u.underlying: u for u in derivatives.risk_units}
     btc = by_unit["BTC"]
@@ -238,8 +238,8 @@ def test_user_file_without_borrowing_gives_the_derivatives_margin(tmp_path: Path
     assert "enabled = false" in text
     path = tmp_path / "okx-ltc-no-borrowing.toml"
     path.write_text(text, encoding="utf-8")
-    book, market = book_and_market()
-    derivatives = model(path).compute(book, market)
+    book, _ = book_and_market()
+    derivatives = model(path).compute(book)
     assert {u.underlying for u in derivatives.risk_units} == set(UNITS)
     _close(float(derivatives.maintenance_margin[0]), _response()["derivMmr"])
     imr = sum(_num(_unit_data(u)["imr"]) for u in UNITS)
@@ -341,9 +341,9 @@ def test_borrowing_and_account_totals() -> None:
 
 
 def test_equity_and_unrealised_pnl() -> None:
-    book, market = book_and_market()
+    book, _ = book_and_market()
     r = _response()
-    equity = account_equity(book, market)
+    equity = account_equity(book)
     _close(float(equity.equity[0]), r["eq"])
     _close(float(equity.by_currency["USDT"][0]), r["assets"]["USDT"]["availEq"])
     _close(float(equity.positions_usd[0]), r["upl"])

@@ -70,7 +70,7 @@ def _zzz_margin(model: OkxModel) -> MarginResult:
         },
         instruments=portfolio.instruments,
     )
-    return model.compute(arrange(portfolio, market), market)
+    return model.compute(arrange(portfolio, market))
 
 
 def _components(result: MarginResult) -> dict[str, float]:

@@ -164,9 +164,9 @@ def test_peer_case_book_requirement_is_the_case_result_as_a_requirement() -> Non
     # haircuts; feeds above the confidence threshold and the stable price above the peg
     # threshold, as the general-book mapping assumes
     case = read_case(CASES / "test_64_general_random_4.json")
-    book, market, params = _case_book(case)
+    book, _, params = _case_book(case)
     model = DerivePmrm2Model(params)
-    result = model.compute(book, market)
+    result = model.compute(book)
     stored = case["Result"]
     engine = compute_pmrm2(portfolio_from_case(case), params)
     # PortfolioMTM includes Cash (0 here); the requirement is MtM + cash - balance
@@ -200,8 +200,8 @@ def test_equity_covers_the_requirement_exactly_when_the_balance_is_non_negative(
     for cash in (-60_000.0, -20_000.0, 0.0, 25_000.0, 100_000.0):
         account = {**MIXED, "balances": {"ETH": 20.0, "USDC": cash}}
         book = _book([account])
-        result = MODEL.compute(book, MARKET)
-        equity = account_equity(book, MARKET).equity[0]
+        result = MODEL.compute(book)
+        equity = account_equity(book).equity[0]
         im_bal = mm_bal = mtm = 0.0
         for underlying in ("ETH", "BTC"):
             engine = MODEL.engine_result(book, MARKET, "mixed", underlying)
@@ -220,7 +220,7 @@ def test_equity_covers_the_requirement_exactly_when_the_balance_is_non_negative(
 
 
 def test_requirement_is_minus_worst_times_factor_plus_contingencies() -> None:
-    result = MODEL.compute(_book([MIXED]), MARKET)
+    result = MODEL.compute(_book([MIXED]))
     for unit in result.risk_units:
         c = {k: v[0] for k, v in unit.components.items()}
         im = (
@@ -272,7 +272,7 @@ def test_model_matches_the_engine_account_by_account_on_the_example_book() -> No
     # portfolio's expiries: the scenario P&L is the same bits (options are summed in the same
     # order); requirements differ by the rounding of the engine's collateral value
     # (amount x (price x stable) / stable) only, a few ulps
-    result = MODEL.compute(EXAMPLE, MARKET)
+    result = MODEL.compute(EXAMPLE)
     checked = 0
     for unit in result.risk_units:
         for a in np.flatnonzero(unit.holds)[:60]:
@@ -310,18 +310,18 @@ def test_contributions_and_other_add_up_to_initial_margin() -> None:
     ]
     for book in (_book(accounts), EXAMPLE):
         for m in (model, MODEL):
-            result = m.compute(book, MARKET)
+            result = m.compute(book)
             total = np.asarray(result.im_contribution.sum(axis=1)).ravel() + result.im_other
             np.testing.assert_allclose(total, result.initial_margin, rtol=1e-9, atol=1e-6)
     # the example book has accounts whose forward contingency binds: attributed too
-    result = MODEL.compute(EXAMPLE, MARKET)
+    result = MODEL.compute(EXAMPLE)
     n_s = len(MODEL.params.scenarios)
     assert any(np.any(u.worst == n_s) for u in result.risk_units if u.underlying != "*")
 
 
 def test_contribution_of_a_lone_short_call_is_its_scenario_loss_and_charges() -> None:
     book = _book([{"id": "a", "positions": [_pos("ETH_USDC-28NOV25-3600-C", -10.0)]}])
-    result = MODEL.compute(book, MARKET)
+    result = MODEL.compute(book)
     assert result.contributions(0) == {
         "ETH_USDC-28NOV25-3600-C": pytest.approx(result.initial_margin[0], rel=1e-12)
     }
@@ -338,9 +338,9 @@ def test_accounts_margined_together_equal_each_margined_alone() -> None:
             _pos("BTC_USDC-PERPETUAL", -0.3, avg=100_000.0),
         ],
     }
-    both = MODEL.compute(_book([MIXED, other]), MARKET)
+    both = MODEL.compute(_book([MIXED, other]))
     for row, account in enumerate((MIXED, other)):
-        alone = MODEL.compute(_book([account]), MARKET)
+        alone = MODEL.compute(_book([account]))
         assert both.initial_margin[row] == pytest.approx(alone.initial_margin[0], rel=1e-12)
         assert both.maintenance_margin[row] == pytest.approx(alone.maintenance_margin[0], rel=1e-12)
         assert both.im_other[row] == pytest.approx(alone.im_other[0], rel=1e-12, abs=1e-9)
@@ -357,7 +357,7 @@ def test_accounts_margined_together_equal_each_margined_alone() -> None:
 
 def test_empty_and_cash_only_accounts_need_no_margin() -> None:
     book = _book([{"id": "empty"}, {"id": "cash", "balances": {"USDC": 1_000.0}}, MIXED])
-    result = MODEL.compute(book, MARKET)
+    result = MODEL.compute(book)
     np.testing.assert_array_equal(result.initial_margin[:2], 0.0)
     np.testing.assert_array_equal(result.maintenance_margin[:2], 0.0)
     np.testing.assert_array_equal(result.im_other[:2], 0.0)
@@ -365,14 +365,14 @@ def test_empty_and_cash_only_accounts_need_no_margin() -> None:
     for unit in result.risk_units:
         assert not unit.holds[:2].any()
         np.testing.assert_array_equal(unit.worst[:2], -1)
-    nothing = MODEL.compute(_book([{"id": "empty"}]), MARKET)
+    nothing = MODEL.compute(_book([{"id": "empty"}]))
     assert nothing.initial_margin.tolist() == [0.0]
     assert nothing.risk_units == ()
 
 
 def test_coin_balance_alone_is_margined_by_its_spot_scenarios() -> None:
     book = _book([{"id": "eth", "balances": {"ETH": 10.0}}])
-    result = MODEL.compute(book, MARKET)
+    result = MODEL.compute(book)
     eth = _unit(result, "ETH")
     value = 10.0 * MARKET.index_price("ETH")
     moves = [(s.spot_shock - 1.0) * s.dampening for s in MODEL.params.scenarios]
@@ -389,7 +389,7 @@ def test_coin_balance_alone_is_margined_by_its_spot_scenarios() -> None:
 def test_unsupported_instruments_are_named(symbol: str) -> None:
     book = _book([{"id": "a", "positions": [_pos(symbol, 1.0), _pos("ETH_USDC-PERPETUAL", 1.0)]}])
     with pytest.raises(InputError, match=r"USDC-settled \(linear\) options and perpetuals") as info:
-        MODEL.compute(book, MARKET)
+        MODEL.compute(book)
     assert symbol in str(info.value)
 
 
@@ -397,7 +397,7 @@ def test_balance_without_parameters_or_index_is_an_error() -> None:
     market = MARKET.replace(prices={"USDC": 1.0, "WEETH": 3500.0})
     book = _book([{"id": "a", "balances": {"WEETH": 1.0}}], market)
     with pytest.raises(InputError, match=r"add a \[collaterals.WEETH\] table"):
-        MODEL.compute(book, market)
+        MODEL.compute(book)
 
 
 def test_listed_collateral_can_cancel_another_underlyings_risk() -> None:
@@ -419,7 +419,7 @@ def test_listed_collateral_can_cancel_another_underlyings_risk() -> None:
         "positions": [_pos("ETH_USDC-28NOV25-3600-C", -2.0)],
     }
     book = _book([account], market)
-    result = model.compute(book, market)
+    result = model.compute(book)
     assert [u.underlying for u in result.risk_units] == ["ETH"]
     eth = result.risk_units[0]
     assert eth.components["mm_collateral_haircut"][0] == pytest.approx(0.02 * 7000.0)
@@ -430,7 +430,7 @@ def test_listed_collateral_can_cancel_another_underlyings_risk() -> None:
 def test_usdc_below_the_peg_threshold_raises_the_im_factor() -> None:
     market = MARKET.replace(prices={"USDC": 0.95, "USDT": 1.0})
     book = _book([MIXED], market)
-    result = MODEL.compute(book, market)
+    result = MODEL.compute(book)
     other = MODEL.params.other_contingency
     eth = _unit(result, "ETH")
     extra = (other.peg_loss_threshold - 0.95) * other.peg_loss_factor

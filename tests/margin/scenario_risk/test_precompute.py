@@ -1,7 +1,7 @@
 """The precompute stage of the VaR / ES models: cached per market, same bits as a fresh build.
 
-The cached path (``compute(book, market)``) must give exactly the margins of the uncached
-twin (``compute(book, market, model.precompute_reference(market.timestamp))``), which builds
+The cached path (``compute(book)``) must give exactly the margins of the uncached
+twin (``compute(book, model.precompute_reference(book.market.timestamp))``), which builds
 every scenario set anew as each call did before the stage existed. Synthetic histories keep
 these tests independent of the shared data folder.
 """
@@ -88,8 +88,8 @@ def test_cached_margins_are_the_fresh_build_bit_for_bit(name: str) -> None:
     model = _model(name)
     one = arrange(_books.random_portfolio(np.random.default_rng(8), 1), MARKET)
     for book in (BOOK, one, BOOK):  # the second and third calls hit the cache
-        cached = model.compute(book, MARKET)
-        fresh = model.compute(book, MARKET, model.precompute_reference(MARKET.timestamp))
+        cached = model.compute(book)
+        fresh = model.compute(book, model.precompute_reference(MARKET.timestamp))
         _assert_same_bits(cached, fresh)
 
 
@@ -149,12 +149,12 @@ def test_a_failed_build_is_not_cached_and_still_names_the_field() -> None:
 def test_a_tick_between_closes_shares_the_sets_and_keeps_the_bits_and_the_age_check() -> None:
     clear_market_scenarios()
     model = _model("pmargin-mc", max_age_days=1.0)
-    model.compute(BOOK, MARKET)
+    model.compute(BOOK)
     tick = MARKET.replace(timestamp=MARKET.timestamp + timedelta(hours=12))
     book = arrange(_books.random_portfolio(np.random.default_rng(3), 6), tick)
     assert model.precompute(tick.timestamp) is model.precompute(MARKET.timestamp)
-    cached = model.compute(book, tick)
-    fresh = model.compute(book, tick, model.precompute_reference(tick.timestamp))
+    cached = model.compute(book)
+    fresh = model.compute(book, model.precompute_reference(tick.timestamp))
     _assert_same_bits(cached, fresh)
     # the last close of this history is 2024-12-31T00:00: a hit still checks the age
     model.precompute("2024-12-31T12:00:00Z")
@@ -183,13 +183,13 @@ def test_rows_kept_from_one_book_serve_the_next_with_the_same_bits() -> None:
     held = {i.symbol for i in first.instruments}
     assert held & {i.symbol for i in second.instruments}  # some rows kept, others new
     assert {i.symbol for i in second.instruments} - held
-    model.compute(first, MARKET)
+    model.compute(first)
     store = model.precompute(MARKET.timestamp).rows
     assert store is not None
     kept = len(store)
     assert kept > 0
-    cached = model.compute(second, MARKET)
-    fresh = model.compute(second, MARKET, model.precompute_reference(MARKET.timestamp))
+    cached = model.compute(second)
+    fresh = model.compute(second, model.precompute_reference(MARKET.timestamp))
     _assert_same_bits(cached, fresh)
     assert len(store) > kept
     assert model.precompute_reference(MARKET.timestamp).rows is None
@@ -228,4 +228,4 @@ def test_parameters_that_cannot_be_hashed_are_built_uncached() -> None:
     first = listed.precompute(MARKET.timestamp)
     assert first.rows is None
     assert listed.precompute(MARKET.timestamp) is not first
-    _assert_same_bits(listed.compute(BOOK, MARKET), model.compute(BOOK, MARKET))
+    _assert_same_bits(listed.compute(BOOK), model.compute(BOOK))

@@ -99,13 +99,13 @@ RANDOM = _books.random_portfolio(np.random.default_rng(11), 12)
 @pytest.mark.parametrize("name", ["pmargin-es", "pmargin-var", "pmargin-mc"])
 def test_euler_contributions_add_up_to_the_measure_and_to_im(name: str) -> None:
     book = arrange(RANDOM, MARKET)
-    plain = _plain(name).compute(book, MARKET)
+    plain = _plain(name).compute(book)
     unit = plain.risk_units[0]
     measure = unit.components[plain_measure(name)]
     total = np.asarray(plain.im_contribution.sum(axis=1)).ravel() + plain.im_other
     np.testing.assert_allclose(total, plain.initial_margin, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(plain.initial_margin, measure, rtol=0, atol=0)
-    full = _model(name).compute(book, MARKET)
+    full = _model(name).compute(book)
     total = np.asarray(full.im_contribution.sum(axis=1)).ravel() + full.im_other
     np.testing.assert_allclose(total, full.initial_margin, rtol=1e-9, atol=1e-9)
     parts = full.risk_units[0].components
@@ -127,7 +127,7 @@ def test_coin_balances_move_with_their_coin_and_their_share_is_im_other() -> Non
         _account("b", {}, {"ETH": -3.0, "USDT": 5.0}),
     )
     model = _plain("pmargin-es")
-    result = model.compute(book, MARKET)
+    result = model.compute(book)
     sets = historical_scenarios(
         model.history,  # type: ignore[arg-type]
         as_of=AS_OF,
@@ -136,8 +136,8 @@ def test_coin_balances_move_with_their_coin_and_their_share_is_im_other() -> Non
     )
     moves = {n: sets.spot_multiplier[i] for i, n in enumerate(sets.names)}
     expected = (
-        balance_scenario_pnl(book, MARKET, "BTC", moves["BTC"])
-        + balance_scenario_pnl(book, MARKET, "ETH", moves["ETH"])
+        balance_scenario_pnl(book, "BTC", moves["BTC"])
+        + balance_scenario_pnl(book, "ETH", moves["ETH"])
         + np.asarray(
             book.quantity @ usd_pnl(book.resolved, *_arrays(sets, book), time_shift=_shift(model))
         )
@@ -164,10 +164,8 @@ def _arrays(sets: Any, book: BookArrangement) -> tuple[np.ndarray, np.ndarray]:
 def test_es_is_at_least_var_for_the_same_book(method: str) -> None:
     book = arrange(RANDOM, MARKET)
     kind = ScenarioMethod(method)
-    es = _plain("pmargin-es", method=kind, n_scenarios=2000).compute(book, MARKET)
-    var = _plain("pmargin-es", method=kind, n_scenarios=2000, measure=Measure.VAR).compute(
-        book, MARKET
-    )
+    es = _plain("pmargin-es", method=kind, n_scenarios=2000).compute(book)
+    var = _plain("pmargin-es", method=kind, n_scenarios=2000, measure=Measure.VAR).compute(book)
     es_part = es.risk_units[0].components["es"]
     var_part = var.risk_units[0].components["var"]
     assert np.all(es_part >= var_part - 1e-9)
@@ -183,7 +181,7 @@ def test_es_margin_of_hedged_books_is_below_the_sum_of_their_legs() -> None:
     for label, legs in hedges.items():
         accounts = [_account("both", legs)]
         accounts += [_account(s, {s: q}) for s, q in legs.items()]
-        im = model.compute(_book(*accounts), MARKET).initial_margin
+        im = model.compute(_book(*accounts)).initial_margin
         assert im[0] < im[1:].sum(), label
 
 
@@ -200,7 +198,7 @@ def test_margin_equals_an_independent_recomputation() -> None:
     for measure in ("es", "var"):
         # The recomputation below is at 99 %, whatever the shipped default's level.
         model = _plain("pmargin-es", history, measure=Measure(measure), confidence=0.99)
-        result = model.compute(book, MARKET)
+        result = model.compute(book)
         sets = historical_scenarios(history, as_of=AS_OF, lookback_days=365.0, filtered=True)
         pnl = np.zeros(sets.n_scenarios)
         for j in range(len(book.instruments)):
@@ -229,7 +227,7 @@ def test_correlation_stress_toward_one_is_zero_when_correlation_is_already_one()
     )
     for name in ("pmargin-es", "pmargin-var", "pmargin-mc"):
         model = _model(name, history, apc_method=ApcMethod.NONE, toward_zero=0.0)
-        stress = model.compute(book, MARKET).risk_units[0].components["correlation_stress"]
+        stress = model.compute(book).risk_units[0].components["correlation_stress"]
         np.testing.assert_array_equal(stress, [0.0, 0.0])
 
 
@@ -246,12 +244,12 @@ def test_correlation_stress_is_positive_where_the_stress_hurts() -> None:
         _account("btc_only", {"BTC-PERPETUAL": 1.0}),
     )
     up = _model("pmargin-es", history, apc_method=ApcMethod.NONE, toward_zero=0.0)
-    stress = up.compute(book, MARKET).risk_units[0].components["correlation_stress"]
+    stress = up.compute(book).risk_units[0].components["correlation_stress"]
     assert stress[0] > 0.0
     assert stress[1] == 0.0
     assert stress[2] == 0.0  # one underlying: its own moves are kept exactly
     down = _model("pmargin-es", history, apc_method=ApcMethod.NONE, toward_one=0.0)
-    stress = down.compute(book, MARKET).risk_units[0].components["correlation_stress"]
+    stress = down.compute(book).risk_units[0].components["correlation_stress"]
     assert stress[1] > 0.0
     assert stress[2] == 0.0
 
@@ -259,7 +257,7 @@ def test_correlation_stress_is_positive_where_the_stress_hurts() -> None:
 def test_worst_window_stress_runs_on_real_data() -> None:
     book = _book(_account("long_long", {"BTC-PERPETUAL": 1.0, "ETH-PERPETUAL": 20.0}))
     model = _model("pmargin-es", stress_method=CorrelationStressMethod.WORST_WINDOW)
-    result = model.compute(book, MARKET)
+    result = model.compute(book)
     assert result.risk_units[0].components["correlation_stress"][0] >= 0.0
 
 
@@ -271,8 +269,8 @@ def test_no_look_ahead_history_after_the_market_date_changes_nothing() -> None:
     cut = full.as_of(AS_OF)
     book = arrange(RANDOM, MARKET)
     for name in ("pmargin-es", "pmargin-var", "pmargin-mc"):
-        a = _model(name, full).compute(book, MARKET)
-        b = _model(name, cut).compute(book, MARKET)
+        a = _model(name, full).compute(book)
+        b = _model(name, cut).compute(book)
         np.testing.assert_array_equal(a.initial_margin, b.initial_margin)
         np.testing.assert_array_equal(a.risk_units[0].pnl, b.risk_units[0].pnl)
         assert a.risk_units[0].scenario_labels == b.risk_units[0].scenario_labels
@@ -280,9 +278,9 @@ def test_no_look_ahead_history_after_the_market_date_changes_nothing() -> None:
 
 def test_monte_carlo_is_reproducible_for_a_seed() -> None:
     book = arrange(RANDOM, MARKET)
-    first = _model("pmargin-mc", seed=7).compute(book, MARKET)
-    again = _model("pmargin-mc", seed=7).compute(book, MARKET)
-    other = _model("pmargin-mc", seed=8).compute(book, MARKET)
+    first = _model("pmargin-mc", seed=7).compute(book)
+    again = _model("pmargin-mc", seed=7).compute(book)
+    other = _model("pmargin-mc", seed=8).compute(book)
     np.testing.assert_array_equal(first.initial_margin, again.initial_margin)
     np.testing.assert_array_equal(first.risk_units[0].pnl, again.risk_units[0].pnl)
     assert not np.array_equal(first.initial_margin, other.initial_margin)
@@ -293,7 +291,7 @@ def test_missing_history_names_the_variable_to_set(tmp_path: Path) -> None:
     assert isinstance(shipped, ScenarioRiskModel)
     model = shipped.with_params(history_path=str(tmp_path / "nowhere"))
     with pytest.raises(InputError, match="PMARGIN_SHARED_DATA"):
-        model.compute(_book(_account("x", {"BTC-PERPETUAL": 1.0})), MARKET)
+        model.compute(_book(_account("x", {"BTC-PERPETUAL": 1.0})))
 
 
 def test_an_underlying_without_history_is_named() -> None:
@@ -315,18 +313,17 @@ def test_an_underlying_without_history_is_named() -> None:
     )
     book = arrange(portfolio, market)
     with pytest.raises(InputError, match="SOL") as info:
-        _model("pmargin-es").compute(book, market)
+        _model("pmargin-es").compute(book)
     assert info.value.field == "underlying"
     coin = _book(_account("y", {}, {"SOL": 3.0}))
     with pytest.raises(InputError, match="SOL"):
-        _model("pmargin-es").compute(coin, MARKET)
+        _model("pmargin-es").compute(coin)
 
 
 def test_a_stale_history_is_an_error() -> None:
-    market = market_from_dict({**_books.MARKET_DATA, "timestamp": "2024-11-27T08:00:00Z"})
     old = _history().as_of("2024-06-01T00:00:00Z")
     with pytest.raises(InputError, match=r"market\.timestamp"):
-        _model("pmargin-es", old).compute(_book(_account("x", {"BTC-PERPETUAL": 1.0})), market)
+        _model("pmargin-es", old).compute(_book(_account("x", {"BTC-PERPETUAL": 1.0})))
 
 
 # ----------------------------------------------------------------------------- APC
@@ -334,14 +331,14 @@ def test_a_stale_history_is_an_error() -> None:
 
 def test_apc_options() -> None:
     book = _book(_account("x", {"BTC-PERPETUAL": 1.0, "BTC-27DEC24-90000-P": -1.0}))
-    base = _model("pmargin-es", apc_method=ApcMethod.NONE).compute(book, MARKET)
+    base = _model("pmargin-es", apc_method=ApcMethod.NONE).compute(book)
     margin = base.initial_margin[0]
-    buffer = _model("pmargin-es", apc_method=ApcMethod.BUFFER).compute(book, MARKET)
+    buffer = _model("pmargin-es", apc_method=ApcMethod.BUFFER).compute(book)
     assert buffer.initial_margin[0] == pytest.approx(1.25 * margin, rel=1e-12)
     assert buffer.risk_units[0].components["apc"][0] == pytest.approx(0.25 * margin, rel=1e-12)
-    floor = _model("pmargin-es", apc_method=ApcMethod.FLOOR).compute(book, MARKET)
+    floor = _model("pmargin-es", apc_method=ApcMethod.FLOOR).compute(book)
     assert floor.initial_margin[0] >= margin
-    weighted = _model("pmargin-es", apc_method=ApcMethod.STRESSED_WEIGHT).compute(book, MARKET)
+    weighted = _model("pmargin-es", apc_method=ApcMethod.STRESSED_WEIGHT).compute(book)
     assert weighted.risk_units[0].components["apc"][0] == 0.0
     assert len(weighted.risk_units[0].scenario_labels) > len(base.risk_units[0].scenario_labels)
 

@@ -83,4 +83,4 @@ def shipped_model() -> StandardModel:
 
 def margin(*accounts: dict[str, Any], model: StandardModel | None = None) -> MarginResult:
     """Margin the given accounts with ``model`` (default: the shipped parameters)."""
-    return (model or shipped_model()).compute(book(*accounts), market())
+    return (model or shipped_model()).compute(book(*accounts))

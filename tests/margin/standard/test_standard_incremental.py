@@ -13,11 +13,10 @@ def _after(
 ) -> tuple[float, float]:
     """IM and MM (USD) of account 0 of ``start`` after ``quantity`` of ``symbol``."""
     model = shipped_model()
-    m = market()
     holder = start if start.column(symbol) is not None else changed
     column = holder.column(symbol)
     assert column is not None
-    incremental = model.incremental(start, m, model.compute(start, m))
+    incremental = model.incremental(start, model.compute(start))
     return incremental.margin_after(
         0, holder.resolved.take([column]), start.column(symbol), quantity
     )
@@ -51,7 +50,7 @@ def test_order_equals_the_changed_book_margined(symbol: str, quantity: float) ->
     after = dict(held)
     after[symbol] = after.get(symbol, 0.0) + quantity
     changed = book(account("a", *((s, q) for s, q in after.items() if q != 0.0)))
-    full = shipped_model().compute(changed, market())
+    full = shipped_model().compute(changed)
     im, mm = _after(start, symbol, quantity, changed)
     assert im == pytest.approx(float(full.initial_margin[0]), rel=1e-12, abs=1e-9)
     assert mm == pytest.approx(float(full.maintenance_margin[0]), rel=1e-12, abs=1e-9)

@@ -13,7 +13,6 @@ from _standard_cases import (
     account,
     book,
     margin,
-    market,
     shipped_model,
 )
 
@@ -119,7 +118,7 @@ def test_native_usd_quantity_is_margined_on_its_base_size() -> None:
     arranged = book(
         {"id": "a", "positions": [{"instrument": "BTC-PERPETUAL", "quantity": 2_462_500}]}
     )
-    result = shipped_model().compute(arranged, market())
+    result = shipped_model().compute(arranged)
     np.testing.assert_allclose(
         result.risk_units[0].initial_margin, [25 * (0.02 + 25 * 0.00005)], rtol=RTOL
     )

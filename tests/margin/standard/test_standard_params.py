@@ -205,9 +205,7 @@ def test_shipped_option_default_margins_an_explicit_index_option() -> None:
         ],
     }
     snapshot = market_from_dict(data)
-    result = get_model("standard").compute(
-        arrange(portfolio_from_dict(portfolio), snapshot), snapshot
-    )
+    result = get_model("standard").compute(arrange(portfolio_from_dict(portfolio), snapshot))
     otm = (6_000.0 - 5_700.0) / 6_000.0
     per_unit = max(0.15 - otm, 0.10) * 6_000.0 + 60.0
     np.testing.assert_allclose(result.initial_margin, [200 * per_unit], rtol=1e-9)

@@ -15,7 +15,7 @@ SPX, NDX, RUT = INDEX["SPX"], INDEX["NDX"], INDEX["RUT"]
 
 def _run(*accounts: dict[str, float]) -> MarginResult:
     m = market()
-    return get_model("tims").compute(arrange(portfolio(*accounts), m), m)
+    return get_model("tims").compute(arrange(portfolio(*accounts), m))
 
 
 def _components(result: MarginResult, underlying: str, row: int = 0) -> dict[str, float]:
@@ -90,7 +90,7 @@ def test_offset_is_configurable() -> None:
     data["product_groups"][0]["offset"] = 0.5
     model = TimsModel.from_params(table(data))
     m = market()
-    result = model.compute(arrange(portfolio({"ES": 1.0, "NQ": -1.0}), m), m)
+    result = model.compute(arrange(portfolio({"ES": 1.0, "NQ": -1.0}), m))
     assert result.initial_margin[0] == pytest.approx(20 * NDX * 0.06 - 0.5 * 50 * SPX * 0.06)
 
 
@@ -143,7 +143,7 @@ def test_contributions_add_up_to_each_product_group_requirement() -> None:
     book = arrange(portfolio(*books), m)
     model = get_model("tims")
     assert isinstance(model, TimsModel)
-    result = model.compute(book, m)
+    result = model.compute(book)
     contribution = result.im_contribution.toarray()
     groups: dict[str, list[str]] = {}
     for unit in result.risk_units:

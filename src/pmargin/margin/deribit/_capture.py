@@ -358,7 +358,7 @@ def verify_capture(
     market = capture.market()
     held = capture.portfolio() if portfolio is None else _first_account(portfolio)
     book = arrange(held, market)
-    result = model.compute(book, market)
+    result = model.compute(book)
     rows: list[CaptureRow] = []
     notes: list[str] = list(result.notes)
     symbols = [i.symbol for i in book.instruments]

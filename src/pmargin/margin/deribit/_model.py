@@ -232,20 +232,20 @@ class DeribitModel:
 
     @property
     def capabilities(self) -> Capabilities:
-        """Per underlying; S:PM has the incremental pre-trade path (:meth:`incremental`).
+        """Per underlying; S:PM and X:PM have the incremental what-if path (:meth:`incremental`).
 
         Risk units: S:PM (underlying, settlement currency), in the coin or USDC; X:PM one
         unit per underlying in USD, holding that coin's balance.
         """
         return Capabilities(
             scope="underlying",
-            incremental=self.params.mode is DeribitMode.SEGREGATED,
+            incremental=True,
             row_prices=True,
         )
 
     # ------------------------------------------------------------------ public API
 
-    def compute(self, book: BookArrangement, market: MarketSnapshot) -> MarginResult:
+    def compute(self, book: BookArrangement) -> MarginResult:
         """Margin every account of ``book`` (see :class:`~pmargin.margin.MarginResult`).
 
         Risk units carry amounts in their currency (coin for S:PM inverse units, USD for X:PM);
@@ -254,6 +254,7 @@ class DeribitModel:
         of moving collateral, plus its own roll shock; the rest (delta shock, collateral) is
         ``im_other``.
         """
+        market = book.market
         n_acc, n_inst = book.shape
         general = self.params.general
         units: list[RiskUnitMargin] = []
@@ -326,13 +327,9 @@ class DeribitModel:
         contingency = np.zeros(n)
         return UnitCharges(loss, worst, roll, shock, contingency, loss + roll + shock + contingency)
 
-    def incremental(
-        self, book: BookArrangement, market: MarketSnapshot, result: MarginResult
-    ) -> IncrementalMargin | None:
-        """Pre-trade fast path (S:PM only; X:PM returns ``None``): see ``_pretrade.py``."""
-        if self.params.mode is not DeribitMode.SEGREGATED:
-            return None
-        return DeribitIncremental(self, book, market, result)
+    def incremental(self, book: BookArrangement, result: MarginResult) -> IncrementalMargin | None:
+        """One account's margin after changes from cached vectors (S:PM, X:PM): ``_pretrade.py``."""
+        return DeribitIncremental(self, book, book.market, result)
 
     def aggregate(
         self, parts: list[tuple[FloatArray, float, float | FloatArray, FloatArray]], n_standard: int

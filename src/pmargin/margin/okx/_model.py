@@ -114,32 +114,29 @@ class OkxModel:
             incremental=not self.params.mr8_enabled,
         )
 
-    def incremental(
-        self, book: BookArrangement, market: MarketSnapshot, result: MarginResult
-    ) -> IncrementalMargin | None:
+    def incremental(self, book: BookArrangement, result: MarginResult) -> IncrementalMargin | None:
         """One account's margin after an order, from cached per-unit vectors (MR8 off).
 
         ``None`` with the borrowing charge MR8 on; see ``_incremental.py``.
         """
         if self.params.mr8_enabled:
             return None
-        return OkxIncremental(self, book, market, result)
+        return OkxIncremental(self, book, book.market, result)
 
     @classmethod
     def from_params(cls, params: ParamTable) -> OkxModel:
         """Build the model from a parsed ``okx.toml`` (validated here)."""
         return cls(OkxParams.from_table(params))
 
-    def compute(self, book: BookArrangement, market: MarketSnapshot) -> MarginResult:
+    def compute(self, book: BookArrangement) -> MarginResult:
         """Margin every account of ``book``: IMR and MMR in USD, per unit and in total.
 
         Parameters
         ----------
         book
-            Accounts x instruments (base-unit quantities).
-        market
-            The snapshot the book was arranged against: its index prices (the MR1/MR6 shock
-            price of perpetuals) and asset prices (borrowed amounts) are read here.
+            Accounts x instruments (base-unit quantities), at its market: the market's index
+            prices (the MR1/MR6 shock price of perpetuals) and asset prices (borrowed amounts)
+            are read there.
 
         Returns
         -------
@@ -150,6 +147,7 @@ class OkxModel:
             ``borrowed``, ``mr8`` (its MM) and ``mr8_imr`` (its IM). Position contributions
             plus ``im_other`` (the borrowing IMR) add up to IM per account.
         """
+        market = book.market
         n_accounts, n_inst = book.shape
         quantity = sparse.csr_array(book.quantity)
         matrices = self.matrices(book.resolved, market)
@@ -386,7 +384,7 @@ class OkxModel:
             return None
         n = book.shape[0]
         borrowed, mmr, imr = np.zeros(n), np.zeros(n), np.zeros(n)
-        for currency, amount in account_equity(book, market).by_currency.items():
+        for currency, amount in account_equity(book).by_currency.items():
             debt = np.maximum(-amount, 0.0)
             if not debt.any():
                 continue

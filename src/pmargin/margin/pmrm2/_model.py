@@ -160,7 +160,7 @@ class DerivePmrm2Model:
 
     # ------------------------------------------------------------------ public API
 
-    def compute(self, book: BookArrangement, market: MarketSnapshot) -> MarginResult:
+    def compute(self, book: BookArrangement) -> MarginResult:
         """Margin every account of ``book`` (see :class:`~pmargin.margin.MarginResult`).
 
         ``im_contribution``: each position's loss in its unit's binding scenario (or forward
@@ -174,6 +174,7 @@ class DerivePmrm2Model:
             without collateral parameters.
         """
         self.capabilities.check(book.instruments)
+        market = book.market
         n_acc, n_inst = book.shape
         roles = collateral_roles(book.assets, market, self.params, self.settings)
         scen = ScenarioArrays.of(self.params)

@@ -35,6 +35,7 @@ from pmargin.history import PriceHistory
 from pmargin.margin._capabilities import Capabilities
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import UnitPositions, proportional_scale, worst_loss
+from pmargin.margin.scenario_risk._incremental import ScenarioRiskIncremental
 from pmargin.margin.scenario_risk._params import ApcMethod, ScenarioRiskParams
 from pmargin.margin.scenario_risk._precompute import (
     MarketScenarios,
@@ -88,7 +89,9 @@ class ScenarioRiskModel:
 
     params: ScenarioRiskParams
     name: str = "pmargin-es"
-    capabilities: ClassVar[Capabilities] = Capabilities(scope="account", needs_history=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        scope="account", incremental=True, needs_history=True
+    )
     """Joint scenarios of every underlying: one account-level tail measure, from history."""
     history: PriceHistory | None = field(default=None, repr=False)
 
@@ -111,20 +114,17 @@ class ScenarioRiskModel:
     def compute(
         self,
         book: BookArrangement,
-        market: MarketSnapshot,
         scenarios: MarketScenarios | None = None,
     ) -> MarginResult:
-        """Margin every account of ``book`` at ``market``.
+        """Margin every account of ``book`` at its market.
 
         Parameters
         ----------
         book
-            Accounts x instruments (base units) and balances.
-        market
-            The snapshot; its ``timestamp`` is the as-of date of the history (no later close
-            is read).
+            Accounts x instruments (base units) and balances, at its market: the market's
+            ``timestamp`` is the as-of date of the history (no later close is read).
         scenarios
-            The precompute stage at ``market.timestamp`` (:meth:`precompute`, or its uncached
+            The precompute stage at ``book.market.timestamp`` (:meth:`precompute`, or its uncached
             twin :meth:`precompute_reference`); ``None`` takes :meth:`precompute`'s cached one.
 
         Returns
@@ -142,6 +142,7 @@ class ScenarioRiskModel:
             balance whose underlying the model's history lacks (naming it), a history that
             ends too long before the market timestamp.
         """
+        market = book.market
         p = self.params
         n_acc = book.shape[0]
         # arrange units: one unit "*" (joint scenarios of every underlying) with the moving
@@ -168,14 +169,11 @@ class ScenarioRiskModel:
             revalued = self._revalue(book.resolved, source, moving, store, tag, keys)
             other = self._measure(quantity, exposure, revalued, source)
             stressed = np.maximum(stressed, other)
-        correlation_stress = np.maximum(stressed - measure, 0.0)
-        floor = None
+        floor_margin = None
         if p.apc_method is ApcMethod.FLOOR and sets.floor is not None:
             revalued = self._revalue(book.resolved, sets.floor, moving, store, -1, keys)
-            floor = revalued, sets.floor
-        apc = self._apc(quantity, exposure, floor, measure + correlation_stress)
-        im = measure + correlation_stress + apc
-        mm = p.mm_fraction * im
+            floor_margin = self._measure(quantity, exposure, revalued, sets.floor)
+        correlation_stress, apc, im, mm = self.charges(measure, stressed, floor_margin)
 
         # attribution: Euler shares over each account's tail, scaled to IM
         positions = UnitPositions.whole(quantity)
@@ -330,26 +328,43 @@ class ScenarioRiskModel:
             out[rows] = np.maximum(value, 0.0)
         return out
 
-    def _apc(
-        self,
-        quantity: Any,
-        exposure: FloatArray,
-        floor: tuple[_Revalued, JointScenarios] | None,
-        margin: FloatArray,
-    ) -> FloatArray:
-        """Return the anti-procyclicality component per account (USD, >= 0).
+    def charges(
+        self, measure: FloatArray, stressed: FloatArray, floor: FloatArray | None
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Correlation stress, anti-procyclicality, IM and MM from the sets' measures (USD).
 
-        ``floor`` is the floor set revalued, given when the tool is ``floor``.
+        Parameters
+        ----------
+        measure
+            Shape ``(n,)``: ``max(0, measure)`` over the base set.
+        stressed
+            Shape ``(n,)``: the largest ``max(0, measure)`` over the correlation-stressed sets
+            (0 without any).
+        floor
+            Shape ``(n,)``: ``max(0, measure)`` over the floor set, given when the APC tool is
+            ``floor`` (else ``None``).
+
+        Returns
+        -------
+        tuple
+            ``(correlation_stress, apc, initial_margin, maintenance_margin)``, shape ``(n,)``
+            each, >= 0 (module docstring).
         """
         p = self.params
+        correlation_stress = np.maximum(stressed - measure, 0.0)
+        margin = measure + correlation_stress
         if p.apc_method is ApcMethod.BUFFER:
-            buffer: FloatArray = p.apc_buffer * margin
-            return buffer
-        if p.apc_method is ApcMethod.FLOOR and floor is not None:
-            floor_margin = self._measure(quantity, exposure, *floor)
-            uplift: FloatArray = np.maximum(floor_margin - margin, 0.0)
-            return uplift
-        return np.zeros(margin.shape)
+            apc: FloatArray = p.apc_buffer * margin
+        elif p.apc_method is ApcMethod.FLOOR and floor is not None:
+            apc = np.maximum(floor - margin, 0.0)
+        else:
+            apc = np.zeros(margin.shape)
+        im = measure + correlation_stress + apc
+        return correlation_stress, apc, im, p.mm_fraction * im
+
+    def incremental(self, book: BookArrangement, result: MarginResult) -> ScenarioRiskIncremental:
+        """One account's margin after changes from its cached P&L vectors: ``_incremental.py``."""
+        return ScenarioRiskIncremental(self, book, book.market, result)
 
     def _attribution(
         self,

@@ -80,7 +80,7 @@ class StandardModel:
     --------
     >>> from pmargin.margin import get_model
     >>> model = get_model("standard")  # doctest: +SKIP
-    >>> result = model.compute(book, market)  # doctest: +SKIP
+    >>> result = model.compute(book)  # doctest: +SKIP
     """
 
     name: str = "standard"
@@ -108,8 +108,8 @@ class StandardModel:
         """
         return cls(StandardParams.from_table(params))
 
-    def compute(self, book: BookArrangement, market: MarketSnapshot) -> MarginResult:
-        """Margin every account of ``book`` at ``market``.
+    def compute(self, book: BookArrangement) -> MarginResult:
+        """Margin every account of ``book`` at its market.
 
         Returns
         -------
@@ -126,6 +126,7 @@ class StandardModel:
         MarketDataError
             For an index price the parameters ask for and the market lacks.
         """
+        market = book.market
         resolved = book.resolved
         charges = self.charges(resolved, market, book.index_usd)
         quantity = sparse.csr_array(book.quantity)
@@ -231,11 +232,9 @@ class StandardModel:
             option_mm=option_mm,
         )
 
-    def incremental(
-        self, book: BookArrangement, market: MarketSnapshot, result: MarginResult
-    ) -> IncrementalMargin:
+    def incremental(self, book: BookArrangement, result: MarginResult) -> IncrementalMargin:
         """One account's margin after an order, O(1) per order: see ``_incremental.py``."""
-        return StandardIncremental(self, book, market, result)
+        return StandardIncremental(self, book, book.market, result)
 
     def _option_charges(
         self,

@@ -45,7 +45,6 @@ from pmargin.margin.tims._pieces import (
     per_contract_minimum,
     valuation_points,
 )
-from pmargin.market import MarketSnapshot
 from pmargin.risk import instrument_pnl, settlement_to_usd
 from pmargin.valuation import ResolvedInstruments
 
@@ -90,15 +89,14 @@ class TimsModel:
         """Build the model from a parsed ``tims.toml`` (validated here)."""
         return cls(TimsParams.from_table(params))
 
-    def compute(self, book: BookArrangement, market: MarketSnapshot) -> MarginResult:
+    def compute(self, book: BookArrangement) -> MarginResult:
         """Margin every account of ``book`` (USD; IM = MM).
 
         Parameters
         ----------
         book
-            Accounts x instruments (base-unit quantities).
-        market
-            The snapshot the book was arranged against (only its timestamp is read here).
+            Accounts x instruments (base-unit quantities), at its market (only its timestamp
+            is read here).
 
         Returns
         -------
@@ -106,6 +104,7 @@ class TimsModel:
             One risk unit per class group with the components of :data:`COMPONENTS`; IM
             contributions add up to IM per account (``im_other`` is 0).
         """
+        market = book.market
         n_accounts, n_inst = book.shape
         quantity = sparse.csr_array(book.quantity)
         resolved = book.resolved
