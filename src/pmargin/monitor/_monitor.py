@@ -92,6 +92,10 @@ class Monitor:
     breakers
         Circuit-breaker limits: a :class:`BreakerConfig`, a TOML file merged over the shipped
         ``circuit_breakers.toml``, or ``None`` for the shipped defaults.
+    scope
+        ``"underlying"`` or ``"account"`` when already known for this model and these
+        instruments (:meth:`with_book` passes its own); ``None`` decides it: per underlying
+        where the model's units are per underlying and add up to its whole-book margin.
 
     Raises
     ------
@@ -115,6 +119,7 @@ class Monitor:
         market: MarketSnapshot,
         *,
         breakers: BreakerConfig | str | Path | None = None,
+        scope: Scope | None = None,
     ) -> None:
         self._start = book
         self._model = model
@@ -126,7 +131,7 @@ class Monitor:
         self._column_code = codes
         underlyings = tuple(dict.fromkeys(codes.tolist()))
         self._breakers = CircuitBreakers(config, market.timestamp, market.index, underlyings)
-        self._scope: Scope = unit_scope(model)
+        self._scope: Scope = unit_scope(model) if scope is None else scope
         self._blocks: dict[str, _Block] = {}
         for code in dict.fromkeys([*underlyings, *book.assets]):
             self._blocks[code] = self._new_block(code)
@@ -142,7 +147,7 @@ class Monitor:
         if book.market is market:
             at_market = {code: block.start.resolved for code, block in self._blocks.items()}
         self._refresh(tuple(self._blocks), market, at_market)
-        if self._scope == "underlying" and not self._units_add_up(market):
+        if scope is None and self._scope == "underlying" and not self._units_add_up(market):
             self._scope = "account"
             self._refresh(tuple(self._blocks), market)
         self._codes: Int8Array = status_codes(self._equity, self._im, self._mm)
@@ -228,9 +233,14 @@ class Monitor:
         """Return a monitor of ``book`` (new positions, e.g. after liquidations) at this market.
 
         The feed state carries over: paused underlyings, jump references, clean-tick counts and
-        the event clock, so a book change never resets a circuit breaker.
+        the event clock, so a book change never resets a circuit breaker. So does the margin
+        scope (same model, same instruments: not checked again), and a ``book`` already at this
+        market (``book.market is self.market``, e.g. the liquidation engine's book after an
+        episode) is not resolved again.
         """
-        new = Monitor(book, self.model, self.market, breakers=self.breaker_config)
+        new = Monitor(
+            book, self.model, self.market, breakers=self.breaker_config, scope=self._scope
+        )
         new._breakers = self._breakers
         new._now = self._now
         return new
