@@ -45,6 +45,8 @@ INCREMENTAL = {
     "pmargin-es",
     "pmargin-var",
     "pmargin-mc",
+    "derive-pmrm2",
+    "tims",
 }
 NEEDS_HISTORY = {"pmargin-es", "pmargin-var", "pmargin-mc"}
 DERIVE_LIMIT = "Derive's PMRM_2 margins USDC-settled (linear) options and perpetuals only"

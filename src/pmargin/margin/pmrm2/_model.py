@@ -50,6 +50,7 @@ from pmargin.margin.pmrm2._book import (
     unit_portfolio,
 )
 from pmargin.margin.pmrm2._engine import compute_pmrm2
+from pmargin.margin.pmrm2._incremental import Pmrm2Incremental
 from pmargin.margin.pmrm2._parameters import Pmrm2Parameters
 from pmargin.margin.pmrm2._result import Pmrm2Result
 from pmargin.margin.pmrm2._stages import (
@@ -139,10 +140,11 @@ class DerivePmrm2Model:
     settings: BookSettings = field(default_factory=BookSettings)
     name: str = "derive-pmrm2"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        scope="account", margins=pmrm2_margins, limit=PMRM2_LIMIT
+        scope="account", incremental=True, margins=pmrm2_margins, limit=PMRM2_LIMIT
     )
     """Per underlying plus an account unit ``"*"`` (collateral, oracle contingency) over all
-    of them; linear options and perpetuals only."""
+    of them; linear options and perpetuals only; one account's margin after a change from its
+    cached per-unit sums (:meth:`incremental`)."""
 
     @classmethod
     def from_params(cls, params: ParamTable) -> DerivePmrm2Model:
@@ -193,6 +195,13 @@ class DerivePmrm2Model:
             im_other += collateral.initial_margin
         contribution = scatter_columns(blocks, (n_acc, n_inst))
         return MarginResult.from_units(self.name, book, market, units, contribution, im_other)
+
+    def incremental(self, book: BookArrangement, result: MarginResult) -> Pmrm2Incremental:
+        """One account's margin after changes from its cached per-unit sums.
+
+        See ``_incremental.py``; ``result`` is ``self.compute(book)``.
+        """
+        return Pmrm2Incremental(self, book, result)
 
     def engine_result(
         self, book: BookArrangement, market: MarketSnapshot, account: str, underlying: str

@@ -38,6 +38,7 @@ from pmargin.margin._scenario_margin import (
     unit_pnl,
     worst_loss,
 )
+from pmargin.margin.tims._incremental import TimsIncremental
 from pmargin.margin.tims._params import TimsParams
 from pmargin.margin.tims._pieces import (
     offset_factors,
@@ -81,8 +82,9 @@ class TimsModel:
 
     params: TimsParams
     name: str = "tims"
-    capabilities: ClassVar[Capabilities] = Capabilities(scope="account")
-    """Class groups, offset within product groups that can span underlyings."""
+    capabilities: ClassVar[Capabilities] = Capabilities(scope="account", incremental=True)
+    """Class groups, offset within product groups that can span underlyings; one account's
+    margin after an order from its cached class-group vectors (:meth:`incremental`)."""
 
     @classmethod
     def from_params(cls, params: ParamTable) -> TimsModel:
@@ -134,6 +136,13 @@ class TimsModel:
         ordered = tuple(units[g.underlying] for g in classes)
         contribution = scatter_columns(parts, (n_accounts, n_inst))
         return MarginResult.from_units(self.name, book, market, ordered, contribution)
+
+    def incremental(self, book: BookArrangement, result: MarginResult) -> TimsIncremental:
+        """One account's margin after changes from its cached class-group vectors.
+
+        See ``_incremental.py``; ``result`` is ``self.compute(book)``.
+        """
+        return TimsIncremental(self, book, result)
 
     def points(self, underlying: str) -> FloatArray:
         """Valuation points (relative moves) of an underlying, shape ``(2 * per_side,)``."""
