@@ -16,6 +16,7 @@ __all__ = [
     "FloatArray",
     "Int8Array",
     "IntArray",
+    "StrArray",
 ]
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
@@ -29,6 +30,9 @@ Int8Array: TypeAlias = npt.NDArray[np.int8]
 
 IntArray: TypeAlias = npt.NDArray[np.int64]
 """An int64 array of any shape (rows, columns, scenario indices; -1 for none)."""
+
+StrArray: TypeAlias = npt.NDArray[np.str_]
+"""A fixed-width unicode array of any shape (currency codes)."""
 
 ArrayLike: TypeAlias = npt.ArrayLike
 """Anything :func:`numpy.asarray` accepts: scalars, sequences, arrays."""

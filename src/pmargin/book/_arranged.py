@@ -47,7 +47,13 @@ from pmargin.errors import InputError
 from pmargin.instruments import Instrument
 from pmargin.market import MarketSnapshot
 from pmargin.pricing import base_units_at_price, delta_one_pnl
-from pmargin.valuation import ResolvedInstruments, Valuation, resolve_instruments, value_instruments
+from pmargin.valuation import (
+    ResolvedInstruments,
+    Valuation,
+    columns_by,
+    resolve_instruments,
+    value_instruments,
+)
 
 __all__ = ["BookArrangement", "arrange"]
 
@@ -225,18 +231,20 @@ class BookArrangement:
         BookArrangement
             Shape ``(n_rows, n_held)``: the columns holding a stored entry in any of ``rows``
             (book order, resolved instruments taken, not looked up again); every asset column
-            kept, balances copied; the same market.
+            kept, balances copied; the same market. A book of moved rows gives a book of
+            moved rows (the rows' and columns' :attr:`row_moves` taken along).
         """
         index = np.asarray(rows, dtype=np.int64)
         held, quantity = take_rows(sparse.csr_array(self.quantity), index, None)
         _, unrealised = take_rows(sparse.csr_array(self.unrealised), index, held)
         return self._same_market(
-            account_ids=tuple(self.account_ids[int(r)] for r in index),
+            account_ids=tuple(map(self.account_ids.__getitem__, index.tolist())),
             resolved=self.resolved.take(held),
             quantity=quantity,
             assets=self.assets,
             balances=self.balance_matrix[index],
             unrealised=unrealised,
+            row_moves=None if self.row_moves is None else self.row_moves.take(index, held),
         )
 
     def take_accounts_reference(self, rows: Sequence[int] | IntArray) -> BookArrangement:
@@ -252,6 +260,7 @@ class BookArrangement:
             balances=self.balance_matrix[index].copy(),
             unrealised=sparse.csr_array(sparse.csr_array(self.unrealised)[index][:, held]),
             market=self.market,
+            row_moves=None if self.row_moves is None else self.row_moves.take(index, held),
         )
 
     def take_columns(
@@ -270,7 +279,9 @@ class BookArrangement:
         Returns
         -------
         BookArrangement
-            Shape ``(n_accounts, n_cols)``, the same accounts and market; balances copied.
+            Shape ``(n_accounts, n_cols)``, the same accounts and market; balances copied. A
+            book of moved rows gives a book of moved rows (its columns' :attr:`row_moves`
+            taken).
 
         Raises
         ------
@@ -290,6 +301,7 @@ class BookArrangement:
             assets=tuple(assets),
             balances=self.balance_matrix[:, keep].copy(),
             unrealised=sparse.csr_array(sparse.csr_array(self.unrealised)[:, cols]),
+            row_moves=None if self.row_moves is None else self.row_moves.take(None, cols),
         )
 
     def _same_market(self, **fields: Any) -> BookArrangement:
@@ -297,6 +309,23 @@ class BookArrangement:
         book = BookArrangement(market=self.market, **fields)
         book._cache["market"] = self._market_cache()
         return book
+
+    def _ordinary(self, operation: str) -> None:
+        """Refuse ``operation`` on a book of moved rows (it would drop the rows' own prices).
+
+        Raises
+        ------
+        InputError
+            Field ``row_moves``: this book is a book of moved rows.
+        """
+        if self.row_moves is not None:
+            raise InputError(
+                "row_moves",
+                operation,
+                "is not defined on a book of moved rows (each row at its own prices: for "
+                "margining, equity, take_accounts and take_columns only); apply it to the book "
+                "the rows were moved from",
+            )
 
     def _market_cache(self) -> dict[str, Any]:
         """Return what depends on the market alone: one dict shared by books derived here."""
@@ -332,7 +361,13 @@ class BookArrangement:
         BookArrangement
             Same accounts, instruments (resolved shared) and market; the other rows' values
             unchanged.
+
+        Raises
+        ------
+        InputError
+            Field ``row_moves``: a book of moved rows (:meth:`moved_rows`).
         """
+        self._ordinary("with_account")
         book = self
         if positions is not None:
             upnl = {} if unrealised is None else unrealised
@@ -394,12 +429,18 @@ class BookArrangement:
         -------
         BookArrangement
             Same accounts, columns, stored entries and balances, at ``market``; a new cache.
+
+        Raises
+        ------
+        InputError
+            Field ``row_moves``: a book of moved rows (:meth:`moved_rows`).
         """
+        self._ordinary("rebased")
         if resolved is None:
             resolved = resolve_instruments(self.instruments, market)
         f0 = self.resolved.underlying_price
         f = resolved.underlying_price
-        futures = np.array([i.is_futures_style for i in resolved.instruments], dtype=bool)
+        futures = resolved.terms.is_futures_style
         scale = base_units_at_price(f, f0, futures & resolved.is_inverse)
         drift = np.where(futures, delta_one_pnl(f, f0, resolved.is_inverse), 0.0)
         q0 = sparse.csr_array(self.quantity)
@@ -443,8 +484,10 @@ class BookArrangement:
         Raises
         ------
         InputError
-            Field ``moves.<underlying>``: a move not finite or ``<= -1``.
+            Field ``moves.<underlying>``: a move not finite or ``<= -1``; field ``row_moves``:
+            a book of moved rows (:meth:`moved_rows`).
         """
+        self._ordinary("moved")
         checked = check_moves(moves)
         if not any(checked.values()):
             return self
@@ -473,9 +516,17 @@ class BookArrangement:
 
         One book in which every row sits at its own prices (:func:`~pmargin.book.moved_rows`,
         shapes there): what a model declaring ``Capabilities(row_prices=True)`` margins in one
-        computation. Its :attr:`row_moves` is set; it is for margining and equity only (the
-        other operations do not carry the rows' moves).
+        computation. Its :attr:`row_moves` is set; it is for margining and equity,
+        :meth:`take_accounts` and :meth:`take_columns` (which carry the rows' moves); the other
+        operations raise on it.
+
+        Raises
+        ------
+        InputError
+            Field ``row_moves``: this book is itself a book of moved rows; field ``moves``:
+            see :func:`~pmargin.book.moved_rows`.
         """
+        self._ordinary("moved_rows")
         return moved_rows(self, rows, names, moves, vol_beta)
 
     def with_row_moves(self, row_moves: RowMoves) -> BookArrangement:
@@ -508,16 +559,14 @@ class BookArrangement:
         MarketDataError
             The market has no index for one of the underlyings.
         """
-        index = np.asarray(columns, dtype=np.int64)
-        instruments = self.instruments
-        names = [instruments[int(j)].underlying for j in index]
-        out = np.array([self.market.index_price(u) for u in names], dtype=np.float64)
-        if self.row_moves is not None:
-            for name in set(names) & set(self.row_moves.names):
-                scale = self.row_moves.column_multiplier(name)
-                assert scale is not None
-                mine = np.array([u == name for u in names], dtype=bool)
-                out[mine] *= scale[index[mine]]
+        index = np.asarray(columns, dtype=np.int64).reshape(-1)
+        names = self.resolved.terms.underlying[index]
+        out = np.zeros(index.size)
+        for name, at in columns_by(names).items():
+            out[at] = self.market.index_price(name)
+            scale = None if self.row_moves is None else self.row_moves.column_multiplier(name)
+            if scale is not None:
+                out[at] *= scale[index[at]]
         return out
 
     @property
@@ -534,7 +583,7 @@ class BookArrangement:
     @property
     def settlement_currencies(self) -> tuple[str, ...]:
         """Settlement currency of each instrument (coin for inverse, quote for linear)."""
-        return tuple(i.settlement_currency for i in self.instruments)
+        return tuple(self.resolved.terms.settlement_currency.tolist())
 
     @property
     def shape(self) -> tuple[int, int]:

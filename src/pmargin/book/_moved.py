@@ -5,10 +5,12 @@ index, ``prices[u]``, explicit forwards, futures and perpetual marks and surface
 forwards, so the basis of every future and the forward curve keep their shape. Options keep
 their implied vol per strike (sticky strike) unless ``vol_beta`` is set, in which case every
 vol of ``u`` is multiplied by ``(1 + m) ** -vol_beta`` (surface total variance by
-``(1 + m) ** (-2 vol_beta)``). What positions do is the arranged book's rule
-(:meth:`pmargin.book.BookArrangement.rebased`): inverse futures keep their USD notional, the
-move's P&L on futures and perpetuals goes to their unrealised P&L; balances are revalued at
-the moved market.
+``(1 + m) ** (-2 vol_beta)``), an option's vol capped at :data:`~pmargin.market.MAX_VOL` (10,
+the largest implied vol a market takes: :func:`moved_vol`, so a large ``vol_beta`` at a deep
+fall gives a vol of 10, not a market that cannot be built). What positions do is the arranged
+book's rule (:meth:`pmargin.book.BookArrangement.rebased`): inverse futures keep their USD
+notional, the move's P&L on futures and perpetuals goes to their unrealised P&L; balances are
+revalued at the moved market.
 
 :func:`moved_market` moves a snapshot (the book's options get an ``iv`` mark, so that resolving
 them afresh at the moved market gives their sticky-strike vol); :func:`moved_resolved` moves
@@ -24,9 +26,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pmargin._typing import FloatArray
+from pmargin._typing import ArrayLike, BoolArray, FloatArray, StrArray
 from pmargin.errors import InputError
-from pmargin.market import Mark, MarketSnapshot, RawSVI, SurfaceSlice, VolSurface, describe_symbol
+from pmargin.market import (
+    MAX_VOL,
+    Mark,
+    MarketSnapshot,
+    RawSVI,
+    SurfaceSlice,
+    VolSurface,
+    describe_symbol,
+)
 from pmargin.valuation import ResolvedInstruments, VolSource
 
 __all__ = [
@@ -35,6 +45,7 @@ __all__ = [
     "mark_kinds",
     "moved_market",
     "moved_resolved",
+    "moved_vol",
     "resolved_at",
 ]
 
@@ -149,11 +160,11 @@ def moved_market(
         elif symbol in option_vols:
             continue  # below
         elif mark.iv is not None:
-            marks[symbol] = Mark(iv=mark.iv * m**-vol_beta)
+            marks[symbol] = Mark(iv=float(moved_vol(mark.iv, m, vol_beta)))
     for symbol, (underlying, vol) in option_vols.items():
         m = mult.get(underlying)
         if m is not None:
-            marks[symbol] = Mark(iv=vol * m**-vol_beta)
+            marks[symbol] = Mark(iv=float(moved_vol(vol, m, vol_beta)))
     surfaces = {
         u: _moved_surface(s, mult[u], vol_beta) if u in mult else s
         for u, s in market.surfaces.items()
@@ -187,6 +198,34 @@ def _moved_surface(surface: VolSurface, mult: float, vol_beta: float) -> VolSurf
     return VolSurface(surface.underlying, slices, surface.asof)
 
 
+def moved_vol(vol: ArrayLike, mult: ArrayLike, vol_beta: float) -> FloatArray:
+    """Return implied vols after their underlying's price is multiplied by ``mult``.
+
+    ``vol x mult ** -vol_beta``, at most :data:`~pmargin.market.MAX_VOL` (the largest vol a
+    market accepts): the one vol rule of :func:`moved_market` and :func:`resolved_at`, so
+    the distance search's reference and per-row paths move vols alike.
+
+    Parameters
+    ----------
+    vol
+        Annualised implied vols (decimal), any shape.
+    mult
+        ``1 + move`` of the underlying, broadcast against ``vol``.
+    vol_beta
+        Vol response (0: the vol is kept, sticky strike).
+
+    Returns
+    -------
+    FloatArray
+        The broadcast shape of ``vol`` and ``mult``.
+    """
+    moved: FloatArray = np.minimum(
+        np.asarray(vol, dtype=np.float64) * np.asarray(mult, dtype=np.float64) ** -vol_beta,
+        MAX_VOL,
+    )
+    return moved
+
+
 def moved_resolved(
     resolved: ResolvedInstruments, moves: Mapping[str, float], vol_beta: float
 ) -> ResolvedInstruments:
@@ -203,15 +242,18 @@ def moved_resolved(
     ResolvedInstruments
         Arrays of shape ``(n,)``, the instruments in the same order.
     """
-    instruments = resolved.instruments
+    terms = resolved.terms
 
-    def multipliers(codes: list[str]) -> FloatArray:
-        return np.array([1.0 + moves.get(code, 0.0) for code in codes], dtype=np.float64)
+    def multipliers(codes: StrArray) -> FloatArray:
+        out = np.ones(codes.size)
+        for code, move in moves.items():
+            out[codes == code] = 1.0 + move
+        return out
 
-    m_under = multipliers([i.underlying for i in instruments])
-    m_quote = multipliers([i.quote for i in instruments])
-    m_settle = multipliers([i.settlement_currency for i in instruments])
-    moving = [i.underlying in moves for i in instruments]
+    m_under = multipliers(terms.underlying)
+    m_quote = multipliers(terms.quote)
+    m_settle = multipliers(terms.settlement_currency)
+    moving = np.isin(terms.underlying, list(moves))
     return resolved_at(resolved, m_under, m_quote, m_settle, vol_beta, moving)
 
 
@@ -221,7 +263,7 @@ def resolved_at(
     m_quote: FloatArray,
     m_settle: FloatArray,
     vol_beta: float,
-    moving: list[bool] | None = None,
+    moving: BoolArray | None = None,
 ) -> ResolvedInstruments:
     """Return ``resolved`` with each instrument's prices multiplied, by array arithmetic alone.
 
@@ -233,10 +275,10 @@ def resolved_at(
         Shape ``(n,)``: multiplier ``1 + move`` of each instrument's underlying, quote and
         settlement currency (1 where it does not move).
     vol_beta
-        Option vols times ``m_under ** -vol_beta``.
+        Option vols times ``m_under ** -vol_beta``, at most ``MAX_VOL`` (:func:`moved_vol`).
     moving
-        Per instrument, whether its underlying moves (its option reads an ``iv`` mark);
-        ``None``: where ``m_under != 1``.
+        Shape ``(n,)``: whether each instrument's underlying moves (its option reads an ``iv``
+        mark); ``None``: where ``m_under != 1``.
 
     Returns
     -------
@@ -246,7 +288,11 @@ def resolved_at(
         ``iv`` mark (``VolSource.MARK_IV``); strikes, times and rates unchanged.
     """
     if moving is None:
-        moving = (m_under != 1.0).tolist()
+        moving = m_under != 1.0
+    to_mark = np.flatnonzero(resolved.is_option & moving).tolist()
+    vol_source = list(resolved.vol_source)
+    for j in to_mark:
+        vol_source[j] = VolSource.MARK_IV
     return ResolvedInstruments(
         instruments=resolved.instruments,
         is_option=resolved.is_option,
@@ -255,14 +301,10 @@ def resolved_at(
         underlying_price=resolved.underlying_price * m_under / m_quote,
         strike=resolved.strike,
         time=resolved.time,
-        vol=np.where(resolved.is_option, resolved.vol * m_under**-vol_beta, resolved.vol),
+        vol=np.where(resolved.is_option, moved_vol(resolved.vol, m_under, vol_beta), resolved.vol),
         rate=resolved.rate,
         quote_usd=resolved.quote_usd * m_quote,
         settlement_usd=resolved.settlement_usd * m_settle,
-        vol_source=tuple(
-            VolSource.MARK_IV if option and move else source
-            for option, move, source in zip(
-                resolved.is_option.tolist(), moving, resolved.vol_source, strict=True
-            )
-        ),
+        vol_source=tuple(vol_source),
+        terms=resolved.terms,
     )

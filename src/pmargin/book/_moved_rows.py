@@ -4,10 +4,12 @@
 row ``k`` at its own relative moves ``moves[k]`` of some underlyings, by the rule of
 :meth:`~pmargin.book.BookArrangement.moved` (every USD price of ``u`` times ``1 + m``, sticky
 strike unless ``vol_beta``, inverse futures keep their USD notional, futures P&L into
-``unrealised``, balances at the moved prices). Rows that share a move vector share columns; a
-row with a move vector of its own gets columns of its own (a block-diagonal book: column ``j``
-is one instrument resolved at one move vector). So one model computation margins every row
-at its own prices.
+``unrealised``, balances at the moved prices). Column ``j`` is one instrument resolved at one
+set of multipliers of the names it depends on (its underlying, quote and settlement currency):
+rows that hold the instrument at the same multipliers share the column, whatever their moves of
+other underlyings (an ETH option of a row whose BTC alone moves sits in the ETH option's unmoved
+column); a row with moves of its own gets columns of its own. So one model computation margins
+every row at its own prices, each instrument revalued once per distinct price it is held at.
 
 The prices a model reads beyond the resolved columns (a balance's USD price, the index of a
 column's underlying, a risk unit's USD rate) go through the book
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import sparse
 
-from pmargin._typing import FloatArray, IntArray
+from pmargin._typing import FloatArray, IntArray, StrArray
 from pmargin.book._moved import resolved_at
 from pmargin.errors import InputError
 
@@ -49,7 +51,8 @@ class RowMoves:
         Shape ``(n_rows, n_names)``: row ``a``'s multiplier of each name.
     columns
         Shape ``(n_columns, n_names)``: the multipliers column ``j``'s instrument is resolved
-        at (those of every row holding it).
+        at, for the names it depends on (its underlying, quote, settlement currency: those of
+        every row holding it); 1 for the others.
     """
 
     names: tuple[str, ...]
@@ -62,6 +65,18 @@ class RowMoves:
             return None
         out: FloatArray = self.rows[:, self.names.index(name)]
         return out
+
+    def take(self, rows: IntArray | None, columns: IntArray | None) -> RowMoves:
+        """Return the multipliers of ``rows`` and ``columns`` (int64 indices; ``None``: all).
+
+        What :meth:`~pmargin.book.BookArrangement.take_accounts` and
+        :meth:`~pmargin.book.BookArrangement.take_columns` carry to the book they return.
+        """
+        return RowMoves(
+            self.names,
+            self.rows if rows is None else self.rows[rows],
+            self.columns if columns is None else self.columns[columns],
+        )
 
     def column_multiplier(self, name: str) -> FloatArray | None:
         """Shape ``(n_columns,)``: every column's multiplier of ``name``; ``None`` if fixed."""
@@ -96,8 +111,9 @@ def moved_rows(
     Returns
     -------
     BookArrangement
-        ``n`` rows (account ids repeated where rows repeat), one column per (distinct move
-        vector, instrument held by a row with it), the book's assets and market, and
+        ``n`` rows (account ids repeated where rows repeat), one column per (instrument,
+        distinct multipliers of its underlying, quote and settlement currency among the rows
+        holding it), in book column order, the book's assets and market, and
         :attr:`~pmargin.book.BookArrangement.row_moves` set. Row ``k`` margins and values as
         ``book.take_accounts([rows[k]]).moved(dict(zip(names, moves[k])), vol_beta)`` does.
 
@@ -113,30 +129,32 @@ def moved_rows(
         raise InputError("moves", move.shape, f"must have shape (len(rows), len(names)) = {n, k}")
     if not np.all(np.isfinite(move) & (move > -1.0)):
         raise InputError("moves", "non-finite or <= -1", "must be finite relative moves > -1")
-    vectors, group = np.unique(move, axis=0, return_inverse=True)
-    group = group.reshape(n).astype(np.int64)
+    vectors, group = _unique_rows(move)
     mult = np.concatenate([1.0 + vectors, np.ones((vectors.shape[0], 1))], axis=1)
+    code = _name_codes(book, tuple(names))
+    key = _ColumnKey(code, mult, group)
     q = sparse.csr_array(book.quantity)
-    n_cols = q.shape[1]
     owner, picked = _entries(q.indptr, index)
-    keys, local = np.unique(group[owner] * n_cols + q.indices[picked], return_inverse=True)
-    column, column_group = keys % n_cols, keys // n_cols
+    keys, first, local = np.unique(
+        key(owner, q.indices[picked]), return_index=True, return_inverse=True
+    )
+    column = keys // key.n_groups
+    column_group = group[owner[first]]  # a row whose moves the column is resolved at
     indptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n))]).astype(np.int64)
     shape = (n, keys.size)
     quantity = sparse.csr_array((q.data[picked], local.reshape(-1), indptr), shape=shape)
     u = sparse.csr_array(book.unrealised)
     u_owner, u_picked = _entries(u.indptr, index)
-    u_keys = group[u_owner] * n_cols + u.indices[u_picked]
+    u_keys = key(u_owner, u.indices[u_picked])
     at = np.minimum(np.searchsorted(keys, u_keys), max(keys.size - 1, 0))
     kept = keys[at] == u_keys if keys.size else np.zeros(u_keys.size, dtype=bool)
     unrealised = sparse.coo_array(
         (u.data[u_picked][kept], (u_owner[kept], at[kept])), shape=shape
     ).tocsr()
-    code = _name_codes(book, tuple(names))
     m_under, m_quote, m_settle = (mult[column_group, c[column]] for c in code)
     base = book.resolved.take(column)
     flat = type(book)(
-        account_ids=tuple(book.account_ids[int(r)] for r in index),
+        account_ids=tuple(map(book.account_ids.__getitem__, index.tolist())),
         resolved=base,
         quantity=quantity,
         assets=book.assets,
@@ -145,8 +163,62 @@ def moved_rows(
         market=book.market,
     )
     at_moves = flat.rebased(book.market, resolved_at(base, m_under, m_quote, m_settle, vol_beta))
-    row_moves = RowMoves(tuple(names), mult[group, :k], mult[column_group, :k])
+    named = np.arange(k)[None, :]
+    depends = np.zeros((column.size, k), dtype=bool)
+    for c in code:
+        depends |= c[column][:, None] == named
+    columns = np.where(depends, mult[column_group, :k], 1.0)
+    row_moves = RowMoves(tuple(names), mult[group, :k], columns)
     return at_moves.with_row_moves(row_moves)
+
+
+class _ColumnKey:
+    """The column of the book of moved rows an entry (row ``k``, book column ``j``) goes to.
+
+    Two entries share a column when they hold the same instrument at the same multipliers of
+    its underlying, quote and settlement currency (whatever the other names' moves): the key
+    is ``j x n_groups + id``, ``id`` numbering the distinct multiplier triples that the move
+    vectors give the instruments with ``j``'s (underlying, quote, settlement) codes.
+    """
+
+    def __init__(
+        self, code: tuple[IntArray, IntArray, IntArray], mult: FloatArray, group: IntArray
+    ) -> None:
+        base = mult.shape[1]  # codes run from 0 to n_names (not moved)
+        patterns, pattern = np.unique(
+            (code[0] * base + code[1]) * base + code[2], return_inverse=True
+        )
+        self.pattern = pattern.reshape(-1).astype(np.int64)
+        self.n_groups = mult.shape[0]
+        self.ids = np.empty((patterns.size, self.n_groups), dtype=np.int64)
+        for p, packed in enumerate(patterns.tolist()):
+            cols = [packed // (base * base), packed // base % base, packed % base]
+            self.ids[p] = _unique_rows(mult[:, cols])[1]
+        self.group = group
+
+    def __call__(self, owner: IntArray, columns: IntArray) -> IntArray:
+        """Shape ``(n_entries,)``: the key of each entry (row ``owner``, book column)."""
+        ids = self.ids[self.pattern[columns], self.group[owner]]
+        out: IntArray = columns.astype(np.int64) * self.n_groups + ids
+        return out
+
+
+def _unique_rows(a: FloatArray) -> tuple[FloatArray, IntArray]:
+    """Distinct rows of ``a`` (shape ``(m, c)``) and the distinct row of each, shape ``(m,)``.
+
+    As ``np.unique(a, axis=0, return_inverse=True)`` (rows in lexicographic order), by one
+    lexsort.
+    """
+    m = a.shape[0]
+    if m == 0 or a.shape[1] == 0:
+        return a[: min(m, 1)].copy(), np.zeros(m, dtype=np.int64)
+    order = np.lexsort(a.T[::-1])
+    ordered = a[order]
+    new = np.ones(m, dtype=bool)
+    new[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+    inverse = np.empty(m, dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return ordered[new], inverse
 
 
 def _entries(indptr: IntArray, rows: IntArray) -> tuple[IntArray, IntArray]:
@@ -162,11 +234,12 @@ def _name_codes(
     book: BookArrangement, names: tuple[str, ...]
 ) -> tuple[IntArray, IntArray, IntArray]:
     """Per book column: position in ``names`` of its underlying, quote, settlement (else n)."""
-    where = {u: i for i, u in enumerate(names)}
-    n = len(names)
-    instruments = book.instruments
-    return (
-        np.array([where.get(i.underlying, n) for i in instruments], dtype=np.int64),
-        np.array([where.get(i.quote, n) for i in instruments], dtype=np.int64),
-        np.array([where.get(i.settlement_currency, n) for i in instruments], dtype=np.int64),
-    )
+    terms = book.resolved.terms
+
+    def code(codes: StrArray) -> IntArray:
+        out = np.full(codes.size, len(names), dtype=np.int64)
+        for i, name in reversed(list(enumerate(names))):  # the first of a repeated name wins
+            out[codes == name] = i
+        return out
+
+    return code(terms.underlying), code(terms.quote), code(terms.settlement_currency)

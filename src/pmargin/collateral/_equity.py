@@ -29,6 +29,7 @@ from pmargin._typing import FloatArray
 from pmargin.book import BookArrangement
 from pmargin.errors import InputError
 from pmargin.market import MarketSnapshot
+from pmargin.valuation import columns_by
 
 __all__ = [
     "AccountEquity",
@@ -163,7 +164,7 @@ def _settlement_values(book: BookArrangement) -> sparse.csr_array:
     per_unit = np.zeros(len(resolved))
     if len(resolved):
         price = book.valuation.price
-        holds_value = np.array([not i.is_futures_style for i in resolved.instruments], dtype=bool)
+        holds_value = ~resolved.terms.is_futures_style
         per_unit = np.where(holds_value, price, 0.0)
     quantity = sparse.csr_array(book.quantity)
     return sparse.csr_array(quantity * per_unit[np.newaxis, :] + book.unrealised)
@@ -189,9 +190,7 @@ def _account_equity(book: BookArrangement, market: MarketSnapshot) -> AccountEqu
     by_currency: dict[str, FloatArray] = {
         asset: balances[:, k].copy() for k, asset in enumerate(book.assets)
     }
-    currencies = _settlement_currencies(book)
-    for currency in dict.fromkeys(currencies):
-        columns = np.flatnonzero(np.asarray(currencies, dtype=object) == currency)
+    for currency, columns in columns_by(book.resolved.terms.settlement_currency).items():
         held = np.asarray(settlement_value[:, columns].sum(axis=1)).ravel()
         by_currency[currency] = by_currency.get(currency, np.zeros(book.shape[0])) + held
     return AccountEquity(
@@ -201,11 +200,6 @@ def _account_equity(book: BookArrangement, market: MarketSnapshot) -> AccountEqu
         position_value_usd=position_value_usd,
         by_currency=by_currency,
     )
-
-
-def _settlement_currencies(book: BookArrangement) -> list[str]:
-    """Currency each position's value is in: its cash asset (settlement currency)."""
-    return [i.cash_asset for i in book.instruments]
 
 
 def haircut_charge(

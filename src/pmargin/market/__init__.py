@@ -6,6 +6,7 @@ A :class:`MarketSnapshot` is immutable and validated; load one from a JSON or YA
 years from the snapshot timestamp. See ``docs/market.md`` for the file format and every rule.
 """
 
+from pmargin.market._checks import MAX_VOL
 from pmargin.market._codec import MARKET_FIELDS, market_from_dict, market_to_dict
 from pmargin.market._futures import describe_symbol
 from pmargin.market._loader import load_market
@@ -16,6 +17,7 @@ from pmargin.market._svi import RawSVI, raw_svi_total_variance
 
 __all__ = [
     "MARKET_FIELDS",
+    "MAX_VOL",
     "REPORTING_CURRENCY",
     "Mark",
     "MarketSnapshot",

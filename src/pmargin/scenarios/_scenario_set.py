@@ -140,7 +140,7 @@ class ScenarioSet:
 
     def _applies(self, resolved: ResolvedInstruments) -> np.ndarray:
         """Boolean ``(n_instruments, n_scenarios)``: does scenario j move instrument i."""
-        names = np.array([i.underlying for i in resolved.instruments], dtype=object)
+        names = resolved.terms.underlying
         mask = np.ones((len(resolved), self.n_scenarios), dtype=bool)
         for j, scenario in enumerate(self.scenarios):
             if scenario.underlying is not None:

@@ -27,7 +27,7 @@ for linear, the coin for inverse), default 0 as Deribit marks.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -37,8 +37,12 @@ from pmargin.errors import InputError, MarketDataError
 from pmargin.instruments import Instrument, Kind
 from pmargin.market import MarketSnapshot
 from pmargin.pricing import IVStatus, describe_iv_status, implied_vol
+from pmargin.valuation._terms import InstrumentTerms
 
 __all__ = ["ResolvedInstruments", "VolSource", "resolve_instruments"]
+
+_READ_TERMS = InstrumentTerms.of(())
+"""Default of :attr:`ResolvedInstruments.terms`: read them from the instruments."""
 
 
 class VolSource:
@@ -77,6 +81,15 @@ class ResolvedInstruments:
         USD per unit of settlement currency (the coin's spot price for inverse contracts).
     vol_source
         One :class:`VolSource` value per instrument.
+    terms
+        The instruments' terms as arrays (:class:`~pmargin.valuation.InstrumentTerms`;
+        keyword-only): read from ``instruments`` when not given, carried along by
+        :meth:`take` and :meth:`concat`. Give them only for these same instruments.
+
+    Raises
+    ------
+    InputError
+        Field ``terms``: terms of another number of instruments.
     """
 
     instruments: tuple[Instrument, ...]
@@ -91,6 +104,18 @@ class ResolvedInstruments:
     quote_usd: FloatArray
     settlement_usd: FloatArray
     vol_source: tuple[str, ...]
+    terms: InstrumentTerms = field(default=_READ_TERMS, kw_only=True, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Read the instruments' terms when they are not given."""
+        if self.terms is _READ_TERMS:
+            object.__setattr__(self, "terms", InstrumentTerms.of(self.instruments))
+        elif len(self.terms) != len(self.instruments):
+            raise InputError(
+                "terms",
+                len(self.terms),
+                f"must be the terms of the {len(self.instruments)} instruments",
+            )
 
     def __len__(self) -> int:
         return len(self.instruments)
@@ -107,11 +132,13 @@ class ResolvedInstruments:
 
     def take(self, columns: Sequence[int] | npt.NDArray[np.int64]) -> ResolvedInstruments:
         """Select the instruments at ``columns`` (in that order) without new look-ups."""
-        index = np.asarray(columns, dtype=np.int64)
+        index = np.asarray(columns, dtype=np.int64).reshape(-1)
         arrays = {name: getattr(self, name)[index] for name in _ARRAY_FIELDS}
+        at = index.tolist()
         return ResolvedInstruments(
-            instruments=tuple(self.instruments[int(j)] for j in index),
-            vol_source=tuple(self.vol_source[int(j)] for j in index),
+            instruments=tuple(map(self.instruments.__getitem__, at)),
+            vol_source=tuple(map(self.vol_source.__getitem__, at)),
+            terms=self.terms.take(index),
             **arrays,
         )
 
@@ -124,6 +151,7 @@ class ResolvedInstruments:
         return ResolvedInstruments(
             instruments=self.instruments + other.instruments,
             vol_source=self.vol_source + other.vol_source,
+            terms=self.terms.concat(other.terms),
             **arrays,
         )
 

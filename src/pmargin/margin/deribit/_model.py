@@ -43,7 +43,6 @@ from pmargin.margin._params import load_parameter_file
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
     binding_contribution,
-    group_columns,
     scatter_columns,
     unit_pnl,
 )
@@ -70,7 +69,7 @@ from pmargin.margin.deribit._risk_matrix import (
 from pmargin.market import MarketSnapshot
 from pmargin.risk import instrument_pnl
 from pmargin.scenarios import RiskMatrixScenario, ScenarioSet, VolShockKind
-from pmargin.valuation import ResolvedInstruments, value_instruments
+from pmargin.valuation import ResolvedInstruments, columns_by, value_instruments
 
 __all__ = ["DeribitModel", "DeribitUnitVectors", "UnitCharges"]
 
@@ -351,12 +350,17 @@ class DeribitModel:
             Shape ``(n, n_scenarios)``: the aggregated risk vector.
         """
         mode = self.params.assumptions.extended_dampener_mode
-        aggregated = np.zeros_like(parts[0][0])
+        aggregated: FloatArray | None = None
         for pre, offset, cap, dampener in parts:
-            aggregated += aggregate_risk_vector(
+            vector = aggregate_risk_vector(
                 pre, n_standard, pnl_offset=offset, max_offsetable=cap, dampener=dampener,
                 mode=mode,
             )  # fmt: skip
+            if aggregated is None:
+                aggregated = vector  # a new array: the other parts are added into it
+            else:
+                aggregated += vector
+        assert aggregated is not None, "a unit has at least one part"
         return aggregated
 
     def part(
@@ -425,7 +429,7 @@ class DeribitModel:
 
     @staticmethod
     def _underlyings(book: BookArrangement) -> Iterator[tuple[str, IntArray]]:
-        yield from group_columns(book.instruments, lambda i: i.underlying).items()
+        yield from columns_by(book.resolved.terms.underlying).items()
 
     def _matrix(self, book: BookArrangement, underlying: str, columns: IntArray) -> _Matrix:
         """Revalue one underlying's instruments once per scenario."""
@@ -461,7 +465,7 @@ class DeribitModel:
 
     def _segregated(self, book: BookArrangement, m: _Matrix) -> Iterator[DeribitUnitVectors]:
         """One coin- or stablecoin-denominated unit per settlement currency of ``m``."""
-        currencies = np.asarray([i.settlement_currency for i in m.resolved.instruments])
+        currencies = m.resolved.terms.settlement_currency
         for currency in dict.fromkeys(currencies.tolist()):
             rows = np.flatnonzero(currencies == currency)
             cp = self.params.currency(currency)
@@ -524,7 +528,7 @@ class DeribitModel:
         usd = m.pnl * settle_rate + premium
         usd[:, m.n_standard :] *= m.weights[None, :]
         unit_value = np.where(res.is_inverse, res.settlement_usd, res.underlying_usd)
-        currencies = [i.settlement_currency for i in res.instruments]
+        currencies = res.terms.settlement_currency
         rate = np.zeros(m.columns.size)
         parts: list[tuple[FloatArray, float, float | FloatArray, FloatArray]] = []
         n_s = len(m.scenarios)
@@ -541,10 +545,11 @@ class DeribitModel:
             collateral_pnl = np.outer(amounts * price * (1.0 - haircut), moves)
             collateral_pnl[:, m.n_standard :] *= m.weights[None, :]
             net_delta = net_delta + amounts * price * (1.0 - haircut)
-        keys = list(dict.fromkeys([*currencies, *([coin] if collateral is not None else [])]))
+        extra = [coin] if collateral is not None else []
+        keys = list(dict.fromkeys([*currencies.tolist(), *extra]))
         for currency in keys:
             cp = self.params.currency(currency)
-            rows = np.flatnonzero(np.asarray(currencies, dtype=object) == currency)
+            rows = np.flatnonzero(currencies == currency)
             rate[rows] = unit_value[rows] * roll_shock_rate(
                 res.time[rows], cp.min_annualised_move, cp.annualised_move_risk
             )
