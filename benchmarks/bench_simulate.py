@@ -21,6 +21,9 @@ seconds / fast seconds on identical inputs, with the two runs' results checked e
 liquidated accounts, bad debt). The replay's time grows with the accounts liquidated, about
 linearly in the population, so the ratio at 1,000 accounts stands for the one at 10,000; the
 10,000-account fast replay is printed beside it. Target: ratio >= 10 under ``standard``.
+The reference is about twice as slow as the replay was before the what-if path (it also
+values each account's equity from scratch and margins it alone for the contribution order),
+so this ratio overstates the gain over that code about twofold; docs/simulate.md gives both.
 """
 
 from __future__ import annotations
