@@ -2,10 +2,15 @@
 
 The book: the example portfolio (seed 7) over the example market, its BTC accounts and its
 ETH accounts paired into ``N_ACCOUNTS`` accounts that each hold both (positions and balances
-of the pair summed), arranged once (not timed). Timed: one
-:func:`pmargin.health.liquidation_distance` call per model (per underlying down and up, and
-the joint move; tolerance 1e-4, equal joint direction), best of ``REPEATS``. The note gives
-the model computations made and the seconds per account.
+of the pair summed), arranged once (not timed). Timed per model: the first
+:func:`pmargin.health.liquidation_distance` call of the process for that model (per underlying
+down and up, and the joint move; tolerance 1e-4, equal joint direction; for the first model
+this includes loading the compiled pricing kernel), then the best of ``REPEATS`` warm calls
+(the row's seconds), each by the wall clock and by the process's CPU time (the CPU time is what
+an unloaded machine's wall clock would show; on a shared machine the wall clock waits for
+other processes), and :func:`pmargin.health.liquidation_distance_reference` once in the same
+run (the ratio and the largest difference of the moves). The target (2 s per 1,000 accounts)
+is judged on the first call's wall clock.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from pmargin.market import MarketSnapshot, load_market
 
 MODELS = ("deribit", "standard")
 N_ACCOUNTS = int(os.environ.get("PMARGIN_BENCH_DISTANCE_ACCOUNTS", "1000"))
-REPEATS = int(os.environ.get("PMARGIN_BENCH_DISTANCE_REPEATS", "1"))
+REPEATS = int(os.environ.get("PMARGIN_BENCH_DISTANCE_REPEATS", "3"))
 TARGET_SECONDS = 2.0
 """Issue 10: 1,000 accounts holding BTC and ETH under 2 s."""
 _EXAMPLE_MARKET = os.path.join(
@@ -61,8 +66,12 @@ def run() -> list[Row]:
     rows = []
     for name in MODELS:
         model = get_model(name)
-        found = liquidation_distance(book, market, model)
-        seconds = best_time(functools.partial(liquidation_distance, book, market, model), REPEATS)
+        call = functools.partial(liquidation_distance, book, market, model)
+        first_cpu, start = time.process_time(), time.perf_counter()
+        found = call()
+        first, first_cpu = time.perf_counter() - start, time.process_time() - first_cpu
+        seconds = best_time(call, REPEATS)
+        cpu = best_time(call, REPEATS, clock=time.process_time)
         start = time.perf_counter()
         ref = liquidation_distance_reference(book, market, model)
         slow = time.perf_counter() - start
@@ -70,16 +79,17 @@ def run() -> list[Row]:
             float(np.nanmax(np.abs(getattr(found, f) - getattr(ref, f)), initial=0.0))
             for f in ("move_down", "move_up", "joint_scale")
         )
-        met = "met" if seconds * N_ACCOUNTS / 1000 < TARGET_SECONDS else "missed"
+        met = "met" if first * 1000 / N_ACCOUNTS < TARGET_SECONDS else "missed"
         rows.append(
             Row(
                 "liquidation distance, BTC+ETH accounts",
                 name,
                 N_ACCOUNTS,
                 seconds,
+                f"first call {first:.2f} s ({first_cpu:.2f} s CPU), warm {cpu:.2f} s CPU; "
                 f"{found.evaluations} computations vs reference {slow:.1f} s / "
                 f"{ref.evaluations} (x{slow / seconds:.1f}); max move difference {diff:.1e}; "
-                f"2 s per 1,000 target {met}",
+                f"2 s per 1,000 target (first call) {met}",
             )
         )
     return rows

@@ -487,7 +487,7 @@ class DeribitModel:
             coin = bool(np.any(inverse))
             yield self._vectors(
                 book, m, currency, usd_rate, cols, pnl, rate * unit_value, rows,
-                m.delta_usd[rows], np.zeros_like(pre), pre,
+                m.delta_usd[rows], np.zeros(pre.shape), pre,
                 [self.part(pre, m.underlying, currency, usd_rate, coin=coin)], coin=coin,
             )  # fmt: skip
 
