@@ -34,7 +34,12 @@ from pmargin.margin._incremental import PositionChange, UnitIncremental
 from pmargin.margin._result import MarginResult
 from pmargin.margin.scenario_risk._params import ApcMethod
 from pmargin.margin.scenario_risk._sources import JointScenarios
-from pmargin.margin.scenario_risk._tail import tail_measure
+from pmargin.margin.scenario_risk._tail import (
+    smallest,
+    tail_count,
+    tail_measure,
+    tail_measure_of_smallest,
+)
 from pmargin.market import MarketSnapshot
 from pmargin.valuation import ResolvedInstruments
 
@@ -97,7 +102,10 @@ class ScenarioRiskIncremental(UnitIncremental[_Account]):
         self.n_stressed = len(sets.stressed)
         ends = np.cumsum([0, *(source.weights.size for source in self.sources)]).tolist()
         self.cells = list(itertools.pairwise(ends))
-        self._batches = _batches(self.sources, self.cells)
+        self._tails = [
+            _SetTail.of(source, cells, model)
+            for source, cells in zip(self.sources, self.cells, strict=True)
+        ]
         self._store = stage.rows
         rows, self._moving = self._revalue(book.resolved, moving)
         self._rows = rows  # (n_instruments, n_cells): USD P&L per base unit, every set
@@ -125,11 +133,14 @@ class ScenarioRiskIncremental(UnitIncremental[_Account]):
         """
         start, end = self.quantity.indptr[row], self.quantity.indptr[row + 1]
         columns = self.quantity.indices[start:end]
-        pnl = np.asarray(self.quantity.data[start:end] @ self._rows[columns], dtype=np.float64)
+        n_base = self._n_base
+        pnl = np.empty(self._rows.shape[1])
+        pnl[:n_base] = self.base[row]  # the run's own sums (the same terms)
+        rest = pnl[n_base:]
+        np.dot(self.quantity.data[start:end], self._rows[columns, n_base:], out=rest)
         exposure = self.exposure[row]
         if exposure.size:
-            pnl += exposure @ self._moving
-        pnl[: self._n_base] = self.base[row]  # the run's own sums (the same terms)
+            rest += exposure @ self._moving[:, n_base:]
         im, mm = self.account_margin(row)
         return _Account(pnl), im, mm
 
@@ -162,18 +173,13 @@ class ScenarioRiskIncremental(UnitIncremental[_Account]):
     def unit_margin(self, state: _Account) -> tuple[float, float]:
         """Return IM and MM (USD) of the account's P&L, reduced as the model reduces.
 
-        The measure of each set (:func:`tail_measure`: the value the model's
+        The measure of each set (the value the model's
         :func:`~pmargin.margin.scenario_risk._tail.account_tail` gives, summed in another
-        order), consecutive sets of as many equally weighted scenarios in one call; then
+        order): of equally weighted scenarios from the set's ``k`` smallest P&L
+        (:func:`smallest`, :func:`tail_measure_of_smallest`), else :func:`tail_measure`; then
         :meth:`ScenarioRiskModel.charges`.
         """
-        p = self.model.params
-        level, kind, boundary = p.confidence, p.measure.value, p.boundary
-        measures: list[float] = []
-        for start, stop, n_sets, weights in self._batches:
-            block = state.pnl[start:stop].reshape(n_sets, -1)
-            value = tail_measure(block, level, weights, kind, boundary)
-            measures.extend(np.maximum(value, 0.0).tolist())
+        measures = [max(float(tail.measure(state.pnl)), 0.0) for tail in self._tails]
         measure = np.array(measures[:1])
         stressed = np.array([max([0.0, *measures[1 : 1 + self.n_stressed]])])
         has_floor = len(measures) > 1 + self.n_stressed
@@ -238,21 +244,36 @@ class ScenarioRiskIncremental(UnitIncremental[_Account]):
         return self._moves[code]
 
 
-def _batches(
-    sources: tuple[JointScenarios, ...], cells: list[tuple[int, int]]
-) -> list[tuple[int, int, int, FloatArray]]:
-    """Return the runs of sets measured in one call: ``(start, stop, n_sets, weights)``.
+@dataclass(frozen=True, slots=True)
+class _SetTail:
+    """How to take one scenario set's measure from an account's P&L vector."""
 
-    Sets run together when they have as many scenarios and each set's weights are all equal
-    (the measure then reads only the count, :func:`tail_measure`).
-    """
-    runs: list[tuple[int, int, int, FloatArray]] = []
-    for source, (start, stop) in zip(sources, cells, strict=True):
+    start: int
+    stop: int
+    k: int  # tail size of equally weighted scenarios; 0: weighted (tail_measure)
+    weights: FloatArray
+    level: float
+    kind: str
+    boundary: str
+
+    @classmethod
+    def of(
+        cls, source: JointScenarios, cells: tuple[int, int], model: ScenarioRiskModel
+    ) -> _SetTail:
+        p = model.params
         w = source.weights
-        if runs and bool(np.all(w == w[0])):
-            first, _, n_sets, weights = runs[-1]
-            if w.size == weights.size and bool(np.all(weights == weights[0])):
-                runs[-1] = (first, stop, n_sets + 1, weights)
-                continue
-        runs.append((start, stop, 1, w))
-    return runs
+        equal = bool(np.all(w == w[0]))
+        k = tail_count(w.size, p.confidence) if equal else 0
+        return cls(*cells, k, w, p.confidence, p.measure.value, p.boundary)
+
+    def measure(self, pnl: FloatArray) -> float:
+        """VaR or ES of the set's cells of ``pnl`` (``(n_cells,)``, USD), a loss > 0."""
+        cells = pnl[self.start : self.stop]
+        if self.k:
+            part = smallest(cells, self.k)
+            n = self.stop - self.start
+            return float(tail_measure_of_smallest(part, n, self.level, self.kind, self.boundary))
+        value = tail_measure(
+            cells[np.newaxis, :], self.level, self.weights, self.kind, self.boundary
+        )
+        return float(value[0])

@@ -23,7 +23,15 @@ import numpy as np
 
 from pmargin._typing import FloatArray, IntArray
 
-__all__ = ["AccountTail", "account_tail", "tail_measure"]
+__all__ = [
+    "AccountTail",
+    "account_tail",
+    "smallest",
+    "smallest_reference",
+    "tail_count",
+    "tail_measure",
+    "tail_measure_of_smallest",
+]
 
 _LEVEL_TOLERANCE = 1e-9
 """Same tolerance as :mod:`pmargin.risk._measures`: ``(1 - a) W`` within ``1e-9 W`` of a step."""
@@ -90,7 +98,7 @@ def account_tail(
         order = np.argsort(pnl, axis=1, kind="stable")
         index, weight = _weighted_tail(order, w, level, measure, boundary)
     else:
-        k = max(1, math.ceil((1.0 - level) * n - _LEVEL_TOLERANCE * n))
+        k = tail_count(n, level)
         worst = _k_worst(pnl, k)
         if measure == "var":
             index = worst[:, k - 1 : k]
@@ -143,18 +151,91 @@ def tail_measure(
     w = np.asarray(weights, dtype=np.float64)
     if not np.all(w == w[0]):
         return account_tail(pnl, level, w, measure, boundary).measure
-    k = max(1, math.ceil((1.0 - level) * n - _LEVEL_TOLERANCE * n))
+    k = tail_count(n, level)
     part = np.partition(pnl, k - 1, axis=1)
+    return tail_measure_of_smallest(part, n, level, measure, boundary)
+
+
+def tail_count(n: int, level: float) -> int:
+    """Scenarios in the tail of ``n`` equally weighted ones: ``ceil((1 - level) n)``, >= 1.
+
+    ``(1 - level) n`` within ``1e-9 n`` of an integer counts as that integer (the tolerance
+    of :mod:`pmargin.risk`).
+    """
+    return max(1, math.ceil((1.0 - level) * n - _LEVEL_TOLERANCE * n))
+
+
+def tail_measure_of_smallest(
+    part: FloatArray, n: int, level: float, measure: str, boundary: str = "whole"
+) -> FloatArray:
+    """VaR or ES of equally weighted scenarios from the smallest P&L of each row.
+
+    Parameters
+    ----------
+    part
+        Shape ``(..., m)`` with ``m >= k = tail_count(n, level)``: along the last axis, the
+        ``k``-th smallest P&L of the row at ``k - 1`` and the ``k - 1`` smaller ones before
+        it (a partition at ``k - 1``, or the smallest sorted ascending), USD.
+    n
+        Scenarios in each row (equally weighted).
+    level, measure, boundary
+        As :func:`tail_measure`.
+
+    Returns
+    -------
+    FloatArray
+        Shape ``part.shape[:-1]``: the measure, a loss as a positive number (USD).
+    """
+    k = tail_count(n, level)
     if measure == "var":
-        var: FloatArray = -part[:, k - 1]
+        var: FloatArray = -part[..., k - 1]
         return var
     if boundary == "split":
         last = np.clip((1.0 - level) * n - (k - 1), 0.0, 1.0)
-        total = part[:, : k - 1].sum(axis=1) + last * part[:, k - 1]
+        total = part[..., : k - 1].sum(axis=-1) + last * part[..., k - 1]
         split: FloatArray = -total / (k - 1 + last)
         return split
-    whole: FloatArray = -part[:, :k].mean(axis=1)
+    whole: FloatArray = -part[..., :k].sum(axis=-1) / k  # the mean, as ndarray.mean sums
     return whole
+
+
+def smallest(row: FloatArray, k: int, block: int = 8) -> FloatArray:
+    """Return the ``k`` smallest values of a row, ascending, sorting only a few candidates.
+
+    The row is cut into blocks of ``block`` values; ``t``, the ``k``-th smallest block
+    minimum, has at least ``k`` values ``<= t`` (one per block), so the ``k`` smallest of the
+    row are among the values ``<= t``: those are sorted, not the row. With fewer than ``k``
+    blocks the row is partitioned (:func:`numpy.partition`) and its ``k`` smallest sorted.
+
+    Parameters
+    ----------
+    row
+        Shape ``(n,)``, ``n >= k >= 1``.
+    k
+        How many values.
+    block
+        Values per block (8: a block minimum per cache line of float64).
+
+    Returns
+    -------
+    FloatArray
+        Shape ``(k,)``: the ``k`` smallest values, ascending (ties kept as values).
+    """
+    n = row.shape[0]
+    if -(-n // block) < k:
+        return np.sort(np.partition(row, k - 1)[:k])
+    minima = np.minimum.reduceat(row, np.arange(0, n, block))
+    minima.partition(k - 1)
+    candidates = row[row <= minima[k - 1]]
+    candidates.sort()
+    result: FloatArray = candidates[:k]
+    return result
+
+
+def smallest_reference(row: FloatArray, k: int) -> FloatArray:
+    """:func:`smallest` by sorting the whole row: ``sort(row)[:k]``, shape ``(k,)``."""
+    result: FloatArray = np.sort(row)[:k]
+    return result
 
 
 def _weighted_tail(
