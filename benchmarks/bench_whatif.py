@@ -8,8 +8,9 @@ it supports. Then ``N_ORDERS`` random orders (a random account; an instrument th
 2 % of it) are answered three ways in the same run:
 
 * **what-if**: :meth:`AccountWhatIf.margin_after`, the model's incremental path where it has
-  one (Deribit S:PM and X:PM, ``standard``, ``okx`` with MR8 off, ``pmargin-es``), else the
-  account's one-row book margined alone;
+  one (every registered model: Deribit S:PM and X:PM, ``standard``, ``okx`` with MR8 off,
+  ``derive-pmrm2``, ``tims``, ``pmargin-es``/``-var``/``-mc``), else the account's one-row
+  book margined alone;
 * **one-row**: the same call on a what-if built with ``incremental=False``: the account's row
   cut out of the book, changed, and margined alone by the model (re-margining a one-row book,
   the baseline of the targets);
@@ -21,8 +22,8 @@ One untimed pass of all three over every order fills the caches and asserts they
 and the best pass's mean microseconds per call is kept. Reported per model: the what-if's
 mean, the one-row mean, their ratio, and the targets (what-if below 200 us for ``standard``,
 ``deribit`` and ``okx``; at least 20x the one-row re-margin for every model), each marked met or
-missed. ``pmargin-es`` needs the shared data folder; without it its rows are skipped with a
-note.
+missed. Every registered model (:data:`pmargin.margin.MODELS`) has a row. The scenario-risk
+models need the shared data folder; without it their rows are skipped with a note.
 """
 
 from __future__ import annotations
@@ -39,10 +40,9 @@ from pmargin.book import BookArrangement, arrange, example_portfolio
 from pmargin.errors import InputError
 from pmargin.health import AccountWhatIf, MarginSnapshot, Trade
 from pmargin.instruments import Instrument, parse_symbol
-from pmargin.margin import get_model
+from pmargin.margin import MODELS, get_model
 from pmargin.market import load_market
 
-MODELS = ("standard", "deribit", "deribit-cross", "okx", "pmargin-es", "derive-pmrm2", "tims")
 UNDER_200_US = ("standard", "deribit", "okx")
 TARGET_US = 200.0
 TARGET_RATIO = 20.0
@@ -119,7 +119,7 @@ def run() -> list[Row]:
     whole = arrange(example_portfolio(market, N_ACCOUNTS), market)
     rows: list[Row] = []
     table: list[str] = []
-    for name in MODELS:
+    for name in MODELS:  # every registered model
         model = get_model(name)
         book, new = _book_for(name, whole)
         try:

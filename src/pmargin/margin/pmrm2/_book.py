@@ -29,7 +29,7 @@ underlying from these rules (the reference the vectorised model is tested agains
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -48,8 +48,10 @@ from pmargin.margin.pmrm2._portfolio import (
     OptionArrays,
     Pmrm2Portfolio,
 )
+from pmargin.margin.pmrm2._stages import OptionPrecompute, ScenarioArrays, precompute_options
 from pmargin.market import MarketSnapshot
 from pmargin.timeutil import SECONDS_PER_YEAR
+from pmargin.valuation import ResolvedInstruments
 
 __all__ = [
     "PMRM2_LIMIT",
@@ -57,6 +59,7 @@ __all__ = [
     "ExpiryGroup",
     "UnitColumns",
     "collateral_roles",
+    "group_precompute",
     "pmrm2_margins",
     "unit_columns",
     "unit_portfolio",
@@ -272,6 +275,45 @@ def unit_columns(
             )
         )
     return tuple(units)
+
+
+def group_precompute(
+    resolved: ResolvedInstruments,
+    groups: Sequence[ExpiryGroup],
+    params: Pmrm2Parameters,
+    scen: ScenarioArrays,
+) -> OptionPrecompute:
+    """Precompute stage of one underlying's options, expiry group by expiry group.
+
+    Parameters
+    ----------
+    resolved
+        The instruments the groups' columns index.
+    groups
+        The underlying's expiry groups (:attr:`UnitColumns.groups`), at least one.
+    params, scen
+        PMRM_2 parameters and its scenarios as arrays.
+
+    Returns
+    -------
+    OptionPrecompute
+        Per group ``(n_groups,)`` and per option (options in group order, ``(n_options,)``;
+        values ``(n_options, n_s + 3)``, USD per base unit): :func:`precompute_options`.
+    """
+    sizes = np.array([g.columns.size for g in groups])
+    cols = np.concatenate([g.columns for g in groups])
+    return precompute_options(
+        np.array([g.seconds for g in groups]),
+        np.zeros(len(groups)),
+        np.array([g.forward for g in groups]),
+        np.array([g.rate for g in groups]),
+        np.repeat(np.arange(len(groups)), sizes),
+        resolved.strike[cols] * resolved.quote_usd[cols],
+        resolved.is_call[cols],
+        resolved.vol[cols],
+        params,
+        scen,
+    )
 
 
 def stable_price(market: MarketSnapshot, settings: BookSettings) -> float:

@@ -41,6 +41,7 @@ from pmargin.margin.pmrm2._book import (
     CollateralRole,
     ExpiryGroup,
     collateral_roles,
+    group_precompute,
     stable_price,
     unit_columns,
 )
@@ -50,7 +51,6 @@ from pmargin.margin.pmrm2._stages import (
     delta_one_pnl,
     expiry_pnl,
     im_loss_factor,
-    precompute_options,
     requirements,
     worst_loss,
 )
@@ -59,7 +59,7 @@ from pmargin.valuation import ResolvedInstruments
 if TYPE_CHECKING:  # _model imports this module: the model is a type here, never imported
     from pmargin.margin.pmrm2._model import DerivePmrm2Model
 
-__all__ = ["Pmrm2Incremental", "option_values"]
+__all__ = ["Pmrm2Incremental"]
 
 _OTHER = "*"
 """The account-level unit of non-risk-cancelling collateral."""
@@ -115,48 +115,6 @@ class _Unit:
     held: dict[int | str, float] = field(default_factory=dict)  # position key -> base units
 
 
-def option_values(
-    resolved: ResolvedInstruments,
-    groups: Sequence[ExpiryGroup],
-    model: DerivePmrm2Model,
-    scen: ScenarioArrays,
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Precompute stage of one underlying's options, expiry group by expiry group.
-
-    Parameters
-    ----------
-    resolved
-        The instruments the groups' columns index.
-    groups
-        The underlying's expiry groups (:class:`~pmargin.margin.pmrm2._book.UnitColumns`).
-    model, scen
-        The model and its scenarios as arrays.
-
-    Returns
-    -------
-    values
-        ``(n_options, n_s + 3)``: each option's USD value per base unit (every scenario, then
-        spot 1, basis up, basis down), options in group order.
-    disc_pos, disc_neg, factor
-        ``(n_groups,)``: each group's static discounts and forward contingency factor.
-    """
-    sizes = np.array([g.columns.size for g in groups])
-    cols = np.concatenate([g.columns for g in groups])
-    pre = precompute_options(
-        np.array([g.seconds for g in groups]),
-        np.zeros(len(groups)),
-        np.array([g.forward for g in groups]),
-        np.array([g.rate for g in groups]),
-        np.repeat(np.arange(len(groups)), sizes),
-        resolved.strike[cols] * resolved.quote_usd[cols],
-        resolved.is_call[cols],
-        resolved.vol[cols],
-        model.params,
-        scen,
-    )
-    return pre.values, pre.disc_pos, pre.disc_neg, pre.forward_factor
-
-
 class Pmrm2Incremental(UnitIncremental[_Unit]):
     """Cached per-unit state of a PMRM_2 margin run, for position and balance changes.
 
@@ -197,7 +155,13 @@ class Pmrm2Incremental(UnitIncremental[_Unit]):
                 )
             if not uc.groups:
                 continue
-            values, disc_pos, disc_neg, factor = option_values(res, uc.groups, model, self.scen)
+            pre = group_precompute(res, uc.groups, p, self.scen)
+            values, disc_pos, disc_neg, factor = (
+                pre.values,
+                pre.disc_pos,
+                pre.disc_neg,
+                pre.forward_factor,
+            )
             k = 0
             for i, g in enumerate(uc.groups):
                 key = self._group_key(uc.underlying, g.columns[0], res)
@@ -381,7 +345,13 @@ class Pmrm2Incremental(UnitIncremental[_Unit]):
                 known[0].rate,
             )
         )
-        values, disc_pos, disc_neg, factor = option_values(one, [group], self.model, self.scen)
+        pre = group_precompute(one, [group], self.model.params, self.scen)
+        values, disc_pos, disc_neg, factor = (
+            pre.values,
+            pre.disc_pos,
+            pre.disc_neg,
+            pre.forward_factor,
+        )
         if known is None:
             params = _GroupParams(float(disc_pos[0]), float(disc_neg[0]), float(factor[0]))
             self._groups[key] = (group, params)

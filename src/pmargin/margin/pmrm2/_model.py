@@ -44,6 +44,7 @@ from pmargin.margin.pmrm2._book import (
     CollateralRole,
     UnitColumns,
     collateral_roles,
+    group_precompute,
     pmrm2_margins,
     stable_price,
     unit_columns,
@@ -60,7 +61,6 @@ from pmargin.margin.pmrm2._stages import (
     delta_one_pnl,
     expiry_pnl,
     im_loss_factor,
-    precompute_options,
     requirements,
     worst_loss,
 )
@@ -392,21 +392,9 @@ class DerivePmrm2Model:
         if not uc.groups:
             return []
         res = book.resolved
-        sizes = np.array([g.columns.size for g in uc.groups])
         cols = np.concatenate([g.columns for g in uc.groups])
         strike = res.strike[cols] * res.quote_usd[cols]
-        pre = precompute_options(
-            np.array([g.seconds for g in uc.groups]),
-            np.zeros(len(uc.groups)),
-            np.array([g.forward for g in uc.groups]),
-            np.array([g.rate for g in uc.groups]),
-            np.repeat(np.arange(len(uc.groups)), sizes),
-            strike,
-            res.is_call[cols],
-            res.vol[cols],
-            self.params,
-            scen,
-        )
+        pre = group_precompute(res, uc.groups, self.params, scen)
         groups = []
         start = 0
         for i, g in enumerate(uc.groups):
