@@ -40,12 +40,12 @@ import numpy as np
 from scipy import sparse
 
 from pmargin._typing import FloatArray, IntArray
-from pmargin.book._moved import check_moves, mark_kinds, moved_market, moved_resolved
+from pmargin.book._moved import moved_resolved
 from pmargin.book._moved_rows import RowMoves, moved_rows
 from pmargin.book._portfolio import Portfolio, base_quantity, unrealised_pnl
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument
-from pmargin.market import MarketSnapshot
+from pmargin.market import MarketSnapshot, check_moves, mark_kinds
 from pmargin.pricing import base_units_at_price, delta_one_pnl
 from pmargin.valuation import (
     ResolvedInstruments,
@@ -462,7 +462,7 @@ class BookArrangement:
 
         Every USD price of underlying ``u`` (index, ``prices[u]``, forwards, futures and
         perpetual marks, surface forwards) is multiplied by ``1 + moves[u]``
-        (:func:`~pmargin.book.moved_market`); options keep their vol per strike, times
+        (:meth:`~pmargin.market.MarketSnapshot.moved`); options keep their vol per strike, times
         ``(1 + m) ** -vol_beta``; positions follow :meth:`rebased` (inverse futures keep their
         USD notional, futures and perpetual P&L into ``unrealised``) and balances are valued at
         the moved market. Equal to :func:`arrange` of the portfolio at the moved market (for
@@ -502,7 +502,7 @@ class BookArrangement:
             for i, v in zip(self.instruments, resolved.vol.tolist(), strict=True)
             if i.is_option and math.isfinite(v) and v > 0.0
         }
-        market = moved_market(self.market, checked, vol_beta, option_vols, kinds)
+        market = self.market.moved(checked, vol_beta, option_vols, kinds)
         return self.rebased(market, moved_resolved(resolved, checked, vol_beta))
 
     def moved_rows(

@@ -11,6 +11,7 @@ from pmargin.market._codec import MARKET_FIELDS, market_from_dict, market_to_dic
 from pmargin.market._futures import describe_symbol
 from pmargin.market._loader import load_market
 from pmargin.market._mark import Mark
+from pmargin.market._moved import MarkKind, check_moves, mark_kinds, moved_market, moved_vol
 from pmargin.market._snapshot import REPORTING_CURRENCY, MarketSnapshot
 from pmargin.market._surface import SurfaceSlice, VolSurface
 from pmargin.market._svi import RawSVI, raw_svi_total_variance
@@ -20,13 +21,18 @@ __all__ = [
     "MAX_VOL",
     "REPORTING_CURRENCY",
     "Mark",
+    "MarkKind",
     "MarketSnapshot",
     "RawSVI",
     "SurfaceSlice",
     "VolSurface",
+    "check_moves",
     "describe_symbol",
     "load_market",
+    "mark_kinds",
     "market_from_dict",
     "market_to_dict",
+    "moved_market",
+    "moved_vol",
     "raw_svi_total_variance",
 ]

@@ -36,6 +36,7 @@ from pmargin.market._checks import (
 )
 from pmargin.market._futures import FuturesIndex, index_futures
 from pmargin.market._mark import Mark
+from pmargin.market._moved import MarkKind, check_moves, moved_market
 from pmargin.market._surface import VolSurface
 from pmargin.timeutil import format_timestamp, parse_expiry, parse_timestamp
 from pmargin.timeutil import year_fraction as _year_fraction
@@ -285,6 +286,27 @@ class MarketSnapshot:
             Annualised decimal vols, float64 of the broadcast shape.
         """
         return self.surface(underlying).implied_vol(strikes, forwards, times)
+
+    def moved(
+        self,
+        moves: Mapping[str, float],
+        vol_beta: float = 0.0,
+        option_vols: Mapping[str, tuple[str, float]] | None = None,
+        kinds: tuple[MarkKind, ...] | None = None,
+    ) -> MarketSnapshot:
+        """Return the snapshot after relative moves of underlyings' prices.
+
+        Every USD price of underlying ``u`` times ``1 + moves[u]``; options sticky strike
+        unless ``vol_beta``; see :func:`pmargin.market.moved_market` for the rule and the
+        parameters (``option_vols``: options whose vol stays put per strike, ``kinds``: the
+        marks classified once by :func:`pmargin.market.mark_kinds`).
+
+        Raises
+        ------
+        InputError
+            Field ``moves.<underlying>``: a move not finite or ``<= -1``.
+        """
+        return moved_market(self, check_moves(moves), vol_beta, option_vols or {}, kinds)
 
     # ------------------------------------------------------------------ new snapshots
 
