@@ -268,7 +268,7 @@ def run() -> list[Row]:
         )
     )
 
-    checker = PreTradeChecker(model, book, market, result)
+    checker = PreTradeChecker(model, book, result)
     orders = _orders(pool, book, N_ORDERS, SEED + 1)
     for account, order in orders[:5]:  # warm caches
         checker.check(account, order)

@@ -69,7 +69,7 @@ def run() -> list[Row]:
     model = get_model("deribit")
     book = arrange(_portfolio(_pool(market), N_ACCOUNTS, SEED), market)
     start = time.perf_counter()
-    monitor = Monitor(book, model, market)
+    monitor = Monitor(model, book)
     build = time.perf_counter() - start
     rows = [
         Row(
@@ -99,7 +99,7 @@ def run() -> list[Row]:
     total = 0.0
     for _ in range(5):
         start = time.perf_counter()
-        full_recompute(book, model, monitor.market)
+        full_recompute(model, book.rebased(monitor.market))
         total += time.perf_counter() - start
     full = total / 5
     columns = {u: int(sum(i.underlying == u for i in book.instruments)) for u in ("BTC", "ETH")}

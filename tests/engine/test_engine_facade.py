@@ -60,7 +60,7 @@ def test_order_report_is_the_pretrade_check_over_the_model_margin(
     symbol = account.positions[0].instrument.symbol
     report = order_report(book, market, account.id, symbol, 1.0, unit="base", model=model)
     arranged = arrange(book, market)
-    direct = PreTradeChecker(get_model(model), arranged, market).check(
+    direct = PreTradeChecker(get_model(model), arranged).check(
         account.id, Order(account.positions[0].instrument, 1.0, "base")
     )
     assert report.check.to_dict() == direct.to_dict()

@@ -41,8 +41,8 @@ def _inputs(price: float = F0) -> tuple[BookArrangement, MarketSnapshot]:
 
 @pytest.mark.parametrize("price", [99_500.0, 98_500.0, 97_900.0, 96_900.0])
 def test_monitor_and_event_snapshots_follow_the_formulas(price: float) -> None:
-    book, market = _inputs()
-    monitor = Monitor(book, get_model("standard"), market)
+    book, _ = _inputs()
+    monitor = Monitor(get_model("standard"), book)
     update = MarketUpdate(
         T0 + timedelta(seconds=1), index={"BTC": price}, marks={PERP: {"price": price}}
     )
@@ -62,8 +62,8 @@ def test_monitor_and_event_snapshots_follow_the_formulas(price: float) -> None:
 
 def test_pretrade_acceptance_reads_the_initial_requirement() -> None:
     price = 98_500.0
-    book, market = _inputs(price)
-    checker = PreTradeChecker(get_model("standard"), book, market)
+    book, _ = _inputs(price)
+    checker = PreTradeChecker(get_model("standard"), book)
     check = checker.check("trader", Order(parse_symbol(PERP), -0.5, "base"))
     # before: equity CASH + F - F0 = 1500 < IM 0.02005 F = 1974.9, >= MM 0.01005 F = 989.9
     assert check.equity_before == pytest.approx(CASH + price - F0, rel=1e-12)

@@ -33,7 +33,7 @@ MODELS = (
 
 @pytest.fixture(scope="module", params=[m for m, _ in MODELS])
 def whatif(request: pytest.FixtureRequest) -> AccountWhatIf:
-    return AccountWhatIf(get_model(request.param), BOOK, MARKET)
+    return AccountWhatIf(get_model(request.param), BOOK)
 
 
 def _random_change(
@@ -83,7 +83,7 @@ def test_no_change_is_the_result_row(whatif: AccountWhatIf) -> None:
 
 def test_the_incremental_path_is_used_where_the_model_declares_one() -> None:
     for name in ("deribit", "deribit-cross", "standard", "okx", "pmargin-es", "tims"):
-        assert AccountWhatIf(get_model(name), BOOK, MARKET).incremental is not None
+        assert AccountWhatIf(get_model(name), BOOK).incremental is not None
     assert get_model("derive-pmrm2").capabilities.incremental
 
 
@@ -92,7 +92,7 @@ def test_incremental_single_orders_equal_the_full_re_margin(name: str) -> None:
     """Single orders (held, held by the book but not the account, not in the book; opening,
     adding, reducing, flipping and closing) through the incremental path equal the account
     rebuilt and re-margined (1e-9 relative)."""
-    whatif = AccountWhatIf(get_model(name), BOOK, MARKET)
+    whatif = AccountWhatIf(get_model(name), BOOK)
     if whatif.incremental is None:
         pytest.skip(f"{name} has no incremental path")
     rng = np.random.default_rng(5)
@@ -113,7 +113,7 @@ def test_incremental_single_orders_equal_the_full_re_margin(name: str) -> None:
 
 
 def test_balance_delta_moves_equity_by_its_usd_value() -> None:
-    whatif = AccountWhatIf(get_model("standard"), BOOK, MARKET)
+    whatif = AccountWhatIf(get_model("standard"), BOOK)
     before = whatif.snapshot(3)
     after = whatif.margin_after(3, balances={"ETH": 2.0})
     assert after.equity - before.equity == pytest.approx(2.0 * MARKET.usd_price("ETH"), rel=1e-12)

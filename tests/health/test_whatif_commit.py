@@ -124,7 +124,7 @@ def _run(
     ],
 ) -> None:
     model, book, result, instruments = _case(name)
-    whatif = AccountWhatIf(model, book, MARKET, result)
+    whatif = AccountWhatIf(model, book, result)
     n = len(book.account_ids)
     for k, (pick, trade_specs, balance, commit) in enumerate(steps):
         row = pick % n
@@ -170,12 +170,12 @@ def test_commits_under_scenario_risk_models(name: str, steps: list) -> None:  # 
 
 def test_the_book_after_no_commit_is_the_book() -> None:
     model, book, result, _ = _case("standard")
-    assert AccountWhatIf(model, book, MARKET, result).book_after_commits() is book
+    assert AccountWhatIf(model, book, result).book_after_commits() is book
 
 
 def test_a_commit_changes_only_its_account_and_margin_after_has_no_side_effect() -> None:
     model, book, result, _ = _case("deribit")
-    whatif = AccountWhatIf(model, book, MARKET, result)
+    whatif = AccountWhatIf(model, book, result)
     trade = [Trade(parse_symbol("BTC-PERPETUAL"), 3.0)]
     before = [whatif.snapshot(r) for r in range(3)]
     whatif.margin_after(1, trade)
@@ -200,7 +200,7 @@ def before_held(book: BookArrangement, row: int, symbol: str) -> float:
 
 def test_closing_a_future_realises_its_unrealised_pnl_into_the_cash_asset() -> None:
     model, book, result, _ = _case("standard")
-    whatif = AccountWhatIf(model, book, MARKET, result)
+    whatif = AccountWhatIf(model, book, result)
     perp = parse_symbol("BTC-PERPETUAL")
     forward = float(whatif.resolved(perp)[0].underlying_price[0])
     whatif.commit(0, [Trade(perp, 2.0, forward * 0.99)])  # opens 2 BTC, 1 % below the mark

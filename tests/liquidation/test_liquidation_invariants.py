@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _liquidation_cases import MARKET, book, config, dense, total_money
+from _liquidation_cases import book, config, dense, total_money
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -151,9 +151,7 @@ def test_random_episodes_standard(
         max_fraction=fraction,
         tolerance=1e-6,
     )
-    outcome = LiquidationEngine(
-        get_model("standard"), b, MARKET, fund, config=cfg, paused=paused
-    ).run()
+    outcome = LiquidationEngine(get_model("standard"), b, fund, config=cfg, paused=paused).run()
     _check_episode("standard", b, outcome, fund, set(paused))
 
 
@@ -161,6 +159,6 @@ def test_random_episodes_standard(
 def test_random_episode_portfolio_models(model: str) -> None:
     b = book(random_accounts(7, 8))
     cfg = config(k=0.05, penalty_mode="dynamic", rate=0.005, fund_share=0.5, tolerance=1e-4)
-    outcome = LiquidationEngine(get_model(model), b, MARKET, 500.0, config=cfg).run()
+    outcome = LiquidationEngine(get_model(model), b, 500.0, config=cfg).run()
     assert outcome.liquidated
     _check_episode(model, b, outcome, 500.0, set())

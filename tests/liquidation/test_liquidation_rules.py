@@ -7,7 +7,6 @@ import math
 import pytest
 from _liquidation_cases import (
     INDEX,
-    MARKET,
     PERP_MARK,
     USDC,
     book,
@@ -60,14 +59,14 @@ def test_equity_at_mm_is_not_liquidated() -> None:
         b = book([perp_account("a", Q, usdc)])
         equity = float(account_equity(b).equity[0])
     assert equity == pytest.approx(mm, rel=1e-12)
-    outcome = LiquidationEngine(STANDARD, b, MARKET, config=config()).run()
+    outcome = LiquidationEngine(STANDARD, b, config=config()).run()
     assert outcome.events == ()
     assert outcome.liquidated == ()
 
 
 def test_equity_just_below_mm_is_liquidated() -> None:
     b = book([perp_account("a", Q, _at_mm_balance(Q) * (1.0 - 1e-9))])
-    outcome = LiquidationEngine(STANDARD, b, MARKET, config=config()).run()
+    outcome = LiquidationEngine(STANDARD, b, config=config()).run()
     assert outcome.liquidated == ("a",)
     trigger = outcome.events[0]
     assert isinstance(trigger, LiquidationTriggered)
@@ -94,9 +93,7 @@ def test_smallest_close_restores_the_buffer_for_one_perp(rate: float, buffer: fl
     y = (-b_ + math.sqrt(b_ * b_ + 4 * a * c)) / (2 * a)
     expected = Q - y
     cfg = config(rate=rate, buffer=buffer)
-    outcome = LiquidationEngine(
-        STANDARD, book([perp_account("a", Q, usdc)]), MARKET, config=cfg
-    ).run()
+    outcome = LiquidationEngine(STANDARD, book([perp_account("a", Q, usdc)]), config=cfg).run()
     (fill,) = _fills(outcome.events)
     assert -fill.quantity == pytest.approx(expected, rel=1e-9)
     assert fill.penalty_usd == pytest.approx(rate * expected * p, rel=1e-9)
@@ -117,7 +114,7 @@ def test_im_target_closes_down_to_initial_margin() -> None:
     a, b_ = 0.00005 * INDEX, 0.02 * INDEX
     y = (-b_ + math.sqrt(b_ * b_ + 4 * a * e0)) / (2 * a)
     outcome = LiquidationEngine(
-        STANDARD, book([perp_account("a", Q, usdc)]), MARKET, config=config(target="im")
+        STANDARD, book([perp_account("a", Q, usdc)]), config=config(target="im")
     ).run()
     (fill,) = _fills(outcome.events)
     assert -fill.quantity == pytest.approx(Q - y, rel=1e-9)
@@ -127,7 +124,7 @@ def test_im_target_closes_down_to_initial_margin() -> None:
 def test_max_fraction_splits_the_close_into_steps() -> None:
     usdc = 0.2 * _at_mm_balance(Q)
     outcome = LiquidationEngine(
-        STANDARD, book([perp_account("a", Q, usdc)]), MARKET, config=config(max_fraction=0.25)
+        STANDARD, book([perp_account("a", Q, usdc)]), config=config(max_fraction=0.25)
     ).run()
     fills = _fills(outcome.events)
     assert len(fills) >= 2
@@ -151,9 +148,7 @@ def test_fill_carries_slippage_at_the_impact_price() -> None:
     k, alpha, depth = 0.05, 0.5, 10_000_000.0
     usdc = 0.2 * _at_mm_balance(Q)
     cfg = config(k=k, alpha=alpha, max_fraction=0.5)
-    outcome = LiquidationEngine(
-        STANDARD, book([perp_account("a", Q, usdc)]), MARKET, config=cfg
-    ).run()
+    outcome = LiquidationEngine(STANDARD, book([perp_account("a", Q, usdc)]), config=cfg).run()
     fill = _fills(outcome.events)[0]
     x = -fill.quantity
     notional = x * PERP_MARK * USDC
@@ -181,7 +176,7 @@ def test_penalty_split_between_fund_and_liquidator() -> None:
     usdc = 0.6 * _at_mm_balance(Q)
     cfg = config(rate=rate, fund_share=share)
     outcome = LiquidationEngine(
-        STANDARD, book([perp_account("a", Q, usdc)]), MARKET, fund0, config=cfg
+        STANDARD, book([perp_account("a", Q, usdc)]), fund0, config=cfg
     ).run()
     (fill,) = _fills(outcome.events)
     penalty = rate * fill.notional_usd
@@ -203,7 +198,7 @@ def test_insurance_fund_covers_the_deficit() -> None:
     # and the fund pays -equity.
     deficit = -(1_000.0 + 2.0 * (PERP_MARK - 100_000.0)) * USDC
     outcome = LiquidationEngine(
-        STANDARD, book([_bankrupt_long()]), MARKET, 50_000.0, config=config(rate=0.01)
+        STANDARD, book([_bankrupt_long()]), 50_000.0, config=config(rate=0.01)
     ).run()
     draws = [e for e in outcome.events if isinstance(e, FundDraw)]
     assert len(draws) == 1
@@ -217,9 +212,7 @@ def test_insurance_fund_covers_the_deficit() -> None:
 
 def test_fund_runs_dry_then_bad_debt_without_counterparties() -> None:
     deficit = -(1_000.0 + 2.0 * (PERP_MARK - 100_000.0)) * USDC
-    outcome = LiquidationEngine(
-        STANDARD, book([_bankrupt_long()]), MARKET, 3_000.0, config=config()
-    ).run()
+    outcome = LiquidationEngine(STANDARD, book([_bankrupt_long()]), 3_000.0, config=config()).run()
     (draw,) = [e for e in outcome.events if isinstance(e, FundDraw)]
     (bad,) = [e for e in outcome.events if isinstance(e, BadDebt)]
     assert draw.amount_usd == pytest.approx(3_000.0)
@@ -250,7 +243,7 @@ def _expected_score(q: float, usdc: float, entry: float) -> float:
 
 def test_adl_ranks_profit_times_leverage_and_closes_at_the_bankruptcy_price() -> None:
     accounts = [_bankrupt_long(usdc=1_000.0)] + [perp_account(*s) for s in SHORTS]
-    outcome = LiquidationEngine(STANDARD, book(accounts), MARKET, 0.0, config=config()).run()
+    outcome = LiquidationEngine(STANDARD, book(accounts), 0.0, config=config()).run()
     adl = [e for e in outcome.events if isinstance(e, AdlFill)]
     expected_order = sorted(SHORTS, key=lambda s: -_expected_score(s[1], s[2], s[3]))
     assert [s[0] for s in expected_order][:2] == ["s-high-lev", "s-small-pnl"]
@@ -278,7 +271,7 @@ def test_adl_ranks_profit_times_leverage_and_closes_at_the_bankruptcy_price() ->
 def test_money_is_conserved_through_adl() -> None:
     accounts = [_bankrupt_long(usdc=1_000.0)] + [perp_account(*s) for s in SHORTS]
     b = book(accounts)
-    engine = LiquidationEngine(STANDARD, b, MARKET, 0.0, config=config(k=0.05))
+    engine = LiquidationEngine(STANDARD, b, 0.0, config=config(k=0.05))
     before = float(engine.equity.sum())
     outcome = engine.run()
     assert total_money(outcome.state) == pytest.approx(before, rel=1e-12, abs=1e-6)
@@ -287,7 +280,7 @@ def test_money_is_conserved_through_adl() -> None:
 # ---------------------------------------------------------------- paused underlyings
 def test_paused_underlying_liquidates_nothing() -> None:
     b = book([perp_account("a", Q, 0.2 * _at_mm_balance(Q)), _bankrupt_long()])
-    outcome = LiquidationEngine(STANDARD, b, MARKET, 0.0, config=config(), paused={"BTC"}).run()
+    outcome = LiquidationEngine(STANDARD, b, 0.0, config=config(), paused={"BTC"}).run()
     assert not [e for e in outcome.events if isinstance(e, LiquidationFill | AdlFill)]
     assert not [e for e in outcome.events if isinstance(e, FundDraw | BadDebt)]
     finished = [e for e in outcome.events if isinstance(e, LiquidationFinished)]

@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 import pytest
-from _liquidation_cases import MARKET, book, config
+from _liquidation_cases import book, config
 from test_liquidation_invariants import random_accounts
 
 from pmargin.liquidation import LiquidationEngine, LiquidationEvent, event_to_dict
@@ -75,7 +75,7 @@ def test_run_equals_its_reference_twin(
 ) -> None:
     b = book(random_accounts(seed, 12))
     cfg = config(k=k, target=target, max_fraction=fraction, **DYNAMIC)
-    engine = LiquidationEngine(get_model(model), b, MARKET, fund, config=cfg, paused=paused)
+    engine = LiquidationEngine(get_model(model), b, fund, config=cfg, paused=paused)
     fast = engine.run()
     slow = engine.run_reference()
     assert fast.liquidated, "the case must liquidate something"
@@ -88,7 +88,7 @@ def test_whatif_after_the_episode_holds_the_ledger_state() -> None:
     """The what-if's committed accounts and the ledger's record agree after an episode."""
     b = book(random_accounts(3, 12))
     cfg = config(k=0.05, **DYNAMIC)
-    engine = LiquidationEngine(get_model("standard"), b, MARKET, 500.0, config=cfg)
+    engine = LiquidationEngine(get_model("standard"), b, 500.0, config=cfg)
     outcome = engine.run()
     after = engine.whatif.book_after_commits()
     ledger = outcome.book

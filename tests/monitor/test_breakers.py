@@ -42,7 +42,7 @@ def book():
 
 
 def _monitor(book, config: BreakerConfig = CONFIG) -> Monitor:
-    return Monitor(book, get_model("deribit"), market(), breakers=config)
+    return Monitor(get_model("deribit"), book, breakers=config)
 
 
 def at(seconds: float, **fields) -> MarketUpdate:

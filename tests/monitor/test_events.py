@@ -32,7 +32,7 @@ def _monitor() -> Monitor:
                         "avg_price": F0}]},
         {"id": "bystander", "balances": {"USDC": 1_000_000.0}, "positions": []},
     ]})  # fmt: skip
-    return Monitor(arrange(book, market), get_model("standard"), market)
+    return Monitor(get_model("standard"), arrange(book, market))
 
 
 def _expected(price: float) -> HealthStatus:

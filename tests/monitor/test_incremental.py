@@ -41,9 +41,9 @@ def books():
 
 @pytest.mark.parametrize("name", [*MODELS, "okx", "tims"])
 def test_start_state_is_the_engine_pipeline(books, name):
-    snapshot, book = books
+    _, book = books
     model = get_model(name)
-    monitor = Monitor(book, model, snapshot)
+    monitor = Monitor(model, book)
     result = model.compute(book)
     _close(monitor.equity, account_equity(book).equity)
     _close(monitor.initial_margin, result.initial_margin)
@@ -113,16 +113,16 @@ def _to_update(step: dict, monitor: Monitor, k: int) -> MarketUpdate:
 @settings(max_examples=12, deadline=None)
 @given(steps=updates())
 def test_incremental_equals_full_recompute(books, name, steps):
-    snapshot, book = books
-    monitor = Monitor(book, get_model(name), snapshot)
+    _, book = books
+    monitor = Monitor(get_model(name), book)
     for k, step in enumerate(steps, start=1):
         monitor.apply(_to_update(step, monitor, k))
         _assert_matches_full(monitor)
 
 
 def test_only_the_touched_underlying_is_recomputed(books):
-    snapshot, book = books
-    monitor = Monitor(book, get_model("deribit"), snapshot)
+    _, book = books
+    monitor = Monitor(get_model("deribit"), book)
     monitor.apply(MarketUpdate(START + timedelta(seconds=1), index={"ETH": 3_300.0}))
     assert monitor.last_recomputed == ("ETH",)
     monitor.apply(MarketUpdate(START + timedelta(seconds=2), vol_shift={"BTC": 0.05}))
@@ -131,16 +131,16 @@ def test_only_the_touched_underlying_is_recomputed(books):
 
 
 def test_account_scope_model_recomputes_whole_book(books):
-    snapshot, book = books
-    monitor = Monitor(book, get_model("tims"), snapshot)
+    _, book = books
+    monitor = Monitor(get_model("tims"), book)
     monitor.apply(MarketUpdate(START + timedelta(seconds=1), index={"BTC": 93_000.0}))
     assert monitor.last_recomputed == ("*",)
     _assert_matches_full(monitor)
 
 
 def test_roll_to_recomputes_at_the_new_valuation_time(books):
-    snapshot, book = books
-    monitor = Monitor(book, get_model("deribit"), snapshot)
+    _, book = books
+    monitor = Monitor(get_model("deribit"), book)
     monitor.roll_to(START + timedelta(days=1))
     assert monitor.market.timestamp == START + timedelta(days=1)
     _assert_matches_full(monitor)

@@ -40,7 +40,7 @@ ACCOUNT = {
     "positions": [{"instrument": "BTC-PERPETUAL", "quantity": 10_000.0}],
 }
 CHECKER = PreTradeChecker(
-    get_model("standard"), arrange(portfolio_from_dict({"accounts": [ACCOUNT]}), MARKET), MARKET
+    get_model("standard"), arrange(portfolio_from_dict({"accounts": [ACCOUNT]}), MARKET)
 )
 SYMBOLS = _books.UNIVERSE
 

@@ -72,7 +72,7 @@ def _from_scratch(account_id: str, symbol: str, quantity: float) -> list[dict[st
 @pytest.fixture(scope="module")
 def checkers() -> dict[str, PreTradeChecker]:
     book = arrange(portfolio_from_dict({"accounts": ACCOUNTS}), MARKET)
-    return {name: PreTradeChecker(get_model(name), book, MARKET) for name in MODELS}
+    return {name: PreTradeChecker(get_model(name), book) for name in MODELS}
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -135,7 +135,7 @@ def _checker_between_mm_and_im() -> PreTradeChecker:
     """An account whose equity sits between its MM and IM (``reduce_only``)."""
     model = get_model("deribit")
     probe = PreTradeChecker(
-        model, arrange(portfolio_from_dict({"accounts": _short_call_account(0.0)}), MARKET), MARKET
+        model, arrange(portfolio_from_dict({"accounts": _short_call_account(0.0)}), MARKET)
     )
     im = float(probe.result.initial_margin[0])
     mm = float(probe.result.maintenance_margin[0])
@@ -143,7 +143,7 @@ def _checker_between_mm_and_im() -> PreTradeChecker:
     btc = MARKET.usd_price("BTC")
     balance = ((im + mm) / 2 - equity0) / btc  # S:PM: IM does not depend on the balance
     book = arrange(portfolio_from_dict({"accounts": _short_call_account(balance)}), MARKET)
-    return PreTradeChecker(model, book, MARKET)
+    return PreTradeChecker(model, book)
 
 
 def test_reduce_only_account_may_place_a_risk_reducing_order() -> None:
@@ -167,7 +167,7 @@ def test_reduce_only_account_may_not_add_risk() -> None:
 
 def test_order_leaving_equity_below_initial_margin_is_rejected() -> None:
     book = arrange(portfolio_from_dict({"accounts": _short_call_account(10.0)}), MARKET)
-    checker = PreTradeChecker(get_model("deribit"), book, MARKET)
+    checker = PreTradeChecker(get_model("deribit"), book)
     assert checker.result.initial_margin[0] < checker.equity[0]  # healthy before
     check = checker.check("writer", Order(parse_symbol("BTC-27DEC24-90000-P"), -200.0, "base"))
     assert check.equity_after < check.initial_margin_after
@@ -177,7 +177,7 @@ def test_order_leaving_equity_below_initial_margin_is_rejected() -> None:
 
 def test_order_covered_by_equity_is_accepted() -> None:
     book = arrange(portfolio_from_dict({"accounts": _short_call_account(100.0)}), MARKET)
-    checker = PreTradeChecker(get_model("deribit"), book, MARKET)
+    checker = PreTradeChecker(get_model("deribit"), book)
     check = checker.check("writer", Order(parse_symbol("BTC-27DEC24-90000-P"), -1.0, "base"))
     assert check.accepted
     assert check.equity_after >= check.initial_margin_after
@@ -223,7 +223,7 @@ def test_a_non_finite_margin_after_the_order_is_an_error_not_a_status() -> None:
     # Inputs are range-checked where they enter; should a model still return NaN, the check
     # names the account and the field instead of calling NaN >= IM "healthy".
     book = arrange(portfolio_from_dict({"accounts": ACCOUNTS}), MARKET)
-    checker = PreTradeChecker(get_model("deribit"), book, MARKET)
+    checker = PreTradeChecker(get_model("deribit"), book)
     assert checker.whatif.incremental is not None
 
     class NanMargin:

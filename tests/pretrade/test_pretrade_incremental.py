@@ -26,7 +26,7 @@ NEW_SYMBOLS = (
 def checker() -> PreTradeChecker:
     market = load_market(example_path("example_market.json"))
     book = arrange(example_portfolio(market, 150, seed=11), market)
-    return PreTradeChecker(get_model("deribit"), book, market)
+    return PreTradeChecker(get_model("deribit"), book)
 
 
 def test_deribit_offers_an_incremental_path(checker: PreTradeChecker) -> None:
@@ -35,7 +35,7 @@ def test_deribit_offers_an_incremental_path(checker: PreTradeChecker) -> None:
 
 def _mark(checker: PreTradeChecker, symbol: str) -> float:
     """Mark price of ``symbol`` (premium currency per unit; a future's forward)."""
-    resolved = resolve_instruments([parse_symbol(symbol)], checker.market)
+    resolved = resolve_instruments([parse_symbol(symbol)], checker.book.market)
     return float(value_instruments(resolved).price[0])
 
 
@@ -64,7 +64,7 @@ def test_cross_mode_has_an_incremental_path_that_equals_recomputing() -> None:
     market = load_market(example_path("example_market.json"))
     book = arrange(example_portfolio(market, 40, seed=3), market)
     model = get_model("deribit-cross")
-    checker = PreTradeChecker(model, book, market)
+    checker = PreTradeChecker(model, book)
     assert checker.whatif.incremental is not None
     rng = np.random.default_rng(9)
     held = [i.symbol for i in book.instruments]

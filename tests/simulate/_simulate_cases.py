@@ -61,7 +61,7 @@ def population(accounts: list[dict[str, Any]]) -> Population:
 
 def funded(accounts: list[dict[str, Any]], model: str = "standard") -> FundedBook:
     """The accounts funded as given under ``model``."""
-    return fund_population(population(accounts), get_model(model), market(), mode="as_given")
+    return fund_population(get_model(model), population(accounts), mode="as_given")
 
 
 def random_perps(n: int, seed: int, *, longs_only: bool, low: float = 3.0) -> list[dict[str, Any]]:

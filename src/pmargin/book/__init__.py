@@ -2,7 +2,7 @@
 
 from pmargin.book._arranged import BookArrangement, arrange
 from pmargin.book._examples import STRATEGIES, example_portfolio
-from pmargin.book._fills import Fill, fill, trade_pnl
+from pmargin.book._fills import AccountHoldings, Fill, fill, position_after, trade_pnl
 from pmargin.book._moved_rows import RowMoves
 from pmargin.book._portfolio import (
     NATIVE,
@@ -18,6 +18,7 @@ __all__ = [
     "NATIVE",
     "STRATEGIES",
     "Account",
+    "AccountHoldings",
     "BookArrangement",
     "Fill",
     "Portfolio",
@@ -29,6 +30,7 @@ __all__ = [
     "fill",
     "load_portfolio",
     "portfolio_from_dict",
+    "position_after",
     "trade_pnl",
     "unrealised_pnl",
 ]

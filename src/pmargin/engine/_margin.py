@@ -109,7 +109,7 @@ def finite_or_none(x: float) -> float | None:
 
 
 def margin_report(
-    portfolio: Portfolio | BookArrangement,
+    portfolio: Portfolio,
     market: MarketSnapshot,
     model: str = "deribit",
     params: str | Path | None = None,
@@ -121,9 +121,9 @@ def margin_report(
     Parameters
     ----------
     portfolio
-        Accounts and positions, or a book already arranged against ``market``.
+        Accounts and positions.
     market
-        The snapshot.
+        The snapshot (the book is arranged at it, :func:`pmargin.book.arrange`).
     model
         A registered model name (``pmargin.margin.MODELS``).
     params
@@ -137,7 +137,7 @@ def margin_report(
 
 
 def margin_reports(
-    portfolio: Portfolio | BookArrangement,
+    portfolio: Portfolio,
     market: MarketSnapshot,
     models: list[str],
     params: str | Path | None = None,
@@ -145,7 +145,7 @@ def margin_reports(
     liquidation: bool = False,
 ) -> dict[str, MarginReport]:
     """:func:`margin_report` for several models over one arrangement of the book."""
-    book = portfolio if isinstance(portfolio, BookArrangement) else arrange(portfolio, market)
+    book = arrange(portfolio, market)
     equity = account_equity(book)
     valuation = book.valuation
     reports: dict[str, MarginReport] = {}

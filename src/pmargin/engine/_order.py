@@ -88,7 +88,7 @@ def order_report(
     report = margin_report(portfolio, market, model, params)
     symbol = instruments_for([instrument], portfolio.instruments)[0]
     checker = PreTradeChecker(
-        get_model(model, params), report.book, market, report.result, price_bounds=bounds
+        get_model(model, params), report.book, report.result, price_bounds=bounds
     )
     check = checker.check(account, Order(symbol, quantity, unit.lower(), price))
     return OrderReport(check, report.result.notes)

@@ -1,6 +1,6 @@
 """One account's margin after a change: the what-if path every consumer asks.
 
-:class:`AccountWhatIf` is built once per (model, book, market, result) and answers "this
+:class:`AccountWhatIf` is built once per (model, book, result) and answers "this
 account's :class:`~pmargin.health.MarginSnapshot` after this change", where a change is a set
 of trades (instrument, signed base quantity, fill price; booked with
 :func:`pmargin.book.fill`) and/or balance deltas (asset -> units of the asset).
@@ -25,18 +25,15 @@ How it is margined:
   commits, :meth:`~pmargin.book.BookArrangement.one_account`), margins it with the model, with
   no fast path, and values its equity from scratch (:func:`pmargin.collateral.account_equity`).
 
-Fill rules (:meth:`WhatIfAccount.book`; the liquidation ledger's, extended to trades that open
-or flip): a trade of ``dq`` base units on a position ``q`` with unrealised P&L ``U``, booked as
-``fill`` (:func:`pmargin.book.fill`):
-
-* options and spot: the cash leg ``fill.cash`` is paid into the cash asset's balance;
-* futures and perpetuals: the part of ``dq`` that reduces ``q`` (``c = min(|dq|, |q|)`` base
-  units) realises ``U c / |q|`` and its share ``c / |dq|`` of the trade's P&L against the mark
-  into the cash asset's balance; the rest of the trade's P&L stays as the position's
-  unrealised P&L. A position that reaches exactly 0 is removed.
+Fill rules: :meth:`WhatIfAccount.trade`, the one rule of :mod:`pmargin.book`
+(:func:`pmargin.book.position_after`) that the liquidation ledger books with too: options and
+spot pay their cash leg; a future or perpetual keeps the trade's P&L against the mark as
+unrealised P&L when opening, and realises the closed share (and the trade's P&L on it) into
+the cash asset's balance when reducing, closing or flipping.
 
 Equity after = equity before + each trade's equity change (:attr:`pmargin.book.Fill.equity_change`,
-cash asset) + each balance delta, all at the market's USD prices.
+cash asset) + each balance delta, all at the USD prices of the book's market
+(``book.market``: the one source of prices).
 """
 
 from __future__ import annotations
@@ -48,7 +45,7 @@ import numpy as np
 from scipy import sparse
 
 from pmargin._typing import FloatArray, IntArray
-from pmargin.book import BookArrangement, Fill, fill
+from pmargin.book import AccountHoldings, BookArrangement, Fill, fill
 from pmargin.collateral import account_equity
 from pmargin.errors import InputError
 from pmargin.health._snapshot import MarginSnapshot
@@ -61,7 +58,6 @@ from pmargin.margin import (
     canonical_csr,
     held_quantity,
 )
-from pmargin.market import MarketSnapshot
 from pmargin.valuation import ResolvedInstruments, resolve_instruments, value_instruments
 
 __all__ = ["AccountWhatIf", "Trade", "WhatIfAccount"]
@@ -92,8 +88,11 @@ class Trade:
 
 
 @dataclass(slots=True)
-class WhatIfAccount:
+class WhatIfAccount(AccountHoldings):
     """One account's state in a what-if: what it holds and its equity.
+
+    Its holdings change by the fill rules of :mod:`pmargin.book` (:meth:`trade`, the
+    liquidation ledger's too).
 
     Attributes
     ----------
@@ -105,57 +104,22 @@ class WhatIfAccount:
         Asset -> amount (asset units; negative = borrowed).
     equity
         Marked-to-market equity, USD.
+    cash
+        Balance changes booked since it was last cleared (asset -> units): what a model that
+        reads balances is told.
     """
 
-    positions: dict[int, float]
-    unrealised: dict[int, float]
-    balances: dict[str, float]
     equity: float
     cash: dict[str, float] = field(default_factory=dict, repr=False)
 
     def copy(self) -> WhatIfAccount:
-        """Return an independent copy."""
+        """Return an independent copy (without :attr:`cash`)."""
         return WhatIfAccount(
             dict(self.positions), dict(self.unrealised), dict(self.balances), self.equity
         )
 
-    def book(self, column: int, quantity: float, booked: Fill) -> None:
-        """Add a trade of ``quantity`` base units in ``column`` by the fill rules (module doc).
-
-        Balance changes are also summed in :attr:`cash` (asset -> units), what a model that
-        reads balances is told.
-        """
-        held = self.positions.get(column, 0.0)
-        asset = booked.cash_asset
-        if booked.futures_style:
-            unrealised = self.unrealised.get(column, 0.0)
-            realised = 0.0
-            if held != 0.0 and quantity * held < 0.0:  # reduces the position
-                if abs(quantity) >= abs(held):  # closes it (and opens the rest)
-                    closed_share, pnl_share = unrealised, booked.pnl * (abs(held) / abs(quantity))
-                else:
-                    closed_share, pnl_share = unrealised * (-quantity / held), booked.pnl
-                realised = closed_share + pnl_share
-                unrealised = (unrealised - closed_share) + (booked.pnl - pnl_share)
-            else:
-                unrealised = unrealised + booked.pnl
-            self.unrealised[column] = unrealised
-            self._credit(asset, realised)
-        else:
-            self._credit(asset, booked.cash)
-        after = held + quantity
-        if after == 0.0:
-            self.positions.pop(column, None)
-            self.unrealised.pop(column, None)
-        else:
-            self.positions[column] = after
-
-    def credit(self, balances: Mapping[str, float]) -> None:
-        """Add balance deltas (asset -> units of the asset)."""
-        for asset, amount in balances.items():
-            self._credit(asset, amount)
-
-    def _credit(self, asset: str, amount: float) -> None:
+    def credit_asset(self, asset: str, amount: float) -> None:
+        """Add ``amount`` units to the balance of ``asset`` and to :attr:`cash` (0: nothing)."""
         if amount:
             self.balances[asset] = self.balances.get(asset, 0.0) + amount
             self.cash[asset] = self.cash.get(asset, 0.0) + amount
@@ -168,8 +132,9 @@ class AccountWhatIf:
     ----------
     model
         The margin model.
-    book, market
-        The book and the snapshot ``result`` was computed on.
+    book
+        The book ``result`` was computed on, at its market (``book.market``: marks, fills and
+        USD prices all come from it).
     result
         ``model.compute(book)``; computed here when not given.
     incremental
@@ -179,7 +144,7 @@ class AccountWhatIf:
 
     Attributes
     ----------
-    book, market, result
+    book, result
         As given (never changed: commits live beside them).
     equity
         Shape ``(n_accounts,)``: every account's equity in ``book`` (USD), before commits.
@@ -191,14 +156,12 @@ class AccountWhatIf:
         self,
         model: MarginModel,
         book: BookArrangement,
-        market: MarketSnapshot,
         result: MarginResult | None = None,
         *,
         incremental: bool = True,
     ) -> None:
         self.model = model
         self.book = book
-        self.market = market
         self.result = model.compute(book) if result is None else result
         self.equity = account_equity(book).equity
         self._quantity = sparse.csr_array(book.quantity)
@@ -243,7 +206,7 @@ class AccountWhatIf:
                 one = self.book.resolved.take([column])
                 mark = float(self.book.valuation.price[column])
             else:
-                one = resolve_instruments([instrument], self.market)
+                one = resolve_instruments([instrument], self.book.market)
                 mark = float(value_instruments(one).price[0])
             leg = self._legs[instrument.symbol] = (
                 one, column, mark, float(one.underlying_price[0])
@@ -457,11 +420,12 @@ class AccountWhatIf:
         fills = [self.fill_of(t) for t in trades]
         account = self._accounts.get(row)
         equity = float(self.equity[row]) if account is None else account.equity
+        market = self.book.market
         with np.errstate(over="ignore", invalid="ignore"):
             for booked in fills:
-                equity = equity + booked.equity_change * self.market.usd_price(booked.cash_asset)
+                equity = equity + booked.equity_change * market.usd_price(booked.cash_asset)
             for asset, amount in deltas.items():
-                equity = equity + amount * self.market.usd_price(asset)
+                equity = equity + amount * market.usd_price(asset)
         name = f"{self.book.account_ids[row]} after"
         incremental = None if reference else self.incremental
         state: WhatIfAccount | None = None
@@ -473,7 +437,7 @@ class AccountWhatIf:
             state.cash = {}
             for trade, booked in zip(trades, fills, strict=True):
                 column = self._column_for(trade.instrument, commit=commit)
-                state.book(column, trade.quantity, booked)
+                state.trade(column, trade.quantity, booked)
             state.credit(deltas)
             state.equity = equity
         changes: list[PositionChange] = []
@@ -535,7 +499,7 @@ class AccountWhatIf:
         )
         state.unrealised = {j: float(u[j]) for j in state.positions}
         for trade, booked in zip(trades, fills, strict=True):
-            state.book(symbols[trade.instrument.symbol], trade.quantity, booked)
+            state.trade(symbols[trade.instrument.symbol], trade.quantity, booked)
         state.credit(deltas)
         return small.with_account(
             0, positions=state.positions, unrealised=state.unrealised, balances=state.balances

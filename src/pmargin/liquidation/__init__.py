@@ -1,6 +1,6 @@
 """Liquidation: partial liquidation, penalties, insurance fund, auto-deleveraging, replay.
 
-``LiquidationEngine(model, book, market, fund).run()`` liquidates every account below its
+``LiquidationEngine(model, book, fund).run()`` liquidates every account below its
 maintenance margin and returns a :class:`LiquidationOutcome`: the events of the episode, in
 order, and the state after it (book, insurance fund, liquidator fees, market counterparties'
 slippage, bad debt). :func:`replay` rebuilds that state from the starting book and the events.

@@ -49,7 +49,7 @@ from functools import partial
 
 import numpy as np
 
-from pmargin.book import BookArrangement, trade_pnl
+from pmargin.book import AccountHoldings, BookArrangement, trade_pnl
 from pmargin.health import AccountWhatIf, MarginSnapshot, Requirement, Trade, required_equity
 from pmargin.liquidation._adl import adl_score, rank_opposite
 from pmargin.liquidation._config import LiquidationConfig, load_config
@@ -69,14 +69,13 @@ from pmargin.liquidation._events import (
     LiquidationFinished,
     LiquidationTriggered,
 )
-from pmargin.liquidation._ledger import AccountState, Ledger
+from pmargin.liquidation._ledger import Ledger
 from pmargin.liquidation._state import (
     InsuranceFund,
     LiquidationOutcome,
     state_of,
 )
 from pmargin.margin import MarginModel, MarginResult
-from pmargin.market import MarketSnapshot
 
 __all__ = ["ROUNDING_USD", "LiquidationEngine", "bankruptcy_price"]
 
@@ -133,8 +132,8 @@ class LiquidationEngine:
     model
         The margin model (``get_model(name)``); each account's margin after a change comes
         from one :class:`~pmargin.health.AccountWhatIf` of it.
-    book, market
-        The book and the snapshot marks, fills and margins are computed at.
+    book
+        The book; marks, fills and margins are computed at its market (``book.market``).
     fund
         The insurance fund before the episode; ``None`` starts it at the configuration's
         ``fund_initial_balance``.
@@ -155,7 +154,7 @@ class LiquidationEngine:
 
     Examples
     --------
-    >>> outcome = LiquidationEngine(get_model("standard"), book, market).run()  # doctest: +SKIP
+    >>> outcome = LiquidationEngine(get_model("standard"), book).run()  # doctest: +SKIP
     >>> replay(book, fund, outcome.events) == outcome.state  # doctest: +SKIP
     """
 
@@ -163,7 +162,6 @@ class LiquidationEngine:
         self,
         model: MarginModel,
         book: BookArrangement,
-        market: MarketSnapshot,
         fund: InsuranceFund | float | None = None,
         *,
         config: LiquidationConfig | None = None,
@@ -172,20 +170,19 @@ class LiquidationEngine:
     ) -> None:
         self.model = model
         self.book = book
-        self.market = market
         self.config = load_config() if config is None else config
         if fund is None:
             fund = self.config.fund_initial_balance
         self.fund = fund if isinstance(fund, InsuranceFund) else InsuranceFund(float(fund))
         self.paused = frozenset(paused)
-        self.whatif = AccountWhatIf(model, book, market, result)
+        self.whatif = AccountWhatIf(model, book, result)
         self.result = self.whatif.result
         self.equity = self.whatif.equity
         resolved = book.resolved
         self._marks = book.valuation.price if len(resolved) else np.zeros(0)
         self._underlying_usd = resolved.underlying_usd
         self._cash = [i.cash_asset for i in book.instruments]
-        self._cash_usd = np.array([market.usd_price(a) for a in self._cash], dtype=np.float64)
+        self._cash_usd = np.array([book.market.usd_price(a) for a in self._cash], dtype=np.float64)
         self._ledger = Ledger(book, self.fund.balance_usd)
         self._events: list[LiquidationEvent] = []
         self._outcome: LiquidationOutcome | None = None
@@ -234,7 +231,6 @@ class LiquidationEngine:
         twin = LiquidationEngine(
             self.model,
             self.book,
-            self.market,
             self.fund,
             config=self.config,
             paused=self.paused,
@@ -373,7 +369,7 @@ class LiquidationEngine:
         closable: list[int],
         initial: dict[int, float],
         rate: float,
-        state: AccountState,
+        state: AccountHoldings,
     ) -> list[int]:
         """Candidate columns, best first (module docstring).
 
@@ -405,7 +401,7 @@ class LiquidationEngine:
         return first + [j for j in by_notional if j not in scores]
 
     # ------------------------------------------------------------------ pricing
-    def _quote(self, state: AccountState, column: int, size: float) -> _Quote:
+    def _quote(self, state: AccountHoldings, column: int, size: float) -> _Quote:
         """Price closing ``size`` base units of the position in ``column`` on the market."""
         instrument = self.book.instruments[column]
         held = state.positions[column]
@@ -433,7 +429,7 @@ class LiquidationEngine:
         )
 
     def _trial(
-        self, row: int, state: AccountState, column: int, size: float, rate: float, equity: float
+        self, row: int, state: AccountHoldings, column: int, size: float, rate: float, equity: float
     ) -> _Trial:
         """Close ``size`` of ``column`` (and debit the penalty) in a what-if of the account."""
         quote = self._quote(state, column, size)
@@ -616,7 +612,8 @@ class LiquidationEngine:
     def _credits(self, row: int, amount_usd: float) -> dict[str, float]:
         """Spread a USD credit over the account's negative balances, most negative first."""
         balances = self._ledger.account(row).balances
-        price = {a: self.market.usd_price(a) for a in balances}
+        market = self.book.market
+        price = {a: market.usd_price(a) for a in balances}
         negative = sorted(
             (a for a in balances if balances[a] < 0.0), key=lambda a: (balances[a] * price[a], a)
         )
@@ -630,6 +627,6 @@ class LiquidationEngine:
             left -= usd
         if left > 0.0:
             asset = negative[0] if negative else next(iter(sorted(balances)), "USD")
-            price.setdefault(asset, self.market.usd_price(asset))
+            price.setdefault(asset, market.usd_price(asset))
             credits[asset] = credits.get(asset, 0.0) + left / price[asset]
         return credits

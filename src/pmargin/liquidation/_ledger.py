@@ -8,15 +8,14 @@ bad debt written off (all USD). The engine changes the ledger only through :meth
 :func:`~pmargin.liquidation.replay` applies the same events to a fresh ledger, so replaying an
 episode reaches the same state by construction of one code path.
 
-Fill rules (a trade ``dq`` base units at price ``p``, mark ``m``, on a position ``q``; the
-trade's own bookings are :func:`pmargin.book.fill`, shared with the pre-trade check):
-
-* futures and perpetuals: the closed share of the unrealised P&L, ``U (-dq / q)``, plus the
-  trade's own P&L against the mark, ``dq (m - p)`` (linear, quote currency) or
-  ``dq (m / p - 1)`` (inverse, coin), is realised into the settlement-currency balance; the
-  position keeps ``U (q + dq) / q``;
-* options and spot: the cash leg ``-dq p`` is paid into the settlement (spot: quote)
-  balance, and the position's mark value ``dq m`` leaves with it.
+Fill rules: the one rule of :mod:`pmargin.book` (:meth:`pmargin.book.AccountHoldings.trade`,
+shared with the what-if's account state), restricted to trades that reduce a position
+(:func:`reduce_position`): a future or perpetual realises the closed share of its unrealised
+P&L, ``U (-dq / q)``, plus the trade's own P&L against the mark, ``dq (m - p)`` (linear, quote
+currency) or ``dq (m / p - 1)`` (inverse, coin), into the settlement-currency balance; options
+and spot pay the cash leg ``-dq p`` into the settlement (spot: quote) balance, and the
+position's mark value ``dq m`` leaves with it. A trade within ``1e-12`` (relative) of the whole
+position closes it.
 
 In both cases the account's equity changes by ``-slippage`` (USD), which the market
 counterparty receives; a penalty is debited from the same balance and credited to the fund
@@ -26,13 +25,12 @@ and the liquidator.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 
-from pmargin.book import BookArrangement, fill
+from pmargin.book import AccountHoldings, BookArrangement, fill
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument
 from pmargin.liquidation._events import (
@@ -43,34 +41,11 @@ from pmargin.liquidation._events import (
     LiquidationFill,
 )
 
-__all__ = ["AccountState", "Ledger", "reduce_position"]
-
-
-@dataclass(slots=True)
-class AccountState:
-    """One account's mutable state.
-
-    Attributes
-    ----------
-    positions
-        Book column -> signed base units (closed positions removed).
-    unrealised
-        Book column -> unrealised P&L of a future or perpetual (settlement currency).
-    balances
-        Asset -> amount (asset units; negative = borrowed).
-    """
-
-    positions: dict[int, float] = field(default_factory=dict)
-    unrealised: dict[int, float] = field(default_factory=dict)
-    balances: dict[str, float] = field(default_factory=dict)
-
-    def copy(self) -> AccountState:
-        """Return an independent copy (for trial closes)."""
-        return AccountState(dict(self.positions), dict(self.unrealised), dict(self.balances))
+__all__ = ["Ledger", "reduce_position"]
 
 
 def reduce_position(
-    state: AccountState,
+    state: AccountHoldings,
     instrument: Instrument,
     column: int,
     quantity: float,
@@ -80,7 +55,10 @@ def reduce_position(
 ) -> None:
     """Trade ``quantity`` base units of the position in ``column`` toward zero at ``price``.
 
-    Applies the fill rules of the module docstring to ``state`` in place.
+    Books the trade on ``state`` in place by the fill rules of :mod:`pmargin.book`
+    (:meth:`~pmargin.book.AccountHoldings.trade` of :func:`~pmargin.book.fill`); a trade
+    within ``1e-12`` (relative) of the whole position closes it, realising the trade's whole
+    P&L.
 
     Raises
     ------
@@ -94,23 +72,8 @@ def reduce_position(
             quantity,
             f"must reduce the position {held!r} toward zero",
         )
-    closes_all = abs(quantity) >= abs(held)
     booked = fill(instrument, quantity, price, mark)
-    asset = booked.cash_asset
-    cash = state.balances.get(asset, 0.0)
-    if booked.futures_style:
-        unrealised = state.unrealised.get(column, 0.0)
-        realised = unrealised if closes_all else unrealised * (-quantity / held)
-        cash += realised + booked.pnl
-        state.unrealised[column] = 0.0 if closes_all else unrealised - realised
-    else:
-        cash += booked.cash
-    state.balances[asset] = cash
-    if closes_all:
-        state.positions.pop(column, None)
-        state.unrealised.pop(column, None)
-    else:
-        state.positions[column] = held + quantity
+    state.trade(column, -held if abs(quantity) >= abs(held) else quantity, booked)
 
 
 class Ledger:
@@ -132,7 +95,7 @@ class Ledger:
         self.bad_debt_usd = 0.0
         self._quantity = sparse.csr_array(book.quantity)
         self._unrealised = sparse.csr_array(book.unrealised)
-        self._accounts: dict[int, AccountState] = {}
+        self._accounts: dict[int, AccountHoldings] = {}
         self._csc_cache: sparse.csc_array | None = None
 
     # ------------------------------------------------------------------ reading
@@ -147,7 +110,7 @@ class Ledger:
             raise InputError("instrument", symbol, "is not in the book")
         return column
 
-    def account(self, row: int) -> AccountState:
+    def account(self, row: int) -> AccountHoldings:
         """Return the state of account ``row`` (read from the book on first use)."""
         state = self._accounts.get(row)
         if state is None:
@@ -161,7 +124,7 @@ class Ledger:
                 if j in unrealised:
                     unrealised[j] += x
             balance_row = self.book.balance_matrix[row].tolist()
-            state = AccountState(
+            state = AccountHoldings(
                 positions=positions,
                 unrealised=unrealised,
                 balances=dict(zip(self.book.assets, balance_row, strict=True)),
@@ -288,9 +251,7 @@ class Ledger:
             self._credit(self.row(event.account), event.credits)
 
     def _credit(self, row: int, credits: Mapping[str, float]) -> None:
-        state = self.account(row)
-        for asset, amount in credits.items():
-            state.balances[asset] = state.balances.get(asset, 0.0) + float(amount)
+        self.account(row).credit({asset: float(amount) for asset, amount in credits.items()})
 
     def _trade(self, row: int, column: int, quantity: float, mark: float, price: float) -> None:
         reduce_position(

@@ -21,7 +21,6 @@ from pmargin._typing import FloatArray, IntArray
 from pmargin.book import BookArrangement
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument
-from pmargin.market import MarketSnapshot
 from pmargin.scenarios import RiskMatrixScenario
 
 __all__ = ["MarginResult", "RiskUnitMargin"]
@@ -206,7 +205,6 @@ class MarginResult:
         cls,
         model: str,
         book: BookArrangement,
-        market: MarketSnapshot,
         units: Sequence[RiskUnitMargin],
         im_contribution: Any,
         im_other: FloatArray | None = None,
@@ -217,8 +215,8 @@ class MarginResult:
         ----------
         model
             The model's name.
-        book, market
-            What was margined (account and instrument order, timestamp).
+        book
+            What was margined (account and instrument order; the timestamp of its market).
         units
             The risk units; account IM and MM are ``sum(unit margin x unit.usd_rate)``.
         im_contribution
@@ -234,7 +232,7 @@ class MarginResult:
             mm += unit.maintenance_margin * unit.usd_rate
         return cls(
             model=model,
-            timestamp=market.timestamp,
+            timestamp=book.market.timestamp,
             account_ids=book.account_ids,
             instruments=book.instruments,
             initial_margin=im,

@@ -13,8 +13,8 @@ as the venue holds them and only prices move:
 For positions given with ``avg_price`` (and inverse futures in their native USD units) this is
 exactly what :func:`pmargin.book.arrange` gives when the portfolio is arranged afresh at the
 new market. The rule is the arranged book's own (:meth:`pmargin.book.BookArrangement.rebased`);
-it applies to any block of columns, so the monitor's cached blocks and :func:`full_recompute`
-of the whole book share it.
+it applies to any block of columns, so the monitor's cached blocks and the whole book that
+:func:`full_recompute` margins share it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from pmargin.book import BookArrangement
 from pmargin.collateral import account_equity
 from pmargin.health import STATUS_ORDER, assess, status_codes
 from pmargin.margin import MarginModel, MarginResult
-from pmargin.market import MarketSnapshot
 
 __all__ = [
     "STATUS_ORDER",
@@ -61,24 +60,24 @@ class FullState:
     status: Any
 
 
-def full_recompute(start: BookArrangement, model: MarginModel, market: MarketSnapshot) -> FullState:
-    """Resolve every instrument, rebase the book, value equity and margin it all at ``market``.
+def full_recompute(model: MarginModel, book: BookArrangement) -> FullState:
+    """Value equity and margin every account of ``book`` from scratch, at its market.
+
+    The monitor's reference: ``book`` is its start book rebased to the market in force
+    (``start.rebased(market)``: every instrument resolved again).
 
     Parameters
     ----------
-    start
-        The book as arranged at the monitor's start market.
     model
         Any margin model.
-    market
-        The market to value at.
+    book
+        The rebased book (:meth:`~pmargin.book.BookArrangement.rebased`).
 
     Raises
     ------
     InputError, MarketDataError
-        From resolution or the model, naming the field at fault.
+        From the model, naming the field at fault.
     """
-    book = start.rebased(market)
     equity = account_equity(book).equity
     margin = model.compute(book)
     health = assess(equity, margin.initial_margin, margin.maintenance_margin)

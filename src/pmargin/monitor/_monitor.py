@@ -82,13 +82,13 @@ class Monitor:
 
     Parameters
     ----------
-    book
-        The accounts, arranged (:func:`pmargin.book.arrange`) at ``market``; positions are held
-        as :mod:`pmargin.monitor._book` describes.
     model
         The margin model (``get_model(name)``).
-    market
-        The start market (its timestamp is the valuation time).
+    book
+        The accounts, arranged (:func:`pmargin.book.arrange`) at the start market,
+        ``book.market`` (its timestamp is the valuation time); positions are held as
+        :mod:`pmargin.monitor._book` describes. A book to start at another market is rebased
+        first (:meth:`~pmargin.book.BookArrangement.rebased`).
     breakers
         Circuit-breaker limits: a :class:`BreakerConfig`, a TOML file merged over the shipped
         ``circuit_breakers.toml``, or ``None`` for the shipped defaults.
@@ -105,7 +105,7 @@ class Monitor:
     Examples
     --------
     >>> book = arrange(portfolio, market)  # doctest: +SKIP
-    >>> monitor = Monitor(book, get_model("deribit"), market)  # doctest: +SKIP
+    >>> monitor = Monitor(get_model("deribit"), book)  # doctest: +SKIP
     >>> tick = MarketUpdate("2025-11-13T00:00:01Z", index={"BTC": 99_000.0})  # doctest: +SKIP
     >>> events = monitor.apply(tick)  # doctest: +SKIP
     >>> monitor.paused_underlyings  # doctest: +SKIP
@@ -114,13 +114,13 @@ class Monitor:
 
     def __init__(
         self,
-        book: BookArrangement,
         model: MarginModel,
-        market: MarketSnapshot,
+        book: BookArrangement,
         *,
         breakers: BreakerConfig | str | Path | None = None,
         scope: Scope | None = None,
     ) -> None:
+        market = book.market
         self._start = book
         self._model = model
         self._market = market
@@ -143,11 +143,9 @@ class Monitor:
         self.last_recomputed: tuple[str, ...] = tuple(self._blocks)
         """Codes whose blocks the last update recomputed (``("*",)`` for the whole book)."""
         self._result: MarginResult | None = None
-        at_market = None  # a book already at ``market`` is not resolved again
-        if book.market is market:
-            at_market = {code: block.start.resolved for code, block in self._blocks.items()}
-        self._refresh(tuple(self._blocks), market, at_market)
-        if scope is None and self._scope == "underlying" and not self._units_add_up(market):
+        at_market = {code: block.start.resolved for code, block in self._blocks.items()}
+        self._refresh(tuple(self._blocks), market, at_market)  # nothing is resolved again
+        if scope is None and self._scope == "underlying" and not self._units_add_up():
             self._scope = "account"
             self._refresh(tuple(self._blocks), market)
         self._codes: Int8Array = status_codes(self._equity, self._im, self._mm)
@@ -166,7 +164,7 @@ class Monitor:
 
     @property
     def book(self) -> BookArrangement:
-        """The book as arranged at the start market."""
+        """The book as arranged at the start market (its ``market``; :attr:`market` is now)."""
         return self._start
 
     @property
@@ -234,20 +232,21 @@ class Monitor:
 
         The feed state carries over: paused underlyings, jump references, clean-tick counts and
         the event clock, so a book change never resets a circuit breaker. So does the margin
-        scope (same model, same instruments: not checked again), and a ``book`` already at this
+        scope (same model, same instruments: not checked again). A ``book`` already at this
         market (``book.market is self.market``, e.g. the liquidation engine's book after an
-        episode) is not resolved again.
+        episode) is not resolved again; any other is rebased to it
+        (:meth:`~pmargin.book.BookArrangement.rebased`).
         """
-        new = Monitor(
-            book, self.model, self.market, breakers=self.breaker_config, scope=self._scope
-        )
+        if book.market is not self.market:
+            book = book.rebased(self.market)
+        new = Monitor(self.model, book, breakers=self.breaker_config, scope=self._scope)
         new._breakers = self._breakers
         new._now = self._now
         return new
 
     def full_recompute(self) -> FullState:
         """Recompute everything from scratch at the current market (the reference path)."""
-        return full_recompute(self._start, self._model, self._market)
+        return full_recompute(self._model, self._start.rebased(self._market))
 
     def state(self) -> FullState:
         """Every account's health now, from what the monitor holds (:meth:`full_recompute`'s twin).
@@ -482,7 +481,7 @@ class Monitor:
         order = np.concatenate([b.columns for b in blocks])
         return self._start.rebased(self._market, resolved.take(np.argsort(order)))
 
-    def _units_add_up(self, market: MarketSnapshot) -> bool:
+    def _units_add_up(self) -> bool:
         """Return True when the blocks' margins add up to the model's whole-book totals."""
         whole = self._model.compute(self._whole_book())
         if any(u.underlying == "*" for u in whole.risk_units):

@@ -30,7 +30,6 @@ from pmargin.errors import InputError
 from pmargin.health import AccountWhatIf, HealthStatus, Requirement, Trade
 from pmargin.instruments import Instrument
 from pmargin.margin import MarginModel, MarginResult
-from pmargin.market import MarketSnapshot
 from pmargin.pretrade._price_bounds import FillPriceBounds, load_price_bounds
 
 __all__ = ["Order", "OrderCheck", "PreTradeChecker"]
@@ -128,8 +127,9 @@ class PreTradeChecker:
     ----------
     model
         The margin model.
-    book, market
-        The book and snapshot ``result`` was computed on.
+    book
+        The book ``result`` was computed on, at its market (``book.market``: marks and fill
+        prices are checked against it).
     result
         ``model.compute(book)``; computed here when not given.
     price_bounds
@@ -140,15 +140,13 @@ class PreTradeChecker:
         self,
         model: MarginModel,
         book: BookArrangement,
-        market: MarketSnapshot,
         result: MarginResult | None = None,
         price_bounds: FillPriceBounds | None = None,
     ) -> None:
         self.model = model
         self.price_bounds = load_price_bounds() if price_bounds is None else price_bounds
         self.book = book
-        self.market = market
-        self.whatif = AccountWhatIf(model, book, market, result)
+        self.whatif = AccountWhatIf(model, book, result)
         self.result = self.whatif.result
         self.equity = self.whatif.equity
 

@@ -415,7 +415,10 @@ class _Replay:
         self.impact = config.impact
         self.liq_config = config.liquidation or simulation_liquidation_config()
         breakers = config.breakers or default_breakers(path.step_hours)
-        self.monitor = Monitor(funded.book, model, path.market, breakers=breakers)
+        start = funded.book
+        if start.market is not path.market:
+            start = start.rebased(path.market)
+        self.monitor = Monitor(model, start, breakers=breakers)
         oi = _open_interest(funded.book)
         self.depth = {n: self.impact.depth(n, oi.get(n, 0.0)) for n in path.names}
         gross = float(funded.notional.sum())
@@ -448,16 +451,15 @@ class _Replay:
     def liquidate(self, step: int, round_no: int) -> dict[str, float]:
         """One engine run at the monitor's market; return the round's log moves."""
         monitor = self.monitor
-        market = monitor.market
         paused = monitor.paused_underlyings
-        state = (
-            full_recompute(monitor.book, self.model, market) if self.reference else monitor.state()
-        )
+        if self.reference:
+            state = full_recompute(self.model, monitor.book.rebased(monitor.market))
+        else:
+            state = monitor.state()
         book = state.book
         engine = LiquidationEngine(
             self.model,
             book,
-            market,
             InsuranceFund(max(self.fund, 0.0)),
             config=self.liq_config,
             paused=paused,

@@ -213,7 +213,7 @@ def _with_balances(
     return replace(book, assets=assets, balances=balances)
 
 
-def _applicable(model: MarginModel, book: BookArrangement, market: MarketSnapshot) -> IntArray:
+def _applicable(model: MarginModel, book: BookArrangement) -> IntArray:
     """Rows the model can margin (whole book, else the ones it supports, else one by one)."""
     n = len(book.account_ids)
     try:
@@ -239,14 +239,13 @@ def _applicable(model: MarginModel, book: BookArrangement, market: MarketSnapsho
 
 
 def fund_population(
-    population: Population,
     model: MarginModel,
-    market: MarketSnapshot,
+    population: Population,
     *,
     mode: str = "leverage",
     min_cushion: float = 1.1,
 ) -> FundedBook:
-    """Fund the population for ``model`` (module docstring).
+    """Fund the population for ``model`` (module docstring), at its book's market.
 
     Raises
     ------
@@ -257,11 +256,12 @@ def fund_population(
         raise InputError("funding", mode, f"is not one of {'|'.join(FUNDING_MODES)}")
     if not min_cushion >= 1.0:
         raise InputError("min_cushion", min_cushion, "must be >= 1")
-    rows = _applicable(model, population.book, market)
+    rows = _applicable(model, population.book)
     if rows.size == 0:
         raise InputError("model", model.name, "margins no account of the population")
     book = population.book.take_accounts(rows)
     collateral = [population.collateral[int(r)] for r in rows]
+    market = book.market
     price = np.array([market.usd_price(a) for a in collateral], dtype=np.float64)
     positions_usd = account_equity(book).positions_usd
     topped = np.zeros(rows.size, dtype=bool)

@@ -241,7 +241,7 @@ def simulate_crash(
         try:
             model = get_model(name)
             funded = fund_population(
-                population, model, path.market, mode=funding, min_cushion=config.min_cushion
+                model, population, mode=funding, min_cushion=config.min_cushion
             )
         except PmarginError as exc:
             notes.append(f"{name}: skipped ({exc})")

@@ -42,7 +42,7 @@ def _close(fast: MarginSnapshot, slow: MarginSnapshot) -> None:
 @pytest.mark.parametrize("name", ["deribit", "deribit-cross"])
 @pytest.mark.parametrize("row", [0, 1])
 def test_a_unit_the_book_lacks_opens_on_the_incremental_path(name: str, row: int) -> None:
-    whatif = AccountWhatIf(get_model(name), BOOK, MARKET)
+    whatif = AccountWhatIf(get_model(name), BOOK)
     assert whatif.incremental is not None
     eth_call = Trade(parse_symbol("ETH-26DEC25-5000-C"), -4.0)
     eth_perp = Trade(parse_symbol("ETH-PERPETUAL"), 3.0)

@@ -31,8 +31,8 @@ def _model(**assumptions: str) -> DeribitModel:
 
 def test_short_call_vector_is_black76_revaluation_in_coin() -> None:
     q = -2.0
-    b, m = book(TS, INDEX, MARKS, {"BTC-27DEC24-100000-C": q}, **EXTRA)
-    (v,) = _model().risk_vectors(b, m)
+    b, _ = book(TS, INDEX, MARKS, {"BTC-27DEC24-100000-C": q}, **EXTRA)
+    (v,) = _model().risk_vectors(b)
     f, k, vol = 96_000.0, 100_000.0, 0.6
     # vol up at 30 DTE: 0.6 x (1 + 0.5 (30/30)^0.13) = 0.9 (above the 0.5 floor)
     up = vol * (1 + 0.5)
@@ -47,15 +47,15 @@ def test_short_call_vector_is_black76_revaluation_in_coin() -> None:
     assert v.instrument_pnl[0, 34] == pytest.approx(expected, rel=1e-9)
     assert v.pre_aggregated[0, 34] == pytest.approx(q * v.instrument_pnl[0, 34])
     # "full" (the earlier reading): the whole coin P&L at +500 %.
-    (full,) = _model(extended_weighting="full").risk_vectors(b, m)
+    (full,) = _model(extended_weighting="full").risk_vectors(b)
     whole = float(black76_value(6 * f, k, T, up, True)) / (6 * f) - v0
     assert full.instrument_pnl[0, 34] == pytest.approx(whole, rel=1e-9)
 
 
 def test_distance_weighting_puts_delta_one_legs_on_their_edge_value() -> None:
     # A perpetual revalued at every extended move lands on its +-16 % value: q (1 - 1/(1 +- pr)).
-    b, m = book(TS, INDEX, MARKS, {"BTC-PERPETUAL": 2.0}, **EXTRA)
-    (v,) = _model().risk_vectors(b, m)
+    b, _ = book(TS, INDEX, MARKS, {"BTC-PERPETUAL": 2.0}, **EXTRA)
+    (v,) = _model().risk_vectors(b)
     low, high = 1 - 1 / 0.84, 1 - 1 / 1.16
     expected = [low, low, high, high, high, high, high, high]
     np.testing.assert_allclose(v.instrument_pnl[0, 27:], expected, rtol=1e-14)
@@ -66,8 +66,8 @@ def test_distance_dampener_grows_with_the_move_in_coin_at_the_edge_price() -> No
     # 100 short 60k puts: at -66 % the deductible is (0.66/0.16 - 1) x 100,000 USD, in coin at
     # the edge price 0.84 x index.
     q = -100.0
-    b, m = book(TS, INDEX, MARKS, {"BTC-27DEC24-60000-P": q}, **EXTRA)
-    (v,) = _model().risk_vectors(b, m)
+    b, _ = book(TS, INDEX, MARKS, {"BTC-27DEC24-60000-P": q}, **EXTRA)
+    (v,) = _model().risk_vectors(b)
     pre = v.pre_aggregated[0, 27]
     deductible = (0.66 / 0.16 - 1.0) * 100_000.0 / (0.84 * INDEX["BTC"])
     assert pre < -deductible
@@ -80,14 +80,14 @@ def test_distance_dampener_grows_with_the_move_in_coin_at_the_edge_price() -> No
 def test_dampener_subtracts_in_coin_at_the_usd_price() -> None:
     # 40 short 60k puts: the -66% extended cell loses far more than 100,000 USD.
     q = -40.0
-    b, m = book(TS, INDEX, MARKS, {"BTC-27DEC24-60000-P": q}, **EXTRA)
+    b, _ = book(TS, INDEX, MARKS, {"BTC-27DEC24-60000-P": q}, **EXTRA)
     model = _model(extended_weighting="full", extended_dampener_mode="subtract")
-    (v,) = model.risk_vectors(b, m)
+    (v,) = model.risk_vectors(b)
     dampener_coin = 100_000.0 / INDEX["BTC"]
     pre = v.pre_aggregated[0, 27]
     assert pre < -dampener_coin
     assert v.aggregated[0, 27] == pytest.approx(pre + dampener_coin, rel=1e-12)
-    (t,) = _model(extended_weighting="full", extended_dampener_mode="threshold").risk_vectors(b, m)
+    (t,) = _model(extended_weighting="full", extended_dampener_mode="threshold").risk_vectors(b)
     assert t.aggregated[0, 27] == pytest.approx(pre, rel=1e-12)
     unit = model.compute(b).risk_units[0]
     assert unit.scenario_labels[int(unit.worst[0])] == "BTC -66% vol up (extended)"
@@ -174,9 +174,9 @@ def test_cross_mode_offsets_profit_of_another_currency() -> None:
     # BTC-settled short call (loses when BTC rises) against a long USDC-settled... put: the
     # BTC currency has pnl_offset 0, so positive BTC cells never offset USDC losses.
     positions = {"BTC-27DEC24-100000-C": 1.0, "BTC_USDC-27DEC24-95000-P": 1.0}
-    b, m = book(TS, INDEX, MARKS, positions, **EXTRA)
+    b, _ = book(TS, INDEX, MARKS, positions, **EXTRA)
     model = _model().with_mode("cross")
-    (v,) = model.risk_vectors(b, m)
+    (v,) = model.risk_vectors(b)
     cols = [i.symbol for i in b.instruments]
     call = v.instrument_pnl[cols.index("BTC-27DEC24-100000-C")]
     put = v.instrument_pnl[cols.index("BTC_USDC-27DEC24-95000-P")]

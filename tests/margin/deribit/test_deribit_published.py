@@ -72,10 +72,10 @@ def _eth_model() -> DeribitModel:
 
 def _run(model: DeribitModel, case: str) -> tuple[Any, Any, Any]:
     if case == "doc":
-        b, m = book(DOC_TIMESTAMP, {"BTC": DOC_INDEX}, DOC_MARKS, DOC_POSITIONS)
+        b, _ = book(DOC_TIMESTAMP, {"BTC": DOC_INDEX}, DOC_MARKS, DOC_POSITIONS)
     else:
-        b, m = book(ETH_TIMESTAMP, {"ETH": ETH_INDEX}, ETH_MARKS, ETH_POSITIONS)
-    (vectors,) = model.risk_vectors(b, m)
+        b, _ = book(ETH_TIMESTAMP, {"ETH": ETH_INDEX}, ETH_MARKS, ETH_POSITIONS)
+    (vectors,) = model.risk_vectors(b)
     result = model.compute(b)
     return b, vectors, result
 

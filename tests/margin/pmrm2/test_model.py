@@ -204,7 +204,7 @@ def test_equity_covers_the_requirement_exactly_when_the_balance_is_non_negative(
         equity = account_equity(book).equity[0]
         im_bal = mm_bal = mtm = 0.0
         for underlying in ("ETH", "BTC"):
-            engine = MODEL.engine_result(book, MARKET, "mixed", underlying)
+            engine = MODEL.engine_result(book, "mixed", underlying)
             im_bal += engine.initial_margin
             mm_bal += engine.maintenance_margin
             mtm += engine.mark_to_market
@@ -276,7 +276,7 @@ def test_model_matches_the_engine_account_by_account_on_the_example_book() -> No
     checked = 0
     for unit in result.risk_units:
         for a in np.flatnonzero(unit.holds)[:60]:
-            engine = MODEL.engine_result(EXAMPLE, MARKET, EXAMPLE.account_ids[a], unit.underlying)
+            engine = MODEL.engine_result(EXAMPLE, EXAMPLE.account_ids[a], unit.underlying)
             im, mm = engine.requirements
             assert unit.initial_margin[a] == pytest.approx(im, rel=1e-14, abs=1e-9)
             assert unit.maintenance_margin[a] == pytest.approx(mm, rel=1e-14, abs=1e-9)
@@ -423,7 +423,7 @@ def test_listed_collateral_can_cancel_another_underlyings_risk() -> None:
     assert [u.underlying for u in result.risk_units] == ["ETH"]
     eth = result.risk_units[0]
     assert eth.components["mm_collateral_haircut"][0] == pytest.approx(0.02 * 7000.0)
-    engine = model.engine_result(book, market, "a", "ETH")
+    engine = model.engine_result(book, "a", "ETH")
     assert result.initial_margin[0] == pytest.approx(_requirements(engine)[0], rel=1e-9)
 
 
@@ -437,7 +437,7 @@ def test_usdc_below_the_peg_threshold_raises_the_im_factor() -> None:
     assert eth.components["peg_loss"][0] == pytest.approx(
         eth.components["worst_loss"][0] * extra, rel=1e-12
     )
-    engine = MODEL.engine_result(book, market, "mixed", "ETH")
+    engine = MODEL.engine_result(book, "mixed", "ETH")
     assert eth.initial_margin[0] == pytest.approx(_requirements(engine)[0], rel=1e-9)
 
 

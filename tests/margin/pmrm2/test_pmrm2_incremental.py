@@ -76,7 +76,7 @@ ASSETS = {"ETH": 5.0, "BTC": 0.5, "USDC": 5_000.0}
 
 
 def _whatif() -> AccountWhatIf:
-    return AccountWhatIf(cast(MarginModel, MODEL), BOOK, MARKET)
+    return AccountWhatIf(cast(MarginModel, MODEL), BOOK)
 
 
 def _close(fast: MarginSnapshot, slow: MarginSnapshot, what: str) -> None:

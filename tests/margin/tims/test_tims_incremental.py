@@ -45,13 +45,13 @@ def test_the_model_declares_and_builds_its_incremental_path() -> None:
     assert isinstance(model, TimsModel)
     assert model.capabilities.incremental
     assert "RTY" not in {i.symbol for i in BOOK.instruments}
-    assert AccountWhatIf(model, BOOK, MARKET).incremental is not None
+    assert AccountWhatIf(model, BOOK).incremental is not None
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_random_what_ifs_and_commits_equal_the_rebuilt_account(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    whatif = AccountWhatIf(get_model("tims"), BOOK, MARKET)
+    whatif = AccountWhatIf(get_model("tims"), BOOK)
     symbols = sorted(ALL)
     for step in range(30):
         row = int(rng.integers(len(BOOK.account_ids)))
@@ -76,7 +76,7 @@ def test_random_what_ifs_and_commits_equal_the_rebuilt_account(seed: int) -> Non
 
 def test_offsetting_class_groups_change_only_their_product_group() -> None:
     """A hedge in NDX lowers the SPX + NDX product group; AAPL's margin stays the same."""
-    whatif = AccountWhatIf(get_model("tims"), BOOK, MARKET)
+    whatif = AccountWhatIf(get_model("tims"), BOOK)
     before = whatif.snapshot(0).initial_margin
     hedged = whatif.margin_after(0, [Trade(ALL["NQ"], -1.0)])
     _close(hedged, whatif.margin_after_reference(0, [Trade(ALL["NQ"], -1.0)]), "hedge")

@@ -364,7 +364,7 @@ def verify_capture(
     symbols = [i.symbol for i in book.instruments]
     quantity = book.quantity.toarray()[0]
     units = {(u.underlying, u.currency): u for u in result.risk_units}
-    for vectors in model.risk_vectors(book, market):
+    for vectors in model.risk_vectors(book):
         key = f"{vectors.underlying}_{vectors.currency}".lower()
         labels = vectors.labels
         for local, column in enumerate(vectors.columns.tolist()):

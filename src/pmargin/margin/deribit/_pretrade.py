@@ -45,7 +45,6 @@ from pmargin.margin.deribit._risk_matrix import (
     delta_shock,
     extended_weights,
 )
-from pmargin.market import MarketSnapshot
 from pmargin.valuation import ResolvedInstruments
 
 if TYPE_CHECKING:  # _model imports this module: the model is a type here, never imported
@@ -95,15 +94,14 @@ class DeribitIncremental(UnitIncremental[_State]):
     ----------
     model
         The model.
-    book, market, result
-        The book, the snapshot and ``model.compute(book)``.
+    book, result
+        The book (at its market) and ``model.compute(book)``.
     """
 
     def __init__(
         self,
         model: DeribitModel,
         book: BookArrangement,
-        market: MarketSnapshot,
         result: MarginResult,
     ) -> None:
         super().__init__(book, result)
@@ -117,7 +115,7 @@ class DeribitIncremental(UnitIncremental[_State]):
         self._local = np.full(n_inst, -1, dtype=np.int64)
         self.units: list[_Unit] = []
         self._index: dict[Hashable, int] = {}
-        for k, vectors in enumerate(model.risk_vectors(book, market)):
+        for k, vectors in enumerate(model.risk_vectors(book)):
             self._unit_of_column[vectors.columns] = k
             self._local[vectors.columns] = np.arange(vectors.columns.size)
             self._index[self._key(vectors.underlying, vectors.currency)] = k
@@ -351,7 +349,7 @@ class DeribitIncremental(UnitIncremental[_State]):
                 balances=np.ones((1, 1)),
                 market=self.market,
             )
-            (vectors,) = self.model.risk_vectors(book, self.market)
+            (vectors,) = self.model.risk_vectors(book)
             unit = self._new_units[key] = self._unit(vectors, in_book=False)
         return unit
 
@@ -388,6 +386,6 @@ class DeribitIncremental(UnitIncremental[_State]):
                 quantity=sparse.csr_array(np.ones((1, 1))),
                 market=self.market,
             )
-            (vectors,) = self.model.risk_vectors(book, self.market)
+            (vectors,) = self.model.risk_vectors(book)
             self._new[symbol] = vectors
         return self._new[symbol]

@@ -33,7 +33,6 @@ from pmargin.margin._result import MarginResult
 from pmargin.margin._scenario_margin import group_columns, unit_pnl, worst_loss
 from pmargin.margin.okx._components import term_structure_charge
 from pmargin.margin.okx._scaling import progressive_scale
-from pmargin.market import MarketSnapshot
 from pmargin.valuation import ResolvedInstruments
 
 if TYPE_CHECKING:  # _model imports this module: the model is a type here, never imported
@@ -77,8 +76,8 @@ class OkxIncremental(UnitIncremental[_Unit]):
     ----------
     model
         The model (borrowing charge MR8 off).
-    book, market
-        The book and the snapshot ``result`` was computed on.
+    book
+        The book ``result`` was computed on (at its market).
     result
         ``model.compute(book)``.
     """
@@ -87,12 +86,11 @@ class OkxIncremental(UnitIncremental[_Unit]):
         self,
         model: OkxModel,
         book: BookArrangement,
-        market: MarketSnapshot,
         result: MarginResult,
     ) -> None:
         super().__init__(book, result)
         self.model = model
-        self.matrices = model.matrices(book.resolved, market)
+        self.matrices = model.matrices(book.resolved, book.market)
         quantity = self.quantity
         by_name = {u.underlying: u for u in result.risk_units}
         m = self.matrices

@@ -121,7 +121,7 @@ class OkxModel:
         """
         if self.params.mr8_enabled:
             return None
-        return OkxIncremental(self, book, book.market, result)
+        return OkxIncremental(self, book, result)
 
     @classmethod
     def from_params(cls, params: ParamTable) -> OkxModel:
@@ -158,12 +158,12 @@ class OkxModel:
             units.append(unit)
             parts.append((columns, contribution))
         contribution = scatter_columns(parts, (n_accounts, n_inst))
-        borrowing = self._borrowing(book, market)
+        borrowing = self._borrowing(book)
         im_other = None
         if borrowing is not None:
             units.append(borrowing)
             im_other = borrowing.initial_margin
-        return MarginResult.from_units(self.name, book, market, units, contribution, im_other)
+        return MarginResult.from_units(self.name, book, units, contribution, im_other)
 
     # -- instrument level: revalue each instrument once ---------------------------------------
 
@@ -372,7 +372,7 @@ class OkxModel:
         )
         return unit, contribution
 
-    def _borrowing(self, book: BookArrangement, market: MarketSnapshot) -> RiskUnitMargin | None:
+    def _borrowing(self, book: BookArrangement) -> RiskUnitMargin | None:
         """MR8: MMR and IMR on every currency an account borrows (its equity there < 0).
 
         A currency's equity is its balance plus the value and unrealised P&L of what settles in
@@ -388,7 +388,7 @@ class OkxModel:
             debt = np.maximum(-amount, 0.0)
             if not debt.any():
                 continue
-            usd = debt * market.usd_price(currency)
+            usd = debt * book.market.usd_price(currency)
             borrowed += usd
             mmr += p.mr8_mmr_rate.lookup(currency) * usd
             imr += p.mr8_imr_rate.lookup(currency) * usd

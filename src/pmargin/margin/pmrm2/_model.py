@@ -64,7 +64,6 @@ from pmargin.margin.pmrm2._stages import (
     requirements,
     worst_loss,
 )
-from pmargin.market import MarketSnapshot
 
 __all__ = ["COLLATERAL_COMPONENTS", "COMPONENTS", "DerivePmrm2Model"]
 
@@ -176,25 +175,24 @@ class DerivePmrm2Model:
             without collateral parameters.
         """
         self.capabilities.check(book.instruments)
-        market = book.market
         n_acc, n_inst = book.shape
-        roles = collateral_roles(book.assets, market, self.params, self.settings)
+        roles = collateral_roles(book.assets, book.market, self.params, self.settings)
         scen = ScenarioArrays.of(self.params)
         qc = sparse.csc_array(book.quantity)
         units: list[RiskUnitMargin] = []
         blocks: list[tuple[IntArray, Any]] = []
         im_other = np.zeros(n_acc)
         for columns in unit_columns(book, roles):
-            unit, unit_blocks, other = self._unit(book, market, qc, columns, roles, scen)
+            unit, unit_blocks, other = self._unit(book, qc, columns, roles, scen)
             units.append(unit)
             blocks.extend(unit_blocks)
             im_other += other
-        collateral = self._collateral_unit(book, market, roles)
+        collateral = self._collateral_unit(book, roles)
         if collateral is not None:
             units.append(collateral)
             im_other += collateral.initial_margin
         contribution = scatter_columns(blocks, (n_acc, n_inst))
-        return MarginResult.from_units(self.name, book, market, units, contribution, im_other)
+        return MarginResult.from_units(self.name, book, units, contribution, im_other)
 
     def incremental(self, book: BookArrangement, result: MarginResult) -> Pmrm2Incremental:
         """One account's margin after changes from its cached per-unit sums.
@@ -203,10 +201,10 @@ class DerivePmrm2Model:
         """
         return Pmrm2Incremental(self, book, result)
 
-    def engine_result(
-        self, book: BookArrangement, market: MarketSnapshot, account: str, underlying: str
-    ) -> Pmrm2Result:
+    def engine_result(self, book: BookArrangement, account: str, underlying: str) -> Pmrm2Result:
         """Run the one-portfolio engine on one account's market, with every intermediate.
+
+        At the book's market (``book.market``).
 
         The engine reports Derive's balances (``initial_margin``, ``maintenance_margin``,
         ``mark_to_market`` including the account's cash); the unit's requirement is
@@ -220,6 +218,7 @@ class DerivePmrm2Model:
         """
         self.capabilities.check(book.instruments)
         row = book.row(account)
+        market = book.market
         roles = collateral_roles(book.assets, market, self.params, self.settings)
         for columns in unit_columns(book, roles):
             if columns.underlying == underlying.upper():
@@ -232,7 +231,6 @@ class DerivePmrm2Model:
     def _unit(
         self,
         book: BookArrangement,
-        market: MarketSnapshot,
         qc: Any,
         uc: UnitColumns,
         roles: tuple[CollateralRole, ...],
@@ -244,6 +242,7 @@ class DerivePmrm2Model:
         """
         p = self.params
         other = p.other_contingency
+        market = book.market
         res = book.resolved
         n_acc = book.shape[0]
         n_s = scen.size
@@ -449,10 +448,10 @@ class DerivePmrm2Model:
     def _collateral_unit(
         self,
         book: BookArrangement,
-        market: MarketSnapshot,
         roles: tuple[CollateralRole, ...],
     ) -> RiskUnitMargin | None:
         """Haircuts (and oracle charge) of non-risk-cancelling collateral, or None."""
+        market = book.market
         cols = np.array([k for k, r in enumerate(roles) if r.kind == "other"], dtype=np.int64)
         if not cols.size:
             return None

@@ -196,7 +196,7 @@ class ScenarioRiskModel:
             worst_scenario=worst,
             held=held,
         )
-        return MarginResult.from_units(self.name, book, market, [unit], contribution, im_other)
+        return MarginResult.from_units(self.name, book, [unit], contribution, im_other)
 
     def precompute(self, timestamp: object) -> MarketScenarios:
         """Return the book-independent stage at ``timestamp``: the scenario sets (cached).

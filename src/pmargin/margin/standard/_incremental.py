@@ -28,7 +28,6 @@ from pmargin.margin._incremental import (
 )
 from pmargin.margin._result import MarginResult
 from pmargin.margin.standard._rules import future_margin
-from pmargin.market import MarketSnapshot
 from pmargin.valuation import ResolvedInstruments
 
 if TYPE_CHECKING:  # _model imports this module: the model is a type here, never imported
@@ -54,8 +53,8 @@ class StandardIncremental(UnitIncremental[_Position]):
     ----------
     model
         The model.
-    book, market
-        The book and the snapshot ``result`` was computed on.
+    book
+        The book ``result`` was computed on (at its market).
     result
         ``model.compute(book)``.
     """
@@ -64,12 +63,11 @@ class StandardIncremental(UnitIncremental[_Position]):
         self,
         model: StandardModel,
         book: BookArrangement,
-        market: MarketSnapshot,
         result: MarginResult,
     ) -> None:
         super().__init__(book, result)
         self.model = model
-        self.charges = model.charges(book.resolved, market)
+        self.charges = model.charges(book.resolved, book.market)
         self.settlement_usd = np.asarray(book.resolved.settlement_usd, dtype=np.float64)
         self._new: dict[str, tuple[_Charges, float]] = {}
 

@@ -183,7 +183,7 @@ class StandardModel:
             for u, ((underlying, currency), columns) in enumerate(groups.items())
         )
         contribution = entries((futures_im + options_im) * resolved.settlement_usd[column])
-        return MarginResult.from_units(self.name, book, market, units, contribution)
+        return MarginResult.from_units(self.name, book, units, contribution)
 
     def charges(
         self,
@@ -234,7 +234,7 @@ class StandardModel:
 
     def incremental(self, book: BookArrangement, result: MarginResult) -> IncrementalMargin:
         """One account's margin after an order, O(1) per order: see ``_incremental.py``."""
-        return StandardIncremental(self, book, book.market, result)
+        return StandardIncremental(self, book, result)
 
     def _option_charges(
         self,

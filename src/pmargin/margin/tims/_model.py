@@ -106,7 +106,6 @@ class TimsModel:
             One risk unit per class group with the components of :data:`COMPONENTS`; IM
             contributions add up to IM per account (``im_other`` is 0).
         """
-        market = book.market
         n_accounts, n_inst = book.shape
         quantity = sparse.csr_array(book.quantity)
         resolved = book.resolved
@@ -135,7 +134,7 @@ class TimsModel:
                 parts.append(part)
         ordered = tuple(units[g.underlying] for g in classes)
         contribution = scatter_columns(parts, (n_accounts, n_inst))
-        return MarginResult.from_units(self.name, book, market, ordered, contribution)
+        return MarginResult.from_units(self.name, book, ordered, contribution)
 
     def incremental(self, book: BookArrangement, result: MarginResult) -> TimsIncremental:
         """One account's margin after changes from its cached class-group vectors.
