@@ -123,11 +123,11 @@ def run() -> list[Row]:
         model = get_model(name)
         book, new = _book_for(name, whole)
         try:
-            whatif = AccountWhatIf(model, book, market)
+            whatif = AccountWhatIf(model, book)
         except InputError as exc:
             print(f"bench_whatif: {name} skipped: {exc}", file=sys.stderr)
             continue
-        alone = AccountWhatIf(model, book, market, whatif.result, incremental=False)
+        alone = AccountWhatIf(model, book, whatif.result, incremental=False)
         orders = _orders(whatif, N_ORDERS, new)
         for row, trade in orders:  # warm-up (every cache filled) and agreement
             fast = whatif.margin_after(row, [trade])
