@@ -33,8 +33,10 @@ from pmargin.margin.deribit._params import (
 )
 from pmargin.margin.deribit._risk_matrix import (
     aggregate_risk_vector,
+    aggregate_risk_vector_reference,
     apply_extended_dampener,
     apply_pnl_offset,
+    apply_pnl_offset_reference,
     clamp_delta_one,
     delta_shock,
     deribit_scenarios,
@@ -43,8 +45,10 @@ from pmargin.margin.deribit._risk_matrix import (
     extended_weights,
     roll_shock,
     roll_shock_contribution,
+    roll_shock_entries,
     roll_shock_rate,
     worst_case,
+    worst_case_reference,
 )
 
 __all__ = [
@@ -65,8 +69,10 @@ __all__ = [
     "ExtendedWeighting",
     "RollShockBasis",
     "aggregate_risk_vector",
+    "aggregate_risk_vector_reference",
     "apply_extended_dampener",
     "apply_pnl_offset",
+    "apply_pnl_offset_reference",
     "clamp_delta_one",
     "delta_shock",
     "deribit_scenarios",
@@ -78,7 +84,9 @@ __all__ = [
     "read_capture",
     "roll_shock",
     "roll_shock_contribution",
+    "roll_shock_entries",
     "roll_shock_rate",
     "verify_capture",
     "worst_case",
+    "worst_case_reference",
 ]

@@ -27,7 +27,7 @@ unit's currency at the snapshot's USD price of that currency.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,6 @@ from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
     binding_contribution,
     scatter_columns,
-    unit_pnl,
 )
 from pmargin.margin.deribit._params import (
     DampenerMode,
@@ -63,10 +62,10 @@ from pmargin.margin.deribit._risk_matrix import (
     extended_weights,
     roll_shock,
     roll_shock_contribution,
+    roll_shock_entries,
     roll_shock_rate,
     worst_case,
 )
-from pmargin.market import MarketSnapshot
 from pmargin.risk import instrument_pnl
 from pmargin.scenarios import RiskMatrixScenario, ScenarioSet, VolShockKind
 from pmargin.valuation import ResolvedInstruments, columns_by, value_instruments
@@ -189,6 +188,56 @@ class _Matrix:
     conversion: FloatArray
 
 
+_BLOCK_ROWS = 65_536
+"""Accounts per block of :meth:`DeribitModel.compute`'s account stages: a block's
+``(rows, cells)`` temporaries (18 MB at 35 cells) are reused from the heap, where book-wide
+ones page-fault fresh memory on every step."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One settlement currency's part of a unit (:meth:`DeribitModel.part`), on arrays."""
+
+    quantity: Any  # CSR (n_accounts, n_part): the part's columns of the unit
+    pnl: FloatArray  # (n_part, n_scenarios)
+    pnl_offset: float
+    cap: float | FloatArray  # scalar, or (n_accounts, 1) in a book of moved rows
+    dampener: FloatArray  # (n_extended,), or (n_accounts, n_extended)
+    collateral: bool  # the unit's moving collateral P&L is added to this part (X:PM coin)
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """A risk unit's account-independent inputs, its columns taken out of the book once."""
+
+    matrix: _Matrix
+    currency: str
+    usd_rate: float | FloatArray
+    columns: IntArray  # (n_unit,) book columns
+    rows: IntArray  # (n_unit,) rows of the matrix
+    pnl: FloatArray  # (n_unit, n_scenarios), the unit's currency per base unit
+    roll_rate: FloatArray
+    delta_usd: FloatArray
+    quantity: Any  # CSR (n_accounts, n_unit)
+    parts: tuple[_Part, ...]
+    collateral: FloatArray | None  # (n_accounts,) USD value of the moving coin after haircut
+    entries: IntArray  # (quantity.nnz,) each stored entry's index in the book's stored entries
+    coin: bool = field(kw_only=True)
+    cross: bool = field(kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """The account stages of one unit for a block of ``n`` accounts."""
+
+    q: Any  # CSR (n, n_unit)
+    pre: FloatArray  # (n, n_scenarios)
+    aggregated: FloatArray  # (n, n_scenarios)
+    collateral_pnl: FloatArray | None  # (n, n_scenarios), X:PM with moving collateral
+    net_delta: FloatArray  # (n,)
+    held: Any  # (n,) bool
+
+
 @dataclass(frozen=True, slots=True)
 class DeribitModel:
     """Deribit portfolio margin; see the module docstring and ``docs/margin-deribit.md``.
@@ -252,13 +301,82 @@ class DeribitModel:
         worst cell, scaled so the positions of the unit add up to ``worst_case`` less the share
         of moving collateral, plus its own roll shock; the rest (delta shock, collateral) is
         ``im_other``.
+
+        Each unit's instruments are revalued and its columns taken out of the book once; the
+        account stages (aggregation, offsets and dampener, worst cell, roll shock,
+        contributions) then run on blocks of ``_BLOCK_ROWS`` accounts, so their temporaries
+        stay small; contributions are per-entry arrays assembled into one matrix at the end.
+        :meth:`compute_reference` is the whole-book twin (same bits, tested).
         """
-        market = book.market
+        n_acc = book.shape[0]
+        general = self.params.general
+        units: list[RiskUnitMargin] = []
+        quantity = sparse.csr_array(book.quantity)
+        value = np.zeros(quantity.nnz)  # USD contribution of each stored position
+        kept = np.zeros(quantity.nnz, dtype=bool)  # sparse addition keeps nonzero sums only
+        for unit in self._units(book):
+            m = unit.matrix
+            n_s = len(m.scenarios)
+            aggregated = np.empty((n_acc, n_s))
+            held = np.empty(n_acc, dtype=bool)
+            worst = np.empty(n_acc, dtype=np.int64)
+            parts = np.empty((5, n_acc))  # loss, roll, delta shock, contingency, margin
+            for start in range(0, n_acc, _BLOCK_ROWS):
+                stop = min(n_acc, start + _BLOCK_ROWS)
+                block = self._block(unit, start, stop, out=aggregated[start:stop])
+                charges, roll_shares = self._unit_charges(unit, block, start, stop)
+                held[start:stop] = block.held
+                worst[start:stop] = charges.worst_cell
+                parts[:, start:stop] = (
+                    charges.worst_case, charges.roll_shock, charges.delta_shock,
+                    charges.correlation_contingency, charges.risk_matrix_margin,
+                )  # fmt: skip
+                ids, values = self._block_contribution(unit, block, charges, roll_shares, start)
+                value[ids] = values
+                kept[ids] = True
+            loss, roll, shock, contingency, rmm = parts
+            units.append(
+                RiskUnitMargin(
+                    underlying=m.underlying,
+                    currency=unit.currency,
+                    usd_rate=unit.usd_rate,
+                    initial_margin=rmm,
+                    maintenance_margin=general.mm_factor * rmm,
+                    components=dict(
+                        zip(COMPONENTS, (loss, roll, shock, contingency, rmm), strict=True)
+                    ),
+                    scenario_labels=tuple(s.label for s in m.scenarios),
+                    scenario_pnl=aggregated,
+                    worst_scenario=worst,
+                    held=held,
+                    scenarios=tuple(m.scenarios),
+                )
+            )
+        contribution = _kept_entries(quantity, value, kept)
+        result = MarginResult.from_units(self.name, book, units, contribution)
+        attributed = np.asarray(contribution.sum(axis=1), dtype=np.float64).reshape(n_acc)
+        notes = (self.reading(),) if bool(np.any(book.resolved.is_option)) else ()
+        return replace(result, im_other=result.initial_margin - attributed, notes=notes)
+
+    def compute_reference(self, book: BookArrangement) -> MarginResult:
+        """Margin every account as :meth:`compute` does, whole-book: its reference twin.
+
+        Every unit's vectors for every account at once (:meth:`risk_vectors`), then
+        :meth:`reduce`, then each unit's contribution block built with sparse operations and
+        scattered into the book's columns. Same result as :meth:`compute` (same bits on a
+        canonical quantity matrix, tested).
+
+        Risk units carry amounts in their currency (coin for S:PM inverse units, USD for X:PM);
+        account totals are in USD. ``im_contribution``: each position's loss in its unit's
+        worst cell, scaled so the positions of the unit add up to ``worst_case`` less the share
+        of moving collateral, plus its own roll shock; the rest (delta shock, collateral) is
+        ``im_other``.
+        """
         n_acc, n_inst = book.shape
         general = self.params.general
         units: list[RiskUnitMargin] = []
         blocks: list[tuple[IntArray, Any]] = []
-        for vectors in self.risk_vectors(book, market):
+        for vectors in self.risk_vectors(book):
             q = book.quantity[:, vectors.columns]
             c = self.reduce(vectors, q)
             loss, worst, rmm = c.worst_case, c.worst_cell, c.risk_matrix_margin
@@ -278,9 +396,9 @@ class DeribitModel:
                     scenarios=vectors.scenarios,
                 )
             )
-            blocks.append((vectors.columns, self._contribution(vectors, q, loss, worst)))
+            blocks.append((vectors.columns, self._contribution_reference(vectors, q, loss, worst)))
         contribution = scatter_columns(blocks, (n_acc, n_inst))
-        result = MarginResult.from_units(self.name, book, market, units, contribution)
+        result = MarginResult.from_units(self.name, book, units, contribution)
         attributed = np.asarray(contribution.sum(axis=1), dtype=np.float64).reshape(n_acc)
         notes = (self.reading(),) if bool(np.any(book.resolved.is_option)) else ()
         return replace(result, im_other=result.initial_margin - attributed, notes=notes)
@@ -304,8 +422,6 @@ class DeribitModel:
         UnitCharges
             Arrays of shape ``(n,)`` in the unit's currency.
         """
-        n = vectors.aggregated.shape[0]
-        loss, worst = worst_case(vectors.aggregated, vectors.vol_kinds)
         roll = roll_shock(
             q,
             vectors.roll_rate,
@@ -313,22 +429,39 @@ class DeribitModel:
             vectors.roll_key,
             self.params.assumptions.roll_shock_basis,
         )
-        pair = self.params.pair(vectors.underlying)
+        return self._charges(
+            vectors.underlying, vectors.aggregated, vectors.vol_kinds, roll,
+            vectors.net_delta_usd, vectors.usd_rate,
+        )  # fmt: skip
+
+    def _charges(
+        self,
+        underlying: str,
+        aggregated: FloatArray,
+        vol_kinds: tuple[VolShockKind, ...],
+        roll: FloatArray,
+        net_delta_usd: FloatArray,
+        usd_rate: float | FloatArray,
+    ) -> UnitCharges:
+        """:meth:`reduce` on arrays of ``n`` accounts, given their roll shock ``(n,)``."""
+        n = aggregated.shape[0]
+        loss, worst = worst_case(aggregated, vol_kinds)
+        pair = self.params.pair(underlying)
         shock = (
             delta_shock(
-                vectors.net_delta_usd,
+                net_delta_usd,
                 pair.delta_total_liq_shock_threshold,
                 pair.max_delta_shock,
                 self.params.assumptions.delta_shock,
             )
-            / vectors.usd_rate
+            / usd_rate
         )
         contingency = np.zeros(n)
         return UnitCharges(loss, worst, roll, shock, contingency, loss + roll + shock + contingency)
 
     def incremental(self, book: BookArrangement, result: MarginResult) -> IncrementalMargin | None:
         """One account's margin after changes from cached vectors (S:PM, X:PM): ``_pretrade.py``."""
-        return DeribitIncremental(self, book, book.market, result)
+        return DeribitIncremental(self, book, result)
 
     def aggregate(
         self, parts: list[tuple[FloatArray, float, float | FloatArray, FloatArray]], n_standard: int
@@ -392,6 +525,12 @@ class DeribitModel:
             ``(pre, pnl_offset, max_offsetable, dampener)``, the last of shape
             ``(n_extended,)``; see :meth:`aggregate`.
         """
+        return (pre, *self._part_terms(underlying, currency, usd_rate, coin=coin))
+
+    def _part_terms(
+        self, underlying: str, currency: str, usd_rate: float | FloatArray, *, coin: bool
+    ) -> tuple[float, float | FloatArray, FloatArray]:
+        """``(pnl_offset, max_offsetable, dampener)`` of :meth:`part`."""
         cp = self.params.currency(currency)
         pair = self.params.pair(underlying)
         moves = self.params.general.extended_moves
@@ -403,27 +542,31 @@ class DeribitModel:
             m = np.asarray(moves, dtype=np.float64)
             rate = rate * (1.0 + np.sign(m) * np.minimum(np.abs(m), pair.price_range))
         cap = cp.max_offsetable_pnl / (np.asarray(usd_rate)[:, None] if per_row else usd_rate)
-        return pre, cp.pnl_offset, cap, cells / rate
+        return cp.pnl_offset, cap, cells / rate
 
-    def risk_vectors(
-        self, book: BookArrangement, market: MarketSnapshot
-    ) -> tuple[DeribitUnitVectors, ...]:
+    def risk_vectors(self, book: BookArrangement) -> tuple[DeribitUnitVectors, ...]:
         """Each risk unit's vectors (initial, pre-aggregated, aggregated), for every account.
+
+        At the book's market (``book.market``).
 
         Raises
         ------
         InputError
             For an underlying or currency without parameters, naming the table to add.
         """
+        return tuple(self._unit_vectors(unit) for unit in self._units(book))
+
+    def _units(self, book: BookArrangement) -> list[_Unit]:
+        """Each risk unit's account-independent inputs, its columns taken out once."""
         matrices = [self._matrix(book, u, cols) for u, cols in self._underlyings(book)]
         if self.params.mode is DeribitMode.SEGREGATED:
-            return tuple(v for m in matrices for v in self._segregated(book, m))
-        moving = self._moving_collateral(book, market)
+            return [unit for m in matrices for unit in self._segregated(book, m)]
+        moving = self._moving_collateral(book)
         held = {m.underlying for m in matrices}
         for asset in moving:
             if asset not in held:
                 matrices.append(self._matrix(book, asset, np.zeros(0, dtype=np.int64)))
-        return tuple(self._cross(book, m, moving.get(m.underlying)) for m in matrices)
+        return [self._cross(book, m, moving.get(m.underlying)) for m in matrices]
 
     # ------------------------------------------------------------------ revaluation
 
@@ -463,7 +606,7 @@ class DeribitModel:
 
     # ------------------------------------------------------------------ S:PM
 
-    def _segregated(self, book: BookArrangement, m: _Matrix) -> Iterator[DeribitUnitVectors]:
+    def _segregated(self, book: BookArrangement, m: _Matrix) -> Iterator[_Unit]:
         """One coin- or stablecoin-denominated unit per settlement currency of ``m``."""
         currencies = m.resolved.terms.settlement_currency
         for currency in dict.fromkeys(currencies.tolist()):
@@ -483,18 +626,18 @@ class DeribitModel:
                 inverse[:, None], m.conversion[None, :], 1.0
             )
             cols = m.columns[rows]
-            pre = unit_pnl(book.quantity, cols, pnl)
+            q, entries = _take_columns(book, cols)
             coin = bool(np.any(inverse))
-            yield self._vectors(
-                book, m, currency, usd_rate, cols, pnl, rate * unit_value, rows,
-                m.delta_usd[rows], np.zeros(pre.shape), pre,
-                [self.part(pre, m.underlying, currency, usd_rate, coin=coin)], coin=coin,
+            terms = self._part_terms(m.underlying, currency, usd_rate, coin=coin)
+            yield _Unit(
+                m, currency, usd_rate, cols, rows, pnl, rate * unit_value, m.delta_usd[rows], q,
+                (_Part(q, pnl, *terms, collateral=False),), None, entries, coin=coin, cross=False,
             )  # fmt: skip
 
     # ------------------------------------------------------------------ X:PM
 
     def _moving_collateral(
-        self, book: BookArrangement, market: MarketSnapshot
+        self, book: BookArrangement
     ) -> dict[str, tuple[FloatArray, float | FloatArray, float]]:
         """Balances that move with their coin: asset -> (balances, USD price, haircut)."""
         balances = book.balances if book.balances is not None else np.zeros((book.shape[0], 0))
@@ -514,9 +657,8 @@ class DeribitModel:
         book: BookArrangement,
         m: _Matrix,
         collateral: tuple[FloatArray, float | FloatArray, float] | None,
-    ) -> DeribitUnitVectors:
+    ) -> _Unit:
         """Build the USD unit of one underlying: per settlement currency offsets, then summed."""
-        n_acc = book.shape[0]
         res = m.resolved
         # USD value change per base unit: settlement P&L at the scenario's settlement price,
         # plus the revaluation of an inverse option's coin premium.
@@ -530,94 +672,166 @@ class DeribitModel:
         unit_value = np.where(res.is_inverse, res.settlement_usd, res.underlying_usd)
         currencies = res.terms.settlement_currency
         rate = np.zeros(m.columns.size)
-        parts: list[tuple[FloatArray, float, float | FloatArray, FloatArray]] = []
-        n_s = len(m.scenarios)
-        collateral_pnl = np.zeros((n_acc, n_s))
-        net_delta = np.asarray(book.quantity[:, m.columns] @ m.delta_usd, dtype=np.float64)
-        net_delta = net_delta.reshape(n_acc)
+        q, entries = _take_columns(book, m.columns)
         # Collateral moves with every scenario, extended cells included: Deribit's cross-collateral
         # article lets a coin balance offset the upside risk of short options on that coin, which
         # a balance held at the +-price_range edge (as futures are) could not do.
-        moves = np.array([s.spot_move for s in m.scenarios])
         coin = m.underlying.upper()
+        value = None
         if collateral is not None:
             amounts, price, haircut = collateral
-            collateral_pnl = np.outer(amounts * price * (1.0 - haircut), moves)
-            collateral_pnl[:, m.n_standard :] *= m.weights[None, :]
-            net_delta = net_delta + amounts * price * (1.0 - haircut)
+            value = amounts * price * (1.0 - haircut)
         extra = [coin] if collateral is not None else []
         keys = list(dict.fromkeys([*currencies.tolist(), *extra]))
+        parts: list[_Part] = []
         for currency in keys:
             cp = self.params.currency(currency)
             rows = np.flatnonzero(currencies == currency)
             rate[rows] = unit_value[rows] * roll_shock_rate(
                 res.time[rows], cp.min_annualised_move, cp.annualised_move_risk
             )
-            pre_c = unit_pnl(book.quantity, m.columns[rows], usd[rows])
-            if currency == coin:
-                pre_c = pre_c + collateral_pnl
-            parts.append(self.part(pre_c, m.underlying, currency, 1.0, coin=False))
-        pre = sum((p[0] for p in parts), np.zeros((n_acc, n_s)))
+            part_q = q if rows.size == m.columns.size else sparse.csr_array(q[:, rows])
+            terms = self._part_terms(m.underlying, currency, 1.0, coin=False)
+            parts.append(_Part(part_q, usd[rows], *terms, collateral=currency == coin))
         every = np.arange(m.columns.size)
-        return self._vectors(
-            book, m, "USD", 1.0, m.columns, usd, rate, every, m.delta_usd, collateral_pnl, pre,
-            parts, net_delta=net_delta, coin=False,
+        return _Unit(
+            m, "USD", 1.0, m.columns, every, usd, rate, m.delta_usd, q, tuple(parts), value,
+            entries, coin=False, cross=True,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ shared
 
-    def _vectors(
-        self,
-        book: BookArrangement,
-        m: _Matrix,
-        currency: str,
-        usd_rate: float | FloatArray,
-        columns: IntArray,
-        pnl: FloatArray,
-        roll_rate: FloatArray,
-        rows: IntArray,
-        delta_usd: FloatArray,
-        collateral_pnl: FloatArray,
-        pre: FloatArray,
-        parts: list[tuple[FloatArray, float, float | FloatArray, FloatArray]],
-        *,
-        net_delta: FloatArray | None = None,
-        coin: bool,
-    ) -> DeribitUnitVectors:
-        """Offset and dampen each currency's part (:meth:`part`) and sum; ``rows`` of ``m``."""
-        aggregated = self.aggregate(parts, m.n_standard)
-        q = book.quantity[:, columns]
-        n_acc = book.shape[0]
-        if net_delta is None:
-            net_delta = np.asarray(q @ delta_usd, dtype=np.float64).reshape(n_acc)
-        held = np.diff(sparse.csr_array(q).indptr) > 0
-        held = held | np.any(collateral_pnl != 0.0, axis=1)
+    def _block(self, unit: _Unit, start: int, stop: int, out: FloatArray | None = None) -> _Block:
+        """Run the account stages of ``unit`` on rows ``start:stop``: P&L, offsets, dampener.
+
+        ``out``: where to write the aggregated vectors (a ``(stop - start, n_scenarios)`` view
+        of the whole result), ``None`` for a new array.
+        """
+        m = unit.matrix
+        q = unit.quantity[start:stop]
+        n = stop - start
+        collateral_pnl = None
+        if unit.collateral is not None:
+            moves = np.array([s.spot_move for s in m.scenarios])
+            collateral_pnl = np.outer(unit.collateral[start:stop], moves)
+            collateral_pnl[:, m.n_standard :] *= m.weights[None, :]
+        mode = self.params.assumptions.extended_dampener_mode
+        pre: FloatArray | None = np.zeros((n, len(m.scenarios))) if unit.cross else None
+        aggregated: FloatArray | None = None
+        for part in unit.parts:
+            part_q = q if part.quantity is unit.quantity else part.quantity[start:stop]
+            pre_c = np.asarray(part_q @ part.pnl, dtype=np.float64)
+            if part.collateral and collateral_pnl is not None:
+                pre_c = pre_c + collateral_pnl
+            vector = aggregate_risk_vector(
+                pre_c, m.n_standard, pnl_offset=part.pnl_offset,
+                max_offsetable=_rows(part.cap, start, stop),
+                dampener=_rows(part.dampener, start, stop), mode=mode,
+                out=out if aggregated is None else None,
+            )  # fmt: skip
+            if aggregated is None:
+                aggregated = vector  # a new array: the other parts are added into it
+            else:
+                aggregated += vector
+            pre = pre_c if pre is None else pre + pre_c
+        assert pre is not None, "a unit has at least one part"
+        assert aggregated is not None, "a unit has at least one part"
+        net_delta = np.asarray(q @ unit.delta_usd, dtype=np.float64).reshape(n)
+        held = np.diff(q.indptr) > 0
+        if unit.collateral is not None and collateral_pnl is not None:
+            net_delta = net_delta + unit.collateral[start:stop]
+            held = held | np.any(collateral_pnl != 0.0, axis=1)
+        return _Block(q, pre, aggregated, collateral_pnl, net_delta, held)
+
+    def _unit_vectors(self, unit: _Unit) -> DeribitUnitVectors:
+        """Return the unit's vectors for every account (:meth:`_block` over all rows)."""
+        m = unit.matrix
+        block = self._block(unit, 0, unit.quantity.shape[0])
+        collateral_pnl = block.collateral_pnl
+        if collateral_pnl is None:
+            collateral_pnl = np.zeros(block.pre.shape)  # calloc'd: never touched
+        rows = unit.rows
         return DeribitUnitVectors(
             underlying=m.underlying,
-            currency=currency,
-            usd_rate=usd_rate,
+            currency=unit.currency,
+            usd_rate=unit.usd_rate,
             labels=tuple(s.label for s in m.scenarios),
             vol_kinds=tuple(s.vol_shock for s in m.scenarios),
             n_standard=m.n_standard,
-            columns=columns,
-            instrument_pnl=pnl,
-            roll_rate=roll_rate,
+            columns=unit.columns,
+            instrument_pnl=unit.pnl,
+            roll_rate=unit.roll_rate,
             roll_delta=m.delta[rows],
             roll_key=np.nan_to_num(m.resolved.time[rows], nan=-1.0),
-            coin=coin,
-            net_delta_usd=net_delta,
+            coin=unit.coin,
+            net_delta_usd=block.net_delta,
             collateral_pnl=collateral_pnl,
-            pre_aggregated=pre,
-            aggregated=aggregated,
-            held=held,
+            pre_aggregated=block.pre,
+            aggregated=block.aggregated,
+            held=block.held,
             scenarios=tuple(m.scenarios),
-            delta_usd=delta_usd,
+            delta_usd=unit.delta_usd,
         )
 
-    def _contribution(
+    def _unit_charges(
+        self, unit: _Unit, block: _Block, start: int, stop: int
+    ) -> tuple[UnitCharges, FloatArray]:
+        """:meth:`reduce` of one block of accounts, and each stored entry's roll share."""
+        m = unit.matrix
+        roll, shares = roll_shock_entries(
+            block.q, unit.roll_rate, m.delta[unit.rows],
+            np.nan_to_num(m.resolved.time[unit.rows], nan=-1.0),
+            self.params.assumptions.roll_shock_basis,
+        )  # fmt: skip
+        charges = self._charges(
+            m.underlying, block.aggregated, tuple(s.vol_shock for s in m.scenarios), roll,
+            block.net_delta, _row_rate(unit.usd_rate, start, stop),
+        )  # fmt: skip
+        return charges, shares
+
+    def _block_contribution(
+        self,
+        unit: _Unit,
+        block: _Block,
+        charges: UnitCharges,
+        roll_shares: FloatArray,
+        start: int,
+    ) -> tuple[IntArray, FloatArray]:
+        """USD IM contribution of one block's stored entries: (book entry, value).
+
+        Book entries are indices into the stored positions of ``book.quantity``.
+
+        The entries of :meth:`_contribution_reference` (same bits), computed on the block's
+        entry arrays; entries whose sum is 0 are left out, as sparse addition leaves them.
+        """
+        q = block.q
+        n = q.shape[0]
+        loss, worst = charges.worst_case, charges.worst_cell
+        account = np.repeat(np.arange(n), np.diff(q.indptr))
+        local = q.indices
+        cell = np.maximum(worst, 0)
+        raw = -q.data * unit.pnl[local, cell[account]]
+        raw = np.where(worst[account] >= 0, raw, 0.0)
+        raw_loss = -block.pre[np.arange(n), cell]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where((worst >= 0) & (raw_loss > 0.0), loss / raw_loss, 0.0)
+        total = raw * scale[account] + roll_shares
+        kept = total != 0.0
+        rate = _row_rate(unit.usd_rate, start, start + n)
+        if np.ndim(rate) > 0:  # a book of moved rows: each row's own rate
+            value = total[kept] * np.asarray(rate)[account[kept]]
+        else:
+            value = total[kept] * rate
+        ids = unit.entries[unit.quantity.indptr[start] : unit.quantity.indptr[start + n]]
+        return ids[kept], value
+
+    def _contribution_reference(
         self, vectors: DeribitUnitVectors, q: Any, loss: FloatArray, worst: IntArray
     ) -> Any:
-        """USD IM contribution of the unit's positions, shape ``(n_accounts, n_unit)``."""
+        """USD IM contribution of the unit's positions, shape ``(n_accounts, n_unit)``.
+
+        The reference twin of :meth:`_block_contribution` (sparse operations on the whole unit).
+        """
         n_acc = loss.shape[0]
         local = np.arange(vectors.columns.size, dtype=np.int64)
         raw = binding_contribution(q, local, vectors.instrument_pnl, worst)
@@ -642,3 +856,50 @@ class DeribitModel:
 def _name(mode: DeribitMode) -> str:
     """Registry name of the model in ``mode``."""
     return "deribit" if mode is DeribitMode.SEGREGATED else "deribit-cross"
+
+
+def _rows(value: Any, start: int, stop: int) -> Any:
+    """Rows ``start:stop`` of a per-row ``(n, k)`` amount (a cap, a dampener), else as is."""
+    return value[start:stop] if np.ndim(value) == 2 else value
+
+
+def _row_rate(usd_rate: float | FloatArray, start: int, stop: int) -> float | FloatArray:
+    """Rows ``start:stop`` of a per-row ``(n,)`` USD rate (a book of moved rows), else as is."""
+    return np.asarray(usd_rate)[start:stop] if np.ndim(usd_rate) > 0 else usd_rate
+
+
+def _take_columns(book: BookArrangement, columns: IntArray) -> tuple[Any, IntArray]:
+    """``book.quantity[:, columns]`` and the index of each of its entries in the book's.
+
+    Returns
+    -------
+    quantity
+        CSR ``(n_accounts, columns.size)``: the entries of ``columns``, in the order column
+        selection leaves them.
+    entries
+        Shape ``(quantity.nnz,)``: each entry's index in ``book.quantity``'s stored entries.
+    """
+    whole = sparse.csr_array(book.quantity)
+    index = sparse.csr_array(
+        (np.arange(whole.nnz, dtype=np.int64), whole.indices, whole.indptr), shape=whole.shape
+    )[:, columns]
+    entries: IntArray = index.data
+    taken = sparse.csr_array(
+        (whole.data[entries], index.indices, index.indptr), shape=(whole.shape[0], columns.size)
+    )
+    return taken, entries
+
+
+def _kept_entries(quantity: Any, value: FloatArray, kept: Any) -> Any:
+    """CSR matrix of ``value`` on the ``kept`` stored entries of ``quantity``, canonical.
+
+    Rows hold their entries sorted by column (duplicates summed), as the units' blocks
+    scattered into the book's columns and converted to CSR do.
+    """
+    counts = np.concatenate(([0], np.cumsum(kept)))
+    matrix = sparse.csr_array(
+        (value[kept], quantity.indices[kept], counts[quantity.indptr]), shape=quantity.shape
+    )
+    if not matrix.has_canonical_format:
+        matrix.sum_duplicates()  # sorts each row's entries
+    return matrix

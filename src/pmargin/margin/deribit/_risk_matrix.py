@@ -32,8 +32,10 @@ from pmargin.scenarios import RiskMatrixScenario, VolShockKind, risk_matrix_grid
 
 __all__ = [
     "aggregate_risk_vector",
+    "aggregate_risk_vector_reference",
     "apply_extended_dampener",
     "apply_pnl_offset",
+    "apply_pnl_offset_reference",
     "clamp_delta_one",
     "delta_shock",
     "deribit_scenarios",
@@ -42,8 +44,10 @@ __all__ = [
     "extended_weights",
     "roll_shock",
     "roll_shock_contribution",
+    "roll_shock_entries",
     "roll_shock_rate",
     "worst_case",
+    "worst_case_reference",
 ]
 
 
@@ -114,7 +118,11 @@ def clamp_delta_one(
 
 
 def apply_pnl_offset(
-    pnl: ArrayLike, pnl_offset: float, max_offsetable: float | FloatArray
+    pnl: ArrayLike,
+    pnl_offset: float,
+    max_offsetable: float | FloatArray,
+    *,
+    out: FloatArray | None = None,
 ) -> FloatArray:
     """Count only part of each positive cell: ``min(pnl_offset * x, max_offsetable)`` for x > 0.
 
@@ -131,6 +139,34 @@ def apply_pnl_offset(
     max_offsetable
         Cap (>= 0) on the counted profit, same currency as ``pnl``: a float, or an array
         broadcast against ``pnl`` (shape ``(n, 1)``: one cap per row).
+    out
+        Optional float64 array of ``pnl``'s shape, not overlapping it, for the result.
+    """
+    x = np.asarray(pnl, dtype=np.float64)
+    cap = np.asarray(max_offsetable, dtype=np.float64)
+    if not (0.0 <= pnl_offset <= 1.0) or cap.size == 0 or float(cap.min()) < 0.0:
+        result = apply_pnl_offset_reference(x, pnl_offset, max_offsetable)
+        if out is None:
+            return result
+        out[...] = result
+        return out
+    # min(x, min(f x, cap)) picks the same value as the reference's where(x > 0, ...) for
+    # finite x: for x <= 0, f x >= x and cap >= 0 >= x; for x > 0, f x <= x. One output array,
+    # no temporaries.
+    out = np.multiply(x, pnl_offset, out=out)
+    np.minimum(out, cap, out=out)
+    np.minimum(out, x, out=out)
+    return out
+
+
+def apply_pnl_offset_reference(
+    pnl: ArrayLike, pnl_offset: float, max_offsetable: float | FloatArray
+) -> FloatArray:
+    """:func:`apply_pnl_offset` as the rule reads: ``where(x > 0, min(f x, cap), x)``.
+
+    Same arguments and result (same bits) as :func:`apply_pnl_offset`, with three
+    temporaries of ``pnl``'s shape; also the path for a fraction outside [0, 1] or a negative
+    cap.
     """
     x = np.asarray(pnl, dtype=np.float64)
     result: FloatArray = np.where(x > 0.0, np.minimum(pnl_offset * x, max_offsetable), x)
@@ -264,6 +300,18 @@ def apply_extended_dampener(pnl: ArrayLike, dampener: ArrayLike, mode: DampenerM
     return result
 
 
+def _dampen_in_place(ext: FloatArray, dampener: ArrayLike, mode: DampenerMode) -> None:
+    """:func:`apply_extended_dampener` written into ``ext`` (a view), the same bits."""
+    d = np.asarray(dampener, dtype=np.float64)
+    if d.size and float(d.min()) < 0.0:
+        raise InputError("extended_dampener", float(d.min()), "must be >= 0")
+    if DampenerMode(mode) is DampenerMode.THRESHOLD:
+        np.putmask(ext, ~(ext < -d), 0.0)
+    else:
+        np.add(ext, d, out=ext)
+        np.minimum(ext, 0.0, out=ext)
+
+
 def aggregate_risk_vector(
     pnl: ArrayLike,
     n_standard: int,
@@ -272,6 +320,7 @@ def aggregate_risk_vector(
     max_offsetable: float | FloatArray,
     dampener: ArrayLike,
     mode: DampenerMode,
+    out: FloatArray | None = None,
 ) -> FloatArray:
     """Deribit's ``aggregated_risk_vectors`` from the ``pre_aggregated`` ones.
 
@@ -287,13 +336,31 @@ def aggregate_risk_vector(
     dampener, mode
         See :func:`apply_extended_dampener` (scalar or one per extended cell, in ``pnl``'s
         currency).
+    out
+        Optional float64 array of ``pnl``'s shape, not overlapping it, to write the result
+        into (a block of a larger result); ``None`` for a new array.
 
     Returns
     -------
     FloatArray
-        Same shape: positive cells offset, then extended cells dampened.
+        Same shape: positive cells offset, then extended cells dampened (``out`` if given).
     """
-    out = apply_pnl_offset(pnl, pnl_offset, max_offsetable)
+    out = apply_pnl_offset(pnl, pnl_offset, max_offsetable, out=out)
+    _dampen_in_place(out[..., n_standard:], dampener, mode)
+    return out
+
+
+def aggregate_risk_vector_reference(
+    pnl: ArrayLike,
+    n_standard: int,
+    *,
+    pnl_offset: float,
+    max_offsetable: float | FloatArray,
+    dampener: ArrayLike,
+    mode: DampenerMode,
+) -> FloatArray:
+    """:func:`aggregate_risk_vector` step by step (new arrays at each step), the same bits."""
+    out = apply_pnl_offset_reference(pnl, pnl_offset, max_offsetable)
     out[..., n_standard:] = apply_extended_dampener(out[..., n_standard:], dampener, mode)
     return out
 
@@ -414,6 +481,57 @@ def roll_shock_contribution(
     return sparse.csr_array((data, columns.copy(), qs.indptr.copy()), shape=qs.shape)
 
 
+def roll_shock_entries(
+    q: Any,
+    rate: ArrayLike,
+    delta: ArrayLike,
+    expiry_key: ArrayLike,
+    basis: RollShockBasis,
+) -> tuple[FloatArray, FloatArray]:
+    """:func:`roll_shock` and each stored position's share of it, from one expiry netting.
+
+    Parameters
+    ----------
+    q
+        Sparse CSR ``(n_accounts, n_unit)`` base-unit quantities (canonical or not: the shares
+        follow its stored entries).
+    rate, delta, expiry_key, basis
+        As :func:`roll_shock`.
+
+    Returns
+    -------
+    roll
+        Shape ``(n_accounts,)``: :func:`roll_shock` (same bits).
+    shares
+        Shape ``(q.nnz,)``: the data of :func:`roll_shock_contribution` (same bits), one per
+        stored entry of ``q`` in its order.
+    """
+    qs = sparse.csr_array(q)
+    n = qs.shape[0]
+    r = np.asarray(rate, dtype=np.float64)
+    columns = qs.indices
+    if RollShockBasis(basis) is RollShockBasis.ABS_SIZE:
+        size = np.abs(qs.data)
+        roll = np.asarray(abs(qs) @ r, dtype=np.float64).reshape(n)
+        return roll, size * r[columns]
+    key = np.asarray(expiry_key, dtype=np.float64)
+    dr = np.asarray(delta, dtype=np.float64) * r
+    _, group = np.unique(key, return_inverse=True)
+    group = group.reshape(key.size)
+    n_groups = int(group.max(initial=-1)) + 1
+    # each account's net per expiry: the entries summed in their stored order from 0, as the
+    # sparse product with the expiry matrix (:func:`roll_shock`) sums them
+    owner = np.repeat(np.arange(n), np.diff(qs.indptr))
+    cell = owner * n_groups + group[columns]
+    net = np.bincount(cell, qs.data * dr[columns], minlength=n * n_groups)
+    net = net.reshape(n, n_groups)
+    total = np.abs(net).sum(axis=1).reshape(n)
+    # the sign of each stored entry's expiry net only (a dense (n_accounts, n_unit) sign
+    # matrix is n_unit times larger than the book)
+    shares: FloatArray = qs.data * dr[columns] * np.sign(net.reshape(-1)[cell])
+    return total, shares
+
+
 def worst_case(pnl: FloatArray, vol_kinds: tuple[VolShockKind, ...]) -> tuple[FloatArray, IntArray]:
     """Worst loss of each row and its cell, ties resolved as Deribit reports them.
 
@@ -435,6 +553,30 @@ def worst_case(pnl: FloatArray, vol_kinds: tuple[VolShockKind, ...]) -> tuple[Fl
     index
         Shape ``(n_accounts,)``: the cell, -1 where no cell loses money.
     """
+    none = np.array([k is VolShockKind.NONE for k in vol_kinds], dtype=bool)
+    order = np.concatenate([np.flatnonzero(none), np.flatnonzero(~none)])
+    n = pnl.shape[0]
+    if pnl.shape[1] == 0:
+        return worst_loss(pnl, order)
+    # One pass per cell over the scenario-major copy (contiguous rows, no per-row argmin):
+    # cells in tie-break order, a later cell replaces the best only when strictly smaller,
+    # so the first smallest in the order wins, as argmin over the reordered columns.
+    cells = np.ascontiguousarray(pnl.T)
+    smallest = cells[order[0]].copy()
+    column = np.full(n, order[0], dtype=np.int64)
+    for c in order[1:].tolist():
+        np.putmask(column, cells[c] < smallest, c)
+        np.minimum(smallest, cells[c], out=smallest)
+    if np.isnan(smallest).any():  # argmin's NaN rule: the reference settles it
+        return worst_case_reference(pnl, vol_kinds)
+    loss = np.maximum(-smallest, 0.0)
+    return loss, np.where(smallest < 0.0, column, -1).astype(np.int64)
+
+
+def worst_case_reference(
+    pnl: FloatArray, vol_kinds: tuple[VolShockKind, ...]
+) -> tuple[FloatArray, IntArray]:
+    """:func:`worst_case` by the shared reduce stage (argmin over reordered columns), same bits."""
     none = np.array([k is VolShockKind.NONE for k in vol_kinds], dtype=bool)
     order = np.concatenate([np.flatnonzero(none), np.flatnonzero(~none)])
     return worst_loss(pnl, order)  # the vol-"none" cells first in the tie-break order
