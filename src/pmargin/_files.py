@@ -46,6 +46,7 @@ from pmargin.errors import InputError
 
 __all__ = [
     "STRUCTURED_SUFFIXES",
+    "check_header",
     "read_csv_rows",
     "read_structured",
     "read_text_file",
@@ -211,7 +212,7 @@ def read_csv_rows(
         if not header or not any(cell.strip() for cell in header):
             raise InputError(what, name, f"is empty; expected the header {','.join(columns)}")
         names = [cell.strip() for cell in header]
-        _check_header(names, columns, required, what, str(file))
+        check_header(names, columns, required, what, str(file))
         for cells in reader:
             if not any(cell.strip() for cell in cells):
                 continue
@@ -231,10 +232,20 @@ def read_csv_rows(
     return rows
 
 
-def _check_header(
+def check_header(
     names: list[str], columns: Sequence[str], required: Sequence[str], what: str, file: str
 ) -> None:
-    """Refuse unknown, repeated and missing columns, naming the column."""
+    """Refuse unknown, repeated and missing columns of a table's header, naming the column.
+
+    Parameters
+    ----------
+    names
+        The header as read (CSV cells stripped, or a Parquet/Arrow schema's field names).
+    columns, required
+        Every column the table may have, and those it must have.
+    what, file
+        What the file is and its path, for error messages.
+    """
     where = f"{what} {short_path(file)!r} header"
     for position, column in enumerate(names, start=1):
         if column not in columns:

@@ -13,24 +13,39 @@ from pmargin.book._portfolio import (
     unrealised_pnl,
 )
 from pmargin.book._portfolio_file import load_portfolio, portfolio_from_dict
+from pmargin.book._table import (
+    PortfolioTable,
+    arrange_table,
+    arrange_table_reference,
+    portfolio_table,
+    read_portfolio_table,
+)
+from pmargin.book._table_file import TABLE_SUFFIXES, is_table_file
 
 __all__ = [
     "NATIVE",
     "STRATEGIES",
+    "TABLE_SUFFIXES",
     "Account",
     "AccountHoldings",
     "BookArrangement",
     "Fill",
     "Portfolio",
+    "PortfolioTable",
     "Position",
     "RowMoves",
     "arrange",
+    "arrange_table",
+    "arrange_table_reference",
     "base_quantity",
     "example_portfolio",
     "fill",
+    "is_table_file",
     "load_portfolio",
     "portfolio_from_dict",
+    "portfolio_table",
     "position_after",
+    "read_portfolio_table",
     "trade_pnl",
     "unrealised_pnl",
 ]

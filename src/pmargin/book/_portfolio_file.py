@@ -44,8 +44,17 @@ _CSV_REQUIRED = CSV_COLUMNS[:3]
 
 
 def load_portfolio(path: str | Path) -> Portfolio:
-    """Load a portfolio from a ``.json``, ``.yaml``/``.yml`` or ``.csv`` file."""
+    """Load a portfolio from a ``.json``, ``.yaml``/``.yml``, ``.csv`` or table file.
+
+    Parquet and Arrow files (``.parquet``, ``.arrow``, ``.feather``) are read as portfolio
+    tables (:func:`~pmargin.book.read_portfolio_table`) and returned as objects; a ``.csv``
+    file is read here, row by row (the columnar reader's twin for CSV).
+    """
     file = Path(path)
+    if file.suffix.lower() in (".parquet", ".arrow", ".feather"):
+        from pmargin.book._table import read_portfolio_table  # imports this module
+
+        return read_portfolio_table(file).to_portfolio()
     if file.suffix.lower() == ".csv":
         rows = read_csv_rows(file, "portfolio file", columns=CSV_COLUMNS, required=_CSV_REQUIRED)
         return _portfolio_from_csv(rows, str(file))
@@ -77,7 +86,7 @@ def portfolio_from_dict(data: Any) -> Portfolio:
         if instrument.symbol in explicit:
             raise InputError(f"instruments[{i}].symbol", instrument.symbol, "is defined twice")
         explicit[instrument.symbol] = instrument
-    resolve = _symbol_resolver(explicit)
+    resolve = symbol_resolver(explicit)
     accounts_data = data.get("accounts")
     if not isinstance(accounts_data, list) or not accounts_data:
         raise InputError(
@@ -90,7 +99,12 @@ def portfolio_from_dict(data: Any) -> Portfolio:
     return Portfolio(accounts=accounts, instruments=explicit | held)
 
 
-def _symbol_resolver(explicit: Mapping[str, Instrument]) -> Callable[[str, str], Instrument]:
+def symbol_resolver(explicit: Mapping[str, Instrument]) -> Callable[[str, str], Instrument]:
+    """Return ``resolve(symbol, field)``: explicit instruments first, then venue symbols.
+
+    Each symbol is parsed once per resolver; an empty, over-long or unknown symbol is an
+    :class:`~pmargin.errors.InputError` naming ``field``.
+    """
     cache: dict[str, Instrument] = dict(explicit)
 
     max_chars = input_limits().integer("files", "max_symbol_chars")
