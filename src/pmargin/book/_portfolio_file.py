@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from pmargin._files import read_csv_rows, read_structured
-from pmargin._validation import abbreviate, as_decimal, input_limits, short_reason
+from pmargin._validation import abbreviate, as_decimal, input_limits
 from pmargin.book._portfolio import NATIVE, Account, Portfolio, Position
+from pmargin.book._symbols import symbol_resolver
+from pmargin.book._table import read_portfolio_table
 from pmargin.errors import InputError
-from pmargin.instruments import Instrument, instrument_from_spec, parse_symbol
+from pmargin.instruments import Instrument, instrument_from_spec
 
 __all__ = ["load_portfolio", "portfolio_from_dict"]
 
@@ -52,8 +54,6 @@ def load_portfolio(path: str | Path) -> Portfolio:
     """
     file = Path(path)
     if file.suffix.lower() in (".parquet", ".arrow", ".feather"):
-        from pmargin.book._table import read_portfolio_table  # imports this module
-
         return read_portfolio_table(file).to_portfolio()
     if file.suffix.lower() == ".csv":
         rows = read_csv_rows(file, "portfolio file", columns=CSV_COLUMNS, required=_CSV_REQUIRED)
@@ -97,37 +97,6 @@ def portfolio_from_dict(data: Any) -> Portfolio:
     )
     held = {p.instrument.symbol: p.instrument for a in accounts for p in a.positions}
     return Portfolio(accounts=accounts, instruments=explicit | held)
-
-
-def symbol_resolver(explicit: Mapping[str, Instrument]) -> Callable[[str, str], Instrument]:
-    """Return ``resolve(symbol, field)``: explicit instruments first, then venue symbols.
-
-    Each symbol is parsed once per resolver; an empty, over-long or unknown symbol is an
-    :class:`~pmargin.errors.InputError` naming ``field``.
-    """
-    cache: dict[str, Instrument] = dict(explicit)
-
-    max_chars = input_limits().integer("files", "max_symbol_chars")
-
-    def resolve(symbol: str, field: str) -> Instrument:
-        if not isinstance(symbol, str) or not symbol:
-            raise InputError(field, abbreviate(symbol), "must be an instrument symbol")
-        if len(symbol) > max_chars:
-            raise InputError(
-                field, abbreviate(symbol), f"is longer than {max_chars} characters; not a symbol"
-            )
-        if symbol not in cache:
-            try:
-                cache[symbol] = parse_symbol(symbol)
-            except InputError as err:
-                raise InputError(
-                    field,
-                    abbreviate(symbol),
-                    f"is not a known instrument symbol: {short_reason(err.reason)}",
-                ) from None
-        return cache[symbol]
-
-    return resolve
 
 
 def _account(entry: Any, field: str, resolve: Callable[[str, str], Instrument]) -> Account:

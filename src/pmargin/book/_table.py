@@ -46,7 +46,7 @@ from pmargin._typing import FloatArray, IntArray
 from pmargin._validation import DECIMAL_TEXT, abbreviate, input_limits
 from pmargin.book._arranged import BookArrangement, arrange
 from pmargin.book._portfolio import NATIVE, Account, Portfolio, Position
-from pmargin.book._portfolio_file import symbol_resolver
+from pmargin.book._symbols import symbol_resolver
 from pmargin.book._table_file import TableRows, read_table_file
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument, QuantityUnit
