@@ -7,6 +7,8 @@ on one line and never a traceback.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "InputError",
     "MarketDataError",
@@ -16,7 +18,23 @@ __all__ = [
 
 
 class PmarginError(Exception):
-    """Base class of every error pmargin raises on purpose."""
+    """Base class of every error pmargin raises on purpose.
+
+    Errors pickle with their fields, whatever their constructor takes, so an error raised on
+    a Dask worker (``--cluster``) reaches the caller as the same error.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Rebuild as this class with the same message (``args``) and fields."""
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore(cls: type[PmarginError], args: tuple[Any, ...], state: dict[str, Any]) -> PmarginError:
+    """Unpickle a :class:`PmarginError` without calling its constructor."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class InputError(PmarginError, ValueError):

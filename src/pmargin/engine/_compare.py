@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from pmargin._typing import FloatArray
-from pmargin.book import Portfolio, arrange
+from pmargin.book import Account, BookArrangement, Portfolio, arrange
+from pmargin.engine._cluster import Cluster, cluster_session, margin_shards
 from pmargin.engine._margin import MarginReport, finite_or_none
 from pmargin.errors import PmarginError
-from pmargin.margin import get_model
+from pmargin.instruments import Instrument
+from pmargin.margin import MarginModel, MarginResult, get_model
 from pmargin.market import MarketSnapshot
 
 __all__ = ["ModelComparison", "compare_margins", "supported_accounts"]
@@ -76,13 +79,20 @@ class ModelComparison:
 
 
 def compare_margins(
-    portfolio: Portfolio, market: MarketSnapshot, models: list[str]
+    portfolio: Portfolio,
+    market: MarketSnapshot,
+    models: list[str],
+    *,
+    cluster: Cluster | str | None = None,
 ) -> ModelComparison:
     """Margin every account under each model; accounts a model cannot margin get NaN.
 
     Each model margins the whole book at once; only where that fails on input a model cannot
     take (:class:`~pmargin.errors.PmarginError`: Derive's PMRM_2 and a coin-settled option, say)
     does it margin the accounts one by one, recording each failing account's reason.
+    ``cluster`` (a :class:`~pmargin.engine._cluster.Cluster` or ``--cluster`` text): the book's
+    account blocks, and the accounts one by one, are margined there (same numbers, bit for
+    bit).
     """
     book = arrange(portfolio, market)
     n = len(book.account_ids)
@@ -90,31 +100,58 @@ def compare_margins(
     mm: dict[str, FloatArray] = {}
     errors: dict[str, dict[str, str]] = {}
     notes: dict[str, tuple[str, ...]] = {}
-    for name in models:
-        model = get_model(name)
-        errors[name] = {}
-        try:
-            result = model.compute(book)
-        except PmarginError:
-            found: dict[str, None] = {}
-            im[name], mm[name] = np.full(n, np.nan), np.full(n, np.nan)
-            for a, account in enumerate(portfolio.accounts):
-                alone = Portfolio((account,), portfolio.instruments)
-                try:
-                    single = model.compute(arrange(alone, market))
-                except PmarginError as exc:
-                    errors[name][account.id] = " ".join(str(exc).split())
-                    continue
-                im[name][a] = single.initial_margin[0]
-                mm[name][a] = single.maintenance_margin[0]
-                found.update(dict.fromkeys(single.notes))
-            if found:
-                notes[name] = tuple(found)
-            continue
-        im[name], mm[name] = result.initial_margin, result.maintenance_margin
-        if result.notes:
-            notes[name] = result.notes
+    built = {name: get_model(name) for name in models}
+    with cluster_session(cluster) as tasks:
+        sharded = {} if tasks is None else margin_shards(tasks, book, built)
+        for name in models:
+            model = built[name]
+            errors[name] = {}
+            result = sharded[name] if name in sharded else _compute_or_error(book, model)
+            if isinstance(result, PmarginError):
+                found: dict[str, None] = {}
+                im[name], mm[name] = np.full(n, np.nan), np.full(n, np.nan)
+                accounts = portfolio.accounts
+                args = (portfolio.instruments, market, model)
+                alone = (
+                    [_margin_alone(a, *args) for a in accounts]
+                    if tasks is None
+                    else tasks.map(_margin_alone, accounts, *args)
+                )
+                for a, (account, single) in enumerate(zip(accounts, alone, strict=True)):
+                    if isinstance(single, str):
+                        errors[name][account.id] = single
+                        continue
+                    im[name][a], mm[name][a], account_notes = single
+                    found.update(dict.fromkeys(account_notes))
+                if found:
+                    notes[name] = tuple(found)
+                continue
+            im[name], mm[name] = result.initial_margin, result.maintenance_margin
+            if result.notes:
+                notes[name] = result.notes
     return ModelComparison(book.account_ids, im, mm, errors, notes)
+
+
+def _compute_or_error(book: BookArrangement, model: MarginModel) -> MarginResult | PmarginError:
+    """``model.compute(book)``, or the :class:`PmarginError` it raised."""
+    try:
+        return model.compute(book)
+    except PmarginError as exc:
+        return exc
+
+
+def _margin_alone(
+    account: Account,
+    instruments: Mapping[str, Instrument],
+    market: MarketSnapshot,
+    model: MarginModel,
+) -> tuple[float, float, tuple[str, ...]] | str:
+    """IM and MM (USD) and notes of one account margined alone, or the one-line reason not."""
+    try:
+        single = model.compute(arrange(Portfolio((account,), instruments), market))
+    except PmarginError as exc:
+        return " ".join(str(exc).split())
+    return float(single.initial_margin[0]), float(single.maintenance_margin[0]), single.notes
 
 
 def supported_accounts(portfolio: Portfolio, model: str) -> Portfolio:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pmargin.book import Portfolio
+from pmargin.engine._cluster import Cluster, cluster_session
 from pmargin.market import MarketSnapshot
 from pmargin.stress import (
     StressInput,
@@ -35,6 +36,7 @@ def stress_report(
     params: str | Path | None = None,
     data: str | Path | None = None,
     allow_unheld: bool = False,
+    cluster: Cluster | str | None = None,
 ) -> StressReport:
     """Stress every account under the scenarios named, in this order: episodes, shocks, file.
 
@@ -55,6 +57,9 @@ def stress_report(
         Shared data folder for the episodes and correlation shocks.
     allow_unheld
         Run user shocks naming underlyings or assets the book does not hold.
+    cluster
+        A :class:`~pmargin.engine._cluster.Cluster` or ``--cluster`` text: the accounts'
+        losses and margin run there in blocks (the same numbers, bit for bit).
 
     Returns
     -------
@@ -67,6 +72,14 @@ def stress_report(
     items.extend(parse_shock(text) for text in shocks)
     if shocks_file is not None:
         items.extend(load_shocks(shocks_file))
-    return stress_test(
-        portfolio, market, items, model=model, params=params, data=data, allow_unheld=allow_unheld
-    )
+    with cluster_session(cluster) as tasks:
+        return stress_test(
+            portfolio,
+            market,
+            items,
+            model=model,
+            params=params,
+            data=data,
+            allow_unheld=allow_unheld,
+            tasks=tasks,
+        )

@@ -7,7 +7,7 @@ cross unit); account totals are in USD, each unit converted at its ``usd_rate``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -242,6 +242,62 @@ class MarginResult:
             im_other=np.zeros(n) if im_other is None else im_other,
         )
 
+    @classmethod
+    def concat(cls, parts: Sequence[MarginResult]) -> MarginResult:
+        """Join the results of a book's consecutive account blocks into the book's result.
+
+        Parameters
+        ----------
+        parts
+            One model's results of consecutive row blocks of one book, first rows first, each
+            block holding every column of the book (so every part has the book's instruments
+            and the same risk units, scenarios and notes the whole book gives).
+
+        Returns
+        -------
+        MarginResult
+            Every per-account array the parts' rows stacked, values unchanged (USD; unit
+            amounts in the unit's currency); ``im_contribution`` stacked row blocks.
+
+        Raises
+        ------
+        InputError
+            No parts, or parts that are not blocks of one book under one model (another
+            model, other instruments, other units or scenarios).
+        """
+        if not parts:
+            raise InputError("parts", 0, "must hold at least one result")
+        first = parts[0]
+        for k, part in enumerate(parts[1:], start=1):
+            same = (
+                part.model == first.model
+                and part.timestamp == first.timestamp
+                and part.currency == first.currency
+                and part.instruments == first.instruments
+                and [_unit_key(u) for u in part.risk_units]
+                == [_unit_key(u) for u in first.risk_units]
+            )
+            if not same:
+                raise InputError(
+                    f"parts[{k}]", part.model, "is not a row block of the first part's book"
+                )
+        units = tuple(
+            _concat_unit([p.risk_units[u] for p in parts]) for u in range(len(first.risk_units))
+        )
+        return cls(
+            model=first.model,
+            timestamp=first.timestamp,
+            account_ids=tuple(a for p in parts for a in p.account_ids),
+            instruments=first.instruments,
+            initial_margin=np.concatenate([p.initial_margin for p in parts]),
+            maintenance_margin=np.concatenate([p.maintenance_margin for p in parts]),
+            risk_units=units,
+            im_contribution=sparse.vstack([p.im_contribution for p in parts], format="csr"),
+            im_other=np.concatenate([p.im_other for p in parts]),
+            currency=first.currency,
+            notes=tuple(dict.fromkeys(n for p in parts for n in p.notes)),
+        )
+
     @property
     def n_accounts(self) -> int:
         """Number of accounts (rows)."""
@@ -262,3 +318,43 @@ class MarginResult:
         return {
             self.instruments[int(j)].symbol: float(v) for j, v in zip(columns, values, strict=True)
         }
+
+
+def _unit_key(unit: RiskUnitMargin) -> tuple[Any, ...]:
+    """Return what makes two units one unit of a book: names, components and columns."""
+    return (
+        unit.underlying,
+        unit.currency,
+        tuple(unit.components),
+        unit.scenario_labels,
+        unit.scenarios,
+    )
+
+
+def _concat_unit(units: Sequence[RiskUnitMargin]) -> RiskUnitMargin:
+    """One risk unit over the rows of its blocks (the same unit in each, :func:`_unit_key`)."""
+    first = units[0]
+    rates = [u.usd_rate for u in units]
+    if all(np.ndim(r) == 0 for r in rates) and len({float(r) for r in rates}) == 1:
+        usd_rate: float | FloatArray = first.usd_rate
+    else:
+        usd_rate = np.concatenate(
+            [np.broadcast_to(r, u.initial_margin.shape) for r, u in zip(rates, units, strict=True)]
+        )
+
+    def stack(get: Callable[[RiskUnitMargin], Any]) -> Any:
+        return np.concatenate([get(u) for u in units])
+
+    return RiskUnitMargin(
+        underlying=first.underlying,
+        currency=first.currency,
+        usd_rate=usd_rate,
+        initial_margin=stack(lambda u: u.initial_margin),
+        maintenance_margin=stack(lambda u: u.maintenance_margin),
+        components={n: np.concatenate([u.components[n] for u in units]) for n in first.components},
+        scenario_labels=first.scenario_labels,
+        scenario_pnl=stack(lambda u: u.pnl),
+        worst_scenario=stack(lambda u: u.worst),
+        held=stack(lambda u: u.holds),
+        scenarios=first.scenarios,
+    )

@@ -36,12 +36,12 @@ from typing import Any
 
 import numpy as np
 
-from pmargin._typing import FloatArray
+from pmargin._typing import FloatArray, TaskMap
 from pmargin.book import BookArrangement, Portfolio, arrange
 from pmargin.collateral import account_equity, balance_scenario_pnl
 from pmargin.errors import InputError
 from pmargin.history import PriceHistory, load_price_history, to_datetime64
-from pmargin.margin import get_model
+from pmargin.margin import MarginModel, get_model
 from pmargin.market import MarketSnapshot
 from pmargin.risk import account_pnl, usd_pnl, var
 from pmargin.scenarios import MonteCarloModel, blend_correlation
@@ -180,6 +180,7 @@ def stress_test(
     history: PriceHistory | None = None,
     data: str | Path | None = None,
     allow_unheld: bool = False,
+    tasks: TaskMap | None = None,
 ) -> StressReport:
     """Each account's USD loss under each scenario against its equity and initial margin.
 
@@ -201,6 +202,11 @@ def stress_test(
     allow_unheld
         Run user shocks that name underlyings or assets the book does not hold (they move
         nothing); refused by default.
+    tasks
+        Where the accounts' losses run (:meth:`~pmargin._typing.TaskMap.map_accounts`: a Dask
+        cluster); ``None``: here. The margin model is built and the Monte Carlo draws of
+        correlation shocks are drawn once, here, and every block revalues them for its
+        accounts; the numbers are the same bit for bit.
 
     Returns
     -------
@@ -224,11 +230,7 @@ def stress_test(
     arranged = book if isinstance(book, BookArrangement) else arrange(book, market)
     if not allow_unheld:
         _check_targets(items, arranged)
-    margin = get_model(model, params).compute(arranged)
-    equity = account_equity(arranged).equity
-    n_accounts, n_scen = len(arranged.account_ids), len(items)
-    loss = np.zeros((n_accounts, n_scen))
-    base_loss = np.full((n_accounts, n_scen), np.nan)
+    margin_model = get_model(model, params)
     held = tuple(dict.fromkeys(i.underlying.upper() for i in arranged.instruments))
     infos: list[ScenarioInfo] = []
     fixed = [
@@ -244,21 +246,23 @@ def stress_test(
             infos.append(_info(s, s.to_dict(), held))
         else:
             infos.append(ScenarioInfo(s.name, s.kind, s.describe(), s.to_dict(), ()))
-    if fixed:
-        shocks = [s for _, s in fixed]
-        columns = [j for j, _ in fixed]
-        loss[:, columns] = -_deterministic_pnl(arranged, market, shocks)
+    draws: dict[int, tuple[dict[str, FloatArray], dict[str, FloatArray]]] = {}
     for j, s in enumerate(items):
         if isinstance(s, CorrelationShock):
             if history is None:
                 history = load_price_history(data, frequency="1d", with_dvol=False)
-            stressed, base, details, unshocked = _correlation_loss(
-                arranged, market, s, history, held
-            )
-            loss[:, j], base_loss[:, j] = stressed, base
+            stressed, base, details, unshocked = _correlation_draws(market, s, history, held)
+            draws[j] = (stressed, base)
             infos[j] = ScenarioInfo(
                 s.name, s.kind, s.describe(), {**s.to_dict(), **details}, unshocked
             )
+    args = (items, fixed, draws, margin_model)
+    blocks = (
+        [_block_losses(arranged, *args)]
+        if tasks is None
+        else tasks.map_accounts(_block_losses, arranged, *args)
+    )
+    loss, base_loss, equity, im, mm = (np.concatenate([b[k] for b in blocks]) for k in range(5))
     _check_finite(loss, arranged.account_ids, infos)
     return StressReport(
         model=model,
@@ -267,10 +271,48 @@ def stress_test(
         scenarios=tuple(infos),
         loss=loss,
         base_loss=base_loss,
-        equity=np.asarray(equity, dtype=np.float64),
-        initial_margin=np.asarray(margin.initial_margin, dtype=np.float64),
-        maintenance_margin=np.asarray(margin.maintenance_margin, dtype=np.float64),
-        notes=margin.notes,
+        equity=equity,
+        initial_margin=im,
+        maintenance_margin=mm,
+        notes=tuple(dict.fromkeys(n for b in blocks for n in b[5])),
+    )
+
+
+def _block_losses(
+    book: BookArrangement,
+    items: Sequence[StressInput],
+    fixed: Sequence[tuple[int, StressShock]],
+    draws: dict[int, tuple[dict[str, FloatArray], dict[str, FloatArray]]],
+    model: MarginModel,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, tuple[str, ...]]:
+    """Losses of the accounts of ``book`` (all of them, or one block of rows).
+
+    Returns ``loss`` and ``base_loss`` ``(n_accounts, n_scenarios)``, equity, IM and MM
+    ``(n_accounts,)`` (USD) and the margin model's notes; every number from the account's
+    own row, so a block's rows are the whole book's, bit for bit.
+    """
+    margin = model.compute(book)
+    equity = account_equity(book).equity
+    n_accounts, n_scen = len(book.account_ids), len(items)
+    loss = np.zeros((n_accounts, n_scen))
+    base_loss = np.full((n_accounts, n_scen), np.nan)
+    if fixed:
+        shocks = [s for _, s in fixed]
+        columns = [j for j, _ in fixed]
+        loss[:, columns] = -_deterministic_pnl(book, shocks)
+    for j, (stressed, base) in draws.items():
+        shock = items[j]
+        assert isinstance(shock, CorrelationShock)
+        loss[:, j], base_loss[:, j] = (
+            _quantile_loss(book, shock, multiplier) for multiplier in (stressed, base)
+        )
+    return (
+        loss,
+        base_loss,
+        np.asarray(equity, dtype=np.float64),
+        np.asarray(margin.initial_margin, dtype=np.float64),
+        np.asarray(margin.maintenance_margin, dtype=np.float64),
+        margin.notes,
     )
 
 
@@ -317,7 +359,6 @@ def _info(shock: StressShock, details: dict[str, Any], held: tuple[str, ...]) ->
 
 def _account_pnl(
     book: BookArrangement,
-    market: MarketSnapshot,
     multiplier: dict[str, FloatArray],
     owners: Sequence[StressShock | CorrelationShock],
     n_scenarios: int,
@@ -332,23 +373,25 @@ def _account_pnl(
     return pnl
 
 
-def _deterministic_pnl(
-    book: BookArrangement, market: MarketSnapshot, shocks: Sequence[StressShock]
-) -> FloatArray:
+def _deterministic_pnl(book: BookArrangement, shocks: Sequence[StressShock]) -> FloatArray:
     """USD P&L ``(n_accounts, len(shocks))``: one kernel call, one sparse product."""
     codes = dict.fromkeys(code for s in shocks for code in s.spot_moves)
     multiplier = {c: np.array([s.multiplier(c) for s in shocks]) for c in codes}
-    return _account_pnl(book, market, multiplier, shocks, len(shocks))
+    return _account_pnl(book, multiplier, shocks, len(shocks))
 
 
-def _correlation_loss(
-    book: BookArrangement,
+def _correlation_draws(
     market: MarketSnapshot,
     shock: CorrelationShock,
     history: PriceHistory,
     held: tuple[str, ...],
-) -> tuple[FloatArray, FloatArray, dict[str, Any], tuple[str, ...]]:
-    """Stressed and base loss quantiles ``(n_accounts,)``, details and unshocked names."""
+) -> tuple[dict[str, FloatArray], dict[str, FloatArray], dict[str, Any], tuple[str, ...]]:
+    """Draw the shock's Monte Carlo scenarios, stressed and base, once for every account.
+
+    Returns the spot multipliers ``underlying -> (n_scenarios,)`` of the stressed and of the
+    unstressed correlation (the same seed, so the same draws), the details and the
+    underlyings left unshocked.
+    """
     as_of = min(to_datetime64(market.timestamp), history.times[-1])
     model = MonteCarloModel.from_history(
         history,
@@ -359,15 +402,10 @@ def _correlation_loss(
         vols="ewma",
     )
     stressed = blend_correlation(model.correlation, shock.factor, model.names)
-    losses = []
+    multipliers = []
     for correlation in (stressed.matrix, model.correlation):
         draws = model.with_correlation(correlation).generate(shock.n_scenarios, shock.seed)
-        multiplier = {n: draws.spot_multiplier[k] for k, n in enumerate(model.names)}
-        pnl = _account_pnl(book, market, multiplier, [shock], shock.n_scenarios)
-        if pnl.shape[0]:
-            losses.append(np.asarray(var(pnl.T, shock.level), dtype=np.float64).reshape(-1))
-        else:
-            losses.append(np.zeros(0))
+        multipliers.append({n: draws.spot_multiplier[k] for k, n in enumerate(model.names)})
     details = {
         "as_of": str(as_of),
         "underlyings": list(model.names),
@@ -376,4 +414,14 @@ def _correlation_loss(
         "stressed_correlation": stressed.matrix.tolist(),
     }
     unshocked = tuple(u for u in held if u not in model.names)
-    return losses[0], losses[1], details, unshocked
+    return multipliers[0], multipliers[1], details, unshocked
+
+
+def _quantile_loss(
+    book: BookArrangement, shock: CorrelationShock, multiplier: dict[str, FloatArray]
+) -> FloatArray:
+    """Return each account's ``level`` loss quantile over the draws, ``(n_accounts,)`` USD."""
+    pnl = _account_pnl(book, multiplier, [shock], shock.n_scenarios)
+    if not pnl.shape[0]:
+        return np.zeros(0)
+    return np.asarray(var(pnl.T, shock.level), dtype=np.float64).reshape(-1)
