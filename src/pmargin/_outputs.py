@@ -10,6 +10,11 @@ itself writes (its ``names``): a folder pmargin did not write (a home directory 
 mistake, a folder with a subfolder or a file of the user's) is never deleted, with or without
 ``--force``.
 
+A single output file (``pmargin margin --out FILE``) follows the same rules:
+:func:`check_output_file` refuses a bad target before anything is computed (an existing
+file without ``--force``, a folder, an unknown extension, a missing parent), and
+:func:`output_file` writes a hidden temporary sibling renamed over the target once complete.
+
 :func:`check_output_folder` runs the same checks before a command computes anything, so that
 a bad ``--out`` fails in a second rather than after the whole run. :func:`finite_json` writes
 JSON that never holds NaN or infinity, naming where one would have been.
@@ -29,7 +34,13 @@ from typing import Any
 
 from pmargin.errors import InputError
 
-__all__ = ["check_output_folder", "finite_json", "output_folder"]
+__all__ = [
+    "check_output_file",
+    "check_output_folder",
+    "finite_json",
+    "output_file",
+    "output_folder",
+]
 
 
 def _first_non_finite(node: object, path: str) -> tuple[str, float] | None:
@@ -185,3 +196,81 @@ def _replace(work: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def check_output_file(
+    path: str | Path, *, force: bool, suffixes: Sequence[str], field: str = "--out"
+) -> Path:
+    """Check that ``path`` can receive an output file, before anything is computed.
+
+    Parameters
+    ----------
+    path
+        The target file; its extension (any case) must be one of ``suffixes``.
+    force
+        Whether an existing file may be replaced.
+    suffixes
+        The extensions the command writes (``(".csv", ".parquet")``).
+    field
+        Name of the option in error messages.
+
+    Returns
+    -------
+    Path
+        ``path`` made absolute.
+
+    Raises
+    ------
+    InputError
+        Naming ``field``: an unknown extension; the target exists and is not a file, or is a
+        file and ``force`` is false; its parent folder does not exist or is not writable.
+    """
+    target = Path(path).expanduser().absolute()
+    if target.suffix.lower() not in suffixes:
+        raise InputError(field, str(path), f"has an unknown extension; use {', '.join(suffixes)}")
+    if target.exists() or target.is_symlink():
+        if target.is_symlink() or not target.is_file():
+            raise InputError(field, str(path), "exists and is not a file")
+        if not force:
+            raise InputError(field, str(path), "already exists; pass --force to replace it")
+    parent = target.parent
+    if not parent.is_dir():
+        raise InputError(field, str(path), f"cannot be created: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(field, str(path), f"cannot be created: {parent} is not writable")
+    return target
+
+
+@contextmanager
+def output_file(
+    path: str | Path, *, force: bool, suffixes: Sequence[str], field: str = "--out"
+) -> Iterator[Path]:
+    """Yield a temporary file path; when the block ends without error, it becomes ``path``.
+
+    The temporary file is a hidden sibling (same folder, so the rename is atomic); when the
+    block raises, it is removed and the target is left as it was.
+
+    Raises
+    ------
+    InputError
+        The target cannot receive the file (:func:`check_output_file`), or the file system
+        refuses the write or rename (naming ``field`` and the OS's reason).
+    """
+    target = check_output_file(path, force=force, suffixes=suffixes, field=field)
+    try:
+        handle, name = tempfile.mkstemp(
+            prefix=f".{target.name}.partial-", suffix=target.suffix, dir=target.parent
+        )
+        os.close(handle)
+    except OSError as exc:
+        raise InputError(field, str(path), f"cannot be written ({exc.strerror})") from None
+    work = Path(name)
+    try:
+        yield work
+        os.replace(work, target)
+    except OSError as exc:
+        work.unlink(missing_ok=True)
+        raise InputError(field, str(path), f"cannot be written ({exc.strerror})") from None
+    except BaseException:
+        work.unlink(missing_ok=True)
+        raise

@@ -15,8 +15,15 @@ from typing import Annotated, Any, TypeVar
 import numpy as np
 import typer
 
+from pmargin._outputs import check_output_file
 from pmargin.book import Portfolio
 from pmargin.cli._backtest_command import backtest
+from pmargin.cli._margin_out import (
+    MARGIN_FILE_SUFFIXES,
+    status_totals,
+    totals_table,
+    write_margin_file,
+)
 from pmargin.cli._output import (
     check_arguments,
     clean,
@@ -44,6 +51,7 @@ from pmargin.engine import (
     compare_margins,
     example_inputs,
     instruments_for,
+    load_book,
     load_inputs,
     margin_report,
     margin_reports,
@@ -127,7 +135,8 @@ def price(
 
 
 PortfolioOption = Annotated[
-    Path, typer.Option("--portfolio", "-p", help="Portfolio file (JSON, YAML or CSV).")
+    Path,
+    typer.Option("--portfolio", "-p", help="Portfolio file (JSON, YAML, CSV, Parquet or Arrow)."),
 ]
 ModelOption = Annotated[str, typer.Option("--model", help=f"Margin model: {', '.join(MODELS)}.")]
 ParamsOption = Annotated[
@@ -165,15 +174,55 @@ def margin(
             "together) at which equity reaches MM, and the liquidation prices.",
         ),
     ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write one row per account to FILE (.csv or .parquet) instead of printing "
+            "them; prints a one-line confirmation.",
+        ),
+    ] = None,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="Print only the totals by status (--json too).")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
+    balances: Annotated[
+        Path | None,
+        typer.Option(
+            "--balances",
+            help="Balances table (CSV, Parquet or Arrow: account, asset, amount) of a "
+            "portfolio table.",
+        ),
+    ] = None,
 ) -> None:
     """Compute initial and maintenance margin, equity and status of every account.
 
     JSON follows DESIGN.md: per account the totals in USD, each risk unit in its own currency
     (coin for coin-settled Deribit units) with its components and worst scenario, and each
-    position's quantity (base units), value, raw Greeks and IM contribution.
+    position's quantity (base units), value, raw Greeks and IM contribution. A portfolio table
+    (CSV, Parquet, Arrow) is arranged column-wise; ``--out`` and ``--summary`` are for books
+    too large to print (docs/portfolio-tables.md).
     """
-    snapshot, book = load_inputs(market, portfolio)
+    if out is not None:
+        check_output_file(out, force=force, suffixes=MARGIN_FILE_SUFFIXES)
+    snapshot, book = load_book(market, portfolio, balances)
     report = margin_report(book, snapshot, model, params, liquidation=liquidation)
+    if out is not None:
+        write_margin_file(report, out, force=force)
+        n = report.result.n_accounts
+        print(f"pmargin margin --model {model}: {n:,} accounts written to {clean(out)}")
+    if summary:
+        totals = status_totals(report)
+        if as_json and out is None:
+            print_json(
+                {"model": model, "timestamp": snapshot.timestamp.isoformat(), "totals": totals}
+            )
+            return
+        title = f"pmargin margin --model {model} @ {snapshot.timestamp.isoformat()}: totals (USD)"
+        console().print(totals_table(totals, title))
+        _print_notes(report)
+    if out is not None or summary:
+        return
     if as_json:
         print_json(report.to_dict(scenarios=scenarios))
         return

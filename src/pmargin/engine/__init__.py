@@ -28,6 +28,7 @@ from pmargin.engine._inputs import (
     example_inputs,
     example_path,
     instruments_for,
+    load_book,
     load_inputs,
 )
 from pmargin.engine._margin import MarginReport, margin_report, margin_reports
@@ -63,6 +64,7 @@ __all__ = [
     "example_inputs",
     "example_path",
     "instruments_for",
+    "load_book",
     "load_inputs",
     "margin_report",
     "margin_reports",

@@ -12,11 +12,28 @@ from importlib import resources
 from pathlib import Path
 from typing import overload
 
-from pmargin.book import Portfolio, example_portfolio, load_portfolio
+from pmargin.book import (
+    BookArrangement,
+    Portfolio,
+    arrange,
+    arrange_table,
+    example_portfolio,
+    is_table_file,
+    load_portfolio,
+    read_portfolio_table,
+)
+from pmargin.errors import InputError
 from pmargin.instruments import Instrument, parse_symbol
 from pmargin.market import MarketSnapshot, load_market
 
-__all__ = ["EXAMPLE_MARKET", "example_inputs", "example_path", "instruments_for", "load_inputs"]
+__all__ = [
+    "EXAMPLE_MARKET",
+    "example_inputs",
+    "example_path",
+    "instruments_for",
+    "load_book",
+    "load_inputs",
+]
 
 EXAMPLE_MARKET = "example_market.json"
 """The shipped market snapshot the demo and the examples use (``pmargin/data``)."""
@@ -54,6 +71,37 @@ def load_inputs(
     portfolio = None if portfolio_file is None else load_portfolio(portfolio_file)
     market = load_market(market_file, None if portfolio is None else portfolio.instruments)
     return market, portfolio
+
+
+def load_book(
+    market_file: str | Path, portfolio_file: str | Path, balances_file: str | Path | None = None
+) -> tuple[MarketSnapshot, BookArrangement]:
+    """Load a market and a portfolio and arrange the book at the market.
+
+    A flat table (``.csv``, ``.parquet``, ``.arrow``, ``.feather``) goes through the
+    columnar path (:func:`pmargin.book.arrange_table`: no object per position), with its
+    balances from ``balances_file``; a JSON or YAML portfolio through
+    :func:`pmargin.book.arrange`.
+
+    Raises
+    ------
+    InputError
+        ``--balances`` given with a JSON or YAML portfolio (its balances are in the file);
+        and every error of the readers, naming the file.
+    """
+    if not is_table_file(portfolio_file):
+        if balances_file is not None:
+            raise InputError(
+                "--balances",
+                str(balances_file),
+                "is for a portfolio table (CSV, Parquet, Arrow); a JSON or YAML portfolio "
+                "holds its balances",
+            )
+        market, portfolio = load_inputs(market_file, portfolio_file)
+        return market, arrange(portfolio, market)
+    table = read_portfolio_table(portfolio_file, balances_file)
+    market = load_market(market_file, {i.symbol: i for i in table.instruments})
+    return market, arrange_table(table, market)
 
 
 def example_inputs(n_accounts: int, seed: int) -> tuple[MarketSnapshot, Portfolio]:
