@@ -1,0 +1,53 @@
+"""``StandardModel.compute`` (blocks of accounts, units summed by one count) against its twin.
+
+:meth:`~pmargin.margin.standard.StandardModel.compute_reference` sums each unit's charges with
+a sparse product; the fast path must give the same values on every array of the result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pmargin.book import BookArrangement, arrange, example_portfolio
+from pmargin.engine import example_path
+from pmargin.margin import get_model
+from pmargin.margin.standard import StandardModel
+from pmargin.margin.standard import _model as standard_model
+from pmargin.market import load_market
+
+
+@pytest.fixture(scope="module")
+def book() -> BookArrangement:
+    market = load_market(example_path("example_market.json"))
+    return arrange(example_portfolio(market, 400, seed=5), market)
+
+
+@pytest.mark.parametrize("block_rows", [7, 65_536])
+def test_units_summed_by_count_equal_the_sparse_products(
+    book: BookArrangement, block_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(standard_model, "_BLOCK_ROWS", block_rows)
+    model = get_model("standard")
+    assert isinstance(model, StandardModel)
+    fast, reference = model.compute(book), model.compute_reference(book)
+    np.testing.assert_array_equal(fast.initial_margin, reference.initial_margin)
+    np.testing.assert_array_equal(fast.maintenance_margin, reference.maintenance_margin)
+    np.testing.assert_array_equal(
+        fast.im_contribution.toarray(), reference.im_contribution.toarray()
+    )
+    assert len(fast.risk_units) == len(reference.risk_units)
+    for u, v in zip(fast.risk_units, reference.risk_units, strict=True):
+        assert (u.underlying, u.currency) == (v.underlying, v.currency)
+        np.testing.assert_array_equal(u.initial_margin, v.initial_margin)
+        np.testing.assert_array_equal(u.maintenance_margin, v.maintenance_margin)
+        np.testing.assert_array_equal(u.holds, v.holds)
+        for key in u.components:
+            np.testing.assert_array_equal(u.components[key], v.components[key], key)
+
+
+def test_an_empty_book_gives_empty_units(book: BookArrangement) -> None:
+    model = get_model("standard")
+    assert isinstance(model, StandardModel)
+    result = model.compute(book.take_accounts([]))
+    assert result.initial_margin.shape == (0,)
