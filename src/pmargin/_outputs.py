@@ -140,12 +140,17 @@ def check_output_folder(
             )
         if not force and any(target.iterdir()):
             raise InputError(field, str(path), "already holds a report; pass --force to replace it")
+    _check_parent(target, path, field)
+    return target
+
+
+def _check_parent(target: Path, path: str | Path, field: str) -> None:
+    """Refuse a target whose parent folder is missing, not a folder or not writable."""
     parent = target.parent
     if not parent.is_dir():
         raise InputError(field, str(path), f"cannot be created: {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(field, str(path), f"cannot be created: {parent} is not writable")
-    return target
 
 
 @contextmanager
@@ -233,11 +238,7 @@ def check_output_file(
             raise InputError(field, str(path), "exists and is not a file")
         if not force:
             raise InputError(field, str(path), "already exists; pass --force to replace it")
-    parent = target.parent
-    if not parent.is_dir():
-        raise InputError(field, str(path), f"cannot be created: {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(field, str(path), f"cannot be created: {parent} is not writable")
+    _check_parent(target, path, field)
     return target
 
 

@@ -12,22 +12,14 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from pmargin.cli._margin_out import MARGIN_FILE_COLUMNS
 from pmargin.cli.main import app
 from pmargin.engine import example_path
 
 runner = CliRunner()
 MARKET = str(example_path("example_market.json"))
 PORTFOLIO = str(example_path("example_portfolio.json"))
-FIELDS = (
-    "equity",
-    "initial_margin",
-    "maintenance_margin",
-    "available",
-    "im_utilization",
-    "mm_utilization",
-    "status",
-    "currency",
-)
+FIELDS = [c for c in MARGIN_FILE_COLUMNS if c not in ("account", "model")]
 
 
 def _margin(*args: str) -> Any:
