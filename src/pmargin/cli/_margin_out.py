@@ -28,8 +28,7 @@ from rich.table import Table
 
 from pmargin._outputs import output_file
 from pmargin.cli._output import plain
-from pmargin.engine import MarginReport
-from pmargin.health import HealthStatus
+from pmargin.engine import HealthStatus, MarginReport
 
 __all__ = [
     "MARGIN_FILE_COLUMNS",

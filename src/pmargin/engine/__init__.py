@@ -17,7 +17,7 @@ One module per job, each small and named for it:
 
 The facade only composes: the maths lives in the layers below and in the applications, which
 never import the facade (they import the layers below it), so no import runs both ways. The
-names the adapters need for help texts are re-exported here (:data:`MODELS`,
+names the adapters need for help texts and tables are re-exported here (:data:`MODELS`,
 :func:`episode_names`, the crash replay's choices).
 """
 
@@ -37,6 +37,7 @@ from pmargin.engine._price import InstrumentQuote, PositionRisk, position_risk, 
 from pmargin.engine._simulate import SIMULATION_MODELS, SimulationReport, simulation_report
 from pmargin.engine._stress import stress_report
 from pmargin.engine._verify import CAPTURE_TOLERANCE, capture_report, params_from_capture
+from pmargin.health import HealthStatus
 from pmargin.history import episode_names
 from pmargin.margin import MODELS
 from pmargin.simulate import EPISODE_KEYS, FUNDING_MODES, INTERPOLATIONS, TABLE_COLUMNS
@@ -51,6 +52,7 @@ __all__ = [
     "SIMULATION_MODELS",
     "TABLE_COLUMNS",
     "BacktestReport",
+    "HealthStatus",
     "InstrumentQuote",
     "MarginReport",
     "ModelComparison",
