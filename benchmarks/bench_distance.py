@@ -66,14 +66,14 @@ def run() -> list[Row]:
     rows = []
     for name in MODELS:
         model = get_model(name)
-        call = functools.partial(liquidation_distance, book, market, model)
+        call = functools.partial(liquidation_distance, model, book)
         first_cpu, start = time.process_time(), time.perf_counter()
         found = call()
         first, first_cpu = time.perf_counter() - start, time.process_time() - first_cpu
         seconds = best_time(call, REPEATS)
         cpu = best_time(call, REPEATS, clock=time.process_time)
         start = time.perf_counter()
-        ref = liquidation_distance_reference(book, market, model)
+        ref = liquidation_distance_reference(model, book)
         slow = time.perf_counter() - start
         diff = max(
             float(np.nanmax(np.abs(getattr(found, f) - getattr(ref, f)), initial=0.0))

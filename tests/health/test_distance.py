@@ -70,7 +70,7 @@ def _account(
 def _distance(
     book: BookArrangement, model: str = "standard", **options: Any
 ) -> LiquidationDistance:
-    return liquidation_distance(book, _market(), get_model(model), **options)
+    return liquidation_distance(get_model(model), book, **options)
 
 
 def _linear_liquidation_multiplier(q: float, mark: float, index: float, balance: float) -> float:
@@ -104,7 +104,7 @@ def test_inverse_perpetual_classic_liquidation_price(tmp_path: Path) -> None:
     notional, coins, r = 200_000.0, 0.5, MM_RATE_BTC  # USD notional, BTC collateral
     book = _book(_account("inv", [("BTC-PERPETUAL", notional, "quote")], BTC=coins))
     model = get_model("standard", flat)
-    result = liquidation_distance(book, _market(), model, tolerance=1e-8)
+    result = liquidation_distance(model, book, tolerance=1e-8)
     expected = notional * (1.0 + r) / (coins + notional / INDEX_BTC)
     k = result.underlyings.index("BTC")
     assert result.price_down[0, k] == pytest.approx(expected, rel=1e-6)
@@ -123,19 +123,19 @@ def test_inverse_perpetual_with_size_term() -> None:
 
 def test_short_put_root_under_deribit() -> None:
     book = _book(_account("put", [("BTC-28MAR25-90000-P", -1.0, "base")], BTC=1.0))
-    market, model = _market(), get_model("deribit")
+    model = get_model("deribit")
     tol = 1e-4
-    result = liquidation_distance(book, market, model, tolerance=tol)
+    result = liquidation_distance(model, book, tolerance=tol)
     move = float(result.move_down[0, 0])
     assert -0.99 < move < 0.0
-    gap = margin_gap_after_move(book, market, model, {"BTC": move})[0]
+    gap = margin_gap_after_move(model, book, {"BTC": move})[0]
     scale = result.maintenance_margin[0]
     assert abs(gap) < 1e-3 * scale
-    inside = margin_gap_after_move(book, market, model, {"BTC": move + 2 * tol})[0]
-    outside = margin_gap_after_move(book, market, model, {"BTC": move - 2 * tol})[0]
+    inside = margin_gap_after_move(model, book, {"BTC": move + 2 * tol})[0]
+    outside = margin_gap_after_move(model, book, {"BTC": move - 2 * tol})[0]
     assert inside > 0.0 > outside
     # vol rising as the index falls brings liquidation nearer
-    shocked = liquidation_distance(book, market, model, tolerance=tol, vol_beta=1.0)
+    shocked = liquidation_distance(model, book, tolerance=tol, vol_beta=1.0)
     assert move < shocked.move_down[0, 0] < 0.0
 
 
@@ -210,11 +210,10 @@ def test_joint_direction_from_history() -> None:
     assert np.all(v == 1.0)
     # the book's joint search follows the history known at the market date
     book = _book(_pair(1.0, 25.0, 60_000.0))
-    result = liquidation_distance(book, _market(), get_model("standard"), history=history)
+    result = liquidation_distance(get_model("standard"), book, history=history)
     assert result.direction_source == "pca"
     assert result.direction[0] == pytest.approx(1.0 / 1.5, abs=0.03)
     scale = result.joint_scale[0]
-    gap = margin_gap_after_move(
-        book, _market(), get_model("standard"), {"BTC": scale * result.direction[0], "ETH": scale}
-    )
+    moves = {"BTC": scale * result.direction[0], "ETH": scale}
+    gap = margin_gap_after_move(get_model("standard"), book, moves)
     assert abs(gap[0]) < 1.0  # USD

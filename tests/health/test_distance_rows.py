@@ -181,8 +181,8 @@ def test_fast_search_equals_reference(
 ) -> None:
     model = get_model(name)
     assert model.capabilities.row_prices
-    fast = liquidation_distance(book, market, model, vol_beta=vol_beta)
-    slow = liquidation_distance_reference(book, market, model, vol_beta=vol_beta)
+    fast = liquidation_distance(model, book, vol_beta=vol_beta)
+    slow = liquidation_distance_reference(model, book, vol_beta=vol_beta)
     assert fast.evaluations < slow.evaluations
     for field in ("move_down", "move_up", "price_down", "joint_scale", "joint_index"):
         a, b = getattr(fast, field), getattr(slow, field)
@@ -197,7 +197,7 @@ def test_model_without_row_prices_runs_the_reference(
     model = get_model("okx")
     assert not model.capabilities.row_prices
     few = book.take_accounts(range(6))
-    fast = liquidation_distance(few, market, model)
-    slow = liquidation_distance_reference(few, market, model)
+    fast = liquidation_distance(model, few)
+    slow = liquidation_distance_reference(model, few)
     assert fast.evaluations == slow.evaluations
     np.testing.assert_array_equal(fast.move_down, slow.move_down)

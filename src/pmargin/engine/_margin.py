@@ -160,7 +160,7 @@ def margin_reports(
             account_ids=book.account_ids,
         )
         distance = (
-            liquidation_distance(book, market, model, history=history) if liquidation else None
+            liquidation_distance(model, book, history=history) if liquidation else None
         )
         reports[name] = MarginReport(book, result, equity, health, valuation, distance)
     return reports

@@ -203,9 +203,8 @@ def _number(value: float | np.floating[Any]) -> float | None:
 
 
 def margin_gap_after_move(
-    book: BookArrangement,
-    market: MarketSnapshot,
     model: MarginModel,
+    book: BookArrangement,
     moves: Mapping[str, float],
     *,
     vol_beta: float = 0.0,
@@ -217,7 +216,7 @@ def margin_gap_after_move(
 
     Parameters
     ----------
-    book, market, model
+    model, book
         As for :func:`liquidation_distance`.
     moves
         Underlying -> relative move (-0.2 = the index falls 20 %), each > -1; underlyings not
@@ -231,7 +230,7 @@ def margin_gap_after_move(
         Shape ``(n_accounts,)``, USD.
     """
     given = {u.upper(): float(m) for u, m in moves.items()}
-    underlyings = tuple(sorted(set(_underlyings(book, market)) | set(given)))
+    underlyings = tuple(sorted(set(_underlyings(book)) | set(given)))
     vector = np.array([given.get(u, 0.0) for u in underlyings], dtype=np.float64)
     if not np.all(np.isfinite(vector) & (vector > -1.0)):
         raise InputError("moves", dict(moves), "must be finite relative moves > -1")
@@ -240,9 +239,8 @@ def margin_gap_after_move(
 
 
 def liquidation_distance(
-    book: BookArrangement,
-    market: MarketSnapshot,
     model: MarginModel,
+    book: BookArrangement,
     *,
     vol_beta: float = 0.0,
     history: PriceHistory | None = None,
@@ -260,12 +258,10 @@ def liquidation_distance(
 
     Parameters
     ----------
-    book
-        The accounts, arranged against ``market``.
-    market
-        The snapshot the moves start from.
     model
         The margin model (``get_model("deribit")``); its MM decides.
+    book
+        The accounts; the moves start from the book's market (``book.market``).
     vol_beta
         Vol rule. 0 (default): implied vols held per strike. Otherwise every implied vol of a
         moved underlying is multiplied by ``(1 + move) ** -vol_beta`` (``d ln vol = -vol_beta
@@ -294,13 +290,12 @@ def liquidation_distance(
     """
     per_row = bool(model.capabilities.row_prices)
     args = (vol_beta, history, direction, tolerance, max_rounds)
-    return _search(book, market, model, *args, per_row=per_row)
+    return _search(model, book, *args, per_row=per_row)
 
 
 def liquidation_distance_reference(
-    book: BookArrangement,
-    market: MarketSnapshot,
     model: MarginModel,
+    book: BookArrangement,
     *,
     vol_beta: float = 0.0,
     history: PriceHistory | None = None,
@@ -316,13 +311,12 @@ def liquidation_distance_reference(
     result as :func:`liquidation_distance`.
     """
     args = (vol_beta, history, direction, tolerance, max_rounds)
-    return _search(book, market, model, *args, per_row=False)
+    return _search(model, book, *args, per_row=False)
 
 
 def _search(
-    book: BookArrangement,
-    market: MarketSnapshot,
     model: MarginModel,
+    book: BookArrangement,
     vol_beta: float,
     history: PriceHistory | None,
     direction: Mapping[str, float] | None,
@@ -336,7 +330,8 @@ def _search(
         raise InputError("tolerance", tolerance, "must be a relative move > 0 (1e-4)")
     if not (isinstance(vol_beta, int | float) and math.isfinite(vol_beta)):
         raise InputError("vol_beta", vol_beta, "must be a finite number (0 holds vols)")
-    underlyings = _underlyings(book, market)
+    market = book.market
+    underlyings = _underlyings(book)
     n_acc, n_und = len(book.account_ids), len(underlyings)
     world: SharedMoveWorld | RowMovesWorld = (
         RowMovesWorld(book, model, underlyings, float(vol_beta))
@@ -422,9 +417,9 @@ def _search(
     )
 
 
-def _underlyings(book: BookArrangement, market: MarketSnapshot) -> tuple[str, ...]:
+def _underlyings(book: BookArrangement) -> tuple[str, ...]:
     names = {i.underlying for i in book.instruments}
-    names |= {a for a in book.assets if a in market.index}
+    names |= {a for a in book.assets if a in book.market.index}
     return tuple(sorted(names))
 
 
