@@ -32,7 +32,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from pmargin._typing import FloatArray
+from pmargin._typing import FloatArray, TaskMap
 from pmargin.backtest._books import BookSpec, build_portfolio, default_books, gross_notional
 from pmargin.backtest._summary import BookStats, book_stats, exceptions
 from pmargin.book import BookArrangement, Portfolio, arrange
@@ -276,6 +276,24 @@ class _Applicability:
         self.rows: dict[str, npt.NDArray[np.int64] | None] = {}
         self.notes: dict[str, str] = {}
 
+    def copy(self) -> _Applicability:
+        """Return an independent copy (what a run of steps starts from)."""
+        other = _Applicability()
+        other.rows, other.notes = dict(self.rows), dict(self.notes)
+        return other
+
+    def same(self, other: _Applicability) -> bool:
+        """Whether both learnt the same rows and notes."""
+        return (
+            self.notes == other.notes
+            and self.rows.keys() == other.rows.keys()
+            and all(
+                (a is None and b is None)
+                or (a is not None and b is not None and np.array_equal(a, b))
+                for a, b in ((self.rows[k], other.rows[k]) for k in self.rows)
+            )
+        )
+
     def margin(
         self,
         name: str,
@@ -331,6 +349,7 @@ def run_backtest(
     books: dict[str, BookSpec] | None = None,
     progress: Callable[[int, int], None] | None = None,
     instances: Mapping[str, MarginModel] | None = None,
+    tasks: TaskMap | None = None,
 ) -> BacktestResult:
     """Run the walk-forward backtest (see the module docstring).
 
@@ -354,6 +373,12 @@ def run_backtest(
         Models already built, by the name ``config.models`` gives them (a parameter sweep's
         variants, ``"pmargin-es[apc.method=none]"``); other names are built with
         :func:`~pmargin.margin.get_model`.
+    tasks
+        Where runs of consecutive steps go (a Dask cluster, :class:`~pmargin._typing.TaskMap`);
+        ``None``: every step here, in order. Split runs give the same numbers bit for bit (each
+        step is computed as here); the models' applicability, learnt on the first steps, is
+        learnt here on the first step and checked run by run (a run that started from another
+        state than the previous run ended in is run again from that state).
 
     Returns
     -------
@@ -388,53 +413,18 @@ def run_backtest(
         raise InputError("period", (config.start, config.end), "holds no complete step")
 
     n_obs = len(steps)
-    cache: dict[int, MarketSnapshot] = {}
-    seconds: dict[str, float] = {"market": 0.0, "books": 0.0, "realised": 0.0}
-    seconds.update({name: 0.0 for name in models})
-    failed: dict[str, int] = {}
-    first_error: dict[str, str] = {}
-    applicability = _Applicability()
-    accounts: tuple[str, ...] = ()
-    pnl = np.full((n_obs, 0), np.nan)
-    notional = pnl
-    margin: dict[str, FloatArray] = {}
-
-    def market(i: int) -> MarketSnapshot:
-        found = cache.get(i)
-        if found is None:
-            found = markets.market(i)
-            if len(cache) > 8:
-                cache.clear()
-            cache[i] = found
-        return found
-
-    for s, (i, j) in enumerate(steps):
-        tick = time.perf_counter()
-        today, horizon = market(i), market(j)
-        seconds["market"] += time.perf_counter() - tick
-        tick = time.perf_counter()
-        portfolio, ids = build_portfolio(specs, today, linear_twins=config.linear_twins)
-        book = arrange(portfolio, today)
-        if s == 0:
-            accounts = tuple(ids)
-            pnl = np.full((n_obs, len(ids)), np.nan)
-            notional = np.full((n_obs, len(ids)), np.nan)
-            margin = {name: np.full((n_obs, len(ids)), np.nan) for name in models}
-        notional[s] = gross_notional(portfolio, today)
-        seconds["books"] += time.perf_counter() - tick
-        tick = time.perf_counter()
-        pnl[s] = realised_pnl(book, horizon)
-        seconds["realised"] += time.perf_counter() - tick
-        for name, model in models.items():
-            tick = time.perf_counter()
-            try:
-                margin[name][s] = applicability.margin(name, model, portfolio, book, today)
-            except PmarginError as exc:
-                failed[name] = failed.get(name, 0) + 1
-                first_error.setdefault(name, f"{today.timestamp.isoformat()}: {exc}")
-            seconds[name] += time.perf_counter() - tick
-        if progress is not None:
-            progress(s + 1, n_obs)
+    context = _Context(history, funding, assumptions, tuple(specs), config, models)
+    if tasks is None:
+        run = _run_steps(steps, context, _Applicability(), progress)
+    else:
+        run = _split_steps(tasks, steps, context, progress)
+    accounts, pnl, notional, margin = run.accounts, run.pnl, run.notional, run.margin
+    seconds, failed, first_error, applicability = (
+        run.seconds,
+        run.failed,
+        run.first_error,
+        run.applicability,
+    )
 
     times = history.times[[i for i, _ in steps]]
     horizons = history.times[[j for _, j in steps]]
@@ -456,6 +446,152 @@ def run_backtest(
         errors=errors,
         seconds=seconds,
         notes=_notes(config, history, funding is not None),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What every step reads: the history, the books, the configuration and the models."""
+
+    history: PriceHistory
+    funding: FundingHistory | None
+    assumptions: MarketAssumptions | None
+    specs: tuple[BookSpec, ...]
+    config: BacktestConfig
+    models: Mapping[str, MarginModel]
+
+
+@dataclass(slots=True)
+class _Run:
+    """The series of a run of consecutive steps and the applicability it ended with."""
+
+    accounts: tuple[str, ...]
+    pnl: FloatArray
+    notional: FloatArray
+    margin: dict[str, FloatArray]
+    seconds: dict[str, float]
+    failed: dict[str, int]
+    first_error: dict[str, str]
+    start: _Applicability
+    applicability: _Applicability
+
+
+def _run_steps(
+    steps: Sequence[tuple[int, int]],
+    context: _Context,
+    applicability: _Applicability,
+    progress: Callable[[int, int], None] | None = None,
+) -> _Run:
+    """Run ``steps`` in order from ``applicability`` (a copy is kept as the run's start)."""
+    start = applicability.copy()
+    models, config = context.models, context.config
+    markets = HistoricalMarkets(context.history, context.funding, context.assumptions)
+    n_obs = len(steps)
+    cache: dict[int, MarketSnapshot] = {}
+    seconds: dict[str, float] = {"market": 0.0, "books": 0.0, "realised": 0.0}
+    seconds.update({name: 0.0 for name in models})
+    failed: dict[str, int] = {}
+    first_error: dict[str, str] = {}
+    accounts: tuple[str, ...] = ()
+    pnl = np.full((n_obs, 0), np.nan)
+    notional = pnl
+    margin: dict[str, FloatArray] = {}
+
+    def market(i: int) -> MarketSnapshot:
+        found = cache.get(i)
+        if found is None:
+            found = markets.market(i)
+            if len(cache) > 8:
+                cache.clear()
+            cache[i] = found
+        return found
+
+    for s, (i, j) in enumerate(steps):
+        tick = time.perf_counter()
+        today, horizon = market(i), market(j)
+        seconds["market"] += time.perf_counter() - tick
+        tick = time.perf_counter()
+        portfolio, ids = build_portfolio(
+            list(context.specs), today, linear_twins=config.linear_twins
+        )
+        book = arrange(portfolio, today)
+        if s == 0:
+            accounts = tuple(ids)
+            pnl = np.full((n_obs, len(ids)), np.nan)
+            notional = np.full((n_obs, len(ids)), np.nan)
+            margin = {name: np.full((n_obs, len(ids)), np.nan) for name in models}
+        notional[s] = gross_notional(portfolio, today)
+        seconds["books"] += time.perf_counter() - tick
+        tick = time.perf_counter()
+        pnl[s] = realised_pnl(book, horizon)
+        seconds["realised"] += time.perf_counter() - tick
+        for name, model in models.items():
+            tick = time.perf_counter()
+            try:
+                margin[name][s] = applicability.margin(name, model, portfolio, book, today)
+            except PmarginError as exc:
+                failed[name] = failed.get(name, 0) + 1
+                first_error.setdefault(name, f"{today.timestamp.isoformat()}: {exc}")
+            seconds[name] += time.perf_counter() - tick
+        if progress is not None:
+            progress(s + 1, n_obs)
+    return _Run(accounts, pnl, notional, margin, seconds, failed, first_error, start, applicability)
+
+
+def _split_steps(
+    tasks: TaskMap,
+    steps: Sequence[tuple[int, int]],
+    context: _Context,
+    progress: Callable[[int, int], None] | None,
+) -> _Run:
+    """Run the first step here, the others in runs on ``tasks``; join them in step order.
+
+    Every run after the first step starts from the applicability the first step learnt; a
+    run whose predecessor ended in another state (a model still undecided after the first
+    step and decided later) is run again from the state it should have started from.
+    """
+    first = _run_steps(steps[:1], context, _Applicability())
+    rest = list(steps[1:])
+    blocks = tasks.split(len(rest))
+    items = [[rest[int(k)] for k in block] for block in blocks]
+    runs = [first, *tasks.map(_run_from, items, context, first.applicability)]
+    for k in range(1, len(runs)):
+        if not runs[k].start.same(runs[k - 1].applicability):
+            runs[k] = tasks.map(_run_from, [items[k - 1]], context, runs[k - 1].applicability)[0]
+    if progress is not None:
+        progress(len(steps), len(steps))
+    return _join(runs)
+
+
+def _run_from(
+    steps: Sequence[tuple[int, int]], context: _Context, applicability: _Applicability
+) -> _Run:
+    return _run_steps(steps, context, applicability.copy())
+
+
+def _join(runs: Sequence[_Run]) -> _Run:
+    """Stack the runs' series in step order; sum counts and seconds, keep first errors."""
+    first, last = runs[0], runs[-1]
+    failed: dict[str, int] = {}
+    first_error: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    for run in runs:
+        for name, count in run.failed.items():
+            failed[name] = failed.get(name, 0) + count
+        for name, text in run.first_error.items():
+            first_error.setdefault(name, text)
+        for name, value in run.seconds.items():
+            seconds[name] = seconds.get(name, 0.0) + value
+    return _Run(
+        first.accounts,
+        np.concatenate([r.pnl for r in runs]),
+        np.concatenate([r.notional for r in runs]),
+        {name: np.concatenate([r.margin[name] for r in runs]) for name in first.margin},
+        seconds,
+        failed,
+        first_error,
+        first.start,
+        last.applicability,
     )
 
 

@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pmargin.backtest import SweepRow, SweepSpec
-from pmargin.cli._output import console, print_json
+from pmargin.cli._output import ClusterOption, console, print_json
 from pmargin.engine import BacktestReport, backtest_report
 from pmargin.errors import InputError
 
@@ -181,6 +181,7 @@ def backtest(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the JSON summary instead of the table.")
     ] = False,
+    cluster: ClusterOption = None,
 ) -> None:
     """Backtest margin models on real BTC/ETH history: exceptions, Kupiec, zones, efficiency.
 
@@ -202,6 +203,7 @@ def backtest(
         sweep=sweep,
         sweep_model=sweep_model,
         out_field="--out",
+        cluster=cluster,
     )
     if as_json:
         print_json(report.to_dict())

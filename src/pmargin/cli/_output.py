@@ -16,8 +16,9 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
@@ -30,6 +31,7 @@ from pmargin.errors import InputError
 
 __all__ = [
     "PIPE_WIDTH",
+    "ClusterOption",
     "check_arguments",
     "clean",
     "console",
@@ -131,3 +133,14 @@ def print_json(payload: Sequence[dict[str, Any]] | dict[str, Any]) -> None:
         written then.
     """
     sys.stdout.write(finite_json(payload, indent=2) + "\n")
+
+
+ClusterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        help="Run on Dask: local:N (a local cluster of N worker processes) or a scheduler "
+        "address such as tcp://scheduler:8786. Same results as without (docs/scale.md).",
+    ),
+]
+"""The ``--cluster`` option of the batch commands (margin, compare, stress, backtest)."""

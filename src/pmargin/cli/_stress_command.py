@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from pmargin.cli._output import console, print_json
+from pmargin.cli._output import ClusterOption, console, print_json
 from pmargin.cli._render_stress import results_table, scenarios_table
 from pmargin.engine import MODELS, episode_names, load_inputs, stress_report
 
@@ -70,6 +70,7 @@ def stress(
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    cluster: ClusterOption = None,
 ) -> None:
     """Stress-test every account: loss under each shock against equity and initial margin.
 
@@ -92,6 +93,7 @@ def stress(
         params=params,
         data=data,
         allow_unheld=allow_unheld,
+        cluster=cluster,
     )
     if as_json:
         print_json(report.to_dict())

@@ -25,6 +25,7 @@ from pmargin.cli._margin_out import (
     write_margin_file,
 )
 from pmargin.cli._output import (
+    ClusterOption,
     check_arguments,
     clean,
     console,
@@ -194,6 +195,7 @@ def margin(
             "portfolio table.",
         ),
     ] = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Compute initial and maintenance margin, equity and status of every account.
 
@@ -206,7 +208,7 @@ def margin(
     if out is not None:
         check_output_file(out, force=force, suffixes=MARGIN_FILE_SUFFIXES)
     snapshot, book = load_book(market, portfolio, balances)
-    report = margin_report(book, snapshot, model, params, liquidation=liquidation)
+    report = margin_report(book, snapshot, model, params, liquidation=liquidation, cluster=cluster)
     if out is not None:
         write_margin_file(report, out, force=force)
         n = report.result.n_accounts
@@ -246,6 +248,7 @@ def compare(
         str, typer.Option("--models", help="Comma-separated model names.")
     ] = "standard,deribit,okx,derive-pmrm2",
     as_json: JsonOption = False,
+    cluster: ClusterOption = None,
 ) -> None:
     """Compare every model's IM per account, with the saving against ``standard``.
 
@@ -254,7 +257,7 @@ def compare(
     """
     snapshot, book = load_inputs(market, portfolio)
     names = [m.strip() for m in models.split(",") if m.strip()]
-    comparison = compare_margins(book, snapshot, names)
+    comparison = compare_margins(book, snapshot, names, cluster=cluster)
     if as_json:
         print_json({"timestamp": snapshot.timestamp.isoformat(), **comparison.to_dict()})
         return

@@ -31,6 +31,7 @@ from pmargin.backtest import (
     sweep_rows,
     write_report,
 )
+from pmargin.engine._cluster import Cluster, cluster_session
 from pmargin.errors import InputError
 from pmargin.history import load_funding, load_price_history
 from pmargin.timeutil import parse_timestamp
@@ -91,6 +92,7 @@ def backtest_report(
     sweep: str | None = None,
     sweep_model: str = "pmargin-es",
     out_field: str = "out",
+    cluster: Cluster | str | None = None,
 ) -> BacktestReport:
     """Backtest margin models on real history and write the report folder ``out``.
 
@@ -116,6 +118,10 @@ def backtest_report(
         ``PARAM=v1,v2,...``: one variant of ``sweep_model`` per value of a dotted parameter.
     out_field
         Name of ``out`` in error messages (``--out``).
+    cluster
+        A :class:`~pmargin.engine._cluster.Cluster` or ``--cluster`` text: runs of consecutive
+        steps go there (:func:`pmargin.backtest.run_backtest`'s ``tasks``; the same numbers,
+        bit for bit).
 
     Raises
     ------
@@ -146,7 +152,8 @@ def backtest_report(
         mpor_hours=mpor_hours,
         p=1.0 - confidence,
     )
-    result = run_backtest(history, config, funding=funding, instances=variants)
+    with cluster_session(cluster) as tasks:
+        result = run_backtest(history, config, funding=funding, instances=variants, tasks=tasks)
     rows = [] if spec is None else sweep_rows(result, spec)
     swept = None if spec is None else (spec, rows)
     paths = write_report(result, out, html_report=html, sweep=swept)

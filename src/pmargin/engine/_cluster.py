@@ -247,7 +247,8 @@ class Cluster:
                 future.release()
 
     def _broadcast(self, value: Any) -> Any:
-        return self.client.scatter(value, broadcast=True, hash=False)
+        # In a list of one: Dask scatters a list or a dict element by element.
+        return self.client.scatter([value], broadcast=True, hash=False)[0]
 
     def close(self) -> None:
         """Close the client, and the local cluster it started."""

@@ -18,6 +18,7 @@ from scipy import sparse
 
 from pmargin.book import BookArrangement, Portfolio, arrange
 from pmargin.collateral import AccountEquity, account_equity
+from pmargin.engine._cluster import Cluster, cluster_session, margin_shards
 from pmargin.errors import PmarginError
 from pmargin.health import AccountHealth, LiquidationDistance, assess, liquidation_distance
 from pmargin.history import PriceHistory, load_price_history
@@ -109,19 +110,21 @@ def finite_or_none(x: float) -> float | None:
 
 
 def margin_report(
-    portfolio: Portfolio,
+    portfolio: Portfolio | BookArrangement,
     market: MarketSnapshot,
     model: str = "deribit",
     params: str | Path | None = None,
     *,
     liquidation: bool = False,
+    cluster: Cluster | str | None = None,
 ) -> MarginReport:
     """Margin every account of a portfolio with one model and assess its health.
 
     Parameters
     ----------
     portfolio
-        Accounts and positions.
+        Accounts and positions, or a book already arranged at ``market`` (a portfolio table
+        arranged by :func:`pmargin.book.arrange_table`).
     market
         The snapshot (the book is arranged at it, :func:`pmargin.book.arrange`).
     model
@@ -132,36 +135,51 @@ def margin_report(
         Also find each account's distance to liquidation (:func:`pmargin.health.
         liquidation_distance`, vols held; the joint direction from the price history when it is
         there, else equal moves).
+    cluster
+        A :class:`~pmargin.engine._cluster.Cluster` or ``--cluster`` text (``local:N``,
+        ``tcp://host:8786``): see :func:`margin_reports`.
     """
-    return margin_reports(portfolio, market, [model], params, liquidation=liquidation)[model]
+    return margin_reports(
+        portfolio, market, [model], params, liquidation=liquidation, cluster=cluster
+    )[model]
 
 
 def margin_reports(
-    portfolio: Portfolio,
+    portfolio: Portfolio | BookArrangement,
     market: MarketSnapshot,
     models: list[str],
     params: str | Path | None = None,
     *,
     liquidation: bool = False,
+    cluster: Cluster | str | None = None,
 ) -> dict[str, MarginReport]:
-    """:func:`margin_report` for several models over one arrangement of the book."""
-    book = arrange(portfolio, market)
+    """:func:`margin_report` for several models over one arrangement of the book.
+
+    ``cluster``: a :class:`~pmargin.engine._cluster.Cluster` or ``--cluster`` text
+    (``local:N``, ``tcp://host:8786``): the models margin the book's account shards there
+    (:func:`~pmargin.engine._cluster.margin_shards`; the same numbers bit for bit); equity,
+    health and the distance to liquidation stay here.
+    """
+    book = portfolio if isinstance(portfolio, BookArrangement) else arrange(portfolio, market)
     equity = account_equity(book)
     valuation = book.valuation
     reports: dict[str, MarginReport] = {}
     history = _history_or_none() if liquidation else None
+    built = {name: get_model(name, params) for name in models}
+    with cluster_session(cluster) as tasks:
+        sharded = {} if tasks is None else margin_shards(tasks, book, built)
     for name in models:
-        model = get_model(name, params)
-        result = model.compute(book)
+        model = built[name]
+        result = sharded[name] if name in sharded else model.compute(book)
+        if isinstance(result, PmarginError):
+            raise result
         health = assess(
             equity.equity,
             np.asarray(result.initial_margin, dtype=np.float64),
             np.asarray(result.maintenance_margin, dtype=np.float64),
             account_ids=book.account_ids,
         )
-        distance = (
-            liquidation_distance(model, book, history=history) if liquidation else None
-        )
+        distance = liquidation_distance(model, book, history=history) if liquidation else None
         reports[name] = MarginReport(book, result, equity, health, valuation, distance)
     return reports
 
