@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 
 from pmargin.book import arrange, example_portfolio
+from pmargin.collateral import account_equity
 from pmargin.engine import example_path
-from pmargin.health import AccountWhatIf, MarginSnapshot, Trade
+from pmargin.health import (
+    AccountWhatIf,
+    MarginSnapshot,
+    Requirement,
+    Trade,
+    assess,
+    margin_book,
+)
 from pmargin.instruments import parse_symbol
 from pmargin.margin import get_model
 from pmargin.market import load_market
@@ -117,3 +125,26 @@ def test_balance_delta_moves_equity_by_its_usd_value() -> None:
     before = whatif.snapshot(3)
     after = whatif.margin_after(3, balances={"ETH": 2.0})
     assert after.equity - before.equity == pytest.approx(2.0 * MARKET.usd_price("ETH"), rel=1e-12)
+
+
+@pytest.mark.parametrize("model", ["deribit", "standard"])
+def test_margin_book_is_the_model_and_equity_of_the_changed_book(model: str) -> None:
+    """margin_book of a moved book: the model's result, its equity, surplus and statuses."""
+    chosen = get_model(model)
+    moved = BOOK.moved({"BTC": -0.1, "ETH": 0.05})
+    whole = margin_book(chosen, moved)
+    result = chosen.compute(moved)
+    equity = account_equity(moved).equity
+    np.testing.assert_array_equal(whole.equity, equity)
+    np.testing.assert_array_equal(whole.result.maintenance_margin, result.maintenance_margin)
+    np.testing.assert_array_equal(
+        whole.surplus(Requirement.MAINTENANCE), equity - result.maintenance_margin
+    )
+    np.testing.assert_array_equal(
+        whole.surplus(Requirement.INITIAL), equity - result.initial_margin
+    )
+    expected = assess(equity, result.initial_margin, result.maintenance_margin).status
+    assert list(whole.health().status) == list(expected)
+    snap = whole.snapshot(3)
+    assert snap.account == moved.account_ids[3]
+    assert snap.maintenance_margin == result.maintenance_margin[3]

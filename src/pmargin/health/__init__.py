@@ -17,12 +17,19 @@ from pmargin.health._status import (
     assess,
     status_codes,
 )
-from pmargin.health._whatif import AccountWhatIf, Trade, WhatIfAccount
+from pmargin.health._whatif import (
+    AccountWhatIf,
+    BookMargin,
+    Trade,
+    WhatIfAccount,
+    margin_book,
+)
 
 __all__ = [
     "STATUS_ORDER",
     "AccountHealth",
     "AccountWhatIf",
+    "BookMargin",
     "HealthStatus",
     "LiquidationDistance",
     "LiquidationEnd",
@@ -35,6 +42,7 @@ __all__ = [
     "joint_direction",
     "liquidation_distance",
     "liquidation_distance_reference",
+    "margin_book",
     "margin_gap_after_move",
     "required_equity",
     "status_codes",

@@ -40,7 +40,6 @@ from scipy import sparse
 
 from pmargin._typing import BoolArray, FloatArray
 from pmargin.book import BookArrangement
-from pmargin.collateral import account_equity
 from pmargin.errors import InputError
 from pmargin.health._distance_search import (
     DOWN_LIMIT,
@@ -52,11 +51,12 @@ from pmargin.health._distance_search import (
 from pmargin.health._distance_worlds import (
     RowMovesWorld,
     SharedMoveWorld,
-    maintenance_surplus,
     run_packed,
     run_rows,
 )
 from pmargin.health._joint_direction import joint_direction
+from pmargin.health._requirement import Requirement
+from pmargin.health._whatif import margin_book
 from pmargin.history import PriceHistory
 from pmargin.margin import MarginModel
 from pmargin.market import MarketSnapshot
@@ -340,11 +340,11 @@ def _search(
     )
     exposed = _exposure(book, underlyings)
     everyone = np.arange(n_acc, dtype=np.int64)
-    result0 = model.compute(book)
+    start = margin_book(model, book)
     world.evaluations += 1
-    equity = account_equity(book).equity
+    equity, result0 = start.equity, start.result
     mm = result0.maintenance_margin
-    gap0 = maintenance_surplus(equity, result0)
+    gap0 = start.surplus(Requirement.MAINTENANCE)
     below = gap0 <= 0.0
     index = np.array([market.index_price(u) for u in underlyings], dtype=np.float64)
     v, source = _direction(underlyings, market, history, direction)

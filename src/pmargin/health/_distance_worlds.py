@@ -25,15 +25,14 @@ import numpy.typing as npt
 
 from pmargin._typing import BoolArray, FloatArray
 from pmargin.book import BookArrangement
-from pmargin.collateral import account_equity
 from pmargin.health._distance_search import BracketSearch
-from pmargin.health._requirement import Requirement, required_equity
-from pmargin.margin import MarginModel, MarginResult
+from pmargin.health._requirement import Requirement
+from pmargin.health._whatif import margin_book
+from pmargin.margin import MarginModel
 
 __all__ = [
     "RowMovesWorld",
     "SharedMoveWorld",
-    "maintenance_surplus",
     "run_packed",
     "run_rows",
 ]
@@ -66,9 +65,7 @@ class SharedMoveWorld(_World):
         move = dict(zip(self.underlyings, moves.tolist(), strict=True))
         book = self.book.take_accounts(rows).moved(move, self.vol_beta)
         self.evaluations += 1
-        result = self.model.compute(book)
-        equity = account_equity(book).equity
-        return maintenance_surplus(equity, result)
+        return margin_book(self.model, book).surplus(Requirement.MAINTENANCE)
 
 
 def run_packed(
@@ -139,9 +136,7 @@ class RowMovesWorld(_World):
             return np.zeros(0)
         book = self.book.moved_rows(rows, self.underlyings, moves, self.vol_beta)
         self.evaluations += 1
-        result = self.model.compute(book)
-        equity = account_equity(book).equity
-        return maintenance_surplus(equity, result)
+        return margin_book(self.model, book).surplus(Requirement.MAINTENANCE)
 
 
 def run_rows(world: RowMovesWorld, searches: Sequence[BracketSearch], exposed: BoolArray) -> None:
@@ -172,12 +167,3 @@ def run_rows(world: RowMovesWorld, searches: Sequence[BracketSearch], exposed: B
             if size:
                 search.receive(gaps[start : start + size])
             start += size
-
-
-def maintenance_surplus(equity: FloatArray, result: MarginResult) -> FloatArray:
-    """``equity`` minus the maintenance requirement, USD, shape ``(n_accounts,)``."""
-    required = required_equity(
-        Requirement.MAINTENANCE, result.initial_margin, result.maintenance_margin
-    )
-    gap: FloatArray = equity - required
-    return gap

@@ -1,4 +1,12 @@
-"""One account's margin after a change: the what-if path every consumer asks.
+"""Margin after a change: the what-if path every consumer asks.
+
+Two doors, one path. A change to MANY accounts at once (a price move, a new market, a cut to
+some accounts) is a changed arranged book (:meth:`~pmargin.book.BookArrangement.moved`,
+:meth:`~pmargin.book.BookArrangement.moved_rows`, :meth:`~pmargin.book.BookArrangement.rebased`,
+:meth:`~pmargin.book.BookArrangement.take_accounts`) margined whole by :func:`margin_book`
+(equity, the model's result, each requirement's surplus): the distance search, the monitor's
+full recompute and the crash replay's reference ask it. A change to ONE account (trades,
+balance deltas) is :class:`AccountWhatIf`, which pre-trade checks and liquidation trials ask:
 
 :class:`AccountWhatIf` is built once per (model, book, result) and answers "this
 account's :class:`~pmargin.health.MarginSnapshot` after this change", where a change is a set
@@ -39,7 +47,7 @@ cash asset) + each balance delta, all at the USD prices of the book's market
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import sparse
@@ -48,7 +56,9 @@ from pmargin._typing import FloatArray, IntArray
 from pmargin.book import AccountHoldings, BookArrangement, Fill, fill
 from pmargin.collateral import account_equity
 from pmargin.errors import InputError
+from pmargin.health._requirement import LiquidationEnd, Requirement, required_equity
 from pmargin.health._snapshot import MarginSnapshot
+from pmargin.health._status import AccountHealth, assess
 from pmargin.instruments import Instrument
 from pmargin.margin import (
     IncrementalMargin,
@@ -60,10 +70,66 @@ from pmargin.margin import (
 )
 from pmargin.valuation import ResolvedInstruments, resolve_instruments, value_instruments
 
-__all__ = ["AccountWhatIf", "Trade", "WhatIfAccount"]
+__all__ = ["AccountWhatIf", "BookMargin", "Trade", "WhatIfAccount", "margin_book"]
 
 _SCRATCH = 1 << 40
 """First scratch column: instruments a what-if asks about that no commit has added."""
+
+
+@dataclass(frozen=True, slots=True)
+class BookMargin:
+    """Every account of a (changed) book margined by one model (USD).
+
+    Attributes
+    ----------
+    book
+        The book margined (already changed: moved, rebased, cut to some accounts).
+    result
+        ``model.compute(book)``.
+    equity
+        Shape ``(n_accounts,)``: :func:`pmargin.collateral.account_equity` of ``book``.
+    """
+
+    book: BookArrangement
+    result: MarginResult
+    equity: FloatArray
+
+    def surplus(self, requirement: Requirement, end: LiquidationEnd | None = None) -> FloatArray:
+        """``equity - required_equity(requirement)``, shape ``(n_accounts,)`` (negative: short)."""
+        required = required_equity(
+            requirement, self.result.initial_margin, self.result.maintenance_margin, end
+        )
+        gap: FloatArray = self.equity - required
+        return gap
+
+    def health(self) -> AccountHealth:
+        """Statuses of every account (:func:`~pmargin.health.assess`)."""
+        return assess(
+            self.equity,
+            self.result.initial_margin,
+            self.result.maintenance_margin,
+            self.book.account_ids,
+        )
+
+    def snapshot(self, row: int) -> MarginSnapshot:
+        """Account ``row``'s :class:`MarginSnapshot`, named by its id."""
+        return MarginSnapshot(
+            float(self.equity[row]),
+            float(self.result.initial_margin[row]),
+            float(self.result.maintenance_margin[row]),
+            self.book.account_ids[row],
+        )
+
+
+def margin_book(model: MarginModel, book: BookArrangement) -> BookMargin:
+    """Margin every account of ``book`` with ``model``: the what-if for many accounts at once.
+
+    ``book`` is the changed book (a price move: :meth:`~pmargin.book.BookArrangement.moved`
+    or, each account at its own move, :meth:`~pmargin.book.BookArrangement.moved_rows` for a
+    model with ``capabilities.row_prices``; a new market:
+    :meth:`~pmargin.book.BookArrangement.rebased`); prices are the book's own.
+    """
+    return BookMargin(book, model.compute(book), account_equity(book).equity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,11 +519,9 @@ class AccountWhatIf:
             return MarginSnapshot(equity, im, mm, name), state, changes
         assert state is not None
         if reference:
-            alone = self._one_account(row, state)
-            equity = float(account_equity(alone).equity[0])
-        else:
-            alone = self._one_row(row, trades, fills, deltas)
-        margin = self.model.compute(alone)
+            whole = margin_book(self.model, self._one_account(row, state))
+            return replace(whole.snapshot(0), account=name), state, changes
+        margin = self.model.compute(self._one_row(row, trades, fills, deltas))
         im, mm = float(margin.initial_margin[0]), float(margin.maintenance_margin[0])
         return MarginSnapshot(equity, im, mm, name), state, changes
 

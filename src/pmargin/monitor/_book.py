@@ -24,8 +24,7 @@ from typing import Any
 
 from pmargin._typing import FloatArray
 from pmargin.book import BookArrangement
-from pmargin.collateral import account_equity
-from pmargin.health import STATUS_ORDER, assess, status_codes
+from pmargin.health import STATUS_ORDER, margin_book, status_codes
 from pmargin.margin import MarginModel, MarginResult
 
 __all__ = [
@@ -78,14 +77,13 @@ def full_recompute(model: MarginModel, book: BookArrangement) -> FullState:
     InputError, MarketDataError
         From the model, naming the field at fault.
     """
-    equity = account_equity(book).equity
-    margin = model.compute(book)
-    health = assess(equity, margin.initial_margin, margin.maintenance_margin)
+    whole = margin_book(model, book)
+    margin = whole.result
     return FullState(
         book=book,
         margin=margin,
-        equity=equity,
+        equity=whole.equity,
         initial_margin=margin.initial_margin,
         maintenance_margin=margin.maintenance_margin,
-        status=health.status,
+        status=whole.health().status,
     )
