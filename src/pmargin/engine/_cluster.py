@@ -10,19 +10,19 @@ workers; nothing here is a pool of our own):
   per worker, at most :data:`SHARD_ROWS` each (a block's temporaries stay in cache-sized
   pages).
 - :meth:`Cluster.map` runs ``fn(item, *shared)`` on the workers and returns the results in
-  item order. ``shared`` is scattered once to every worker; an arranged book among the items
-  travels without its market, which is scattered once as well, and the worker puts the shard
-  back together (:func:`shard_fields`): each shard is its slice of the arranged book (only the
-  instruments its accounts hold, resolved on the client, never looked up again).
-- :func:`margin_shards` margins a book under several models shard by shard: the models are
-  built once on the client and scattered, so a worker keeps one model object and its
+  item order, ``shared`` scattered once to every worker; :meth:`Cluster.map_accounts` runs
+  ``fn`` on the account blocks of an arranged book: a block travels as its rows
+  (:func:`book_rows`), the resolved instruments, assets and market are scattered once, and the
+  worker rebuilds the block as a book holding every column (:func:`rows_book`).
+- :func:`margin_shards` margins a book under several models block by block: the models are
+  built once by the caller and scattered, so a worker keeps one model object and its
   per-market precompute (the scenario sets of ``pmargin-es``/``-var``/``-mc``, cached per
-  process by parameters, history and close) is built once per worker, never per shard; the
-  shards' results are joined in account order by :meth:`~pmargin.margin.MarginResult.concat`.
+  process by parameters, history and close) is built once per worker, never per block; the
+  results are joined in account order by :meth:`~pmargin.margin.MarginResult.concat`.
 
-Results are those of the single-process run bit for bit: every model margins an account from
-its own row (its positions' columns in book order, its balances, the market), so a shard
-computes each account's numbers with the same operations in the same order.
+Results are those of the single-process run bit for bit: a block holds every column, so each
+model builds the whole book's units and scenarios and margins an account from its own row with
+the same operations in the same order (docs/scale.md).
 """
 
 from __future__ import annotations
