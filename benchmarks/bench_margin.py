@@ -18,11 +18,17 @@ orders (half on an instrument the account holds, half on one it does not).
 
 from __future__ import annotations
 
+import json
 import os
+import resource
+import subprocess
+import sys
 import time
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from benchmarks._common import Row, best_time
 from pmargin.book import Account, BookArrangement, Portfolio, Position, arrange
@@ -30,11 +36,13 @@ from pmargin.engine import example_path
 from pmargin.instruments import Instrument, parse_symbol
 from pmargin.margin import get_model
 from pmargin.margin.deribit import DeribitModel, clamp_delta_one, deribit_scenarios
+from pmargin.margin.scenario_risk import ApcMethod, CorrelationStressMethod
 from pmargin.market import MarketSnapshot, load_market
 from pmargin.pretrade import Order, PreTradeChecker
 from pmargin.risk import account_pnl, instrument_pnl
 from pmargin.risk._kernel_reference import account_pnl_by_currency_reference
 from pmargin.scenarios import ScenarioSet
+from pmargin.valuation import resolve_instruments
 
 N_ACCOUNTS = int(os.environ.get("PMARGIN_BENCH_ACCOUNTS", "100000"))
 POSITIONS = 20  # mean positions per account
@@ -283,6 +291,140 @@ def run() -> list[Row]:
             len(orders),
             latency * len(orders),
             f"target < 200 us; mean {latency * 1e6:,.0f} us/order over {N_ACCOUNTS:,} accounts",
+        )
+    )
+    if SCALE_SIZES:
+        rows.extend(run_scale())
+    return rows
+
+
+# ---------------------------------------------------------------------------- scale (issue 11)
+
+SCALE_SIZES = tuple(
+    int(s) for s in os.environ.get("PMARGIN_BENCH_SCALE", "100000,300000,1000000").split(",") if s
+)
+"""Accounts per scale run (~20 positions each); the largest carries the 2 s target."""
+
+SCALE_MODELS = ("deribit", "standard", "okx")
+ES_ACCOUNTS = int(os.environ.get("PMARGIN_BENCH_ES_ACCOUNTS", "100000"))
+ES_SCENARIOS = 1000
+
+
+def array_book(market: MarketSnapshot, n_accounts: int, seed: int = SEED) -> BookArrangement:
+    """The bench's accounts built from arrays (no object per position): book loading.
+
+    The pool is resolved once; each account draws its underlying (BTC 60 %), ~``POSITIONS``
+    positions and a coin balance with NumPy, and the CSR matrix is built from the codes.
+    """
+    pool = _pool(market)
+    names = list(pool)
+    instruments = [i for u in names for i in pool[u]]
+    sizes = np.array([len(pool[u]) for u in names])
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    resolved = resolve_instruments(instruments, market)
+    rng = np.random.default_rng(seed)
+    underlying = (rng.random(n_accounts) >= 0.6).astype(np.int64)  # 0 BTC, 1 ETH
+    count = np.clip(rng.poisson(POSITIONS, n_accounts), 5, 40)
+    owner = np.repeat(np.arange(n_accounts), count)
+    u = underlying[owner]
+    column = offsets[u] + (rng.random(owner.size) * sizes[u]).astype(np.int64)
+    quantity = np.round(rng.normal(0.0, 1.0, owner.size) * np.where(u == 0, 1.0, 20.0), 2)
+    quantity[quantity == 0.0] = 0.01
+    matrix = sparse.csr_array((quantity, (owner, column)), shape=(n_accounts, len(instruments)))
+    matrix.sum_duplicates()
+    gross = np.bincount(owner, np.abs(quantity), n_accounts)
+    balances = np.zeros((n_accounts, len(names)))
+    balances[np.arange(n_accounts), underlying] = np.round(
+        gross * rng.uniform(0.2, 1.0, n_accounts), 4
+    )
+    ids = tuple(f"acct-{a}" for a in range(n_accounts))
+    return BookArrangement(ids, resolved, matrix, tuple(names), balances, market=market)
+
+
+def _es_model() -> Any:
+    """``pmargin-es`` on ``ES_SCENARIOS`` historical days, no stressed or floor sets."""
+    model = get_model("pmargin-es")
+    return model.with_params(  # type: ignore[attr-defined]
+        lookback_days=ES_SCENARIOS,
+        stress_method=CorrelationStressMethod.NONE,
+        apc_method=ApcMethod.NONE,
+    )
+
+
+def scale_job(name: str, n_accounts: int, reference: bool) -> dict[str, float]:
+    """One measurement in this process: book loading, first and best compute, peak memory.
+
+    A small book is margined first (JIT caches, parameter files), then the big book is built
+    from arrays (timed), margined once (first call: fresh memory) and twice more (best).
+    """
+    market = load_market(example_path("example_market.json"))
+    model = _es_model() if name == "pmargin-es" else get_model(name)
+    method = model.compute_reference if reference else model.compute  # type: ignore[union-attr]
+    method(array_book(market, 200, seed=SEED + 1))
+    start = time.process_time()
+    book = array_book(market, n_accounts)
+    load = time.process_time() - start
+    start = time.process_time()
+    method(book)
+    first = time.process_time() - start
+    best = best_time(lambda: method(book), repeats=2, clock=time.process_time)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
+    return {"load": load, "first": first, "best": best, "peak": float(peak)}
+
+
+def _scale_run(name: str, n_accounts: int, reference: bool = False) -> dict[str, float]:
+    """:func:`scale_job` in a fresh interpreter (its own peak memory)."""
+    code = (
+        "import json, sys; from benchmarks.bench_margin import scale_job; "
+        f"print(json.dumps(scale_job({name!r}, {n_accounts}, {reference})))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _exponent(sizes: list[int], seconds: list[float]) -> float:
+    """Fitted exponent ``b`` of ``seconds ~ a * sizes**b`` (least squares in logs)."""
+    slope = np.polyfit(np.log(sizes), np.log(seconds), 1)[0]
+    return float(slope)
+
+
+def run_scale() -> list[Row]:
+    """1M accounts x ~20 positions per model from arrays, growth over sizes; ES 1,000 x 100k.
+
+    Each line is one fresh process (CPU time of one core; peak RSS of the process, book
+    included). Deribit and standard also run their ``compute_reference`` twin (the previous
+    implementation) at the largest size, in the same run: the ratio is the gain.
+    """
+    rows: list[Row] = []
+    sizes = list(SCALE_SIZES)
+    for name in SCALE_MODELS:
+        runs = [_scale_run(name, n) for n in sizes]
+        big, n = runs[-1], sizes[-1]
+        total = big["load"] + big["first"]
+        growth = _exponent(sizes, [r["best"] for r in runs]) if len(sizes) > 2 else float("nan")
+        note = (
+            f"book from arrays {big['load']:.2f} s + first compute {big['first']:.2f} s "
+            f"(best {big['best']:.2f} s) = {total:.2f} s: target < 2 s "
+            f"{'met' if total < 2.0 else 'missed'}; peak {big['peak'] / 2**30:.2f} GiB; "
+            f"growth exponent {growth:.2f} over {', '.join(f'{s:,}' for s in sizes)}"
+        )
+        if name in ("deribit", "standard"):
+            ref = _scale_run(name, n, reference=True)
+            note += (
+                f"; compute_reference {ref['best']:.2f} s (x{ref['best'] / big['best']:.1f}), "
+                f"peak {ref['peak'] / 2**30:.2f} GiB"
+            )
+        rows.append(Row(f"margin scale {name}", "compute, book from arrays", n, total, note))
+    es = _scale_run("pmargin-es", ES_ACCOUNTS)
+    rows.append(
+        Row(
+            "margin scale pmargin-es",
+            f"compute, {ES_SCENARIOS:,} scenarios",
+            ES_ACCOUNTS,
+            es["best"],
+            f"target < 5 s {'met' if es['best'] < 5.0 else 'missed'}; first call "
+            f"{es['first']:.2f} s; peak {es['peak'] / 2**30:.2f} GiB",
         )
     )
     return rows

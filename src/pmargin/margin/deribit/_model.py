@@ -365,12 +365,6 @@ class DeribitModel:
         :meth:`reduce`, then each unit's contribution block built with sparse operations and
         scattered into the book's columns. Same result as :meth:`compute` (same bits on a
         canonical quantity matrix, tested).
-
-        Risk units carry amounts in their currency (coin for S:PM inverse units, USD for X:PM);
-        account totals are in USD. ``im_contribution``: each position's loss in its unit's
-        worst cell, scaled so the positions of the unit add up to ``worst_case`` less the share
-        of moving collateral, plus its own roll shock; the rest (delta shock, collateral) is
-        ``im_other``.
         """
         n_acc, n_inst = book.shape
         general = self.params.general

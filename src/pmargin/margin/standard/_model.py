@@ -187,22 +187,7 @@ class StandardModel:
     def compute_reference(self, book: BookArrangement) -> MarginResult:
         """Margin every account as :meth:`compute` does, units summed by sparse products.
 
-        The reference twin of :meth:`compute` (same result, tested).
-
-        Returns
-        -------
-        MarginResult
-            One risk unit per (underlying, settlement currency) held, amounts in that
-            currency, components ``"futures"`` and ``"short_options"`` (their sum is the
-            unit's IM), no scenarios. ``im_contribution`` holds each position's own IM in USD,
-            so each row adds up to the account's IM; ``im_other`` is zero.
-
-        Raises
-        ------
-        InputError
-            For an instrument whose underlying has no parameters (naming the table to add).
-        MarketDataError
-            For an index price the parameters ask for and the market lacks.
+        The reference twin of :meth:`compute`: the same result, returns and errors (tested).
         """
         market = book.market
         resolved = book.resolved
