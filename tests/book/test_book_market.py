@@ -12,7 +12,7 @@ from scipy import sparse
 
 from pmargin.book import BookArrangement, arrange, portfolio_from_dict
 from pmargin.book._arranged import take_rows
-from pmargin.collateral import account_equity
+from pmargin.collateral import account_equity, positions_usd
 from pmargin.errors import InputError
 from pmargin.market import load_market
 
@@ -193,3 +193,22 @@ def test_bad_moves_are_input_errors() -> None:
         book.moved({"BTC": -1.0})
     with pytest.raises(InputError, match=r"^moves\.ETH"):
         book.moved({"ETH": float("nan")})
+
+
+def test_notional_and_position_values_per_entry() -> None:
+    """Notional: Instrument.usd_notional per stored entry; values: the equity's positions part."""
+    book = _book().moved({"BTC": -0.05})
+    q = sparse.coo_array(book.quantity)
+    resolved = book.resolved
+    expected = np.zeros(book.shape[0])
+    for r, c, x in zip(q.row.tolist(), q.col.tolist(), q.data.tolist(), strict=True):
+        inst = resolved.instruments[c]
+        price, quote = float(resolved.underlying_price[c]), float(resolved.quote_usd[c])
+        expected[r] += inst.usd_notional(x, price, quote)
+    np.testing.assert_allclose(book.notional_usd(), expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        book.position_notional_usd().sum(axis=1), expected, rtol=1e-12, atol=0.0
+    )
+    values = book.position_values_usd()
+    assert values.shape == book.shape
+    np.testing.assert_allclose(values.sum(axis=1), positions_usd(book), rtol=1e-12, atol=1e-9)

@@ -218,6 +218,55 @@ class BookArrangement:
         assert isinstance(valuation, Valuation)
         return valuation
 
+    def position_notional_usd(self) -> sparse.csr_array:
+        """Each position's absolute USD notional, shape ``(n_accounts, n_instruments)``.
+
+        ``|q| x underlying_price x quote_usd`` (:attr:`~pmargin.valuation.ResolvedInstruments.
+        underlying_usd`; :meth:`pmargin.instruments.Instrument.usd_notional` per entry), on
+        the book's stored pattern.
+        """
+        quantity = sparse.csr_array(self.quantity)
+        usd = self.resolved.underlying_usd
+        return sparse.csr_array(
+            (np.abs(quantity.data) * usd[quantity.indices], quantity.indices, quantity.indptr),
+            shape=quantity.shape,
+        )
+
+    def notional_usd(self) -> FloatArray:
+        """Gross USD notional of each account, shape ``(n_accounts,)``, computed once.
+
+        The row sums of :meth:`position_notional_usd` (long and short both count).
+        """
+        notional = self._cache.get("notional_usd")
+        if notional is None:
+            if len(self.resolved):
+                notional = np.asarray(
+                    abs(sparse.csr_array(self.quantity)) @ self.resolved.underlying_usd,
+                    dtype=np.float64,
+                )
+            else:
+                notional = np.zeros(self.shape[0])
+            notional.setflags(write=False)
+            self._cache["notional_usd"] = notional
+        assert isinstance(notional, np.ndarray)
+        return notional
+
+    def position_values_usd(self) -> sparse.csr_array:
+        """Each position's mark value in USD, shape ``(n_accounts, n_instruments)``.
+
+        Options and spot at ``q x`` their mark price (:attr:`valuation`), futures and
+        perpetuals at their unrealised P&L; in the position's cash asset times its USD price
+        (``resolved.settlement_usd``): the positions part of account equity
+        (:func:`pmargin.collateral.account_equity` sums its rows).
+        """
+        resolved = self.resolved
+        per_unit = np.zeros(len(resolved))
+        if len(resolved):
+            per_unit = np.where(resolved.terms.is_futures_style, 0.0, self.valuation.price)
+        quantity = sparse.csr_array(self.quantity)
+        value = sparse.csr_array(quantity * per_unit[np.newaxis, :] + self.unrealised)
+        return sparse.csr_array(value * resolved.settlement_usd[np.newaxis, :])
+
     def take_accounts(self, rows: Sequence[int] | IntArray) -> BookArrangement:
         """Return the accounts of ``rows`` alone, with only the instruments they hold.
 

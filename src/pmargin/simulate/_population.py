@@ -39,7 +39,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
 
 from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.book import (
@@ -281,7 +280,7 @@ def fund_population(
             amount = np.maximum(base / price, need) if mode == "leverage" else need
         book = _with_balances(book, collateral, amount)
     result = model.compute(book)
-    notional = np.abs(sparse.csr_array(book.quantity)) @ book.resolved.underlying_usd
+    notional = book.notional_usd().copy()
     return FundedBook(
         model=model.name,
         book=book,
