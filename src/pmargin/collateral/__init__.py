@@ -7,6 +7,7 @@ from pmargin.collateral._equity import (
     balances_usd,
     haircut_charge,
     positions_usd,
+    positions_usd_reference,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "balances_usd",
     "haircut_charge",
     "positions_usd",
+    "positions_usd_reference",
 ]

@@ -38,6 +38,7 @@ __all__ = [
     "balances_usd",
     "haircut_charge",
     "positions_usd",
+    "positions_usd_reference",
 ]
 
 
@@ -130,8 +131,23 @@ def positions_usd(book: BookArrangement) -> FloatArray:
 
     Options and spot at their mark value, futures and perpetuals at their unrealised P&L, in
     the cash asset converted at its USD price (the book's resolved instruments carry the
-    prices): the positions part of :func:`account_equity`, not checked finite.
+    prices): the positions part of :func:`account_equity`, not checked finite. Two sparse
+    products, ``quantity @ (value per unit x USD) + unrealised @ USD``: equal to
+    :func:`positions_usd_reference` (the per-position matrix summed by row, bit for bit the
+    part of :func:`account_equity`) to rounding (rtol 1e-12).
     """
+    resolved = book.resolved
+    if not len(resolved):
+        return np.zeros(book.shape[0])
+    settlement_usd = resolved.settlement_usd
+    per_unit = np.where(resolved.terms.is_futures_style, 0.0, book.valuation.price)
+    held: FloatArray = sparse.csr_array(book.quantity) @ (per_unit * settlement_usd)
+    unrealised: FloatArray = sparse.csr_array(book.unrealised) @ settlement_usd
+    return held + unrealised
+
+
+def positions_usd_reference(book: BookArrangement) -> FloatArray:
+    """:func:`positions_usd` as :func:`account_equity` sums it (the twin; bit for bit its part)."""
     return _row_sums(_position_value_usd(book, _settlement_values(book)))
 
 

@@ -41,7 +41,7 @@ from pmargin.collateral import balances_usd, positions_usd
 from pmargin.errors import InputError, MarketDataError
 from pmargin.health import AccountHealth, HealthStatus, MarginSnapshot, assess
 from pmargin.instruments import Instrument, parse_symbol
-from pmargin.margin import MarginModel, MarginResult, RiskUnitMargin
+from pmargin.margin import MarginModel, MarginResult
 from pmargin.market import Mark, MarketSnapshot, RawSVI, SurfaceSlice, VolSurface
 from pmargin.monitor._book import (
     STATUS_ORDER,
@@ -55,7 +55,7 @@ from pmargin.monitor._events import BreakerReason, MonitorEvent, StatusChange
 from pmargin.monitor._scope import Scope, unit_scope
 from pmargin.monitor._update import MarketUpdate, MarkTick
 from pmargin.timeutil import format_timestamp, parse_timestamp, year_fraction
-from pmargin.valuation import ResolvedInstruments, resolve_instruments
+from pmargin.valuation import InstrumentResolver, ResolvedInstruments
 
 __all__ = ["Monitor"]
 
@@ -64,17 +64,28 @@ _SCOPE_RTOL = 1e-9
 
 @dataclass(slots=True)
 class _Block:
-    """The cached state of one code's columns."""
+    """The cached state of one code's columns.
+
+    ``resolver`` resolves the block's columns (``columns``, book order) at a new market and
+    ``resolved`` holds them at the market in force. The block is valued and margined on
+    ``start``: the rows ``rows`` that hold something in the block (a position in its columns
+    or a balance of its asset; ``None``: every row) and the columns ``held`` of ``resolved``
+    they hold (``None``: every column); ``book`` is ``start`` rebased to the market in force.
+    The per-account arrays have shape ``(n_accounts,)``: 0 outside ``rows``.
+    """
 
     code: str
     columns: IntArray
     depends_on: frozenset[str]
+    resolver: InstrumentResolver
+    resolved: ResolvedInstruments
+    rows: IntArray | None
+    held: IntArray | None
     start: BookArrangement
     book: BookArrangement
     positions_usd: FloatArray
     initial_margin: FloatArray
     maintenance_margin: FloatArray
-    units: tuple[RiskUnitMargin, ...] = ()
 
 
 class Monitor:
@@ -143,11 +154,14 @@ class Monitor:
         self.last_recomputed: tuple[str, ...] = tuple(self._blocks)
         """Codes whose blocks the last update recomputed (``("*",)`` for the whole book)."""
         self._result: MarginResult | None = None
-        at_market = {code: block.start.resolved for code, block in self._blocks.items()}
+        at_market = {code: block.resolved for code, block in self._blocks.items()}
         self._refresh(tuple(self._blocks), market, at_market)  # nothing is resolved again
         if scope is None and self._scope == "underlying" and not self._units_add_up():
             self._scope = "account"
             self._refresh(tuple(self._blocks), market)
+        if self._scope == "underlying":
+            for block in self._blocks.values():
+                self._screen(block)
         self._codes: Int8Array = status_codes(self._equity, self._im, self._mm)
 
     # ------------------------------------------------------------------ read access
@@ -401,7 +415,7 @@ class Monitor:
             for code in affected:
                 block = self._blocks[code]
                 try:
-                    resolved[code] = resolve_instruments(block.start.instruments, market)
+                    resolved[code] = block.resolver.resolve(market)
                 except (MarketDataError, InputError) as exc:
                     for culprit in sorted(block.depends_on & changed):
                         failed.setdefault(culprit, str(exc))
@@ -424,13 +438,61 @@ class Monitor:
         columns = np.flatnonzero(self._column_code == code).astype(np.int64)
         assets = (code,) if code in self._start.assets else ()
         start = self._start.take_columns(columns, assets)
-        depends = {code}
-        for instrument in start.instruments:
-            depends.update((instrument.quote, instrument.settlement_currency))
+        terms = start.resolved.terms
+        depends = {code, *terms.quote.tolist(), *terms.settlement_currency.tolist()}
         n = self._start.shape[0]
+        resolver = InstrumentResolver(start.instruments, terms)
         return _Block(
-            code, columns, frozenset(depends), start, start, np.zeros(n), np.zeros(n), np.zeros(n)
+            code,
+            columns,
+            frozenset(depends),
+            resolver,
+            start.resolved,
+            None,
+            None,
+            start,
+            start,
+            np.zeros(n),
+            np.zeros(n),
+            np.zeros(n),
         )
+
+    def _screen(self, block: _Block) -> None:
+        """Margin ``block`` on the rows holding something in it from now on, when exact.
+
+        A row with no position in the block's columns and no balance of its asset has no
+        position value there; the model is run on the other rows alone when, at the start
+        market, it charged such rows exactly nothing and the other rows margined apart get
+        what they got among all rows (rtol 1e-9): a model whose rows do not interact.
+        """
+        start = block.start
+        n = start.shape[0]
+        quantity = start.quantity
+        holds = np.diff(quantity.indptr) > 0
+        if start.assets:
+            holds |= np.any(start.balance_matrix != 0.0, axis=1)
+        rows = np.flatnonzero(holds).astype(np.int64)
+        if rows.size == n or rows.size == 0:
+            return
+        idle = ~holds
+        if np.any(block.initial_margin[idle] != 0.0) or np.any(
+            block.maintenance_margin[idle] != 0.0
+        ):
+            return
+        sub = start.take_accounts(rows)
+        held = np.unique(quantity.indices).astype(np.int64)
+        margin = self._model.compute(sub)
+        if not (
+            np.allclose(margin.initial_margin, block.initial_margin[rows], rtol=_SCOPE_RTOL)
+            and np.allclose(
+                margin.maintenance_margin, block.maintenance_margin[rows], rtol=_SCOPE_RTOL
+            )
+        ):
+            return
+        block.rows = rows
+        block.held = None if held.size == len(block.resolved) else held
+        block.start = sub
+        block.book = sub
 
     def _refresh(
         self,
@@ -440,20 +502,21 @@ class Monitor:
     ) -> None:
         """Recompute the blocks of ``codes`` at ``market`` and the account totals."""
         self._market = market
+        n = self._start.shape[0]
         for code in codes:
             block = self._blocks[code]
             found = None if resolved is None else resolved.get(code)
             if found is None:
-                found = resolve_instruments(block.start.instruments, market)
-            block.book = block.start.rebased(market, found)
-            block.positions_usd = positions_usd(block.book)
+                found = block.resolver.resolve(market)
+            block.resolved = found
+            taken = found if block.held is None else found.take(block.held)
+            block.book = block.start.rebased(market, taken)
+            block.positions_usd = _scattered(block.rows, positions_usd(block.book), n)
             if self._scope == "underlying":
                 result = self._model.compute(block.book)
-                block.units = result.risk_units
-                block.initial_margin = result.initial_margin
-                block.maintenance_margin = result.maintenance_margin
-        n = self._start.shape[0]
-        equity = balances_usd(self._cash.rebased(market))
+                block.initial_margin = _scattered(block.rows, result.initial_margin, n)
+                block.maintenance_margin = _scattered(block.rows, result.maintenance_margin, n)
+        equity = balances_usd(self._cash.rebased(market, self._cash.resolved))
         for block in self._blocks.values():
             equity = equity + block.positions_usd
         self._equity = equity
@@ -475,9 +538,9 @@ class Monitor:
         blocks = [b for b in self._blocks.values() if b.columns.size]
         if not blocks:
             return self._start.rebased(self._market)  # no instruments: nothing to resolve
-        resolved = blocks[0].book.resolved
+        resolved = blocks[0].resolved
         for block in blocks[1:]:
-            resolved = resolved.concat(block.book.resolved)
+            resolved = resolved.concat(block.resolved)
         order = np.concatenate([b.columns for b in blocks])
         return self._start.rebased(self._market, resolved.take(np.argsort(order)))
 
@@ -519,6 +582,15 @@ class Monitor:
                 )
             )
         return events
+
+
+def _scattered(rows: IntArray | None, values: FloatArray, n: int) -> FloatArray:
+    """``values`` of ``rows`` (shape ``(len(rows),)``) as shape ``(n,)``, 0 elsewhere."""
+    if rows is None:
+        return values
+    out = np.zeros(n)
+    out[rows] = values
+    return out
 
 
 def _with_ticks(market: MarketSnapshot, ticks: Mapping[str, PendingTick]) -> MarketSnapshot:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from pmargin._typing import BoolArray, FloatArray
+from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.errors import InputError, MarketDataError
 from pmargin.instruments import Instrument, Kind
 from pmargin.market import MarketSnapshot
@@ -218,9 +218,9 @@ def resolve_instruments(
     is_option = np.array([i.is_option for i in instruments], dtype=bool)
     is_call = np.array([i.is_option and i.is_call for i in instruments], dtype=bool)
     is_inverse = np.array([i.is_inverse for i in instruments], dtype=bool)
-    _vols_from_mark_prices(
+    vols_from_mark_prices(
         instruments,
-        source,
+        np.flatnonzero([s == VolSource.MARK_PRICE for s in source]),
         mark_price,
         underlying_price,
         strike,
@@ -230,7 +230,13 @@ def resolve_instruments(
         rate,
         vol,
     )
-    _vols_from_surfaces(instruments, source, market, underlying_price, strike, time, vol)
+    by_underlying: dict[str, list[int]] = {}
+    for i, s in enumerate(source):
+        if s == VolSource.SURFACE:
+            by_underlying.setdefault(instruments[i].underlying, []).append(i)
+    for underlying, members in by_underlying.items():
+        at = np.asarray(members)
+        vols_from_surface(instruments, at, underlying, market, underlying_price, strike, time, vol)
     return ResolvedInstruments(
         instruments=tuple(instruments),
         is_option=is_option,
@@ -266,9 +272,9 @@ def _underlying_price(instrument: Instrument, market: MarketSnapshot) -> float:
     return market.forward(instrument.underlying, instrument.expiry)
 
 
-def _vols_from_mark_prices(
+def vols_from_mark_prices(
     instruments: Sequence[Instrument],
-    source: list[str],
+    idx: IntArray,
     mark_price: FloatArray,
     forward: FloatArray,
     strike: FloatArray,
@@ -278,8 +284,16 @@ def _vols_from_mark_prices(
     rate: FloatArray,
     vol: FloatArray,
 ) -> None:
-    """Invert mark prices to implied vols in one vectorised solve (fills ``vol`` in place)."""
-    idx = np.flatnonzero([s == VolSource.MARK_PRICE for s in source])
+    """Invert the mark prices of options ``idx`` to implied vols in one vectorised solve.
+
+    ``idx`` (int, shape ``(k,)``, ascending): the options whose vol comes from their mark
+    price; the other arrays have shape ``(n,)``; fills ``vol[idx]`` in place.
+
+    Raises
+    ------
+    MarketDataError
+        A mark price without an implied vol, naming the first such option.
+    """
     if idx.size == 0:
         return
     quote_value = np.where(is_inverse[idx], mark_price[idx] * forward[idx], mark_price[idx])
@@ -294,26 +308,30 @@ def _vols_from_mark_prices(
     vol[idx] = result.vol
 
 
-def _vols_from_surfaces(
+def vols_from_surface(
     instruments: Sequence[Instrument],
-    source: list[str],
+    idx: IntArray,
+    underlying: str,
     market: MarketSnapshot,
     forward: FloatArray,
     strike: FloatArray,
     time: FloatArray,
     vol: FloatArray,
 ) -> None:
-    """Read surface vols, one vectorised call per underlying (fills ``vol`` in place)."""
-    by_underlying: dict[str, list[int]] = {}
-    for i, s in enumerate(source):
-        if s == VolSource.SURFACE:
-            by_underlying.setdefault(instruments[i].underlying, []).append(i)
-    for underlying, members in by_underlying.items():
-        if not market.has_surface(underlying):
-            symbol = instruments[members[0]].symbol
-            raise MarketDataError(
-                f"{symbol}: no mark (price or iv) and no volatility surface for {underlying}; "
-                f"add marks[{symbol!r}] or surfaces.{underlying}"
-            )
-        idx = np.asarray(members)
-        vol[idx] = market.surface(underlying).implied_vol(strike[idx], forward[idx], time[idx])
+    """Read the vols of options ``idx`` of ``underlying`` from its surface, in one call.
+
+    ``idx`` (int, shape ``(k,)``, ascending): the options of ``underlying`` without a mark;
+    the other arrays have shape ``(n,)``; fills ``vol[idx]`` in place.
+
+    Raises
+    ------
+    MarketDataError
+        The market has no surface for ``underlying``, naming the first option and what to add.
+    """
+    if not market.has_surface(underlying):
+        symbol = instruments[int(idx[0])].symbol
+        raise MarketDataError(
+            f"{symbol}: no mark (price or iv) and no volatility surface for {underlying}; "
+            f"add marks[{symbol!r}] or surfaces.{underlying}"
+        )
+    vol[idx] = market.surface(underlying).implied_vol(strike[idx], forward[idx], time[idx])

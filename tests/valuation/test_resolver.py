@@ -1,0 +1,137 @@
+"""The fast resolver equals ``resolve_instruments`` bit for bit, errors included.
+
+:class:`InstrumentResolver` asks the market once per shared key (currency, expiry, forward
+pair) and spreads the answers by indexing; its twin is ``resolve_instruments``. Every array,
+the vol sources and any error (type and text) must be exactly the reference's, on markets that
+move prices, add or drop marks (iv, price, futures), roll the timestamp and lose data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from pmargin.book import arrange, example_portfolio
+from pmargin.engine import example_path
+from pmargin.errors import InputError, MarketDataError
+from pmargin.instruments import Instrument, Kind, parse_symbol
+from pmargin.market import Mark, MarketSnapshot, load_market
+from pmargin.valuation import InstrumentResolver, ResolvedInstruments, resolve_instruments
+
+_ARRAYS = (
+    "is_option",
+    "is_call",
+    "is_inverse",
+    "underlying_price",
+    "strike",
+    "time",
+    "vol",
+    "rate",
+    "quote_usd",
+    "settlement_usd",
+)
+
+
+@pytest.fixture(scope="module")
+def market() -> MarketSnapshot:
+    return load_market(example_path("example_market.json"))
+
+
+@pytest.fixture(scope="module")
+def instruments(market: MarketSnapshot) -> tuple[Instrument, ...]:
+    book = arrange(example_portfolio(market, 80, seed=5, linear_share=0.3), market)
+    extra = (
+        Instrument("BTC/USDT", Kind.SPOT, "BTC", quote="USDT"),
+        Instrument("ETH/USD", Kind.SPOT, "ETH"),
+        parse_symbol("BTC_USDC-PERPETUAL"),
+        parse_symbol("ETH-12DEC25"),  # a dated future without a mark: priced off the forward
+    )
+    return book.instruments + extra
+
+
+def _assert_same(fast: ResolvedInstruments, reference: ResolvedInstruments) -> None:
+    assert fast.instruments == reference.instruments
+    for name in _ARRAYS:
+        a, b = getattr(fast, name), getattr(reference, name)
+        assert a.dtype == b.dtype, name
+        np.testing.assert_array_equal(a, b, err_msg=name, strict=True)
+    assert fast.vol_source == reference.vol_source
+
+
+def _markets(market: MarketSnapshot, seed: int) -> list[MarketSnapshot]:
+    rng = np.random.default_rng(seed)
+    moved = market.moved({"BTC": float(rng.uniform(-0.1, 0.1)), "ETH": 0.03}, vol_beta=0.5)
+    futures = {
+        s: Mark(price=m.price * float(rng.uniform(0.99, 1.01)))
+        for s, m in market.marks.items()
+        if m.price is not None and s.count("-") <= 1
+    }
+    options = {
+        "BTC-26DEC25-100000-C": Mark(iv=float(rng.uniform(0.3, 0.7))),
+        "ETH-26DEC25-3000-P": Mark(price=float(rng.uniform(0.01, 0.03))),
+        "ETH-12DEC25": Mark(price=3400.0),
+    }
+    return [
+        market,
+        market.with_updates(index={"BTC": market.index["BTC"] * float(rng.uniform(0.9, 1.1))}),
+        market.with_updates(marks={**futures, **options}),
+        market.replace(marks={}),
+        market.replace(timestamp=market.timestamp + timedelta(hours=int(rng.integers(1, 20)))),
+        market.with_updates(prices={"USDC": 0.999, "USDT": 1.001}, rates={"BTC": 0.01}),
+        moved,
+    ]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_resolve_equals_the_reference(
+    market: MarketSnapshot, instruments: tuple[Instrument, ...], seed: int
+) -> None:
+    resolver = InstrumentResolver(instruments)
+    for at in _markets(market, seed):
+        fast = resolver.resolve(at)
+        _assert_same(fast, resolver.resolve_reference(at))
+        _assert_same(fast, resolve_instruments(instruments, at))
+
+
+def test_terms_are_carried_and_subsets_resolve_alike(
+    market: MarketSnapshot, instruments: tuple[Instrument, ...]
+) -> None:
+    whole = resolve_instruments(instruments, market)
+    columns = np.arange(0, len(instruments), 3)
+    part = whole.take(columns)
+    resolver = InstrumentResolver(part.instruments, part.terms)
+    fast = resolver.resolve(market)
+    assert fast.terms is part.terms
+    assert len(resolver) == columns.size
+    _assert_same(fast, part)
+    empty = InstrumentResolver(())
+    _assert_same(empty.resolve(market), resolve_instruments((), market))
+
+
+def _error(call: object) -> tuple[type, str]:
+    assert callable(call)
+    try:
+        call()
+    except (InputError, MarketDataError) as exc:
+        return type(exc), str(exc)
+    raise AssertionError("no error")
+
+
+def test_errors_are_the_reference_errors(
+    market: MarketSnapshot, instruments: tuple[Instrument, ...]
+) -> None:
+    resolver = InstrumentResolver(instruments)
+    option = next(i.symbol for i in instruments if i.is_option and i.is_inverse)
+    first = min(i.expiry for i in instruments if i.expiry is not None)
+    assert isinstance(first, datetime)
+    broken = [
+        market.replace(timestamp=first + timedelta(hours=1)),  # an expired option
+        market.replace(marks={}, surfaces={}),  # no vol for the options
+        market.replace(prices={}),  # no USDC price
+        market.with_updates(marks={option: Mark(price=5.0)}),  # above any vol
+    ]
+    for at in broken:
+        expected = _error(lambda at=at: resolve_instruments(instruments, at))
+        assert _error(lambda at=at: resolver.resolve(at)) == expected
