@@ -1,10 +1,13 @@
-"""Shared pieces of the benchmarks: the result row, a timer and the table printer."""
+"""Shared pieces of the benchmarks: the result row, a timer, growth fits and the table printer."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -55,3 +58,54 @@ def format_table(rows: Sequence[Row]) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def fit_exponent(sizes: Sequence[float], seconds: Sequence[float]) -> float:
+    """Slope ``k`` of ``log(seconds) = a + k log(sizes)`` by least squares.
+
+    ``seconds ~ sizes**k``: 1 is linear growth, 0 a constant cost, 2 quadratic. Needs two
+    sizes or more, all distinct, and positive sizes and seconds.
+    """
+    n, t = np.asarray(sizes, dtype=np.float64), np.asarray(seconds, dtype=np.float64)
+    if n.shape != t.shape or n.size < 2 or not (np.all(n > 0.0) and np.all(t > 0.0)):
+        raise ValueError(f"need two or more positive (size, seconds) pairs: {sizes}, {seconds}")
+    x, y = np.log(n), np.log(t)
+    dx = x - x.mean()
+    if not dx.any():
+        raise ValueError(f"sizes must not all be equal: {sizes}")
+    return float(dx @ (y - y.mean()) / (dx @ dx))
+
+
+def growth(
+    benchmark: str,
+    variable: str,
+    sizes: Sequence[int],
+    setup: Callable[[int], Callable[[], object]],
+    *,
+    repeats: int = 3,
+    clock: Callable[[], float] = time.process_time,
+    context: str = "",
+) -> Row:
+    """How the cost of one job grows with ``variable``: its fitted exponent over ``sizes``.
+
+    For each size, ``setup(size)`` builds the inputs (not timed) and returns the job; the job
+    is run once to warm it, then timed best of ``repeats`` by ``clock`` (CPU seconds of the
+    process by default: what one core spends, whatever else the machine runs). The exponent
+    ``k`` of ``seconds ~ size**k`` is fitted over the points (:func:`fit_exponent`); a
+    regression that changes how a cost scales shows as a change of ``k``. Three sizes or more.
+
+    Returns the row ``(benchmark, "growth in <variable>", largest size, its seconds)`` whose
+    note gives the exponent and every point (also printed to stderr as measured).
+    """
+    if len(sizes) < 3:
+        raise ValueError(f"growth needs three sizes or more, got {list(sizes)}")
+    seconds = []
+    for size in sizes:
+        job = setup(size)
+        job()  # warm: caches, compilation, the allocator
+        seconds.append(best_time(job, repeats, clock=clock))
+        print(f"  {benchmark}: {variable} {size:,} {seconds[-1]:.4f} s", file=sys.stderr)
+    k = fit_exponent(sizes, seconds)
+    points = ", ".join(f"{s:,}: {t * 1e3:.3g} ms" for s, t in zip(sizes, seconds, strict=True))
+    note = f"exponent {k:.2f} in {variable} ({points})" + (f"; {context}" if context else "")
+    return Row(benchmark, f"growth in {variable}", sizes[-1], seconds[-1], note)
