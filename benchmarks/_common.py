@@ -91,8 +91,10 @@ def growth(
     For each size, ``setup(size)`` builds the inputs (not timed) and returns the job; the job
     is run once to warm it, then timed best of ``repeats`` by ``clock`` (CPU seconds of the
     process by default: what one core spends, whatever else the machine runs). The exponent
-    ``k`` of ``seconds ~ size**k`` is fitted over the points (:func:`fit_exponent`); a
-    regression that changes how a cost scales shows as a change of ``k``. Three sizes or more.
+    ``k`` of ``seconds ~ size**k`` is fitted over the points (:func:`fit_exponent`), with its
+    standard error from the fit's residuals (``+-``: how far the points stray from one power
+    law, the measure of noise); a regression that changes how a cost scales shows as a change
+    of ``k`` larger than that. Three sizes or more.
 
     Returns the row ``(benchmark, "growth in <variable>", largest size, its seconds)`` whose
     note gives the exponent and every point (also printed to stderr as measured).
@@ -106,6 +108,11 @@ def growth(
         seconds.append(best_time(job, repeats, clock=clock))
         print(f"  {benchmark}: {variable} {size:,} {seconds[-1]:.4f} s", file=sys.stderr)
     k = fit_exponent(sizes, seconds)
+    x, y = np.log(np.asarray(sizes, dtype=np.float64)), np.log(seconds)
+    residual = y - y.mean() - k * (x - x.mean())
+    spread = float(np.sqrt(residual @ residual / (x.size - 2) / ((x - x.mean()) ** 2).sum()))
     points = ", ".join(f"{s:,}: {t * 1e3:.3g} ms" for s, t in zip(sizes, seconds, strict=True))
-    note = f"exponent {k:.2f} in {variable} ({points})" + (f"; {context}" if context else "")
+    note = f"exponent {k:.2f} +- {spread:.2f} in {variable} ({points})" + (
+        f"; {context}" if context else ""
+    )
     return Row(benchmark, f"growth in {variable}", sizes[-1], seconds[-1], note)

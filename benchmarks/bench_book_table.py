@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmarks._common import Row
+from benchmarks._common import Row, fit_exponent
 from benchmarks.bench_margin import _pool
 from pmargin.book import arrange, arrange_table, arrange_table_reference, portfolio_table
 from pmargin.engine import example_path
@@ -216,7 +216,7 @@ def run() -> list[Row]:
         seconds, _ = _timed(lambda p=p, b=b: arrange_table(p, market, balances=b))
         sizes.append(p.num_rows)
         times.append(seconds)
-    slope = float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
+    slope = fit_exponent(sizes, times)
     detail = ", ".join(f"{s:,}: {t:.3f} s" for s, t in zip(sizes, times, strict=True))
     rows.append(
         Row(

@@ -18,19 +18,21 @@ orders (half on an instrument the account holds, half on one it does not).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 
-from benchmarks._common import Row, best_time
+from benchmarks._common import Row, best_time, fit_exponent, growth
 from pmargin.book import Account, BookArrangement, Portfolio, Position, arrange
 from pmargin.engine import example_path
 from pmargin.instruments import Instrument, parse_symbol
@@ -293,6 +295,7 @@ def run() -> list[Row]:
             f"target < 200 us; mean {latency * 1e6:,.0f} us/order over {N_ACCOUNTS:,} accounts",
         )
     )
+    rows.extend(run_growth(market))
     if SCALE_SIZES:
         rows.extend(run_scale())
     return rows
@@ -310,13 +313,27 @@ ES_ACCOUNTS = int(os.environ.get("PMARGIN_BENCH_ES_ACCOUNTS", "100000"))
 ES_SCENARIOS = 1000
 
 
-def array_book(market: MarketSnapshot, n_accounts: int, seed: int = SEED) -> BookArrangement:
+def array_book(
+    market: MarketSnapshot,
+    n_accounts: int,
+    seed: int = SEED,
+    positions: int = POSITIONS,
+    n_instruments: int | None = None,
+) -> BookArrangement:
     """The bench's accounts built from arrays (no object per position): book loading.
 
-    The pool is resolved once; each account draws its underlying (BTC 60 %), ~``POSITIONS``
+    The pool is resolved once; each account draws its underlying (BTC 60 %), ~``positions``
     positions and a coin balance with NumPy, and the CSR matrix is built from the codes.
+    ``n_instruments`` keeps about that many of the pool's instruments (evenly spaced in each
+    underlying's list, shared pro rata), for the growth in distinct instruments.
     """
     pool = _pool(market)
+    if n_instruments is not None:
+        share = n_instruments / sum(len(v) for v in pool.values())
+        pool = {
+            u: [v[int(j)] for j in np.linspace(0, len(v) - 1, max(1, round(share * len(v))))]
+            for u, v in pool.items()
+        }
     names = list(pool)
     instruments = [i for u in names for i in pool[u]]
     sizes = np.array([len(pool[u]) for u in names])
@@ -324,7 +341,7 @@ def array_book(market: MarketSnapshot, n_accounts: int, seed: int = SEED) -> Boo
     resolved = resolve_instruments(instruments, market)
     rng = np.random.default_rng(seed)
     underlying = (rng.random(n_accounts) >= 0.6).astype(np.int64)  # 0 BTC, 1 ETH
-    count = np.clip(rng.poisson(POSITIONS, n_accounts), 5, 40)
+    count = np.clip(rng.poisson(positions, n_accounts), max(1, positions // 4), 2 * positions)
     owner = np.repeat(np.arange(n_accounts), count)
     u = underlying[owner]
     column = offsets[u] + (rng.random(owner.size) * sizes[u]).astype(np.int64)
@@ -383,12 +400,6 @@ def _scale_run(name: str, n_accounts: int, reference: bool = False) -> dict[str,
     return result
 
 
-def _exponent(sizes: list[int], seconds: list[float]) -> float:
-    """Fitted exponent ``b`` of ``seconds ~ a * sizes**b`` (least squares in logs)."""
-    slope = np.polyfit(np.log(sizes), np.log(seconds), 1)[0]
-    return float(slope)
-
-
 def run_scale() -> list[Row]:
     """1M accounts x ~20 positions per model from arrays, growth over sizes; ES 1,000 x 100k.
 
@@ -402,7 +413,7 @@ def run_scale() -> list[Row]:
         runs = [_scale_run(name, n) for n in sizes]
         big, n = runs[-1], sizes[-1]
         total = big["load"] + big["first"]
-        growth = _exponent(sizes, [r["best"] for r in runs]) if len(sizes) > 2 else float("nan")
+        growth = fit_exponent(sizes, [r["best"] for r in runs]) if len(sizes) > 2 else float("nan")
         note = (
             f"book from arrays {big['load']:.2f} s + first compute {big['first']:.2f} s "
             f"(best {big['best']:.2f} s) = {total:.2f} s: target < 2 s "
@@ -428,3 +439,37 @@ def run_scale() -> list[Row]:
         )
     )
     return rows
+
+
+# --------------------------------------------------------------------------- growth (issue 11)
+
+GROWTH_ACCOUNTS = (5_000, 10_000, 20_000, 40_000)
+GROWTH_POSITIONS = (5, 10, 20, 40)
+GROWTH_INSTRUMENTS = (600, 1_200, 2_400, 4_800)
+GROWTH_BASE = 10_000
+"""Accounts of the positions and instruments series (~20 positions over the whole pool)."""
+
+
+def run_growth(market: MarketSnapshot, name: str = "deribit") -> list[Row]:
+    """``compute`` of array-built books: growth in accounts, positions per account, instruments.
+
+    CPU seconds, best of 5, the book built outside the timing (:func:`array_book`); one of
+    the three variables moves at a time, the others at ``GROWTH_BASE`` accounts of about
+    ``POSITIONS`` positions over the whole pool.
+    """
+    model = get_model(name)
+
+    def job(variable: str, n: int) -> Callable[[], object]:
+        size = {"n_accounts": GROWTH_BASE, "positions": POSITIONS, "n_instruments": None}
+        book = array_book(market, **{**size, variable: n})  # type: ignore[arg-type]
+        return lambda: model.compute(book)
+
+    series = (
+        ("accounts", GROWTH_ACCOUNTS, "n_accounts"),
+        ("positions per account", GROWTH_POSITIONS, "positions"),
+        ("distinct instruments", GROWTH_INSTRUMENTS, "n_instruments"),
+    )
+    return [
+        growth(f"margin growth {name}", v, sizes, functools.partial(job, k), repeats=5)
+        for v, sizes, k in series
+    ]
