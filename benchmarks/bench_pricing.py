@@ -10,10 +10,13 @@ CPU time (``time.thread_time``: page faults included, time spent preempted by ot
 excluded). The SIMD limit is the measured peak rate of fused multiply-adds on this core (a
 compiled loop of independent FMAs) divided by the kernel's arithmetic per option
 (``OPS_PER_OPTION``, counted in ``docs/pricing.md``); issue 11's target is 50 M options/s/core.
+Last, the growth of ``black76``'s time in options (``GROWTH_SIZES``, fitted exponent; about 1:
+a fixed cost per call would show as an exponent below 1).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -22,7 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from benchmarks._common import Row, best_time
+from benchmarks._common import Row, best_time, growth
 from pmargin.pricing import (
     black76,
     black76_reference,
@@ -35,6 +38,7 @@ from pmargin.pricing import (
 SAMPLE = 20_000
 SIZES = (1_000_000, 10_000_000)
 TARGET = 50e6  # options per second per core with 4 Greeks (issue 11)
+GROWTH_SIZES = (250_000, 1_000_000, 4_000_000)  # options of the growth series (value + 4 Greeks)
 OPS_PER_OPTION = 230  # arithmetic operations per option of the compiled kernel (docs/pricing.md)
 
 
@@ -216,5 +220,16 @@ def _run() -> list[Row]:
     share = float(np.mean(solved.status == 0))
     rows.append(
         Row("implied vol", "pmargin implied_vol", n, seconds, f"{share:.0%} solved by iteration")
+    )
+    rows.append(
+        growth(
+            "black76 greeks",
+            "options",
+            GROWTH_SIZES,
+            lambda n: functools.partial(black76, *_options(n)),
+            repeats=5,
+            clock=time.thread_time,
+            context=kernel,
+        )
     )
     return rows
