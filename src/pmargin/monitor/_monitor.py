@@ -8,7 +8,9 @@ instruments. An accepted update changes a set of codes; only the blocks dependin
 touched:
 
 1. their instruments are resolved and valued again at the new market (the other blocks'
-   resolved instruments, values and margin are reused as cached);
+   resolved instruments, values and margin are reused as cached), by the block's
+   :class:`~pmargin.valuation.InstrumentResolver`: one market look-up per currency, expiry and
+   forward, bit for bit :func:`~pmargin.valuation.resolve_instruments`;
 2. the block is rebased (:meth:`~pmargin.book.BookArrangement.rebased`) and its USD
    position value per account is one sparse product, ``quantity @ per-unit value``; account
    equity is the USD balances plus the sum of the blocks' values, so the changed blocks
@@ -17,8 +19,21 @@ touched:
    the model runs on the block's sub-book (its columns and its coin's balance) and the block's
    units replace their cached contribution to each account's IM and MM; for any other model
    the whole book is margined again;
+   the block's sub-book holds only the accounts with something in it (a position in its
+   columns or a balance of its asset): an account holding nothing there has no position value
+   and, for a model whose start check passed, no margin there at any price (see
+   :attr:`Monitor.margined_rows`);
 4. statuses are compared with the previous ones and a :class:`StatusChange` is emitted for
    each account whose status changed.
+
+Which accounts a block margins
+------------------------------
+At start each block is margined on every account. When the accounts holding nothing in it
+were charged exactly 0 IM and MM there, and the accounts holding something, margined apart,
+get what they got among all (rtol 1e-9), later updates value and margin the block on those
+accounts alone; the others keep 0 (they hold no position value and no balance of its asset
+there, so a price can move none of their numbers in it). Otherwise every account is margined.
+Every figure the monitor reports is the full recompute's to rounding, screened or not.
 
 The valuation time (the market's timestamp, which sets times to expiry) stays fixed between
 updates; :meth:`Monitor.roll_to` moves it and recomputes everything. Update timestamps are
@@ -230,6 +245,35 @@ class Monitor:
         return MarginSnapshot(
             float(self._equity[row]), float(self._im[row]), float(self._mm[row]), account_id
         )
+
+    @property
+    def margined_rows(self) -> dict[str, int]:
+        """Code -> how many accounts its block is valued and margined on at each update.
+
+        The accounts holding a position in the block's columns or a balance of its asset,
+        when the start check allowed screening the others out (see the module docstring);
+        else every account. A whole-book (``"account"`` scope) model margins every account.
+        """
+        n = self._start.shape[0]
+        return {c: n if b.rows is None else int(b.rows.size) for c, b in self._blocks.items()}
+
+    def block_book(self, code: str) -> BookArrangement:
+        """Return the book the block of ``code`` is valued and margined on, at the market now.
+
+        Its columns are the block's instruments held by its accounts, its rows the accounts of
+        :attr:`margined_rows` (in book order), its assets ``(code,)`` when a balance column.
+
+        Raises
+        ------
+        InputError
+            Field ``code``: no block of that code (neither an underlying held nor an asset).
+        """
+        block = self._blocks.get(code)
+        if block is None:
+            raise InputError(
+                "code", code, f"is not one of the monitor's blocks {tuple(self._blocks)}"
+            )
+        return block.book
 
     @property
     def paused_underlyings(self) -> frozenset[str]:

@@ -1,0 +1,93 @@
+"""Blocks margin only the accounts holding something in them, and still equal a full recompute.
+
+Accounts here hold one underlying each (with its coin as collateral), some hold nothing at
+all; a BTC tick must re-margin only the BTC holders, and every figure (equity, IM, MM, status)
+must stay the full recompute's after updates of either underlying.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from _fixtures import FUTURES, UNIVERSE_PLUS, market
+
+from pmargin.book import BookArrangement, arrange, portfolio_from_dict
+from pmargin.margin import get_model
+from pmargin.market import MarketSnapshot
+from pmargin.monitor import MarketUpdate, MarkTick, Monitor
+
+
+def _book(seed: int, n_accounts: int) -> tuple[MarketSnapshot, BookArrangement]:
+    rng = np.random.default_rng(seed)
+    snapshot = market()
+    by_code = {code: [s for s in UNIVERSE_PLUS if s.startswith(code)] for code in ("BTC", "ETH")}
+    accounts: list[dict[str, Any]] = []
+    for a in range(n_accounts):
+        kind = ("BTC", "ETH", "none")[int(rng.integers(3))]
+        positions = []
+        balances: dict[str, float] = {"USDC": float(rng.uniform(0.0, 50_000.0))}
+        if kind != "none":
+            for symbol in rng.choice(by_code[kind], size=int(rng.integers(1, 5))):
+                position: dict[str, Any] = {
+                    "instrument": str(symbol),
+                    "quantity": float(rng.normal(0.0, 2.0)),
+                }
+                if symbol in FUTURES:
+                    price = snapshot.marks[str(symbol)].price
+                    assert price is not None
+                    position["avg_price"] = price * float(rng.uniform(0.95, 1.05))
+                positions.append(position)
+            balances[kind] = float(rng.uniform(0.0, 3.0 if kind == "BTC" else 40.0))
+        accounts.append({"id": f"a{a}", "balances": balances, "positions": positions})
+    return snapshot, arrange(portfolio_from_dict({"accounts": accounts}), snapshot)
+
+
+def _assert_matches_full(monitor: Monitor) -> None:
+    full = monitor.full_recompute()
+    for mine, theirs in (
+        (monitor.equity, full.equity),
+        (monitor.initial_margin, full.initial_margin),
+        (monitor.maintenance_margin, full.maintenance_margin),
+    ):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-6)
+    assert [s.value for s in monitor.status] == list(full.status)
+
+
+@pytest.mark.parametrize("name", ["standard", "deribit", "okx"])
+def test_ticks_remargin_the_holders_only(name: str) -> None:
+    snapshot, book = _book(3, 45)
+    monitor = Monitor(get_model(name), book)
+    holders = {
+        code: int(
+            np.count_nonzero(
+                np.diff(book.take_columns(
+                    [j for j, i in enumerate(book.instruments) if i.underlying == code],
+                    (code,),
+                ).quantity.indptr)
+                | (book.balance_matrix[:, book.assets.index(code)] != 0.0)
+            )
+        )
+        for code in ("BTC", "ETH")
+    }  # fmt: skip
+    assert {c: monitor.margined_rows[c] for c in holders} == holders
+    assert all(0 < n < book.shape[0] for n in holders.values())
+    rng = np.random.default_rng(7)
+    for k in range(8):
+        code = ("BTC", "ETH")[k % 2]
+        move = 1.0 + float(rng.uniform(-0.08, 0.08))
+        marks = {
+            s: MarkTick(price=m.price * move)
+            for s, m in monitor.market.marks.items()
+            if s in FUTURES and s.startswith(code) and m.price is not None
+        }
+        update = MarketUpdate(
+            snapshot.timestamp + timedelta(seconds=k + 1),
+            index={code: monitor.market.index[code] * move},
+            marks=marks,
+        )
+        monitor.apply(update)
+        assert monitor.last_recomputed == (code,)
+        _assert_matches_full(monitor)
