@@ -23,7 +23,9 @@ and the best pass's mean microseconds per call is kept. Reported per model: the 
 mean, the one-row mean, their ratio, and the targets (what-if below 200 us for ``standard``,
 ``deribit`` and ``okx``; at least 20x the one-row re-margin for every model), each marked met or
 missed. Every registered model (:data:`pmargin.margin.MODELS`) has a row. The scenario-risk
-models need the shared data folder; without it their rows are skipped with a note.
+models need the shared data folder; without it their rows are skipped with a note. Last, the
+growth of ``deribit``'s what-if in the accounts of the book (``GROWTH_SHARES`` of it, 100
+orders each; CPU seconds): one order's cost should not depend on the book (exponent near 0).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from benchmarks._common import Row
+from benchmarks._common import Row, growth
 from pmargin.book import BookArrangement, arrange, example_portfolio
 from pmargin.errors import InputError
 from pmargin.health import AccountWhatIf, MarginSnapshot, Trade
@@ -49,6 +51,9 @@ TARGET_RATIO = 20.0
 N_ACCOUNTS = int(os.environ.get("PMARGIN_BENCH_WHATIF_ACCOUNTS", "10000"))
 N_ORDERS = int(os.environ.get("PMARGIN_BENCH_WHATIF_ORDERS", "200"))
 REPEATS = 3
+GROWTH_MODEL = "deribit"
+GROWTH_ORDERS = 100
+GROWTH_SHARES = (0.1, 0.3, 1.0)  # of N_ACCOUNTS: the book sizes of the growth series
 NEW_SYMBOLS = ("BTC-PERPETUAL", "ETH-26DEC25-5000-C", "BTC_USDC-26DEC25-70000-P")
 _EXAMPLE_MARKET = os.path.join(
     os.path.dirname(__file__), "..", "src", "pmargin", "data", "example_market.json"
@@ -161,9 +166,32 @@ def run() -> list[Row]:
             Row(label, f"margin_after ({path})", len(orders), fast_us * 1e-6 * len(orders),
                 f"mean {fast_us:.0f} us, x{ratio:.1f} the one-row re-margin; {', '.join(checks)}")
         )  # fmt: skip
+    rows.append(_growth(whole))
     header = f"{'model':<14} {'path':<13} {'what-if':>9} {'one-row':>9} {'ratio':>7} {'ref':>9}"
     print("bench_whatif: mean us per what-if (best of 3 passes)", file=sys.stderr)
     print(header + "   targets", file=sys.stderr)
     for line in table:
         print(line, file=sys.stderr)
     return rows
+
+
+def _growth(whole: BookArrangement, name: str = GROWTH_MODEL) -> Row:
+    """``margin_after`` over ``GROWTH_ORDERS`` orders as the book grows (CPU, best of 3).
+
+    The book: the first ``GROWTH_SHARES`` of ``whole``'s accounts; the what-if (its margin of
+    the book) is built outside the timing. The orders are drawn afresh for each size (same
+    seed), so the exponent, ideally 0, says how much one order's cost depends on the book.
+    """
+    model = get_model(name)
+
+    def job(n: int) -> Callable[[], object]:
+        book, new = _book_for(name, whole.take_accounts(np.arange(n)))
+        whatif = AccountWhatIf(model, book)
+        orders = _orders(whatif, GROWTH_ORDERS, new)
+        return lambda: [whatif.margin_after(row, [trade]) for row, trade in orders]
+
+    n = len(whole.account_ids)
+    sizes = [max(10, round(n * share)) for share in GROWTH_SHARES]
+    return growth(
+        f"what-if {name}", "accounts in the book", sizes, job, context=f"{GROWTH_ORDERS} orders"
+    )
