@@ -10,7 +10,8 @@ this includes loading the compiled pricing kernel), then the best of ``REPEATS``
 an unloaded machine's wall clock would show; on a shared machine the wall clock waits for
 other processes), and :func:`pmargin.health.liquidation_distance_reference` once in the same
 run (the ratio and the largest difference of the moves). The target (2 s per 1,000 accounts)
-is judged on the first call's wall clock.
+is judged on the first call's wall clock. Per model also the growth of a warm call's CPU time
+in accounts (``GROWTH_SHARES`` of ``N_ACCOUNTS``, best of 2; fitted exponent).
 """
 
 from __future__ import annotations
@@ -18,18 +19,20 @@ from __future__ import annotations
 import functools
 import os
 import time
+from collections.abc import Callable
 
 import numpy as np
 
-from benchmarks._common import Row, best_time
+from benchmarks._common import Row, best_time, growth
 from pmargin.book import Account, BookArrangement, Portfolio, arrange, example_portfolio
 from pmargin.health import liquidation_distance, liquidation_distance_reference
-from pmargin.margin import get_model
+from pmargin.margin import MarginModel, get_model
 from pmargin.market import MarketSnapshot, load_market
 
 MODELS = ("deribit", "standard")
 N_ACCOUNTS = int(os.environ.get("PMARGIN_BENCH_DISTANCE_ACCOUNTS", "1000"))
 REPEATS = int(os.environ.get("PMARGIN_BENCH_DISTANCE_REPEATS", "3"))
+GROWTH_SHARES = (0.1, 0.25, 0.5)  # of N_ACCOUNTS: the books of the growth series
 TARGET_SECONDS = 2.0
 """Issue 10: 1,000 accounts holding BTC and ETH under 2 s."""
 _EXAMPLE_MARKET = os.path.join(
@@ -57,6 +60,11 @@ def two_underlying_book(market: MarketSnapshot, n_accounts: int) -> BookArrangem
             Account(id=f"pair-{n}", balances=balances, positions=a.positions + b.positions)
         )
     return arrange(Portfolio(tuple(accounts), portfolio.instruments), market)
+
+
+def _distance_job(model: MarginModel, market: MarketSnapshot, n: int) -> Callable[[], object]:
+    """:func:`liquidation_distance` of ``n`` two-underlying accounts, the book built now."""
+    return functools.partial(liquidation_distance, model, two_underlying_book(market, n))
 
 
 def run() -> list[Row]:
@@ -90,6 +98,16 @@ def run() -> list[Row]:
                 f"{found.evaluations} computations vs reference {slow:.1f} s / "
                 f"{ref.evaluations} (x{slow / seconds:.1f}); max move difference {diff:.1e}; "
                 f"2 s per 1,000 target (first call) {met}",
+            )
+        )
+        sizes = [max(10, round(N_ACCOUNTS * share)) for share in GROWTH_SHARES]
+        rows.append(
+            growth(
+                "liquidation distance, BTC+ETH accounts",
+                f"accounts ({name})",
+                sizes,
+                functools.partial(_distance_job, model, market),
+                repeats=2,
             )
         )
     return rows
