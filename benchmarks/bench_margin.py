@@ -358,11 +358,11 @@ def array_book(
     return BookArrangement(ids, resolved, matrix, tuple(names), balances, market=market)
 
 
-def _es_model() -> Any:
-    """``pmargin-es`` on ``ES_SCENARIOS`` historical days, no stressed or floor sets."""
+def es_model(scenarios: int = ES_SCENARIOS) -> Any:
+    """``pmargin-es`` on ``scenarios`` historical days, no stressed or floor sets."""
     model = get_model("pmargin-es")
     return model.with_params(  # type: ignore[attr-defined]
-        lookback_days=ES_SCENARIOS,
+        lookback_days=scenarios,
         stress_method=CorrelationStressMethod.NONE,
         apc_method=ApcMethod.NONE,
     )
@@ -375,7 +375,7 @@ def scale_job(name: str, n_accounts: int, reference: bool) -> dict[str, float]:
     from arrays (timed), margined once (first call: fresh memory) and twice more (best).
     """
     market = load_market(example_path("example_market.json"))
-    model = _es_model() if name == "pmargin-es" else get_model(name)
+    model = es_model() if name == "pmargin-es" else get_model(name)
     method = model.compute_reference if reference else model.compute  # type: ignore[union-attr]
     method(array_book(market, 200, seed=SEED + 1))
     start = time.process_time()

@@ -16,8 +16,10 @@ accounts at ``TICKS`` later snapshots (one a minute, as a monitor sees them): ea
 new market, so every instrument is revalued, but the scenario sets (those of the same last
 close) are reused. The two paths are
 asserted to give the same bits (IM, MM, components, scenario P&L) before anything is reported.
-Needs the shared data folder (``$PMARGIN_SHARED_DATA``); without it the benchmark prints a
-note and returns no row.
+Last, the growth of ``pmargin-es``'s ``compute`` in scenarios (``GROWTH_SCENARIOS`` days of
+lookback, one scenario each) on ``bench_margin``'s array-built book of ``GROWTH_ACCOUNTS``
+accounts. Needs the shared data folder (``$PMARGIN_SHARED_DATA``); without it the benchmark
+prints a note and returns no row.
 """
 
 from __future__ import annotations
@@ -31,17 +33,20 @@ from functools import partial
 
 import numpy as np
 
-from benchmarks._common import Row
+from benchmarks._common import Row, growth
+from benchmarks.bench_margin import array_book, es_model
 from pmargin.book import BookArrangement, Portfolio, arrange, example_portfolio
 from pmargin.errors import InputError
 from pmargin.margin import MarginResult, get_model
 from pmargin.margin.scenario_risk import ScenarioRiskModel
-from pmargin.market import load_market
+from pmargin.market import MarketSnapshot, load_market
 
 MODELS = ("pmargin-es", "pmargin-var", "pmargin-mc")
 N_BOOKS = 4
 CALLS = int(os.environ.get("PMARGIN_BENCH_PRECOMPUTE_CALLS", "40"))
 TICKS = 10
+GROWTH_ACCOUNTS = 5_000
+GROWTH_SCENARIOS = (125, 250, 500, 1_000)
 _EXAMPLE_MARKET = os.path.join(
     os.path.dirname(__file__), "..", "src", "pmargin", "data", "example_market.json"
 )
@@ -147,4 +152,21 @@ def run() -> list[Row]:
                 f"(x{tick_slow / tick_fast:.1f}) over {TICKS} ticks a minute apart",
             )
         )
+    rows.append(_scenario_growth(market))
     return rows
+
+
+def _scenario_growth(market: MarketSnapshot) -> Row:
+    """``pmargin-es`` ``compute`` of a ``GROWTH_ACCOUNTS`` book as its scenarios grow.
+
+    Lookbacks of ``GROWTH_SCENARIOS`` days (no stressed or floor sets: one scenario a day), the
+    sets precomputed by the warm-up call; CPU seconds, best of 3.
+    """
+    book = array_book(market, GROWTH_ACCOUNTS)
+
+    def job(n: int) -> Callable[[], object]:
+        model = es_model(n)
+        return lambda: model.compute(book)
+
+    context = f"{GROWTH_ACCOUNTS:,} accounts x ~20 positions"
+    return growth("scenario risk pmargin-es", "scenarios", GROWTH_SCENARIOS, job, context=context)
