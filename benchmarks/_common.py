@@ -111,7 +111,10 @@ def growth(
     x, y = np.log(np.asarray(sizes, dtype=np.float64)), np.log(seconds)
     residual = y - y.mean() - k * (x - x.mean())
     spread = float(np.sqrt(residual @ residual / (x.size - 2) / ((x - x.mean()) ** 2).sum()))
-    points = ", ".join(f"{s:,}: {t * 1e3:.3g} ms" for s, t in zip(sizes, seconds, strict=True))
+    points = ", ".join(
+        f"{s:,}: {t * 1e3:.3g} ms" if t < 1.0 else f"{s:,}: {t:.3g} s"
+        for s, t in zip(sizes, seconds, strict=True)
+    )
     note = f"exponent {k:.2f} +- {spread:.2f} in {variable} ({points})" + (
         f"; {context}" if context else ""
     )

@@ -24,6 +24,9 @@ linearly in the population, so the ratio at 1,000 accounts stands for the one at
 The reference is about twice as slow as the replay was before the what-if path (it also
 values each account's equity from scratch and margins it alone for the contribution order),
 so this ratio overstates the gain over that code about twofold; docs/simulate.md gives both.
+
+Last, the growth of the whole replay (population, funding and replay; CPU seconds, one warm
+run then one timed) in accounts, ``GROWTH_ACCOUNTS`` under ``GROWTH_MODEL``.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
-from benchmarks._common import Row
+from benchmarks._common import Row, growth
 from pmargin.errors import InputError
 from pmargin.simulate import SimulationConfig, simulate_crash
 
@@ -49,6 +53,8 @@ REFERENCE_MODELS = tuple(
     m for m in os.environ.get("PMARGIN_BENCH_SIMULATE_REFERENCE_MODELS", "standard").split(",") if m
 )
 TARGET_RATIO = 10.0
+GROWTH_ACCOUNTS = (250, 500, 1_000)
+GROWTH_MODEL = "standard"
 COLUMNS = (
     "accounts",
     "capital_required_usd",
@@ -155,6 +161,8 @@ def run() -> list[Row]:
              f"{fast['liquidated_accounts']:,}", f"{fast['monitor_latency_mean_s'] * 1e3:.0f}",
              f"{slow['seconds']:.1f}", f"x{ratio:.1f}", verdict, str(same))
         )  # fmt: skip
+    if rows:  # the shared data is there
+        rows.append(_growth())
     header = ("model", "accounts", "replay s", "fills", "liquidated", "apply ms", "reference s",
               "ratio", f"x{TARGET_RATIO:.0f}", "same")  # fmt: skip
     widths = [max(len(r[i]) for r in (header, *table)) for i in range(len(header))]
@@ -162,3 +170,16 @@ def run() -> list[Row]:
     for line in (header, *table):
         print("  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)), file=sys.stderr)
     return rows
+
+
+def _growth() -> Row:
+    """The whole :func:`simulate_crash` call's CPU seconds as the population grows (short)."""
+
+    def job(n: int) -> Callable[[], object]:
+        config = SimulationConfig(
+            episode=EPISODE, models=(GROWTH_MODEL,), n_accounts=n, run_without_impact=False
+        )
+        return lambda: simulate_crash(config)
+
+    context = f"{EPISODE}, {GROWTH_MODEL}, impact on, population and funding included"
+    return growth("simulate", "accounts", GROWTH_ACCOUNTS, job, repeats=1, context=context)

@@ -56,6 +56,6 @@ def test_growth_times_each_size_on_the_given_clock() -> None:
     assert calls == [4] * 3 + [16] * 3 + [64] * 3  # one warm-up, then two timed
     assert row.implementation == "growth in accounts"
     assert (row.items, row.seconds) == (64, 64**1.5)
-    assert row.note.startswith("exponent 1.50 +- 0.00 in accounts (4: 8e+03 ms")
+    assert row.note.startswith("exponent 1.50 +- 0.00 in accounts (4: 8 s, 16: 64 s, 64: 512 s)")
     with pytest.raises(ValueError, match="three sizes"):
         growth("demo", "accounts", [4, 16], setup)
