@@ -6,7 +6,8 @@ book and its USDC twin, under every registered model of
 :data:`pmargin.backtest.DEFAULT_MODELS`. Prints the per model x book table and writes
 ``results.json``, ``results.csv``, ``series.csv`` and ``report.html`` under
 ``build/backtest-full`` (``PMARGIN_BENCH_BACKTEST_OUT`` overrides it). The rows reported to the
-benchmark table are the whole run and each stage's share (items = steps).
+benchmark table are the whole run and each stage's share (items = steps), then the growth
+of a short daily backtest's CPU time in steps (``GROWTH_STEPS`` under ``GROWTH_MODEL``).
 
 ``PMARGIN_BENCH_BACKTEST_STEP`` (``1d`` default, ``7d`` for a quick run) and
 ``PMARGIN_BENCH_BACKTEST_MODELS`` (comma-separated) narrow it. Skipped (no rows) when the
@@ -18,11 +19,13 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks._common import Row
+from benchmarks._common import Row, growth
 from pmargin.backtest import (
     STEPS,
     BacktestConfig,
@@ -35,10 +38,13 @@ from pmargin.backtest import (
     write_report,
 )
 from pmargin.errors import InputError
-from pmargin.history import load_funding, load_price_history
+from pmargin.history import FundingHistory, PriceHistory, load_funding, load_price_history
 
 OUT = Path(os.environ.get("PMARGIN_BENCH_BACKTEST_OUT", "build/backtest-full"))
 STEP = os.environ.get("PMARGIN_BENCH_BACKTEST_STEP", "1d")
+GROWTH_STEPS = (25, 50, 100)
+GROWTH_MODEL = "deribit"
+GROWTH_START = datetime(2022, 1, 1, tzinfo=UTC)
 
 
 def _models() -> tuple[str, ...]:
@@ -190,4 +196,17 @@ def run() -> list[Row]:
     for stage in ("market", "books", "realised", *config.models):
         rows.append(Row("backtest full history", f"  stage: {stage}", n, result.seconds[stage], ""))
     rows.append(Row("backtest full history", "report (JSON, CSV, HTML)", n, report_seconds, ""))
+    rows.append(_growth(history, funding))
     return rows
+
+
+def _growth(history: PriceHistory, funding: FundingHistory) -> Row:
+    """``run_backtest``'s CPU seconds in steps: daily from ``GROWTH_START``, one model."""
+
+    def job(steps: int) -> Callable[[], object]:
+        end = GROWTH_START + timedelta(days=steps - 1)
+        config = BacktestConfig(models=(GROWTH_MODEL,), start=GROWTH_START, end=end)
+        return lambda: run_backtest(history, config, funding=funding)
+
+    context = f"{GROWTH_MODEL}, every default book, from {GROWTH_START:%Y-%m-%d}"
+    return growth("backtest", "steps", GROWTH_STEPS, job, repeats=2, context=context)
