@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -45,11 +46,13 @@ from pmargin.margin._scenario_margin import (
     binding_contribution,
     scatter_columns,
 )
+from pmargin.margin.deribit._account_pass import account_pass, jit_kernel
 from pmargin.margin.deribit._params import (
     DampenerMode,
     DeribitMode,
     DeribitParams,
     ExtendedWeighting,
+    RollShockBasis,
 )
 from pmargin.margin.deribit._pretrade import DeribitIncremental
 from pmargin.margin.deribit._risk_matrix import (
@@ -308,8 +311,12 @@ class DeribitModel:
         stay small; contributions are per-entry arrays assembled into one matrix at the end.
         :meth:`compute_reference` is the whole-book twin (same bits, tested).
         """
+        kernel = jit_kernel()
+        if kernel is not None and self.params.mode is DeribitMode.SEGREGATED:
+            compiled = self._compute_compiled(book, kernel)
+            if compiled is not None:
+                return compiled
         n_acc = book.shape[0]
-        general = self.params.general
         units: list[RiskUnitMargin] = []
         quantity = sparse.csr_array(book.quantity)
         value = np.zeros(quantity.nnz)  # USD contribution of each stored position
@@ -334,29 +341,45 @@ class DeribitModel:
                 ids, values = self._block_contribution(unit, block, charges, roll_shares, start)
                 value[ids] = values
                 kept[ids] = True
-            loss, roll, shock, contingency, rmm = parts
             units.append(
-                RiskUnitMargin(
-                    underlying=m.underlying,
-                    currency=unit.currency,
-                    usd_rate=unit.usd_rate,
-                    initial_margin=rmm,
-                    maintenance_margin=general.mm_factor * rmm,
-                    components=dict(
-                        zip(COMPONENTS, (loss, roll, shock, contingency, rmm), strict=True)
-                    ),
-                    scenario_labels=tuple(s.label for s in m.scenarios),
-                    scenario_pnl=aggregated,
-                    worst_scenario=worst,
-                    held=held,
-                    scenarios=tuple(m.scenarios),
+                self._unit_margin(
+                    m.underlying, unit.currency, unit.usd_rate, tuple(parts), aggregated,
+                    worst, held, tuple(m.scenarios),
                 )
-            )
-        contribution = _kept_entries(quantity, value, kept)
-        result = MarginResult.from_units(self.name, book, units, contribution)
-        attributed = np.asarray(contribution.sum(axis=1), dtype=np.float64).reshape(n_acc)
-        notes = (self.reading(),) if bool(np.any(book.resolved.is_option)) else ()
-        return replace(result, im_other=result.initial_margin - attributed, notes=notes)
+            )  # fmt: skip
+        return self._assemble(book, units, _kept_entries(quantity, value, kept))
+
+    def _compute_compiled(self, book: BookArrangement, kernel: ModuleType) -> MarginResult | None:
+        """:meth:`compute` by the compiled account pass (S:PM), ``None`` where it does not apply.
+
+        The pass (:func:`~pmargin.margin.deribit._account_pass.account_pass`) reads the book's
+        entries in place and margins every unit of an account at once; the delta shock and the
+        sums of the components are NumPy's, as on the block path.
+        """
+        assumptions = self.params.assumptions
+        units = self._units(book, take=False)
+        quantity = sparse.csr_array(book.quantity)
+        out = account_pass(
+            units, quantity, kernel=kernel,
+            threshold=assumptions.extended_dampener_mode is DampenerMode.THRESHOLD,
+            abs_size=assumptions.roll_shock_basis is RollShockBasis.ABS_SIZE,
+        )  # fmt: skip
+        if out is None:
+            return None
+        margins: list[RiskUnitMargin] = []
+        for k, unit in enumerate(units):
+            m = unit.matrix
+            loss, roll = out.loss[k], out.roll[k]
+            shock = self.delta_shock(m.underlying, out.net_delta[k], unit.usd_rate)
+            contingency = np.zeros(book.shape[0])
+            charges = (loss, roll, shock, contingency, loss + roll + shock + contingency)
+            margins.append(
+                self._unit_margin(
+                    m.underlying, unit.currency, unit.usd_rate, charges, out.aggregated[k],
+                    out.worst[k], out.held[k], tuple(m.scenarios),
+                )
+            )  # fmt: skip
+        return self._assemble(book, margins, _kept_entries(quantity, out.value, out.kept))
 
     def compute_reference(self, book: BookArrangement) -> MarginResult:
         """Margin every account as :meth:`compute` does, whole-book: its reference twin.
@@ -366,8 +389,6 @@ class DeribitModel:
         scattered into the book's columns. Same result as :meth:`compute` (same bits on a
         canonical quantity matrix, tested).
         """
-        n_acc, n_inst = book.shape
-        general = self.params.general
         units: list[RiskUnitMargin] = []
         blocks: list[tuple[IntArray, Any]] = []
         for vectors in self.risk_vectors(book):
@@ -376,24 +397,47 @@ class DeribitModel:
             loss, worst, rmm = c.worst_case, c.worst_cell, c.risk_matrix_margin
             values = (loss, c.roll_shock, c.delta_shock, c.correlation_contingency, rmm)
             units.append(
-                RiskUnitMargin(
-                    underlying=vectors.underlying,
-                    currency=vectors.currency,
-                    usd_rate=vectors.usd_rate,
-                    initial_margin=rmm,
-                    maintenance_margin=general.mm_factor * rmm,
-                    components=dict(zip(COMPONENTS, values, strict=True)),
-                    scenario_labels=vectors.labels,
-                    scenario_pnl=vectors.aggregated,
-                    worst_scenario=worst,
-                    held=vectors.held,
-                    scenarios=vectors.scenarios,
+                self._unit_margin(
+                    vectors.underlying, vectors.currency, vectors.usd_rate, values,
+                    vectors.aggregated, worst, vectors.held, vectors.scenarios,
                 )
-            )
+            )  # fmt: skip
             blocks.append((vectors.columns, self._contribution_reference(vectors, q, loss, worst)))
-        contribution = scatter_columns(blocks, (n_acc, n_inst))
+        return self._assemble(book, units, scatter_columns(blocks, book.shape))
+
+    def _unit_margin(
+        self,
+        underlying: str,
+        currency: str,
+        usd_rate: float | FloatArray,
+        charges: tuple[FloatArray, ...],
+        aggregated: FloatArray,
+        worst: IntArray,
+        held: Any,
+        scenarios: tuple[RiskMatrixScenario, ...],
+    ) -> RiskUnitMargin:
+        """One unit's result from its ``COMPONENTS`` arrays ``(n,)`` and vectors ``(n, cells)``."""
+        rmm = charges[-1]
+        return RiskUnitMargin(
+            underlying=underlying,
+            currency=currency,
+            usd_rate=usd_rate,
+            initial_margin=rmm,
+            maintenance_margin=self.params.general.mm_factor * rmm,
+            components=dict(zip(COMPONENTS, charges, strict=True)),
+            scenario_labels=tuple(s.label for s in scenarios),
+            scenario_pnl=aggregated,
+            worst_scenario=worst,
+            held=held,
+            scenarios=scenarios,
+        )
+
+    def _assemble(
+        self, book: BookArrangement, units: list[RiskUnitMargin], contribution: Any
+    ) -> MarginResult:
+        """Return the result of ``units`` and USD contributions ``(n_accounts, n_instruments)``."""
         result = MarginResult.from_units(self.name, book, units, contribution)
-        attributed = np.asarray(contribution.sum(axis=1), dtype=np.float64).reshape(n_acc)
+        attributed = np.asarray(contribution.sum(axis=1), dtype=np.float64).reshape(book.shape[0])
         notes = (self.reading(),) if bool(np.any(book.resolved.is_option)) else ()
         return replace(result, im_other=result.initial_margin - attributed, notes=notes)
 
@@ -440,8 +484,26 @@ class DeribitModel:
         """:meth:`reduce` on arrays of ``n`` accounts, given their roll shock ``(n,)``."""
         n = aggregated.shape[0]
         loss, worst = worst_case(aggregated, vol_kinds)
+        shock = self.delta_shock(underlying, net_delta_usd, usd_rate)
+        contingency = np.zeros(n)
+        return UnitCharges(loss, worst, roll, shock, contingency, loss + roll + shock + contingency)
+
+    def delta_shock(
+        self, underlying: str, net_delta_usd: FloatArray, usd_rate: float | FloatArray
+    ) -> FloatArray:
+        """Delta shock of a unit of ``underlying``, shape ``(n,)``, in the unit's currency.
+
+        Parameters
+        ----------
+        underlying
+            Whose ``[currency_pair]`` threshold and maximum shock.
+        net_delta_usd
+            Shape ``(n,)``: net USD delta of each account's unit.
+        usd_rate
+            USD per unit of the unit's currency: a float, or shape ``(n,)``.
+        """
         pair = self.params.pair(underlying)
-        shock = (
+        shock: FloatArray = (
             delta_shock(
                 net_delta_usd,
                 pair.delta_total_liq_shock_threshold,
@@ -450,8 +512,7 @@ class DeribitModel:
             )
             / usd_rate
         )
-        contingency = np.zeros(n)
-        return UnitCharges(loss, worst, roll, shock, contingency, loss + roll + shock + contingency)
+        return shock
 
     def incremental(self, book: BookArrangement, result: MarginResult) -> IncrementalMargin | None:
         """One account's margin after changes from cached vectors (S:PM, X:PM): ``_pretrade.py``."""
@@ -550,11 +611,15 @@ class DeribitModel:
         """
         return tuple(self._unit_vectors(unit) for unit in self._units(book))
 
-    def _units(self, book: BookArrangement) -> list[_Unit]:
-        """Each risk unit's account-independent inputs, its columns taken out once."""
+    def _units(self, book: BookArrangement, *, take: bool = True) -> list[_Unit]:
+        """Each risk unit's account-independent inputs, its columns taken out once.
+
+        ``take=False`` (S:PM only): the columns are not taken out (``quantity`` is ``None``,
+        ``entries`` empty), for the compiled pass that reads the book's entries in place.
+        """
         matrices = [self._matrix(book, u, cols) for u, cols in self._underlyings(book)]
         if self.params.mode is DeribitMode.SEGREGATED:
-            return [unit for m in matrices for unit in self._segregated(book, m)]
+            return [unit for m in matrices for unit in self._segregated(book, m, take=take)]
         moving = self._moving_collateral(book)
         held = {m.underlying for m in matrices}
         for asset in moving:
@@ -600,7 +665,9 @@ class DeribitModel:
 
     # ------------------------------------------------------------------ S:PM
 
-    def _segregated(self, book: BookArrangement, m: _Matrix) -> Iterator[_Unit]:
+    def _segregated(
+        self, book: BookArrangement, m: _Matrix, *, take: bool = True
+    ) -> Iterator[_Unit]:
         """One coin- or stablecoin-denominated unit per settlement currency of ``m``."""
         currencies = m.resolved.terms.settlement_currency
         for currency in dict.fromkeys(currencies.tolist()):
@@ -620,7 +687,7 @@ class DeribitModel:
                 inverse[:, None], m.conversion[None, :], 1.0
             )
             cols = m.columns[rows]
-            q, entries = _take_columns(book, cols)
+            q, entries = _take_columns(book, cols) if take else (None, np.zeros(0, np.int64))
             coin = bool(np.any(inverse))
             terms = self._part_terms(m.underlying, currency, usd_rate, coin=coin)
             yield _Unit(

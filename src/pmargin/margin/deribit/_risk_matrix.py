@@ -46,6 +46,7 @@ __all__ = [
     "roll_shock_contribution",
     "roll_shock_entries",
     "roll_shock_rate",
+    "tie_order",
     "worst_case",
     "worst_case_reference",
 ]
@@ -553,8 +554,7 @@ def worst_case(pnl: FloatArray, vol_kinds: tuple[VolShockKind, ...]) -> tuple[Fl
     index
         Shape ``(n_accounts,)``: the cell, -1 where no cell loses money.
     """
-    none = np.array([k is VolShockKind.NONE for k in vol_kinds], dtype=bool)
-    order = np.concatenate([np.flatnonzero(none), np.flatnonzero(~none)])
+    order = tie_order(vol_kinds)
     n = pnl.shape[0]
     if pnl.shape[1] == 0:
         return worst_loss(pnl, order)
@@ -577,9 +577,20 @@ def worst_case_reference(
     pnl: FloatArray, vol_kinds: tuple[VolShockKind, ...]
 ) -> tuple[FloatArray, IntArray]:
     """:func:`worst_case` by the shared reduce stage (argmin over reordered columns), same bits."""
+    return worst_loss(pnl, tie_order(vol_kinds))
+
+
+def tie_order(vol_kinds: tuple[VolShockKind, ...]) -> IntArray:
+    """Return the cells in :func:`worst_case`'s tie-break order: vol "none" cells first.
+
+    Returns
+    -------
+    IntArray
+        Shape ``(len(vol_kinds),)``: a permutation of the cell indices.
+    """
     none = np.array([k is VolShockKind.NONE for k in vol_kinds], dtype=bool)
-    order = np.concatenate([np.flatnonzero(none), np.flatnonzero(~none)])
-    return worst_loss(pnl, order)  # the vol-"none" cells first in the tie-break order
+    order: IntArray = np.concatenate([np.flatnonzero(none), np.flatnonzero(~none)])
+    return order
 
 
 def delta_shock(

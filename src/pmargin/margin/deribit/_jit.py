@@ -1,0 +1,256 @@
+"""The compiled account pass of Deribit S:PM (numba, the ``fast`` extra).
+
+One pass over each account's stored positions margins all its risk units at once: the unit's
+pre-aggregated P&L (the positions' rows of the instrument P&L matrix, summed in stored order
+from 0, as the sparse product of :meth:`~pmargin.margin.deribit.DeribitModel.compute_reference`
+sums them), the pnl offset and the extended dampener, the worst cell, the roll shock (expiry
+nets summed in stored order; their absolute values summed pairwise, as NumPy's ``sum`` does),
+the net USD delta, then each position's USD contribution. Same operations in the same order as
+the NumPy path, so the same bits (tested); an account whose aggregated vector holds a NaN is
+flagged and the caller reruns the NumPy path, whose ``argmin`` rule settles it.
+
+Importing this module needs numba; :mod:`pmargin.margin.deribit._model` imports it lazily,
+unless numba is missing or ``PMARGIN_JIT=0`` is set in the environment.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pmargin._typing import BoolArray, FloatArray, IntArray
+from pmargin.pricing._vecmath import njit, njit_inline
+
+__all__ = ["MAX_GROUPS", "account_pass"]
+
+MAX_GROUPS = 128
+"""Most expiries a unit may have here: NumPy's pairwise sum takes one block up to 128 terms
+(eight partial sums), which :func:`_pairwise_abs_sum` reproduces; more go the NumPy way."""
+
+
+@njit_inline
+def _pairwise_abs_sum(values: FloatArray, start: int, stop: int) -> float:
+    """``np.abs(values[start:stop]).sum()`` with NumPy's order of additions (<= 128 terms)."""
+    n = stop - start
+    total: float = 0.0
+    if n < 8:
+        for i in range(start, stop):
+            total += abs(values[i])
+        return total
+    r0 = abs(values[start])
+    r1 = abs(values[start + 1])
+    r2 = abs(values[start + 2])
+    r3 = abs(values[start + 3])
+    r4 = abs(values[start + 4])
+    r5 = abs(values[start + 5])
+    r6 = abs(values[start + 6])
+    r7 = abs(values[start + 7])
+    i = 8
+    whole = n - n % 8
+    while i < whole:
+        r0 += abs(values[start + i])
+        r1 += abs(values[start + i + 1])
+        r2 += abs(values[start + i + 2])
+        r3 += abs(values[start + i + 3])
+        r4 += abs(values[start + i + 4])
+        r5 += abs(values[start + i + 5])
+        r6 += abs(values[start + i + 6])
+        r7 += abs(values[start + i + 7])
+        i += 8
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        total += abs(values[start + i])
+        i += 1
+    return total
+
+
+@njit_inline
+def _add_scaled(total: FloatArray, x: float, row: FloatArray) -> None:
+    """``total += x * row`` cell by cell (one rounding per product and per sum)."""
+    for c in range(total.size):
+        total[c] += x * row[c]
+
+
+@njit_inline
+def _unit_stages(
+    pre: FloatArray,
+    row: FloatArray,
+    offset: float,
+    cap: float,
+    dampener: FloatArray,
+    order: IntArray,
+    n_standard: int,
+    threshold: bool,
+    loss: FloatArray,
+    worst: IntArray,
+) -> bool:
+    """Offset and dampen ``pre`` into ``row``, its worst cell into ``worst[0]``, ``loss[0]``.
+
+    The operations of :func:`~pmargin.margin.deribit.aggregate_risk_vector` and
+    :func:`~pmargin.margin.deribit.worst_case` on one row of ``n_scenarios`` cells; ``False``
+    where the row holds a NaN.
+    """
+    n_s = row.size
+    for c in range(n_s):
+        x = pre[c]
+        row[c] = min(offset * x, cap) if x > 0.0 else x
+    for c in range(n_standard, n_s):
+        d = dampener[c - n_standard]
+        x = row[c]
+        if threshold:
+            row[c] = x if x < -d else 0.0
+        else:
+            row[c] = min(x + d, 0.0)
+    smallest = row[order[0]]
+    cell = order[0]
+    finite = not np.isnan(smallest)
+    for k in range(1, n_s):
+        c = order[k]
+        finite &= not np.isnan(row[c])
+        if row[c] < smallest:
+            smallest = row[c]
+            cell = c
+    loss[0] = max(-smallest, 0.0)
+    worst[0] = cell if smallest < 0.0 else -1
+    return finite
+
+
+@njit
+def account_pass(
+    indptr: IntArray,
+    indices: IntArray,
+    data: FloatArray,
+    column_unit: IntArray,
+    column_row: IntArray,
+    pnl: FloatArray,
+    delta_usd: FloatArray,
+    roll_rate: FloatArray,
+    group: IntArray,
+    group_start: IntArray,
+    unit_offset: FloatArray,
+    unit_cap: FloatArray,
+    unit_dampener: FloatArray,
+    unit_order: IntArray,
+    unit_rate: FloatArray,
+    n_standard: int,
+    threshold: bool,
+    abs_size: bool,
+    aggregated: FloatArray,
+    loss: FloatArray,
+    worst: IntArray,
+    roll: FloatArray,
+    net_delta: FloatArray,
+    held: BoolArray,
+    value: FloatArray,
+    kept: BoolArray,
+) -> bool:
+    """Margin every account's S:PM units in one pass over its stored positions.
+
+    Parameters
+    ----------
+    indptr, indices, data
+        The book's CSR quantity matrix ``(n_accounts, n_instruments)``, base units.
+    column_unit, column_row
+        Shape ``(n_instruments,)``: each book column's unit (-1: none) and its row in ``pnl``.
+    pnl
+        Shape ``(n_rows, n_scenarios)``: every unit's instrument P&L per base unit, in the
+        unit's currency (extended cells weighted), rows stacked unit after unit.
+    delta_usd, roll_rate, group
+        Shape ``(n_rows,)``: USD delta of one base unit; roll shock per base unit
+        (``delta * rate`` for the net-delta basis, ``rate`` for ``abs_size``); the row's expiry
+        group, numbered across units.
+    group_start
+        Shape ``(n_units + 1,)``: unit ``u``'s groups are ``group_start[u]:group_start[u + 1]``.
+    unit_offset, unit_cap, unit_rate
+        Shape ``(n_units,)``: pnl offset fraction, offset cap (unit currency), USD per unit of
+        the unit's currency.
+    unit_dampener
+        Shape ``(n_units, n_scenarios - n_standard)``: dampener per extended cell.
+    unit_order
+        Shape ``(n_units, n_scenarios)``: the cells in tie-break order (vol "none" first).
+    n_standard
+        Number of standard cells.
+    threshold, abs_size
+        Dampener mode ``"threshold"`` (else a deductible); roll basis ``"abs_size"``.
+    aggregated
+        Out, shape ``(n_units, n_accounts, n_scenarios)``: aggregated risk vectors.
+    loss, worst, roll, net_delta, held
+        Out, shape ``(n_units, n_accounts)``: worst-case loss, its cell (-1: none loses), roll
+        shock, net USD delta, whether the account holds an entry of the unit.
+    value, kept
+        Out, shape ``(nnz,)``: each stored entry's USD IM contribution, and whether it is kept
+        (nonzero in the unit's currency).
+
+    Returns
+    -------
+    bool
+        ``True`` where every aggregated vector is free of NaN; ``False``: rerun the NumPy path.
+    """
+    n_units, n_accounts, n_s = aggregated.shape
+    pre = np.zeros((n_units, n_s))
+    nets = np.zeros(group_start[n_units])
+    scale = np.zeros(n_units)
+    clean = True
+    # the stages of an account without entries in a unit, run once per unit on zeros
+    blank = np.empty((n_units, n_s))
+    blank_loss = np.empty(n_units)
+    blank_worst = np.empty(n_units, dtype=np.int64)
+    for u in range(n_units):
+        clean &= _unit_stages(
+            pre[u], blank[u], unit_offset[u], unit_cap[u], unit_dampener[u], unit_order[u],
+            n_standard, threshold, blank_loss[u:], blank_worst[u:],
+        )  # fmt: skip
+    for a in range(n_accounts):
+        for u in range(n_units):
+            net_delta[u, a] = 0.0
+            roll[u, a] = 0.0
+            held[u, a] = False
+        for jj in range(indptr[a], indptr[a + 1]):
+            u = column_unit[indices[jj]]
+            if u < 0:
+                continue
+            r = column_row[indices[jj]]
+            x = data[jj]
+            if not held[u, a]:
+                held[u, a] = True
+                pre[u, :] = 0.0
+                for g in range(group_start[u], group_start[u + 1]):
+                    nets[g] = 0.0
+            _add_scaled(pre[u], x, pnl[r])
+            net_delta[u, a] += x * delta_usd[r]
+            if abs_size:
+                roll[u, a] += abs(x) * roll_rate[r]
+            else:
+                nets[group[r]] += x * roll_rate[r]
+        for u in range(n_units):
+            row = aggregated[u, a]
+            if not held[u, a]:
+                row[:] = blank[u]
+                loss[u, a] = blank_loss[u]
+                worst[u, a] = blank_worst[u]
+                continue
+            clean &= _unit_stages(
+                pre[u], row, unit_offset[u], unit_cap[u], unit_dampener[u], unit_order[u],
+                n_standard, threshold, loss[u, a:], worst[u, a:],
+            )  # fmt: skip
+            if not abs_size:
+                roll[u, a] = _pairwise_abs_sum(nets, group_start[u], group_start[u + 1])
+            lost = loss[u, a]
+            raw_loss = -pre[u, max(worst[u, a], 0)]
+            scale[u] = lost / raw_loss if worst[u, a] >= 0 and raw_loss > 0.0 else 0.0
+        for jj in range(indptr[a], indptr[a + 1]):
+            u = column_unit[indices[jj]]
+            if u < 0:
+                continue
+            r = column_row[indices[jj]]
+            x = data[jj]
+            raw = 0.0
+            if worst[u, a] >= 0:
+                raw = -x * pnl[r, worst[u, a]]
+            if abs_size:
+                share = abs(x) * roll_rate[r]
+            else:
+                share = x * roll_rate[r] * np.sign(nets[group[r]])
+            total = raw * scale[u] + share
+            kept[jj] = total != 0.0
+            value[jj] = total * unit_rate[u]
+    return clean
