@@ -3,6 +3,7 @@
 from pmargin.book._arranged import BookArrangement, arrange
 from pmargin.book._examples import STRATEGIES, example_portfolio
 from pmargin.book._fills import AccountHoldings, Fill, fill, position_after, trade_pnl
+from pmargin.book._ledger_fill import LedgerFill, ledger_fill
 from pmargin.book._moved_rows import RowMoves
 from pmargin.book._portfolio import (
     NATIVE,
@@ -30,6 +31,7 @@ __all__ = [
     "AccountHoldings",
     "BookArrangement",
     "Fill",
+    "LedgerFill",
     "Portfolio",
     "PortfolioTable",
     "Position",
@@ -41,6 +43,7 @@ __all__ = [
     "example_portfolio",
     "fill",
     "is_table_file",
+    "ledger_fill",
     "load_portfolio",
     "portfolio_from_dict",
     "portfolio_table",

@@ -41,6 +41,7 @@ from pmargin.cli._render_margin import (
     risk_matrix_table,
     summary_table,
 )
+from pmargin.cli._serve_command import keys_app, keys_create, serve
 from pmargin.cli._simulate_command import simulate
 from pmargin.cli._stress_command import stress
 from pmargin.cli._verify_command import params_app, params_import, verify
@@ -403,6 +404,9 @@ app.command("simulate")(_one_line_errors(simulate))
 app.command("verify")(_one_line_errors(verify))
 params_app.command("import")(_one_line_errors(params_import))
 app.add_typer(params_app, name="params")
+app.command("serve")(_one_line_errors(serve))
+keys_app.command("create")(_one_line_errors(keys_create))
+app.add_typer(keys_app, name="keys")
 
 
 if __name__ == "__main__":  # pragma: no cover

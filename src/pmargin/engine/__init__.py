@@ -13,6 +13,8 @@ One module per job, each small and named for it:
 - ``_order``: the what-if of one order (:func:`order_report`);
 - ``_stress``, ``_backtest``, ``_simulate``: the applications (:func:`stress_report`,
   :func:`backtest_report`, :func:`simulation_report`);
+- ``_documents``: parsed documents for the service (:func:`margin_document`,
+  :func:`book_fill`, :func:`check_market_document`);
 - ``_verify``: a saved Deribit reply (:func:`capture_report`, :func:`params_from_capture`).
 
 The facade only composes: the maths lives in the layers below and in the applications, which
@@ -23,6 +25,13 @@ names the adapters need for help texts and tables are re-exported here (:data:`M
 
 from pmargin.engine._backtest import BacktestReport, backtest_report
 from pmargin.engine._compare import ModelComparison, compare_margins, supported_accounts
+from pmargin.engine._documents import (
+    DEFAULT_MODEL,
+    LedgerFill,
+    book_fill,
+    check_market_document,
+    margin_document,
+)
 from pmargin.engine._inputs import (
     EXAMPLE_MARKET,
     example_inputs,
@@ -44,6 +53,7 @@ from pmargin.simulate import EPISODE_KEYS, FUNDING_MODES, INTERPOLATIONS, TABLE_
 
 __all__ = [
     "CAPTURE_TOLERANCE",
+    "DEFAULT_MODEL",
     "EPISODE_KEYS",
     "EXAMPLE_MARKET",
     "FUNDING_MODES",
@@ -54,13 +64,16 @@ __all__ = [
     "BacktestReport",
     "HealthStatus",
     "InstrumentQuote",
+    "LedgerFill",
     "MarginReport",
     "ModelComparison",
     "OrderReport",
     "PositionRisk",
     "SimulationReport",
     "backtest_report",
+    "book_fill",
     "capture_report",
+    "check_market_document",
     "compare_margins",
     "episode_names",
     "example_inputs",
@@ -68,6 +81,7 @@ __all__ = [
     "instruments_for",
     "load_book",
     "load_inputs",
+    "margin_document",
     "margin_report",
     "margin_reports",
     "order_report",

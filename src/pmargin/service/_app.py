@@ -1,0 +1,344 @@
+"""The FastAPI application: auth, idempotent writes, the first endpoints, JSON errors only.
+
+Every write runs in one database transaction under one process-wide lock: the effect, its
+ledger event and (with an ``Idempotency-Key``) the stored answer commit together, so a retry
+finds either nothing (and acts) or the first answer (and returns it, with
+``Idempotent-Replayed: true``), also after a restart. Only successful answers are stored: a
+refused write had no effect, so its retry is decided again. The same key with another request
+(method, path or body) is refused with 422.
+
+Errors are JSON ``{"error": code, "field": name or null, "reason": text}``; no response ever
+carries a stack trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pmargin.engine import DEFAULT_MODEL, margin_document
+from pmargin.errors import InputError, PmarginError
+from pmargin.service import _ledger as ledger
+from pmargin.service._keys import KeyRing, Principal
+from pmargin.service._schemas import AccountIn, FillIn, MarginIn, MarketIn, TransferIn
+from pmargin.service._tables import IdempotencyRow
+
+__all__ = ["MAX_BODY_BYTES", "create_app"]
+
+MAX_BODY_BYTES = 1 << 20
+"""Largest request body accepted (bytes); larger ones get 413."""
+
+EVENTS_PAGE = 1000
+"""Most events one ``GET /v1/events`` returns."""
+
+
+class _ApiError(Exception):
+    def __init__(self, status: int, code: str, reason: str, field: str | None = None) -> None:
+        self.status, self.code, self.reason, self.field = status, code, reason, field
+        super().__init__(reason)
+
+
+def _error(status: int, code: str, reason: str, field: str | None = None, **extra: Any) -> Any:
+    body = {"error": code, "field": field, "reason": reason} | extra
+    return JSONResponse(body, status_code=status)
+
+
+class _BodyLimit:
+    """ASGI middleware: refuse bodies over ``limit`` bytes with 413 before they are parsed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = _error(413, "too_large", f"request body over {self.limit} bytes", "body")
+        await response(scope, receive, send)
+
+
+def _principal(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    """Return the key's principal (401 without a valid ``Authorization: Bearer`` key)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    keys: KeyRing = request.app.state.keys
+    found = keys.principal(token.strip()) if scheme.lower() == "bearer" else None
+    if found is None:
+        raise _ApiError(401, "unauthorized", "a valid 'Authorization: Bearer <key>' is needed")
+    return found
+
+
+Caller = Annotated[Principal, Depends(_principal)]
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
+
+
+def create_app(engine: Engine, *, max_body: int = MAX_BODY_BYTES) -> FastAPI:
+    """Build the service over a migrated store (:func:`pmargin.service.open_store`).
+
+    Parameters
+    ----------
+    engine
+        The store.
+    max_body
+        Largest request body in bytes (413 above it).
+    """
+    app = FastAPI(
+        title="pmargin",
+        summary="Portfolio margin engine: accounts, fills, market, margin, events.",
+        version="1",
+    )
+    app.state.keys = KeyRing(engine)
+    lock = threading.Lock()
+    _errors(app)
+    app.add_middleware(_BodyLimit, limit=max_body)
+
+    def role(caller: Principal, *allowed: str) -> None:
+        if caller.role not in allowed:
+            raise _ApiError(403, "forbidden", f"a {caller.role} key cannot do this")
+
+    def may_see(caller: Principal, account_id: str) -> None:
+        role(caller, "admin", "trader")
+        if caller.role == "trader" and caller.account_id != account_id:
+            raise ledger.RefusedError(404, f"account {account_id!r} not found")
+
+    def read(action: Callable[[Session], dict[str, Any]]) -> dict[str, Any]:
+        with Session(engine) as session:
+            return action(session)
+
+    def write(
+        caller: Principal,
+        request: Request,
+        idem: str | None,
+        body: Any,
+        action: Callable[[Session], dict[str, Any]],
+        status: int = 200,
+    ) -> JSONResponse:
+        text = json.dumps([request.method, request.url.path, body], sort_keys=True, default=str)
+        fingerprint = hashlib.sha256(text.encode()).hexdigest()
+        with lock, Session(engine) as session, session.begin():
+            if idem is not None:
+                stored = session.get(IdempotencyRow, (caller.key_id, idem))
+                if stored is not None:
+                    if stored.request != fingerprint:
+                        raise _ApiError(
+                            422,
+                            "idempotency_key_reused",
+                            "this Idempotency-Key was used for another request",
+                            "Idempotency-Key",
+                        )
+                    return JSONResponse(
+                        json.loads(stored.body),
+                        status_code=stored.status,
+                        headers={"Idempotent-Replayed": "true"},
+                    )
+            answer = action(session)
+            if idem is not None:
+                session.add(
+                    IdempotencyRow(
+                        key_id=caller.key_id,
+                        key=idem,
+                        request=fingerprint,
+                        status=status,
+                        body=json.dumps(answer),
+                    )
+                )
+        return JSONResponse(answer, status_code=status)
+
+    @app.post("/v1/accounts", status_code=201)
+    def create_account(
+        body: AccountIn, caller: Caller, request: Request, idem: IdemKey = None
+    ) -> JSONResponse:
+        """Open an empty account (admin)."""
+        role(caller, "admin")
+        return write(
+            caller,
+            request,
+            idem,
+            body.model_dump(mode="json"),
+            lambda s: ledger.create_account(s, body.id),
+            201,
+        )
+
+    @app.get("/v1/accounts/{account_id}")
+    def get_account(account_id: str, caller: Caller) -> dict[str, Any]:
+        """Balances and positions in the portfolio-file form (amounts as decimal strings)."""
+        may_see(caller, account_id)
+        return read(lambda s: ledger.account_document(s, account_id))
+
+    @app.post("/v1/accounts/{account_id}/deposits")
+    def deposit(
+        account_id: str, body: TransferIn, caller: Caller, request: Request, idem: IdemKey = None
+    ) -> JSONResponse:
+        """Credit an amount of an asset."""
+        may_see(caller, account_id)
+        asset = body.asset.upper()
+        return write(
+            caller,
+            request,
+            idem,
+            body.model_dump(mode="json"),
+            lambda s: ledger.deposit(s, account_id, asset, body.amount),
+        )
+
+    @app.post("/v1/accounts/{account_id}/withdrawals")
+    def withdraw(
+        account_id: str, body: TransferIn, caller: Caller, request: Request, idem: IdemKey = None
+    ) -> JSONResponse:
+        """Debit an amount; 409 when it overdraws or leaves equity below initial margin."""
+        may_see(caller, account_id)
+        asset = body.asset.upper()
+        return write(
+            caller,
+            request,
+            idem,
+            body.model_dump(mode="json"),
+            lambda s: ledger.withdraw(s, account_id, asset, body.amount),
+        )
+
+    @app.post("/v1/accounts/{account_id}/fills")
+    def fill(
+        account_id: str, body: FillIn, caller: Caller, request: Request, idem: IdemKey = None
+    ) -> JSONResponse:
+        """Book a fill: native units, the venue's price, a fee in the cash asset."""
+        may_see(caller, account_id)
+        return write(
+            caller,
+            request,
+            idem,
+            body.model_dump(mode="json"),
+            lambda s: ledger.record_fill(
+                s, account_id, body.instrument, body.quantity, body.price, body.fee
+            ),
+        )
+
+    @app.put("/v1/market")
+    def put_market(
+        body: MarketIn, caller: Caller, request: Request, idem: IdemKey = None
+    ) -> JSONResponse:
+        """Put a whole market snapshot in force (admin or feed)."""
+        role(caller, "admin", "feed")
+        document = body.model_dump(mode="json", exclude_none=True)
+        return write(caller, request, idem, document, lambda s: ledger.set_market(s, document))
+
+    @app.get("/v1/accounts/{account_id}/margin")
+    def account_margin(
+        account_id: str,
+        caller: Caller,
+        model: Annotated[str, Query(min_length=1, max_length=64)] = DEFAULT_MODEL,
+    ) -> dict[str, Any]:
+        """``pmargin margin --json`` for this account at the market in force."""
+        may_see(caller, account_id)
+        return read(lambda s: ledger.account_margin(s, account_id, model))
+
+    @app.post("/v1/margin")
+    def stateless_margin(body: MarginIn, caller: Caller) -> dict[str, Any]:
+        """Margin a portfolio at a market (any key; nothing stored): ``pmargin margin --json``."""
+        market = body.market.model_dump(mode="json", exclude_none=True)
+        return margin_document(body.portfolio, market, body.model)
+
+    @app.get("/v1/events")
+    def events(
+        caller: Caller,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=EVENTS_PAGE)] = EVENTS_PAGE,
+    ) -> dict[str, Any]:
+        """List persisted events with ``seq > after`` in order (a trader: its account's)."""
+        role(caller, "admin", "trader")
+        account = caller.account_id if caller.role == "trader" else None
+        found = read(lambda s: {"events": ledger.events_after(s, after, account, limit)})
+        last = found["events"][-1]["seq"] if found["events"] else after
+        return found | {"last": last}
+
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    """Map every failure to a JSON error; nothing else ever leaves the server."""
+
+    async def api_error(_: Request, exc: Exception) -> Any:
+        assert isinstance(exc, _ApiError)
+        return _error(exc.status, exc.code, exc.reason, exc.field)
+
+    async def refused(_: Request, exc: Exception) -> Any:
+        assert isinstance(exc, ledger.RefusedError)
+        code = "not_found" if exc.status == 404 else "conflict"
+        return _error(exc.status, code, exc.reason, None, **exc.detail)
+
+    async def bad_input(_: Request, exc: Exception) -> Any:
+        assert isinstance(exc, InputError)
+        return _error(
+            422, "invalid", " ".join(exc.reason.split()), exc.field, value=str(exc.value)[:200]
+        )
+
+    async def pmargin_error(_: Request, exc: Exception) -> Any:
+        return _error(422, "invalid", " ".join(str(exc).split())[:500])
+
+    async def validation(_: Request, exc: Exception) -> Any:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body",)]
+        field = ".".join(loc) or None
+        return _error(422, "invalid", str(first.get("msg", "invalid")), field)
+
+    async def http_error(_: Request, exc: Exception) -> Any:
+        assert isinstance(exc, HTTPException)
+        return _error(exc.status_code, "http", str(exc.detail))
+
+    async def internal(_: Request, exc: Exception) -> Any:
+        return _error(500, "internal", "internal error")
+
+    handlers: dict[type[Exception], Callable[[Request, Exception], Awaitable[Any]]] = {
+        _ApiError: api_error,
+        ledger.RefusedError: refused,
+        InputError: bad_input,
+        PmarginError: pmargin_error,
+        RequestValidationError: validation,
+        HTTPException: http_error,
+        Exception: internal,
+    }
+    for kind, handler in handlers.items():
+        app.add_exception_handler(kind, handler)

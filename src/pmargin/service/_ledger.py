@@ -1,0 +1,338 @@
+"""The ledger: every write is one transaction that appends its event and updates the state.
+
+Balances and positions are the state; the ``events`` table is the append-only ledger they can
+be rebuilt from (:func:`rebuild`): every event that changes money carries the balance deltas
+it booked (``"balances": {asset: delta}``) and every fill the position it left
+(``"position": {instrument, quantity, avg_price}``), all as exact decimal strings. Money is
+conserved by construction: a balance changes only by an event's delta, so the balances equal
+the sum of the ledger's deltas (the test rebuilds and compares).
+
+Margin goes through the facade (:func:`pmargin.engine.margin_document`) on the account's
+portfolio-file form at the market in force; no maths here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pmargin.engine import DEFAULT_MODEL, book_fill, check_market_document, margin_document
+from pmargin.errors import PmarginError
+from pmargin.service._tables import (
+    AccountRow,
+    BalanceRow,
+    EventRow,
+    FillRow,
+    MarketRow,
+    PositionRow,
+)
+
+__all__ = [
+    "Holdings",
+    "RefusedError",
+    "account_document",
+    "account_margin",
+    "create_account",
+    "deposit",
+    "events_after",
+    "rebuild",
+    "record_fill",
+    "set_market",
+    "stored_holdings",
+    "withdraw",
+]
+
+_ZERO = Decimal(0)
+
+
+class RefusedError(PmarginError):
+    """A write the ledger refuses: the HTTP status, a one-line reason and its figures."""
+
+    def __init__(self, status: int, reason: str, detail: dict[str, Any] | None = None) -> None:
+        self.status = status
+        self.reason = reason
+        self.detail = detail or {}
+        super().__init__(reason)
+
+
+@dataclass
+class Holdings:
+    """Balances and positions of every account (exact decimals).
+
+    Attributes
+    ----------
+    balances
+        ``{account: {asset: amount}}`` (non-zero amounts only).
+    positions
+        ``{account: {instrument: (quantity in native units, avg_price)}}``.
+    """
+
+    balances: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    positions: dict[str, dict[str, tuple[Decimal, Decimal | None]]] = field(default_factory=dict)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _append(session: Session, kind: str, account_id: str | None, data: dict[str, Any]) -> int:
+    row = EventRow(kind=kind, account_id=account_id, time=_now(), data=json.dumps(data))
+    session.add(row)
+    session.flush()
+    return row.seq
+
+
+def _account(session: Session, account_id: str) -> AccountRow:
+    row = session.get(AccountRow, account_id)
+    if row is None:
+        raise RefusedError(404, f"account {account_id!r} not found")
+    return row
+
+
+def _credit(session: Session, account_id: str, asset: str, amount: Decimal) -> Decimal:
+    row = session.get(BalanceRow, (account_id, asset))
+    if row is None:
+        row = BalanceRow(account_id=account_id, asset=asset, amount=_ZERO)
+        session.add(row)
+    row.amount = row.amount + amount
+    return row.amount
+
+
+def create_account(session: Session, account_id: str) -> dict[str, Any]:
+    """Open an empty account (409 when the id exists); return its document."""
+    if session.get(AccountRow, account_id) is not None:
+        raise RefusedError(409, f"account {account_id!r} already exists")
+    seq = _append(session, "account_created", account_id, {})
+    session.add(AccountRow(id=account_id, created_seq=seq))
+    session.flush()
+    return account_document(session, account_id) | {"seq": seq}
+
+
+def account_document(session: Session, account_id: str) -> dict[str, Any]:
+    """Return the account in the portfolio-file form, amounts as exact decimal strings."""
+    _account(session, account_id)
+    balances = session.scalars(
+        select(BalanceRow).where(BalanceRow.account_id == account_id).order_by(BalanceRow.asset)
+    )
+    positions = session.scalars(
+        select(PositionRow)
+        .where(PositionRow.account_id == account_id)
+        .order_by(PositionRow.instrument)
+    )
+    return {
+        "id": account_id,
+        "balances": {b.asset: str(b.amount) for b in balances},
+        "positions": [
+            {
+                "instrument": p.instrument,
+                "quantity": str(p.quantity),
+                "unit": "native",
+                "avg_price": None if p.avg_price is None else str(p.avg_price),
+            }
+            for p in positions
+        ],
+    }
+
+
+def deposit(session: Session, account_id: str, asset: str, amount: Decimal) -> dict[str, Any]:
+    """Credit ``amount`` (> 0, asset units) to the account; return its document."""
+    _account(session, account_id)
+    seq = _append(
+        session, "deposit", account_id, {"asset": asset, "balances": {asset: str(amount)}}
+    )
+    _credit(session, account_id, asset, amount)
+    return account_document(session, account_id) | {"seq": seq}
+
+
+def withdraw(
+    session: Session, account_id: str, asset: str, amount: Decimal, model: str = DEFAULT_MODEL
+) -> dict[str, Any]:
+    """Debit ``amount`` (> 0) unless it overdraws the asset or leaves equity below IM (409).
+
+    An account holding positions or borrowing is margined after the withdrawal with ``model``
+    at the market in force (409 when there is none).
+    """
+    document = account_document(session, account_id)
+    held = Decimal(document["balances"].get(asset, "0"))
+    if held - amount < _ZERO:
+        raise RefusedError(
+            409,
+            f"withdrawal of {amount} {asset} exceeds the balance {held}",
+            {"asset": asset, "balance": str(held)},
+        )
+    after = dict(document["balances"]) | {asset: str(held - amount)}
+    borrowing = any(Decimal(v) < _ZERO for v in after.values())
+    if document["positions"] or borrowing:
+        margin = _margin(session, document | {"balances": after}, model)["accounts"][0]
+        if margin["equity"] < margin["initial_margin"]:
+            raise RefusedError(
+                409,
+                f"withdrawal of {amount} {asset} leaves equity below initial margin ({model})",
+                {k: margin[k] for k in ("equity", "initial_margin", "maintenance_margin")},
+            )
+    seq = _append(
+        session, "withdrawal", account_id, {"asset": asset, "balances": {asset: str(-amount)}}
+    )
+    _credit(session, account_id, asset, -amount)
+    return account_document(session, account_id) | {"seq": seq}
+
+
+def record_fill(
+    session: Session,
+    account_id: str,
+    instrument: str,
+    quantity: Decimal,
+    price: Decimal,
+    fee: Decimal,
+) -> dict[str, Any]:
+    """Book a fill (native units, the venue's price, a fee in the cash asset); return the doc."""
+    _account(session, account_id)
+    row = session.get(PositionRow, (account_id, instrument))
+    held = _ZERO if row is None else row.quantity
+    booked = book_fill(instrument, held, None if row is None else row.avg_price, quantity, price)
+    delta = booked.cash - fee
+    data = {
+        "instrument": instrument,
+        "quantity": str(quantity),
+        "price": str(price),
+        "fee": str(fee),
+        "balances": {booked.cash_asset: str(delta)} if delta != _ZERO else {},
+        "position": {
+            "instrument": instrument,
+            "quantity": str(booked.quantity),
+            "avg_price": None if booked.avg_price is None else str(booked.avg_price),
+        },
+    }
+    seq = _append(session, "fill", account_id, data)
+    if delta != _ZERO:
+        _credit(session, account_id, booked.cash_asset, delta)
+    if booked.quantity == _ZERO:
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        session.add(
+            PositionRow(
+                account_id=account_id,
+                instrument=instrument,
+                quantity=booked.quantity,
+                avg_price=booked.avg_price,
+            )
+        )
+    else:
+        row.quantity, row.avg_price = booked.quantity, booked.avg_price
+    session.add(
+        FillRow(
+            account_id=account_id,
+            instrument=instrument,
+            quantity=quantity,
+            price=price,
+            fee=fee,
+            seq=seq,
+        )
+    )
+    session.flush()
+    return account_document(session, account_id) | {"seq": seq}
+
+
+def set_market(session: Session, document: dict[str, Any]) -> dict[str, Any]:
+    """Validate a market-file document and put it in force; return its timestamp and seq."""
+    snapshot = check_market_document(document)
+    timestamp = snapshot.timestamp.isoformat()
+    seq = _append(session, "market", None, {"timestamp": timestamp})
+    row = session.get(MarketRow, 1)
+    if row is None:
+        session.add(MarketRow(id=1, document=json.dumps(document), seq=seq))
+    else:
+        row.document, row.seq = json.dumps(document), seq
+    return {"timestamp": timestamp, "seq": seq}
+
+
+def account_margin(session: Session, account_id: str, model: str) -> dict[str, Any]:
+    """Return ``pmargin margin --json`` for the one account at the market in force."""
+    return _margin(session, account_document(session, account_id), model)
+
+
+def _margin(session: Session, document: dict[str, Any], model: str) -> dict[str, Any]:
+    market = session.get(MarketRow, 1)
+    if market is None:
+        raise RefusedError(409, "no market in force: PUT /v1/market first")
+    portfolio = {
+        "id": document["id"],
+        "balances": {k: float(v) for k, v in document["balances"].items()},
+        "positions": [
+            {"instrument": p["instrument"], "quantity": float(p["quantity"]), "unit": "native"}
+            | ({} if p["avg_price"] is None else {"avg_price": float(p["avg_price"])})
+            for p in document["positions"]
+        ],
+    }
+    return margin_document(portfolio, json.loads(market.document), model)
+
+
+def events_after(
+    session: Session, after: int, account_id: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Return up to ``limit`` events with ``seq > after`` in order (one account's, or all)."""
+    query = select(EventRow).where(EventRow.seq > after)
+    if account_id is not None:
+        query = query.where(EventRow.account_id == account_id)
+    rows = session.scalars(query.order_by(EventRow.seq).limit(limit))
+    return [
+        {
+            "seq": r.seq,
+            "kind": r.kind,
+            "account": r.account_id,
+            "time": r.time,
+            "data": json.loads(r.data),
+        }
+        for r in rows
+    ]
+
+
+def stored_holdings(session: Session) -> Holdings:
+    """Read the balances and positions tables (zero balances left out)."""
+    held = Holdings()
+    for b in session.scalars(select(BalanceRow)):
+        if b.amount != _ZERO:
+            held.balances.setdefault(b.account_id, {})[b.asset] = b.amount
+    for p in session.scalars(select(PositionRow)):
+        held.positions.setdefault(p.account_id, {})[p.instrument] = (p.quantity, p.avg_price)
+    return held
+
+
+def rebuild(session: Session) -> Holdings:
+    """Rebuild balances and positions from the events alone (the ledger's own twin).
+
+    Balances are the sum of every event's deltas; a position is the last one a fill left
+    (dropped at 0). Equal to :func:`stored_holdings` on a consistent store.
+    """
+    held = Holdings()
+    for event in session.scalars(select(EventRow).order_by(EventRow.seq)):
+        data = json.loads(event.data)
+        account = event.account_id or ""
+        for asset, delta in data.get("balances", {}).items():
+            balances = held.balances.setdefault(account, {})
+            balances[asset] = balances.get(asset, _ZERO) + Decimal(delta)
+        position = data.get("position")
+        if position is not None:
+            positions = held.positions.setdefault(account, {})
+            quantity = Decimal(position["quantity"])
+            if quantity == _ZERO:
+                positions.pop(position["instrument"], None)
+            else:
+                avg = position["avg_price"]
+                positions[position["instrument"]] = (
+                    quantity,
+                    None if avg is None else Decimal(avg),
+                )
+    held.balances = {
+        a: {k: v for k, v in b.items() if v != _ZERO} for a, b in held.balances.items()
+    }
+    held.balances = {a: b for a, b in held.balances.items() if b}
+    held.positions = {a: p for a, p in held.positions.items() if p}
+    return held
