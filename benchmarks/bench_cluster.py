@@ -15,19 +15,21 @@ reported. Also reported: bytes sent per block (its rows: ids, quantities, balanc
 unrealised P&L, pickled) and once per worker (resolved instruments, assets, market), and
 bytes back per block (the block's results). On a 2-core machine shared with other work, the
 2-worker figure is a floor on what 2 free cores give. ``PMARGIN_BENCH_CLUSTER_ACCOUNTS`` sets
-the size.
+the size. Last, the growth of the 2-worker margin's wall time in accounts (``GROWTH_ACCOUNTS``
+under ``GROWTH_MODEL``, best of 2 wall-clock runs after a warm one).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 import cloudpickle
 import numpy as np
 from scipy import sparse
 
-from benchmarks._common import Row
+from benchmarks._common import Row, growth
 from pmargin.book import BookArrangement, arrange
 from pmargin.engine import example_inputs
 from pmargin.engine._cluster import Cluster, book_rows, margin_shards, rows_book
@@ -37,6 +39,8 @@ ACCOUNTS = int(os.environ.get("PMARGIN_BENCH_CLUSTER_ACCOUNTS", "262144"))
 BASE_ACCOUNTS = 2_048
 MODELS = ("deribit", "standard")
 REPEATS = 2
+GROWTH_ACCOUNTS = (32_768, 65_536, 131_072)  # two blocks each on local:2
+GROWTH_MODEL = "deribit"
 
 
 def tiled_book(n_accounts: int) -> BookArrangement:
@@ -104,6 +108,8 @@ def run() -> list[Row]:
                 if workers == 2:
                     note += f"; x{timings[(name, 1)] / seconds:.2f} vs local:1"
                 rows.append(Row(f"cluster {name}", f"local:{workers}", ACCOUNTS, seconds, note))
+            if workers == 2:
+                rows.append(_growth(cluster, GROWTH_MODEL, models[GROWTH_MODEL]))
     block = blocks[0]  # the first block of the 2-worker run
     sent = len(cloudpickle.dumps(book_rows(book, block)))
     shared = len(cloudpickle.dumps((book.resolved, book.assets, book.market)))
@@ -118,6 +124,19 @@ def run() -> list[Row]:
     )
     rows.append(Row("cluster bytes", "per block", int(block.size), 1.0, note))
     return rows
+
+
+def _growth(cluster: Cluster, name: str, model: object) -> Row:
+    """``local:2`` margin's wall seconds in accounts (the workers' CPU is not this process's)."""
+
+    def job(n: int) -> Callable[[], object]:
+        book = tiled_book(n)
+        return lambda: _one(cluster, book, name, model)
+
+    return growth(
+        f"cluster {name}", "accounts (local:2)", GROWTH_ACCOUNTS, job, repeats=2,
+        clock=time.perf_counter, context="wall clock, best of 2 after a warm run",
+    )  # fmt: skip
 
 
 def _one(cluster: Cluster, book: BookArrangement, name: str, model: object) -> object:
