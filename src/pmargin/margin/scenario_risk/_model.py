@@ -34,7 +34,13 @@ from pmargin.errors import InputError
 from pmargin.history import PriceHistory
 from pmargin.margin._capabilities import Capabilities
 from pmargin.margin._result import MarginResult, RiskUnitMargin
-from pmargin.margin._scenario_margin import UnitPositions, proportional_scale, worst_loss
+from pmargin.margin._scenario_margin import UnitPositions, proportional_scale
+from pmargin.margin.scenario_risk._fused import (
+    measure_stage,
+    measure_stage_reference,
+    tail_stage,
+    tail_stage_reference,
+)
 from pmargin.margin.scenario_risk._incremental import ScenarioRiskIncremental
 from pmargin.margin.scenario_risk._params import ApcMethod, ScenarioRiskParams
 from pmargin.margin.scenario_risk._precompute import (
@@ -44,11 +50,7 @@ from pmargin.margin.scenario_risk._precompute import (
     market_scenarios_reference,
 )
 from pmargin.margin.scenario_risk._sources import JointScenarios
-from pmargin.margin.scenario_risk._tail import (
-    AccountTail,
-    account_tail,
-    tail_measure,
-)
+from pmargin.margin.scenario_risk._tail import AccountTail
 from pmargin.market import MarketSnapshot
 from pmargin.risk import instrument_pnl, settlement_to_usd
 from pmargin.scenarios import instrument_rows
@@ -59,9 +61,6 @@ __all__ = ["COMPONENTS", "ScenarioRiskModel"]
 
 COMPONENTS = ("correlation_stress", "apc")
 """Component names besides the measure's own (``"es"`` or ``"var"``), USD each."""
-
-_CHUNK_CELLS = 20_000_000
-"""Accounts x scenarios cells per chunk when only a measure is needed (160 MB of float64)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +117,11 @@ class ScenarioRiskModel:
     ) -> MarginResult:
         """Margin every account of ``book`` at its market.
 
+        The aggregation and reduce stages run fused per block of accounts
+        (:func:`~pmargin.margin.scenario_risk._fused.tail_stage`, compiled with numba when
+        available): :meth:`compute_reference` is the whole-book twin (same result; the
+        stressed and floor sets' measures within ``k x 2**-52`` of their tail's largest loss).
+
         Parameters
         ----------
         book
@@ -142,6 +146,26 @@ class ScenarioRiskModel:
             balance whose underlying the model's history lacks (naming it), a history that
             ends too long before the market timestamp.
         """
+        return self._compute(book, scenarios, reference=False)
+
+    def compute_reference(
+        self,
+        book: BookArrangement,
+        scenarios: MarketScenarios | None = None,
+    ) -> MarginResult:
+        """Margin every account as :meth:`compute` does, from the dense ``(n, S)`` P&L matrix.
+
+        The reference twin of :meth:`compute` (the previous implementation): the whole book's
+        scenario P&L at once, then its tail (:func:`~._fused.tail_stage_reference`), and the
+        stressed and floor sets' measures by SciPy products and partitions
+        (:func:`~._fused.measure_stage_reference`). Same parameters, returns and errors.
+        """
+        return self._compute(book, scenarios, reference=True)
+
+    def _compute(
+        self, book: BookArrangement, scenarios: MarketScenarios | None, *, reference: bool
+    ) -> MarginResult:
+        """:meth:`compute` (``reference=False``) or :meth:`compute_reference`."""
         market = book.market
         p = self.params
         n_acc = book.shape[0]
@@ -157,28 +181,41 @@ class ScenarioRiskModel:
         store = scenarios.rows
         keys = store.signatures(book.resolved) if store is not None else []
         base = self._revalue(book.resolved, sets.base, moving, store, 0, keys)
-        # scenario P&L, then reduce: the tail measure and its tail scenarios
-        pnl = self._account_pnl(quantity, exposure, base, slice(0, n_acc))
-        weights = sets.base.weights
-        tail = account_tail(pnl, p.confidence, weights, p.measure.value, p.boundary)
+        # scenario P&L, then reduce: the tail measure, its tail scenarios and each position's
+        # loss over them (fused per block of accounts, or the dense twin)
+        stage = tail_stage_reference if reference else tail_stage
+        fused = stage(
+            quantity,
+            exposure,
+            base.unit_pnl,
+            base.balance_move,
+            sets.base.weights,
+            p.confidence,
+            p.measure.value,
+            p.boundary,
+        )
+        tail, pnl = fused.tail, fused.pnl
+        assert pnl is not None  # kept: the result carries it
         measure = np.maximum(tail.measure, 0.0)
 
         # charges: correlation stress and anti-procyclicality
         stressed = np.zeros(n_acc)
         for tag, (_, source) in enumerate(sets.stressed, start=1):
             revalued = self._revalue(book.resolved, source, moving, store, tag, keys)
-            other = self._measure(quantity, exposure, revalued, source)
+            other = self._measure(quantity, exposure, revalued, source, reference)
             stressed = np.maximum(stressed, other)
         floor_margin = None
         if p.apc_method is ApcMethod.FLOOR and sets.floor is not None:
             revalued = self._revalue(book.resolved, sets.floor, moving, store, -1, keys)
-            floor_margin = self._measure(quantity, exposure, revalued, sets.floor)
+            floor_margin = self._measure(quantity, exposure, revalued, sets.floor, reference)
         correlation_stress, apc, im, mm = self.charges(measure, stressed, floor_margin)
 
         # attribution: Euler shares over each account's tail, scaled to IM
         positions = UnitPositions.whole(quantity)
-        contribution, im_other = self._attribution(positions, exposure, base, tail, im)
-        _, worst = worst_loss(pnl)
+        contribution, im_other = self._attribution(
+            positions, exposure, base, tail, fused.entry_loss, im
+        )
+        worst = fused.worst
         held = positions.held | np.any(exposure != 0.0, axis=1)
         unit = RiskUnitMargin(
             underlying="*",
@@ -297,36 +334,27 @@ class ScenarioRiskModel:
         spot = source.spot_multiplier[instrument_rows(source.names, resolved)]
         return np.ascontiguousarray(settlement_to_usd(resolved, raw, spot))
 
-    @staticmethod
-    def _account_pnl(
-        quantity: Any, exposure: FloatArray, rev: _Revalued, rows: slice
-    ) -> FloatArray:
-        """Account USD P&L ``quantity @ unit_pnl + exposure @ balance_move`` for ``rows``."""
-        whole = rows.start == 0 and rows.stop == quantity.shape[0]
-        part = quantity if whole else quantity[rows]  # the same entries either way
-        pnl = np.asarray(part @ rev.unit_pnl, dtype=np.float64)
-        if exposure.shape[1]:
-            pnl += exposure[rows] @ rev.balance_move
-        return pnl
-
     def _measure(
         self,
         quantity: Any,
         exposure: FloatArray,
         rev: _Revalued,
         source: JointScenarios,
+        reference: bool,
     ) -> FloatArray:
-        """``max(0, measure)`` per account under ``source`` (revalued), accounts in chunks."""
+        """``max(0, measure)`` per account under ``source`` (revalued), fused per block."""
         p = self.params
-        n_acc = quantity.shape[0]
-        out = np.zeros(n_acc)
-        step = max(1, _CHUNK_CELLS // max(1, rev.unit_pnl.shape[1]))
-        for start in range(0, n_acc, step):
-            rows = slice(start, min(n_acc, start + step))
-            pnl = self._account_pnl(quantity, exposure, rev, rows)
-            value = tail_measure(pnl, p.confidence, source.weights, p.measure.value, p.boundary)
-            out[rows] = np.maximum(value, 0.0)
-        return out
+        stage = measure_stage_reference if reference else measure_stage
+        return stage(
+            quantity,
+            exposure,
+            rev.unit_pnl,
+            rev.balance_move,
+            source.weights,
+            p.confidence,
+            p.measure.value,
+            p.boundary,
+        )
 
     def charges(
         self, measure: FloatArray, stressed: FloatArray, floor: FloatArray | None
@@ -372,18 +400,20 @@ class ScenarioRiskModel:
         exposure: FloatArray,
         rev: _Revalued,
         tail: AccountTail,
+        entry_loss: FloatArray,
         im: FloatArray,
     ) -> tuple[Any, FloatArray]:
         """Euler contributions scaled pro rata to IM; the balances' share goes to im_other.
 
-        Each position's Euler contribution is its loss averaged over its account's tail
-        (:meth:`~pmargin.margin._scenario_margin.UnitPositions.tail_loss`). Where the measure is
+        Each position's Euler contribution is its loss averaged over its account's tail,
+        ``entry_loss`` (shape ``(n_entries,)``, :meth:`UnitPositions.tail_loss`, from the fused
+        stage). Where the measure is
         > 0, every contribution (positions and balances) is multiplied by ``IM / measure``, so
         the add-ons are spread in proportion to the Euler contributions. Where it is <= 0 (no
         tail loss) positions get 0 and the add-ons (if any) go to ``im_other``.
         """
         n_acc = positions.block.shape[0]
-        values = positions.tail_loss(rev.unit_pnl, tail.index, tail.weight)
+        values = entry_loss
         balance = np.zeros(n_acc)
         if exposure.shape[1]:
             # (n_moving, n_acc, K): each coin's move in each account's tail scenarios

@@ -26,11 +26,13 @@ from pmargin._typing import FloatArray, IntArray
 __all__ = [
     "AccountTail",
     "account_tail",
+    "equal_tail",
     "smallest",
     "smallest_reference",
     "tail_count",
     "tail_measure",
     "tail_measure_of_smallest",
+    "tail_of",
 ]
 
 _LEVEL_TOLERANCE = 1e-9
@@ -92,23 +94,58 @@ def account_tail(
         Tail columns, weights and the measure per account. Ties in P&L are ordered as a
         stable sort orders them (the earlier scenario ranks worse), as in :mod:`pmargin.risk`.
     """
-    n_acc, n = pnl.shape
+    n = pnl.shape[1]
     w = np.asarray(weights, dtype=np.float64)
     if not np.all(w == w[0]):
         order = np.argsort(pnl, axis=1, kind="stable")
         index, weight = _weighted_tail(order, w, level, measure, boundary)
     else:
-        k = tail_count(n, level)
-        worst = _k_worst(pnl, k)
-        if measure == "var":
-            index = worst[:, k - 1 : k]
-            weight = np.ones((n_acc, 1))
-        else:
-            index = worst
-            weight = np.ones((n_acc, k))
-            if boundary == "split":
-                weight[:, k - 1] = np.clip((1.0 - level) * n - (k - 1), 0.0, 1.0)
-            weight /= weight.sum(axis=1, keepdims=True)
+        index, weight = equal_tail(_k_worst(pnl, tail_count(n, level)), n, level, measure, boundary)
+    return tail_of(pnl, index, weight)
+
+
+def equal_tail(
+    worst: IntArray, n: int, level: float, measure: str, boundary: str = "whole"
+) -> tuple[IntArray, FloatArray]:
+    """Tail columns and weights of equally weighted scenarios from each row's worst columns.
+
+    Parameters
+    ----------
+    worst
+        Shape ``(n_accounts, k)`` with ``k = tail_count(n, level)``: each row's ``k`` worst
+        columns, worst first (ties as a stable sort ranks them).
+    n
+        Scenarios per row.
+    level, measure, boundary
+        As :func:`account_tail`.
+
+    Returns
+    -------
+    index
+        Shape ``(n_accounts, K)``, C-contiguous int64: ``worst`` for ES, its last column
+        for VaR (``K = 1``).
+    weight
+        Shape ``(n_accounts, K)``: the normalised weights (each row summing to 1).
+    """
+    n_acc, k = worst.shape
+    if measure == "var":
+        index = worst[:, k - 1 : k]
+        weight = np.ones((n_acc, 1))
+    else:
+        index = worst
+        weight = np.ones((n_acc, k))
+        if boundary == "split":
+            weight[:, k - 1] = np.clip((1.0 - level) * n - (k - 1), 0.0, 1.0)
+        weight /= weight.sum(axis=1, keepdims=True)
+    return np.ascontiguousarray(index, dtype=np.int64), weight
+
+
+def tail_of(pnl: FloatArray, index: IntArray, weight: FloatArray) -> AccountTail:
+    """Return the :class:`AccountTail` of ``pnl`` (``(n, n_scenarios)``, USD) at given columns.
+
+    ``index`` and ``weight``: shape ``(n_accounts, K)``; the measure is
+    ``-sum_k weight x pnl[a, index[a, k]]``.
+    """
     index = np.ascontiguousarray(index, dtype=np.int64)
     values = np.take_along_axis(pnl, index, axis=1)
     return AccountTail(index, weight, -np.sum(weight * values, axis=1))
