@@ -22,6 +22,7 @@ is OKX's own. See docs/margin-okx.md and ``methodologies/okx.toml``.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -146,7 +147,23 @@ class OkxModel:
             MR8 is enabled and an account borrows, one more unit ``"*"`` with components
             ``borrowed``, ``mr8`` (its MM) and ``mr8_imr`` (its IM). Position contributions
             plus ``im_other`` (the borrowing IMR) add up to IM per account.
+
+        Each unit's columns are taken out of the book once and its scenario, basis, rate and
+        expiry-bucket P&L come from one sparse product (the columns of one matrix: each is summed
+        exactly as alone, so the same bits as :meth:`compute_reference`, tested).
         """
+        return self._compute(book, fused=True)
+
+    def compute_reference(self, book: BookArrangement) -> MarginResult:
+        """Margin every account as :meth:`compute` does: its reference twin (same bits).
+
+        Each ingredient's P&L by its own column selection and sparse product
+        (:func:`~pmargin.margin._scenario_margin.unit_pnl`).
+        """
+        return self._compute(book, fused=False)
+
+    def _compute(self, book: BookArrangement, *, fused: bool) -> MarginResult:
+        """:meth:`compute` (``fused``) or :meth:`compute_reference`."""
         market = book.market
         n_accounts, n_inst = book.shape
         quantity = sparse.csr_array(book.quantity)
@@ -154,7 +171,7 @@ class OkxModel:
         units: list[RiskUnitMargin] = []
         parts: list[tuple[IntArray, Any]] = []
         for underlying, columns in group_columns(book.instruments, lambda i: i.underlying).items():
-            unit, contribution = self._unit(underlying, columns, quantity, matrices)
+            unit, contribution = self._unit(underlying, columns, quantity, matrices, fused=fused)
             units.append(unit)
             parts.append((columns, contribution))
         contribution = scatter_columns(parts, (n_accounts, n_inst))
@@ -301,30 +318,39 @@ class OkxModel:
     # -- one risk unit -------------------------------------------------------------------------
 
     def _unit(
-        self, underlying: str, columns: IntArray, quantity: Any, m: _Matrices
+        self, underlying: str, columns: IntArray, quantity: Any, m: _Matrices, *, fused: bool
     ) -> tuple[RiskUnitMargin, Any]:
         p = self.params
         positions = UnitPositions.of(quantity, columns)
         q = positions.quantity
 
-        # reduce: worst loss (first column on ties) and binding column of each matrix
         scen = m.scenario[columns]
-        pnl = unit_pnl(quantity, columns, scen)
+        basis = m.basis[columns]
+        rate = m.rate[columns]
+        bucket = m.expiry_bucket[columns]
+        used = np.unique(bucket[bucket >= 0])
+        one_hot = (bucket[:, np.newaxis] == used[np.newaxis, :]) * m.vol_span[columns, None]
+        if fused:  # one product of the unit's block; each column summed as alone
+            ingredients = (scen, basis, rate, one_hot)
+            whole = np.asarray(positions.block @ np.hstack(ingredients), dtype=np.float64)
+            edges = np.cumsum([0, *(x.shape[1] for x in ingredients)])
+            pnl, basis_pnl, rate_pnl, bucket_pnl = (
+                whole[:, a:b] for a, b in itertools.pairwise(edges.tolist())
+            )
+        else:
+            pnl = unit_pnl(quantity, columns, scen)
+            basis_pnl = unit_pnl(quantity, columns, basis)
+            rate_pnl = unit_pnl(quantity, columns, rate)
+            bucket_pnl = unit_pnl(quantity, columns, one_hot)
+
+        # reduce: worst loss (first column on ties) and binding column of each matrix
         n1 = m.n_mr1
         mr1, _ = worst_loss(pnl[:, :n1])
         mr2, _ = worst_loss(pnl[:, n1 : n1 + 1])
         mr6, _ = worst_loss(pnl[:, n1 + 1 :])
         worst, binding = worst_loss(pnl)
-
-        basis = m.basis[columns]
-        mr4, basis_binding = worst_loss(unit_pnl(quantity, columns, basis))
-        rate = m.rate[columns]
-        mr5, rate_binding = worst_loss(unit_pnl(quantity, columns, rate))
-
-        bucket = m.expiry_bucket[columns]
-        used = np.unique(bucket[bucket >= 0])
-        one_hot = (bucket[:, np.newaxis] == used[np.newaxis, :]) * m.vol_span[columns, None]
-        bucket_pnl = unit_pnl(quantity, columns, one_hot)
+        mr4, basis_binding = worst_loss(basis_pnl)
+        mr5, rate_binding = worst_loss(rate_pnl)
         mr3 = term_structure_charge(bucket_pnl)
 
         mr7_rate = m.mr7_rate[columns]
