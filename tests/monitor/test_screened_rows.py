@@ -2,7 +2,8 @@
 
 Accounts here hold one underlying each (with its coin as collateral), some hold nothing at
 all; a BTC tick must re-margin only the BTC holders, and every figure (equity, IM, MM, status)
-must stay the full recompute's after updates of either underlying.
+must stay the full recompute's after updates of either underlying. The rebase the blocks use (only
+the futures entries touched) equals its reference twin bit for bit.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from _fixtures import FUTURES, UNIVERSE_PLUS, market
 
 from pmargin.book import BookArrangement, arrange, portfolio_from_dict
 from pmargin.margin import get_model
-from pmargin.market import MarketSnapshot
+from pmargin.market import Mark, MarketSnapshot
 from pmargin.monitor import MarketUpdate, MarkTick, Monitor
 
 
@@ -91,3 +92,30 @@ def test_ticks_remargin_the_holders_only(name: str) -> None:
         monitor.apply(update)
         assert monitor.last_recomputed == (code,)
         _assert_matches_full(monitor)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_rebased_equals_its_reference_bit_for_bit(seed: int) -> None:
+    """The monitor's rebase (futures entries only, index arrays shared) == the full twin."""
+    snapshot, book = _book(seed, 30)
+    rng = np.random.default_rng(seed)
+    marks = {
+        s: MarkTick(price=m.price * float(rng.uniform(0.9, 1.1)))
+        for s, m in snapshot.marks.items()
+        if s in FUTURES and m.price is not None
+    }
+    moved = snapshot.with_updates(
+        index={c: snapshot.index[c] * float(rng.uniform(0.9, 1.1)) for c in ("BTC", "ETH")},
+        marks={s: Mark(price=t.price) for s, t in marks.items()},
+    )
+    btc = [j for j, i in enumerate(book.instruments) if i.underlying == "BTC"]
+    for start in (book, book.take_columns(btc, ("BTC",)), book.take_accounts([0, 3, 5])):
+        for _ in range(2):  # the second call reads the cached futures entries
+            fast, reference = start.rebased(moved), start.rebased_reference(moved)
+            for a, b in (
+                (fast.quantity, reference.quantity),
+                (fast.unrealised, reference.unrealised),
+            ):
+                np.testing.assert_array_equal(a.toarray(), b.toarray(), strict=True)
+            np.testing.assert_array_equal(fast.quantity.data, reference.quantity.data)
+            np.testing.assert_array_equal(fast.quantity.indices, reference.quantity.indices)

@@ -487,11 +487,38 @@ class BookArrangement:
         self._ordinary("rebased")
         if resolved is None:
             resolved = resolve_instruments(self.instruments, market)
-        f0 = self.resolved.underlying_price
-        f = resolved.underlying_price
-        futures = resolved.terms.is_futures_style
-        scale = base_units_at_price(f, f0, futures & resolved.is_inverse)
-        drift = np.where(futures, delta_one_pnl(f, f0, resolved.is_inverse), 0.0)
+        q0 = sparse.csr_array(self.quantity)
+        entries = self._futures_entries(q0)
+        if entries is None:  # not canonical: duplicates or unsorted columns
+            return self.rebased_reference(market, resolved)
+        scale, drift = self._rebase_factors(resolved)
+        at, rows, columns = entries
+        data = q0.data.copy()
+        data[at] *= scale[columns]  # scale is 1 off inverse futures: the same bits
+        quantity = sparse.csr_array((data, q0.indices, q0.indptr), shape=q0.shape)
+        moved = sparse.csr_array((q0.data[at] * drift[columns], (rows, columns)), shape=q0.shape)
+        return BookArrangement(
+            account_ids=self.account_ids,
+            resolved=resolved,
+            quantity=quantity,
+            assets=self.assets,
+            balances=self.balances,
+            unrealised=sparse.csr_array(self.unrealised + moved),
+            market=market,
+        )
+
+    def rebased_reference(
+        self, market: MarketSnapshot, resolved: ResolvedInstruments | None = None
+    ) -> BookArrangement:
+        """:meth:`rebased` over every stored entry (the twin; equal bit for bit).
+
+        :meth:`rebased` touches only the futures and perpetual entries (found once per book)
+        and shares the quantity's index arrays (a canonical CSR, never changed in place).
+        """
+        self._ordinary("rebased")
+        if resolved is None:
+            resolved = resolve_instruments(self.instruments, market)
+        scale, drift = self._rebase_factors(resolved)
         q0 = sparse.csr_array(self.quantity)
         columns = q0.indices
         quantity = _with_data(q0, q0.data * scale[columns])
@@ -505,6 +532,34 @@ class BookArrangement:
             unrealised=unrealised,
             market=market,
         )
+
+    def _rebase_factors(self, resolved: ResolvedInstruments) -> tuple[FloatArray, FloatArray]:
+        """Per column, shape ``(n_instruments,)``: base-unit scale and futures P&L per unit."""
+        f0 = self.resolved.underlying_price
+        f = resolved.underlying_price
+        futures = resolved.terms.is_futures_style
+        scale = base_units_at_price(f, f0, futures & resolved.is_inverse)
+        drift = np.where(futures, delta_one_pnl(f, f0, resolved.is_inverse), 0.0)
+        return scale, drift
+
+    def _futures_entries(self, q0: Any) -> tuple[IntArray, IntArray, IntArray] | None:
+        """Return the stored entries of ``q0`` (the quantity) in futures and perpetual columns.
+
+        ``(at, rows, columns)``, int64 of shape ``(k,)``: positions in ``q0.data``, their rows
+        and columns; ``None`` when ``q0`` is not in canonical CSR form. Computed once per book
+        (cached).
+        """
+        if "futures_entries" in self._cache:
+            cached: tuple[IntArray, IntArray, IntArray] | None = self._cache["futures_entries"]
+            return cached
+        found = None
+        if q0.has_canonical_format:
+            columns = q0.indices.astype(np.int64)
+            at = np.flatnonzero(self.resolved.terms.is_futures_style[columns]).astype(np.int64)
+            rows = np.repeat(np.arange(q0.shape[0], dtype=np.int64), np.diff(q0.indptr))
+            found = (at, rows[at], columns[at])
+        self._cache["futures_entries"] = found
+        return found
 
     def moved(self, moves: Mapping[str, float], vol_beta: float = 0.0) -> BookArrangement:
         """Return the book after relative moves of its underlyings' prices.
