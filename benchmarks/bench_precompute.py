@@ -18,8 +18,9 @@ close) are reused. The two paths are
 asserted to give the same bits (IM, MM, components, scenario P&L) before anything is reported.
 Last, the growth of ``pmargin-es``'s ``compute`` in scenarios (``GROWTH_SCENARIOS`` days of
 lookback, one scenario each) on ``bench_margin``'s array-built book of ``GROWTH_ACCOUNTS``
-accounts. Needs the shared data folder (``$PMARGIN_SHARED_DATA``); without it the benchmark
-prints a note and returns no row.
+accounts (its instrument rows are revalued once per market while instruments x scenarios fit
+``ROW_CELLS``, at every call past it: the exponent includes that step). Needs the shared data
+folder (``$PMARGIN_SHARED_DATA``); without it the benchmark prints a note and returns no row.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from pmargin.book import BookArrangement, Portfolio, arrange, example_portfolio
 from pmargin.errors import InputError
 from pmargin.margin import MarginResult, get_model
 from pmargin.margin.scenario_risk import ScenarioRiskModel
+from pmargin.margin.scenario_risk._precompute import ROW_CELLS
 from pmargin.market import MarketSnapshot, load_market
 
 MODELS = ("pmargin-es", "pmargin-var", "pmargin-mc")
@@ -168,5 +170,9 @@ def _scenario_growth(market: MarketSnapshot) -> Row:
         model = es_model(n)
         return lambda: model.compute(book)
 
-    context = f"{GROWTH_ACCOUNTS:,} accounts x ~20 positions"
+    cells = ROW_CELLS // book.shape[1]
+    context = (
+        f"{GROWTH_ACCOUNTS:,} accounts x ~20 positions over {book.shape[1]:,} instruments; "
+        f"revalued rows cached up to {cells:,} scenarios (ROW_CELLS), revalued each call past it"
+    )
     return growth("scenario risk pmargin-es", "scenarios", GROWTH_SCENARIOS, job, context=context)
