@@ -14,6 +14,7 @@ from typing import Any
 
 from pmargin.book import LedgerFill, ledger_fill, portfolio_from_dict
 from pmargin.engine._margin import margin_report
+from pmargin.errors import InputError
 from pmargin.instruments import parse_symbol
 from pmargin.market import MarketSnapshot, market_from_dict
 
@@ -84,4 +85,8 @@ def book_fill(
     InputError
         An unknown symbol, a zero quantity or a bad price.
     """
-    return ledger_fill(parse_symbol(symbol), held, avg_price, quantity, price)
+    try:
+        instrument = parse_symbol(symbol)
+    except InputError as err:
+        raise InputError("instrument", err.value, err.reason) from None
+    return ledger_fill(instrument, held, avg_price, quantity, price)
