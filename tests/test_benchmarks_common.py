@@ -59,3 +59,20 @@ def test_growth_times_each_size_on_the_given_clock() -> None:
     assert row.note.startswith("exponent 1.50 +- 0.00 in accounts (4: 8 s, 16: 64 s, 64: 512 s)")
     with pytest.raises(ValueError, match="three sizes"):
         growth("demo", "accounts", [4, 16], setup)
+
+
+def test_growth_error_is_the_fit_standard_error() -> None:
+    # Points off one power law: the note's +- is the slope's standard error (numpy's scaled cov).
+    sizes, times = [10, 20, 40, 80], [1.0, 3.0, 3.5, 9.0]
+    now = [0.0]
+
+    def setup(size: int):  # type: ignore[no-untyped-def]
+        def job() -> None:
+            now[0] += times[sizes.index(size)]
+
+        return job
+
+    row = growth("demo", "steps", sizes, setup, repeats=1, clock=lambda: now[0])
+    slope, cov = np.polyfit(np.log(sizes), np.log(times), 1, cov=True)
+    assert row.note.startswith(f"exponent {slope[0]:.2f} +- {np.sqrt(cov[0, 0]):.2f} in steps")
+    assert np.sqrt(cov[0, 0]) > 0.05
