@@ -79,13 +79,11 @@ def _update(monitor: Monitor, underlying: str, k: int, rng: np.random.Generator)
 def _check(monitor: Monitor) -> None:
     """The monitor's figures are the full recompute's (raises otherwise)."""
     full = monitor.full_recompute()
-    for mine, theirs in (
-        (monitor.equity, full.equity),
-        (monitor.initial_margin, full.initial_margin),
-        (monitor.maintenance_margin, full.maintenance_margin),
-    ):
-        np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-6)
-    assert [s.value for s in monitor.status] == list(full.status)
+    for name in ("equity", "initial_margin", "maintenance_margin"):
+        mine, theirs = getattr(monitor, name), getattr(full, name)
+        np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-6, err_msg=name)
+    if [s.value for s in monitor.status] != list(full.status):
+        raise AssertionError("statuses differ from the full recompute")
 
 
 def _best(func: object, repeats: int = 3) -> float:

@@ -10,6 +10,7 @@ from _books import MARKET_DATA, UNIVERSE
 
 from pmargin.book import Portfolio, portfolio_from_dict
 from pmargin.market import MarketSnapshot, market_from_dict
+from pmargin.monitor import Monitor
 
 T0 = "2024-11-27T08:00:00Z"
 
@@ -74,3 +75,15 @@ def portfolio(seed: int, n_accounts: int) -> Portfolio:
         }
         accounts.append({"id": f"acct-{a}", "balances": balances, "positions": positions})
     return portfolio_from_dict({"accounts": accounts})
+
+
+def assert_matches_full(monitor: Monitor) -> None:
+    """The monitor's equity, IM, MM (rtol 1e-9) and statuses are its full recompute's."""
+    full = monitor.full_recompute()
+    for mine, theirs in (
+        (monitor.equity, full.equity),
+        (monitor.initial_margin, full.initial_margin),
+        (monitor.maintenance_margin, full.maintenance_margin),
+    ):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-6)
+    assert [s.value for s in monitor.status] == list(full.status)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from _fixtures import T0, market, portfolio
+from _fixtures import T0, assert_matches_full, market, portfolio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,14 +23,6 @@ MODELS = ("standard", "deribit", "deribit-cross")
 
 def _close(a: np.ndarray, b: np.ndarray) -> None:
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-6)
-
-
-def _assert_matches_full(monitor: Monitor) -> None:
-    full = monitor.full_recompute()
-    _close(monitor.equity, full.equity)
-    _close(monitor.initial_margin, full.initial_margin)
-    _close(monitor.maintenance_margin, full.maintenance_margin)
-    assert [s.value for s in monitor.status] == list(full.status)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +109,7 @@ def test_incremental_equals_full_recompute(books, name, steps):
     monitor = Monitor(get_model(name), book)
     for k, step in enumerate(steps, start=1):
         monitor.apply(_to_update(step, monitor, k))
-        _assert_matches_full(monitor)
+        assert_matches_full(monitor)
 
 
 def test_only_the_touched_underlying_is_recomputed(books):
@@ -127,7 +119,7 @@ def test_only_the_touched_underlying_is_recomputed(books):
     assert monitor.last_recomputed == ("ETH",)
     monitor.apply(MarketUpdate(START + timedelta(seconds=2), vol_shift={"BTC": 0.05}))
     assert monitor.last_recomputed == ("BTC",)
-    _assert_matches_full(monitor)
+    assert_matches_full(monitor)
 
 
 def test_account_scope_model_recomputes_whole_book(books):
@@ -135,7 +127,7 @@ def test_account_scope_model_recomputes_whole_book(books):
     monitor = Monitor(get_model("tims"), book)
     monitor.apply(MarketUpdate(START + timedelta(seconds=1), index={"BTC": 93_000.0}))
     assert monitor.last_recomputed == ("*",)
-    _assert_matches_full(monitor)
+    assert_matches_full(monitor)
 
 
 def test_roll_to_recomputes_at_the_new_valuation_time(books):
@@ -143,4 +135,4 @@ def test_roll_to_recomputes_at_the_new_valuation_time(books):
     monitor = Monitor(get_model("deribit"), book)
     monitor.roll_to(START + timedelta(days=1))
     assert monitor.market.timestamp == START + timedelta(days=1)
-    _assert_matches_full(monitor)
+    assert_matches_full(monitor)

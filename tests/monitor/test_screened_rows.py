@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _fixtures import FUTURES, UNIVERSE_PLUS, market
+from _fixtures import FUTURES, UNIVERSE_PLUS, assert_matches_full, market
 
 from pmargin.book import BookArrangement, arrange, portfolio_from_dict
 from pmargin.margin import get_model
@@ -44,17 +44,6 @@ def _book(seed: int, n_accounts: int) -> tuple[MarketSnapshot, BookArrangement]:
             balances[kind] = float(rng.uniform(0.0, 3.0 if kind == "BTC" else 40.0))
         accounts.append({"id": f"a{a}", "balances": balances, "positions": positions})
     return snapshot, arrange(portfolio_from_dict({"accounts": accounts}), snapshot)
-
-
-def _assert_matches_full(monitor: Monitor) -> None:
-    full = monitor.full_recompute()
-    for mine, theirs in (
-        (monitor.equity, full.equity),
-        (monitor.initial_margin, full.initial_margin),
-        (monitor.maintenance_margin, full.maintenance_margin),
-    ):
-        np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-6)
-    assert [s.value for s in monitor.status] == list(full.status)
 
 
 @pytest.mark.parametrize("name", ["standard", "deribit", "okx"])
@@ -91,7 +80,7 @@ def test_ticks_remargin_the_holders_only(name: str) -> None:
         )
         monitor.apply(update)
         assert monitor.last_recomputed == (code,)
-        _assert_matches_full(monitor)
+        assert_matches_full(monitor)
 
 
 @pytest.mark.parametrize("seed", [1, 2])

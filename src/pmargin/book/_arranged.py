@@ -497,15 +497,7 @@ class BookArrangement:
         data[at] *= scale[columns]  # scale is 1 off inverse futures: the same bits
         quantity = sparse.csr_array((data, q0.indices, q0.indptr), shape=q0.shape)
         moved = sparse.csr_array((q0.data[at] * drift[columns], (rows, columns)), shape=q0.shape)
-        return BookArrangement(
-            account_ids=self.account_ids,
-            resolved=resolved,
-            quantity=quantity,
-            assets=self.assets,
-            balances=self.balances,
-            unrealised=sparse.csr_array(self.unrealised + moved),
-            market=market,
-        )
+        return self._repriced(market, resolved, quantity, self.unrealised + moved)
 
     def rebased_reference(
         self, market: MarketSnapshot, resolved: ResolvedInstruments | None = None
@@ -522,14 +514,20 @@ class BookArrangement:
         q0 = sparse.csr_array(self.quantity)
         columns = q0.indices
         quantity = _with_data(q0, q0.data * scale[columns])
-        unrealised = sparse.csr_array(self.unrealised + _with_data(q0, q0.data * drift[columns]))
+        unrealised = self.unrealised + _with_data(q0, q0.data * drift[columns])
+        return self._repriced(market, resolved, quantity, unrealised)
+
+    def _repriced(
+        self, market: MarketSnapshot, resolved: ResolvedInstruments, quantity: Any, unrealised: Any
+    ) -> BookArrangement:
+        """Return these accounts and balances at ``market`` with the rebased entries."""
         return BookArrangement(
             account_ids=self.account_ids,
             resolved=resolved,
             quantity=quantity,
             assets=self.assets,
             balances=self.balances,
-            unrealised=unrealised,
+            unrealised=sparse.csr_array(unrealised),
             market=market,
         )
 
