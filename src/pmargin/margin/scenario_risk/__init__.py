@@ -8,6 +8,7 @@ on the market only through its timestamp: they are precomputed once per market a
 (:func:`market_scenarios`). See docs/margin-scenario-risk.md.
 """
 
+from pmargin.margin.scenario_risk._fused import fused_kernel_name
 from pmargin.margin.scenario_risk._model import COMPONENTS, ScenarioRiskModel
 from pmargin.margin.scenario_risk._params import (
     ApcMethod,
@@ -44,6 +45,7 @@ __all__ = [
     "account_tail",
     "build_sets",
     "clear_market_scenarios",
+    "fused_kernel_name",
     "market_scenarios",
     "market_scenarios_reference",
     "recorrelate",
