@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy import sparse
 
 from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.margin.deribit._risk_matrix import tie_order
@@ -52,9 +53,10 @@ class PassOutput:
     loss, worst, roll, net_delta, held
         Shape ``(n_units, n)``: worst-case loss and roll shock (unit's currency), the worst
         cell (-1: none loses), net USD delta, whether the account holds an entry of the unit.
-    value, kept
-        Shape ``(nnz,)``: each stored entry of the book's quantity matrix: USD IM contribution
-        (worst-cell share plus roll share) and whether it is kept (nonzero).
+    contribution
+        CSR ``(n, n_instruments)``: each position's USD IM contribution (worst-cell share plus
+        roll share), the book's stored entries whose contribution is nonzero, in stored order
+        (not yet canonical where the book is not).
     """
 
     aggregated: FloatArray
@@ -63,8 +65,7 @@ class PassOutput:
     roll: FloatArray
     net_delta: FloatArray
     held: BoolArray
-    value: FloatArray
-    kept: BoolArray
+    contribution: Any
 
 
 def account_pass(
@@ -139,9 +140,11 @@ def account_pass(
         roll=np.empty((len(units), n_acc)),
         net_delta=np.empty((len(units), n_acc)),
         held=np.empty((len(units), n_acc), dtype=bool),
-        value=np.zeros(quantity.nnz),
-        kept=np.zeros(quantity.nnz, dtype=bool),
+        contribution=None,
     )
+    indptr = np.empty(n_acc + 1, dtype=quantity.indptr.dtype)
+    indices = np.empty(quantity.nnz, dtype=quantity.indices.dtype)
+    data = np.empty(quantity.nnz)
     clean = kernel.account_pass(
         quantity.indptr, quantity.indices, np.asarray(quantity.data, dtype=np.float64),
         column_unit, column_row,
@@ -155,7 +158,11 @@ def account_pass(
         ),
         order, np.array([u.usd_rate for u in units], dtype=np.float64),
         n_standard, threshold, abs_size,
-        out.aggregated, out.loss, out.worst, out.roll, out.net_delta, out.held, out.value,
-        out.kept,
+        out.aggregated, out.loss, out.worst, out.roll, out.net_delta, out.held, indptr, indices,
+        data,
     )  # fmt: skip
-    return out if clean else None
+    if not clean:
+        return None
+    n_kept = int(indptr[-1])
+    contribution = sparse.csr_array((data[:n_kept], indices[:n_kept], indptr), shape=quantity.shape)
+    return replace(out, contribution=contribution)

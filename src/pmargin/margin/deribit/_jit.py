@@ -140,8 +140,9 @@ def account_pass(
     roll: FloatArray,
     net_delta: FloatArray,
     held: BoolArray,
-    value: FloatArray,
-    kept: BoolArray,
+    kept_indptr: IntArray,
+    kept_indices: IntArray,
+    kept_data: FloatArray,
 ) -> bool:
     """Margin every account's S:PM units in one pass over its stored positions.
 
@@ -176,9 +177,10 @@ def account_pass(
     loss, worst, roll, net_delta, held
         Out, shape ``(n_units, n_accounts)``: worst-case loss, its cell (-1: none loses), roll
         shock, net USD delta, whether the account holds an entry of the unit.
-    value, kept
-        Out, shape ``(nnz,)``: each stored entry's USD IM contribution, and whether it is kept
-        (nonzero in the unit's currency).
+    kept_indptr, kept_indices, kept_data
+        Out, shapes ``(n_accounts + 1,)``, ``(nnz,)``, ``(nnz,)``: the USD IM contributions as
+        a CSR matrix of the book's shape, the stored entries whose contribution in the unit's
+        currency is nonzero, in their stored order (the first ``kept_indptr[-1]`` slots).
 
     Returns
     -------
@@ -199,6 +201,8 @@ def account_pass(
             pre[u], blank[u], unit_offset[u], unit_cap[u], unit_dampener[u], unit_order[u],
             n_standard, threshold, blank_loss[u:], blank_worst[u:],
         )  # fmt: skip
+    kept_indptr[0] = 0
+    n_kept = 0
     for a in range(n_accounts):
         for u in range(n_units):
             net_delta[u, a] = 0.0
@@ -251,6 +255,9 @@ def account_pass(
             else:
                 share = x * roll_rate[r] * np.sign(nets[group[r]])
             total = raw * scale[u] + share
-            kept[jj] = total != 0.0
-            value[jj] = total * unit_rate[u]
+            if total != 0.0:
+                kept_indices[n_kept] = indices[jj]
+                kept_data[n_kept] = total * unit_rate[u]
+                n_kept += 1
+        kept_indptr[a + 1] = n_kept
     return clean

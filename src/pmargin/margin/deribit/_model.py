@@ -379,7 +379,7 @@ class DeribitModel:
                     out.worst[k], out.held[k], tuple(m.scenarios),
                 )
             )  # fmt: skip
-        return self._assemble(book, margins, _kept_entries(quantity, out.value, out.kept))
+        return self._assemble(book, margins, _canonical(out.contribution))
 
     def compute_reference(self, book: BookArrangement) -> MarginResult:
         """Margin every account as :meth:`compute` does, whole-book: its reference twin.
@@ -958,9 +958,15 @@ def _kept_entries(quantity: Any, value: FloatArray, kept: Any) -> Any:
     scattered into the book's columns and converted to CSR do.
     """
     counts = np.concatenate(([0], np.cumsum(kept)))
-    matrix = sparse.csr_array(
-        (value[kept], quantity.indices[kept], counts[quantity.indptr]), shape=quantity.shape
+    return _canonical(
+        sparse.csr_array(
+            (value[kept], quantity.indices[kept], counts[quantity.indptr]), shape=quantity.shape
+        )
     )
+
+
+def _canonical(matrix: Any) -> Any:
+    """``matrix`` (CSR) with each row's entries sorted by column, duplicates summed, in place."""
     if not matrix.has_canonical_format:
         matrix.sum_duplicates()  # sorts each row's entries
     return matrix
