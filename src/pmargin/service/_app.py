@@ -17,11 +17,13 @@ import hashlib
 import json
 import threading
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
@@ -209,51 +211,51 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY_BYTES) -> FastAPI:
         may_see(caller, account_id)
         return read(lambda s: ledger.account_document(s, account_id))
 
-    @app.post("/v1/accounts/{account_id}/deposits")
-    def deposit(
-        account_id: str, body: TransferIn, caller: Caller, request: Request, idem: IdemKey = None
+    def account_write(
+        caller: Principal,
+        account_id: str,
+        request: Request,
+        idem: str | None,
+        body: BaseModel,
+        action: Callable[[Session], dict[str, Any]],
     ) -> JSONResponse:
-        """Credit an amount of an asset."""
         may_see(caller, account_id)
-        asset = body.asset.upper()
-        return write(
-            caller,
-            request,
-            idem,
-            body.model_dump(mode="json"),
-            lambda s: ledger.deposit(s, account_id, asset, body.amount),
-        )
+        return write(caller, request, idem, body.model_dump(mode="json"), action)
 
-    @app.post("/v1/accounts/{account_id}/withdrawals")
-    def withdraw(
-        account_id: str, body: TransferIn, caller: Caller, request: Request, idem: IdemKey = None
-    ) -> JSONResponse:
-        """Debit an amount; 409 when it overdraws or leaves equity below initial margin."""
-        may_see(caller, account_id)
-        asset = body.asset.upper()
-        return write(
-            caller,
-            request,
-            idem,
-            body.model_dump(mode="json"),
-            lambda s: ledger.withdraw(s, account_id, asset, body.amount),
-        )
+    def transfer(path: str, book: Callable[..., dict[str, Any]], summary: str) -> None:
+        def endpoint(
+            account_id: str,
+            body: TransferIn,
+            caller: Caller,
+            request: Request,
+            idem: IdemKey = None,
+        ) -> JSONResponse:
+            action = partial(book, account_id=account_id, asset=body.asset, amount=body.amount)
+            return account_write(caller, account_id, request, idem, body, action)
+
+        app.post(f"/v1/accounts/{{account_id}}/{path}", summary=summary, name=path)(endpoint)
+
+    transfer("deposits", ledger.deposit, "Credit an amount of an asset")
+    transfer(
+        "withdrawals",
+        ledger.withdraw,
+        "Debit an amount; 409 when it overdraws or leaves equity below initial margin",
+    )
 
     @app.post("/v1/accounts/{account_id}/fills")
     def fill(
         account_id: str, body: FillIn, caller: Caller, request: Request, idem: IdemKey = None
     ) -> JSONResponse:
         """Book a fill: native units, the venue's price, a fee in the cash asset."""
-        may_see(caller, account_id)
-        return write(
-            caller,
-            request,
-            idem,
-            body.model_dump(mode="json"),
-            lambda s: ledger.record_fill(
-                s, account_id, body.instrument, body.quantity, body.price, body.fee
-            ),
+        book = partial(
+            ledger.record_fill,
+            account_id=account_id,
+            instrument=body.instrument,
+            quantity=body.quantity,
+            price=body.price,
+            fee=body.fee,
         )
+        return account_write(caller, account_id, request, idem, body, book)
 
     @app.put("/v1/market")
     def put_market(

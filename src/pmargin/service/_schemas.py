@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from pmargin.engine import DEFAULT_MODEL
 
@@ -25,7 +25,12 @@ __all__ = [
 AccountId = Annotated[
     str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
 ]
-Asset = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9]+$")]
+Asset = Annotated[
+    str,
+    Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9]+$"),
+    AfterValidator(str.upper),
+]
+"""An asset code; case-insensitive, kept upper-case (as the portfolio file's balances)."""
 Amount = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=38, decimal_places=18)]
 
 
