@@ -6,6 +6,8 @@ import random
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pmargin.book import Position, ledger_fill, unrealised_pnl
 from pmargin.errors import InputError
@@ -79,3 +81,35 @@ def test_bad_fills() -> None:
         ledger_fill(PERP, D(0), None, D(10), D(0))
     with pytest.raises(InputError, match=">= 0"):
         ledger_fill(CALL, D(0), None, D(1), D(-1))
+
+
+@st.composite
+def _round_trips(draw: st.DrawFn) -> list[tuple[Decimal, Decimal]]:
+    """Fills (native quantity, price) whose quantities sum to 0: the position ends flat."""
+    sizes = draw(st.lists(st.integers(-50, 50).filter(bool), min_size=1, max_size=8))
+    prices = draw(
+        st.lists(st.integers(1_000, 200_000), min_size=len(sizes) + 1, max_size=len(sizes) + 1)
+    )
+    fills = [(D(q * 100), D(p)) for q, p in zip(sizes, prices, strict=False)]
+    total = sum(q for q, _ in fills)
+    if total != 0:
+        fills.append((-total, D(prices[-1])))
+    return fills
+
+
+@given(_round_trips())
+def test_a_round_trip_realises_the_cash_of_its_fills(fills: list[tuple[Decimal, Decimal]]) -> None:
+    # Closed forms of a round trip that ends flat, whatever the path (adds, reductions, flips):
+    # linear futures realise -sum(q p), inverse ones sum(q / p) coin (k = 1 for both here).
+    # Linear is exact; inverse divides, so to Decimal's 28 digits.
+    for instrument, expected in (
+        (LINEAR, -sum(q * p for q, p in fills)),
+        (PERP, sum(q / p for q, p in fills)),
+    ):
+        held, avg, realised = D(0), None, D(0)
+        for q, p in fills:
+            booked = ledger_fill(instrument, held, avg, q, p)
+            held, avg, realised = booked.quantity, booked.avg_price, realised + booked.cash
+        assert held == 0
+        assert avg is None
+        assert abs(realised - expected) <= D("1e-20") * max(D(1), abs(expected))
