@@ -1,6 +1,8 @@
 """The FastAPI application: auth, idempotent writes, the first endpoints, JSON errors only.
 
-Every write runs in one database transaction under one process-wide lock: the effect, its
+Every write runs in one database transaction under one process-wide lock (and, on PostgreSQL,
+one advisory lock, so several server processes also commit events in ``seq`` order): the
+effect, its
 ledger event and (with an ``Idempotency-Key``) the stored answer commit together, so a retry
 finds either nothing (and acts) or the first answer (and returns it, with
 ``Idempotent-Replayed: true``), also after a restart. Only successful answers are stored: a
@@ -24,7 +26,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,6 +42,9 @@ __all__ = ["MAX_BODY_BYTES", "create_app"]
 
 MAX_BODY_BYTES = 1 << 20
 """Largest request body accepted (bytes); larger ones get 413."""
+
+WRITE_LOCK_KEY = 0x706D617267696E
+"""PostgreSQL advisory lock every write holds for its transaction ("pmargin" in hex)."""
 
 EVENTS_PAGE = 1000
 """Most events one ``GET /v1/events`` returns."""
@@ -147,6 +152,13 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY_BYTES) -> FastAPI:
         if caller.role == "trader" and caller.account_id != account_id:
             raise ledger.RefusedError(404, f"account {account_id!r} not found")
 
+    def serialise(session: Session) -> None:
+        # PostgreSQL hands out sequence numbers before commit: one transaction-scoped advisory
+        # lock makes writes (and so event seq) commit in order across server processes too, so
+        # that GET /v1/events?after=SEQ never skips a late commit. SQLite has one writer anyway.
+        if engine.dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
+
     def read(action: Callable[[Session], dict[str, Any]]) -> dict[str, Any]:
         with Session(engine) as session:
             return action(session)
@@ -162,6 +174,7 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY_BYTES) -> FastAPI:
         text = json.dumps([request.method, request.url.path, body], sort_keys=True, default=str)
         fingerprint = hashlib.sha256(text.encode()).hexdigest()
         with lock, Session(engine) as session, session.begin():
+            serialise(session)
             if idem is not None:
                 stored = session.get(IdempotencyRow, (caller.key_id, idem))
                 if stored is not None:
