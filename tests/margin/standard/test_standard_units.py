@@ -23,11 +23,16 @@ def book() -> BookArrangement:
     return arrange(example_portfolio(market, 400, seed=5), market)
 
 
-@pytest.mark.parametrize("block_rows", [7, 65_536])
+@pytest.mark.parametrize(("block_rows", "compiled"), [(7, False), (65_536, False), (65_536, True)])
 def test_units_summed_by_count_equal_the_sparse_products(
-    book: BookArrangement, block_rows: int, monkeypatch: pytest.MonkeyPatch
+    book: BookArrangement, block_rows: int, compiled: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The NumPy blocks (two sizes) and the compiled pass (numba) give the twin's values."""
+    if compiled and standard_model._jit() is None:
+        pytest.skip("numba not installed (or PMARGIN_JIT=0)")
     monkeypatch.setattr(standard_model, "_BLOCK_ROWS", block_rows)
+    if not compiled:
+        monkeypatch.setattr(standard_model, "_jit", lambda: None)
     model = get_model("standard")
     assert isinstance(model, StandardModel)
     fast, reference = model.compute(book), model.compute_reference(book)

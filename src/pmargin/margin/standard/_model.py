@@ -20,8 +20,12 @@ and units are summed with one sparse product.
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -42,6 +46,19 @@ from pmargin.market import MarketSnapshot
 from pmargin.valuation import ResolvedInstruments, value_instruments
 
 __all__ = ["StandardModel"]
+
+
+@functools.cache
+def _jit() -> ModuleType | None:
+    """Return the compiled pass's module, or ``None`` without numba or with ``PMARGIN_JIT=0``."""
+    if os.environ.get("PMARGIN_JIT", "1") == "0":
+        return None
+    try:
+        from pmargin.margin.standard import _jit as compiled
+    except ImportError:  # numba absent, or present but unusable with this NumPy
+        return None
+    return compiled
+
 
 _BLOCK_ROWS = 65_536
 """Accounts per block of :meth:`StandardModel.compute`: a block's per-entry temporaries (about
@@ -125,8 +142,9 @@ class StandardModel:
             so each row adds up to the account's IM; ``im_other`` is zero.
 
         Positions are charged and summed per (account, unit) by one count over their stored
-        entries, ``_BLOCK_ROWS`` accounts at a time (:meth:`compute_reference` is the
-        whole-book, sparse-product twin, same result).
+        entries, ``_BLOCK_ROWS`` accounts at a time, or by one compiled pass over the entries
+        (``_jit.py``; numba, the ``fast`` extra, unless ``PMARGIN_JIT=0``: the same bits).
+        :meth:`compute_reference` is the whole-book, sparse-product twin, same result.
 
         Raises
         ------
@@ -149,21 +167,9 @@ class StandardModel:
         # per (account, unit): futures IM, short options IM, MM, positions held
         sums = np.zeros((4, n_acc, n_units))
         data = np.empty(quantity.nnz)  # each position's own IM in USD
-        for start in range(0, n_acc, _BLOCK_ROWS):
-            stop = min(n_acc, start + _BLOCK_ROWS)
-            lo, hi = int(quantity.indptr[start]), int(quantity.indptr[stop])
-            q = np.asarray(quantity.data[lo:hi], dtype=np.float64)
-            column = np.asarray(quantity.indices[lo:hi], dtype=np.int64)
-            futures_im, options_im, mm = _entry_charges(charges, q, column)
-            owner = np.repeat(np.arange(stop - start), np.diff(quantity.indptr[start : stop + 1]))
-            cell = owner * n_units + unit_of_column[column]
-            size = (stop - start) * n_units
-            # each (account, unit) sums its entries in stored order from 0, as the sparse
-            # product with the membership matrix of compute_reference does
-            for k, values in enumerate((futures_im, options_im, mm, None)):
-                block = np.bincount(cell, values, minlength=size)
-                sums[k, start:stop] = block.reshape(stop - start, n_units)
-            data[lo:hi] = (futures_im + options_im) * resolved.settlement_usd[column]
+        kernels = _jit()
+        charge = _charge_blocks if kernels is None else partial(_charge_compiled, kernels)
+        charge(quantity, charges, unit_of_column, resolved.settlement_usd, sums, data)
         sums += 0.0  # an empty sum is 0.0 (never -0.0), as in a sparse product
         unit_futures, unit_options, unit_mm = sums[0], sums[1], sums[2]
         unit_held = sums[3] > 0.0
@@ -333,6 +339,72 @@ class StandardModel:
             *fractions,
         )
         return option_im, option_mm
+
+
+def _charge_blocks(
+    quantity: Any,
+    charges: _Charges,
+    unit_of_column: IntArray,
+    settlement_usd: FloatArray,
+    sums: FloatArray,
+    data: FloatArray,
+) -> None:
+    """Charge the stored entries ``_BLOCK_ROWS`` accounts at a time; sum them per cell.
+
+    ``quantity``: CSR ``(n_accounts, n_instruments)``; ``unit_of_column``: each column's unit;
+    ``settlement_usd``: USD per settlement unit per column. Writes ``sums`` (``(4, n_accounts,
+    n_units)``, zeros: futures IM, short-option IM, MM, positions held) and ``data``
+    (``(nnz,)``: each entry's own IM in USD).
+    """
+    n_acc, n_units = sums.shape[1], sums.shape[2]
+    for start in range(0, n_acc, _BLOCK_ROWS):
+        stop = min(n_acc, start + _BLOCK_ROWS)
+        lo, hi = int(quantity.indptr[start]), int(quantity.indptr[stop])
+        q = np.asarray(quantity.data[lo:hi], dtype=np.float64)
+        column = np.asarray(quantity.indices[lo:hi], dtype=np.int64)
+        futures_im, options_im, mm = _entry_charges(charges, q, column)
+        owner = np.repeat(np.arange(stop - start), np.diff(quantity.indptr[start : stop + 1]))
+        cell = owner * n_units + unit_of_column[column]
+        size = (stop - start) * n_units
+        # each (account, unit) sums its entries in stored order from 0, as the sparse
+        # product with the membership matrix of compute_reference does
+        for k, values in enumerate((futures_im, options_im, mm, None)):
+            block = np.bincount(cell, values, minlength=size)
+            sums[k, start:stop] = block.reshape(stop - start, n_units)
+        data[lo:hi] = (futures_im + options_im) * settlement_usd[column]
+
+
+def _charge_compiled(
+    kernels: ModuleType,
+    quantity: Any,
+    charges: _Charges,
+    unit_of_column: IntArray,
+    settlement_usd: FloatArray,
+    sums: FloatArray,
+    data: FloatArray,
+) -> None:
+    """:func:`_charge_blocks` as one compiled pass over the entries (``_jit.py``; same bits)."""
+    rates = np.stack(
+        [
+            charges.im_rate,
+            charges.im_rate_per_unit,
+            charges.mm_rate,
+            charges.mm_rate_per_unit,
+            charges.price,
+        ]
+    )
+    kernels.charge_entries(
+        quantity.indptr,
+        quantity.indices,
+        np.asarray(quantity.data, dtype=np.float64),
+        unit_of_column,
+        charges.is_future,
+        rates,
+        np.stack([charges.option_im, charges.option_mm]),
+        np.ascontiguousarray(settlement_usd, dtype=np.float64),
+        sums,
+        data,
+    )
 
 
 def _entry_charges(
