@@ -1,5 +1,6 @@
-"""Risk: the revaluation kernel (instrument P&L matrix), aggregation."""
+"""Risk: the revaluation kernel (instrument P&L matrix), aggregation, compiled kernels' loader."""
 
+from pmargin.risk._jit import compiled_module
 from pmargin.risk._kernel import (
     account_pnl,
     account_pnl_by_currency,
@@ -12,6 +13,7 @@ from pmargin.risk._measures import euler_contributions, expected_shortfall, var
 __all__ = [
     "account_pnl",
     "account_pnl_by_currency",
+    "compiled_module",
     "euler_contributions",
     "expected_shortfall",
     "instrument_pnl",

@@ -1,24 +1,30 @@
-"""``OkxModel.compute`` (one fused product per unit) against ``compute_reference``.
+"""``OkxModel.compute`` (compiled passes, else one fused product per unit) against its twin.
 
-The fast path takes each unit's columns out once and sums the scenario, basis, rate and
-expiry-bucket P&L as the columns of one matrix; each column is summed exactly as alone, so
-every array of the result must carry the same bits (IM, MM, components, scenario P&L, worst
-cells, held flags, contributions and their pattern, ``im_other``), the borrowing charge on or
-off.
+With numba the fast path runs two compiled passes per unit over the book's entries
+(``okx/_jit.py``); without it (``PMARGIN_JIT=0``) it takes each unit's columns out once and sums
+the scenario, basis, rate and expiry-bucket P&L as the columns of one matrix. Either way every
+array of the result must carry the bits of ``compute_reference`` (IM, MM, components, scenario
+P&L, worst cells, held flags, contributions and their pattern, ``im_other``), the borrowing
+charge on or off.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 from pmargin.book import BookArrangement, arrange, example_portfolio
 from pmargin.engine import example_path
 from pmargin.margin import MarginResult, get_model
 from pmargin.margin.okx import OkxModel
+from pmargin.margin.okx import _model as okx_model
 from pmargin.market import load_market
+from pmargin.risk import compiled_module
 
 HERE = Path(__file__).parent
 
@@ -27,6 +33,12 @@ HERE = Path(__file__).parent
 def book() -> BookArrangement:
     market = load_market(example_path("example_market.json"))
     return arrange(example_portfolio(market, 400, seed=13), market)
+
+
+def _okx(params: Path | None) -> OkxModel:
+    model = get_model("okx", params=params)
+    assert isinstance(model, OkxModel)
+    return model
 
 
 def _assert_same(fast: MarginResult, reference: MarginResult) -> None:
@@ -50,6 +62,74 @@ def _assert_same(fast: MarginResult, reference: MarginResult) -> None:
 def test_the_fused_product_gives_the_reference_bits(
     book: BookArrangement, params: Path | None
 ) -> None:
-    model = get_model("okx", params=params)
-    assert isinstance(model, OkxModel)
+    model = _okx(params)
     _assert_same(model.compute(book), model.compute_reference(book))
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Record, per call of the compiled passes' driver, whether it gave a result."""
+    calls: list[bool] = []
+    run = OkxModel._compute_compiled
+
+    def spy(self: OkxModel, book: BookArrangement, kernel: Any) -> Any:
+        out = run(self, book, kernel)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(OkxModel, "_compute_compiled", spy)
+    return calls
+
+
+@pytest.mark.parametrize("params", [None, HERE / "okx-borrowing.toml"])
+def test_the_compiled_passes_give_the_reference_bits(
+    book: BookArrangement, params: Path | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("numba")
+    if compiled_module("pmargin.margin.okx._jit") is None:
+        pytest.skip("PMARGIN_JIT=0")
+    calls = _spy(monkeypatch)
+    model = _okx(params)
+    _assert_same(model.compute(book), model.compute_reference(book))
+    assert calls == [True]
+
+
+def test_without_numba_the_fused_numpy_path_gives_the_reference_bits(
+    book: BookArrangement, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _spy(monkeypatch)
+    monkeypatch.setattr(okx_model, "compiled_module", lambda name: None)
+    model = _okx(None)
+    _assert_same(model.compute(book), model.compute_reference(book))
+    assert calls == []
+
+
+def test_a_non_canonical_book_takes_the_numpy_path(
+    book: BookArrangement, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("numba")
+    if compiled_module("pmargin.margin.okx._jit") is None:
+        pytest.skip("PMARGIN_JIT=0")
+    q = sparse.csr_array(book.quantity)
+    # each row's entries reversed: same positions, columns no longer sorted
+    order = np.concatenate(
+        [np.arange(q.indptr[i + 1] - 1, q.indptr[i] - 1, -1) for i in range(q.shape[0])]
+    )
+    shuffled = sparse.csr_array((q.data[order], q.indices[order], q.indptr), shape=q.shape)
+    shuffled.has_canonical_format = False
+    unsorted = replace(book, quantity=shuffled)
+    calls = _spy(monkeypatch)
+    model = _okx(None)
+    _assert_same(model.compute(unsorted), model.compute_reference(unsorted))
+    assert calls == [False]
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 16, 17, 100, 128])
+def test_the_expiry_sums_add_as_numpy_does(n: int) -> None:
+    pytest.importorskip("numba")
+    from pmargin.margin.okx._jit import _pairwise_sum
+
+    rng = np.random.default_rng(n)
+    for _ in range(50):
+        values = rng.normal(size=n + 3) * 10.0 ** rng.integers(-8, 8, size=n + 3)
+        assert _pairwise_sum(values, 2, 2 + n, False) == values[2 : 2 + n].sum()
+        assert _pairwise_sum(values, 2, 2 + n, True) == np.abs(values[2 : 2 + n]).sum()

@@ -12,8 +12,6 @@ path, which gives the same bits (tested).
 
 from __future__ import annotations
 
-import functools
-import os
 from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -23,6 +21,7 @@ from scipy import sparse
 
 from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.margin.deribit._risk_matrix import tie_order
+from pmargin.risk import compiled_module
 
 if TYPE_CHECKING:
     from pmargin.margin.deribit._model import _Unit
@@ -30,16 +29,9 @@ if TYPE_CHECKING:
 __all__ = ["PassOutput", "account_pass", "jit_kernel"]
 
 
-@functools.cache
 def jit_kernel() -> ModuleType | None:
     """Return the compiled pass's module, or ``None`` without numba or with ``PMARGIN_JIT=0``."""
-    if os.environ.get("PMARGIN_JIT", "1") == "0":
-        return None
-    try:
-        from pmargin.margin.deribit import _jit
-    except ImportError:  # numba absent, or present but unusable with this NumPy
-        return None
-    return _jit
+    return compiled_module("pmargin.margin.deribit._jit")
 
 
 @dataclass(frozen=True, slots=True)

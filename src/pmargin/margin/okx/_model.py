@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -57,7 +58,7 @@ from pmargin.margin.okx._params import OkxParams
 from pmargin.margin.okx._scaling import progressive_scale
 from pmargin.market import MarketSnapshot
 from pmargin.pricing import black76_value
-from pmargin.risk import instrument_pnl, settlement_to_usd
+from pmargin.risk import compiled_module, instrument_pnl, settlement_to_usd
 from pmargin.scenarios import RiskMatrixScenario, ScenarioSet, VolShockKind
 from pmargin.timeutil import DAYS_PER_YEAR
 from pmargin.valuation import ResolvedInstruments
@@ -152,7 +153,34 @@ class OkxModel:
         expiry-bucket P&L come from one sparse product (the columns of one matrix: each is summed
         exactly as alone, so the same bits as :meth:`compute_reference`, tested).
         """
+        kernel = compiled_module("pmargin.margin.okx._jit")
+        if kernel is not None:
+            compiled = self._compute_compiled(book, kernel)
+            if compiled is not None:
+                return compiled
         return self._compute(book, fused=True)
+
+    def _compute_compiled(self, book: BookArrangement, kernel: ModuleType) -> MarginResult | None:
+        """:meth:`compute` by the compiled passes (``_jit.py``), ``None`` where they decline.
+
+        They read the book's entries in place, so its quantity matrix must be canonical (each
+        row's columns sorted, no duplicates): the contributions then sit on its own pattern.
+        """
+        quantity = sparse.csr_array(book.quantity)
+        if not quantity.has_canonical_format:
+            return None
+        matrices = self.matrices(book.resolved, book.market)
+        values = np.zeros(quantity.nnz)
+        units: list[RiskUnitMargin] = []
+        for underlying, columns in group_columns(book.instruments, lambda i: i.underlying).items():
+            unit = self._unit_compiled(underlying, columns, quantity, matrices, values, kernel)
+            if unit is None:
+                return None
+            units.append(unit)
+        contribution = sparse.csr_array(
+            (values, quantity.indices.copy(), quantity.indptr.copy()), shape=book.shape
+        )
+        return self._result(book, units, contribution)
 
     def compute_reference(self, book: BookArrangement) -> MarginResult:
         """Margin every account as :meth:`compute` does: its reference twin (same bits).
@@ -174,7 +202,12 @@ class OkxModel:
             unit, contribution = self._unit(underlying, columns, quantity, matrices, fused=fused)
             units.append(unit)
             parts.append((columns, contribution))
-        contribution = scatter_columns(parts, (n_accounts, n_inst))
+        return self._result(book, units, scatter_columns(parts, (n_accounts, n_inst)))
+
+    def _result(
+        self, book: BookArrangement, units: list[RiskUnitMargin], contribution: Any
+    ) -> MarginResult:
+        """Return the result of the position units, with the borrowing unit (MR8) if it charges."""
         borrowing = self._borrowing(book)
         im_other = None
         if borrowing is not None:
@@ -324,12 +357,9 @@ class OkxModel:
         positions = UnitPositions.of(quantity, columns)
         q = positions.quantity
 
-        scen = m.scenario[columns]
-        basis = m.basis[columns]
-        rate = m.rate[columns]
+        scen, basis, rate, one_hot = self._ingredients(columns, m)
         bucket = m.expiry_bucket[columns]
         used = np.unique(bucket[bucket >= 0])
-        one_hot = (bucket[:, np.newaxis] == used[np.newaxis, :]) * m.vol_span[columns, None]
         if fused:  # one product of the unit's block; each column summed as alone
             ingredients = (scen, basis, rate, one_hot)
             whole = np.asarray(positions.block @ np.hstack(ingredients), dtype=np.float64)
@@ -355,13 +385,7 @@ class OkxModel:
 
         mr7_rate = m.mr7_rate[columns]
         mr7_raw = positions.gross(mr7_rate)
-        scale = p.mr7_scaling.lookup(underlying)
-        mr7 = progressive_scale(mr7_raw, scale.bounds, scale.multipliers)
-
-        # charges
-        mr = worst + mr3 + mr4 + mr5
-        mmr = np.maximum(mr, mr7)
-        imr = p.im_factor * mmr
+        mr7, mr, mmr = self._charges(underlying, worst, mr3, mr4, mr5, mr7_raw)
 
         # attribution: each term's own, the binding branch of max(MR, MR7), times im_factor
         rows, local = positions.account, positions.local
@@ -380,23 +404,108 @@ class OkxModel:
         mr7_part = positions.gross_share(mr7_rate, proportional_scale(mr7, mr7_raw))
         values = p.im_factor * positions.binding_branch(mr >= mr7, mr_part, mr7_part)
         contribution = positions.contribution(values)
+        charges = (mr1, mr2, mr3, mr4, mr5, mr6, mr7_raw, mr7, mr, mmr)
+        return self._unit_margin(underlying, charges, pnl, binding, positions.held), contribution
 
-        components = dict(
-            zip(COMPONENTS, (mr1, mr2, mr3, mr4, mr5, mr6, mr7_raw, mr7, mr, mmr), strict=True)
-        )
-        unit = RiskUnitMargin(
+    @staticmethod
+    def _ingredients(columns: IntArray, m: _Matrices) -> tuple[FloatArray, ...]:
+        """Return the unit's scenario, basis, rate and expiry-bucket (vol span) P&L per base unit.
+
+        Rows are the unit's instruments; the buckets are the unit's expiries in increasing
+        bucket number (shapes ``(n_unit, n_scenarios)``, ``(n_unit, 2)`` twice,
+        ``(n_unit, n_expiries)``).
+        """
+        bucket = m.expiry_bucket[columns]
+        used = np.unique(bucket[bucket >= 0])
+        one_hot = (bucket[:, np.newaxis] == used[np.newaxis, :]) * m.vol_span[columns, None]
+        return m.scenario[columns], m.basis[columns], m.rate[columns], one_hot
+
+    def _charges(
+        self,
+        underlying: str,
+        worst: FloatArray,
+        mr3: FloatArray,
+        mr4: FloatArray,
+        mr5: FloatArray,
+        mr7_raw: FloatArray,
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``(mr7, mr, mmr)`` of a unit, shape ``(n,)`` each (USD): MR7 scaled, MR, MMR."""
+        scale = self.params.mr7_scaling.lookup(underlying)
+        mr7 = progressive_scale(mr7_raw, scale.bounds, scale.multipliers)
+        mr = worst + mr3 + mr4 + mr5
+        return mr7, mr, np.maximum(mr, mr7)
+
+    def _unit_margin(
+        self,
+        underlying: str,
+        charges: tuple[FloatArray, ...],
+        pnl: FloatArray,
+        binding: IntArray,
+        held: Any,
+    ) -> RiskUnitMargin:
+        """Return a unit's result from its ``COMPONENTS`` ``(n,)`` and P&L ``(n, cells)``."""
+        mmr = charges[-1]
+        return RiskUnitMargin(
             underlying=underlying,
             currency="USD",
             usd_rate=1.0,
-            initial_margin=imr,
+            initial_margin=self.params.im_factor * mmr,
             maintenance_margin=mmr,
-            components=components,
+            components=dict(zip(COMPONENTS, charges, strict=True)),
             scenario_labels=self._labels(underlying),
             scenario_pnl=pnl,
             worst_scenario=binding,
-            held=positions.held,
+            held=held,
         )
-        return unit, contribution
+
+    def _unit_compiled(
+        self,
+        underlying: str,
+        columns: IntArray,
+        quantity: Any,
+        m: _Matrices,
+        values: FloatArray,
+        kernel: ModuleType,
+    ) -> RiskUnitMargin | None:
+        """:meth:`_unit` by the compiled passes, contributions written into ``values``.
+
+        ``values`` has one slot per stored entry of the book's ``quantity``; ``None`` where the
+        passes do not apply (more than ``MAX_BUCKETS`` expiries, a NaN).
+        """
+        ingredients = self._ingredients(columns, m)
+        n_s, n_buckets = ingredients[0].shape[1], ingredients[3].shape[1]
+        if n_buckets > kernel.MAX_BUCKETS:
+            return None
+        n_acc, n_inst = quantity.shape
+        matrix = np.ascontiguousarray(np.hstack(ingredients))
+        column_row = np.full(n_inst, -1, dtype=np.int64)
+        column_row[columns] = np.arange(columns.size)
+        gross_rate = np.ascontiguousarray(m.mr7_rate[columns])
+        data = np.asarray(quantity.data, dtype=np.float64)
+        pnl = np.empty((n_acc, n_s))
+        reduced = np.empty((8, n_acc))
+        binding = np.empty((3, n_acc), dtype=np.int64)
+        weights = np.empty((n_acc, n_buckets))
+        held = np.empty(n_acc, dtype=bool)
+        clean = kernel.unit_reduce(
+            quantity.indptr, quantity.indices, data, column_row, matrix, gross_rate, n_s,
+            m.n_mr1, pnl, reduced, binding, weights, held,
+        )  # fmt: skip
+        if not clean:
+            return None
+        mr1, mr2, mr6, worst, mr4, mr5, mr3, mr7_raw = reduced
+        mr7, mr, mmr = self._charges(underlying, worst, mr3, mr4, mr5, mr7_raw)
+        bucket = m.expiry_bucket[columns]
+        used = np.unique(bucket[bucket >= 0])
+        position_bucket = np.where(bucket >= 0, np.searchsorted(used, bucket), -1)
+        kernel.unit_attribute(
+            quantity.indptr, quantity.indices, data, column_row, matrix, gross_rate,
+            np.ascontiguousarray(m.vol_span[columns]), position_bucket.astype(np.int64), n_s,
+            binding, weights, mr >= mr7, proportional_scale(mr7, mr7_raw),
+            self.params.im_factor, values,
+        )  # fmt: skip
+        charges = (mr1, mr2, mr3, mr4, mr5, mr6, mr7_raw, mr7, mr, mmr)
+        return self._unit_margin(underlying, charges, pnl, binding[0], held)
 
     def _borrowing(self, book: BookArrangement) -> RiskUnitMargin | None:
         """MR8: MMR and IMR on every currency an account borrows (its equity there < 0).

@@ -1,0 +1,211 @@
+"""The compiled account passes of OKX portfolio margin (numba, the ``fast`` extra).
+
+Two passes over the book's CSR entries per risk unit, reading the entries in place (no column
+selection): :func:`unit_reduce` sums each account's scenario, basis, rate and expiry-bucket P&L
+(stored order from 0, as the sparse product of
+:meth:`~pmargin.margin.okx.OkxModel.compute_reference` sums them) and reduces them to MR1-MR6,
+the binding columns, MR3's Euler weights and the raw MR7; after MR7's progressive scaling
+(NumPy), :func:`unit_attribute` writes each position's IM contribution. Same operations in the
+same order as the NumPy path (``argmin``'s first index on ties, NumPy's pairwise sums over
+expiries), so the same bits (tested); a NaN anywhere answers ``False`` and the caller takes the
+NumPy path.
+
+Importing this module needs numba; :mod:`pmargin.margin.okx._model` imports it lazily
+(:func:`pmargin.risk._jit.compiled_module`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pmargin._typing import BoolArray, FloatArray, IntArray
+from pmargin.pricing._vecmath import njit, njit_inline
+
+__all__ = ["MAX_BUCKETS", "unit_attribute", "unit_reduce"]
+
+MAX_BUCKETS = 128
+"""Most expiries a unit may have here: NumPy's pairwise sum takes one block of up to 128 terms
+(eight partial sums), which :func:`_pairwise_sum` reproduces; more go the NumPy way."""
+
+
+@njit_inline
+def _pairwise_sum(values: FloatArray, start: int, stop: int, absolute: bool) -> float:
+    """``values[start:stop].sum()`` (of ``abs`` with ``absolute``), NumPy's order (<= 128 terms)."""
+    n = stop - start
+    total: float = 0.0
+    if n < 8:
+        for i in range(start, stop):
+            total += abs(values[i]) if absolute else values[i]
+        return total
+    r = np.empty(8)
+    for j in range(8):
+        r[j] = abs(values[start + j]) if absolute else values[start + j]
+    i = 8
+    whole = n - n % 8
+    while i < whole:
+        for j in range(8):
+            x = values[start + i + j]
+            r[j] += abs(x) if absolute else x
+        i += 8
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        total += abs(values[start + i]) if absolute else values[start + i]
+        i += 1
+    return total
+
+
+@njit_inline
+def _worst(values: FloatArray, start: int, stop: int) -> tuple[float, int]:
+    """``worst_loss`` of one row's columns ``start:stop``: (loss, column or -1)."""
+    if stop == start:
+        return 0.0, -1
+    cell = start
+    smallest = values[start]
+    for c in range(start + 1, stop):
+        if values[c] < smallest:
+            smallest = values[c]
+            cell = c
+    return max(-smallest, 0.0), (cell - start) if smallest < 0.0 else -1
+
+
+@njit
+def unit_reduce(
+    indptr: IntArray,
+    indices: IntArray,
+    data: FloatArray,
+    column_row: IntArray,
+    matrix: FloatArray,
+    gross_rate: FloatArray,
+    n_scenarios: int,
+    n_mr1: int,
+    pnl: FloatArray,
+    charges: FloatArray,
+    binding: IntArray,
+    weights: FloatArray,
+    held: BoolArray,
+) -> bool:
+    """Reduce one unit's P&L per account (the first pass).
+
+    Parameters
+    ----------
+    indptr, indices, data
+        The book's CSR quantity matrix ``(n_accounts, n_instruments)``, base units.
+    column_row
+        Shape ``(n_instruments,)``: each book column's row of ``matrix``, -1 outside the unit.
+    matrix
+        Shape ``(n_unit, n_scenarios + 4 + n_buckets)``: USD P&L per base unit: scenarios
+        (MR1 grid, MR2, weighted MR6), basis (2), rate (2), vol span per expiry bucket.
+    gross_rate
+        Shape ``(n_unit,)``: raw MR7 per base unit held.
+    n_scenarios, n_mr1
+        Scenario columns and the MR1 grid's share of them.
+    pnl
+        Out, shape ``(n_accounts, n_scenarios)``: the unit's scenario P&L.
+    charges
+        Out, shape ``(8, n_accounts)``: MR1, MR2, MR6, the worst scenario loss, MR4, MR5, MR3
+        and the raw MR7.
+    binding
+        Out, shape ``(3, n_accounts)``: binding scenario, basis and rate columns (-1: none).
+    weights
+        Out, shape ``(n_accounts, n_buckets)``: MR3's Euler weights.
+    held
+        Out, shape ``(n_accounts,)``: the account holds an entry of the unit.
+
+    Returns
+    -------
+    bool
+        ``False`` where a NaN was met: rerun the NumPy path.
+    """
+    n_accounts = pnl.shape[0]
+    width = matrix.shape[1]
+    n_buckets = width - n_scenarios - 4
+    total = np.zeros(width)
+    clean = True
+    for a in range(n_accounts):
+        total[:] = 0.0
+        gross = 0.0
+        held[a] = False
+        for jj in range(indptr[a], indptr[a + 1]):
+            r = column_row[indices[jj]]
+            if r < 0:
+                continue
+            held[a] = True
+            x = data[jj]
+            for c in range(width):
+                total[c] += x * matrix[r, c]
+            gross += abs(x) * gross_rate[r]
+        for c in range(width):
+            clean &= not np.isnan(total[c])
+        for c in range(n_scenarios):
+            pnl[a, c] = total[c]
+        charges[0, a], _ = _worst(total, 0, n_mr1)
+        charges[1, a], _ = _worst(total, n_mr1, n_mr1 + 1)
+        charges[2, a], _ = _worst(total, n_mr1 + 1, n_scenarios)
+        charges[3, a], binding[0, a] = _worst(total, 0, n_scenarios)
+        charges[4, a], binding[1, a] = _worst(total, n_scenarios, n_scenarios + 2)
+        charges[5, a], binding[2, a] = _worst(total, n_scenarios + 2, n_scenarios + 4)
+        first = n_scenarios + 4
+        signed = _pairwise_sum(total, first, width, False)
+        absolute = _pairwise_sum(total, first, width, True)
+        charges[6, a] = max(absolute - abs(signed), 0.0)
+        charges[7, a] = gross
+        for e in range(n_buckets):
+            weights[a, e] = np.sign(total[first + e]) - np.sign(signed)
+    return clean
+
+
+@njit
+def unit_attribute(
+    indptr: IntArray,
+    indices: IntArray,
+    data: FloatArray,
+    column_row: IntArray,
+    matrix: FloatArray,
+    gross_rate: FloatArray,
+    vol_span: FloatArray,
+    bucket: IntArray,
+    n_scenarios: int,
+    binding: IntArray,
+    weights: FloatArray,
+    mr_binds: BoolArray,
+    gross_scale: FloatArray,
+    im_factor: float,
+    values: FloatArray,
+) -> None:
+    """Write each of the unit's stored entries' IM contribution (the second pass).
+
+    Parameters
+    ----------
+    indptr, indices, data, column_row, matrix, gross_rate, n_scenarios
+        As :func:`unit_reduce`.
+    vol_span, bucket
+        Shape ``(n_unit,)``: MR3 vol-shift P&L per base unit; expiry bucket (-1: none).
+    binding, weights
+        From :func:`unit_reduce`.
+    mr_binds
+        Shape ``(n_accounts,)``: ``MR >= MR7`` (MR's attribution binds, else MR7's).
+    gross_scale
+        Shape ``(n_accounts,)``: scaled over raw MR7 (0 where raw is 0).
+    im_factor
+        IMR over MMR.
+    values
+        Out, shape ``(nnz,)``: each stored entry of the unit its contribution (USD); entries
+        of other units are left as they are.
+    """
+    n_accounts = indptr.size - 1
+    for a in range(n_accounts):
+        scen, basis, rate = binding[0, a], binding[1, a], binding[2, a]
+        for jj in range(indptr[a], indptr[a + 1]):
+            r = column_row[indices[jj]]
+            if r < 0:
+                continue
+            x = data[jj]
+            if mr_binds[a]:
+                s = -x * matrix[r, max(scen, 0)] if scen >= 0 else 0.0
+                b = -x * matrix[r, n_scenarios + max(basis, 0)] if basis >= 0 else 0.0
+                t = -x * matrix[r, n_scenarios + 2 + max(rate, 0)] if rate >= 0 else 0.0
+                w = weights[a, bucket[r]] if bucket[r] >= 0 else 0.0
+                part = ((s + b) + t) + x * vol_span[r] * w
+            else:
+                part = abs(x) * gross_rate[r] * gross_scale[a]
+            values[jj] = im_factor * part
