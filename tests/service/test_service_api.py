@@ -200,6 +200,23 @@ def test_roles_and_isolation(
     )
 
 
+def test_every_path_needs_a_key(client: TestClient, market: dict) -> None:
+    for method, path in [
+        ("POST", "/v1/accounts"),
+        ("GET", "/v1/accounts/a"),
+        ("POST", "/v1/accounts/a/deposits"),
+        ("POST", "/v1/accounts/a/withdrawals"),
+        ("POST", "/v1/accounts/a/fills"),
+        ("GET", "/v1/accounts/a/margin"),
+        ("PUT", "/v1/market"),
+        ("POST", "/v1/margin"),
+        ("GET", "/v1/events"),
+    ]:
+        r = client.request(method, path, json={})
+        assert r.status_code == 401, (method, path, r.json())
+        assert r.json()["error"] == "unauthorized"
+
+
 def test_idempotent_writes_across_a_restart(
     client: TestClient, admin: dict[str, str], store: Engine, tmp_path: Path
 ) -> None:
