@@ -65,13 +65,15 @@ class Server:
 
     def start(self) -> None:
         command = [*PMARGIN, "serve", "--db", self.db, "--port", str(self.port)]
-        self.process = subprocess.Popen(
-            command, cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        log = self.cwd / "serve.log"  # a file, not a pipe: a full pipe would stall the server
+        with log.open("ab") as sink:
+            self.process = subprocess.Popen(
+                command, cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=sink
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(self.process.stderr.read().decode())  # type: ignore[union-attr]
+                raise AssertionError(log.read_text())
             try:
                 if httpx.get(f"{self.url}/openapi.json", timeout=2).status_code == 200:
                     return
