@@ -26,8 +26,6 @@ sums a partition's order: equal within ``k x 2**-52`` of the tail's largest loss
 
 from __future__ import annotations
 
-import functools
-import os
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -46,6 +44,7 @@ from pmargin.margin.scenario_risk._tail import (
     tail_measure_of_smallest,
     tail_of,
 )
+from pmargin.risk import compiled_module
 
 __all__ = [
     "TailStage",
@@ -90,16 +89,9 @@ class TailStage:
     entry_loss: FloatArray
 
 
-@functools.cache
 def _jit() -> ModuleType | None:
     """Return the compiled kernels' module; ``None`` without numba or with ``PMARGIN_JIT=0``."""
-    if os.environ.get("PMARGIN_JIT", "1") == "0":
-        return None
-    try:
-        from pmargin.margin.scenario_risk import _fused_jit
-    except ImportError:  # numba absent, or present but unusable with this NumPy
-        return None
-    return _fused_jit
+    return compiled_module("pmargin.margin.scenario_risk._fused_jit")
 
 
 def fused_kernel_name() -> str:

@@ -20,8 +20,6 @@ and units are summed with one sparse product.
 
 from __future__ import annotations
 
-import functools
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -43,21 +41,15 @@ from pmargin.margin.standard._incremental import StandardIncremental
 from pmargin.margin.standard._parameters import StandardParams
 from pmargin.margin.standard._rules import future_margin, otm_fraction, short_option_margin
 from pmargin.market import MarketSnapshot
+from pmargin.risk import compiled_module
 from pmargin.valuation import ResolvedInstruments, value_instruments
 
 __all__ = ["StandardModel"]
 
 
-@functools.cache
 def _jit() -> ModuleType | None:
     """Return the compiled pass's module, or ``None`` without numba or with ``PMARGIN_JIT=0``."""
-    if os.environ.get("PMARGIN_JIT", "1") == "0":
-        return None
-    try:
-        from pmargin.margin.standard import _jit as compiled
-    except ImportError:  # numba absent, or present but unusable with this NumPy
-        return None
-    return compiled
+    return compiled_module("pmargin.margin.standard._jit")
 
 
 _BLOCK_ROWS = 65_536
