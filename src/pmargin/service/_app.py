@@ -35,7 +35,18 @@ from pmargin.engine import DEFAULT_MODEL, margin_document
 from pmargin.errors import InputError, PmarginError
 from pmargin.service import _ledger as ledger
 from pmargin.service._keys import KeyRing, Principal
-from pmargin.service._schemas import AccountIn, FillIn, MarginIn, MarketIn, TransferIn
+from pmargin.service._schemas import (
+    AccountIn,
+    AccountOut,
+    AccountWriteOut,
+    ErrorOut,
+    EventsOut,
+    FillIn,
+    MarginIn,
+    MarketIn,
+    MarketOut,
+    TransferIn,
+)
 from pmargin.service._tables import IdempotencyRow
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
@@ -133,10 +144,14 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY_BYTES) -> FastAPI:
     max_body
         Largest request body in bytes (413 above it).
     """
+    errors: dict[int | str, dict[str, Any]] = {
+        status: {"model": ErrorOut} for status in (401, 403, 404, 409, 413, 422)
+    }
     app = FastAPI(
         title="pmargin",
         summary="Portfolio margin engine: accounts, fills, market, margin, events.",
         version="1",
+        responses=errors,
     )
     app.state.keys = KeyRing(engine)
     lock = threading.Lock()
@@ -203,7 +218,7 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY_BYTES) -> FastAPI:
                 )
         return JSONResponse(answer, status_code=status)
 
-    @app.post("/v1/accounts", status_code=201)
+    @app.post("/v1/accounts", status_code=201, response_model=AccountWriteOut)
     def create_account(
         body: AccountIn, caller: Caller, request: Request, idem: IdemKey = None
     ) -> JSONResponse:
@@ -218,7 +233,7 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY_BYTES) -> FastAPI:
             201,
         )
 
-    @app.get("/v1/accounts/{account_id}")
+    @app.get("/v1/accounts/{account_id}", response_model=AccountOut)
     def get_account(account_id: str, caller: Caller) -> dict[str, Any]:
         """Balances and positions in the portfolio-file form (amounts as decimal strings)."""
         may_see(caller, account_id)
@@ -246,7 +261,8 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY_BYTES) -> FastAPI:
             action = partial(book, account_id=account_id, asset=body.asset, amount=body.amount)
             return account_write(caller, account_id, request, idem, body, action)
 
-        app.post(f"/v1/accounts/{{account_id}}/{path}", summary=summary, name=path)(endpoint)
+        route = f"/v1/accounts/{{account_id}}/{path}"
+        app.post(route, summary=summary, name=path, response_model=AccountWriteOut)(endpoint)
 
     transfer("deposits", ledger.deposit, "Credit an amount of an asset")
     transfer(
@@ -255,7 +271,7 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY_BYTES) -> FastAPI:
         "Debit an amount; 409 when it overdraws or leaves equity below initial margin",
     )
 
-    @app.post("/v1/accounts/{account_id}/fills")
+    @app.post("/v1/accounts/{account_id}/fills", response_model=AccountWriteOut)
     def fill(
         account_id: str, body: FillIn, caller: Caller, request: Request, idem: IdemKey = None
     ) -> JSONResponse:
@@ -270,7 +286,7 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY_BYTES) -> FastAPI:
         )
         return account_write(caller, account_id, request, idem, body, book)
 
-    @app.put("/v1/market")
+    @app.put("/v1/market", response_model=MarketOut)
     def put_market(
         body: MarketIn, caller: Caller, request: Request, idem: IdemKey = None
     ) -> JSONResponse:
@@ -295,7 +311,7 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY_BYTES) -> FastAPI:
         market = body.market.model_dump(mode="json", exclude_none=True)
         return margin_document(body.portfolio, market, body.model)
 
-    @app.get("/v1/events")
+    @app.get("/v1/events", response_model=EventsOut)
     def events(
         caller: Caller,
         after: Annotated[int, Query(ge=0)] = 0,

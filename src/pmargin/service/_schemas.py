@@ -1,4 +1,4 @@
-"""Request bodies as pydantic models: validation and the OpenAPI document come from these.
+"""Request and response bodies as pydantic models: validation and the OpenAPI document.
 
 Amounts are decimal strings or JSON numbers, kept exact (:class:`~decimal.Decimal`; NaN and
 infinities refused). The market and portfolio documents are checked field by field by the
@@ -16,9 +16,16 @@ from pmargin.engine import DEFAULT_MODEL
 
 __all__ = [
     "AccountIn",
+    "AccountOut",
+    "AccountWriteOut",
+    "ErrorOut",
+    "EventOut",
+    "EventsOut",
     "FillIn",
     "MarginIn",
     "MarketIn",
+    "MarketOut",
+    "PositionOut",
     "TransferIn",
 ]
 
@@ -83,3 +90,60 @@ class MarginIn(_Body):
     portfolio: dict[str, Any]
     market: MarketIn
     model: Annotated[str, Field(min_length=1, max_length=64)] = DEFAULT_MODEL
+
+
+class ErrorOut(BaseModel):
+    """Every error: a code, the field at fault (or null) and the reason; 409s add figures."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    field: str | None
+    reason: str
+
+
+class PositionOut(BaseModel):
+    """A position in the portfolio-file form: native units and average price, exact text."""
+
+    instrument: str
+    quantity: str
+    unit: str
+    avg_price: str | None
+
+
+class AccountOut(BaseModel):
+    """An account in the portfolio-file form (balances: asset -> exact decimal text)."""
+
+    id: str
+    balances: dict[str, str]
+    positions: list[PositionOut]
+
+
+class AccountWriteOut(AccountOut):
+    """The account after a write, with the ``seq`` of the write's event."""
+
+    seq: int
+
+
+class MarketOut(BaseModel):
+    """The market put in force: its timestamp (ISO-8601 UTC) and its event's ``seq``."""
+
+    timestamp: str
+    seq: int
+
+
+class EventOut(BaseModel):
+    """One persisted event: sequence number, kind, account (null for market events), data."""
+
+    seq: int
+    kind: str
+    account: str | None
+    time: str
+    data: dict[str, Any]
+
+
+class EventsOut(BaseModel):
+    """A page of events in ``seq`` order and the ``seq`` to ask ``after`` next."""
+
+    events: list[EventOut]
+    last: int
