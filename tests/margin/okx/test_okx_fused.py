@@ -133,3 +133,24 @@ def test_the_expiry_sums_add_as_numpy_does(n: int) -> None:
         values = rng.normal(size=n + 3) * 10.0 ** rng.integers(-8, 8, size=n + 3)
         assert _pairwise_sum(values, 2, 2 + n, False) == values[2 : 2 + n].sum()
         assert _pairwise_sum(values, 2, 2 + n, True) == np.abs(values[2 : 2 + n]).sum()
+
+
+def test_a_nan_sends_the_book_to_the_numpy_path(
+    book: BookArrangement, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("numba")
+    if compiled_module("pmargin.margin.okx._jit") is None:
+        pytest.skip("PMARGIN_JIT=0")
+    matrices = OkxModel.matrices
+
+    def poisoned(self: OkxModel, resolved: Any, market: Any) -> Any:
+        m = matrices(self, resolved, market)
+        scenario = m.scenario.copy()
+        scenario[0, 0] = np.nan
+        return replace(m, scenario=scenario)
+
+    monkeypatch.setattr(OkxModel, "matrices", poisoned)
+    calls = _spy(monkeypatch)
+    model = _okx(None)
+    _assert_same(model.compute(book), model.compute_reference(book))
+    assert calls == [False]
