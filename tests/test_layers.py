@@ -69,6 +69,7 @@ units of a higher row through ``engine``. ``engine`` may import every unit above
 OUTSIDE_THE_TABLE: dict[str, tuple[str, str]] = {
     "_files": ("errors", "reading user files with limits: foundation I/O the table omits"),
     "_outputs": ("errors", "writing report folders whole: foundation I/O the table omits"),
+    "_compiled": ("errors", "compiled kernels' switch and numba decorators: a foundation"),
 }
 """Units of ``src/pmargin`` the table does not name: the row they are checked as and why."""
 

@@ -14,7 +14,8 @@ from scipy.special import ndtr as scipy_ndtr
 
 pytest.importorskip("numba", exc_type=ImportError)  # absent, or unusable with this NumPy
 
-from pmargin.pricing._vecmath import exp_sum, log_normal, ndtr, njit
+from pmargin._compiled import njit
+from pmargin.pricing._vecmath import exp_sum, log_normal, ndtr
 
 EPS = float(np.finfo(np.float64).eps)
 

@@ -38,9 +38,7 @@ broadcast shape in blocks, so memory beyond the outputs stays small.
 
 from __future__ import annotations
 
-import functools
 import math
-import os
 from collections.abc import Iterator
 from types import ModuleType
 from typing import NamedTuple, TypeVar
@@ -48,6 +46,7 @@ from typing import NamedTuple, TypeVar
 import numpy as np
 from scipy.special import ndtr
 
+from pmargin._compiled import compiled_module
 from pmargin._typing import ArrayLike, BoolArray, FloatArray, IntArray
 from pmargin.pricing._blocks import BLOCK_SIZE, as_bool, as_float, iter_blocks
 
@@ -331,16 +330,9 @@ _BlockArgs = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, B
 """One block's forward, strike, time, vol, rate and is_call, each C-contiguous ``(m,)``."""
 
 
-@functools.cache
 def _jit() -> ModuleType | None:
     """Return the compiled kernel's module, or ``None`` without numba or with ``PMARGIN_JIT=0``."""
-    if os.environ.get("PMARGIN_JIT", "1") == "0":
-        return None
-    try:
-        from pmargin.pricing import _black76_jit
-    except ImportError:  # numba absent, or present but unusable with this NumPy
-        return None
-    return _black76_jit
+    return compiled_module("pmargin.pricing._black76_jit")
 
 
 def kernel_name() -> str:

@@ -31,15 +31,9 @@ from typing import Any, cast
 
 import numpy as np
 
+from pmargin._compiled import njit, njit_inline
 from pmargin._typing import BoolArray, FloatArray, IntArray
-from pmargin.pricing._vecmath import (
-    exp_sum,
-    gauss,
-    log_normal,
-    ndtr_pair,
-    njit,
-    njit_inline,
-)
+from pmargin.pricing._vecmath import exp_sum, gauss, log_normal, ndtr_pair
 
 __all__ = ["greeks_into", "value_into"]
 

@@ -31,12 +31,13 @@ same bits: a block's last few elements (the scalar remainder loop) agree with th
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
-import numba
 from llvmlite import ir
 from numba import extending as _extending
 from numba import types
+
+from pmargin._compiled import njit_inline
 
 __all__ = [
     "exp_sum",
@@ -46,29 +47,7 @@ __all__ = [
     "ndtr",
     "ndtr_from_gauss",
     "ndtr_pair",
-    "njit",
-    "njit_inline",
 ]
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-_NUMBA: Any = numba  # numba's own annotations differ between versions; these wrappers type it
-
-
-def njit(func: _F) -> _F:
-    """Compile ``func`` with numba: no Python error checks, so loops over arrays vectorise.
-
-    ``error_model="numpy"`` makes division by zero give ``inf``/NaN as in NumPy instead of
-    raising (a branch per division that would stop vectorisation); ``cache=True`` keeps the
-    machine code in ``__pycache__`` so only the first import anywhere pays the compilation.
-    """
-    return cast(_F, _NUMBA.njit(error_model="numpy", cache=True)(func))
-
-
-def njit_inline(func: _F) -> _F:
-    """Compile ``func`` as a numba device function inlined into its callers."""
-    return cast(_F, _NUMBA.njit(inline="always", error_model="numpy", cache=True)(func))
 
 
 def _intrinsic(func: Callable[..., tuple[Any, Any]]) -> Any:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pmargin._compiled import njit, njit_inline
 from pmargin._typing import BoolArray, FloatArray, IntArray
-from pmargin.pricing._vecmath import njit, njit_inline
 
 __all__ = ["MAX_GROUPS", "account_pass"]
 

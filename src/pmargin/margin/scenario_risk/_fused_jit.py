@@ -18,8 +18,8 @@ Importing this module needs numba; ``_fused`` imports it lazily unless numba is 
 
 from __future__ import annotations
 
+from pmargin._compiled import njit
 from pmargin._typing import FloatArray, IntArray
-from pmargin.pricing._vecmath import njit
 
 __all__ = ["k_worst_rows", "product_rows", "tail_products"]
 

@@ -10,8 +10,8 @@ imports it lazily unless numba is missing or ``PMARGIN_JIT=0``.
 
 from __future__ import annotations
 
+from pmargin._compiled import njit
 from pmargin._typing import BoolArray, FloatArray, IntArray
-from pmargin.pricing._vecmath import njit
 
 __all__ = ["charge_entries"]
 
