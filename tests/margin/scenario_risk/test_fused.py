@@ -9,13 +9,13 @@ the measure-only stage's compiled path is within ``k x 2**-52`` of the tail's la
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 from scipy import sparse
 
 from pmargin.margin.scenario_risk._fused import (
+    SetPnl,
+    TailRule,
     fused_kernel_name,
     measure_stage,
     measure_stage_reference,
@@ -35,7 +35,7 @@ CASES = [
 ]
 
 
-def _inputs(seed: int, n_acc: int, n_inst: int, n_s: int, n_moving: int) -> tuple[Any, ...]:
+def _inputs(seed: int, n_acc: int, n_inst: int, n_s: int, n_moving: int) -> SetPnl:
     """A random book: ~8 positions per account (some empty), P&L with many exact ties."""
     rng = np.random.default_rng(seed)
     nnz = n_acc * 8
@@ -47,7 +47,7 @@ def _inputs(seed: int, n_acc: int, n_inst: int, n_s: int, n_moving: int) -> tupl
     unit_pnl = np.round(rng.normal(size=(n_inst, n_s)) * 100.0)  # integers: ties in P&L
     exposure = np.round(rng.normal(size=(n_acc, n_moving)) * 1_000.0, 1)
     move = rng.normal(size=(n_moving, n_s)) * 0.05
-    return quantity, exposure, unit_pnl, move
+    return SetPnl(quantity, exposure, unit_pnl, move)
 
 
 @pytest.mark.parametrize("jit", JIT)
@@ -57,14 +57,10 @@ def test_tail_stage_gives_the_reference_bits(
     jit: bool | None, level: float, measure: str, boundary: str, n_moving: int
 ) -> None:
     # 3,000 accounts x 300 scenarios: several blocks in both paths (tiny block sizes below)
-    quantity, exposure, unit_pnl, move = _inputs(7 + n_moving, 3_000, 200, 300, n_moving)
-    weights = np.full(300, 1.0 / 300)
-    ref = tail_stage_reference(
-        quantity, exposure, unit_pnl, move, weights, level, measure, boundary
-    )
-    fast = tail_stage(
-        quantity, exposure, unit_pnl, move, weights, level, measure, boundary, jit=jit
-    )
+    parts = _inputs(7 + n_moving, 3_000, 200, 300, n_moving)
+    rule = TailRule(np.full(300, 1.0 / 300), level, measure, boundary)
+    ref = tail_stage_reference(parts, rule)
+    fast = tail_stage(parts, rule, jit=jit)
     assert fast.pnl is not None
     assert ref.pnl is not None
     np.testing.assert_array_equal(fast.pnl, ref.pnl)
@@ -73,9 +69,7 @@ def test_tail_stage_gives_the_reference_bits(
     np.testing.assert_array_equal(fast.tail.measure, ref.tail.measure)
     np.testing.assert_array_equal(fast.worst, ref.worst)
     np.testing.assert_array_equal(fast.entry_loss, ref.entry_loss)
-    dropped = tail_stage(
-        quantity, exposure, unit_pnl, move, weights, level, measure, boundary, keep_pnl=False
-    )
+    dropped = tail_stage(parts, rule, keep_pnl=False)
     assert dropped.pnl is None
     np.testing.assert_array_equal(dropped.tail.measure, ref.tail.measure)
 
@@ -86,24 +80,23 @@ def test_small_blocks_and_edge_shapes(jit: bool | None, monkeypatch: pytest.Monk
 
     monkeypatch.setattr(_fused, "_JIT_BLOCK_CELLS", 7 * 40)  # 7 accounts per block
     monkeypatch.setattr(_fused, "_NUMPY_BLOCK_CELLS", 5 * 40)
-    quantity, exposure, unit_pnl, move = _inputs(3, 50, 12, 40, 1)
+    parts = _inputs(3, 50, 12, 40, 1)
     for level in (0.99, 0.0001):  # one tail scenario; every scenario (k == n)
-        weights = np.ones(40)
-        args = (quantity, exposure, unit_pnl, move, weights, level, "es", "whole")
-        ref, fast = tail_stage_reference(*args), tail_stage(*args, jit=jit)
+        rule = TailRule(np.ones(40), level, "es")
+        ref, fast = tail_stage_reference(parts, rule), tail_stage(parts, rule, jit=jit)
         np.testing.assert_array_equal(fast.tail.index, ref.tail.index)
         np.testing.assert_array_equal(fast.tail.measure, ref.tail.measure)
         np.testing.assert_array_equal(fast.entry_loss, ref.entry_loss)
     empty = sparse.csr_array((0, 12))
-    out = tail_stage(empty, np.zeros((0, 0)), unit_pnl, move[:0], np.ones(40), 0.99, "es")
+    none = SetPnl(empty, np.zeros((0, 0)), parts.unit_pnl, parts.balance_move[:0])
+    out = tail_stage(none, TailRule(np.ones(40), 0.99, "es"))
     assert out.tail.measure.shape == (0,)
     assert out.entry_loss.shape == (0,)
 
 
 def test_unequal_weights_take_the_reference_path() -> None:
-    quantity, exposure, unit_pnl, move = _inputs(5, 400, 50, 120, 1)
-    weights = np.random.default_rng(2).uniform(0.5, 1.5, 120)
-    args = (quantity, exposure, unit_pnl, move, weights, 0.95, "es", "split")
+    parts = _inputs(5, 400, 50, 120, 1)
+    args = (parts, TailRule(np.random.default_rng(2).uniform(0.5, 1.5, 120), 0.95, "es", "split"))
     ref, fast = tail_stage_reference(*args), tail_stage(*args)
     np.testing.assert_array_equal(fast.tail.measure, ref.tail.measure)
     np.testing.assert_array_equal(fast.entry_loss, ref.entry_loss)
@@ -115,10 +108,12 @@ def test_measure_stage_within_the_stated_tolerance(
     level: float, measure: str, boundary: str
 ) -> None:
     rng = np.random.default_rng(11)
-    quantity, exposure, unit_pnl, move = _inputs(13, 2_000, 150, 250, 1)
-    unit_pnl = unit_pnl + rng.normal(size=unit_pnl.shape)  # no ties: sums in any order differ
-    weights = np.ones(250)
-    args = (quantity, exposure, unit_pnl, move, weights, level, measure, boundary)
+    parts = _inputs(13, 2_000, 150, 250, 1)
+    noisy = parts.unit_pnl + rng.normal(size=parts.unit_pnl.shape)  # no ties
+    args = (
+        SetPnl(parts.quantity, parts.exposure, noisy, parts.balance_move),
+        TailRule(np.ones(250), level, measure, boundary),
+    )
     ref = measure_stage_reference(*args)
     np.testing.assert_array_equal(measure_stage(*args, jit=False), ref)
     fast = measure_stage(*args)

@@ -47,6 +47,8 @@ from pmargin.margin.scenario_risk._tail import (
 from pmargin.risk import compiled_module
 
 __all__ = [
+    "SetPnl",
+    "TailRule",
     "TailStage",
     "balance_pnl",
     "fused_kernel_name",
@@ -142,22 +144,13 @@ def balance_pnl(exposure: FloatArray, balance_move: FloatArray) -> FloatArray:
     return out
 
 
-def tail_stage(
-    quantity: Any,
-    exposure: FloatArray,
-    unit_pnl: FloatArray,
-    balance_move: FloatArray,
-    weights: FloatArray,
-    level: float,
-    measure: str,
-    boundary: str = "whole",
-    *,
-    keep_pnl: bool = True,
-    jit: bool | None = None,
-) -> TailStage:
-    """Scenario P&L, tail, worst scenario and tail attribution, one block of accounts at a time.
+@dataclass(frozen=True, slots=True)
+class SetPnl:
+    """What a scenario set's account P&L is made of (USD).
 
-    Parameters
+    ``pnl = quantity @ unit_pnl + balance_pnl(exposure, balance_move)``.
+
+    Attributes
     ----------
     quantity
         Sparse ``(n_accounts, n_instruments)`` base-unit quantities.
@@ -167,10 +160,49 @@ def tail_stage(
         Shape ``(n_instruments, n_scenarios)``: USD P&L per base unit.
     balance_move
         Shape ``(n_moving, n_scenarios)``: each moving coin's multiplier minus 1.
+    """
+
+    quantity: Any
+    exposure: FloatArray
+    unit_pnl: FloatArray
+    balance_move: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class TailRule:
+    """Which tail measure of a scenario set.
+
+    Attributes
+    ----------
     weights
         Shape ``(n_scenarios,)``: scenario probability weights.
     level, measure, boundary
         As :func:`~._tail.account_tail` (``measure`` ``"es"`` or ``"var"``).
+    """
+
+    weights: FloatArray
+    level: float
+    measure: str
+    boundary: str = "whole"
+
+    @property
+    def equal(self) -> bool:
+        """Whether every scenario has the same weight (the fused paths' case)."""
+        w = self.weights
+        return bool(w.size == 0 or np.all(w == w[0]))
+
+
+def tail_stage(
+    book: SetPnl, rule: TailRule, *, keep_pnl: bool = True, jit: bool | None = None
+) -> TailStage:
+    """Scenario P&L, tail, worst scenario and tail attribution, one block of accounts at a time.
+
+    Parameters
+    ----------
+    book
+        The set's P&L parts.
+    rule
+        The tail measure.
     keep_pnl
         Return the ``(n_accounts, n_scenarios)`` P&L (written block by block, once) or not.
     jit
@@ -181,17 +213,15 @@ def tail_stage(
     TailStage
         The same bits as :func:`tail_stage_reference` (module docstring).
     """
-    q = _csr(quantity)
+    q = _csr(book.quantity)
+    unit_pnl = np.ascontiguousarray(book.unit_pnl, dtype=np.float64)
     n_acc, n_s = q.shape[0], unit_pnl.shape[1]
-    w = np.asarray(weights, dtype=np.float64)
-    if n_acc == 0 or n_s == 0 or not np.all(w == w[0]):
-        return tail_stage_reference(
-            q, exposure, unit_pnl, balance_move, w, level, measure, boundary
-        )
+    if n_acc == 0 or n_s == 0 or not rule.equal:
+        return tail_stage_reference(book, rule)
+    book = SetPnl(q, book.exposure, unit_pnl, book.balance_move)
     kernels = _kernels(jit)
-    k = tail_count(n_s, level)
-    n_tail = 1 if measure == "var" else k
-    unit_pnl = np.ascontiguousarray(unit_pnl, dtype=np.float64)
+    k = tail_count(n_s, rule.level)
+    n_tail = 1 if rule.measure == "var" else k
     pnl = np.empty((n_acc, n_s)) if keep_pnl else None
     index = np.empty((n_acc, n_tail), dtype=np.int64)
     weight = np.empty((n_acc, n_tail))
@@ -204,14 +234,14 @@ def tail_stage(
     for start in range(0, n_acc, step):
         stop = min(n_acc, start + step)
         block = pnl[start:stop] if pnl is not None else scratch[: stop - start]
-        _block_pnl(kernels, q, exposure, unit_pnl, balance_move, start, block)
+        _block_pnl(kernels, book, start, block)
         if kernels is None:
-            part = account_tail(block, level, w, measure, boundary)
+            part = account_tail(block, rule.level, rule.weights, rule.measure, rule.boundary)
             lo, hi = int(q.indptr[start]), int(q.indptr[stop])
             positions = UnitPositions.whole(q[start:stop])
             entry_loss[lo:hi] = positions.tail_loss(unit_pnl, part.index, part.weight)
         else:
-            part = _jit_tail(kernels, block, k, level, measure, boundary)
+            part = _jit_tail(kernels, block, k, rule)
             _jit_entry_loss(kernels, q, unit_pnl, start, stop, part, entry_loss)
         index[start:stop] = part.index
         weight[start:stop] = part.weight
@@ -220,33 +250,27 @@ def tail_stage(
     return TailStage(pnl, AccountTail(index, weight, value), worst, entry_loss)
 
 
-def _block_pnl(
-    kernels: ModuleType | None,
-    q: Any,
-    exposure: FloatArray,
-    unit_pnl: FloatArray,
-    balance_move: FloatArray,
-    start: int,
-    out: FloatArray,
-) -> None:
-    """Write rows ``start:start + len(out)``'s USD P&L into ``out`` (as the reference sums)."""
+def _block_pnl(kernels: ModuleType | None, book: SetPnl, start: int, out: FloatArray) -> None:
+    """Write rows ``start:start + len(out)``'s USD P&L into ``out`` (as the reference sums).
+
+    ``book.quantity`` is CSR with int64 indices and ``book.unit_pnl`` C-contiguous float64.
+    """
     stop = start + out.shape[0]
+    q = book.quantity
     if kernels is None:
-        out[...] = q[start:stop] @ unit_pnl
+        out[...] = q[start:stop] @ book.unit_pnl
     else:
-        kernels.product_rows(q.indptr, q.indices, q.data, unit_pnl, start, out)
-    if exposure.shape[1]:
-        out += balance_pnl(exposure[start:stop], balance_move)
+        kernels.product_rows(q.indptr, q.indices, q.data, book.unit_pnl, start, out)
+    if book.exposure.shape[1]:
+        out += balance_pnl(book.exposure[start:stop], book.balance_move)
 
 
-def _jit_tail(
-    kernels: ModuleType, block: FloatArray, k: int, level: float, measure: str, boundary: str
-) -> AccountTail:
+def _jit_tail(kernels: ModuleType, block: FloatArray, k: int, rule: TailRule) -> AccountTail:
     """:func:`~._tail.account_tail` of an equally weighted block, selection compiled."""
     m, n_s = block.shape
     worst = np.empty((m, k), dtype=np.int64)
     kernels.k_worst_rows(block, k, worst, np.empty((m, k)))
-    index, weight = equal_tail(worst, n_s, level, measure, boundary)
+    index, weight = equal_tail(worst, n_s, rule.level, rule.measure, rule.boundary)
     return tail_of(block, index, weight)
 
 
@@ -270,57 +294,35 @@ def _jit_entry_loss(
     out[lo:hi] = -q.data[lo:hi] * per_unit
 
 
-def tail_stage_reference(
-    quantity: Any,
-    exposure: FloatArray,
-    unit_pnl: FloatArray,
-    balance_move: FloatArray,
-    weights: FloatArray,
-    level: float,
-    measure: str,
-    boundary: str = "whole",
-) -> TailStage:
+def tail_stage_reference(book: SetPnl, rule: TailRule) -> TailStage:
     """:func:`tail_stage` over the whole book at once: the dense P&L matrix, then its tail.
 
     Same parameters (the P&L is always kept) and returns; the reference twin.
     """
-    q = sparse.csr_array(quantity)
-    pnl = np.asarray(q @ unit_pnl, dtype=np.float64)
-    if exposure.shape[1]:
-        pnl += balance_pnl(exposure, balance_move)
-    tail = account_tail(pnl, level, weights, measure, boundary)
+    q = sparse.csr_array(book.quantity)
+    pnl = np.asarray(q @ book.unit_pnl, dtype=np.float64)
+    if book.exposure.shape[1]:
+        pnl += balance_pnl(book.exposure, book.balance_move)
+    tail = account_tail(pnl, rule.level, rule.weights, rule.measure, rule.boundary)
     _, worst = worst_loss(pnl)
-    entry_loss = UnitPositions.whole(q).tail_loss(unit_pnl, tail.index, tail.weight)
+    entry_loss = UnitPositions.whole(q).tail_loss(book.unit_pnl, tail.index, tail.weight)
     return TailStage(pnl, tail, worst, entry_loss)
 
 
-def measure_stage(
-    quantity: Any,
-    exposure: FloatArray,
-    unit_pnl: FloatArray,
-    balance_move: FloatArray,
-    weights: FloatArray,
-    level: float,
-    measure: str,
-    boundary: str = "whole",
-    *,
-    jit: bool | None = None,
-) -> FloatArray:
+def measure_stage(book: SetPnl, rule: TailRule, *, jit: bool | None = None) -> FloatArray:
     """``max(0, measure)`` per account of a scenario set, blocks fused, no P&L kept.
 
     Parameters as :func:`tail_stage`. Returns shape ``(n_accounts,)``, USD, >= 0. Without the
     compiled kernels, or with unequal weights, it is :func:`measure_stage_reference`.
     """
-    q = _csr(quantity)
+    q = _csr(book.quantity)
+    unit_pnl = np.ascontiguousarray(book.unit_pnl, dtype=np.float64)
     n_acc, n_s = q.shape[0], unit_pnl.shape[1]
-    w = np.asarray(weights, dtype=np.float64)
     kernels = _kernels(jit)
-    if kernels is None or n_acc == 0 or n_s == 0 or not np.all(w == w[0]):
-        return measure_stage_reference(
-            q, exposure, unit_pnl, balance_move, w, level, measure, boundary
-        )
-    unit_pnl = np.ascontiguousarray(unit_pnl, dtype=np.float64)
-    k = tail_count(n_s, level)
+    if kernels is None or n_acc == 0 or n_s == 0 or not rule.equal:
+        return measure_stage_reference(book, rule)
+    book = SetPnl(q, book.exposure, unit_pnl, book.balance_move)
+    k = tail_count(n_s, rule.level)
     out = np.empty(n_acc)
     step = max(1, _JIT_BLOCK_CELLS // n_s)
     scratch = np.empty((min(step, n_acc), n_s))
@@ -328,39 +330,30 @@ def measure_stage(
     smallest = np.empty((min(step, n_acc), k))
     for start in range(0, n_acc, step):
         stop = min(n_acc, start + step)
-        block = scratch[: stop - start]
-        _block_pnl(kernels, q, exposure, unit_pnl, balance_move, start, block)
-        kernels.k_worst_rows(block, k, index[: stop - start], smallest[: stop - start])
-        value = tail_measure_of_smallest(smallest[: stop - start], n_s, level, measure, boundary)
+        m = stop - start
+        _block_pnl(kernels, book, start, scratch[:m])
+        kernels.k_worst_rows(scratch[:m], k, index[:m], smallest[:m])
+        value = tail_measure_of_smallest(smallest[:m], n_s, rule.level, rule.measure, rule.boundary)
         out[start:stop] = np.maximum(value, 0.0)
     return out
 
 
-def measure_stage_reference(
-    quantity: Any,
-    exposure: FloatArray,
-    unit_pnl: FloatArray,
-    balance_move: FloatArray,
-    weights: FloatArray,
-    level: float,
-    measure: str,
-    boundary: str = "whole",
-) -> FloatArray:
+def measure_stage_reference(book: SetPnl, rule: TailRule) -> FloatArray:
     """:func:`measure_stage` by SciPy products and :func:`~._tail.tail_measure` per chunk.
 
     The reference twin (the model's previous implementation, chunks of 20 M cells).
     """
-    q = sparse.csr_array(quantity)
+    q = sparse.csr_array(book.quantity)
     n_acc = q.shape[0]
     out = np.zeros(n_acc)
-    step = max(1, _REFERENCE_CHUNK_CELLS // max(1, unit_pnl.shape[1]))
+    step = max(1, _REFERENCE_CHUNK_CELLS // max(1, book.unit_pnl.shape[1]))
     for start in range(0, n_acc, step):
         stop = min(n_acc, start + step)
         whole = start == 0 and stop == n_acc
         part = q if whole else q[start:stop]  # the same entries either way
-        pnl = np.asarray(part @ unit_pnl, dtype=np.float64)
-        if exposure.shape[1]:
-            pnl += balance_pnl(exposure[start:stop], balance_move)
-        value = tail_measure(pnl, level, weights, measure, boundary)
+        pnl = np.asarray(part @ book.unit_pnl, dtype=np.float64)
+        if book.exposure.shape[1]:
+            pnl += balance_pnl(book.exposure[start:stop], book.balance_move)
+        value = tail_measure(pnl, rule.level, rule.weights, rule.measure, rule.boundary)
         out[start:stop] = np.maximum(value, 0.0)
     return out

@@ -36,6 +36,8 @@ from pmargin.margin._capabilities import Capabilities
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import UnitPositions, proportional_scale
 from pmargin.margin.scenario_risk._fused import (
+    SetPnl,
+    TailRule,
     measure_stage,
     measure_stage_reference,
     tail_stage,
@@ -183,17 +185,9 @@ class ScenarioRiskModel:
         base = self._revalue(book.resolved, sets.base, moving, store, 0, keys)
         # scenario P&L, then reduce: the tail measure, its tail scenarios and each position's
         # loss over them (fused per block of accounts, or the dense twin)
-        stage = tail_stage_reference if reference else tail_stage
-        fused = stage(
-            quantity,
-            exposure,
-            base.unit_pnl,
-            base.balance_move,
-            sets.base.weights,
-            p.confidence,
-            p.measure.value,
-            p.boundary,
-        )
+        parts = SetPnl(quantity, exposure, base.unit_pnl, base.balance_move)
+        rule = self._rule(sets.base)
+        fused = tail_stage_reference(parts, rule) if reference else tail_stage(parts, rule)
         tail, pnl = fused.tail, fused.pnl
         assert pnl is not None  # kept: the result carries it
         measure = np.maximum(tail.measure, 0.0)
@@ -343,18 +337,14 @@ class ScenarioRiskModel:
         reference: bool,
     ) -> FloatArray:
         """``max(0, measure)`` per account under ``source`` (revalued), fused per block."""
-        p = self.params
+        parts = SetPnl(quantity, exposure, rev.unit_pnl, rev.balance_move)
         stage = measure_stage_reference if reference else measure_stage
-        return stage(
-            quantity,
-            exposure,
-            rev.unit_pnl,
-            rev.balance_move,
-            source.weights,
-            p.confidence,
-            p.measure.value,
-            p.boundary,
-        )
+        return stage(parts, self._rule(source))
+
+    def _rule(self, source: JointScenarios) -> TailRule:
+        """Return the parameters' tail measure over ``source``'s weights."""
+        p = self.params
+        return TailRule(source.weights, p.confidence, p.measure.value, p.boundary)
 
     def charges(
         self, measure: FloatArray, stressed: FloatArray, floor: FloatArray | None

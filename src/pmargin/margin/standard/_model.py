@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -159,9 +158,9 @@ class StandardModel:
         # per (account, unit): futures IM, short options IM, MM, positions held
         sums = np.zeros((4, n_acc, n_units))
         data = np.empty(quantity.nnz)  # each position's own IM in USD
-        kernels = _jit()
-        charge = _charge_blocks if kernels is None else partial(_charge_compiled, kernels)
-        charge(quantity, charges, unit_of_column, resolved.settlement_usd, sums, data)
+        _charge_entries(
+            _jit(), quantity, charges, unit_of_column, resolved.settlement_usd, sums, data
+        )
         sums += 0.0  # an empty sum is 0.0 (never -0.0), as in a sparse product
         unit_futures, unit_options, unit_mm = sums[0], sums[1], sums[2]
         unit_held = sums[3] > 0.0
@@ -333,7 +332,8 @@ class StandardModel:
         return option_im, option_mm
 
 
-def _charge_blocks(
+def _charge_entries(
+    kernels: ModuleType | None,
     quantity: Any,
     charges: _Charges,
     unit_of_column: IntArray,
@@ -341,13 +341,38 @@ def _charge_blocks(
     sums: FloatArray,
     data: FloatArray,
 ) -> None:
-    """Charge the stored entries ``_BLOCK_ROWS`` accounts at a time; sum them per cell.
+    """Charge the stored entries and sum them per (account, unit), in stored order.
 
-    ``quantity``: CSR ``(n_accounts, n_instruments)``; ``unit_of_column``: each column's unit;
+    ``kernels``: the compiled pass's module (one pass over the entries, ``_jit.py``, the same
+    bits) or ``None`` for NumPy blocks of ``_BLOCK_ROWS`` accounts. ``quantity``: CSR
+    ``(n_accounts, n_instruments)``; ``unit_of_column``: each column's unit;
     ``settlement_usd``: USD per settlement unit per column. Writes ``sums`` (``(4, n_accounts,
     n_units)``, zeros: futures IM, short-option IM, MM, positions held) and ``data``
     (``(nnz,)``: each entry's own IM in USD).
     """
+    if kernels is not None:
+        rates = np.stack(
+            [
+                charges.im_rate,
+                charges.im_rate_per_unit,
+                charges.mm_rate,
+                charges.mm_rate_per_unit,
+                charges.price,
+            ]
+        )
+        kernels.charge_entries(
+            quantity.indptr,
+            quantity.indices,
+            np.asarray(quantity.data, dtype=np.float64),
+            unit_of_column,
+            charges.is_future,
+            rates,
+            np.stack([charges.option_im, charges.option_mm]),
+            np.ascontiguousarray(settlement_usd, dtype=np.float64),
+            sums,
+            data,
+        )
+        return
     n_acc, n_units = sums.shape[1], sums.shape[2]
     for start in range(0, n_acc, _BLOCK_ROWS):
         stop = min(n_acc, start + _BLOCK_ROWS)
@@ -364,39 +389,6 @@ def _charge_blocks(
             block = np.bincount(cell, values, minlength=size)
             sums[k, start:stop] = block.reshape(stop - start, n_units)
         data[lo:hi] = (futures_im + options_im) * settlement_usd[column]
-
-
-def _charge_compiled(
-    kernels: ModuleType,
-    quantity: Any,
-    charges: _Charges,
-    unit_of_column: IntArray,
-    settlement_usd: FloatArray,
-    sums: FloatArray,
-    data: FloatArray,
-) -> None:
-    """:func:`_charge_blocks` as one compiled pass over the entries (``_jit.py``; same bits)."""
-    rates = np.stack(
-        [
-            charges.im_rate,
-            charges.im_rate_per_unit,
-            charges.mm_rate,
-            charges.mm_rate_per_unit,
-            charges.price,
-        ]
-    )
-    kernels.charge_entries(
-        quantity.indptr,
-        quantity.indices,
-        np.asarray(quantity.data, dtype=np.float64),
-        unit_of_column,
-        charges.is_future,
-        rates,
-        np.stack([charges.option_im, charges.option_mm]),
-        np.ascontiguousarray(settlement_usd, dtype=np.float64),
-        sums,
-        data,
-    )
 
 
 def _entry_charges(
