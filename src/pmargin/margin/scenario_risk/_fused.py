@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from pmargin._compiled import compiled_module
 from pmargin._typing import FloatArray, IntArray
 from pmargin.margin._scenario_margin import UnitPositions, worst_loss
 from pmargin.margin.scenario_risk._tail import (
@@ -44,7 +45,6 @@ from pmargin.margin.scenario_risk._tail import (
     tail_measure_of_smallest,
     tail_of,
 )
-from pmargin.risk import compiled_module
 
 __all__ = [
     "SetPnl",

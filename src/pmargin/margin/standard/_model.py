@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import sparse
 
+from pmargin._compiled import compiled_module
 from pmargin._params import ParamTable
 from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.book import BookArrangement
@@ -40,7 +41,6 @@ from pmargin.margin.standard._incremental import StandardIncremental
 from pmargin.margin.standard._parameters import StandardParams
 from pmargin.margin.standard._rules import future_margin, otm_fraction, short_option_margin
 from pmargin.market import MarketSnapshot
-from pmargin.risk import compiled_module
 from pmargin.valuation import ResolvedInstruments, value_instruments
 
 __all__ = ["StandardModel"]
