@@ -1,6 +1,5 @@
-"""Risk: the revaluation kernel (instrument P&L matrix), aggregation, compiled kernels' loader."""
+"""Risk: the revaluation kernel (instrument P&L matrix), aggregation."""
 
-from pmargin.risk._jit import compiled_module
 from pmargin.risk._kernel import (
     account_pnl,
     account_pnl_by_currency,
@@ -13,7 +12,6 @@ from pmargin.risk._measures import euler_contributions, expected_shortfall, var
 __all__ = [
     "account_pnl",
     "account_pnl_by_currency",
-    "compiled_module",
     "euler_contributions",
     "expected_shortfall",
     "instrument_pnl",

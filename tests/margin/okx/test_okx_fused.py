@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 from scipy import sparse
 
+from pmargin._compiled import compiled_module
 from pmargin.book import BookArrangement, arrange, example_portfolio
 from pmargin.engine import example_path
 from pmargin.margin import MarginResult, get_model
 from pmargin.margin.okx import OkxModel
 from pmargin.margin.okx import _model as okx_model
 from pmargin.market import load_market
-from pmargin.risk import compiled_module
 
 HERE = Path(__file__).parent
 

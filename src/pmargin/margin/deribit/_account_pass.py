@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import sparse
 
+from pmargin._compiled import compiled_module
 from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.margin.deribit._risk_matrix import tie_order
-from pmargin.risk import compiled_module
 
 if TYPE_CHECKING:
     from pmargin.margin.deribit._model import _Unit

@@ -11,7 +11,7 @@ expiries), so the same bits (tested); a NaN anywhere answers ``False`` and the c
 NumPy path.
 
 Importing this module needs numba; :mod:`pmargin.margin.okx._model` imports it lazily
-(:func:`pmargin.risk._jit.compiled_module`).
+(:func:`pmargin._compiled.compiled_module`).
 """
 
 from __future__ import annotations

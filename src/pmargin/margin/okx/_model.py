@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from pmargin._compiled import compiled_module
 from pmargin._params import ParamTable
 from pmargin._typing import FloatArray, IntArray
 from pmargin.book import BookArrangement
@@ -58,7 +59,7 @@ from pmargin.margin.okx._params import OkxParams
 from pmargin.margin.okx._scaling import progressive_scale
 from pmargin.market import MarketSnapshot
 from pmargin.pricing import black76_value
-from pmargin.risk import compiled_module, instrument_pnl, settlement_to_usd
+from pmargin.risk import instrument_pnl, settlement_to_usd
 from pmargin.scenarios import RiskMatrixScenario, ScenarioSet, VolShockKind
 from pmargin.timeutil import DAYS_PER_YEAR
 from pmargin.valuation import ResolvedInstruments
