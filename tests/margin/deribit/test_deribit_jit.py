@@ -124,15 +124,3 @@ def test_a_nan_in_a_vector_sends_the_book_to_the_numpy_path(
 
 def _fields(unit: Any) -> dict[str, Any]:
     return {name: getattr(unit, name) for name in unit.__slots__}
-
-
-@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 100, 127, 128])
-def test_the_expiry_sum_adds_as_numpy_does(n: int) -> None:
-    pytest.importorskip("numba")
-    from pmargin.margin.deribit._jit import _pairwise_abs_sum
-
-    rng = np.random.default_rng(n)
-    for _ in range(50):
-        values = rng.normal(size=n + 3) * 10.0 ** rng.integers(-8, 8, size=n + 3)
-        expected = np.abs(values[2 : 2 + n]).sum()
-        assert _pairwise_abs_sum(values, 2, 2 + n) == expected

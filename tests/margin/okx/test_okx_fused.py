@@ -123,10 +123,11 @@ def test_a_non_canonical_book_takes_the_numpy_path(
     assert calls == [False]
 
 
-@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 16, 17, 100, 128])
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 100, 127, 128])
 def test_the_expiry_sums_add_as_numpy_does(n: int) -> None:
+    """``pairwise_sum`` (okx's MR3 and deribit's roll shock) adds as NumPy's ``sum``."""
     pytest.importorskip("numba")
-    from pmargin.margin.okx._jit import _pairwise_sum
+    from pmargin.margin._sum_jit import pairwise_sum as _pairwise_sum
 
     rng = np.random.default_rng(n)
     for _ in range(50):

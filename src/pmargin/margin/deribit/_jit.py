@@ -19,48 +19,13 @@ import numpy as np
 
 from pmargin._compiled import njit, njit_inline
 from pmargin._typing import BoolArray, FloatArray, IntArray
+from pmargin.margin._sum_jit import MAX_TERMS, pairwise_sum
 
 __all__ = ["MAX_GROUPS", "account_pass"]
 
-MAX_GROUPS = 128
-"""Most expiries a unit may have here: NumPy's pairwise sum takes one block up to 128 terms
-(eight partial sums), which :func:`_pairwise_abs_sum` reproduces; more go the NumPy way."""
-
-
-@njit_inline
-def _pairwise_abs_sum(values: FloatArray, start: int, stop: int) -> float:
-    """``np.abs(values[start:stop]).sum()`` with NumPy's order of additions (<= 128 terms)."""
-    n = stop - start
-    total: float = 0.0
-    if n < 8:
-        for i in range(start, stop):
-            total += abs(values[i])
-        return total
-    r0 = abs(values[start])
-    r1 = abs(values[start + 1])
-    r2 = abs(values[start + 2])
-    r3 = abs(values[start + 3])
-    r4 = abs(values[start + 4])
-    r5 = abs(values[start + 5])
-    r6 = abs(values[start + 6])
-    r7 = abs(values[start + 7])
-    i = 8
-    whole = n - n % 8
-    while i < whole:
-        r0 += abs(values[start + i])
-        r1 += abs(values[start + i + 1])
-        r2 += abs(values[start + i + 2])
-        r3 += abs(values[start + i + 3])
-        r4 += abs(values[start + i + 4])
-        r5 += abs(values[start + i + 5])
-        r6 += abs(values[start + i + 6])
-        r7 += abs(values[start + i + 7])
-        i += 8
-    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        total += abs(values[start + i])
-        i += 1
-    return total
+MAX_GROUPS = MAX_TERMS
+"""Most expiries a unit may have here (:func:`~pmargin.margin._sum_jit.pairwise_sum` adds up to
+that many in NumPy's order); more go the NumPy way."""
 
 
 @njit_inline
@@ -237,7 +202,7 @@ def account_pass(
                 n_standard, threshold, loss[u, a:], worst[u, a:],
             )  # fmt: skip
             if not abs_size:
-                roll[u, a] = _pairwise_abs_sum(nets, group_start[u], group_start[u + 1])
+                roll[u, a] = pairwise_sum(nets, group_start[u], group_start[u + 1], True)
             lost = loss[u, a]
             raw_loss = -pre[u, max(worst[u, a], 0)]
             scale[u] = lost / raw_loss if worst[u, a] >= 0 and raw_loss > 0.0 else 0.0

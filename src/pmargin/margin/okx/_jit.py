@@ -20,38 +20,13 @@ import numpy as np
 
 from pmargin._compiled import njit, njit_inline
 from pmargin._typing import BoolArray, FloatArray, IntArray
+from pmargin.margin._sum_jit import MAX_TERMS, pairwise_sum
 
 __all__ = ["MAX_BUCKETS", "unit_attribute", "unit_reduce"]
 
-MAX_BUCKETS = 128
-"""Most expiries a unit may have here: NumPy's pairwise sum takes one block of up to 128 terms
-(eight partial sums), which :func:`_pairwise_sum` reproduces; more go the NumPy way."""
-
-
-@njit_inline
-def _pairwise_sum(values: FloatArray, start: int, stop: int, absolute: bool) -> float:
-    """``values[start:stop].sum()`` (of ``abs`` with ``absolute``), NumPy's order (<= 128 terms)."""
-    n = stop - start
-    total: float = 0.0
-    if n < 8:
-        for i in range(start, stop):
-            total += abs(values[i]) if absolute else values[i]
-        return total
-    r = np.empty(8)
-    for j in range(8):
-        r[j] = abs(values[start + j]) if absolute else values[start + j]
-    i = 8
-    whole = n - n % 8
-    while i < whole:
-        for j in range(8):
-            x = values[start + i + j]
-            r[j] += abs(x) if absolute else x
-        i += 8
-    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-    while i < n:
-        total += abs(values[start + i]) if absolute else values[start + i]
-        i += 1
-    return total
+MAX_BUCKETS = MAX_TERMS
+"""Most expiries a unit may have here (:func:`~pmargin.margin._sum_jit.pairwise_sum` adds up to
+that many in NumPy's order); more go the NumPy way."""
 
 
 @njit_inline
@@ -145,8 +120,8 @@ def unit_reduce(
         charges[4, a], binding[1, a] = _worst(total, n_scenarios, n_scenarios + 2)
         charges[5, a], binding[2, a] = _worst(total, n_scenarios + 2, n_scenarios + 4)
         first = n_scenarios + 4
-        signed = _pairwise_sum(total, first, width, False)
-        absolute = _pairwise_sum(total, first, width, True)
+        signed = pairwise_sum(total, first, width, False)
+        absolute = pairwise_sum(total, first, width, True)
         charges[6, a] = max(absolute - abs(signed), 0.0)
         charges[7, a] = gross
         for e in range(n_buckets):
