@@ -466,7 +466,7 @@ def run_scale() -> list[Row]:
     """1M accounts x ~20 positions per model from arrays, growth over sizes; ES 1,000 x 100k.
 
     Each line is one fresh process (CPU time of one core; peak RSS of the process, book
-    included). Deribit and standard also run their ``compute_reference`` twin (the previous
+    included). Deribit, standard and okx also run their ``compute_reference`` twin (the previous
     implementation) at the largest size, in the same run: the ratio is the gain; so does
     ``pmargin-es`` (the dense ``(n x S)`` P&L matrix, then its tail, against the fused blocks).
     """
@@ -485,7 +485,7 @@ def run_scale() -> list[Row]:
             f"growth exponent {growth:.2f} over {', '.join(f'{s:,}' for s in sizes)}; "
             f"the generator's random draws (untimed) {big['generate']:.2f} s"
         )
-        if name in ("deribit", "standard"):
+        if name in ("deribit", "standard", "okx"):
             ref = _scale_run(name, n, reference=True)
             note += (
                 f"; compute_reference {ref['best']:.2f} s (x{ref['best'] / big['best']:.1f}), "
