@@ -162,20 +162,7 @@ class StandardModel:
             _jit(), quantity, charges, unit_of_column, resolved.settlement_usd, sums, data
         )
         sums += 0.0  # an empty sum is 0.0 (never -0.0), as in a sparse product
-        unit_futures, unit_options, unit_mm = sums[0], sums[1], sums[2]
-        unit_held = sums[3] > 0.0
-        units = tuple(
-            RiskUnitMargin(
-                underlying=underlying,
-                currency=currency,
-                usd_rate=book.usd_price(currency),
-                initial_margin=unit_futures[:, u] + unit_options[:, u],
-                maintenance_margin=unit_mm[:, u],
-                components={FUTURES: unit_futures[:, u], SHORT_OPTIONS: unit_options[:, u]},
-                held=unit_held[:, u],
-            )
-            for u, ((underlying, currency), columns) in enumerate(groups.items())
-        )
+        units = _risk_units(book, groups, sums[0], sums[1], sums[2], sums[3] > 0.0)
         contribution = sparse.csr_array(
             (data, quantity.indices.copy(), quantity.indptr.copy()), shape=quantity.shape
         )
@@ -226,21 +213,13 @@ class StandardModel:
             """Sum ``values`` over each unit's columns: shape ``(n_accounts, n_units)``."""
             return np.asarray((entries(values) @ membership).toarray(), dtype=np.float64)
 
-        unit_futures = by_unit(futures_im)
-        unit_options = by_unit(options_im)
-        unit_mm = by_unit(futures_mm + options_mm)
-        unit_held = by_unit(np.ones_like(q)) > 0.0
-        units = tuple(
-            RiskUnitMargin(
-                underlying=underlying,
-                currency=currency,
-                usd_rate=book.usd_price(currency),
-                initial_margin=unit_futures[:, u] + unit_options[:, u],
-                maintenance_margin=unit_mm[:, u],
-                components={FUTURES: unit_futures[:, u], SHORT_OPTIONS: unit_options[:, u]},
-                held=unit_held[:, u],
-            )
-            for u, ((underlying, currency), columns) in enumerate(groups.items())
+        units = _risk_units(
+            book,
+            groups,
+            by_unit(futures_im),
+            by_unit(options_im),
+            by_unit(futures_mm + options_mm),
+            by_unit(np.ones_like(q)) > 0.0,
         )
         contribution = entries((futures_im + options_im) * resolved.settlement_usd[column])
         return MarginResult.from_units(self.name, book, units, contribution)
@@ -330,6 +309,34 @@ class StandardModel:
             *fractions,
         )
         return option_im, option_mm
+
+
+def _risk_units(
+    book: BookArrangement,
+    groups: dict[tuple[str, str], Any],
+    futures: FloatArray,
+    options: FloatArray,
+    maintenance: FloatArray,
+    held: BoolArray,
+) -> tuple[RiskUnitMargin, ...]:
+    """One risk unit per (underlying, settlement currency) group, in ``groups``' order.
+
+    ``futures``, ``options``, ``maintenance``: shape ``(n_accounts, n_units)``, the unit's
+    futures IM, short-option IM and MM in the unit's currency; ``held``: whether the account
+    holds anything in the unit.
+    """
+    return tuple(
+        RiskUnitMargin(
+            underlying=underlying,
+            currency=currency,
+            usd_rate=book.usd_price(currency),
+            initial_margin=futures[:, u] + options[:, u],
+            maintenance_margin=maintenance[:, u],
+            components={FUTURES: futures[:, u], SHORT_OPTIONS: options[:, u]},
+            held=held[:, u],
+        )
+        for u, (underlying, currency) in enumerate(groups)
+    )
 
 
 def _charge_entries(
