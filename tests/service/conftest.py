@@ -41,3 +41,25 @@ def client(store: Engine) -> Iterator[TestClient]:
 def market() -> dict[str, Any]:
     document: dict[str, Any] = json.loads(example_path(EXAMPLE_MARKET).read_text())
     return document
+
+
+@pytest.fixture
+def portfolio_file(client: TestClient, tmp_path: Path) -> Any:
+    """Write an account of the service as a portfolio file (what the CLI reads); its path."""
+
+    def write(account_id: str, headers: dict[str, str]) -> Path:
+        account = client.get(f"/v1/accounts/{account_id}", headers=headers).json()
+        document = {
+            "id": account["id"],
+            "balances": {k: float(v) for k, v in account["balances"].items()},
+            "positions": [
+                {"instrument": p["instrument"], "quantity": float(p["quantity"]), "unit": "native"}
+                | ({} if p["avg_price"] is None else {"avg_price": float(p["avg_price"])})
+                for p in account["positions"]
+            ],
+        }
+        path = tmp_path / f"{account_id}.json"
+        path.write_text(json.dumps(document))
+        return path
+
+    return write

@@ -60,7 +60,7 @@ def test_account_lifecycle(client: TestClient, admin: dict[str, str], market: di
 
 
 def test_account_margin_is_pmargin_margin_json(
-    client: TestClient, admin: dict[str, str], market: dict, tmp_path: Path
+    client: TestClient, admin: dict[str, str], market: dict, portfolio_file: Any
 ) -> None:
     _open(client, admin)
     client.post("/v1/accounts/a1/deposits", json={"asset": "BTC", "amount": "2"}, headers=admin)
@@ -70,18 +70,7 @@ def test_account_margin_is_pmargin_margin_json(
         assert client.post("/v1/accounts/a1/fills", json=fill, headers=admin).status_code == 200
     served = client.get("/v1/accounts/a1/margin", params={"model": "standard"}, headers=admin)
     assert served.status_code == 200
-    account = client.get("/v1/accounts/a1", headers=admin).json()
-    document = {
-        "id": account["id"],
-        "balances": {k: float(v) for k, v in account["balances"].items()},
-        "positions": [
-            {"instrument": p["instrument"], "quantity": float(p["quantity"]), "unit": "native"}
-            | {"avg_price": float(p["avg_price"])}
-            for p in account["positions"]
-        ],
-    }
-    path = tmp_path / "a1.json"
-    path.write_text(json.dumps(document))
+    path = portfolio_file("a1", admin)
     run = CliRunner().invoke(
         cli,
         [
@@ -171,6 +160,10 @@ def test_roles_and_isolation(
         ("POST", "/v1/accounts/{a}/withdrawals", money),
         ("POST", "/v1/accounts/{a}/fills", fill),
         ("GET", "/v1/accounts/{a}/margin", None),
+        ("GET", "/v1/accounts/{a}/risk-matrix", None),
+        ("GET", "/v1/accounts/{a}/liquidation", None),
+        ("POST", "/v1/accounts/{a}/orders/check", {"instrument": PERP, "quantity": 10}),
+        ("POST", "/v1/accounts/{a}/withdrawals/check", money),
     ]
     for method, path, body in requests:
         other = client.request(method, path.format(a="theirs"), json=body, headers=trader)
@@ -208,6 +201,10 @@ def test_every_path_needs_a_key(client: TestClient, market: dict) -> None:
         ("POST", "/v1/accounts/a/withdrawals"),
         ("POST", "/v1/accounts/a/fills"),
         ("GET", "/v1/accounts/a/margin"),
+        ("GET", "/v1/accounts/a/risk-matrix"),
+        ("GET", "/v1/accounts/a/liquidation"),
+        ("POST", "/v1/accounts/a/orders/check"),
+        ("POST", "/v1/accounts/a/withdrawals/check"),
         ("PUT", "/v1/market"),
         ("POST", "/v1/margin"),
         ("GET", "/v1/events"),
@@ -326,6 +323,10 @@ def test_openapi_lists_the_paths(client: TestClient) -> None:
         "/v1/accounts/{account_id}/withdrawals",
         "/v1/accounts/{account_id}/fills",
         "/v1/accounts/{account_id}/margin",
+        "/v1/accounts/{account_id}/risk-matrix",
+        "/v1/accounts/{account_id}/liquidation",
+        "/v1/accounts/{account_id}/orders/check",
+        "/v1/accounts/{account_id}/withdrawals/check",
         "/v1/market",
         "/v1/margin",
         "/v1/events",

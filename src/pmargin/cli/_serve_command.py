@@ -37,6 +37,10 @@ def serve(
         int | None,
         typer.Option("--max-body", help="Largest request body in bytes (default 1 MiB).", min=1),
     ] = None,
+    model: Annotated[
+        str,
+        typer.Option("--model", help="Margin model of reads and checks without ?model=."),
+    ] = "deribit",
 ) -> None:
     """Serve the REST API over a durable ledger (SQLite file pmargin.db by default).
 
@@ -48,7 +52,7 @@ def serve(
     from pmargin.service import DEFAULT_DB, MAX_BODY_BYTES, create_app, open_store
 
     engine = open_store(db or DEFAULT_DB)
-    app = create_app(engine, max_body=max_body or MAX_BODY_BYTES)
+    app = create_app(engine, max_body=max_body or MAX_BODY_BYTES, model=model)
     where = engine.url.render_as_string(hide_password=True)
     print(f"pmargin serve: {where} on http://{host}:{port}", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)

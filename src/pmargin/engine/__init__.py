@@ -10,11 +10,12 @@ One module per job, each small and named for it:
   :func:`margin_reports`);
 - ``_compare``: several models side by side (:func:`compare_margins`) and the accounts a
   model can margin (:func:`supported_accounts`);
-- ``_order``: the what-if of one order (:func:`order_report`);
+- ``_order``: the what-if of one order or several legs (:func:`order_report`,
+  :func:`legs_report`);
 - ``_stress``, ``_backtest``, ``_simulate``: the applications (:func:`stress_report`,
   :func:`backtest_report`, :func:`simulation_report`);
 - ``_documents``: parsed documents for the service (:func:`margin_document`,
-  :func:`book_fill`, :func:`check_market_document`);
+  :func:`order_document`, :func:`book_fill`, :func:`check_market_document`);
 - ``_verify``: a saved Deribit reply (:func:`capture_report`, :func:`params_from_capture`).
 
 The facade only composes: the maths lives in the layers below and in the applications, which
@@ -31,6 +32,7 @@ from pmargin.engine._documents import (
     book_fill,
     check_market_document,
     margin_document,
+    order_document,
 )
 from pmargin.engine._inputs import (
     EXAMPLE_MARKET,
@@ -41,7 +43,7 @@ from pmargin.engine._inputs import (
     load_inputs,
 )
 from pmargin.engine._margin import MarginReport, margin_report, margin_reports
-from pmargin.engine._order import OrderReport, order_report
+from pmargin.engine._order import OrderLeg, OrderReport, legs_report, order_report
 from pmargin.engine._price import InstrumentQuote, PositionRisk, position_risk, price_instruments
 from pmargin.engine._simulate import SIMULATION_MODELS, SimulationReport, simulation_report
 from pmargin.engine._stress import stress_report
@@ -67,6 +69,7 @@ __all__ = [
     "LedgerFill",
     "MarginReport",
     "ModelComparison",
+    "OrderLeg",
     "OrderReport",
     "PositionRisk",
     "SimulationReport",
@@ -79,11 +82,13 @@ __all__ = [
     "example_inputs",
     "example_path",
     "instruments_for",
+    "legs_report",
     "load_book",
     "load_inputs",
     "margin_document",
     "margin_report",
     "margin_reports",
+    "order_document",
     "order_report",
     "params_from_capture",
     "position_risk",

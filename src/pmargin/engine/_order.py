@@ -7,6 +7,7 @@ checks the order; the rules live in :mod:`pmargin.pretrade`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from pmargin.margin import get_model
 from pmargin.market import MarketSnapshot
 from pmargin.pretrade import Order, OrderCheck, PreTradeChecker, load_price_bounds
 
-__all__ = ["OrderReport", "order_report"]
+__all__ = ["OrderLeg", "OrderReport", "legs_report", "order_report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,28 @@ class OrderReport:
         if self.notes:
             document["notes"] = list(self.notes)
         return document
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLeg:
+    """One leg of an order as the adapters receive it (a symbol, not an instrument).
+
+    Attributes
+    ----------
+    instrument
+        Venue symbol, or the symbol of one of the portfolio's explicit instruments.
+    quantity
+        Signed amount in ``unit`` (buy > 0).
+    unit
+        ``native``, ``base``, ``quote`` or ``contracts`` (any case).
+    price
+        Fill price as the venue quotes it; ``None`` fills at the mark.
+    """
+
+    instrument: str
+    quantity: float
+    unit: str = "native"
+    price: float | None = None
 
 
 def order_report(
@@ -84,11 +107,41 @@ def order_report(
         Bad bounds file, unknown account or instrument, a price outside its band, a quantity
         out of range (fields ``order.price``, ``order.quantity``, ...).
     """
+    leg = OrderLeg(instrument, quantity, unit, price)
+    return legs_report(
+        portfolio, market, account, [leg], model=model, params=params, price_bounds=price_bounds
+    )
+
+
+def legs_report(
+    portfolio: Portfolio,
+    market: MarketSnapshot,
+    account: str,
+    legs: Sequence[OrderLeg],
+    *,
+    model: str = "deribit",
+    params: str | Path | None = None,
+    price_bounds: str | Path | None = None,
+) -> OrderReport:
+    """Check orders placed together (one or several legs): :func:`order_report` of them all.
+
+    The account is margined once after every leg (:meth:`pmargin.pretrade.PreTradeChecker.
+    check_legs`, the one what-if path); parameters as :func:`order_report`.
+
+    Raises
+    ------
+    InputError
+        As :func:`order_report`, for any leg; no legs (field ``order.legs``).
+    """
     bounds = load_price_bounds(price_bounds)
     report = margin_report(portfolio, market, model, params)
-    symbol = instruments_for([instrument], portfolio.instruments)[0]
+    symbols = instruments_for([leg.instrument for leg in legs], portfolio.instruments)
     checker = PreTradeChecker(
         get_model(model, params), report.book, report.result, price_bounds=bounds
     )
-    check = checker.check(account, Order(symbol, quantity, unit.lower(), price))
+    orders = [
+        Order(symbol, leg.quantity, leg.unit.lower(), leg.price)
+        for symbol, leg in zip(symbols, legs, strict=True)
+    ]
+    check = checker.check_legs(account, orders)
     return OrderReport(check, report.result.notes)

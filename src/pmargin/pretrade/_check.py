@@ -22,6 +22,7 @@ without leaving equity below MM.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pmargin._validation import input_limits
@@ -160,26 +161,44 @@ class PreTradeChecker:
             :attr:`price_bounds` (field ``order.price``), an instrument the market cannot
             price, or a non-finite equity or margin after the order (an input out of range).
         """
-        return self._check(account_id, order, reference=False)
+        return self._check(account_id, (order,), reference=False)
 
-    def check_by_recomputing(self, account_id: str, order: Order) -> OrderCheck:
+    def check_legs(self, account_id: str, orders: Sequence[Order]) -> OrderCheck:
+        """:meth:`check` of several orders placed together (one what-if of all the legs).
+
+        The decision is the one rule of the module on the account after every leg.
+
+        Raises
+        ------
+        InputError
+            As :meth:`check`, for any leg; no legs at all (field ``order.legs``).
+        """
+        return self._check(account_id, tuple(orders), reference=False)
+
+    def check_by_recomputing(self, account_id: str, order: Order | Sequence[Order]) -> OrderCheck:
         """:meth:`check` through the model's full computation of the account (no fast path).
 
         The reference the fast path is tested against
-        (:meth:`~pmargin.health.AccountWhatIf.margin_after_reference`).
+        (:meth:`~pmargin.health.AccountWhatIf.margin_after_reference`); one order or the legs
+        of :meth:`check_legs`.
         """
-        return self._check(account_id, order, reference=True)
+        orders = (order,) if isinstance(order, Order) else tuple(order)
+        return self._check(account_id, orders, reference=True)
 
-    def _check(self, account_id: str, order: Order, *, reference: bool) -> OrderCheck:
-        """Check ``order`` through the what-if path or its reference twin."""
+    def _check(self, account_id: str, orders: tuple[Order, ...], *, reference: bool) -> OrderCheck:
+        """Check the orders together through the what-if path or its reference twin."""
         row = self.book.row(account_id)
-        one, _ = self.whatif.resolved(order.instrument)
-        forward = float(one.underlying_price[0])
-        q = base_quantity(Position(order.instrument, order.quantity, order.unit), forward)
-        if order.price is not None:
-            mark = self.whatif.mark(order.instrument)
-            self.price_bounds.check(order.instrument, float(order.price), forward, mark)
-        trades = [Trade(order.instrument, q, order.price)]
+        if not orders:
+            raise InputError("order.legs", [], "needs at least one order")
+        trades = []
+        for order in orders:
+            one, _ = self.whatif.resolved(order.instrument)
+            forward = float(one.underlying_price[0])
+            q = base_quantity(Position(order.instrument, order.quantity, order.unit), forward)
+            if order.price is not None:
+                mark = self.whatif.mark(order.instrument)
+                self.price_bounds.check(order.instrument, float(order.price), forward, mark)
+            trades.append(Trade(order.instrument, q, order.price))
         if reference:
             after = self.whatif.margin_after_reference(row, trades)
         else:

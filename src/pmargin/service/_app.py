@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pmargin.engine import DEFAULT_MODEL, margin_document
+from pmargin.engine import DEFAULT_MODEL, MODELS, OrderLeg, margin_document
 from pmargin.errors import InputError, PmarginError
 from pmargin.service import _ledger as ledger
 from pmargin.service._keys import KeyRing, Principal
@@ -45,7 +45,10 @@ from pmargin.service._schemas import (
     MarginIn,
     MarketIn,
     MarketOut,
+    OrderCheckIn,
+    OrderCheckOut,
     TransferIn,
+    WithdrawalCheckOut,
 )
 from pmargin.service._tables import IdempotencyRow
 
@@ -56,6 +59,9 @@ MAX_BODY_BYTES = 1 << 20
 
 WRITE_LOCK_KEY = 0x706D617267696E
 """PostgreSQL advisory lock every write holds for its transaction ("pmargin" in hex)."""
+
+_ORDER_FIELDS = {"order.quantity": "quantity", "order.price": "price", "symbol": "instrument"}
+"""The library's fields of an order -> the fields of ``POST .../orders/check``'s body."""
 
 EVENTS_PAGE = 1000
 """Most events one ``GET /v1/events`` returns."""
@@ -131,10 +137,13 @@ def _principal(
 
 
 Caller = Annotated[Principal, Depends(_principal)]
+ModelQuery = Annotated[str, Query(min_length=1, max_length=64)]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 
 
-def create_app(engine: Engine, *, max_body: int = MAX_BODY_BYTES) -> FastAPI:
+def create_app(
+    engine: Engine, *, max_body: int = MAX_BODY_BYTES, model: str = DEFAULT_MODEL
+) -> FastAPI:
     """Build the service over a migrated store (:func:`pmargin.service.open_store`).
 
     Parameters
@@ -143,7 +152,16 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY_BYTES) -> FastAPI:
         The store.
     max_body
         Largest request body in bytes (413 above it).
+    model
+        The margin model of reads and what-ifs without ``?model=`` and of withdrawals.
+
+    Raises
+    ------
+    InputError
+        ``model`` is not a registered model (field ``--model``).
     """
+    if model not in MODELS:
+        raise InputError("--model", model, f"is not a model: one of {', '.join(MODELS)}")
     errors: dict[int | str, dict[str, Any]] = {
         status: {"model": ErrorOut} for status in (401, 403, 404, 409, 413, 422)
     }
@@ -267,7 +285,7 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY_BYTES) -> FastAPI:
     transfer("deposits", ledger.deposit, "Credit an amount of an asset")
     transfer(
         "withdrawals",
-        ledger.withdraw,
+        partial(ledger.withdraw, model=model),
         "Debit an amount; 409 when it overdraws or leaves equity below initial margin",
     )
 
@@ -299,11 +317,47 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY_BYTES) -> FastAPI:
     def account_margin(
         account_id: str,
         caller: Caller,
-        model: Annotated[str, Query(min_length=1, max_length=64)] = DEFAULT_MODEL,
+        model: ModelQuery = model,
     ) -> dict[str, Any]:
         """``pmargin margin --json`` for this account at the market in force."""
         may_see(caller, account_id)
         return read(lambda s: ledger.account_margin(s, account_id, model))
+
+    @app.get("/v1/accounts/{account_id}/risk-matrix")
+    def risk_matrix(account_id: str, caller: Caller, model: ModelQuery = model) -> dict[str, Any]:
+        """``pmargin margin --json --scenarios``: each risk unit's scenario labels and P&L."""
+        may_see(caller, account_id)
+        return read(lambda s: ledger.account_margin(s, account_id, model, scenarios=True))
+
+    @app.get("/v1/accounts/{account_id}/liquidation")
+    def liquidation(account_id: str, caller: Caller, model: ModelQuery = model) -> dict[str, Any]:
+        """``pmargin margin --json --liquidation``: the index moves that reach maintenance."""
+        may_see(caller, account_id)
+        return read(lambda s: ledger.account_margin(s, account_id, model, liquidation=True))
+
+    @app.post("/v1/accounts/{account_id}/orders/check", response_model=OrderCheckOut)
+    def check_order(
+        account_id: str, body: OrderCheckIn, caller: Caller, model: ModelQuery = model
+    ) -> dict[str, Any]:
+        """Accept or reject one order or several legs (nothing written): IM/MM/equity."""
+        may_see(caller, account_id)
+        legs = [OrderLeg(g.instrument, g.quantity, g.unit, g.price) for g in body.all_legs()]
+        try:
+            return read(lambda s: ledger.check_orders(s, account_id, legs, model))
+        except InputError as err:
+            # The library names the order's fields; answer with the body's.
+            field = _ORDER_FIELDS.get(err.field, err.field) if body.legs is None else "legs"
+            raise InputError(field, err.value, err.reason) from None
+
+    @app.post("/v1/accounts/{account_id}/withdrawals/check", response_model=WithdrawalCheckOut)
+    def check_withdrawal(
+        account_id: str, body: TransferIn, caller: Caller, model: ModelQuery = model
+    ) -> dict[str, Any]:
+        """Decide a withdrawal as ``POST .../withdrawals`` would, without making it."""
+        may_see(caller, account_id)
+        return read(
+            lambda s: ledger.check_withdrawal(s, account_id, body.asset, body.amount, model)
+        )
 
     @app.post("/v1/margin")
     def stateless_margin(body: MarginIn, caller: Caller) -> dict[str, Any]:

@@ -14,6 +14,7 @@ portfolio-file form at the market in force; no maths here.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,7 +23,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pmargin.engine import DEFAULT_MODEL, book_fill, check_market_document, margin_document
+from pmargin.engine import (
+    DEFAULT_MODEL,
+    OrderLeg,
+    book_fill,
+    check_market_document,
+    margin_document,
+    order_document,
+)
 from pmargin.errors import PmarginError
 from pmargin.service._tables import (
     AccountRow,
@@ -38,6 +46,8 @@ __all__ = [
     "RefusedError",
     "account_document",
     "account_margin",
+    "check_orders",
+    "check_withdrawal",
     "create_account",
     "deposit",
     "events_after",
@@ -155,32 +165,63 @@ def withdraw(
 ) -> dict[str, Any]:
     """Debit ``amount`` (> 0) unless it overdraws the asset or leaves equity below IM (409).
 
-    An account holding positions or borrowing is margined after the withdrawal with ``model``
-    at the market in force (409 when there is none).
+    The decision is :func:`check_withdrawal`'s; a refusal carries its reason and figures.
     """
-    document = account_document(session, account_id)
-    held = Decimal(document["balances"].get(asset, "0"))
-    if held - amount < _ZERO:
-        raise RefusedError(
-            409,
-            f"withdrawal of {amount} {asset} exceeds the balance {held}",
-            {"asset": asset, "balance": str(held)},
-        )
-    after = dict(document["balances"]) | {asset: str(held - amount)}
-    borrowing = any(Decimal(v) < _ZERO for v in after.values())
-    if document["positions"] or borrowing:
-        margin = _margin(session, document | {"balances": after}, model)["accounts"][0]
-        if margin["equity"] < margin["initial_margin"]:
-            raise RefusedError(
-                409,
-                f"withdrawal of {amount} {asset} leaves equity below initial margin ({model})",
-                {k: margin[k] for k in ("equity", "initial_margin", "maintenance_margin")},
-            )
+    verdict = check_withdrawal(session, account_id, asset, amount, model)
+    if not verdict["accepted"]:
+        figures = verdict["margin"] or {"asset": asset, "balance": verdict["balance"]}
+        raise RefusedError(409, verdict["reason"], figures)
     seq = _append(
         session, "withdrawal", account_id, {"asset": asset, "balances": {asset: str(-amount)}}
     )
     _credit(session, account_id, asset, -amount)
     return account_document(session, account_id) | {"seq": seq}
+
+
+def check_withdrawal(
+    session: Session, account_id: str, asset: str, amount: Decimal, model: str = DEFAULT_MODEL
+) -> dict[str, Any]:
+    """Decide a withdrawal without making it (nothing written): the one rule of withdrawals.
+
+    Refused when it overdraws the asset, or when the account (holding positions or borrowing)
+    margined after it with ``model`` at the market in force has equity below IM; 409 when such
+    an account has no market to be margined at.
+
+    Returns
+    -------
+    dict
+        ``{"accepted", "reason", "asset", "amount", "balance", "balance_after", "model",
+        "margin"}``: amounts as decimal strings (asset units); ``margin`` is ``{"equity",
+        "initial_margin", "maintenance_margin"}`` after the withdrawal (USD), or None when
+        the account was not margined (no positions, no borrowing).
+    """
+    document = account_document(session, account_id)
+    held = Decimal(document["balances"].get(asset, "0"))
+    verdict: dict[str, Any] = {
+        "accepted": True,
+        "reason": "the balance covers it",
+        "asset": asset,
+        "amount": str(amount),
+        "balance": str(held),
+        "balance_after": str(held - amount),
+        "model": model,
+        "margin": None,
+    }
+    if held - amount < _ZERO:
+        reason = f"withdrawal of {amount} {asset} exceeds the balance {held}"
+        return verdict | {"accepted": False, "reason": reason}
+    after = dict(document["balances"]) | {asset: str(held - amount)}
+    borrowing = any(Decimal(v) < _ZERO for v in after.values())
+    if document["positions"] or borrowing:
+        margin = _margin(session, document | {"balances": after}, model)["accounts"][0]
+        verdict["margin"] = {
+            k: margin[k] for k in ("equity", "initial_margin", "maintenance_margin")
+        }
+        if margin["equity"] < margin["initial_margin"]:
+            reason = f"withdrawal of {amount} {asset} leaves equity below initial margin ({model})"
+            return verdict | {"accepted": False, "reason": reason}
+        verdict["reason"] = f"equity after it covers initial margin ({model})"
+    return verdict
 
 
 def record_fill(
@@ -253,16 +294,41 @@ def set_market(session: Session, document: dict[str, Any]) -> dict[str, Any]:
     return {"timestamp": timestamp, "seq": seq}
 
 
-def account_margin(session: Session, account_id: str, model: str) -> dict[str, Any]:
-    """Return ``pmargin margin --json`` for the one account at the market in force."""
-    return _margin(session, account_document(session, account_id), model)
+def account_margin(
+    session: Session,
+    account_id: str,
+    model: str,
+    *,
+    scenarios: bool = False,
+    liquidation: bool = False,
+) -> dict[str, Any]:
+    """Return ``pmargin margin --json`` for the one account at the market in force.
+
+    ``scenarios`` and ``liquidation`` as the CLI's ``--scenarios`` and ``--liquidation``.
+    """
+    document = account_document(session, account_id)
+    return _margin(session, document, model, scenarios=scenarios, liquidation=liquidation)
 
 
-def _margin(session: Session, document: dict[str, Any], model: str) -> dict[str, Any]:
+def check_orders(
+    session: Session, account_id: str, legs: Sequence[OrderLeg], model: str
+) -> dict[str, Any]:
+    """Return ``pmargin check-order --json`` of the legs placed together (nothing written)."""
+    document = account_document(session, account_id)
+    return order_document(_portfolio(document), _market(session), account_id, legs, model)
+
+
+def _market(session: Session) -> dict[str, Any]:
     market = session.get(MarketRow, 1)
     if market is None:
         raise RefusedError(409, "no market in force: PUT /v1/market first")
-    portfolio = {
+    document: dict[str, Any] = json.loads(market.document)
+    return document
+
+
+def _portfolio(document: dict[str, Any]) -> dict[str, Any]:
+    """Return the account document in the portfolio-file form the facade reads (numbers)."""
+    return {
         "id": document["id"],
         "balances": {k: float(v) for k, v in document["balances"].items()},
         "positions": [
@@ -271,7 +337,12 @@ def _margin(session: Session, document: dict[str, Any], model: str) -> dict[str,
             for p in document["positions"]
         ],
     }
-    return margin_document(portfolio, json.loads(market.document), model)
+
+
+def _margin(
+    session: Session, document: dict[str, Any], model: str, **options: bool
+) -> dict[str, Any]:
+    return margin_document(_portfolio(document), _market(session), model, **options)
 
 
 def events_after(

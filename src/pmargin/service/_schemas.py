@@ -8,9 +8,9 @@ same readers as the files (through the facade); here only their top-level shape 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from pmargin.engine import DEFAULT_MODEL
 
@@ -22,11 +22,15 @@ __all__ = [
     "EventOut",
     "EventsOut",
     "FillIn",
+    "LegIn",
     "MarginIn",
     "MarketIn",
     "MarketOut",
+    "OrderCheckIn",
+    "OrderCheckOut",
     "PositionOut",
     "TransferIn",
+    "WithdrawalCheckOut",
 ]
 
 AccountId = Annotated[
@@ -70,6 +74,102 @@ class FillIn(_Body):
     quantity: Amount
     price: Annotated[Amount, Field(ge=0)]
     fee: Amount = Decimal(0)
+
+
+Quantity = Annotated[float, Field(allow_inf_nan=False)]
+Unit = Literal["native", "base", "quote", "contracts"]
+
+
+class LegIn(_Body):
+    """One leg of an order: a venue symbol, a signed quantity (buy > 0) in ``unit``.
+
+    ``price`` is the fill price as the venue quotes it (coin for inverse options); without
+    it the leg fills at the mark.
+    """
+
+    instrument: Annotated[str, Field(min_length=1, max_length=128)]
+    quantity: Quantity
+    unit: Unit = "native"
+    price: Annotated[float | None, Field(ge=0, allow_inf_nan=False)] = None
+
+
+class OrderCheckIn(_Body):
+    """``POST /v1/accounts/{id}/orders/check``: one order, or ``legs`` placed together.
+
+    Either ``instrument`` and ``quantity`` (and optionally ``unit``, ``price``), or ``legs``
+    (1 to 32 of :class:`LegIn`), not both.
+    """
+
+    instrument: Annotated[str | None, Field(min_length=1, max_length=128)] = None
+    quantity: Quantity | None = None
+    unit: Unit = "native"
+    price: Annotated[float | None, Field(ge=0, allow_inf_nan=False)] = None
+    legs: Annotated[list[LegIn] | None, Field(min_length=1, max_length=32)] = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        single = self.instrument is not None or self.quantity is not None
+        if self.legs is not None and single:
+            raise ValueError("give either instrument and quantity, or legs, not both")
+        if self.legs is None and (self.instrument is None or self.quantity is None):
+            raise ValueError("give instrument and quantity, or legs")
+        return self
+
+    def all_legs(self) -> list[LegIn]:
+        """Return the legs (the single order as one leg)."""
+        if self.legs is not None:
+            return self.legs
+        assert self.instrument is not None
+        assert self.quantity is not None
+        return [
+            LegIn(
+                instrument=self.instrument, quantity=self.quantity, unit=self.unit, price=self.price
+            )
+        ]
+
+
+class OrderCheckOut(BaseModel):
+    """The account before and after the order (USD) and the decision, as ``check-order``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    account: str
+    accepted: bool
+    reason: str
+    equity_before: float
+    equity_after: float
+    initial_margin_before: float
+    initial_margin_after: float
+    maintenance_margin_before: float
+    maintenance_margin_after: float
+    available_after: float
+    status_before: str
+    status_after: str
+
+
+class MarginAfterOut(BaseModel):
+    """Equity, initial and maintenance margin after a withdrawal (USD)."""
+
+    equity: float
+    initial_margin: float
+    maintenance_margin: float
+
+
+class WithdrawalCheckOut(BaseModel):
+    """A withdrawal decided without being made: the rule ``POST .../withdrawals`` applies.
+
+    Amounts in asset units as exact decimal text; ``margin`` is null when the account was not
+    margined (no positions and no borrowing: the balance alone decides).
+    """
+
+    accepted: bool
+    reason: str
+    asset: str
+    amount: str
+    balance: str
+    balance_after: str
+    model: str
+    margin: MarginAfterOut | None
 
 
 class MarketIn(_Body):
