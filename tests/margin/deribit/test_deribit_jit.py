@@ -10,6 +10,7 @@ it).
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import numpy as np
@@ -72,7 +73,28 @@ def test_the_compiled_pass_gives_the_reference_bits(
     calls = _spy(monkeypatch)
     model = _model(**assumptions)
     _assert_same(model.compute(book), model.compute_reference(book))
+    assert calls == [True, True]  # the pass, then its rerun for the vectors when first read
+
+
+def test_the_vectors_are_computed_when_first_read(
+    book: BookArrangement, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("numba")
+    if account_pass_module.jit_kernel() is None:
+        pytest.skip("PMARGIN_JIT=0")
+    calls = _spy(monkeypatch)
+    model = _model()
+    result = model.compute(book)
     assert calls == [True]
+    assert all(u.scenario_pnl is None for u in result.risk_units)
+    # pickling (a cluster worker's results; Dask's cloudpickle, as components are mapping
+    # proxies) computes them: a source does not travel
+    cloudpickle = pytest.importorskip("cloudpickle")
+    restored = pickle.loads(cloudpickle.dumps(result))
+    assert calls == [True, True]  # one rerun serves every unit
+    assert all(u.scenario_pnl is not None for u in result.risk_units)
+    assert all(u.pnl_source is None for u in restored.risk_units)
+    _assert_same(restored, model.compute_reference(book))
 
 
 @pytest.mark.parametrize("assumptions", READINGS)

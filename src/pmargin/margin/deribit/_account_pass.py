@@ -66,6 +66,7 @@ def account_pass(
     *,
     threshold: bool,
     abs_size: bool,
+    vectors: bool = True,
     kernel: ModuleType,
 ) -> PassOutput | None:
     """Run the compiled pass of S:PM ``units`` over the CSR ``quantity`` of the whole book.
@@ -78,6 +79,9 @@ def account_pass(
         CSR ``(n_accounts, n_instruments)`` base-unit quantities: the book's.
     threshold, abs_size
         Dampener mode ``"threshold"``; roll-shock basis ``"abs_size"``.
+    vectors
+        Keep the aggregated vectors (``False``: ``aggregated`` has no accounts, shape
+        ``(n_units, 0, n_scenarios)``).
     kernel
         :func:`jit_kernel`'s module.
 
@@ -126,7 +130,7 @@ def account_pass(
         [tie_order(tuple(s.vol_shock for s in u.matrix.scenarios)) for u in units], dtype=np.int64
     )
     out = PassOutput(
-        aggregated=np.empty((len(units), n_acc, n_s)),
+        aggregated=np.empty((len(units), n_acc if vectors else 0, n_s)),
         loss=np.empty((len(units), n_acc)),
         worst=np.empty((len(units), n_acc), dtype=np.int64),
         roll=np.empty((len(units), n_acc)),
@@ -149,7 +153,7 @@ def account_pass(
             len(units), n_s - n_standard
         ),
         order, np.array([u.usd_rate for u in units], dtype=np.float64),
-        n_standard, threshold, abs_size,
+        n_standard, threshold, abs_size, vectors,
         out.aggregated, out.loss, out.worst, out.roll, out.net_delta, out.held, indptr, indices,
         data,
     )  # fmt: skip

@@ -99,6 +99,7 @@ def account_pass(
     n_standard: int,
     threshold: bool,
     abs_size: bool,
+    vectors: bool,
     aggregated: FloatArray,
     loss: FloatArray,
     worst: IntArray,
@@ -137,6 +138,8 @@ def account_pass(
         Number of standard cells.
     threshold, abs_size
         Dampener mode ``"threshold"`` (else a deductible); roll basis ``"abs_size"``.
+    vectors
+        Write the aggregated vectors into ``aggregated``; else it is not touched (any shape).
     aggregated
         Out, shape ``(n_units, n_accounts, n_scenarios)``: aggregated risk vectors.
     loss, worst, roll, net_delta, held
@@ -152,8 +155,9 @@ def account_pass(
     bool
         ``True`` where every aggregated vector is free of NaN; ``False``: rerun the NumPy path.
     """
-    n_units, n_accounts, n_s = aggregated.shape
+    n_units, n_accounts, n_s = unit_order.shape[0], indptr.size - 1, pnl.shape[1]
     pre = np.zeros((n_units, n_s))
+    scratch = np.empty((n_units, n_s))  # each unit's vector when ``aggregated`` is not kept
     nets = np.zeros(group_start[n_units])
     scale = np.zeros(n_units)
     clean = True
@@ -191,7 +195,7 @@ def account_pass(
             else:
                 nets[group[r]] += x * roll_rate[r]
         for u in range(n_units):
-            row = aggregated[u, a]
+            row = aggregated[u, a] if vectors else scratch[u]
             if not held[u, a]:
                 row[:] = blank[u]
                 loss[u, a] = blank_loss[u]

@@ -26,7 +26,8 @@ unit's currency at the snapshot's USD price of that currency.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
@@ -354,18 +355,22 @@ class DeribitModel:
 
         The pass (:func:`~pmargin.margin.deribit._account_pass.account_pass`) reads the book's
         entries in place and margins every unit of an account at once; the delta shock and the
-        sums of the components are NumPy's, as on the block path.
+        sums of the components are NumPy's, as on the block path. The aggregated vectors are not
+        kept: each unit's ``scenario_pnl`` comes from a ``pnl_source`` that reruns the pass,
+        keeping them, the first time one is read (``RiskUnitMargin.pnl``, pickling).
         """
         assumptions = self.params.assumptions
         units = self._units(book, take=False)
         quantity = sparse.csr_array(book.quantity)
-        out = account_pass(
-            units, quantity, kernel=kernel,
+        run = functools.partial(
+            account_pass, units, quantity, kernel=kernel,
             threshold=assumptions.extended_dampener_mode is DampenerMode.THRESHOLD,
             abs_size=assumptions.roll_shock_basis is RollShockBasis.ABS_SIZE,
         )  # fmt: skip
+        out = run(vectors=False)
         if out is None:
             return None
+        vectors = _Vectors(run)
         margins: list[RiskUnitMargin] = []
         for k, unit in enumerate(units):
             m = unit.matrix
@@ -375,8 +380,8 @@ class DeribitModel:
             charges = (loss, roll, shock, contingency, loss + roll + shock + contingency)
             margins.append(
                 self._unit_margin(
-                    m.underlying, unit.currency, unit.usd_rate, charges, out.aggregated[k],
-                    out.worst[k], out.held[k], tuple(m.scenarios),
+                    m.underlying, unit.currency, unit.usd_rate, charges, None, out.worst[k],
+                    out.held[k], tuple(m.scenarios), source=functools.partial(vectors.unit, k),
                 )
             )  # fmt: skip
         return self._assemble(book, margins, _canonical(out.contribution))
@@ -411,12 +416,16 @@ class DeribitModel:
         currency: str,
         usd_rate: float | FloatArray,
         charges: tuple[FloatArray, ...],
-        aggregated: FloatArray,
+        aggregated: FloatArray | None,
         worst: IntArray,
         held: Any,
         scenarios: tuple[RiskMatrixScenario, ...],
+        source: Callable[[], FloatArray] | None = None,
     ) -> RiskUnitMargin:
-        """One unit's result from its ``COMPONENTS`` arrays ``(n,)`` and vectors ``(n, cells)``."""
+        """One unit's result from its ``COMPONENTS`` arrays ``(n,)`` and vectors ``(n, cells)``.
+
+        ``aggregated`` ``None``: the vectors come from ``source`` when first read.
+        """
         rmm = charges[-1]
         return RiskUnitMargin(
             underlying=underlying,
@@ -430,6 +439,7 @@ class DeribitModel:
             worst_scenario=worst,
             held=held,
             scenarios=scenarios,
+            pnl_source=source,
         )
 
     def _assemble(
@@ -912,6 +922,29 @@ class DeribitModel:
             rate = np.asarray(vectors.usd_rate)[:, None]
             return sparse.csr_array((scaled + roll).multiply(rate))
         return sparse.csr_array((scaled + roll) * vectors.usd_rate)
+
+
+class _Vectors:
+    """The aggregated vectors of every unit of a compiled pass, computed once when first asked.
+
+    ``run(vectors=True)`` reruns the pass keeping them (same inputs: same bits); one rerun
+    serves every unit.
+    """
+
+    def __init__(self, run: Callable[..., Any]) -> None:
+        self._run: Callable[..., Any] | None = run
+        self._aggregated: FloatArray | None = None
+
+    def unit(self, k: int) -> FloatArray:
+        """Return unit ``k``'s aggregated vectors, shape ``(n_accounts, n_scenarios)``."""
+        if self._aggregated is None:
+            assert self._run is not None
+            out = self._run(vectors=True)
+            assert out is not None, "the pass ran on these inputs before"
+            self._aggregated = out.aggregated
+            self._run = None  # the inputs are no longer needed
+        aggregated: FloatArray = self._aggregated[k]
+        return aggregated
 
 
 def _name(mode: DeribitMode) -> str:
