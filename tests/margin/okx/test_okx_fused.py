@@ -155,3 +155,17 @@ def test_a_nan_sends_the_book_to_the_numpy_path(
     model = _okx(None)
     _assert_same(model.compute(book), model.compute_reference(book))
     assert calls == [False]
+
+
+def test_the_scenario_pnl_is_computed_when_first_read(book: BookArrangement) -> None:
+    pytest.importorskip("numba")
+    if compiled_module("pmargin.margin.okx._jit") is None:
+        pytest.skip("PMARGIN_JIT=0")
+    model = _okx(None)
+    result = model.compute(book)
+    assert all(u.scenario_pnl is None for u in result.risk_units)
+    reference = model.compute_reference(book)
+    for u, v in zip(result.risk_units, reference.risk_units, strict=True):
+        np.testing.assert_array_equal(u.pnl, v.pnl)
+        assert u.scenario_pnl is not None
+        assert u.pnl_source is None

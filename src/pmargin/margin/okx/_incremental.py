@@ -106,7 +106,7 @@ class OkxIncremental(UnitIncremental[_Unit]):
                 if m.expiry_bucket[j] >= 0:
                     one_hot[k, expiries[book.instruments[j].expiry]] = m.vol_span[j]
             self.units[underlying] = _UnitVectors(
-                scenario=np.asarray(unit.scenario_pnl, dtype=np.float64),
+                scenario=np.asarray(unit.pnl, dtype=np.float64),
                 basis=unit_pnl(quantity, columns, m.basis[columns]),
                 rate=unit_pnl(quantity, columns, m.rate[columns]),
                 bucket=unit_pnl(quantity, columns, one_hot),

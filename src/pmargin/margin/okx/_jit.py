@@ -53,6 +53,7 @@ def unit_reduce(
     gross_rate: FloatArray,
     n_scenarios: int,
     n_mr1: int,
+    keep: bool,
     pnl: FloatArray,
     charges: FloatArray,
     binding: IntArray,
@@ -74,6 +75,8 @@ def unit_reduce(
         Shape ``(n_unit,)``: raw MR7 per base unit held.
     n_scenarios, n_mr1
         Scenario columns and the MR1 grid's share of them.
+    keep
+        Write the scenario P&L into ``pnl``; else ``pnl`` is not touched (any shape).
     pnl
         Out, shape ``(n_accounts, n_scenarios)``: the unit's scenario P&L.
     charges
@@ -91,7 +94,7 @@ def unit_reduce(
     bool
         ``False`` where a NaN was met: rerun the NumPy path.
     """
-    n_accounts = pnl.shape[0]
+    n_accounts = indptr.size - 1
     width = matrix.shape[1]
     n_buckets = width - n_scenarios - 4
     total = np.zeros(width)
@@ -111,8 +114,9 @@ def unit_reduce(
             gross += abs(x) * gross_rate[r]
         for c in range(width):
             clean &= not np.isnan(total[c])
-        for c in range(n_scenarios):
-            pnl[a, c] = total[c]
+        if keep:
+            for c in range(n_scenarios):
+                pnl[a, c] = total[c]
         charges[0, a], _ = _worst(total, 0, n_mr1)
         charges[1, a], _ = _worst(total, n_mr1, n_mr1 + 1)
         charges[2, a], _ = _worst(total, n_mr1 + 1, n_scenarios)

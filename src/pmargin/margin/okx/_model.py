@@ -23,6 +23,7 @@ is OKX's own. See docs/margin-okx.md and ``methodologies/okx.toml``.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
@@ -440,9 +441,10 @@ class OkxModel:
         self,
         underlying: str,
         charges: tuple[FloatArray, ...],
-        pnl: FloatArray,
+        pnl: FloatArray | None,
         binding: IntArray,
         held: Any,
+        source: Callable[[], FloatArray] | None = None,
     ) -> RiskUnitMargin:
         """Return a unit's result from its ``COMPONENTS`` ``(n,)`` and P&L ``(n, cells)``."""
         mmr = charges[-1]
@@ -457,6 +459,7 @@ class OkxModel:
             scenario_pnl=pnl,
             worst_scenario=binding,
             held=held,
+            pnl_source=source,
         )
 
     def _unit_compiled(
@@ -471,7 +474,8 @@ class OkxModel:
         """:meth:`_unit` by the compiled passes, contributions written into ``values``.
 
         ``values`` has one slot per stored entry of the book's ``quantity``; ``None`` where the
-        passes do not apply (more than ``MAX_BUCKETS`` expiries, a NaN).
+        passes do not apply (more than ``MAX_BUCKETS`` expiries, a NaN). The scenario P&L is not
+        kept: the unit's ``pnl_source`` reruns the first pass, keeping it, when first read.
         """
         ingredients = self._ingredients(columns, m)
         n_s, n_buckets = ingredients[0].shape[1], ingredients[3].shape[1]
@@ -483,15 +487,25 @@ class OkxModel:
         column_row[columns] = np.arange(columns.size)
         gross_rate = np.ascontiguousarray(m.mr7_rate[columns])
         data = np.asarray(quantity.data, dtype=np.float64)
-        pnl = np.empty((n_acc, n_s))
         reduced = np.empty((8, n_acc))
         binding = np.empty((3, n_acc), dtype=np.int64)
         weights = np.empty((n_acc, n_buckets))
         held = np.empty(n_acc, dtype=bool)
+        args = (quantity.indptr, quantity.indices, data, column_row, matrix, gross_rate, n_s)
+
+        def scenario_pnl() -> FloatArray:
+            """Return the unit's scenario P&L ``(n_accounts, n_scenarios)``: the pass rerun."""
+            pnl = np.empty((n_acc, n_s))
+            kernel.unit_reduce(
+                *args, m.n_mr1, True, pnl, np.empty((8, n_acc)),
+                np.empty((3, n_acc), dtype=np.int64), np.empty((n_acc, n_buckets)),
+                np.empty(n_acc, dtype=bool),
+            )  # fmt: skip
+            return pnl
+
         clean = kernel.unit_reduce(
-            quantity.indptr, quantity.indices, data, column_row, matrix, gross_rate, n_s,
-            m.n_mr1, pnl, reduced, binding, weights, held,
-        )  # fmt: skip
+            *args, m.n_mr1, False, np.empty((0, n_s)), reduced, binding, weights, held
+        )
         if not clean:
             return None
         mr1, mr2, mr6, worst, mr4, mr5, mr3, mr7_raw = reduced
@@ -506,7 +520,7 @@ class OkxModel:
             self.params.im_factor, values,
         )  # fmt: skip
         charges = (mr1, mr2, mr3, mr4, mr5, mr6, mr7_raw, mr7, mr, mmr)
-        return self._unit_margin(underlying, charges, pnl, binding[0], held)
+        return self._unit_margin(underlying, charges, None, binding[0], held, scenario_pnl)
 
     def _borrowing(self, book: BookArrangement) -> RiskUnitMargin | None:
         """MR8: MMR and IMR on every currency an account borrows (its equity there < 0).
