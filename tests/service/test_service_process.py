@@ -2,13 +2,15 @@
 
 Each backend: a key from ``pmargin keys create``, then accounts, deposits, the market, fills
 and margin over HTTP; the server is killed with SIGKILL and restarted, and an acknowledged
-write is there once while its retry returns the first answer. PostgreSQL runs on a throwaway
+write is there once while its retry returns the first answer; the WebSocket stream serves the
+history after a seq and then a live event. PostgreSQL runs on a throwaway
 server (``_postgres.py``); where its binaries are absent the test is skipped with a loud reason
 (``.ci/run`` installs them, so CI never skips).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from _postgres import free_port, postgres_bin, postgres_server
+from websockets.sync.client import connect as ws_connect
 
 PMARGIN = [sys.executable, "-m", "pmargin.cli.main"]
 NO_POSTGRES = (
@@ -142,6 +145,16 @@ def test_end_to_end_with_a_kill(db_url: str, tmp_path: Path, market: dict[str, A
             assert mine == ["account_created", "deposit", "fill"]
             seqs = [e["seq"] for e in events]
             assert seqs == sorted(seqs)
+            # The WebSocket stream of the real server: history after a seq, then a live event.
+            start = min(e["seq"] for e in events if e["account"] == account) - 1
+            ws_url = f"ws://127.0.0.1:{server.port}/v1/ws?after={start}"
+            with ws_connect(ws_url, additional_headers=admin, open_timeout=30) as ws:
+                streamed = [json.loads(ws.recv(timeout=30)) for _ in range(3)]
+                assert [e["seq"] for e in streamed] == seqs[seqs.index(start + 1) :][:3]
+                live = http.post(f"/v1/accounts/{account}/deposits", json=money).json()["seq"]
+                while (event := json.loads(ws.recv(timeout=30)))["seq"] < live:
+                    pass
+                assert (event["seq"], event["kind"]) == (live, "deposit")
     finally:
         server.kill()
 

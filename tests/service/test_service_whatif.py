@@ -33,7 +33,7 @@ def _events(store: Engine) -> int:
 
 
 @pytest.fixture
-def booked(client: TestClient, admin: dict[str, str], market: dict) -> str:
+def booked(client: TestClient, admin: dict[str, str], market: dict[str, Any]) -> str:
     """An account with BTC, a short perpetual and a short put, at the example market."""
     assert client.post("/v1/accounts", json={"id": "a1"}, headers=admin).status_code == 201
     client.post("/v1/accounts/a1/deposits", json={"asset": "BTC", "amount": "2"}, headers=admin)
@@ -91,7 +91,7 @@ def test_order_check_equals_check_order(
 def test_order_check_of_several_legs_equals_the_library(
     client: TestClient, admin: dict[str, str], booked: str, portfolio_file: Any
 ) -> None:
-    legs = [
+    legs: list[dict[str, Any]] = [
         {"instrument": PERP, "quantity": 20000},
         {"instrument": PUT, "quantity": 1, "price": 0.0135},
         {"instrument": "BTC-PERPETUAL", "quantity": 0.05, "unit": "base"},
@@ -181,7 +181,7 @@ def test_withdrawal_check_decides_as_the_withdrawal_without_writing(
 
 
 def test_default_model_from_the_configuration(
-    store: Engine, admin: dict[str, str], market: dict
+    store: Engine, admin: dict[str, str], market: dict[str, Any]
 ) -> None:
     with TestClient(create_app(store, model="standard")) as client:
         client.post("/v1/accounts", json={"id": "a1"}, headers=admin)

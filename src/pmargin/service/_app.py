@@ -22,12 +22,13 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -50,6 +51,7 @@ from pmargin.service._schemas import (
     TransferIn,
     WithdrawalCheckOut,
 )
+from pmargin.service._stream import Bell, stream_events
 from pmargin.service._tables import IdempotencyRow
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
@@ -124,13 +126,17 @@ class _BodyLimit:
         await response(scope, receive, send)
 
 
+def _bearer(keys: KeyRing, authorization: str | None) -> Principal | None:
+    """Return the principal of an ``Authorization: Bearer <key>`` value (None: no valid key)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return keys.principal(token.strip()) if scheme.lower() == "bearer" else None
+
+
 def _principal(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
     """Return the key's principal (401 without a valid ``Authorization: Bearer`` key)."""
-    scheme, _, token = (authorization or "").partition(" ")
-    keys: KeyRing = request.app.state.keys
-    found = keys.principal(token.strip()) if scheme.lower() == "bearer" else None
+    found = _bearer(request.app.state.keys, authorization)
     if found is None:
         raise _ApiError(401, "unauthorized", "a valid 'Authorization: Bearer <key>' is needed")
     return found
@@ -173,6 +179,7 @@ def create_app(
     )
     app.state.keys = KeyRing(engine)
     lock = threading.Lock()
+    bell = Bell()
     _errors(app)
     app.add_middleware(_BodyLimit, limit=max_body)
 
@@ -234,6 +241,7 @@ def create_app(
                         body=json.dumps(answer),
                     )
                 )
+        bell.ring()  # committed: wake the streams
         return JSONResponse(answer, status_code=status)
 
     @app.post("/v1/accounts", status_code=201, response_model=AccountWriteOut)
@@ -364,6 +372,32 @@ def create_app(
         """Margin a portfolio at a market (any key; nothing stored): ``pmargin margin --json``."""
         market = body.market.model_dump(mode="json", exclude_none=True)
         return margin_document(body.portfolio, market, body.model)
+
+    @app.websocket("/v1/ws")
+    async def stream(
+        websocket: WebSocket,
+        after: Annotated[int, Query(ge=0)] = 0,
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> None:
+        """Stream the events after ``?after=SEQ`` a key may see, then live ones (JSON text).
+
+        Auth by ``Authorization: Bearer <key>`` on the handshake (admin: every event; trader:
+        its account's); without a valid key the handshake is refused (close code 1008).
+        """
+        caller = await run_in_threadpool(_bearer, websocket.app.state.keys, authorization)
+        if caller is None or caller.role not in ("admin", "trader"):
+            await websocket.close(code=1008)
+            return
+        account = caller.account_id if caller.role == "trader" else None
+        await websocket.accept()
+
+        def page(last: int) -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = read(
+                lambda s: {"e": ledger.events_after(s, last, account, EVENTS_PAGE)}
+            )["e"]
+            return found
+
+        await stream_events(websocket, bell, after, page)
 
     @app.get("/v1/events", response_model=EventsOut)
     def events(
