@@ -88,14 +88,8 @@ def order_report(
         The book and the snapshot.
     account
         Account id.
-    instrument
-        Venue symbol, or the symbol of one of the portfolio's explicit instruments.
-    quantity
-        Signed amount in ``unit`` (buy > 0).
-    unit
-        ``native``, ``base``, ``quote`` or ``contracts`` (any case).
-    price
-        Fill price as the venue quotes it; ``None`` fills at the mark.
+    instrument, quantity, unit, price
+        The order, as the attributes of :class:`OrderLeg`.
     model, params
         Model name and an optional parameter file replacing its shipped one.
     price_bounds

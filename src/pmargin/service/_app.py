@@ -47,7 +47,6 @@ from pmargin.service._schemas import (
     MarketIn,
     MarketOut,
     OrderCheckIn,
-    OrderCheckOut,
     TransferIn,
     WithdrawalCheckOut,
 )
@@ -343,11 +342,14 @@ def create_app(
         may_see(caller, account_id)
         return read(lambda s: ledger.account_margin(s, account_id, model, liquidation=True))
 
-    @app.post("/v1/accounts/{account_id}/orders/check", response_model=OrderCheckOut)
+    @app.post("/v1/accounts/{account_id}/orders/check")
     def check_order(
         account_id: str, body: OrderCheckIn, caller: Caller, model: ModelQuery = model
     ) -> dict[str, Any]:
-        """Accept or reject one order or several legs (nothing written): IM/MM/equity."""
+        """Accept or reject one order or several legs (nothing written): ``check-order --json``.
+
+        ``{"account", "accepted", "reason"}`` and equity, IM and MM before and after (USD).
+        """
         may_see(caller, account_id)
         legs = [OrderLeg(g.instrument, g.quantity, g.unit, g.price) for g in body.all_legs()]
         try:

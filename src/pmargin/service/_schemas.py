@@ -27,7 +27,6 @@ __all__ = [
     "MarketIn",
     "MarketOut",
     "OrderCheckIn",
-    "OrderCheckOut",
     "PositionOut",
     "TransferIn",
     "WithdrawalCheckOut",
@@ -126,25 +125,6 @@ class OrderCheckIn(_Body):
                 instrument=self.instrument, quantity=self.quantity, unit=self.unit, price=self.price
             )
         ]
-
-
-class OrderCheckOut(BaseModel):
-    """The account before and after the order (USD) and the decision, as ``check-order``."""
-
-    model_config = ConfigDict(extra="allow")
-
-    account: str
-    accepted: bool
-    reason: str
-    equity_before: float
-    equity_after: float
-    initial_margin_before: float
-    initial_margin_after: float
-    maintenance_margin_before: float
-    maintenance_margin_after: float
-    available_after: float
-    status_before: str
-    status_after: str
 
 
 class MarginAfterOut(BaseModel):
