@@ -49,6 +49,15 @@ def _model(**assumptions: str) -> DeribitModel:
     return model_from(data).with_mode("segregated")
 
 
+def _needs_the_pass() -> Any:
+    """The compiled pass's module; the test is skipped without numba or with ``PMARGIN_JIT=0``."""
+    pytest.importorskip("numba")
+    kernel = account_pass_module.jit_kernel()
+    if kernel is None:
+        pytest.skip("PMARGIN_JIT=0")
+    return kernel
+
+
 def _spy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Record, per call of the compiled pass, whether it gave a result."""
     calls: list[bool] = []
@@ -67,9 +76,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 def test_the_compiled_pass_gives_the_reference_bits(
     book: BookArrangement, assumptions: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("numba")
-    if account_pass_module.jit_kernel() is None:
-        pytest.skip("PMARGIN_JIT=0")
+    _needs_the_pass()
     calls = _spy(monkeypatch)
     model = _model(**assumptions)
     _assert_same(model.compute(book), model.compute_reference(book))
@@ -79,9 +86,7 @@ def test_the_compiled_pass_gives_the_reference_bits(
 def test_the_vectors_are_computed_when_first_read(
     book: BookArrangement, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("numba")
-    if account_pass_module.jit_kernel() is None:
-        pytest.skip("PMARGIN_JIT=0")
+    _needs_the_pass()
     calls = _spy(monkeypatch)
     model = _model()
     result = model.compute(book)
@@ -111,9 +116,7 @@ def test_without_numba_the_numpy_path_gives_the_reference_bits(
 def test_the_pass_declines_a_book_of_moved_rows(
     book: BookArrangement, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("numba")
-    if account_pass_module.jit_kernel() is None:
-        pytest.skip("PMARGIN_JIT=0")
+    _needs_the_pass()
     calls = _spy(monkeypatch)
     rng = np.random.default_rng(5)
     rows = rng.integers(0, book.shape[0], 30)
@@ -127,10 +130,7 @@ def test_the_pass_declines_a_book_of_moved_rows(
 def test_a_nan_in_a_vector_sends_the_book_to_the_numpy_path(
     book: BookArrangement, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("numba")
-    kernel = account_pass_module.jit_kernel()
-    if kernel is None:
-        pytest.skip("PMARGIN_JIT=0")
+    kernel = _needs_the_pass()
     model = _model()
     units = model._units(book, take=False)
     poisoned = [units[0].__class__(**{**_fields(units[0]), "pnl": units[0].pnl * np.nan})]

@@ -66,6 +66,13 @@ def test_the_fused_product_gives_the_reference_bits(
     _assert_same(model.compute(book), model.compute_reference(book))
 
 
+def _needs_the_passes() -> None:
+    """Skip the test without numba or with ``PMARGIN_JIT=0``."""
+    pytest.importorskip("numba")
+    if compiled_module("pmargin.margin.okx._jit") is None:
+        pytest.skip("PMARGIN_JIT=0")
+
+
 def _spy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Record, per call of the compiled passes' driver, whether it gave a result."""
     calls: list[bool] = []
@@ -84,9 +91,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 def test_the_compiled_passes_give_the_reference_bits(
     book: BookArrangement, params: Path | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("numba")
-    if compiled_module("pmargin.margin.okx._jit") is None:
-        pytest.skip("PMARGIN_JIT=0")
+    _needs_the_passes()
     calls = _spy(monkeypatch)
     model = _okx(params)
     _assert_same(model.compute(book), model.compute_reference(book))
@@ -106,9 +111,7 @@ def test_without_numba_the_fused_numpy_path_gives_the_reference_bits(
 def test_a_non_canonical_book_takes_the_numpy_path(
     book: BookArrangement, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("numba")
-    if compiled_module("pmargin.margin.okx._jit") is None:
-        pytest.skip("PMARGIN_JIT=0")
+    _needs_the_passes()
     q = sparse.csr_array(book.quantity)
     # each row's entries reversed: same positions, columns no longer sorted
     order = np.concatenate(
@@ -139,9 +142,7 @@ def test_the_expiry_sums_add_as_numpy_does(n: int) -> None:
 def test_a_nan_sends_the_book_to_the_numpy_path(
     book: BookArrangement, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("numba")
-    if compiled_module("pmargin.margin.okx._jit") is None:
-        pytest.skip("PMARGIN_JIT=0")
+    _needs_the_passes()
     matrices = OkxModel.matrices
 
     def poisoned(self: OkxModel, resolved: Any, market: Any) -> Any:
@@ -158,9 +159,7 @@ def test_a_nan_sends_the_book_to_the_numpy_path(
 
 
 def test_the_scenario_pnl_is_computed_when_first_read(book: BookArrangement) -> None:
-    pytest.importorskip("numba")
-    if compiled_module("pmargin.margin.okx._jit") is None:
-        pytest.skip("PMARGIN_JIT=0")
+    _needs_the_passes()
     model = _okx(None)
     result = model.compute(book)
     assert all(u.scenario_pnl is None for u in result.risk_units)
