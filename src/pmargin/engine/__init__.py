@@ -16,11 +16,15 @@ One module per job, each small and named for it:
   :func:`backtest_report`, :func:`simulation_report`);
 - ``_documents``: parsed documents for the service (:func:`margin_document`,
   :func:`order_document`, :func:`book_fill`, :func:`check_market_document`);
+- ``_feed``: the monitor over documents for the service's ticks (:func:`start_monitor`,
+  :func:`monitor_rebooked`, :func:`book_status_changes`, :func:`tick_update`,
+  :func:`market_document_of`);
 - ``_verify``: a saved Deribit reply (:func:`capture_report`, :func:`params_from_capture`).
 
 The facade only composes: the maths lives in the layers below and in the applications, which
 never import the facade (they import the layers below it), so no import runs both ways. The
-names the adapters need for help texts and tables are re-exported here (:data:`MODELS`,
+names the adapters need for help texts and tables are re-exported here (:class:`Monitor`,
+the type the service's feed holds; :data:`MODELS`,
 :func:`episode_names`, the crash replay's choices).
 """
 
@@ -33,6 +37,14 @@ from pmargin.engine._documents import (
     check_market_document,
     margin_document,
     order_document,
+)
+from pmargin.engine._feed import (
+    BookStatusChange,
+    book_status_changes,
+    market_document_of,
+    monitor_rebooked,
+    start_monitor,
+    tick_update,
 )
 from pmargin.engine._inputs import (
     EXAMPLE_MARKET,
@@ -51,6 +63,7 @@ from pmargin.engine._verify import CAPTURE_TOLERANCE, capture_report, params_fro
 from pmargin.health import HealthStatus
 from pmargin.history import episode_names
 from pmargin.margin import MODELS
+from pmargin.monitor import Monitor
 from pmargin.simulate import EPISODE_KEYS, FUNDING_MODES, INTERPOLATIONS, TABLE_COLUMNS
 
 __all__ = [
@@ -64,17 +77,20 @@ __all__ = [
     "SIMULATION_MODELS",
     "TABLE_COLUMNS",
     "BacktestReport",
+    "BookStatusChange",
     "HealthStatus",
     "InstrumentQuote",
     "LedgerFill",
     "MarginReport",
     "ModelComparison",
+    "Monitor",
     "OrderLeg",
     "OrderReport",
     "PositionRisk",
     "SimulationReport",
     "backtest_report",
     "book_fill",
+    "book_status_changes",
     "capture_report",
     "check_market_document",
     "compare_margins",
@@ -88,12 +104,16 @@ __all__ = [
     "margin_document",
     "margin_report",
     "margin_reports",
+    "market_document_of",
+    "monitor_rebooked",
     "order_document",
     "order_report",
     "params_from_capture",
     "position_risk",
     "price_instruments",
     "simulation_report",
+    "start_monitor",
     "stress_report",
     "supported_accounts",
+    "tick_update",
 ]

@@ -47,11 +47,13 @@ from pmargin.service._schemas import (
     MarketIn,
     MarketOut,
     OrderCheckIn,
+    TicksIn,
     TransferIn,
     WithdrawalCheckOut,
 )
 from pmargin.service._stream import Bell, stream_events
 from pmargin.service._tables import IdempotencyRow
+from pmargin.service._ticks import Feed
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
@@ -179,6 +181,7 @@ def create_app(
     app.state.keys = KeyRing(engine)
     lock = threading.Lock()
     bell = Bell()
+    feed = Feed(model)
     _errors(app)
     app.add_middleware(_BodyLimit, limit=max_body)
 
@@ -319,6 +322,19 @@ def create_app(
         role(caller, "admin", "feed")
         document = body.model_dump(mode="json", exclude_none=True)
         return write(caller, request, idem, document, lambda s: ledger.set_market(s, document))
+
+    @app.post("/v1/market/ticks")
+    def market_ticks(
+        body: TicksIn, caller: Caller, request: Request, idem: IdemKey = None
+    ) -> JSONResponse:
+        """Apply ticks through the circuit breakers and the monitor (admin or feed).
+
+        Answers the ``tick`` event's ``seq``, the persisted status and breaker events, and
+        the underlyings whose liquidations are paused.
+        """
+        role(caller, "admin", "feed")
+        ticks = [t.model_dump(mode="json", exclude_none=True) for t in body.ticks]
+        return write(caller, request, idem, ticks, lambda s: feed.apply(s, ticks))
 
     @app.get("/v1/accounts/{account_id}/margin")
     def account_margin(

@@ -28,6 +28,8 @@ __all__ = [
     "MarketOut",
     "OrderCheckIn",
     "PositionOut",
+    "TickIn",
+    "TicksIn",
     "TransferIn",
     "WithdrawalCheckOut",
 ]
@@ -150,6 +152,39 @@ class WithdrawalCheckOut(BaseModel):
     balance_after: str
     model: str
     margin: MarginAfterOut | None
+
+
+class TickIn(_Body):
+    """One feed tick: an index price, or an instrument's mark price or implied vol.
+
+    ``underlying`` with ``index`` (USD), or ``instrument`` with ``mark`` (the instrument's
+    price currency) or ``iv`` (decimal); ``timestamp`` the event time (ISO-8601 or epoch
+    milliseconds). Numbers are not range-checked: the breakers judge them.
+    """
+
+    underlying: Annotated[str | None, Field(min_length=1, max_length=32)] = None
+    instrument: Annotated[str | None, Field(min_length=1, max_length=128)] = None
+    index: float | None = None
+    mark: float | None = None
+    iv: float | None = None
+    timestamp: str | float
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        by_index = self.underlying is not None and self.index is not None
+        by_mark = self.instrument is not None and (self.mark is None) != (self.iv is None)
+        others = (
+            (self.instrument, self.mark, self.iv) if by_index else (self.underlying, self.index)
+        )
+        if by_index == by_mark or any(v is not None for v in others):
+            raise ValueError("give underlying and index, or instrument and one of mark, iv")
+        return self
+
+
+class TicksIn(_Body):
+    """``POST /v1/market/ticks``: 1 to 1,000 ticks, applied in order."""
+
+    ticks: Annotated[list[TickIn], Field(min_length=1, max_length=1000)]
 
 
 class MarketIn(_Body):

@@ -1,0 +1,126 @@
+"""The facade of the real-time monitor for documents (the service's market ticks).
+
+The service holds accounts and the market as documents; these functions start a
+:class:`pmargin.monitor.Monitor` over them, move it to a new book after fills (the feed state,
+breakers included, carries over), turn a feed tick into a :class:`~pmargin.monitor.
+MarketUpdate` and give the market in force back as a market-file document. No maths here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pmargin.book import arrange, portfolio_from_dict
+from pmargin.errors import InputError
+from pmargin.margin import get_model
+from pmargin.market import market_from_dict, market_to_dict
+from pmargin.monitor import MarketUpdate, MarkTick, Monitor
+
+__all__ = [
+    "BookStatusChange",
+    "book_status_changes",
+    "market_document_of",
+    "monitor_rebooked",
+    "start_monitor",
+    "tick_update",
+]
+
+
+def start_monitor(portfolio: Mapping[str, Any], market: Mapping[str, Any], model: str) -> Monitor:
+    """Start a monitor of a portfolio document at a market document with the named model.
+
+    Raises
+    ------
+    InputError
+        A bad document, an unknown model.
+    """
+    book = portfolio_from_dict(portfolio)
+    return Monitor(get_model(model), arrange(book, market_from_dict(market, book.instruments)))
+
+
+def monitor_rebooked(monitor: Monitor, portfolio: Mapping[str, Any]) -> Monitor:
+    """Return ``monitor`` over a new portfolio document at its market (breaker state kept)."""
+    book = portfolio_from_dict(portfolio)
+    return monitor.with_book(arrange(book, monitor.market))
+
+
+@dataclass(frozen=True, slots=True)
+class BookStatusChange:
+    """An account's status changed by a change of the book (not of the market).
+
+    Attributes
+    ----------
+    monitor
+        The monitor after the change.
+    account_id, old
+        The account and its status before.
+    """
+
+    monitor: Monitor
+    account_id: str
+    old: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the event as :class:`pmargin.monitor.StatusChange` writes it, ``cause: book``."""
+        snapshot = self.monitor.snapshot(self.account_id)
+        return {
+            "event": "status_change",
+            "cause": "book",
+            "timestamp": self.monitor.now.isoformat(),
+            "account": self.account_id,
+            "old": self.old,
+            "new": self.monitor.status_of(self.account_id).value,
+            "equity": snapshot.equity,
+            "initial_margin": snapshot.initial_margin,
+            "maintenance_margin": snapshot.maintenance_margin,
+            "paused_underlyings": sorted(self.monitor.paused_underlyings),
+        }
+
+
+def book_status_changes(before: Monitor, after: Monitor) -> list[BookStatusChange]:
+    """Return the accounts whose status differs between two monitors of one market.
+
+    An account new in ``after`` counts as healthy before (an empty account is).
+    """
+    old = {a: s.value for a, s in zip(before.account_ids, before.status, strict=True)}
+    return [
+        BookStatusChange(after, a, old.get(a, "healthy"))
+        for a, s in zip(after.account_ids, after.status, strict=True)
+        if s.value != old.get(a, "healthy")
+    ]
+
+
+def market_document_of(monitor: Monitor) -> dict[str, Any]:
+    """Return the monitor's market in force in the market-file form."""
+    return market_to_dict(monitor.market)
+
+
+def tick_update(tick: Mapping[str, Any]) -> MarketUpdate:
+    """Turn one feed tick into a market update.
+
+    Parameters
+    ----------
+    tick
+        ``{"underlying", "index", "timestamp"}`` (USD index price) or ``{"instrument",
+        "mark" | "iv", "timestamp"}`` (a mark price in the instrument's price currency, or an
+        implied vol, decimal).
+
+    Raises
+    ------
+    InputError
+        Neither or both of underlying and instrument, a missing price (field ``tick``).
+    """
+    timestamp: Any = tick.get("timestamp")  # checked by MarketUpdate (field update.timestamp)
+    if tick.get("underlying") is not None and tick.get("index") is not None:
+        return MarketUpdate(timestamp, index={tick["underlying"]: tick["index"]})
+    if tick.get("instrument") is not None:
+        symbol = str(tick["instrument"])
+        if tick.get("mark") is not None:
+            return MarketUpdate(timestamp, marks={symbol: MarkTick(price=tick["mark"])})
+        if tick.get("iv") is not None:
+            return MarketUpdate(timestamp, marks={symbol: MarkTick(iv=tick["iv"])})
+    raise InputError(
+        "tick", dict(tick), "needs underlying with index, or instrument with mark or iv"
+    )
