@@ -206,6 +206,7 @@ def test_every_path_needs_a_key(client: TestClient, market: dict) -> None:
         ("POST", "/v1/accounts/a/orders/check"),
         ("POST", "/v1/accounts/a/withdrawals/check"),
         ("PUT", "/v1/market"),
+        ("POST", "/v1/market/ticks"),
         ("POST", "/v1/margin"),
         ("GET", "/v1/events"),
     ]:
@@ -328,6 +329,7 @@ def test_openapi_lists_the_paths(client: TestClient) -> None:
         "/v1/accounts/{account_id}/orders/check",
         "/v1/accounts/{account_id}/withdrawals/check",
         "/v1/market",
+        "/v1/market/ticks",
         "/v1/margin",
         "/v1/events",
     } <= set(paths)
