@@ -42,7 +42,6 @@ from pmargin.margin._model import IncrementalMargin
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 from pmargin.margin._scenario_margin import (
     UnitPositions,
-    group_columns,
     proportional_scale,
     scatter_columns,
     unit_pnl,
@@ -56,14 +55,14 @@ from pmargin.margin.okx._components import (
     term_structure_weights,
 )
 from pmargin.margin.okx._incremental import OkxIncremental
-from pmargin.margin.okx._params import OkxParams
+from pmargin.margin.okx._params import CoinTable, OkxParams
 from pmargin.margin.okx._scaling import progressive_scale
 from pmargin.market import MarketSnapshot
 from pmargin.pricing import black76_value
 from pmargin.risk import instrument_pnl, settlement_to_usd
 from pmargin.scenarios import RiskMatrixScenario, ScenarioSet, VolShockKind
 from pmargin.timeutil import DAYS_PER_YEAR
-from pmargin.valuation import ResolvedInstruments
+from pmargin.valuation import ResolvedInstruments, columns_by
 
 __all__ = ["BORROW_COMPONENTS", "COMPONENTS", "OkxModel"]
 
@@ -174,7 +173,7 @@ class OkxModel:
         matrices = self.matrices(book.resolved, book.market)
         values = np.zeros(quantity.nnz)
         units: list[RiskUnitMargin] = []
-        for underlying, columns in group_columns(book.instruments, lambda i: i.underlying).items():
+        for underlying, columns in columns_by(book.resolved.terms.underlying).items():
             unit = self._unit_compiled(underlying, columns, quantity, matrices, values, kernel)
             if unit is None:
                 return None
@@ -200,7 +199,7 @@ class OkxModel:
         matrices = self.matrices(book.resolved, market)
         units: list[RiskUnitMargin] = []
         parts: list[tuple[IntArray, Any]] = []
-        for underlying, columns in group_columns(book.instruments, lambda i: i.underlying).items():
+        for underlying, columns in columns_by(book.resolved.terms.underlying).items():
             unit, contribution = self._unit(underlying, columns, quantity, matrices, fused=fused)
             units.append(unit)
             parts.append((columns, contribution))
@@ -229,12 +228,12 @@ class OkxModel:
         """
         p = self.params
         n = len(resolved)
-        names = [i.underlying for i in resolved.instruments]
+        groups = columns_by(resolved.terms.underlying)  # each table looked up once per coin
+        kinds = [i.kind.value for i in resolved.instruments]
         n_moves = len(p.mr1_moves.default)  # every group has as many moves (checked on load)
-        steps = np.array([p.mr1_moves.lookup(u) for u in names], dtype=np.float64)
-        steps = steps.reshape(n, n_moves)
+        steps = _per_coin(p.mr1_moves, groups, (n, n_moves))
         grid = np.concatenate([-steps[:, ::-1], np.zeros((n, 1)), steps], axis=1)
-        extreme = np.array([p.mr6_moves.lookup(u) for u in names], dtype=np.float64)
+        extreme = _per_coin(p.mr6_moves, groups, (n,))
 
         mr1_vol = self._vols(resolved, p.mr1_vol_scenarios)
         mr6_vol = self._vols(resolved, p.mr6_vol_scenarios)
@@ -245,7 +244,7 @@ class OkxModel:
         vol6 = np.tile(mr6_vol, (1, 2))
         mult = np.concatenate([mult1, mult6], axis=1)
         vol = np.concatenate([vol1, vol6], axis=1)
-        shocked = self._shock_prices(resolved, market)
+        shocked = self._shock_prices(resolved, market, kinds)
         grid_pnl = settlement_to_usd(shocked, instrument_pnl(shocked, mult, vol), mult)
         ones = np.ones((n, 1))
         base_vol = resolved.vol[:, np.newaxis]
@@ -256,14 +255,9 @@ class OkxModel:
             [grid_pnl[:, :n_mr1], decay, p.mr6_weight * grid_pnl[:, n_mr1:]], axis=1
         )
 
-        annual = np.array([p.mr4_annual_move.lookup(u) for u in names], dtype=np.float64)
-        perpetual = np.array(
-            [
-                p.mr4_perpetual_move.lookup(i.underlying) if i.kind is Kind.PERPETUAL else 0.0
-                for i in resolved.instruments
-            ],
-            dtype=np.float64,
-        )
+        annual = _per_coin(p.mr4_annual_move, groups, (n,))
+        is_perpetual = np.array([k == Kind.PERPETUAL.value for k in kinds], dtype=bool)
+        perpetual = np.where(is_perpetual, _per_coin(p.mr4_perpetual_move, groups, (n,)), 0.0)
         basis_mult = basis_multipliers(resolved.time, annual, perpetual)
         basis = settlement_to_usd(
             resolved,
@@ -273,15 +267,9 @@ class OkxModel:
         span = settlement_to_usd(
             resolved, instrument_pnl(resolved, ones, base_vol + p.mr3_vol_shift), ones
         )[:, 0]
-        rates = np.array(
-            [
-                p.mr7_rates[i.kind.value].lookup(i.underlying)
-                if i.kind.value in p.mr7_rates
-                else 0.0
-                for i in resolved.instruments
-            ],
-            dtype=np.float64,
-        )
+        rates = np.zeros(n)
+        for kind, table in p.mr7_rates.items():
+            rates = np.where([k == kind for k in kinds], _per_coin(table, groups, (n,)), rates)
         return _Matrices(
             scenario=scenario,
             n_mr1=n_mr1,
@@ -293,19 +281,22 @@ class OkxModel:
         )
 
     def _shock_prices(
-        self, resolved: ResolvedInstruments, market: MarketSnapshot
+        self, resolved: ResolvedInstruments, market: MarketSnapshot, kinds: list[str]
     ) -> ResolvedInstruments:
         """Return ``resolved`` valued off the price MR1/MR6 moves multiply (``mr1.shock_price``).
 
         Linear perpetuals and futures whose kind is set to ``"index"`` are valued off the
         underlying's index in their quote currency instead of their mark; coin-settled
         contracts lose ``q x coin price x move`` whatever the price, so they are left as is.
+        ``kinds``: each instrument's ``kind.value``.
         """
-        choice = self.params.mr1_shock_price
+        index_kinds = {
+            kind for kind, price in self.params.mr1_shock_price.items() if price == "index"
+        }
         price = resolved.underlying_price.copy()
-        for j, instrument in enumerate(resolved.instruments):
-            kind = instrument.kind.value
-            if instrument.is_inverse or choice.get(kind) != "index":
+        for j in [j for j, kind in enumerate(kinds) if kind in index_kinds]:
+            instrument = resolved.instruments[j]
+            if instrument.is_inverse:
                 continue
             price[j] = market.index_price(instrument.underlying) / resolved.quote_usd[j]
         return replace(resolved, underlying_price=price)
@@ -344,10 +335,10 @@ class OkxModel:
     def _expiry_buckets(resolved: ResolvedInstruments) -> IntArray:
         buckets: dict[tuple[str, object], int] = {}
         index = np.full(len(resolved), -1, dtype=np.int64)
-        for j, instrument in enumerate(resolved.instruments):
-            if instrument.is_option:
-                key = (instrument.underlying, instrument.expiry)
-                index[j] = buckets.setdefault(key, len(buckets))
+        instruments = resolved.instruments
+        for j in np.flatnonzero(resolved.is_option).tolist():  # its instruments' is_option
+            key = (instruments[j].underlying, instruments[j].expiry)
+            index[j] = buckets.setdefault(key, len(buckets))
         return index
 
     # -- one risk unit -------------------------------------------------------------------------
@@ -572,3 +563,17 @@ class OkxModel:
             for kind in p.mr6_vol_scenarios
         ]
         return tuple(labels)
+
+
+def _per_coin(
+    table: CoinTable[Any], groups: dict[str, IntArray], shape: tuple[int, ...]
+) -> FloatArray:
+    """``table.lookup`` of each instrument's underlying, shape ``shape`` (``(n,)`` or ``(n, k)``).
+
+    ``groups``: underlying -> its instruments' rows (:func:`~pmargin.valuation.columns_by`); the
+    table is looked up once per underlying.
+    """
+    out = np.zeros(shape)
+    for underlying, rows in groups.items():
+        out[rows] = table.lookup(underlying)
+    return out

@@ -36,12 +36,11 @@ from pmargin.instruments import Instrument
 from pmargin.margin._capabilities import Capabilities
 from pmargin.margin._model import IncrementalMargin
 from pmargin.margin._result import MarginResult, RiskUnitMargin
-from pmargin.margin._scenario_margin import group_columns
 from pmargin.margin.standard._incremental import StandardIncremental
 from pmargin.margin.standard._parameters import StandardParams
 from pmargin.margin.standard._rules import future_margin, otm_fraction, short_option_margin
 from pmargin.market import MarketSnapshot
-from pmargin.valuation import ResolvedInstruments, value_instruments
+from pmargin.valuation import ResolvedInstruments, columns_by, value_instruments
 
 __all__ = ["StandardModel"]
 
@@ -148,9 +147,7 @@ class StandardModel:
         resolved = book.resolved
         charges = self.charges(resolved, market, book.index_usd)
         quantity = sparse.csr_array(book.quantity)
-        groups = group_columns(
-            resolved.instruments, lambda i: (i.underlying, i.settlement_currency)
-        )
+        groups = _unit_columns(resolved)
         n_acc, n_units = quantity.shape[0], len(groups)
         unit_of_column = np.zeros(len(resolved), dtype=np.int64)
         for u, columns in enumerate(groups.values()):
@@ -204,9 +201,7 @@ class StandardModel:
                 (values, quantity.indices.copy(), quantity.indptr.copy()), shape=quantity.shape
             )
 
-        groups = group_columns(
-            resolved.instruments, lambda i: (i.underlying, i.settlement_currency)
-        )
+        groups = _unit_columns(resolved)
         membership = _membership(groups, len(resolved))
 
         def by_unit(values: FloatArray) -> FloatArray:
@@ -248,11 +243,13 @@ class StandardModel:
         """
         n = len(resolved)
         instruments = resolved.instruments
-        is_future = np.array([i.is_futures_style for i in instruments], dtype=bool)
+        is_future = resolved.terms.is_futures_style.copy()  # each instrument's
         rates = np.zeros((4, n))
-        for j in np.flatnonzero(is_future).tolist():
-            rule = self.params.future_rule(instruments[j].underlying, instruments[j].symbol)
-            rates[:, j] = (rule.im_rate, rule.im_rate_per_unit, rule.mm_rate, rule.mm_rate_per_unit)
+        for first, columns in _by_underlying(resolved, np.flatnonzero(is_future)):
+            rule = self.params.future_rule(instruments[first].underlying, instruments[first].symbol)
+            rates[:, columns] = np.array(
+                [rule.im_rate, rule.im_rate_per_unit, rule.mm_rate, rule.mm_rate_per_unit]
+            )[:, None]
         linear_price = (
             resolved.underlying_price
             if self.params.linear_future_price == "mark"
@@ -289,10 +286,13 @@ class StandardModel:
         if opt.size == 0:
             return option_im, option_mm
         instruments = resolved.instruments
-        fractions = np.zeros((4, opt.size))
-        for k, j in enumerate(opt.tolist()):
-            rule = self.params.option_rule(instruments[j].underlying, instruments[j].symbol)
-            fractions[:, k] = (rule.im_rate, rule.im_min_rate, rule.mm_rate, rule.mm_put_mark_rate)
+        fractions = np.zeros((4, n))
+        for first, columns in _by_underlying(resolved, opt):
+            rule = self.params.option_rule(instruments[first].underlying, instruments[first].symbol)
+            fractions[:, columns] = np.array(
+                [rule.im_rate, rule.im_min_rate, rule.mm_rate, rule.mm_put_mark_rate]
+            )[:, None]
+        fractions = fractions[:, opt]
         underlying = (
             resolved.underlying_price
             if self.params.option_underlying_price == "forward"
@@ -443,6 +443,31 @@ def _index_in_quote(
     for j in np.flatnonzero(wanted).tolist():
         out[j] = market.index_price(instruments[j].underlying) / resolved.quote_usd[j]
     return out
+
+
+def _by_underlying(resolved: ResolvedInstruments, columns: IntArray) -> list[tuple[int, IntArray]]:
+    """``columns`` grouped by underlying: (the group's first column, its columns), in order.
+
+    Groups in order of first appearance in ``columns`` (ascending int64), so a rule looked up
+    once per group fails on the same first instrument as a lookup per column would.
+    """
+    groups = columns_by(resolved.terms.underlying[columns])
+    return [(int(columns[rows[0]]), columns[rows]) for rows in groups.values()]
+
+
+def _unit_columns(resolved: ResolvedInstruments) -> dict[tuple[str, str], IntArray]:
+    """Columns of each (underlying, settlement currency) unit, units in order of first appearance.
+
+    What ``group_columns(resolved.instruments, lambda i: (i.underlying,
+    i.settlement_currency))`` returns, read from the terms' arrays (no Python call per column).
+    """
+    terms = resolved.terms
+    units: list[tuple[tuple[str, str], IntArray]] = []
+    for underlying, columns in columns_by(terms.underlying).items():
+        for currency, rows in columns_by(terms.settlement_currency[columns]).items():
+            units.append(((underlying, currency), columns[rows]))
+    units.sort(key=lambda unit: int(unit[1][0]))
+    return dict(units)
 
 
 def _membership(groups: dict[Any, Any], n_instruments: int) -> Any:
