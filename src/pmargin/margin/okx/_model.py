@@ -33,7 +33,7 @@ from scipy import sparse
 
 from pmargin._compiled import compiled_module
 from pmargin._params import ParamTable
-from pmargin._typing import FloatArray, IntArray
+from pmargin._typing import FloatArray, IntArray, StrArray
 from pmargin.book import BookArrangement
 from pmargin.collateral import account_equity
 from pmargin.instruments import Kind
@@ -229,7 +229,7 @@ class OkxModel:
         p = self.params
         n = len(resolved)
         groups = columns_by(resolved.terms.underlying)  # each table looked up once per coin
-        kinds = [i.kind.value for i in resolved.instruments]
+        kinds = np.array([i.kind.value for i in resolved.instruments], dtype=np.str_)
         n_moves = len(p.mr1_moves.default)  # every group has as many moves (checked on load)
         steps = _per_coin(p.mr1_moves, groups, (n, n_moves))
         grid = np.concatenate([-steps[:, ::-1], np.zeros((n, 1)), steps], axis=1)
@@ -256,8 +256,9 @@ class OkxModel:
         )
 
         annual = _per_coin(p.mr4_annual_move, groups, (n,))
-        is_perpetual = np.array([k == Kind.PERPETUAL.value for k in kinds], dtype=bool)
-        perpetual = np.where(is_perpetual, _per_coin(p.mr4_perpetual_move, groups, (n,)), 0.0)
+        perpetual = np.where(
+            kinds == Kind.PERPETUAL.value, _per_coin(p.mr4_perpetual_move, groups, (n,)), 0.0
+        )
         basis_mult = basis_multipliers(resolved.time, annual, perpetual)
         basis = settlement_to_usd(
             resolved,
@@ -269,7 +270,7 @@ class OkxModel:
         )[:, 0]
         rates = np.zeros(n)
         for kind, table in p.mr7_rates.items():
-            rates = np.where([k == kind for k in kinds], _per_coin(table, groups, (n,)), rates)
+            rates = np.where(kinds == kind, _per_coin(table, groups, (n,)), rates)
         return _Matrices(
             scenario=scenario,
             n_mr1=n_mr1,
@@ -281,7 +282,7 @@ class OkxModel:
         )
 
     def _shock_prices(
-        self, resolved: ResolvedInstruments, market: MarketSnapshot, kinds: list[str]
+        self, resolved: ResolvedInstruments, market: MarketSnapshot, kinds: StrArray
     ) -> ResolvedInstruments:
         """Return ``resolved`` valued off the price MR1/MR6 moves multiply (``mr1.shock_price``).
 
@@ -294,7 +295,7 @@ class OkxModel:
             kind for kind, price in self.params.mr1_shock_price.items() if price == "index"
         }
         price = resolved.underlying_price.copy()
-        for j in [j for j, kind in enumerate(kinds) if kind in index_kinds]:
+        for j in np.flatnonzero(np.isin(kinds, sorted(index_kinds))).tolist():
             instrument = resolved.instruments[j]
             if instrument.is_inverse:
                 continue
