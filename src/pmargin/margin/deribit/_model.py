@@ -648,8 +648,9 @@ class DeribitModel:
         pair = self.params.pair(underlying)
         scenarios = deribit_scenarios(underlying, pair, self.params.general)
         n_standard = len(scenarios) - len(self.params.general.extended_moves)
-        resolved = book.resolved.take(columns)
         n = columns.size
+        whole = n == len(book.resolved) and bool(np.all(columns == np.arange(n)))
+        resolved = book.resolved if whole else book.resolved.take(columns)  # a block: whole
         moves = self.params.general.extended_moves
         weighting = self.params.assumptions.extended_weighting
         weights = extended_weights(moves, pair.price_range, pair.extended_table_factor, weighting)
