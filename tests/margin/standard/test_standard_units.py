@@ -12,6 +12,7 @@ import pytest
 from pmargin.book import BookArrangement, arrange, example_portfolio
 from pmargin.engine import example_path
 from pmargin.margin import get_model
+from pmargin.margin._scenario_margin import group_columns
 from pmargin.margin.standard import StandardModel
 from pmargin.margin.standard import _model as standard_model
 from pmargin.market import load_market
@@ -56,3 +57,22 @@ def test_an_empty_book_gives_empty_units(book: BookArrangement) -> None:
     assert isinstance(model, StandardModel)
     result = model.compute(book.take_accounts([]))
     assert result.initial_margin.shape == (0,)
+
+
+def test_unit_columns_are_group_columns_in_any_column_order(book: BookArrangement) -> None:
+    """``_unit_columns`` (read from the terms' arrays) equals ``group_columns`` per instrument.
+
+    Also on the columns reversed and shuffled (seeded): units in order of first appearance,
+    each unit's columns ascending.
+    """
+    n = len(book.resolved)
+    orders = [np.arange(n), np.arange(n)[::-1], np.random.default_rng(3).permutation(n)]
+    for order in orders:
+        resolved = book.resolved.take(order)
+        expected = group_columns(
+            resolved.instruments, lambda i: (i.underlying, i.settlement_currency)
+        )
+        got = standard_model._unit_columns(resolved)
+        assert list(got) == list(expected)
+        for key, columns in expected.items():
+            np.testing.assert_array_equal(got[key], columns)
