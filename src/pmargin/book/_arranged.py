@@ -251,21 +251,33 @@ class BookArrangement:
         assert isinstance(notional, np.ndarray)
         return notional
 
+    def position_values(self) -> sparse.csr_array:
+        """Each position's mark value in its cash asset, shape ``(n_accounts, n_instruments)``.
+
+        Options and spot at ``q x`` their mark price (:attr:`valuation`, premium currency),
+        futures and perpetuals at their unrealised P&L (settlement currency). Computed once and
+        kept: read, never write.
+        """
+        values = self._cache.get("position_values")
+        if values is None:
+            resolved = self.resolved
+            per_unit = np.zeros(len(resolved))
+            if len(resolved):
+                per_unit = np.where(resolved.terms.is_futures_style, 0.0, self.valuation.price)
+            quantity = sparse.csr_array(self.quantity)
+            values = sparse.csr_array(quantity * per_unit[np.newaxis, :] + self.unrealised)
+            self._cache["position_values"] = values
+        return values
+
     def position_values_usd(self) -> sparse.csr_array:
         """Each position's mark value in USD, shape ``(n_accounts, n_instruments)``.
 
-        Options and spot at ``q x`` their mark price (:attr:`valuation`), futures and
-        perpetuals at their unrealised P&L; in the position's cash asset times its USD price
-        (``resolved.settlement_usd``): the positions part of account equity
-        (:func:`pmargin.collateral.account_equity` sums its rows).
+        :meth:`position_values` times its cash asset's USD price (``resolved.settlement_usd``):
+        the positions part of account equity (:func:`pmargin.collateral.account_equity` sums
+        its rows).
         """
-        resolved = self.resolved
-        per_unit = np.zeros(len(resolved))
-        if len(resolved):
-            per_unit = np.where(resolved.terms.is_futures_style, 0.0, self.valuation.price)
-        quantity = sparse.csr_array(self.quantity)
-        value = sparse.csr_array(quantity * per_unit[np.newaxis, :] + self.unrealised)
-        return sparse.csr_array(value * resolved.settlement_usd[np.newaxis, :])
+        settlement_usd = self.resolved.settlement_usd
+        return sparse.csr_array(self.position_values() * settlement_usd[np.newaxis, :])
 
     def take_accounts(self, rows: Sequence[int] | IntArray) -> BookArrangement:
         """Return the accounts of ``rows`` alone, with only the instruments they hold.

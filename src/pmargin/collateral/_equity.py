@@ -148,7 +148,7 @@ def positions_usd(book: BookArrangement) -> FloatArray:
 
 def positions_usd_reference(book: BookArrangement) -> FloatArray:
     """:func:`positions_usd` as :func:`account_equity` sums it (the twin; bit for bit its part)."""
-    return _row_sums(_position_value_usd(book, _settlement_values(book)))
+    return _row_sums(book.position_values_usd())
 
 
 def _asset_usd(book: BookArrangement, market: MarketSnapshot) -> FloatArray:
@@ -174,26 +174,6 @@ def _value_usd(balances: FloatArray, asset_usd: FloatArray) -> FloatArray:
     return value
 
 
-def _settlement_values(book: BookArrangement) -> sparse.csr_array:
-    """Shape ``(n_accounts, n_instruments)``: each position's value in its cash asset."""
-    resolved = book.resolved
-    per_unit = np.zeros(len(resolved))
-    if len(resolved):
-        price = book.valuation.price
-        holds_value = ~resolved.terms.is_futures_style
-        per_unit = np.where(holds_value, price, 0.0)
-    quantity = sparse.csr_array(book.quantity)
-    return sparse.csr_array(quantity * per_unit[np.newaxis, :] + book.unrealised)
-
-
-def _position_value_usd(
-    book: BookArrangement, settlement_value: sparse.csr_array
-) -> sparse.csr_array:
-    """Shape ``(n_accounts, n_instruments)``: each position's value in USD."""
-    settlement_usd = book.resolved.settlement_usd
-    return sparse.csr_array(settlement_value * settlement_usd[np.newaxis, :])
-
-
 def _row_sums(matrix: sparse.csr_array) -> FloatArray:
     return np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
 
@@ -201,8 +181,8 @@ def _row_sums(matrix: sparse.csr_array) -> FloatArray:
 def _account_equity(book: BookArrangement, market: MarketSnapshot) -> AccountEquity:
     asset_usd = _asset_usd(book, market)
     balances = book.balance_matrix
-    settlement_value = _settlement_values(book)
-    position_value_usd = _position_value_usd(book, settlement_value)
+    settlement_value = book.position_values()
+    position_value_usd = book.position_values_usd()
     by_currency: dict[str, FloatArray] = {
         asset: balances[:, k].copy() for k, asset in enumerate(book.assets)
     }
