@@ -1,4 +1,4 @@
-"""Collateral: account equity from balances and positions, haircuts, collateral scenario P&L."""
+"""Collateral: account equity, haircuts, collateral scenario P&L, the P&L profile."""
 
 from pmargin.collateral._equity import (
     AccountEquity,
@@ -9,13 +9,17 @@ from pmargin.collateral._equity import (
     positions_usd,
     positions_usd_reference,
 )
+from pmargin.collateral._profile import expiry_dates, pnl_profile, pnl_profile_reference
 
 __all__ = [
     "AccountEquity",
     "account_equity",
     "balance_scenario_pnl",
     "balances_usd",
+    "expiry_dates",
     "haircut_charge",
+    "pnl_profile",
+    "pnl_profile_reference",
     "positions_usd",
     "positions_usd_reference",
 ]
