@@ -1,0 +1,419 @@
+"""The dashboard's numbers over documents (the service's ``/v1/dashboard`` reads).
+
+Each function takes the portfolio-file and market-file forms the service keeps and returns a
+plain document; the maths is the library's: margin under every model side by side
+(:func:`models_document`), coin balances' delta next to the positions' Greeks
+(:func:`holdings_document`), the P&L profile against the index at dates
+(:func:`profile_document`, :func:`pmargin.collateral.pnl_profile`), a what-if of legs, a
+deposit or withdrawal and a market move (:func:`whatif_document`), the largest size of a leg
+still accepted (:func:`largest_leg_document`, the pre-trade checker asked again and again),
+the stress grid of episodes x accounts (:func:`stress_document`) and the whole venue's health
+(:func:`venue_document`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from pmargin.book import Portfolio, arrange, portfolio_from_dict
+from pmargin.collateral import expiry_dates, pnl_profile
+from pmargin.engine._documents import DEFAULT_MODEL, margin_document
+from pmargin.engine._inputs import instruments_for
+from pmargin.engine._margin import margin_report
+from pmargin.engine._order import OrderLeg, legs_report
+from pmargin.engine._stress import stress_report
+from pmargin.errors import InputError, PmarginError
+from pmargin.margin import MODELS, get_model
+from pmargin.market import MarketSnapshot, market_from_dict, market_to_dict
+from pmargin.pretrade import Order, PreTradeChecker, load_price_bounds
+from pmargin.timeutil import parse_timestamp
+
+__all__ = [
+    "holdings_document",
+    "largest_leg_document",
+    "models_document",
+    "profile_document",
+    "stress_document",
+    "venue_document",
+    "whatif_document",
+]
+
+PROFILE_POINTS = 61
+"""Index levels of a profile without ``moves`` (from -60 % to +60 %)."""
+
+LARGEST_STEPS = 40
+"""Bisection steps of :func:`largest_leg_document` (relative precision about 2**-30)."""
+
+
+def _parsed(
+    portfolio: Mapping[str, Any], market: Mapping[str, Any]
+) -> tuple[Portfolio, MarketSnapshot]:
+    book = portfolio_from_dict(portfolio)
+    return book, market_from_dict(market, book.instruments)
+
+
+def models_document(
+    portfolio: Mapping[str, Any], market: Mapping[str, Any], models: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Margin one account under every model, side by side, with each risk unit's scenarios.
+
+    Parameters
+    ----------
+    portfolio, market
+        One account in the portfolio-file form and the market-file form.
+    models
+        Model names (default every registered model).
+
+    Returns
+    -------
+    dict
+        ``{"models": [{"model", "account" (the ``pmargin margin --json --scenarios`` account,
+        USD) or None, "error" (the one-line reason a model cannot margin it) or None}]}``.
+    """
+    rows = []
+    for name in models or tuple(MODELS):
+        try:
+            document = margin_document(portfolio, market, name, scenarios=True)
+            rows.append({"model": name, "account": document["accounts"][0], "error": None})
+        except PmarginError as exc:
+            rows.append({"model": name, "account": None, "error": " ".join(str(exc).split())})
+    return {"models": rows}
+
+
+def holdings_document(
+    portfolio: Mapping[str, Any], market: Mapping[str, Any], model: str = DEFAULT_MODEL
+) -> dict[str, Any]:
+    """Positions with value and Greeks, and balances with their USD value and coin delta.
+
+    Returns
+    -------
+    dict
+        ``{"positions": [...]}`` as ``pmargin margin --json`` (base units, USD Greeks),
+        ``"balances": [{"asset", "amount", "usd_price", "value", "delta"}]`` (``delta`` in
+        coins: the amount for an asset with an index, else 0) and ``"delta": {underlying:
+        coins}``, the positions' deltas plus the balances'.
+    """
+    parsed, snapshot = _parsed(portfolio, market)
+    account = margin_report(parsed, snapshot, model).to_dict()["accounts"][0]
+    balances = []
+    delta: dict[str, float] = {}
+    for asset, amount in sorted(parsed.accounts[0].balances.items()):
+        price = snapshot.usd_price(asset)
+        coin = asset.upper() in snapshot.index
+        balances.append(
+            {
+                "asset": asset,
+                "amount": amount,
+                "usd_price": price,
+                "value": amount * price,
+                "delta": amount if coin else 0.0,
+            }
+        )
+        if coin:
+            delta[asset.upper()] = delta.get(asset.upper(), 0.0) + amount
+    for position, held in zip(account["positions"], parsed.accounts[0].positions, strict=True):
+        underlying = held.instrument.underlying
+        delta[underlying] = delta.get(underlying, 0.0) + position["delta"]
+    return {"positions": account["positions"], "balances": balances, "delta": delta}
+
+
+def profile_document(
+    portfolio: Mapping[str, Any],
+    market: Mapping[str, Any],
+    underlying: str,
+    *,
+    moves: Sequence[float] = (),
+    dates: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Return the P&L against the index of ``underlying`` now, at ``dates`` and each expiry.
+
+    Parameters
+    ----------
+    portfolio, market
+        One account and the market (documents).
+    underlying
+        The underlying whose index moves.
+    moves
+        Relative moves (default :data:`PROFILE_POINTS` from -0.6 to 0.6).
+    dates
+        More dates (ISO-8601), besides now and every expiry of the account's instruments.
+
+    Returns
+    -------
+    dict
+        ``{"underlying", "index" (USD now), "levels" (USD, shape (n,)), "moves", "dates"
+        (ISO-8601, now first), "pnl" (USD, (n_dates, n) rows), "expired" ((n_dates,) lists
+        of the legs settled at intrinsic by each date)}``.
+    """
+    parsed, snapshot = _parsed(portfolio, market)
+    code = underlying.strip().upper()
+    grid = np.asarray(list(moves), dtype=np.float64)
+    if grid.size == 0:
+        grid = np.linspace(-0.6, 0.6, PROFILE_POINTS)
+    chosen = [parse_timestamp(d, f"dates.{k}") for k, d in enumerate(dates)]
+    when = sorted(
+        {snapshot.timestamp, *expiry_dates(parsed.unique_instruments(), snapshot), *chosen}
+    )
+    when = [d for d in when if d >= snapshot.timestamp]
+    values = pnl_profile(arrange(parsed, snapshot), code, grid, when)[:, :, 0]
+    index = snapshot.index_price(code)
+    expired = [
+        sorted(
+            p.instrument.symbol
+            for p in parsed.accounts[0].positions
+            if p.instrument.expiry is not None and p.instrument.expiry <= d
+        )
+        for d in when
+    ]
+    return {
+        "underlying": code,
+        "index": index,
+        "moves": grid.tolist(),
+        "levels": (index * (1.0 + grid)).tolist(),
+        "dates": [d.isoformat() for d in when],
+        "pnl": values.tolist(),
+        "expired": expired,
+    }
+
+
+def _moved_market(
+    portfolio: Mapping[str, Any], market: Mapping[str, Any], moves: Mapping[str, float]
+) -> dict[str, Any]:
+    """Return the market document after relative index moves (options sticky strike)."""
+    if not any(moves.values()):
+        return dict(market)
+    parsed, snapshot = _parsed(portfolio, market)
+    moved = arrange(parsed, snapshot).moved({k.upper(): v for k, v in moves.items()})
+    return market_to_dict(moved.market)
+
+
+def _state(account: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("equity", "initial_margin", "maintenance_margin", "available", "status")
+    return {k: account[k] for k in keys}
+
+
+def whatif_document(
+    portfolio: Mapping[str, Any],
+    market: Mapping[str, Any],
+    account: str,
+    *,
+    legs: Sequence[OrderLeg] = (),
+    transfers: Mapping[str, float] | None = None,
+    moves: Mapping[str, float] | None = None,
+    model: str = DEFAULT_MODEL,
+) -> dict[str, Any]:
+    """Equity, IM, MM, available and status before and after legs, transfers and a move.
+
+    Parameters
+    ----------
+    portfolio, market
+        The one account and the market in force (documents).
+    account
+        Its id.
+    legs
+        Orders placed together (checked by the pre-trade path at the moved market).
+    transfers
+        Asset -> signed amount (deposit > 0, withdrawal < 0), in asset units.
+    moves
+        Underlying -> relative index move (``-0.2``).
+    model
+        The margin model.
+
+    Returns
+    -------
+    dict
+        ``{"model", "before", "after", "delta"}`` (each ``{"equity", "initial_margin",
+        "maintenance_margin", "available"}`` in USD, before/after with ``status``) and, with
+        legs, ``"order"``: the pre-trade check's document (``accepted``, ``reason``).
+
+    Raises
+    ------
+    InputError
+        A bad leg, a transfer that is not finite, a bad move.
+    """
+    before = _state(margin_document(portfolio, market, model)["accounts"][0])
+    balances = dict(portfolio.get("balances", {}))
+    for asset, amount in (transfers or {}).items():
+        if not math.isfinite(float(amount)):
+            raise InputError(f"transfers.{asset}", amount, "must be a finite amount")
+        code = asset.upper()
+        balances[code] = float(balances.get(code, 0.0)) + float(amount)
+    changed = dict(portfolio) | {"balances": balances}
+    moved = _moved_market(portfolio, market, moves or {})
+    document: dict[str, Any] = {"model": model, "before": before}
+    after = _state(margin_document(changed, moved, model)["accounts"][0])
+    if legs:
+        parsed, snapshot = _parsed(changed, moved)
+        order = legs_report(parsed, snapshot, account, legs, model=model).to_dict()
+        document["order"] = order
+        after = {
+            "equity": order["equity_after"],
+            "initial_margin": order["initial_margin_after"],
+            "maintenance_margin": order["maintenance_margin_after"],
+            "available": order["available_after"],
+            "status": order["status_after"],
+        }
+    document["after"] = after
+    document["delta"] = {
+        k: after[k] - before[k]
+        for k in ("equity", "initial_margin", "maintenance_margin", "available")
+    }
+    return document
+
+
+def largest_leg_document(
+    portfolio: Mapping[str, Any],
+    market: Mapping[str, Any],
+    account: str,
+    leg: OrderLeg,
+    model: str = DEFAULT_MODEL,
+    *,
+    limit: float = 1e9,
+) -> dict[str, Any]:
+    """Return the largest size of a leg, in its direction, that the check still accepts.
+
+    The check (:meth:`pmargin.pretrade.PreTradeChecker.check_legs`, built once) is asked at
+    ``|quantity|`` doubled until refused, then bisected :data:`LARGEST_STEPS` times between
+    the last accepted and the first refused size (acceptance need not be monotone in size for
+    an option book; the answer is an accepted size with a refused one just above it).
+
+    Parameters
+    ----------
+    leg
+        The leg: its sign gives the direction, its size the first size asked.
+    limit
+        Largest size searched (in the leg's unit).
+
+    Returns
+    -------
+    dict
+        ``{"instrument", "unit", "side", "quantity"}`` (signed, 0 when no size is accepted),
+        ``"capped"`` (True when ``limit`` itself is accepted) and ``"check"``: the pre-trade
+        document at that size.
+    """
+    if not (math.isfinite(leg.quantity) and leg.quantity != 0.0):
+        raise InputError("quantity", leg.quantity, "must be a finite non-zero size")
+    parsed, snapshot = _parsed(portfolio, market)
+    report = margin_report(parsed, snapshot, model)
+    checker = PreTradeChecker(
+        get_model(model), report.book, report.result, price_bounds=load_price_bounds(None)
+    )
+    symbol = instruments_for([leg.instrument], parsed.instruments)[0]
+    sign = 1.0 if leg.quantity > 0 else -1.0
+
+    def check(size: float) -> dict[str, Any]:
+        order = Order(symbol, sign * size, leg.unit.lower(), leg.price)
+        return checker.check_legs(account, [order]).to_dict()
+
+    good, bad = 0.0, abs(leg.quantity)
+    found = check(bad)
+    best = found if found["accepted"] else None
+    while found["accepted"] and bad < limit:
+        good, bad = bad, min(2.0 * bad, limit)
+        found = check(bad)
+        best = found if found["accepted"] else best
+    capped = bool(found["accepted"])
+    if capped:
+        good = bad
+    else:
+        for _ in range(LARGEST_STEPS):
+            mid = 0.5 * (good + bad)
+            found = check(mid)
+            if found["accepted"]:
+                good, best = mid, found
+            else:
+                bad = mid
+    return {
+        "instrument": leg.instrument,
+        "unit": leg.unit.lower(),
+        "side": "buy" if sign > 0 else "sell",
+        "quantity": sign * good,
+        "capped": capped,
+        "check": best,
+    }
+
+
+def stress_document(
+    portfolio: Mapping[str, Any],
+    market: Mapping[str, Any],
+    model: str = DEFAULT_MODEL,
+    episodes: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Every account's loss over equity under the stress episodes: the episodes x accounts grid.
+
+    Returns
+    -------
+    dict
+        ``{"model", "accounts", "episodes" (names), "descriptions", "loss" (USD, (n_episodes,
+        n_accounts) rows), "equity" (USD per account), "loss_over_equity" (rows; None where
+        equity is not positive)}``.
+    """
+    parsed, snapshot = _parsed(portfolio, market)
+    report = stress_report(parsed, snapshot, episodes=episodes, model=model)
+    equity = report.equity
+    ratio = [
+        [float(x) / float(e) if e > 0 else None for x, e in zip(column, equity, strict=True)]
+        for column in report.loss.T
+    ]
+    return {
+        "model": model,
+        "accounts": list(report.account_ids),
+        "episodes": [s.name for s in report.scenarios],
+        "descriptions": [s.description for s in report.scenarios],
+        "loss": report.loss.T.tolist(),
+        "equity": equity.tolist(),
+        "loss_over_equity": ratio,
+    }
+
+
+def venue_document(
+    portfolio: Mapping[str, Any], market: Mapping[str, Any], model: str = DEFAULT_MODEL
+) -> dict[str, Any]:
+    """Every account's health and distance to liquidation, and the counts by status.
+
+    Returns
+    -------
+    dict
+        ``{"model", "timestamp", "accounts": [{"id", "equity", "initial_margin",
+        "maintenance_margin", "available", "im_utilization", "mm_utilization", "status",
+        "distance"}], "counts": {status: n}}``; ``distance`` is the smallest index move
+        (relative, signed) of one underlying alone that brings equity to MM, None when none
+        within the search's limits does.
+    """
+    if not portfolio.get("accounts"):
+        return {"model": model, "timestamp": None, "accounts": [], "counts": {}}
+    document = margin_document(portfolio, market, model, liquidation=True)
+    rows = []
+    counts: dict[str, int] = {}
+    for account in document["accounts"]:
+        moves = [
+            move
+            for found in account["liquidation"]["underlyings"].values()
+            if found is not None
+            for move in (found["move_down"], found["move_up"])
+            if move is not None
+        ]
+        keys = (
+            "id",
+            "equity",
+            "initial_margin",
+            "maintenance_margin",
+            "available",
+            "im_utilization",
+            "mm_utilization",
+            "status",
+        )
+        row = {k: account[k] for k in keys}
+        row["distance"] = min(moves, key=abs) if moves else None
+        rows.append(row)
+        counts[account["status"]] = counts.get(account["status"], 0) + 1
+    return {
+        "model": model,
+        "timestamp": document["timestamp"],
+        "accounts": rows,
+        "counts": counts,
+    }
