@@ -3,6 +3,14 @@
 from pmargin.book._arranged import BookArrangement, arrange
 from pmargin.book._examples import STRATEGIES, example_portfolio
 from pmargin.book._fills import AccountHoldings, Fill, fill, position_after, trade_pnl
+from pmargin.book._flat import (
+    BALANCE_UNIT,
+    DEFAULT_ACCOUNT,
+    FLAT_COLUMNS,
+    portfolio_frame,
+    portfolio_from_frame,
+    portfolio_rows,
+)
 from pmargin.book._ledger_fill import LedgerFill, ledger_fill
 from pmargin.book._moved_rows import RowMoves
 from pmargin.book._portfolio import (
@@ -24,6 +32,9 @@ from pmargin.book._table import (
 from pmargin.book._table_file import TABLE_SUFFIXES, is_table_file
 
 __all__ = [
+    "BALANCE_UNIT",
+    "DEFAULT_ACCOUNT",
+    "FLAT_COLUMNS",
     "NATIVE",
     "STRATEGIES",
     "TABLE_SUFFIXES",
@@ -45,7 +56,10 @@ __all__ = [
     "is_table_file",
     "ledger_fill",
     "load_portfolio",
+    "portfolio_frame",
     "portfolio_from_dict",
+    "portfolio_from_frame",
+    "portfolio_rows",
     "portfolio_table",
     "position_after",
     "read_portfolio_table",

@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from pmargin._validation import abbreviate
 from pmargin.errors import InputError
@@ -138,6 +139,43 @@ class Portfolio:
             seen.add(account.id)
         object.__setattr__(self, "accounts", tuple(self.accounts))
         object.__setattr__(self, "instruments", MappingProxyType(dict(self.instruments)))
+
+    @classmethod
+    def from_frame(
+        cls, frame: Any, instruments: Mapping[str, Instrument] | None = None
+    ) -> Portfolio:
+        """Read a flat DataFrame: one row per position or balance (``pmargin.book._flat``).
+
+        Parameters
+        ----------
+        frame
+            A pandas DataFrame (or any table :func:`~pmargin.book.portfolio_table` takes)
+            with the columns ``instrument``, ``quantity`` and optionally ``account`` (default
+            ``"main"``), ``unit`` and ``avg_price``; rows with ``unit`` = ``balance`` are
+            balances (``instrument`` the asset, ``quantity`` the amount).
+        instruments
+            Explicit instruments by symbol, looked up before venue symbols are parsed.
+
+        Raises
+        ------
+        InputError
+            Naming ``positions table row N column C``, as for a portfolio table.
+        """
+        from pmargin.book import portfolio_from_frame
+
+        return portfolio_from_frame(frame, instruments)
+
+    def to_frame(self) -> Any:
+        """Return the portfolio as a flat pandas DataFrame, the inverse of :meth:`from_frame`.
+
+        One row per position (``unit`` as given, ``avg_price`` NaN where none), then one
+        balance row per asset (``unit`` = ``balance``), account by account. pandas is the
+        optional extra ``frames``; without it an :class:`~pmargin.errors.InputError` says so.
+        Explicit instrument specs have no place in flat rows and are refused.
+        """
+        from pmargin.book import portfolio_frame
+
+        return portfolio_frame(self)
 
     def unique_instruments(self) -> tuple[Instrument, ...]:
         """Every instrument held by any account, once, in order of first appearance."""

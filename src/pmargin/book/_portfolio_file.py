@@ -7,10 +7,12 @@ JSON/YAML (DESIGN.md)::
                                   "unit": "native", "avg_price": 0.05}]}],
      "instruments": [explicit instrument specs]}
 
-A single account may be given without the ``accounts`` wrapper. CSV files hold positions only,
-one per row, with the header ``account,instrument,quantity[,unit][,avg_price]`` (exactly those
-columns, each at most once, in any order: an unknown, misspelt or repeated column is refused by
-name, never dropped).
+A single account may be given without the ``accounts`` wrapper. CSV files are flat rows
+(:mod:`pmargin.book._flat`): one position or balance per row, with the header
+``[account,]instrument,quantity[,unit][,avg_price]`` (exactly those columns, each at most once,
+in any order: an unknown, misspelt or repeated column is refused by name, never dropped);
+without ``account`` every row is the account ``main``; a row with ``unit`` = ``balance`` is a
+balance (``instrument`` the asset, ``quantity`` the amount).
 
 Symbols are looked up among the explicit ``instruments`` first, then parsed as venue symbols.
 
@@ -29,6 +31,7 @@ from typing import Any
 
 from pmargin._files import read_csv_rows, read_structured
 from pmargin._validation import abbreviate, as_decimal, input_limits
+from pmargin.book._flat import BALANCE_UNIT, DEFAULT_ACCOUNT, FLAT_COLUMNS, FLAT_REQUIRED
 from pmargin.book._portfolio import NATIVE, Account, Portfolio, Position
 from pmargin.book._symbols import symbol_resolver
 from pmargin.book._table import read_portfolio_table
@@ -40,9 +43,9 @@ __all__ = ["load_portfolio", "portfolio_from_dict"]
 _ACCOUNT_KEYS = frozenset({"id", "balances", "positions"})
 _POSITION_KEYS = frozenset({"instrument", "quantity", "unit", "avg_price"})
 _TOP_KEYS = frozenset({"accounts", "instruments"})
-CSV_COLUMNS = ("account", "instrument", "quantity", "unit", "avg_price")
-"""Columns a portfolio CSV file may have; the first three are required."""
-_CSV_REQUIRED = CSV_COLUMNS[:3]
+CSV_COLUMNS = FLAT_COLUMNS
+"""Columns a portfolio CSV file may have; ``instrument`` and ``quantity`` are required."""
+_CSV_REQUIRED = FLAT_REQUIRED
 
 
 def load_portfolio(path: str | Path) -> Portfolio:
@@ -180,37 +183,88 @@ def _position(entry: Any, field: str, resolve: Callable[[str, str], Instrument])
 
 
 def _portfolio_from_csv(rows: list[tuple[int, dict[str, str]]], name: str) -> Portfolio:
-    """Positions grouped by account, in file order; errors name the line of the bad row."""
+    """Positions and balances grouped by account; errors name the line of the bad row.
+
+    Accounts in order of their first position row, then those with balance rows only
+    (:mod:`pmargin.book._flat`).
+    """
     if not rows:
-        raise InputError("portfolio file", abbreviate(name), "has no position rows")
-    accounts: dict[str, list[dict[str, Any]]] = {}
+        raise InputError("portfolio file", abbreviate(name), "has no position or balance rows")
+    positions: dict[str, list[dict[str, Any]]] = {}
+    balances: dict[str, dict[str, str]] = {}
     lines: dict[str, list[int]] = {}
+    balance_lines: dict[str, dict[str, int]] = {}
     for line, row in rows:
+        account = row.get("account", DEFAULT_ACCOUNT)
+        if row.get("unit", "").lower() == BALANCE_UNIT:
+            _balance_row(line, row, account, balances, balance_lines)
+            continue
         position: dict[str, Any] = {"instrument": row["instrument"], "quantity": row["quantity"]}
         if row.get("unit"):
             position["unit"] = row["unit"]
         if row.get("avg_price"):
             position["avg_price"] = row["avg_price"]
-        accounts.setdefault(row["account"], []).append(position)
-        lines.setdefault(row["account"], []).append(line)
+        positions.setdefault(account, []).append(position)
+        lines.setdefault(account, []).append(line)
+    order = list(positions) + [a for a in balances if a not in positions]
+    document = [
+        {"id": a, "positions": positions.get(a, []), "balances": balances.get(a, {})} for a in order
+    ]
     try:
-        return portfolio_from_dict(
-            {"accounts": [{"id": k, "positions": v} for k, v in accounts.items()]}
-        )
+        return portfolio_from_dict({"accounts": document})
     except InputError as err:
-        raise InputError(_csv_field(err.field, lines), err.value, err.reason) from None
+        raise InputError(
+            _csv_field(err.field, order, lines, balance_lines), err.value, err.reason
+        ) from None
 
 
-def _csv_field(field: str, lines: dict[str, list[int]]) -> str:
-    """Replace ``accounts[i].positions[j]`` in a field path by the CSV line it came from."""
+def _balance_row(
+    line: int,
+    row: dict[str, str],
+    account: str,
+    balances: dict[str, dict[str, str]],
+    balance_lines: dict[str, dict[str, int]],
+) -> None:
+    """Record a balance row (``unit`` = ``balance``); a repeated asset names both lines."""
+    asset = row["instrument"]
+    if row.get("avg_price"):
+        raise InputError(
+            f"portfolio file line {line} column avg_price",
+            abbreviate(row["avg_price"]),
+            "must be empty on a balance row",
+        )
+    held = balance_lines.setdefault(account, {})
+    for known, first in held.items():
+        if known.upper() == asset.upper():
+            raise InputError(
+                f"portfolio file line {line} column instrument",
+                abbreviate(asset),
+                f"repeats the balance of line {first} (asset codes ignore case)",
+            )
+    held[asset] = line
+    balances.setdefault(account, {})[asset] = row["quantity"]
+
+
+def _csv_field(
+    field: str,
+    order: list[str],
+    lines: dict[str, list[int]],
+    balance_lines: dict[str, dict[str, int]],
+) -> str:
+    """Replace ``accounts[i].positions[j]`` (or ``.balances.X``) by the CSV line it came from."""
     match = re.match(r"accounts\[(\d+)\](?:\.positions\[(\d+)\])?(.*)", field)
     if match is None:
         return field
-    account = list(lines)[int(match.group(1))]
+    account = order[int(match.group(1))]
+    rest = match.group(3)
     if match.group(2) is None:
-        return f"portfolio file account {account!r}{match.group(3)}"
+        asset = rest.removeprefix(".balances.") if rest.startswith(".balances.") else None
+        line = balance_lines.get(account, {}).get(asset or "")
+        if line is not None:
+            return f"portfolio file line {line} column quantity"
+        return f"portfolio file account {account!r}{rest}"
     line = lines[account][int(match.group(2))]
-    column = match.group(3).lstrip(".")
+    column = rest.lstrip(".")
     return f"portfolio file line {line}" + (f" column {column}" if column else "")
 
 

@@ -1,7 +1,9 @@
 """Books as columns: a portfolio given as a table becomes the arranged book.
 
-A table of positions (``account, instrument, quantity[, unit][, avg_price]``, one row per
-position) and optionally one of balances (``account, asset, amount``) are read as columns:
+A table of positions (``[account,] instrument, quantity[, unit][, avg_price]``, one row per
+position; without ``account`` every row is the account ``main``; rows with ``unit`` =
+``balance`` are balances, :mod:`pmargin.book._flat`) and optionally one of balances
+(``account, asset, amount``) are read as columns:
 NumPy arrays, a pandas DataFrame, an Arrow table, or a CSV, Parquet or Arrow file
 (:mod:`pmargin.book._table_file`). :func:`portfolio_table` validates every cell at once and
 returns a :class:`PortfolioTable`; :func:`arrange_table` turns it into the
@@ -45,6 +47,7 @@ from scipy import sparse
 from pmargin._typing import FloatArray, IntArray
 from pmargin._validation import DECIMAL_TEXT, abbreviate, input_limits
 from pmargin.book._arranged import BookArrangement, arrange
+from pmargin.book._flat import BALANCE_UNIT, DEFAULT_ACCOUNT, FLAT_REQUIRED
 from pmargin.book._portfolio import NATIVE, Account, Portfolio, Position
 from pmargin.book._symbols import symbol_resolver
 from pmargin.book._table_file import TableRows, read_table_file
@@ -65,12 +68,14 @@ __all__ = [
 ]
 
 POSITION_COLUMNS = ("account", "instrument", "quantity", "unit", "avg_price")
-"""Columns a positions table may have; the first three are required."""
+"""Columns a positions table may have; ``instrument`` and ``quantity`` are required."""
 BALANCE_COLUMNS = ("account", "asset", "amount")
 """Columns of a balances table, all required."""
 UNITS = (NATIVE, QuantityUnit.BASE.value, QuantityUnit.QUOTE.value, QuantityUnit.CONTRACTS.value)
 """Unit of each code of :attr:`PortfolioTable.unit` (0 = native)."""
 _NATIVE, _BASE, _QUOTE, _CONTRACTS = range(4)
+_BALANCE = 4
+"""Code of a balance row's unit (never left in a validated table)."""
 _DECIMAL = f"^(?:{DECIMAL_TEXT.pattern})$"
 
 Columns: TypeAlias = Any
@@ -185,7 +190,7 @@ def read_portfolio_table(
         Naming the file (and row and column): see :func:`portfolio_table`.
     """
     positions, rows = read_table_file(
-        path, "portfolio file", columns=POSITION_COLUMNS, required=POSITION_COLUMNS[:3]
+        path, "portfolio file", columns=POSITION_COLUMNS, required=FLAT_REQUIRED
     )
     balance_table = None
     if balances is not None:
@@ -205,10 +210,12 @@ def portfolio_table(
     Parameters
     ----------
     positions
-        Columns ``account``, ``instrument``, ``quantity`` and optionally ``unit`` and
-        ``avg_price``, each of length ``n_positions``: a mapping of name to array (NumPy,
-        list or Arrow), an Arrow table or a pandas DataFrame. Numbers may be numeric or
-        decimal text; ``unit`` and ``avg_price`` may hold nulls (none given).
+        Columns ``instrument``, ``quantity`` and optionally ``account`` (default ``main``),
+        ``unit`` and ``avg_price``, each of length ``n_positions``: a mapping of name to
+        array (NumPy, list or Arrow), an Arrow table or a pandas DataFrame. Numbers may be
+        numeric or decimal text; ``unit`` and ``avg_price`` may hold nulls (none given).
+        Rows with ``unit`` = ``balance`` are balances (``instrument`` the asset,
+        ``quantity`` the amount), refused together with ``balances``.
     balances
         Optional columns ``account``, ``asset``, ``amount`` (``n_balances`` rows).
     instruments
@@ -227,7 +234,7 @@ def portfolio_table(
         asset given twice for one account; or a column that is unknown, missing, repeated,
         of the wrong type or of another length.
     """
-    table = _arrow_table(positions, "positions table", POSITION_COLUMNS, POSITION_COLUMNS[:3])
+    table = _arrow_table(positions, "positions table", POSITION_COLUMNS, FLAT_REQUIRED)
     balance_table = None
     if balances is not None:
         balance_table = (
@@ -401,7 +408,10 @@ def _numpy(data: Any) -> Any:
 
 
 def _units(checks: _Checks) -> npt.NDArray[np.int8] | None:
-    """Return the unit column as codes into :data:`UNITS` (empty = native); None if none."""
+    """Return the unit column as codes into :data:`UNITS` (empty = native); None if none.
+
+    A balance row (``unit`` = ``balance``) is code :data:`_BALANCE` (see :func:`_validated`).
+    """
     if "unit" not in checks.table.column_names:
         return None
     data = checks.table.column("unit")
@@ -415,7 +425,7 @@ def _units(checks: _Checks) -> npt.NDArray[np.int8] | None:
     combined = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
     codes = combined.indices.fill_null(0).to_numpy().astype(np.int64)
     values = combined.dictionary.to_pylist()
-    allowed = {u: k for k, u in enumerate(UNITS)} | {"": _NATIVE}
+    allowed = {u: k for k, u in enumerate(UNITS)} | {"": _NATIVE, BALANCE_UNIT: _BALANCE}
     mapping = np.zeros(max(len(values), 1), dtype=np.int8)
     unknown = []
     for k, value in enumerate(values):
@@ -439,15 +449,22 @@ def _validated(
     explicit: Mapping[str, Instrument] | None,
 ) -> PortfolioTable:
     """Check every cell, then group the positions by account and number the instruments."""
-    if table.num_rows == 0:
+    if table.num_rows == 0 and balances is None:
         raise InputError(rows.name, 0, "has no position rows")
+    if "account" not in table.column_names:
+        one = pa.DictionaryArray.from_arrays(
+            pa.array(np.zeros(table.num_rows, dtype=np.int32)), pa.array([DEFAULT_ACCOUNT])
+        )
+        table = table.append_column("account", one)
+    checks = _Checks(table, rows)
+    unit = _units(checks)
+    if unit is not None and bool(np.any(unit == _BALANCE)):
+        return _with_balance_rows(table, rows, unit == _BALANCE, balances, explicit)
     limits = input_limits()
     max_quantity = limits.number("numbers", "max_quantity")
-    checks = _Checks(table, rows)
     account, account_ids = _codes(checks, "account", integers=True)
     symbol, symbols = _codes(checks, "instrument")
     quantity = _numbers(checks, "quantity", low=-max_quantity, high=max_quantity, required=True)
-    unit = _units(checks)
     avg_price = None
     if "avg_price" in table.column_names:
         avg_price = _numbers(
@@ -489,6 +506,51 @@ def _validated(
         balance_asset=balance_asset,
         balance_amount=balance_amount,
     )
+
+
+def _with_balance_rows(
+    table: pa.Table,
+    rows: TableRows,
+    is_balance: npt.NDArray[np.bool_],
+    balances: tuple[pa.Table, TableRows] | None,
+    explicit: Mapping[str, Instrument] | None,
+) -> PortfolioTable:
+    """Split balance rows (``unit`` = ``balance``) off into the balances table, then validate.
+
+    Their ``instrument`` is the asset and ``quantity`` the amount; ``avg_price`` must be
+    empty. Rows keep their names (line or row of the table as given).
+    """
+    if balances is not None:
+        row = int(np.flatnonzero(is_balance)[0])
+        raise InputError(
+            rows.cell(row, "unit"),
+            BALANCE_UNIT,
+            "rows and a balances table were both given; give balances one way",
+        )
+    where = np.flatnonzero(is_balance)
+    if "avg_price" in table.column_names:
+        price = table.column("avg_price").take(pa.array(where))
+        given = ~_mask(pc.is_null(price))
+        if _is_text(price.type):
+            given &= ~_mask(pc.equal(price, ""))
+        if given.any():
+            row = int(where[np.flatnonzero(given)[0]])
+            raise InputError(
+                rows.cell(row, "avg_price"),
+                abbreviate(table.column("avg_price")[row].as_py()),
+                "must be empty on a balance row",
+            )
+    balance_table = pa.table(
+        {
+            "account": table.column("account").take(pa.array(where)),
+            "asset": table.column("instrument").take(pa.array(where)),
+            "amount": table.column("quantity").take(pa.array(where)),
+        }
+    )
+    balance_rows = rows.taken(where.tolist(), (("asset", "instrument"), ("amount", "quantity")))
+    positions = np.flatnonzero(~is_balance)
+    kept = table.filter(pa.array(~is_balance))
+    return _validated(kept, rows.taken(positions.tolist()), (balance_table, balance_rows), explicit)
 
 
 def _instruments(

@@ -50,19 +50,41 @@ class TableRows:
     csv_file
         The CSV file the table was read from (rows are then named by their line), else
         ``None`` (rows named by their number, counted from 1).
+    origin
+        For a table of some rows of another (:meth:`taken`): each row's row there; ``None``
+        for a table as read.
+    aliases
+        ``(column, name)`` pairs: a column named in messages as another.
     """
 
     name: str
     csv_file: Path | None = None
+    origin: tuple[int, ...] | None = None
+    aliases: tuple[tuple[str, str], ...] = ()
+
+    def taken(self, rows: Sequence[int], aliases: tuple[tuple[str, str], ...] = ()) -> TableRows:
+        """Return the names of a table of some of these rows (``rows``: 0-based, in order).
+
+        ``aliases``: ``(column, name)`` pairs, a column of the new table named as the column
+        ``name`` of this one (the balance rows' ``amount`` is the flat table's ``quantity``).
+        """
+        origin = tuple(int(r) for r in rows)
+        if self.origin is not None:
+            origin = tuple(self.origin[r] for r in origin)
+        return TableRows(self.name, self.csv_file, origin, aliases or self.aliases)
 
     def cell(self, row: int, column: str) -> str:
         """Return the field naming ``column`` of data row ``row`` (0-based in the table)."""
+        column = dict(self.aliases).get(column, column)
+        if self.origin is not None:
+            row = self.origin[row]
         if self.csv_file is not None:
             return f"{self.name} line {_csv_line(self.csv_file, row)} column {column}"
         return f"{self.name} row {row + 1} column {column}"
 
     def column(self, column: str) -> str:
         """Return the field naming a whole column (a column of the wrong type)."""
+        column = dict(self.aliases).get(column, column)
         return f"{self.name} column {column}"
 
 
