@@ -10,6 +10,7 @@ from pmargin.book._flat import (
     portfolio_frame,
     portfolio_from_frame,
     portfolio_rows,
+    require_pandas,
 )
 from pmargin.book._ledger_fill import LedgerFill, ledger_fill
 from pmargin.book._moved_rows import RowMoves
@@ -63,6 +64,7 @@ __all__ = [
     "portfolio_table",
     "position_after",
     "read_portfolio_table",
+    "require_pandas",
     "trade_pnl",
     "unrealised_pnl",
 ]

@@ -38,6 +38,7 @@ __all__ = [
     "portfolio_frame",
     "portfolio_from_frame",
     "portfolio_rows",
+    "require_pandas",
 ]
 
 FLAT_COLUMNS = ("account", "instrument", "quantity", "unit", "avg_price")
@@ -121,7 +122,7 @@ def portfolio_frame(portfolio: Portfolio) -> Any:
     InputError
         pandas is not installed (``pip install 'pmargin[frames]'``), or an explicit spec.
     """
-    pandas = _pandas()
+    pandas = require_pandas("Portfolio.to_frame")
     rows = portfolio_rows(portfolio)
     for row in rows:
         if row["avg_price"] == "":
@@ -150,11 +151,23 @@ def portfolio_from_frame(frame: Any, instruments: Any = None) -> Portfolio:
     return portfolio_table(frame, instruments=instruments).to_portfolio()
 
 
-def _pandas() -> Any:
+def require_pandas(what: str) -> Any:
+    """Return the pandas module, imported on first use (the optional extra ``frames``).
+
+    Parameters
+    ----------
+    what
+        The function that needs it, for the message.
+
+    Raises
+    ------
+    InputError
+        pandas is not installed: ``pip install 'pmargin[frames]'``.
+    """
     try:
         import pandas
-    except ImportError:  # pragma: no cover - pandas is a dev dependency here
+    except ImportError:
         raise InputError(
-            "pandas", None, "is not installed: pip install 'pmargin[frames]' for DataFrames"
+            what, "pandas", "needs pandas: pip install 'pmargin[frames]' for DataFrames"
         ) from None
     return pandas

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 from pmargin._typing import FloatArray, IntArray
-from pmargin.book import BookArrangement
+from pmargin.book import BookArrangement, require_pandas
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument
 from pmargin.scenarios import RiskMatrixScenario
@@ -333,6 +333,50 @@ class MarginResult:
             return self.account_ids.index(account_id)
         except ValueError:
             raise InputError("account", account_id, "is not in the book") from None
+
+    def to_frame(self, *, positions: bool = False) -> Any:
+        """Return the result as a pandas DataFrame (pandas: the optional extra ``frames``).
+
+        Parameters
+        ----------
+        positions
+            ``False``: one row per account, columns ``account, model, currency,
+            initial_margin, maintenance_margin, im_other`` (USD). ``True``: one row per
+            position held (a stored entry of ``im_contribution``), columns ``account,
+            model, instrument, im_contribution`` (USD), accounts in row order and each
+            account's instruments in column order.
+
+        Raises
+        ------
+        InputError
+            pandas is not installed.
+        """
+        pandas = require_pandas("MarginResult.to_frame")
+        ids = np.asarray(self.account_ids, dtype=object)
+        if not positions:
+            return pandas.DataFrame(
+                {
+                    "account": ids,
+                    "model": self.model,
+                    "currency": self.currency,
+                    "initial_margin": self.initial_margin,
+                    "maintenance_margin": self.maintenance_margin,
+                    "im_other": self.im_other,
+                }
+            )
+        matrix = self.im_contribution
+        if not matrix.has_sorted_indices:
+            matrix = matrix.sorted_indices()
+        rows = np.repeat(np.arange(self.n_accounts), np.diff(matrix.indptr))
+        symbols = np.asarray([i.symbol for i in self.instruments], dtype=object)
+        return pandas.DataFrame(
+            {
+                "account": ids[rows],
+                "model": self.model,
+                "instrument": symbols[matrix.indices],
+                "im_contribution": np.asarray(matrix.data, dtype=np.float64),
+            }
+        )
 
     def contributions(self, row: int) -> dict[str, float]:
         """Instrument symbol -> USD IM contribution of one account's positions."""
