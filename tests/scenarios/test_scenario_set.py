@@ -197,3 +197,23 @@ def test_a_grid_is_a_scenario_source_with_equal_probability_weights() -> None:
     grid = Grid(risk_matrix_grid(0.16, 4), VolShockRule(0.5, 0.25))
     assert isinstance(grid, ScenarioSource)
     np.testing.assert_array_equal(grid.weights, np.full(27, 1.0 / 27))
+
+
+def test_restricted_to_the_only_underlying_held_equals_unrestricted(
+    resolved: ResolvedInstruments,
+) -> None:
+    """Scenarios restricted to the one underlying every instrument has move every instrument.
+
+    ``apply`` then skips the mask (a risk-matrix block of one underlying); the arrays equal the
+    unrestricted grid's bit for bit, and restricted grids on a mixed book still mask.
+    """
+    rule = VolShockRule(0.5, 0.25)
+    btc = resolved.take(np.flatnonzero(IS_BTC))
+    only_btc = ScenarioSet(risk_matrix_grid(0.16, 2, underlyings=["BTC"]), rule).apply(btc)
+    every = ScenarioSet(risk_matrix_grid(0.16, 2), rule).apply(btc)
+    np.testing.assert_array_equal(only_btc.spot_multiplier, every.spot_multiplier)
+    np.testing.assert_array_equal(only_btc.vol, every.vol)
+    mixed = ScenarioSet(risk_matrix_grid(0.16, 2, underlyings=["BTC"]), rule).apply(resolved)
+    np.testing.assert_array_equal(mixed.spot_multiplier[~IS_BTC], 1.0)
+    np.testing.assert_array_equal(mixed.spot_multiplier[IS_BTC], every.spot_multiplier)
+    np.testing.assert_array_equal(mixed.vol[IS_BTC], every.vol)

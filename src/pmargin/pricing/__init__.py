@@ -13,6 +13,7 @@ from pmargin.pricing._black76 import (
     black76_value_reference,
     kernel_name,
 )
+from pmargin.pricing._black76_pnl import black76_pnl, black76_pnl_reference
 from pmargin.pricing._delta_one import (
     base_units_at_price,
     delta_one_pnl,
@@ -40,6 +41,8 @@ __all__ = [
     "ImpliedVolResult",
     "base_units_at_price",
     "black76",
+    "black76_pnl",
+    "black76_pnl_reference",
     "black76_reference",
     "black76_value",
     "black76_value_reference",

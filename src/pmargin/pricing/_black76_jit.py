@@ -35,7 +35,7 @@ from pmargin._compiled import njit, njit_inline
 from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.pricing._vecmath import exp_sum, gauss, log_normal, ndtr_pair
 
-__all__ = ["greeks_into", "value_into"]
+__all__ = ["greeks_into", "pnl_into", "value_into"]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SIGMA_SQRT_T_MIN = 1e-12  # pmargin.pricing._black76.SIGMA_SQRT_T_MIN (asserted equal in tests)
@@ -179,3 +179,59 @@ def value_into(args: Arrays, value: FloatArray) -> IntArray:
     Same arguments and result as :func:`greeks_into` with the one output ``value``.
     """
     return cast(IntArray, _run(_value_loop, args, value))
+
+
+@njit
+def _pnl_loop(
+    f: Any, k: Any, t: Any, r: Any, c: Any, inv: Any, base: Any, mult: Any, vol: Any,
+    pnl: Any, off: Any,
+) -> int:  # fmt: skip
+    """Fill ``pnl`` (``(m, S)``) with each option's value change under each scenario.
+
+    Row ``i``, scenario ``s``: the value at forward ``f[i] * mult[i, s]`` and vol ``vol[i, s]``
+    (time ``t[i]``, already shifted) less ``base[i]``, per coin of that forward where
+    ``inv[i]`` (``V_s / F_s - base / F``). ``off`` flags the lanes off the smooth domain
+    (invalid multipliers and vols included); the count of them is returned.
+    """
+    n_off = 0
+    for i in range(f.shape[0]):
+        fi, ki, ti, ri, ci, bi = f[i], k[i], t[i], r[i], c[i], base[i]
+        coin = inv[i]
+        b_coin = bi / fi
+        for s in range(mult.shape[1]):
+            fs = fi * mult[i, s]
+            val, _, _, _, _, _, lane_off = _common(fs, ki, ti, vol[i, s], ri, ci)
+            pnl[i, s] = val / fs - b_coin if coin else val - bi
+            off[i, s] = lane_off
+            n_off += lane_off
+    return n_off
+
+
+def pnl_into(
+    args: tuple[FloatArray, FloatArray, FloatArray, FloatArray, BoolArray, BoolArray, FloatArray],
+    mult: FloatArray,
+    vol: FloatArray,
+    pnl: FloatArray,
+) -> IntArray:
+    """Write ``m`` options' value changes under ``S`` scenarios into ``pnl``.
+
+    Parameters
+    ----------
+    args
+        Forward, strike, time (shifted, floored at 0), rate, is_call, inverse and base value,
+        each a C-contiguous array of shape ``(m,)``.
+    mult, vol
+        Shape ``(m, S)`` (any strides): multiplier of the forward, scenario vol.
+    pnl
+        Out, C-contiguous float64 ``(m, S)``.
+
+    Returns
+    -------
+    IntArray
+        Flat indices into ``(m, S)`` of the lanes off the smooth domain, whose values are
+        meaningless and must be recomputed with the NumPy kernel.
+    """
+    off = np.empty(pnl.shape, dtype=np.bool_)
+    if _pnl_loop(*args, mult, vol, pnl, off) == 0:
+        return _NONE
+    return np.flatnonzero(off)

@@ -1,7 +1,7 @@
 """The revaluation kernel: the instrument P&L matrix and its sparse aggregation to accounts.
 
 Rule one of the design: each instrument is revalued once per scenario, all option rows in one
-vectorised :func:`~pmargin.pricing.black76_value` call. Rule two: account P&L is one sparse
+vectorised :func:`~pmargin.pricing.black76_pnl` call. Rule two: account P&L is one sparse
 product ``quantity @ instrument_pnl``.
 
 Units
@@ -31,7 +31,7 @@ import numpy as np
 from pmargin._typing import ArrayLike, FloatArray
 from pmargin.book import BookArrangement
 from pmargin.errors import InputError
-from pmargin.pricing import black76_value, inverse_future_pnl, linear_future_pnl
+from pmargin.pricing import black76_pnl, inverse_future_pnl, linear_future_pnl
 from pmargin.valuation import ResolvedInstruments
 
 __all__ = [
@@ -125,35 +125,42 @@ def instrument_pnl(
     mult = _scenario_array("spot_multiplier", spot_multiplier, n)
     n_s = mult.shape[1]
     vols = _scenario_array("vol", vol, n, n_s)
-    bad_mult = ~(np.isfinite(mult) & (mult > 0.0))
-    if bad_mult.any():
+    if not np.all(mult > 0.0) or not np.all(np.isfinite(mult)):
+        bad_mult = ~(np.isfinite(mult) & (mult > 0.0))
         where = _first_bad(resolved, bad_mult)
         raise InputError(f"spot_multiplier{where}", mult[bad_mult][0], "must be finite and > 0")
     opt = resolved.is_option
-    bad_vol = np.zeros((n, n_s), dtype=bool)
-    bad_vol[opt] = ~(np.isfinite(vols[opt]) & (vols[opt] >= 0.0))
-    if bad_vol.any():
+    every = bool(opt.all())
+    opt_vols = vols if every else vols[opt]
+    if not np.all(opt_vols >= 0.0) or not np.all(np.isfinite(opt_vols)):
+        bad_vol = np.zeros((n, n_s), dtype=bool)
+        bad_vol[opt] = ~(np.isfinite(opt_vols) & (opt_vols >= 0.0))
         where = _first_bad(resolved, bad_vol)
         raise InputError(f"vol{where}", vols[bad_vol][0], "must be finite and >= 0 for options")
-
-    forward = resolved.underlying_price[:, None]
-    inverse = resolved.is_inverse[:, None]
-    # Delta-one rows: entry at today's price. Inverse P&L depends only on the ratio m, so the
-    # relative price m against an entry of 1 gives 1 - 1/m exactly.
-    pnl = np.where(
-        inverse, inverse_future_pnl(mult, 1.0), linear_future_pnl(forward * mult, forward)
-    )
+    if every:
+        return black76_pnl(
+            resolved.underlying_price, resolved.strike, resolved.time, resolved.vol,
+            resolved.is_call, resolved.rate, mult, vols, inverse=resolved.is_inverse,
+            time_shift=shift,
+        )  # fmt: skip
+    pnl = np.empty((n, n_s))
+    one = ~opt
+    if one.any():
+        # Delta-one rows: entry at today's price. Inverse P&L depends only on the ratio m, so
+        # the relative price m against an entry of 1 gives 1 - 1/m exactly.
+        forward = resolved.underlying_price[one][:, None]
+        m_one = mult[one]
+        pnl[one] = np.where(
+            resolved.is_inverse[one][:, None],
+            inverse_future_pnl(m_one, 1.0),
+            linear_future_pnl(forward * m_one, forward),
+        )
     if opt.any():
-        f = resolved.underlying_price[opt][:, None]
-        k = resolved.strike[opt][:, None]
-        t = resolved.time[opt][:, None]
-        call = resolved.is_call[opt][:, None]
-        rate = resolved.rate[opt][:, None]
-        base = black76_value(f, k, t, resolved.vol[opt][:, None], call, rate)
-        f_s = f * mult[opt]
-        shocked = black76_value(f_s, k, np.maximum(t - shift, 0.0), vols[opt], call, rate)
-        inv = resolved.is_inverse[opt][:, None]
-        pnl[opt] = np.where(inv, shocked / f_s - base / f, shocked - base)
+        pnl[opt] = black76_pnl(
+            resolved.underlying_price[opt], resolved.strike[opt], resolved.time[opt],
+            resolved.vol[opt], resolved.is_call[opt], resolved.rate[opt], mult[opt], opt_vols,
+            inverse=resolved.is_inverse[opt], time_shift=shift,
+        )  # fmt: skip
     return pnl
 
 

@@ -119,30 +119,51 @@ class ScenarioSet:
         kind_index = np.array([_KINDS.index(s.vol_shock) for s in self.scenarios])
         floors = np.array([self.vol_rule.floor_for(s.vol_shock) for s in self.scenarios])
 
-        applies = self._applies(resolved)
-        spot_multiplier = np.where(applies, 1.0 + moves[np.newaxis, :], 1.0)
+        applies = self._applies(resolved)  # None: every scenario moves every instrument
+        if applies is None:
+            spot_multiplier = np.empty((n_inst, n_scen))
+            spot_multiplier[...] = 1.0 + moves[np.newaxis, :]
+        else:
+            spot_multiplier = np.where(applies, 1.0 + moves[np.newaxis, :], 1.0)
 
-        vol = np.full((n_inst, n_scen), np.nan)
         opt = np.flatnonzero(resolved.is_option)
+        every = opt.size == n_inst
+        vol = np.empty((n_inst, n_scen)) if every else np.full((n_inst, n_scen), np.nan)
         if opt.size:
-            base = resolved.vol[opt]
-            days = resolved.time[opt] * DAYS_PER_YEAR
+            whole = slice(None) if every else opt
+            base = resolved.vol[whole]
+            days = resolved.time[whole] * DAYS_PER_YEAR
             by_kind = np.stack([self.vol_rule.shock_vol(base, days, k) for k in _KINDS], axis=1)
-            log_moneyness = np.log(resolved.strike[opt] / resolved.underlying_price[opt])
-            shocked = by_kind[:, kind_index] + np.outer(log_moneyness, skew)
-            shocked = np.maximum(shocked, floors[np.newaxis, :])
-            vol[opt] = np.where(applies[opt], shocked, base[:, np.newaxis])
-        return ScenarioArrays(
-            spot_multiplier=spot_multiplier.astype(np.float64),
-            vol=vol,
-            weight=self.weight,
-        )
+            log_moneyness = np.log(resolved.strike[whole] / resolved.underlying_price[whole])
+            # vol = max(by_kind[:, kind] + log_moneyness x skew, floor), in place
+            shocked = np.multiply.outer(log_moneyness, skew)
+            np.add(by_kind[:, kind_index], shocked, out=shocked)
+            np.maximum(shocked, floors[np.newaxis, :], out=shocked)
+            if applies is not None:
+                shocked = np.where(applies[opt], shocked, base[:, np.newaxis])
+            if every:
+                vol = shocked
+            else:
+                vol[opt] = shocked
+        return ScenarioArrays(spot_multiplier=spot_multiplier, vol=vol, weight=self.weight)
 
-    def _applies(self, resolved: ResolvedInstruments) -> np.ndarray:
-        """Boolean ``(n_instruments, n_scenarios)``: does scenario j move instrument i."""
+    def _applies(self, resolved: ResolvedInstruments) -> np.ndarray | None:
+        """Boolean ``(n_instruments, n_scenarios)``: does scenario j move instrument i.
+
+        ``None`` when every scenario moves every instrument (the common case: no scenario
+        restricted to an underlying, or all restricted to the one underlying of every
+        instrument).
+        """
         names = resolved.terms.underlying
+        restricted = {s.underlying for s in self.scenarios if s.underlying is not None}
+        if not restricted:
+            return None
+        held = set(np.unique(names).tolist()) if len(resolved) else set()
+        if len(restricted) == 1 and held <= restricted:
+            return None
         mask = np.ones((len(resolved), self.n_scenarios), dtype=bool)
+        by_name = {u: names == u for u in restricted}
         for j, scenario in enumerate(self.scenarios):
             if scenario.underlying is not None:
-                mask[:, j] = names == scenario.underlying
+                mask[:, j] = by_name[scenario.underlying]
         return mask

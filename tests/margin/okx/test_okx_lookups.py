@@ -50,3 +50,24 @@ def test_tables_looked_up_per_underlying_equal_per_instrument(book: BookArrangem
     got = okx_model.OkxModel._expiry_buckets(resolved)
     np.testing.assert_array_equal(got, np.array(expected_buckets, dtype=np.int64))
     assert any(i.kind is Kind.PERPETUAL for i in instruments)
+
+
+def test_instrument_columns_are_computed_once_per_tuple(book: BookArrangement) -> None:
+    """Kinds and expiry buckets are kept per instrument tuple and equal a fresh computation."""
+    from pmargin.margin.okx._static import instrument_columns
+
+    resolved = book.resolved.take(np.arange(len(book.resolved))[::-1])
+    calls = []
+
+    def buckets() -> np.ndarray:
+        calls.append(1)
+        return okx_model.OkxModel._expiry_buckets(resolved)
+
+    kinds, index = instrument_columns(resolved.instruments, buckets)
+    again_kinds, again_index = instrument_columns(resolved.instruments, buckets)
+    assert len(calls) == 1
+    assert again_kinds is kinds
+    assert again_index is index
+    np.testing.assert_array_equal(kinds, [i.kind.value for i in resolved.instruments])
+    np.testing.assert_array_equal(index, okx_model.OkxModel._expiry_buckets(resolved))
+    assert not index.flags.writeable

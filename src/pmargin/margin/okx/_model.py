@@ -57,6 +57,7 @@ from pmargin.margin.okx._components import (
 from pmargin.margin.okx._incremental import OkxIncremental
 from pmargin.margin.okx._params import CoinTable, OkxParams
 from pmargin.margin.okx._scaling import progressive_scale
+from pmargin.margin.okx._static import instrument_columns
 from pmargin.market import MarketSnapshot
 from pmargin.pricing import black76_value
 from pmargin.risk import instrument_pnl, settlement_to_usd
@@ -229,7 +230,9 @@ class OkxModel:
         p = self.params
         n = len(resolved)
         groups = columns_by(resolved.terms.underlying)  # each table looked up once per coin
-        kinds = np.array([i.kind.value for i in resolved.instruments], dtype=np.str_)
+        kinds, buckets = instrument_columns(
+            resolved.instruments, lambda: self._expiry_buckets(resolved)
+        )
         n_moves = len(p.mr1_moves.default)  # every group has as many moves (checked on load)
         steps = _per_coin(p.mr1_moves, groups, (n, n_moves))
         grid = np.concatenate([-steps[:, ::-1], np.zeros((n, 1)), steps], axis=1)
@@ -277,7 +280,7 @@ class OkxModel:
             basis=basis,
             rate=rate_shift_pnl(self._option_value_usd(resolved), resolved.time, p.mr5_rate_shift),
             vol_span=np.where(resolved.is_option, span, 0.0),
-            expiry_bucket=self._expiry_buckets(resolved),
+            expiry_bucket=buckets,
             mr7_rate=minimum_charge_rates(resolved.underlying_usd, rates),
         )
 

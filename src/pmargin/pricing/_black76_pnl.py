@@ -1,0 +1,154 @@
+"""Options' value changes under scenarios: one row per option, one column per scenario.
+
+The revaluation of an options book under a scenario set (a risk matrix, historical or Monte
+Carlo moves) asks, for option ``i`` and scenario ``s``, the Black-76 value at the moved forward
+``F_i m_is``, the scenario vol ``v_is`` and the time left ``max(T_i - dt, 0)``, less today's
+value ``V_i = V(F_i, vol_i, T_i)``::
+
+    pnl_is = V(F_i m_is, v_is, T_i - dt) - V_i                 quote currency (linear)
+    pnl_is = V(F_i m_is, v_is, T_i - dt) / (F_i m_is) - V_i / F_i   coin (inverse)
+
+:func:`black76_pnl` computes the matrix in one compiled pass (numba, the ``fast`` extra): each
+lane is the compiled kernel's value (:mod:`pmargin.pricing._black76_jit`) and lanes off its
+smooth domain (expiry, zero vol, invalid input) are recomputed by the NumPy kernel, as
+:func:`~pmargin.pricing.black76_value` does, so it equals :func:`black76_pnl_reference` (the
+same expression through :func:`~pmargin.pricing.black76_value`) bit for bit. No ``(m, S)``
+temporaries: only the result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pmargin._typing import ArrayLike, BoolArray, FloatArray
+from pmargin.pricing._black76 import _frozen, _jit, black76_value
+from pmargin.pricing._blocks import as_bool, as_float
+
+__all__ = ["black76_pnl", "black76_pnl_reference"]
+
+
+def _rows(
+    forward: ArrayLike,
+    strike: ArrayLike,
+    time: ArrayLike,
+    vol: ArrayLike,
+    is_call: ArrayLike,
+    rate: ArrayLike,
+    inverse: ArrayLike,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, BoolArray, FloatArray, BoolArray]:
+    """Return the per-option arguments as 1-d arrays of one length ``m``."""
+    f = np.ravel(as_float("forward", forward))
+    m = f.size
+
+    def row(a: ArrayLike, name: str) -> FloatArray:
+        return np.broadcast_to(as_float(name, a), (m,))
+
+    calls = np.broadcast_to(as_bool("is_call", is_call), (m,))
+    inv = np.broadcast_to(as_bool("inverse", inverse), (m,))
+    return (
+        f, row(strike, "strike"), row(time, "time"), row(vol, "vol"), calls,
+        row(rate, "rate"), inv,
+    )  # fmt: skip
+
+
+def black76_pnl_reference(
+    forward: ArrayLike,
+    strike: ArrayLike,
+    time: ArrayLike,
+    vol: ArrayLike,
+    is_call: ArrayLike,
+    rate: ArrayLike,
+    multiplier: ArrayLike,
+    scenario_vol: ArrayLike,
+    *,
+    inverse: ArrayLike = False,
+    time_shift: float = 0.0,
+) -> FloatArray:
+    """Value change of ``m`` options under ``S`` scenarios: the twin of :func:`black76_pnl`.
+
+    Two :func:`~pmargin.pricing.black76_value` calls (today's values ``(m, 1)`` and the
+    scenario values ``(m, S)``) and the difference; arguments and result as
+    :func:`black76_pnl`.
+    """
+    f, k, t, v, call, r, inv = _rows(forward, strike, time, vol, is_call, rate, inverse)
+    fc, kc, tc, callc, rc = f[:, None], k[:, None], t[:, None], call[:, None], r[:, None]
+    base = black76_value(fc, kc, tc, v[:, None], callc, rc)
+    f_s = fc * as_float("multiplier", multiplier)
+    shocked = black76_value(f_s, kc, np.maximum(tc - time_shift, 0.0), scenario_vol, callc, rc)
+    pnl: FloatArray = np.where(inv[:, None], shocked / f_s - base / fc, shocked - base)
+    return pnl
+
+
+def black76_pnl(
+    forward: ArrayLike,
+    strike: ArrayLike,
+    time: ArrayLike,
+    vol: ArrayLike,
+    is_call: ArrayLike,
+    rate: ArrayLike,
+    multiplier: ArrayLike,
+    scenario_vol: ArrayLike,
+    *,
+    inverse: ArrayLike = False,
+    time_shift: float = 0.0,
+) -> FloatArray:
+    """Value change of ``m`` options under ``S`` scenarios (see the module docstring).
+
+    Parameters
+    ----------
+    forward, strike, time, vol, is_call, rate
+        Today's Black-76 inputs of each option, shape ``(m,)`` (scalars broadcast):
+        forward and strike in quote currency per unit of underlying, ACT/365 years, decimal
+        vol, ``True`` for calls, decimal rate per year.
+    multiplier
+        Factor on each forward per scenario, broadcastable to ``(m, S)``.
+    scenario_vol
+        Vol of each option per scenario (decimal), broadcastable to ``(m, S)``.
+    inverse
+        ``(m,)`` booleans (or one): the change per coin of the forward (coin-settled options,
+        value in coin = quote value / forward).
+    time_shift
+        Years taken off every time to expiry in the scenarios (floored at 0).
+
+    Returns
+    -------
+    FloatArray
+        Shape ``(m, S)``: quote currency (linear rows) or coin (inverse rows) per unit of
+        underlying. Equal bit for bit to :func:`black76_pnl_reference`; without numba (or with
+        ``PMARGIN_JIT=0``) that is what runs.
+    """
+    jit = _jit()
+    if jit is None:
+        return black76_pnl_reference(
+            forward, strike, time, vol, is_call, rate, multiplier, scenario_vol,
+            inverse=inverse, time_shift=time_shift,
+        )  # fmt: skip
+    f, k, t, v, call, r, inv = _rows(forward, strike, time, vol, is_call, rate, inverse)
+    m = f.size
+    mult = as_float("multiplier", multiplier)
+    svol = as_float("scenario_vol", scenario_vol)
+    n_s = np.broadcast_shapes(mult.shape, svol.shape, (m, 1))[1]
+    mult = _readonly(np.broadcast_to(mult, (m, n_s)))
+    svol = _readonly(np.broadcast_to(svol, (m, n_s)))
+    base = black76_value(f, k, t, v, call, r)
+    t_s = np.maximum(t - time_shift, 0.0)
+    pnl = np.empty((m, n_s))
+    args = (
+        _frozen(f), _frozen(k), _frozen(t_s), _frozen(r), _frozen(call), _frozen(inv),
+        _frozen(base),
+    )  # fmt: skip
+    with np.errstate(all="ignore"):
+        lanes = jit.pnl_into(args, mult, svol, pnl)
+        if lanes.size:
+            i, s = np.divmod(lanes, n_s)
+            f_s = f[i] * mult[i, s]
+            shocked = black76_value(f_s, k[i], t_s[i], svol[i, s], call[i], r[i])
+            pnl[i, s] = np.where(inv[i], shocked / f_s - base[i] / f[i], shocked - base[i])
+    return pnl
+
+
+def _readonly(array: FloatArray) -> FloatArray:
+    """Return a read-only view (numba compiles per layout, and read-only is part of it)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
