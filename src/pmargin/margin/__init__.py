@@ -6,15 +6,17 @@ a :class:`~pmargin.book.BookArrangement`. Models: ``standard`` (per-position bas
 """
 
 from pmargin._params import ParamTable
-from pmargin.margin._capabilities import Capabilities, Scope
+from pmargin.margin._capabilities import HEDGE_SOLVES, Capabilities, HedgeSolve, Scope
 from pmargin.margin._incremental import PositionChange, canonical_csr, held_quantity
 from pmargin.margin._model import MODELS, IncrementalMargin, MarginModel, get_model
 from pmargin.margin._params import load_parameter_file, methodology_path
 from pmargin.margin._result import MarginResult, RiskUnitMargin
 
 __all__ = [
+    "HEDGE_SOLVES",
     "MODELS",
     "Capabilities",
+    "HedgeSolve",
     "IncrementalMargin",
     "MarginModel",
     "MarginResult",

@@ -19,7 +19,7 @@ from pmargin.book import BookArrangement
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument, Kind
 
-__all__ = ["Capabilities", "Scope"]
+__all__ = ["HEDGE_SOLVES", "Capabilities", "HedgeSolve", "Scope"]
 
 
 Scope = Literal["underlying", "account"]
@@ -128,3 +128,34 @@ class Capabilities:
         held_cannot = np.asarray(abs(sparse.csr_array(book.quantity)) @ cannot, dtype=np.float64)
         supported: BoolArray = held_cannot.reshape(n_accounts) == 0.0
         return supported
+
+
+HedgeSolve = Literal["exact", "core+polish", "polish"]
+"""How the hedge optimiser (:mod:`pmargin.optimise`) solves a model: ``"exact"`` (its IM is
+the linear programme's objective), ``"core+polish"`` (a linear core solved, then a search on
+lots with the true model), ``"polish"`` (the search alone, from the perpetual's delta hedge)."""
+
+HEDGE_SOLVES: dict[str, tuple[HedgeSolve, str]] = {
+    "deribit": (
+        "exact",
+        "worst loss over the risk matrix (offset and distance dampener are "
+        "convex) plus the roll shock's |net delta| per expiry",
+    ),
+    "deribit-cross": (
+        "core+polish",
+        "per-currency offsets summed and collateral that a trade's cash moves",
+    ),
+    "pmargin-es": (
+        "exact",
+        "max of the ES of the base, stressed and floor sets (Rockafellar-Uryasev)",
+    ),
+    "pmargin-mc": ("exact", "as pmargin-es over Monte Carlo draws"),
+    "pmargin-var": ("core+polish", "VaR is not convex: the core takes ES at the VaR level"),
+    "standard": ("polish", "futures margin grows with size (a quadratic in |q|)"),
+    "okx": ("polish", "tiered rates and minimum charges"),
+    "tims": ("polish", "per-contract minimums and product-group offsets"),
+    "derive-pmrm2": ("polish", "contingencies and account-dependent scenario P&L"),
+}
+"""Model name -> how :mod:`pmargin.optimise` solves it and why (docs/hedge.md), for the
+shipped parameters; a user's file can make an exact model approximate (the optimiser then
+says so: its core is checked against the model at no trade and after the trades)."""

@@ -1,0 +1,59 @@
+"""The margin-minimising hedge: which trades free the most margin, at what cost.
+
+For one account, a margin model and a universe of instruments (the market's, filtered by a
+glob; bid/ask from quotes, else the spread rule of ``hedge.toml``), :func:`optimise_hedge`
+finds the trades minimising IM plus trading cost, or reaching a target utilisation at least
+cost, within limits (size per instrument, whole lots, a delta band, total cost). Models whose
+IM is a worst loss or an expected shortfall over scenarios plus linear or absolute add-ons
+have a linear core (:class:`LinearCore`) solved exactly by HiGHS (``scipy.optimize.milp``);
+other models are polished with the true model. Every proposal is re-margined through
+:class:`pmargin.health.AccountWhatIf`. See docs/hedge.md.
+"""
+
+from pmargin.optimise._core import AbsTerm, LinearCore, MaxTerm, TailSet, TailTerm, tail_mean
+from pmargin.optimise._cores import CORE_TOLERANCE, linear_core, probe_book
+from pmargin.optimise._hedge import (
+    HedgeLimits,
+    HedgeProblem,
+    HedgeProposal,
+    HedgeTrade,
+    delta_hedge,
+    optimise_hedge,
+    optimise_hedge_reference,
+)
+from pmargin.optimise._milp import DeltaBand, LpSolution, solve_hedge
+from pmargin.optimise._rules import TradingRules, load_trading_rules, trading_rules_path
+from pmargin.optimise._search import STEPS, brute_force, polish
+from pmargin.optimise._universe import HedgeUniverse, Quote, hedge_universe, load_quotes
+
+__all__ = [
+    "CORE_TOLERANCE",
+    "STEPS",
+    "AbsTerm",
+    "DeltaBand",
+    "HedgeLimits",
+    "HedgeProblem",
+    "HedgeProposal",
+    "HedgeTrade",
+    "HedgeUniverse",
+    "LinearCore",
+    "LpSolution",
+    "MaxTerm",
+    "Quote",
+    "TailSet",
+    "TailTerm",
+    "TradingRules",
+    "brute_force",
+    "delta_hedge",
+    "hedge_universe",
+    "linear_core",
+    "load_quotes",
+    "load_trading_rules",
+    "optimise_hedge",
+    "optimise_hedge_reference",
+    "polish",
+    "probe_book",
+    "solve_hedge",
+    "tail_mean",
+    "trading_rules_path",
+]
