@@ -36,8 +36,18 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import brentq, least_squares, minimize
+from scipy.optimize import brentq, least_squares
 
+from pmargin.market import (
+    RawSVI,
+    SmileQuotes,
+    butterfly_check,
+    calendar_check,
+    fit_ssvi,
+    significant,
+    ssvi_phi,
+    ssvi_slice_to_raw,
+)
 from pmargin.timeutil import expiry_on, year_fraction
 
 FloatArray = npt.NDArray[np.float64]
@@ -156,29 +166,7 @@ def usdt_price(binance: dict[date, float], coinbase: dict[date, float], days: in
 # --------------------------------------------------------------------------- reference chain
 
 
-@dataclass(frozen=True)
-class ChainSlice:
-    """One expiry of the reference chain: OTM implied vols against log-moneyness."""
-
-    t: float
-    """Years (ACT/365) from the chain's timestamp to expiry."""
-    k: FloatArray
-    """ln(K / F), shape (n,)."""
-    iv: FloatArray
-    """Deribit mark implied vols (decimals), shape (n,)."""
-
-    @property
-    def atm_vol(self) -> float:
-        """At-the-forward vol, linear in k between the nearest quotes."""
-        return float(np.interp(0.0, self.k, self.iv))
-
-    @property
-    def theta(self) -> float:
-        """ATM total variance (years x vol^2)."""
-        return self.atm_vol**2 * self.t
-
-
-def read_reference_chain(path: Path, currency: str) -> list[ChainSlice]:
+def read_reference_chain(path: Path, currency: str) -> list[SmileQuotes]:
     """Out-of-the-money options of one currency from the 2026-01-05 Deribit snapshot."""
     rows_by_expiry: dict[str, list[dict[str, str]]] = defaultdict(list)
     with path.open(encoding="utf-8") as handle:
@@ -198,50 +186,8 @@ def read_reference_chain(path: Path, currency: str) -> list[ChainSlice]:
         )
         k = np.array([p[0] for p in points], dtype=np.float64)
         iv = np.array([p[1] for p in points], dtype=np.float64)
-        slices.append(ChainSlice(t=t, k=k, iv=iv))
+        slices.append(SmileQuotes(t=t, k=k, vols=iv))
     return slices
-
-
-def ssvi_phi(theta: FloatArray | float, eta: float, gamma: float) -> Any:
-    """Power-law SSVI curvature phi(theta) = eta / (theta^gamma (1 + theta)^(1 - gamma))."""
-    return eta / (np.power(theta, gamma) * np.power(1.0 + theta, 1.0 - gamma))
-
-
-def ssvi_w(k: FloatArray, theta: float, rho: float, phi: float) -> FloatArray:
-    """SSVI total variance w(k) = theta/2 (1 + rho phi k + sqrt((phi k + rho)^2 + 1 - rho^2))."""
-    return 0.5 * theta * (1.0 + rho * phi * k + np.sqrt((phi * k + rho) ** 2 + 1.0 - rho**2))
-
-
-def fit_ssvi(chain: list[ChainSlice]) -> tuple[float, float, float]:
-    """Fit (rho, eta, gamma) of a power-law SSVI surface to the chain's implied vols.
-
-    Each slice keeps its own market ATM total variance theta; quotes beyond 3 ATM standard
-    deviations are ignored. Constraints: eta (1 + |rho|) <= 2 and 0 < gamma <= 1/2, which make
-    the surface free of static arbitrage (Gatheral and Jacquier 2014, Remark 4.4).
-    """
-    used = [s for s in chain if s.t >= MIN_FIT_T]
-
-    def loss(p: FloatArray) -> float:
-        rho, eta, gamma = (float(x) for x in p)
-        total = 0.0
-        for s in used:
-            mask = np.abs(s.k) < 3.0 * math.sqrt(s.theta)
-            phi = float(ssvi_phi(s.theta, eta, gamma))
-            model = np.sqrt(ssvi_w(s.k[mask], s.theta, rho, phi) / s.t)
-            total += float(np.sum((model - s.iv[mask]) ** 2))
-        return total
-
-    result = minimize(
-        loss,
-        np.array([-0.2, 1.0, 0.4]),
-        method="SLSQP",
-        bounds=[(-0.9, 0.9), (0.01, 2.0), (0.01, 0.5)],
-        constraints=[{"type": "ineq", "fun": lambda p: 2.0 - p[1] * (1.0 + abs(p[0]))}],
-    )
-    if not result.success:
-        raise SystemExit(f"SSVI fit failed: {result.message}")
-    rho, eta, gamma = (float(x) for x in result.x)
-    return rho, eta, gamma
 
 
 @dataclass(frozen=True)
@@ -267,7 +213,7 @@ class TermStructure:
         return self.raw(t) / self.raw(THIRTY_DAYS)
 
 
-def fit_term_structure(chain: list[ChainSlice]) -> TermStructure:
+def fit_term_structure(chain: list[SmileQuotes]) -> TermStructure:
     """Fit :class:`TermStructure` to the chain's ATM variances divided by its 30-day variance."""
     used = [s for s in chain if s.t >= MIN_FIT_T]
     t = np.array([s.t for s in chain])
@@ -287,50 +233,14 @@ def fit_term_structure(chain: list[ChainSlice]) -> TermStructure:
 # --------------------------------------------------------------------------- SVI
 
 
-def raw_svi_w(svi: dict[str, float], k: FloatArray) -> FloatArray:
-    """Raw SVI total variance w(k) = a + b (rho (k - m) + sqrt((k - m)^2 + sigma^2))."""
-    x = k - svi["m"]
-    return svi["a"] + svi["b"] * (svi["rho"] * x + np.sqrt(x * x + svi["sigma"] ** 2))
-
-
-def raw_svi_g(svi: dict[str, float], k: FloatArray) -> FloatArray:
-    """Durrleman's density function g(k); g >= 0 everywhere means no butterfly arbitrage."""
-    b, rho, sigma = svi["b"], svi["rho"], svi["sigma"]
-    x = k - svi["m"]
-    root = np.sqrt(x * x + sigma**2)
-    w = raw_svi_w(svi, k)
-    w1 = b * (rho + x / root)
-    w2 = b * sigma**2 / root**3
-    return (1.0 - k * w1 / (2.0 * w)) ** 2 - w1**2 / 4.0 * (1.0 / w + 0.25) + w2 / 2.0
-
-
-def significant(x: float, digits: int = 8) -> float:
-    """``x`` rounded to ``digits`` significant digits."""
-    return float(f"{x:.{digits - 1}e}")
-
-
-def ssvi_slice_to_raw(theta: float, rho: float, phi: float) -> dict[str, float]:
-    """Raw SVI parameters of one SSVI slice, rounded; ``a`` re-solved so that w(0) = theta."""
-    b = significant(0.5 * theta * phi)
-    m = significant(-rho / phi)
-    sigma = significant(math.sqrt(1.0 - rho**2) / phi)
-    rho_r = significant(rho)
-    a = significant(theta - b * (-rho_r * m + math.sqrt(m * m + sigma * sigma)))
-    return {"a": a, "b": b, "rho": rho_r, "m": m, "sigma": sigma}
-
-
-def check_no_arbitrage(name: str, slices: list[tuple[float, dict[str, float]]]) -> None:
+def check_no_arbitrage(name: str, slices: list[tuple[float, RawSVI]]) -> None:
     """Assert g(k) >= 0 on k in [-3, 3] per slice and w non-decreasing in T at every k."""
-    k = np.linspace(-3.0, 3.0, 1201)
-    previous: FloatArray | None = None
+    ordered = [svi for _, svi in sorted(slices, key=lambda item: item[0])]
     for t, svi in sorted(slices, key=lambda item: item[0]):
-        g = raw_svi_g(svi, k)
-        assert float(g.min()) >= 0.0, f"{name} T={t:.4f}: butterfly arbitrage, min g {g.min()}"
-        w = raw_svi_w(svi, k)
-        if previous is not None:
-            gap = float((w - previous).min())
-            assert gap >= 0.0, f"{name} T={t:.4f}: calendar arbitrage, min dw {gap}"
-        previous = w
+        check = butterfly_check(svi)
+        assert check.ok, f"{name} T={t:.4f}: butterfly arbitrage, min g {check.min_g}"
+    calendar = calendar_check(ordered)
+    assert calendar.ok, f"{name}: calendar arbitrage, min dw {min(calendar.min_gaps)}"
 
 
 # --------------------------------------------------------------------------- Black-76
@@ -396,7 +306,7 @@ class Underlying:
         scale = self.atm_30**2 * THIRTY_DAYS / float(np.interp(THIRTY_DAYS, t, theta))
         return {d: float(v) * scale for d, v in zip(OPTION_EXPIRIES, theta, strict=True)}
 
-    def slices(self) -> dict[date, dict[str, float]]:
+    def slices(self) -> dict[date, RawSVI]:
         """Raw SVI parameters per option expiry."""
         rho, eta, gamma = self.ssvi
         return {
@@ -408,7 +318,7 @@ class Underlying:
         """Implied vol of the surface at ``strike`` for expiry ``day``."""
         svi = self.slices()[day]
         k = np.array([math.log(strike / self.forward(day))])
-        return math.sqrt(float(raw_svi_w(svi, k)[0]) / self.t(day))
+        return math.sqrt(float(svi.total_variance(k)[0]) / self.t(day))
 
 
 def delta_strike_vol(u: Underlying, day: date, delta: float) -> float:
@@ -436,7 +346,7 @@ def build_market(
         slices = u.slices()
         check_no_arbitrage(u.name, [(u.t(d), svi) for d, svi in slices.items()])
         surfaces[u.name] = [
-            {"expiry": d.isoformat(), "forward": u.forward(d), "svi": svi}
+            {"expiry": d.isoformat(), "forward": u.forward(d), "svi": svi.to_dict()}
             for d, svi in slices.items()
         ]
         for d in FUTURE_EXPIRIES:
@@ -603,7 +513,8 @@ def main() -> None:
     fits = {}
     for coin in ("BTC", "ETH"):
         chain = read_reference_chain(chain_path, coin)
-        fits[coin] = (fit_ssvi(chain), fit_term_structure(chain))
+        shape = fit_ssvi(chain, min_t=MIN_FIT_T)
+        fits[coin] = ((shape.rho, shape.eta, shape.gamma), fit_term_structure(chain))
     btc = Underlying("BTC", btc_closes[AS_OF], dvol[AS_OF] / 100.0, carry, *fits["BTC"])
     eth_atm = dvol[AS_OF] / 100.0 * rv_eth / rv_btc
     eth = Underlying("ETH", eth_closes[AS_OF], eth_atm, carry, *fits["ETH"])
