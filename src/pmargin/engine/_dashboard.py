@@ -42,8 +42,8 @@ __all__ = [
     "whatif_document",
 ]
 
-PROFILE_POINTS = 61
-"""Index levels of a profile without ``moves`` (from -60 % to +60 %)."""
+PROFILE_POINTS = 41
+"""Index levels of a profile without ``moves`` (from -60 % to +60 %, every 3 %)."""
 
 LARGEST_STEPS = 40
 """Bisection steps of :func:`largest_leg_document` (relative precision about 2**-30)."""

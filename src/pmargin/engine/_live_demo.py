@@ -10,6 +10,7 @@ shows the accounts the crash replay reports on.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ def demo_inputs(
     seed: int = 7,
     model: str = "deribit",
     substeps: int = 4,
+    tick_seconds: float = 50.0,
     data: str | Path | None = None,
 ) -> dict[str, Any]:
     """Return the demo's accounts (deposits and fills), its start market and its ticks.
@@ -45,6 +47,8 @@ def demo_inputs(
         The margin model the accounts are funded for.
     substeps
         Path points per 4-hour close.
+    tick_seconds
+        Event time between two ticks of an underlying (the path log-linear between points).
     data
         Shared data folder (default ``$PMARGIN_SHARED_DATA``, else ``../shared/data``).
 
@@ -54,7 +58,8 @@ def demo_inputs(
         ``{"episode", "market" (market-file form at the path's start), "accounts": [{"id",
         "deposits": {asset: amount}, "fills": [{"instrument", "quantity" (native units),
         "price" (as the venue quotes it: the mark)}]}], "ticks": [[{"underlying", "index",
-        "timestamp"}, ...] per path point after the start]}``. The deposits are the funded
+        "timestamp"}, ...] per path point after the start: the ticks since the one before]}``.
+        The deposits are the funded
         balance plus the premiums the fills pay, so equity after the fills is the funded
         book's.
     """
@@ -92,14 +97,24 @@ def demo_inputs(
             }
         )
     ticks = []
+    times = path.times.astype(np.int64)
+    log_index = np.log(path.index)
     for k in range(1, path.n_steps):
-        when = path.datetime_at(k).isoformat()
-        ticks.append(
-            [
-                {"underlying": name, "index": float(path.index[k, u]), "timestamp": when}
+        # A feed's ticks every tick_seconds between path points (log-linear): the breakers
+        # hold a price older than their max age (circuit_breakers.toml), as a venue would.
+        count = max(1, int(np.ceil((times[k] - times[k - 1]) / tick_seconds)))
+        batch = []
+        for step in range(1, count + 1):
+            w = step / count
+            when = datetime.fromtimestamp(
+                float(times[k - 1] + w * (times[k] - times[k - 1])), tz=UTC
+            ).isoformat()
+            level = np.exp((1.0 - w) * log_index[k - 1] + w * log_index[k])
+            batch.extend(
+                {"underlying": name, "index": float(level[u]), "timestamp": when}
                 for u, name in enumerate(path.names)
-            ]
-        )
+            )
+        ticks.append(batch)
     return {
         "episode": path.title,
         "market": market_to_dict(path.market),
