@@ -104,7 +104,13 @@ def test_the_book_changes_between_ticks(
     assert (event["cause"], event["old"], event["new"]) == ("book", "healthy", "liquidation")
     for name in ("equity", "initial_margin", "maintenance_margin"):
         assert event[name] == pytest.approx(at_fill[name], rel=1e-9), name
-    assert _margin(client, admin, levered)["status"] == "liquidation"
+    # Below maintenance: the tick liquidated it back to the target (docs/liquidation.md).
+    kinds = [e["kind"] for e in r.json()["liquidation"]]
+    assert kinds[0] == "liquidation_triggered" and kinds[-1] == "liquidation_finished"
+    assert "liquidation" in kinds and "penalty" in kinds
+    after = r.json()["events"][-1]
+    assert (after["cause"], after["old"]) == ("liquidation", "liquidation")
+    assert _margin(client, admin, levered)["status"] == after["new"] != "liquidation"
     assert _margin(client, admin, levered)["equity"] < at_fill["equity"]
     # A new server process over the same store goes on from the stored market.
     with TestClient(create_app(store)) as again:

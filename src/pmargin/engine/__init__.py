@@ -19,6 +19,9 @@ One module per job, each small and named for it:
 - ``_feed``: the monitor over documents for the service's ticks (:func:`start_monitor`,
   :func:`monitor_rebooked`, :func:`book_status_changes`, :func:`tick_update`,
   :func:`market_document_of`);
+- ``_liquidate``: the liquidation engine at the monitor's market, its events as ledger
+  bookings for the service (:func:`liquidate_monitor`, :func:`needs_liquidation`,
+  :func:`fund_value_usd`, :func:`liquidation_config`);
 - ``_verify``: a saved Deribit reply (:func:`capture_report`, :func:`params_from_capture`).
 
 The facade only composes: the maths lives in the layers below and in the applications, which
@@ -54,6 +57,15 @@ from pmargin.engine._inputs import (
     load_book,
     load_inputs,
 )
+from pmargin.engine._liquidate import (
+    LiquidationEpisode,
+    LiquidationStep,
+    LiquidationTrade,
+    fund_value_usd,
+    liquidate_monitor,
+    liquidation_config,
+    needs_liquidation,
+)
 from pmargin.engine._margin import MarginReport, margin_report, margin_reports
 from pmargin.engine._order import OrderLeg, OrderReport, legs_report, order_report
 from pmargin.engine._price import InstrumentQuote, PositionRisk, position_risk, price_instruments
@@ -62,8 +74,9 @@ from pmargin.engine._stress import stress_report
 from pmargin.engine._verify import CAPTURE_TOLERANCE, capture_report, params_from_capture
 from pmargin.health import HealthStatus
 from pmargin.history import episode_names
+from pmargin.liquidation import LiquidationConfig
 from pmargin.margin import MODELS
-from pmargin.monitor import Monitor
+from pmargin.monitor import BreakerConfig, Monitor
 from pmargin.simulate import EPISODE_KEYS, FUNDING_MODES, INTERPOLATIONS, TABLE_COLUMNS
 
 __all__ = [
@@ -78,9 +91,14 @@ __all__ = [
     "TABLE_COLUMNS",
     "BacktestReport",
     "BookStatusChange",
+    "BreakerConfig",
     "HealthStatus",
     "InstrumentQuote",
     "LedgerFill",
+    "LiquidationConfig",
+    "LiquidationEpisode",
+    "LiquidationStep",
+    "LiquidationTrade",
     "MarginReport",
     "ModelComparison",
     "Monitor",
@@ -97,8 +115,11 @@ __all__ = [
     "episode_names",
     "example_inputs",
     "example_path",
+    "fund_value_usd",
     "instruments_for",
     "legs_report",
+    "liquidate_monitor",
+    "liquidation_config",
     "load_book",
     "load_inputs",
     "margin_document",
@@ -106,6 +127,7 @@ __all__ = [
     "margin_reports",
     "market_document_of",
     "monitor_rebooked",
+    "needs_liquidation",
     "order_document",
     "order_report",
     "params_from_capture",

@@ -16,7 +16,7 @@ from pmargin.book import arrange, portfolio_from_dict
 from pmargin.errors import InputError
 from pmargin.margin import get_model
 from pmargin.market import market_from_dict, market_to_dict
-from pmargin.monitor import MarketUpdate, MarkTick, Monitor
+from pmargin.monitor import BreakerConfig, MarketUpdate, MarkTick, Monitor
 
 __all__ = [
     "BookStatusChange",
@@ -28,8 +28,15 @@ __all__ = [
 ]
 
 
-def start_monitor(portfolio: Mapping[str, Any], market: Mapping[str, Any], model: str) -> Monitor:
+def start_monitor(
+    portfolio: Mapping[str, Any],
+    market: Mapping[str, Any],
+    model: str,
+    breakers: BreakerConfig | None = None,
+) -> Monitor:
     """Start a monitor of a portfolio document at a market document with the named model.
+
+    ``breakers``: the circuit-breaker limits (``None``: the shipped ``circuit_breakers.toml``).
 
     Raises
     ------
@@ -37,7 +44,8 @@ def start_monitor(portfolio: Mapping[str, Any], market: Mapping[str, Any], model
         A bad document, an unknown model.
     """
     book = portfolio_from_dict(portfolio)
-    return Monitor(get_model(model), arrange(book, market_from_dict(market, book.instruments)))
+    snapshot = market_from_dict(market, book.instruments)
+    return Monitor(get_model(model), arrange(book, snapshot), breakers=breakers)
 
 
 def monitor_rebooked(monitor: Monitor, portfolio: Mapping[str, Any]) -> Monitor:
@@ -103,9 +111,10 @@ def tick_update(tick: Mapping[str, Any]) -> MarketUpdate:
     Parameters
     ----------
     tick
-        ``{"underlying", "index", "timestamp"}`` (USD index price) or ``{"instrument",
-        "mark" | "iv", "timestamp"}`` (a mark price in the instrument's price currency, or an
-        implied vol, decimal).
+        ``{"underlying", "index" and/or "vol_shift", "timestamp"}`` (USD index price; a shift
+        of the underlying's at-the-money vol, decimal, as :class:`~pmargin.monitor.
+        MarketUpdate`'s ``vol_shift``) or ``{"instrument", "mark" | "iv", "timestamp"}`` (a
+        mark price in the instrument's price currency, or an implied vol, decimal).
 
     Raises
     ------
@@ -113,8 +122,11 @@ def tick_update(tick: Mapping[str, Any]) -> MarketUpdate:
         Neither or both of underlying and instrument, a missing price (field ``tick``).
     """
     timestamp: Any = tick.get("timestamp")  # checked by MarketUpdate (field update.timestamp)
-    if tick.get("underlying") is not None and tick.get("index") is not None:
-        return MarketUpdate(timestamp, index={tick["underlying"]: tick["index"]})
+    code = tick.get("underlying")
+    if code is not None and (tick.get("index") is not None or tick.get("vol_shift") is not None):
+        index = {} if tick.get("index") is None else {code: tick["index"]}
+        shift = {} if tick.get("vol_shift") is None else {code: tick["vol_shift"]}
+        return MarketUpdate(timestamp, index=index, vol_shift=shift)
     if tick.get("instrument") is not None:
         symbol = str(tick["instrument"])
         if tick.get("mark") is not None:
@@ -122,5 +134,7 @@ def tick_update(tick: Mapping[str, Any]) -> MarketUpdate:
         if tick.get("iv") is not None:
             return MarketUpdate(timestamp, marks={symbol: MarkTick(iv=tick["iv"])})
     raise InputError(
-        "tick", dict(tick), "needs underlying with index, or instrument with mark or iv"
+        "tick",
+        dict(tick),
+        "needs underlying with index or vol_shift, or instrument with mark or iv",
     )

@@ -26,7 +26,12 @@ from pmargin.liquidation._costs import (
     penalty_usd,
     split_penalty,
 )
-from pmargin.liquidation._engine import ROUNDING_USD, LiquidationEngine, bankruptcy_price
+from pmargin.liquidation._engine import (
+    ROUNDING_USD,
+    LiquidationEngine,
+    bankruptcy_price,
+    below_maintenance,
+)
 from pmargin.liquidation._events import (
     AdlFill,
     BadDebt,
@@ -68,6 +73,7 @@ __all__ = [
     "TargetConfig",
     "adl_score",
     "bankruptcy_price",
+    "below_maintenance",
     "config_path",
     "event_from_dict",
     "event_to_dict",

@@ -49,6 +49,7 @@ from functools import partial
 
 import numpy as np
 
+from pmargin._typing import BoolArray, FloatArray
 from pmargin.book import AccountHoldings, BookArrangement, trade_pnl
 from pmargin.health import AccountWhatIf, MarginSnapshot, Requirement, Trade, required_equity
 from pmargin.liquidation._adl import adl_score, rank_opposite
@@ -77,11 +78,33 @@ from pmargin.liquidation._state import (
 )
 from pmargin.margin import MarginModel, MarginResult
 
-__all__ = ["ROUNDING_USD", "LiquidationEngine", "bankruptcy_price"]
+__all__ = ["ROUNDING_USD", "LiquidationEngine", "bankruptcy_price", "below_maintenance"]
 
 ROUNDING_USD = 1e-9
 """Amounts below this (USD) are rounding, not money: no fund draw or bad debt for them, an
 equity within it of zero is zero, and a shortfall below it is no shortfall."""
+
+
+def below_maintenance(
+    equity: FloatArray, initial_margin: FloatArray, maintenance_margin: FloatArray
+) -> BoolArray:
+    """Accounts whose equity fails the maintenance requirement by more than rounding.
+
+    Parameters
+    ----------
+    equity, initial_margin, maintenance_margin
+        USD, shape ``(n_accounts,)``.
+
+    Returns
+    -------
+    BoolArray
+        Shape ``(n_accounts,)``: ``equity < MM - ROUNDING_USD`` (a shortfall within
+        :data:`ROUNDING_USD` is rounding, e.g. an account settled to zero equity that reads
+        -1e-12 USD afterwards): the accounts the engine liquidates.
+    """
+    margin = required_equity(Requirement.MAINTENANCE, initial_margin, maintenance_margin)
+    below: BoolArray = equity < margin - ROUNDING_USD
+    return below
 
 
 def bankruptcy_price(kind_inverse: bool, quantity: float, mark: float, gain: float) -> float:
@@ -198,7 +221,7 @@ class LiquidationEngine:
             return self._outcome
         r, equity = self.result, self.equity
         margin = required_equity(Requirement.MAINTENANCE, r.initial_margin, r.maintenance_margin)
-        below = np.flatnonzero(equity < margin - ROUNDING_USD)
+        below = np.flatnonzero(below_maintenance(equity, r.initial_margin, r.maintenance_margin))
         queue = [int(r) for r in below[np.argsort(equity[below] - margin[below], kind="stable")]]
         visits: dict[int, int] = {}
         liquidated: list[str] = []

@@ -32,9 +32,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pmargin.engine import DEFAULT_MODEL, MODELS, OrderLeg, margin_document
+from pmargin.engine import (
+    DEFAULT_MODEL,
+    MODELS,
+    BreakerConfig,
+    LiquidationConfig,
+    OrderLeg,
+    check_market_document,
+    fund_value_usd,
+    margin_document,
+)
 from pmargin.errors import InputError, PmarginError
 from pmargin.service import _ledger as ledger
+from pmargin.service import _liquidation as liquidations
 from pmargin.service._keys import KeyRing, Principal
 from pmargin.service._schemas import (
     AccountIn,
@@ -149,7 +159,12 @@ IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 
 
 def create_app(
-    engine: Engine, *, max_body: int = MAX_BODY_BYTES, model: str = DEFAULT_MODEL
+    engine: Engine,
+    *,
+    max_body: int = MAX_BODY_BYTES,
+    model: str = DEFAULT_MODEL,
+    breakers: BreakerConfig | None = None,
+    liquidation_config: LiquidationConfig | None = None,
 ) -> FastAPI:
     """Build the service over a migrated store (:func:`pmargin.service.open_store`).
 
@@ -160,7 +175,12 @@ def create_app(
     max_body
         Largest request body in bytes (413 above it).
     model
-        The margin model of reads and what-ifs without ``?model=`` and of withdrawals.
+        The margin model of reads and what-ifs without ``?model=``, of withdrawals, and of
+        the monitor and the liquidation engine on ticks.
+    breakers
+        Circuit-breaker limits of the ticks (``None``: the shipped ``circuit_breakers.toml``).
+    liquidation_config
+        Liquidation parameters on ticks (``None``: the shipped ``liquidation.toml``).
 
     Raises
     ------
@@ -181,7 +201,7 @@ def create_app(
     app.state.keys = KeyRing(engine)
     lock = threading.Lock()
     bell = Bell()
-    feed = Feed(model)
+    feed = Feed(model, breakers, liquidation_config)
     _errors(app)
     app.add_middleware(_BodyLimit, limit=max_body)
 
@@ -327,10 +347,11 @@ def create_app(
     def market_ticks(
         body: TicksIn, caller: Caller, request: Request, idem: IdemKey = None
     ) -> JSONResponse:
-        """Apply ticks through the circuit breakers and the monitor (admin or feed).
+        """Apply ticks through the circuit breakers, the monitor and liquidation (admin or feed).
 
-        Answers the ``tick`` event's ``seq``, the persisted status and breaker events, and
-        the underlyings whose liquidations are paused.
+        Answers the ``tick`` event's ``seq``, the persisted status and breaker events, the
+        liquidation events booked, the margin update's ``seq`` and size, and the underlyings
+        whose liquidations are paused.
         """
         role(caller, "admin", "feed")
         ticks = [t.model_dump(mode="json", exclude_none=True) for t in body.ticks]
@@ -416,6 +437,32 @@ def create_app(
             return found
 
         await stream_events(websocket, bell, after, page)
+
+    @app.get("/v1/insurance-fund")
+    def insurance_fund(
+        caller: Caller,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=EVENTS_PAGE)] = EVENTS_PAGE,
+    ) -> dict[str, Any]:
+        """Read the insurance fund (admin): balances, USD value, bad debt, its history."""
+        role(caller, "admin")
+
+        def document(session: Session) -> dict[str, Any]:
+            balances = liquidations.fund_balances(session)
+            try:
+                market = check_market_document(ledger._market(session))
+                value: float | None = fund_value_usd(market, balances)
+            except ledger.RefusedError:
+                value = None
+            return liquidations.insurance_fund_document(session, value, after, limit)
+
+        return read(document)
+
+    @app.get("/v1/accounts/{account_id}/liquidations")
+    def account_liquidations(account_id: str, caller: Caller) -> dict[str, Any]:
+        """Read the account's liquidation state (last outcome), sums and liquidation events."""
+        may_see(caller, account_id)
+        return read(lambda s: liquidations.liquidation_document(s, account_id))
 
     @app.get("/v1/events", response_model=EventsOut)
     def events(

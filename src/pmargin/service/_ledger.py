@@ -2,8 +2,10 @@
 
 Balances and positions are the state; the ``events`` table is the append-only ledger they can
 be rebuilt from (:func:`rebuild`): every event that changes money carries the balance deltas
-it booked (``"balances": {asset: delta}``) and every fill the position it left
-(``"position": {instrument, quantity, avg_price}``), all as exact decimal strings. Money is
+it booked (``"balances": {asset: delta}`` of its account; a transfer between accounts,
+``"deltas": {account: {asset: delta}}`` summing to zero per asset) and every fill the
+position it left (``"position": {instrument, quantity, avg_price}``), all as exact decimal
+strings. Money is
 conserved by construction: a balance changes only by an event's delta, so the balances equal
 the sum of the ledger's deltas (the test rebuilds and compares).
 
@@ -20,7 +22,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from pmargin.engine import (
@@ -42,19 +44,24 @@ from pmargin.service._tables import (
 )
 
 __all__ = [
+    "MARGIN_KIND",
+    "SYSTEM_PREFIX",
     "Holdings",
     "RefusedError",
     "account_document",
     "account_margin",
+    "book_trade",
     "check_orders",
     "check_withdrawal",
     "create_account",
     "deposit",
     "events_after",
+    "is_system",
     "rebuild",
     "record_fill",
     "set_market",
     "stored_holdings",
+    "transfer",
     "withdraw",
 ]
 
@@ -98,8 +105,23 @@ def _append(session: Session, kind: str, account_id: str | None, data: dict[str,
     return row.seq
 
 
-def _account(session: Session, account_id: str) -> AccountRow:
+SYSTEM_PREFIX = "_"
+"""System accounts (the insurance fund, the liquidator, bad debt) start with it; an account
+id a client may open cannot (``POST /v1/accounts`` ids start with a letter or digit)."""
+
+
+def is_system(account_id: str) -> bool:
+    """Return whether ``account_id`` names a system account (never margined or liquidated)."""
+    return account_id.startswith(SYSTEM_PREFIX)
+
+
+def _account(session: Session, account_id: str, *, open_system: bool = False) -> AccountRow:
     row = session.get(AccountRow, account_id)
+    if row is None and open_system and is_system(account_id):
+        seq = _append(session, "account_created", account_id, {"system": True})
+        row = AccountRow(id=account_id, created_seq=seq)
+        session.add(row)
+        session.flush()
     if row is None:
         raise RefusedError(404, f"account {account_id!r} not found")
     return row
@@ -151,8 +173,11 @@ def account_document(session: Session, account_id: str) -> dict[str, Any]:
 
 
 def deposit(session: Session, account_id: str, asset: str, amount: Decimal) -> dict[str, Any]:
-    """Credit ``amount`` (> 0, asset units) to the account; return its document."""
-    _account(session, account_id)
+    """Credit ``amount`` (> 0, asset units) to the account; return its document.
+
+    A system account (the insurance fund ``_insurance_fund``) is opened by its first deposit.
+    """
+    _account(session, account_id, open_system=True)
     seq = _append(
         session, "deposit", account_id, {"asset": asset, "balances": {asset: str(amount)}}
     )
@@ -232,8 +257,34 @@ def record_fill(
     price: Decimal,
     fee: Decimal,
 ) -> dict[str, Any]:
-    """Book a fill (native units, the venue's price, a fee in the cash asset); return the doc."""
+    """Book a fill (native units, the venue's price, a fee in the cash asset); return the doc.
+
+    A system account (:func:`is_system`) holds no positions: 409.
+    """
     _account(session, account_id)
+    if is_system(account_id):
+        raise RefusedError(409, f"{account_id!r} is a system account: it holds no positions")
+    seq = book_trade(session, "fill", account_id, instrument, quantity, price, fee)
+    return account_document(session, account_id) | {"seq": seq}
+
+
+def book_trade(
+    session: Session,
+    kind: str,
+    account_id: str,
+    instrument: str,
+    quantity: Decimal,
+    price: Decimal,
+    fee: Decimal = _ZERO,
+    extra: dict[str, Any] | None = None,
+) -> int:
+    """Book one trade of an account by the fill rules (``book_fill``) as a ``kind`` event.
+
+    The one booking of trader fills, liquidation fills and both sides of an ADL fill: the
+    event carries the balance delta (``balances``) and the position left (``position``), plus
+    ``extra``; the position and balance rows change and a ``fills`` row is added. Returns the
+    event's ``seq``.
+    """
     row = session.get(PositionRow, (account_id, instrument))
     held = _ZERO if row is None else row.quantity
     booked = book_fill(instrument, held, None if row is None else row.avg_price, quantity, price)
@@ -249,8 +300,8 @@ def record_fill(
             "quantity": str(booked.quantity),
             "avg_price": None if booked.avg_price is None else str(booked.avg_price),
         },
-    }
-    seq = _append(session, "fill", account_id, data)
+    } | (extra or {})
+    seq = _append(session, kind, account_id, data)
     if delta != _ZERO:
         _credit(session, account_id, booked.cash_asset, delta)
     if booked.quantity == _ZERO:
@@ -278,7 +329,43 @@ def record_fill(
         )
     )
     session.flush()
-    return account_document(session, account_id) | {"seq": seq}
+    return seq
+
+
+def transfer(
+    session: Session,
+    kind: str,
+    account_id: str,
+    deltas: dict[str, dict[str, Decimal]],
+    extra: dict[str, Any] | None = None,
+) -> int:
+    """Move money between accounts as one ``kind`` event of ``account_id``; return its seq.
+
+    ``deltas`` is ``{account: {asset: delta}}`` (asset units) and must sum to zero per asset
+    across the accounts: the event carries it (``"deltas"``, exact text) and each balance
+    changes by its delta. A system account (:func:`is_system`) is opened on first use.
+
+    Raises
+    ------
+    ValueError
+        The deltas do not sum to zero per asset (a bug: money would be created).
+    """
+    totals: dict[str, Decimal] = {}
+    for per_asset in deltas.values():
+        for asset, delta in per_asset.items():
+            totals[asset] = totals.get(asset, _ZERO) + delta
+    if any(t != _ZERO for t in totals.values()):
+        raise ValueError(f"{kind}: deltas {deltas} do not sum to zero per asset")
+    for account in deltas:
+        _account(session, account, open_system=True)
+    text = {a: {k: str(v) for k, v in d.items() if v != _ZERO} for a, d in deltas.items()}
+    seq = _append(session, kind, account_id, {"deltas": text} | (extra or {}))
+    for account, per_asset in deltas.items():
+        for asset, delta in per_asset.items():
+            if delta != _ZERO:
+                _credit(session, account, asset, delta)
+    session.flush()
+    return seq
 
 
 def set_market(session: Session, document: dict[str, Any]) -> dict[str, Any]:
@@ -327,13 +414,18 @@ def _market(session: Session) -> dict[str, Any]:
 
 
 def _portfolio(document: dict[str, Any]) -> dict[str, Any]:
-    """Return the account document in the portfolio-file form the facade reads (numbers)."""
+    """Return the account document in the portfolio-file form the facade reads (numbers).
+
+    An average price of zero (an option or spot filled at a zero price; futures fill only
+    above zero) is left out: the portfolio file reads entries above zero only, and only a
+    future's entry enters margin.
+    """
     return {
         "id": document["id"],
         "balances": {k: float(v) for k, v in document["balances"].items()},
         "positions": [
             {"instrument": p["instrument"], "quantity": float(p["quantity"]), "unit": "native"}
-            | ({} if p["avg_price"] is None else {"avg_price": float(p["avg_price"])})
+            | ({} if p["avg_price"] in (None, "0") else {"avg_price": float(p["avg_price"])})
             for p in document["positions"]
         ],
     }
@@ -345,24 +437,62 @@ def _margin(
     return margin_document(_portfolio(document), _market(session), model, **options)
 
 
+MARGIN_KIND = "margin"
+"""The kind of the per-request margin update: one event, no account, every account a tick
+changed (``data.accounts``); a trader reads its own account's entry only."""
+
+
 def events_after(
     session: Session, after: int, account_id: str | None, limit: int
 ) -> list[dict[str, Any]]:
-    """Return up to ``limit`` events with ``seq > after`` in order (one account's, or all)."""
-    query = select(EventRow).where(EventRow.seq > after)
-    if account_id is not None:
-        query = query.where(EventRow.account_id == account_id)
-    rows = session.scalars(query.order_by(EventRow.seq).limit(limit))
-    return [
-        {
-            "seq": r.seq,
-            "kind": r.kind,
-            "account": r.account_id,
-            "time": r.time,
-            "data": json.loads(r.data),
-        }
-        for r in rows
-    ]
+    """Return up to ``limit`` events with ``seq > after`` in order (one account's, or all).
+
+    One account's events are those of the account and the ``margin`` updates that name it,
+    each cut down to that account's entry.
+    """
+    if account_id is None:
+        rows = session.scalars(
+            select(EventRow).where(EventRow.seq > after).order_by(EventRow.seq).limit(limit)
+        )
+        return [_event_document(r) for r in rows]
+    found: list[dict[str, Any]] = []
+    cursor = after
+    while len(found) < limit:
+        page = list(
+            session.scalars(
+                select(EventRow)
+                .where(
+                    EventRow.seq > cursor,
+                    or_(EventRow.account_id == account_id, EventRow.kind == MARGIN_KIND),
+                )
+                .order_by(EventRow.seq)
+                .limit(limit)
+            )
+        )
+        if not page:
+            break
+        for row in page:
+            cursor = row.seq
+            event = _event_document(row)
+            if row.kind == MARGIN_KIND:
+                mine = event["data"].get("accounts", {}).get(account_id)
+                if mine is None:
+                    continue
+                event["data"] = event["data"] | {"accounts": {account_id: mine}}
+            found.append(event)
+            if len(found) == limit:
+                break
+    return found
+
+
+def _event_document(row: EventRow) -> dict[str, Any]:
+    return {
+        "seq": row.seq,
+        "kind": row.kind,
+        "account": row.account_id,
+        "time": row.time,
+        "data": json.loads(row.data),
+    }
 
 
 def stored_holdings(session: Session) -> Holdings:
@@ -379,16 +509,21 @@ def stored_holdings(session: Session) -> Holdings:
 def rebuild(session: Session) -> Holdings:
     """Rebuild balances and positions from the events alone (the ledger's own twin).
 
-    Balances are the sum of every event's deltas; a position is the last one a fill left
-    (dropped at 0). Equal to :func:`stored_holdings` on a consistent store.
+    Balances are the sum of every event's deltas (its account's ``balances``, and every
+    account's ``deltas`` of a transfer); a position is the last one a fill left (dropped at
+    0). Equal to :func:`stored_holdings` on a consistent store.
     """
     held = Holdings()
     for event in session.scalars(select(EventRow).order_by(EventRow.seq)):
         data = json.loads(event.data)
         account = event.account_id or ""
-        for asset, delta in data.get("balances", {}).items():
-            balances = held.balances.setdefault(account, {})
-            balances[asset] = balances.get(asset, _ZERO) + Decimal(delta)
+        moves = dict(data.get("deltas", {}))
+        if "balances" in data:
+            moves[account] = data["balances"]
+        for who, per_asset in moves.items():
+            balances = held.balances.setdefault(who, {})
+            for asset, delta in per_asset.items():
+                balances[asset] = balances.get(asset, _ZERO) + Decimal(delta)
         position = data.get("position")
         if position is not None:
             positions = held.positions.setdefault(account, {})

@@ -155,29 +155,38 @@ class WithdrawalCheckOut(BaseModel):
 
 
 class TickIn(_Body):
-    """One feed tick: an index price, or an instrument's mark price or implied vol.
+    """One feed tick: an index price or vol shift, or an instrument's mark price or implied vol.
 
-    ``underlying`` with ``index`` (USD), or ``instrument`` with ``mark`` (the instrument's
-    price currency) or ``iv`` (decimal); ``timestamp`` the event time (ISO-8601 or epoch
-    milliseconds). Numbers are not range-checked: the breakers judge them.
+    ``underlying`` with ``index`` (USD) and/or ``vol_shift`` (a shift of its at-the-money vol,
+    decimal: 0.02 = +2 vol points, every slice of its surface), or ``instrument`` with
+    ``mark`` (the instrument's price currency) or ``iv`` (decimal); ``timestamp`` the event
+    time (ISO-8601 or epoch milliseconds). Numbers are not range-checked: the breakers judge
+    them.
     """
 
     underlying: Annotated[str | None, Field(min_length=1, max_length=32)] = None
     instrument: Annotated[str | None, Field(min_length=1, max_length=128)] = None
     index: float | None = None
+    vol_shift: float | None = None
     mark: float | None = None
     iv: float | None = None
     timestamp: str | float
 
     @model_validator(mode="after")
     def _one_form(self) -> Self:
-        by_index = self.underlying is not None and self.index is not None
+        by_index = self.underlying is not None and (
+            self.index is not None or self.vol_shift is not None
+        )
         by_mark = self.instrument is not None and (self.mark is None) != (self.iv is None)
         others = (
-            (self.instrument, self.mark, self.iv) if by_index else (self.underlying, self.index)
+            (self.instrument, self.mark, self.iv)
+            if by_index
+            else (self.underlying, self.index, self.vol_shift)
         )
         if by_index == by_mark or any(v is not None for v in others):
-            raise ValueError("give underlying and index, or instrument and one of mark, iv")
+            raise ValueError(
+                "give underlying and index or vol_shift, or instrument and one of mark, iv"
+            )
         return self
 
 

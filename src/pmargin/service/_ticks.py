@@ -1,4 +1,4 @@
-"""Market ticks: through the circuit breakers and the monitor, statuses persisted as events.
+"""Market ticks: through the circuit breakers and the monitor, then liquidation, as events.
 
 One :class:`Feed` per server process holds a :class:`pmargin.monitor.Monitor` of every stored
 account at the market in force (through the facade: :func:`pmargin.engine.start_monitor`).
@@ -7,18 +7,24 @@ Each ``POST /v1/market/ticks`` runs under the write lock, in one transaction:
 1. bring the monitor up to the store: started afresh when the market row is not the one it
    last wrote (a ``PUT /v1/market``, another process's ticks, a restart), moved to the new
    book when accounts, balances or positions changed since (``with_book``: the breakers'
-   state carries over);
-   (the status changes the book's own changes caused are reported first, as ``status``
-   events with ``"cause": "book"``);
+   state carries over); the status changes the book's own changes caused are reported
+   first, as ``status`` events with ``"cause": "book"``;
 2. apply each tick in order (:meth:`Monitor.apply`): a tick a breaker rejects is held and a
    ``breaker`` event says why; accepted ones re-margin only what they touch;
 3. persist the monitor's events (``status`` per account whose status changed, ``breaker`` for
-   pauses and resumes), then a ``tick`` event, and put the monitor's market in force (the
-   market row, so every read margins at it).
+   pauses and resumes);
+4. when an account is below maintenance, run the liquidation engine once at the monitor's
+   market (paused underlyings untouched) and book every step as ledger events
+   (:mod:`pmargin.service._liquidation`); the monitor then moves to the book after them and
+   the status changes they caused are ``status`` events with ``"cause": "liquidation"``;
+5. one ``margin`` event with equity, IM, MM and status of every account the request changed,
+   then a ``tick`` event, and the monitor's market is put in force (the market row, so every
+   read margins at it).
 
-Any failure drops the monitor (it may have applied part of the request in memory while the
-transaction rolls back): the next request starts it again from the store. Breaker state lives
-in the process; a restart starts the breakers afresh at the stored market.
+Nothing is published before the commit: the stream reads the ledger, and the write rings its
+bell after committing. Any failure drops the monitor (it may have applied part of the request
+in memory while the transaction rolls back): the next request starts it again from the store.
+Breaker state lives in the process; a restart starts the breakers afresh at the stored market.
 """
 
 from __future__ import annotations
@@ -31,26 +37,42 @@ from sqlalchemy.orm import Session
 
 from pmargin.engine import (
     BookStatusChange,
+    BreakerConfig,
+    LiquidationConfig,
     Monitor,
     book_status_changes,
+    fund_value_usd,
+    liquidate_monitor,
     market_document_of,
     monitor_rebooked,
+    needs_liquidation,
     start_monitor,
     tick_update,
 )
 from pmargin.service._ledger import (
+    MARGIN_KIND,
+    SYSTEM_PREFIX,
     RefusedError,
     _append,
     _market,
     _portfolio,
     account_document,
 )
+from pmargin.service._liquidation import (
+    MONEY_KINDS,
+    book_episode,
+    fund_balances,
+    stored_positions,
+)
 from pmargin.service._tables import AccountRow, EventRow, MarketRow
 
-__all__ = ["BOOK_KINDS", "Feed"]
+__all__ = ["BOOK_KINDS", "MARGIN_FIELDS", "Feed"]
 
-BOOK_KINDS = ("account_created", "deposit", "withdrawal", "fill")
+BOOK_KINDS = ("account_created", "deposit", "withdrawal", "fill", *MONEY_KINDS)
 """Event kinds that change the book the monitor holds."""
+
+MARGIN_FIELDS = ("equity", "initial_margin", "maintenance_margin", "status")
+"""The entries of each account of a ``margin`` event, in order (USD, USD, USD, status)."""
 
 _EVENT_KINDS = {
     "status_change": "status",
@@ -66,10 +88,21 @@ class Feed:
     ----------
     model
         The margin model the monitor keeps current (the server's default model).
+    breakers
+        Circuit-breaker limits (``None``: the shipped ``circuit_breakers.toml``).
+    liquidation
+        Liquidation parameters (``None``: the shipped ``liquidation.toml``).
     """
 
-    def __init__(self, model: str) -> None:
+    def __init__(
+        self,
+        model: str,
+        breakers: BreakerConfig | None = None,
+        liquidation: LiquidationConfig | None = None,
+    ) -> None:
         self.model = model
+        self.breakers = breakers
+        self.liquidation = liquidation
         self.monitor: Monitor | None = None
         self._market_seq = -1
         self._book_seq = -1
@@ -81,8 +114,10 @@ class Feed:
         -------
         dict
             ``{"seq"}`` of the ``tick`` event, ``events`` (the persisted monitor events, each
-            with its ``seq``), ``paused`` (underlyings whose liquidations are paused) and
-            ``timestamp`` (the last tick's).
+            with its ``seq``), ``liquidation`` (the persisted liquidation events, as
+            ``GET /v1/events`` shows them), ``margin`` (``{"seq", "accounts"}``: the margin
+            event and how many accounts it lists; null when none changed) and ``paused``
+            (underlyings whose liquidations are paused).
 
         Raises
         ------
@@ -93,16 +128,22 @@ class Feed:
         """
         try:
             monitor, moved = self._in_step(session)
+            before = _figures(monitor)
             caused = [event.to_dict() for event in moved]
             for tick in ticks:
                 caused.extend(event.to_dict() for event in monitor.apply(tick_update(tick)))
-            persisted = []
-            for data in caused:
-                account = data.get("account")
-                seq = _append(session, _EVENT_KINDS[data["event"]], account, data)
-                persisted.append({"seq": seq} | data)
+            persisted = [self._persist(session, data) for data in caused]
+            liquidation: list[dict[str, Any]] = []
+            if needs_liquidation(monitor):
+                monitor, liquidation, changed = self._liquidate(session, monitor)
+                persisted.extend(self._persist(session, data) for data in changed)
             paused = sorted(monitor.paused_underlyings)
-            summary = {"ticks": len(ticks), "paused": paused, "events": len(persisted)}
+            margin = self._margin_event(session, monitor, before)
+            summary = {
+                "ticks": len(ticks),
+                "paused": paused,
+                "events": len(persisted) + len(liquidation),
+            }
             seq = _append(session, "tick", None, summary)
             row = session.get(MarketRow, 1)
             assert row is not None  # _in_step refused otherwise
@@ -112,7 +153,56 @@ class Feed:
             self.monitor = None
             raise
         self._market_seq = seq
-        return {"seq": seq, "events": persisted, "paused": paused}
+        return {
+            "seq": seq,
+            "events": persisted,
+            "liquidation": liquidation,
+            "margin": margin,
+            "paused": paused,
+        }
+
+    @staticmethod
+    def _persist(session: Session, data: dict[str, Any]) -> dict[str, Any]:
+        seq = _append(session, _EVENT_KINDS[data["event"]], data.get("account"), data)
+        return {"seq": seq} | data
+
+    def _liquidate(
+        self, session: Session, monitor: Monitor
+    ) -> tuple[Monitor, list[dict[str, Any]], list[dict[str, Any]]]:
+        """Run the engine once, book its steps, move the monitor to the book after them.
+
+        Returns the monitor after, the booked events and the status changes they caused
+        (``"cause": "liquidation"``).
+        """
+        fund = fund_value_usd(monitor.market, fund_balances(session))
+        episode = liquidate_monitor(monitor, fund, stored_positions(session), self.liquidation)
+        booked = book_episode(session, episode)
+        if not any(e["kind"] in MONEY_KINDS for e in booked):
+            return monitor, booked, []
+        after = monitor_rebooked(monitor, self._book(session))
+        changed = [
+            change.to_dict() | {"cause": "liquidation"}
+            for change in book_status_changes(monitor, after)
+        ]
+        self.monitor = after
+        self._book_seq = _book_seq(session) or -1
+        return after, booked, changed
+
+    @staticmethod
+    def _margin_event(
+        session: Session, monitor: Monitor, before: dict[str, tuple[float, float, float, str]]
+    ) -> dict[str, Any] | None:
+        """Persist one ``margin`` event of the accounts whose figures changed; its summary."""
+        now = _figures(monitor)
+        accounts = {a: list(f) for a, f in now.items() if before.get(a) != f}
+        if not accounts:
+            return None
+        data = {
+            "timestamp": monitor.now.isoformat(),
+            "fields": list(MARGIN_FIELDS),
+            "accounts": accounts,
+        }
+        return {"seq": _append(session, MARGIN_KIND, None, data), "accounts": len(accounts)}
 
     def _in_step(self, session: Session) -> tuple[Monitor, list[BookStatusChange]]:
         """Return the monitor of the stored book at the stored market (start or move it).
@@ -123,14 +213,14 @@ class Feed:
         market = session.get(MarketRow, 1)
         if market is None:
             raise RefusedError(409, "no market in force: PUT /v1/market first")
-        book_seq = session.scalar(
-            select(func.max(EventRow.seq)).where(EventRow.kind.in_(BOOK_KINDS))
-        )
+        book_seq = _book_seq(session)
         if book_seq is None:
             raise RefusedError(409, "no account yet: ticks move the accounts' health")
         moved: list[BookStatusChange] = []
         if self.monitor is None or market.seq != self._market_seq:
-            self.monitor = start_monitor(self._book(session), _market(session), self.model)
+            self.monitor = start_monitor(
+                self._book(session), _market(session), self.model, self.breakers
+            )
         elif book_seq != self._book_seq:
             old = self.monitor
             self.monitor = monitor_rebooked(old, self._book(session))
@@ -140,5 +230,33 @@ class Feed:
 
     @staticmethod
     def _book(session: Session) -> dict[str, Any]:
-        ids = session.scalars(select(AccountRow.id).order_by(AccountRow.id))
+        """Return the stored accounts (system accounts left out) in the portfolio-file form."""
+        ids = session.scalars(
+            select(AccountRow.id)
+            .where(~AccountRow.id.startswith(SYSTEM_PREFIX, autoescape=True))
+            .order_by(AccountRow.id)
+        )
         return {"accounts": [_portfolio(account_document(session, a)) for a in ids]}
+
+
+def _book_seq(session: Session) -> int | None:
+    """Return the newest event that changed the book (None: no account yet)."""
+    found: int | None = session.scalar(
+        select(func.max(EventRow.seq)).where(EventRow.kind.in_(BOOK_KINDS))
+    )
+    return found
+
+
+def _figures(monitor: Monitor) -> dict[str, tuple[float, float, float, str]]:
+    """Each account's equity, IM, MM (USD) and status."""
+    return {
+        a: (float(e), float(im), float(mm), s.value)
+        for a, e, im, mm, s in zip(
+            monitor.account_ids,
+            monitor.equity,
+            monitor.initial_margin,
+            monitor.maintenance_margin,
+            monitor.status,
+            strict=True,
+        )
+    }

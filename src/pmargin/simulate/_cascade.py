@@ -42,9 +42,8 @@ from scipy import sparse
 
 from pmargin._typing import BoolArray, FloatArray, Int8Array
 from pmargin.book import BookArrangement
-from pmargin.health import Requirement, required_equity, status_codes
+from pmargin.health import status_codes
 from pmargin.liquidation import (
-    ROUNDING_USD,
     AdlFill,
     BadDebt,
     FundDraw,
@@ -55,6 +54,7 @@ from pmargin.liquidation import (
     LiquidationFill,
     LiquidationFinished,
     LiquidationTriggered,
+    below_maintenance,
     load_config,
 )
 from pmargin.margin import MarginModel
@@ -379,10 +379,7 @@ def _below_maintenance(monitor: Monitor) -> BoolArray:
     A shortfall within :data:`~pmargin.liquidation.ROUNDING_USD` is rounding (an account
     settled to zero equity reads about -1e-12 USD afterwards), not a reason for a round.
     """
-    m = monitor
-    required = required_equity(Requirement.MAINTENANCE, m.initial_margin, m.maintenance_margin)
-    below: BoolArray = m.equity < required - ROUNDING_USD
-    return below
+    return below_maintenance(monitor.equity, monitor.initial_margin, monitor.maintenance_margin)
 
 
 def _closed_positions(before: Any, after: Any) -> int:
