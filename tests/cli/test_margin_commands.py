@@ -135,7 +135,7 @@ def test_compare_lists_every_model_per_account(portfolio: str) -> None:
         app, ["compare", "-p", portfolio, "-m", MARKET, "--models", "standard,deribit"]
     )
     assert table.exit_code == 0, table.output
-    assert "saving deribit" in table.stdout
+    assert "deribit vs std" in table.stdout
 
 
 def test_compare_marks_accounts_a_model_cannot_margin(portfolio: str) -> None:

@@ -9,18 +9,19 @@ and adds the sweep table, ``sweep.json``, ``sweep.csv`` and ``sweep.png``.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pmargin.backtest import SweepRow, SweepSpec
-from pmargin.cli._output import ClusterOption, console, print_json
-from pmargin.engine import BacktestReport, backtest_report
-from pmargin.errors import InputError
+from pmargin.cli._format import num, pct
+from pmargin.cli._output import ClusterOption, CsvOption
+
+if TYPE_CHECKING:
+    from pmargin.backtest import SweepRow, SweepSpec
+    from pmargin.engine import BacktestReport
 
 __all__ = ["backtest", "summary_table", "sweep_table"]
 
@@ -28,6 +29,8 @@ _ZONE_STYLE = {"green": "green", "yellow": "yellow", "red": "bold red"}
 
 
 def _names(text: str | None, field: str) -> tuple[str, ...] | None:
+    from pmargin.errors import InputError
+
     if text is None:
         return None
     names = tuple(n.strip() for n in text.split(",") if n.strip())
@@ -36,8 +39,9 @@ def _names(text: str | None, field: str) -> tuple[str, ...] | None:
     return names
 
 
-def _number(value: float, digits: int) -> str:
-    return "n/a" if not math.isfinite(value) else f"{value:.{digits}f}"
+def _vs_standard(ratio: float | None) -> str:
+    """IM / standard's IM - 1 from the ratio, signed (the CLI's one convention)."""
+    return str(pct(None if ratio is None else ratio - 1.0, signed=True))
 
 
 def summary_table(report: BacktestReport) -> Table:
@@ -48,7 +52,15 @@ def summary_table(report: BacktestReport) -> Table:
         title=(
             f"backtest {result.times[0]} to {result.times[-1]}: {result.n_obs} steps of "
             f"{c.step_hours:g}h, MPOR {c.mpor_hours:g}h, p = {c.p:g}"
-        )
+        ),
+        caption=(
+            "T: steps; x: exceptions (loss > margin); rate: x / T; LR cc: Christoffersen "
+            "conditional coverage; zone: Basel traffic light; vs standard: IM / standard's IM "
+            "- 1 (negative: less margin); over-margin N: margin / the loss quantile it should "
+            "cover. The bold rows pool every book of a model: x and T summed, vs standard the "
+            "mean of the books' ratios, N the median of the books'."
+        ),
+        caption_justify="left",
     )
     for header in (
         "model",
@@ -73,14 +85,14 @@ def summary_table(report: BacktestReport) -> Table:
             s.book,
             str(s.n_obs),
             str(s.n_exceptions),
-            f"{s.exception_rate:.4f}",
-            f"{s.kupiec_lr:.2f}",
-            f"{s.kupiec_p_value:.3f}",
-            f"{s.cc_lr:.2f}",
+            num(s.exception_rate, 4),
+            num(s.kupiec_lr, 2),
+            num(s.kupiec_p_value, 3),
+            num(s.cc_lr, 2),
             f"[{_ZONE_STYLE[s.zone]}]{s.zone}[/]",
-            f"{s.margin_to_notional:.4f}",
-            _number(s.margin_to_standard, 2),
-            _number(s.over_margin_factor, 2),
+            num(s.margin_to_notional, 4),
+            _vs_standard(s.margin_to_standard),
+            num(s.over_margin_factor, 2),
             escape(s.verdict) if s.coverage_pass else f"[yellow]{escape(s.verdict)}[/]",
         )
     for row in report.totals():
@@ -91,14 +103,14 @@ def summary_table(report: BacktestReport) -> Table:
             f"all {row['books']} books",
             str(row["n_obs"]),
             f"{row['n_exceptions']} of {row['expected_exceptions']:.0f} exp.",
-            f"{row['exception_rate']:.4f}",
+            num(row["exception_rate"], 4),
             "",
             "",
             "",
             "",
-            f"{row['margin_to_notional']:.4f}",
-            "n/a" if ratio is None else f"{ratio:.2f}",
-            "n/a" if median is None else f"{median:.2f} (median)",
+            num(row["margin_to_notional"], 4),
+            _vs_standard(ratio) + " (mean)",
+            num(median, 2) + " (median)",
             f"{row['books_pass']} pass, {row['books_over']} over, {row['books_under']} under, "
             f"{row['books_clustered']} clustered",
         )
@@ -126,13 +138,13 @@ def sweep_table(rows: list[SweepRow], spec: SweepSpec) -> Table:
             r.value,
             str(r.books),
             str(r.n_exceptions),
-            f"{r.expected_exceptions:.1f}",
+            num(r.expected_exceptions, 1),
             str(r.books_pass),
             str(r.books_over),
             str(r.books_under),
             str(r.books_green),
-            _number(r.median_over_margin, 2),
-            f"{r.margin_to_notional:.4f}",
+            num(r.median_over_margin, 2),
+            num(r.margin_to_notional, 4),
         )
     return table
 
@@ -160,11 +172,16 @@ def backtest(
         float, typer.Option("--confidence", help="Margin confidence the tests expect.")
     ] = 0.99,
     out: Annotated[
-        Path, typer.Option("--out", help="Folder for report.html, results.json, results.csv.")
+        Path,
+        typer.Option(
+            "--out", metavar="DIR", help="Folder for report.html, results.json, results.csv."
+        ),
     ] = Path("backtest-out"),
     data: Annotated[
         Path | None,
-        typer.Option("--data", help="Shared data folder (default $PMARGIN_SHARED_DATA)."),
+        typer.Option(
+            "--data", metavar="DIR", help="Price data folder (default $PMARGIN_SHARED_DATA)."
+        ),
     ] = None,
     no_html: Annotated[bool, typer.Option("--no-html", help="Skip the HTML report.")] = False,
     sweep: Annotated[
@@ -181,6 +198,7 @@ def backtest(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the JSON summary instead of the table.")
     ] = False,
+    as_csv: CsvOption = False,
     cluster: ClusterOption = None,
 ) -> None:
     """Backtest margin models on real BTC/ETH history: exceptions, Kupiec, zones, efficiency.
@@ -189,6 +207,9 @@ def backtest(
     margins them under every model and compares each margin with the book's realised loss
     over the margin period of risk. See docs/backtesting.md.
     """
+    from pmargin.cli._output import console, emit_table, print_json
+    from pmargin.engine import backtest_report
+
     report = backtest_report(
         out,
         models=_names(models, "models"),
@@ -209,6 +230,9 @@ def backtest(
         print_json(report.to_dict())
         return
     result = report.result
+    if as_csv:
+        emit_table(summary_table(report), as_csv=True)
+        return
     out_console = console()
     out_console.print(summary_table(report))
     if report.sweep is not None:

@@ -10,31 +10,33 @@ printed by the console goes through :func:`markup_safe` (:func:`rich.markup.esca
 
 from __future__ import annotations
 
+import csv
 import math
 import sys
 import unicodedata
 from collections.abc import Mapping, Sequence
 from functools import cache
-from importlib import resources
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 from rich.text import Text
 
-from pmargin._files import read_toml_file
-from pmargin._outputs import finite_json
-from pmargin._params import ParamTable
-from pmargin._validation import abbreviate
 from pmargin.errors import InputError
+
+if TYPE_CHECKING:
+    from pmargin._params import ParamTable
 
 __all__ = [
     "PIPE_WIDTH",
     "ClusterOption",
+    "CsvOption",
     "check_arguments",
     "clean",
     "console",
+    "emit_table",
     "markup_safe",
     "plain",
     "print_json",
@@ -79,12 +81,19 @@ def short_value(value: object) -> str:
     The prefix is ``files.max_quoted_chars`` of ``input_limits.toml`` (``...`` marks a cut;
     :func:`pmargin._validation.abbreviate`).
     """
+    from pmargin._validation import abbreviate
+
     return clean(repr(abbreviate(value)))
 
 
 @cache
 def _argument_limits() -> ParamTable:
     """Return the shipped ``argument_limits.toml`` (read once)."""
+    from importlib import resources
+
+    from pmargin._files import read_toml_file
+    from pmargin._params import ParamTable
+
     file = resources.files("pmargin.cli") / "argument_limits.toml"
     top = ParamTable(read_toml_file(str(file), "argument limits"), "argument_limits.toml")
     if top.integer("schema_version", low=1) != 1:
@@ -132,6 +141,8 @@ def print_json(payload: Sequence[dict[str, Any]] | dict[str, Any]) -> None:
         inputs out of any sensible range (:func:`pmargin._outputs.finite_json`). Nothing is
         written then.
     """
+    from pmargin._outputs import finite_json
+
     sys.stdout.write(finite_json(payload, indent=2) + "\n")
 
 
@@ -144,3 +155,36 @@ ClusterOption = Annotated[
     ),
 ]
 """The ``--cluster`` option of the batch commands (margin, compare, stress, backtest)."""
+
+
+CsvOption = Annotated[
+    bool,
+    typer.Option("--csv", help="Print the table as CSV (full-precision numbers) instead."),
+]
+"""The ``--csv`` option of the tabular commands (:func:`emit_table`)."""
+
+
+def _csv_cell(cell: object) -> str:
+    """Return a cell's CSV text: a number's full value (``Num``), else the plain text."""
+    value = getattr(cell, "value", False)
+    if value is not False:
+        return "" if value is None else repr(float(value))
+    if isinstance(cell, Text):
+        return cell.plain
+    return Text.from_markup(str(cell)).plain if cell is not None else ""
+
+
+def emit_table(table: Table, *, as_csv: bool = False) -> None:
+    """Print ``table`` on the console, or as CSV on stdout (header row, then one per row).
+
+    CSV: headers and text cells as shown; numbers (:class:`~pmargin.cli._format.Num`) at
+    full float64 precision (a percentage as its fraction); the title and caption are left out.
+    """
+    if not as_csv:
+        console().print(table)
+        return
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow([_csv_cell(column.header) for column in table.columns])
+    cells = [list(column.cells) for column in table.columns]
+    for r in range(table.row_count):
+        writer.writerow([_csv_cell(column[r]) if r < len(column) else "" for column in cells])

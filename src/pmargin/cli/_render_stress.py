@@ -1,37 +1,35 @@
 """Rich tables for ``pmargin stress``: what each scenario is, and every account's loss.
 
-Amounts are USD, rounded for display only (``--json`` carries full float64). Titles, scenario
-names and definitions and account ids are shown as plain text
-(:func:`~pmargin.cli._output.plain`), never read as markup.
+Amounts are USD, rounded for display only (``--json`` and ``--csv`` carry full float64), through
+the one formatter (:mod:`pmargin.cli._format`). Titles, scenario names and definitions and
+account ids are shown as plain text (:func:`~pmargin.cli._output.plain`), never read as markup.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from rich.table import Table
 from rich.text import Text
 
+from pmargin.cli._format import num, pct, usd
 from pmargin.cli._output import plain
+from pmargin.health import AccountHealth
 from pmargin.stress import StressReport
 
-__all__ = ["results_table", "scenarios_table"]
+__all__ = ["remargin_table", "results_table", "scenarios_table"]
 
-
-def _usd(x: float) -> str:
-    return f"{x + 0.0:,.0f}"
-
-
-def _pct(x: float) -> str:
-    return f"{100.0 * x:+.1f}%"
+_FLAGS = "flag: breach when loss > IM, default when loss > equity"
 
 
 def _moves(details: dict[str, Any]) -> str:
     """``BTC -39.5% vol +121.3% (rv30-proxy)`` per underlying of an episode, else the moves."""
     if "underlyings" in details and isinstance(details["underlyings"], dict):
         return "; ".join(
-            f"{u} {_pct(d['spot_move'])} vol {_pct(d['vol_move'])} ({d['vol_source']})"
+            f"{u} {pct(d['spot_move'], signed=True)} vol {pct(d['vol_move'], signed=True)} "
+            f"({d['vol_source']})"
             for u, d in details["underlyings"].items()
         )
     return ""
@@ -39,10 +37,11 @@ def _moves(details: dict[str, Any]) -> str:
 
 def scenarios_table(report: StressReport, title: str) -> Table:
     """One row per scenario: its definition, and how many accounts breach IM or default."""
-    table = Table(title=plain(title), title_justify="left")
-    for name in ("scenario", "kind", "definition", "IM breach", "default", "total loss"):
-        table.add_column(name, justify="right" if name in ("IM breach", "default") else "left")
-    table.columns[-1].justify = "right"
+    table = Table(title=plain(title), title_justify="left", caption=_FLAGS, caption_justify="left")
+    for name in ("scenario", "kind", "definition", "breach", "default", "total loss"):
+        table.add_column(
+            name, justify="left" if name in ("scenario", "kind", "definition") else "right"
+        )
     breach, default = report.margin_breach, report.default
     n = len(report.account_ids)
     for j, info in enumerate(report.scenarios):
@@ -56,14 +55,19 @@ def scenarios_table(report: StressReport, title: str) -> Table:
             plain(definition),
             f"{int(breach[:, j].sum())}/{n}",
             f"{int(default[:, j].sum())}/{n}",
-            _usd(float(np.sum(report.loss[:, j]))),
+            usd(float(np.sum(report.loss[:, j]))),
         )
     return table
 
 
 def results_table(report: StressReport, title: str) -> Table:
     """One row per scenario and account: loss, equity before and after, IM and the flags."""
-    table = Table(title=plain(title), title_justify="left")
+    table = Table(
+        title=plain(title) if title else None,
+        title_justify="left",
+        caption=_FLAGS + "; loss/IM: the loss in multiples of today's IM",
+        caption_justify="left",
+    )
     for name in ("scenario", "account", "loss", "equity", "equity after", "IM", "loss/IM", "flag"):
         table.add_column(
             name, justify="left" if name in ("scenario", "account", "flag") else "right"
@@ -72,21 +76,52 @@ def results_table(report: StressReport, title: str) -> Table:
     for j, info in enumerate(report.scenarios):
         for a, account_id in enumerate(report.account_ids):
             im = report.initial_margin[a]
-            ratio = f"{report.loss[a, j] / im:.2f}" if im > 0 else "n/a"
             if default[a, j]:
                 flag = Text("default", style="bold red")
             elif breach[a, j]:
-                flag = Text("margin breach", style="yellow")
+                flag = Text("breach", style="yellow")
             else:
                 flag = Text("ok", style="green")
             table.add_row(
                 plain(info.name),
                 plain(account_id),
-                _usd(report.loss[a, j]),
-                _usd(report.equity[a]),
-                _usd(after[a, j]),
-                _usd(im),
-                ratio,
+                usd(report.loss[a, j]),
+                usd(report.equity[a]),
+                usd(after[a, j]),
+                usd(im),
+                num(report.loss[a, j] / im if im > 0 else float("nan"), 2),
                 flag,
+            )
+    return table
+
+
+def remargin_table(
+    account_ids: Sequence[str],
+    after: Sequence[tuple[str, AccountHealth | None]],
+    title: str,
+) -> Table:
+    """One row per scenario and account: equity, IM, MM and status re-margined after the move."""
+    table = Table(
+        title=plain(title),
+        title_justify="left",
+        caption="re-margined by the model at the moved market; correlation shocks: n/a",
+        caption_justify="left",
+    )
+    for name in ("scenario", "account", "equity", "IM", "MM", "status"):
+        table.add_column(
+            name, justify="left" if name in ("scenario", "account", "status") else "right"
+        )
+    for name, health in after:
+        for a, account_id in enumerate(account_ids):
+            if health is None:
+                table.add_row(plain(name), plain(account_id), "", "", "", "n/a")
+                continue
+            table.add_row(
+                plain(name),
+                plain(account_id),
+                usd(health.equity[a]),
+                usd(health.initial_margin[a]),
+                usd(health.maintenance_margin[a]),
+                plain(str(health.status[a])),
             )
     return table

@@ -11,22 +11,15 @@ at all (:func:`pmargin._outputs.output_folder`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from pmargin.cli._output import check_arguments, console, plain, print_json
-from pmargin.engine import (
-    EPISODE_KEYS,
-    FUNDING_MODES,
-    INTERPOLATIONS,
-    SIMULATION_MODELS,
-    TABLE_COLUMNS,
-    simulation_report,
-)
-from pmargin.errors import InputError
-from pmargin.simulate import SimulationResult
+from pmargin.cli._output import plain
+
+if TYPE_CHECKING:
+    from pmargin.simulate import SimulationResult
 
 __all__ = ["results_table", "simulate"]
 
@@ -40,7 +33,9 @@ def _cell(value: Any) -> str:
 
 
 def results_table(result: SimulationResult) -> Table:
-    """Rich table: one row per model (impact-on run, USD), see :data:`TABLE_COLUMNS`."""
+    """Rich table: one row per model (impact-on run, USD), see ``pmargin.engine.TABLE_COLUMNS``."""
+    from pmargin.engine import TABLE_COLUMNS
+
     data = result.to_dict()
     moves = " ".join(f"{k} {v:+.1%}" for k, v in data["historical_drawdown"].items())
     table = Table(
@@ -58,17 +53,23 @@ def results_table(result: SimulationResult) -> Table:
 
 def simulate(
     episode: Annotated[
-        str, typer.Option("--episode", help=f"Crash to replay: {'|'.join(EPISODE_KEYS)}.")
+        str, typer.Option("--episode", metavar="NAME", help="Crash to replay: {episode_keys}.")
     ] = "ftx",
     models: Annotated[
-        str,
-        typer.Option("--models", help="Comma-separated margin models."),
-    ] = ",".join(SIMULATION_MODELS),
+        str | None,
+        typer.Option(
+            "--models",
+            metavar="NAMES",
+            help="Comma-separated margin models (default {simulation_models}).",
+        ),
+    ] = None,
     accounts: Annotated[int, typer.Option("--accounts", help="Accounts generated.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of population and path.")] = 7,
     portfolio: Annotated[
         Path | None,
-        typer.Option("--portfolio", "-p", help="Portfolio file instead of a generated one."),
+        typer.Option(
+            "--portfolio", "-p", metavar="FILE", help="Portfolio file instead of a generated one."
+        ),
     ] = None,
     impact: Annotated[
         bool,
@@ -78,27 +79,33 @@ def simulate(
         ),
     ] = True,
     funding: Annotated[
-        str, typer.Option("--funding", help=f"Capital per model: {'|'.join(FUNDING_MODES)}.")
+        str, typer.Option("--funding", metavar="MODE", help="Capital per model: {funding_modes}.")
     ] = "leverage",
     substeps: Annotated[
         int, typer.Option("--substeps", help="Path points per 4-hour close (1 = closes).")
     ] = 1,
     interpolation: Annotated[
-        str, typer.Option("--interpolation", help=f"Between closes: {'|'.join(INTERPOLATIONS)}.")
+        str,
+        typer.Option("--interpolation", metavar="NAME", help="Between closes: {interpolations}."),
     ] = "bridge",
     depth: Annotated[
         float,
         typer.Option("--depth", help="Net flow moving the price 1 %, as a fraction of OI."),
     ] = 0.03,
     out: Annotated[
-        Path, typer.Option("--out", help="Folder for results.json, plots and report.html.")
+        Path,
+        typer.Option(
+            "--out", metavar="DIR", help="Folder for results.json, plots and report.html."
+        ),
     ] = Path("simulate-out"),
     force: Annotated[
         bool, typer.Option("--force", help="Replace an earlier report in --out.")
     ] = False,
     data: Annotated[
         Path | None,
-        typer.Option("--data", help="Shared data folder (default $PMARGIN_SHARED_DATA)."),
+        typer.Option(
+            "--data", metavar="DIR", help="Price data folder (default $PMARGIN_SHARED_DATA)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
@@ -109,6 +116,12 @@ def simulate(
     liquidation engine, with and without the liquidation flow moving the price. See
     docs/simulate.md.
     """
+    from pmargin.cli._output import check_arguments, console, print_json
+    from pmargin.engine import SIMULATION_MODELS, simulation_report
+    from pmargin.errors import InputError
+
+    if models is None:
+        models = ",".join(SIMULATION_MODELS)
     check_arguments(
         "simulate", {"accounts": accounts, "seed": seed, "substeps": substeps, "depth": depth}
     )

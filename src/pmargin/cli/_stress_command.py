@@ -12,55 +12,53 @@ from typing import Annotated
 
 import typer
 
-from pmargin.cli._output import ClusterOption, console, print_json
-from pmargin.cli._render_stress import results_table, scenarios_table
-from pmargin.engine import MODELS, episode_names, load_inputs, stress_report
+from pmargin.cli._options import MarketOption, ModelOption, ParamsOption, PortfolioOption
+from pmargin.cli._output import ClusterOption, CsvOption
 
 __all__ = ["stress"]
 
 
 def stress(
-    portfolio: Annotated[
-        Path, typer.Option("--portfolio", "-p", help="Portfolio file (JSON, YAML or CSV).")
-    ],
-    market: Annotated[
-        Path, typer.Option("--market", "-m", help="Market snapshot file (JSON or YAML).")
-    ],
+    portfolio: PortfolioOption,
+    market: MarketOption,
     scenario: Annotated[
         list[str] | None,
         typer.Option(
             "--scenario",
             "-s",
-            help=f"Named episode (repeatable): {', '.join(episode_names())}, or a key "
-            "such as ftx for both horizons.",
+            metavar="NAME",
+            help="Named episode (repeatable): {episodes}, or a key such as ftx for both horizons.",
         ),
     ] = None,
     shock: Annotated[
         list[str] | None,
         typer.Option(
             "--shock",
+            metavar="SHOCK",
             help="User shock (repeatable), e.g. 'BTC=-0.3,ETH=-0.4,vol=+0.5', 'vol=+10pt', "
             "'corr=0.9,q=0.99'.",
         ),
     ] = None,
     scenarios_file: Annotated[
         Path | None,
-        typer.Option("--scenarios-file", help="JSON/YAML file of named shocks."),
+        typer.Option("--scenarios-file", metavar="FILE", help="JSON/YAML file of named shocks."),
     ] = None,
-    model: Annotated[
-        str, typer.Option("--model", help=f"Margin model: {', '.join(MODELS)}.")
-    ] = "deribit",
-    params: Annotated[
-        Path | None,
-        typer.Option("--params", help="TOML parameter file replacing the model's shipped one."),
-    ] = None,
+    model: ModelOption = "deribit",
+    params: ParamsOption = None,
     data: Annotated[
         Path | None,
         typer.Option(
-            "--data",
-            help="Shared price data folder (default $PMARGIN_SHARED_DATA, else ../shared/data).",
+            "--data", metavar="DIR", help="Price data folder (default $PMARGIN_SHARED_DATA)."
         ),
     ] = None,
+    remargin: Annotated[
+        bool,
+        typer.Option(
+            "--remargin",
+            help="Also re-margin every account after each scenario: IM, MM and status after "
+            "the move (correlation shocks have no single move and are left out).",
+        ),
+    ] = False,
     allow_unheld: Annotated[
         bool,
         typer.Option(
@@ -70,6 +68,7 @@ def stress(
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    as_csv: CsvOption = False,
     cluster: ClusterOption = None,
 ) -> None:
     """Stress-test every account: loss under each shock against equity and initial margin.
@@ -77,30 +76,73 @@ def stress(
     Without --scenario, --shock or --scenarios-file every named episode is run (its window
     and moves are found in the price data). A shock naming an underlying or asset the book
     does not hold is refused unless --allow-unheld. Shock ranges: spot moves in (-1, 10],
-    relative vol moves in (-1, 10], vol points in [-200, +500] (stress/shock_limits.toml).
+    relative vol moves in (-1, 10], vol points in [-200, +500].
     Flags: loss > IM is a margin breach, loss > equity
     a default. JSON: per scenario its definition and per account loss, equity, equity_after,
     initial_margin, maintenance_margin, margin_breach, default (USD).
     """
+    from pmargin.cli._output import console, emit_table, print_json
+    from pmargin.cli._progress import progress
+    from pmargin.cli._render_stress import remargin_table, results_table, scenarios_table
+    from pmargin.engine import load_inputs, stress_remargin, stress_report
+
     snapshot, book = load_inputs(market, portfolio)
-    report = stress_report(
-        book,
-        snapshot,
-        episodes=scenario or (),
-        shocks=shock or (),
-        shocks_file=scenarios_file,
-        model=model,
-        params=params,
-        data=data,
-        allow_unheld=allow_unheld,
-        cluster=cluster,
-    )
+    steps = 2 if remargin else 1
+    with progress("stress", steps) as advance:
+        report = stress_report(
+            book,
+            snapshot,
+            episodes=scenario or (),
+            shocks=shock or (),
+            shocks_file=scenarios_file,
+            model=model,
+            params=params,
+            data=data,
+            allow_unheld=allow_unheld,
+            cluster=cluster,
+        )
+        advance()
+        after = None
+        if remargin:
+            after = stress_remargin(
+                book,
+                snapshot,
+                episodes=scenario or (),
+                shocks=shock or (),
+                shocks_file=scenarios_file,
+                model=model,
+                params=params,
+                data=data,
+            )
+            advance()
     if as_json:
-        print_json(report.to_dict())
+        document = report.to_dict()
+        if after is not None:
+            document["remargin"] = {
+                name: None
+                if health is None
+                else [
+                    {
+                        "account": account,
+                        "equity": float(health.equity[a]),
+                        "initial_margin": float(health.initial_margin[a]),
+                        "maintenance_margin": float(health.maintenance_margin[a]),
+                        "status": str(health.status[a]),
+                    }
+                    for a, account in enumerate(report.account_ids)
+                ]
+                for name, health in after
+            }
+        print_json(document)
+        return
+    stamp = snapshot.timestamp.isoformat()
+    if as_csv:
+        emit_table(results_table(report, ""), as_csv=True)
         return
     out = console()
-    stamp = snapshot.timestamp.isoformat()
     out.print(scenarios_table(report, f"pmargin stress --model {model} @ {stamp}: scenarios"))
-    out.print(results_table(report, "loss per account (USD; loss > IM: breach, > equity: default)"))
+    out.print(results_table(report, "loss per account (USD)"))
+    if after is not None:
+        out.print(remargin_table(report.account_ids, after, "after each scenario (USD)"))
     for note in report.notes:
         out.print(note, markup=False, highlight=False)

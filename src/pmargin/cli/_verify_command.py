@@ -14,15 +14,15 @@ rounding, 1 on a mismatch, 2 (one line on stderr) on bad input.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from pmargin.cli._output import console, plain, print_json
-from pmargin.engine import CAPTURE_TOLERANCE, capture_report, params_from_capture
-from pmargin.errors import InputError
-from pmargin.margin.deribit import CaptureCheck
+
+if TYPE_CHECKING:
+    from pmargin.margin.deribit import CaptureCheck
 
 __all__ = ["EXIT_MISMATCH", "params_app", "params_import", "verify"]
 
@@ -58,6 +58,8 @@ def verify(
     worst case and its cell, the roll and delta shocks, risk-matrix margin, IM and MM are
     compared; exit 1 on a difference beyond Deribit's 9-decimal rounding.
     """
+    from pmargin.engine import capture_report
+
     check = capture_report(model, capture, portfolio)
     if as_json:
         print_json(check.to_dict())
@@ -68,6 +70,8 @@ def verify(
 
 
 def _render(check: CaptureCheck, title: str, *, all_rows: bool) -> None:
+    from pmargin.engine import CAPTURE_TOLERANCE
+
     out = console()
     vectors = [r for r in check.rows if r.quantity.split(" ")[0] in _VECTOR_KINDS]
     margins = [r for r in check.rows if r not in vectors]
@@ -123,6 +127,9 @@ def params_import(
     ] = None,
 ) -> None:
     """Write a reply's model_params as a parameter file (base = "deribit") for --params."""
+    from pmargin.engine import params_from_capture
+    from pmargin.errors import InputError
+
     text = params_from_capture(model, capture)
     if output is None:
         typer.echo(text, nl=False)

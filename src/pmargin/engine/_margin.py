@@ -19,6 +19,7 @@ from scipy import sparse
 from pmargin.book import BookArrangement, Portfolio, arrange
 from pmargin.collateral import AccountEquity, account_equity
 from pmargin.engine._cluster import Cluster, cluster_session, margin_shards
+from pmargin.engine._move import moved_book
 from pmargin.errors import PmarginError
 from pmargin.health import AccountHealth, LiquidationDistance, assess, liquidation_distance
 from pmargin.history import PriceHistory, load_price_history
@@ -117,6 +118,7 @@ def margin_report(
     *,
     liquidation: bool = False,
     cluster: Cluster | str | None = None,
+    move: str | None = None,
 ) -> MarginReport:
     """Margin every account of a portfolio with one model and assess its health.
 
@@ -138,9 +140,12 @@ def margin_report(
     cluster
         A :class:`~pmargin.engine._cluster.Cluster` or ``--cluster`` text (``local:N``,
         ``tcp://host:8786``): see :func:`margin_reports`.
+    move
+        Re-margin the book after a market move (``"BTC=-0.1,vol=+0.2"``,
+        :func:`pmargin.engine._move.moved_book`); ``None``: at ``market``.
     """
     return margin_reports(
-        portfolio, market, [model], params, liquidation=liquidation, cluster=cluster
+        portfolio, market, [model], params, liquidation=liquidation, cluster=cluster, move=move
     )[model]
 
 
@@ -152,15 +157,18 @@ def margin_reports(
     *,
     liquidation: bool = False,
     cluster: Cluster | str | None = None,
+    move: str | None = None,
 ) -> dict[str, MarginReport]:
     """:func:`margin_report` for several models over one arrangement of the book.
 
     ``cluster``: a :class:`~pmargin.engine._cluster.Cluster` or ``--cluster`` text
     (``local:N``, ``tcp://host:8786``): the models margin the book's account shards there
     (:func:`~pmargin.engine._cluster.margin_shards`; the same numbers bit for bit); equity,
-    health and the distance to liquidation stay here.
+    health and the distance to liquidation stay here. ``move``: as :func:`margin_report`.
     """
     book = portfolio if isinstance(portfolio, BookArrangement) else arrange(portfolio, market)
+    if move is not None:
+        book = moved_book(book, move)
     equity = account_equity(book)
     valuation = book.valuation
     reports: dict[str, MarginReport] = {}

@@ -10,10 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pmargin.book import Portfolio
+from pmargin.book import Portfolio, arrange
 from pmargin.engine._cluster import Cluster, cluster_session
+from pmargin.engine._move import moved_book
+from pmargin.health import AccountHealth, margin_book
+from pmargin.margin import get_model
 from pmargin.market import MarketSnapshot
 from pmargin.stress import (
+    CorrelationShock,
+    HistoricalEpisode,
     StressInput,
     StressReport,
     historical_episodes,
@@ -22,7 +27,7 @@ from pmargin.stress import (
     stress_test,
 )
 
-__all__ = ["stress_report"]
+__all__ = ["stress_remargin", "stress_report"]
 
 
 def stress_report(
@@ -66,12 +71,7 @@ def stress_report(
     StressReport
         Losses of shape ``(n_accounts, n_scenarios)`` in USD against equity and margin.
     """
-    items: list[StressInput] = []
-    if episodes or not (shocks or shocks_file):
-        items.extend(historical_episodes(list(episodes) or None, path=data))
-    items.extend(parse_shock(text) for text in shocks)
-    if shocks_file is not None:
-        items.extend(load_shocks(shocks_file))
+    items = _stress_items(episodes, shocks, shocks_file, data)
     with cluster_session(cluster) as tasks:
         return stress_test(
             portfolio,
@@ -83,3 +83,55 @@ def stress_report(
             allow_unheld=allow_unheld,
             tasks=tasks,
         )
+
+
+def _stress_items(
+    episodes: Sequence[str],
+    shocks: Sequence[str],
+    shocks_file: str | Path | None,
+    data: str | Path | None,
+) -> list[StressInput]:
+    """Gather the scenarios named, in order: episodes (all when nothing is named), shocks, file."""
+    items: list[StressInput] = []
+    if episodes or not (shocks or shocks_file):
+        items.extend(historical_episodes(list(episodes) or None, path=data))
+    items.extend(parse_shock(text) for text in shocks)
+    if shocks_file is not None:
+        items.extend(load_shocks(shocks_file))
+    return items
+
+
+def stress_remargin(
+    portfolio: Portfolio,
+    market: MarketSnapshot,
+    *,
+    episodes: Sequence[str] = (),
+    shocks: Sequence[str] = (),
+    shocks_file: str | Path | None = None,
+    model: str = "deribit",
+    params: str | Path | None = None,
+    data: str | Path | None = None,
+) -> list[tuple[str, AccountHealth | None]]:
+    """Every account re-margined after each scenario of :func:`stress_report`.
+
+    Each deterministic scenario (an episode's joint move, a user shock) moves the book
+    (:func:`pmargin.engine._move.moved_book`) and the model margins it whole
+    (:func:`pmargin.health.margin_book`): IM, MM, equity and status after the move.
+
+    Returns
+    -------
+    list of (str, AccountHealth or None)
+        Per scenario, in :func:`stress_report`'s order, its name and the health after it
+        (USD); ``None`` for a correlation shock (a loss quantile, not one move).
+    """
+    items = _stress_items(episodes, shocks, shocks_file, data)
+    book = arrange(portfolio, market)
+    built = get_model(model, params)
+    out: list[tuple[str, AccountHealth | None]] = []
+    for item in items:
+        if isinstance(item, CorrelationShock):
+            out.append((item.name, None))
+            continue
+        shock = item.shock if isinstance(item, HistoricalEpisode) else item
+        out.append((item.name, margin_book(built, moved_book(book, shock)).health()))
+    return out

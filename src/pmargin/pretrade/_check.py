@@ -22,8 +22,8 @@ without leaving equity below MM.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from pmargin._validation import input_limits
 from pmargin.book import NATIVE, BookArrangement, Position, base_quantity
@@ -33,7 +33,10 @@ from pmargin.instruments import Instrument
 from pmargin.margin import MarginModel, MarginResult
 from pmargin.pretrade._price_bounds import FillPriceBounds, load_price_bounds
 
-__all__ = ["Order", "OrderCheck", "PreTradeChecker"]
+__all__ = ["MaxSize", "Order", "OrderCheck", "PreTradeChecker"]
+
+MAX_SIZE_TOLERANCE = 1e-6
+"""Relative width at which :meth:`PreTradeChecker.max_size`'s bisection stops."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,42 @@ class OrderCheck:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class MaxSize:
+    """The largest accepted size of one leg (:meth:`PreTradeChecker.max_size`).
+
+    Attributes
+    ----------
+    instrument
+        The leg's symbol.
+    quantity
+        Signed size in ``unit`` (0: no size of that sign is accepted).
+    unit
+        The leg's unit.
+    checks
+        What-ifs the search ran.
+    at_limit
+        The size reached ``numbers.max_quantity`` of ``input_limits.toml`` still accepted.
+    """
+
+    instrument: str
+    quantity: float
+    unit: str
+    checks: int
+    at_limit: bool
+
+    def to_dict(self) -> dict[str, object]:
+        """``{"instrument", "quantity", "unit", "checks", "at_limit", "method"}``."""
+        return {
+            "instrument": self.instrument,
+            "quantity": self.quantity,
+            "unit": self.unit,
+            "checks": self.checks,
+            "at_limit": self.at_limit,
+            "method": f"bisection on the accept rule to {MAX_SIZE_TOLERANCE:g} relative",
+        }
+
+
 class PreTradeChecker:
     """Checks orders against one model's margin of a book, re-margining one account at a time.
 
@@ -163,19 +202,32 @@ class PreTradeChecker:
         """
         return self._check(account_id, (order,), reference=False)
 
-    def check_legs(self, account_id: str, orders: Sequence[Order]) -> OrderCheck:
+    def check_legs(
+        self,
+        account_id: str,
+        orders: Sequence[Order],
+        balances: Mapping[str, float] | None = None,
+    ) -> OrderCheck:
         """:meth:`check` of several orders placed together (one what-if of all the legs).
 
-        The decision is the one rule of the module on the account after every leg.
+        ``balances``: deposits (> 0) and withdrawals (< 0), asset -> units of the asset,
+        booked with the legs. The decision is the one rule of the module on the account
+        after every leg and balance change.
 
         Raises
         ------
         InputError
-            As :meth:`check`, for any leg; no legs at all (field ``order.legs``).
+            As :meth:`check`, for any leg; no legs and no balance change (field
+            ``order.legs``).
         """
-        return self._check(account_id, tuple(orders), reference=False)
+        return self._check(account_id, tuple(orders), reference=False, balances=balances)
 
-    def check_by_recomputing(self, account_id: str, order: Order | Sequence[Order]) -> OrderCheck:
+    def check_by_recomputing(
+        self,
+        account_id: str,
+        order: Order | Sequence[Order],
+        balances: Mapping[str, float] | None = None,
+    ) -> OrderCheck:
         """:meth:`check` through the model's full computation of the account (no fast path).
 
         The reference the fast path is tested against
@@ -183,13 +235,68 @@ class PreTradeChecker:
         of :meth:`check_legs`.
         """
         orders = (order,) if isinstance(order, Order) else tuple(order)
-        return self._check(account_id, orders, reference=True)
+        return self._check(account_id, orders, reference=True, balances=balances)
 
-    def _check(self, account_id: str, orders: tuple[Order, ...], *, reference: bool) -> OrderCheck:
+    def max_size(
+        self,
+        account_id: str,
+        orders: Sequence[Order],
+        leg: int = 0,
+        balances: Mapping[str, float] | None = None,
+    ) -> MaxSize:
+        """Find the largest size of leg ``leg`` (its sign kept, other legs as given) still accepted.
+
+        Bisection on the accept rule of :meth:`check_legs` (IM is not linear in the size for
+        most models, and a risk-reducing leg is accepted up to the point it starts adding
+        risk): the size doubles from the leg's own until rejected (or the quantity limit),
+        then the bracket halves until its width is :data:`MAX_SIZE_TOLERANCE` of the size.
+        The accepted end is returned, so its check is an ACCEPT.
+
+        Raises
+        ------
+        InputError
+            As :meth:`check_legs`; ``leg`` out of range (field ``--max-size``).
+        """
+        legs = list(orders)
+        if not 0 <= leg < len(legs):
+            raise InputError("--max-size", leg, f"must name one of the {len(legs)} legs")
+        base = legs[leg]
+        most = input_limits().number("numbers", "max_quantity")
+        sign = 1.0 if base.quantity > 0 else -1.0
+        checks = 0
+
+        def accepted(size: float) -> bool:
+            nonlocal checks
+            checks += 1
+            legs[leg] = replace(base, quantity=sign * size)
+            return self.check_legs(account_id, legs, balances).accepted
+
+        low, high = 0.0, abs(base.quantity)
+        while accepted(high):
+            low = high
+            if high >= most:
+                return MaxSize(base.instrument.symbol, sign * most, base.unit, checks, True)
+            high = min(most, 2.0 * high)
+        while high - low > MAX_SIZE_TOLERANCE * high:
+            middle = 0.5 * (low + high)
+            if accepted(middle):
+                low = middle
+            else:
+                high = middle
+        return MaxSize(base.instrument.symbol, sign * low, base.unit, checks, False)
+
+    def _check(
+        self,
+        account_id: str,
+        orders: tuple[Order, ...],
+        *,
+        reference: bool,
+        balances: Mapping[str, float] | None = None,
+    ) -> OrderCheck:
         """Check the orders together through the what-if path or its reference twin."""
         row = self.book.row(account_id)
-        if not orders:
-            raise InputError("order.legs", [], "needs at least one order")
+        if not orders and not balances:
+            raise InputError("order.legs", [], "needs at least one order or balance change")
         trades = []
         for order in orders:
             one, _ = self.whatif.resolved(order.instrument)
@@ -200,9 +307,9 @@ class PreTradeChecker:
                 self.price_bounds.check(order.instrument, float(order.price), forward, mark)
             trades.append(Trade(order.instrument, q, order.price))
         if reference:
-            after = self.whatif.margin_after_reference(row, trades)
+            after = self.whatif.margin_after_reference(row, trades, balances)
         else:
-            after = self.whatif.margin_after(row, trades)
+            after = self.whatif.margin_after(row, trades, balances)
         before = self.whatif.snapshot(row)
         status_before, status_after = before.status, after.status
         if after.covers(Requirement.INITIAL):

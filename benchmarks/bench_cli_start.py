@@ -1,0 +1,58 @@
+"""How long ``pmargin --help`` and ``pmargin price`` take to start, against ``python -c pass``.
+
+Each is a fresh interpreter (``python -m pmargin.cli.main ...``), run ``REPEATS`` times in this
+run, best wall-clock kept; the baseline ``python -c pass`` is measured the same way in the same
+run. Target: under 0.3 s of pmargin's own (the command minus the bare interpreter) for both
+(docs/cli.md). ``pmargin price`` prices one perpetual of the shipped example market: what the
+command needs (NumPy, SciPy's special functions, the market) and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from benchmarks._common import Row
+
+REPEATS = 5
+TARGET_S = 0.3
+_MARKET = os.path.join(
+    os.path.dirname(__file__), "..", "src", "pmargin", "data", "example_market.json"
+)
+COMMANDS = {
+    "python -c pass": [sys.executable, "-c", "pass"],
+    "pmargin --help": [sys.executable, "-m", "pmargin.cli.main", "--help"],
+    "pmargin price": [
+        sys.executable,
+        "-m",
+        "pmargin.cli.main",
+        "price",
+        "-m",
+        _MARKET,
+        "BTC-PERPETUAL",
+    ],
+}
+
+
+def _best(argv: list[str]) -> float:
+    best = float("inf")
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def run() -> list[Row]:
+    """Time each command; note the start over the bare interpreter and the 0.3 s target."""
+    seconds = {name: _best(argv) for name, argv in COMMANDS.items()}
+    base = seconds["python -c pass"]
+    rows = [Row("cli start", "python -c pass", 1, base, "baseline")]
+    for name in ("pmargin --help", "pmargin price"):
+        own = seconds[name] - base
+        verdict = "met" if own < TARGET_S else "missed"
+        note = f"{own:.3f} s over python -c pass (target < {TARGET_S} s: {verdict})"
+        rows.append(Row("cli start", name, 1, seconds[name], note))
+    return rows
