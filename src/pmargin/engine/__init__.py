@@ -22,6 +22,10 @@ One module per job, each small and named for it:
 - ``_liquidate``: the liquidation engine at the monitor's market, its events as ledger
   bookings for the service (:func:`liquidate_monitor`, :func:`needs_liquidation`,
   :func:`fund_value_usd`, :func:`liquidation_config`);
+- ``_dashboard``, ``_live_demo``: the dashboard's reads over documents and the live demo's
+  inputs (:func:`models_document`, :func:`profile_document`, :func:`whatif_document`,
+  :func:`demo_inputs`, ...);
+- ``_hedge``: the margin-minimising hedge of one account (:func:`hedge_report`);
 - ``_verify``: a saved Deribit reply (:func:`capture_report`, :func:`params_from_capture`).
 
 The facade only composes: the maths lives in the layers below and in the applications, which
@@ -33,6 +37,15 @@ the type the service's feed holds; :data:`MODELS`,
 
 from pmargin.engine._backtest import BacktestReport, backtest_report
 from pmargin.engine._compare import ModelComparison, compare_margins, supported_accounts
+from pmargin.engine._dashboard import (
+    holdings_document,
+    largest_leg_document,
+    models_document,
+    profile_document,
+    stress_document,
+    venue_document,
+    whatif_document,
+)
 from pmargin.engine._documents import (
     DEFAULT_MODEL,
     LedgerFill,
@@ -49,6 +62,7 @@ from pmargin.engine._feed import (
     start_monitor,
     tick_update,
 )
+from pmargin.engine._hedge import hedge_report
 from pmargin.engine._inputs import (
     EXAMPLE_MARKET,
     example_inputs,
@@ -66,11 +80,18 @@ from pmargin.engine._liquidate import (
     liquidation_config,
     needs_liquidation,
 )
+from pmargin.engine._live_demo import demo_inputs
 from pmargin.engine._margin import MarginReport, margin_report, margin_reports
-from pmargin.engine._order import OrderLeg, OrderReport, legs_report, order_report
+from pmargin.engine._order import (
+    OrderLeg,
+    OrderReport,
+    legs_report,
+    load_order_legs,
+    order_report,
+)
 from pmargin.engine._price import InstrumentQuote, PositionRisk, position_risk, price_instruments
 from pmargin.engine._simulate import SIMULATION_MODELS, SimulationReport, simulation_report
-from pmargin.engine._stress import stress_report
+from pmargin.engine._stress import stress_remargin, stress_report
 from pmargin.engine._verify import CAPTURE_TOLERANCE, capture_report, params_from_capture
 from pmargin.health import HealthStatus
 from pmargin.history import episode_names
@@ -112,20 +133,26 @@ __all__ = [
     "capture_report",
     "check_market_document",
     "compare_margins",
+    "demo_inputs",
     "episode_names",
     "example_inputs",
     "example_path",
     "fund_value_usd",
+    "hedge_report",
+    "holdings_document",
     "instruments_for",
+    "largest_leg_document",
     "legs_report",
     "liquidate_monitor",
     "liquidation_config",
     "load_book",
     "load_inputs",
+    "load_order_legs",
     "margin_document",
     "margin_report",
     "margin_reports",
     "market_document_of",
+    "models_document",
     "monitor_rebooked",
     "needs_liquidation",
     "order_document",
@@ -133,9 +160,14 @@ __all__ = [
     "params_from_capture",
     "position_risk",
     "price_instruments",
+    "profile_document",
     "simulation_report",
     "start_monitor",
+    "stress_document",
+    "stress_remargin",
     "stress_report",
     "supported_accounts",
     "tick_update",
+    "venue_document",
+    "whatif_document",
 ]
