@@ -250,7 +250,7 @@ def _positions(**changes: Any) -> dict[str, Any]:
         ),
         (
             {"unit": ["base", "lots", None]},
-            "row 2 column unit: 'lots' is not one of base|contracts|native|quote",
+            "row 2 column unit: 'lots' is not one of balance|base|contracts|native|quote",
         ),
         (
             {"avg_price": [1.0, -2.0, None]},

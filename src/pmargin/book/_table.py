@@ -256,7 +256,11 @@ def _arrow_table(
         if hasattr(columns, "to_numpy") and hasattr(columns, "columns"):  # a pandas DataFrame
             names = [str(c) for c in columns.columns]
             check_header(names, allowed, required, what, what)
-            columns = pa.Table.from_pandas(columns, preserve_index=False)
+            try:
+                columns = pa.Table.from_pandas(columns, preserve_index=False)
+            except (pa.ArrowException, TypeError, ValueError) as exc:
+                reason = str(exc.args[-1] if isinstance(exc.args[-1], str) else exc)
+                raise InputError(what, abbreviate(reason), "cannot be read as columns") from None
         elif isinstance(columns, Mapping):
             check_header([str(c) for c in columns], allowed, required, what, what)
             lengths = {len(v) for v in columns.values()}
@@ -435,7 +439,8 @@ def _units(checks: _Checks) -> npt.NDArray[np.int8] | None:
         else:
             mapping[k] = code
     if unknown:
-        checks.note(np.isin(codes, unknown), "unit", f"is not one of {'|'.join(sorted(UNITS))}")
+        known = "|".join(sorted((*UNITS, BALANCE_UNIT)))
+        checks.note(np.isin(codes, unknown), "unit", f"is not one of {known}")
     unit = mapping[codes]
     if combined.indices.null_count:
         unit[np.asarray(combined.indices.is_null())] = _NATIVE
