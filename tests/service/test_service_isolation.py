@@ -27,8 +27,9 @@ MONEY = {"asset": "BTC", "amount": "0.5"}
 TICKS = {"ticks": [{"underlying": "BTC", "index": 101700.0, "timestamp": "2025-11-13T00:00:01Z"}]}
 METHODS = ("get", "put", "post", "delete", "patch")
 
-# (method, path) -> (body, status for a trader key of another account, status for a feed key).
-# "market" stands for the example market document, "margin" for a stateless margin request.
+# (method, path) -> (body, or query of a GET; status for a trader key of another account;
+# status for a feed key). "market" stands for the example market document, "margin" for a
+# stateless margin request. Path parameters other than account_id come from PATH_VALUES.
 EXPECTED: dict[tuple[str, str], tuple[Any, int, int]] = {
     ("POST", "/v1/accounts"): ({"id": "new"}, 403, 403),
     ("GET", "/v1/accounts/{account_id}"): (None, 404, 403),
@@ -52,7 +53,25 @@ EXPECTED: dict[tuple[str, str], tuple[Any, int, int]] = {
     ("POST", "/v1/market/ticks"): (TICKS, 403, 200),
     ("POST", "/v1/margin"): ("margin", 200, 200),
     ("GET", "/v1/events"): (None, 200, 403),
+    ("GET", "/v1/insurance-fund"): (None, 403, 403),
+    ("GET", "/v1/accounts/{account_id}/liquidations"): (None, 404, 403),
+    # the dashboard's reads
+    ("GET", "/v1/dashboard/me"): (None, 200, 200),
+    ("GET", "/v1/dashboard/venue"): (None, 403, 403),
+    ("GET", "/v1/dashboard/accounts/{account_id}/models"): (None, 404, 403),
+    ("GET", "/v1/dashboard/accounts/{account_id}/holdings"): (None, 404, 403),
+    ("GET", "/v1/dashboard/accounts/{account_id}/profile"): ({"underlying": "BTC"}, 404, 403),
+    ("POST", "/v1/dashboard/accounts/{account_id}/whatif"): ({"legs": []}, 404, 403),
+    ("POST", "/v1/dashboard/accounts/{account_id}/largest"): (
+        {"instrument": PERP, "quantity": 10},
+        404,
+        403,
+    ),
+    ("GET", "/v1/dashboard/stress"): (None, 200, 403),  # a trader: its own row
+    ("GET", "/v1/dashboard/reports"): (None, 403, 403),
+    ("GET", "/v1/dashboard/reports/{name}"): (None, 403, 403),
 }
+PATH_VALUES = {"name": "some/report.html"}
 
 
 def _operations(client: TestClient) -> list[tuple[str, str]]:
@@ -83,25 +102,25 @@ def test_every_endpoint_with_no_key_another_account_and_a_feed_key(
         assert (method, path) in EXPECTED, f"{method} {path}: not in EXPECTED"
         body, as_other, as_feed = EXPECTED[(method, path)]
         body = bodies.get(body, body) if isinstance(body, str) else body
-        theirs = path.format(account_id="theirs")
+        theirs = path.format(**PATH_VALUES, account_id="theirs")
         where = f"{method} {path}"
+        sent: dict[str, Any] = {"params": body} if method == "GET" else {"json": body}
 
-        nokey = client.request(method, theirs, json=body)
+        nokey = client.request(method, theirs, **sent)
         assert nokey.status_code == 401, (where, nokey.text)
         assert nokey.json()["error"] == "unauthorized", where
 
-        other = client.request(method, theirs, json=body, headers=trader)
+        other = client.request(method, theirs, headers=trader, **sent)
         assert other.status_code == as_other, (where, other.text)
         if as_other == 404:
-            missing = client.request(
-                method, path.format(account_id="nobody"), json=body, headers=trader
-            )
+            nobody = path.format(**PATH_VALUES, account_id="nobody")
+            missing = client.request(method, nobody, headers=trader, **sent)
             assert missing.status_code == 404, where
             assert {**other.json(), "reason": ""} == {**missing.json(), "reason": ""}, where
         if as_other == 403:
             assert other.json()["error"] == "forbidden", where
 
-        as_feed_answer = client.request(method, theirs, json=body, headers=feed)
+        as_feed_answer = client.request(method, theirs, headers=feed, **sent)
         assert as_feed_answer.status_code == as_feed, (where, as_feed_answer.text)
         if as_feed == 403:
             assert as_feed_answer.json()["error"] == "forbidden", where
