@@ -80,16 +80,28 @@ class TailSet:
     tail_mass
         The tail's probability, in ``(0, 1]`` (``k / n`` for the mean of the ``k`` worst of
         ``n`` equally likely scenarios; ``1 - confidence`` for Acerbi-Tasche).
+    cash
+        ``(buy, sell)``, each of shape ``(n, n_scenarios)`` or ``None``: P&L per base unit
+        bought / sold of the cash the trade moves (an option's premium out of a coin balance
+        that moves with the scenarios), added to ``rows`` on that side.
     """
 
     pnl: FloatArray
     rows: FloatArray
     probability: FloatArray
     tail_mass: float
+    cash: tuple[FloatArray, FloatArray] | None = None
+
+    def scenario_pnl(self, x: FloatArray) -> FloatArray:
+        """Return the P&L after trades ``x`` (shape ``(n_scenarios,)``, USD)."""
+        pnl = self.pnl + x @ self.rows
+        if self.cash is not None:
+            pnl = pnl + np.maximum(x, 0.0) @ self.cash[0] + np.maximum(-x, 0.0) @ self.cash[1]
+        return pnl
 
     def measure(self, x: FloatArray) -> float:
-        """ES of the loss at trades ``x`` (USD, may be negative)."""
-        return tail_mean(-(self.pnl + x @ self.rows), self.probability, self.tail_mass)
+        """Return the ES of the loss at trades ``x`` (USD, may be negative)."""
+        return tail_mean(-self.scenario_pnl(x), self.probability, self.tail_mass)
 
 
 @dataclass(frozen=True, slots=True)

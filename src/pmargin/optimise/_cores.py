@@ -28,7 +28,7 @@ calls a core that does not reproduce it (1e-9 relative) not exact.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -56,12 +56,13 @@ CORE_TOLERANCE = 1e-9
 
 
 def probe_book(
-    book: BookArrangement, row: int, universe: HedgeUniverse
+    book: BookArrangement, row: int, universe: HedgeUniverse, coins: Sequence[str] = ()
 ) -> tuple[BookArrangement, IntArray]:
-    """Build the account alone (row 0) and one probe account per candidate (rows ``1..n``).
+    """Build the account alone (row 0), one probe per candidate, then one per coin.
 
-    Probe ``i`` holds one base unit of candidate ``i`` and nothing else. Columns: the
-    account's instruments (its own resolved rows), then the candidates it does not hold.
+    Probe ``1 + i`` holds one base unit of candidate ``i`` and nothing else; probe
+    ``1 + n + k`` one unit of ``coins[k]``'s balance and nothing else. Columns: the account's
+    instruments (its own resolved rows), then the candidates it does not hold.
 
     Returns
     -------
@@ -77,11 +78,14 @@ def probe_book(
     at_new = {i: n_held + k for k, i in enumerate(new)}
     columns = np.array([held.get(s, at_new.get(i, -1)) for i, s in enumerate(symbols)])
     width = n_held + len(new)
+    rows = 1 + n + len(coins)
     own = sparse.csr_array(one.quantity)
+    probes = sparse.csr_array((np.ones(n), (np.arange(n), columns)), shape=(n, width))
     quantity = sparse.vstack(
         [
             sparse.csr_array((own.data, own.indices, own.indptr), shape=(1, width)),
-            sparse.csr_array((np.ones(n), (np.arange(n), columns)), shape=(n, width)),
+            probes,
+            sparse.csr_array((len(coins), width)),
         ],
         format="csr",
     )
@@ -89,17 +93,23 @@ def probe_book(
     unrealised = sparse.csr_array(
         (unrealised.data, unrealised.indices, unrealised.indptr), shape=(1, width)
     )
-    balances = None
+    assets = tuple(one.assets) + tuple(c for c in coins if c not in one.assets)
+    balances = np.zeros((rows, len(assets)))
     if one.balances is not None:
-        balances = np.zeros((n + 1, len(one.assets)))
-        balances[0] = one.balances[0]
+        balances[0, : len(one.assets)] = one.balances[0]
+    for k, coin in enumerate(coins):
+        balances[1 + n + k, assets.index(coin)] = 1.0
     probe = BookArrangement(
-        account_ids=(one.account_ids[0], *(f"probe:{s}" for s in symbols)),
+        account_ids=(
+            one.account_ids[0],
+            *(f"probe:{s}" for s in symbols),
+            *(f"coin:{c}" for c in coins),
+        ),
         resolved=resolved,
         quantity=quantity,
-        assets=one.assets,
+        assets=assets,
         balances=balances,
-        unrealised=sparse.vstack([unrealised, sparse.csr_array((n, width))], format="csr"),
+        unrealised=sparse.vstack([unrealised, sparse.csr_array((rows - 1, width))], format="csr"),
         market=book.market,
     )
     return probe, columns.astype(np.int64)
@@ -128,8 +138,7 @@ def linear_core(
     build = _core_builder(model)
     if build is None:
         return None
-    probe, columns = probe_book(book, row, universe)
-    core = build(probe, columns)
+    core = build(book, row, universe)
     at_zero = core.evaluate(np.zeros(len(universe)))
     if core.exact and abs(at_zero - im_now) > CORE_TOLERANCE * max(abs(im_now), 1.0):
         return _inexact(core, f"the core gives {at_zero:.6f} USD at no trade, the model {im_now}")
@@ -138,11 +147,11 @@ def linear_core(
 
 def _core_builder(
     model: MarginModel,
-) -> Callable[[BookArrangement, IntArray], LinearCore] | None:
+) -> Callable[[BookArrangement, int, HedgeUniverse], LinearCore] | None:
     if isinstance(model, DeribitModel):
-        return lambda probe, columns: _deribit_core(model, probe, columns)
+        return lambda book, row, universe: _deribit_core(model, *probe_book(book, row, universe))
     if isinstance(model, ScenarioRiskModel):
-        return lambda probe, columns: _tail_core(model, probe, columns)
+        return lambda book, row, universe: _tail_core(model, book, row, universe)
     return None
 
 
@@ -223,29 +232,46 @@ def _roll_terms(
 
 
 # ---------------------------------------------------------------------- pmargin-es / -var / -mc
-def _tail_core(model: ScenarioRiskModel, probe: BookArrangement, columns: IntArray) -> LinearCore:
+def _tail_core(
+    model: ScenarioRiskModel, book: BookArrangement, row: int, universe: HedgeUniverse
+) -> LinearCore:
     p = model.params
+    n = len(universe)
+    cash_assets = [i.cash_asset.upper() for i in universe.instruments]
+    moves = (universe.buy_cash != 0.0) | (universe.sell_cash != 0.0)
+    coins = sorted(
+        {a for a, m in zip(cash_assets, moves, strict=True) if m and a not in p.stablecoins}
+    )
+    probe, columns = probe_book(book, row, universe, coins)
     result: MarginResult = model.compute(probe)
     incremental = model.incremental(probe, result)
     states = [incremental.balance_state(r, "*")[0].pnl for r in range(probe.shape[0])]
-    vectors = np.vstack(states)  # (1 + n, n_cells): the account, then each candidate's row
+    vectors = np.vstack(states)  # the account, each candidate's row, each coin's row (USD)
+    coin_rows = {c: vectors[1 + n + k] for k, c in enumerate(coins)}
+    buy_cash = np.zeros((n, vectors.shape[1]))
+    sell_cash = np.zeros((n, vectors.shape[1]))
+    for i, asset in enumerate(cash_assets):
+        if asset in coin_rows:
+            buy_cash[i] = universe.buy_cash[i] * coin_rows[asset]
+            sell_cash[i] = universe.sell_cash[i] * coin_rows[asset]
     reasons = []
     if p.measure is not Measure.ES:
         reasons.append("VaR is not convex: the core takes ES at the VaR level")
     sets = []
     for source, (start, stop) in zip(incremental.sources, incremental.cells, strict=True):
         weights = np.asarray(source.weights, dtype=np.float64)
-        n_s = stop - start
         equal = bool(np.all(weights == weights[0]))
         if not equal:
             reasons.append("a weighted scenario set's tail is approximated")
-        mass = _tail_mass(n_s, p.confidence, p.boundary) if equal else 1.0 - p.confidence
+        mass = _tail_mass(stop - start, p.confidence, p.boundary) if equal else 1 - p.confidence
+        cash = (buy_cash[:, start:stop], sell_cash[:, start:stop]) if coins else None
         sets.append(
             TailSet(
                 vectors[0, start:stop],
-                vectors[1:, start:stop],
+                vectors[1 : 1 + n, start:stop],
                 weights / weights.sum(),
                 mass,
+                cash,
             )
         )
     floor = p.apc_method is ApcMethod.FLOOR

@@ -417,7 +417,10 @@ def _best_start(problem: HedgeProblem) -> FloatArray:
 
 
 def _delta_lots(problem: HedgeProblem) -> list[tuple[int, ...]]:
-    """For each perpetual of the universe: lots cancelling the account's delta in its underlying."""
+    """For each perpetual of the universe: lots cancelling the account's delta in its underlying.
+
+    Within the size limit (clipped to it).
+    """
     book, u = problem.book, problem.universe
     q = sparse.csr_array(book.quantity)[[problem.row]].toarray()[0]
     delta = np.where(book.resolved.is_option, book.valuation.delta, 1.0)
@@ -428,7 +431,8 @@ def _delta_lots(problem: HedgeProblem) -> list[tuple[int, ...]]:
         mine = np.array([j.underlying == instrument.underlying for j in book.instruments])
         net = float(q[mine] @ delta[mine]) if mine.size else 0.0
         lots = [0] * len(u)
-        lots[i] = int(np.round(-net / float(u.lot_base[i])))
+        cap = float(problem.max_lots[i])
+        lots[i] = int(np.clip(np.round(-net / float(u.lot_base[i])), -cap, cap))
         out.append(tuple(lots))
     return out
 

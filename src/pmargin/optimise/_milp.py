@@ -9,7 +9,9 @@ threshold ``eta`` (free) and one excess ``z_s >= 0`` per scenario:
     ES_j(x) = min_eta  eta + (1 / beta_j) sum_s p_js max(0, L_js(x) - eta)
 
 so ``T >= eta_j + (1 / beta_j) sum_s p_js z_js`` and ``z_js >= L_js(x) - eta_j`` make ``T``
-an upper bound of every ``ES_j`` that the minimisation pulls down to the largest. The cost of a
+an upper bound of every ``ES_j`` that the minimisation pulls down to the largest. A set's
+cash rows (:attr:`TailSet.cash`) enter on each side's lots (buying and selling move a coin
+balance by different prices). The cost of a
 trade is ``lot_i (buy_cost_i b_i + sell_cost_i s_i)`` (USD).
 
 Two goals (:func:`solve_hedge`): minimise ``IM + cost``; or, given a target utilisation ``u``,
@@ -181,6 +183,11 @@ def solve_hedge(
         head = sparse.csr_array(np.atleast_2d(slope)) @ trade
         return sparse.hstack([head, sparse.csr_array((head.shape[0], width - 2 * n))]).tocsr()
 
+    def on_sides(buy: FloatArray, sell: FloatArray) -> sparse.csr_array:
+        """Rows ``buy @ b_lots + sell @ s_lots`` (slopes per base unit) over every variable."""
+        head = sparse.hstack([sparse.csr_array(buy * lot), sparse.csr_array(sell * lot)])
+        return sparse.hstack([head, sparse.csr_array((head.shape[0], width - 2 * n))]).tocsr()
+
     def unit_column(rows: int, column: int, value: float) -> sparse.csr_array:
         data = np.full(rows, value)
         return sparse.csr_array((data, (np.arange(rows), np.full(rows, column))), (rows, width))
@@ -211,8 +218,11 @@ def solve_hedge(
     for j, (tail, tset) in enumerate(dense_tail):
         m = tset.pnl.size
         # -rows x - eta - z_s <= pnl_s
+        buy, sell = -tset.rows.T, tset.rows.T
+        if tset.cash is not None:
+            buy, sell = buy - tset.cash[0].T, sell - tset.cash[1].T
         block = (
-            on_trades(-tset.rows.T)
+            on_sides(buy, sell)
             + unit_column(m, eta + j, -1.0)
             + sparse.csr_array((-np.ones(m), (np.arange(m), z + np.arange(m))), (m, width))
         )

@@ -70,6 +70,9 @@ class HedgeUniverse:
         uses: ``1 / forward`` for inverse futures in USD, 1 for base-unit instruments).
     delta
         Raw delta per base unit (Black delta of options, 1 for delta-one instruments).
+    buy_cash, sell_cash
+        Units of the cash asset a base unit bought / sold moves into the balance (an
+        option's or spot's premium: ``-ask`` and ``+bid``; 0 for futures and perpetuals).
     quoted
         Whether the prices came from a quote (else the spread rule).
     """
@@ -84,6 +87,8 @@ class HedgeUniverse:
     lot_native: FloatArray
     base_per_native: FloatArray
     delta: FloatArray
+    buy_cash: FloatArray
+    sell_cash: FloatArray
     quoted: tuple[bool, ...]
 
     def __len__(self) -> int:
@@ -122,6 +127,8 @@ class HedgeUniverse:
             lot_native=self.lot_native[index],
             base_per_native=self.base_per_native[index],
             delta=self.delta[index],
+            buy_cash=self.buy_cash[index],
+            sell_cash=self.sell_cash[index],
             quoted=tuple(self.quoted[int(i)] for i in index),
         )
 
@@ -169,6 +176,7 @@ def hedge_universe(
     mark = np.asarray(values.price, dtype=np.float64)
     bid, ask = np.empty(n), np.empty(n)
     buy, sell = np.empty(n), np.empty(n)
+    buy_cash, sell_cash = np.empty(n), np.empty(n)
     lot_native, per_native = np.empty(n), np.empty(n)
     quoted: list[bool] = []
     given = quotes or {}
@@ -182,14 +190,16 @@ def hedge_universe(
             bid[i], ask[i] = quote.bid, quote.ask
         quoted.append(quote is not None)
         usd = float(resolved.settlement_usd[i])
-        buy[i] = -fill(instrument, 1.0, float(ask[i]), float(mark[i])).equity_change * usd
-        sell[i] = -fill(instrument, -1.0, float(bid[i]), float(mark[i])).equity_change * usd
+        bought = fill(instrument, 1.0, float(ask[i]), float(mark[i]))
+        sold = fill(instrument, -1.0, float(bid[i]), float(mark[i]))
+        buy[i], sell[i] = -bought.equity_change * usd, -sold.equity_change * usd
+        buy_cash[i], sell_cash[i] = bought.cash, sold.cash
         lot_native[i] = rules.lot(instrument)
         per_native[i] = instrument.base_units(1.0, instrument.quantity_unit, forward)
     delta = np.where(resolved.is_option, values.delta, 1.0)
     return HedgeUniverse(
         resolved, mark, bid, ask, buy, sell, lot_native * per_native, lot_native, per_native,
-        np.asarray(delta, dtype=np.float64), tuple(quoted),
+        np.asarray(delta, dtype=np.float64), buy_cash, sell_cash, tuple(quoted),
     )  # fmt: skip
 
 
