@@ -27,11 +27,13 @@ from pmargin.errors import InputError
 from pmargin.io._reply import (
     Holdings,
     Reply,
+    add_balances,
     decimal,
     entries,
     optional_decimal,
     position_entry,
     refuse,
+    signed_size,
     text,
     venue_instrument,
 )
@@ -91,18 +93,13 @@ def _options(reply: Reply, rows: list[Mapping[str, Any]]) -> Holdings:
     holdings = Holdings()
     for k, row in enumerate(rows):
         where = f"[{k}]"
-        quantity = decimal(reply, row, "quantity", where)
-        if quantity == 0:
+        quantity = signed_size(reply, row, ("quantity", "side"), _SIGN, where)
+        if quantity is None:
             continue
-        side = str(row.get("side") or "")
-        if side not in _SIGN:
-            raise InputError(reply.field(f"{where}.side"), side, "must be LONG or SHORT")
         symbol = text(reply, row, "symbol", where)
         instrument = venue_instrument(reply, symbol, f"{where}.symbol", "binance")
         avg = optional_decimal(reply, row, "entryPrice", where)
-        holdings.positions.append(
-            position_entry(instrument, abs(quantity) * _SIGN[side], "contracts", avg)
-        )
+        holdings.positions.append(position_entry(instrument, quantity, "contracts", avg))
     return holdings
 
 
@@ -110,9 +107,5 @@ def _balances(
     reply: Reply, rows: list[Mapping[str, Any]], key: str, path: str, wallet: str
 ) -> Holdings:
     holdings = Holdings()
-    for k, row in enumerate(rows):
-        where = f"{path}[{k}]"
-        asset = text(reply, row, "asset", where)
-        amount = decimal(reply, row, key, where)
-        holdings.add_balance(asset, amount, reply.field(f"{where}.{key}"), wallet)
+    add_balances(reply, rows, path, ("asset", key), holdings, wallet)
     return holdings

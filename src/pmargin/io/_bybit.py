@@ -41,12 +41,13 @@ from pmargin.instruments import Instrument, format_symbol, parse_symbol
 from pmargin.io._reply import (
     Holdings,
     Reply,
-    decimal,
+    add_balances,
     entries,
     face_unit,
     optional_decimal,
     position_entry,
     refuse,
+    signed_size,
     text,
     venue_instrument,
 )
@@ -95,12 +96,9 @@ def _positions(reply: Reply, category: str, rows: list[Mapping[str, Any]]) -> Ho
     holdings = Holdings()
     for k, row in enumerate(rows):
         where = f"result.list[{k}]"
-        size = decimal(reply, row, "size", where)
-        if size == 0:
+        size = signed_size(reply, row, ("size", "side"), _SIGN, where)
+        if size is None:
             continue
-        side = str(row.get("side") or "")
-        if side not in _SIGN:
-            raise InputError(reply.field(f"{where}.side"), side, "must be Buy or Sell")
         symbol = text(reply, row, "symbol", where)
         try:
             pmargin_symbol = bybit_symbol(symbol, category)
@@ -108,20 +106,16 @@ def _positions(reply: Reply, category: str, rows: list[Mapping[str, Any]]) -> Ho
             raise InputError(reply.field(f"{where}.symbol"), symbol, err.reason) from None
         instrument = venue_instrument(reply, pmargin_symbol, f"{where}.symbol", "ccxt")
         avg = optional_decimal(reply, row, "avgPrice", where)
-        holdings.positions.append(
-            position_entry(instrument, size * _SIGN[side], face_unit(instrument), avg)
-        )
+        holdings.positions.append(position_entry(instrument, size, face_unit(instrument), avg))
     return holdings
 
 
 def _balances(reply: Reply, rows: list[Mapping[str, Any]]) -> Holdings:
     holdings = Holdings()
     for k, row in enumerate(rows):
-        for j, coin in enumerate(entries(reply, row["coin"], f"result.list[{k}].coin")):
-            where = f"result.list[{k}].coin[{j}]"
-            asset = text(reply, coin, "coin", where)
-            amount = decimal(reply, coin, "walletBalance", where)
-            holdings.add_balance(asset, amount, reply.field(f"{where}.walletBalance"))
+        path = f"result.list[{k}].coin"
+        coins = entries(reply, row["coin"], path)
+        add_balances(reply, coins, path, ("coin", "walletBalance"), holdings)
     return holdings
 
 

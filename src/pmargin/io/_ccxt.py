@@ -27,6 +27,7 @@ from pmargin.io._reply import (
     optional_decimal,
     position_entry,
     refuse,
+    signed_size,
     text,
     venue_instrument,
 )
@@ -69,16 +70,15 @@ def _positions(reply: Reply, rows: list[Mapping[str, Any]]) -> Holdings:
     holdings = Holdings()
     for k, row in enumerate(rows):
         where = f"[{k}]"
-        contracts = optional_decimal(reply, row, "contracts", where)
-        if contracts is None or contracts == 0:
+        if row.get("contracts") is None:
             continue
-        side = str(row.get("side") or "")
-        if side not in _SIGN:
-            raise InputError(reply.field(f"{where}.side"), side, "must be long or short")
+        contracts = signed_size(reply, row, ("contracts", "side"), _SIGN, where)
+        if contracts is None:
+            continue
         size = decimal(reply, row, "contractSize", where)
         symbol = text(reply, row, "symbol", where)
         instrument = venue_instrument(reply, symbol, f"{where}.symbol", "ccxt")
         avg = optional_decimal(reply, row, "entryPrice", where)
-        quantity = abs(contracts) * size * _SIGN[side]
+        quantity = contracts * size
         holdings.positions.append(position_entry(instrument, quantity, face_unit(instrument), avg))
     return holdings

@@ -30,6 +30,7 @@ from pmargin.instruments import Instrument, Kind, parse_symbol
 from pmargin.io._reply import (
     Holdings,
     Reply,
+    add_balances,
     decimal,
     entries,
     explicit_spec,
@@ -187,9 +188,7 @@ def _from_instruments_row(reply: Reply, inst_id: str, face: Mapping[str, Any]) -
 def _balances(reply: Reply, rows: list[Mapping[str, Any]]) -> Holdings:
     holdings = Holdings()
     for k, row in enumerate(rows):
-        for j, detail in enumerate(entries(reply, row["details"], f"data[{k}].details")):
-            where = f"data[{k}].details[{j}]"
-            currency = text(reply, detail, "ccy", where)
-            cash = decimal(reply, detail, "cashBal", where)
-            holdings.add_balance(currency, cash, reply.field(f"{where}.cashBal"))
+        path = f"data[{k}].details"
+        details = entries(reply, row["details"], path)
+        add_balances(reply, details, path, ("ccy", "cashBal"), holdings)
     return holdings

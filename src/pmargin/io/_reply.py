@@ -29,6 +29,7 @@ __all__ = [
     "Holdings",
     "Reader",
     "Reply",
+    "add_balances",
     "decimal",
     "entries",
     "explicit_spec",
@@ -38,6 +39,7 @@ __all__ = [
     "position_entry",
     "read_all",
     "refuse",
+    "signed_size",
     "text",
     "venue_instrument",
 ]
@@ -218,6 +220,55 @@ def optional_decimal(reply: Reply, entry: Mapping[str, Any], key: str, path: str
     if not number.is_finite():
         raise InputError(where, abbreviate(value), "must be a finite number")
     return number
+
+
+def signed_size(
+    reply: Reply,
+    row: Mapping[str, Any],
+    keys: tuple[str, str],
+    signs: Mapping[str, int],
+    where: str,
+) -> Decimal | None:
+    """Return an unsigned size signed by its side, ``None`` for a size of 0.
+
+    Parameters
+    ----------
+    reply, row, where
+        The reply, the entry and its path (for messages).
+    keys
+        ``(size key, side key)``: ``("size", "side")``.
+    signs
+        Side -> +1 or -1 (``{"Buy": 1, "Sell": -1}``); another side is refused.
+    """
+    size_key, side_key = keys
+    size = decimal(reply, row, size_key, where)
+    if size == 0:
+        return None
+    side = str(row.get(side_key) or "")
+    if side not in signs:
+        raise InputError(reply.field(f"{where}.{side_key}"), side, f"must be {' or '.join(signs)}")
+    return abs(size) * signs[side]
+
+
+def add_balances(
+    reply: Reply,
+    rows: Sequence[Mapping[str, Any]],
+    path: str,
+    keys: tuple[str, str],
+    holdings: Holdings,
+    wallet: str = "",
+) -> None:
+    """Add one balance per entry of ``rows``: ``keys`` = ``(asset key, amount key)``.
+
+    ``path`` is the list's path in the reply (``data[0].details``); the field recorded for
+    each balance names its amount.
+    """
+    asset_key, amount_key = keys
+    for k, row in enumerate(rows):
+        where = f"{path}[{k}]"
+        asset = text(reply, row, asset_key, where)
+        amount = decimal(reply, row, amount_key, where)
+        holdings.add_balance(asset, amount, reply.field(f"{where}.{amount_key}"), wallet)
 
 
 def venue_instrument(reply: Reply, symbol: str, where: str, venue: str | None = None) -> Instrument:
