@@ -16,7 +16,6 @@ Imports of the library are lazy (inside the functions), so ``pmargin --help`` st
 from __future__ import annotations
 
 import inspect
-import json
 import tempfile
 from collections.abc import Callable
 from functools import wraps
@@ -28,7 +27,6 @@ import typer
 __all__ = ["FromOption", "import_command", "register_import"]
 
 _VENUES = "deribit, okx, bybit, binance, ccxt"
-_OUT_SUFFIXES = (".json", ".csv")
 _SOURCE = "import_from"
 """Name of the parameter ``--from`` fills (``from`` is a Python keyword)."""
 
@@ -85,18 +83,12 @@ def import_command(
     average prices are kept and symbols are pmargin's venue symbols; docs/import.md lists
     what each venue's importer reads.
     """
-    from pmargin._outputs import check_output_file, output_file
-    from pmargin.book import portfolio_from_dict, portfolio_rows
-    from pmargin.io import import_document, read_replies
+    from pmargin._outputs import check_output_file
+    from pmargin.io import PORTFOLIO_SUFFIXES, import_document, read_replies, write_portfolio
 
-    target = check_output_file(out, force=force, suffixes=_OUT_SUFFIXES)
+    check_output_file(out, force=force, suffixes=PORTFOLIO_SUFFIXES)  # before reading
     document = import_document(venue, read_replies(venue, replies), account=account)
-    portfolio = portfolio_from_dict(document)
-    with output_file(target, force=force, suffixes=_OUT_SUFFIXES) as work:
-        if target.suffix.lower() == ".csv":
-            _write_csv(portfolio_rows(portfolio, field="--out"), work)
-        else:
-            work.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    portfolio = write_portfolio(document, out, force=force)
     held = portfolio.accounts[0]
     print(
         f"pmargin import {venue.lower()}: account {held.id!r}, {len(held.positions)} positions, "
@@ -104,24 +96,12 @@ def import_command(
     )
 
 
-def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    import csv
-
-    from pmargin.book import FLAT_COLUMNS
-
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FLAT_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def _replies_portfolio(venue: str, replies: Path, folder: Path) -> Path:
     """Import ``replies`` (a file or a folder) into ``folder/portfolio.json``; return the path."""
-    from pmargin.io import import_document, read_replies
+    from pmargin.io import import_document, read_replies, write_portfolio
 
-    document = import_document(venue, read_replies(venue, [replies]))
     path = folder / "portfolio.json"
-    path.write_text(json.dumps(document), encoding="utf-8")
+    write_portfolio(import_document(venue, read_replies(venue, [replies])), path, force=False)
     return path
 
 

@@ -28,14 +28,17 @@ from pmargin.io._ccxt import read_ccxt
 from pmargin.io._deribit import read_deribit
 from pmargin.io._okx import read_okx_replies
 from pmargin.io._reply import Holdings, Reader, Reply, portfolio_document, read_all
+from pmargin.io._write import PORTFOLIO_SUFFIXES, write_portfolio
 
 __all__ = [
     "IMPORT_VENUES",
+    "PORTFOLIO_SUFFIXES",
     "Reply",
     "bybit_symbol",
     "import_document",
     "import_portfolio",
     "read_replies",
+    "write_portfolio",
 ]
 
 _READERS: dict[str, Reader] = {
