@@ -429,10 +429,13 @@ function renderRiskMatrix() {
     if (unit.worst_scenario) marks.push({ x: unit.worst_scenario, y: "P&L" });
   }
   if (trace) {
-    const annotations = marks.map((m) => ({ x: m.x, y: m.y, text: "binds", showarrow: true,
-      arrowcolor: "#000", font: { color: "#000" }, bgcolor: "#ffd54f" }));
-    plot.react(box, [trace], { title: `P&L per scenario (${unit.currency}); worst: ${
-      unit.worst_scenario}`, annotations, margin: { t: 40, l: 60, r: 10, b: 60 }, height: 320 },
+    // The binding cell: a marker over the heat map (a second trace on the same categories).
+    const binds = { type: "scatter", mode: "markers+text", x: marks.map((m) => m.x),
+      y: marks.map((m) => m.y), text: marks.map(() => "binds"), textposition: "top center",
+      marker: { symbol: "x-thin-open", size: 16, line: { width: 3, color: "#000" } },
+      textfont: { color: "#000" }, hoverinfo: "skip", showlegend: false };
+    plot.react(box, [trace, binds], { title: `P&L per scenario (${unit.currency}); worst: ${
+      unit.worst_scenario}`, margin: { t: 40, l: 110, r: 10, b: 50 }, height: 320 },
     { displaylogo: false, responsive: true });
     box.dataset.worst = unit.worst_scenario || "";
   } else {
@@ -525,6 +528,7 @@ async function largest(tr) {
 }
 
 function fillWhatif() {
+  if (state.account) $("whatif-account").value = state.account;
   if (!$("legs").tBodies[0].rows.length) addLeg();
 }
 
