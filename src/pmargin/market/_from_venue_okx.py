@@ -122,9 +122,12 @@ def okx_quotes(rows: Sequence[tuple[str, Mapping[str, Any]]]) -> list[ChainQuote
             nearest[inst.underlying] = (inst.expiry, fwd)
     quotes = []
     for field, row, inst in parsed:
-        stamp = parse_timestamp(_number(row, "ts", field), f"{field}.ts")
-        forward = _number(row, "fwdPx", field)
         mark_iv = _number(row, "markVol", field)
+        forward = _number(row, "fwdPx", field)
+        ts = _number(row, "ts", field)
+        if math.isnan(ts):
+            raise InputError(f"{field}.ts", None, "is required (epoch milliseconds)")
+        stamp = parse_timestamp(ts, f"{field}.ts")
         mark = marks.get(row["instId"], math.nan)
         if math.isnan(mark):
             mark = _black_coin(inst, forward, stamp, mark_iv)
