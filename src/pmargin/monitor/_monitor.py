@@ -67,7 +67,7 @@ from pmargin.monitor._book import (
 from pmargin.monitor._breakers import CircuitBreakers, PendingTick, UnderlyingTick
 from pmargin.monitor._config import BreakerConfig, load_breaker_config
 from pmargin.monitor._events import BreakerReason, MonitorEvent, StatusChange
-from pmargin.monitor._scope import Scope, unit_scope
+from pmargin.monitor._scope import Scope, margin_totals, unit_scope
 from pmargin.monitor._update import MarketUpdate, MarkTick
 from pmargin.timeutil import format_timestamp, parse_timestamp, year_fraction
 from pmargin.valuation import InstrumentResolver, ResolvedInstruments
@@ -557,9 +557,9 @@ class Monitor:
             block.book = block.start.rebased(market, taken)
             block.positions_usd = _scattered(block.rows, positions_usd(block.book), n)
             if self._scope == "underlying":
-                result = self._model.compute(block.book)
-                block.initial_margin = _scattered(block.rows, result.initial_margin, n)
-                block.maintenance_margin = _scattered(block.rows, result.maintenance_margin, n)
+                im, mm = margin_totals(self._model, block.book)
+                block.initial_margin = _scattered(block.rows, im, n)
+                block.maintenance_margin = _scattered(block.rows, mm, n)
         equity = balances_usd(self._cash.rebased(market, self._cash.resolved))
         for block in self._blocks.values():
             equity = equity + block.positions_usd

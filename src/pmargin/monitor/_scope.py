@@ -12,11 +12,37 @@ and falls back to ``"account"`` when they do not.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from pmargin._typing import FloatArray
+from pmargin.book import BookArrangement
 from pmargin.margin import MarginModel, Scope
 
-__all__ = ["Scope", "unit_scope"]
+__all__ = ["Scope", "margin_totals", "unit_scope"]
 
 
 def unit_scope(model: MarginModel) -> Scope:
     """Scope of ``model``'s risk units, as the model declares it (``capabilities.scope``)."""
     return model.capabilities.scope
+
+
+def margin_totals(model: MarginModel, book: BookArrangement) -> tuple[FloatArray, FloatArray]:
+    """Return every account's IM and MM (USD) of ``book``: ``model.compute(book)``'s totals.
+
+    A tick needs the totals only (not the attribution, the risk units' vectors or the result's
+    assembly): a model that can give them alone has a ``margin_totals(book)`` method
+    (``deribit``, ``okx``: the same bits as ``compute``, tested), used here; any other model is
+    run in full.
+
+    Returns
+    -------
+    tuple
+        ``(initial_margin, maintenance_margin)``, each of shape ``(n_accounts,)``, USD.
+    """
+    totals: Callable[[BookArrangement], tuple[FloatArray, FloatArray]] | None = getattr(
+        model, "margin_totals", None
+    )
+    if totals is not None:
+        return totals(book)
+    result = model.compute(book)
+    return result.initial_margin, result.maintenance_margin

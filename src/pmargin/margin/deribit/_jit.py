@@ -100,6 +100,7 @@ def account_pass(
     threshold: bool,
     abs_size: bool,
     vectors: bool,
+    attribute: bool,
     aggregated: FloatArray,
     loss: FloatArray,
     worst: IntArray,
@@ -119,8 +120,10 @@ def account_pass(
     column_unit, column_row
         Shape ``(n_instruments,)``: each book column's unit (-1: none) and its row in ``pnl``.
     pnl
-        Shape ``(n_rows, n_scenarios)``: every unit's instrument P&L per base unit, in the
-        unit's currency (extended cells weighted), rows stacked unit after unit.
+        Shape ``(n_rows, width)``: every unit's instrument P&L per base unit, in the unit's
+        currency (extended cells weighted), rows stacked unit after unit; ``width >=
+        n_scenarios`` columns, the ones past ``n_scenarios`` zero (a width the row sums
+        vectorise over without a scalar remainder).
     delta_usd, roll_rate, group
         Shape ``(n_rows,)``: USD delta of one base unit; roll shock per base unit
         (``delta * rate`` for the net-delta basis, ``rate`` for ``abs_size``); the row's expiry
@@ -140,6 +143,8 @@ def account_pass(
         Dampener mode ``"threshold"`` (else a deductible); roll basis ``"abs_size"``.
     vectors
         Write the aggregated vectors into ``aggregated``; else it is not touched (any shape).
+    attribute
+        Write the contributions; else ``kept_indptr`` is all 0 (the IM and MM alone).
     aggregated
         Out, shape ``(n_units, n_accounts, n_scenarios)``: aggregated risk vectors.
     loss, worst, roll, net_delta, held
@@ -155,8 +160,8 @@ def account_pass(
     bool
         ``True`` where every aggregated vector is free of NaN; ``False``: rerun the NumPy path.
     """
-    n_units, n_accounts, n_s = unit_order.shape[0], indptr.size - 1, pnl.shape[1]
-    pre = np.zeros((n_units, n_s))
+    n_units, n_accounts, n_s = unit_order.shape[0], indptr.size - 1, unit_order.shape[1]
+    pre = np.zeros((n_units, pnl.shape[1]))
     scratch = np.empty((n_units, n_s))  # each unit's vector when ``aggregated`` is not kept
     nets = np.zeros(group_start[n_units])
     scale = np.zeros(n_units)
@@ -210,7 +215,7 @@ def account_pass(
             lost = loss[u, a]
             raw_loss = -pre[u, max(worst[u, a], 0)]
             scale[u] = lost / raw_loss if worst[u, a] >= 0 and raw_loss > 0.0 else 0.0
-        for jj in range(indptr[a], indptr[a + 1]):
+        for jj in range(indptr[a], indptr[a + 1] if attribute else indptr[a]):
             u = column_unit[indices[jj]]
             if u < 0:
                 continue

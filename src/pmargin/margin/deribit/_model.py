@@ -71,7 +71,7 @@ from pmargin.margin.deribit._risk_matrix import (
     worst_case,
 )
 from pmargin.risk import instrument_pnl
-from pmargin.scenarios import RiskMatrixScenario, ScenarioSet, VolShockKind
+from pmargin.scenarios import RiskMatrixScenario, ScenarioSet, VolShockKind, VolShockRule
 from pmargin.valuation import ResolvedInstruments, columns_by, value_instruments
 
 __all__ = ["DeribitModel", "DeribitUnitVectors", "UnitCharges"]
@@ -359,6 +359,20 @@ class DeribitModel:
         kept: each unit's ``scenario_pnl`` comes from a ``pnl_source`` that reruns the pass,
         keeping them, the first time one is read (``RiskUnitMargin.pnl``, pickling).
         """
+        compiled = self._compiled_units(book, kernel, attribute=True)
+        if compiled is None:
+            return None
+        margins, contribution = compiled
+        return self._assemble(book, margins, _canonical(contribution))
+
+    def _compiled_units(
+        self, book: BookArrangement, kernel: ModuleType, *, attribute: bool
+    ) -> tuple[list[RiskUnitMargin], Any] | None:
+        """Each unit's margin by the compiled pass, and the contributions (``attribute``).
+
+        ``None`` where the pass does not apply; without ``attribute`` the contributions are an
+        empty matrix of the book's shape (the units are the same bits).
+        """
         assumptions = self.params.assumptions
         units = self._units(book, take=False)
         quantity = sparse.csr_array(book.quantity)
@@ -367,7 +381,7 @@ class DeribitModel:
             threshold=assumptions.extended_dampener_mode is DampenerMode.THRESHOLD,
             abs_size=assumptions.roll_shock_basis is RollShockBasis.ABS_SIZE,
         )  # fmt: skip
-        out = run(vectors=False)
+        out = run(vectors=False, attribute=attribute)
         if out is None:
             return None
         vectors = _Vectors(run)
@@ -384,7 +398,28 @@ class DeribitModel:
                     out.held[k], tuple(m.scenarios), source=functools.partial(vectors.unit, k),
                 )
             )  # fmt: skip
-        return self._assemble(book, margins, _canonical(out.contribution))
+        return margins, out.contribution
+
+    def margin_totals(self, book: BookArrangement) -> tuple[FloatArray, FloatArray]:
+        """Return every account's IM and MM (USD), without attribution: :meth:`compute`'s totals.
+
+        The monitor's per-tick path: the compiled pass without the position contributions and
+        the result's assembly; the units and their USD sums are :meth:`compute`'s, so the same
+        bits (tested). Where the pass does not apply (X:PM, no numba), :meth:`compute`'s own.
+
+        Returns
+        -------
+        tuple
+            ``(initial_margin, maintenance_margin)``, each of shape ``(n_accounts,)``, USD.
+        """
+        kernel = jit_kernel()
+        if kernel is not None and self.params.mode is DeribitMode.SEGREGATED:
+            compiled = self._compiled_units(book, kernel, attribute=False)
+            if compiled is not None:
+                totals = MarginResult.from_units(self.name, book, compiled[0], compiled[1])
+                return totals.initial_margin, totals.maintenance_margin
+        result = self.compute(book)
+        return result.initial_margin, result.maintenance_margin
 
     def compute_reference(self, book: BookArrangement) -> MarginResult:
         """Margin every account as :meth:`compute` does, whole-book: its reference twin.
@@ -646,22 +681,23 @@ class DeribitModel:
     def _matrix(self, book: BookArrangement, underlying: str, columns: IntArray) -> _Matrix:
         """Revalue one underlying's instruments once per scenario."""
         pair = self.params.pair(underlying)
-        scenarios = deribit_scenarios(underlying, pair, self.params.general)
-        n_standard = len(scenarios) - len(self.params.general.extended_moves)
+        weighting = self.params.assumptions.extended_weighting
+        grid = _grid(
+            underlying, pair, self.params.general, self.params.vol_rule(underlying), weighting
+        )
+        scenarios, n_standard, weights, conversion = (
+            grid.scenarios, grid.n_standard, grid.weights, grid.conversion,
+        )  # fmt: skip
         n = columns.size
         whole = n == len(book.resolved) and bool(np.all(columns == np.arange(n)))
         resolved = book.resolved if whole else book.resolved.take(columns)  # a block: whole
-        moves = self.params.general.extended_moves
-        weighting = self.params.assumptions.extended_weighting
-        weights = extended_weights(moves, pair.price_range, pair.extended_table_factor, weighting)
-        conversion = edge_conversion(moves, pair.price_range, weighting)
         if n == 0:
             empty = np.zeros((0, len(scenarios)))
             return _Matrix(
                 underlying, scenarios, n_standard, columns, resolved, empty, empty,
                 np.zeros(0), np.zeros(0), np.zeros(0), weights, conversion,
             )  # fmt: skip
-        arrays = ScenarioSet(scenarios, self.params.vol_rule(underlying)).apply(resolved)
+        arrays = grid.scenario_set.apply(resolved)
         mult = arrays.spot_multiplier
         if weighting is ExtendedWeighting.FULL:
             mult = clamp_delta_one(mult, resolved.is_option, pair.price_range, n_standard)
@@ -923,6 +959,42 @@ class DeribitModel:
             rate = np.asarray(vectors.usd_rate)[:, None]
             return sparse.csr_array((scaled + roll).multiply(rate))
         return sparse.csr_array((scaled + roll) * vectors.usd_rate)
+
+
+@dataclass(frozen=True, slots=True)
+class _Grid:
+    """One underlying's risk-matrix scenarios and their account-independent weights."""
+
+    scenarios: tuple[RiskMatrixScenario, ...]
+    scenario_set: ScenarioSet
+    n_standard: int
+    weights: FloatArray  # (n_extended,), read-only
+    conversion: FloatArray  # (n_extended,), read-only
+
+
+@functools.lru_cache(maxsize=64)
+def _grid(
+    underlying: str,
+    pair: Any,
+    general: Any,
+    vol_rule: VolShockRule,
+    weighting: ExtendedWeighting,
+) -> _Grid:
+    """Build the scenarios of ``underlying`` once per parameter set (they are data, not prices).
+
+    ``pair`` and ``general`` are the model's (frozen, hashable) parameter tables; the same
+    arguments give the same scenarios, so a monitor's ticks and a book's blocks reuse them.
+    """
+    scenarios = deribit_scenarios(underlying, pair, general)
+    moves = general.extended_moves
+    weights = extended_weights(moves, pair.price_range, pair.extended_table_factor, weighting)
+    conversion = edge_conversion(moves, pair.price_range, weighting)
+    weights.flags.writeable = False
+    conversion.flags.writeable = False
+    return _Grid(
+        scenarios, ScenarioSet(scenarios, vol_rule), len(scenarios) - len(moves), weights,
+        conversion,
+    )  # fmt: skip
 
 
 class _Vectors:

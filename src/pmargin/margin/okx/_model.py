@@ -162,11 +162,35 @@ class OkxModel:
                 return compiled
         return self._compute(book, fused=True)
 
-    def _compute_compiled(self, book: BookArrangement, kernel: ModuleType) -> MarginResult | None:
+    def margin_totals(self, book: BookArrangement) -> tuple[FloatArray, FloatArray]:
+        """Return every account's IM and MM (USD), without attribution: :meth:`compute`'s totals.
+
+        The monitor's per-tick path: the compiled passes without the attribution pass; the
+        units (MR8 included) and their USD sums are :meth:`compute`'s, so the same bits
+        (tested). Where the passes decline (no numba), :meth:`compute`'s own.
+
+        Returns
+        -------
+        tuple
+            ``(initial_margin, maintenance_margin)``, each of shape ``(n_accounts,)``, USD.
+        """
+        kernel = compiled_module("pmargin.margin.okx._jit")
+        result = None
+        if kernel is not None:
+            result = self._compute_compiled(book, kernel, attribute=False)
+        if result is None:
+            result = self.compute(book)
+        return result.initial_margin, result.maintenance_margin
+
+    def _compute_compiled(
+        self, book: BookArrangement, kernel: ModuleType, *, attribute: bool = True
+    ) -> MarginResult | None:
         """:meth:`compute` by the compiled passes (``_jit.py``), ``None`` where they decline.
 
         They read the book's entries in place, so its quantity matrix must be canonical (each
         row's columns sorted, no duplicates): the contributions then sit on its own pattern.
+        Without ``attribute`` the attribution pass is skipped and the contributions are all 0
+        (for :meth:`margin_totals` only: the result's totals are :meth:`compute`'s).
         """
         quantity = sparse.csr_array(book.quantity)
         if not quantity.has_canonical_format:
@@ -175,7 +199,9 @@ class OkxModel:
         values = np.zeros(quantity.nnz)
         units: list[RiskUnitMargin] = []
         for underlying, columns in columns_by(book.resolved.terms.underlying).items():
-            unit = self._unit_compiled(underlying, columns, quantity, matrices, values, kernel)
+            unit = self._unit_compiled(
+                underlying, columns, quantity, matrices, values, kernel, attribute=attribute
+            )
             if unit is None:
                 return None
             units.append(unit)
@@ -465,8 +491,12 @@ class OkxModel:
         m: _Matrices,
         values: FloatArray,
         kernel: ModuleType,
+        *,
+        attribute: bool = True,
     ) -> RiskUnitMargin | None:
         """:meth:`_unit` by the compiled passes, contributions written into ``values``.
+
+        Without ``attribute`` the attribution pass is skipped (``values`` untouched).
 
         ``values`` has one slot per stored entry of the book's ``quantity``; ``None`` where the
         passes do not apply (more than ``MAX_BUCKETS`` expiries, a NaN). The scenario P&L is not
@@ -505,15 +535,16 @@ class OkxModel:
             return None
         mr1, mr2, mr6, worst, mr4, mr5, mr3, mr7_raw = reduced
         mr7, mr, mmr = self._charges(underlying, worst, mr3, mr4, mr5, mr7_raw)
-        bucket = m.expiry_bucket[columns]
-        used = np.unique(bucket[bucket >= 0])
-        position_bucket = np.where(bucket >= 0, np.searchsorted(used, bucket), -1)
-        kernel.unit_attribute(
-            quantity.indptr, quantity.indices, data, column_row, matrix, gross_rate,
-            np.ascontiguousarray(m.vol_span[columns]), position_bucket.astype(np.int64), n_s,
-            binding, weights, mr >= mr7, proportional_scale(mr7, mr7_raw),
-            self.params.im_factor, values,
-        )  # fmt: skip
+        if attribute:
+            bucket = m.expiry_bucket[columns]
+            used = np.unique(bucket[bucket >= 0])
+            position_bucket = np.where(bucket >= 0, np.searchsorted(used, bucket), -1)
+            kernel.unit_attribute(
+                quantity.indptr, quantity.indices, data, column_row, matrix, gross_rate,
+                np.ascontiguousarray(m.vol_span[columns]), position_bucket.astype(np.int64),
+                n_s, binding, weights, mr >= mr7, proportional_scale(mr7, mr7_raw),
+                self.params.im_factor, values,
+            )  # fmt: skip
         charges = (mr1, mr2, mr3, mr4, mr5, mr6, mr7_raw, mr7, mr, mmr)
         return self._unit_margin(underlying, charges, None, binding[0], held, scenario_pnl)
 
