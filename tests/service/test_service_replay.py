@@ -56,7 +56,7 @@ def simulated() -> SimulationResult:
     if not folder.is_dir():
         pytest.skip(f"shared data not found at {folder} (set PMARGIN_SHARED_DATA)")
     config = SimulationConfig(
-        episode="ftx", models=(MODEL,), n_accounts=40, seed=7, run_with_impact=False
+        episode="ftx", models=(MODEL,), n_accounts=30, seed=7, run_with_impact=False
     )
     return simulate_crash(config, data=folder)
 
