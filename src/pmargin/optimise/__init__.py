@@ -23,12 +23,11 @@ from pmargin.optimise._hedge import (
 )
 from pmargin.optimise._milp import DeltaBand, LpSolution, solve_hedge
 from pmargin.optimise._rules import TradingRules, load_trading_rules, trading_rules_path
-from pmargin.optimise._search import STEPS, brute_force, polish
+from pmargin.optimise._search import brute_force, polish, steps
 from pmargin.optimise._universe import HedgeUniverse, Quote, hedge_universe, load_quotes
 
 __all__ = [
     "CORE_TOLERANCE",
-    "STEPS",
     "AbsTerm",
     "DeltaBand",
     "HedgeLimits",
@@ -54,6 +53,7 @@ __all__ = [
     "polish",
     "probe_book",
     "solve_hedge",
+    "steps",
     "tail_mean",
     "trading_rules_path",
 ]

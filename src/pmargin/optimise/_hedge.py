@@ -8,8 +8,8 @@ cost where ``IM <= u x equity`` after the trades). Then:
 * :func:`optimise_hedge`: the model's linear core (:func:`~pmargin.optimise._cores.linear_core`)
   solved exactly by HiGHS (an LP, or a MILP in whole lots); where the core is not the model
   (:attr:`LinearCore.exact` false) or the model has none, a coordinate search on lots with the
-  true model from the core's answer (else from the better of no trade and the perpetual's
-  delta hedge). Every proposal is re-margined through the what-if: ``im_after`` is the model's.
+  true model from each of no trade, the perpetual's delta hedges and the core's answer.
+  Every proposal is re-margined through the what-if: ``im_after`` is the model's.
 * :func:`optimise_hedge_reference`: brute force over a lot grid with the true model (small
   universes; the tests' and the docs' optimality gap).
 * :func:`delta_hedge`: the best single-instrument hedge, the account's delta in each
@@ -70,7 +70,7 @@ class HedgeLimits:
     time_limit
         Seconds HiGHS may take (each solve).
     budget
-        Most true-model evaluations of the polish.
+        Most true-model evaluations of the polish, from each start.
     window
         Whole lots: search within this many lots of the LP relaxation's trades
         (:func:`~pmargin.optimise.solve_hedge`); ``None`` searches every lot count (slow on
@@ -82,7 +82,7 @@ class HedgeLimits:
     delta_band: tuple[float, float] | None = None
     lots: bool = True
     time_limit: float = 10.0
-    budget: int = 400
+    budget: int = 600
     window: int | None = 8
 
     def __post_init__(self) -> None:
@@ -363,8 +363,7 @@ def optimise_hedge(problem: HedgeProblem) -> HedgeProposal:
     )
     limits = problem.limits
     if core is None:
-        start = _best_start(problem)
-        found, _ = polish(problem.objective, start, limits.budget)
+        found = _polished(problem)
         return problem.proposal("polish", np.zeros(0), found, reason="the model has no linear core")
     u = problem.universe
     target = None
@@ -397,22 +396,30 @@ def optimise_hedge(problem: HedgeProblem) -> HedgeProposal:
         if abs(im - (verified.core_im or 0.0)) <= CORE_TOLERANCE * max(im, 1.0):
             return verified
         reason = f"after the trades the core gives {verified.core_im}, the model {im}"
-    start = solution.quantity / problem.lot
-    best, _ = polish(problem.objective, start, limits.budget)
+    best = _polished(problem, solution.quantity / problem.lot)
     return problem.proposal(
         "core+polish", np.zeros(0), best, core=core, objective=solution.objective,
         reason=reason,
     )  # fmt: skip
 
 
-def _best_start(problem: HedgeProblem) -> FloatArray:
-    """Lots of no trade or of the best perpetual delta hedge, whichever is better."""
-    zero = np.zeros(len(problem.universe))
-    best, value = zero, problem.objective(tuple(int(v) for v in zero))
-    for lots in _delta_lots(problem):
-        trial = problem.objective(lots)
-        if trial < value:
-            best, value = np.asarray(lots, dtype=np.float64), trial
+def _polished(problem: HedgeProblem, core_lots: FloatArray | None = None) -> tuple[int, ...]:
+    """Polish from each start (no trade, each perpetual delta hedge, the core's); the best.
+
+    Each start gets the whole budget; the largest step covers the largest start (>= 64 lots).
+    """
+    starts: list[tuple[int, ...]] = [(0,) * len(problem.universe), *_delta_lots(problem)]
+    if core_lots is not None:
+        starts.append(tuple(int(v) for v in np.round(core_lots)))
+    top = max([64.0, *(float(np.max(np.abs(s), initial=0.0)) for s in starts)])
+    best: tuple[int, ...] = starts[0]
+    value = problem.objective(best)
+    for start in dict.fromkeys(starts):
+        found, found_value = polish(
+            problem.objective, np.asarray(start, dtype=np.float64), problem.limits.budget, top
+        )
+        if found_value < value:
+            best, value = found, found_value
     return best
 
 

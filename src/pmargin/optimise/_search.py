@@ -3,10 +3,10 @@
 Both ask an :class:`Objective`: the value of a lot vector by the model itself (re-margined
 through :meth:`pmargin.health.AccountWhatIf.margin_after`), ``inf`` where a limit is broken.
 
-* :func:`polish`: a coordinate search from a start: for steps of 64, 16, 4 and 1 lots, move
-  one candidate by +-step while that lowers the objective, until no move does or the budget
-  of evaluations is spent. What a model with non-linear parts gets after its linear core (or,
-  without a core, after the perpetual's delta hedge).
+* :func:`polish`: a coordinate search from a start: for steps of ``4^k`` lots from the
+  largest at most ``top`` down to 1, move one candidate by +-step while that lowers the
+  objective, until no move does or the budget of evaluations is spent. What a model with
+  non-linear parts gets after its linear core (and from the perpetual's delta hedges).
 * :func:`brute_force`: every lot vector in ``[-g, g]^n``; the exact optimum on the grid for
   small universes, which the programme is tested against.
 """
@@ -20,16 +20,21 @@ import numpy as np
 
 from pmargin._typing import FloatArray
 
-__all__ = ["STEPS", "Objective", "brute_force", "polish"]
+__all__ = ["Objective", "brute_force", "polish", "steps"]
 
 Objective = Callable[[tuple[int, ...]], float]
 """Lots per candidate -> objective (USD), ``inf`` where a limit is broken."""
 
-STEPS = (64, 16, 4, 1)
-"""Step sizes of :func:`polish`, in lots, largest first."""
+
+def steps(top: float) -> tuple[int, ...]:
+    """Step sizes of :func:`polish` in lots, largest first: ``4^k <= max(top, 1)``, ..., 4, 1."""
+    k = int(np.floor(np.log(max(top, 1.0)) / np.log(4.0) + 1e-12))
+    return tuple(4**j for j in range(k, -1, -1))
 
 
-def polish(objective: Objective, start: FloatArray, budget: int) -> tuple[tuple[int, ...], float]:
+def polish(
+    objective: Objective, start: FloatArray, budget: int, top: float = 64.0
+) -> tuple[tuple[int, ...], float]:
     """Coordinate search on whole lots from ``start`` (module docstring).
 
     Parameters
@@ -40,6 +45,8 @@ def polish(objective: Objective, start: FloatArray, budget: int) -> tuple[tuple[
         Shape ``(n,)``: lots to start from (rounded).
     budget
         Most objective evaluations.
+    top
+        The largest step, in lots (:func:`steps`).
 
     Returns
     -------
@@ -49,7 +56,7 @@ def polish(objective: Objective, start: FloatArray, budget: int) -> tuple[tuple[
     best = tuple(int(v) for v in np.round(start))
     value = objective(best)
     spent = 1
-    for step in STEPS:
+    for step in steps(top):
         improved = True
         while improved and spent < budget:
             improved = False
