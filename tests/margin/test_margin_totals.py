@@ -16,8 +16,7 @@ from pmargin.book import BookArrangement, arrange, example_portfolio
 from pmargin.engine import example_path
 from pmargin.margin import get_model
 from pmargin.market import load_market
-from pmargin.monitor import Monitor
-from pmargin.monitor._scope import margin_totals
+from pmargin.monitor import Monitor, margin_totals
 
 
 @pytest.fixture(scope="module")
