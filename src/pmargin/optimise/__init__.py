@@ -25,10 +25,19 @@ from pmargin.optimise._milp import DeltaBand, LpSolution, solve_hedge
 from pmargin.optimise._rules import TradingRules, load_trading_rules, trading_rules_path
 from pmargin.optimise._search import brute_force, polish, steps
 from pmargin.optimise._universe import HedgeUniverse, Quote, hedge_universe, load_quotes
+from pmargin.optimise._venues import (
+    Consolidation,
+    VenueMargin,
+    VenuePart,
+    consolidate,
+    hedge_across,
+    union_portfolio,
+)
 
 __all__ = [
     "CORE_TOLERANCE",
     "AbsTerm",
+    "Consolidation",
     "DeltaBand",
     "HedgeLimits",
     "HedgeProblem",
@@ -42,8 +51,12 @@ __all__ = [
     "TailSet",
     "TailTerm",
     "TradingRules",
+    "VenueMargin",
+    "VenuePart",
     "brute_force",
+    "consolidate",
     "delta_hedge",
+    "hedge_across",
     "hedge_universe",
     "linear_core",
     "load_quotes",
@@ -56,4 +69,5 @@ __all__ = [
     "steps",
     "tail_mean",
     "trading_rules_path",
+    "union_portfolio",
 ]

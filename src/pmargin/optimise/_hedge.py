@@ -262,16 +262,25 @@ class HedgeProblem:
         if self.limits.delta_band is None:
             return []
         low, high = self.limits.delta_band
+        return [DeltaBand(u, low, high, *self.delta_exposure(u)) for u in self.underlyings()]
+
+    def underlyings(self) -> tuple[str, ...]:
+        """Return the universe's underlyings, in order of first appearance."""
+        return tuple(dict.fromkeys(i.underlying for i in self.universe.instruments))
+
+    def delta_exposure(self, underlying: str) -> tuple[float, FloatArray]:
+        """Return the account's net delta in ``underlying`` now and each candidate's per base unit.
+
+        Base units: Black delta of options, 1 for delta-one instruments; candidates on other
+        underlyings 0. Returns ``(delta now, exposure of shape (n,))``.
+        """
         book = self.book
         q = sparse.csr_array(book.quantity)[[self.row]].toarray()[0]
         delta = np.where(book.resolved.is_option, book.valuation.delta, 1.0)
-        underlyings = [i.underlying for i in self.universe.instruments]
-        bands = []
-        for u in dict.fromkeys(underlyings):
-            mine = np.array([i.underlying == u for i in book.instruments], dtype=bool)
-            exposure = np.where(np.array(underlyings) == u, self.universe.delta, 0.0)
-            bands.append(DeltaBand(u, low, high, float(q[mine] @ delta[mine]), exposure))
-        return bands
+        mine = np.array([i.underlying == underlying for i in book.instruments], dtype=bool)
+        now = float(q[mine] @ delta[mine]) if mine.size else 0.0
+        theirs = np.array([i.underlying == underlying for i in self.universe.instruments])
+        return now, np.where(theirs, self.universe.delta, 0.0)
 
     # ---------------------------------------------------------------- trades
     def trades(self, quantity: FloatArray, lots: tuple[int, ...] | None = None) -> list[HedgeTrade]:
@@ -428,15 +437,12 @@ def _delta_lots(problem: HedgeProblem) -> list[tuple[int, ...]]:
 
     Within the size limit (clipped to it).
     """
-    book, u = problem.book, problem.universe
-    q = sparse.csr_array(book.quantity)[[problem.row]].toarray()[0]
-    delta = np.where(book.resolved.is_option, book.valuation.delta, 1.0)
+    u = problem.universe
     out = []
     for i, instrument in enumerate(u.instruments):
         if instrument.kind is not Kind.PERPETUAL:
             continue
-        mine = np.array([j.underlying == instrument.underlying for j in book.instruments])
-        net = float(q[mine] @ delta[mine]) if mine.size else 0.0
+        net = problem.delta_exposure(instrument.underlying)[0]
         lots = [0] * len(u)
         cap = float(problem.max_lots[i])
         lots[i] = int(np.clip(np.round(-net / float(u.lot_base[i])), -cap, cap))
