@@ -68,6 +68,13 @@ function cell(tr, value, kind = "usd", cls = "") {
   return td;
 }
 
+function textCell(tr, text) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  tr.appendChild(td);
+  return td;
+}
+
 function statusCell(tr, status) {
   const td = document.createElement("td");
   td.textContent = status;
@@ -161,12 +168,13 @@ function updateRow(id, figures) {
   if (!state.venue) return;
   const row = state.venue.accounts.find((a) => a.id === id);
   if (!row) return;
+  const changed = figures.status !== undefined && figures.status !== row.status;
   Object.assign(row, figures);
   const tr = document.querySelector(`#venue-table tr[data-account="${CSS.escape(id)}"]`);
   if (tr) {
     const status = tr.querySelector("td.status");
     status.textContent = row.status;
-    status.className = `status ${row.status} flash`;
+    status.className = `status ${row.status}${changed ? " flash" : ""}`;
     status.dataset.status = row.status;
     const cells = tr.querySelectorAll("td.num");
     for (const [i, name] of ["equity", "initial_margin", "maintenance_margin"].entries()) {
@@ -216,7 +224,7 @@ function describe(event) {
     case "fill": case "liquidation": case "adl":
       return `${event.account}: ${d.instrument || ""} ${d.quantity || ""} @ ${d.price || ""}`;
     case "penalty": case "fund_draw": case "bad_debt":
-      return `${event.account || ""}: ${JSON.stringify(d.balances || {})}`;
+      return `${event.account || ""}: ${JSON.stringify(d.deltas || d.balances || {})}`;
     default: return `${event.account || ""} ${event.kind}`;
   }
 }
@@ -319,9 +327,7 @@ function renderModels() {
   for (const row of state.models.models) {
     const tr = document.createElement("tr");
     tr.dataset.model = row.model;
-    const name = document.createElement("td");
-    name.textContent = row.model;
-    tr.appendChild(name);
+    textCell(tr, row.model);
     if (!row.account) {
       const td = document.createElement("td");
       td.colSpan = 6; td.className = "muted"; td.textContent = row.error;
@@ -330,14 +336,11 @@ function renderModels() {
       const a = row.account;
       cell(tr, a.initial_margin, "usd", "im"); cell(tr, a.maintenance_margin, "usd", "mm");
       cell(tr, a.available); statusCell(tr, a.status);
-      const binds = document.createElement("td");
-      binds.textContent = a.risk_units.map((u) => `${u.underlying}: ${u.worst_scenario ?? "-"}`).join("; ");
-      tr.appendChild(binds);
-      const parts = document.createElement("td");
+      textCell(tr, a.risk_units.map((u) => `${u.underlying}: ${u.worst_scenario ?? "-"}`).join("; "));
+      const parts = textCell(tr, "");
       parts.className = "components";
       parts.textContent = a.risk_units.map((u) => `${u.underlying} [${u.currency}] ${
         Object.entries(u.components).map(([k, v]) => `${k} ${fmt(v, "num")}`).join(", ")}`).join("; ");
-      tr.appendChild(parts);
     }
     if (row.model === state.model) tr.classList.add("chosen");
     body.appendChild(tr);
@@ -349,9 +352,7 @@ function renderHoldings() {
   body.replaceChildren();
   for (const p of state.holdings.positions) {
     const tr = document.createElement("tr");
-    const name = document.createElement("td");
-    name.textContent = p.instrument;
-    tr.appendChild(name);
+    textCell(tr, p.instrument);
     cell(tr, p.quantity, "num"); cell(tr, p.value); cell(tr, p.delta, "num");
     cell(tr, p.gamma, "num"); cell(tr, p.vega); cell(tr, p.theta); cell(tr, p.im_contribution);
     body.appendChild(tr);
@@ -360,9 +361,7 @@ function renderHoldings() {
   balances.replaceChildren();
   for (const b of state.holdings.balances) {
     const tr = document.createElement("tr");
-    const name = document.createElement("td");
-    name.textContent = b.asset;
-    tr.appendChild(name);
+    textCell(tr, b.asset);
     cell(tr, b.amount, "num"); cell(tr, b.usd_price, "num"); cell(tr, b.value); cell(tr, b.delta, "num");
     balances.appendChild(tr);
   }
@@ -435,7 +434,8 @@ function renderRiskMatrix() {
       marker: { symbol: "x-thin-open", size: 16, line: { width: 3, color: "#000" } },
       textfont: { color: "#000" }, hoverinfo: "skip", showlegend: false };
     plot.react(box, [trace, binds], { title: `P&L per scenario (${unit.currency}); worst: ${
-      unit.worst_scenario}`, margin: { t: 40, l: 110, r: 10, b: 50 }, height: 320 },
+      unit.worst_scenario}`, margin: { t: 40, l: 110, r: 10, b: 50 }, height: 320,
+      xaxis: { type: "category", title: "index move" }, yaxis: { type: "category" } },
     { displaylogo: false, responsive: true });
     box.dataset.worst = unit.worst_scenario || "";
   } else {
