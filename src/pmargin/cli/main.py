@@ -22,11 +22,13 @@ from pmargin import __version__
 from pmargin.cli._backtest_command import backtest
 from pmargin.cli._check_order_command import check_order
 from pmargin.cli._compare_command import compare
+from pmargin.cli._consolidate_command import consolidate
 from pmargin.cli._demo_command import demo
 from pmargin.cli._hedge_command import hedge
 from pmargin.cli._help import ChoicesGroup
 from pmargin.cli._import_command import register_import
 from pmargin.cli._margin_command import margin
+from pmargin.cli._market_command import register_market
 from pmargin.cli._output import clean, short_value
 from pmargin.cli._price_command import price
 from pmargin.cli._risk_matrix_command import risk_matrix
@@ -109,7 +111,8 @@ app.command("serve")(_one_line_errors(serve))
 keys_app.command("create")(_one_line_errors(keys_create))
 app.add_typer(keys_app, name="keys")
 app.command("hedge")(_one_line_errors(hedge))
-
+app.command("consolidate")(_one_line_errors(consolidate))
+register_market(app, _one_line_errors)
 register_import(app, _one_line_errors)  # last: adds --from to the commands above
 
 if __name__ == "__main__":  # pragma: no cover
