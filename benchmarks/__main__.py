@@ -1,7 +1,8 @@
 """Run every ``benchmarks/bench_*.py`` module's ``run()`` and print one table.
 
 Usage: ``python -m benchmarks [name ...]`` from the repository root (``make bench``); names
-select modules, e.g. ``python -m benchmarks pricing``.
+select modules, e.g. ``python -m benchmarks pricing``. On a terminal a progress bar over the
+modules runs on stderr (:func:`pmargin.cli._progress.track`); pipes and logs see only the table.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 import benchmarks
 from benchmarks._common import Row, format_table
+from pmargin.cli._progress import track
 
 
 def main(argv: list[str]) -> int:
@@ -33,7 +35,7 @@ def main(argv: list[str]) -> int:
         f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}); single-threaded"
     )
     rows: list[Row] = []
-    for name in names:
+    for name in track(names, "benchmarks"):
         module = importlib.import_module(f"benchmarks.{name}")
         rows.extend(module.run())
     print(format_table(rows))

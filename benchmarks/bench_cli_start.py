@@ -4,7 +4,9 @@ Each is a fresh interpreter (``python -m pmargin.cli.main ...``), run ``REPEATS`
 run, best wall-clock kept; the baseline ``python -c pass`` is measured the same way in the same
 run. Target: under 0.3 s of pmargin's own (the command minus the bare interpreter) for both
 (docs/cli.md). ``pmargin price`` prices one perpetual of the shipped example market: what the
-command needs (NumPy, SciPy's special functions, the market) and nothing else.
+command needs (NumPy, Typer and rich, the market) and nothing else; ``pmargin price (option)``
+one option, which also loads SciPy's special functions (``ndtr``) and runs the NumPy kernel
+(no numba: :func:`pmargin._compiled.numpy_kernels`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,18 @@ COMMANDS = {
         _MARKET,
         "BTC-PERPETUAL",
     ],
+    "pmargin price (option)": [
+        sys.executable,
+        "-m",
+        "pmargin.cli.main",
+        "price",
+        "-m",
+        _MARKET,
+        "BTC-26DEC25-115000-C",
+    ],
 }
+TARGETS = ("pmargin --help", "pmargin price")
+"""The commands the 0.3 s target is for; the option row is reported without a target."""
 
 
 def _best(argv: list[str]) -> float:
@@ -50,9 +63,12 @@ def run() -> list[Row]:
     seconds = {name: _best(argv) for name, argv in COMMANDS.items()}
     base = seconds["python -c pass"]
     rows = [Row("cli start", "python -c pass", 1, base, "baseline")]
-    for name in ("pmargin --help", "pmargin price"):
+    for name in COMMANDS:
+        if name == "python -c pass":
+            continue
         own = seconds[name] - base
-        verdict = "met" if own < TARGET_S else "missed"
-        note = f"{own:.3f} s over python -c pass (target < {TARGET_S} s: {verdict})"
+        note = f"{own:.3f} s over python -c pass"
+        if name in TARGETS:
+            note += f" (target < {TARGET_S} s: {'met' if own < TARGET_S else 'missed'})"
         rows.append(Row("cli start", name, 1, seconds[name], note))
     return rows

@@ -11,26 +11,49 @@ module never needs numba.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any, TypeVar, cast
 
-__all__ = ["compiled_module", "jit_enabled", "njit", "njit_inline"]
+__all__ = ["compiled_module", "jit_enabled", "njit", "njit_inline", "numpy_kernels"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_NUMPY_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("_NUMPY_ONLY", default=False)
 
 
 def jit_enabled() -> bool:
-    """Whether compiled kernels may be used: ``PMARGIN_JIT`` is not ``"0"`` (default on)."""
-    return os.environ.get("PMARGIN_JIT", "1") != "0"
+    """Whether compiled kernels may be used.
+
+    ``PMARGIN_JIT`` is not ``"0"`` (default on) and no :func:`numpy_kernels` block is open.
+    """
+    return os.environ.get("PMARGIN_JIT", "1") != "0" and not _NUMPY_ONLY.get()
 
 
-@functools.cache
+@contextlib.contextmanager
+def numpy_kernels() -> Iterator[None]:
+    """Run the NumPy kernels (the reference twins) inside the block, in this context only.
+
+    For short-lived work on a few options (``pmargin price``): importing numba and loading
+    a kernel's cached machine code takes about 0.5 s, compiling it on a fresh install about
+    10 s, while the NumPy kernel prices a few thousand options in a millisecond. Results
+    agree with the compiled kernels to a few ulp (``docs/pricing.md``).
+    """
+    token = _NUMPY_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _NUMPY_ONLY.reset(token)
+
+
 def compiled_module(name: str) -> ModuleType | None:
-    """Import the kernel module ``name``; ``None`` without numba or with ``PMARGIN_JIT=0``.
+    """Import the kernel module ``name``; ``None`` without numba, with ``PMARGIN_JIT=0``.
+
+    Also ``None`` inside a :func:`numpy_kernels` block.
 
     Parameters
     ----------
@@ -39,6 +62,12 @@ def compiled_module(name: str) -> ModuleType | None:
     """
     if not jit_enabled():
         return None
+    return _import_kernel(name)
+
+
+@functools.cache
+def _import_kernel(name: str) -> ModuleType | None:
+    """Import the kernel module ``name`` once; ``None`` when numba cannot be used."""
     try:
         return importlib.import_module(name)
     except ImportError:  # numba absent, or present but unusable with this NumPy

@@ -11,6 +11,7 @@ from pmargin.backtest._books import (
     BOOKS,
     BookSpec,
     Leg,
+    books_from_portfolio,
     build_portfolio,
     default_books,
     gross_notional,
@@ -26,7 +27,13 @@ from pmargin.backtest._engine import (
     realised_pnl,
     run_backtest,
 )
-from pmargin.backtest._report import REPORT_FILES, model_totals, result_to_dict, write_report
+from pmargin.backtest._report import (
+    REPORT_FILES,
+    exceptions_by_year,
+    model_totals,
+    result_to_dict,
+    write_report,
+)
 from pmargin.backtest._stats import (
     ChristoffersenResult,
     KupiecResult,
@@ -72,12 +79,14 @@ __all__ = [
     "SweepSpec",
     "TrafficLightResult",
     "book_stats",
+    "books_from_portfolio",
     "build_portfolio",
     "check_parameter",
     "christoffersen",
     "default_books",
     "default_models",
     "exceptions",
+    "exceptions_by_year",
     "gross_notional",
     "instrument_realised_pnl",
     "kupiec_pof",

@@ -49,7 +49,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from pmargin.book import Portfolio, portfolio_from_dict
+from pmargin.book import Portfolio, Position, base_quantity, portfolio_from_dict
 from pmargin.errors import InputError
 from pmargin.market import MarketSnapshot
 from pmargin.pricing import black76
@@ -58,6 +58,7 @@ __all__ = [
     "BOOKS",
     "BookSpec",
     "Leg",
+    "books_from_portfolio",
     "build_portfolio",
     "default_books",
     "gross_notional",
@@ -85,6 +86,10 @@ class Leg:
         Days to expiry (futures and options).
     moneyness
         Strike over the expiry's forward (options).
+    linear
+        ``True``: always the USDC-settled contract, ``False``: always the coin-settled one;
+        ``None`` (the representative books): coin-settled in ``<name>``, USDC-settled in
+        its twin ``<name>/usdc``.
     """
 
     kind: LegKind
@@ -92,6 +97,7 @@ class Leg:
     notional: float
     tenor_days: int = 0
     moneyness: float = 1.0
+    linear: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +227,7 @@ def _strike(value: float) -> tuple[float, str]:
 
 def _symbol(leg: Leg, linear: bool, market: MarketSnapshot) -> tuple[str, float]:
     """Venue symbol of a leg on ``market``, and its underlying price for the delta hedge."""
+    linear = linear if leg.linear is None else leg.linear
     prefix = f"{leg.underlying}_USDC" if linear else leg.underlying
     if leg.kind == "perp":
         return f"{prefix}-PERPETUAL", market.index_price(leg.underlying)
@@ -299,3 +306,78 @@ def gross_notional(portfolio: Portfolio, market: MarketSnapshot) -> np.ndarray[A
             spot = market.index_price(position.instrument.underlying)
             out[a] += abs(position.quantity) * spot
     return out
+
+
+_KINDS: dict[str, LegKind] = {"perpetual": "perp", "future": "future"}
+_DAY_SECONDS = 86_400.0
+
+
+def books_from_portfolio(portfolio: Portfolio, market: MarketSnapshot) -> dict[str, BookSpec]:
+    """Turn a user's accounts into book templates re-struck each step like the default books.
+
+    Each position becomes a :class:`Leg` measured at ``market`` (the market the portfolio is
+    marked at): its signed USD notional ``base quantity x index``, its tenor in whole days to
+    expiry (at least 1) and, for an option, its moneyness ``strike / forward`` at its expiry.
+    :func:`build_portfolio` then re-strikes every leg at each step by the representative books'
+    rule (module docstring): constant USD notional, constant tenor, constant moneyness. A leg
+    keeps its settlement (``linear``: coin-settled or USDC-settled Deribit contracts). Balances
+    are left out: as the default books, margin is on the positions alone.
+
+    Parameters
+    ----------
+    portfolio
+        The user's accounts (one book per account with positions).
+    market
+        The market the tenors, moneyness and notionals are read at.
+
+    Returns
+    -------
+    dict[str, BookSpec]
+        Account id -> its book, in file order.
+
+    Raises
+    ------
+    InputError
+        A spot position, an underlying without history (other than BTC and ETH), an expired
+        contract, or no account with positions.
+    """
+    books: dict[str, BookSpec] = {}
+    for account in portfolio.accounts:
+        legs = [_leg_of(position, market) for position in account.positions]
+        if legs:
+            described = ", ".join(p.instrument.symbol for p in account.positions)
+            books[account.id] = BookSpec(account.id, tuple(legs), description=described)
+    if not books:
+        raise InputError("portfolio", "no positions", "must hold at least one position")
+    return books
+
+
+def _leg_of(position: Position, market: MarketSnapshot) -> Leg:
+    """One position as a leg template at ``market`` (:func:`books_from_portfolio`)."""
+    instrument = position.instrument
+    if instrument.underlying not in ("BTC", "ETH"):
+        raise InputError("instrument", instrument.symbol, "has no price history (BTC and ETH only)")
+    kind = _KINDS.get(str(instrument.kind))
+    if instrument.is_option:
+        kind = "call" if instrument.is_call else "put"
+    if kind is None:
+        raise InputError("instrument", instrument.symbol, "is spot: backtest books hold contracts")
+    index = market.index_price(instrument.underlying)
+    base = base_quantity(
+        position,
+        market.forward(instrument.underlying, instrument.expiry)
+        if instrument.expiry is not None
+        else index,
+    )
+    tenor = 0
+    moneyness = 1.0
+    if instrument.expiry is not None:
+        days = (instrument.expiry - market.timestamp).total_seconds() / _DAY_SECONDS
+        if days <= 0.0:
+            raise InputError("instrument", instrument.symbol, "has expired at the market")
+        tenor = max(1, round(days))
+        if instrument.strike is not None:
+            moneyness = instrument.strike / market.forward(instrument.underlying, instrument.expiry)
+    return Leg(
+        kind, instrument.underlying, base * index, tenor, moneyness, not instrument.is_inverse
+    )

@@ -32,7 +32,13 @@ from pmargin.backtest._engine import BacktestResult
 from pmargin.backtest._summary import BookStats
 from pmargin.backtest._sweep import SWEEP_FILES, SweepRow, SweepSpec, write_sweep
 
-__all__ = ["REPORT_FILES", "model_totals", "result_to_dict", "write_report"]
+__all__ = [
+    "REPORT_FILES",
+    "exceptions_by_year",
+    "model_totals",
+    "result_to_dict",
+    "write_report",
+]
 
 _COLUMNS = (
     "model",
@@ -114,6 +120,43 @@ def model_totals(result: BacktestResult) -> list[dict[str, Any]]:
                 "median_over_margin": median if math.isfinite(median) else None,
             }
         )
+    return rows
+
+
+def exceptions_by_year(result: BacktestResult) -> list[dict[str, Any]]:
+    """Exceptions of each model and book by calendar year (UTC) of the step ``t``.
+
+    A step counts where the model has a margin (finite); an exception is a realised loss over
+    the MPOR above it (:meth:`BacktestResult.hits`). Books a model never margins are left out.
+
+    Returns
+    -------
+    list of dict
+        One per model x book x year, in model, book, year order: ``model``, ``book``,
+        ``year``, ``n_obs`` (steps), ``n_exceptions`` and ``expected_exceptions``
+        (``p x n_obs``).
+    """
+    years = result.times.astype("datetime64[Y]").astype(np.int64) + 1970
+    rows: list[dict[str, Any]] = []
+    for model, margin in result.margin.items():
+        hits = result.hits(model)
+        observed = np.isfinite(margin)
+        for a, book in enumerate(result.accounts):
+            if not observed[:, a].any():
+                continue
+            for year in np.unique(years[observed[:, a]]):
+                steps = observed[:, a] & (years == year)
+                n = int(steps.sum())
+                rows.append(
+                    {
+                        "model": model,
+                        "book": book,
+                        "year": int(year),
+                        "n_obs": n,
+                        "n_exceptions": int(hits[steps, a].sum()),
+                        "expected_exceptions": result.config.p * n,
+                    }
+                )
     return rows
 
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from pmargin.backtest import SweepRow, SweepSpec
     from pmargin.engine import BacktestReport
 
-__all__ = ["backtest", "summary_table", "sweep_table"]
+__all__ = ["backtest", "by_year_table", "summary_table", "sweep_table"]
 
 _ZONE_STYLE = {"green": "green", "yellow": "yellow", "red": "bold red"}
 
@@ -117,6 +117,31 @@ def summary_table(report: BacktestReport) -> Table:
     return table
 
 
+def by_year_table(report: BacktestReport) -> Table:
+    """Exceptions by calendar year: one row per model and book, one ``x / T`` column per year."""
+    rows = report.by_year()
+    years = sorted({r["year"] for r in rows})
+    table = Table(
+        title="exceptions by year",
+        caption="x / T: exceptions / steps with a margin in the year (UTC); expected p x T.",
+        caption_justify="left",
+    )
+    table.add_column("model", no_wrap=True)
+    table.add_column("book", no_wrap=True)
+    for year in years:
+        table.add_column(str(year), justify="right")
+    table.add_column("all", justify="right")
+    cells: dict[tuple[str, str], dict[int, tuple[int, int]]] = {}
+    for r in rows:
+        cells.setdefault((r["model"], r["book"]), {})[r["year"]] = (r["n_exceptions"], r["n_obs"])
+    for (model, book), by_year in cells.items():
+        x = sum(v[0] for v in by_year.values())
+        n = sum(v[1] for v in by_year.values())
+        shown = [f"{by_year[y][0]}/{by_year[y][1]}" if y in by_year else "" for y in years]
+        table.add_row(escape(model), escape(book), *shown, f"{x}/{n}")
+    return table
+
+
 def sweep_table(rows: list[SweepRow], spec: SweepSpec) -> Table:
     """Rich table of a sweep: per value, coverage and IM / notional over every book."""
     table = Table(title=f"sweep of {spec.model} {spec.path}")
@@ -200,6 +225,26 @@ def backtest(
     ] = False,
     as_csv: CsvOption = False,
     cluster: ClusterOption = None,
+    portfolio: Annotated[
+        Path | None,
+        typer.Option(
+            "--portfolio",
+            "-p",
+            metavar="FILE",
+            help="Backtest these accounts instead of the representative books: each position "
+            "re-struck every step at its USD notional, tenor and moneyness (strike / forward) "
+            "read at --market. --books then selects account ids.",
+        ),
+    ] = None,
+    market: Annotated[
+        Path | None,
+        typer.Option(
+            "--market",
+            "-m",
+            metavar="FILE",
+            help="Market the --portfolio is marked at (default: the shipped example market).",
+        ),
+    ] = None,
 ) -> None:
     """Backtest margin models on real BTC/ETH history: exceptions, Kupiec, zones, efficiency.
 
@@ -208,24 +253,29 @@ def backtest(
     over the margin period of risk. See docs/backtesting.md.
     """
     from pmargin.cli._output import console, emit_table, print_json
+    from pmargin.cli._progress import progress_callback
     from pmargin.engine import backtest_report
 
-    report = backtest_report(
-        out,
-        models=_names(models, "models"),
-        books=_names(books, "books"),
-        start=start,
-        end=end,
-        step=step,
-        mpor=mpor,
-        confidence=confidence,
-        data=data,
-        html=not no_html,
-        sweep=sweep,
-        sweep_model=sweep_model,
-        out_field="--out",
-        cluster=cluster,
-    )
+    with progress_callback("backtest steps") as report_progress:
+        report = backtest_report(
+            out,
+            models=_names(models, "models"),
+            books=_names(books, "books"),
+            start=start,
+            end=end,
+            step=step,
+            mpor=mpor,
+            confidence=confidence,
+            data=data,
+            html=not no_html,
+            sweep=sweep,
+            sweep_model=sweep_model,
+            out_field="--out",
+            cluster=cluster,
+            progress=report_progress,
+            portfolio=portfolio,
+            market=market,
+        )
     if as_json:
         print_json(report.to_dict())
         return
@@ -235,6 +285,8 @@ def backtest(
         return
     out_console = console()
     out_console.print(summary_table(report))
+    if portfolio is not None:
+        out_console.print(by_year_table(report))
     if report.sweep is not None:
         out_console.print(sweep_table(report.sweep_rows, report.sweep))
     for note in result.notes:

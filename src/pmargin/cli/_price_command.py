@@ -34,6 +34,7 @@ def price(
     vol, theta per year); the table shows gamma as the delta change for a 1% move, vega per
     vol point and theta per day.
     """
+    from pmargin._compiled import numpy_kernels
     from pmargin.cli._output import emit_table, print_json
     from pmargin.cli._render import quotes_table
     from pmargin.engine import instruments_for, load_inputs, price_instruments
@@ -47,7 +48,8 @@ def price(
         instruments = list(book.unique_instruments())
     else:
         instruments = instruments_for(symbols or [])
-    quotes = price_instruments(instruments, snapshot)
+    with numpy_kernels():  # a few options: numba's start-up would cost more than it saves
+        quotes = price_instruments(instruments, snapshot)
     if as_json:
         print_json([q.to_dict() for q in quotes])
         return

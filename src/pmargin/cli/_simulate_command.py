@@ -117,6 +117,7 @@ def simulate(
     docs/simulate.md.
     """
     from pmargin.cli._output import check_arguments, console, print_json
+    from pmargin.cli._progress import progress_callback
     from pmargin.engine import SIMULATION_MODELS, simulation_report
     from pmargin.errors import InputError
 
@@ -128,22 +129,24 @@ def simulate(
     names = tuple(n.strip() for n in models.split(",") if n.strip())
     if not names:
         raise InputError("models", models, "must list at least one model (comma-separated)")
-    report = simulation_report(
-        out,
-        episode=episode,
-        models=names,
-        n_accounts=accounts,
-        seed=seed,
-        portfolio=portfolio,
-        funding=funding,
-        substeps=substeps,
-        interpolation=interpolation,
-        depth=depth,
-        impact=impact,
-        force=force,
-        data=data,
-        out_field="--out",
-    )
+    with progress_callback("crash replays") as report_progress:
+        report = simulation_report(
+            out,
+            episode=episode,
+            models=names,
+            n_accounts=accounts,
+            seed=seed,
+            portfolio=portfolio,
+            funding=funding,
+            substeps=substeps,
+            interpolation=interpolation,
+            depth=depth,
+            impact=impact,
+            force=force,
+            data=data,
+            out_field="--out",
+            progress=report_progress,
+        )
     result, paths = report.result, report.paths
     if as_json:
         print_json(result.to_dict())

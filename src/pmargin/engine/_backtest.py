@@ -8,8 +8,8 @@ per swept value) and writes the report folder; the backtest itself lives in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,9 @@ from pmargin.backtest import (
     BacktestResult,
     SweepRow,
     SweepSpec,
+    books_from_portfolio,
     default_models,
+    exceptions_by_year,
     model_totals,
     parse_duration,
     parse_sweep,
@@ -32,6 +34,7 @@ from pmargin.backtest import (
     write_report,
 )
 from pmargin.engine._cluster import Cluster, cluster_session
+from pmargin.engine._inputs import EXAMPLE_MARKET, example_path, load_inputs
 from pmargin.errors import InputError
 from pmargin.history import load_funding, load_price_history
 from pmargin.timeutil import parse_timestamp
@@ -64,9 +67,18 @@ class BacktestReport:
         """One pooled row per model over every book (:func:`pmargin.backtest.model_totals`)."""
         return model_totals(self.result)
 
+    def by_year(self) -> list[dict[str, Any]]:
+        """Exceptions per model, book and year (:func:`pmargin.backtest.exceptions_by_year`)."""
+        return exceptions_by_year(self.result)
+
     def to_dict(self) -> dict[str, Any]:
-        """Return the ``pmargin backtest --json`` document (summary without the series)."""
+        """Return the ``pmargin backtest --json`` document (summary without the series).
+
+        The summary of :func:`pmargin.backtest.result_to_dict`, plus ``exceptions_by_year``
+        (:meth:`by_year`) and, after a sweep, ``sweep``.
+        """
         doc = result_to_dict(self.result, series=False)
+        doc["exceptions_by_year"] = self.by_year()
         if self.sweep is not None:
             doc["sweep"] = {
                 "model": self.sweep.model,
@@ -93,6 +105,9 @@ def backtest_report(
     sweep_model: str = "pmargin-es",
     out_field: str = "out",
     cluster: Cluster | str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    portfolio: str | Path | None = None,
+    market: str | Path | None = None,
 ) -> BacktestReport:
     """Backtest margin models on real history and write the report folder ``out``.
 
@@ -122,6 +137,16 @@ def backtest_report(
         A :class:`~pmargin.engine._cluster.Cluster` or ``--cluster`` text: runs of consecutive
         steps go there (:func:`pmargin.backtest.run_backtest`'s ``tasks``; the same numbers,
         bit for bit).
+    progress
+        Called as ``progress(done, total)`` after each step (:func:`pmargin.backtest.run_backtest`;
+        on a cluster once, at the end).
+    portfolio
+        A portfolio file: backtest its accounts instead of the representative books, each
+        position re-struck every step by the representative books' rule (constant USD
+        notional, tenor and moneyness, read at ``market``:
+        :func:`pmargin.backtest.books_from_portfolio`); ``books`` then selects account ids.
+    market
+        The market the portfolio is marked at (default the shipped example market).
 
     Raises
     ------
@@ -152,8 +177,23 @@ def backtest_report(
         mpor_hours=mpor_hours,
         p=1.0 - confidence,
     )
+    templates = None
+    if portfolio is not None:
+        at, held = load_inputs(
+            example_path(EXAMPLE_MARKET) if market is None else market, portfolio
+        )
+        templates = books_from_portfolio(held, at)
+        config = replace(config, linear_twins=False)
     with cluster_session(cluster) as tasks:
-        result = run_backtest(history, config, funding=funding, instances=variants, tasks=tasks)
+        result = run_backtest(
+            history,
+            config,
+            funding=funding,
+            books=templates,
+            instances=variants,
+            tasks=tasks,
+            progress=progress,
+        )
     rows = [] if spec is None else sweep_rows(result, spec)
     swept = None if spec is None else (spec, rows)
     paths = write_report(result, out, html_report=html, sweep=swept)

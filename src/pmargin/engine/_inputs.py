@@ -10,21 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import overload
+from typing import TYPE_CHECKING, overload
 
-from pmargin.book import (
-    BookArrangement,
-    Portfolio,
-    arrange,
-    arrange_table,
-    example_portfolio,
-    is_table_file,
-    load_portfolio,
-    read_portfolio_table,
-)
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument, parse_symbol
 from pmargin.market import MarketSnapshot, load_market
+
+if TYPE_CHECKING:
+    from pmargin.book import BookArrangement, Portfolio
 
 __all__ = [
     "EXAMPLE_MARKET",
@@ -68,7 +61,11 @@ def load_inputs(
     market_file: str | Path, portfolio_file: str | Path | None
 ) -> tuple[MarketSnapshot, Portfolio | None]:
     """Load a market snapshot and, optionally, a portfolio (read first, see the module)."""
-    portfolio = None if portfolio_file is None else load_portfolio(portfolio_file)
+    portfolio = None
+    if portfolio_file is not None:
+        from pmargin.book import load_portfolio  # the book's readers at first use: fast start
+
+        portfolio = load_portfolio(portfolio_file)
     market = load_market(market_file, None if portfolio is None else portfolio.instruments)
     return market, portfolio
 
@@ -89,6 +86,8 @@ def load_book(
         ``--balances`` given with a JSON or YAML portfolio (its balances are in the file);
         and every error of the readers, naming the file.
     """
+    from pmargin.book import arrange, arrange_table, is_table_file, read_portfolio_table
+
     if not is_table_file(portfolio_file):
         if balances_file is not None:
             raise InputError(
@@ -114,5 +113,7 @@ def example_inputs(n_accounts: int, seed: int) -> tuple[MarketSnapshot, Portfoli
     seed
         Seed of the book.
     """
+    from pmargin.book import example_portfolio
+
     market = load_market(example_path(EXAMPLE_MARKET))
     return market, example_portfolio(market, n_accounts, seed=seed)

@@ -7,7 +7,7 @@ The facade checks the report folder before the replay starts, calls
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +53,7 @@ def simulation_report(
     force: bool = False,
     data: str | Path | None = None,
     out_field: str = "out",
+    progress: Callable[[int, int], None] | None = None,
 ) -> SimulationReport:
     """Replay a crash and write its report folder ``out``.
 
@@ -83,6 +84,8 @@ def simulation_report(
         Shared data folder (default ``$PMARGIN_SHARED_DATA``, else ``../shared/data``).
     out_field
         Name of ``out`` in error messages (``--out``).
+    progress
+        Called as ``progress(done, total)`` after each replay (model x impact off/on).
 
     Raises
     ------
@@ -105,5 +108,5 @@ def simulation_report(
         impact=ImpactModel(depth_oi_fraction=depth),
         run_with_impact=impact,
     )
-    result = simulate_crash(config, data=data)
+    result = simulate_crash(config, data=data, progress=progress)
     return SimulationReport(result, write_report(result, out, field=out_field))

@@ -11,41 +11,48 @@ one forward per expiry, marks, SVI surfaces by :func:`fit_svi`, with its butterf
 calendar checks and fit errors), :func:`reprice_chain` checks it against bid and ask.
 """
 
-from pmargin.market._checks import MAX_VOL
-from pmargin.market._codec import MARKET_FIELDS, market_from_dict, market_to_dict
-from pmargin.market._fit_svi import FIT_METHODS, SliceFit, SviFit, fit_svi, fit_svi_slice
-from pmargin.market._from_venue import (
-    ChainMarket,
-    ChainQuote,
-    RepriceReport,
-    market_from_chain,
-    reprice_chain,
-)
-from pmargin.market._from_venue_deribit import read_deribit_chain
-from pmargin.market._from_venue_okx import read_okx_chain
-from pmargin.market._futures import describe_symbol
-from pmargin.market._loader import load_market
-from pmargin.market._mark import Mark
-from pmargin.market._moved import MarkKind, check_moves, mark_kinds, moved_market, moved_vol
-from pmargin.market._snapshot import REPORTING_CURRENCY, MarketSnapshot
-from pmargin.market._surface import SurfaceSlice, VolSurface
-from pmargin.market._svi import RawSVI, raw_svi_total_variance
-from pmargin.market._svi_checks import (
-    ButterflyCheck,
-    CalendarCheck,
-    butterfly_check,
-    calendar_check,
-    durrleman_g,
-)
-from pmargin.market._svi_ssvi import (
-    SmileQuotes,
-    SSVIParams,
-    fit_ssvi,
-    significant,
-    ssvi_phi,
-    ssvi_slice_to_raw,
-    ssvi_total_variance,
-)
+from typing import TYPE_CHECKING
+
+from pmargin._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from pmargin.market._checks import MAX_VOL
+    from pmargin.market._codec import MARKET_FIELDS, market_from_dict, market_to_dict
+    from pmargin.market._fit_svi import FIT_METHODS, SliceFit, SviFit, fit_svi, fit_svi_slice
+    from pmargin.market._from_venue import (
+        ChainMarket,
+        ChainQuote,
+        RepriceReport,
+        market_from_chain,
+        reprice_chain,
+    )
+    from pmargin.market._from_venue_deribit import read_deribit_chain
+    from pmargin.market._from_venue_okx import read_okx_chain
+    from pmargin.market._futures import describe_symbol
+    from pmargin.market._loader import load_market
+    from pmargin.market._mark import Mark
+    from pmargin.market._moved import MarkKind, check_moves, mark_kinds, moved_market, moved_vol
+    from pmargin.market._snapshot import REPORTING_CURRENCY, MarketSnapshot
+    from pmargin.market._surface import SurfaceSlice, VolSurface
+    from pmargin.market._svi import RawSVI, raw_svi_total_variance
+    from pmargin.market._svi_checks import (
+        ButterflyCheck,
+        CalendarCheck,
+        butterfly_check,
+        calendar_check,
+        durrleman_g,
+    )
+    from pmargin.market._svi_ssvi import (
+        SmileQuotes,
+        SSVIParams,
+        fit_ssvi,
+        significant,
+        ssvi_phi,
+        ssvi_slice_to_raw,
+        ssvi_total_variance,
+    )
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "FIT_METHODS",

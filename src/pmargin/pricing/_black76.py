@@ -44,7 +44,6 @@ from types import ModuleType
 from typing import NamedTuple, TypeVar
 
 import numpy as np
-from scipy.special import ndtr
 
 from pmargin._compiled import compiled_module
 from pmargin._typing import ArrayLike, BoolArray, FloatArray, IntArray
@@ -239,6 +238,8 @@ def _greeks_block(
     m = f.shape[0]
     sign, sqrt_t, sd, d1, d2, df = _fill_common(f, k, t, v, r, call, w)
     special = _needs_boundary(sd, d1, w)
+    from scipy.special import ndtr  # imported at first use: SciPy costs 0.2 s at start-up
+
     pdf, tmp = w.pdf[:m], w.tmp[:m]
     # n(d1) from d1 * sign: the density is even.
     np.multiply(d1, d1, out=pdf)
@@ -287,6 +288,8 @@ def _value_block(
     m = f.shape[0]
     sign, _, sd, d1, d2, df = _fill_common(f, k, t, v, r, call, w)
     special = _needs_boundary(sd, d1, w)
+    from scipy.special import ndtr  # imported at first use: SciPy costs 0.2 s at start-up
+
     tmp = w.tmp[:m]
     ndtr(d1, out=d1)
     ndtr(d2, out=d2)

@@ -30,7 +30,6 @@ from enum import IntEnum
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 from pmargin._typing import ArrayLike, FloatArray, Int8Array
 from pmargin.pricing._blocks import as_bool, as_float
@@ -146,6 +145,8 @@ def _objective(
     ``upper`` selects ``ln(b_max - beta) - ln(b_max - b(s))`` (then ``log_target`` holds
     ``ln(b_max - beta)``); elsewhere ``ln b(s) - ln beta`` (``log_target`` is ``ln beta``).
     """
+    from scipy.special import ndtr  # imported at first use: SciPy costs 0.2 s at start-up
+
     half = np.exp(0.5 * theta)
     inv_half = 1.0 / half
     d1 = theta / s + 0.5 * s
@@ -168,6 +169,8 @@ def _solve(
 
     ``theta <= 0`` and ``0 < beta < exp(theta / 2)``, all of shape ``(n,)``.
     """
+    from scipy.special import ndtri  # imported at first use: SciPy costs 0.2 s at start-up
+
     b_max = np.exp(0.5 * theta)
     upper = beta >= 0.5 * b_max
     gap = b_max - beta  # upper branch works with the distance to the bound

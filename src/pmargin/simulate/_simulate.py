@@ -9,6 +9,7 @@ runs of every model; :meth:`SimulationResult.table` pairs them into one row per 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,7 @@ def simulate_crash(
     config: SimulationConfig | None = None,
     *,
     data: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SimulationResult:
     """Replay a real crash on a population under each model, impact off and on.
 
@@ -192,6 +194,9 @@ def simulate_crash(
         What to replay (defaults: FTX, the four default models, 1,000 accounts, seed 7).
     data
         Shared data folder (default ``$PMARGIN_SHARED_DATA``, else ``../shared/data``).
+    progress
+        Called as ``progress(done, total)`` after each replay: ``total`` is the number of
+        models times the impact variants run (a skipped model counts as done).
 
     Raises
     ------
@@ -237,7 +242,10 @@ def simulate_crash(
     variants = [
         v for v, on in ((False, config.run_without_impact), (True, config.run_with_impact)) if on
     ]
-    for name in config.models:
+    total = len(config.models) * len(variants)
+    for index, name in enumerate(config.models):
+        if progress is not None:
+            progress(index * len(variants), total)
         try:
             model = get_model(name)
             funded = fund_population(
@@ -251,7 +259,7 @@ def simulate_crash(
                 f"{name}: {funded.excluded} of {population.n_accounts} accounts are outside "
                 "the model's scope and not replayed"
             )
-        for with_impact in variants:
+        for k, with_impact in enumerate(variants):
             impact = replace(config.impact, enabled=with_impact)
             cascade = replace(config.cascade, impact=impact)
             try:
@@ -260,6 +268,10 @@ def simulate_crash(
             except PmarginError as exc:
                 notes.append(f"{name}: replay failed ({exc})")
                 break
+            if progress is not None:
+                progress(index * len(variants) + k + 1, total)
+    if progress is not None:
+        progress(total, total)
     if not runs:
         raise InputError("models", ",".join(config.models), "no model could be replayed")
     seconds["total"] = sum(seconds.values()) + sum(r.seconds for r in runs.values())
