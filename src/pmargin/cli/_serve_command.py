@@ -107,7 +107,7 @@ def _start_demo(
 ) -> Any:
     """Load the demo into the store, print its keys, start posting its ticks; the player."""
     from pmargin.engine import demo_inputs
-    from pmargin.service._demo import TickPlayer, load_demo
+    from pmargin.service import TickPlayer, load_demo
 
     print(f"pmargin serve --demo: building {accounts} accounts and the {episode} path...")
     inputs = demo_inputs(episode=episode.strip().lower(), n_accounts=accounts, model=model)
