@@ -26,6 +26,8 @@ One module per job, each small and named for it:
   inputs (:func:`models_document`, :func:`profile_document`, :func:`whatif_document`,
   :func:`demo_inputs`, ...);
 - ``_hedge``: the margin-minimising hedge of one account (:func:`hedge_report`);
+- ``_consolidate``: one owner at several venues, apart and together
+  (:func:`consolidate_report`);
 - ``_verify``: a saved Deribit reply (:func:`capture_report`, :func:`params_from_capture`).
 
 The facade only composes: the maths lives in the layers below and in the applications, which
@@ -35,73 +37,88 @@ the type the service's feed holds; :data:`MODELS`,
 :func:`episode_names`, the crash replay's choices).
 """
 
-from pmargin.engine._backtest import BacktestReport, backtest_report
-from pmargin.engine._compare import ModelComparison, compare_margins, supported_accounts
-from pmargin.engine._dashboard import (
-    holdings_document,
-    largest_leg_document,
-    models_document,
-    profile_document,
-    stress_document,
-    venue_document,
-    whatif_document,
-)
-from pmargin.engine._documents import (
-    DEFAULT_MODEL,
-    LedgerFill,
-    book_fill,
-    check_market_document,
-    margin_document,
-    order_document,
-)
-from pmargin.engine._feed import (
-    BookStatusChange,
-    book_status_changes,
-    market_document_of,
-    monitor_rebooked,
-    start_monitor,
-    tick_update,
-)
-from pmargin.engine._hedge import hedge_report
-from pmargin.engine._inputs import (
-    EXAMPLE_MARKET,
-    example_inputs,
-    example_path,
-    instruments_for,
-    load_book,
-    load_inputs,
-)
-from pmargin.engine._liquidate import (
-    LiquidationEpisode,
-    LiquidationStep,
-    LiquidationTrade,
-    fund_value_usd,
-    liquidate_monitor,
-    liquidation_config,
-    needs_liquidation,
-)
-from pmargin.engine._live_demo import demo_inputs
-from pmargin.engine._margin import MarginReport, margin_report, margin_reports
-from pmargin.engine._order import (
-    OrderLeg,
-    OrderReport,
-    legs_report,
-    load_order_legs,
-    order_report,
-)
-from pmargin.engine._price import InstrumentQuote, PositionRisk, position_risk, price_instruments
-from pmargin.engine._simulate import SIMULATION_MODELS, SimulationReport, simulation_report
-from pmargin.engine._stress import stress_remargin, stress_report
-from pmargin.engine._verify import CAPTURE_TOLERANCE, capture_report, params_from_capture
-from pmargin.health import HealthStatus
-from pmargin.history import episode_names
-from pmargin.liquidation import LiquidationConfig
-from pmargin.margin import MODELS
-from pmargin.monitor import BreakerConfig, Monitor
-from pmargin.simulate import EPISODE_KEYS, FUNDING_MODES, INTERPOLATIONS, TABLE_COLUMNS
+from typing import TYPE_CHECKING
+
+from pmargin._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from pmargin.engine._backtest import BacktestReport, backtest_report
+    from pmargin.engine._compare import ModelComparison, compare_margins, supported_accounts
+    from pmargin.engine._consolidate import ConsolidationReport, consolidate_report
+    from pmargin.engine._dashboard import (
+        holdings_document,
+        largest_leg_document,
+        models_document,
+        profile_document,
+        stress_document,
+        venue_document,
+        whatif_document,
+    )
+    from pmargin.engine._documents import (
+        DEFAULT_MODEL,
+        LedgerFill,
+        book_fill,
+        check_market_document,
+        margin_document,
+        order_document,
+    )
+    from pmargin.engine._feed import (
+        BookStatusChange,
+        book_status_changes,
+        market_document_of,
+        monitor_rebooked,
+        start_monitor,
+        tick_update,
+    )
+    from pmargin.engine._hedge import hedge_report
+    from pmargin.engine._inputs import (
+        EXAMPLE_MARKET,
+        example_inputs,
+        example_path,
+        instruments_for,
+        load_book,
+        load_inputs,
+    )
+    from pmargin.engine._liquidate import (
+        LiquidationEpisode,
+        LiquidationStep,
+        LiquidationTrade,
+        fund_value_usd,
+        liquidate_monitor,
+        liquidation_config,
+        needs_liquidation,
+    )
+    from pmargin.engine._live_demo import demo_inputs
+    from pmargin.engine._margin import MarginReport, margin_report, margin_reports
+    from pmargin.engine._order import (
+        OrderLeg,
+        OrderReport,
+        legs_report,
+        load_order_legs,
+        order_report,
+    )
+    from pmargin.engine._price import (
+        InstrumentQuote,
+        PositionRisk,
+        position_risk,
+        price_instruments,
+    )
+    from pmargin.engine._simulate import SIMULATION_MODELS, SimulationReport, simulation_report
+    from pmargin.engine._stress import stress_remargin, stress_report
+    from pmargin.engine._venue_market import CHAIN_VENUES, VenueMarket, venue_market
+    from pmargin.engine._verify import CAPTURE_TOLERANCE, capture_report, params_from_capture
+    from pmargin.health import HealthStatus
+    from pmargin.history import episode_names
+    from pmargin.liquidation import LiquidationConfig
+    from pmargin.margin import MODELS
+    from pmargin.monitor import BreakerConfig, Monitor
+    from pmargin.simulate import EPISODE_KEYS, FUNDING_MODES, INTERPOLATIONS, TABLE_COLUMNS
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "CAPTURE_TOLERANCE",
+    "CHAIN_VENUES",
     "DEFAULT_MODEL",
     "EPISODE_KEYS",
     "EXAMPLE_MARKET",
@@ -113,6 +130,7 @@ __all__ = [
     "BacktestReport",
     "BookStatusChange",
     "BreakerConfig",
+    "ConsolidationReport",
     "HealthStatus",
     "InstrumentQuote",
     "LedgerFill",
@@ -127,12 +145,14 @@ __all__ = [
     "OrderReport",
     "PositionRisk",
     "SimulationReport",
+    "VenueMarket",
     "backtest_report",
     "book_fill",
     "book_status_changes",
     "capture_report",
     "check_market_document",
     "compare_margins",
+    "consolidate_report",
     "demo_inputs",
     "episode_names",
     "example_inputs",
@@ -169,5 +189,6 @@ __all__ = [
     "supported_accounts",
     "tick_update",
     "venue_document",
+    "venue_market",
     "whatif_document",
 ]
