@@ -42,9 +42,10 @@ from pmargin.engine import (
     fund_value_usd,
     margin_document,
 )
-from pmargin.errors import InputError, PmarginError
+from pmargin.errors import InputError, MarketDataError, PmarginError
 from pmargin.service import _ledger as ledger
 from pmargin.service import _liquidation as liquidations
+from pmargin.service._dashboard_api import dashboard_router
 from pmargin.service._keys import KeyRing, Principal
 from pmargin.service._schemas import (
     AccountIn,
@@ -78,6 +79,9 @@ _ORDER_FIELDS = {"order.quantity": "quantity", "order.price": "price", "symbol":
 
 EVENTS_PAGE = 1000
 """Most events one ``GET /v1/events`` returns."""
+
+MAX_SEQ = (1 << 63) - 1
+"""Largest ``?after=`` accepted: the largest integer the databases store (SQLite, bigint)."""
 
 
 class _ApiError(Exception):
@@ -410,25 +414,33 @@ def create_app(
     def stateless_margin(body: MarginIn, caller: Caller) -> dict[str, Any]:
         """Margin a portfolio at a market (any key; nothing stored): ``pmargin margin --json``."""
         market = body.market.model_dump(mode="json", exclude_none=True)
-        return margin_document(body.portfolio, market, body.model)
+        try:
+            return margin_document(body.portfolio, market, body.model)
+        except MarketDataError as err:  # the body's market cannot value its portfolio
+            raise InputError("market", "", " ".join(str(err).split())) from None
 
     @app.websocket("/v1/ws")
     async def stream(
         websocket: WebSocket,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
         authorization: Annotated[str | None, Header()] = None,
+        protocols: Annotated[str | None, Header(alias="Sec-WebSocket-Protocol")] = None,
     ) -> None:
         """Stream the events after ``?after=SEQ`` a key may see, then live ones (JSON text).
 
         Auth by ``Authorization: Bearer <key>`` on the handshake (admin: every event; trader:
-        its account's); without a valid key the handshake is refused (close code 1008).
+        its account's), or, from a browser (which cannot set headers), the subprotocols
+        ``bearer, <key>``; without a valid key the handshake is refused (close code 1008).
         """
+        offered = [p.strip() for p in (protocols or "").split(",")]
+        if authorization is None and len(offered) == 2 and offered[0] == "bearer":
+            authorization = f"Bearer {offered[1]}"
         caller = await run_in_threadpool(_bearer, websocket.app.state.keys, authorization)
         if caller is None or caller.role not in ("admin", "trader"):
             await websocket.close(code=1008)
             return
         account = caller.account_id if caller.role == "trader" else None
-        await websocket.accept()
+        await websocket.accept(subprotocol="bearer" if offered[0] == "bearer" else None)
 
         def page(last: int) -> list[dict[str, Any]]:
             found: list[dict[str, Any]] = read(
@@ -441,7 +453,7 @@ def create_app(
     @app.get("/v1/insurance-fund")
     def insurance_fund(
         caller: Caller,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
         limit: Annotated[int, Query(ge=1, le=EVENTS_PAGE)] = EVENTS_PAGE,
     ) -> dict[str, Any]:
         """Read the insurance fund (admin): balances, USD value, bad debt, its history."""
@@ -467,7 +479,7 @@ def create_app(
     @app.get("/v1/events", response_model=EventsOut)
     def events(
         caller: Caller,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
         limit: Annotated[int, Query(ge=1, le=EVENTS_PAGE)] = EVENTS_PAGE,
     ) -> dict[str, Any]:
         """List persisted events with ``seq > after`` in order (a trader: its account's)."""
@@ -477,6 +489,7 @@ def create_app(
         last = found["events"][-1]["seq"] if found["events"] else after
         return found | {"last": last}
 
+    app.include_router(dashboard_router(engine, model, _principal, may_see, role))
     return app
 
 
@@ -498,6 +511,11 @@ def _errors(app: FastAPI) -> None:
             422, "invalid", " ".join(exc.reason.split()), exc.field, value=str(exc.value)[:200]
         )
 
+    async def market_data(_: Request, exc: Exception) -> Any:
+        # The stored account and the market in force disagree (an asset or instrument the
+        # market cannot value): the state conflicts, the request itself is well formed.
+        return _error(409, "conflict", " ".join(str(exc).split())[:500], "market")
+
     async def pmargin_error(_: Request, exc: Exception) -> Any:
         return _error(422, "invalid", " ".join(str(exc).split())[:500])
 
@@ -505,7 +523,7 @@ def _errors(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body",)]
-        field = ".".join(loc) or None
+        field = ".".join(loc) or "body"  # a rule over the whole body (a model validator)
         return _error(422, "invalid", str(first.get("msg", "invalid")), field)
 
     async def http_error(_: Request, exc: Exception) -> Any:
@@ -519,6 +537,7 @@ def _errors(app: FastAPI) -> None:
         _ApiError: api_error,
         ledger.RefusedError: refused,
         InputError: bad_input,
+        MarketDataError: market_data,
         PmarginError: pmargin_error,
         RequestValidationError: validation,
         HTTPException: http_error,
