@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 DEMO_STAMP := $(VENV)/.demo-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo serve-demo test lint bench clean
 
 # The demo needs the package and its runtime dependencies only (no ruff, mypy, QuantLib).
 $(DEMO_STAMP): pyproject.toml
@@ -25,6 +25,10 @@ $(STAMP): pyproject.toml
 
 demo: $(DEMO_STAMP)
 	$(BIN)/pmargin demo
+
+# The live dashboard demo: a seeded population and a real crash window played as ticks.
+serve-demo: $(STAMP)
+	$(BIN)/pmargin serve --demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
