@@ -1,4 +1,9 @@
-"""``pmargin demo``: a seeded book margined under every model, and what the tables show."""
+"""``pmargin demo``: a seeded book margined under every model, and what the tables show.
+
+The book is the crash replay's seeded population on the shipped market, funded like a venue
+would fund it for :data:`VENUE` (:func:`pmargin.engine.venue_funded_example`: 10 % of the
+accounts close to MM, the others above IM), so no account starts bankrupt.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ HISTORY_MODELS = ["pmargin-es"]
 """Shown in the demo when the price history ($PMARGIN_SHARED_DATA) is there."""
 LINEAR_MODELS = ["standard", "deribit", "okx", "derive-pmrm2"]
 """Models compared on the USDC-settled accounts (Derive lists USDC-settled contracts only)."""
+VENUE = "deribit"
+"""The venue whose margin model funds the demo's accounts."""
 
 
 def demo(
@@ -35,18 +42,19 @@ def demo(
         EXAMPLE_MARKET,
         MarginReport,
         ModelComparison,
-        example_inputs,
         margin_reports,
         supported_accounts,
+        venue_funded_example,
     )
     from pmargin.errors import PmarginError
 
     check_arguments("demo", {"accounts": accounts, "seed": seed})
-    snapshot, book = example_inputs(accounts, seed)
+    snapshot, funded = venue_funded_example(accounts, seed, VENUE)
+    book = funded.book
     out = console()
     out.print(
         f"[bold]pmargin demo[/bold]: {accounts:,} example accounts (seed {seed}) on "
-        f"{EXAMPLE_MARKET} @ {snapshot.timestamp.isoformat()}"
+        f"{EXAMPLE_MARKET} @ {snapshot.timestamp.isoformat()}, funded for {VENUE}"
     )
     reports: dict[str, MarginReport] = {}
     for name in track([*DEMO_MODELS, *HISTORY_MODELS], "margining"):
@@ -59,9 +67,9 @@ def demo(
             out.print(f"[dim]{name} left out: {reason}[/dim]")
     out.print(summary_table(reports, "book totals by model (USD)"))
     linear = supported_accounts(book, "derive-pmrm2")
-    if linear.accounts:
+    if linear.account_ids:
         title = (
-            f"the {len(linear.accounts)} accounts in USDC-settled options and perpetuals, "
+            f"the {len(linear.account_ids)} accounts in USDC-settled options and perpetuals, "
             "with derive-pmrm2 (USD)"
         )
         out.print(summary_table(margin_reports(linear, snapshot, LINEAR_MODELS), title))
@@ -73,12 +81,16 @@ def demo(
     out.print(compare_table(comparison, riskiest, "the same accounts under every model (USD)"))
     print_risk_matrices(pm, riskiest[0])
     print_notes(pm)
-    for line in summary_lines(reports):
+    near_mm = 0 if funded.near_mm is None else int(funded.near_mm.sum())
+    for line in summary_lines(reports, near_mm):
         out.print(line, markup=False, highlight=False)
 
 
-def summary_lines(reports: Mapping[str, object]) -> list[str]:
-    """Return the demo's closing summary: what the tables show, in a few sentences."""
+def summary_lines(reports: Mapping[str, object], near_mm: int = 0) -> list[str]:
+    """Return the demo's closing summary: what the tables show, in a few sentences.
+
+    ``near_mm``: accounts funded close to :data:`VENUE`'s MM (the rest above its IM).
+    """
     import numpy as np
 
     from pmargin.cli._render_margin import vs_standard
@@ -98,15 +110,26 @@ def summary_lines(reports: Mapping[str, object]) -> list[str]:
                 f"- {name} asks {abs(100 * change):.0f}% {word} initial margin than standard "
                 "for the same book: offsets between positions of one underlying."
             )
-    pm = typed.get("deribit")
+    pm = typed.get(VENUE)
     if pm is not None:
         status = np.asarray(pm.health.status)
         below = int(np.sum(status != "healthy"))
+        share = near_mm / max(status.size, 1)
         lines.append(
-            f"- Under deribit {below:,} of {status.size:,} accounts have equity below IM "
-            "(reduce_only or worse): the example book's balances are random, not funded to "
-            "any venue's IM."
+            f"- The accounts are funded like {VENUE} would fund them: {near_mm:,} "
+            f"({share:.0%}) hold equity of 1.05-1.2x MM, the others 1.1-3x IM, so none starts "
+            f"below MM. Under {VENUE} {below:,} of {status.size:,} are below IM (reduce_only), "
+            "the ones funded close to MM whose positions are not worth more."
         )
+        for name, report in typed.items():
+            if name == VENUE:
+                continue
+            under_mm = int(np.sum(report.result.maintenance_margin > report.equity.equity))
+            if under_mm:
+                lines.append(
+                    f"- The same balances under {name}: {under_mm:,} accounts below its MM: "
+                    f"{VENUE}'s funding is not enough there."
+                )
     lines.append(
         "- The risk matrix is the riskiest account's scenario grid; its binding cell (*) is "
         "the worst loss that sets IM."

@@ -78,6 +78,7 @@ if TYPE_CHECKING:
         instruments_for,
         load_book,
         load_inputs,
+        venue_funded_example,
     )
     from pmargin.engine._liquidate import (
         LiquidationEpisode,
@@ -189,6 +190,7 @@ __all__ = [
     "supported_accounts",
     "tick_update",
     "venue_document",
+    "venue_funded_example",
     "venue_market",
     "whatif_document",
 ]

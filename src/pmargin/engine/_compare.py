@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -154,13 +154,28 @@ def _margin_alone(
     return float(single.initial_margin[0]), float(single.maintenance_margin[0]), single.notes
 
 
-def supported_accounts(portfolio: Portfolio, model: str) -> Portfolio:
+@overload
+def supported_accounts(portfolio: Portfolio, model: str) -> Portfolio: ...
+
+
+@overload
+def supported_accounts(portfolio: BookArrangement, model: str) -> BookArrangement: ...
+
+
+def supported_accounts(
+    portfolio: Portfolio | BookArrangement, model: str
+) -> Portfolio | BookArrangement:
     """Keep the accounts with positions whose every instrument ``model`` can margin.
 
     What a model can margin is its declared scope (:attr:`pmargin.margin.MarginModel.
     capabilities`); the demo compares the linear models on the accounts Derive's PMRM_2 takes.
+    An arranged book gives an arranged book (its rows kept in order).
     """
     capabilities = get_model(model).capabilities
+    if isinstance(portfolio, BookArrangement):
+        held = np.asarray(abs(portfolio.quantity).sum(axis=1)).reshape(-1) > 0.0
+        keep = np.flatnonzero(capabilities.supported_accounts(portfolio) & held)
+        return portfolio.take_accounts(keep)
     return Portfolio(
         tuple(
             a

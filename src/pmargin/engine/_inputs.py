@@ -18,6 +18,7 @@ from pmargin.market import MarketSnapshot, load_market
 
 if TYPE_CHECKING:
     from pmargin.book import BookArrangement, Portfolio
+    from pmargin.simulate import FundedBook
 
 __all__ = [
     "EXAMPLE_MARKET",
@@ -26,6 +27,7 @@ __all__ = [
     "instruments_for",
     "load_book",
     "load_inputs",
+    "venue_funded_example",
 ]
 
 EXAMPLE_MARKET = "example_market.json"
@@ -117,3 +119,40 @@ def example_inputs(n_accounts: int, seed: int) -> tuple[MarketSnapshot, Portfoli
 
     market = load_market(example_path(EXAMPLE_MARKET))
     return market, example_portfolio(market, n_accounts, seed=seed)
+
+
+def venue_funded_example(
+    n_accounts: int, seed: int, model: str = "deribit"
+) -> tuple[MarketSnapshot, FundedBook]:
+    """Return the crash replay's seeded population on the shipped market, venue-funded.
+
+    The accounts of :func:`pmargin.simulate.generate_population` at :data:`EXAMPLE_MARKET`,
+    funded for ``model`` by :func:`pmargin.simulate.fund_population` in mode ``"venue"``
+    (:class:`pmargin.simulate.VenueFunding`: 10 % of the accounts at ``MM x U[1.05, 1.2]``,
+    the others at ``IM x U[1.1, 3]``; the draws seeded by ``seed``): no account starts below
+    MM. ``pmargin demo`` shows it.
+
+    Parameters
+    ----------
+    n_accounts
+        Accounts generated.
+    seed
+        Seed of the population and of the funding draws.
+    model
+        The venue's margin model the accounts are funded for.
+
+    Returns
+    -------
+    tuple
+        The market and the funded book (its ``book``: balances included; ``near_mm``: the
+        accounts funded close to MM, shape ``(n_accounts,)``).
+    """
+    from pmargin.margin import get_model
+    from pmargin.simulate import VenueFunding, fund_population, generate_population
+
+    market = load_market(example_path(EXAMPLE_MARKET))
+    population = generate_population(market, n_accounts, seed=seed)
+    funded = fund_population(
+        get_model(model), population, mode="venue", venue=VenueFunding(seed=seed)
+    )
+    return market, funded

@@ -26,6 +26,14 @@ call), a small balance leaves the position unhedged.
 
 Mode ``"as_given"`` (a portfolio file): balances as in the file, for every model.
 
+Mode ``"venue"``: funded like a venue would fund its book (:class:`VenueFunding`): a stated
+share of the accounts (10 %) holds equity close to maintenance margin, ``MM x`` a factor
+uniform on [1.05, 1.2]; every other account meets initial margin with a cushion, ``IM x`` a
+factor uniform on [1.1, 3]. So no account starts below MM (none bankrupt or liquidatable), and
+the share near MM is the one the venue would watch first. The draws (which accounts, which
+factors) are seeded per account of the population, the same for every model. The demo
+(``pmargin demo``) shows the population funded this way for deribit.
+
 The balance is held in the account's own collateral asset (the coin for coin-settled
 strategies, USDC for linear ones). Because a coin balance enters the coin-margined models'
 scenarios, the top-up is solved by a short fixed-point iteration (``b <- max(b0, c IM(b))``,
@@ -58,13 +66,63 @@ __all__ = [
     "FUNDING_MODES",
     "FundedBook",
     "Population",
+    "VenueFunding",
     "fund_population",
     "generate_population",
     "load_population",
 ]
 
-FUNDING_MODES = ("leverage", "utilisation", "as_given")
+FUNDING_MODES = ("leverage", "utilisation", "as_given", "venue")
 """How accounts are funded under each model (module docstring)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VenueFunding:
+    """How mode ``"venue"`` funds a population (module docstring).
+
+    Attributes
+    ----------
+    near_mm_share
+        Share of the accounts funded close to maintenance margin, in [0, 1] (rounded to a
+        whole number of accounts).
+    near_mm
+        Range of ``equity / MM`` of those accounts (uniform), each bound > 1.
+    cushion
+        Range of ``equity / IM`` of the others (uniform), each bound >= 1.
+    seed
+        Seed of the draws (which accounts are near MM, and every factor).
+    """
+
+    near_mm_share: float = 0.10
+    near_mm: tuple[float, float] = (1.05, 1.2)
+    cushion: tuple[float, float] = (1.1, 3.0)
+    seed: int = 7
+
+    def draws(self, n_accounts: int) -> tuple[BoolArray, FloatArray]:
+        """Return which accounts are near MM and each account's factor, shapes ``(n,)``.
+
+        The factor is ``equity / MM`` for an account near MM, ``equity / IM`` otherwise.
+        """
+        if not 0.0 <= self.near_mm_share <= 1.0:
+            raise InputError("near_mm_share", self.near_mm_share, "must be in [0, 1]")
+        if not 1.0 < self.near_mm[0] <= self.near_mm[1]:
+            raise InputError(
+                "near_mm", self.near_mm, "must be a range (low, high), 1 < low <= high"
+            )
+        if not 1.0 <= self.cushion[0] <= self.cushion[1]:
+            raise InputError(
+                "cushion", self.cushion, "must be a range (low, high), 1 <= low <= high"
+            )
+        rng = np.random.default_rng([self.seed, 2])
+        near = np.zeros(n_accounts, dtype=bool)
+        near[rng.permutation(n_accounts)[: round(self.near_mm_share * n_accounts)]] = True
+        factor = np.where(
+            near,
+            rng.uniform(*self.near_mm, size=n_accounts),
+            rng.uniform(*self.cushion, size=n_accounts),
+        )
+        return near, factor
+
 
 _TOP_UP_ROUNDS = 3
 
@@ -117,6 +175,8 @@ class FundedBook:
         Shape ``(n,)``: the model's IM set the balance.
     excluded
         Accounts of the population the model cannot margin (e.g. Derive: coin-settled).
+    near_mm
+        Shape ``(n,)``: funded close to MM (mode ``"venue"``; all False otherwise).
     """
 
     model: str
@@ -128,6 +188,7 @@ class FundedBook:
     notional: FloatArray
     topped_up: BoolArray
     excluded: int
+    near_mm: BoolArray | None = None
 
 
 def _horizon_market(market: MarketSnapshot, after: datetime) -> MarketSnapshot:
@@ -243,8 +304,11 @@ def fund_population(
     *,
     mode: str = "leverage",
     min_cushion: float = 1.1,
+    venue: VenueFunding | None = None,
 ) -> FundedBook:
     """Fund the population for ``model`` (module docstring), at its book's market.
+
+    ``venue``: the draws of mode ``"venue"`` (default :class:`VenueFunding` ``()``).
 
     Raises
     ------
@@ -264,7 +328,16 @@ def fund_population(
     price = np.array([market.usd_price(a) for a in collateral], dtype=np.float64)
     positions_usd = account_equity(book).positions_usd
     topped = np.zeros(rows.size, dtype=bool)
-    if mode != "as_given":
+    near = np.zeros(rows.size, dtype=bool)
+    if mode == "venue":
+        near, factor = (d[rows] for d in (venue or VenueFunding()).draws(population.n_accounts))
+        amount = np.zeros(rows.size)
+        for _ in range(_TOP_UP_ROUNDS):
+            margins = model.compute(_with_balances(book, collateral, amount))
+            need = np.where(near, margins.maintenance_margin, margins.initial_margin) * factor
+            amount = np.maximum((need - positions_usd) / price, 0.0)
+        book = _with_balances(book, collateral, amount)
+    elif mode != "as_given":
         if mode == "leverage":
             base = np.maximum(balances_usd(book), 0.0)
             factor = np.full(rows.size, min_cushion)
@@ -291,4 +364,5 @@ def fund_population(
         notional=np.asarray(notional, dtype=np.float64),
         topped_up=topped,
         excluded=population.n_accounts - int(rows.size),
+        near_mm=near,
     )
