@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from pmargin._typing import ArrayLike, BoolArray, FloatArray
-from pmargin.pricing._black76 import _frozen, _jit, black76_value
+from pmargin.pricing._black76 import _broadcast, _frozen, _jit, black76_value
 from pmargin.pricing._blocks import as_bool, as_float
 
 __all__ = ["black76_pnl", "black76_pnl_reference"]
@@ -38,17 +38,9 @@ def _rows(
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, BoolArray, FloatArray, BoolArray]:
     """Return the per-option arguments as 1-d arrays of one length ``m``."""
     f = np.ravel(as_float("forward", forward))
-    m = f.size
-
-    def row(a: ArrayLike, name: str) -> FloatArray:
-        return np.broadcast_to(as_float(name, a), (m,))
-
-    calls = np.broadcast_to(as_bool("is_call", is_call), (m,))
-    inv = np.broadcast_to(as_bool("inverse", inverse), (m,))
-    return (
-        f, row(strike, "strike"), row(time, "time"), row(vol, "vol"), calls,
-        row(rate, "rate"), inv,
-    )  # fmt: skip
+    rows = _broadcast(f, strike, time, vol, is_call, rate)
+    inv = np.broadcast_to(as_bool("inverse", inverse), rows.shape)
+    return rows.forward, rows.strike, rows.time, rows.vol, rows.is_call, rows.rate, inv
 
 
 def black76_pnl_reference(
