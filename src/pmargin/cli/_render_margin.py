@@ -18,6 +18,7 @@ import numpy as np
 from rich.table import Table
 from rich.text import Text
 
+from pmargin._typing import FloatArray
 from pmargin.cli._format import num, pct, sig_decimals, usd
 from pmargin.cli._output import plain
 from pmargin.engine import MarginReport, ModelComparison, OrderReport
@@ -174,50 +175,84 @@ def summary_table(reports: Mapping[str, MarginReport], title: str) -> Table:
     return table
 
 
-def risk_matrix_table(unit: RiskUnitMargin, row: int, title: str) -> Table:
+BEFORE_LEGEND = (
+    "raw: the positions' P&L before the model's P&L offset on gains and its extended-cell "
+    "dampener; vol columns: after them, what IM reads"
+)
+"""The legend a risk matrix with cells before offsets adds to its caption."""
+
+
+def risk_matrix_table(
+    unit: RiskUnitMargin, row: int, title: str, before: FloatArray | None = None
+) -> Table:
     """Scenario P&L of one account's unit: spot moves (rows) by vol shocks (columns).
 
     Cells are in the unit's currency, as the model reduces them (after its weights,
     dampeners and offsets); losses red, gains green; the binding cell (the worst loss) is
     marked ``*``. The caption gives the unit's IM lines: each component and IM and MM.
     Units whose columns are not risk-matrix scenarios are listed one scenario per row.
+
+    ``before``: the unit's cells before the model's offsets and dampeners, shape
+    ``(n_scenarios,)`` (:func:`pmargin.engine.cells_before_offsets`): shown as ``raw``
+    columns left of the reduced ones.
     """
     pnl = unit.pnl[row]
     worst = int(unit.worst[row])
-    scale = float(np.max(np.abs(pnl))) if pnl.size else 0.0
+    shown = [pnl] if before is None else [pnl, before]
+    scale = max((float(np.max(np.abs(p))) for p in shown if p.size), default=0.0)
     digits = sig_decimals([scale], 5)
-    table = _table(title, _im_lines(unit, row, digits))
+    caption = _im_lines(unit, row, digits)
+    if before is not None:
+        caption += "; " + BEFORE_LEGEND
+    table = _table(title, caption)
 
-    def cell(k: int) -> Text:
-        value = float(pnl[k])
+    def cell(k: int, values: FloatArray = pnl, mark: bool = True) -> Text:
+        value = float(values[k])
         shade = "red" if value < 0 else "green"
         if scale > 0 and abs(value) < 0.05 * scale:
             shade = "white"
-        text = num(value, digits, style=("bold " if k == worst else "") + shade)
-        if k == worst:
+        binding = mark and k == worst
+        text = num(value, digits, style=("bold " if binding else "") + shade)
+        if binding:
             text.append("*")
         return text
 
+    def raw(k: int) -> list[Text]:
+        return [] if before is None else [cell(k, before, mark=False)]
+
     if not unit.scenarios:
         table.add_column("scenario")
+        if before is not None:
+            table.add_column("raw", justify="right")
         table.add_column(plain(f"P&L {unit.currency}"), justify="right")
         for k, label in enumerate(unit.scenario_labels):
-            table.add_row(plain(label), cell(k))
+            table.add_row(plain(label), *raw(k), cell(k))
         return table
     kinds = (VolShockKind.DOWN, VolShockKind.NONE, VolShockKind.UP)
     weighted = any(scenario.weight != 1.0 for scenario in unit.scenarios)
     table.add_column("spot move")
     if weighted:
         table.add_column("weight", justify="right")
+    if before is not None:
+        for kind in kinds:
+            table.add_column(f"raw {kind.value}", justify="right")
     for kind in kinds:
         table.add_column(f"vol {kind.value}", justify="right")
     grid: dict[tuple[float, float], dict[VolShockKind, int]] = {}
     for k, scenario in enumerate(unit.scenarios):
         grid.setdefault((scenario.spot_move, scenario.weight), {})[scenario.vol_shock] = k
     for (move, weight), by_kind in sorted(grid.items(), key=lambda item: item[0][0]):
+        raws = (
+            []
+            if before is None
+            else [
+                cell(by_kind[kind], before, mark=False) if kind in by_kind else Text("")
+                for kind in kinds
+            ]
+        )
         cells = [cell(by_kind[kind]) if kind in by_kind else Text("") for kind in kinds]
         head = [pct(move, signed=True), *([num(weight, 2)] if weighted else [])]
-        table.add_row(*head, *cells)
+        table.add_row(*head, *raws, *cells)
     return table
 
 

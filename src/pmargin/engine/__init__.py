@@ -26,6 +26,8 @@ One module per job, each small and named for it:
   inputs (:func:`models_document`, :func:`profile_document`, :func:`whatif_document`,
   :func:`demo_inputs`, ...);
 - ``_hedge``: the margin-minimising hedge of one account (:func:`hedge_report`);
+- ``_agent``: the hedging agent's proposal and the crash replay's agents
+  (:func:`hedge_proposal_document`, :func:`replay_agents`);
 - ``_consolidate``: one owner at several venues, apart and together
   (:func:`consolidate_report`);
 - ``_verify``: a saved Deribit reply (:func:`capture_report`, :func:`params_from_capture`).
@@ -42,6 +44,7 @@ from typing import TYPE_CHECKING
 from pmargin._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from pmargin.engine._agent import hedge_proposal_document, replay_agents
     from pmargin.engine._backtest import BacktestReport, backtest_report
     from pmargin.engine._compare import ModelComparison, compare_margins, supported_accounts
     from pmargin.engine._consolidate import ConsolidationReport, consolidate_report
@@ -104,6 +107,7 @@ if TYPE_CHECKING:
         position_risk,
         price_instruments,
     )
+    from pmargin.engine._risk_cells import cells_before_offsets
     from pmargin.engine._simulate import SIMULATION_MODELS, SimulationReport, simulation_report
     from pmargin.engine._stress import stress_remargin, stress_report
     from pmargin.engine._venue_market import CHAIN_VENUES, VenueMarket, venue_market
@@ -151,6 +155,7 @@ __all__ = [
     "book_fill",
     "book_status_changes",
     "capture_report",
+    "cells_before_offsets",
     "check_market_document",
     "compare_margins",
     "consolidate_report",
@@ -159,6 +164,7 @@ __all__ = [
     "example_inputs",
     "example_path",
     "fund_value_usd",
+    "hedge_proposal_document",
     "hedge_report",
     "holdings_document",
     "instruments_for",
@@ -182,6 +188,7 @@ __all__ = [
     "position_risk",
     "price_instruments",
     "profile_document",
+    "replay_agents",
     "simulation_report",
     "start_monitor",
     "stress_document",
