@@ -68,18 +68,27 @@ def _subscriptions(frames: list[str], method: str) -> list[list[str]]:
     return [sorted(d["params"]["channels"]) for d in found if d.get("method") == method]
 
 
-def test_deribit_replay_sets_the_service_market(deribit_service: Service) -> None:
-    stats, server = run(_replay(deribit_service, "deribit", "deribit_replay"))
-    market = deribit_service.market()
+def _assert_newest(market: dict[str, Any], marks: dict[str, Any], absent: str) -> None:
+    """Both streams end with BTC at 101,800.25 and ETH at 3,420.75; then the marks given."""
     assert market["index"]["BTC"] == 101800.25
     assert market["index"]["ETH"] == 3420.75
-    marks = market["marks"]
-    assert marks["BTC-PERPETUAL"] == {"price": 101805.5}
-    assert marks["BTC-26DEC25-90000-P"] == {"iv": 0.4955}  # the newest row of its stream
-    assert marks["BTC-28NOV25-95000-P"] == {"iv": 0.5123}  # was a mark price: now the venue's IV
-    assert marks["BTC-26DEC25-115000-C"] == {"iv": 0.4501}  # its later row had no iv: skipped
-    assert marks["ETH-26DEC25-3500-C"] == {"iv": 0.7655}
-    assert "BTC-26DEC25-200000-C" not in marks  # the service does not hold it
+    assert {symbol: market["marks"][symbol] for symbol in marks} == marks
+    assert absent not in market["marks"]
+
+
+def test_deribit_replay_sets_the_service_market(deribit_service: Service) -> None:
+    stats, server = run(_replay(deribit_service, "deribit", "deribit_replay"))
+    _assert_newest(
+        deribit_service.market(),
+        {
+            "BTC-PERPETUAL": {"price": 101805.5},
+            "BTC-26DEC25-90000-P": {"iv": 0.4955},  # the newest row of its stream
+            "BTC-28NOV25-95000-P": {"iv": 0.5123},  # was a mark price: now the venue's IV
+            "BTC-26DEC25-115000-C": {"iv": 0.4501},  # its later row had no iv: skipped
+            "ETH-26DEC25-3500-C": {"iv": 0.7655},
+        },
+        absent="BTC-26DEC25-200000-C",  # the service does not hold it
+    )
     # The disconnect: a second connection, which asked for heartbeats and re-subscribed.
     assert len(server.received) == 2
     first, second = (_subscriptions(frames, "public/subscribe") for frames in server.received)
@@ -123,14 +132,15 @@ def test_deribit_garbled_and_stale_prices_reach_the_breakers(deribit_service: Se
 
 def test_okx_replay_sets_the_service_market(okx_service: Service) -> None:
     stats, server = run(_replay(okx_service, "okx", "okx_replay"))
-    market = okx_service.market()
-    assert market["index"]["BTC"] == 101800.25
-    assert market["index"]["ETH"] == 3420.75
-    marks = market["marks"]
-    assert marks["BTC-USD-SWAP"] == {"price": 101805.5}
-    assert marks["BTC-USD-251226"] == {"price": 102090.4}
-    assert marks["BTC-USD-251226-90000-P"] == {"iv": 0.4955}
-    assert "BTC-USD-251226-200000-C" not in marks
+    _assert_newest(
+        okx_service.market(),
+        {
+            "BTC-USD-SWAP": {"price": 101805.5},
+            "BTC-USD-251226": {"price": 102090.4},
+            "BTC-USD-251226-90000-P": {"iv": 0.4955},
+        },
+        absent="BTC-USD-251226-200000-C",
+    )
     assert len(server.received) == 2
     subscribed = [
         [json.loads(f) for f in frames if f.startswith('{"op"')] for frames in server.received

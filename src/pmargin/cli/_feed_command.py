@@ -1,7 +1,7 @@
 """``pmargin feed deribit|okx --to URL --key KEY``: a venue's live prices into a service.
 
-Registered in :mod:`pmargin.cli.main` with one line, ``register_feed(app, _one_line_errors)``
-(the sub-app ``feed``, each venue a command, input errors on one line). The command parses
+Registered in :mod:`pmargin.cli.main` with one line, ``app.command("feed")(_one_line_errors(feed))``
+(input errors on one line, exit code 2). The command parses
 its options and runs :func:`pmargin.feeds.run_feed` until Ctrl-C or ``--duration``; the feed
 logs to stderr (a status line every ``--status`` seconds) and prints the final counters
 (``--json``: as JSON on stdout). Rules: ``docs/feeds.md``.
@@ -12,12 +12,11 @@ Imports of the library are lazy (inside the functions), so ``pmargin --help`` st
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
-__all__ = ["feed_deribit", "feed_okx", "register_feed"]
+__all__ = ["feed"]
 
 _To = Annotated[
     str,
@@ -90,7 +89,16 @@ _Json = Annotated[bool, typer.Option("--json", help="Print the final counters as
 _Quiet = Annotated[bool, typer.Option("--quiet", help="Log warnings only (no status lines).")]
 
 
-def feed_deribit(
+def feed(
+    venue: Annotated[
+        str,
+        typer.Argument(
+            metavar="VENUE",
+            help="deribit (price index, futures tickers, options' mark IV) or okx (index "
+            "tickers, swap and futures marks, options' markVol).",
+            show_default=False,
+        ),
+    ],
     to: _To,
     key: _Key,
     underlying: _Underlying = None,
@@ -105,47 +113,13 @@ def feed_deribit(
     as_json: _Json = False,
     quiet: _Quiet = False,
 ) -> None:
-    """Feed a service from Deribit: price index, futures tickers, options' mark IV.
+    """Feed a running service (pmargin serve) with a venue's live prices.
 
-    Channels deribit_price_index.{coin}_usd, ticker.{future}.100ms and
-    markprice.options.{coin}_usd for what the service's market holds (docs/feeds.md).
+    Follows what the service's market holds: Deribit deribit_price_index, ticker and
+    markprice.options channels, OKX index-tickers, mark-price and opt-summary
+    (docs/feeds.md). Runs until Ctrl-C or --duration.
     """
-    _run("deribit", locals())
-
-
-def feed_okx(
-    to: _To,
-    key: _Key,
-    underlying: _Underlying = None,
-    instrument: _Instrument = None,
-    url: _Url = None,
-    interval: _Interval = 1.0,
-    stale: _Stale = 30.0,
-    silence: _Silence = 30.0,
-    max_backoff: _MaxBackoff = 30.0,
-    status: _Status = 10.0,
-    duration: _Duration = None,
-    as_json: _Json = False,
-    quiet: _Quiet = False,
-) -> None:
-    """Feed a service from OKX: index tickers, swap and futures marks, options' markVol.
-
-    Channels index-tickers ({COIN}-USD), mark-price (each swap or future) and opt-summary
-    ({COIN}-USD) for what the service's market holds (docs/feeds.md).
-    """
-    _run("okx", locals())
-
-
-def register_feed(app: typer.Typer, wrap: Callable[[Any], Any]) -> None:
-    """Add the ``feed`` sub-app to ``app``, each venue's command wrapped by ``wrap``."""
-    feed_app = typer.Typer(
-        name="feed",
-        help="Feed a running service (pmargin serve) with a venue's live prices.",
-        no_args_is_help=True,
-    )
-    feed_app.command("deribit")(wrap(feed_deribit))
-    feed_app.command("okx")(wrap(feed_okx))
-    app.add_typer(feed_app, name="feed")
+    _run(venue, locals())
 
 
 def _run(venue: str, options: dict[str, Any]) -> None:
@@ -175,6 +149,7 @@ def _run(venue: str, options: dict[str, Any]) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log = logging.getLogger("pmargin.feeds")
+    saved = (log.level, log.propagate)
     log.addHandler(handler)
     log.setLevel(logging.WARNING if options["quiet"] else logging.INFO)
     log.propagate = False
@@ -191,5 +166,7 @@ def _run(venue: str, options: dict[str, Any]) -> None:
         stats = asyncio.run(main())
     finally:
         log.removeHandler(handler)
+        log.setLevel(saved[0])
+        log.propagate = saved[1]
     if options["as_json"]:
         print(json.dumps(stats.to_dict(), indent=1))

@@ -56,19 +56,14 @@ _FUTURES_INTERVAL = "100ms"
 
 
 class DeribitProtocol(VenueProtocol):
-    """Deribit's channels and frames (see the module docstring).
-
-    Parameters
-    ----------
-    url
-        The endpoint (default :data:`DERIBIT_URL`; a test server's in tests).
-    """
+    """Deribit's channels and frames (see the module docstring); ``url``: as the base's."""
 
     name = "deribit"
+    default_url = DERIBIT_URL
     main_indexes = _USD_INDEXES
 
-    def __init__(self, url: str = DERIBIT_URL) -> None:
-        self.url = url
+    def __init__(self, url: str | None = None) -> None:
+        super().__init__(url)
         self._ids = itertools.count(1)
 
     def channels(self, universe: Universe) -> list[str]:

@@ -134,10 +134,9 @@ def venue_protocol(venue: str, url: str | None = None) -> VenueProtocol:
     InputError
         An unknown venue.
     """
-    if venue == "deribit":
-        return DeribitProtocol() if url is None else DeribitProtocol(url)
-    if venue == "okx":
-        return OkxProtocol() if url is None else OkxProtocol(url)
+    protocols: dict[str, type[VenueProtocol]] = {"deribit": DeribitProtocol, "okx": OkxProtocol}
+    if venue in protocols:
+        return protocols[venue](url)
     raise InputError("venue", venue, f"is not one of {', '.join(FEED_VENUES)}")
 
 

@@ -50,19 +50,11 @@ _ACK_EVENTS = ("subscribe", "unsubscribe", "channel-conn-count")
 
 
 class OkxProtocol(VenueProtocol):
-    """OKX's channels and frames (see the module docstring).
-
-    Parameters
-    ----------
-    url
-        The endpoint (default :data:`OKX_URL`; a test server's in tests).
-    """
+    """OKX's channels and frames (see the module docstring); ``url``: as the base's."""
 
     name = "okx"
+    default_url = OKX_URL
     keepalive = "ping"
-
-    def __init__(self, url: str = OKX_URL) -> None:
-        self.url = url
 
     def channels(self, universe: Universe) -> list[str]:
         """Return ``channel:argument`` for every index, mark and option family followed."""

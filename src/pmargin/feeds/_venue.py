@@ -39,20 +39,31 @@ class BadFrameError(Exception):
 class VenueProtocol(ABC):
     """One venue's public WebSocket: endpoint, channels, frames and how to read them.
 
+    Parameters
+    ----------
+    url
+        The endpoint to connect to (None: the venue's production one, :attr:`default_url`;
+        a testnet or a local replay server otherwise).
+
     Attributes
     ----------
     name
         The venue (``"deribit"``, ``"okx"``), as the symbols' venue.
-    url
-        The public WebSocket endpoint.
+    default_url
+        The venue's production endpoint.
     keepalive
         Text to send when the line has been quiet (None: the venue's own heartbeats).
+    main_indexes
+        Underlyings whose index the venue always publishes.
     """
 
     name: str
-    url: str
+    default_url: str
     keepalive: str | None = None
     main_indexes: tuple[str, ...] = ("BTC", "ETH")
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = self.default_url if url is None else url
 
     @abstractmethod
     def channels(self, universe: Universe) -> list[str]:
