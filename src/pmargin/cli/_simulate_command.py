@@ -107,6 +107,9 @@ def simulate(
             "--data", metavar="DIR", help="Price data folder (default $PMARGIN_SHARED_DATA)."
         ),
     ] = None,
+    agents: Annotated[
+        float, typer.Option("--agents", help="Share of accounts running the hedging agent (0-1).")
+    ] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Replay a real crash: liquidations, insurance fund, bad debt and cascades per model.
@@ -142,6 +145,7 @@ def simulate(
             interpolation=interpolation,
             depth=depth,
             impact=impact,
+            agents=agents,
             force=force,
             data=data,
             out_field="--out",

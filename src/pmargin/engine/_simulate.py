@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pmargin._outputs import check_output_folder
+from pmargin.engine._agent import replay_agents
 from pmargin.errors import InputError
 from pmargin.simulate import (
     DEFAULT_MODELS,
@@ -50,6 +51,7 @@ def simulation_report(
     interpolation: str = "bridge",
     depth: float = 0.03,
     impact: bool = True,
+    agents: float = 0.0,
     force: bool = False,
     data: str | Path | None = None,
     out_field: str = "out",
@@ -78,6 +80,8 @@ def simulation_report(
         Net liquidation flow moving the price 1 %, as a fraction of open interest.
     impact
         Also run with the liquidation flow fed back into the price.
+    agents
+        Share of the accounts (seeded) running the hedging agent (docs/agent.md); 0: none.
     force
         Replace an earlier report in ``out``.
     data
@@ -107,6 +111,8 @@ def simulation_report(
         interpolation=interpolation,
         impact=ImpactModel(depth_oi_fraction=depth),
         run_with_impact=impact,
+        agent_share=agents,
+        agents=replay_agents() if agents > 0 else None,
     )
     result = simulate_crash(config, data=data, progress=progress)
     return SimulationReport(result, write_report(result, out, field=out_field))

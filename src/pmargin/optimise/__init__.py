@@ -7,9 +7,23 @@ cost, within limits (size per instrument, whole lots, a delta band, total cost).
 IM is a worst loss or an expected shortfall over scenarios plus linear or absolute add-ons
 have a linear core (:class:`LinearCore`) solved exactly by HiGHS (``scipy.optimize.milp``);
 other models are polished with the true model. Every proposal is re-margined through
-:class:`pmargin.health.AccountWhatIf`. See docs/hedge.md.
+:class:`pmargin.health.AccountWhatIf`. See docs/hedge.md. The hedging agent
+(:class:`AgentPolicy`, :class:`HedgingAgent`, :func:`propose_hedge`) watches accounts and
+hedges them back to a target utilisation: docs/agent.md.
 """
 
+from pmargin.optimise._agent import (
+    AGENT_COUNTS,
+    AgentPolicy,
+    HedgingAgent,
+    MarketWatch,
+    agent_candidates,
+    agent_policy_path,
+    agent_triggers,
+    load_agent_policy,
+    propose_hedge,
+    rolling_correlation,
+)
 from pmargin.optimise._core import AbsTerm, LinearCore, MaxTerm, TailSet, TailTerm, tail_mean
 from pmargin.optimise._cores import CORE_TOLERANCE, linear_core, probe_book
 from pmargin.optimise._hedge import (
@@ -35,8 +49,10 @@ from pmargin.optimise._venues import (
 )
 
 __all__ = [
+    "AGENT_COUNTS",
     "CORE_TOLERANCE",
     "AbsTerm",
+    "AgentPolicy",
     "Consolidation",
     "DeltaBand",
     "HedgeLimits",
@@ -44,8 +60,10 @@ __all__ = [
     "HedgeProposal",
     "HedgeTrade",
     "HedgeUniverse",
+    "HedgingAgent",
     "LinearCore",
     "LpSolution",
+    "MarketWatch",
     "MaxTerm",
     "Quote",
     "TailSet",
@@ -53,18 +71,24 @@ __all__ = [
     "TradingRules",
     "VenueMargin",
     "VenuePart",
+    "agent_candidates",
+    "agent_policy_path",
+    "agent_triggers",
     "brute_force",
     "consolidate",
     "delta_hedge",
     "hedge_across",
     "hedge_universe",
     "linear_core",
+    "load_agent_policy",
     "load_quotes",
     "load_trading_rules",
     "optimise_hedge",
     "optimise_hedge_reference",
     "polish",
     "probe_book",
+    "propose_hedge",
+    "rolling_correlation",
     "solve_hedge",
     "steps",
     "tail_mean",

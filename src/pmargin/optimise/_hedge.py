@@ -228,6 +228,9 @@ class HedgeProblem:
         minimises ``IM + cost``.
     result
         ``model.compute(book)`` when already computed.
+    whatif
+        A what-if of ``(model, book, result)`` to share (several accounts' problems on one
+        book: the crash replay's agents); built here when not given.
     """
 
     def __init__(
@@ -239,6 +242,7 @@ class HedgeProblem:
         limits: HedgeLimits,
         target_util: float | None = None,
         result: MarginResult | None = None,
+        whatif: AccountWhatIf | None = None,
     ) -> None:
         if target_util is not None and not (0.0 < target_util <= 10.0):
             raise InputError("target_util", target_util, "must be in (0, 10]")
@@ -246,7 +250,7 @@ class HedgeProblem:
         self.target_util = target_util
         self.row = book.row(account)
         self.account = account
-        self.whatif = AccountWhatIf(model, book, result)
+        self.whatif = AccountWhatIf(model, book, result) if whatif is None else whatif
         now = self.whatif.snapshot(self.row)
         self.im_before, self.equity_before = now.initial_margin, now.equity
         self.lot = np.asarray(universe.lot_base, dtype=np.float64)

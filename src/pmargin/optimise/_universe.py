@@ -140,6 +140,7 @@ def hedge_universe(
     *,
     quotes: Mapping[str, Quote] | None = None,
     explicit: Mapping[str, Instrument] | None = None,
+    instruments: Sequence[Instrument] | None = None,
 ) -> HedgeUniverse:
     """Return the market's instruments matching ``pattern``, priced at the book's market.
 
@@ -156,6 +157,10 @@ def hedge_universe(
     explicit
         The portfolio's explicit instruments (symbol -> instrument); other symbols are parsed
         as venue symbols.
+    instruments
+        The candidates themselves instead of the market's marks (a market without marks:
+        the crash replay's hedging agents trade the book's own instruments), filtered by
+        ``pattern`` and sorted by symbol.
 
     Raises
     ------
@@ -164,12 +169,15 @@ def hedge_universe(
         kept: its cost on that side is then negative).
     """
     known = explicit or {}
-    symbols = sorted(s for s in book.market.marks if fnmatch.fnmatchcase(s, pattern))
-    if not symbols:
-        raise InputError(
-            "universe", pattern, "matches no instrument of the market snapshot's marks"
-        )
-    instruments = [known[s] if s in known else parse_symbol(s) for s in symbols]
+    where = "the market snapshot's marks" if instruments is None else "the candidates given"
+    if instruments is None:
+        symbols = sorted(s for s in book.market.marks if fnmatch.fnmatchcase(s, pattern))
+        instruments = [known[s] if s in known else parse_symbol(s) for s in symbols]
+    else:
+        by_symbol = {i.symbol: i for i in instruments if fnmatch.fnmatchcase(i.symbol, pattern)}
+        instruments = [by_symbol[s] for s in sorted(by_symbol)]
+    if not instruments:
+        raise InputError("universe", pattern, f"matches no instrument of {where}")
     resolved = resolve_instruments(instruments, book.market)
     values = value_instruments(resolved)
     n = len(instruments)

@@ -46,6 +46,7 @@ from pmargin.errors import InputError, MarketDataError, PmarginError
 from pmargin.service import _ledger as ledger
 from pmargin.service import _liquidation as liquidations
 from pmargin.service._dashboard_api import dashboard_router
+from pmargin.service._hedge_api import hedge_router
 from pmargin.service._keys import KeyRing, Principal
 from pmargin.service._schemas import (
     AccountIn,
@@ -490,6 +491,7 @@ def create_app(
         return found | {"last": last}
 
     app.include_router(dashboard_router(engine, model, _principal, may_see, role))
+    app.include_router(hedge_router(engine, model, _principal, may_see))
     return app
 
 

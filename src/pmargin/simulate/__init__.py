@@ -9,6 +9,8 @@ docs/simulate.md.
 """
 
 from pmargin.simulate._cascade import (
+    AGENT_SUMMARY,
+    AgentHook,
     CascadeConfig,
     CascadeRun,
     RoundRecord,
@@ -40,16 +42,19 @@ from pmargin.simulate._simulate import (
     DEFAULT_MODELS,
     SimulationConfig,
     SimulationResult,
+    select_agents,
     simulate_crash,
 )
 
 __all__ = [
+    "AGENT_SUMMARY",
     "DEFAULT_MODELS",
     "EPISODE_KEYS",
     "FUNDING_MODES",
     "INTERPOLATIONS",
     "REPORT_FILES",
     "TABLE_COLUMNS",
+    "AgentHook",
     "CascadeConfig",
     "CascadeRun",
     "CrashPath",
@@ -69,6 +74,7 @@ __all__ = [
     "load_population",
     "run_cascade",
     "run_cascade_reference",
+    "select_agents",
     "simulate_crash",
     "simulation_liquidation_config",
     "write_report",

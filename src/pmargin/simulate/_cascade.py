@@ -18,11 +18,14 @@ At each path step ``k`` (after the start):
    goes back to 3; otherwise the step ends and the offset carries into the next steps.
 
 With impact off (or zero) there is exactly one liquidation round per step, at the
-historical prices. Every number is kept per step and per round; the liquidation events of
+historical prices. With hedging agents (``CascadeConfig.agents``, :class:`AgentHook`), after
+each step's update (and at the start) the agents see the monitor's state and may trade
+before the liquidation engine looks; the monitor restarts on the book after their trades.
+Every number is kept per step and per round; the liquidation events of
 every round are kept for the audit.
 
 **Money** (USD): over the whole episode,
-``sum equity(end) + fund(end) + liquidators + market slippage - bad debt
+``sum equity(end) + fund(end) + liquidators + market slippage + hedging costs - bad debt
 = sum equity(start) + fund(start) + mark-to-market P&L of the updates``, where the
 mark-to-market P&L is the change of the accounts' total equity across monitor updates (the
 trades with the rest of the market); :attr:`CascadeRun.conservation_error_usd` is the
@@ -35,7 +38,8 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 import numpy as np
 from scipy import sparse
@@ -58,12 +62,14 @@ from pmargin.liquidation import (
     load_config,
 )
 from pmargin.margin import MarginModel
-from pmargin.monitor import BreakerConfig, MarketUpdate, Monitor, full_recompute
+from pmargin.monitor import BreakerConfig, FullState, MarketUpdate, Monitor, full_recompute
 from pmargin.simulate._impact import ImpactModel
 from pmargin.simulate._path import CrashPath
 from pmargin.simulate._population import FundedBook
 
 __all__ = [
+    "AGENT_SUMMARY",
+    "AgentHook",
     "CascadeConfig",
     "CascadeRun",
     "RoundRecord",
@@ -104,6 +110,41 @@ def default_breakers(step_hours: float) -> BreakerConfig:
     )
 
 
+class AgentHook(Protocol):
+    """Hedging agents in a replay (:class:`pmargin.optimise.HedgingAgent`; docs/agent.md).
+
+    Called at the start and after each step's update, before the liquidation engine, with
+    the model, the monitor's state (book, margin, equity at the step's market), the time
+    (UTC seconds), the index applied and the ATM vol of each underlying. Returns the book
+    after the agents' trades (``None``: no trade; same accounts and rows, at the state's
+    market) and the step's counts: ``triggered``, ``hedged``, ``trades``, ``cost_usd``
+    (equity the trades took against the marks), ``notional_usd``, ``missed``.
+    """
+
+    def __call__(
+        self,
+        model: MarginModel,
+        state: FullState,
+        time_s: float,
+        index: Mapping[str, float],
+        vol: Mapping[str, float],
+    ) -> tuple[BookArrangement | None, Mapping[str, float]]:
+        """Trade for the accounts that need it; return the book after and the counts."""
+        ...
+
+
+AGENT_SUMMARY = {
+    "triggered": "agent_triggers",
+    "hedged": "agent_hedges",
+    "trades": "agent_trades",
+    "cost_usd": "hedge_cost_usd",
+    "notional_usd": "hedge_notional_usd",
+    "missed": "agent_targets_missed",
+}
+"""An :class:`AgentHook`'s count -> its key in :meth:`CascadeRun.summary` (all zero without
+agents)."""
+
+
 @dataclass(frozen=True, slots=True)
 class CascadeConfig:
     """How a replay runs.
@@ -126,6 +167,8 @@ class CascadeConfig:
         order of 0.1-1 % of their open interest).
     keep_events
         Keep every liquidation event (the audit trail); counts are kept either way.
+    agents
+        Hedging agents acting before the engine at every step (``None``: none).
     """
 
     impact: ImpactModel = field(default_factory=ImpactModel)
@@ -135,6 +178,7 @@ class CascadeConfig:
     fund_usd: float | None = None
     fund_fraction: float = 0.002
     keep_events: bool = True
+    agents: AgentHook | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +324,7 @@ class CascadeRun:
             + self.final.fund_usd
             + c["penalty_liquidator_usd"]
             + c["slippage_usd"]
+            + c.get("hedge_cost_usd", 0.0)
             - c["bad_debt_usd"]
         )
         start = float(self.funded.equity.sum()) + self.fund_start_usd + self.mtm_usd
@@ -339,6 +384,7 @@ class CascadeRun:
                 n: float(hist[j]) if hist.size else 0.0 for j, n in enumerate(self.names)
             },
             "amplification": amplification,
+            **{key: self.counts.get(key, 0.0) for key in AGENT_SUMMARY.values()},
             "conservation_error_usd": self.conservation_error_usd,
             "monitor_updates": len(self.monitor_latency_s),
             "monitor_latency_mean_s": float(lat.mean()),
@@ -422,7 +468,7 @@ class _Replay:
         self.fund = (
             float(config.fund_usd) if config.fund_usd is not None else config.fund_fraction * gross
         )
-        self.counts = dict.fromkeys(_COUNT_KEYS, 0.0)
+        self.counts = dict.fromkeys((*_COUNT_KEYS, *AGENT_SUMMARY.values()), 0.0)
         self.events: list[LiquidationEvent] = []
         self.rounds: list[RoundRecord] = []
         self.latency: list[float] = []
@@ -438,6 +484,25 @@ class _Replay:
         self.monitor.apply(update)
         self.latency.append(time.perf_counter() - start)
         self.mtm += float(self.monitor.equity.sum()) - before
+
+    def hedge(self, k: int, when: datetime) -> None:
+        """Let the agents trade at step ``k``'s market; restart the monitor on their book."""
+        agents = self.config.agents
+        if agents is None:
+            return
+        monitor = self.monitor
+        if self.reference:
+            state = full_recompute(self.model, monitor.book.rebased(monitor.market))
+        else:
+            state = monitor.state()
+        names = self.path.names
+        index = {n: float(monitor.market.index[n]) for n in names}
+        vol = {n: float(self.path.atm_vol[k, j]) for j, n in enumerate(names)}
+        book, counts = agents(self.model, state, when.timestamp(), index, vol)
+        for key, name in AGENT_SUMMARY.items():
+            self.counts[name] += float(counts.get(key, 0.0))
+        if book is not None:
+            self.monitor = monitor.with_book(book)
 
     def index_at(self, k: int) -> dict[str, float]:
         return {
@@ -617,6 +682,7 @@ def _run(
         steps.append(replay.record(k, rounds))
 
     rounds = 0
+    replay.hedge(0, path.datetime_at(0))
     if np.any(_below_maintenance(replay.monitor)):
         replay.liquidate(0, 1)
         rounds = 1
@@ -633,6 +699,7 @@ def _run(
             if n in surfaces and math.isfinite(float(path.atm_vol[k, j] - path.atm_vol[k - 1, j]))
         }
         replay.apply(MarketUpdate(when, index=replay.index_at(k), vol_shift=shift))
+        replay.hedge(k, when)
         rounds = 0
         while rounds < config.max_rounds:
             m = replay.monitor

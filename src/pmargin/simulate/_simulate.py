@@ -9,15 +9,18 @@ runs of every model; :meth:`SimulationResult.table` pairs them into one row per 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from pmargin.errors import InputError, PmarginError
 from pmargin.history import HistoricalMarkets, load_funding, load_price_history
 from pmargin.margin import MODELS, get_model
 from pmargin.simulate._cascade import (
+    AgentHook,
     CascadeConfig,
     CascadeRun,
     run_cascade,
@@ -32,7 +35,13 @@ from pmargin.simulate._population import (
     load_population,
 )
 
-__all__ = ["DEFAULT_MODELS", "SimulationConfig", "SimulationResult", "simulate_crash"]
+__all__ = [
+    "DEFAULT_MODELS",
+    "SimulationConfig",
+    "SimulationResult",
+    "select_agents",
+    "simulate_crash",
+]
 
 DEFAULT_MODELS = ("standard", "deribit", "derive-pmrm2", "pmargin-es")
 """Models replayed by default (Derive on its USDC-settled accounts; pmargin-es needs history)."""
@@ -66,6 +75,11 @@ class SimulationConfig:
         Replay on the slow paths (:func:`~pmargin.simulate.run_cascade_reference`: full
         recompute each round, every liquidation margin rebuilt from scratch); same results,
         for timing the fast paths against.
+    agent_share, agents
+        The share of the population (:func:`select_agents`) that runs a hedging agent, and
+        the factory of one run's agents from their account ids
+        (:class:`pmargin.optimise.HedgingAgent` through the facade); share 0 or no factory:
+        no agent, the replay is unchanged.
     """
 
     episode: str = "ftx"
@@ -83,6 +97,27 @@ class SimulationConfig:
     run_with_impact: bool = True
     cascade: CascadeConfig = field(default_factory=CascadeConfig)
     reference: bool = False
+    agent_share: float = 0.0
+    agents: Callable[[frozenset[str]], AgentHook] | None = None
+
+
+def select_agents(account_ids: Sequence[str], share: float, seed: int) -> frozenset[str]:
+    """Return the ids of the accounts that run the hedging agent: ``round(share x n)``, seeded.
+
+    The same accounts for every model (drawn from the population, a stream of ``seed`` of
+    its own so the population's draws do not move). ``share`` in ``[0, 1]``.
+
+    Raises
+    ------
+    InputError
+        Field ``agents`` when ``share`` is outside ``[0, 1]``.
+    """
+    if not 0.0 <= share <= 1.0:
+        raise InputError("agents", share, "must be a share of the accounts in [0, 1]")
+    n = len(account_ids)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA6E4]))
+    chosen = rng.permutation(n)[: round(share * n)]
+    return frozenset(account_ids[int(i)] for i in chosen)
 
 
 @dataclass(slots=True)
@@ -237,6 +272,7 @@ def simulate_crash(
         )
         funding = config.funding
     seconds["population"] = time.perf_counter() - clock
+    agent_ids = select_agents(population.book.account_ids, config.agent_share, config.seed)
     runs: dict[tuple[str, bool], CascadeRun] = {}
     notes: list[str] = []
     variants = [
@@ -262,6 +298,8 @@ def simulate_crash(
         for k, with_impact in enumerate(variants):
             impact = replace(config.impact, enabled=with_impact)
             cascade = replace(config.cascade, impact=impact)
+            if config.agents is not None and agent_ids:
+                cascade = replace(cascade, agents=config.agents(agent_ids))
             try:
                 replay = run_cascade_reference if config.reference else run_cascade
                 runs[(name, with_impact)] = replay(model, funded, path, cascade)
