@@ -56,7 +56,7 @@ from pmargin.service._ledger import (
     _append,
     _market,
     _portfolio,
-    account_document,
+    account_documents,
 )
 from pmargin.service._liquidation import (
     MONEY_KINDS,
@@ -236,7 +236,7 @@ class Feed:
             .where(~AccountRow.id.startswith(SYSTEM_PREFIX, autoescape=True))
             .order_by(AccountRow.id)
         )
-        return {"accounts": [_portfolio(account_document(session, a)) for a in ids]}
+        return {"accounts": [_portfolio(d) for d in account_documents(session, list(ids))]}
 
 
 def _book_seq(session: Session) -> int | None:
