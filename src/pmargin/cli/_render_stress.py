@@ -14,14 +14,20 @@ import numpy as np
 from rich.table import Table
 from rich.text import Text
 
-from pmargin.cli._format import num, pct, usd
+from pmargin.cli._format import Num, num, pct, usd
 from pmargin.cli._output import plain
 from pmargin.health import AccountHealth
 from pmargin.stress import StressReport
 
 __all__ = ["remargin_table", "results_table", "scenarios_table"]
 
-_FLAGS = "flag: breach when loss > IM, default when loss > equity"
+_FLAGS = (
+    "flag: breach when loss > IM (a coin-settled account: in its coin), default when loss > equity"
+)
+_IN_COIN = (
+    "ccy: the account's currency (a coin where every position settles in it and every balance "
+    "is it); loss ccy: the loss in it (equity in coin before minus after)"
+)
 
 
 def _moves(details: dict[str, Any]) -> str:
@@ -61,18 +67,28 @@ def scenarios_table(report: StressReport, title: str) -> Table:
 
 
 def results_table(report: StressReport, title: str) -> Table:
-    """One row per scenario and account: loss, equity before and after, IM and the flags."""
+    """One row per scenario and account: loss, equity before and after, IM and the flags.
+
+    Amounts in USD; with a coin-settled account, also each account's currency and the loss
+    in it (on which its breach flag is decided).
+    """
+    coins = any(c != "USD" for c in report.currency)
+    caption = _FLAGS + "; loss/IM: the loss in multiples of today's IM (in ccy)"
     table = Table(
         title=plain(title) if title else None,
         title_justify="left",
-        caption=_FLAGS + "; loss/IM: the loss in multiples of today's IM",
+        caption=caption + ("; " + _IN_COIN if coins else ""),
         caption_justify="left",
     )
-    for name in ("scenario", "account", "loss", "equity", "equity after", "IM", "loss/IM", "flag"):
+    names = ["scenario", "account", "loss", "equity", "equity after", "IM"]
+    if coins:
+        names += ["ccy", "loss ccy"]
+    for name in (*names, "loss/IM", "flag"):
         table.add_column(
-            name, justify="left" if name in ("scenario", "account", "flag") else "right"
+            name, justify="left" if name in ("scenario", "account", "flag", "ccy") else "right"
         )
     after, breach, default = report.equity_after, report.margin_breach, report.default
+    in_ccy, im_ccy = report.loss_in_currency, report.initial_margin_in_currency
     for j, info in enumerate(report.scenarios):
         for a, account_id in enumerate(report.account_ids):
             im = report.initial_margin[a]
@@ -82,6 +98,8 @@ def results_table(report: StressReport, title: str) -> Table:
                 flag = Text("breach", style="yellow")
             else:
                 flag = Text("ok", style="green")
+            ccy = report.currency[a] if coins else "USD"
+            extra: list[Text] = [] if not coins else [plain(ccy), _amount(in_ccy[a, j], ccy)]
             table.add_row(
                 plain(info.name),
                 plain(account_id),
@@ -89,10 +107,16 @@ def results_table(report: StressReport, title: str) -> Table:
                 usd(report.equity[a]),
                 usd(after[a, j]),
                 usd(im),
-                num(report.loss[a, j] / im if im > 0 else float("nan"), 2),
+                *extra,
+                num(in_ccy[a, j] / im_ccy[a] if im > 0 else float("nan"), 2),
                 flag,
             )
     return table
+
+
+def _amount(value: float, currency: str) -> Num:
+    """USD as whole dollars, a coin with 4 decimals (the one formatter's conventions)."""
+    return usd(value) if currency == "USD" else num(value, 4)
 
 
 def remargin_table(

@@ -78,8 +78,11 @@ def stress(
     does not hold is refused unless --allow-unheld. Shock ranges: spot moves in (-1, 10],
     relative vol moves in (-1, 10], vol points in [-200, +500].
     Flags: loss > IM is a margin breach, loss > equity
-    a default. JSON: per scenario its definition and per account loss, equity, equity_after,
-    initial_margin, maintenance_margin, margin_breach, default (USD).
+    a default; a coin-settled account (every position settles in one coin, every balance is
+    that coin) is measured in its coin, so a book that gains coin as the coin falls is no
+    breach. JSON: per scenario its definition and per account loss, equity, equity_after,
+    initial_margin, maintenance_margin, margin_breach, default (USD), and for a coin-settled
+    account currency, loss_currency and initial_margin_currency.
     """
     from pmargin.cli._output import console, emit_table, print_json
     from pmargin.cli._progress import progress

@@ -19,7 +19,13 @@ from pmargin.stress._shock import (
     VolShock,
     joint_arrays,
 )
-from pmargin.stress._stress_test import ScenarioInfo, StressInput, StressReport, stress_test
+from pmargin.stress._stress_test import (
+    ScenarioInfo,
+    StressInput,
+    StressReport,
+    account_currencies,
+    stress_test,
+)
 
 __all__ = [
     "CorrelationShock",
@@ -30,6 +36,7 @@ __all__ = [
     "StressReport",
     "StressShock",
     "VolShock",
+    "account_currencies",
     "historical_episodes",
     "joint_arrays",
     "load_shocks",

@@ -15,6 +15,14 @@ Flags (strict inequalities, so a loss exactly equal to IM or equity raises neith
 ``margin_breach = loss > initial_margin`` and ``default = loss > equity``;
 ``equity_after = equity - loss``.
 
+A **coin-settled account** (every position settles in one coin and every balance is that coin:
+its margin and equity are held in the coin) is also measured in its coin: with ``p`` the coin's
+USD price before and ``m`` its move in the scenario, the loss in coin is ``equity / p -
+equity_after / (p (1 + m))`` and its IM in coin ``IM / p``, and ``margin_breach`` compares
+these two: a calendar whose coin value rises as the coin falls is no breach, though its USD
+value falls. A correlation shock has no single move: the USD rule stays. ``default`` needs no
+such rule (``equity_after < 0`` in any currency).
+
 A user shock must name what the book holds: a spot move an underlying of an instrument in
 the book or an asset of a balance, a vol shock an underlying of an instrument in the book
 (``vol`` alone shocks all). A name the book does not hold (``BTX=-0.3``, ``DOGE=-0.5`` on a
@@ -28,6 +36,7 @@ model.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from pmargin._typing import FloatArray, TaskMap
 from pmargin.book import BookArrangement, Portfolio, arrange
@@ -48,7 +58,7 @@ from pmargin.scenarios import MonteCarloModel, blend_correlation
 from pmargin.stress._episodes import HistoricalEpisode
 from pmargin.stress._shock import ALL_UNDERLYINGS, CorrelationShock, StressShock, joint_arrays
 
-__all__ = ["ScenarioInfo", "StressInput", "StressReport", "stress_test"]
+__all__ = ["ScenarioInfo", "StressInput", "StressReport", "account_currencies", "stress_test"]
 
 StressInput = StressShock | CorrelationShock | HistoricalEpisode
 """What :func:`stress_test` takes as a scenario."""
@@ -100,6 +110,14 @@ class StressReport:
         Shape ``(n_accounts,)``, USD, before the shock.
     notes
         The margin model's one-line notes (Deribit: the reading of its unpublished parts).
+    currency
+        Each account's currency: its coin where the account is coin-settled (module
+        docstring), else ``"USD"``; empty: every account in USD.
+    currency_price
+        Shape ``(n_accounts,)``: USD per unit of ``currency`` before the shock (1 for USD).
+    currency_move
+        Shape ``(n_accounts, n_scenarios)``: relative move of ``currency`` in each scenario (0
+        for USD, NaN where the scenario has no single move: a correlation shock).
     """
 
     model: str
@@ -112,6 +130,39 @@ class StressReport:
     initial_margin: FloatArray
     maintenance_margin: FloatArray
     notes: tuple[str, ...] = ()
+    currency: tuple[str, ...] = ()
+    currency_price: FloatArray | None = None
+    currency_move: FloatArray | None = None
+
+    def _in_coin(self) -> tuple[np.ndarray, FloatArray, FloatArray]:
+        """``(coin-settled (n,) booleans, price (n,), move (n, s))`` (all USD when unset)."""
+        n, s = self.loss.shape
+        if not self.currency or self.currency_price is None or self.currency_move is None:
+            return np.zeros(n, dtype=bool), np.ones(n), np.zeros((n, s))
+        coin = np.array([c != "USD" for c in self.currency], dtype=bool)
+        return coin, self.currency_price, self.currency_move
+
+    @property
+    def loss_in_currency(self) -> FloatArray:
+        """Shape ``(n_accounts, n_scenarios)``: the loss in each account's ``currency``.
+
+        ``equity / p - equity_after / (p (1 + m))`` for a coin-settled account (module
+        docstring), the USD loss otherwise; NaN for a coin-settled account under a
+        correlation shock.
+        """
+        coin, price, move = self._in_coin()
+        p = price[:, np.newaxis]
+        with np.errstate(invalid="ignore"):
+            in_coin = self.equity[:, np.newaxis] / p - self.equity_after / (p * (1.0 + move))
+        result: FloatArray = np.where(coin[:, np.newaxis], in_coin, self.loss)
+        return result
+
+    @property
+    def initial_margin_in_currency(self) -> FloatArray:
+        """Shape ``(n_accounts,)``: IM in each account's ``currency`` (``IM / p``)."""
+        _, price, _ = self._in_coin()
+        result: FloatArray = self.initial_margin / price
+        return result
 
     @property
     def equity_after(self) -> FloatArray:
@@ -121,8 +172,16 @@ class StressReport:
 
     @property
     def margin_breach(self) -> np.ndarray:
-        """Boolean ``(n_accounts, n_scenarios)``: ``loss > initial_margin``."""
-        return np.asarray(self.loss > self.initial_margin[:, np.newaxis])
+        """Boolean ``(n_accounts, n_scenarios)``: ``loss > initial_margin``.
+
+        In the coin for a coin-settled account with a single move (module docstring).
+        """
+        coin, _, move = self._in_coin()
+        measured = coin[:, np.newaxis] & np.isfinite(move)
+        usd = self.loss > self.initial_margin[:, np.newaxis]
+        with np.errstate(invalid="ignore"):
+            in_coin = self.loss_in_currency > self.initial_margin_in_currency[:, np.newaxis]
+        return np.asarray(np.where(measured, in_coin, usd))
 
     @property
     def default(self) -> np.ndarray:
@@ -132,6 +191,7 @@ class StressReport:
     def to_dict(self) -> dict[str, Any]:
         """Return the ``pmargin stress --json`` document: per scenario, per account."""
         after, breach, default = self.equity_after, self.margin_breach, self.default
+        in_currency, im_currency = self.loss_in_currency, self.initial_margin_in_currency
         scenarios = []
         for j, info in enumerate(self.scenarios):
             accounts = []
@@ -148,6 +208,11 @@ class StressReport:
                 }
                 if np.isfinite(self.base_loss[a, j]):
                     row["base_loss"] = float(self.base_loss[a, j])
+                if self.currency and self.currency[a] != "USD":
+                    row["currency"] = self.currency[a]
+                    value = float(in_currency[a, j])
+                    row["loss_currency"] = value if math.isfinite(value) else None
+                    row["initial_margin_currency"] = float(im_currency[a])
                 accounts.append(row)
             scenarios.append(
                 {
@@ -264,6 +329,17 @@ def stress_test(
     )
     loss, base_loss, equity, im, mm = (np.concatenate([b[k] for b in blocks]) for k in range(5))
     _check_finite(loss, arranged.account_ids, infos)
+    currency = account_currencies(arranged)
+    price = np.array([1.0 if c == "USD" else market.usd_price(c) for c in currency])
+    move = np.zeros((len(currency), len(items)))
+    coin = np.array([c != "USD" for c in currency], dtype=bool)
+    for j, item in enumerate(items):
+        single = item.shock if isinstance(item, HistoricalEpisode) else item
+        if not isinstance(single, StressShock):
+            move[coin, j] = np.nan  # a correlation shock: no single move
+            continue
+        for a in np.flatnonzero(coin):
+            move[a, j] = single.multiplier(currency[a]) - 1.0
     return StressReport(
         model=model,
         timestamp=market.timestamp,
@@ -275,7 +351,36 @@ def stress_test(
         initial_margin=im,
         maintenance_margin=mm,
         notes=tuple(dict.fromkeys(n for b in blocks for n in b[5])),
+        currency=currency,
+        currency_price=price,
+        currency_move=move,
     )
+
+
+def account_currencies(book: BookArrangement) -> tuple[str, ...]:
+    """Each account's currency: its coin where it is coin-settled, else ``"USD"``.
+
+    Coin-settled: every position settles in one coin (inverse contracts) and every non-zero
+    balance is that coin, so the account's margin and equity are held in it.
+
+    Returns
+    -------
+    tuple of str
+        One code per account (row order), ``n_accounts`` long.
+    """
+    settlement = np.asarray(book.settlement_currencies, dtype=object)
+    inverse = np.array([i.is_inverse for i in book.instruments], dtype=bool)
+    quantity = sparse.csr_array(book.quantity)
+    balances = book.balance_matrix
+    out: list[str] = []
+    for a in range(len(book.account_ids)):
+        cols = quantity.indices[quantity.indptr[a] : quantity.indptr[a + 1]]
+        held = {str(c) for c in settlement[cols]}
+        held |= {book.assets[k] for k in np.flatnonzero(balances[a] != 0.0)}
+        coin = next(iter(held)) if len(held) == 1 else ""
+        coin_settled = bool(cols.size) and bool(inverse[cols].all()) and coin in book.market.index
+        out.append(coin if coin_settled else "USD")
+    return tuple(out)
 
 
 def _block_losses(
