@@ -81,3 +81,43 @@ def test_bad_moves_and_naive_dates_are_refused() -> None:
         pnl_profile(book, "BTC", [-1.0], [MARKET.timestamp])
     with pytest.raises(InputError, match=r"dates\.0"):
         pnl_profile(book, "BTC", [0.0], [MARKET.timestamp.replace(tzinfo=None)])
+
+
+def test_an_account_with_eight_expiries_equals_the_rebuilt_portfolio() -> None:
+    # Weekly to yearly BTC options, inverse futures both sides, both perpetuals, an ETH leg
+    # and three coin balances: every date's live legs rolled then moved in one book, the
+    # expired ones settled per move.
+    legs = [
+        ("BTC-21NOV25-100000-C", -2.0),
+        ("BTC-28NOV25-95000-P", 3.0),
+        ("BTC-5DEC25-100000-C", 1.0),
+        ("BTC-26DEC25-115000-C", -4.0),
+        ("BTC-30JAN26-100000-P", 2.0),
+        ("BTC-27MAR26-120000-C", 1.0),
+        ("BTC-26JUN26-80000-P", -1.0),
+        ("BTC-25SEP26-100000-C", 1.0),
+        ("BTC-26DEC25", 50000.0),
+        ("BTC-27MAR26", -30000.0),
+        ("BTC-PERPETUAL", 20000.0),
+        ("BTC_USDC-PERPETUAL", 0.5),
+        ("ETH-26DEC25-3500-C", 5.0),
+    ]
+    document = {
+        "accounts": [
+            {
+                "id": "wide",
+                "balances": {"BTC": 5.0, "USDC": 20000.0, "ETH": 10.0},
+                "positions": [{"instrument": s, "quantity": q} for s, q in legs],
+            }
+        ]
+    }
+    wide = portfolio_from_dict(document)
+    market = market_from_dict(
+        json.loads(example_path("example_market.json").read_text()), wide.instruments
+    )
+    dates = [market.timestamp, *expiry_dates(wide.unique_instruments(), market)]
+    assert len(dates) == 9
+    moves = np.array([-0.5, -0.1, 0.0, 0.2, 0.6])
+    fast = pnl_profile(arrange(wide, market), "BTC", moves, dates)
+    slow = pnl_profile_reference(wide, market, "BTC", moves, dates)
+    np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-6)

@@ -15,7 +15,11 @@ time value; a leg that has expired by the date is settled at the moved index:
 * a future settles at the index: its P&L at the moved market plus ``q x``
   :func:`~pmargin.pricing.delta_one_pnl` ``(S, F)`` from its price ``F`` there.
 
-:func:`pnl_profile` moves the arranged book; :func:`pnl_profile_reference` is its slow,
+:func:`pnl_profile` computes every level at once: the arranged book at every move is one book
+of moved rows (:meth:`~pmargin.book.BookArrangement.moved_rows`, each account at each move);
+per later date the legs still live are rolled to the date and then moved the same way, and
+the expired ones settle at each move's index, so a date costs one pass of the pricing kernel
+over all levels. :func:`pnl_profile_reference` is its slow,
 obvious twin: for each point it rebuilds the portfolio with the expired legs replaced by the
 cash they settle for (closed forms from the positions' entry prices) and arranges it afresh
 at the moved, rolled market.
@@ -31,7 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import sparse
 
-from pmargin._typing import FloatArray
+from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.book import BookArrangement, Portfolio, Position, arrange, base_quantity
 from pmargin.collateral._equity import account_equity
 from pmargin.errors import InputError
@@ -79,60 +83,95 @@ def _option_vols(book: BookArrangement) -> dict[str, tuple[str, float]]:
     }
 
 
-def _rolled(book: BookArrangement, when: datetime) -> MarketSnapshot:
-    """Return the market at ``when``: options' vols put as ``iv`` marks, then rolled."""
+def _pinned(book: BookArrangement) -> MarketSnapshot:
+    """Return the book's market with its options' vols put as ``iv`` marks (kept per strike).
+
+    What a later date is rolled from (``.replace(timestamp=when)``): the options keep today's
+    implied vol per strike, so they lose time value only.
+    """
     still = {inst.underlying: 0.0 for inst in book.instruments}
-    pinned = book.market.moved(still, 0.0, _option_vols(book)) if still else book.market
-    return pinned.replace(timestamp=when)
+    return book.market.moved(still, 0.0, _option_vols(book)) if still else book.market
 
 
-def _settled_usd(book: BookArrangement, columns: list[int]) -> FloatArray:
-    """Shape ``(n_accounts,)``: USD the legs ``columns`` settle for at the book's index."""
-    total = np.zeros(len(book.account_ids))
-    if not columns:
+def _settled_usd(book: BookArrangement, columns: IntArray) -> FloatArray:
+    """Shape ``(n_rows,)``: USD the legs ``columns`` settle for at each column's index.
+
+    Column by column at the column's own prices (``book`` may be a book of moved rows, whose
+    columns carry their multipliers): an option's intrinsic value per base unit (divided by
+    the index for a coin-settled one) times its cash asset's USD price; a future's value
+    there plus :func:`~pmargin.pricing.delta_one_pnl` from its forward to the index.
+    """
+    total = np.zeros(book.shape[0])
+    if columns.size == 0:
         return total
-    market = book.market
-    quantity = sparse.csr_array(book.quantity)
-    values = book.position_values_usd()
-    for j in columns:
-        inst = book.instruments[j]
-        q = quantity[:, [j]].toarray().reshape(-1)
-        cash_usd = market.usd_price(inst.cash_asset)
-        index_quote = market.index_price(inst.underlying) / market.usd_price(inst.quote)
-        if inst.is_option:
-            assert inst.strike is not None
-            sign = 1.0 if inst.is_call else -1.0
-            payoff = max(sign * (index_quote - inst.strike), 0.0)
-            if inst.is_inverse:
-                payoff /= index_quote
-            total += q * payoff * cash_usd
-        else:
-            forward = float(book.resolved.underlying_price[j])
-            pnl = float(delta_one_pnl(index_quote, forward, inst.is_inverse))
-            total += values[:, [j]].toarray().reshape(-1) + q * pnl * cash_usd
+    res = book.resolved
+    index_quote = book.index_usd(columns) / res.quote_usd[columns]
+    cash_usd = res.settlement_usd[columns]
+    option = res.is_option[columns]
+    sign = np.where(res.is_call[columns], 1.0, -1.0)
+    strike = np.where(option, res.strike[columns], 0.0)
+    payoff = np.maximum(sign * (index_quote - strike), 0.0)
+    payoff = np.where(res.is_inverse[columns], payoff / index_quote, payoff)
+    forward = res.underlying_price[columns]
+    pnl = delta_one_pnl(index_quote, forward, res.is_inverse[columns])
+    per_unit = np.where(option, payoff, pnl) * cash_usd
+    quantity = sparse.csr_array(book.quantity)[:, columns]
+    total += np.asarray(quantity @ per_unit, dtype=np.float64)
+    futures = columns[~option]
+    if futures.size:
+        values = sparse.csr_array(book.position_values_usd())[:, futures]
+        total += np.asarray(values.sum(axis=1), dtype=np.float64).reshape(-1)
     return total
 
 
-def _equity_at(book: BookArrangement, when: datetime) -> FloatArray:
-    """Shape ``(n_accounts,)``: equity (USD) at ``when``, expired legs settled, same index."""
+def _expired(book: BookArrangement, when: datetime) -> BoolArray:
+    """Shape ``(n_instruments,)``: the book's columns whose instrument has expired by ``when``."""
+    return np.array(
+        [inst.expiry is not None and inst.expiry <= when for inst in book.instruments],
+        dtype=bool,
+    )
+
+
+def _equity_at(
+    book: BookArrangement,
+    moved: BookArrangement,
+    pinned: MarketSnapshot,
+    code: str,
+    grid: FloatArray,
+    when: datetime,
+) -> FloatArray:
+    """Shape ``(n_moves * n_accounts,)``: equity (USD) at ``when`` at every move, move-major.
+
+    ``moved`` is ``book`` at every move (:meth:`~pmargin.book.BookArrangement.moved_rows`,
+    row ``k`` the account ``k % n_accounts`` at move ``grid[k // n_accounts]``). At a later
+    date the live legs are rolled to it first (``pinned``, :func:`_pinned`, at ``when``) and
+    then moved, in one book of moved rows; the expired ones settle at each move's index
+    (:func:`_settled_usd`).
+    """
     if when <= book.market.timestamp:
-        return account_equity(book).equity
-    expired = [
-        j
-        for j, inst in enumerate(book.instruments)
-        if inst.expiry is not None and inst.expiry <= when
-    ]
-    live = [j for j in range(len(book.instruments)) if j not in set(expired)]
+        return account_equity(moved).equity
+    live = np.flatnonzero(~_expired(book, when))
     kept = book.take_columns(live, book.assets)
-    at_date = kept.rebased(_rolled(kept, when)) if live else kept
-    equity: FloatArray = account_equity(at_date).equity + _settled_usd(book, expired)
-    return equity
+    at_date = kept.rebased(pinned.replace(timestamp=when)) if live.size else kept
+    rows, at_moves = _move_rows(len(book.account_ids), grid)
+    equity: FloatArray = account_equity(at_date.moved_rows(rows, [code], at_moves)).equity
+    return equity + _settled_usd(moved, np.flatnonzero(_expired(moved, when)))
+
+
+def _move_rows(n_accounts: int, grid: FloatArray) -> tuple[IntArray, FloatArray]:
+    """Rows and moves of the book at every move: shapes ``(n,)`` and ``(n, 1)``, move-major."""
+    rows = np.tile(np.arange(n_accounts, dtype=np.int64), grid.size)
+    return rows, np.repeat(grid, n_accounts)[:, np.newaxis]
 
 
 def pnl_profile(
     book: BookArrangement, underlying: str, moves: ArrayLike, dates: Sequence[datetime]
 ) -> FloatArray:
     """Change of every account's equity from now over index moves of one underlying, per date.
+
+    Every level at once: one book of moved rows (each account at each move,
+    :meth:`~pmargin.book.BookArrangement.moved_rows`) per date, valued in one pass of the
+    pricing kernel.
 
     Parameters
     ----------
@@ -158,12 +197,15 @@ def pnl_profile(
         Field ``moves`` or ``dates.N``; a market that cannot price the underlying.
     """
     code, grid = _checked(book.market, underlying, moves, dates)
+    n = len(book.account_ids)
     now = account_equity(book).equity
-    out = np.empty((len(dates), grid.size, len(book.account_ids)))
-    for i, move in enumerate(grid.tolist()):
-        moved = book.moved({code: move})
-        for d, when in enumerate(dates):
-            out[d, i] = _equity_at(moved, when) - now
+    rows, at_moves = _move_rows(n, grid)
+    moved = book.moved_rows(rows, [code], at_moves)
+    pinned = _pinned(book) if any(when > book.market.timestamp for when in dates) else None
+    out = np.empty((len(dates), grid.size, n))
+    for d, when in enumerate(dates):
+        equity = _equity_at(book, moved, pinned or book.market, code, grid, when)
+        out[d] = equity.reshape(grid.size, n) - now
     return out
 
 
