@@ -154,20 +154,25 @@ class WithdrawalCheckOut(BaseModel):
     margin: MarginAfterOut | None
 
 
+MAX_VOL_SHIFT = 10.0
+"""Largest vol shift of a tick (decimal: 1,000 vol points); the breakers refuse any vol above
+their ``max_iv`` (5) anyway, and a shift of 1e300 would overflow the surface's arithmetic."""
+
+
 class TickIn(_Body):
     """One feed tick: an index price or vol shift, or an instrument's mark price or implied vol.
 
     ``underlying`` with ``index`` (USD) and/or ``vol_shift`` (a shift of its at-the-money vol,
     decimal: 0.02 = +2 vol points, every slice of its surface), or ``instrument`` with
     ``mark`` (the instrument's price currency) or ``iv`` (decimal); ``timestamp`` the event
-    time (ISO-8601 or epoch milliseconds). Numbers are not range-checked: the breakers judge
-    them.
+    time (ISO-8601 or epoch milliseconds). Numbers are not range-checked (the breakers judge
+    them) but for ``vol_shift``, within +-:data:`MAX_VOL_SHIFT`.
     """
 
     underlying: Annotated[str | None, Field(min_length=1, max_length=32)] = None
     instrument: Annotated[str | None, Field(min_length=1, max_length=128)] = None
     index: float | None = None
-    vol_shift: float | None = None
+    vol_shift: Annotated[float | None, Field(ge=-MAX_VOL_SHIFT, le=MAX_VOL_SHIFT)] = None
     mark: float | None = None
     iv: float | None = None
     timestamp: str | float
