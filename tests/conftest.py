@@ -42,6 +42,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         )
 
 
+_SHARED_DATA_MARKERS = ("PMARGIN_SHARED_DATA", "shared data", "shared price", "shared funding")
+"""Words by which a skip reason says the test needs the shared data folder."""
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many tests were skipped for want of ``../shared/data``, and why, by reason.
+
+    The full 4-hourly history and the real option chains live only there; without it those
+    tests skip (the package's own compact daily history keeps the rest running). A plain ``make
+    test`` outside this workspace then says so instead of passing quietly.
+    """
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = getattr(report, "longrepr", None)
+        reason = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+        if any(marker in reason for marker in _SHARED_DATA_MARKERS):
+            reason = reason.removeprefix("Skipped: ")
+            reasons[reason] = reasons.get(reason, 0) + 1
+    if not reasons:
+        return
+    folder = shared_data_dir()
+    state = "is absent" if not folder.is_dir() else "lacks some files"
+    terminalreporter.write_sep("-", "tests skipped for want of the shared data")
+    terminalreporter.write_line(
+        f"{sum(reasons.values())} tests skipped: the shared data folder {folder} {state}; "
+        "set PMARGIN_SHARED_DATA to a copy of ../shared/data to run them (docs/data.md)"
+    )
+    for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"  {count:5d}  {reason}")
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """The shared real-data folder; skips the test when it is absent."""

@@ -57,5 +57,5 @@ def test_load_funding_reads_the_file_and_names_bad_headers(tmp_path: Path) -> No
     with pytest.raises(InputError, match="funding_rate"):
         load_funding(tmp_path)
     file.unlink()
-    with pytest.raises(InputError, match="PMARGIN_SHARED_DATA"):
+    with pytest.raises(InputError, match=r"--data.*pmargin data fetch"):
         load_funding(tmp_path)

@@ -57,13 +57,16 @@ def test_constructor_validation() -> None:
         _synthetic().select(["SOL"])
 
 
-def test_missing_folder_names_path_and_variable(tmp_path: Path) -> None:
+def test_missing_folder_names_the_flag(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
-    with pytest.raises(InputError, match=DATA_ENV_VAR) as info:
+    with pytest.raises(InputError, match="--data") as info:
         resolve_data_dir(missing)
     assert str(missing) in str(info.value)
-    with pytest.raises(InputError, match=r"binance_BTCUSDT_1d\.csv"):
+    assert "path=" not in str(info.value)
+    with pytest.raises(InputError, match=r"binance_BTCUSDT_1d\.csv") as info:
         load_price_history(tmp_path)
+    assert "--data" in str(info.value)
+    assert "pmargin data fetch" in str(info.value)
 
 
 def test_env_variable_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,6 +23,7 @@ from pmargin.cli._backtest_command import backtest
 from pmargin.cli._check_order_command import check_order
 from pmargin.cli._compare_command import compare
 from pmargin.cli._consolidate_command import consolidate
+from pmargin.cli._data_command import register_data
 from pmargin.cli._demo_command import demo
 from pmargin.cli._feed_command import feed
 from pmargin.cli._hedge_command import hedge
@@ -114,6 +115,7 @@ app.add_typer(keys_app, name="keys")
 app.command("hedge")(_one_line_errors(hedge))
 app.command("consolidate")(_one_line_errors(consolidate))
 register_market(app, _one_line_errors)
+register_data(app, _one_line_errors)
 app.command("feed")(_one_line_errors(feed))
 register_import(app, _one_line_errors)  # last: adds --from to the commands above
 

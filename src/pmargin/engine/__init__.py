@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         venue_document,
         whatif_document,
     )
+    from pmargin.engine._data import data_search, fetch_data
     from pmargin.engine._documents import (
         DEFAULT_MODEL,
         LedgerFill,
@@ -159,10 +160,12 @@ __all__ = [
     "check_market_document",
     "compare_margins",
     "consolidate_report",
+    "data_search",
     "demo_inputs",
     "episode_names",
     "example_inputs",
     "example_path",
+    "fetch_data",
     "fund_value_usd",
     "hedge_proposal_document",
     "hedge_report",

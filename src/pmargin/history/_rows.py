@@ -13,7 +13,9 @@ from the history.
 from __future__ import annotations
 
 import csv
+import gzip
 import math
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from pmargin._typing import FloatArray
 from pmargin._validation import DECIMAL_TEXT, abbreviate, input_limits
 from pmargin.errors import InputError
 
-__all__ = ["HistoryRows", "read_rows", "screen_jumps"]
+__all__ = ["HistoryRows", "read_gzip_text", "read_rows", "screen_jumps"]
 
 
 class HistoryRows:
@@ -113,7 +115,8 @@ def read_rows(file: Path, required: Sequence[str], what: str = "history file") -
     Parameters
     ----------
     file
-        The CSV file (UTF-8, header first; other columns are allowed and ignored).
+        The CSV file (UTF-8, header first; other columns are allowed and ignored); a name
+        ending in ``.gz`` is read gzip-compressed (:func:`read_gzip_text`).
     required
         Columns that must be present, each once.
     what
@@ -125,7 +128,7 @@ def read_rows(file: Path, required: Sequence[str], what: str = "history file") -
         Naming the file and the line: a missing or repeated required column, a row with a
         different number of cells than the header, or a CSV syntax error.
     """
-    text = read_text_file(file, what)
+    text = read_gzip_text(file, what) if file.suffix == ".gz" else read_text_file(file, what)
     reader = csv.reader(text.splitlines())
     name = short_path(file)
     lines: list[int] = []
@@ -197,3 +200,31 @@ def screen_jumps(
         f"(line {int(lines[i])}, {str(times[i])[:10]}); more than the outlier screen's "
         f"{limit:g} (input_limits.toml history.max_log_move): a bad print?",
     )
+
+
+def read_gzip_text(file: Path, what: str) -> str:
+    """Read a gzip-compressed UTF-8 text file whose text is no larger than the input limit.
+
+    The decompressed size is bounded while reading (``files.max_bytes`` of
+    ``input_limits.toml``), so a small file that expands without bound is refused.
+
+    Raises
+    ------
+    InputError
+        Naming the file: missing, not gzip, too large once decompressed, or not UTF-8.
+    """
+    name = short_path(file)
+    max_bytes = input_limits().integer("files", "max_bytes")
+    try:
+        with gzip.open(file, "rb") as handle:
+            raw = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise InputError(what, name, "does not exist") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(what, name, f"is not a readable gzip file ({exc})") from None
+    if len(raw) > max_bytes:
+        raise InputError(what, name, f"is over the limit of {max_bytes:,} bytes once decompressed")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(what, name, f"is not UTF-8 text (byte {err.start})") from None
