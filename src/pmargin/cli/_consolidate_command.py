@@ -40,13 +40,30 @@ def consolidate(
         Path, typer.Option("--market", "-m", help="Market snapshot file (JSON or YAML).")
     ],
     part: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             "--part",
             help="VENUE=FILE (repeatable): a venue's portfolio file (pmargin import writes "
             "one from the venue's saved replies).",
         ),
-    ],
+    ] = None,
+    replies: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--replies",
+            help="VENUE=PATH (repeatable): a venue's saved API replies (a file or a folder; "
+            "deribit, okx, bybit, binance, ccxt), read like --from VENUE; the account is "
+            "named after the venue.",
+        ),
+    ] = None,
+    venue_market: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--venue-market",
+            help="VENUE=FILE (repeatable): the venue's own market snapshot, where its part "
+            "is margined and hedged (the union stays at --market).",
+        ),
+    ] = None,
     account: Annotated[
         list[str] | None,
         typer.Option("--account", help="VENUE=ID (repeatable): the account of a venue's file."),
@@ -92,10 +109,12 @@ def consolidate(
 ) -> None:
     """Margin one owner's accounts at several venues: each alone, the sum, and the union.
 
-    Each venue's part is margined under its own model; the union (every position and balance
-    in one account) under --union-model; freed = the venues' IM summed minus the union's,
-    the capital cross-venue netting would free. With --hedge, the trades minimising the sum
-    of the venues' IM plus cost. JSON: venues, total, union, freed (USD) and hedge.
+    Each venue's part (a portfolio file, --part, or its saved API replies, --replies) is
+    margined under its own model, at its own market where --venue-market gives one; the
+    union (every position and balance in one account) under --union-model; freed = the
+    venues' IM summed minus the union's, the capital cross-venue netting would free. With
+    --hedge, the trades minimising the sum of the venues' IM plus cost. JSON: venues,
+    total, union, freed (USD) and hedge.
     """
     from pmargin.cli._hedge_command import parse_band
     from pmargin.cli._output import clean, console, print_json
@@ -104,6 +123,8 @@ def consolidate(
     report = consolidate_report(
         market,
         parse_pairs(part, "--part"),
+        replies=parse_pairs(replies, "--replies"),
+        venue_markets=dict(parse_pairs(venue_market, "--venue-market")),
         accounts=dict(parse_pairs(account, "--account")),
         models=dict(parse_pairs(model_of, "--model-of")),
         union_model=union_model,

@@ -1,10 +1,12 @@
 """One owner at several venues: ``pmargin consolidate``.
 
-The facade reads each venue's portfolio file and the market, builds each part with its
-venue's model, and asks :func:`pmargin.optimise.consolidate` (each venue's margin, the sum,
-the union's margin, what netting frees) and, on request,
-:func:`pmargin.optimise.hedge_across` (the hedge over every venue's universe, each leg
-margined at its own venue); the maths lives in :mod:`pmargin.optimise`.
+The facade reads each venue's portfolio file, or its saved API replies through the importers
+(:func:`pmargin.io.read_replies`, :func:`pmargin.io.import_portfolio`, as ``--from VENUE``
+does), the market and any venue's own market, builds each part with its venue's model, and
+asks :func:`pmargin.optimise.consolidate` (each venue's margin, the sum, the union's margin,
+what netting frees) and, on request, :func:`pmargin.optimise.hedge_across` (the hedge over
+every venue's universe, each leg margined at its own venue); the maths lives in
+:mod:`pmargin.optimise`.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 from pmargin.book import arrange, load_portfolio
 from pmargin.errors import InputError
 from pmargin.instruments import VENUES
+from pmargin.io import import_portfolio, read_replies
 from pmargin.margin import MODELS, get_model
-from pmargin.market import load_market
+from pmargin.market import MarketSnapshot, load_market
 from pmargin.optimise import (
     Consolidation,
     HedgeLimits,
@@ -79,6 +82,8 @@ def consolidate_report(
     max_cost: float | None = None,
     delta_band: tuple[float, float] | None = None,
     lots: bool = True,
+    replies: Sequence[tuple[str, str | Path]] = (),
+    venue_markets: Mapping[str, str | Path] | None = None,
 ) -> ConsolidationReport:
     """Margin one owner's accounts at several venues, apart and together.
 
@@ -88,6 +93,14 @@ def consolidate_report(
         The market snapshot every part is margined at.
     parts
         ``(venue, portfolio file)`` pairs, one per venue (distinct venues).
+    replies
+        ``(venue, saved reply file or folder)`` pairs: a venue read from its API replies
+        (:data:`pmargin.io.IMPORT_VENUES`; several pairs of one venue are read together;
+        the account is named after the venue). A venue is given by ``parts`` or here, not
+        both.
+    venue_markets
+        Venue -> its own market file (its marks), where its part is margined and hedged;
+        the union is margined at ``market_file``.
     accounts
         Venue -> account id; default each file's only account.
     models
@@ -113,14 +126,27 @@ def consolidate_report(
     venues = [venue for venue, _ in parts]
     if len(set(venues)) != len(venues):
         raise InputError("--part", venues, "names a venue twice")
+    reply_files: dict[str, list[str | Path]] = {}
+    for venue, path in replies:
+        if venue in venues:
+            raise InputError("--replies", venue, "is also given as a portfolio file (--part)")
+        reply_files.setdefault(venue, []).append(path)
     portfolios = {venue: load_portfolio(path) for venue, path in parts}
+    for venue, files in reply_files.items():
+        portfolios[venue] = import_portfolio(venue, read_replies(venue, files), account=venue)
+        venues.append(venue)
     explicit = {s: i for p in portfolios.values() for s, i in p.instruments.items()}
     market = load_market(market_file, explicit)
     chosen_accounts = accounts or {}
     chosen_models = models or {}
-    for name in (*chosen_accounts, *chosen_models):
+    own_markets = venue_markets or {}
+    for name in (*chosen_accounts, *chosen_models, *own_markets):
         if name not in portfolios:
             raise InputError("venue", name, f"is not one of the parts ({', '.join(venues)})")
+    markets: dict[str, MarketSnapshot] = {
+        venue: load_market(path, portfolios[venue].instruments)
+        for venue, path in own_markets.items()
+    }
     venue_parts = []
     for venue, portfolio in portfolios.items():
         account = chosen_accounts.get(venue)
@@ -131,14 +157,14 @@ def consolidate_report(
                 )
             account = portfolio.accounts[0].id
         model = get_model(chosen_models.get(venue, venue_model(venue)))
-        venue_parts.append(VenuePart(venue, portfolio, account, model))
+        venue_parts.append(VenuePart(venue, portfolio, account, model, markets.get(venue)))
     result = consolidate(venue_parts, market, get_model(union_model))
     if universe is None:
         return ConsolidationReport(result)
     rules = load_trading_rules()
     problems = []
     for part in venue_parts:
-        book = arrange(part.portfolio, market)
+        book = arrange(part.portfolio, market if part.market is None else part.market)
         candidates = hedge_universe(book, universe, rules, explicit=part.portfolio.instruments)
         if part.venue in VENUES:  # a known venue trades its own symbols only
             own = [i for i, c in enumerate(candidates.instruments) if c.venue == part.venue]

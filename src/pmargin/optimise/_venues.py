@@ -55,12 +55,16 @@ class VenuePart:
         The account id in ``portfolio``.
     model
         The model the venue margins it with.
+    market
+        The venue's own market (its marks) where it differs from the owner's; ``None``:
+        the market :func:`consolidate` is given. The union is margined at that one.
     """
 
     venue: str
     portfolio: Portfolio
     account: str
     model: MarginModel
+    market: MarketSnapshot | None = None
 
     def holding(self) -> Account:
         """Return the account of :attr:`portfolio`.
@@ -176,6 +180,9 @@ def consolidate(
 ) -> Consolidation:
     """Margin each part alone, and the union under ``union_model`` (module docstring).
 
+    Each part at its own market where it has one (:attr:`VenuePart.market`), else at
+    ``market``; the union at ``market``.
+
     Raises
     ------
     InputError
@@ -186,7 +193,8 @@ def consolidate(
     venues = []
     for part in parts:
         one = Portfolio((part.holding(),), part.portfolio.instruments)
-        venues.append(_margin(part.venue, part.model, arrange(one, market)))
+        at = market if part.market is None else part.market
+        venues.append(_margin(part.venue, part.model, arrange(one, at)))
     union = arrange(union_portfolio(parts, "union"), market)
     return Consolidation(tuple(venues), _margin("union", union_model, union))
 
