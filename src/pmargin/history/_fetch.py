@@ -105,14 +105,8 @@ def parse_klines(reply: Any, where: str = "binance klines") -> list[list[Any]]:
         Naming ``where`` and the row: not a list, a row too short, a time or price that is not
         a number (an error reply ``{"code", "msg"}`` is named as such).
     """
-    if isinstance(reply, Mapping) and "code" in reply:
-        raise InputError(
-            f"{where}.code", reply.get("code"), f"is an error reply: {reply.get('msg')}"
-        )
-    if not isinstance(reply, list):
-        raise InputError(where, abbreviate(reply), "must be a list of candles")
     candles = []
-    for i, row in enumerate(reply):
+    for i, row in enumerate(_binance_list(reply, where, "candles")):
         if not isinstance(row, list) or len(row) < 7:
             raise InputError(f"{where}[{i}]", abbreviate(row), "must be a kline array of 7+ items")
         prices = [_decimal_text(row[j], f"{where}[{i}][{j}]") for j in range(1, 6)]
@@ -131,14 +125,8 @@ def parse_funding(reply: Any, where: str = "binance fundingRate") -> list[tuple[
     InputError
         Naming ``where`` and the row for a malformed reply.
     """
-    if isinstance(reply, Mapping) and "code" in reply:
-        raise InputError(
-            f"{where}.code", reply.get("code"), f"is an error reply: {reply.get('msg')}"
-        )
-    if not isinstance(reply, list):
-        raise InputError(where, abbreviate(reply), "must be a list of funding rows")
     rows = []
-    for i, row in enumerate(reply):
+    for i, row in enumerate(_binance_list(reply, where, "funding rows")):
         if not isinstance(row, Mapping):
             raise InputError(f"{where}[{i}]", abbreviate(row), "must be a funding row (object)")
         for key in ("fundingTime", "fundingRate"):
@@ -245,6 +233,17 @@ def fetch_history(
         name = "deribit_dvol_btc_1d.json"
         written.append(_write_dvol(folder / name, _dvol(fetch, now_ms, name, report)))
     return written
+
+
+def _binance_list(reply: Any, where: str, what: str) -> list[Any]:
+    """Return a Binance list reply, refusing an error reply ``{"code", "msg"}``."""
+    if isinstance(reply, Mapping) and "code" in reply:
+        raise InputError(
+            f"{where}.code", reply.get("code"), f"is an error reply: {reply.get('msg')}"
+        )
+    if not isinstance(reply, list):
+        raise InputError(where, abbreviate(reply), f"must be a list of {what}")
+    return reply
 
 
 def print_none(name: str, rows: int) -> None:

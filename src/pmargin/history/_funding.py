@@ -160,17 +160,17 @@ def carry_known(
 
 
 def load_funding(path: str | os.PathLike[str] | None = None) -> FundingHistory:
-    """Read :data:`FUNDING_FILE` (``timestamp,funding_rate``) from the shared data folder.
+    """Read :data:`FUNDING_FILE` (``timestamp,funding_rate``) from the history folder.
 
     Parameters
     ----------
     path
-        Shared data folder; ``None`` takes ``$PMARGIN_SHARED_DATA``, else ``../shared/data``.
+        History folder (``--data``); ``None`` searches as :func:`~pmargin.history.resolve_data_dir`.
 
     Raises
     ------
     InputError
-        For a missing folder or file (naming ``PMARGIN_SHARED_DATA``), or a malformed row, a
+        For a missing folder or file (naming ``--data``), or a malformed row, a
         time outside the accepted years or a rate beyond ``history.max_abs_funding`` of
         ``input_limits.toml`` (naming file, line and column).
     """

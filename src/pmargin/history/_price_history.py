@@ -223,9 +223,10 @@ def load_price_history(
 ) -> PriceHistory:
     """Load Binance USDT closes of ``underlyings`` (and BTC DVOL) on a common time grid.
 
-    Files: ``binance_{NAME}USDT_{frequency}.csv`` and ``deribit_dvol_btc_1d.json`` in the
-    shared data folder (``path``, else ``$PMARGIN_SHARED_DATA``, else ``../shared/data``
-    relative to the current directory).
+    Files: ``binance_{NAME}USDT_{frequency}.csv`` (or ``.csv.gz``) and
+    ``deribit_dvol_btc_1d.json`` in the history folder: ``path`` (``--data``), else the search
+    order of :func:`~pmargin.history.resolve_data_dir` (``$PMARGIN_DATA``,
+    ``$PMARGIN_SHARED_DATA`` / ``../shared/data``, the user cache, the packaged daily history).
 
     Alignment: the INNER join of the close instants of every underlying (an instant missing
     for one underlying is dropped for all). The 4-hourly files have 8 outages (longest 32 h)
@@ -256,7 +257,7 @@ def load_price_history(
     Raises
     ------
     InputError
-        For a missing folder or file (naming it and ``PMARGIN_SHARED_DATA``), or an unknown
+        For a missing folder or file (naming it and ``--data``), or an unknown
         ``frequency``.
     """
     if frequency not in _FREQUENCIES:

@@ -35,6 +35,7 @@ from typing import Any, Literal
 import numpy as np
 
 from pmargin._typing import FloatArray
+from pmargin._validation import abbreviate
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument, Kind, Right, Settlement, parse_symbol
 from pmargin.market._codec import market_from_dict
@@ -359,3 +360,26 @@ def option_instrument(symbol: str, field: str) -> Instrument | None:
     if instrument.expiry is None or instrument.strike is None:
         raise InputError(field, symbol, "is an option without an expiry or strike")
     return instrument
+
+
+def venue_number(value: Any, field: str) -> float:
+    """Return a venue's number (a JSON number, or text as OKX and CSV cells send it) as a float.
+
+    Returns NaN for an absent or empty value (``None``, ``""``).
+
+    Raises
+    ------
+    InputError
+        Naming ``field``: a boolean, text that is not a number, or a non-finite number.
+    """
+    if value is None or value == "":
+        return math.nan
+    if isinstance(value, bool):
+        raise InputError(field, value, "must be a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(field, abbreviate(value), "must be a number") from None
+    if not math.isfinite(number):
+        raise InputError(field, value, "must be a finite number")
+    return number

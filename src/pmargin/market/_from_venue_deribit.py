@@ -40,7 +40,7 @@ from typing import Any
 from pmargin._files import read_structured, read_text_file, short_path
 from pmargin._validation import abbreviate
 from pmargin.errors import InputError, PmarginError
-from pmargin.market._from_venue import ChainQuote, option_instrument
+from pmargin.market._from_venue import ChainQuote, option_instrument, venue_number
 from pmargin.timeutil import parse_timestamp
 
 __all__ = ["deribit_quotes", "read_deribit_chain"]
@@ -209,16 +209,7 @@ def _is_number(text: str) -> bool:
 def _number(row: Mapping[str, Any], names: Sequence[str], field: str) -> float:
     """Return the first present field of ``names`` as a float; NaN when none is given."""
     for key in names:
-        value = row.get(key)
-        if value is None or value == "":
-            continue
-        if isinstance(value, bool):
-            raise InputError(f"{field}.{key}", value, "must be a number")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise InputError(f"{field}.{key}", abbreviate(value), "must be a number") from None
-        if not math.isfinite(number):
-            raise InputError(f"{field}.{key}", value, "must be a finite number")
-        return number
+        number = venue_number(row.get(key), f"{field}.{key}")
+        if not math.isnan(number):
+            return number
     return math.nan

@@ -34,7 +34,7 @@ from pmargin._files import read_structured, short_path
 from pmargin._validation import abbreviate
 from pmargin.errors import InputError, PmarginError
 from pmargin.instruments import Instrument, Right, Settlement
-from pmargin.market._from_venue import ChainQuote, option_instrument
+from pmargin.market._from_venue import ChainQuote, option_instrument, venue_number
 from pmargin.pricing import black76_value
 from pmargin.timeutil import parse_timestamp, year_fraction
 
@@ -167,19 +167,8 @@ def _data(reply: Any, where: str) -> list[Any]:
 
 
 def _number(row: Mapping[str, Any], key: str, field: str) -> float:
-    """``row[key]`` (OKX sends numbers as text) as a float; NaN when absent or empty."""
-    value = row.get(key)
-    if value is None or value == "":
-        return math.nan
-    if isinstance(value, bool):
-        raise InputError(f"{field}.{key}", value, "must be a number")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{field}.{key}", abbreviate(value), "must be a number") from None
-    if not math.isfinite(number):
-        raise InputError(f"{field}.{key}", value, "must be a finite number")
-    return number
+    """Return ``row[key]`` (OKX sends numbers as text) as a float; NaN when absent or empty."""
+    return venue_number(row.get(key), f"{field}.{key}")
 
 
 def _black_coin(inst: Instrument, forward: float, when: Any, vol: float) -> float:
