@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Header
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -75,33 +74,23 @@ class Service:
         return [e for e in found["events"] if e["kind"] == kind]
 
 
-def add_market_read(app: FastAPI, store: Engine) -> None:
-    """Serve ``GET /v1/market`` (admin or feed) where the app does not yet."""
-    for route in app.routes:
-        if getattr(route, "path", "") == "/v1/market" and "GET" in getattr(route, "methods", ()):
-            return
-
-    @app.get("/v1/market", include_in_schema=False)
-    def market(authorization: str | None = Header(None)) -> Any:
-        scheme, _, token = (authorization or "").partition(" ")
-        caller = app.state.keys.principal(token.strip()) if scheme.lower() == "bearer" else None
-        if caller is None:
-            return JSONResponse({"error": "unauthorized", "field": None, "reason": "key"}, 401)
-        if caller.role not in ("admin", "feed"):
-            return JSONResponse({"error": "forbidden", "field": None, "reason": "role"}, 403)
-        with Session(store) as session:
-            row = session.get(MarketRow, 1)
-            if row is None:
-                return JSONResponse({"error": "conflict", "field": None, "reason": "none"}, 409)
-            return json.loads(row.document)
+def drop_market_read(app: FastAPI) -> None:
+    """Remove ``GET /v1/market``: a service older than that read (the feed must be told)."""
+    app.router.routes[:] = [
+        route
+        for route in app.router.routes
+        if not (
+            getattr(route, "path", "") == "/v1/market" and "GET" in getattr(route, "methods", ())
+        )
+    ]
 
 
 def service_for(tmp_path: Path, venue: str, *, market_read: bool) -> Iterator[Service]:
     """Open a store, start the app (model = venue), put the market, open the venue's book."""
     store = open_store(f"sqlite:///{tmp_path / 'pmargin.db'}")
     app = create_app(store, model=venue)
-    if market_read:
-        add_market_read(app, store)
+    if not market_read:
+        drop_market_read(app)
     admin = {"Authorization": f"Bearer {create_key(store, 'admin')}"}
     market = json.loads(example_path(EXAMPLE_MARKET).read_text())
     market["marks"].update(OKX_MARKS)

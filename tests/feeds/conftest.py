@@ -21,5 +21,5 @@ def okx_service(tmp_path: Path) -> Iterator[Service]:
 
 @pytest.fixture
 def bare_service(tmp_path: Path) -> Iterator[Service]:
-    """The app as it is (no route added): a feed must be told the underlyings."""
+    """A service without ``GET /v1/market`` (an older one): a feed must be told the underlyings."""
     yield from service_for(tmp_path, "deribit", market_read=False)

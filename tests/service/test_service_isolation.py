@@ -50,11 +50,13 @@ EXPECTED: dict[tuple[str, str], tuple[Any, int, int]] = {
     ),
     ("POST", "/v1/accounts/{account_id}/withdrawals/check"): (MONEY, 404, 403),
     ("PUT", "/v1/market"): ("market", 403, 200),
+    ("GET", "/v1/market"): (None, 403, 200),
     ("POST", "/v1/market/ticks"): (TICKS, 403, 200),
     ("POST", "/v1/margin"): ("margin", 200, 200),
     ("GET", "/v1/events"): (None, 200, 403),
     ("GET", "/v1/insurance-fund"): (None, 403, 403),
     ("GET", "/v1/accounts/{account_id}/liquidations"): (None, 404, 403),
+    ("POST", "/v1/accounts/{account_id}/hedge-proposal"): ({}, 404, 403),
     # the dashboard's reads
     ("GET", "/v1/dashboard/me"): (None, 200, 200),
     ("GET", "/v1/dashboard/venue"): (None, 403, 403),

@@ -348,6 +348,12 @@ def create_app(
         document = body.model_dump(mode="json", exclude_none=True)
         return write(caller, request, idem, document, lambda s: ledger.set_market(s, document))
 
+    @app.get("/v1/market")
+    def get_market(caller: Caller) -> dict[str, Any]:
+        """Return the market in force in the market-file form (admin or feed); 409 without one."""
+        role(caller, "admin", "feed")
+        return read(ledger._market)
+
     @app.post("/v1/market/ticks")
     def market_ticks(
         body: TicksIn, caller: Caller, request: Request, idem: IdemKey = None
