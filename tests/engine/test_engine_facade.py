@@ -121,7 +121,7 @@ def test_no_layer_below_the_facade_imports_it() -> None:
     # The facade imports the applications; an application importing the facade back would
     # be an import cycle (DESIGN.md's row "the facade and below" read as the layers below).
     src = REPO / "src" / "pmargin"
-    adapters = {"engine", "cli", "service", "dashboard"}
+    adapters = {"engine", "cli", "service", "dashboard", "feeds"}
     offenders = [
         str(p.relative_to(src))
         for p in sorted(src.rglob("*.py"))
