@@ -10,11 +10,15 @@ printed by the console goes through :func:`markup_safe` (:func:`rich.markup.esca
 
 from __future__ import annotations
 
+import copy
 import csv
+import io
 import math
+import os
 import sys
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -37,6 +41,7 @@ __all__ = [
     "clean",
     "console",
     "emit_table",
+    "fit_table",
     "markup_safe",
     "plain",
     "print_json",
@@ -124,10 +129,120 @@ def check_arguments(command: str, values: Mapping[str, float]) -> None:
             raise InputError(f"--{name}", value, f"must be in [{low:.10g}, {high:.10g}] ({where})")
 
 
+_ELLIPSIS = "\u2026"
+
+
+def fit_table(table: Table, width: int) -> list[Table]:
+    """Split a table too wide for ``width`` into tables of its columns that fit.
+
+    A table fits when rich shows it in ``width`` columns without cutting a cell short (rich
+    wraps text and headers first, then cuts cells with an ellipsis): checked by rendering the
+    rows that hold each column's longest cell. The leading left-aligned columns (the row
+    labels: instrument, account, scenario; at most two) repeat in every part; the other
+    columns fill the parts in order, as many as fit. The title heads the first part, the
+    caption follows the last; rows, styles and sections are the table's own.
+
+    Parameters
+    ----------
+    table
+        The table to show.
+    width
+        Terminal width in characters.
+
+    Returns
+    -------
+    list of Table
+        ``[table]`` when it fits (or cannot be split); else its parts, in column order.
+    """
+    probe_rows = _longest_rows(table)
+    if len(table.columns) < 2 or not _cuts(
+        table, list(range(len(table.columns))), probe_rows, width
+    ):
+        return [table]
+    keys = 0
+    while keys < min(2, len(table.columns) - 1) and table.columns[keys].justify == "left":
+        keys += 1
+    keys = max(keys, 1)
+    parts: list[list[int]] = []
+    for index in range(keys, len(table.columns)):
+        trial = [*range(keys), *(parts[-1] if parts else []), index]
+        if parts and not _cuts(table, trial, probe_rows, width):
+            parts[-1].append(index)
+        else:
+            parts.append([index])
+    if len(parts) < 2:
+        return [table]
+    last = len(parts) - 1
+    return [
+        _part(table, [*range(keys), *chunk], title=k == 0, caption=k == last)
+        for k, chunk in enumerate(parts)
+    ]
+
+
+def _part(table: Table, columns: list[int], *, title: bool = True, caption: bool = True) -> Table:
+    """``table`` restricted to ``columns`` (indices), with or without its title and caption."""
+    part: Table = copy.copy(table)
+    part.columns = [replace(table.columns[c], _index=i) for i, c in enumerate(columns)]
+    part.rows = list(table.rows)
+    part.title = table.title if title else None
+    part.caption = table.caption if caption else None
+    return part
+
+
+def _plain(cell: object) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+def _longest_rows(table: Table) -> list[int]:
+    """Rows holding the longest cell of some column (what sets the columns' widths)."""
+    rows: set[int] = set()
+    for column in table.columns:
+        cells = [len(_plain(c)) for c in column.cells]
+        if cells:
+            rows.add(max(range(len(cells)), key=cells.__getitem__))
+    return sorted(rows)
+
+
+def _cuts(table: Table, columns: list[int], rows: list[int], width: int) -> bool:
+    """Whether rich cuts a cell short showing ``columns`` of ``rows`` in ``width``."""
+    probe = _part(table, columns, title=False, caption=False)
+    for i, c in enumerate(columns):
+        cells = list(table.columns[c].cells)
+        kept = [cells[r] for r in rows if r < len(cells)]
+        probe.columns[i] = replace(probe.columns[i], _cells=kept)
+    probe.rows = [table.rows[r] for r in rows if r < len(table.rows)]
+    shown = sum(_plain(c).count(_ELLIPSIS) for col in probe.columns for c in col.cells)
+    buffer = io.StringIO()
+    Console(width=width, file=buffer, color_system=None).print(probe)
+    return buffer.getvalue().count(_ELLIPSIS) > shown
+
+
+class _FittingConsole(Console):
+    """A console whose tables are split to fit its width (:func:`fit_table`)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        """Print like :meth:`rich.console.Console.print`, each table in parts that fit."""
+        if not any(isinstance(o, Table) for o in objects):
+            super().print(*objects, **kwargs)
+            return
+        for o in objects:
+            for piece in fit_table(o, self.width) if isinstance(o, Table) else [o]:
+                super().print(piece, **kwargs)
+
+
 def console() -> Console:
-    """Return a console that never truncates tables when the output is piped or captured."""
-    terminal = Console()
-    return terminal if terminal.is_terminal else Console(width=PIPE_WIDTH)
+    """Return a console that never truncates tables when the output is piped or captured.
+
+    A terminal's own width; piped or captured, ``$COLUMNS`` when set (``COLUMNS=100 pmargin
+    ... > file`` renders as a 100-column terminal would), else :data:`PIPE_WIDTH`. A table
+    wider than that is printed in parts that fit (:func:`fit_table`).
+    """
+    terminal = _FittingConsole()
+    if terminal.is_terminal:
+        return terminal
+    columns = os.environ.get("COLUMNS", "")
+    wide = int(columns) if columns.isdigit() and int(columns) > 0 else PIPE_WIDTH
+    return _FittingConsole(width=wide)
 
 
 def print_json(payload: Sequence[dict[str, Any]] | dict[str, Any]) -> None:
