@@ -159,5 +159,11 @@ def simulate(
     out_console.print(results_table(result))
     for note in result.notes:
         out_console.print(plain(f"note: {note}"))
+    for row in result.table() if agents > 0 else ():
+        out_console.print(
+            plain(f"agents ({row['model']}): {row['agent_hedges']:.0f} hedges, "
+                  f"{row['hedge_cost_usd']:,.0f} USD spread, "
+                  f"{row['agent_targets_missed']:.0f} targets out of reach")
+        )  # fmt: skip
     written = ", ".join(str(p) for p in paths.values())
     out_console.print(plain(f"{result.seconds['total']:.1f} s; wrote {written}"))

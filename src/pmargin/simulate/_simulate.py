@@ -101,6 +101,11 @@ class SimulationConfig:
     agents: Callable[[frozenset[str]], AgentHook] | None = None
 
 
+def _check_share(share: float) -> None:
+    if not 0.0 <= share <= 1.0:
+        raise InputError("agents", share, "must be a share of the accounts in [0, 1]")
+
+
 def select_agents(account_ids: Sequence[str], share: float, seed: int) -> frozenset[str]:
     """Return the ids of the accounts that run the hedging agent: ``round(share x n)``, seeded.
 
@@ -112,8 +117,7 @@ def select_agents(account_ids: Sequence[str], share: float, seed: int) -> frozen
     InputError
         Field ``agents`` when ``share`` is outside ``[0, 1]``.
     """
-    if not 0.0 <= share <= 1.0:
-        raise InputError("agents", share, "must be a share of the accounts in [0, 1]")
+    _check_share(share)
     n = len(account_ids)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA6E4]))
     chosen = rng.permutation(n)[: round(share * n)]
@@ -245,6 +249,7 @@ def simulate_crash(
     for name in config.models:
         if name not in MODELS:
             raise InputError("models", name, f"is not a known model ({', '.join(MODELS)})")
+    _check_share(config.agent_share)
     clock = time.perf_counter()
     history = load_price_history(data, frequency="4h")
     daily = load_price_history(data, frequency="1d")
