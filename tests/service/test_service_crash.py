@@ -172,8 +172,8 @@ class Zygote:
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/openapi.json", timeout=5).status_code == 200:
+            try:  # a 401 from the app: up (cheaper than building /openapi.json)
+                if httpx.get(f"{self.url}/v1/events", timeout=5).status_code == 401:
                     return
             except httpx.TransportError:
                 time.sleep(0.02)
