@@ -23,27 +23,12 @@ TARGET_S = 0.3
 _MARKET = os.path.join(
     os.path.dirname(__file__), "..", "src", "pmargin", "data", "example_market.json"
 )
+PRICE = [sys.executable, "-m", "pmargin.cli.main", "price", "-m", _MARKET]
 COMMANDS = {
     "python -c pass": [sys.executable, "-c", "pass"],
     "pmargin --help": [sys.executable, "-m", "pmargin.cli.main", "--help"],
-    "pmargin price": [
-        sys.executable,
-        "-m",
-        "pmargin.cli.main",
-        "price",
-        "-m",
-        _MARKET,
-        "BTC-PERPETUAL",
-    ],
-    "pmargin price (option)": [
-        sys.executable,
-        "-m",
-        "pmargin.cli.main",
-        "price",
-        "-m",
-        _MARKET,
-        "BTC-26DEC25-115000-C",
-    ],
+    "pmargin price": [*PRICE, "BTC-PERPETUAL"],
+    "pmargin price (option)": [*PRICE, "BTC-26DEC25-115000-C"],
 }
 TARGETS = ("pmargin --help", "pmargin price")
 """The commands the 0.3 s target is for; the option row is reported without a target."""
