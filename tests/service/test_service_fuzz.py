@@ -109,3 +109,18 @@ def test_no_5xx_and_every_4xx_names_the_field(fuzzed: tuple[Any, dict[str, str]]
             _check(case, admin)
 
         fuzz()
+
+
+def test_what_the_fuzz_found_stays_fixed(fuzzed: tuple[Any, dict[str, str]]) -> None:
+    """The three faults schemathesis found, as explicit requests (see docs/service.md)."""
+    app, admin = fuzzed
+    with TestClient(app) as client:
+        huge = client.get("/v1/events", params={"after": 1 << 63}, headers=admin)
+        assert (huge.status_code, huge.json()["field"]) == (422, "query.after")
+        neither = client.post("/v1/accounts/a1/orders/check", json={}, headers=admin)
+        assert (neither.status_code, neither.json()["field"]) == (422, "body")
+        odd = {"asset": "BacktestReport", "amount": "128"}
+        assert client.post("/v1/accounts/a1/deposits", json=odd, headers=admin).is_success
+        unpriced = client.get("/v1/accounts/a1/margin", headers=admin)
+        assert (unpriced.status_code, unpriced.json()["field"]) == (409, "market")
+        assert unpriced.json()["error"] == "conflict"
