@@ -1,7 +1,7 @@
 """A market file from a venue's saved option chain (``pmargin market from-deribit|from-okx``).
 
-Composes :func:`pmargin.market.read_deribit_chain` / :func:`pmargin.market.read_okx_chain`,
-:func:`pmargin.market.market_from_chain` and :func:`pmargin.market.reprice_chain`; the rules
+Composes :func:`pmargin.io.read_deribit_chain` / :func:`pmargin.io.read_okx_chain`,
+:func:`pmargin.io.market_from_chain` and :func:`pmargin.io.reprice_chain`; the rules
 are in ``docs/market.md`` ("A market from a venue's chain").
 """
 
@@ -13,7 +13,7 @@ from os import PathLike
 from typing import Literal
 
 from pmargin.errors import InputError
-from pmargin.market import (
+from pmargin.io import (
     ChainMarket,
     RepriceReport,
     market_from_chain,

@@ -11,6 +11,12 @@ Every venue's units are converted explicitly (quantities written as ``base``, ``
 ``contracts``), average prices are kept, and symbols are pmargin's venue symbols. A reply of
 a shape the venue's importer does not know is refused with an
 :class:`~pmargin.errors.InputError` naming the venue, the reply and the field.
+
+A venue's saved option chain is imported here too, into a market snapshot (docs/market.md,
+"A market from a venue's chain"): :func:`read_deribit_chain` / :func:`read_okx_chain` read the
+replies into :class:`ChainQuote` rows, :func:`market_from_chain` builds the snapshot (index, one
+forward per expiry, marks, SVI surfaces by :func:`pmargin.market.fit_svi`, with its butterfly
+and calendar checks and fit errors) and :func:`reprice_chain` checks it against bid and ask.
 """
 
 from __future__ import annotations
@@ -25,6 +31,15 @@ from pmargin.errors import InputError
 from pmargin.io._binance import read_binance
 from pmargin.io._bybit import bybit_symbol, read_bybit
 from pmargin.io._ccxt import read_ccxt
+from pmargin.io._chain import (
+    ChainMarket,
+    ChainQuote,
+    RepriceReport,
+    market_from_chain,
+    reprice_chain,
+)
+from pmargin.io._chain_deribit import read_deribit_chain
+from pmargin.io._chain_okx import read_okx_chain
 from pmargin.io._deribit import read_deribit
 from pmargin.io._okx import read_okx_replies
 from pmargin.io._reply import Holdings, Reader, Reply, portfolio_document, read_all
@@ -33,11 +48,18 @@ from pmargin.io._write import PORTFOLIO_SUFFIXES, write_portfolio
 __all__ = [
     "IMPORT_VENUES",
     "PORTFOLIO_SUFFIXES",
+    "ChainMarket",
+    "ChainQuote",
     "Reply",
+    "RepriceReport",
     "bybit_symbol",
     "import_document",
     "import_portfolio",
+    "market_from_chain",
+    "read_deribit_chain",
+    "read_okx_chain",
     "read_replies",
+    "reprice_chain",
     "write_portfolio",
 ]
 

@@ -5,10 +5,9 @@ A :class:`MarketSnapshot` is immutable and validated; load one from a JSON or YA
 :func:`market_to_dict`. Prices are USD per unit, rates and vols decimals per year, times ACT/365
 years from the snapshot timestamp. See ``docs/market.md`` for the file format and every rule.
 
-From a venue's option chain: :func:`read_deribit_chain` / :func:`read_okx_chain` read saved
-replies into :class:`ChainQuote` rows, :func:`market_from_chain` builds the snapshot (index,
-one forward per expiry, marks, SVI surfaces by :func:`fit_svi`, with its butterfly and
-calendar checks and fit errors), :func:`reprice_chain` checks it against bid and ask.
+SVI surfaces are fitted to quotes by :func:`fit_svi` (raw SVI per expiry or SSVI), with
+butterfly and calendar checks; a market built from a venue's saved option chain is an importer
+and lives in :mod:`pmargin.io` (:func:`pmargin.io.market_from_chain`).
 """
 
 from typing import TYPE_CHECKING
@@ -19,15 +18,6 @@ if TYPE_CHECKING:
     from pmargin.market._checks import MAX_VOL
     from pmargin.market._codec import MARKET_FIELDS, market_from_dict, market_to_dict
     from pmargin.market._fit_svi import FIT_METHODS, SliceFit, SviFit, fit_svi, fit_svi_slice
-    from pmargin.market._from_venue import (
-        ChainMarket,
-        ChainQuote,
-        RepriceReport,
-        market_from_chain,
-        reprice_chain,
-    )
-    from pmargin.market._from_venue_deribit import read_deribit_chain
-    from pmargin.market._from_venue_okx import read_okx_chain
     from pmargin.market._futures import describe_symbol
     from pmargin.market._loader import load_market
     from pmargin.market._mark import Mark
@@ -61,13 +51,10 @@ __all__ = [
     "REPORTING_CURRENCY",
     "ButterflyCheck",
     "CalendarCheck",
-    "ChainMarket",
-    "ChainQuote",
     "Mark",
     "MarkKind",
     "MarketSnapshot",
     "RawSVI",
-    "RepriceReport",
     "SSVIParams",
     "SliceFit",
     "SmileQuotes",
@@ -84,15 +71,11 @@ __all__ = [
     "fit_svi_slice",
     "load_market",
     "mark_kinds",
-    "market_from_chain",
     "market_from_dict",
     "market_to_dict",
     "moved_market",
     "moved_vol",
     "raw_svi_total_variance",
-    "read_deribit_chain",
-    "read_okx_chain",
-    "reprice_chain",
     "significant",
     "ssvi_phi",
     "ssvi_slice_to_raw",

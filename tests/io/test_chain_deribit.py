@@ -1,6 +1,6 @@
 """A market from a Deribit chain: saved replies (fixtures) and the four real chains.
 
-The fixtures in ``venue_replies/`` follow the shapes of Deribit's API reference
+The fixtures in ``fixtures/chain/`` follow the shapes of Deribit's API reference
 (``public/get_book_summary_by_currency``, ``public/ticker``) with our own values: marks and
 mark IVs from known raw SVI slices (28MAR25: a=0.004, b=0.03, rho=-0.25, m=0.02, sigma=0.1;
 25APR25: a=0.009, b=0.045, rho=-0.2, m=0.03, sigma=0.14), bid and ask 2 % either side.
@@ -23,16 +23,11 @@ from pmargin.book import portfolio_from_dict
 from pmargin.cli.main import app
 from pmargin.engine import VenueMarket, margin_report, venue_market
 from pmargin.errors import InputError
-from pmargin.market import (
-    RawSVI,
-    load_market,
-    market_from_chain,
-    read_deribit_chain,
-    reprice_chain,
-)
+from pmargin.io import market_from_chain, read_deribit_chain, reprice_chain
+from pmargin.market import RawSVI, load_market
 from shared_paths import shared_data_dir
 
-REPLIES = Path(__file__).parent / "venue_replies"
+REPLIES = Path(__file__).parent / "fixtures" / "chain"
 SUMMARY = REPLIES / "deribit_book_summary_btc_option.json"
 TICKERS = REPLIES / "deribit_tickers_btc.json"
 MAR = datetime(2025, 3, 28, 8, tzinfo=UTC)

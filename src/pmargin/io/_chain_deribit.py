@@ -40,7 +40,7 @@ from typing import Any
 from pmargin._files import read_structured, read_text_file, short_path
 from pmargin._validation import abbreviate
 from pmargin.errors import InputError, PmarginError
-from pmargin.market._from_venue import ChainQuote, option_instrument, venue_number
+from pmargin.io._chain import ChainQuote, option_instrument, venue_number
 from pmargin.timeutil import parse_timestamp
 
 __all__ = ["deribit_quotes", "read_deribit_chain"]

@@ -1,9 +1,9 @@
 """A market from OKX replies: option summary + mark prices (+ index tickers).
 
-The fixtures in ``venue_replies/`` follow the shapes of OKX's API reference
+The fixtures in ``fixtures/chain/`` follow the shapes of OKX's API reference
 (``GET /api/v5/public/opt-summary``, ``/public/mark-price``, ``/market/index-tickers``:
 ``{"code", "msg", "data"}``, numbers as text) with our own values, from the same known SVI
-slices as the Deribit fixtures (``test_from_venue_deribit.py``).
+slices as the Deribit fixtures (``test_chain_deribit.py``).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from typer.testing import CliRunner
 
 from pmargin.cli.main import app
 from pmargin.errors import InputError
-from pmargin.market import RawSVI, load_market, market_from_chain, read_okx_chain, reprice_chain
+from pmargin.io import market_from_chain, read_okx_chain, reprice_chain
+from pmargin.market import RawSVI, load_market
 
-REPLIES = Path(__file__).parent / "venue_replies"
+REPLIES = Path(__file__).parent / "fixtures" / "chain"
 SUMMARY = REPLIES / "okx_opt_summary_btc.json"
 MARKS = REPLIES / "okx_mark_price_option.json"
 INDEX = REPLIES / "okx_index_tickers.json"

@@ -34,7 +34,7 @@ from pmargin._files import read_structured, short_path
 from pmargin._validation import abbreviate
 from pmargin.errors import InputError, PmarginError
 from pmargin.instruments import Instrument, Right, Settlement
-from pmargin.market._from_venue import ChainQuote, option_instrument, venue_number
+from pmargin.io._chain import ChainQuote, option_instrument, venue_number
 from pmargin.pricing import black76_value
 from pmargin.timeutil import parse_timestamp, year_fraction
 

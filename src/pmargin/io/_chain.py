@@ -1,6 +1,6 @@
 """A market snapshot built from a venue's option chain: index, forwards, marks, SVI surfaces.
 
-The venue readers (:mod:`pmargin.market._from_venue_deribit`, ``_from_venue_okx``) turn saved
+The venue readers (:mod:`pmargin.io._chain_deribit`, ``_chain_okx``) turn saved
 replies into :class:`ChainQuote` rows; :func:`market_from_chain` builds the market file
 document from them by these rules (``docs/market.md``, "Market from a venue's chain"):
 
@@ -38,10 +38,7 @@ from pmargin._typing import FloatArray
 from pmargin._validation import abbreviate
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument, Kind, Right, Settlement, parse_symbol
-from pmargin.market._codec import market_from_dict
-from pmargin.market._fit_svi import SviFit, fit_svi
-from pmargin.market._snapshot import MarketSnapshot
-from pmargin.market._svi_ssvi import SmileQuotes
+from pmargin.market import MarketSnapshot, SmileQuotes, SviFit, fit_svi, market_from_dict
 from pmargin.pricing import black76_value, implied_vol
 from pmargin.timeutil import format_timestamp, year_fraction
 
