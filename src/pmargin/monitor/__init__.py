@@ -19,7 +19,7 @@ from pmargin.monitor._events import (
     StatusChange,
 )
 from pmargin.monitor._monitor import Monitor
-from pmargin.monitor._scope import margin_totals, unit_scope
+from pmargin.monitor._scope import margin_totals, totals_plan, unit_scope
 from pmargin.monitor._update import MarketUpdate, MarkTick
 
 __all__ = [
@@ -38,5 +38,6 @@ __all__ = [
     "full_recompute",
     "load_breaker_config",
     "margin_totals",
+    "totals_plan",
     "unit_scope",
 ]

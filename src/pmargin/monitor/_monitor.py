@@ -67,7 +67,7 @@ from pmargin.monitor._book import (
 from pmargin.monitor._breakers import CircuitBreakers, PendingTick, UnderlyingTick
 from pmargin.monitor._config import BreakerConfig, load_breaker_config
 from pmargin.monitor._events import BreakerReason, MonitorEvent, StatusChange
-from pmargin.monitor._scope import Scope, margin_totals, unit_scope
+from pmargin.monitor._scope import Scope, Totals, totals_plan, unit_scope
 from pmargin.monitor._update import MarketUpdate, MarkTick
 from pmargin.timeutil import format_timestamp, parse_timestamp, year_fraction
 from pmargin.valuation import InstrumentResolver, ResolvedInstruments
@@ -86,7 +86,9 @@ class _Block:
     ``start``: the rows ``rows`` that hold something in the block (a position in its columns
     or a balance of its asset; ``None``: every row) and the columns ``held`` of ``resolved``
     they hold (``None``: every column); ``book`` is ``start`` rebased to the market in force.
-    The per-account arrays have shape ``(n_accounts,)``: 0 outside ``rows``.
+    The per-account arrays have shape ``(n_accounts,)``: 0 outside ``rows``. ``totals``
+    margins ``book`` (:func:`~pmargin.monitor.totals_plan` of ``start``: the model's set-up
+    for these accounts and columns, kept across ticks; ``None`` until first used).
     """
 
     code: str
@@ -101,6 +103,7 @@ class _Block:
     positions_usd: FloatArray
     initial_margin: FloatArray
     maintenance_margin: FloatArray
+    totals: Totals | None = None
 
 
 class Monitor:
@@ -537,6 +540,7 @@ class Monitor:
         block.held = None if held.size == len(block.resolved) else held
         block.start = sub
         block.book = sub
+        block.totals = None  # other accounts: a new set-up
 
     def _refresh(
         self,
@@ -557,7 +561,9 @@ class Monitor:
             block.book = block.start.rebased(market, taken)
             block.positions_usd = _scattered(block.rows, positions_usd(block.book), n)
             if self._scope == "underlying":
-                im, mm = margin_totals(self._model, block.book)
+                if block.totals is None:
+                    block.totals = totals_plan(self._model, block.start)
+                im, mm = block.totals(block.book)
                 block.initial_margin = _scattered(block.rows, im, n)
                 block.maintenance_margin = _scattered(block.rows, mm, n)
         equity = balances_usd(self._cash.rebased(market, self._cash.resolved))

@@ -12,13 +12,17 @@ and falls back to ``"account"`` when they do not.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from pmargin._typing import FloatArray
 from pmargin.book import BookArrangement
 from pmargin.margin import MarginModel, Scope
 
-__all__ = ["Scope", "margin_totals", "unit_scope"]
+__all__ = ["Scope", "Totals", "margin_totals", "totals_plan", "unit_scope"]
+
+Totals = Callable[[BookArrangement], tuple[FloatArray, FloatArray]]
+"""A book -> its accounts' ``(initial_margin, maintenance_margin)``, USD, ``(n_accounts,)``."""
 
 
 def unit_scope(model: MarginModel) -> Scope:
@@ -46,3 +50,17 @@ def margin_totals(model: MarginModel, book: BookArrangement) -> tuple[FloatArray
         return totals(book)
     result = model.compute(book)
     return result.initial_margin, result.maintenance_margin
+
+
+def totals_plan(model: MarginModel, book: BookArrangement) -> Totals:
+    """Return a callable giving :func:`margin_totals` of books of ``book``'s structure.
+
+    A monitor's block keeps its accounts and instruments and moves its prices: a model with a
+    ``totals_plan(book)`` method (``deribit`` S:PM, ``okx``) keeps its per-book set-up
+    (units, scenario grids, the compiled pass's layout) between ticks, with the same bits as
+    its ``margin_totals``; for any other model the callable is :func:`margin_totals`.
+    """
+    plan: Callable[[BookArrangement], Totals] | None = getattr(model, "totals_plan", None)
+    if plan is not None:
+        return plan(book)
+    return functools.partial(margin_totals, model)

@@ -26,7 +26,16 @@ from pmargin.margin.deribit._risk_matrix import tie_order
 if TYPE_CHECKING:
     from pmargin.margin.deribit._model import _Unit
 
-__all__ = ["PassOutput", "account_pass", "jit_kernel"]
+__all__ = [
+    "PassInputs",
+    "PassLayout",
+    "PassOutput",
+    "account_pass",
+    "jit_kernel",
+    "pass_layout",
+    "run_pass",
+    "unit_delta",
+]
 
 _LANES = 4
 """The stacked P&L matrix's rows are padded with zeros to a multiple of this many cells (the
@@ -99,78 +108,216 @@ def account_pass(
     PassOutput or None
         ``None`` where the pass does not apply (see the module docstring).
     """
+    layout = pass_layout(units, quantity.shape[1], kernel=kernel)
+    if layout is None:
+        return None
+    inputs = PassInputs.empty(layout)
+    for k, unit in enumerate(units):
+        rows = layout.unit_rows[k]
+        inputs.pnl[rows, : layout.n_scenarios] = unit.pnl
+        inputs.delta_usd[rows] = unit.delta_usd
+        inputs.roll_rate[rows] = unit.roll_rate if abs_size else unit_delta(unit) * unit.roll_rate
+        part = unit.parts[0]
+        if not inputs.set_unit(k, part.pnl_offset, part.cap, part.dampener, unit.usd_rate):
+            return None
+    return run_pass(
+        layout, inputs, quantity, threshold=threshold, abs_size=abs_size, vectors=vectors,
+        attribute=attribute, kernel=kernel,
+    )  # fmt: skip
+
+
+def unit_delta(unit: _Unit) -> FloatArray:
+    """Shape ``(n_unit,)``: the Black delta per base unit the unit's roll shock nets."""
+    delta: FloatArray = unit.matrix.delta[unit.rows]
+    return delta
+
+
+@dataclass(frozen=True, slots=True)
+class PassLayout:
+    """Where each unit's rows sit in the pass's stacked inputs: what stays while prices move.
+
+    It depends on the units' columns, their expiries (times to expiry) and their scenarios
+    only, so a monitor builds it once per block and reuses it on every tick
+    (:class:`~pmargin.margin.deribit._totals.DeribitTotals`).
+
+    Attributes
+    ----------
+    n_scenarios, n_standard, width
+        Cells, standard cells, and the stacked P&L matrix's padded width (a multiple of
+        :data:`_LANES`).
+    column_unit, column_row
+        Shape ``(n_instruments,)``: each book column's unit (-1: none) and stacked row.
+    unit_rows
+        Each unit's rows of the stacked inputs (consecutive, unit after unit).
+    group, group_start
+        Shape ``(n_rows,)``: each row's expiry group, numbered across units; shape
+        ``(n_units + 1,)``: unit ``u``'s groups are ``group_start[u]:group_start[u + 1]``.
+    order
+        Shape ``(n_units, n_scenarios)``: each unit's cells in tie-break order.
+    """
+
+    n_scenarios: int
+    n_standard: int
+    width: int
+    column_unit: IntArray
+    column_row: IntArray
+    unit_rows: tuple[slice, ...]
+    group: IntArray
+    group_start: IntArray
+    order: IntArray
+
+
+def pass_layout(units: list[_Unit], n_instruments: int, *, kernel: ModuleType) -> PassLayout | None:
+    """Lay ``units`` out for the pass; ``None`` where it does not apply (shapes, expiries).
+
+    Parameters
+    ----------
+    units
+        S:PM units of a book with ``n_instruments`` columns.
+    kernel
+        :func:`jit_kernel`'s module (its ``MAX_GROUPS``).
+    """
     if not units:
         return None
     first = units[0].matrix
     n_s, n_standard = len(first.scenarios), first.n_standard
     for unit in units:
-        part = unit.parts[0]
-        if (
-            len(unit.parts) != 1
-            or len(unit.matrix.scenarios) != n_s
-            or unit.matrix.n_standard != n_standard
-            or np.ndim(unit.usd_rate) > 0
-            or np.ndim(part.cap) > 0
-            or (part.dampener.size and float(part.dampener.min()) < 0.0)
-        ):
+        m = unit.matrix
+        if len(unit.parts) != 1 or len(m.scenarios) != n_s or m.n_standard != n_standard:
             return None
-    n_acc, n_inst = quantity.shape
-    width = -(-n_s // _LANES) * _LANES
-    pnl = np.zeros((sum(u.columns.size for u in units), width))
-    column_unit = np.full(n_inst, -1, dtype=np.int64)
-    column_row = np.zeros(n_inst, dtype=np.int64)
+    column_unit = np.full(n_instruments, -1, dtype=np.int64)
+    column_row = np.zeros(n_instruments, dtype=np.int64)
     groups: list[IntArray] = []
     group_start = [0]
-    rates: list[FloatArray] = []
+    spans: list[slice] = []
     row = 0
     for k, unit in enumerate(units):
-        m = unit.matrix
         n_unit = unit.columns.size
         column_unit[unit.columns] = k
         column_row[unit.columns] = row + np.arange(n_unit)
-        pnl[row : row + n_unit, :n_s] = unit.pnl
+        spans.append(slice(row, row + n_unit))
         row += n_unit
-        key = np.nan_to_num(m.resolved.time[unit.rows], nan=-1.0)
+        key = np.nan_to_num(unit.matrix.resolved.time[unit.rows], nan=-1.0)
         _, group = np.unique(key, return_inverse=True)
         n_groups = int(group.max(initial=-1)) + 1
         if n_groups > kernel.MAX_GROUPS:
             return None
         groups.append(group.reshape(n_unit) + group_start[-1])
         group_start.append(group_start[-1] + n_groups)
-        rates.append(unit.roll_rate if abs_size else m.delta[unit.rows] * unit.roll_rate)
     order = np.array(
         [tie_order(tuple(s.vol_shock for s in u.matrix.scenarios)) for u in units], dtype=np.int64
     )
-    out = PassOutput(
-        aggregated=np.empty((len(units), n_acc if vectors else 0, n_s)),
-        loss=np.empty((len(units), n_acc)),
-        worst=np.empty((len(units), n_acc), dtype=np.int64),
-        roll=np.empty((len(units), n_acc)),
-        net_delta=np.empty((len(units), n_acc)),
-        held=np.empty((len(units), n_acc), dtype=bool),
-        contribution=None,
-    )
+    return PassLayout(
+        n_s, n_standard, -(-n_s // _LANES) * _LANES, column_unit, column_row, tuple(spans),
+        np.concatenate(groups), np.array(group_start, dtype=np.int64), order,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PassInputs:
+    """The pass's price-dependent inputs, stacked as a :class:`PassLayout` says; refilled per tick.
+
+    Attributes
+    ----------
+    pnl
+        Shape ``(n_rows, width)``: each row's P&L per base unit in its unit's currency
+        (extended cells weighted); the padding columns stay 0.
+    delta_usd, roll_rate
+        Shape ``(n_rows,)``: USD delta of one base unit; roll shock per base unit (times the
+        delta for the net-delta basis).
+    offset, cap, rate
+        Shape ``(n_units,)``: pnl offset, offset cap (unit currency), USD per unit currency.
+    dampener
+        Shape ``(n_units, n_extended)``.
+    """
+
+    pnl: FloatArray
+    delta_usd: FloatArray
+    roll_rate: FloatArray
+    offset: FloatArray
+    cap: FloatArray
+    rate: FloatArray
+    dampener: FloatArray
+
+    @classmethod
+    def empty(cls, layout: PassLayout) -> PassInputs:
+        """Zeroed inputs for ``layout``."""
+        n_rows, n_units = layout.group.size, len(layout.unit_rows)
+        n_ext = layout.n_scenarios - layout.n_standard
+        return cls(
+            np.zeros((n_rows, layout.width)), np.zeros(n_rows), np.zeros(n_rows),
+            np.zeros(n_units), np.zeros(n_units), np.zeros(n_units), np.zeros((n_units, n_ext)),
+        )  # fmt: skip
+
+    def set_unit(
+        self, k: int, offset: float, cap: Any, dampener: FloatArray, rate: float | FloatArray
+    ) -> bool:
+        """Set unit ``k``'s scalars; ``False`` where the pass does not take them.
+
+        It does not take a per-row rate or cap (a book of moved rows) or a negative dampener.
+        """
+        if np.ndim(rate) > 0 or np.ndim(cap) > 0 or (dampener.size and dampener.min() < 0.0):
+            return False
+        self.offset[k], self.cap[k], self.rate[k] = offset, cap, rate
+        self.dampener[k] = dampener
+        return True
+
+
+def run_pass(
+    layout: PassLayout,
+    inputs: PassInputs,
+    quantity: Any,
+    *,
+    threshold: bool,
+    abs_size: bool,
+    vectors: bool,
+    attribute: bool,
+    kernel: ModuleType,
+    out: PassOutput | None = None,
+) -> PassOutput | None:
+    """Run the compiled pass on filled ``inputs``; ``None`` where an aggregated vector is NaN.
+
+    ``out``: outputs to write into (``vectors`` and ``attribute`` off, a previous call's
+    with ``n_accounts`` rows), else new ones. Other arguments as :func:`account_pass`.
+    """
+    n_acc, n_units = quantity.shape[0], len(layout.unit_rows)
+    n_s = layout.n_scenarios
+    if out is None:
+        out = PassOutput(
+            aggregated=np.empty((n_units, n_acc if vectors else 0, n_s)),
+            loss=np.empty((n_units, n_acc)),
+            worst=np.empty((n_units, n_acc), dtype=np.int64),
+            roll=np.empty((n_units, n_acc)),
+            net_delta=np.empty((n_units, n_acc)),
+            held=np.empty((n_units, n_acc), dtype=bool),
+            contribution=None,
+        )
+    nnz = quantity.nnz if attribute else 0
     indptr = np.empty(n_acc + 1, dtype=quantity.indptr.dtype)
-    indices = np.empty(quantity.nnz, dtype=quantity.indices.dtype)
-    data = np.empty(quantity.nnz)
+    indices = np.empty(nnz, dtype=quantity.indices.dtype)
+    data = np.empty(nnz)
     clean = kernel.account_pass(
         quantity.indptr, quantity.indices, np.asarray(quantity.data, dtype=np.float64),
-        column_unit, column_row,
-        pnl,
-        np.concatenate([u.delta_usd for u in units]), np.concatenate(rates),
-        np.concatenate(groups), np.array(group_start, dtype=np.int64),
-        np.array([u.parts[0].pnl_offset for u in units], dtype=np.float64),
-        np.array([u.parts[0].cap for u in units], dtype=np.float64),
-        np.array([u.parts[0].dampener for u in units], dtype=np.float64).reshape(
-            len(units), n_s - n_standard
-        ),
-        order, np.array([u.usd_rate for u in units], dtype=np.float64),
-        n_standard, threshold, abs_size, vectors, attribute,
+        layout.column_unit, layout.column_row,
+        inputs.pnl, inputs.delta_usd, inputs.roll_rate, layout.group, layout.group_start,
+        inputs.offset, inputs.cap, inputs.dampener, layout.order, inputs.rate,
+        layout.n_standard, threshold, abs_size, vectors, attribute,
         out.aggregated, out.loss, out.worst, out.roll, out.net_delta, out.held, indptr, indices,
         data,
     )  # fmt: skip
     if not clean:
         return None
+    if not attribute:
+        return out if out.contribution is not None else replace(out, contribution=_none(quantity))
     n_kept = int(indptr[-1])
     contribution = sparse.csr_array((data[:n_kept], indices[:n_kept], indptr), shape=quantity.shape)
     return replace(out, contribution=contribution)
+
+
+def _none(quantity: Any) -> Any:
+    """Return an empty CSR matrix of ``quantity``'s shape (no contributions)."""
+    return sparse.csr_array(
+        (np.empty(0), np.empty(0, dtype=quantity.indices.dtype),
+         np.zeros(quantity.shape[0] + 1, dtype=quantity.indptr.dtype)),
+        shape=quantity.shape,
+    )  # fmt: skip

@@ -421,6 +421,20 @@ class DeribitModel:
         result = self.compute(book)
         return result.initial_margin, result.maintenance_margin
 
+    def totals_plan(
+        self, book: BookArrangement
+    ) -> Callable[[BookArrangement], tuple[FloatArray, FloatArray]]:
+        """Return a callable giving :meth:`margin_totals` of books of ``book``'s structure.
+
+        A monitor's block: the same instrument terms, stored entries and times to expiry at
+        market after market. The callable (:class:`~pmargin.margin.deribit._totals.DeribitTotals`)
+        keeps the units, scenario grids and the compiled pass's layout and arrays between
+        calls; same bits as :meth:`margin_totals` (tested).
+        """
+        from pmargin.margin.deribit._totals import DeribitTotals
+
+        return DeribitTotals(self, book)
+
     def compute_reference(self, book: BookArrangement) -> MarginResult:
         """Margin every account as :meth:`compute` does, whole-book: its reference twin.
 
@@ -722,17 +736,11 @@ class DeribitModel:
             cp = self.params.currency(currency)
             usd_rate = book.usd_price(currency)
             res = m.resolved
-            unit_value = np.where(
-                res.is_inverse[rows],
-                1.0,
-                res.underlying_usd[rows] / res.settlement_usd[rows],
-            )
+            unit_value = segregated_unit_value(res, rows)
             rate = roll_shock_rate(res.time[rows], cp.min_annualised_move, cp.annualised_move_risk)
             inverse = res.is_inverse[rows]
             pnl = m.pnl[rows].copy()
-            pnl[:, m.n_standard :] *= m.weights[None, :] * np.where(
-                inverse[:, None], m.conversion[None, :], 1.0
-            )
+            pnl[:, m.n_standard :] *= extended_factor(m, inverse)
             cols = m.columns[rows]
             q, entries = _take_columns(book, cols) if take else (None, np.zeros(0, np.int64))
             coin = bool(np.any(inverse))
@@ -1018,6 +1026,28 @@ class _Vectors:
             self._run = None  # the inputs are no longer needed
         aggregated: FloatArray = self._aggregated[k]
         return aggregated
+
+
+def segregated_unit_value(resolved: ResolvedInstruments, rows: IntArray) -> FloatArray:
+    """Shape ``(len(rows),)``: one base unit's value in its settlement currency (S:PM roll).
+
+    1 for inverse rows (a coin's unit is one coin), ``underlying_usd / settlement_usd`` else.
+    """
+    value: FloatArray = np.where(
+        resolved.is_inverse[rows],
+        1.0,
+        resolved.underlying_usd[rows] / resolved.settlement_usd[rows],
+    )
+    return value
+
+
+def extended_factor(m: _Matrix, inverse: Any) -> FloatArray:
+    """Shape ``(n, n_extended)``: the factor on S:PM extended cells (weight, coin at the edge).
+
+    ``inverse``: shape ``(n,)`` booleans of the unit's rows.
+    """
+    factor: FloatArray = m.weights[None, :] * np.where(inverse[:, None], m.conversion[None, :], 1.0)
+    return factor
 
 
 def _name(mode: DeribitMode) -> str:

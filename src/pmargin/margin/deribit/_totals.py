@@ -1,0 +1,288 @@
+"""Deribit S:PM's IM and MM of one book structure at market after market: a monitor's ticks.
+
+A monitor margins the same block of accounts and instruments on every tick; only prices move.
+:class:`DeribitTotals` is built once from such a book and keeps what does not depend on prices:
+the units (underlyings, settlement currencies, their rows and columns), each underlying's
+scenario grid and spot multipliers, the extended cells' factors, the roll-shock moves (by time
+to expiry), the compiled pass's layout (:class:`~pmargin.margin.deribit._account_pass.PassLayout`),
+its stacked input arrays and its outputs. A call with a book of the same structure (the same
+instrument terms, stored entries and times to expiry; quantities and prices may differ)
+revalues the instruments, refills the inputs in place, runs the pass and sums the units in USD.
+
+Every operation on numbers is the one :meth:`~pmargin.margin.deribit.DeribitModel.compute`
+runs, in the same order, so the totals are ``compute``'s bit for bit (its twin; tested). A book
+of another structure rebuilds the kept state first; where the pass does not apply (X:PM, no
+numba, a book of moved rows, a NaN in an aggregated vector) the model's own
+:meth:`~pmargin.margin.deribit.DeribitModel.margin_totals` runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from pmargin._typing import BoolArray, FloatArray, IntArray
+from pmargin.book import BookArrangement
+from pmargin.margin.deribit._account_pass import (
+    PassInputs,
+    PassLayout,
+    PassOutput,
+    jit_kernel,
+    pass_layout,
+    run_pass,
+)
+from pmargin.margin.deribit._model import (
+    DeribitModel,
+    _grid,
+    extended_factor,
+    segregated_unit_value,
+)
+from pmargin.margin.deribit._params import DampenerMode, DeribitMode, RollShockBasis
+from pmargin.margin.deribit._risk_matrix import roll_shock_rate
+from pmargin.risk import instrument_pnl
+from pmargin.scenarios import ScenarioSet
+from pmargin.valuation import value_instruments
+
+__all__ = ["DeribitTotals"]
+
+
+@dataclass(frozen=True, slots=True)
+class _UnitSpec:
+    """One unit's price-independent inputs: its matrix rows, currency and factors."""
+
+    currency: str
+    rows: IntArray  # (n_unit,) rows of the underlying's matrix
+    every: bool  # rows are every row of the matrix, in order
+    factor: FloatArray  # (n_unit, n_extended): extended cells' weight and edge conversion
+    move: FloatArray  # (n_unit,) roll-shock move per base unit's value
+    coin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Underlying:
+    """One underlying's price-independent inputs and its units (consecutive in the layout)."""
+
+    name: str
+    columns: IntArray
+    whole: bool  # the underlying's columns are the book's, in order
+    scenario_set: ScenarioSet
+    multiplier: FloatArray  # (n, n_scenarios): the spot multipliers, clamped as compute does
+    units: tuple[tuple[int, _UnitSpec], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Structure:
+    """What a book must share with the one the state was built from (prices aside)."""
+
+    instruments: tuple[Any, ...]
+    indptr: IntArray
+    indices: IntArray
+    time: FloatArray
+
+    @classmethod
+    def of(cls, book: BookArrangement) -> _Structure:
+        q = book.quantity
+        return cls(book.instruments, q.indptr, q.indices, np.array(book.resolved.time))
+
+    def holds(self, book: BookArrangement) -> bool:
+        """Whether ``book`` has this structure (and no moved rows)."""
+        q = book.quantity
+        return (
+            book.row_moves is None
+            and book.instruments == self.instruments  # the same objects: no field compared
+            and _same(q.indptr, self.indptr)
+            and _same(q.indices, self.indices)
+            and np.array_equal(book.resolved.time, self.time, equal_nan=True)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    """What :class:`DeribitTotals` keeps between calls."""
+
+    layout: PassLayout
+    underlyings: tuple[_Underlying, ...]
+    inputs: PassInputs
+    output: PassOutput
+
+
+class DeribitTotals:
+    """Every account's IM and MM (USD) of books sharing one structure, set-up kept (S:PM).
+
+    Parameters
+    ----------
+    model
+        The Deribit model.
+    book
+        A book of the structure to keep (its prices are not kept).
+
+    Raises
+    ------
+    InputError
+        As :meth:`~pmargin.margin.deribit.DeribitModel.compute` does (an underlying or
+        currency without parameters).
+
+    Examples
+    --------
+    >>> totals = DeribitTotals(get_model("deribit"), block)  # doctest: +SKIP
+    >>> im, mm = totals(block.rebased(market))  # == compute(...)'s totals  # doctest: +SKIP
+    """
+
+    def __init__(self, model: DeribitModel, book: BookArrangement) -> None:
+        self._model = model
+        self._state: _State | None = None
+        self._structure: _Structure | None = None
+        self.builds = 0
+        """How many times the kept state was built (1 + rebuilds for a new structure)."""
+        self._build(book)
+
+    def __call__(self, book: BookArrangement) -> tuple[FloatArray, FloatArray]:
+        """Return ``(initial_margin, maintenance_margin)`` of ``book``, shape ``(n_accounts,)``.
+
+        USD, bit for bit ``model.compute(book)``'s.
+        """
+        if not self._same_structure(book):
+            self._build(book)
+        if self._state is not None:
+            totals = self._run(self._state, book)
+            if totals is not None:
+                return totals
+        return self._model.margin_totals(book)
+
+    # ------------------------------------------------------------------ kept state
+
+    def _same_structure(self, book: BookArrangement) -> bool:
+        return self._structure is not None and self._structure.holds(book)
+
+    def _applies(self, book: BookArrangement) -> bool:
+        return (
+            self._model.params.mode is DeribitMode.SEGREGATED
+            and jit_kernel() is not None
+            and book.row_moves is None
+            and isinstance(book.quantity, sparse.csr_array | sparse.csr_matrix)
+            and bool(book.quantity.has_canonical_format)
+        )
+
+    def _build(self, book: BookArrangement) -> None:
+        """Keep ``book``'s structure (``None`` state where the pass does not apply)."""
+        self.builds += 1
+        self._state = None
+        self._structure = _Structure.of(book) if book.row_moves is None else None
+        kernel = jit_kernel()
+        if kernel is None or not self._applies(book):
+            return
+        model = self._model
+        units = model._units(book, take=False)
+        layout = pass_layout(units, book.shape[1], kernel=kernel)
+        if layout is None:
+            return
+        underlyings: list[_Underlying] = []
+        for k, unit in enumerate(units):
+            m = unit.matrix
+            if not underlyings or underlyings[-1].name != m.underlying:
+                n = len(book.resolved)
+                whole = m.columns.size == n and bool(np.all(m.columns == np.arange(n)))
+                grid = _grid_of(model, m.underlying)
+                underlyings.append(
+                    _Underlying(m.underlying, m.columns, whole, grid, m.multiplier, ())
+                )
+            res = m.resolved
+            cp = model.params.currency(unit.currency)
+            move = roll_shock_rate(
+                res.time[unit.rows], cp.min_annualised_move, cp.annualised_move_risk
+            )
+            every = unit.rows.size == len(res) and bool(
+                np.all(unit.rows == np.arange(unit.rows.size))
+            )
+            spec = _UnitSpec(
+                unit.currency, unit.rows, every, extended_factor(m, res.is_inverse[unit.rows]),
+                move, unit.coin,
+            )  # fmt: skip
+            last = underlyings[-1]
+            underlyings[-1] = _Underlying(
+                last.name, last.columns, last.whole, last.scenario_set, last.multiplier,
+                (*last.units, (k, spec)),
+            )  # fmt: skip
+        n_acc, n_units = book.shape[0], len(units)
+        output = PassOutput(
+            aggregated=np.empty((n_units, 0, layout.n_scenarios)),
+            loss=np.empty((n_units, n_acc)),
+            worst=np.empty((n_units, n_acc), dtype=np.int64),
+            roll=np.empty((n_units, n_acc)),
+            net_delta=np.empty((n_units, n_acc)),
+            held=np.empty((n_units, n_acc), dtype=bool),
+            contribution=sparse.csr_array((n_acc, book.shape[1])),
+        )
+        self._state = _State(layout, tuple(underlyings), PassInputs.empty(layout), output)
+
+    # ------------------------------------------------------------------ one call
+
+    def _run(self, state: _State, book: BookArrangement) -> tuple[FloatArray, FloatArray] | None:
+        """Return the totals of ``book`` on the kept state; ``None`` where the pass declines."""
+        kernel = jit_kernel()
+        if kernel is None:  # PMARGIN_JIT=0 or a numpy_kernels block since the state was kept
+            return None
+        model = self._model
+        assumptions = model.params.assumptions
+        abs_size = assumptions.roll_shock_basis is RollShockBasis.ABS_SIZE
+        layout, inputs = state.layout, state.inputs
+        n_s, n_std = layout.n_scenarios, layout.n_standard
+        rates: dict[int, Any] = {}  # unit -> USD per unit currency (a float: set_unit checks)
+        for u in state.underlyings:
+            res = book.resolved if u.whole else book.resolved.take(u.columns)
+            arrays = u.scenario_set.apply(res)
+            pnl = instrument_pnl(res, u.multiplier, arrays.vol)
+            valuation = value_instruments(res)
+            delta_usd = valuation.delta * res.underlying_usd
+            for k, spec in u.units:
+                span = layout.unit_rows[k]
+                rows = spec.rows
+                own = pnl if spec.every else pnl[rows]
+                inputs.pnl[span, :n_std] = own[:, :n_std]
+                np.multiply(own[:, n_std:], spec.factor, out=inputs.pnl[span, n_std:n_s])
+                inputs.delta_usd[span] = delta_usd[rows]
+                roll_rate = spec.move * segregated_unit_value(res, rows)
+                inputs.roll_rate[span] = (
+                    roll_rate if abs_size else valuation.delta[rows] * roll_rate
+                )
+                usd_rate = book.usd_price(spec.currency)
+                terms = model._part_terms(u.name, spec.currency, usd_rate, coin=spec.coin)
+                if not inputs.set_unit(k, *terms, usd_rate):
+                    return None
+                rates[k] = usd_rate
+        out = run_pass(
+            layout, inputs, book.quantity,
+            threshold=assumptions.extended_dampener_mode is DampenerMode.THRESHOLD,
+            abs_size=abs_size, vectors=False, attribute=False, kernel=kernel, out=state.output,
+        )  # fmt: skip
+        if out is None:
+            return None
+        n = book.shape[0]
+        im, mm = np.zeros(n), np.zeros(n)
+        mm_factor = model.params.general.mm_factor
+        for u in state.underlyings:
+            for k, _ in u.units:
+                # compute's unit margin (loss + roll + shock + contingency) and its USD sum
+                shock = model.delta_shock(u.name, out.net_delta[k], rates[k])
+                rmm = out.loss[k] + out.roll[k] + shock + np.zeros(n)
+                im += rmm * rates[k]
+                mm += (mm_factor * rmm) * rates[k]
+        return im, mm
+
+
+def _grid_of(model: DeribitModel, underlying: str) -> ScenarioSet:
+    """Return the scenario set ``compute`` revalues ``underlying`` under (the cached grid)."""
+    params = model.params
+    grid = _grid(
+        underlying, params.pair(underlying), params.general, params.vol_rule(underlying),
+        params.assumptions.extended_weighting,
+    )  # fmt: skip
+    return grid.scenario_set
+
+
+def _same(a: IntArray | BoolArray, b: IntArray | BoolArray) -> bool:
+    """Whether ``a`` is ``b`` or equal to it (a rebased book shares its index arrays)."""
+    return a is b or (a.shape == b.shape and bool(np.array_equal(a, b)))
