@@ -2,21 +2,17 @@
 
 On the shipped example market, a Deribit account (2 BTC, short 20,000 USD of the perpetual,
 short one 95,000 put) asked to halve its utilisation: the proposal reaches the target at the
-model's own IM after the trades (re-margined from scratch), and ``POST
-/v1/accounts/{id}/hedge-proposal`` answers the facade's document for the stored account.
+model's own IM after the trades (re-margined from scratch). The endpoint ``POST
+/v1/accounts/{id}/hedge-proposal``: tests/service/test_service_hedge_proposal.py.
 """
 
 from __future__ import annotations
 
 import json
-import warnings
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 
 from pmargin.book import arrange, portfolio_from_dict
 from pmargin.engine import EXAMPLE_MARKET, example_path, hedge_proposal_document
@@ -32,11 +28,6 @@ from pmargin.optimise import (
     load_trading_rules,
     propose_hedge,
 )
-from pmargin.service import create_app, create_key, open_store
-
-with warnings.catch_warnings():  # starlette's note on httpx, not ours to act on
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 MARKET: dict[str, Any] = json.loads(example_path(EXAMPLE_MARKET).read_text())
 PORTFOLIO: dict[str, Any] = {
@@ -96,60 +87,3 @@ def test_a_universe_glob_and_bad_targets() -> None:
     }  # fmt: skip
     with pytest.raises(InputError, match="target_util"):
         hedge_proposal_document(PORTFOLIO, MARKET, "a1", model="deribit", target_util=0.0)
-
-
-# ---------------------------------------------------------------------- the service endpoint
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Engine]:
-    engine = open_store(f"sqlite:///{tmp_path / 'pmargin.db'}")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def client(store: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(store), raise_server_exceptions=False) as test_client:
-        yield test_client
-
-
-def test_the_endpoint_answers_the_facade(client: TestClient, store: Engine) -> None:
-    admin = {"Authorization": f"Bearer {create_key(store, 'admin')}"}
-    assert client.post("/v1/accounts", json={"id": "a1"}, headers=admin).status_code == 201
-    client.post("/v1/accounts/a1/deposits", json={"asset": "BTC", "amount": "2"}, headers=admin)
-    assert client.put("/v1/market", json=MARKET, headers=admin).status_code == 200
-    for position in PORTFOLIO["positions"]:
-        fill = {"instrument": position["instrument"], "quantity": str(position["quantity"]),
-                "price": str(position["avg_price"])}  # fmt: skip
-        assert client.post("/v1/accounts/a1/fills", json=fill, headers=admin).status_code == 200
-    stored = client.get("/v1/accounts/a1", headers=admin).json()
-    portfolio = {
-        "id": "a1",
-        "balances": {k: float(v) for k, v in stored["balances"].items()},
-        "positions": [
-            {"instrument": p["instrument"], "quantity": float(p["quantity"]), "unit": "native",
-             "avg_price": float(p["avg_price"])}
-            for p in stored["positions"]
-        ],
-    }  # fmt: skip
-    target = 0.5 * _utilisation()
-    served = client.post("/v1/accounts/a1/hedge-proposal", json={"target_util": target},
-                         headers=admin)  # fmt: skip
-    assert served.status_code == 200, served.json()
-    expected = hedge_proposal_document(portfolio, MARKET, "a1", model="deribit", target_util=target)
-    assert (
-        served.json() == pytest.approx(expected)
-        if False
-        else served.json()["proposal"]["trades"] == expected["proposal"]["trades"]
-    )
-    assert served.json()["proposal"]["im_after"] == pytest.approx(
-        expected["proposal"]["im_after"], rel=1e-9
-    )
-    # roles: the account's trader sees it, another trader gets 404, no key 401
-    mine = {"Authorization": f"Bearer {create_key(store, 'trader', 'a1')}"}
-    assert client.post("/v1/accounts/a1/hedge-proposal", headers=mine).status_code == 200
-    client.post("/v1/accounts", json={"id": "b2"}, headers=admin)
-    other = {"Authorization": f"Bearer {create_key(store, 'trader', 'b2')}"}
-    assert client.post("/v1/accounts/a1/hedge-proposal", headers=other).status_code == 404
-    assert client.post("/v1/accounts/a1/hedge-proposal").status_code == 401
-    bad = client.post("/v1/accounts/a1/hedge-proposal", json={"target_util": 0}, headers=admin)
-    assert bad.status_code == 422
