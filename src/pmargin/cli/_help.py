@@ -20,13 +20,13 @@ __all__ = ["CHOICES", "ChoicesGroup", "fill_choices", "plain_help"]
 
 
 def _models() -> str:
-    from pmargin.margin import MODELS
+    from pmargin.engine import MODELS
 
     return ", ".join(MODELS)
 
 
 def _episodes() -> str:
-    from pmargin.history import episode_names
+    from pmargin.engine import episode_names
 
     return ", ".join(episode_names())
 
