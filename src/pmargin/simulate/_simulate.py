@@ -30,6 +30,7 @@ from pmargin.simulate._impact import ImpactModel
 from pmargin.simulate._path import EPISODE_KEYS, CrashPath, crash_path
 from pmargin.simulate._population import (
     Population,
+    VenueFunding,
     fund_population,
     generate_population,
     load_population,
@@ -290,7 +291,11 @@ def simulate_crash(
         try:
             model = get_model(name)
             funded = fund_population(
-                model, population, mode=funding, min_cushion=config.min_cushion
+                model,
+                population,
+                mode=funding,
+                min_cushion=config.min_cushion,
+                venue=VenueFunding(seed=config.seed),
             )
         except PmarginError as exc:
             notes.append(f"{name}: skipped ({exc})")
