@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from pmargin._typing import FloatArray
 from pmargin.book import arrange, portfolio_from_dict
 from pmargin.errors import InputError
 from pmargin.margin import get_model
@@ -20,7 +23,10 @@ from pmargin.monitor import BreakerConfig, MarketUpdate, MarkTick, Monitor
 
 __all__ = [
     "BookStatusChange",
+    "MarginFigures",
     "book_status_changes",
+    "changed_figures",
+    "margin_figures",
     "market_document_of",
     "monitor_rebooked",
     "start_monitor",
@@ -138,3 +144,51 @@ def tick_update(tick: Mapping[str, Any]) -> MarketUpdate:
         dict(tick),
         "needs underlying with index or vol_shift, or instrument with mark or iv",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class MarginFigures:
+    """Every account's equity, IM and MM at one moment of a monitor.
+
+    Attributes
+    ----------
+    account_ids
+        Row order.
+    values
+        Shape ``(3, n_accounts)``: equity, IM, MM (USD).
+    """
+
+    account_ids: tuple[str, ...]
+    values: FloatArray
+
+
+def margin_figures(monitor: Monitor) -> MarginFigures:
+    """Return the monitor's figures now (copies)."""
+    values = np.stack([monitor.equity, monitor.initial_margin, monitor.maintenance_margin])
+    return MarginFigures(monitor.account_ids, values)
+
+
+def changed_figures(before: MarginFigures, monitor: Monitor) -> dict[str, list[Any]]:
+    """Return ``{account: [equity, IM, MM, status]}`` of the accounts whose figures changed.
+
+    An account absent from ``before`` counts as changed. Figures in USD, status its value.
+    """
+    after = margin_figures(monitor)
+    ids = after.account_ids
+    if before.account_ids == ids:
+        old = before.values
+    else:
+        row = {a: j for j, a in enumerate(before.account_ids)}
+        old = np.full_like(after.values, np.nan)
+        for i, a in enumerate(ids):
+            if a in row:
+                old[:, i] = before.values[:, row[a]]
+    changed = np.flatnonzero((old != after.values).any(axis=0))
+    if changed.size == 0:
+        return {}
+    status = monitor.status
+    equity, im, mm = after.values[:, changed].tolist()
+    return {
+        ids[i]: [e, a, m, status[i].value]
+        for i, e, a, m in zip(changed.tolist(), equity, im, mm, strict=True)
+    }

@@ -39,10 +39,13 @@ from pmargin.engine import (
     BookStatusChange,
     BreakerConfig,
     LiquidationConfig,
+    MarginFigures,
     Monitor,
     book_status_changes,
+    changed_figures,
     fund_value_usd,
     liquidate_monitor,
+    margin_figures,
     market_document_of,
     monitor_rebooked,
     needs_liquidation,
@@ -128,7 +131,7 @@ class Feed:
         """
         try:
             monitor, moved = self._in_step(session)
-            before = _figures(monitor)
+            before = margin_figures(monitor)
             caused = [event.to_dict() for event in moved]
             for tick in ticks:
                 caused.extend(event.to_dict() for event in monitor.apply(tick_update(tick)))
@@ -190,11 +193,10 @@ class Feed:
 
     @staticmethod
     def _margin_event(
-        session: Session, monitor: Monitor, before: dict[str, tuple[float, float, float, str]]
+        session: Session, monitor: Monitor, before: MarginFigures
     ) -> dict[str, Any] | None:
         """Persist one ``margin`` event of the accounts whose figures changed; its summary."""
-        now = _figures(monitor)
-        accounts = {a: list(f) for a, f in now.items() if before.get(a) != f}
+        accounts = changed_figures(before, monitor)
         if not accounts:
             return None
         data = {
@@ -245,18 +247,3 @@ def _book_seq(session: Session) -> int | None:
         select(func.max(EventRow.seq)).where(EventRow.kind.in_(BOOK_KINDS))
     )
     return found
-
-
-def _figures(monitor: Monitor) -> dict[str, tuple[float, float, float, str]]:
-    """Each account's equity, IM, MM (USD) and status."""
-    return {
-        a: (float(e), float(im), float(mm), s.value)
-        for a, e, im, mm, s in zip(
-            monitor.account_ids,
-            monitor.equity,
-            monitor.initial_margin,
-            monitor.maintenance_margin,
-            monitor.status,
-            strict=True,
-        )
-    }
