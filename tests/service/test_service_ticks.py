@@ -154,3 +154,38 @@ def test_ticks_refusals(
     assert (
         client.post("/v1/market/ticks", json={"ticks": [later]}, headers=admin).status_code == 200
     )
+
+
+def test_changed_figures_equal_their_reference(market: dict[str, Any]) -> None:
+    from pmargin.engine import (
+        changed_figures,
+        changed_figures_reference,
+        margin_figures,
+        monitor_rebooked,
+        start_monitor,
+        tick_update,
+    )
+
+    def account(name: str, symbol: str, quantity: float) -> dict[str, Any]:
+        positions = [{"instrument": symbol, "quantity": quantity, "unit": "native"}]
+        return {"id": name, "balances": {"USDC": 20_000.0}, "positions": positions}
+
+    book = {
+        "accounts": [
+            account("btc", PERP, 1.0),
+            account("eth", "ETH_USDC-PERPETUAL", 5.0),
+            account("cash", PERP, 0.0) | {"positions": []},
+        ]
+    }
+    monitor = start_monitor(book, market, "standard")
+    before = margin_figures(monitor)
+    monitor.apply(tick_update({"underlying": "BTC", "index": 99_000.0, "timestamp": _t(1)}))
+    monitor.apply(tick_update({"instrument": PERP, "mark": 99_000.0, "timestamp": _t(1)}))
+    found = changed_figures(before, monitor)
+    assert list(found) == ["btc"]  # only what the tick touched
+    assert found == changed_figures_reference(before, monitor)
+    assert changed_figures(margin_figures(monitor), monitor) == {}
+    # A book with one more account: the new account counts as changed.
+    grown = monitor_rebooked(monitor, {"accounts": [*book["accounts"], account("new", PERP, 2.0)]})
+    assert changed_figures(before, grown) == changed_figures_reference(before, grown)
+    assert {"btc", "new"} <= set(changed_figures(before, grown))

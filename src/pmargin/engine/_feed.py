@@ -26,6 +26,7 @@ __all__ = [
     "MarginFigures",
     "book_status_changes",
     "changed_figures",
+    "changed_figures_reference",
     "margin_figures",
     "market_document_of",
     "monitor_rebooked",
@@ -192,3 +193,17 @@ def changed_figures(before: MarginFigures, monitor: Monitor) -> dict[str, list[A
         ids[i]: [e, a, m, status[i].value]
         for i, e, a, m in zip(changed.tolist(), equity, im, mm, strict=True)
     }
+
+
+def changed_figures_reference(before: MarginFigures, monitor: Monitor) -> dict[str, list[Any]]:
+    """:func:`changed_figures` account by account (the twin: equal)."""
+    old = {
+        a: tuple(float(x) for x in before.values[:, j]) for j, a in enumerate(before.account_ids)
+    }
+    found: dict[str, list[Any]] = {}
+    for account in monitor.account_ids:
+        m = monitor.snapshot(account)
+        now = (m.equity, m.initial_margin, m.maintenance_margin)
+        if old.get(account) != now:
+            found[account] = [*now, monitor.status_of(account).value]
+    return found
