@@ -390,9 +390,14 @@ class HedgingAgent:
             if not candidates:
                 continue
             universe = pool.take([at[i.symbol] for i in candidates])
-            proposal, reached = propose_hedge(
-                self.policy, model, book, account, universe, result=state.margin, whatif=whatif
-            )
+            try:
+                proposal, reached = propose_hedge(
+                    self.policy, model, book, account, universe, result=state.margin,
+                    whatif=whatif,
+                )  # fmt: skip
+            except InputError:  # no feasible hedge within the limits: nothing to trade
+                counts["missed"] += 1.0
+                continue
             counts["missed"] += 0.0 if reached else 1.0
             if not proposal.trades:
                 continue
