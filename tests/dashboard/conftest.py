@@ -39,9 +39,10 @@ def pytest_runtest_makereport(
     report = outcome.get_result()
     if report.when != "call" or not report.failed:
         return
-    watched = getattr(item, "funcargs", {}).get("admin_page")
-    if watched is None:
+    pages = [v for v in getattr(item, "funcargs", {}).values() if hasattr(v, "errors")]
+    if not pages:  # not a test with a page (a Watched fixture: .page and .errors)
         return
+    watched = pages[0]
     FAILURES.mkdir(parents=True, exist_ok=True)
     stem = FAILURES / f"{item.name}-{time.strftime('%Y%m%dT%H%M%S')}"
     try:

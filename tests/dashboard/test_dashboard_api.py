@@ -89,6 +89,48 @@ def test_venue_equals_the_facade_on_the_stored_book(
     assert row["initial_margin"] == one["accounts"][0]["initial_margin"]
 
 
+def test_the_venue_is_paged_sorted_and_filtered_by_the_server(
+    client: TestClient, store: Engine, keys: Any
+) -> None:
+    def venue(query: str) -> dict[str, Any]:
+        answer = client.get(f"/v1/dashboard/venue?{query}", headers=keys["admin"])
+        assert answer.status_code == 200, answer.text
+        found: dict[str, Any] = answer.json()
+        return found
+
+    whole = venue_document(*_book(store))
+    ids = sorted(r["id"] for r in whole["accounts"])
+    assert [r["id"] for r in venue("sort=id&desc=false&offset=1&limit=2")["accounts"]] == ids[1:3]
+    assert [r["id"] for r in venue("sort=id&desc=true&limit=1")["accounts"]] == ids[-1:]
+    found = venue("filter=BTC-&sort=id&desc=false")
+    assert [r["id"] for r in found["accounts"]] == [i for i in ids if "btc-" in i]
+    assert (found["matched"], found["total"]) == (2, 4)
+    assert venue("status=liquidation")["accounts"] == []
+    # The distances of a page are those of the whole book; sorting by distance searches all.
+    by_distance = venue("sort=distance&desc=false")
+    assert sorted(by_distance["accounts"], key=lambda r: r["id"]) == sorted(
+        whole["accounts"], key=lambda r: r["id"]
+    )
+    assert by_distance == venue_document(*_book(store), sort="distance", desc=False, limit=100) | {
+        "seq": by_distance["seq"]
+    }
+    bad = client.get("/v1/dashboard/venue?sort=colour", headers=keys["admin"])
+    assert bad.status_code == 422
+    assert "sort" in bad.text
+    assert client.get("/v1/dashboard/venue?limit=0", headers=keys["admin"]).status_code == 422
+    # The venue is kept per state of the store: a deposit (a new event) is read at once.
+    before = next(r for r in venue("")["accounts"] if r["id"] == "btc-collar")
+    body = {"asset": "BTC", "amount": "0.5"}
+    assert client.post(
+        "/v1/accounts/btc-collar/deposits", json=body, headers=keys["admin"]
+    ).is_success
+    after = next(r for r in venue("")["accounts"] if r["id"] == "btc-collar")
+    assert after["equity"] > before["equity"]
+    assert after == next(
+        r for r in venue_document(*_book(store))["accounts"] if r["id"] == "btc-collar"
+    )
+
+
 def test_account_reads_equal_the_facade(client: TestClient, store: Engine, keys: Any) -> None:
     portfolio, market = _stored(store, TRADER_ACCOUNT)
     base = f"/v1/dashboard/accounts/{TRADER_ACCOUNT}"

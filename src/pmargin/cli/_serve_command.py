@@ -113,13 +113,13 @@ def _start_demo(
     inputs = demo_inputs(episode=episode.strip().lower(), n_accounts=accounts, model=model)
     keys = load_demo(engine, inputs)
     print(
-        f"pmargin serve --demo: {inputs['episode']}, {len(inputs['ticks'])} ticks, one every "
-        f"{pace:g} s"
+        f"pmargin serve --demo: {inputs['episode']}, {len(inputs['ticks'])} path points (an "
+        f"index and vol tick per underlying each), one every {pace:g} s"
     )
     print(f"  admin key:  {keys.admin}")
     print(f"  trader key: {keys.trader}  (account {keys.account})")
     print(f"  open http://{host}:{port}/ and paste a key", flush=True)
-    player = TickPlayer(f"http://{host}:{port}", keys.admin, inputs["ticks"], pace)
+    player = TickPlayer(f"http://{host}:{port}", keys.admin, inputs["ticks"], pace, inputs["times"])
     player.start()
     return player
 

@@ -38,7 +38,10 @@ __all__ = [
     "models_document",
     "profile_document",
     "stress_document",
+    "venue_distances",
     "venue_document",
+    "venue_page",
+    "venue_rows",
     "whatif_document",
 ]
 
@@ -370,50 +373,224 @@ def stress_document(
     }
 
 
-def venue_document(
+VENUE_FIELDS = (
+    "id",
+    "equity",
+    "initial_margin",
+    "maintenance_margin",
+    "available",
+    "im_utilization",
+    "mm_utilization",
+    "status",
+)
+"""A venue row's fields from the margin read (:func:`venue_rows`); ``distance`` comes apart."""
+
+VENUE_SORTS = (*VENUE_FIELDS, "distance")
+"""The fields a venue page may be sorted by."""
+
+
+def venue_rows(
     portfolio: Mapping[str, Any], market: Mapping[str, Any], model: str = DEFAULT_MODEL
 ) -> dict[str, Any]:
-    """Every account's health and distance to liquidation, and the counts by status.
+    """Every account's health (no distance) and the counts by status: one margin pass.
 
     Returns
     -------
     dict
-        ``{"model", "timestamp", "accounts": [{"id", "equity", "initial_margin",
-        "maintenance_margin", "available", "im_utilization", "mm_utilization", "status",
-        "distance"}], "counts": {status: n}}``; ``distance`` is the smallest index move
-        (relative, signed) of one underlying alone that brings equity to MM, None when none
-        within the search's limits does.
+        ``{"model", "timestamp", "accounts": [{field: value} for :data:`VENUE_FIELDS`]
+        (USD; utilisations ``None`` where not finite), "counts": {status: n}}``.
     """
     if not portfolio.get("accounts"):
         return {"model": model, "timestamp": None, "accounts": [], "counts": {}}
-    document = margin_document(portfolio, market, model, liquidation=True)
-    rows = []
+    document = margin_document(portfolio, market, model)
+    rows = [{k: account[k] for k in VENUE_FIELDS} for account in document["accounts"]]
     counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return {"model": model, "timestamp": document["timestamp"], "accounts": rows, "counts": counts}
+
+
+def venue_distances(
+    portfolio: Mapping[str, Any],
+    market: Mapping[str, Any],
+    model: str = DEFAULT_MODEL,
+    ids: Sequence[str] | None = None,
+) -> dict[str, float | None]:
+    """Distance to liquidation of the accounts ``ids`` (default all): account id -> move.
+
+    The smallest index move (relative, signed) of one underlying alone that brings equity to
+    MM (``pmargin margin --liquidation``), ``None`` when none within the search's limits
+    does. Each account's distance is its own, so a page of accounts is searched alone.
+    """
+    wanted = None if ids is None else set(ids)
+    accounts = [a for a in portfolio.get("accounts", []) if wanted is None or a["id"] in wanted]
+    if not accounts:
+        return {}
+    document = margin_document(
+        dict(portfolio) | {"accounts": accounts}, market, model, liquidation=True
+    )
+    found: dict[str, float | None] = {}
     for account in document["accounts"]:
         moves = [
             move
-            for found in account["liquidation"]["underlyings"].values()
-            if found is not None
-            for move in (found["move_down"], found["move_up"])
+            for side in account["liquidation"]["underlyings"].values()
+            if side is not None
+            for move in (side["move_down"], side["move_up"])
             if move is not None
         ]
-        keys = (
-            "id",
-            "equity",
-            "initial_margin",
-            "maintenance_margin",
-            "available",
-            "im_utilization",
-            "mm_utilization",
-            "status",
-        )
-        row = {k: account[k] for k in keys}
-        row["distance"] = min(moves, key=abs) if moves else None
-        rows.append(row)
-        counts[account["status"]] = counts.get(account["status"], 0) + 1
+        found[account["id"]] = min(moves, key=abs) if moves else None
+    return found
+
+
+def _sort_key(field: str) -> Any:
+    def key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+        value = row.get(field)
+        if field in ("id", "status"):
+            return (str(value), row["id"])
+        # None: an infinite utilisation (equity <= 0) or no distance within the search: last
+        # going up, first going down.
+        return (math.inf if value is None else float(value), row["id"])
+
+    return key
+
+
+def venue_page(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+    sort: str = "mm_utilization",
+    desc: bool = True,
+    match: str = "",
+    status: str = "",
+) -> dict[str, Any]:
+    """One page of venue rows: filtered, sorted, cut.
+
+    Parameters
+    ----------
+    rows
+        Venue rows (:func:`venue_rows`, with ``distance`` where sorting by it).
+    offset, limit
+        The page: rows ``offset`` to ``offset + limit`` of the sorted, filtered rows
+        (``limit`` None: all).
+    sort, desc
+        One of :data:`VENUE_SORTS`, descending when ``desc`` (ties by id; a missing number
+        sorts as infinite).
+    match, status
+        Keep the ids containing ``match`` (case-insensitive) and, when given, that status.
+
+    Returns
+    -------
+    dict
+        ``{"accounts" (the page's rows), "matched" (rows after the filter), "offset",
+        "limit", "sort", "desc"}``.
+
+    Raises
+    ------
+    InputError
+        Field ``sort``, ``offset`` or ``limit``.
+    """
+    if sort not in VENUE_SORTS:
+        raise InputError("sort", sort, f"must be one of {', '.join(VENUE_SORTS)}")
+    if offset < 0:
+        raise InputError("offset", offset, "must be 0 or more")
+    if limit is not None and limit < 1:
+        raise InputError("limit", limit, "must be 1 or more")
+    needle = match.strip().lower()
+    kept = [
+        r
+        for r in rows
+        if (not needle or needle in str(r["id"]).lower()) and (not status or r["status"] == status)
+    ]
+    kept.sort(key=_sort_key(sort), reverse=desc)
+    stop = None if limit is None else offset + limit
     return {
-        "model": model,
-        "timestamp": document["timestamp"],
-        "accounts": rows,
-        "counts": counts,
+        "accounts": [dict(r) for r in kept[offset:stop]],
+        "matched": len(kept),
+        "offset": offset,
+        "limit": limit,
+        "sort": sort,
+        "desc": desc,
     }
+
+
+class VenueView:
+    """The venue at one state of the book: every account's health, paged on demand.
+
+    The rows (:func:`venue_rows`, one margin pass) are computed once; the distances to
+    liquidation (:func:`venue_distances`, a search per account) only for the accounts a
+    page shows (every account when a page is sorted by distance), and kept. The service
+    keeps one per state of its store (``GET /v1/dashboard/venue``).
+
+    Parameters
+    ----------
+    portfolio, market
+        Every account (portfolio-file form) and the market (market-file form).
+    model
+        The margin model.
+    """
+
+    def __init__(
+        self, portfolio: Mapping[str, Any], market: Mapping[str, Any], model: str = DEFAULT_MODEL
+    ) -> None:
+        self.portfolio, self.market, self.model = portfolio, market, model
+        self.whole = venue_rows(portfolio, market, model)
+        self.distances: dict[str, float | None] = {}
+
+    def _search(self, ids: Sequence[str]) -> None:
+        missing = [i for i in ids if i not in self.distances]
+        if missing:
+            found = venue_distances(self.portfolio, self.market, self.model, missing)
+            self.distances.update(found)
+
+    def page(self, **page: Any) -> dict[str, Any]:
+        """Return one page (:func:`venue_page`'s keywords) with each row's ``distance``.
+
+        Returns
+        -------
+        dict
+            ``{"model", "timestamp", "counts": {status: n}, "total"}`` and
+            :func:`venue_page`'s keys; each row has ``distance`` (relative, signed; None when
+            no move within the search's limits brings equity to MM).
+        """
+        rows = self.whole["accounts"]
+        if page.get("sort") == "distance":
+            self._search([r["id"] for r in rows])
+            rows = [r | {"distance": self.distances[r["id"]]} for r in rows]
+        cut = venue_page(rows, **page)
+        self._search([r["id"] for r in cut["accounts"]])
+        cut["accounts"] = [r | {"distance": self.distances[r["id"]]} for r in cut["accounts"]]
+        return self.whole | cut | {"total": len(rows)}
+
+
+def venue_document(
+    portfolio: Mapping[str, Any],
+    market: Mapping[str, Any],
+    model: str = DEFAULT_MODEL,
+    *,
+    kept: dict[str, Any] | None = None,
+    **page: Any,
+) -> dict[str, Any]:
+    """Every account's health, a page of them with the distance to liquidation, the counts.
+
+    ``VenueView(portfolio, market, model).page(**page)`` (:class:`VenueView`; default every
+    account by MM utilisation, highest first).
+
+    Parameters
+    ----------
+    portfolio, market, model
+        Every account, the market (documents) and the margin model.
+    kept
+        A dict the caller keeps for one state of the book (the service: per last event
+        ``seq``): the first call stores the venue there, later calls given the same dict (and
+        the same book, market and model) page it without margining again and reuse the
+        distances already searched.
+    page
+        :func:`venue_page`'s keywords.
+    """
+    view = None if kept is None else kept.get("view")
+    if not isinstance(view, VenueView) or view.model != model:
+        view = VenueView(portfolio, market, model)
+        if kept is not None:
+            kept["view"] = view
+    return view.page(**page)

@@ -2,7 +2,8 @@
 
 ``pmargin serve --demo`` loads what :func:`demo_inputs` returns into the service's store (a
 deposit and fills per account, through the ledger's own writes) and plays the ticks through
-the service's own tick path. The population and the path are ``pmargin simulate``'s
+the service's own tick path: one tick per underlying (index and ATM vol shift) per path
+point, :func:`demo_ticks`. The population and the path are ``pmargin simulate``'s
 (:func:`pmargin.simulate.generate_population` funded for the model by
 :func:`pmargin.simulate.fund_population`; :func:`pmargin.simulate.crash_path`), so the demo
 shows the accounts the crash replay reports on.
@@ -10,19 +11,21 @@ shows the accounts the crash replay reports on.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 
+from pmargin.errors import InputError
 from pmargin.history import HistoricalMarkets, load_funding, load_price_history
 from pmargin.margin import get_model
 from pmargin.market import market_to_dict
-from pmargin.simulate import crash_path, fund_population, generate_population
+from pmargin.simulate import CrashPath, crash_path, fund_population, generate_population
 
-__all__ = ["demo_inputs"]
+__all__ = ["demo_inputs", "demo_ticks"]
 
 
 def demo_inputs(
@@ -48,7 +51,7 @@ def demo_inputs(
     substeps
         Path points per 4-hour close.
     tick_seconds
-        Event time between two ticks of an underlying (the path log-linear between points).
+        Event time between two path points (:func:`demo_ticks`).
     data
         Shared data folder (default ``$PMARGIN_SHARED_DATA``, else ``../shared/data``).
 
@@ -57,11 +60,10 @@ def demo_inputs(
     dict
         ``{"episode", "market" (market-file form at the path's start), "accounts": [{"id",
         "deposits": {asset: amount}, "fills": [{"instrument", "quantity" (native units),
-        "price" (as the venue quotes it: the mark)}]}], "ticks": [[{"underlying", "index",
-        "timestamp"}, ...] per path point after the start: the ticks since the one before]}``.
-        The deposits are the funded
-        balance plus the premiums the fills pay, so equity after the fills is the funded
-        book's.
+        "price" (as the venue quotes it: the mark)}]}], "ticks": one batch per path point
+        after the start, one tick per underlying (:func:`demo_ticks`), "times": each batch's
+        path time (ISO-8601)}``. The deposits are the funded balance plus the premiums the
+        fills pay, so equity after the fills is the funded book's.
     """
     history = load_price_history(data, frequency="4h")
     daily = load_price_history(data, frequency="1d")
@@ -96,28 +98,58 @@ def demo_inputs(
                 "fills": fills,
             }
         )
-    ticks = []
-    times = path.times.astype(np.int64)
-    log_index = np.log(path.index)
-    for k in range(1, path.n_steps):
-        # A feed's ticks every tick_seconds between path points (log-linear): the breakers
-        # hold a price older than their max age (circuit_breakers.toml), as a venue would.
-        count = max(1, int(np.ceil((times[k] - times[k - 1]) / tick_seconds)))
-        batch = []
-        for step in range(1, count + 1):
-            w = step / count
-            when = datetime.fromtimestamp(
-                float(times[k - 1] + w * (times[k] - times[k - 1])), tz=UTC
-            ).isoformat()
-            level = np.exp((1.0 - w) * log_index[k - 1] + w * log_index[k])
-            batch.extend(
-                {"underlying": name, "index": float(level[u]), "timestamp": when}
-                for u, name in enumerate(path.names)
-            )
-        ticks.append(batch)
+    ticks, times = demo_ticks(path, tick_seconds)
     return {
         "episode": path.title,
         "market": market_to_dict(path.market),
         "accounts": accounts,
         "ticks": ticks,
+        "times": times,
     }
+
+
+def demo_ticks(
+    path: CrashPath, tick_seconds: float = 50.0
+) -> tuple[list[list[dict[str, Any]]], list[str]]:
+    """Return the crash path's points after the start as tick batches, one batch per point.
+
+    Point ``k`` is one tick per underlying: its index (USD) and, where the start market has
+    a surface for it and the path's 30-day ATM vol moved, ``vol_shift``, the change of that
+    vol since point ``k - 1`` (decimal; the monitor shifts each slice's at-the-money vol by
+    it, relative to the surface in force). Event time runs ``tick_seconds`` per point from
+    the path's start (the path's hours compressed: the feed the circuit breakers see ticks
+    every ``tick_seconds``, under their 60 s stale limit), so one batch costs the service
+    one tick per underlying. The valuation time does not move with ticks (the monitor rolls
+    only on request), so compressing event time changes no price.
+
+    Parameters
+    ----------
+    path
+        The crash path (``pmargin.simulate.crash_path``).
+    tick_seconds
+        Event time between two points (seconds, > 0).
+
+    Returns
+    -------
+    tuple
+        The batches (``[[{"underlying", "index", "vol_shift"?, "timestamp"}, ...], ...]``,
+        ``n_steps - 1`` of them) and each batch's path time (ISO-8601, the crash's own hour).
+    """
+    if not (math.isfinite(tick_seconds) and tick_seconds > 0.0):
+        raise InputError("tick_seconds", tick_seconds, "must be a positive number of seconds")
+    start = datetime.fromtimestamp(float(path.times[0].astype(np.int64)), tz=UTC)
+    shifts = np.diff(path.atm_vol, axis=0)
+    surfaced = [name in path.market.surfaces for name in path.names]
+    batches, times = [], []
+    for k in range(1, path.n_steps):
+        when = (start + timedelta(seconds=k * tick_seconds)).isoformat()
+        batch = []
+        for u, name in enumerate(path.names):
+            tick: dict[str, Any] = {"underlying": name, "index": float(path.index[k, u])}
+            shift = float(shifts[k - 1, u])
+            if surfaced[u] and math.isfinite(shift) and shift != 0.0:
+                tick["vol_shift"] = shift
+            batch.append(tick | {"timestamp": when})
+        batches.append(batch)
+        times.append(path.datetime_at(k).isoformat())
+    return batches, times

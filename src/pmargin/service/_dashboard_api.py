@@ -16,6 +16,7 @@ the stress grid for an admin (every account) or a trader (its own row).
 # No ``from __future__ import annotations``: FastAPI reads the routes' annotations, and the
 # dependency aliases below are local to dashboard_router.
 import mimetypes
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
@@ -81,12 +82,23 @@ class VenueRow(_Strict):
 
 
 class VenueOut(_Strict):
-    """Every account's health, the counts by status and the last event's ``seq``."""
+    """A page of accounts' health, the counts by status, and the last event's ``seq``.
+
+    ``total`` accounts, ``matched`` by the filter, ``accounts`` those from ``offset`` (at
+    most ``limit``) in the order of ``sort`` (``desc``); the figures are those of the
+    store's state at event ``seq``.
+    """
 
     model: str
     timestamp: str | None
     accounts: list[VenueRow]
     counts: dict[str, int]
+    total: int
+    matched: int
+    offset: int
+    limit: int | None
+    sort: str
+    desc: bool
     seq: int
 
 
@@ -287,19 +299,59 @@ def dashboard_router(
         """Return the key's role and (a trader's) account: what the page shows."""
         return {"role": caller.role, "account": caller.account_id}
 
+    # model -> (seq, book, market, the venue kept for them): one state of the store each.
+    views: dict[str, tuple[int, dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
+    views_lock = threading.Lock()
+
     @router.get("/v1/dashboard/venue", response_model=VenueOut)
-    def venue(caller: caller_of, model: model_of = model) -> dict[str, Any]:
-        """Every account's health and distance to liquidation, counts by status (admin)."""
+    def venue(
+        caller: caller_of,
+        model: model_of = model,
+        offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        sort: Annotated[str, Query(min_length=1, max_length=32)] = "mm_utilization",
+        desc: bool = True,
+        match: Annotated[str, Query(alias="filter", max_length=64)] = "",
+        status: Annotated[str, Query(max_length=32)] = "",
+    ) -> dict[str, Any]:
+        """Return a page of the accounts' health and distance to liquidation, counts (admin).
+
+        The venue is computed once per state of the store (the last event's ``seq``) and
+        kept; paging, sorting (``sort``, ``desc``) and filtering (``filter``: id contains,
+        ``status``) read it, searching the distance of the page's accounts only.
+        """
         role(caller, "admin")
 
-        def build(session: Session) -> dict[str, Any]:
-            last = session.scalar(select(func.max(EventRow.seq)))
+        def at_last(
+            session: Session,
+        ) -> tuple[int, dict[str, Any], dict[str, Any], dict[str, Any]]:
+            last = session.scalar(select(func.max(EventRow.seq))) or 0
+            with views_lock:
+                held = views.get(model)
+            if held is not None and held[0] == last:
+                return held
             book = _book(session)
             market = ledger._market(session) if book["accounts"] else {}
-            return venue_document(book, market, model) | {"seq": last or 0}
+            return last, book, market, {}
 
-        found: dict[str, Any] = read(build)
-        return found
+        seq, book, market, kept = read(at_last)
+        with views_lock:
+            if views.get(model, (-1,))[0] <= seq:
+                views[model] = (seq, book, market, kept)
+            found = venue_document(
+                book,
+                market,
+                model,
+                kept=kept,
+                offset=offset,
+                limit=limit,
+                sort=sort,
+                desc=desc,
+                match=match,
+                status=status,
+            )
+        page: dict[str, Any] = found | {"seq": seq}
+        return page
 
     @router.get("/v1/dashboard/accounts/{account_id}/models", response_model=ModelsOut)
     def models(account_id: str, caller: caller_of) -> dict[str, Any]:

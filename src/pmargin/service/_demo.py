@@ -80,14 +80,25 @@ class TickPlayer(threading.Thread):
     key
         An admin or feed key.
     ticks
-        Tick batches (``demo_inputs()["ticks"]``), posted in order.
+        Tick batches (``demo_inputs()["ticks"]``: one per path point), posted in order.
     pace
         Seconds between batches.
+    times
+        Each batch's path time (``demo_inputs()["times"]``), printed with its events
+        (default the batch's event time).
     """
 
-    def __init__(self, url: str, key: str, ticks: list[list[dict[str, Any]]], pace: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        key: str,
+        ticks: list[list[dict[str, Any]]],
+        pace: float,
+        times: list[str] | None = None,
+    ) -> None:
         super().__init__(name="pmargin-demo-ticks", daemon=True)
         self.url, self.key, self.ticks, self.pace = url, key, ticks, pace
+        self.times = times or [batch[0]["timestamp"] for batch in ticks]
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -105,12 +116,16 @@ class TickPlayer(threading.Thread):
             for k, batch in enumerate(self.ticks):
                 if self.stopped.wait(self.pace):
                     return
+                start = time.monotonic()
                 answer = client.post("/v1/market/ticks", json={"ticks": batch})
+                took = time.monotonic() - start
                 if answer.status_code != 200:
                     print(f"demo: tick {k + 1} refused: {answer.text[:200]}", flush=True)
                     continue
                 events = answer.json().get("events", [])
                 if events:
-                    when = batch[0]["timestamp"]
-                    print(f"demo: {when} tick {k + 1}/{len(self.ticks)}: {len(events)} events")
+                    print(
+                        f"demo: {self.times[k]} point {k + 1}/{len(self.ticks)}: "
+                        f"{len(events)} events, {took:.2f} s"
+                    )
             print("demo: the crash path is over; the server keeps running", flush=True)

@@ -6,7 +6,10 @@ const KEY = "pmargin-key";
 const state = {
   me: null, venue: null, sortKey: "mm_utilization", sortDesc: true, account: null,
   model: null, models: null, holdings: null, liquidation: null, socket: null, lastSeq: 0,
-  refreshTimer: null, dates: [],
+  dates: [], pending: 0, page: { offset: 0, limit: 100 }, counts: {},
+  // Figures the stream delivered per account ({seq, figures}) and status changes ({seq, old,
+  // new}) not yet in a venue read: a read of an older state (its seq) never undoes them.
+  live: new Map(), changes: [], filterTimer: null, fundTimer: null,
 };
 const $ = (id) => document.getElementById(id);
 const plot = window.Plotly;
@@ -15,7 +18,18 @@ const plot = window.Plotly;
 
 function key() { return sessionStorage.getItem(KEY); }
 
+// The count of requests in flight, on <body data-pending> (0: the page is idle).
+function busy(delta) {
+  state.pending += delta;
+  document.body.dataset.pending = String(state.pending);
+}
+
 async function api(path, options = {}) {
+  busy(1);
+  try { return await request(path, options); } finally { busy(-1); }
+}
+
+async function request(path, options) {
   const headers = { Authorization: `Bearer ${key()}` };
   if (options.body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, {
@@ -100,11 +114,28 @@ function show(view) {
 
 // ---------------------------------------------------------------------------- venue
 
+const STATUSES = ["healthy", "reduce_only", "liquidation", "bankrupt"];
+
+// One page of the venue, paged, sorted and filtered by the server (GET /v1/dashboard/venue).
 async function loadVenue() {
-  state.venue = await api("/v1/dashboard/venue");
-  if (!state.lastSeq) state.lastSeq = Math.max(0, state.venue.seq - 50);
+  const query = new URLSearchParams({
+    offset: state.page.offset, limit: state.page.limit, sort: state.sortKey,
+    desc: state.sortDesc, filter: $("venue-filter").value.trim(), status: $("venue-status").value,
+  });
+  const venue = await api(`/v1/dashboard/venue?${query}`);
+  // What the stream delivered after the state this read saw (its seq) stays on the page.
+  for (const [id, live] of state.live) if (live.seq <= venue.seq) state.live.delete(id);
+  state.changes = state.changes.filter((c) => c.seq > venue.seq);
+  for (const row of venue.accounts) {
+    const live = state.live.get(row.id);
+    if (live) Object.assign(row, live.figures, { stale: true });
+  }
+  state.counts = { ...venue.counts };
+  for (const c of state.changes) count(c.old, c.new);
+  state.venue = venue;
+  if (!state.lastSeq) state.lastSeq = Math.max(0, venue.seq - 50);
   renderVenue();
-  fillAccounts(state.venue.accounts.map((a) => a.id));
+  fillAccounts(venue.accounts.map((a) => a.id));
   connect();
   guarded(loadFund);
 }
@@ -117,83 +148,98 @@ async function loadFund() {
   $("fund").dataset.value = fund.value_usd;
 }
 
-function renderVenue() {
-  const venue = state.venue;
+function count(old, now) {
+  if (old) state.counts[old] = (state.counts[old] || 0) - 1;
+  if (now) state.counts[now] = (state.counts[now] || 0) + 1;
+}
+
+function renderCounts() {
   const counts = $("counts");
   counts.replaceChildren();
-  const statuses = ["healthy", "reduce_only", "liquidation", "bankrupt"];
-  for (const status of statuses) {
+  for (const status of STATUSES) {
     const card = document.createElement("div");
     card.className = `card status ${status}`;
     card.dataset.status = status;
-    card.innerHTML = `<b>${venue.counts[status] || 0}</b><span>${status}</span>`;
+    card.innerHTML = `<b data-value="${state.counts[status] || 0}">${state.counts[status] || 0}</b><span>${status}</span>`;
     counts.appendChild(card);
   }
+}
+
+function renderVenue() {
+  const venue = state.venue;
+  renderCounts();
   const select = $("venue-status");
   if (select.options.length === 1) {
-    for (const s of statuses) select.add(new Option(s, s));
+    for (const s of STATUSES) select.add(new Option(s, s));
   }
-  $("venue-meta").textContent = `${venue.accounts.length} accounts, ${venue.model}, market ${
+  $("venue-meta").textContent = `${venue.total} accounts, ${venue.model}, market ${
     venue.timestamp || "-"}`;
-  const filter = $("venue-filter").value.trim().toLowerCase();
-  const only = select.value;
-  const rows = venue.accounts.filter(
-    (a) => (!filter || a.id.toLowerCase().includes(filter)) && (!only || a.status === only));
-  const k = state.sortKey;
-  rows.sort((a, b) => {
-    const x = a[k] ?? Infinity, y = b[k] ?? Infinity;
-    const order = typeof x === "string" ? String(x).localeCompare(y) : x - y;
-    return state.sortDesc ? -order : order;
-  });
+  const first = venue.accounts.length ? venue.offset + 1 : 0;
+  $("venue-range").textContent = `${first}-${venue.offset + venue.accounts.length} of ${venue.matched}`;
+  $("venue-prev").disabled = venue.offset === 0;
+  $("venue-next").disabled = venue.offset + venue.accounts.length >= venue.matched;
   const body = $("venue-table").tBodies[0];
   body.replaceChildren();
-  for (const a of rows) {
+  for (const a of venue.accounts) {
     const tr = document.createElement("tr");
     tr.dataset.account = a.id;
     const link = document.createElement("td");
-    link.innerHTML = `<a href="#account/${encodeURIComponent(a.id)}">${a.id}</a>`;
+    const anchor = document.createElement("a");
+    anchor.href = `#account/${encodeURIComponent(a.id)}`;
+    anchor.textContent = a.id;
+    link.appendChild(anchor);
     tr.appendChild(link);
     cell(tr, a.equity); cell(tr, a.initial_margin); cell(tr, a.maintenance_margin);
-    cell(tr, a.mm_utilization, "pct"); cell(tr, a.im_utilization, "pct");
-    statusCell(tr, a.status); cell(tr, a.distance, "pct");
+    cell(tr, a.mm_utilization, "pct", "util"); cell(tr, a.im_utilization, "pct", "util");
+    statusCell(tr, a.status); cell(tr, a.distance, "pct", "distance");
+    if (a.stale) markStale(tr);
     body.appendChild(tr);
   }
   for (const th of $("venue-table").tHead.rows[0].cells) {
-    th.classList.toggle("sorted", th.dataset.key === k);
-    th.classList.toggle("desc", th.dataset.key === k && state.sortDesc);
+    th.classList.toggle("sorted", th.dataset.key === state.sortKey);
+    th.classList.toggle("desc", th.dataset.key === state.sortKey && state.sortDesc);
   }
 }
 
-function updateRow(id, figures) {
-  if (!state.venue) return;
-  const row = state.venue.accounts.find((a) => a.id === id);
+// Utilisation and distance are not in the stream's events: grey until the page is read again.
+function markStale(tr) {
+  for (const td of tr.querySelectorAll("td.util, td.distance")) {
+    td.classList.add("stale");
+    td.title = "as of the last read: Refresh to update";
+  }
+}
+
+// A status or margin event's figures: kept (a read of an older state does not undo them) and
+// shown at once when the account is on the page.
+function updateRow(id, figures, seq) {
+  const known = state.live.get(id);
+  state.live.set(id, { seq, figures: { ...(known ? known.figures : {}), ...figures } });
+  const row = state.venue && state.venue.accounts.find((a) => a.id === id);
   if (!row) return;
   const changed = figures.status !== undefined && figures.status !== row.status;
-  Object.assign(row, figures);
+  Object.assign(row, figures, { stale: true });
   const tr = document.querySelector(`#venue-table tr[data-account="${CSS.escape(id)}"]`);
-  if (tr) {
-    const status = tr.querySelector("td.status");
-    status.textContent = row.status;
-    status.className = `status ${row.status}${changed ? " flash" : ""}`;
-    status.dataset.status = row.status;
-    const cells = tr.querySelectorAll("td.num");
-    for (const [i, name] of ["equity", "initial_margin", "maintenance_margin"].entries()) {
-      cells[i].textContent = fmt(row[name]);
-      cells[i].dataset.value = String(row[name]);
-    }
+  if (!tr) return;
+  const status = tr.querySelector("td.status");
+  status.textContent = row.status;
+  status.className = `status ${row.status}${changed ? " flash" : ""}`;
+  status.dataset.status = row.status;
+  const cells = tr.querySelectorAll("td.num");
+  for (const [i, name] of ["equity", "initial_margin", "maintenance_margin"].entries()) {
+    cells[i].textContent = fmt(row[name]);
+    cells[i].dataset.value = String(row[name]);
   }
+  markStale(tr);
 }
 
-function scheduleRefresh() {
-  if (state.refreshTimer) return;
-  state.refreshTimer = setTimeout(() => {
-    state.refreshTimer = null;
-    if (!$("venue").hidden) guarded(async () => {
-      state.venue = await api("/v1/dashboard/venue");
-      renderVenue();
-      await loadFund();
-    });
-  }, 3000);
+function scheduleFund() {
+  if (state.fundTimer || $("venue").hidden) return;
+  state.fundTimer = setTimeout(() => { state.fundTimer = null; guarded(loadFund); }, 1000);
+}
+
+function venuePage(offset) {
+  state.page.offset = Math.max(0, offset);
+  guarded(loadVenue);
 }
 
 // ---------------------------------------------------------------------------- stream
@@ -204,7 +250,10 @@ function connect() {
   const url = `${scheme}://${location.host}/v1/ws?after=${state.lastSeq}`;
   const socket = new WebSocket(url, ["bearer", key()]);
   state.socket = socket;
-  socket.onopen = () => { $("ws-state").textContent = "live"; $("ws-state").className = "badge live"; };
+  socket.onopen = () => {
+    $("ws-state").textContent = "live"; $("ws-state").className = "badge live";
+    $("ws-state").dataset.seq = state.lastSeq;
+  };
   socket.onclose = () => {
     $("ws-state").textContent = "offline";
     $("ws-state").className = "badge";
@@ -229,8 +278,10 @@ function describe(event) {
   }
 }
 
+// Each event in seq order: listed, and its figures put on the venue's rows and counts.
 function onEvent(event) {
   state.lastSeq = Math.max(state.lastSeq, event.seq);
+  $("ws-state").dataset.seq = state.lastSeq;
   const list = $("events");
   const li = document.createElement("li");
   li.className = `event ${event.kind}`;
@@ -239,19 +290,23 @@ function onEvent(event) {
   list.prepend(li);
   while (list.children.length > 200) list.lastChild.remove();
   const d = event.data || {};
-  if (event.kind === "status" && event.account) {
+  const seen = !state.venue || event.seq <= state.venue.seq;  // already in the venue read
+  if (event.kind === "status" && event.account && !seen) {
+    state.changes.push({ seq: event.seq, old: d.old, new: d.new });
+    count(d.old, d.new);
+    if (!$("venue").hidden) renderCounts();
     updateRow(event.account, {
       status: d.new, equity: d.equity, initial_margin: d.initial_margin,
       maintenance_margin: d.maintenance_margin,
-    });
+    }, event.seq);
   }
-  if (event.kind === "margin" && d.accounts) {
+  if (event.kind === "margin" && d.accounts && !seen) {
     const fields = d.fields || ["equity", "initial_margin", "maintenance_margin", "status"];
     for (const [id, values] of Object.entries(d.accounts)) {
-      updateRow(id, Object.fromEntries(fields.map((f, i) => [f, values[i]])));
+      updateRow(id, Object.fromEntries(fields.map((f, i) => [f, values[i]])), event.seq);
     }
   }
-  if (event.kind !== "tick") scheduleRefresh();
+  if (["penalty", "fund_draw", "bad_debt", "adl"].includes(event.kind)) scheduleFund();
   if (state.account && event.account === state.account && !$("account").hidden) {
     clearTimeout(state.accountTimer);
     state.accountTimer = setTimeout(() => guarded(loadAccount), 1500);
@@ -268,6 +323,10 @@ function fillAccounts(ids) {
     if (ids.includes(current)) select.value = current;
   }
   if (!state.account && ids.length) state.account = ids[0];
+  for (const id of ["account-select", "whatif-account"]) {
+    const select = $(id);
+    if (state.account && !ids.includes(state.account)) select.add(new Option(state.account, state.account));
+  }
   if (state.account) { $("account-select").value = state.account; $("whatif-account").value = state.account; }
 }
 
@@ -644,11 +703,17 @@ function wire() {
     th.onclick = () => {
       state.sortDesc = state.sortKey === th.dataset.key ? !state.sortDesc : true;
       state.sortKey = th.dataset.key;
-      renderVenue();
+      venuePage(0);
     };
   }
-  $("venue-filter").oninput = renderVenue;
-  $("venue-status").onchange = renderVenue;
+  $("venue-filter").oninput = () => {
+    clearTimeout(state.filterTimer);
+    state.filterTimer = setTimeout(() => venuePage(0), 250);
+  };
+  $("venue-status").onchange = () => venuePage(0);
+  $("venue-prev").onclick = () => venuePage(state.page.offset - state.page.limit);
+  $("venue-next").onclick = () => venuePage(state.page.offset + state.page.limit);
+  $("venue-refresh").onclick = () => guarded(loadVenue);
   $("venue-table").onclick = (e) => {
     const tr = e.target.closest("tr[data-account]");
     if (!tr) return;
@@ -677,5 +742,6 @@ function wire() {
   $("run-stress").onclick = () => guarded(runStress);
 }
 
+document.body.dataset.pending = "0";
 wire();
 guarded(start);
