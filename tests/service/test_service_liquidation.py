@@ -22,6 +22,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session
 
 from pmargin.engine import margin_document
+from pmargin.errors import PmarginError
 from pmargin.service import _ticks as ticks_module
 from pmargin.service import create_app, create_key, open_store
 from pmargin.service._ledger import _portfolio, rebuild, stored_holdings
@@ -369,3 +370,26 @@ def test_a_restarted_server_goes_on_liquidating(
     assert r.status_code == 200, r.json()
     with Session(store) as session:
         assert rebuild(session).positions == stored_holdings(session).positions
+
+
+def test_a_failing_engine_keeps_the_ticks_and_tries_again(
+    client: TestClient, book: dict[str, str], store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill = {"instrument": PERP, "quantity": "2", "price": ENTRY}
+    client.post("/v1/accounts/lev/fills", json=fill, headers=book)
+
+    def fail(*_: Any) -> Any:
+        raise PmarginError("the model cannot margin this account")
+
+    monkeypatch.setattr(ticks_module, "liquidate_monitor", fail)
+    r = client.post("/v1/market/ticks", json=_ticks(2, 99_500.0), headers=book)
+    assert r.status_code == 200, r.json()
+    (failed,) = r.json()["liquidation"]
+    assert (failed["kind"], failed["data"]["reason"]) == (
+        "liquidation_failed",
+        "the model cannot margin this account",
+    )
+    assert client.get("/v1/accounts/lev", headers=book).json()["positions"][0]["quantity"] == "3"
+    monkeypatch.undo()
+    r = client.post("/v1/market/ticks", json=_ticks(3, 99_500.0), headers=book)
+    assert "liquidation" in [e["kind"] for e in r.json()["liquidation"]]

@@ -52,11 +52,13 @@ from pmargin.engine import (
     start_monitor,
     tick_update,
 )
+from pmargin.errors import PmarginError
 from pmargin.service._ledger import (
     MARGIN_KIND,
     SYSTEM_PREFIX,
     RefusedError,
     _append,
+    _event_document,
     _market,
     _portfolio,
     account_documents,
@@ -175,10 +177,20 @@ class Feed:
         """Run the engine once, book its steps, move the monitor to the book after them.
 
         Returns the monitor after, the booked events and the status changes they caused
-        (``"cause": "liquidation"``).
+        (``"cause": "liquidation"``). An engine that fails (a :class:`PmarginError`: a model
+        that cannot margin an account, a market without a price it needs) books nothing: a
+        ``liquidation_failed`` event says why, the ticks are kept, and the next tick tries
+        again.
         """
         fund = fund_value_usd(monitor.market, fund_balances(session))
-        episode = liquidate_monitor(monitor, fund, stored_positions(session), self.liquidation)
+        try:
+            episode = liquidate_monitor(monitor, fund, stored_positions(session), self.liquidation)
+        except PmarginError as err:
+            reason = {"reason": " ".join(str(err).split())[:500]}
+            seq = _append(session, "liquidation_failed", None, reason)
+            row = session.get(EventRow, seq)
+            assert row is not None
+            return monitor, [_event_document(row)], []
         booked = book_episode(session, episode)
         if not any(e["kind"] in MONEY_KINDS for e in booked):
             return monitor, booked, []
