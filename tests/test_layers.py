@@ -79,7 +79,7 @@ OUTSIDE_THE_TABLE: dict[str, tuple[str, str]] = {
 RESULT_TYPES: dict[str, frozenset[str]] = {
     "backtest": frozenset({"SweepRow", "SweepSpec"}),
     "book": frozenset({"Portfolio"}),
-    "health": frozenset({"LiquidationDistance"}),
+    "health": frozenset({"AccountHealth", "LiquidationDistance"}),
     "margin": frozenset({"CaptureCheck", "RiskUnitMargin"}),
     "pretrade": frozenset({"OrderCheck"}),
     "scenarios": frozenset({"VolShockKind"}),

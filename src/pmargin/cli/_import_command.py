@@ -84,7 +84,7 @@ def import_command(
     what each venue's importer reads.
     """
     from pmargin._outputs import check_output_file
-    from pmargin.io import PORTFOLIO_SUFFIXES, import_document, read_replies, write_portfolio
+    from pmargin.engine import PORTFOLIO_SUFFIXES, import_document, read_replies, write_portfolio
 
     check_output_file(out, force=force, suffixes=PORTFOLIO_SUFFIXES)  # before reading
     document = import_document(venue, read_replies(venue, replies), account=account)
@@ -98,7 +98,7 @@ def import_command(
 
 def _replies_portfolio(venue: str, replies: Path, folder: Path) -> Path:
     """Import ``replies`` (a file or a folder) into ``folder/portfolio.json``; return the path."""
-    from pmargin.io import import_document, read_replies, write_portfolio
+    from pmargin.engine import import_document, read_replies, write_portfolio
 
     path = folder / "portfolio.json"
     write_portfolio(import_document(venue, read_replies(venue, [replies])), path, force=False)

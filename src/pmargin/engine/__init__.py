@@ -79,6 +79,13 @@ if TYPE_CHECKING:
         tick_update,
     )
     from pmargin.engine._hedge import hedge_report
+    from pmargin.io import (
+        IMPORT_VENUES,
+        PORTFOLIO_SUFFIXES,
+        import_document,
+        read_replies,
+        write_portfolio,
+    )
     from pmargin.engine._inputs import (
         EXAMPLE_MARKET,
         example_inputs,
@@ -127,6 +134,8 @@ if TYPE_CHECKING:
 __getattr__, __dir__ = lazy_exports(__name__, __file__)
 
 __all__ = [
+    "IMPORT_VENUES",
+    "PORTFOLIO_SUFFIXES",
     "CAPTURE_TOLERANCE",
     "CHAIN_VENUES",
     "DEFAULT_MODEL",
@@ -176,6 +185,7 @@ __all__ = [
     "fund_value_usd",
     "hedge_proposal_document",
     "hedge_report",
+    "import_document",
     "holdings_document",
     "instruments_for",
     "largest_leg_document",
@@ -198,6 +208,7 @@ __all__ = [
     "params_from_capture",
     "position_risk",
     "price_instruments",
+    "read_replies",
     "profile_document",
     "replay_agents",
     "simulation_report",
@@ -211,4 +222,5 @@ __all__ = [
     "venue_funded_example",
     "venue_market",
     "whatif_document",
+    "write_portfolio",
 ]
