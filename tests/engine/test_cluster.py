@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import cloudpickle
 import numpy as np
 import pytest
 
@@ -22,6 +23,7 @@ from pmargin.engine._cluster import (
     MAX_LOCAL_WORKERS,
     Cluster,
     book_rows,
+    lean_shard,
     margin_shards,
     parse_cluster,
     rows_book,
@@ -182,6 +184,34 @@ def test_serial_blocks_of_every_size_join_to_the_whole_book(
             result = joined[name]
             assert isinstance(result, MarginResult)
             assert_same_result(whole[name], result)
+
+
+def test_lean_blocks_join_to_the_whole_book_vectors_on_demand(
+    inputs: tuple[MarketSnapshot, Portfolio],
+) -> None:
+    """Blocks sent back without scenario vectors join to compute's result, bit for bit.
+
+    Every per-account array travels; each unit's vectors are computed from the whole book
+    when first read, and a lean block pickles to fewer bytes than a full one.
+    """
+    market, portfolio = inputs
+    book = arrange(portfolio, market)
+    models = {name: get_model(name) for name in MODELS_NO_DATA}
+    whole = {name: model.compute(book) for name, model in models.items()}
+    joined = margin_shards(SerialTasks(4), book, models, vectors=False)
+    for name in models:
+        result = joined[name]
+        assert isinstance(result, MarginResult)
+        assert all(u.scenario_pnl is None for u in result.risk_units if u.scenario_labels)
+        assert_same_result(whole[name], result)  # reads the vectors: computed here
+
+    def size(rows: int, lean: bool) -> int:
+        common = (book.resolved, book.assets, book.market)
+        full = models["deribit"].compute(rows_book(book_rows(book, np.arange(rows)), common))
+        return len(cloudpickle.dumps(lean_shard(full) if lean else full))
+
+    # bytes per account (the instruments, labels and scenarios are a block's fixed part)
+    assert size(16, True) - size(8, True) < (size(16, False) - size(8, False)) / 2
 
 
 def test_compare_with_a_model_that_refuses_some_accounts(

@@ -27,17 +27,18 @@ the same operations in the same order (docs/scale.md).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
 
-from pmargin._typing import IntArray, TaskMap
+from pmargin._typing import FloatArray, IntArray, TaskMap
 from pmargin.book import BookArrangement
 from pmargin.errors import InputError, PmarginError
 from pmargin.margin import MarginModel, MarginResult
@@ -51,8 +52,10 @@ __all__ = [
     "SHARD_ROWS",
     "Cluster",
     "ClusterSpec",
+    "LeanShard",
     "book_rows",
     "cluster_session",
+    "lean_shard",
     "margin_shards",
     "parse_cluster",
     "rows_book",
@@ -324,7 +327,11 @@ def _margin_models(
 
 
 def margin_shards(
-    cluster: TaskMap, book: BookArrangement, models: Mapping[str, MarginModel]
+    cluster: TaskMap,
+    book: BookArrangement,
+    models: Mapping[str, MarginModel],
+    *,
+    vectors: bool = True,
 ) -> dict[str, MarginResult | PmarginError]:
     """Margin ``book`` under each model on the cluster, block by block, joined in row order.
 
@@ -336,6 +343,13 @@ def margin_shards(
         The arranged book, shape ``(n_accounts, n_instruments)``.
     models
         Name -> model, built once by the caller and scattered once.
+    vectors
+        ``True``: every block sends its risk units' scenario P&L vectors back (``n_accounts x
+        n_scenarios`` floats per unit). ``False`` (the lean result): a block sends every
+        per-account array but those (totals, components, worst scenario, held flags, the
+        position contributions); each joined unit's vectors are computed here, from the whole
+        book in this process, the first time one is read (:attr:`~pmargin.margin.
+        RiskUnitMargin.pnl`): the same numbers, paid only by a caller that reads them.
 
     Returns
     -------
@@ -345,13 +359,96 @@ def margin_shards(
         account's operations are the whole book's), or the error the first failing block
         raised for that model (a check over the book's instruments: the whole book's error).
     """
-    parts = cluster.map_accounts(_margin_models, book, dict(models))
+    fn: Callable[..., Mapping[str, Any]] = _margin_models if vectors else _lean_margin_models
+    parts = cluster.map_accounts(fn, book, dict(models))
     out: dict[str, MarginResult | PmarginError] = {}
-    for name in models:
+    for name, model in models.items():
         results = [part[name] for part in parts]
         error = next((r for r in results if isinstance(r, PmarginError)), None)
         if error is not None:
             out[name] = error
-        else:
+        elif vectors:
             out[name] = MarginResult.concat([r for r in results if isinstance(r, MarginResult)])
+        else:
+            lean = [r for r in results if isinstance(r, LeanShard)]
+            out[name] = _with_vectors_on_demand(
+                MarginResult.concat([r.result for r in lean]), lean[0].columns, model, book
+            )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class LeanShard:
+    """One block's margin without its scenario vectors: what a lean block sends back.
+
+    Attributes
+    ----------
+    result
+        The block's result with each unit's scenario columns taken off (no labels, no
+        scenarios, an ``(n, 0)`` P&L matrix): every per-account array is there.
+    columns
+        Per unit, its ``(scenario_labels, scenarios)``, put back on the joined units.
+    """
+
+    result: MarginResult
+    columns: tuple[tuple[tuple[str, ...], tuple[Any, ...]], ...]
+
+
+def lean_shard(result: MarginResult) -> LeanShard:
+    """Return ``result`` without the units' scenario vectors (nothing is computed for them)."""
+    n = result.n_accounts
+    units = tuple(
+        replace(u, scenario_labels=(), scenarios=(), scenario_pnl=np.zeros((n, 0)), pnl_source=None)
+        for u in result.risk_units
+    )
+    columns = tuple((u.scenario_labels, u.scenarios) for u in result.risk_units)
+    return LeanShard(replace(result, risk_units=units), columns)
+
+
+def _lean_margin_models(
+    shard: BookArrangement, models: Mapping[str, MarginModel]
+) -> dict[str, LeanShard | PmarginError]:
+    """:func:`_margin_models` of one shard, each result lean (:func:`lean_shard`)."""
+    return {
+        name: r if isinstance(r, PmarginError) else lean_shard(r)
+        for name, r in _margin_models(shard, models).items()
+    }
+
+
+class _WholeVectors:
+    """A model's scenario vectors of a whole book, computed in this process when first read."""
+
+    def __init__(self, model: MarginModel, book: BookArrangement) -> None:
+        self._model: MarginModel | None = model
+        self._book: BookArrangement | None = book
+        self._units: tuple[Any, ...] = ()
+
+    def unit(self, k: int) -> FloatArray:
+        """Return unit ``k``'s vectors, shape ``(n_accounts, n_scenarios)``."""
+        if self._model is not None:
+            assert self._book is not None
+            self._units = self._model.compute(self._book).risk_units
+            self._model, self._book = None, None
+        pnl: FloatArray = self._units[k].pnl
+        return pnl
+
+
+def _with_vectors_on_demand(
+    joined: MarginResult,
+    columns: tuple[tuple[tuple[str, ...], tuple[Any, ...]], ...],
+    model: MarginModel,
+    book: BookArrangement,
+) -> MarginResult:
+    """Return ``joined`` (of lean blocks) with its units' scenario columns, vectors on demand."""
+    source = _WholeVectors(model, book)
+    units = tuple(
+        replace(
+            u,
+            scenario_labels=labels,
+            scenarios=scenarios,
+            scenario_pnl=None,
+            pnl_source=functools.partial(source.unit, k),
+        )
+        for k, (u, (labels, scenarios)) in enumerate(zip(joined.risk_units, columns, strict=True))
+    )
+    return replace(joined, risk_units=units)

@@ -102,7 +102,7 @@ def compare_margins(
     notes: dict[str, tuple[str, ...]] = {}
     built = {name: get_model(name) for name in models}
     with cluster_session(cluster) as tasks:
-        sharded = {} if tasks is None else margin_shards(tasks, book, built)
+        sharded = {} if tasks is None else margin_shards(tasks, book, built, vectors=False)
         for name in models:
             model = built[name]
             errors[name] = {}

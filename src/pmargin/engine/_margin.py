@@ -175,7 +175,7 @@ def margin_reports(
     history = _history_or_none() if liquidation else None
     built = {name: get_model(name, params) for name in models}
     with cluster_session(cluster) as tasks:
-        sharded = {} if tasks is None else margin_shards(tasks, book, built)
+        sharded = {} if tasks is None else margin_shards(tasks, book, built, vectors=False)
     for name in models:
         model = built[name]
         result = sharded[name] if name in sharded else model.compute(book)
