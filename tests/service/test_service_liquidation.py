@@ -7,8 +7,6 @@ with a loud reason where the PostgreSQL binaries are absent, as in ``test_servic
 from __future__ import annotations
 
 import json
-import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -16,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _postgres import postgres_bin, postgres_server
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session
+from test_service_process import postgres_url  # noqa: F401 (the module's PostgreSQL server)
 
 from pmargin.engine import margin_document
 from pmargin.errors import PmarginError
@@ -27,23 +25,6 @@ from pmargin.service import _ticks as ticks_module
 from pmargin.service import create_app, create_key, open_store
 from pmargin.service._ledger import _portfolio, rebuild, stored_holdings
 from pmargin.service._tables import MarketRow
-
-NO_POSTGRES = (
-    "POSTGRESQL NOT TESTED: initdb/pg_ctl not found on PATH or in /usr/lib/postgresql/*/bin; "
-    "install Debian's postgresql package (.ci/run does)"
-)
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    if postgres_bin() is None:
-        print(f"\n{NO_POSTGRES}", file=sys.stderr)
-        pytest.skip(NO_POSTGRES)
-    with (
-        tempfile.TemporaryDirectory(prefix="pmargin-pg-") as folder,
-        postgres_server(Path(folder)) as url,
-    ):
-        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
