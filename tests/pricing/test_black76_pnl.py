@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pmargin.pricing import black76_pnl, black76_pnl_reference, kernel_name
+from pmargin.pricing import _black76_pnl, black76_pnl, black76_pnl_reference, kernel_name
 
 pytest.importorskip("numba", exc_type=ImportError)
 
@@ -85,3 +85,28 @@ def test_random_shapes_equal_reference(seed: int, n: int, n_s: int, shift: float
     fast = black76_pnl(*args, inverse=inverse, time_shift=shift)
     reference = black76_pnl_reference(*args, inverse=inverse, time_shift=shift)
     np.testing.assert_array_equal(fast, reference)
+
+
+@pytest.mark.parametrize("major", [False, True])
+def test_both_loop_orders_equal_reference(
+    make_options: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, major: bool
+) -> None:
+    """Option-major and scenario-major compiled loops, forced either way, with invalid lanes.
+
+    ``black76_pnl`` picks the order by shape (:func:`~pmargin.pricing._black76_pnl.
+    scenario_major`); either gives the reference's bits and a C-contiguous ``(m, S)``.
+    """
+    monkeypatch.setattr(_black76_pnl, "scenario_major", lambda m, n_s: major)
+    f, k, t, v, c, r = make_options(700, seed=21)
+    rng = np.random.default_rng(22)
+    for n_s in (1, 23, 35, 70):
+        mult, vol = _scenarios(rng, f.size, n_s)
+        vol[::9, 0] = np.nan
+        mult[4::17, -1] = 0.0
+        inverse = rng.random(f.size) < 0.5
+        args = (f, k, t, v, c, r, mult, vol)
+        fast = black76_pnl(*args, inverse=inverse, time_shift=0.02)
+        reference = black76_pnl_reference(*args, inverse=inverse, time_shift=0.02)
+        assert fast.flags.c_contiguous
+        assert fast.shape == (f.size, n_s)
+        np.testing.assert_array_equal(fast, reference)

@@ -124,19 +124,48 @@ def black76_pnl(
     svol = _readonly(np.broadcast_to(svol, (m, n_s)))
     base = black76_value(f, k, t, v, call, r)
     t_s = np.maximum(t - time_shift, 0.0)
-    pnl = np.empty((m, n_s))
     args = (
         _frozen(f), _frozen(k), _frozen(t_s), _frozen(r), _frozen(call), _frozen(inv),
         _frozen(base),
     )  # fmt: skip
+    major = scenario_major(m, n_s)
+    # scenario-major: the kernel's arrays are (S, m) (transposed copies in, the result's
+    # transpose out): its loop then vectorises over the options
+    shape = (n_s, m) if major else (m, n_s)
+    out = np.empty(shape)
     with np.errstate(all="ignore"):
-        lanes = jit.pnl_into(args, mult, svol, pnl)
-        if lanes.size:
+        if major:
+            lanes = jit.pnl_into(args, _t(mult), _t(svol), out, scenario_major=True)
+            s, i = np.divmod(lanes, m)
+        else:
+            lanes = jit.pnl_into(args, mult, svol, out)
             i, s = np.divmod(lanes, n_s)
+        if lanes.size:
             f_s = f[i] * mult[i, s]
             shocked = black76_value(f_s, k[i], t_s[i], svol[i, s], call[i], r[i])
-            pnl[i, s] = np.where(inv[i], shocked / f_s - base[i] / f[i], shocked - base[i])
+            lane = (s, i) if major else (i, s)
+            out[lane] = np.where(inv[i], shocked / f_s - base[i] / f[i], shocked - base[i])
+    pnl: FloatArray = np.ascontiguousarray(out.T) if major else out
     return pnl
+
+
+SCENARIO_MAJOR_MAX = 32
+"""Fewer scenarios than this (and more options than scenarios) run the compiled kernel
+scenario-major. Measured on 3,680 options (the kernel alone, then in place): 23 scenarios
+1.97 -> 0.79 ms and one scenario 0.22 -> 0.04 ms (OKX's grid and its one-column ingredients:
+its BTC block's margin ~10.5 -> ~8.7 ms); 35 scenarios 1.69 -> 1.21 ms alone but no gain in
+place, where the transposes in and out (~0.2 ms) and the row-major inputs' copies eat it
+(Deribit's risk matrix stays option-major)."""
+
+
+def scenario_major(m: int, n_scenarios: int) -> bool:
+    """Whether :func:`black76_pnl` runs ``m`` options x ``n_scenarios`` scenario-major."""
+    return n_scenarios < SCENARIO_MAJOR_MAX and m > n_scenarios
+
+
+def _t(array: FloatArray) -> FloatArray:
+    """Return ``array.T`` C-contiguous and read-only (a copy unless it already is)."""
+    return _readonly(np.ascontiguousarray(array.T))
 
 
 def _readonly(array: FloatArray) -> FloatArray:
