@@ -2,8 +2,9 @@
 
 Rendered by Typer's runner at a fixed 100-column terminal. Refresh the snapshots after an
 intended change with ``PMARGIN_UPDATE_SNAPSHOTS=1 pytest tests/cli/test_help_snapshots.py``.
-Every help is also checked to be clean: no RST markup, no ``<bool>`` metavar, no file that is
-not in the repository, no line wider than the terminal.
+Every help is also checked to be clean: no RST markup, no Typer type label as a metavar
+(``<bool>``, ``<path>``, ``<list[str]>``), no file that is not in the repository, no line
+wider than the terminal.
 """
 
 from __future__ import annotations
@@ -37,7 +38,21 @@ def _paths() -> list[tuple[str, ...]]:
 
 
 COMMANDS = _paths()
-FORBIDDEN = ("``", "<bool>", ":func:", ":class:", ":data:", "DESIGN.md", "../shared", "{models}")
+FORBIDDEN = (
+    "``",
+    "<bool>",
+    "<path>",
+    "<str>",
+    "<float>",
+    "<int>",
+    "<list[",
+    ":func:",
+    ":class:",
+    ":data:",
+    "DESIGN.md",
+    "../shared",
+    "{models}",
+)
 
 runner = CliRunner()
 

@@ -99,6 +99,35 @@ def plain_help(command: Any) -> Any:
     return command
 
 
+_METAVARS = {"path": "FILE", "str": "TEXT", "float": "NUMBER", "int": "INTEGER"}
+"""Typer's type labels (``<path>``, ``<float>``) as the plain metavars the help shows."""
+
+
+def _no_type(ctx: Any) -> None:
+    """Show no type beside an argument's name in its help row."""
+    return None
+
+
+def plain_metavars(command: Any) -> Any:
+    """Give every option without a metavar a plain one (``FILE``, ``NUMBER``); return the command.
+
+    Typer labels them ``<path>``, ``<list[str]>``, ``<float>``; a flag shows none; choices keep
+    their list (``[a|b]``). An argument shows its upper-case name only (``SYMBOL...``).
+    """
+    for param in getattr(command, "params", ()):
+        if getattr(param, "param_type_name", "") == "argument":
+            if param.metavar is None:
+                param.metavar = param.name.upper()
+            param.display_type_rich = _no_type  # the name (SYMBOL...) says it; no <list[str]>
+            continue
+        if param.metavar is not None or getattr(param, "is_flag", False):
+            continue
+        label = str(param.display_type(None)).strip("<>")
+        inner = label[5:-1] if label.startswith("list[") else label
+        param.metavar = _METAVARS.get(inner, f"[{inner}]" if "|" in inner else inner.upper())
+    return command
+
+
 class ChoicesGroup(typer.core.TyperGroup):
     """The ``pmargin`` group: plain help text, placeholders filled on resolve.
 
@@ -111,9 +140,9 @@ class ChoicesGroup(typer.core.TyperGroup):
         """Return the subcommand with plain help text (its subcommands too)."""
         command = super().get_command(ctx, cmd_name)
         if command is not None:
-            plain_help(command)
+            plain_metavars(plain_help(command))
             for sub in getattr(command, "commands", {}).values():
-                plain_help(sub)
+                plain_metavars(plain_help(sub))
         return command
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
