@@ -81,9 +81,10 @@ def test_totals_plan_equals_compute_bit_for_bit(book: BookArrangement, name: str
         np.testing.assert_array_equal(mm, full.maintenance_margin)
 
 
-def test_deribit_plan_keeps_its_state_while_prices_move(book: BookArrangement) -> None:
+@pytest.mark.parametrize("name", ["deribit", "okx"])
+def test_plan_keeps_its_state_while_prices_move(book: BookArrangement, name: str) -> None:
     """Books of one structure reuse the kept state (built once); another structure rebuilds."""
-    model = get_model("deribit")
+    model = get_model(name)
     plan = model.totals_plan(book)  # type: ignore[attr-defined]
     moved = _moved_books(book)
     for each in moved[:3]:

@@ -145,8 +145,8 @@ def test_a_nan_sends_the_book_to_the_numpy_path(
     _needs_the_passes()
     matrices = OkxModel.matrices
 
-    def poisoned(self: OkxModel, resolved: Any, market: Any) -> Any:
-        m = matrices(self, resolved, market)
+    def poisoned(self: OkxModel, resolved: Any, market: Any, static: Any = None) -> Any:
+        m = matrices(self, resolved, market, static)
         scenario = m.scenario.copy()
         scenario[0, 0] = np.nan
         return replace(m, scenario=scenario)

@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from pmargin._typing import BoolArray, FloatArray, IntArray
+from pmargin._typing import FloatArray, IntArray
 from pmargin.book import BookArrangement
+from pmargin.margin._structure import BookStructure
 from pmargin.margin.deribit._account_pass import (
     PassInputs,
     PassLayout,
@@ -74,32 +75,6 @@ class _Underlying:
 
 
 @dataclass(frozen=True, slots=True)
-class _Structure:
-    """What a book must share with the one the state was built from (prices aside)."""
-
-    instruments: tuple[Any, ...]
-    indptr: IntArray
-    indices: IntArray
-    time: FloatArray
-
-    @classmethod
-    def of(cls, book: BookArrangement) -> _Structure:
-        q = book.quantity
-        return cls(book.instruments, q.indptr, q.indices, np.array(book.resolved.time))
-
-    def holds(self, book: BookArrangement) -> bool:
-        """Whether ``book`` has this structure (and no moved rows)."""
-        q = book.quantity
-        return (
-            book.row_moves is None
-            and book.instruments == self.instruments  # the same objects: no field compared
-            and _same(q.indptr, self.indptr)
-            and _same(q.indices, self.indices)
-            and np.array_equal(book.resolved.time, self.time, equal_nan=True)
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class _State:
     """What :class:`DeribitTotals` keeps between calls."""
 
@@ -134,7 +109,7 @@ class DeribitTotals:
     def __init__(self, model: DeribitModel, book: BookArrangement) -> None:
         self._model = model
         self._state: _State | None = None
-        self._structure: _Structure | None = None
+        self._structure: BookStructure | None = None
         self.builds = 0
         """How many times the kept state was built (1 + rebuilds for a new structure)."""
         self._build(book)
@@ -170,7 +145,7 @@ class DeribitTotals:
         """Keep ``book``'s structure (``None`` state where the pass does not apply)."""
         self.builds += 1
         self._state = None
-        self._structure = _Structure.of(book) if book.row_moves is None else None
+        self._structure = BookStructure.of(book) if book.row_moves is None else None
         kernel = jit_kernel()
         if kernel is None or not self._applies(book):
             return
@@ -281,8 +256,3 @@ def _grid_of(model: DeribitModel, underlying: str) -> ScenarioSet:
         params.assumptions.extended_weighting,
     )  # fmt: skip
     return grid.scenario_set
-
-
-def _same(a: IntArray | BoolArray, b: IntArray | BoolArray) -> bool:
-    """Whether ``a`` is ``b`` or equal to it (a rebased book shares its index arrays)."""
-    return a is b or (a.shape == b.shape and bool(np.array_equal(a, b)))

@@ -91,6 +91,20 @@ class _Matrices:
 
 
 @dataclass(frozen=True, slots=True)
+class _Static:
+    """What :meth:`OkxModel.matrices` reads of the instruments that no price moves."""
+
+    kinds: StrArray  # (n,) kind.value
+    buckets: IntArray  # (n,) option expiry bucket, -1 otherwise
+    mult: FloatArray  # (n, n_mr1 + 2 n_mr6 vols): MR1 grid then MR6 spot multipliers
+    n_mr1: int
+    basis_mult: FloatArray  # (n, 2): MR4 basis multipliers
+    mr7_rates: FloatArray  # (n,): raw MR7 rate per kind and coin
+    mr1_vols: ScenarioSet
+    mr6_vols: ScenarioSet
+
+
+@dataclass(frozen=True, slots=True)
 class OkxModel:
     """OKX portfolio margin (published components; see ``methodologies/okx.toml``).
 
@@ -182,8 +196,25 @@ class OkxModel:
             result = self.compute(book)
         return result.initial_margin, result.maintenance_margin
 
+    def totals_plan(
+        self, book: BookArrangement
+    ) -> Callable[[BookArrangement], tuple[FloatArray, FloatArray]]:
+        """Return a callable giving :meth:`margin_totals` of books of ``book``'s structure.
+
+        A monitor's block (:class:`~pmargin.margin.okx._totals.OkxTotals`): the instruments'
+        :meth:`static_columns` are kept between calls; same bits as :meth:`margin_totals`.
+        """
+        from pmargin.margin.okx._totals import OkxTotals
+
+        return OkxTotals(self, book)
+
     def _compute_compiled(
-        self, book: BookArrangement, kernel: ModuleType, *, attribute: bool = True
+        self,
+        book: BookArrangement,
+        kernel: ModuleType,
+        *,
+        attribute: bool = True,
+        static: _Static | None = None,
     ) -> MarginResult | None:
         """:meth:`compute` by the compiled passes (``_jit.py``), ``None`` where they decline.
 
@@ -191,11 +222,12 @@ class OkxModel:
         row's columns sorted, no duplicates): the contributions then sit on its own pattern.
         Without ``attribute`` the attribution pass is skipped and the contributions are all 0
         (for :meth:`margin_totals` only: the result's totals are :meth:`compute`'s).
+        ``static``: the instruments' :meth:`static_columns`, where the caller keeps them.
         """
         quantity = sparse.csr_array(book.quantity)
         if not quantity.has_canonical_format:
             return None
-        matrices = self.matrices(book.resolved, book.market)
+        matrices = self.matrices(book.resolved, book.market, static)
         values = np.zeros(quantity.nnz)
         units: list[RiskUnitMargin] = []
         for underlying, columns in columns_by(book.resolved.terms.underlying).items():
@@ -245,13 +277,65 @@ class OkxModel:
 
     # -- instrument level: revalue each instrument once ---------------------------------------
 
-    def matrices(self, resolved: ResolvedInstruments, market: MarketSnapshot) -> _Matrices:
+    def matrices(
+        self,
+        resolved: ResolvedInstruments,
+        market: MarketSnapshot,
+        static: _Static | None = None,
+    ) -> _Matrices:
         """Revalue each instrument once: its USD P&L per base unit in every OKX ingredient.
+
+        ``static``: :meth:`static_columns` of these instruments, kept by a caller that revalues
+        them at market after market (:class:`~pmargin.margin.okx._totals.OkxTotals`); ``None``
+        reads them here.
 
         Returns
         -------
         _Matrices
             Rows = the ``len(resolved)`` instruments (see its fields for the columns).
+        """
+        p = self.params
+        n = len(resolved)
+        s = self.static_columns(resolved) if static is None else static
+        n_grid = s.n_mr1 // len(p.mr1_vol_scenarios)
+        vol1 = np.tile(self._vols(resolved, s.mr1_vols, len(p.mr1_vol_scenarios)), (1, n_grid))
+        vol6 = np.tile(self._vols(resolved, s.mr6_vols, len(p.mr6_vol_scenarios)), (1, 2))
+        vol = np.concatenate([vol1, vol6], axis=1)
+        shocked = self._shock_prices(resolved, market, s.kinds)
+        grid_pnl = settlement_to_usd(shocked, instrument_pnl(shocked, s.mult, vol), s.mult)
+        ones = np.ones((n, 1))
+        base_vol = resolved.vol[:, np.newaxis]
+        decay = instrument_pnl(resolved, ones, base_vol, time_shift=p.mr2_days / DAYS_PER_YEAR)
+        decay = settlement_to_usd(resolved, decay, ones)
+        n_mr1 = s.n_mr1
+        scenario = np.concatenate(
+            [grid_pnl[:, :n_mr1], decay, p.mr6_weight * grid_pnl[:, n_mr1:]], axis=1
+        )
+        basis = settlement_to_usd(
+            resolved,
+            instrument_pnl(resolved, s.basis_mult, base_vol),
+            np.ones_like(s.basis_mult),  # a basis move does not move the coin's spot price
+        )
+        span = settlement_to_usd(
+            resolved, instrument_pnl(resolved, ones, base_vol + p.mr3_vol_shift), ones
+        )[:, 0]
+        return _Matrices(
+            scenario=scenario,
+            n_mr1=n_mr1,
+            basis=basis,
+            rate=rate_shift_pnl(self._option_value_usd(resolved), resolved.time, p.mr5_rate_shift),
+            vol_span=np.where(resolved.is_option, span, 0.0),
+            expiry_bucket=s.buckets,
+            mr7_rate=minimum_charge_rates(resolved.underlying_usd, s.mr7_rates),
+        )
+
+    def static_columns(self, resolved: ResolvedInstruments) -> _Static:
+        """Return what :meth:`matrices` reads of the instruments that no price moves.
+
+        Kinds and expiry buckets, the MR1/MR6 spot multipliers, the MR4 basis multipliers (by
+        time to expiry) and the raw MR7 rates, each of shape ``(n,)`` or ``(n, columns)``, and
+        the vol scenario sets: the same for these instruments at any market with this
+        valuation time.
         """
         p = self.params
         n = len(resolved)
@@ -263,51 +347,25 @@ class OkxModel:
         steps = _per_coin(p.mr1_moves, groups, (n, n_moves))
         grid = np.concatenate([-steps[:, ::-1], np.zeros((n, 1)), steps], axis=1)
         extreme = _per_coin(p.mr6_moves, groups, (n,))
-
-        mr1_vol = self._vols(resolved, p.mr1_vol_scenarios)
-        mr6_vol = self._vols(resolved, p.mr6_vol_scenarios)
         n_k1, n_k6 = len(p.mr1_vol_scenarios), len(p.mr6_vol_scenarios)
         mult1 = np.repeat(1.0 + grid, n_k1, axis=1)
-        vol1 = np.tile(mr1_vol, (1, grid.shape[1]))
         mult6 = np.repeat(1.0 + np.stack([-extreme, extreme], axis=1), n_k6, axis=1)
-        vol6 = np.tile(mr6_vol, (1, 2))
-        mult = np.concatenate([mult1, mult6], axis=1)
-        vol = np.concatenate([vol1, vol6], axis=1)
-        shocked = self._shock_prices(resolved, market, kinds)
-        grid_pnl = settlement_to_usd(shocked, instrument_pnl(shocked, mult, vol), mult)
-        ones = np.ones((n, 1))
-        base_vol = resolved.vol[:, np.newaxis]
-        decay = instrument_pnl(resolved, ones, base_vol, time_shift=p.mr2_days / DAYS_PER_YEAR)
-        decay = settlement_to_usd(resolved, decay, ones)
-        n_mr1 = mult1.shape[1]
-        scenario = np.concatenate(
-            [grid_pnl[:, :n_mr1], decay, p.mr6_weight * grid_pnl[:, n_mr1:]], axis=1
-        )
-
         annual = _per_coin(p.mr4_annual_move, groups, (n,))
         perpetual = np.where(
             kinds == Kind.PERPETUAL.value, _per_coin(p.mr4_perpetual_move, groups, (n,)), 0.0
         )
-        basis_mult = basis_multipliers(resolved.time, annual, perpetual)
-        basis = settlement_to_usd(
-            resolved,
-            instrument_pnl(resolved, basis_mult, base_vol),
-            np.ones_like(basis_mult),  # a basis move does not move the coin's spot price
-        )
-        span = settlement_to_usd(
-            resolved, instrument_pnl(resolved, ones, base_vol + p.mr3_vol_shift), ones
-        )[:, 0]
         rates = np.zeros(n)
         for kind, table in p.mr7_rates.items():
             rates = np.where(kinds == kind, _per_coin(table, groups, (n,)), rates)
-        return _Matrices(
-            scenario=scenario,
-            n_mr1=n_mr1,
-            basis=basis,
-            rate=rate_shift_pnl(self._option_value_usd(resolved), resolved.time, p.mr5_rate_shift),
-            vol_span=np.where(resolved.is_option, span, 0.0),
-            expiry_bucket=buckets,
-            mr7_rate=minimum_charge_rates(resolved.underlying_usd, rates),
+        return _Static(
+            kinds=kinds,
+            buckets=buckets,
+            mult=np.concatenate([mult1, mult6], axis=1),
+            n_mr1=mult1.shape[1],
+            basis_mult=basis_multipliers(resolved.time, annual, perpetual),
+            mr7_rates=rates,
+            mr1_vols=self._vol_set(p.mr1_vol_scenarios),
+            mr6_vols=self._vol_set(p.mr6_vol_scenarios),
         )
 
     def _shock_prices(
@@ -331,12 +389,17 @@ class OkxModel:
             price[j] = market.index_price(instrument.underlying) / resolved.quote_usd[j]
         return replace(resolved, underlying_price=price)
 
-    def _vols(self, resolved: ResolvedInstruments, kinds: tuple[VolShockKind, ...]) -> FloatArray:
-        """Shocked vols, shape ``(n, len(kinds))`` (NaN rows for non-options)."""
-        if len(resolved) == 0:
-            return np.zeros((0, len(kinds)))
+    def _vol_set(self, kinds: tuple[VolShockKind, ...]) -> ScenarioSet:
+        """Return the scenario set shocking vols by ``kinds`` (spot unmoved)."""
         scenarios = tuple(RiskMatrixScenario(0.0, kind) for kind in kinds)
-        return ScenarioSet(scenarios, self.params.vol_rule).apply(resolved).vol
+        return ScenarioSet(scenarios, self.params.vol_rule)
+
+    @staticmethod
+    def _vols(resolved: ResolvedInstruments, vols: ScenarioSet, n_kinds: int) -> FloatArray:
+        """Shocked vols, shape ``(n, n_kinds)`` (NaN rows for non-options)."""
+        if len(resolved) == 0:
+            return np.zeros((0, n_kinds))
+        return vols.apply(resolved).vol
 
     @staticmethod
     def _option_value_usd(resolved: ResolvedInstruments) -> FloatArray:
