@@ -6,8 +6,10 @@ a table's fields with bounds, so that a missing or out-of-range field is an
 :class:`~pmargin.errors.InputError` naming its dotted path, e.g. ``deribit.toml:
 currencies.BTC.price_range``; :func:`merge_tables` lays an override file over a shipped one;
 :func:`load_parameter_table` reads a file that may name a ``base`` file and checks a user's
-file against the shipped one (known fields, open tables). Finding a methodology's shipped file
-by model name is :mod:`pmargin.margin`'s job (``load_parameter_file``).
+file against the shipped one (known fields, open tables); :func:`read_versioned_file` opens a
+consumer's small file (``schema_version``, ``source`` and named tables, nothing else). Finding a
+methodology's shipped file by model name is :mod:`pmargin.margin`'s job
+(``load_parameter_file``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pmargin._files import read_toml_file
 from pmargin._validation import abbreviate, as_float
 from pmargin.errors import InputError
 
-__all__ = ["ParamTable", "load_parameter_table", "merge_tables"]
+__all__ = ["ParamTable", "load_parameter_table", "merge_tables", "read_versioned_file"]
 
 _MISSING: Any = object()
 
@@ -97,6 +99,43 @@ def load_parameter_table(
         where,
     )
     return ParamTable(user.table.data, user.table.where, frozenset(added))
+
+
+def read_versioned_file(
+    file: Path, what: str, schema_version: int, tables: Sequence[str]
+) -> ParamTable:
+    """Open a consumer's versioned parameter file and check its header.
+
+    Parameters
+    ----------
+    file
+        The TOML file to read.
+    what
+        What the file holds, for the error naming an unreadable file (``"price bounds"``).
+    schema_version
+        The ``schema_version`` the caller's reader understands.
+    tables
+        The top-level tables the file may hold besides ``schema_version`` and the optional
+        ``source`` string; the caller reads them from the returned table.
+
+    Returns
+    -------
+    ParamTable
+        The top-level table, whose errors name the file.
+
+    Raises
+    ------
+    InputError
+        The file is missing or not TOML, holds a top-level key other than these, has another
+        ``schema_version``, or a ``source`` that is not a string.
+    """
+    top = ParamTable(read_toml_file(file, what), file.name)
+    top.reject_unknown(["schema_version", "source", *tables])
+    version = top.integer("schema_version", low=1)
+    if version != schema_version:
+        raise InputError(top.field("schema_version"), version, f"must be {schema_version}")
+    top.text("source", "")
+    return top
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +319,13 @@ class ParamTable:
         value = self.raw(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise InputError(self.field(key), value, f"must be an integer >= {low}")
+        return value
+
+    def flag(self, key: str, default: Any = _MISSING) -> bool:
+        """Read ``true`` or ``false`` (a number is not a flag)."""
+        value = self.raw(key, default)
+        if not isinstance(value, bool):
+            raise InputError(self.field(key), value, "must be true or false")
         return value
 
     def text(self, key: str, default: Any = _MISSING, *, choices: Sequence[str] = ()) -> str:

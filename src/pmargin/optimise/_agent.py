@@ -29,8 +29,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from pmargin._files import read_toml_file
-from pmargin._params import ParamTable
+from pmargin._params import read_versioned_file
 from pmargin._typing import FloatArray
 from pmargin.book import BookArrangement
 from pmargin.errors import InputError
@@ -129,24 +128,14 @@ def load_agent_policy(path: str | Path | None = None) -> AgentPolicy:
         naming its dotted path.
     """
     file = agent_policy_path() if path is None else Path(path)
-    top = ParamTable(read_toml_file(file, "agent policy"), file.name)
-    top.reject_unknown(["schema_version", "source", "triggers", "hedge"])
-    version = top.integer("schema_version", low=1)
-    if version != SCHEMA_VERSION:
-        raise InputError(top.field("schema_version"), version, f"must be {SCHEMA_VERSION}")
-    top.text("source", "")
+    top = read_versioned_file(file, "agent policy", SCHEMA_VERSION, ["triggers", "hedge"])
     t = top.table("triggers")
     t.reject_unknown(
         ["utilisation", "window_hours", "correlation_band", "vol_band", "cooldown_hours"]
     )
     h = top.table("hedge")
     h.reject_unknown(["target_utilisation", "held", "delta_one", "lots", "time_limit", "budget"])
-    flags = {}
-    for key in ("held", "delta_one", "lots"):
-        value = h.raw(key)
-        if not isinstance(value, bool):
-            raise InputError(h.field(key), value, "must be true or false")
-        flags[key] = value
+    flags = {key: h.flag(key) for key in ("held", "delta_one", "lots")}
     return AgentPolicy(
         utilisation=t.number("utilisation", low=0.0, high=10.0, low_open=True),
         window_hours=t.number("window_hours", low=0.0, high=24.0 * 365, low_open=True),

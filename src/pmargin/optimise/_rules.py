@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from pmargin._files import read_toml_file
-from pmargin._params import ParamTable
-from pmargin.errors import InputError
+from pmargin._params import read_versioned_file
 from pmargin.instruments import Instrument, QuantityUnit
 
 __all__ = ["SCHEMA_VERSION", "TradingRules", "load_trading_rules", "trading_rules_path"]
@@ -99,12 +97,7 @@ def load_trading_rules(path: str | Path | None = None) -> TradingRules:
         naming its dotted path.
     """
     file = trading_rules_path() if path is None else Path(path)
-    top = ParamTable(read_toml_file(file, "hedge trading rules"), file.name)
-    top.reject_unknown(["schema_version", "source", "spread", "lots"])
-    version = top.integer("schema_version", low=1)
-    if version != SCHEMA_VERSION:
-        raise InputError(top.field("schema_version"), version, f"must be {SCHEMA_VERSION}")
-    top.text("source", "")
+    top = read_versioned_file(file, "hedge trading rules", SCHEMA_VERSION, ["spread", "lots"])
     spread = top.table("spread")
     spread.reject_unknown(["option_min_underlying", "option_mark_fraction", "delta_one_fraction"])
     lots = top.table("lots")

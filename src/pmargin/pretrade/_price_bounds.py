@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from pmargin._files import read_toml_file
-from pmargin._params import ParamTable
+from pmargin._params import read_versioned_file
 from pmargin.errors import InputError
 from pmargin.instruments import Instrument, Right
 
@@ -130,12 +129,7 @@ def load_price_bounds(path: str | Path | None = None) -> FillPriceBounds:
         naming its dotted path.
     """
     file = price_bounds_path() if path is None else Path(path)
-    top = ParamTable(read_toml_file(file, "price bounds"), file.name)
-    top.reject_unknown(["schema_version", "source", "option", "delta_one"])
-    version = top.integer("schema_version", low=1)
-    if version != SCHEMA_VERSION:
-        raise InputError(top.field("schema_version"), version, f"must be {SCHEMA_VERSION}")
-    top.text("source", "")
+    top = read_versioned_file(file, "price bounds", SCHEMA_VERSION, ["option", "delta_one"])
     option = top.table("option")
     option.reject_unknown(["band_underlying", "band_mark"])
     delta_one = top.table("delta_one")
