@@ -33,9 +33,8 @@ from pmargin.io._reply import (
     optional_decimal,
     position_entry,
     refuse,
+    row_instrument,
     signed_size,
-    text,
-    venue_instrument,
 )
 
 __all__ = ["read_binance"]
@@ -81,8 +80,7 @@ def _futures(reply: Reply, rows: list[Mapping[str, Any]]) -> Holdings:
         amount = decimal(reply, row, "positionAmt", where)
         if amount == 0:
             continue
-        symbol = text(reply, row, "symbol", where)
-        instrument = venue_instrument(reply, symbol, f"{where}.symbol", "binance")
+        instrument = row_instrument(reply, row, "symbol", where, "binance")
         unit = "contracts" if instrument.is_inverse else "base"
         avg = optional_decimal(reply, row, "entryPrice", where)
         holdings.positions.append(position_entry(instrument, amount, unit, avg))
@@ -96,8 +94,7 @@ def _options(reply: Reply, rows: list[Mapping[str, Any]]) -> Holdings:
         quantity = signed_size(reply, row, ("quantity", "side"), _SIGN, where)
         if quantity is None:
             continue
-        symbol = text(reply, row, "symbol", where)
-        instrument = venue_instrument(reply, symbol, f"{where}.symbol", "binance")
+        instrument = row_instrument(reply, row, "symbol", where, "binance")
         avg = optional_decimal(reply, row, "entryPrice", where)
         holdings.positions.append(position_entry(instrument, quantity, "contracts", avg))
     return holdings

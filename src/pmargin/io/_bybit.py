@@ -41,9 +41,10 @@ from pmargin.instruments import Instrument, format_symbol, parse_symbol
 from pmargin.io._reply import (
     Holdings,
     Reply,
-    add_balances,
     entries,
+    envelope,
     face_unit,
+    nested_balances,
     optional_decimal,
     position_entry,
     refuse,
@@ -74,21 +75,14 @@ def read_bybit(reply: Reply) -> Holdings:
     InputError
         Naming the venue, the reply and the field (see the module).
     """
-    body = reply.data
-    if not isinstance(body, Mapping) or "retCode" not in body or "result" not in body:
-        raise refuse(reply, _EXPECTED)
-    if str(body["retCode"]) != "0":
-        raise InputError(
-            reply.field("retCode"), body["retCode"], f"is an error reply: {body.get('retMsg')}"
-        )
-    result = body["result"]
+    result = envelope(reply, ("retCode", "retMsg", "result"), _EXPECTED)
     if not isinstance(result, Mapping) or "list" not in result:
         raise refuse(reply, _EXPECTED)
     rows = entries(reply, result["list"], "result.list")
     if "category" in result and all("symbol" in r and "size" in r for r in rows):
         return _positions(reply, str(result["category"]), rows)
     if all("coin" in r for r in rows):
-        return _balances(reply, rows)
+        return nested_balances(reply, rows, "result.list", "coin", ("coin", "walletBalance"))
     raise refuse(reply, _EXPECTED)
 
 
@@ -107,15 +101,6 @@ def _positions(reply: Reply, category: str, rows: list[Mapping[str, Any]]) -> Ho
         instrument = venue_instrument(reply, pmargin_symbol, f"{where}.symbol", "ccxt")
         avg = optional_decimal(reply, row, "avgPrice", where)
         holdings.positions.append(position_entry(instrument, size, face_unit(instrument), avg))
-    return holdings
-
-
-def _balances(reply: Reply, rows: list[Mapping[str, Any]]) -> Holdings:
-    holdings = Holdings()
-    for k, row in enumerate(rows):
-        path = f"result.list[{k}].coin"
-        coins = entries(reply, row["coin"], path)
-        add_balances(reply, coins, path, ("coin", "walletBalance"), holdings)
     return holdings
 
 

@@ -27,9 +27,8 @@ from pmargin.io._reply import (
     optional_decimal,
     position_entry,
     refuse,
+    row_instrument,
     signed_size,
-    text,
-    venue_instrument,
 )
 
 __all__ = ["read_ccxt"]
@@ -76,8 +75,7 @@ def _positions(reply: Reply, rows: list[Mapping[str, Any]]) -> Holdings:
         if contracts is None:
             continue
         size = decimal(reply, row, "contractSize", where)
-        symbol = text(reply, row, "symbol", where)
-        instrument = venue_instrument(reply, symbol, f"{where}.symbol", "ccxt")
+        instrument = row_instrument(reply, row, "symbol", where, "ccxt")
         avg = optional_decimal(reply, row, "entryPrice", where)
         quantity = contracts * size
         holdings.positions.append(position_entry(instrument, quantity, face_unit(instrument), avg))

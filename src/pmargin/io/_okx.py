@@ -30,10 +30,11 @@ from pmargin.instruments import Instrument, Kind, parse_symbol
 from pmargin.io._reply import (
     Holdings,
     Reply,
-    add_balances,
     decimal,
     entries,
+    envelope,
     explicit_spec,
+    nested_balances,
     optional_decimal,
     position_entry,
     refuse,
@@ -71,7 +72,7 @@ def read_okx_replies(replies: list[Reply]) -> Holdings:
         if all("instId" in r and "pos" in r for r in rows):
             holdings.extend(_positions(reply, rows, faces))
         elif all("details" in r for r in rows):
-            holdings.extend(_balances(reply, rows))
+            holdings.extend(nested_balances(reply, rows, "data", "details", ("ccy", "cashBal")))
         else:
             raise refuse(reply, _EXPECTED)
     return holdings
@@ -79,12 +80,7 @@ def read_okx_replies(replies: list[Reply]) -> Holdings:
 
 def _data(reply: Reply) -> list[Mapping[str, Any]]:
     """Return ``data`` of an OKX envelope, after checking ``code``."""
-    body = reply.data
-    if not isinstance(body, Mapping) or "code" not in body or "data" not in body:
-        raise refuse(reply, _EXPECTED)
-    if str(body["code"]) != "0":
-        raise InputError(reply.field("code"), body["code"], f"is an error reply: {body.get('msg')}")
-    return entries(reply, body["data"], "data")
+    return entries(reply, envelope(reply, ("code", "msg", "data"), _EXPECTED), "data")
 
 
 def _instruments(reply: Reply, rows: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -183,12 +179,3 @@ def _from_instruments_row(reply: Reply, inst_id: str, face: Mapping[str, Any]) -
         contract_currency=currency,
         venue="okx",
     )
-
-
-def _balances(reply: Reply, rows: list[Mapping[str, Any]]) -> Holdings:
-    holdings = Holdings()
-    for k, row in enumerate(rows):
-        path = f"data[{k}].details"
-        details = entries(reply, row["details"], path)
-        add_balances(reply, details, path, ("ccy", "cashBal"), holdings)
-    return holdings

@@ -32,13 +32,16 @@ __all__ = [
     "add_balances",
     "decimal",
     "entries",
+    "envelope",
     "explicit_spec",
     "face_unit",
+    "nested_balances",
     "optional_decimal",
     "portfolio_document",
     "position_entry",
     "read_all",
     "refuse",
+    "row_instrument",
     "signed_size",
     "text",
     "venue_instrument",
@@ -171,6 +174,34 @@ def refuse(reply: Reply, expected: str) -> InputError:
     return InputError(reply.field(), shown, f"is not a reply pmargin reads: expected {expected}")
 
 
+def envelope(reply: Reply, keys: tuple[str, str, str], expected: str) -> Any:
+    """Return the payload of a ``{code, message, payload}`` reply whose code is ``0``.
+
+    Parameters
+    ----------
+    reply
+        The reply.
+    keys
+        ``(code key, message key, payload key)``: OKX's ``("code", "msg", "data")``,
+        Bybit's ``("retCode", "retMsg", "result")``.
+    expected
+        What the venue's importer reads, for the error on a reply of another shape.
+
+    Raises
+    ------
+    InputError
+        A reply that is no such object, or lacks the code or the payload (:func:`refuse`);
+        an error reply (code other than ``0``), naming the code and giving its message.
+    """
+    code, message, payload = keys
+    body = reply.data
+    if not isinstance(body, Mapping) or code not in body or payload not in body:
+        raise refuse(reply, expected)
+    if str(body[code]) != "0":
+        raise InputError(reply.field(code), body[code], f"is an error reply: {body.get(message)}")
+    return body[payload]
+
+
 def entries(reply: Reply, value: Any, path: str) -> list[Mapping[str, Any]]:
     """Return ``value`` as a list of mappings, or refuse naming ``path``."""
     if not isinstance(value, list) or not all(isinstance(e, Mapping) for e in value):
@@ -269,6 +300,36 @@ def add_balances(
         asset = text(reply, row, asset_key, where)
         amount = decimal(reply, row, amount_key, where)
         holdings.add_balance(asset, amount, reply.field(f"{where}.{amount_key}"), wallet)
+
+
+def nested_balances(
+    reply: Reply,
+    rows: Sequence[Mapping[str, Any]],
+    path: str,
+    nested: str,
+    keys: tuple[str, str],
+) -> Holdings:
+    """Return the balances of accounts that each list theirs under ``nested``.
+
+    ``rows`` is the accounts' list at ``path`` in the reply (OKX's ``data``, each with
+    ``details``; Bybit's ``result.list``, each with ``coin``); each account's list is read
+    by :func:`add_balances` with ``keys`` = ``(asset key, amount key)``.
+    """
+    holdings = Holdings()
+    for k, row in enumerate(rows):
+        where = f"{path}[{k}].{nested}"
+        add_balances(reply, entries(reply, row[nested], where), where, keys, holdings)
+    return holdings
+
+
+def row_instrument(
+    reply: Reply, row: Mapping[str, Any], key: str, where: str, venue: str
+) -> Instrument:
+    """Return the instrument whose symbol is ``row[key]`` (:func:`venue_instrument`).
+
+    ``where`` is the entry's path in the reply; errors name ``where.key``.
+    """
+    return venue_instrument(reply, text(reply, row, key, where), f"{where}.{key}", venue)
 
 
 def venue_instrument(reply: Reply, symbol: str, where: str, venue: str | None = None) -> Instrument:
