@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from _hedge_cases import COARSE, ProblemOf
 
+from _synthetic_history import synthetic_history
 from pmargin.book import arrange, portfolio_from_dict
-from pmargin.history import PriceHistory
 from pmargin.margin import get_model
 from pmargin.margin.scenario_risk import ScenarioRiskModel
 from pmargin.optimise import HedgeLimits, optimise_hedge, optimise_hedge_reference
@@ -36,27 +36,12 @@ ACCOUNT = {
 SYMBOLS = ("BTC-PERPETUAL", "BTC-27DEC24-90000-P", "ETH-PERPETUAL")
 
 
-def _history() -> PriceHistory:
-    """Daily BTC and ETH closes to 2024-12-31: Student-t BTC, ETH = 1.1 BTC + noise."""
-    rng = np.random.default_rng(1)
-    times = np.arange(
-        np.datetime64("2021-01-01T00:00:00"), np.datetime64("2025-01-01T00:00:00"), 86_400
-    ).astype("datetime64[s]")
-    btc = rng.standard_t(4, times.size - 1) * 0.025
-    eth = 1.1 * btc + 0.02 * rng.standard_normal(times.size - 1)
-    closes = np.column_stack(
-        [
-            30_000 * np.exp(np.concatenate([[0.0], np.cumsum(btc)])),
-            2_000 * np.exp(np.concatenate([[0.0], np.cumsum(eth)])),
-        ]
-    )
-    return PriceHistory(("BTC", "ETH"), times, closes, None, 24.0)
-
-
 def _model(name: str, **changes: Any) -> ScenarioRiskModel:
     shipped = get_model(name)
     assert isinstance(shipped, ScenarioRiskModel)
-    return shipped.with_params(lookback_days=365.0, carry=False, **changes).with_history(_history())
+    return shipped.with_params(lookback_days=365.0, carry=False, **changes).with_history(
+        synthetic_history()
+    )
 
 
 BOOK = arrange(portfolio_from_dict({"accounts": [ACCOUNT]}), _books.market())

@@ -15,9 +15,9 @@ import _books
 import numpy as np
 import pytest
 
+from _synthetic_history import synthetic_history
 from pmargin.book import arrange
 from pmargin.errors import InputError
-from pmargin.history import PriceHistory
 from pmargin.margin import MarginResult, get_model
 from pmargin.margin.scenario_risk import (
     CACHE_SIZE,
@@ -35,24 +35,7 @@ MARKET = _books.market()
 BOOK = arrange(_books.random_portfolio(np.random.default_rng(3), 6), MARKET)
 
 
-def _history(seed: int = 1) -> PriceHistory:
-    """Daily BTC and ETH closes 2021-01-01 .. 2024-12-31, Student-t BTC, ETH = 1.1 BTC + noise."""
-    rng = np.random.default_rng(seed)
-    times = np.arange(
-        np.datetime64("2021-01-01T00:00:00"), np.datetime64("2025-01-01T00:00:00"), 86_400
-    ).astype("datetime64[s]")
-    btc = rng.standard_t(4, times.size - 1) * 0.025
-    eth = 1.1 * btc + 0.02 * rng.standard_normal(times.size - 1)
-    closes = np.column_stack(
-        [
-            30_000 * np.exp(np.concatenate([[0.0], np.cumsum(btc)])),
-            2_000 * np.exp(np.concatenate([[0.0], np.cumsum(eth)])),
-        ]
-    )
-    return PriceHistory(("BTC", "ETH"), times, closes, None, 24.0)
-
-
-HISTORY = _history()
+HISTORY = synthetic_history()
 
 
 def _model(name: str, **changes: Any) -> ScenarioRiskModel:
@@ -109,7 +92,7 @@ def test_the_stage_is_built_once_per_market_and_parameters() -> None:
     assert model.precompute(later) is not first
     assert model.precompute(later).last_close == np.datetime64("2024-11-28T00:00:00", "s")
     assert _model("pmargin-es", lookback_days=300.0).precompute(MARKET.timestamp) is not first
-    assert model.with_history(_history()).precompute(MARKET.timestamp) is not first
+    assert model.with_history(synthetic_history()).precompute(MARKET.timestamp) is not first
     assert model.precompute(MARKET.timestamp) is first
 
 
