@@ -125,14 +125,17 @@ def instrument_pnl(
     mult = _scenario_array("spot_multiplier", spot_multiplier, n)
     n_s = mult.shape[1]
     vols = _scenario_array("vol", vol, n, n_s)
-    if not np.all(mult > 0.0) or not np.all(np.isfinite(mult)):
+    # min and max see a NaN (they return it, and every comparison with it is False): one
+    # pass each, no (n, S) masks unless something is out of its domain
+    if mult.size and not (mult.min() > 0.0 and mult.max() < math.inf):
         bad_mult = ~(np.isfinite(mult) & (mult > 0.0))
         where = _first_bad(resolved, bad_mult)
         raise InputError(f"spot_multiplier{where}", mult[bad_mult][0], "must be finite and > 0")
     opt = resolved.is_option
     every = bool(opt.all())
-    opt_vols = vols if every else vols[opt]
-    if not np.all(opt_vols >= 0.0) or not np.all(np.isfinite(opt_vols)):
+    rows = np.flatnonzero(opt)
+    opt_vols = vols if every else np.take(vols, rows, axis=0)
+    if opt_vols.size and not (opt_vols.min() >= 0.0 and opt_vols.max() < math.inf):
         bad_vol = np.zeros((n, n_s), dtype=bool)
         bad_vol[opt] = ~(np.isfinite(opt_vols) & (opt_vols >= 0.0))
         where = _first_bad(resolved, bad_vol)
@@ -155,11 +158,12 @@ def instrument_pnl(
             inverse_future_pnl(m_one, 1.0),
             linear_future_pnl(forward * m_one, forward),
         )
-    if opt.any():
-        pnl[opt] = black76_pnl(
-            resolved.underlying_price[opt], resolved.strike[opt], resolved.time[opt],
-            resolved.vol[opt], resolved.is_call[opt], resolved.rate[opt], mult[opt], opt_vols,
-            inverse=resolved.is_inverse[opt], time_shift=shift,
+    if rows.size:
+        pnl[rows] = black76_pnl(
+            resolved.underlying_price[rows], resolved.strike[rows], resolved.time[rows],
+            resolved.vol[rows], resolved.is_call[rows], resolved.rate[rows],
+            np.take(mult, rows, axis=0), opt_vols, inverse=resolved.is_inverse[rows],
+            time_shift=shift,
         )  # fmt: skip
     return pnl
 
