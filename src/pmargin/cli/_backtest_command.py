@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pmargin.cli._format import num, pct
+from pmargin.cli._options import DataOption
 from pmargin.cli._output import ClusterOption, CsvOption
 
 if TYPE_CHECKING:
@@ -202,12 +203,7 @@ def backtest(
             "--out", metavar="DIR", help="Folder for report.html, results.json, results.csv."
         ),
     ] = Path("backtest-out"),
-    data: Annotated[
-        Path | None,
-        typer.Option(
-            "--data", metavar="DIR", help="Price data folder (default $PMARGIN_SHARED_DATA)."
-        ),
-    ] = None,
+    data: DataOption = None,
     no_html: Annotated[bool, typer.Option("--no-html", help="Skip the HTML report.")] = False,
     sweep: Annotated[
         str | None,

@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from pmargin.cli._options import JsonOption
+
 __all__ = ["consolidate", "parse_pairs"]
 
 
@@ -105,7 +107,7 @@ def consolidate(
             "venue after the trades.",
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Margin one owner's accounts at several venues: each alone, the sum, and the union.
 

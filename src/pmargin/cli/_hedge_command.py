@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from pmargin.cli._options import JsonOption
 from pmargin.errors import InputError
 
 __all__ = ["hedge", "parse_band"]
@@ -93,7 +94,7 @@ def hedge(
     time_limit: Annotated[
         float, typer.Option("--time-limit", help="Seconds the solver may take.")
     ] = 10.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Find the trades that minimise an account's IM plus their cost (or reach a target).
 

@@ -24,6 +24,8 @@ from typing import Annotated, Any
 
 import typer
 
+from pmargin.cli._options import ForceOption
+
 __all__ = ["FromOption", "import_command", "register_import"]
 
 _VENUES = "deribit, okx, bybit, binance, ccxt"
@@ -75,7 +77,7 @@ def import_command(
             show_default=False,
         ),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
+    force: ForceOption = False,
 ) -> None:
     """Convert a venue's saved account replies into a portfolio file.
 

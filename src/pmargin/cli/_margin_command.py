@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pmargin.cli._options import (
+    ForceOption,
     JsonOption,
     MarketOption,
     ModelOption,
@@ -67,7 +68,7 @@ def margin(
     summary: Annotated[
         bool, typer.Option("--summary", help="Print only the totals by status (--json too).")
     ] = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
+    force: ForceOption = False,
     balances: Annotated[
         Path | None,
         typer.Option(

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pmargin.cli._options import ForceOption
+
 if TYPE_CHECKING:
     from pmargin.engine import VenueMarket
 
@@ -42,7 +44,6 @@ _NoMarks = Annotated[
     bool,
     typer.Option("--no-marks", help="Leave the options' mark prices out (surfaces only)."),
 ]
-_Force = Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")]
 _Json = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
 
 
@@ -59,7 +60,7 @@ def from_deribit(
     out: _Out,
     method: _Method = "raw",
     no_marks: _NoMarks = False,
-    force: _Force = False,
+    force: ForceOption = False,
     as_json: _Json = False,
 ) -> None:
     """Build a market file from a saved Deribit option chain.
@@ -84,7 +85,7 @@ def from_okx(
     out: _Out,
     method: _Method = "raw",
     no_marks: _NoMarks = False,
-    force: _Force = False,
+    force: ForceOption = False,
     as_json: _Json = False,
 ) -> None:
     """Build a market file from saved OKX option summary and mark price replies.

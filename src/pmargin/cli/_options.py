@@ -9,6 +9,8 @@ import typer
 
 __all__ = [
     "AccountOption",
+    "DataOption",
+    "ForceOption",
     "JsonOption",
     "MarketOption",
     "ModelOption",
@@ -40,6 +42,11 @@ ParamsOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")]
+DataOption = Annotated[
+    Path | None,
+    typer.Option("--data", metavar="DIR", help="Price data folder (default $PMARGIN_SHARED_DATA)."),
+]
 AccountOption = Annotated[str, typer.Option("--account", "-a", metavar="ID", help="Account id.")]
 MoveOption = Annotated[
     str | None,

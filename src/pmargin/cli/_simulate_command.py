@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from pmargin.cli._options import DataOption
 from pmargin.cli._output import plain
 
 if TYPE_CHECKING:
@@ -101,12 +102,7 @@ def simulate(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an earlier report in --out.")
     ] = False,
-    data: Annotated[
-        Path | None,
-        typer.Option(
-            "--data", metavar="DIR", help="Price data folder (default $PMARGIN_SHARED_DATA)."
-        ),
-    ] = None,
+    data: DataOption = None,
     agents: Annotated[
         float, typer.Option("--agents", help="Share of accounts running the hedging agent (0-1).")
     ] = 0.0,

@@ -12,7 +12,13 @@ from typing import Annotated
 
 import typer
 
-from pmargin.cli._options import MarketOption, ModelOption, ParamsOption, PortfolioOption
+from pmargin.cli._options import (
+    DataOption,
+    MarketOption,
+    ModelOption,
+    ParamsOption,
+    PortfolioOption,
+)
 from pmargin.cli._output import ClusterOption, CsvOption
 
 __all__ = ["stress"]
@@ -45,12 +51,7 @@ def stress(
     ] = None,
     model: ModelOption = "deribit",
     params: ParamsOption = None,
-    data: Annotated[
-        Path | None,
-        typer.Option(
-            "--data", metavar="DIR", help="Price data folder (default $PMARGIN_SHARED_DATA)."
-        ),
-    ] = None,
+    data: DataOption = None,
     remargin: Annotated[
         bool,
         typer.Option(

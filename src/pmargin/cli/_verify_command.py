@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from pmargin.cli._options import JsonOption
 from pmargin.cli._output import console, plain, print_json
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def verify(
     all_rows: Annotated[
         bool, typer.Option("--all", help="Show every compared cell, not only the mismatches.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Check pmargin against a saved Deribit private/pme/simulate reply.
 
