@@ -261,7 +261,17 @@ def test_error_replies_are_refused_with_the_venue_message(venue: str) -> None:
             {"code": "0", "data": [{"instType": "SWAP", "instId": "BTC-USD-SWAP", "pos": "x1"}]},
             r"okx reply 'reply 1' data\[0\]\.pos",
         ),
+        (
+            "okx",
+            {"code": "0", "data": [{"details": "x"}]},
+            r"okx reply 'reply 1' data\[0\]\.details",
+        ),
         ("bybit", {"retCode": 0, "result": {"list": [{"x": 1}]}}, "bybit reply 'reply 1'"),
+        (
+            "bybit",
+            {"retCode": 0, "result": {"list": [{"coin": [{"coin": "BTC"}]}]}},
+            r"bybit reply 'reply 1' result\.list\[0\]\.coin\[0\]\.walletBalance",
+        ),
         (
             "bybit",
             {
