@@ -143,7 +143,8 @@ async function loadVenue() {
 async function loadFund() {
   const fund = await api("/v1/insurance-fund").catch(() => null);
   if (!fund) return;
-  const balances = Object.entries(fund.balances || {}).map(([a, x]) => `${x} ${a}`).join(", ");
+  const balances = Object.entries(fund.balances || {})
+    .map(([a, x]) => `${fmt(Number(x), "num")} ${a}`).join(", ");
   $("fund").textContent = `${balances || "empty"}; value ${fmt(fund.value_usd)} USD`;
   $("fund").dataset.value = fund.value_usd;
 }
