@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,44 @@ def test_the_venue_is_paged_sorted_and_filtered_by_the_server(
     assert after == next(
         r for r in venue_document(*_book(store))["accounts"] if r["id"] == "btc-collar"
     )
+
+
+def test_after_ticks_the_kept_venue_follows_the_margin_events(
+    client: TestClient, store: Engine, keys: Any
+) -> None:
+    # A venue read keeps the venue; ticks (no book change) bring it up to date from their
+    # margin events: the figures equal a fresh margin of the book at the new market (the
+    # monitor's, to rounding), the distances are searched at the new market.
+    admin = keys["admin"]
+    client.get("/v1/dashboard/venue", headers=admin)
+    market = client.get("/v1/market", headers=admin).json()
+    start = datetime.fromisoformat(market["timestamp"].replace("Z", "+00:00"))
+    ticks = [
+        {
+            "underlying": "BTC",
+            "index": market["index"]["BTC"] * (1 - 0.002 * k),
+            "timestamp": (start + timedelta(seconds=10 * k)).isoformat(),
+        }
+        for k in range(1, 4)
+    ]
+    answer = client.post("/v1/market/ticks", json={"ticks": ticks}, headers=admin)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["margin"] is not None, answer.text
+    assert answer.json()["margin"]["accounts"] > 0
+    assert answer.json()["liquidation"] == []
+    found = client.get("/v1/dashboard/venue?sort=id&desc=false", headers=admin).json()
+    fresh = venue_document(*_book(store), sort="id", desc=False)
+    assert found["counts"] == fresh["counts"]
+    for got, want in zip(found["accounts"], fresh["accounts"], strict=True):
+        assert got["id"] == want["id"]
+        assert got["status"] == want["status"]
+        for field in ("equity", "initial_margin", "maintenance_margin", "available"):
+            assert got[field] == pytest.approx(want[field], rel=1e-9, abs=1e-6), field
+        for field in ("im_utilization", "mm_utilization", "distance"):
+            if want[field] is None:  # no finite utilisation, no move within the search
+                assert got[field] is None, field
+            else:
+                assert got[field] == pytest.approx(want[field], rel=1e-9), field
 
 
 def test_account_reads_equal_the_facade(client: TestClient, store: Engine, keys: Any) -> None:

@@ -23,10 +23,11 @@ from pmargin.book import Portfolio, arrange, portfolio_from_dict
 from pmargin.collateral import expiry_dates, pnl_profile
 from pmargin.engine._documents import DEFAULT_MODEL, margin_document
 from pmargin.engine._inputs import instruments_for
-from pmargin.engine._margin import margin_report
+from pmargin.engine._margin import finite_or_none, margin_report
 from pmargin.engine._order import OrderLeg, legs_report
 from pmargin.engine._stress import stress_report
 from pmargin.errors import InputError, PmarginError
+from pmargin.health import assess
 from pmargin.margin import MODELS, get_model
 from pmargin.market import MarketSnapshot, market_from_dict, market_to_dict
 from pmargin.pretrade import Order, PreTradeChecker, load_price_bounds
@@ -536,6 +537,49 @@ class VenueView:
         self.portfolio, self.market, self.model = portfolio, market, model
         self.whole = venue_rows(portfolio, market, model)
         self.distances: dict[str, float | None] = {}
+
+    def with_figures(
+        self, market: Mapping[str, Any], figures: Mapping[str, Sequence[Any]]
+    ) -> VenueView:
+        """Return this venue at ``market`` with some accounts' figures replaced; same book.
+
+        What the service's ``margin`` events say after ticks (the book unchanged): each
+        account of ``figures`` gets its equity, IM, MM (USD) and status, and its available
+        and utilisations from them (:func:`pmargin.health.assess`, as a margin read gives
+        them); the others keep theirs. The distances are searched again (the market moved).
+
+        Parameters
+        ----------
+        market
+            The market now in force (market-file form).
+        figures
+            Account id -> ``(equity, initial_margin, maintenance_margin, status)``.
+        """
+        moved = object.__new__(VenueView)
+        moved.portfolio, moved.market, moved.model = self.portfolio, market, self.model
+        rows = [dict(r) for r in self.whole["accounts"]]
+        changed = [k for k, r in enumerate(rows) if r["id"] in figures]
+        if changed:
+            values = [figures[rows[k]["id"]] for k in changed]
+            equity, im, mm = (np.array([v[i] for v in values], dtype=np.float64) for i in range(3))
+            health = assess(equity, im, mm)
+            for n, k in enumerate(changed):
+                rows[k] |= {
+                    "equity": float(health.equity[n]),
+                    "initial_margin": float(health.initial_margin[n]),
+                    "maintenance_margin": float(health.maintenance_margin[n]),
+                    "available": float(health.available[n]),
+                    "im_utilization": finite_or_none(health.im_utilization[n]),
+                    "mm_utilization": finite_or_none(health.mm_utilization[n]),
+                    "status": str(values[n][3]),
+                }
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        moved.whole = self.whole | {"accounts": rows, "counts": counts}
+        # An account whose figures did not move keeps its distance (its prices did not).
+        moved.distances = {k: v for k, v in self.distances.items() if k not in figures}
+        return moved
 
     def _search(self, ids: Sequence[str]) -> None:
         missing = [i for i in ids if i not in self.distances]

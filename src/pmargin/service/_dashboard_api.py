@@ -15,6 +15,7 @@ the stress grid for an admin (every account) or a trader (its own row).
 
 # No ``from __future__ import annotations``: FastAPI reads the routes' annotations, and the
 # dependency aliases below are local to dashboard_router.
+import json
 import mimetypes
 import threading
 from collections.abc import Callable
@@ -43,7 +44,7 @@ from pmargin.service import _ledger as ledger
 from pmargin.service._keys import Principal
 from pmargin.service._schemas import LegIn
 from pmargin.service._tables import EventRow
-from pmargin.service._ticks import Feed
+from pmargin.service._ticks import BOOK_KINDS, MARGIN_FIELDS, Feed
 
 __all__ = ["REPORT_PATTERNS", "dashboard_router"]
 
@@ -52,6 +53,9 @@ REPORT_PATTERNS = ("*/report.html", "build/*/report.html", "build/*/*/report.htm
 
 STATIC_FILES = ("index.html", "app.js", "style.css")
 """The page's own files (``pmargin/service/dashboard/``)."""
+
+MOVED_EVENTS = 20_000
+"""Most events since the kept venue that its ``margin`` events may bring it up to date over."""
 
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 
@@ -265,6 +269,7 @@ def dashboard_router(
     folder ``serve --reports`` sets), else the working directory.
     """
     router = APIRouter()
+    server_model = model
     caller_of = Annotated[Principal, Depends(principal)]
     model_of = Annotated[str, Query(min_length=1, max_length=64)]
     static = resources.files("pmargin.service") / "dashboard"
@@ -303,6 +308,37 @@ def dashboard_router(
     views: dict[str, tuple[int, dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
     views_lock = threading.Lock()
 
+    def moved_on(
+        session: Session, held: tuple[int, dict[str, Any], dict[str, Any], dict[str, Any]]
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """Return the held venue moved to the store's state by its ``margin`` events, or None.
+
+        Only when every event since is a tick's (no book change, no new market: not one of
+        ``BOOK_KINDS``, ``market``) and there are at most ``MOVED_EVENTS`` of them: the
+        market in force and the held venue with the margin events' figures (the server's
+        model's, which the monitor keeps).
+        """
+        rows = session.execute(
+            select(EventRow.kind, EventRow.data)
+            .where(EventRow.seq > held[0])
+            .order_by(EventRow.seq)
+            .limit(MOVED_EVENTS + 1)
+        ).all()
+        if len(rows) > MOVED_EVENTS or any(k in BOOK_KINDS or k == "market" for k, _ in rows):
+            return None
+        figures: dict[str, list[Any]] = {}
+        for kind, data in rows:
+            if kind == ledger.MARGIN_KIND:
+                found = json.loads(data)
+                if tuple(found.get("fields", ())) != MARGIN_FIELDS:
+                    return None
+                figures.update(found["accounts"])
+        market = ledger._market(session)
+        view = held[3].get("view")
+        if view is None:
+            return None
+        return market, {"view": view.with_figures(market, figures)}
+
     @router.get("/v1/dashboard/venue", response_model=VenueOut)
     def venue(
         caller: caller_of,
@@ -330,6 +366,10 @@ def dashboard_router(
                 held = views.get(model)
             if held is not None and held[0] == last:
                 return held
+            if held is not None and held[0] < last and model == server_model:
+                moved = moved_on(session, held)
+                if moved is not None:
+                    return last, held[1], moved[0], moved[1]
             book = _book(session)
             market = ledger._market(session) if book["accounts"] else {}
             return last, book, market, {}
