@@ -4,18 +4,24 @@ The service holds accounts and the market as documents; these functions start a
 :class:`pmargin.monitor.Monitor` over them, move it to a new book after fills (the feed state,
 breakers included, carries over), turn a feed tick into a :class:`~pmargin.monitor.
 MarketUpdate` and give the market in force back as a market-file document. No maths here.
+
+A server keeps its accounts parsed across requests in a :class:`KeptBook`: a fill, deposit or
+withdrawal re-parses only the accounts it changed (:meth:`KeptBook.put`), and
+:func:`monitor_of_kept` / :func:`monitor_with_kept` start or move the monitor over the kept
+accounts: the same book as parsing every stored account again (:func:`start_monitor`,
+:func:`monitor_rebooked`, the twins), without reading or parsing the others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from pmargin._typing import FloatArray
-from pmargin.book import arrange, portfolio_from_dict
+from pmargin.book import Account, Portfolio, arrange, portfolio_from_dict
 from pmargin.errors import InputError
 from pmargin.margin import get_model
 from pmargin.market import market_from_dict, market_to_dict
@@ -23,13 +29,16 @@ from pmargin.monitor import BreakerConfig, MarketUpdate, MarkTick, Monitor
 
 __all__ = [
     "BookStatusChange",
+    "KeptBook",
     "MarginFigures",
     "book_status_changes",
     "changed_figures",
     "changed_figures_reference",
     "margin_figures",
     "market_document_of",
+    "monitor_of_kept",
     "monitor_rebooked",
+    "monitor_with_kept",
     "start_monitor",
     "tick_update",
 ]
@@ -50,7 +59,12 @@ def start_monitor(
     InputError
         A bad document, an unknown model.
     """
-    book = portfolio_from_dict(portfolio)
+    return _started(portfolio_from_dict(portfolio), market, model, breakers)
+
+
+def _started(
+    book: Portfolio, market: Mapping[str, Any], model: str, breakers: BreakerConfig | None
+) -> Monitor:
     snapshot = market_from_dict(market, book.instruments)
     return Monitor(get_model(model), arrange(book, snapshot), breakers=breakers)
 
@@ -59,6 +73,64 @@ def monitor_rebooked(monitor: Monitor, portfolio: Mapping[str, Any]) -> Monitor:
     """Return ``monitor`` over a new portfolio document at its market (breaker state kept)."""
     book = portfolio_from_dict(portfolio)
     return monitor.with_book(arrange(book, monitor.market))
+
+
+class KeptBook:
+    """A server's accounts, parsed once and kept by id across requests.
+
+    The service reads every stored account once (at start-up), then only the accounts a
+    request changed; :meth:`portfolio` is every kept account in id order, the order of the
+    store's whole-book read, so the arranged book (columns by first appearance) is the one the
+    whole read gives.
+
+    Parameters
+    ----------
+    documents
+        Account documents in the portfolio-file form (``{"id", "balances", "positions"}``).
+
+    Raises
+    ------
+    InputError
+        A bad document (field path as :func:`pmargin.book.portfolio_from_dict` names it).
+    """
+
+    def __init__(self, documents: Iterable[Mapping[str, Any]] = ()) -> None:
+        self._accounts: dict[str, Account] = {}
+        self._portfolio: Portfolio | None = None
+        self.put(documents)
+
+    def put(self, documents: Iterable[Mapping[str, Any]]) -> None:
+        """Parse ``documents`` (accounts new or changed) and keep them in place of the old."""
+        given = list(documents)
+        if not given:
+            return
+        for account in portfolio_from_dict({"accounts": given}).accounts:
+            self._accounts[account.id] = account
+        self._portfolio = None
+
+    def __len__(self) -> int:
+        """Return how many accounts are kept."""
+        return len(self._accounts)
+
+    def portfolio(self) -> Portfolio:
+        """Return every kept account, in id order (an empty book has no accounts)."""
+        if self._portfolio is None:
+            accounts = tuple(self._accounts[a] for a in sorted(self._accounts))
+            held = {p.instrument.symbol: p.instrument for a in accounts for p in a.positions}
+            self._portfolio = Portfolio(accounts=accounts, instruments=held)
+        return self._portfolio
+
+
+def monitor_of_kept(
+    book: KeptBook, market: Mapping[str, Any], model: str, breakers: BreakerConfig | None = None
+) -> Monitor:
+    """:func:`start_monitor` of the kept accounts (the same monitor as their documents')."""
+    return _started(book.portfolio(), market, model, breakers)
+
+
+def monitor_with_kept(monitor: Monitor, book: KeptBook) -> Monitor:
+    """:func:`monitor_rebooked` to the kept accounts (the same monitor as their documents')."""
+    return monitor.with_book(arrange(book.portfolio(), monitor.market))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated, Any
 
@@ -197,16 +198,35 @@ def create_app(
     errors: dict[int | str, dict[str, Any]] = {
         status: {"model": ErrorOut} for status in (401, 403, 404, 409, 413, 422)
     }
+    lock = threading.Lock()
+    feed = Feed(model, breakers, liquidation_config)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(start_monitor)
+        yield
+
+    def start_monitor() -> None:
+        # The monitor of every account at the market in force, before the first request (at
+        # 10,000 accounts a second or more: the first tick no longer waits for it). A store
+        # the monitor cannot start on still serves: the first tick says why.
+        with lock, Session(engine) as session, session.begin():
+            serialise(session)
+            try:
+                feed.start(session)
+            except PmarginError:
+                feed.monitor, feed.kept = None, None
+
     app = FastAPI(
         title="pmargin",
         summary="Portfolio margin engine: accounts, fills, market, margin, events.",
         version="1",
         responses=errors,
+        lifespan=lifespan,
     )
     app.state.keys = KeyRing(engine)
-    lock = threading.Lock()
+    app.state.feed = feed
     bell = Bell()
-    feed = Feed(model, breakers, liquidation_config)
     _errors(app)
     app.add_middleware(_BodyLimit, limit=max_body)
 

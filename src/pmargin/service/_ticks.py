@@ -1,30 +1,40 @@
 """Market ticks: through the circuit breakers and the monitor, then liquidation, as events.
 
 One :class:`Feed` per server process holds a :class:`pmargin.monitor.Monitor` of every stored
-account at the market in force (through the facade: :func:`pmargin.engine.start_monitor`).
-Each ``POST /v1/market/ticks`` runs under the write lock, in one transaction:
+account at the market in force (through the facade: :func:`pmargin.engine.monitor_of_kept`),
+started when the server starts (:meth:`Feed.start`) where a market is in force, else by the
+first tick. It keeps the accounts parsed across requests (:class:`pmargin.engine.KeptBook`)
+and the ledger's last ``seq`` it has read them at: a request reads only the accounts the
+ledger's book events after that ``seq`` name (whichever process wrote them), not the whole
+store. Each ``POST /v1/market/ticks`` runs under the write lock, in one transaction:
 
 1. bring the monitor up to the store: started afresh when the market row is not the one it
-   last wrote (a ``PUT /v1/market``, another process's ticks, a restart), moved to the new
-   book when accounts, balances or positions changed since (``with_book``: the breakers'
-   state carries over); the status changes the book's own changes caused are reported
-   first, as ``status`` events with ``"cause": "book"``;
+   last wrote (a ``PUT /v1/market``, another process's ticks, a restart); else, when book
+   events (fills, deposits, withdrawals, new accounts, liquidations) came after the last
+   ``seq`` read, their accounts are read again and the monitor moves to the book with them
+   (``with_book``: the breakers' state carries over); the status changes the book's own
+   changes caused are reported first, as ``status`` events with ``"cause": "book"``;
 2. apply each tick in order (:meth:`Monitor.apply`): a tick a breaker rejects is held and a
    ``breaker`` event says why; accepted ones re-margin only what they touch;
 3. persist the monitor's events (``status`` per account whose status changed, ``breaker`` for
    pauses and resumes);
 4. when an account is below maintenance, run the liquidation engine once at the monitor's
    market (paused underlyings untouched) and book every step as ledger events
-   (:mod:`pmargin.service._liquidation`); the monitor then moves to the book after them and
-   the status changes they caused are ``status`` events with ``"cause": "liquidation"``;
+   (:mod:`pmargin.service._liquidation`); the accounts the steps touched are read again, the
+   monitor moves to the book after them and the status changes they caused are ``status``
+   events with ``"cause": "liquidation"``;
 5. one ``margin`` event with equity, IM, MM and status of every account the request changed,
    then a ``tick`` event, and the monitor's market is put in force (the market row, so every
    read margins at it).
 
+The kept monitor equals one started from the store (:meth:`Feed.monitor_reference`: every
+account read and parsed again; tested after random fills, deposits and ticks).
+
 Nothing is published before the commit: the stream reads the ledger, and the write rings its
-bell after committing. Any failure drops the monitor (it may have applied part of the request
-in memory while the transaction rolls back): the next request starts it again from the store.
-Breaker state lives in the process; a restart starts the breakers afresh at the stored market.
+bell after committing. Any failure drops the monitor and the kept accounts (it may have
+applied part of the request in memory while the transaction rolls back): the next request
+starts them again from the store. Breaker state lives in the process; a restart starts the
+breakers afresh at the stored market.
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ from sqlalchemy.orm import Session
 from pmargin.engine import (
     BookStatusChange,
     BreakerConfig,
+    KeptBook,
     LiquidationConfig,
     MarginFigures,
     Monitor,
@@ -47,7 +58,8 @@ from pmargin.engine import (
     liquidate_monitor,
     margin_figures,
     market_document_of,
-    monitor_rebooked,
+    monitor_of_kept,
+    monitor_with_kept,
     needs_liquidation,
     start_monitor,
     tick_update,
@@ -62,6 +74,7 @@ from pmargin.service._ledger import (
     _market,
     _portfolio,
     account_documents,
+    is_system,
 )
 from pmargin.service._liquidation import (
     MONEY_KINDS,
@@ -109,8 +122,28 @@ class Feed:
         self.breakers = breakers
         self.liquidation = liquidation
         self.monitor: Monitor | None = None
+        self.kept: KeptBook | None = None
         self._market_seq = -1
-        self._book_seq = -1
+        self._seen = -1
+        """The ledger's last ``seq`` the kept accounts were read at."""
+
+    def start(self, session: Session) -> bool:
+        """Start the monitor of the stored book at the stored market, when there are both.
+
+        Returns whether it started (no market in force or no account: not yet; the first tick
+        starts it). Errors are the monitor's (a stored account the market cannot value).
+        """
+        if session.get(MarketRow, 1) is None or not self._keep(session):
+            return False
+        self._in_step(session)
+        return True
+
+    def monitor_reference(self, session: Session) -> Monitor:
+        """Return the monitor started afresh from the store (the kept monitor's twin).
+
+        Every account read and parsed again, at the stored market; a fresh breaker state.
+        """
+        return start_monitor(self._book(session), _market(session), self.model, self.breakers)
 
     def apply(self, session: Session, ticks: list[dict[str, Any]]) -> dict[str, Any]:
         """Apply ``ticks`` in order and persist what they caused (see the module docstring).
@@ -155,7 +188,7 @@ class Feed:
             row.document, row.seq = json.dumps(market_document_of(monitor)), seq
             session.flush()
         except BaseException:
-            self.monitor = None
+            self.monitor, self.kept = None, None
             raise
         self._market_seq = seq
         return {
@@ -194,13 +227,12 @@ class Feed:
         booked = book_episode(session, episode)
         if not any(e["kind"] in MONEY_KINDS for e in booked):
             return monitor, booked, []
-        after = monitor_rebooked(monitor, self._book(session))
+        after = monitor_with_kept(monitor, self._caught_up(session))
         changed = [
             change.to_dict() | {"cause": "liquidation"}
             for change in book_status_changes(monitor, after)
         ]
         self.monitor = after
-        self._book_seq = _book_seq(session) or -1
         return after, booked, changed
 
     @staticmethod
@@ -227,20 +259,51 @@ class Feed:
         market = session.get(MarketRow, 1)
         if market is None:
             raise RefusedError(409, "no market in force: PUT /v1/market first")
-        book_seq = _book_seq(session)
-        if book_seq is None:
+        fresh = self.kept is None
+        seen = self._seen
+        kept = self._caught_up(session)
+        if not kept:
             raise RefusedError(409, "no account yet: ticks move the accounts' health")
         moved: list[BookStatusChange] = []
         if self.monitor is None or market.seq != self._market_seq:
-            self.monitor = start_monitor(
-                self._book(session), _market(session), self.model, self.breakers
-            )
-        elif book_seq != self._book_seq:
+            self.monitor = monitor_of_kept(kept, _market(session), self.model, self.breakers)
+        elif fresh or self._seen != seen:
             old = self.monitor
-            self.monitor = monitor_rebooked(old, self._book(session))
+            self.monitor = monitor_with_kept(old, kept)
             moved = book_status_changes(old, self.monitor)
-        self._market_seq, self._book_seq = market.seq, book_seq
+        self._market_seq = market.seq
         return self.monitor, moved
+
+    def _keep(self, session: Session) -> KeptBook:
+        """Read every stored account (system accounts left out) into the kept book."""
+        self._seen = _last_seq(session)
+        self.kept = KeptBook(self._book(session)["accounts"])
+        return self.kept
+
+    def _caught_up(self, session: Session) -> KeptBook:
+        """Return the kept accounts with those book events after the last read read again.
+
+        ``_seen`` moves on to the ledger's last ``seq`` only when a book event came after it
+        (so a caller tells "nothing changed" by ``_seen`` staying put).
+        """
+        if self.kept is None:
+            return self._keep(session)
+        rows = session.execute(
+            select(EventRow.seq, EventRow.account_id, EventRow.data)
+            .where(EventRow.seq > self._seen, EventRow.kind.in_(BOOK_KINDS))
+            .order_by(EventRow.seq)
+        ).all()
+        if not rows:
+            return self.kept
+        touched: set[str] = set()
+        for _, account, data in rows:
+            if account is not None:
+                touched.add(account)
+            touched.update(json.loads(data).get("deltas", {}))
+        ids = sorted(a for a in touched if not is_system(a))
+        self.kept.put(_portfolio(d) for d in account_documents(session, ids))
+        self._seen = rows[-1][0]
+        return self.kept
 
     @staticmethod
     def _book(session: Session) -> dict[str, Any]:
@@ -253,9 +316,7 @@ class Feed:
         return {"accounts": [_portfolio(d) for d in account_documents(session, list(ids))]}
 
 
-def _book_seq(session: Session) -> int | None:
-    """Return the newest event that changed the book (None: no account yet)."""
-    found: int | None = session.scalar(
-        select(func.max(EventRow.seq)).where(EventRow.kind.in_(BOOK_KINDS))
-    )
-    return found
+def _last_seq(session: Session) -> int:
+    """Return the ledger's last ``seq`` (0: no event yet)."""
+    found: int | None = session.scalar(select(func.max(EventRow.seq)))
+    return found or 0
