@@ -13,9 +13,10 @@ Measured per model and size (one process, the machine as it is):
 * ``Monitor.apply`` of an ETH tick and of a BTC tick (index and that coin's futures marks moved
   by the same random +-0.5 %): the best of ``N_UPDATES`` updates after one warm-up (the
   median in the note: the machine is shared); the note gives the model's margin of the
-  block as the tick runs it (best of 3: ``margin_totals`` where the model has it, IM and MM
-  without attribution, else ``compute``) and the rest (resolve, rebase, equity, statuses:
-  best tick less best margin);
+  block as the tick runs it (best of 3: :func:`pmargin.monitor.totals_plan`'s callable, the
+  model's set-up for the block kept, IM and MM without attribution where the model has
+  ``margin_totals``, else ``compute``) and the rest (resolve, rebase, equity, statuses: best
+  tick less best margin);
 * the full recompute at the same market (:func:`pmargin.monitor.full_recompute`: every
   instrument resolved, the book rebased, equity, ``model.compute`` on the whole book), best
   of 3: the ratio is full recompute / tick;
@@ -43,7 +44,7 @@ from pmargin.book import BookArrangement
 from pmargin.engine import example_path
 from pmargin.margin import get_model
 from pmargin.market import load_market
-from pmargin.monitor import MarketUpdate, MarkTick, Monitor, full_recompute, margin_totals
+from pmargin.monitor import MarketUpdate, MarkTick, Monitor, full_recompute, totals_plan
 from pmargin.valuation import InstrumentResolver
 
 SIZES = tuple(
@@ -120,7 +121,9 @@ def _measure(name: str, book: BookArrangement) -> dict[str, float]:
         out[underlying] = min(times)
         out[f"{underlying} median"] = statistics.median(times)
         block = monitor.block_book(underlying)
-        out[f"{underlying} compute"] = _best(lambda block=block: margin_totals(model, block))
+        plan = totals_plan(model, block)  # as the tick runs it: the block's set-up kept
+        plan(block)
+        out[f"{underlying} compute"] = _best(lambda block=block, plan=plan: plan(block))
         out[f"{underlying} rows"] = float(monitor.margined_rows[underlying])
     fulls = []
     for _ in range(3):
