@@ -87,7 +87,6 @@ def account_pass(
     column_unit: IntArray,
     column_row: IntArray,
     pnl: FloatArray,
-    delta_usd: FloatArray,
     roll_rate: FloatArray,
     group: IntArray,
     group_start: IntArray,
@@ -121,11 +120,12 @@ def account_pass(
         Shape ``(n_instruments,)``: each book column's unit (-1: none) and its row in ``pnl``.
     pnl
         Shape ``(n_rows, width)``: every unit's instrument P&L per base unit, in the unit's
-        currency (extended cells weighted), rows stacked unit after unit; ``width >=
-        n_scenarios`` columns, the ones past ``n_scenarios`` zero (a width the row sums
-        vectorise over without a scalar remainder).
-    delta_usd, roll_rate, group
-        Shape ``(n_rows,)``: USD delta of one base unit; roll shock per base unit
+        currency (extended cells weighted), then in column ``n_scenarios`` the USD delta of
+        one base unit (summed with the cells into the account's net delta), rows stacked unit
+        after unit; ``width > n_scenarios`` columns, the ones past the delta zero (a width the
+        row sums vectorise over without a scalar remainder).
+    roll_rate, group
+        Shape ``(n_rows,)``: roll shock per base unit
         (``delta * rate`` for the net-delta basis, ``rate`` for ``abs_size``); the row's expiry
         group, numbered across units.
     group_start
@@ -193,15 +193,16 @@ def account_pass(
                 pre[u, :] = 0.0
                 for g in range(group_start[u], group_start[u + 1]):
                     nets[g] = 0.0
-            _add_scaled(pre[u], x, pnl[r])
-            net_delta[u, a] += x * delta_usd[r]
+            _add_scaled(pre[u], x, pnl[r])  # the cells and the delta (column n_s)
             if abs_size:
                 roll[u, a] += abs(x) * roll_rate[r]
             else:
                 nets[group[r]] += x * roll_rate[r]
         for u in range(n_units):
             row = aggregated[u, a] if vectors else scratch[u]
-            if not held[u, a]:
+            if held[u, a]:
+                net_delta[u, a] = pre[u, n_s]
+            else:
                 row[:] = blank[u]
                 loss[u, a] = blank_loss[u]
                 worst[u, a] = blank_worst[u]
