@@ -7,8 +7,11 @@ binaries are absent, as in ``test_service_process``).
 
 from __future__ import annotations
 
+import copy
+import json
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,17 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session
 from test_service_process import postgres_url  # noqa: F401 (the module's PostgreSQL server)
 
-from pmargin.engine import Monitor
+from pmargin.engine import (
+    KeptBook,
+    Monitor,
+    example_path,
+    monitor_rebooked,
+    monitor_with_accounts,
+    monitor_with_kept,
+    start_monitor,
+    tick_update,
+)
+from pmargin.engine import _feed as feed_module
 from pmargin.service import create_app, create_key, open_store
 from pmargin.service._ticks import Feed
 
@@ -98,6 +111,14 @@ def test_kept_monitor_equals_the_monitor_from_the_store(
         return whole_read(session)
 
     monkeypatch.setattr(Feed, "_book", staticmethod(counted))
+    rearranged: list[int] = []
+    whole_arrange = feed_module.monitor_with_kept
+
+    def counted_whole(monitor: Monitor, book: KeptBook) -> Monitor:
+        rearranged.append(1)
+        return whole_arrange(monitor, book)
+
+    monkeypatch.setattr(feed_module, "monitor_with_kept", counted_whole)
     app = create_app(store, model="standard")
     feed: Feed = app.state.feed
     admin = {"Authorization": f"Bearer {create_key(store, 'admin')}"}
@@ -140,6 +161,8 @@ def test_kept_monitor_equals_the_monitor_from_the_store(
             del reads[served:]  # the reference's own reads
         assert liquidated, "the crashes should liquidate"
     assert len(reads) == 1, "the store's whole book is read once, at the first tick"
+    # Only new accounts (4 opened during the run, some steps together) arrange every account.
+    assert 0 < len(rearranged) <= 4
 
 
 def test_the_monitor_starts_with_the_server(store: Engine, market: dict[str, Any]) -> None:
@@ -160,3 +183,58 @@ def test_the_monitor_starts_with_the_server(store: Engine, market: dict[str, Any
         assert len(feed.kept) == 1
         assert feed.monitor is started  # the tick moved the started monitor, no restart
         _assert_kept_is_reference(feed, store)
+
+
+def _example_accounts() -> list[dict[str, Any]]:
+    """The example accounts, futures and perpetuals with an average price (as the service
+    stores every fill's)."""
+    document = json.loads(example_path("example_portfolio.json").read_text())
+    entries = {"BTC-PERPETUAL": 99_000.0, "ETH-27MAR26": 3_400.0, "BTC_USDC-PERPETUAL": 98_000.0}
+    accounts: list[dict[str, Any]] = document["accounts"]
+    for account in accounts:
+        for position in account["positions"]:
+            if position["instrument"] in entries:
+                position["avg_price"] = entries[position["instrument"]]
+    return accounts
+
+
+@pytest.mark.parametrize("model", ["deribit", "standard"])
+def test_changed_rows_put_in_place_equal_the_book_arranged_again(
+    market: dict[str, Any], model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts = _example_accounts()
+    monitor = start_monitor({"accounts": accounts}, market, model)
+    when = datetime.fromisoformat(market["timestamp"].replace("Z", "+00:00"))
+    index = market["index"]["BTC"] * 0.98
+    for k, symbol in enumerate(("BTC-PERPETUAL", "BTC_USDC-PERPETUAL"), start=1):
+        tick = {"instrument": symbol, "mark": index, "timestamp": when + timedelta(seconds=k)}
+        monitor.apply(tick_update(tick))
+    tick = {"underlying": "BTC", "index": index, "timestamp": when + timedelta(seconds=3)}
+    monitor.apply(tick_update(tick))
+    assert monitor.market.index["BTC"] == index  # accepted: the book is rebased to it
+    kept = KeptBook(accounts)
+    changed = copy.deepcopy({a["id"]: a for a in accounts})
+    strangle = changed["btc-short-strangle"]
+    strangle["positions"][2]["quantity"] *= 3  # the inverse perpetual, USD
+    strangle["balances"] = {"BTC": 4.5, "USDC": 1_000.0}  # a new asset column
+    linear = changed["usdc-linear"]
+    linear["positions"] = linear["positions"][1:]  # one option closed
+    kept.put([strangle, linear])
+    whole = monitor_rebooked(monitor, {"accounts": list(changed.values())})
+
+    def whole_book(*_: Any) -> Monitor:
+        raise AssertionError("the changed rows should be put in place")
+
+    monkeypatch.setattr(feed_module, "monitor_with_kept", whole_book)
+    spliced = monitor_with_accounts(monitor, kept, ["btc-short-strangle", "usdc-linear"])
+    got, want = _figures(spliced), _figures(whole)
+    assert got.keys() == want.keys()
+    for account, figures in want.items():
+        assert got[account][:3] == pytest.approx(figures[:3], rel=REL, abs=1e-6), account
+        assert got[account][3] == figures[3]
+    monkeypatch.undo()
+    # An instrument no account held: the whole book is arranged again (and equal).
+    linear["positions"].append({"instrument": "ETH-PERPETUAL", "quantity": 5_000.0})
+    kept.put([linear])
+    grown = monitor_with_accounts(spliced, kept, ["usdc-linear"])
+    assert _figures(grown) == _figures(monitor_with_kept(spliced, kept))

@@ -10,11 +10,13 @@ withdrawal re-parses only the accounts it changed (:meth:`KeptBook.put`), and
 :func:`monitor_of_kept` / :func:`monitor_with_kept` start or move the monitor over the kept
 accounts: the same book as parsing every stored account again (:func:`start_monitor`,
 :func:`monitor_rebooked`, the twins), without reading or parsing the others.
+:func:`monitor_with_accounts` arranges only the changed accounts and puts their rows in the
+monitor's book (:meth:`~pmargin.book.BookArrangement.with_account`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +40,7 @@ __all__ = [
     "market_document_of",
     "monitor_of_kept",
     "monitor_rebooked",
+    "monitor_with_accounts",
     "monitor_with_kept",
     "start_monitor",
     "tick_update",
@@ -112,13 +115,23 @@ class KeptBook:
         """Return how many accounts are kept."""
         return len(self._accounts)
 
-    def portfolio(self) -> Portfolio:
-        """Return every kept account, in id order (an empty book has no accounts)."""
+    def portfolio(self, account_ids: Iterable[str] | None = None) -> Portfolio:
+        """Return every kept account in id order, or those of ``account_ids`` (in that order).
+
+        An unknown id is a ``KeyError`` (the caller asks for accounts it put).
+        """
+        if account_ids is not None:
+            return _portfolio_of(tuple(self._accounts[a] for a in account_ids))
         if self._portfolio is None:
-            accounts = tuple(self._accounts[a] for a in sorted(self._accounts))
-            held = {p.instrument.symbol: p.instrument for a in accounts for p in a.positions}
-            self._portfolio = Portfolio(accounts=accounts, instruments=held)
+            self._portfolio = _portfolio_of(
+                tuple(self._accounts[a] for a in sorted(self._accounts))
+            )
         return self._portfolio
+
+
+def _portfolio_of(accounts: tuple[Account, ...]) -> Portfolio:
+    held = {p.instrument.symbol: p.instrument for a in accounts for p in a.positions}
+    return Portfolio(accounts=accounts, instruments=held)
 
 
 def monitor_of_kept(
@@ -131,6 +144,47 @@ def monitor_of_kept(
 def monitor_with_kept(monitor: Monitor, book: KeptBook) -> Monitor:
     """:func:`monitor_rebooked` to the kept accounts (the same monitor as their documents')."""
     return monitor.with_book(arrange(book.portfolio(), monitor.market))
+
+
+FEW_CHANGED = 200
+"""Most changed accounts :func:`monitor_with_accounts` puts in the book one by one; beyond,
+the whole book is arranged again (each row put copies the book's arrays)."""
+
+
+def monitor_with_accounts(monitor: Monitor, book: KeptBook, changed: Collection[str]) -> Monitor:
+    """:func:`monitor_with_kept` when only the accounts ``changed`` differ from the monitor's.
+
+    The changed accounts are arranged alone at the market of the monitor's book
+    (:attr:`Monitor.book`), their rows put in its place
+    (:meth:`~pmargin.book.BookArrangement.with_account`: the other rows shared, not
+    converted again) and the monitor moved to it (``with_book`` rebases it to the market in
+    force: what arranging afresh there gives, to rounding). An account or an instrument new to
+    the monitor's book, or more than :data:`FEW_CHANGED` accounts, arrange every kept account
+    (:func:`monitor_with_kept`).
+    """
+    start = monitor.book
+    rows = {a: r for r, a in enumerate(start.account_ids)}
+    ids = sorted(changed)
+    if not ids or len(ids) > FEW_CHANGED or any(a not in rows for a in ids):
+        return monitor_with_kept(monitor, book)
+    portfolio = book.portfolio(ids)
+    columns = [start.column(i.symbol) for i in portfolio.unique_instruments()]
+    if any(j is None for j in columns):
+        return monitor_with_kept(monitor, book)
+    alone = arrange(portfolio, start.market)
+    to_start = np.asarray(columns, dtype=np.int64)
+    quantity, unrealised = alone.quantity, alone.unrealised
+    for k, account in enumerate(portfolio.accounts):
+        where = slice(quantity.indptr[k], quantity.indptr[k + 1])
+        held = to_start[quantity.indices[where]].tolist()
+        pnl = unrealised[[k]].tocoo()
+        start = start.with_account(
+            rows[account.id],
+            positions=dict(zip(held, quantity.data[where].tolist(), strict=True)),
+            unrealised=dict(zip(to_start[pnl.col].tolist(), pnl.data.tolist(), strict=True)),
+            balances=dict(account.balances),
+        )
+    return monitor.with_book(start)
 
 
 @dataclass(frozen=True, slots=True)

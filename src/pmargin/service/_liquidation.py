@@ -73,8 +73,9 @@ _ZERO = Decimal(0)
 def stored_positions(session: Session) -> dict[str, dict[str, Decimal]]:
     """Return ``{account: {instrument: native quantity}}`` from the positions table."""
     held: dict[str, dict[str, Decimal]] = {}
-    for p in session.scalars(select(PositionRow)):
-        held.setdefault(p.account_id, {})[p.instrument] = p.quantity
+    query = select(PositionRow.account_id, PositionRow.instrument, PositionRow.quantity)
+    for account, instrument, quantity in session.execute(query):  # rows, not ORM objects
+        held.setdefault(account, {})[instrument] = quantity
     return held
 
 

@@ -59,7 +59,7 @@ from pmargin.engine import (
     margin_figures,
     market_document_of,
     monitor_of_kept,
-    monitor_with_kept,
+    monitor_with_accounts,
     needs_liquidation,
     start_monitor,
     tick_update,
@@ -227,7 +227,8 @@ class Feed:
         booked = book_episode(session, episode)
         if not any(e["kind"] in MONEY_KINDS for e in booked):
             return monitor, booked, []
-        after = monitor_with_kept(monitor, self._caught_up(session))
+        assert self.kept is not None  # _in_step kept them
+        after = monitor_with_accounts(monitor, self.kept, self._caught_up(session))
         changed = [
             change.to_dict() | {"cause": "liquidation"}
             for change in book_status_changes(monitor, after)
@@ -259,17 +260,16 @@ class Feed:
         market = session.get(MarketRow, 1)
         if market is None:
             raise RefusedError(409, "no market in force: PUT /v1/market first")
-        fresh = self.kept is None
-        seen = self._seen
-        kept = self._caught_up(session)
+        changed = self._caught_up(session)
+        kept = self.kept
         if not kept:
             raise RefusedError(409, "no account yet: ticks move the accounts' health")
         moved: list[BookStatusChange] = []
         if self.monitor is None or market.seq != self._market_seq:
             self.monitor = monitor_of_kept(kept, _market(session), self.model, self.breakers)
-        elif fresh or self._seen != seen:
+        elif changed:
             old = self.monitor
-            self.monitor = monitor_with_kept(old, kept)
+            self.monitor = monitor_with_accounts(old, kept, changed)
             moved = book_status_changes(old, self.monitor)
         self._market_seq = market.seq
         return self.monitor, moved
@@ -280,21 +280,22 @@ class Feed:
         self.kept = KeptBook(self._book(session)["accounts"])
         return self.kept
 
-    def _caught_up(self, session: Session) -> KeptBook:
-        """Return the kept accounts with those book events after the last read read again.
+    def _caught_up(self, session: Session) -> list[str]:
+        """Read again the accounts the book events after the last read name; their ids.
 
-        ``_seen`` moves on to the ledger's last ``seq`` only when a book event came after it
-        (so a caller tells "nothing changed" by ``_seen`` staying put).
+        Without kept accounts (the first request, or after a failure) every account is read
+        and none is returned (the monitor starts afresh).
         """
         if self.kept is None:
-            return self._keep(session)
+            self._keep(session)
+            return []
         rows = session.execute(
             select(EventRow.seq, EventRow.account_id, EventRow.data)
             .where(EventRow.seq > self._seen, EventRow.kind.in_(BOOK_KINDS))
             .order_by(EventRow.seq)
         ).all()
         if not rows:
-            return self.kept
+            return []
         touched: set[str] = set()
         for _, account, data in rows:
             if account is not None:
@@ -303,7 +304,7 @@ class Feed:
         ids = sorted(a for a in touched if not is_system(a))
         self.kept.put(_portfolio(d) for d in account_documents(session, ids))
         self._seen = rows[-1][0]
-        return self.kept
+        return ids
 
     @staticmethod
     def _book(session: Session) -> dict[str, Any]:
