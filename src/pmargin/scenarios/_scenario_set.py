@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from pmargin._typing import FloatArray
+from pmargin._typing import FloatArray, IntArray
 from pmargin.errors import InputError
 from pmargin.scenarios._scenario import RiskMatrixScenario, VolShockKind
 from pmargin.scenarios._vol_shock import VolShockRule
@@ -54,6 +54,10 @@ class ScenarioSet:
 
     scenarios: tuple[RiskMatrixScenario, ...]
     vol_rule: VolShockRule
+    _columns: tuple[FloatArray, FloatArray, IntArray, FloatArray] = field(
+        init=False, repr=False, compare=False
+    )
+    """Per scenario, read once: spot move, skew rotation, vol kind's index, vol floor."""
 
     def __post_init__(self) -> None:
         scenarios = tuple(self.scenarios)
@@ -65,6 +69,15 @@ class ScenarioSet:
         if not isinstance(self.vol_rule, VolShockRule):
             raise InputError("vol_rule", self.vol_rule, "must be a VolShockRule")
         object.__setattr__(self, "scenarios", scenarios)
+        columns = (
+            np.array([s.spot_move for s in scenarios], dtype=np.float64),
+            np.array([s.skew_rotation for s in scenarios], dtype=np.float64),
+            np.array([_KINDS.index(s.vol_shock) for s in scenarios], dtype=np.int64),
+            np.array([self.vol_rule.floor_for(s.vol_shock) for s in scenarios], dtype=np.float64),
+        )
+        for column in columns:
+            column.flags.writeable = False
+        object.__setattr__(self, "_columns", columns)
 
     @property
     def n_scenarios(self) -> int:
@@ -114,10 +127,7 @@ class ScenarioSet:
             Float64 arrays of shape ``(n_instruments, n_scenarios)`` (weight: ``(n_scenarios,)``).
         """
         n_inst, n_scen = len(resolved), self.n_scenarios
-        moves = np.array([s.spot_move for s in self.scenarios], dtype=np.float64)
-        skew = np.array([s.skew_rotation for s in self.scenarios], dtype=np.float64)
-        kind_index = np.array([_KINDS.index(s.vol_shock) for s in self.scenarios])
-        floors = np.array([self.vol_rule.floor_for(s.vol_shock) for s in self.scenarios])
+        moves, skew, kind_index, floors = self._columns
 
         applies = self._applies(resolved)  # None: every scenario moves every instrument
         if applies is None:
@@ -128,7 +138,9 @@ class ScenarioSet:
 
         opt = np.flatnonzero(resolved.is_option)
         every = opt.size == n_inst
-        vol = np.empty((n_inst, n_scen)) if every else np.full((n_inst, n_scen), np.nan)
+        vol = np.empty((n_inst, n_scen))
+        if not every:
+            vol[np.flatnonzero(~resolved.is_option)] = np.nan  # the option rows are set below
         if opt.size:
             whole = slice(None) if every else opt
             base = resolved.vol[whole]
