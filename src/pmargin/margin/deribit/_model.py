@@ -48,6 +48,7 @@ from pmargin.margin._scenario_margin import (
     scatter_columns,
 )
 from pmargin.margin.deribit._account_pass import account_pass, jit_kernel
+from pmargin.margin.deribit._grid import extended_factor, grid_of, segregated_unit_value
 from pmargin.margin.deribit._params import (
     DampenerMode,
     DeribitMode,
@@ -60,10 +61,7 @@ from pmargin.margin.deribit._risk_matrix import (
     aggregate_risk_vector,
     clamp_delta_one,
     delta_shock,
-    deribit_scenarios,
-    edge_conversion,
     extended_dampener_cells,
-    extended_weights,
     roll_shock,
     roll_shock_contribution,
     roll_shock_entries,
@@ -71,7 +69,7 @@ from pmargin.margin.deribit._risk_matrix import (
     worst_case,
 )
 from pmargin.risk import instrument_pnl
-from pmargin.scenarios import RiskMatrixScenario, ScenarioSet, VolShockKind, VolShockRule
+from pmargin.scenarios import RiskMatrixScenario, VolShockKind
 from pmargin.valuation import ResolvedInstruments, columns_by, value_instruments
 
 __all__ = ["DeribitModel", "DeribitUnitVectors", "UnitCharges"]
@@ -696,7 +694,7 @@ class DeribitModel:
         """Revalue one underlying's instruments once per scenario."""
         pair = self.params.pair(underlying)
         weighting = self.params.assumptions.extended_weighting
-        grid = _grid(
+        grid = grid_of(
             underlying, pair, self.params.general, self.params.vol_rule(underlying), weighting
         )
         scenarios, n_standard, weights, conversion = (
@@ -969,42 +967,6 @@ class DeribitModel:
         return sparse.csr_array((scaled + roll) * vectors.usd_rate)
 
 
-@dataclass(frozen=True, slots=True)
-class _Grid:
-    """One underlying's risk-matrix scenarios and their account-independent weights."""
-
-    scenarios: tuple[RiskMatrixScenario, ...]
-    scenario_set: ScenarioSet
-    n_standard: int
-    weights: FloatArray  # (n_extended,), read-only
-    conversion: FloatArray  # (n_extended,), read-only
-
-
-@functools.lru_cache(maxsize=64)
-def _grid(
-    underlying: str,
-    pair: Any,
-    general: Any,
-    vol_rule: VolShockRule,
-    weighting: ExtendedWeighting,
-) -> _Grid:
-    """Build the scenarios of ``underlying`` once per parameter set (they are data, not prices).
-
-    ``pair`` and ``general`` are the model's (frozen, hashable) parameter tables; the same
-    arguments give the same scenarios, so a monitor's ticks and a book's blocks reuse them.
-    """
-    scenarios = deribit_scenarios(underlying, pair, general)
-    moves = general.extended_moves
-    weights = extended_weights(moves, pair.price_range, pair.extended_table_factor, weighting)
-    conversion = edge_conversion(moves, pair.price_range, weighting)
-    weights.flags.writeable = False
-    conversion.flags.writeable = False
-    return _Grid(
-        scenarios, ScenarioSet(scenarios, vol_rule), len(scenarios) - len(moves), weights,
-        conversion,
-    )  # fmt: skip
-
-
 class _Vectors:
     """The aggregated vectors of every unit of a compiled pass, computed once when first asked.
 
@@ -1026,28 +988,6 @@ class _Vectors:
             self._run = None  # the inputs are no longer needed
         aggregated: FloatArray = self._aggregated[k]
         return aggregated
-
-
-def segregated_unit_value(resolved: ResolvedInstruments, rows: IntArray) -> FloatArray:
-    """Shape ``(len(rows),)``: one base unit's value in its settlement currency (S:PM roll).
-
-    1 for inverse rows (a coin's unit is one coin), ``underlying_usd / settlement_usd`` else.
-    """
-    value: FloatArray = np.where(
-        resolved.is_inverse[rows],
-        1.0,
-        resolved.underlying_usd[rows] / resolved.settlement_usd[rows],
-    )
-    return value
-
-
-def extended_factor(m: _Matrix, inverse: Any) -> FloatArray:
-    """Shape ``(n, n_extended)``: the factor on S:PM extended cells (weight, coin at the edge).
-
-    ``inverse``: shape ``(n,)`` booleans of the unit's rows.
-    """
-    factor: FloatArray = m.weights[None, :] * np.where(inverse[:, None], m.conversion[None, :], 1.0)
-    return factor
 
 
 def _name(mode: DeribitMode) -> str:

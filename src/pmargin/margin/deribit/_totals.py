@@ -19,7 +19,7 @@ numba, a book of moved rows, a NaN in an aggregated vector) the model's own
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import sparse
@@ -35,17 +35,15 @@ from pmargin.margin.deribit._account_pass import (
     pass_layout,
     run_pass,
 )
-from pmargin.margin.deribit._model import (
-    DeribitModel,
-    _grid,
-    extended_factor,
-    segregated_unit_value,
-)
+from pmargin.margin.deribit._grid import extended_factor, grid_of, segregated_unit_value
 from pmargin.margin.deribit._params import DampenerMode, DeribitMode, RollShockBasis
 from pmargin.margin.deribit._risk_matrix import roll_shock_rate
 from pmargin.risk import instrument_pnl
 from pmargin.scenarios import ScenarioSet
 from pmargin.valuation import value_instruments
+
+if TYPE_CHECKING:
+    from pmargin.margin.deribit._model import DeribitModel
 
 __all__ = ["DeribitTotals"]
 
@@ -251,7 +249,7 @@ class DeribitTotals:
 def _grid_of(model: DeribitModel, underlying: str) -> ScenarioSet:
     """Return the scenario set ``compute`` revalues ``underlying`` under (the cached grid)."""
     params = model.params
-    grid = _grid(
+    grid = grid_of(
         underlying, params.pair(underlying), params.general, params.vol_rule(underlying),
         params.assumptions.extended_weighting,
     )  # fmt: skip

@@ -12,11 +12,15 @@ model's ``margin_totals`` runs.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pmargin._compiled import compiled_module
 from pmargin._typing import FloatArray
 from pmargin.book import BookArrangement
 from pmargin.margin._structure import BookStructure
-from pmargin.margin.okx._model import OkxModel, _Static
+
+if TYPE_CHECKING:
+    from pmargin.margin.okx._model import OkxModel, _Static
 
 __all__ = ["OkxTotals"]
 
