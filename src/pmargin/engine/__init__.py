@@ -83,13 +83,6 @@ if TYPE_CHECKING:
         tick_update,
     )
     from pmargin.engine._hedge import hedge_report
-    from pmargin.io import (
-        IMPORT_VENUES,
-        PORTFOLIO_SUFFIXES,
-        import_document,
-        read_replies,
-        write_portfolio,
-    )
     from pmargin.engine._inputs import (
         EXAMPLE_MARKET,
         example_inputs,
@@ -130,6 +123,13 @@ if TYPE_CHECKING:
     from pmargin.engine._verify import CAPTURE_TOLERANCE, capture_report, params_from_capture
     from pmargin.health import HealthStatus
     from pmargin.history import episode_names
+    from pmargin.io import (
+        IMPORT_VENUES,
+        PORTFOLIO_SUFFIXES,
+        import_document,
+        read_replies,
+        write_portfolio,
+    )
     from pmargin.liquidation import LiquidationConfig
     from pmargin.margin import MODELS
     from pmargin.monitor import BreakerConfig, Monitor
@@ -138,16 +138,16 @@ if TYPE_CHECKING:
 __getattr__, __dir__ = lazy_exports(__name__, __file__)
 
 __all__ = [
-    "IMPORT_VENUES",
-    "PORTFOLIO_SUFFIXES",
     "CAPTURE_TOLERANCE",
     "CHAIN_VENUES",
     "DEFAULT_MODEL",
     "EPISODE_KEYS",
     "EXAMPLE_MARKET",
     "FUNDING_MODES",
+    "IMPORT_VENUES",
     "INTERPOLATIONS",
     "MODELS",
+    "PORTFOLIO_SUFFIXES",
     "SIMULATION_MODELS",
     "TABLE_COLUMNS",
     "BacktestReport",
@@ -190,8 +190,8 @@ __all__ = [
     "fund_value_usd",
     "hedge_proposal_document",
     "hedge_report",
-    "import_document",
     "holdings_document",
+    "import_document",
     "instruments_for",
     "largest_leg_document",
     "legs_report",
@@ -216,8 +216,8 @@ __all__ = [
     "params_from_capture",
     "position_risk",
     "price_instruments",
-    "read_replies",
     "profile_document",
+    "read_replies",
     "replay_agents",
     "simulation_report",
     "start_monitor",
