@@ -120,7 +120,14 @@ def test_what_the_fuzz_found_stays_fixed(fuzzed: tuple[Any, dict[str, str]]) -> 
         neither = client.post("/v1/accounts/a1/orders/check", json={}, headers=admin)
         assert (neither.status_code, neither.json()["field"]) == (422, "body")
         odd = {"asset": "BacktestReport", "amount": "128"}
-        assert client.post("/v1/accounts/a1/deposits", json=odd, headers=admin).is_success
+        refused = client.post("/v1/accounts/a1/deposits", json=odd, headers=admin)
+        assert (refused.status_code, refused.json()["field"]) == (422, "asset")  # no USD price
+        # An asset priced when deposited, not by a market put in force later: reads say so.
+        usdt = {"asset": "USDT", "amount": "1"}
+        assert client.post("/v1/accounts/a1/deposits", json=usdt, headers=admin).is_success
+        market = client.get("/v1/market", headers=admin).json()
+        del market["prices"]["USDT"]
+        assert client.put("/v1/market", json=market, headers=admin).is_success
         unpriced = client.get("/v1/accounts/a1/margin", headers=admin)
         assert (unpriced.status_code, unpriced.json()["field"]) == (409, "market")
         assert unpriced.json()["error"] == "conflict"

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import test_service_liquidation
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from test_service_process import postgres_url  # noqa: F401 (the module's PostgreSQL server)
 
@@ -33,45 +31,19 @@ from pmargin.engine import (
     tick_update,
 )
 from pmargin.engine import _feed as feed_module
-from pmargin.service import create_app, create_key, open_store
+from pmargin.service import create_app, create_key
 from pmargin.service._ticks import Feed
 
-PERP = "BTC_USDC-PERPETUAL"
+store = test_service_liquidation.store
+"""SQLite in the test's folder, or a new PostgreSQL database (the liquidation tests' fixture)."""
+
+_ticks = test_service_liquidation._ticks
+"""``{"ticks"}``: the BTC index and the linear perpetual's mark at a second of the day."""
+PERP = test_service_liquidation.PERP
 ENTRY = 101_654.0
 REL = 1e-9
 """The kept monitor's market went through the market row's JSON (the reference starts at it):
 equal to rounding, float64 relative error far below 1e-9 of a figure."""
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A migrated store: SQLite in the test's folder, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'pmargin.db'}"
-    else:
-        server = make_url(request.getfixturevalue("postgres_url"))
-        name = f"kept_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f"CREATE DATABASE {name}"))
-        admin.dispose()
-        url = server.set(database=name).render_as_string(hide_password=False)
-    engine = open_store(url)
-    yield engine
-    engine.dispose()
-
-
-def _t(second: int) -> str:
-    return f"2025-11-13T00:{second // 60:02d}:{second % 60:02d}Z"
-
-
-def _ticks(second: int, index: float) -> dict[str, Any]:
-    return {
-        "ticks": [
-            {"underlying": "BTC", "index": index, "timestamp": _t(second)},
-            {"instrument": PERP, "mark": index, "timestamp": _t(second)},
-        ]
-    }
 
 
 def _figures(monitor: Monitor) -> dict[str, tuple[float, float, float, str]]:

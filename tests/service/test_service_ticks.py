@@ -189,3 +189,32 @@ def test_changed_figures_equal_their_reference(market: dict[str, Any]) -> None:
     grown = monitor_rebooked(monitor, {"accounts": [*book["accounts"], account("new", PERP, 2.0)]})
     assert changed_figures(before, grown) == changed_figures_reference(before, grown)
     assert {"btc", "new"} <= set(changed_figures(before, grown))
+
+
+def test_a_deposit_the_market_cannot_price_is_refused(
+    client: TestClient, admin: dict[str, str], levered: str
+) -> None:
+    # One account holding an asset the market has no USD price for would stop every tick's
+    # monitor: the deposit is refused, naming the asset; ticks go on.
+    r = client.post(
+        f"/v1/accounts/{levered}/deposits", json={"asset": "SOL", "amount": "3"}, headers=admin
+    )
+    assert r.status_code == 422, r.json()
+    assert r.json()["field"] == "asset"
+    assert "SOL" in r.json()["reason"]
+    assert "SOL" not in client.get(f"/v1/accounts/{levered}", headers=admin).json()["balances"]
+    r = client.post("/v1/market/ticks", json={"ticks": _ticks(1, 100_000.0)}, headers=admin)
+    assert r.status_code == 200, r.json()
+    # Priced assets (an index, a price, USD) are accepted.
+    for asset in ("ETH", "USDT", "USD"):
+        body = {"asset": asset, "amount": "1"}
+        r = client.post(f"/v1/accounts/{levered}/deposits", json=body, headers=admin)
+        assert r.status_code == 200, (asset, r.json())
+
+
+def test_without_a_market_any_asset_is_deposited(client: TestClient, admin: dict[str, str]) -> None:
+    client.post("/v1/accounts", json={"id": "early"}, headers=admin)
+    r = client.post(
+        "/v1/accounts/early/deposits", json={"asset": "SOL", "amount": "3"}, headers=admin
+    )
+    assert r.status_code == 200, r.json()

@@ -33,7 +33,7 @@ from pmargin.engine import (
     margin_document,
     order_document,
 )
-from pmargin.errors import PmarginError
+from pmargin.errors import InputError, MarketDataError, PmarginError
 from pmargin.service._tables import (
     AccountRow,
     BalanceRow,
@@ -222,13 +222,36 @@ def deposit(session: Session, account_id: str, asset: str, amount: Decimal) -> d
     """Credit ``amount`` (> 0, asset units) to the account; return its document.
 
     A system account (the insurance fund ``_insurance_fund``) is opened by its first deposit.
+
+    Raises
+    ------
+    InputError
+        Field ``asset``: the market in force has no USD price for it (an account holding it
+        could not be margined, and every tick's monitor would stop on it).
     """
     _account(session, account_id, open_system=True)
+    _priced(session, asset)
     seq = _append(
         session, "deposit", account_id, {"asset": asset, "balances": {asset: str(amount)}}
     )
     _credit(session, account_id, asset, amount)
     return account_document(session, account_id) | {"seq": seq}
+
+
+def _priced(session: Session, asset: str) -> None:
+    """Refuse ``asset`` when the market in force (if any) has no USD price for it."""
+    row = session.get(MarketRow, 1)
+    if row is None:
+        return
+    try:
+        check_market_document(json.loads(row.document)).usd_price(asset)
+    except MarketDataError:
+        raise InputError(
+            "asset",
+            asset,
+            f"has no USD price in the market in force: put one in (prices.{asset} or "
+            f"index.{asset}, PUT /v1/market) before depositing it",
+        ) from None
 
 
 def withdraw(
