@@ -1,4 +1,4 @@
-"""Build the compact daily history shipped in the package, from the shared real data.
+"""Build the compact history shipped in the package, from the shared real data.
 
 Run by hand from the repository root (it is not part of the package)::
 
@@ -7,15 +7,19 @@ Run by hand from the repository root (it is not part of the package)::
 It reads ``$PMARGIN_SHARED_DATA`` (default ``<repo>/../shared/data``) and writes
 ``src/pmargin/data/history/``:
 
-* ``binance_BTCUSDT_1d.csv.gz``, ``binance_ETHUSDT_1d.csv.gz``: the ``timestamp`` and ``close``
-  columns of the Binance daily candles, each cell's text unchanged;
+* ``binance_{BTC,ETH}USDT_1d.csv.gz`` and ``binance_{BTC,ETH}USDT_4h.csv.gz``: the
+  ``timestamp`` and ``close`` columns of the Binance daily and 4-hourly candles, each cell's
+  text unchanged;
 * ``binance_funding_rate_BTCUSDT_8h.csv.gz``: the Binance BTCUSDT funding prints, unchanged;
 * ``deribit_dvol_btc_1d.json``: the Deribit BTC DVOL daily closes ``[unix_ms, vol_points]``,
   same numbers, without the indentation.
 
 The loaders of :mod:`pmargin.history` read these exactly like the full files (a ``.gz`` CSV is
 decompressed on read), so every daily result equals the one from ``../shared/data``
-(``tests/history/test_packaged_history.py``). The 4-hourly candles are left out (2.4 MB). gzip
+(``tests/history/test_data_paths.py``). The 4-hourly closes ship whole (224 kB of the 325
+kB), not only the named episodes' windows: the trailing realised vol the replay and the stress
+episodes read is a difference of running sums from the first close, so any cut rows would move
+it in the 14th digit (docs/data.md). gzip
 is written with ``mtime=0``: rerunning on the same data rewrites byte-identical files. Sources
 and credits: ``docs/data.md``.
 """
@@ -32,7 +36,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO / "src" / "pmargin" / "data" / "history"
 
-CLOSES = ("binance_BTCUSDT_1d.csv", "binance_ETHUSDT_1d.csv")
+CLOSES = (
+    "binance_BTCUSDT_1d.csv",
+    "binance_ETHUSDT_1d.csv",
+    "binance_BTCUSDT_4h.csv",
+    "binance_ETHUSDT_4h.csv",
+)
 FUNDING = "binance_funding_rate_BTCUSDT_8h.csv"
 DVOL = "deribit_dvol_btc_1d.json"
 
@@ -62,7 +71,7 @@ def write_gzip(path: Path, text: str) -> None:
 
 
 def main() -> None:
-    """Write the four files and print their sizes."""
+    """Write the six files and print their sizes."""
     data = shared_data_dir()
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     for name in CLOSES:

@@ -26,6 +26,7 @@ from pmargin.history._rows import read_gzip_text
 from shared_paths import REPO, shared_data_dir
 
 DAILY = ("binance_BTCUSDT_1d.csv", "binance_ETHUSDT_1d.csv")
+FOUR_HOURLY = ("binance_BTCUSDT_4h.csv", "binance_ETHUSDT_4h.csv")
 
 
 def _history_folder(path: Path) -> Path:
@@ -105,25 +106,32 @@ def test_a_named_folder_that_is_missing_names_its_flag_or_variable(
     assert "path=" not in str(info.value)
 
 
-def test_four_hourly_data_is_not_packaged_and_the_error_says_how_to_get_it(
-    isolated: Path,
-) -> None:
-    with pytest.raises(InputError, match=r"binance_BTCUSDT_4h\.csv") as info:
-        load_price_history(frequency="4h")
+def test_a_missing_file_names_it_the_folder_and_how_to_get_it(isolated: Path) -> None:
+    folder = _history_folder(isolated / "daily-only")
+    with pytest.raises(InputError, match=r"^--data") as info:
+        load_price_history(folder, frequency="4h", underlyings=("BTC",), with_dvol=False)
     text = str(info.value)
-    assert "--data" in text
+    assert "binance_BTCUSDT_4h.csv" in text
+    assert str(folder) in text
     assert "pmargin data fetch" in text
-    assert "daily" in text
+
+
+def test_four_hourly_closes_are_packaged(isolated: Path) -> None:
+    history = load_price_history(frequency="4h", with_carry=True)
+    assert history.names == ("BTC", "ETH")
+    assert history.step == 4.0
+    assert history.times[0] == np.datetime64("2017-08-17T08:00:00")
+    assert len(history.gaps()) == 8  # the data outages of the full files (longest 32 h)
 
 
 def test_packaged_history_is_small() -> None:
     files = sorted(packaged_data_dir().iterdir())
     names = {f.name for f in files}
-    assert names >= {f"{n}.gz" for n in DAILY} | {
+    assert names >= {f"{n}.gz" for n in DAILY + FOUR_HOURLY} | {
         "binance_funding_rate_BTCUSDT_8h.csv.gz",
         "deribit_dvol_btc_1d.json",
     }
-    assert sum(f.stat().st_size for f in files) < 200_000  # about 100 kB
+    assert sum(f.stat().st_size for f in files) < 400_000  # about 325 kB
 
 
 def test_packaged_history_loads_alone(isolated: Path) -> None:
@@ -172,7 +180,7 @@ def test_build_script_rewrites_the_packaged_files() -> None:
     assert spec.loader is not None
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    for name in DAILY:
+    for name in DAILY + FOUR_HOURLY:
         packed = gzip.decompress((packaged_data_dir() / f"{name}.gz").read_bytes())
         assert packed.decode() == script.closes_csv(shared / name)
     funding = "binance_funding_rate_BTCUSDT_8h.csv"

@@ -9,7 +9,7 @@ search for their windows in the closes (:func:`find_window`) live here too.
 
 Where the files are found: :func:`resolve_data_dir` (``--data``, ``$PMARGIN_DATA``,
 ``$PMARGIN_SHARED_DATA`` / ``../shared/data``, the user cache that :func:`fetch_history` fills,
-the compact daily history shipped in the package; ``docs/data.md``).
+the compact history shipped in the package; ``docs/data.md``).
 
 Sources (see ``SOURCES``): Binance BTCUSDT/ETHUSDT candles from
 yanniedog/binance-historical-OHLCV-data @ 1a00f07; Deribit BTC DVOL from

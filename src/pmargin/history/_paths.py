@@ -8,14 +8,14 @@ The data folder is the first of (``docs/data.md``):
    the current working directory when that folder exists;
 4. the user cache that ``pmargin data fetch`` fills: ``$XDG_CACHE_HOME/pmargin``, else
    ``~/.cache/pmargin``, when it holds a history file;
-5. the compact daily history shipped in the package (``pmargin/data/history``: BTC and ETH
-   daily closes, BTC funding, BTC DVOL), so a plain install works.
+5. the compact history shipped in the package (``pmargin/data/history``: BTC and ETH daily
+   and 4-hourly closes, BTC funding, BTC DVOL), so a plain install works.
 
 A folder named by 1-3 must exist (an error names the flag or variable); 3's default, 4 and 5
 are used only when present. Files are read by name (:func:`data_file`); a CSV file may also be
-stored gzip-compressed as ``<name>.gz`` (the packaged ones are). The packaged history is
-daily only: a 4-hourly file missing there is an error that says how to get it (``--data`` or
-``pmargin data fetch``), never a silent switch to daily data.
+stored gzip-compressed as ``<name>.gz`` (the packaged ones are). A file missing in the
+folder used is an error that says how to get it (``--data`` or ``pmargin data fetch``), never a
+silent switch to another folder or frequency.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ class DataFolder:
 
 
 def packaged_data_dir() -> Path:
-    """Return the folder of the compact daily history shipped in the package."""
+    """Return the folder of the compact history shipped in the package."""
     return Path(str(resources.files("pmargin").joinpath("data", "history")))
 
 
@@ -183,7 +183,7 @@ def resolve_data_dir(path: str | os.PathLike[str] | None = None) -> Path:
                 str(step.folder),
                 "is not a folder; give a folder of history files, or leave it out to search "
                 "PMARGIN_DATA, PMARGIN_SHARED_DATA or ../shared/data, the user cache and the "
-                "packaged daily history, in that order (docs/data.md)",
+                "packaged history, in that order (docs/data.md)",
             )
         if step.usable:
             return step.folder
@@ -196,8 +196,7 @@ def data_file(folder: Path, name: str) -> Path:
     Raises
     ------
     InputError
-        Naming the file and ``--data``; for a 4-hourly file in the packaged history, saying
-        that it holds daily data only.
+        Naming the file, the folder and ``--data``.
     """
     file = folder / name
     if file.is_file():
@@ -205,11 +204,4 @@ def data_file(folder: Path, name: str) -> Path:
     packed = folder / f"{name}.gz"
     if name.endswith(".csv") and packed.is_file():
         return packed
-    if folder == packaged_data_dir():
-        raise InputError(
-            "--data",
-            name,
-            "is not in the compact daily history shipped with pmargin (daily closes, funding "
-            f"and DVOL only: 4-hourly data must be fetched); {_HOW}",
-        )
     raise InputError("--data", name, f"is not in {folder}; {_HOW}")

@@ -226,7 +226,7 @@ def load_price_history(
     Files: ``binance_{NAME}USDT_{frequency}.csv`` (or ``.csv.gz``) and
     ``deribit_dvol_btc_1d.json`` in the history folder: ``path`` (``--data``), else the search
     order of :func:`~pmargin.history.resolve_data_dir` (``$PMARGIN_DATA``,
-    ``$PMARGIN_SHARED_DATA`` / ``../shared/data``, the user cache, the packaged daily history).
+    ``$PMARGIN_SHARED_DATA`` / ``../shared/data``, the user cache, the packaged history).
 
     Alignment: the INNER join of the close instants of every underlying (an instant missing
     for one underlying is dropped for all). The 4-hourly files have 8 outages (longest 32 h)
