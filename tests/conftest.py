@@ -50,7 +50,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say how many tests were skipped for want of ``../shared/data``, and why, by reason.
 
     The full 4-hourly history and the real option chains live only there; without it those
-    tests skip (the package's own compact daily history keeps the rest running). A plain ``make
+    tests skip (the package's own compact history keeps the rest running). A plain ``make
     test`` outside this workspace then says so instead of passing quietly.
     """
     reasons: dict[str, int] = {}
