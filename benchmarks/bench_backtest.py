@@ -5,7 +5,9 @@ full 30-day realised-vol window (2017-09) to the last daily close (2026-01), on 
 book and its USDC twin, under every registered model of
 :data:`pmargin.backtest.DEFAULT_MODELS`. Prints the per model x book table and writes
 ``results.json``, ``results.csv``, ``series.csv`` and ``report.html`` under
-``build/backtest-full`` (``PMARGIN_BENCH_BACKTEST_OUT`` overrides it). The rows reported to the
+``build/backtest-full`` (``PMARGIN_BENCH_BACKTEST_OUT`` overrides it), and the tables as
+``build/backtest-full.md`` beside it (a report folder holds only the report's own files, so
+that the next run may replace it). The rows reported to the
 benchmark table are the whole run and each stage's share (items = steps), then the growth
 of a short daily backtest's CPU time in steps (``GROWTH_STEPS`` under ``GROWTH_MODEL``).
 
@@ -41,6 +43,8 @@ from pmargin.errors import InputError
 from pmargin.history import FundingHistory, PriceHistory, load_funding, load_price_history
 
 OUT = Path(os.environ.get("PMARGIN_BENCH_BACKTEST_OUT", "build/backtest-full"))
+RESULTS = OUT.with_name(OUT.name + ".md")
+"""The tables as markdown, beside the report folder (which holds only the report's own files)."""
 STEP = os.environ.get("PMARGIN_BENCH_BACKTEST_STEP", "1d")
 GROWTH_STEPS = (25, 50, 100)
 GROWTH_MODEL = "deribit"
@@ -177,11 +181,11 @@ def run() -> list[Row]:
     paths = write_report(result, OUT)
     report_seconds = time.perf_counter() - start
     table = _markdown(result) + "\n\n" + comparison(result)
-    (OUT / "results.md").write_text(table + "\n")
+    RESULTS.write_text(table + "\n")
     print(table)
     for model, error in result.errors.items():
         print(f"{model}: {error}")
-    print(f"wrote {', '.join(str(p) for p in paths.values())}, {OUT / 'results.md'}")
+    print(f"wrote {', '.join(str(p) for p in paths.values())}, {RESULTS}")
     n = result.n_obs
     accounts = len(result.accounts)
     rows = [
