@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -49,8 +50,8 @@ __all__ = [
 PROFILE_POINTS = 41
 """Index levels of a profile without ``moves`` (from -60 % to +60 %, every 3 %)."""
 
-LARGEST_STEPS = 40
-"""Bisection steps of :func:`largest_leg_document` (relative precision about 2**-30)."""
+LARGEST_TOLERANCE = 2.0**-30
+"""Relative width of :func:`largest_leg_document`'s last bracket (accepted to refused size)."""
 
 
 def _parsed(
@@ -280,10 +281,10 @@ def largest_leg_document(
 ) -> dict[str, Any]:
     """Return the largest size of a leg, in its direction, that the check still accepts.
 
-    The check (:meth:`pmargin.pretrade.PreTradeChecker.check_legs`, built once) is asked at
-    ``|quantity|`` doubled until refused, then bisected :data:`LARGEST_STEPS` times between
-    the last accepted and the first refused size (acceptance need not be monotone in size for
-    an option book; the answer is an accepted size with a refused one just above it).
+    :meth:`pmargin.pretrade.PreTradeChecker.max_size` (the checker built once): ``|quantity|``
+    doubled until refused, then bisected to :data:`LARGEST_TOLERANCE` between the last
+    accepted and the first refused size (acceptance need not be monotone in size for an option
+    book; the answer is an accepted size with a refused one just above it).
 
     Parameters
     ----------
@@ -307,36 +308,17 @@ def largest_leg_document(
         get_model(model), report.book, report.result, price_bounds=load_price_bounds(None)
     )
     symbol = instruments_for([leg.instrument], parsed.instruments)[0]
-    sign = 1.0 if leg.quantity > 0 else -1.0
-
-    def check(size: float) -> dict[str, Any]:
-        order = Order(symbol, sign * size, leg.unit.lower(), leg.price)
-        return checker.check_legs(account, [order]).to_dict()
-
-    good, bad = 0.0, abs(leg.quantity)
-    found = check(bad)
-    best = found if found["accepted"] else None
-    while found["accepted"] and bad < limit:
-        good, bad = bad, min(2.0 * bad, limit)
-        found = check(bad)
-        best = found if found["accepted"] else best
-    capped = bool(found["accepted"])
-    if capped:
-        good = bad
-    else:
-        for _ in range(LARGEST_STEPS):
-            mid = 0.5 * (good + bad)
-            found = check(mid)
-            if found["accepted"]:
-                good, best = mid, found
-            else:
-                bad = mid
+    order = Order(symbol, leg.quantity, leg.unit.lower(), leg.price)
+    found = checker.max_size(account, [order], tolerance=LARGEST_TOLERANCE, limit=limit)
+    best = None
+    if found.quantity != 0.0:
+        best = checker.check_legs(account, [replace(order, quantity=found.quantity)]).to_dict()
     return {
         "instrument": leg.instrument,
         "unit": leg.unit.lower(),
-        "side": "buy" if sign > 0 else "sell",
-        "quantity": sign * good,
-        "capped": capped,
+        "side": "buy" if leg.quantity > 0 else "sell",
+        "quantity": found.quantity,
+        "capped": found.at_limit,
         "check": best,
     }
 

@@ -243,14 +243,18 @@ class PreTradeChecker:
         orders: Sequence[Order],
         leg: int = 0,
         balances: Mapping[str, float] | None = None,
+        *,
+        tolerance: float = MAX_SIZE_TOLERANCE,
+        limit: float | None = None,
     ) -> MaxSize:
         """Find the largest size of leg ``leg`` (its sign kept, other legs as given) still accepted.
 
         Bisection on the accept rule of :meth:`check_legs` (IM is not linear in the size for
         most models, and a risk-reducing leg is accepted up to the point it starts adding
-        risk): the size doubles from the leg's own until rejected (or the quantity limit),
-        then the bracket halves until its width is :data:`MAX_SIZE_TOLERANCE` of the size.
-        The accepted end is returned, so its check is an ACCEPT.
+        risk): the size doubles from the leg's own until rejected (or ``limit``, by default
+        the input limits' ``max_quantity``), then the bracket halves until its width is
+        ``tolerance`` (relative, default :data:`MAX_SIZE_TOLERANCE`) of the size. The accepted
+        end is returned, so its check is an ACCEPT.
 
         Raises
         ------
@@ -261,7 +265,7 @@ class PreTradeChecker:
         if not 0 <= leg < len(legs):
             raise InputError("--max-size", leg, f"must name one of the {len(legs)} legs")
         base = legs[leg]
-        most = input_limits().number("numbers", "max_quantity")
+        most = input_limits().number("numbers", "max_quantity") if limit is None else limit
         sign = 1.0 if base.quantity > 0 else -1.0
         checks = 0
 
@@ -277,7 +281,8 @@ class PreTradeChecker:
             if high >= most:
                 return MaxSize(base.instrument.symbol, sign * most, base.unit, checks, True)
             high = min(most, 2.0 * high)
-        while high - low > MAX_SIZE_TOLERANCE * high:
+        # Below ``tolerance`` of the leg's own size with nothing accepted, the answer is 0.
+        while high - low > tolerance * (high if low > 0.0 else abs(base.quantity)):
             middle = 0.5 * (low + high)
             if accepted(middle):
                 low = middle
