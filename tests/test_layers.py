@@ -68,6 +68,8 @@ units of a higher row through ``engine``. ``engine`` may import every unit above
 
 OUTSIDE_THE_TABLE: dict[str, tuple[str, str]] = {
     "_files": ("errors", "reading user files with limits: foundation I/O the table omits"),
+    "_yaml_file": ("errors", "_files' YAML reader, apart so PyYAML loads only for YAML files"),
+    "_refusals": ("errors", "what the file readers refuse (_files, _yaml_file): their signals"),
     "_outputs": ("errors", "writing report folders whole: foundation I/O the table omits"),
     "_compiled": ("errors", "compiled kernels' switch and numba decorators: a foundation"),
     "_lazy": ("errors", "lazy package exports (PEP 562): a foundation"),
