@@ -205,3 +205,60 @@ def test_mark_needs_exactly_one_of_price_and_iv() -> None:
         Mark(iv=55.0)
     assert Mark(price=3).price == 3.0
     assert Mark(iv=0.5).to_dict() == {"iv": 0.5}
+
+
+def _same_snapshot(mine: MarketSnapshot, theirs: MarketSnapshot) -> None:
+    assert mine == theirs
+    for name in ("index", "prices", "rates", "marks", "forwards", "surfaces", "instruments"):
+        assert list(getattr(mine, name).items()) == list(getattr(theirs, name).items()), name
+    assert dict(mine._futures) == dict(theirs._futures)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"index": {"BTC": 69100.0, "sol": 150.0}},
+        {"prices": {"usdc": 0.9997}, "rates": {"ETH": 0.02, "BTC": 0.0}},
+        {"marks": {"BTC-27DEC24-60000-P": Mark(price=0.02)}},  # same kind: futures index kept
+        {"marks": {"BTC-27DEC24-60000-P": Mark(iv=0.6), "BTC-27DEC24": Mark(price=69500.0)}},
+        {"marks": {"BTC-27DEC24-80000-C": Mark(iv=0.6)}, "index": {"ETH": 2400.0}},
+        {"forwards": {"BTC": {MAR28: 71100.0}}, "index": {"BTC": 70000.0}},
+        {},
+    ],
+)
+def test_with_updates_equals_its_reference(snap: MarketSnapshot, kwargs: dict[str, object]) -> None:
+    """The fast merge (only the new entries validated) gives the twin's snapshot exactly."""
+    mine = snap.with_updates(**kwargs)  # type: ignore[arg-type]
+    _same_snapshot(mine, snap.with_updates_reference(**kwargs))  # type: ignore[arg-type]
+    later = mine.with_updates(
+        index={"BTC": 68000.0}, marks={"BTC-27DEC24-60000-P": Mark(price=0.01)}
+    )
+    twin = mine.with_updates_reference(
+        index={"BTC": 68000.0}, marks={"BTC-27DEC24-60000-P": Mark(price=0.01)}
+    )
+    _same_snapshot(later, twin)
+    assert later.forward("BTC", DEC27) == twin.forward("BTC", DEC27)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"index": {"BTC": -1.0}},
+        {"index": {"USD": 1.0}},
+        {"index": {"": 1.0}},
+        {"index": {"ETH": 2400.0, "BTC": float("nan")}},
+        {"prices": {"USD": 0.99}},
+        {"rates": {"BTC": 5.0}},
+        {"marks": {"X": {"iv": 0.5}}},
+        {"marks": {"BTC-PERPETUAL": Mark(iv=0.5)}},
+        {"surfaces": {"BTC": "x"}},
+    ],
+)
+def test_with_updates_rejects_what_its_reference_rejects(
+    snap: MarketSnapshot, kwargs: dict[str, object]
+) -> None:
+    with pytest.raises(InputError) as theirs:
+        snap.with_updates_reference(**kwargs)  # type: ignore[arg-type]
+    with pytest.raises(InputError) as mine:
+        snap.with_updates(**kwargs)  # type: ignore[arg-type]
+    assert (mine.value.field, mine.value.reason) == (theirs.value.field, theirs.value.reason)

@@ -364,7 +364,82 @@ class MarketSnapshot:
         ``forwards`` merge per underlying and expiry; the other sections per key (a surface
         replaces the whole surface of its underlying). Nothing is removed: use
         :meth:`replace` for that.
+
+        Only the entries given are validated (this snapshot's own were when it was made) and
+        the futures marks are indexed again only when a mark is added or changes between price
+        and iv: a feed tick costs its own entries, not the whole market. The result, and the
+        error raised for an invalid entry, are :meth:`with_updates_reference`'s (the twin that
+        merges and validates the whole snapshot again). Given ``forwards``, the twin runs.
+
+        Raises
+        ------
+        InputError
+            Naming the field path of the first invalid entry given, as the constructor does.
         """
+        if forwards:
+            return self.with_updates_reference(
+                index=index,
+                prices=prices,
+                rates=rates,
+                marks=marks,
+                forwards=forwards,
+                surfaces=surfaces,
+            )
+        new_index = _merged_checked(self.index, index, "index", check_price)
+        if index and REPORTING_CURRENCY in new_index:
+            raise InputError(
+                f"index.{REPORTING_CURRENCY}",
+                new_index[REPORTING_CURRENCY],
+                "is not an underlying: USD is the reporting currency, always 1",
+            )
+        new_prices = _merged_checked(self.prices, prices, "prices", check_price)
+        usd = new_prices.get(REPORTING_CURRENCY)
+        if prices and usd is not None and usd != 1.0:
+            raise InputError(
+                f"prices.{REPORTING_CURRENCY}", usd, "must be 1 (USD is the reporting currency)"
+            )
+        new_rates = _merged_checked(self.rates, rates, "rates", check_rate)
+        new_marks: Mapping[str, Mark] = self.marks
+        futures = self._futures
+        if marks:
+            merged = {**self.marks, **marks}
+            _marks({s: merged[s] for s in merged if s in marks})
+            new_marks = MappingProxyType(merged)
+            if not _same_kinds(self.marks, marks):
+                futures = index_futures(new_marks, self.instruments)
+        new_surfaces: Mapping[str, VolSurface] = self.surfaces
+        if surfaces:
+            merged_surfaces = _merged(self.surfaces, surfaces)
+            fresh = {k.upper() if isinstance(k, str) else k for k in surfaces}
+            _surfaces({k: v for k, v in merged_surfaces.items() if k in fresh}, self.timestamp)
+            new_surfaces = MappingProxyType(merged_surfaces)
+        snapshot: MarketSnapshot = object.__new__(MarketSnapshot)
+        fields = {
+            "timestamp": self.timestamp,
+            "index": new_index,
+            "prices": new_prices,
+            "rates": new_rates,
+            "marks": new_marks,
+            "forwards": self.forwards,
+            "surfaces": new_surfaces,
+            "instruments": self.instruments,
+            "_futures": futures,
+        }
+        for name, value in fields.items():
+            object.__setattr__(snapshot, name, value)
+        return snapshot
+
+    def with_updates_reference(
+        self,
+        *,
+        index: Mapping[str, float] | None = None,
+        prices: Mapping[str, float] | None = None,
+        rates: Mapping[str, float] | None = None,
+        marks: Mapping[str, Mark] | None = None,
+        forwards: Mapping[str, Mapping[datetime, float]] | None = None,
+        surfaces: Mapping[str, VolSurface] | None = None,
+    ) -> MarketSnapshot:
+        """:meth:`with_updates` by merging and validating the whole snapshot again (the twin)."""
         merged_forwards: dict[str, dict[datetime, float]] = {
             code: dict(by_expiry) for code, by_expiry in self.forwards.items()
         }
@@ -393,6 +468,43 @@ def _merged(base: Mapping[str, _V], update: Mapping[str, _V] | None) -> dict[str
     for key, value in (update or {}).items():
         merged[key.upper() if isinstance(key, str) else key] = value
     return merged
+
+
+def _merged_checked(
+    base: Mapping[str, float], update: Mapping[str, float] | None, name: str, check: _Check
+) -> Mapping[str, float]:
+    """Return ``base`` (validated) updated by ``update``, only its entries validated, frozen.
+
+    The entries are checked in the merged order, as :func:`_code_map` checks the whole
+    section, so the first invalid one is the error the constructor gives.
+    """
+    if not update:
+        return base
+    merged = _merged(base, update)
+    fresh = {key.upper() if isinstance(key, str) else key for key in update}
+    result: dict[str, float] = {}
+    for key, raw in merged.items():
+        code = check_currency(key, name)
+        result[code] = check(raw, f"{name}.{code}") if key in fresh else raw
+    return MappingProxyType(result)
+
+
+def _same_kinds(marks: Mapping[str, Mark], update: Mapping[str, Mark]) -> bool:
+    """Return True when each mark of ``update`` replaces one of ``marks`` of the same kind.
+
+    Then the futures index of the merged marks is that of ``marks``: it depends on which
+    symbols are marked by a price, never on the prices.
+    """
+    for symbol, mark in update.items():
+        old = marks.get(symbol)
+        if (
+            old is None
+            or not isinstance(mark, Mark)
+            or (old.price is None) != (mark.price is None)
+            or (old.iv is None) != (mark.iv is None)
+        ):
+            return False
+    return True
 
 
 def _section(value: object, name: str, what: str) -> Mapping[object, object]:
