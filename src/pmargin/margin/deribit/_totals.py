@@ -18,6 +18,7 @@ numba, a book of moved rows, a NaN in an aggregated vector) the model's own
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,8 +38,8 @@ from pmargin.margin.deribit._account_pass import (
 )
 from pmargin.margin.deribit._grid import extended_factor, grid_of, segregated_unit_value
 from pmargin.margin.deribit._params import DampenerMode, DeribitMode, RollShockBasis
+from pmargin.margin.deribit._revalue import GridRevaluation
 from pmargin.margin.deribit._risk_matrix import roll_shock_rate
-from pmargin.risk import instrument_pnl
 from pmargin.scenarios import ScenarioSet
 from pmargin.valuation import value_instruments
 
@@ -54,7 +55,6 @@ class _UnitSpec:
 
     currency: str
     rows: IntArray  # (n_unit,) rows of the underlying's matrix
-    every: bool  # rows are every row of the matrix, in order
     factor: FloatArray  # (n_unit, n_extended): extended cells' weight and edge conversion
     move: FloatArray  # (n_unit,) roll-shock move per base unit's value
     coin: bool
@@ -67,8 +67,8 @@ class _Underlying:
     name: str
     columns: IntArray
     whole: bool  # the underlying's columns are the book's, in order
-    scenario_set: ScenarioSet
-    multiplier: FloatArray  # (n, n_scenarios): the spot multipliers, clamped as compute does
+    revaluation: GridRevaluation  # the grid, the clamped multipliers: P&L into the pass's rows
+    span: slice  # the units' rows of the pass's stacked inputs (consecutive)
     units: tuple[tuple[int, _UnitSpec], ...]
 
 
@@ -152,33 +152,43 @@ class DeribitTotals:
         layout = pass_layout(units, book.shape[1], kernel=kernel)
         if layout is None:
             return
-        underlyings: list[_Underlying] = []
+        specs: dict[str, list[tuple[int, _UnitSpec]]] = {}
         for k, unit in enumerate(units):
             m = unit.matrix
-            if not underlyings or underlyings[-1].name != m.underlying:
-                n = len(book.resolved)
-                whole = m.columns.size == n and bool(np.all(m.columns == np.arange(n)))
-                grid = _grid_of(model, m.underlying)
-                underlyings.append(
-                    _Underlying(m.underlying, m.columns, whole, grid, m.multiplier, ())
-                )
             res = m.resolved
             cp = model.params.currency(unit.currency)
             move = roll_shock_rate(
                 res.time[unit.rows], cp.min_annualised_move, cp.annualised_move_risk
             )
-            every = unit.rows.size == len(res) and bool(
-                np.all(unit.rows == np.arange(unit.rows.size))
-            )
             spec = _UnitSpec(
-                unit.currency, unit.rows, every, extended_factor(m, res.is_inverse[unit.rows]),
-                move, unit.coin,
+                unit.currency, unit.rows, extended_factor(m, res.is_inverse[unit.rows]), move,
+                unit.coin,
             )  # fmt: skip
-            last = underlyings[-1]
-            underlyings[-1] = _Underlying(
-                last.name, last.columns, last.whole, last.scenario_set, last.multiplier,
-                (*last.units, (k, spec)),
+            specs.setdefault(m.underlying, []).append((k, spec))
+        underlyings: list[_Underlying] = []
+        n = len(book.resolved)
+        for name, own in specs.items():
+            m = units[own[0][0]].matrix
+            spans = [layout.unit_rows[k] for k, _ in own]
+            if any(a.stop != b.start for a, b in itertools.pairwise(spans)):
+                return  # not consecutive in the layout (compute's units always are)
+            whole = m.columns.size == n and bool(np.all(m.columns == np.arange(n)))
+            grid = _grid_of(model, name)
+            revaluation = GridRevaluation(
+                grid, m.multiplier, m.resolved,
+                np.concatenate([spec.rows for _, spec in own]),
+                np.concatenate([spec.factor for _, spec in own]), m.n_standard,
             )  # fmt: skip
+            underlyings.append(
+                _Underlying(
+                    name,
+                    m.columns,
+                    whole,
+                    revaluation,
+                    slice(spans[0].start, spans[-1].stop),
+                    tuple(own),
+                )
+            )
         n_acc, n_units = book.shape[0], len(units)
         output = PassOutput(
             aggregated=np.empty((n_units, 0, layout.n_scenarios)),
@@ -202,20 +212,15 @@ class DeribitTotals:
         assumptions = model.params.assumptions
         abs_size = assumptions.roll_shock_basis is RollShockBasis.ABS_SIZE
         layout, inputs = state.layout, state.inputs
-        n_s, n_std = layout.n_scenarios, layout.n_standard
         rates: dict[int, Any] = {}  # unit -> USD per unit currency (a float: set_unit checks)
         for u in state.underlyings:
             res = book.resolved if u.whole else book.resolved.take(u.columns)
-            arrays = u.scenario_set.apply(res)
-            pnl = instrument_pnl(res, u.multiplier, arrays.vol)
+            u.revaluation(res, inputs.pnl[u.span])
             valuation = value_instruments(res)
             delta_usd = valuation.delta * res.underlying_usd
             for k, spec in u.units:
                 span = layout.unit_rows[k]
                 rows = spec.rows
-                own = pnl if spec.every else pnl[rows]
-                inputs.pnl[span, :n_std] = own[:, :n_std]
-                np.multiply(own[:, n_std:], spec.factor, out=inputs.pnl[span, n_std:n_s])
                 inputs.delta_usd[span] = delta_usd[rows]
                 roll_rate = spec.move * segregated_unit_value(res, rows)
                 inputs.roll_rate[span] = (
