@@ -57,6 +57,13 @@ def test_price_of_a_perpetual_loads_no_scipy_numba_or_pyarrow() -> None:
     assert not loaded & set(HEAVY)
 
 
+def test_price_loads_no_pydantic() -> None:
+    """Plain parameters are coerced without Typer's pydantic adapters (pmargin.cli._coercion)."""
+    market = str(example_path("example_market.json"))
+    loaded = _modules_after(["price", "-m", market, "BTC-PERPETUAL"])
+    assert "pydantic" not in loaded
+
+
 def test_price_of_an_option_loads_no_numba() -> None:
     market = str(example_path("example_market.json"))
     loaded = _modules_after(["price", "-m", market, "BTC-26DEC25-115000-C", "--json"])
