@@ -242,3 +242,30 @@ def test_interpolated_variance_lies_between_neighbours(
     tol = 1e-12 * max(1.0, abs(w1), abs(w2))
     assert min(w1, w2) - tol <= w <= max(w1, w2) + tol
     assert w >= 0.0
+
+
+def test_at_times_equals_implied_vol_bit_for_bit(surface: VolSurface) -> None:
+    """The surface read at fixed times: the same vols as implied_vol, before, between, after."""
+    rng = np.random.default_rng(11)
+    t = np.concatenate([[0.0, T_NOV, T_DEC, T_MAR], rng.uniform(0.0, 1.0, 60)])
+    strike = rng.uniform(40_000.0, 120_000.0, t.size)
+    grid = surface.at_times(t)
+    for _ in range(3):  # the same grid, forwards moving
+        forward = rng.uniform(60_000.0, 80_000.0, t.size)
+        mine = grid.implied_vol(strike, forward)
+        assert mine.tobytes() == surface.implied_vol(strike, forward, t).tobytes()
+        w, _ = grid.interpolate(np.log(strike / forward))
+        assert w.tobytes() == surface.total_variance(np.log(strike / forward), t).tobytes()
+
+
+def test_at_times_rejects_what_implied_vol_rejects(surface: VolSurface) -> None:
+    with pytest.raises(InputError) as err:
+        surface.at_times([0.1, -0.01])
+    assert err.value.field == "t"
+    grid = surface.at_times([0.1, 0.2])
+    with pytest.raises(InputError) as err:
+        grid.implied_vol([60_000.0, 0.0], [70_000.0, 70_000.0])
+    assert err.value.field == "strike"
+    with pytest.raises(InputError) as err:
+        grid.implied_vol([60_000.0, 61_000.0], [70_000.0, math.nan])
+    assert err.value.field == "forward"

@@ -127,3 +127,46 @@ def test_errors_are_the_reference_errors(
     for at in broken:
         expected = _error(lambda at=at: resolve_instruments(instruments, at))
         assert _error(lambda at=at: resolver.resolve(at)) == expected
+
+
+def test_a_resolver_kept_over_a_stream_of_ticks(
+    market: MarketSnapshot, instruments: tuple[Instrument, ...]
+) -> None:
+    """What the resolver keeps between markets (times, surface readings, implied vols) never
+    leaks into a market whose inputs moved: ticks that move the index, futures and option
+    marks, swap a mark's kind, replace a surface, fail, and roll the clock, one resolver."""
+    rng = np.random.default_rng(7)
+    resolver = InstrumentResolver(instruments)
+    priced = next(s for s, m in market.marks.items() if m.price is not None and s.count("-") == 3)
+    at = market
+    for k in range(40):
+        step = k % 8
+        if step == 0:
+            at = at.with_updates(index={"BTC": at.index["BTC"] * float(rng.uniform(0.98, 1.02))})
+        elif step == 1:
+            at = at.with_updates(
+                marks={
+                    s: Mark(price=m.price * float(rng.uniform(0.99, 1.01)))
+                    for s, m in at.marks.items()
+                    if m.price is not None and s.count("-") == 1
+                }
+            )
+        elif step == 2:
+            at = at.with_updates(marks={priced: Mark(price=float(rng.uniform(0.005, 0.02)))})
+        elif step == 3:
+            at = at.with_updates(marks={priced: Mark(iv=float(rng.uniform(0.3, 0.8)))})
+        elif step == 4:
+            at = at.moved({"BTC": float(rng.uniform(-0.05, 0.05))}, vol_beta=1.0)
+        elif step == 5:
+            surface = at.surface("BTC")
+            at = at.with_updates(
+                surfaces={"BTC": type(surface)("BTC", surface.slices, at.timestamp)}
+            )
+        elif step == 6:
+            broken = at.replace(marks={}, surfaces={})
+            assert _error(lambda b=broken: resolver.resolve(b)) == _error(
+                lambda b=broken: resolve_instruments(instruments, b)
+            )
+        else:
+            at = at.replace(timestamp=at.timestamp + timedelta(minutes=int(rng.integers(0, 90))))
+        _assert_same(resolver.resolve(at), resolve_instruments(instruments, at))

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from pmargin.market._mark import Mark
     from pmargin.market._moved import MarkKind, check_moves, mark_kinds, moved_market, moved_vol
     from pmargin.market._snapshot import REPORTING_CURRENCY, MarketSnapshot
-    from pmargin.market._surface import SurfaceSlice, VolSurface
+    from pmargin.market._surface import SurfaceAtTimes, SurfaceSlice, VolSurface
     from pmargin.market._svi import RawSVI, raw_svi_total_variance
     from pmargin.market._svi_checks import (
         ButterflyCheck,
@@ -58,6 +58,7 @@ __all__ = [
     "SSVIParams",
     "SliceFit",
     "SmileQuotes",
+    "SurfaceAtTimes",
     "SurfaceSlice",
     "SviFit",
     "VolSurface",

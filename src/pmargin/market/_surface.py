@@ -31,7 +31,7 @@ from pmargin.market._checks import abbreviate, check_price
 from pmargin.market._svi import SVI_FIELDS, RawSVI, raw_svi_total_variance
 from pmargin.timeutil import format_timestamp, parse_expiry, parse_timestamp, year_fraction
 
-__all__ = ["SurfaceSlice", "VolSurface"]
+__all__ = ["SurfaceAtTimes", "SurfaceSlice", "VolSurface"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -206,6 +206,29 @@ class VolSurface:
         _, rate = self._interpolate(np.log(strikes / forwards), t)
         return np.sqrt(rate)
 
+    def at_times(self, t: npt.ArrayLike) -> SurfaceAtTimes:
+        """Return the surface read at fixed times to expiry, for strikes and forwards that move.
+
+        Parameters
+        ----------
+        t
+            Times to expiry in ACT/365 years from ``asof``, finite and ``>= 0``, shape ``(n,)``.
+
+        Returns
+        -------
+        SurfaceAtTimes
+            Holds each time's slices and interpolation weights (a monitor's options keep their
+            times between ticks, only forwards move); its
+            :meth:`~SurfaceAtTimes.implied_vol` equals :meth:`implied_vol` at these times bit
+            for bit.
+
+        Raises
+        ------
+        InputError
+            Naming ``t`` for a value not finite or negative.
+        """
+        return SurfaceAtTimes(self, _times_checked(t))
+
     def calendar_violations(self, k: npt.ArrayLike) -> list[tuple[datetime, datetime]]:
         """Pairs of consecutive expiries whose total variance decreases somewhere on ``k``.
 
@@ -242,33 +265,87 @@ class VolSurface:
     def _interpolate(self, k: npt.ArrayLike, t: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
         """Total variance ``w(k, t)`` and variance rate ``w / t`` (its ``t -> 0`` limit at 0)."""
         moneyness = _finite(k, "k")
-        times = _finite(t, "t")
-        negative = times < 0.0
-        if np.any(negative):
-            raise InputError(
-                "t",
-                float(times[negative].flat[0]),
-                "must be a time to expiry >= 0 in ACT/365 years (has the instrument expired?)",
-            )
+        times = _times_checked(t)
         moneyness, times = np.broadcast_arrays(moneyness, times)
-        n = self._times.size
-        after = np.searchsorted(self._times, times, side="right")
+        return SurfaceAtTimes(self, times).interpolate(moneyness)
+
+
+class SurfaceAtTimes:
+    """A :class:`VolSurface` read at fixed times to expiry (:meth:`VolSurface.at_times`).
+
+    Each time's bracketing slices, their SVI parameters and the interpolation weights are
+    found once; :meth:`interpolate` and :meth:`implied_vol` then cost two SVI evaluations per
+    point. Every number is the one :meth:`VolSurface.implied_vol` computes, by the same
+    operations in the same order (it is built on this class).
+    """
+
+    __slots__ = ("_alpha", "_flat", "_hi", "_inside", "_lo", "_safe_t", "_t_lo", "shape")
+
+    def __init__(self, surface: VolSurface, times: FloatArray) -> None:
+        n = surface._times.size
+        after = np.searchsorted(surface._times, times, side="right")
         lo = np.clip(after - 1, 0, n - 1)
         hi = np.minimum(after, n - 1)
-        a, b, rho, m, sigma = self._params
-        w_lo = raw_svi_total_variance(moneyness, a[lo], b[lo], rho[lo], m[lo], sigma[lo])
-        w_hi = raw_svi_total_variance(moneyness, a[hi], b[hi], rho[hi], m[hi], sigma[hi])
-        t_lo = self._times[lo]
-        t_hi = self._times[hi]
+        a, b, rho, m, sigma = surface._params
+        self._lo = (a[lo], b[lo], rho[lo], m[lo], sigma[lo])
+        self._hi = (a[hi], b[hi], rho[hi], m[hi], sigma[hi])
+        t_lo = surface._times[lo]
+        t_hi = surface._times[hi]
         inside = hi != lo
         span = np.where(inside, t_hi - t_lo, 1.0)
-        alpha = np.where(inside, (times - t_lo) / span, 0.0)
-        w_inside = w_lo + alpha * (w_hi - w_lo)
-        w_flat = w_lo * (times / t_lo)
-        w = np.where(inside, w_inside, w_flat)
-        safe_t = np.where(inside, times, 1.0)
-        rate = np.where(inside, w_inside / safe_t, w_lo / t_lo)
-        return w, rate
+        self._t_lo = t_lo
+        self._inside = inside
+        self._alpha = np.where(inside, (times - t_lo) / span, 0.0)
+        self._flat = times / t_lo
+        self._safe_t = np.where(inside, times, 1.0)
+        self.shape: tuple[int, ...] = times.shape
+        """Shape of the times (and of every moneyness, strike and forward given)."""
+
+    def interpolate(self, moneyness: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Total variance and variance rate at ``moneyness`` (``ln(K / F)``, the times' shape)."""
+        w_lo, w_inside = self._w_inside(moneyness)
+        w_flat = w_lo * self._flat
+        w = np.where(self._inside, w_inside, w_flat)
+        return w, self._rate(w_lo, w_inside)
+
+    def implied_vol(self, strike: npt.ArrayLike, forward: npt.ArrayLike) -> FloatArray:
+        """Black implied vols (annualised decimal) at ``strike`` and ``forward``, the times' shape.
+
+        Raises
+        ------
+        InputError
+            Naming ``strike`` or ``forward`` for a value not finite and ``> 0``, or ``k`` for a
+            moneyness not finite.
+        """
+        strikes = _positive(strike, "strike")
+        forwards = _positive(forward, "forward")
+        moneyness = _finite(np.log(strikes / forwards), "k")
+        if moneyness.shape != self.shape:
+            raise InputError("strike", moneyness.shape, f"must have the times' shape {self.shape}")
+        w_lo, w_inside = self._w_inside(moneyness)
+        return np.sqrt(self._rate(w_lo, w_inside))
+
+    def _w_inside(self, moneyness: FloatArray) -> tuple[FloatArray, FloatArray]:
+        w_lo = raw_svi_total_variance(moneyness, *self._lo)
+        w_hi = raw_svi_total_variance(moneyness, *self._hi)
+        return w_lo, w_lo + self._alpha * (w_hi - w_lo)
+
+    def _rate(self, w_lo: FloatArray, w_inside: FloatArray) -> FloatArray:
+        rate: FloatArray = np.where(self._inside, w_inside / self._safe_t, w_lo / self._t_lo)
+        return rate
+
+
+def _times_checked(t: npt.ArrayLike) -> FloatArray:
+    """Return times to expiry as a float64 array, finite and ``>= 0`` (an error names ``t``)."""
+    times = _finite(t, "t")
+    negative = times < 0.0
+    if np.any(negative):
+        raise InputError(
+            "t",
+            float(times[negative].flat[0]),
+            "must be a time to expiry >= 0 in ACT/365 years (has the instrument expired?)",
+        )
+    return times
 
 
 def _finite(values: npt.ArrayLike | Iterable[float], name: str) -> FloatArray:

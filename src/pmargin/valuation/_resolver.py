@@ -11,6 +11,13 @@ array indexing; the marks are read from the market's marks when it has fewer of 
 there are instruments. Vols come from the same vectorised surface and mark-price calls as the
 reference, on the same options.
 
+Between markets (a monitor's ticks) a resolver keeps what the same inputs would give again:
+the times to expiry (per timestamp), the column groupings of a pattern of marks, each
+surface's reading at its options' times (:meth:`~pmargin.market.VolSurface.at_times`, per
+surface object) with the vols of the last forwards, and the last implied vols of the options
+marked by price with their inputs. A tick that leaves an expiry's forward where it was (an
+explicit forward, say) neither reads the surface nor solves an implied vol again.
+
 The result equals ``resolve_instruments(instruments, market)`` bit for bit for any market
 (:meth:`~InstrumentResolver.resolve_reference` is that call, the twin the tests compare
 against). When the market cannot resolve an instrument (an expired expiry, a missing price,
@@ -21,6 +28,7 @@ error, naming the first instrument at fault.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
@@ -29,13 +37,12 @@ import numpy as np
 from pmargin._typing import FloatArray, IntArray
 from pmargin.errors import InputError, MarketDataError
 from pmargin.instruments import Instrument, Kind
-from pmargin.market import Mark, MarketSnapshot
+from pmargin.market import Mark, MarketSnapshot, SurfaceAtTimes, VolSurface
 from pmargin.valuation._resolve import (
     ResolvedInstruments,
     VolSource,
     resolve_instruments,
     vols_from_mark_prices,
-    vols_from_surface,
 )
 from pmargin.valuation._terms import InstrumentTerms
 
@@ -109,6 +116,7 @@ class InstrumentResolver:
         self._perpetual = {j for j in self._futures if items[j].kind is Kind.PERPETUAL}
         self._options = np.flatnonzero(self._is_option).astype(np.int64)
         self._pairs, self._pair_group = _groups([(i.underlying, i.expiry) for i in items])
+        self._memo = _Memo()
 
     def __len__(self) -> int:
         return self._n
@@ -145,6 +153,7 @@ class InstrumentResolver:
 
     def _resolve(self, market: MarketSnapshot) -> ResolvedInstruments:
         n = self._n
+        memo = self._memo
         quote_price = np.array([market.usd_price(c) for c in self._quotes], dtype=np.float64)
         quote_usd = quote_price[self._quote_group] if n else np.empty(0)
         settlement_usd = (
@@ -152,12 +161,7 @@ class InstrumentResolver:
             if n
             else np.empty(0)
         )
-        time = np.full(n, np.nan)
-        if self._expiries:
-            years = np.array([market.year_fraction(e) for e in self._expiries], dtype=np.float64)
-            if np.any(years <= 0.0):
-                raise _UnresolvableError
-            time[self._dated] = years[self._expiry_group]
+        time = self._time(market).copy()
         marks = self._marks(market)
         usd = np.empty(n)
         by_forward = np.ones(n, dtype=bool)
@@ -178,12 +182,16 @@ class InstrumentResolver:
             else:
                 continue
             by_forward[j] = False
-        need = np.flatnonzero(by_forward)
-        if need.size:
+        key = by_forward.tobytes()
+        found = memo.by_forward.get(key)
+        if found is None:
+            need = np.flatnonzero(by_forward)
             groups = self._pair_group[need]
-            wanted = np.unique(groups)
+            found = memo.by_forward[key] = (need, groups, np.unique(groups).tolist())
+        need, groups, wanted = found
+        if need.size:
             forward = np.zeros(len(self._pairs))
-            for g in wanted.tolist():
+            for g in wanted:
                 underlying, expiry = self._pairs[g]
                 if expiry is None:  # spot or perpetual: never priced off a forward
                     raise _UnresolvableError
@@ -191,6 +199,23 @@ class InstrumentResolver:
             usd[need] = forward[groups]
         underlying_price = usd / quote_usd
         return self._with_vols(market, marks, underlying_price, quote_usd, settlement_usd, time)
+
+    def _time(self, market: MarketSnapshot) -> FloatArray:
+        """Shape ``(n,)``: years to each expiry (NaN undated), kept for the market's timestamp."""
+        memo = self._memo
+        if memo.time is None or memo.timestamp != market.timestamp:
+            time = np.full(self._n, np.nan)
+            if self._expiries:
+                years = np.array(
+                    [market.year_fraction(e) for e in self._expiries], dtype=np.float64
+                )
+                if np.any(years <= 0.0):
+                    raise _UnresolvableError
+                time[self._dated] = years[self._expiry_group]
+            time.setflags(write=False)
+            memo.reset(market.timestamp, time)
+        assert memo.time is not None
+        return memo.time
 
     def _marks(self, market: MarketSnapshot) -> dict[int, Mark]:
         """Column -> its mark, for the columns the market marks."""
@@ -229,36 +254,18 @@ class InstrumentResolver:
                     vol[j], source[j] = mark.iv, 1
                 elif mark.price is not None:
                     mark_price[j], source[j] = mark.price, 2
-            strike = self._strike
-            vols_from_mark_prices(
-                self._instruments,
-                np.flatnonzero(source == 2),
-                mark_price,
-                underlying_price,
-                strike,
-                time,
-                self._is_call,
-                self._is_inverse,
-                rate,
-                vol,
+            sources = self._sources(source)
+            self._vols_from_mark_prices(
+                sources.mark_price, mark_price, underlying_price, time, rate, vol
             )
-            on_surface = np.flatnonzero(source == 3)
-            groups = self._underlying_group[on_surface]
-            for g in np.unique(groups).tolist():
-                members = on_surface[groups == g]
+            for g, members in sources.on_surface:
                 underlying = self._underlyings[g]
                 if not market.has_surface(underlying):
                     raise _UnresolvableError
-                vols_from_surface(
-                    self._instruments,
-                    members,
-                    underlying,
-                    market,
-                    underlying_price,
-                    strike,
-                    time,
-                    vol,
-                )
+                surface = market.surface(underlying)
+                vol[members] = self._surface_vols(g, surface, members, underlying_price[members])
+        else:
+            sources = self._sources(source)
         return ResolvedInstruments(
             instruments=self._instruments,
             is_option=self._is_option.copy(),
@@ -271,6 +278,123 @@ class InstrumentResolver:
             rate=rate,
             quote_usd=quote_usd,
             settlement_usd=settlement_usd,
-            vol_source=tuple(_SOURCES[source].tolist()),
+            vol_source=sources.vol_source,
             terms=self._terms,
         )
+
+    def _sources(self, source: IntArray) -> _Sources:
+        """Where each column's vol comes from, by code: the groups derived once per pattern."""
+        key = source.tobytes()
+        found = self._memo.sources.get(key)
+        if found is None:
+            on_surface = np.flatnonzero(source == 3)
+            groups = self._underlying_group[on_surface]
+            found = _Sources(
+                vol_source=tuple(_SOURCES[source].tolist()),
+                mark_price=np.flatnonzero(source == 2),
+                on_surface=tuple((g, on_surface[groups == g]) for g in np.unique(groups).tolist()),
+            )
+            self._memo.sources[key] = found
+        return found
+
+    def _surface_vols(
+        self, group: int, surface: VolSurface, members: IntArray, forward: FloatArray
+    ) -> FloatArray:
+        """Vols of the options ``members`` of one underlying off ``surface``, shape ``(k,)``.
+
+        The surface is read at the options' times once (kept while the surface object and the
+        options are the same); the vols are worked out again only when a forward moved.
+        """
+        memo = self._memo
+        kept = memo.grids.get(group)
+        if kept is None or kept[0] is not surface or kept[1] is not members:
+            grid = surface.at_times(self._memo_time()[members])
+            vols = grid.implied_vol(self._strike[members], forward)
+            memo.grids[group] = (surface, members, grid, forward, vols)
+            return vols
+        if np.array_equal(kept[3], forward):
+            return kept[4]
+        vols = kept[2].implied_vol(self._strike[members], forward)
+        memo.grids[group] = (surface, members, kept[2], forward, vols)
+        return vols
+
+    def _memo_time(self) -> FloatArray:
+        time = self._memo.time
+        assert time is not None
+        return time
+
+    def _vols_from_mark_prices(
+        self,
+        idx: IntArray,
+        mark_price: FloatArray,
+        forward: FloatArray,
+        time: FloatArray,
+        rate: FloatArray,
+        vol: FloatArray,
+    ) -> None:
+        """Fill ``vol[idx]`` from the options' mark prices (``vols_from_mark_prices``).
+
+        The solve runs again only when an input (mark price, forward, time, rate) moved since
+        the last one; else its vols are reused (the same inputs give the same vols).
+        """
+        if idx.size == 0:
+            return
+        inputs = np.stack([mark_price[idx], forward[idx], time[idx], rate[idx]])
+        last = self._memo.implied
+        if last is not None and np.array_equal(last[1], idx) and np.array_equal(last[0], inputs):
+            vol[idx] = last[2]
+            return
+        vols_from_mark_prices(
+            self._instruments,
+            idx,
+            mark_price,
+            forward,
+            self._strike,
+            time,
+            self._is_call,
+            self._is_inverse,
+            rate,
+            vol,
+        )
+        self._memo.implied = (inputs, idx, vol[idx].copy())
+
+
+@dataclass(frozen=True, slots=True)
+class _Sources:
+    """The columns by vol source for one pattern of marks (see ``_SOURCES``)."""
+
+    vol_source: tuple[str, ...]
+    mark_price: IntArray
+    on_surface: tuple[tuple[int, IntArray], ...]
+    """Per underlying group: its options read off the surface."""
+
+
+class _Memo:
+    """What a resolver keeps from one market to the next (all of it for one timestamp).
+
+    Keys are the inputs' patterns (which columns are priced off a forward, which vols come
+    from where) and the surface objects themselves: a new pattern or surface is worked out
+    afresh, so a kept answer is only ever the answer the same inputs give.
+    """
+
+    __slots__ = ("by_forward", "grids", "implied", "sources", "time", "timestamp")
+
+    def __init__(self) -> None:
+        self.timestamp: datetime | None = None
+        self.time: FloatArray | None = None
+        self.by_forward: dict[bytes, tuple[IntArray, IntArray, list[int]]] = {}
+        self.sources: dict[bytes, _Sources] = {}
+        self.grids: dict[
+            int, tuple[VolSurface, IntArray, SurfaceAtTimes, FloatArray, FloatArray]
+        ] = {}
+        """Underlying group -> the surface, the options read off it, its reading at their times
+        (kept while the surface object and those options are the same), the last forwards and
+        the vols they gave."""
+        self.implied: tuple[FloatArray, IntArray, FloatArray] | None = None
+
+    def reset(self, timestamp: datetime, time: FloatArray) -> None:
+        """Start over at ``timestamp`` (times to expiry ``time``): every time-bound answer goes."""
+        self.timestamp = timestamp
+        self.time = time
+        self.grids.clear()
+        self.implied = None
