@@ -27,6 +27,9 @@ from pmargin.pricing._black76_jit import _common
 
 __all__ = ["revalue_rows"]
 
+_LANES = 8
+"""float64 lanes of a 512-bit vector: a row's cells are priced in a multiple of this many."""
+
 
 @njit
 def revalue_rows(
@@ -90,7 +93,13 @@ def revalue_rows(
     n_s = multiplier.shape[1]
     n_off = 0
     n_bad = 0
-    vol = np.empty(n_s)  # one row's shocked vols: the P&L loop below then vectorises
+    # one row's lanes, padded to a multiple of _LANES (the pad lanes price an ordinary
+    # option and are never read): the pricing loop then vectorises without a scalar remainder
+    width = -(-n_s // _LANES) * _LANES
+    forward_s = np.empty(width)
+    vol = np.full(width, 0.5)
+    pnl = np.empty(width)
+    lane_off = np.empty(width, dtype=np.bool_)
     for j in range(source.size):
         i = source[j]
         fi = forward[i]
@@ -112,15 +121,21 @@ def revalue_rows(
                 v = v if (v >= lo or v != v) else lo  # np.maximum: NaN stays NaN
                 n_bad += not (v >= 0.0 and v < math.inf)
                 vol[s] = v
+                forward_s[s] = fi * mult[s]
+            for s in range(n_s, width):
+                forward_s[s] = fi
             ki, ti, ri, ci, bi = strike[i], time[i], rate[i], is_call[i], base[p]
             coin = inverse[i]
             b_coin = bi / fi
+            for s in range(width):
+                fs = forward_s[s]
+                val, _, _, _, _, _, flagged = _common(fs, ki, ti, vol[s], ri, ci)
+                pnl[s] = val / fs - b_coin if coin else val - bi
+                lane_off[s] = flagged
             for s in range(n_s):
-                fs = fi * mult[s]
-                val, _, _, _, _, _, lane_off = _common(fs, ki, ti, vol[s], ri, ci)
-                row[s] = val / fs - b_coin if coin else val - bi
-                lanes[s] = lane_off
-                n_off += lane_off
+                row[s] = pnl[s]
+                lanes[s] = lane_off[s]
+                n_off += lane_off[s]
         for s in range(n_standard, n_s):
             row[s] *= factor[j, s - n_standard]
     return n_off, n_bad
