@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -537,6 +537,9 @@ class Monitor:
         ):
             return
         block.rows = rows
+        block.positions_usd = block.positions_usd.copy()  # its own: written in place by rows
+        block.initial_margin = block.initial_margin.copy()
+        block.maintenance_margin = block.maintenance_margin.copy()
         block.held = None if held.size == len(block.resolved) else held
         block.start = sub
         block.book = sub
@@ -559,14 +562,22 @@ class Monitor:
             block.resolved = found
             taken = found if block.held is None else found.take(block.held)
             block.book = block.start.rebased(market, taken)
-            block.positions_usd = _scattered(block.rows, positions_usd(block.book), n)
+            rows = block.rows
+            values = positions_usd(block.book)
+            if rows is None:
+                block.positions_usd = values
+            else:  # the block's own arrays, 0 outside its rows (see _screen)
+                block.positions_usd[rows] = values
             if self._scope == "underlying":
                 if block.totals is None:
                     block.totals = totals_plan(self._model, block.start)
                 im, mm = block.totals(block.book)
-                block.initial_margin = _scattered(block.rows, im, n)
-                block.maintenance_margin = _scattered(block.rows, mm, n)
-        equity = balances_usd(self._cash.rebased(market, self._cash.resolved))
+                if rows is None:
+                    block.initial_margin, block.maintenance_margin = im, mm
+                else:
+                    block.initial_margin[rows] = im
+                    block.maintenance_margin[rows] = mm
+        equity = balances_usd(replace(self._cash, market=market))  # balances alone: no rebase
         for block in self._blocks.values():
             equity = equity + block.positions_usd
         self._equity = equity
@@ -632,15 +643,6 @@ class Monitor:
                 )
             )
         return events
-
-
-def _scattered(rows: IntArray | None, values: FloatArray, n: int) -> FloatArray:
-    """``values`` of ``rows`` (shape ``(len(rows),)``) as shape ``(n,)``, 0 elsewhere."""
-    if rows is None:
-        return values
-    out = np.zeros(n)
-    out[rows] = values
-    return out
 
 
 def _with_ticks(market: MarketSnapshot, ticks: Mapping[str, PendingTick]) -> MarketSnapshot:
