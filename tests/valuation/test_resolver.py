@@ -19,7 +19,12 @@ from pmargin.engine import example_path
 from pmargin.errors import InputError, MarketDataError
 from pmargin.instruments import Instrument, Kind, parse_symbol
 from pmargin.market import Mark, MarketSnapshot, load_market
-from pmargin.valuation import InstrumentResolver, ResolvedInstruments, resolve_instruments
+from pmargin.valuation import (
+    InstrumentResolver,
+    ResolvedInstruments,
+    resolve_instruments,
+    value_instruments,
+)
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +175,28 @@ def test_a_resolver_kept_over_a_stream_of_ticks(
         else:
             at = at.replace(timestamp=at.timestamp + timedelta(minutes=int(rng.integers(0, 90))))
         _assert_same(resolver.resolve(at), resolve_instruments(instruments, at))
+
+
+def test_valuation_with_the_previous_tick_is_bit_for_bit(
+    market: MarketSnapshot, instruments: tuple[Instrument, ...]
+) -> None:
+    """value_instruments(previous=...) reuses the options' numbers only when their inputs are
+    the same, and is value_instruments afresh bit for bit either way."""
+    resolver = InstrumentResolver(instruments)
+    last = resolver.resolve(market)
+    last_value = value_instruments(last)
+    rng = np.random.default_rng(3)
+    markets = [
+        market.with_updates(index={"BTC": market.index["BTC"] * 1.01}),  # options unmoved
+        market.with_updates(marks={"BTC-26DEC25-100000-C": Mark(iv=0.5)}),  # one vol moves
+        market.moved({"ETH": float(rng.uniform(-0.05, 0.05))}),  # ETH forwards move
+        market.with_updates(prices={"USDC": 0.998}),  # a quote's USD price
+        market.replace(timestamp=market.timestamp + timedelta(hours=3)),  # every time
+    ]
+    for at in markets:
+        now = resolver.resolve(at)
+        mine = value_instruments(now, previous=(last, last_value))
+        fresh = value_instruments(now)
+        for name in ("price", "price_usd", "delta", "gamma", "vega", "theta", "delta_coin"):
+            np.testing.assert_array_equal(getattr(mine, name), getattr(fresh, name), strict=True)
+        last, last_value = now, mine

@@ -209,11 +209,7 @@ class BookArrangement:
         """
         valuation = self._cache.get("valuation")
         if valuation is None:
-            valuation = value_instruments(self.resolved)
-            for name in ("price", "price_usd", "delta", "gamma", "vega", "theta", "delta_coin"):
-                array = getattr(valuation, name)
-                if array.base is None:  # its own array (not a view of the resolved inputs)
-                    array.setflags(write=False)
+            valuation = _frozen(value_instruments(self.resolved))
             self._cache["valuation"] = valuation
         assert isinstance(valuation, Valuation)
         return valuation
@@ -462,7 +458,11 @@ class BookArrangement:
         return book
 
     def rebased(
-        self, market: MarketSnapshot, resolved: ResolvedInstruments | None = None
+        self,
+        market: MarketSnapshot,
+        resolved: ResolvedInstruments | None = None,
+        *,
+        valuation: Valuation | None = None,
     ) -> BookArrangement:
         """Return the book at ``market``, positions held as the venue holds them.
 
@@ -485,6 +485,10 @@ class BookArrangement:
         resolved
             The same instruments, in the same order, already resolved at ``market`` (a caller
             that holds them: nothing is looked up); ``None`` resolves them here.
+        valuation
+            ``value_instruments(resolved)`` when the caller holds it (a monitor values a
+            block's instruments with its last tick's): kept as the new book's
+            :attr:`valuation`; ``None`` values them on first use.
 
         Returns
         -------
@@ -502,14 +506,20 @@ class BookArrangement:
         q0 = sparse.csr_array(self.quantity)
         entries = self._futures_entries(q0)
         if entries is None:  # not canonical: duplicates or unsorted columns
-            return self.rebased_reference(market, resolved)
-        scale, drift = self._rebase_factors(resolved)
-        at, rows, columns = entries
-        data = q0.data.copy()
-        data[at] *= scale[columns]  # scale is 1 off inverse futures: the same bits
-        quantity = sparse.csr_array((data, q0.indices, q0.indptr), shape=q0.shape)
-        moved = sparse.csr_array((q0.data[at] * drift[columns], (rows, columns)), shape=q0.shape)
-        return self._repriced(market, resolved, quantity, self.unrealised + moved)
+            book = self.rebased_reference(market, resolved)
+        else:
+            scale, drift = self._rebase_factors(resolved)
+            at, rows, columns = entries
+            data = q0.data.copy()
+            data[at] *= scale[columns]  # scale is 1 off inverse futures: the same bits
+            quantity = sparse.csr_array((data, q0.indices, q0.indptr), shape=q0.shape)
+            moved = sparse.csr_array(
+                (q0.data[at] * drift[columns], (rows, columns)), shape=q0.shape
+            )
+            book = self._repriced(market, resolved, quantity, self.unrealised + moved)
+        if valuation is not None:
+            book._cache["valuation"] = _frozen(valuation)
+        return book
 
     def rebased_reference(
         self, market: MarketSnapshot, resolved: ResolvedInstruments | None = None
@@ -703,6 +713,15 @@ class BookArrangement:
     def shape(self) -> tuple[int, int]:
         """``(n_accounts, n_instruments)``."""
         return (len(self.account_ids), len(self.instruments))
+
+
+def _frozen(valuation: Valuation) -> Valuation:
+    """Return ``valuation`` with the arrays it owns made read-only (a book shares it)."""
+    for name in ("price", "price_usd", "delta", "gamma", "vega", "theta", "delta_coin"):
+        array = getattr(valuation, name)
+        if array.base is None:  # its own array (not a view of the resolved inputs)
+            array.setflags(write=False)
+    return valuation
 
 
 def take_rows(

@@ -70,7 +70,7 @@ from pmargin.monitor._events import BreakerReason, MonitorEvent, StatusChange
 from pmargin.monitor._scope import Scope, Totals, totals_plan, unit_scope
 from pmargin.monitor._update import MarketUpdate, MarkTick
 from pmargin.timeutil import format_timestamp, parse_timestamp, year_fraction
-from pmargin.valuation import InstrumentResolver, ResolvedInstruments
+from pmargin.valuation import InstrumentResolver, ResolvedInstruments, value_instruments
 
 __all__ = ["Monitor"]
 
@@ -561,7 +561,9 @@ class Monitor:
                 found = block.resolver.resolve(market)
             block.resolved = found
             taken = found if block.held is None else found.take(block.held)
-            block.book = block.start.rebased(market, taken)
+            last = block.book  # the same columns at the market before
+            valuation = value_instruments(taken, previous=(last.resolved, last.valuation))
+            block.book = block.start.rebased(market, taken, valuation=valuation)
             rows = block.rows
             values = positions_usd(block.book)
             if rows is None:

@@ -52,8 +52,30 @@ class Valuation:
     delta_coin: FloatArray
 
 
-def value_instruments(resolved: ResolvedInstruments) -> Valuation:
-    """Value every resolved instrument: one vectorised Black-76 call for all options."""
+def value_instruments(
+    resolved: ResolvedInstruments,
+    *,
+    previous: tuple[ResolvedInstruments, Valuation] | None = None,
+) -> Valuation:
+    """Value every resolved instrument: one vectorised Black-76 call for all options.
+
+    Parameters
+    ----------
+    resolved
+        The instruments at the market, arrays of shape ``(n,)``.
+    previous
+        The same instruments, in the same order, resolved at an earlier market, with their
+        valuation (a monitor's last tick). When every option input is the same there
+        (forward, strike, time, vol, rate, call or put, inverse, quote's USD price), the
+        options' values and Greeks are taken from it: the numbers Black-76 gives again. Else,
+        or for other instruments, the previous one plays no part.
+
+    Returns
+    -------
+    Valuation
+        Arrays of shape ``(n,)``, units as the module docstring says; bit for bit the same
+        with or without ``previous``.
+    """
     n = len(resolved)
     opt = resolved.is_option
     price = resolved.underlying_price.copy()
@@ -63,21 +85,31 @@ def value_instruments(resolved: ResolvedInstruments) -> Valuation:
     theta = np.zeros(n)
     forward = resolved.underlying_price
     if opt.any():
-        greeks = black76(
-            forward[opt],
-            resolved.strike[opt],
-            resolved.time[opt],
-            resolved.vol[opt],
-            resolved.is_call[opt],
-            resolved.rate[opt],
-        )
-        quote_usd = resolved.quote_usd[opt]
-        inverse = resolved.is_inverse[opt]
-        price[opt] = np.where(inverse, greeks.value / forward[opt], greeks.value)
-        delta[opt] = greeks.delta
-        gamma[opt] = greeks.gamma / quote_usd
-        vega[opt] = greeks.vega * quote_usd
-        theta[opt] = greeks.theta * quote_usd
+        kept = previous is not None and _same_options(resolved, previous[0])
+        if kept:
+            assert previous is not None
+            old = previous[1]
+            price[opt] = old.price[opt]
+            delta[opt] = old.delta[opt]
+            gamma[opt] = old.gamma[opt]
+            vega[opt] = old.vega[opt]
+            theta[opt] = old.theta[opt]
+        else:
+            greeks = black76(
+                forward[opt],
+                resolved.strike[opt],
+                resolved.time[opt],
+                resolved.vol[opt],
+                resolved.is_call[opt],
+                resolved.rate[opt],
+            )
+            quote_usd = resolved.quote_usd[opt]
+            inverse = resolved.is_inverse[opt]
+            price[opt] = np.where(inverse, greeks.value / forward[opt], greeks.value)
+            delta[opt] = greeks.delta
+            gamma[opt] = greeks.gamma / quote_usd
+            vega[opt] = greeks.vega * quote_usd
+            theta[opt] = greeks.theta * quote_usd
     price_usd = np.where(opt, price * resolved.settlement_usd, price * resolved.quote_usd)
     delta_coin = np.where(resolved.is_inverse, np.where(opt, delta - price, 1.0), np.nan)
     return Valuation(
@@ -88,4 +120,17 @@ def value_instruments(resolved: ResolvedInstruments) -> Valuation:
         vega=vega,
         theta=theta,
         delta_coin=delta_coin,
+    )
+
+
+def _same_options(resolved: ResolvedInstruments, other: ResolvedInstruments) -> bool:
+    """Return True when ``other`` holds the same options with every pricing input equal."""
+    if len(other) != len(resolved) or not np.array_equal(other.is_option, resolved.is_option):
+        return False
+    opt = np.flatnonzero(resolved.is_option)
+    inputs = ("underlying_price", "strike", "time", "vol", "rate", "quote_usd")
+    flags = ("is_call", "is_inverse")
+    return all(
+        np.array_equal(getattr(resolved, name)[opt], getattr(other, name)[opt])
+        for name in (*inputs, *flags)
     )
