@@ -8,6 +8,8 @@ the futures entries touched) equals its reference twin bit for bit.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from datetime import timedelta
 from typing import Any
 
@@ -98,9 +100,16 @@ def test_rebased_equals_its_reference_bit_for_bit(seed: int) -> None:
         marks={s: Mark(price=t.price) for s, t in marks.items()},
     )
     btc = [j for j, i in enumerate(book.instruments) if i.underlying == "BTC"]
-    for start in (book, book.take_columns(btc, ("BTC",)), book.take_accounts([0, 3, 5])):
-        for _ in range(2):  # the second call reads the cached futures entries
-            fast, reference = start.rebased(moved), start.rebased_reference(moved)
+    starts = (
+        book,
+        book.take_columns(btc, ("BTC",)),
+        book.take_accounts([0, 3, 5]),
+        dataclasses.replace(book, unrealised=None),  # no avg_price: nothing accrued yet
+    )
+    for start, target in itertools.product(starts, (moved, snapshot, moved)):
+        # the same market accrues exact zeros (dropped); later calls read the cached plans
+        for _ in range(2):
+            fast, reference = start.rebased(target), start.rebased_reference(target)
             for a, b in (
                 (fast.quantity, reference.quantity),
                 (fast.unrealised, reference.unrealised),
@@ -108,3 +117,6 @@ def test_rebased_equals_its_reference_bit_for_bit(seed: int) -> None:
                 np.testing.assert_array_equal(a.toarray(), b.toarray(), strict=True)
             np.testing.assert_array_equal(fast.quantity.data, reference.quantity.data)
             np.testing.assert_array_equal(fast.quantity.indices, reference.quantity.indices)
+            for part in ("data", "indices", "indptr"):  # the same stored entries, zeros dropped
+                mine, theirs = getattr(fast.unrealised, part), getattr(reference.unrealised, part)
+                assert mine.tobytes() == theirs.astype(mine.dtype).tobytes(), part

@@ -509,14 +509,12 @@ class BookArrangement:
             book = self.rebased_reference(market, resolved)
         else:
             scale, drift = self._rebase_factors(resolved)
-            at, rows, columns = entries
+            at, _, columns = entries
             data = q0.data.copy()
             data[at] *= scale[columns]  # scale is 1 off inverse futures: the same bits
             quantity = sparse.csr_array((data, q0.indices, q0.indptr), shape=q0.shape)
-            moved = sparse.csr_array(
-                (q0.data[at] * drift[columns], (rows, columns)), shape=q0.shape
-            )
-            book = self._repriced(market, resolved, quantity, self.unrealised + moved)
+            moved = q0.data[at] * drift[columns]
+            book = self._repriced(market, resolved, quantity, self._accrued(entries, moved))
         if valuation is not None:
             book._cache["valuation"] = _frozen(valuation)
         return book
@@ -561,6 +559,32 @@ class BookArrangement:
         scale = base_units_at_price(f, f0, futures & resolved.is_inverse)
         drift = np.where(futures, delta_one_pnl(f, f0, resolved.is_inverse), 0.0)
         return scale, drift
+
+    def _accrued(self, entries: tuple[IntArray, IntArray, IntArray], moved: FloatArray) -> Any:
+        """Return ``unrealised`` plus ``moved`` on the futures ``entries``, as CSR.
+
+        scipy's sum of the two matrices (``self.unrealised + moved`` as a matrix: each entry
+        ``u + m``, ``u`` or ``0 + m``, zeros dropped) without building either: their union
+        pattern and where each one's entries fall in it are found once per book (cached).
+        """
+        unrealised = sparse.csr_array(self.unrealised)
+        if not unrealised.has_canonical_format:  # duplicates: scipy's own sum
+            _, rows, columns = entries
+            return unrealised + sparse.csr_array((moved, (rows, columns)), shape=unrealised.shape)
+        plan = self._cache.get("accrual")
+        if plan is None:
+            plan = self._cache["accrual"] = _accrual(unrealised, entries)
+        u_data, indices, indptr, at_u, at_m = plan
+        data = np.zeros(indices.size)
+        data[at_u] = u_data
+        data[at_m] += moved
+        keep = data != 0.0
+        if not keep.all():  # scipy drops the zeros of a sum
+            rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))[keep]
+            indptr = np.zeros(indptr.size, dtype=indptr.dtype)
+            np.cumsum(np.bincount(rows, minlength=indptr.size - 1), out=indptr[1:])
+            data, indices = data[keep], indices[keep]
+        return sparse.csr_array((data, indices, indptr), shape=self.quantity.shape)
 
     def _futures_entries(self, q0: Any) -> tuple[IntArray, IntArray, IntArray] | None:
         """Return the stored entries of ``q0`` (the quantity) in futures and perpetual columns.
@@ -713,6 +737,30 @@ class BookArrangement:
     def shape(self) -> tuple[int, int]:
         """``(n_accounts, n_instruments)``."""
         return (len(self.account_ids), len(self.instruments))
+
+
+def _accrual(
+    unrealised: sparse.csr_array, entries: tuple[IntArray, IntArray, IntArray]
+) -> tuple[FloatArray, IntArray, IntArray, IntArray, IntArray]:
+    """Return the union of ``unrealised``'s stored entries and the futures ``entries``.
+
+    ``unrealised`` in canonical form. Returns ``(data, indices, indptr, at_u, at_m)``: its
+    values, the union's CSR columns and row pointers (int32 where they fit, as scipy makes
+    them), and the union positions of ``unrealised``'s entries and of ``entries``.
+    """
+    n_rows, n_columns = unrealised.shape
+    u_rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(unrealised.indptr))
+    u_keys = u_rows * n_columns + unrealised.indices.astype(np.int64)
+    _, m_rows, m_columns = entries
+    m_keys = m_rows * n_columns + m_columns
+    keys = np.union1d(u_keys, m_keys)
+    index_dtype = np.int32 if max(keys.size, n_columns) < 2**31 else np.int64
+    indptr = np.zeros(n_rows + 1, dtype=index_dtype)
+    np.cumsum(np.bincount(keys // n_columns, minlength=n_rows), out=indptr[1:])
+    indices = (keys % n_columns).astype(index_dtype)
+    at_u = np.searchsorted(keys, u_keys)
+    at_m = np.searchsorted(keys, m_keys)
+    return unrealised.data, indices, indptr, at_u, at_m
 
 
 def _frozen(valuation: Valuation) -> Valuation:
