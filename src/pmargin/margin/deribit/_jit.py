@@ -29,13 +29,6 @@ that many in NumPy's order); more go the NumPy way."""
 
 
 @njit_inline
-def _add_scaled(total: FloatArray, x: float, row: FloatArray) -> None:
-    """``total += x * row`` cell by cell (one rounding per product and per sum)."""
-    for c in range(total.size):
-        total[c] += x * row[c]
-
-
-@njit_inline
 def _unit_stages(
     pre: FloatArray,
     row: FloatArray,
@@ -161,7 +154,8 @@ def account_pass(
         ``True`` where every aggregated vector is free of NaN; ``False``: rerun the NumPy path.
     """
     n_units, n_accounts, n_s = unit_order.shape[0], indptr.size - 1, unit_order.shape[1]
-    pre = np.zeros((n_units, pnl.shape[1]))
+    width = pnl.shape[1]
+    pre = np.zeros((n_units, width))
     scratch = np.empty((n_units, n_s))  # each unit's vector when ``aggregated`` is not kept
     nets = np.zeros(group_start[n_units])
     scale = np.zeros(n_units)
@@ -193,7 +187,10 @@ def account_pass(
                 pre[u, :] = 0.0
                 for g in range(group_start[u], group_start[u + 1]):
                     nets[g] = 0.0
-            _add_scaled(pre[u], x, pnl[r])  # the cells and the delta (column n_s)
+            # the cells and the delta (column n_s), one rounding per product and per sum:
+            # indexed in place (no row views), the loop vectorises over the fixed width
+            for c in range(width):
+                pre[u, c] += x * pnl[r, c]
             if abs_size:
                 roll[u, a] += abs(x) * roll_rate[r]
             else:
