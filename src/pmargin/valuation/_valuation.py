@@ -29,8 +29,10 @@ Units (each array has shape ``(n_instruments,)``)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from pmargin._typing import FloatArray
 from pmargin.pricing import black76
@@ -67,8 +69,9 @@ def value_instruments(
         The same instruments, in the same order, resolved at an earlier market, with their
         valuation (a monitor's last tick). When every option input is the same there
         (forward, strike, time, vol, rate, call or put, inverse, quote's USD price), the
-        options' values and Greeks are taken from it: the numbers Black-76 gives again. Else,
-        or for other instruments, the previous one plays no part.
+        options' values and Greeks are taken from it: the numbers Black-76 gives again (its
+        ``delta``, ``gamma``, ``vega`` and ``theta`` arrays are shared: read, never write).
+        Else, or for other instruments, the previous one plays no part.
 
     Returns
     -------
@@ -78,23 +81,19 @@ def value_instruments(
     """
     n = len(resolved)
     opt = resolved.is_option
-    price = resolved.underlying_price.copy()
-    delta = np.ones(n)
-    gamma = np.zeros(n)
-    vega = np.zeros(n)
-    theta = np.zeros(n)
-    forward = resolved.underlying_price
-    if opt.any():
-        kept = previous is not None and _same_options(resolved, previous[0])
-        if kept:
-            assert previous is not None
-            old = previous[1]
-            price[opt] = old.price[opt]
-            delta[opt] = old.delta[opt]
-            gamma[opt] = old.gamma[opt]
-            vega[opt] = old.vega[opt]
-            theta[opt] = old.theta[opt]
-        else:
+    if previous is not None and opt.any() and _same_options(resolved, previous[0]):
+        # Delta-one columns are 1, 0, 0, 0 at any price: the arrays are the previous ones.
+        old = previous[1]
+        price = np.where(opt, old.price, resolved.underlying_price)
+        delta, gamma, vega, theta = old.delta, old.gamma, old.vega, old.theta
+    else:
+        price = resolved.underlying_price.copy()
+        delta = np.ones(n)
+        gamma = np.zeros(n)
+        vega = np.zeros(n)
+        theta = np.zeros(n)
+        forward = resolved.underlying_price
+        if opt.any():
             greeks = black76(
                 forward[opt],
                 resolved.strike[opt],
@@ -124,13 +123,22 @@ def value_instruments(
 
 
 def _same_options(resolved: ResolvedInstruments, other: ResolvedInstruments) -> bool:
-    """Return True when ``other`` holds the same options with every pricing input equal."""
-    if len(other) != len(resolved) or not np.array_equal(other.is_option, resolved.is_option):
+    """Return True when ``other`` holds the same options with every pricing input equal.
+
+    Equal bit for bit (the same inputs give the same numbers). Strikes, times, vols and rates
+    are NaN or 0 off the options and never move there, so they are compared whole; so are
+    the quotes' USD prices (a delta-one quote that moved only costs the reuse). The forwards
+    are compared on the options alone.
+    """
+    if len(other) != len(resolved):
         return False
-    opt = np.flatnonzero(resolved.is_option)
-    inputs = ("underlying_price", "strike", "time", "vol", "rate", "quote_usd")
-    flags = ("is_call", "is_inverse")
-    return all(
-        np.array_equal(getattr(resolved, name)[opt], getattr(other, name)[opt])
-        for name in (*inputs, *flags)
-    )
+    names = ("is_option", "is_call", "is_inverse", "strike", "time", "vol", "rate", "quote_usd")
+    if not all(_same_bits(getattr(resolved, n), getattr(other, n)) for n in names):
+        return False
+    opt = resolved.is_option
+    return _same_bits(resolved.underlying_price[opt], other.underlying_price[opt])
+
+
+def _same_bits(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:
+    """Return True when ``a`` and ``b`` hold the same bytes (NaN equal to itself)."""
+    return a is b or (a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes())
