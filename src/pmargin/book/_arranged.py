@@ -567,22 +567,23 @@ class BookArrangement:
         ``u + m``, ``u`` or ``0 + m``, zeros dropped) without building either: their union
         pattern and where each one's entries fall in it are found once per book (cached).
         """
-        unrealised = sparse.csr_array(self.unrealised)
-        if not unrealised.has_canonical_format:  # duplicates: scipy's own sum
-            _, rows, columns = entries
-            return unrealised + sparse.csr_array((moved, (rows, columns)), shape=unrealised.shape)
         plan = self._cache.get("accrual")
         if plan is None:
-            plan = self._cache["accrual"] = _accrual(unrealised, entries)
-        u_data, indices, indptr, at_u, at_m = plan
+            unrealised = sparse.csr_array(self.unrealised)
+            canonical = unrealised.has_canonical_format
+            plan = self._cache["accrual"] = _accrual(unrealised, entries) if canonical else ()
+        if not plan:  # duplicates in unrealised: scipy's own sum
+            _, rows, columns = entries
+            moved_matrix = sparse.csr_array((moved, (rows, columns)), shape=self.quantity.shape)
+            return self.unrealised + moved_matrix
+        u_data, rows, indices, indptr, at_u, at_m = plan
         data = np.zeros(indices.size)
         data[at_u] = u_data
         data[at_m] += moved
         keep = data != 0.0
         if not keep.all():  # scipy drops the zeros of a sum
-            rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))[keep]
             indptr = np.zeros(indptr.size, dtype=indptr.dtype)
-            np.cumsum(np.bincount(rows, minlength=indptr.size - 1), out=indptr[1:])
+            np.cumsum(np.bincount(rows[keep], minlength=indptr.size - 1), out=indptr[1:])
             data, indices = data[keep], indices[keep]
         return sparse.csr_array((data, indices, indptr), shape=self.quantity.shape)
 
@@ -741,12 +742,13 @@ class BookArrangement:
 
 def _accrual(
     unrealised: sparse.csr_array, entries: tuple[IntArray, IntArray, IntArray]
-) -> tuple[FloatArray, IntArray, IntArray, IntArray, IntArray]:
+) -> tuple[FloatArray, IntArray, IntArray, IntArray, IntArray, IntArray]:
     """Return the union of ``unrealised``'s stored entries and the futures ``entries``.
 
-    ``unrealised`` in canonical form. Returns ``(data, indices, indptr, at_u, at_m)``: its
-    values, the union's CSR columns and row pointers (int32 where they fit, as scipy makes
-    them), and the union positions of ``unrealised``'s entries and of ``entries``.
+    ``unrealised`` in canonical form. Returns ``(data, rows, indices, indptr, at_u, at_m)``:
+    its values, the union's rows, CSR columns and row pointers (int32 where they fit, as
+    scipy makes them), and the union positions of ``unrealised``'s entries and of
+    ``entries``.
     """
     n_rows, n_columns = unrealised.shape
     u_rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(unrealised.indptr))
@@ -756,11 +758,12 @@ def _accrual(
     keys = np.union1d(u_keys, m_keys)
     index_dtype = np.int32 if max(keys.size, n_columns) < 2**31 else np.int64
     indptr = np.zeros(n_rows + 1, dtype=index_dtype)
-    np.cumsum(np.bincount(keys // n_columns, minlength=n_rows), out=indptr[1:])
+    rows = keys // n_columns
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
     indices = (keys % n_columns).astype(index_dtype)
     at_u = np.searchsorted(keys, u_keys)
     at_m = np.searchsorted(keys, m_keys)
-    return unrealised.data, indices, indptr, at_u, at_m
+    return unrealised.data, rows, indices, indptr, at_u, at_m
 
 
 def _frozen(valuation: Valuation) -> Valuation:
