@@ -64,9 +64,21 @@ def as_number(value: object, field: str, expected: str = "a number") -> float:
 
 
 def price_range() -> tuple[float, float]:
-    """``(min_price, max_price)`` of ``input_limits.toml`` (quote currency per unit)."""
+    """``(min_price, max_price)`` of ``input_limits.toml`` (quote currency per unit).
+
+    Read once per limits object (every price of a feed tick is checked against it).
+    """
     limits = input_limits()
-    return limits.number("numbers", "min_price"), limits.number("numbers", "max_price")
+    kept = _PRICE_RANGE.get(id(limits))
+    if kept is None or kept[0] is not limits:
+        found = limits.number("numbers", "min_price"), limits.number("numbers", "max_price")
+        _PRICE_RANGE.clear()
+        kept = _PRICE_RANGE[id(limits)] = (limits, found)
+    return kept[1]
+
+
+_PRICE_RANGE: dict[int, tuple[object, tuple[float, float]]] = {}
+"""``id(limits) -> (limits, (min_price, max_price))`` for the limits object last read."""
 
 
 def check_price(value: object, field: str) -> float:
