@@ -159,6 +159,7 @@ def account_pass(
     scratch = np.empty((n_units, n_s))  # each unit's vector when ``aggregated`` is not kept
     nets = np.zeros(group_start[n_units])
     scale = np.zeros(n_units)
+    touched = np.zeros(n_units, dtype=np.bool_)  # the account's units seen so far
     clean = True
     # the stages of an account without entries in a unit, run once per unit on zeros
     blank = np.empty((n_units, n_s))
@@ -175,26 +176,31 @@ def account_pass(
         for u in range(n_units):
             net_delta[u, a] = 0.0
             roll[u, a] = 0.0
-            held[u, a] = False
+            touched[u] = False
         for jj in range(indptr[a], indptr[a + 1]):
             u = column_unit[indices[jj]]
             if u < 0:
                 continue
             r = column_row[indices[jj]]
             x = data[jj]
-            if not held[u, a]:
-                held[u, a] = True
-                pre[u, :] = 0.0
+            # the cells and the delta (column n_s), one rounding per product and per sum,
+            # summed from 0 (the first entry's 0.0 + product: -0.0 becomes 0.0 as there);
+            # indexed in place (no row views), the loops vectorise over the fixed width
+            if touched[u]:
+                for c in range(width):
+                    pre[u, c] += x * pnl[r, c]
+            else:
+                touched[u] = True
                 for g in range(group_start[u], group_start[u + 1]):
                     nets[g] = 0.0
-            # the cells and the delta (column n_s), one rounding per product and per sum:
-            # indexed in place (no row views), the loop vectorises over the fixed width
-            for c in range(width):
-                pre[u, c] += x * pnl[r, c]
+                for c in range(width):
+                    pre[u, c] = 0.0 + x * pnl[r, c]
             if abs_size:
                 roll[u, a] += abs(x) * roll_rate[r]
             else:
                 nets[group[r]] += x * roll_rate[r]
+        for u in range(n_units):
+            held[u, a] = touched[u]
         for u in range(n_units):
             row = aggregated[u, a] if vectors else scratch[u]
             if held[u, a]:
