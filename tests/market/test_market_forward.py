@@ -194,3 +194,18 @@ def test_real_deribit_future_symbol_gives_the_forward() -> None:
     del data["forwards"]
     data["marks"]["BTC-27DEC24"] = {"price": 70500.0}
     assert market_from_dict(data).forward("BTC", DEC27) == 70500.0
+
+
+def test_forward_at_is_forward_for_a_parsed_expiry() -> None:
+    """forward_at (an expiry already parsed, as instruments hold it) == forward, every rule."""
+    from pmargin.engine import example_path
+    from pmargin.market import load_market
+    from pmargin.timeutil import parse_expiry
+
+    market = load_market(example_path("example_market.json"))
+    expiries = {e for by_expiry in market.forwards.values() for e in by_expiry}
+    expiries |= {s.expiry for surface in market.surfaces.values() for s in surface.slices}
+    expiries |= {parse_expiry("2027-06-25"), market.timestamp}
+    for code in market.index:
+        for when in sorted(expiries):
+            assert market.forward_at(code, when) == market.forward(code.lower(), when)

@@ -206,8 +206,19 @@ class MarketSnapshot:
             When none of the four is available, saying what to add; or when a USDC/USDT
             future is found but its quote currency has no price.
         """
-        code = underlying.upper()
-        when = parse_expiry(expiry, "expiry")
+        return self.forward_at(underlying.upper(), parse_expiry(expiry, "expiry"))
+
+    def forward_at(self, code: str, when: datetime) -> float:
+        """:meth:`forward` of an underlying code (upper case) and an expiry already parsed.
+
+        ``when`` is an aware UTC datetime (an instrument's ``expiry``): nothing is parsed or
+        checked again, for callers that ask for the same expiries tick after tick.
+
+        Raises
+        ------
+        MarketDataError
+            As :meth:`forward`.
+        """
         t = _year_fraction(self.timestamp, when)
         if t > 0.0:
             explicit = self.forwards.get(code, {}).get(when)

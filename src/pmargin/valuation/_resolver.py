@@ -38,6 +38,7 @@ from pmargin._typing import FloatArray, IntArray
 from pmargin.errors import InputError, MarketDataError
 from pmargin.instruments import Instrument, Kind
 from pmargin.market import Mark, MarketSnapshot, SurfaceAtTimes, VolSurface
+from pmargin.timeutil import parse_expiry
 from pmargin.valuation._resolve import (
     ResolvedInstruments,
     VolSource,
@@ -66,6 +67,16 @@ def _groups(keys: Sequence[_K]) -> tuple[list[_K], IntArray]:
     where: dict[_K, int] = {}
     group = np.fromiter((where.setdefault(k, len(where)) for k in keys), np.int64, len(keys))
     return list(where), group
+
+
+def _parsed(expiry: datetime | None) -> datetime | None:
+    """``expiry`` as :meth:`MarketSnapshot.forward` parses it; ``None`` if none or refused."""
+    if expiry is None:
+        return None
+    try:
+        return parse_expiry(expiry, "expiry")
+    except InputError:
+        return None
 
 
 class InstrumentResolver:
@@ -116,6 +127,8 @@ class InstrumentResolver:
         self._perpetual = {j for j in self._futures if items[j].kind is Kind.PERPETUAL}
         self._options = np.flatnonzero(self._is_option).astype(np.int64)
         self._pairs, self._pair_group = _groups([(i.underlying, i.expiry) for i in items])
+        self._pair_expiry = [_parsed(expiry) for _, expiry in self._pairs]
+        """Each pair's expiry as the market parses it (``None``: none, or refused)."""
         self._memo = _Memo()
 
     def __len__(self) -> int:
@@ -195,7 +208,11 @@ class InstrumentResolver:
                 underlying, expiry = self._pairs[g]
                 if expiry is None:  # spot or perpetual: never priced off a forward
                     raise _UnresolvableError
-                forward[g] = market.forward(underlying, expiry)
+                when = self._pair_expiry[g]
+                if when is None:  # an expiry the market refuses: its own error
+                    forward[g] = market.forward(underlying, expiry)
+                else:
+                    forward[g] = market.forward_at(underlying.upper(), when)
             usd[need] = forward[groups]
         underlying_price = usd / quote_usd
         return self._with_vols(market, marks, underlying_price, quote_usd, settlement_usd, time)
