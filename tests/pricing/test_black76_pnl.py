@@ -110,3 +110,32 @@ def test_both_loop_orders_equal_reference(
         assert fast.flags.c_contiguous
         assert fast.shape == (f.size, n_s)
         np.testing.assert_array_equal(fast, reference)
+
+
+@pytest.mark.parametrize("n_s", [1, 3, 23, 40])
+def test_into_a_callers_buffer_computes_the_rows_asked(
+    make_options: Callable[..., Any], n_s: int
+) -> None:
+    """``black76_pnl_into``: either layout of ``out`` (scenario-major: its transpose), only
+    the ``rows`` asked (others' NaN inputs ignored, their cells left to the caller), the same
+    bits as ``black76_pnl``; it counts the lanes the NumPy kernel computed."""
+    from pmargin.pricing import black76_pnl_into
+
+    f, k, t, v, c, r = make_options(700, seed=21)
+    rng = np.random.default_rng(22)
+    mult, vol = _scenarios(rng, f.size, n_s)
+    inverse = rng.random(f.size) < 0.5
+    rows = rng.random(f.size) < 0.9
+    k = np.where(rows, k, np.nan)  # rows not asked: not options here
+    expected = black76_pnl_reference(
+        f[rows], k[rows], t[rows], v[rows], c[rows], r[rows], mult[rows], vol[rows],
+        inverse=inverse[rows], time_shift=0.02,
+    )  # fmt: skip
+    for out in (np.full((f.size, n_s), 7.0), np.full((n_s, f.size), 7.0).T):
+        major_mult, major_vol = np.ascontiguousarray(mult.T).T, np.ascontiguousarray(vol.T).T
+        for m_in, v_in in ((mult, vol), (major_mult, major_vol)):
+            n_numpy = black76_pnl_into(
+                f, k, t, v, c, r, m_in, v_in, out, inverse=inverse, time_shift=0.02, rows=rows
+            )
+            np.testing.assert_array_equal(out[rows], expected)
+            assert 0 <= n_numpy <= int(rows.sum()) * n_s

@@ -13,7 +13,12 @@ from pmargin.pricing._black76 import (
     black76_value_reference,
     kernel_name,
 )
-from pmargin.pricing._black76_pnl import black76_pnl, black76_pnl_reference
+from pmargin.pricing._black76_pnl import (
+    black76_pnl,
+    black76_pnl_into,
+    black76_pnl_reference,
+    scenario_major,
+)
 from pmargin.pricing._delta_one import (
     base_units_at_price,
     delta_one_pnl,
@@ -42,6 +47,7 @@ __all__ = [
     "base_units_at_price",
     "black76",
     "black76_pnl",
+    "black76_pnl_into",
     "black76_pnl_reference",
     "black76_reference",
     "black76_value",
@@ -55,4 +61,5 @@ __all__ = [
     "kernel_name",
     "linear_future_delta",
     "linear_future_pnl",
+    "scenario_major",
 ]

@@ -35,7 +35,7 @@ from pmargin._compiled import njit, njit_inline
 from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.pricing._vecmath import exp_sum, gauss, log_normal, ndtr_pair
 
-__all__ = ["greeks_into", "pnl_into", "value_into"]
+__all__ = ["greeks_into", "pnl_into", "row_values_into", "value_into"]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SIGMA_SQRT_T_MIN = 1e-12  # pmargin.pricing._black76.SIGMA_SQRT_T_MIN (asserted equal in tests)
@@ -183,25 +183,28 @@ def value_into(args: Arrays, value: FloatArray) -> IntArray:
 
 @njit
 def _pnl_loop(
-    f: Any, k: Any, t: Any, r: Any, c: Any, inv: Any, base: Any, mult: Any, vol: Any,
-    pnl: Any, off: Any,
+    f: Any, k: Any, t: Any, r: Any, c: Any, inv: Any, base: Any, rows: Any, mult: Any,
+    vol: Any, pnl: Any, off: Any,
 ) -> int:  # fmt: skip
     """Fill ``pnl`` (``(m, S)``) with each option's value change under each scenario.
 
     Row ``i``, scenario ``s``: the value at forward ``f[i] * mult[i, s]`` and vol ``vol[i, s]``
     (time ``t[i]``, already shifted) less ``base[i]``, per coin of that forward where
     ``inv[i]`` (``V_s / F_s - base / F``). ``off`` flags the lanes off the smooth domain
-    (invalid multipliers and vols included); the count of them is returned.
+    (invalid multipliers and vols included) of the rows where ``rows[i]``; the count of them
+    is returned. Other rows are computed as well (a select would cost every lane) and are
+    meaningless.
     """
     n_off = 0
     for i in range(f.shape[0]):
-        fi, ki, ti, ri, ci, bi = f[i], k[i], t[i], r[i], c[i], base[i]
+        fi, ki, ti, ri, ci, bi, row = f[i], k[i], t[i], r[i], c[i], base[i], rows[i]
         coin = inv[i]
         b_coin = bi / fi
         for s in range(mult.shape[1]):
             fs = fi * mult[i, s]
             val, _, _, _, _, _, lane_off = _common(fs, ki, ti, vol[i, s], ri, ci)
             pnl[i, s] = val / fs - b_coin if coin else val - bi
+            lane_off = lane_off and row
             off[i, s] = lane_off
             n_off += lane_off
     return n_off
@@ -209,8 +212,8 @@ def _pnl_loop(
 
 @njit
 def _pnl_loop_scenario_major(
-    f: Any, k: Any, t: Any, r: Any, c: Any, inv: Any, base: Any, mult: Any, vol: Any,
-    pnl: Any, off: Any,
+    f: Any, k: Any, t: Any, r: Any, c: Any, inv: Any, base: Any, rows: Any, mult: Any,
+    vol: Any, pnl: Any, off: Any,
 ) -> int:  # fmt: skip
     """:func:`_pnl_loop` over ``(S, m)`` arrays: scenario ``s``, option ``i`` at ``[s, i]``.
 
@@ -225,31 +228,64 @@ def _pnl_loop_scenario_major(
             fs = fi * mult[s, i]
             val, _, _, _, _, _, lane_off = _common(fs, k[i], t[i], vol[s, i], r[i], c[i])
             pnl[s, i] = val / fs - base[i] / fi if inv[i] else val - base[i]
+            lane_off = lane_off and rows[i]
             off[s, i] = lane_off
             n_off += lane_off
     return n_off
 
 
+@njit
+def _row_value_loop(
+    f: Any, k: Any, t: Any, v: Any, r: Any, c: Any, rows: Any, value: Any, off: Any
+) -> int:  # fmt: skip
+    """:func:`_value_loop` on the rows where ``rows[i]`` (``value`` 0 and not off elsewhere)."""
+    n_off = 0
+    for i in range(f.shape[0]):
+        val, _, _, _, _, _, lane_off = _common(f[i], k[i], t[i], v[i], r[i], c[i])
+        row = rows[i]
+        value[i] = val if row else 0.0
+        lane_off = lane_off and row
+        off[i] = lane_off
+        n_off += lane_off
+    return n_off
+
+
+def row_values_into(args: Arrays, rows: BoolArray, value: FloatArray) -> IntArray:
+    """Write the value of the options where ``rows`` into ``value`` (0 elsewhere).
+
+    Arguments as :func:`value_into`, ``rows`` a C-contiguous ``(m,)`` boolean; returns the
+    flagged rows' lanes off the domain (for the NumPy kernel to recompute).
+    """
+    off = np.empty(args[0].shape, dtype=np.bool_)
+    if _row_value_loop(*args, rows, value, off) == 0:
+        return _NONE
+    return np.flatnonzero(off)
+
+
 def pnl_into(
-    args: tuple[FloatArray, FloatArray, FloatArray, FloatArray, BoolArray, BoolArray, FloatArray],
+    args: tuple[
+        FloatArray, FloatArray, FloatArray, FloatArray, BoolArray, BoolArray, FloatArray,
+        BoolArray,
+    ],
     mult: FloatArray,
     vol: FloatArray,
     pnl: FloatArray,
     *,
     scenario_major: bool = False,
-) -> IntArray:
+) -> IntArray:  # fmt: skip
     """Write ``m`` options' value changes under ``S`` scenarios into ``pnl``.
 
     Parameters
     ----------
     args
-        Forward, strike, time (shifted, floored at 0), rate, is_call, inverse and base value,
-        each a C-contiguous array of shape ``(m,)``.
+        Forward, strike, time (shifted, floored at 0), rate, is_call, inverse, base value and
+        the rows to compute (others are meaningless and never flagged), each a C-contiguous
+        array of shape ``(m,)``.
     mult, vol
         Shape ``(m, S)`` (any strides): multiplier of the forward, scenario vol; with
         ``scenario_major``, shape ``(S, m)``.
     pnl
-        Out, C-contiguous float64 ``(m, S)``; with ``scenario_major``, ``(S, m)``.
+        Out, float64 ``(m, S)`` (any strides); with ``scenario_major``, ``(S, m)``.
     scenario_major
         The arrays hold one scenario per row (:func:`_pnl_loop_scenario_major`: the same
         bits, faster where ``S`` is small).
@@ -257,8 +293,8 @@ def pnl_into(
     Returns
     -------
     IntArray
-        Flat indices into ``pnl`` of the lanes off the smooth domain, whose values are
-        meaningless and must be recomputed with the NumPy kernel.
+        Flat indices into ``pnl`` (C order) of the lanes off the smooth domain, whose values
+        are meaningless and must be recomputed with the NumPy kernel.
     """
     off = np.empty(pnl.shape, dtype=np.bool_)
     loop = _pnl_loop_scenario_major if scenario_major else _pnl_loop

@@ -18,13 +18,16 @@ temporaries: only the result.
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import Any
+
 import numpy as np
 
 from pmargin._typing import ArrayLike, BoolArray, FloatArray
 from pmargin.pricing._black76 import _broadcast, _frozen, _jit, black76_value
 from pmargin.pricing._blocks import as_bool, as_float
 
-__all__ = ["black76_pnl", "black76_pnl_reference"]
+__all__ = ["black76_pnl", "black76_pnl_into", "black76_pnl_reference", "scenario_major"]
 
 
 def _rows(
@@ -105,9 +108,9 @@ def black76_pnl(
     Returns
     -------
     FloatArray
-        Shape ``(m, S)``: quote currency (linear rows) or coin (inverse rows) per unit of
-        underlying. Equal bit for bit to :func:`black76_pnl_reference`; without numba (or with
-        ``PMARGIN_JIT=0``) that is what runs.
+        Shape ``(m, S)``, C-contiguous: quote currency (linear rows) or coin (inverse rows)
+        per unit of underlying. Equal bit for bit to :func:`black76_pnl_reference`; without
+        numba (or with ``PMARGIN_JIT=0``) that is what runs.
     """
     jit = _jit()
     if jit is None:
@@ -115,38 +118,123 @@ def black76_pnl(
             forward, strike, time, vol, is_call, rate, multiplier, scenario_vol,
             inverse=inverse, time_shift=time_shift,
         )  # fmt: skip
-    f, k, t, v, call, r, inv = _rows(forward, strike, time, vol, is_call, rate, inverse)
-    m = f.size
+    inputs = _rows(forward, strike, time, vol, is_call, rate, inverse)
+    m = inputs[0].size
     mult = as_float("multiplier", multiplier)
     svol = as_float("scenario_vol", scenario_vol)
     n_s = np.broadcast_shapes(mult.shape, svol.shape, (m, 1))[1]
-    mult = _readonly(np.broadcast_to(mult, (m, n_s)))
-    svol = _readonly(np.broadcast_to(svol, (m, n_s)))
-    base = black76_value(f, k, t, v, call, r)
+    # scenario-major: the kernel's arrays are (S, m), its loop then vectorises over the options
+    out = np.empty((n_s, m)).T if scenario_major(m, n_s) else np.empty((m, n_s))
+    _into(jit, inputs, mult, svol, out, time_shift, None)
+    return np.ascontiguousarray(out)
+
+
+def black76_pnl_into(
+    forward: ArrayLike,
+    strike: ArrayLike,
+    time: ArrayLike,
+    vol: ArrayLike,
+    is_call: ArrayLike,
+    rate: ArrayLike,
+    multiplier: ArrayLike,
+    scenario_vol: ArrayLike,
+    out: FloatArray,
+    *,
+    inverse: ArrayLike = False,
+    time_shift: float = 0.0,
+    rows: BoolArray | None = None,
+) -> int:
+    """Write :func:`black76_pnl`'s ``(m, S)`` matrix into ``out``, in the caller's layout.
+
+    For callers that revalue at market after market or hold other rows between the options:
+    no transposed copies, no option rows taken out and scattered back.
+
+    Parameters
+    ----------
+    forward, strike, time, vol, is_call, rate, multiplier, scenario_vol, inverse, time_shift
+        As :func:`black76_pnl` (``m`` rows, ``S`` scenarios: ``out``'s shape).
+    out
+        Writable float64 ``(m, S)``. Where ``out.T`` is C-contiguous (the transpose of a
+        buffer holding one scenario per row) the compiled pass runs scenario-major and reads
+        ``multiplier.T`` and ``scenario_vol.T`` without a copy where they are C-contiguous too.
+    rows
+        Shape ``(m,)``: the rows to compute (default all). Other rows' inputs are not checked
+        (NaN strikes and vols are fine) and their rows of ``out`` are meaningless on return:
+        the caller writes them.
+
+    Returns
+    -------
+    int
+        How many lanes of ``rows`` the NumPy kernel computed: those off the compiled kernel's
+        smooth domain (expiry, zero vol, and every multiplier not finite and ``> 0`` or vol not
+        finite and ``>= 0``); without numba (``PMARGIN_JIT=0``) every lane. 0 proves every
+        multiplier and vol of ``rows`` in those domains.
+    """
+    inputs = _rows(forward, strike, time, vol, is_call, rate, inverse)
+    mult = as_float("multiplier", multiplier)
+    svol = as_float("scenario_vol", scenario_vol)
+    jit = _jit()
+    if jit is None:
+        where = slice(None) if rows is None else np.flatnonzero(rows)
+        m, n_s = out.shape
+        f, k, t, v, call, r, inv = (a[where] for a in inputs)
+        pnl = black76_pnl_reference(
+            f, k, t, v, call, r, np.broadcast_to(mult, (m, n_s))[where],
+            np.broadcast_to(svol, (m, n_s))[where], inverse=inv, time_shift=time_shift,
+        )  # fmt: skip
+        out[where] = pnl
+        return int(pnl.size)
+    return _into(jit, inputs, mult, svol, out, time_shift, rows)
+
+
+def _into(
+    jit: ModuleType,
+    inputs: tuple[FloatArray, FloatArray, FloatArray, FloatArray, BoolArray, FloatArray, Any],
+    multiplier: FloatArray,
+    scenario_vol: FloatArray,
+    out: FloatArray,
+    time_shift: float,
+    rows: BoolArray | None,
+) -> int:
+    """:func:`black76_pnl_into` by the compiled kernel; returns the lanes recomputed."""
+    f, k, t, v, call, r, inv = inputs
+    m, n_s = out.shape
+    mult = np.broadcast_to(multiplier, (m, n_s))
+    svol = np.broadcast_to(scenario_vol, (m, n_s))
+    which = np.ones(m, dtype=np.bool_) if rows is None else rows
+    base = np.empty(m)
+    with np.errstate(all="ignore"):
+        today = (_frozen(f), _frozen(k), _frozen(t), _frozen(v), _frozen(r), _frozen(call))
+        redo = jit.row_values_into(today, _frozen(which), base)
+        if redo.size:
+            base[redo] = black76_value(f[redo], k[redo], t[redo], v[redo], call[redo], r[redo])
     t_s = np.maximum(t - time_shift, 0.0)
     args = (
         _frozen(f), _frozen(k), _frozen(t_s), _frozen(r), _frozen(call), _frozen(inv),
-        _frozen(base),
+        _frozen(base), _frozen(which),
     )  # fmt: skip
-    major = scenario_major(m, n_s)
-    # scenario-major: the kernel's arrays are (S, m) (transposed copies in, the result's
-    # transpose out): its loop then vectorises over the options
-    shape = (n_s, m) if major else (m, n_s)
-    out = np.empty(shape)
+    if out.T.flags.c_contiguous and not (out.flags.c_contiguous and not scenario_major(m, n_s)):
+        major, target = True, out.T
+    elif out.flags.c_contiguous:
+        major, target = False, out
+    else:
+        major = scenario_major(m, n_s)
+        target = np.empty((n_s, m) if major else (m, n_s))
     with np.errstate(all="ignore"):
         if major:
-            lanes = jit.pnl_into(args, _t(mult), _t(svol), out, scenario_major=True)
+            lanes = jit.pnl_into(args, _t(mult), _t(svol), target, scenario_major=True)
             s, i = np.divmod(lanes, m)
         else:
-            lanes = jit.pnl_into(args, mult, svol, out)
+            lanes = jit.pnl_into(args, _readonly(mult), _readonly(svol), target)
             i, s = np.divmod(lanes, n_s)
         if lanes.size:
             f_s = f[i] * mult[i, s]
             shocked = black76_value(f_s, k[i], t_s[i], svol[i, s], call[i], r[i])
             lane = (s, i) if major else (i, s)
-            out[lane] = np.where(inv[i], shocked / f_s - base[i] / f[i], shocked - base[i])
-    pnl: FloatArray = np.ascontiguousarray(out.T) if major else out
-    return pnl
+            target[lane] = np.where(inv[i], shocked / f_s - base[i] / f[i], shocked - base[i])
+    if target is not out and target is not out.T:
+        out[...] = target.T if major else target
+    return int(lanes.size)
 
 
 SCENARIO_MAJOR_MAX = 32
@@ -165,7 +253,10 @@ def scenario_major(m: int, n_scenarios: int) -> bool:
 
 def _t(array: FloatArray) -> FloatArray:
     """Return ``array.T`` C-contiguous and read-only (a copy unless it already is)."""
-    return _readonly(np.ascontiguousarray(array.T))
+    transposed = array.T
+    if not transposed.flags.c_contiguous:
+        transposed = np.ascontiguousarray(transposed)
+    return _readonly(transposed)
 
 
 def _readonly(array: FloatArray) -> FloatArray:

@@ -28,10 +28,18 @@ from typing import Any
 
 import numpy as np
 
+from pmargin._compiled import jit_enabled
 from pmargin._typing import ArrayLike, FloatArray
 from pmargin.book import BookArrangement
 from pmargin.errors import InputError
-from pmargin.pricing import black76_pnl, inverse_future_pnl, linear_future_pnl
+from pmargin.pricing import (
+    black76_pnl,
+    black76_pnl_into,
+    inverse_future_pnl,
+    kernel_name,
+    linear_future_pnl,
+    scenario_major,
+)
 from pmargin.valuation import ResolvedInstruments
 
 __all__ = [
@@ -90,6 +98,7 @@ def instrument_pnl(
     vol: ArrayLike,
     *,
     time_shift: float = 0.0,
+    out: FloatArray | None = None,
 ) -> FloatArray:
     """P&L of one base unit of each instrument under each scenario, in its settlement currency.
 
@@ -107,39 +116,83 @@ def instrument_pnl(
         NaN) on other rows.
     time_shift
         Years by which time to expiry is reduced in every scenario, ``>= 0``.
+    out
+        Optional float64 ``(n_instruments, n_scenarios)`` array the result is written into
+        (and returned). A caller holding its scenarios one per row passes the transposes
+        (``multiplier.T``, ``vol.T``, ``out.T`` of C-contiguous ``(n_scenarios,
+        n_instruments)`` arrays): with few scenarios the compiled pass then runs
+        scenario-major with no transposed copies in or out. On an error its content is
+        undefined.
 
     Returns
     -------
     FloatArray
         Shape ``(n_instruments, n_scenarios)``: settlement-currency P&L per base unit (see the
-        module docstring for the formula of each kind).
+        module docstring for the formula of each kind); ``out`` where given, else
+        C-contiguous.
 
     Raises
     ------
     InputError
         For shapes that do not broadcast, or a multiplier, vol or time shift out of its domain,
         naming the first offending instrument and scenario.
+
+    Notes
+    -----
+    With numba (the ``fast`` extra) one compiled pass over every row and scenario
+    (:func:`~pmargin.pricing.black76_pnl_into` on the option rows in place, then the
+    delta-one rows); without it (or with ``PMARGIN_JIT=0``) the NumPy path, its reference
+    twin (option rows taken out, one :func:`~pmargin.pricing.black76_pnl`): the same bits
+    (tested).
     """
     n = len(resolved)
     shift = _check_time_shift(time_shift)
     mult = _scenario_array("spot_multiplier", spot_multiplier, n)
     n_s = mult.shape[1]
     vols = _scenario_array("vol", vol, n, n_s)
+    if out is not None and (out.shape != (n, n_s) or out.dtype != np.float64):
+        raise InputError("out.shape", out.shape, f"must be float64 ({n}, {n_s})")
+    if not jit_enabled() or kernel_name() != "numba" or mult.size == 0:
+        pnl = _instrument_pnl_numpy(resolved, mult, vols, shift)
+        if out is None:
+            return pnl
+        out[...] = pnl
+        return out
+    return _instrument_pnl_compiled(resolved, mult, vols, shift, out)
+
+
+def _check_domain(resolved: ResolvedInstruments, mult: FloatArray, vols: FloatArray) -> FloatArray:
+    """Raise :func:`instrument_pnl`'s error for a multiplier or option vol out of its domain.
+
+    Returns the option rows' vols ``(n_options, n_scenarios)`` (a view where every row is an
+    option).
+    """
     # min and max see a NaN (they return it, and every comparison with it is False): one
     # pass each, no (n, S) masks unless something is out of its domain
+    n, n_s = mult.shape
     if mult.size and not (mult.min() > 0.0 and mult.max() < math.inf):
         bad_mult = ~(np.isfinite(mult) & (mult > 0.0))
         where = _first_bad(resolved, bad_mult)
         raise InputError(f"spot_multiplier{where}", mult[bad_mult][0], "must be finite and > 0")
     opt = resolved.is_option
-    every = bool(opt.all())
-    rows = np.flatnonzero(opt)
-    opt_vols = vols if every else np.take(vols, rows, axis=0)
+    opt_vols = vols if bool(opt.all()) else np.take(vols, np.flatnonzero(opt), axis=0)
     if opt_vols.size and not (opt_vols.min() >= 0.0 and opt_vols.max() < math.inf):
         bad_vol = np.zeros((n, n_s), dtype=bool)
         bad_vol[opt] = ~(np.isfinite(opt_vols) & (opt_vols >= 0.0))
         where = _first_bad(resolved, bad_vol)
         raise InputError(f"vol{where}", vols[bad_vol][0], "must be finite and >= 0 for options")
+    return opt_vols
+
+
+def _instrument_pnl_numpy(
+    resolved: ResolvedInstruments, mult: FloatArray, vols: FloatArray, shift: float
+) -> FloatArray:
+    """:func:`instrument_pnl` by NumPy: option rows taken out, one :func:`black76_pnl` call."""
+    n, n_s = mult.shape
+    opt_vols = _check_domain(resolved, mult, vols)
+    opt = resolved.is_option
+    every = bool(opt.all())
+    rows = np.flatnonzero(opt)
     if every:
         return black76_pnl(
             resolved.underlying_price, resolved.strike, resolved.time, resolved.vol,
@@ -147,17 +200,9 @@ def instrument_pnl(
             time_shift=shift,
         )  # fmt: skip
     pnl = np.empty((n, n_s))
-    one = ~opt
-    if one.any():
-        # Delta-one rows: entry at today's price. Inverse P&L depends only on the ratio m, so
-        # the relative price m against an entry of 1 gives 1 - 1/m exactly.
-        forward = resolved.underlying_price[one][:, None]
-        m_one = mult[one]
-        pnl[one] = np.where(
-            resolved.is_inverse[one][:, None],
-            inverse_future_pnl(m_one, 1.0),
-            linear_future_pnl(forward * m_one, forward),
-        )
+    one = np.flatnonzero(~opt)
+    if one.size:
+        pnl[one] = _delta_one(resolved, one, mult[one])
     if rows.size:
         pnl[rows] = black76_pnl(
             resolved.underlying_price[rows], resolved.strike[rows], resolved.time[rows],
@@ -166,6 +211,54 @@ def instrument_pnl(
             time_shift=shift,
         )  # fmt: skip
     return pnl
+
+
+def _delta_one(resolved: ResolvedInstruments, rows: Any, mult: FloatArray) -> FloatArray:
+    """P&L of the delta-one ``rows`` under their multipliers ``mult`` ``(len(rows), S)``."""
+    # Entry at today's price. Inverse P&L depends only on the ratio m, so the relative price
+    # m against an entry of 1 gives 1 - 1/m exactly.
+    forward = resolved.underlying_price[rows][:, None]
+    pnl: FloatArray = np.where(
+        resolved.is_inverse[rows][:, None],
+        inverse_future_pnl(mult, 1.0),
+        linear_future_pnl(forward * mult, forward),
+    )
+    return pnl
+
+
+def _instrument_pnl_compiled(
+    resolved: ResolvedInstruments,
+    mult: FloatArray,
+    vols: FloatArray,
+    shift: float,
+    out: FloatArray | None,
+) -> FloatArray:
+    """:func:`instrument_pnl` by one compiled pass over every row (the option rows computed).
+
+    :func:`~pmargin.pricing.black76_pnl_into` writes the option rows in place (no rows taken
+    out, no transposed copies where the caller holds scenario-major arrays); the delta-one
+    rows are written after. Its lanes off the compiled kernel's domain include every
+    multiplier or vol out of this function's domain, so the checks run only where it reports
+    some (or a delta-one multiplier is out of it).
+    """
+    n, n_s = mult.shape
+    opt = resolved.is_option
+    if out is None:
+        target = np.empty((n_s, n)).T if scenario_major(n, n_s) else np.empty((n, n_s))
+    else:
+        target = out
+    n_off = black76_pnl_into(
+        resolved.underlying_price, resolved.strike, resolved.time, resolved.vol,
+        resolved.is_call, resolved.rate, mult, vols, target, inverse=resolved.is_inverse,
+        time_shift=shift, rows=opt,
+    )  # fmt: skip
+    one = np.flatnonzero(~opt)
+    m_one = mult[one]
+    if n_off or (m_one.size and not (m_one.min() > 0.0 and m_one.max() < math.inf)):
+        _check_domain(resolved, mult, vols)  # raises where a lane is out of the domain
+    if one.size:
+        target[one] = _delta_one(resolved, one, m_one)
+    return np.ascontiguousarray(target) if out is None else out
 
 
 def settlement_to_usd(

@@ -168,3 +168,25 @@ def test_the_scenario_pnl_is_computed_when_first_read(book: BookArrangement) -> 
         np.testing.assert_array_equal(u.pnl, v.pnl)
         assert u.scenario_pnl is not None
         assert u.pnl_source is None
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the NumPy path's inf * 0
+def test_a_vol_span_not_finite_sends_the_book_to_the_numpy_path(
+    book: BookArrangement, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The passes add only an entry's own expiry bucket: the one-hot matrix's ``inf * 0``
+    cells (NaN in the NumPy path) are not there, so they decline instead."""
+    _needs_the_passes()
+    matrices = OkxModel.matrices
+
+    def poisoned(self: OkxModel, resolved: Any, market: Any, static: Any = None) -> Any:
+        m = matrices(self, resolved, market, static)
+        span = m.vol_span.copy()
+        span[int(np.flatnonzero(resolved.is_option)[0])] = np.inf
+        return replace(m, vol_span=span)
+
+    monkeypatch.setattr(OkxModel, "matrices", poisoned)
+    calls = _spy(monkeypatch)
+    model = _okx(None)
+    _assert_same(model.compute(book), model.compute_reference(book))
+    assert calls == [False]

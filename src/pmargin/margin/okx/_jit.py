@@ -16,13 +16,15 @@ Importing this module needs numba; :mod:`pmargin.margin.okx._model` imports it l
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from pmargin._compiled import njit, njit_inline
 from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.margin._sum_jit import MAX_TERMS, pairwise_sum
 
-__all__ = ["MAX_BUCKETS", "unit_attribute", "unit_reduce"]
+__all__ = ["MAX_BUCKETS", "fill_matrix", "unit_attribute", "unit_reduce"]
 
 MAX_BUCKETS = MAX_TERMS
 """Most expiries a unit may have here (:func:`~pmargin.margin._sum_jit.pairwise_sum` adds up to
@@ -50,8 +52,10 @@ def unit_reduce(
     data: FloatArray,
     column_row: IntArray,
     matrix: FloatArray,
+    vol_span: FloatArray,
+    bucket: IntArray,
     gross_rate: FloatArray,
-    n_scenarios: int,
+    n_buckets: int,
     n_mr1: int,
     keep: bool,
     pnl: FloatArray,
@@ -69,12 +73,13 @@ def unit_reduce(
     column_row
         Shape ``(n_instruments,)``: each book column's row of ``matrix``, -1 outside the unit.
     matrix
-        Shape ``(n_unit, n_scenarios + 4 + n_buckets)``: USD P&L per base unit: scenarios
-        (MR1 grid, MR2, weighted MR6), basis (2), rate (2), vol span per expiry bucket.
-    gross_rate
-        Shape ``(n_unit,)``: raw MR7 per base unit held.
-    n_scenarios, n_mr1
-        Scenario columns and the MR1 grid's share of them.
+        Shape ``(n_rows, n_scenarios + 4)``: USD P&L per base unit: scenarios (MR1 grid, MR2,
+        weighted MR6), basis (2), rate (2).
+    vol_span, bucket, gross_rate
+        Shape ``(n_rows,)``: USD P&L of MR3's vol shift per base unit, the row's expiry bucket
+        among the unit's ``n_buckets`` (-1: none) and the raw MR7 per base unit held.
+    n_buckets, n_mr1
+        The unit's expiry buckets; the MR1 grid's scenario columns.
     keep
         Write the scenario P&L into ``pnl``; else ``pnl`` is not touched (any shape).
     pnl
@@ -92,27 +97,43 @@ def unit_reduce(
     Returns
     -------
     bool
-        ``False`` where a NaN was met: rerun the NumPy path.
+        ``False`` where a NaN was met, or a quantity or vol span that is not finite: rerun
+        the NumPy path.
+
+    Notes
+    -----
+    The bucket sums are the sparse product's columns of the one-hot ``(n_rows, n_buckets)``
+    vol-span matrix: its zero cells add ``x * 0 = +-0``, which leaves a sum started at
+    ``+0`` unchanged, so only the row's own bucket is added here (the same bits where ``x``
+    and the span are finite; else the pass declines, as the NumPy path's ``inf * 0`` would
+    give NaN).
     """
     n_accounts = indptr.size - 1
-    width = matrix.shape[1]
-    n_buckets = width - n_scenarios - 4
-    total = np.zeros(width)
+    n_scenarios = matrix.shape[1] - 4
+    width = n_scenarios + 4
+    first = width
+    total = np.zeros(width + n_buckets)
     clean = True
     for a in range(n_accounts):
         total[:] = 0.0
         gross = 0.0
-        held[a] = False
+        holds = False
         for jj in range(indptr[a], indptr[a + 1]):
             r = column_row[indices[jj]]
             if r < 0:
                 continue
-            held[a] = True
+            holds = True
             x = data[jj]
             for c in range(width):
                 total[c] += x * matrix[r, c]
+            span = vol_span[r]
+            clean &= math.isfinite(x) and math.isfinite(span)
+            b = bucket[r]
+            if b >= 0:
+                total[first + b] += x * span
             gross += abs(x) * gross_rate[r]
-        for c in range(width):
+        held[a] = holds
+        for c in range(width + n_buckets):
             clean &= not np.isnan(total[c])
         if keep:
             for c in range(n_scenarios):
@@ -123,9 +144,8 @@ def unit_reduce(
         charges[3, a], binding[0, a] = _worst(total, 0, n_scenarios)
         charges[4, a], binding[1, a] = _worst(total, n_scenarios, n_scenarios + 2)
         charges[5, a], binding[2, a] = _worst(total, n_scenarios + 2, n_scenarios + 4)
-        first = n_scenarios + 4
-        signed = pairwise_sum(total, first, width, False)
-        absolute = pairwise_sum(total, first, width, True)
+        signed = pairwise_sum(total, first, first + n_buckets, False)
+        absolute = pairwise_sum(total, first, first + n_buckets, True)
         charges[6, a] = max(absolute - abs(signed), 0.0)
         charges[7, a] = gross
         for e in range(n_buckets):
@@ -140,10 +160,9 @@ def unit_attribute(
     data: FloatArray,
     column_row: IntArray,
     matrix: FloatArray,
-    gross_rate: FloatArray,
     vol_span: FloatArray,
     bucket: IntArray,
-    n_scenarios: int,
+    gross_rate: FloatArray,
     binding: IntArray,
     weights: FloatArray,
     mr_binds: BoolArray,
@@ -155,10 +174,8 @@ def unit_attribute(
 
     Parameters
     ----------
-    indptr, indices, data, column_row, matrix, gross_rate, n_scenarios
+    indptr, indices, data, column_row, matrix, vol_span, bucket, gross_rate
         As :func:`unit_reduce`.
-    vol_span, bucket
-        Shape ``(n_unit,)``: MR3 vol-shift P&L per base unit; expiry bucket (-1: none).
     binding, weights
         From :func:`unit_reduce`.
     mr_binds
@@ -172,6 +189,7 @@ def unit_attribute(
         of other units are left as they are.
     """
     n_accounts = indptr.size - 1
+    n_scenarios = matrix.shape[1] - 4
     for a in range(n_accounts):
         scen, basis, rate = binding[0, a], binding[1, a], binding[2, a]
         for jj in range(indptr[a], indptr[a + 1]):
@@ -188,3 +206,65 @@ def unit_attribute(
             else:
                 part = abs(x) * gross_rate[r] * gross_scale[a]
             values[jj] = im_factor * part
+
+
+@njit
+def fill_matrix(
+    grid: FloatArray,
+    grid_mult: FloatArray,
+    decay: FloatArray,
+    pair: FloatArray,
+    rate: FloatArray,
+    inverse: BoolArray,
+    settlement_usd: FloatArray,
+    quote_usd: FloatArray,
+    is_option: BoolArray,
+    n_mr1: int,
+    mr6_weight: float,
+    matrix: FloatArray,
+    vol_span: FloatArray,
+) -> None:
+    """Write the USD ingredient rows of ``n`` instruments from their settlement-currency P&L.
+
+    :meth:`~pmargin.margin.okx.OkxModel.matrices`' conversions and layout (its
+    :func:`~pmargin.risk.settlement_to_usd` products, the MR6 weight), the same operations on
+    each cell, from the scenario-major P&L a kept plan computes.
+
+    Parameters
+    ----------
+    grid, grid_mult
+        Shape ``(n_grid, n)``: the MR1 grid then MR6 P&L per base unit (settlement currency)
+        and their spot multipliers.
+    decay
+        Shape ``(n,)``: the MR2 time-decay P&L (settlement currency).
+    pair
+        Shape ``(3, n)``: the two MR4 basis P&L and the MR3 vol-shift P&L (settlement
+        currency, the coin unmoved).
+    rate
+        Shape ``(n, 2)``: the MR5 rate P&L, USD.
+    inverse, settlement_usd, quote_usd, is_option
+        Shape ``(n,)``: the instruments' settlement, USD prices and kind.
+    n_mr1, mr6_weight
+        MR1's share of the grid rows; MR6's weight.
+    matrix
+        Out, shape ``(n, n_grid + 5)``: scenarios (MR1 grid, MR2, weighted MR6), basis (2),
+        rate (2), USD per base unit.
+    vol_span
+        Out, shape ``(n,)``: the MR3 vol-shift P&L in USD, 0 on other rows than options.
+    """
+    n_grid = grid.shape[0]
+    for i in range(grid.shape[1]):
+        coin = inverse[i]
+        su = settlement_usd[i]
+        qu = quote_usd[i]
+        unmoved = su * 1.0 if coin else qu
+        for c in range(n_mr1):
+            matrix[i, c] = grid[c, i] * (su * grid_mult[c, i] if coin else qu)
+        matrix[i, n_mr1] = decay[i] * unmoved
+        for c in range(n_mr1, n_grid):
+            matrix[i, c + 1] = mr6_weight * (grid[c, i] * (su * grid_mult[c, i] if coin else qu))
+        matrix[i, n_grid + 1] = pair[0, i] * unmoved
+        matrix[i, n_grid + 2] = pair[1, i] * unmoved
+        matrix[i, n_grid + 3] = rate[i, 0]
+        matrix[i, n_grid + 4] = rate[i, 1]
+        vol_span[i] = pair[2, i] * unmoved if is_option[i] else 0.0

@@ -56,6 +56,7 @@ from pmargin.margin.okx._components import (
 )
 from pmargin.margin.okx._incremental import OkxIncremental
 from pmargin.margin.okx._params import CoinTable, OkxParams
+from pmargin.margin.okx._rows import CompiledRows, UnitPlan, unit_plans
 from pmargin.margin.okx._scaling import progressive_scale
 from pmargin.margin.okx._static import instrument_columns
 from pmargin.market import MarketSnapshot
@@ -227,13 +228,33 @@ class OkxModel:
         quantity = sparse.csr_array(book.quantity)
         if not quantity.has_canonical_format:
             return None
-        matrices = self.matrices(book.resolved, book.market, static)
+        m = self.matrices(book.resolved, book.market, static)
+        rows = CompiledRows(
+            matrix=np.ascontiguousarray(np.hstack([m.scenario, m.basis, m.rate])),
+            vol_span=m.vol_span,
+            gross_rate=m.mr7_rate,
+            n_mr1=m.n_mr1,
+        )
+        plans = unit_plans(book.resolved, m.expiry_bucket)
+        return self._compute_rows(book, quantity, rows, plans, kernel, attribute=attribute)
+
+    def _compute_rows(
+        self,
+        book: BookArrangement,
+        quantity: Any,
+        rows: CompiledRows,
+        plans: list[UnitPlan],
+        kernel: ModuleType,
+        *,
+        attribute: bool,
+    ) -> MarginResult | None:
+        """:meth:`_compute_compiled` from the instruments' ingredient rows and unit plans."""
+        if any(plan.n_buckets > kernel.MAX_BUCKETS for plan in plans):
+            return None
         values = np.zeros(quantity.nnz)
         units: list[RiskUnitMargin] = []
-        for underlying, columns in columns_by(book.resolved.terms.underlying).items():
-            unit = self._unit_compiled(
-                underlying, columns, quantity, matrices, values, kernel, attribute=attribute
-            )
+        for plan in plans:
+            unit = self._unit_compiled(plan, quantity, rows, values, kernel, attribute=attribute)
             if unit is None:
                 return None
             units.append(unit)
@@ -548,10 +569,9 @@ class OkxModel:
 
     def _unit_compiled(
         self,
-        underlying: str,
-        columns: IntArray,
+        plan: UnitPlan,
         quantity: Any,
-        m: _Matrices,
+        rows: CompiledRows,
         values: FloatArray,
         kernel: ModuleType,
         *,
@@ -562,54 +582,46 @@ class OkxModel:
         Without ``attribute`` the attribution pass is skipped (``values`` untouched).
 
         ``values`` has one slot per stored entry of the book's ``quantity``; ``None`` where the
-        passes do not apply (more than ``MAX_BUCKETS`` expiries, a NaN). The scenario P&L is not
+        passes do not apply (a NaN, a quantity or vol span not finite). The scenario P&L is not
         kept: the unit's ``pnl_source`` reruns the first pass, keeping it, when first read.
         """
-        ingredients = self._ingredients(columns, m)
-        n_s, n_buckets = ingredients[0].shape[1], ingredients[3].shape[1]
-        if n_buckets > kernel.MAX_BUCKETS:
-            return None
-        n_acc, n_inst = quantity.shape
-        matrix = np.ascontiguousarray(np.hstack(ingredients))
-        column_row = np.full(n_inst, -1, dtype=np.int64)
-        column_row[columns] = np.arange(columns.size)
-        gross_rate = np.ascontiguousarray(m.mr7_rate[columns])
+        n_acc = quantity.shape[0]
+        n_s = rows.matrix.shape[1] - 4
+        n_buckets = plan.n_buckets
         data = np.asarray(quantity.data, dtype=np.float64)
         reduced = np.empty((8, n_acc))
         binding = np.empty((3, n_acc), dtype=np.int64)
         weights = np.empty((n_acc, n_buckets))
         held = np.empty(n_acc, dtype=bool)
-        args = (quantity.indptr, quantity.indices, data, column_row, matrix, gross_rate, n_s)
+        args = (
+            quantity.indptr, quantity.indices, data, plan.column_row, rows.matrix,
+            rows.vol_span, plan.bucket, rows.gross_rate, n_buckets, rows.n_mr1,
+        )  # fmt: skip
 
         def scenario_pnl() -> FloatArray:
             """Return the unit's scenario P&L ``(n_accounts, n_scenarios)``: the pass rerun."""
             pnl = np.empty((n_acc, n_s))
             kernel.unit_reduce(
-                *args, m.n_mr1, True, pnl, np.empty((8, n_acc)),
-                np.empty((3, n_acc), dtype=np.int64), np.empty((n_acc, n_buckets)),
-                np.empty(n_acc, dtype=bool),
+                *args, True, pnl, np.empty((8, n_acc)), np.empty((3, n_acc), dtype=np.int64),
+                np.empty((n_acc, n_buckets)), np.empty(n_acc, dtype=bool),
             )  # fmt: skip
             return pnl
 
         clean = kernel.unit_reduce(
-            *args, m.n_mr1, False, np.empty((0, n_s)), reduced, binding, weights, held
+            *args, False, np.empty((0, n_s)), reduced, binding, weights, held
         )
         if not clean:
             return None
         mr1, mr2, mr6, worst, mr4, mr5, mr3, mr7_raw = reduced
-        mr7, mr, mmr = self._charges(underlying, worst, mr3, mr4, mr5, mr7_raw)
+        mr7, mr, mmr = self._charges(plan.underlying, worst, mr3, mr4, mr5, mr7_raw)
         if attribute:
-            bucket = m.expiry_bucket[columns]
-            used = np.unique(bucket[bucket >= 0])
-            position_bucket = np.where(bucket >= 0, np.searchsorted(used, bucket), -1)
             kernel.unit_attribute(
-                quantity.indptr, quantity.indices, data, column_row, matrix, gross_rate,
-                np.ascontiguousarray(m.vol_span[columns]), position_bucket.astype(np.int64),
-                n_s, binding, weights, mr >= mr7, proportional_scale(mr7, mr7_raw),
-                self.params.im_factor, values,
+                quantity.indptr, quantity.indices, data, plan.column_row, rows.matrix,
+                rows.vol_span, plan.bucket, rows.gross_rate, binding, weights, mr >= mr7,
+                proportional_scale(mr7, mr7_raw), self.params.im_factor, values,
             )  # fmt: skip
         charges = (mr1, mr2, mr3, mr4, mr5, mr6, mr7_raw, mr7, mr, mmr)
-        return self._unit_margin(underlying, charges, None, binding[0], held, scenario_pnl)
+        return self._unit_margin(plan.underlying, charges, None, binding[0], held, scenario_pnl)
 
     def _borrowing(self, book: BookArrangement) -> RiskUnitMargin | None:
         """MR8: MMR and IMR on every currency an account borrows (its equity there < 0).

@@ -12,12 +12,24 @@ model's ``margin_totals`` runs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import sparse
 
 from pmargin._compiled import compiled_module
 from pmargin._typing import FloatArray
 from pmargin.book import BookArrangement
+from pmargin.errors import InputError
 from pmargin.margin._structure import BookStructure
+from pmargin.margin.okx._components import minimum_charge_rates, rate_shift_pnl
+from pmargin.margin.okx._rows import CompiledRows, UnitPlan, unit_plans
+from pmargin.risk import instrument_pnl
+from pmargin.scenarios import ScenarioSet
+from pmargin.timeutil import DAYS_PER_YEAR
+from pmargin.valuation import ResolvedInstruments
 
 if TYPE_CHECKING:
     from pmargin.margin.okx._model import OkxModel, _Static
@@ -44,7 +56,7 @@ class OkxTotals:
     def __init__(self, model: OkxModel, book: BookArrangement) -> None:
         self._model = model
         self._structure: BookStructure | None = None
-        self._static: _Static | None = None
+        self._kept: _Kept | None = None
         self.builds = 0
         """How many times the static columns were read (1 + rebuilds for a new structure)."""
         self._build(book)
@@ -57,10 +69,11 @@ class OkxTotals:
         if self._structure is None or not self._structure.holds(book):
             self._build(book)
         kernel = compiled_module("pmargin.margin.okx._jit")
-        if kernel is not None and self._static is not None:
-            result = self._model._compute_compiled(
-                book, kernel, attribute=False, static=self._static
-            )
+        if kernel is not None and self._kept is not None:
+            try:
+                result = self._compute(book, self._kept, kernel)
+            except InputError:  # the model's own path raises its error
+                result = None
             if result is not None:
                 return result.initial_margin, result.maintenance_margin
         return self._model.margin_totals(book)
@@ -69,4 +82,102 @@ class OkxTotals:
         self.builds += 1
         moved = book.row_moves is not None
         self._structure = None if moved else BookStructure.of(book)
-        self._static = None if moved else self._model.static_columns(book.resolved)
+        canonical = sparse.csr_array(book.quantity).has_canonical_format
+        self._kept = None if moved or not canonical else _Kept.of(self._model, book.resolved)
+
+    def _compute(self, book: BookArrangement, kept: _Kept, kernel: ModuleType) -> Any:
+        """:meth:`OkxModel.margin_totals`' result by the kept plan, ``None`` where it declines.
+
+        :meth:`OkxModel.matrices`' P&L written into the kept scenario-major buffers by three
+        :func:`~pmargin.risk.instrument_pnl` calls (the grid; the basis and vol-span moves;
+        the time decay; each cell computed as alone) from one
+        :meth:`~pmargin.scenarios.ScenarioSet.apply` of the MR1 and MR6 vol shocks (each
+        column computed as alone) and converted to the compiled passes' rows by
+        :func:`~pmargin.margin.okx._jit.fill_matrix`: the same operations on each cell.
+        """
+        model = self._model
+        p = model.params
+        resolved = book.resolved
+        static = kept.static
+        n_mr1 = static.n_mr1
+        n = len(resolved)
+        n_k1 = len(p.mr1_vol_scenarios)
+        vols = model._vols(resolved, kept.vols, n_k1 + len(p.mr6_vol_scenarios))
+        vol1, vol6 = vols[:, :n_k1], vols[:, n_k1:]
+        n_k6 = vol6.shape[1]
+        kept.grid_vol[:n_mr1].reshape(n_mr1 // n_k1, n_k1, n)[...] = vol1.T
+        kept.grid_vol[n_mr1:].reshape(2, n_k6, n)[...] = vol6.T  # the MR6 moves: -x, +x
+        shocked = model._shock_prices(resolved, book.market, static.kinds)
+        instrument_pnl(shocked, kept.grid_mult.T, kept.grid_vol.T, out=kept.grid.T)
+        kept.pair_vol[0] = resolved.vol
+        kept.pair_vol[1] = resolved.vol
+        np.add(resolved.vol, p.mr3_vol_shift, out=kept.pair_vol[2])
+        instrument_pnl(resolved, kept.pair_mult.T, kept.pair_vol.T, out=kept.pair.T)
+        shift = p.mr2_days / DAYS_PER_YEAR
+        instrument_pnl(
+            resolved, kept.ones.T, resolved.vol[np.newaxis, :].T, time_shift=shift,
+            out=kept.decay.T,
+        )  # fmt: skip
+        rate = rate_shift_pnl(model._option_value_usd(resolved), resolved.time, p.mr5_rate_shift)
+        kernel.fill_matrix(
+            kept.grid, kept.grid_mult, kept.decay[0], kept.pair, rate, resolved.is_inverse,
+            resolved.settlement_usd, resolved.quote_usd, resolved.is_option, n_mr1,
+            p.mr6_weight, kept.matrix, kept.vol_span,
+        )  # fmt: skip
+        rows = CompiledRows(
+            matrix=kept.matrix,
+            vol_span=kept.vol_span,
+            gross_rate=minimum_charge_rates(resolved.underlying_usd, static.mr7_rates),
+            n_mr1=n_mr1,
+        )
+        quantity = book.quantity
+        if not isinstance(quantity, sparse.csr_array):
+            quantity = sparse.csr_array(quantity)
+        return model._compute_rows(book, quantity, rows, kept.plans, kernel, attribute=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """What a plan keeps across ticks: the static columns, unit plans and buffers.
+
+    Scenario-major buffers (one scenario per row, ``n`` instruments per row) so that
+    :func:`~pmargin.risk.instrument_pnl` runs its compiled pass with no transposed copies.
+    """
+
+    static: _Static
+    plans: list[UnitPlan]
+    vols: ScenarioSet  # the MR1 then the MR6 vol shocks: one ScenarioSet.apply per tick
+    grid_mult: FloatArray  # (n_grid, n): MR1 grid then MR6 spot multipliers
+    grid_vol: FloatArray  # (n_grid, n): their vols (written per tick)
+    grid: FloatArray  # (n_grid, n): their P&L (settlement currency)
+    pair_mult: FloatArray  # (3, n): the two MR4 basis multipliers, then 1 (MR3's vol shift)
+    pair_vol: FloatArray  # (3, n)
+    pair: FloatArray  # (3, n)
+    ones: FloatArray  # (1, n)
+    decay: FloatArray  # (1, n): MR2's P&L
+    matrix: FloatArray  # (n, n_grid + 5): the compiled passes' rows (USD)
+    vol_span: FloatArray  # (n,)
+
+    @classmethod
+    def of(cls, model: OkxModel, resolved: ResolvedInstruments) -> _Kept:
+        """Read the static columns of ``resolved`` and allocate the buffers."""
+        static = model.static_columns(resolved)
+        n = len(resolved)
+        n_grid = static.mult.shape[1]
+        pair_mult = np.ones((3, n))
+        pair_mult[:2] = static.basis_mult.T
+        return cls(
+            static=static,
+            plans=unit_plans(resolved, static.buckets),
+            vols=model._vol_set(model.params.mr1_vol_scenarios + model.params.mr6_vol_scenarios),
+            grid_mult=np.ascontiguousarray(static.mult.T),
+            grid_vol=np.empty((n_grid, n)),
+            grid=np.empty((n_grid, n)),
+            pair_mult=pair_mult,
+            pair_vol=np.empty((3, n)),
+            pair=np.empty((3, n)),
+            ones=np.ones((1, n)),
+            decay=np.empty((1, n)),
+            matrix=np.empty((n, n_grid + 5)),
+            vol_span=np.empty(n),
+        )
