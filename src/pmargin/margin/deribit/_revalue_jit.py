@@ -69,7 +69,8 @@ def revalue_rows(
     base, log_moneyness
         Shape ``(n_options,)``: today's Black-76 value (quote currency); ``ln(K / F)``.
     by_kind
-        Shape ``(n_options, n_kinds)``: the level-shocked vol of each vol kind (decimal).
+        Shape ``(n_options, 3)``: the level-shocked vol of each vol kind (decimal; kinds 0, 1
+        and 2: down, none, up).
     multiplier
         Shape ``(n, n_cells)``: the spot multiplier of each cell (finite, ``> 0``).
     skew, kind, floor
@@ -113,10 +114,15 @@ def revalue_rows(
                 m = mult[s]
                 row[s] = 1.0 - 1.0 / m if coin else fi * m - fi
                 lanes[s] = False
+            for s in range(n_standard, n_s):
+                row[s] *= factor[j, s - n_standard]
         else:
             lm = log_moneyness[p]
+            down, none, up = by_kind[p, 0], by_kind[p, 1], by_kind[p, 2]
             for s in range(n_s):
-                v = by_kind[p, kind[s]] + lm * skew[s]
+                kind_s = kind[s]  # a select, not a gather: the loop vectorises
+                shocked = down if kind_s == 0 else (none if kind_s == 1 else up)
+                v = shocked + lm * skew[s]
                 lo = floor[s]
                 v = v if (v >= lo or v != v) else lo  # np.maximum: NaN stays NaN
                 n_bad += not (v >= 0.0 and v < math.inf)
@@ -133,9 +139,10 @@ def revalue_rows(
                 pnl[s] = val / fs - b_coin if coin else val - bi
                 lane_off[s] = flagged
             for s in range(n_s):
-                row[s] = pnl[s]
                 lanes[s] = lane_off[s]
                 n_off += lane_off[s]
-        for s in range(n_standard, n_s):
-            row[s] *= factor[j, s - n_standard]
+            for s in range(n_standard):
+                row[s] = pnl[s]
+            for s in range(n_standard, n_s):
+                row[s] = pnl[s] * factor[j, s - n_standard]
     return n_off, n_bad
