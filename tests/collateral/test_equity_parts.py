@@ -45,3 +45,43 @@ def test_the_parts_are_account_equity_exactly(seed: int) -> None:
             value = quantity[a, j] * per_unit + unrealised[a, j]
             by_hand[a] += value * market.usd_price(inst.cash_asset)
     np.testing.assert_allclose(positions_usd(book), by_hand, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_kept_positions_follow_a_rebased_book(seed: int) -> None:
+    """KeptPositionsUsd is positions_usd (rtol 1e-12) at market after market, whether the
+    options' values moved (forwards, vols, time) or only the currencies' USD prices did."""
+    from datetime import timedelta
+
+    from pmargin.collateral import KeptPositionsUsd
+    from pmargin.market import Mark
+
+    market = load_market(example_path("example_market.json"))
+    book = arrange(example_portfolio(market, 60, seed=seed), market)
+    kept = KeptPositionsUsd(book)
+    rng = np.random.default_rng(seed)
+    at = market
+    for k in range(12):
+        if k % 4 == 3:
+            at = at.moved({"BTC": float(rng.uniform(-0.05, 0.05))})  # forwards move
+        elif k % 4 == 2:
+            at = at.with_updates(
+                marks={"BTC-26DEC25-100000-C": Mark(iv=float(rng.uniform(0.3, 0.6)))}
+            )
+        else:  # the index and the futures marks alone
+            move = float(rng.uniform(0.98, 1.02))
+            at = at.with_updates(
+                index={"BTC": at.index["BTC"] * move, "ETH": at.index["ETH"] / move},
+                marks={
+                    s: Mark(price=m.price * move)
+                    for s, m in at.marks.items()
+                    if m.price is not None and s.count("-") == 1
+                },
+            )
+        rebased = book.rebased(at)
+        np.testing.assert_allclose(kept(rebased), positions_usd(rebased), rtol=1e-12, atol=1e-9)
+    rolled = book.rebased(at.replace(timestamp=at.timestamp + timedelta(hours=5)))
+    np.testing.assert_allclose(kept(rolled), positions_usd(rolled), rtol=1e-12, atol=1e-9)
+    assert kept._per_unit is not None  # the kept path ran (not the fallback)
+    other = arrange(example_portfolio(market, 20, seed=seed + 1), market)  # not this book
+    assert kept(other).tobytes() == positions_usd(other).tobytes()

@@ -2,6 +2,7 @@
 
 from pmargin.collateral._equity import (
     AccountEquity,
+    KeptPositionsUsd,
     account_equity,
     balance_scenario_pnl,
     balances_usd,
@@ -13,6 +14,7 @@ from pmargin.collateral._profile import expiry_dates, pnl_profile, pnl_profile_r
 
 __all__ = [
     "AccountEquity",
+    "KeptPositionsUsd",
     "account_equity",
     "balance_scenario_pnl",
     "balances_usd",

@@ -33,6 +33,7 @@ from pmargin.valuation import columns_by
 
 __all__ = [
     "AccountEquity",
+    "KeptPositionsUsd",
     "account_equity",
     "balance_scenario_pnl",
     "balances_usd",
@@ -144,6 +145,75 @@ def positions_usd(book: BookArrangement) -> FloatArray:
     held: FloatArray = sparse.csr_array(book.quantity) @ (per_unit * settlement_usd)
     unrealised: FloatArray = sparse.csr_array(book.unrealised) @ settlement_usd
     return held + unrealised
+
+
+class KeptPositionsUsd:
+    """:func:`positions_usd` of one book rebased to market after market (a monitor's block).
+
+    Built on a book; called with that book rebased (:meth:`~pmargin.book.BookArrangement.
+    rebased`: the options' and spot quantities stay, only futures and perpetual entries and
+    the unrealised P&L move), it returns ``positions_usd(rebased)`` to rounding (rtol 1e-12):
+    each account's options and spot summed per settlement currency, in that currency (one
+    sparse pass, kept while their values per unit are the same bits: a tick that leaves the
+    forwards and vols alone only changes the currencies' USD prices), times the currencies'
+    USD prices, plus the unrealised P&L at USD. The sums are regrouped, so the last bits
+    differ from :func:`positions_usd`'s.
+
+    Parameters
+    ----------
+    book
+        The book (``(n_accounts, n_instruments)``) the later ones are rebased from.
+    """
+
+    def __init__(self, book: BookArrangement) -> None:
+        terms = book.resolved.terms
+        held = np.flatnonzero(~terms.is_futures_style)
+        currencies, group = np.unique(terms.settlement_currency[held], return_inverse=True)
+        quantity = sparse.csr_array(book.quantity)
+        self._held = held
+        """Shape ``(m,)``: the option and spot columns."""
+        self._first = np.asarray(
+            [held[group == c][0] for c in range(currencies.size)], dtype=np.int64
+        )
+        """A column of each settlement currency (its USD price)."""
+        self._by_currency = [
+            (np.flatnonzero(group == c), sparse.csr_array(quantity[:, held[group == c]]))
+            for c in range(currencies.size)
+        ]
+        """Per currency: its positions among ``held`` and the quantities held in them."""
+        self._entries = _where(quantity)
+        self._per_unit: FloatArray | None = None
+        self._sums = np.zeros((book.shape[0], currencies.size))
+
+    def __call__(self, book: BookArrangement) -> FloatArray:
+        """Return ``positions_usd(book)`` to rounding, shape ``(n_accounts,)``.
+
+        ``book`` must be the book this was built on, rebased (the same stored entries); one
+        whose quantity holds other index arrays (not the same memory) is valued by
+        :func:`positions_usd`.
+        """
+        if _where(sparse.csr_array(book.quantity)) != self._entries:
+            return positions_usd(book)
+        resolved = book.resolved
+        per_unit = np.asarray(book.valuation.price)[self._held]
+        last = self._per_unit
+        if last is None or last.tobytes() != per_unit.tobytes():
+            for c, (at, held) in enumerate(self._by_currency):
+                self._sums[:, c] = held @ per_unit[at]
+            self._per_unit = per_unit
+        usd = resolved.settlement_usd
+        value: FloatArray = self._sums @ usd[self._first]
+        pnl: FloatArray = sparse.csr_array(book.unrealised) @ usd
+        return value + pnl
+
+
+def _where(quantity: sparse.csr_array) -> tuple[int, int, int, int]:
+    """Where a CSR matrix's index arrays live (address and size of ``indices`` and ``indptr``).
+
+    A rebased book shares them with the book it came from (never written in place).
+    """
+    indices, indptr = quantity.indices, quantity.indptr
+    return (indices.ctypes.data, indices.size, indptr.ctypes.data, indptr.size)
 
 
 def positions_usd_reference(book: BookArrangement) -> FloatArray:

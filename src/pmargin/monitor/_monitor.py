@@ -52,7 +52,7 @@ import numpy as np
 
 from pmargin._typing import FloatArray, Int8Array, IntArray
 from pmargin.book import BookArrangement
-from pmargin.collateral import balances_usd, positions_usd
+from pmargin.collateral import KeptPositionsUsd, balances_usd
 from pmargin.errors import InputError, MarketDataError
 from pmargin.health import AccountHealth, HealthStatus, MarginSnapshot, assess
 from pmargin.instruments import Instrument, parse_symbol
@@ -88,7 +88,9 @@ class _Block:
     they hold (``None``: every column); ``book`` is ``start`` rebased to the market in force.
     The per-account arrays have shape ``(n_accounts,)``: 0 outside ``rows``. ``totals``
     margins ``book`` (:func:`~pmargin.monitor.totals_plan` of ``start``: the model's set-up
-    for these accounts and columns, kept across ticks; ``None`` until first used).
+    for these accounts and columns, kept across ticks; ``None`` until first used);
+    ``positions`` values ``book``'s positions likewise (:class:`~pmargin.collateral.
+    KeptPositionsUsd` of ``start``).
     """
 
     code: str
@@ -104,6 +106,7 @@ class _Block:
     initial_margin: FloatArray
     maintenance_margin: FloatArray
     totals: Totals | None = None
+    positions: KeptPositionsUsd | None = None
 
 
 class Monitor:
@@ -544,6 +547,7 @@ class Monitor:
         block.start = sub
         block.book = sub
         block.totals = None  # other accounts: a new set-up
+        block.positions = None
 
     def _refresh(
         self,
@@ -565,7 +569,9 @@ class Monitor:
             valuation = value_instruments(taken, previous=(last.resolved, last.valuation))
             block.book = block.start.rebased(market, taken, valuation=valuation)
             rows = block.rows
-            values = positions_usd(block.book)
+            if block.positions is None:
+                block.positions = KeptPositionsUsd(block.start)
+            values = block.positions(block.book)
             if rows is None:
                 block.positions_usd = values
             else:  # the block's own arrays, 0 outside its rows (see _screen)
