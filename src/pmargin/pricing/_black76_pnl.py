@@ -40,6 +40,14 @@ def _rows(
     inverse: ArrayLike,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, BoolArray, FloatArray, BoolArray]:
     """Return the per-option arguments as 1-d arrays of one length ``m``."""
+    given = (forward, strike, time, vol, is_call, rate, inverse)
+    if all(isinstance(a, np.ndarray) and a.ndim == 1 for a in given):
+        # a resolved book's columns: as they are when already float64 and bool of one length
+        if len({a.shape for a in given}) == 1 and all(
+            a.dtype == (np.bool_ if kind == "b" else np.float64)
+            for a, kind in zip(given, "ffffbfb", strict=True)
+        ):
+            return forward, strike, time, vol, is_call, rate, inverse  # type: ignore[return-value]
     f = np.ravel(as_float("forward", forward))
     rows = _broadcast(f, strike, time, vol, is_call, rate)
     inv = np.broadcast_to(as_bool("inverse", inverse), rows.shape)

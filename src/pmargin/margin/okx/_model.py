@@ -221,8 +221,8 @@ class OkxModel:
 
         They read the book's entries in place, so its quantity matrix must be canonical (each
         row's columns sorted, no duplicates): the contributions then sit on its own pattern.
-        Without ``attribute`` the attribution pass is skipped and the contributions are all 0
-        (for :meth:`margin_totals` only: the result's totals are :meth:`compute`'s).
+        Without ``attribute`` the attribution pass is skipped and the contributions are
+        empty (for :meth:`margin_totals` only: the result's totals are :meth:`compute`'s).
         ``static``: the instruments' :meth:`static_columns`, where the caller keeps them.
         """
         quantity = sparse.csr_array(book.quantity)
@@ -251,13 +251,15 @@ class OkxModel:
         """:meth:`_compute_compiled` from the instruments' ingredient rows and unit plans."""
         if any(plan.n_buckets > kernel.MAX_BUCKETS for plan in plans):
             return None
-        values = np.zeros(quantity.nnz)
+        values = np.zeros(quantity.nnz if attribute else 0)
         units: list[RiskUnitMargin] = []
         for plan in plans:
             unit = self._unit_compiled(plan, quantity, rows, values, kernel, attribute=attribute)
             if unit is None:
                 return None
             units.append(unit)
+        if not attribute:  # margin_totals: no contributions (none stored)
+            return self._result(book, units, sparse.csr_array(book.shape))
         contribution = sparse.csr_array(
             (values, quantity.indices.copy(), quantity.indptr.copy()), shape=book.shape
         )
