@@ -147,6 +147,13 @@ def test_the_ledger_closes_within_its_tolerance_and_refuses_to_open() -> None:
     assert state.positions == {}
     assert state.unrealised == {}
     assert state.balances["USDC"] == pytest.approx(8.0 + _g(dq), rel=1e-15)
+    short = AccountHoldings({0: 4.0}, {0: 8.0}, {"USDC": 0.0})
+    reduce_position(short, instrument, 0, -4.0 * (1.0 - 1e-15), M, P)  # short of it by rounding
+    assert short.positions == {}  # closed whole: no 4e-15 dust left for another fill
+    assert short.unrealised == {}
+    kept = AccountHoldings({0: 4.0}, {0: 8.0}, {"USDC": 0.0})
+    reduce_position(kept, instrument, 0, -4.0 * (1.0 - 1e-9), M, P)  # a real partial trade
+    assert kept.positions == {0: pytest.approx(4e-9, rel=1e-6)}
     with pytest.raises(InputError, match="must reduce"):
         reduce_position(AccountHoldings({0: 1.0}, {}, {}), instrument, 0, 0.5, M, P)
 

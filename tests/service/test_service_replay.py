@@ -6,8 +6,8 @@ insurance fund gets the simulator's starting fund as a USD deposit, and every pa
 posted as one ``POST /v1/market/ticks`` request (the index of each underlying and its ATM vol
 change, at the step's time). The service runs with the simulator's breakers and liquidation
 parameters. The liquidations (accounts, instruments, sizes, order), the insurance fund and the
-bad debt must equal the simulator's impact-off run (less the engine's dust fills: see
-:func:`_dust`).
+bad debt must equal the simulator's impact-off run, fill for fill (a trade within 1e-12 of the
+whole position closes it in the engine as in the service's ledger: no dust fill on either side).
 
 Tolerance: the service margins its decimal ledger (positions in native units, converted to
 floats once per request) where the simulator keeps the engine's float book, so the books
@@ -45,7 +45,6 @@ with warnings.catch_warnings():
 MODEL = "standard"
 REL = 1e-9
 ABS_USD = 1e-6
-DUST_USD = 1e-6
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +58,6 @@ def simulated() -> SimulationResult:
         episode="ftx", models=(MODEL,), n_accounts=30, seed=7, run_with_impact=False
     )
     return simulate_crash(config, data=folder)
-
-
-def _dust(fill: LiquidationFill) -> bool:
-    """A fill of the remainder the engine's float arithmetic left after closing a position.
-
-    The engine's partial steps (a quarter of the position at the trigger) can leave 1e-15 of a
-    position that it then closes as a fill of its own; the service's ledger has closed that
-    position exactly already and books no such fill (:mod:`pmargin.engine._liquidate`).
-    """
-    return fill.notional_usd < DUST_USD
 
 
 def _decimal(x: float) -> str:
@@ -162,11 +151,7 @@ def test_the_service_liquidates_as_the_simulator(
 ) -> None:
     run = simulated.runs[MODEL, False]
     events, _, _ = served
-    expected = [
-        e
-        for e in run.events
-        if isinstance(e, AdlFill) or (isinstance(e, LiquidationFill) and not _dust(e))
-    ]
+    expected = [e for e in run.events if isinstance(e, AdlFill | LiquidationFill)]
     got = [
         e["data"]["engine"]
         for e in events

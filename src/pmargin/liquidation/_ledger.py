@@ -73,7 +73,8 @@ def reduce_position(
             f"must reduce the position {held!r} toward zero",
         )
     booked = fill(instrument, quantity, price, mark)
-    state.trade(column, -held if abs(quantity) >= abs(held) else quantity, booked)
+    closes = abs(quantity) >= abs(held) * (1.0 - 1e-12)  # no dust left by rounding
+    state.trade(column, -held if closes else quantity, booked)
 
 
 class Ledger:
