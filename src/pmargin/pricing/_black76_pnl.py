@@ -40,18 +40,31 @@ def _rows(
     inverse: ArrayLike,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, BoolArray, FloatArray, BoolArray]:
     """Return the per-option arguments as 1-d arrays of one length ``m``."""
-    given = (forward, strike, time, vol, is_call, rate, inverse)
-    if all(isinstance(a, np.ndarray) and a.ndim == 1 for a in given):
-        # a resolved book's columns: as they are when already float64 and bool of one length
-        if len({a.shape for a in given}) == 1 and all(
-            a.dtype == (np.bool_ if kind == "b" else np.float64)
-            for a, kind in zip(given, "ffffbfb", strict=True)
-        ):
-            return forward, strike, time, vol, is_call, rate, inverse  # type: ignore[return-value]
+    given = _as_columns(forward, strike, time, vol, is_call, rate, inverse)
+    if given is not None:  # a resolved book's columns: as they are
+        return given
     f = np.ravel(as_float("forward", forward))
     rows = _broadcast(f, strike, time, vol, is_call, rate)
     inv = np.broadcast_to(as_bool("inverse", inverse), rows.shape)
     return rows.forward, rows.strike, rows.time, rows.vol, rows.is_call, rows.rate, inv
+
+
+def _as_columns(
+    *args: ArrayLike,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, BoolArray, FloatArray, BoolArray] | None:
+    """Return :func:`_rows`' seven ``args`` as they are, or ``None``.
+
+    As they are where each is already a 1-d array of one length, float64 (``is_call`` and
+    ``inverse``: bool).
+    """
+    arrays = [a for a in args if isinstance(a, np.ndarray) and a.ndim == 1]
+    if len(arrays) != len(args) or len({a.shape for a in arrays}) != 1:
+        return None
+    kinds = zip(arrays, "ffffbfb", strict=True)
+    if not all(a.dtype == (np.bool_ if k == "b" else np.float64) for a, k in kinds):
+        return None
+    f, k, t, v, call, r, inv = arrays
+    return f, k, t, v, call, r, inv
 
 
 def black76_pnl_reference(
