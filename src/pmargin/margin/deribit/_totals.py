@@ -41,7 +41,6 @@ from pmargin.margin.deribit._params import DampenerMode, DeribitMode, RollShockB
 from pmargin.margin.deribit._revalue import GridRevaluation
 from pmargin.margin.deribit._risk_matrix import roll_shock_rate
 from pmargin.scenarios import ScenarioSet
-from pmargin.valuation import value_instruments
 
 if TYPE_CHECKING:
     from pmargin.margin.deribit._model import DeribitModel
@@ -216,16 +215,16 @@ class DeribitTotals:
         for u in state.underlyings:
             res = book.resolved if u.whole else book.resolved.take(u.columns)
             u.revaluation(res, inputs.pnl[u.span])
-            valuation = value_instruments(res)
-            delta_usd = valuation.delta * res.underlying_usd
+            # the book's cached valuation (the monitor's of this tick): value_instruments(res)'s
+            # delta, element by element the same bits
+            delta = book.valuation.delta if u.whole else book.valuation.delta[u.columns]
+            delta_usd = delta * res.underlying_usd
             for k, spec in u.units:
                 span = layout.unit_rows[k]
                 rows = spec.rows
                 inputs.delta_usd[span] = delta_usd[rows]
                 roll_rate = spec.move * segregated_unit_value(res, rows)
-                inputs.roll_rate[span] = (
-                    roll_rate if abs_size else valuation.delta[rows] * roll_rate
-                )
+                inputs.roll_rate[span] = roll_rate if abs_size else delta[rows] * roll_rate
                 usd_rate = book.usd_price(spec.currency)
                 terms = model._part_terms(u.name, spec.currency, usd_rate, coin=spec.coin)
                 if not inputs.set_unit(k, *terms, usd_rate):
