@@ -246,7 +246,10 @@ def _into(
             lanes = jit.pnl_into(args, _t(mult), _t(svol), target, scenario_major=True)
             s, i = np.divmod(lanes, m)
         else:
-            lanes = jit.pnl_into(args, _readonly(mult), _readonly(svol), target)
+            # C-contiguous (a copy of broadcast or strided inputs): the loop vectorises only
+            # over unit strides (a broadcast (S,) row read in place: ~6x slower at S = 1,000)
+            m_in, v_in = np.ascontiguousarray(mult), np.ascontiguousarray(svol)
+            lanes = jit.pnl_into(args, _readonly(m_in), _readonly(v_in), target)
             i, s = np.divmod(lanes, n_s)
         if lanes.size:
             f_s = f[i] * mult[i, s]
