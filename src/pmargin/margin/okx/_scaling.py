@@ -55,6 +55,10 @@ def progressive_scale(
         raise InputError("multipliers", tuple(multipliers), f"must be {upper.size + 1} numbers > 0")
     lower = np.concatenate(([0.0], upper))
     width = np.concatenate((np.diff(lower), [np.inf]))
-    slices = np.clip(x[..., np.newaxis] - lower, 0.0, width)
+    # the tiers run along the first axis (long inner loops: ~2x faster than along the last,
+    # same values), then laid out (..., tiers) as the product has always read them (bits)
+    flat = x.reshape(-1)
+    tiers = np.clip(flat - lower[:, np.newaxis], 0.0, width[:, np.newaxis])
+    slices = np.ascontiguousarray(tiers.T).reshape((*x.shape, lower.size))
     result: FloatArray = slices @ factor
     return result
