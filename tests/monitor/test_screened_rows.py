@@ -120,3 +120,29 @@ def test_rebased_equals_its_reference_bit_for_bit(seed: int) -> None:
             for part in ("data", "indices", "indptr"):  # the same stored entries, zeros dropped
                 mine, theirs = getattr(fast.unrealised, part), getattr(reference.unrealised, part)
                 assert mine.tobytes() == theirs.astype(mine.dtype).tobytes(), part
+
+
+def test_recycled_rebases_are_the_plain_ones_and_never_touch_a_live_book() -> None:
+    """rebased(recycle=True) writes a new book into a kept array only when nothing holds it."""
+    snapshot, book = _book(4, 30)
+    start = book.take_columns(
+        [j for j, i in enumerate(book.instruments) if i.underlying == "BTC"], ("BTC",)
+    )
+    rng = np.random.default_rng(4)
+    held = []
+    for k in range(12):
+        move = float(rng.uniform(0.97, 1.03))
+        at = snapshot.with_updates(
+            index={"BTC": snapshot.index["BTC"] * move},
+            marks={
+                s: Mark(price=snapshot.marks[s].price * move)
+                for s in FUTURES
+                if s.startswith("BTC")
+            },  # type: ignore[operator]
+        )
+        recycled, plain = start.rebased(at, recycle=True), start.rebased(at)
+        assert recycled.quantity.data.tobytes() == plain.quantity.data.tobytes()
+        if k % 3 == 0:  # kept alive: its numbers must stay as they were
+            held.append((recycled, recycled.quantity.data.copy()))
+    for kept, numbers in held:
+        assert kept.quantity.data.tobytes() == numbers.tobytes()

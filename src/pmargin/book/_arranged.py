@@ -32,6 +32,7 @@ be built without one: ``market=None`` (or anything but a
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -463,6 +464,7 @@ class BookArrangement:
         resolved: ResolvedInstruments | None = None,
         *,
         valuation: Valuation | None = None,
+        recycle: bool = False,
     ) -> BookArrangement:
         """Return the book at ``market``, positions held as the venue holds them.
 
@@ -489,6 +491,13 @@ class BookArrangement:
             ``value_instruments(resolved)`` when the caller holds it (a monitor values a
             block's instruments with its last tick's): kept as the new book's
             :attr:`valuation`; ``None`` values them on first use.
+        recycle
+            For a caller rebasing this book tick after tick (a monitor's block): the
+            quantity data of the books rebased from this one is kept (two arrays at most) and
+            the next book's is written into one that nothing references any more (the book it
+            came with is gone, no view of it is held: its reference count says so), only at
+            the futures entries, the rest being this book's already. The numbers are the
+            same; a book still alive is never written.
 
         Returns
         -------
@@ -510,8 +519,12 @@ class BookArrangement:
         else:
             scale, drift = self._rebase_factors(resolved)
             at, _, columns = entries
-            data = q0.data.copy()
-            data[at] *= scale[columns]  # scale is 1 off inverse futures: the same bits
+            data = self._spare_data(q0) if recycle else None
+            if data is None:
+                data = q0.data.copy()
+                data[at] *= scale[columns]  # scale is 1 off inverse futures: the same bits
+            else:  # holds q0's data off the futures entries: only they are written
+                data[at] = q0.data[at] * scale[columns]
             quantity = sparse.csr_array((data, q0.indices, q0.indptr), shape=q0.shape)
             moved = q0.data[at] * drift[columns]
             book = self._repriced(market, resolved, quantity, self._accrued(entries, moved))
@@ -586,6 +599,21 @@ class BookArrangement:
             np.cumsum(np.bincount(rows[keep], minlength=indptr.size - 1), out=indptr[1:])
             data, indices = data[keep], indices[keep]
         return sparse.csr_array((data, indices, indptr), shape=self.quantity.shape)
+
+    def _spare_data(self, q0: Any) -> FloatArray | None:
+        """Return a kept quantity data array nothing else references, else a new kept copy.
+
+        ``None`` when two are kept and both are in use (the caller copies). A kept array
+        holds ``q0.data`` except at the futures entries (only those are ever written).
+        """
+        kept: list[FloatArray] = self._cache.setdefault("spare_data", [])
+        for k in range(len(kept)):
+            if sys.getrefcount(kept[k]) == _ONLY_KEPT:  # the list's reference alone
+                return kept[k]
+        if len(kept) < _SPARES:
+            kept.append(q0.data.copy())
+            return kept[-1]
+        return None
 
     def _futures_entries(self, q0: Any) -> tuple[IntArray, IntArray, IntArray] | None:
         """Return the stored entries of ``q0`` (the quantity) in futures and perpetual columns.
@@ -764,6 +792,13 @@ def _accrual(
     at_u = np.searchsorted(keys, u_keys)
     at_m = np.searchsorted(keys, m_keys)
     return unrealised.data, rows, indices, indptr, at_u, at_m
+
+
+_SPARES = 2
+"""Quantity data arrays a recycling book keeps (the book in force and the one before)."""
+
+_ONLY_KEPT = 2
+"""``sys.getrefcount`` of a kept array referenced by its list alone (the list, the call)."""
 
 
 def _frozen(valuation: Valuation) -> Valuation:

@@ -567,7 +567,7 @@ class Monitor:
             taken = found if block.held is None else found.take(block.held)
             last = block.book  # the same columns at the market before
             valuation = value_instruments(taken, previous=(last.resolved, last.valuation))
-            block.book = block.start.rebased(market, taken, valuation=valuation)
+            block.book = block.start.rebased(market, taken, valuation=valuation, recycle=True)
             rows = block.rows
             if block.positions is None:
                 block.positions = KeptPositionsUsd(block.start)
@@ -587,7 +587,7 @@ class Monitor:
                     block.maintenance_margin[rows] = mm
         equity = balances_usd(replace(self._cash, market=market))  # balances alone: no rebase
         for block in self._blocks.values():
-            equity = equity + block.positions_usd
+            np.add(equity, block.positions_usd, out=equity)  # a fresh array: added in place
         self._equity = equity
         if self._scope == "underlying":
             im, mm = np.zeros(n), np.zeros(n)
