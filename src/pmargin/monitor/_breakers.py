@@ -375,7 +375,7 @@ def _largest_move(price: float, window: deque[tuple[datetime, float]]) -> tuple[
     """Return the move of ``price`` from the window's farthest reference, and that reference."""
     if not window:
         return 0.0, _NAN
-    low = min(p for _, p in window)
-    high = max(p for _, p in window)
+    prices = [p for _, p in window]
+    low, high = min(prices), max(prices)
     down, up = price / high - 1.0, price / low - 1.0
     return (up, low) if abs(up) >= abs(down) else (down, high)
