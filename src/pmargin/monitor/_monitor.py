@@ -11,10 +11,13 @@ touched:
    resolved instruments, values and margin are reused as cached), by the block's
    :class:`~pmargin.valuation.InstrumentResolver`: one market look-up per currency, expiry and
    forward, bit for bit :func:`~pmargin.valuation.resolve_instruments`;
-2. the block is rebased (:meth:`~pmargin.book.BookArrangement.rebased`) and its USD
-   position value per account is one sparse product, ``quantity @ per-unit value``; account
-   equity is the USD balances plus the sum of the blocks' values, so the changed blocks
-   replace their part;
+2. the block is rebased (:meth:`~pmargin.book.BookArrangement.rebased`, recycling its
+   quantity data: only the futures entries are written) with its options valued again only
+   when their inputs moved (:func:`~pmargin.valuation.value_instruments` of the last tick's),
+   and its USD position value per account is :class:`~pmargin.collateral.KeptPositionsUsd`'s
+   (the options and spot held, summed per settlement currency while their values per unit
+   stay, at the currencies' USD prices, plus the unrealised P&L); account equity is the USD
+   balances plus the sum of the blocks' values, so the changed blocks replace their part;
 3. margin: for a model whose risk units are per underlying (:mod:`pmargin.monitor._scope`),
    the model runs on the block's sub-book (its columns and its coin's balance) and the block's
    units replace their cached contribution to each account's IM and MM; for any other model
