@@ -512,7 +512,9 @@ class BookArrangement:
         self._ordinary("rebased")
         if resolved is None:
             resolved = resolve_instruments(self.instruments, market)
-        q0 = sparse.csr_array(self.quantity)
+        q0 = self.quantity
+        if not isinstance(q0, sparse.csr_array):
+            q0 = sparse.csr_array(q0)
         entries = self._futures_entries(q0)
         if entries is None:  # not canonical: duplicates or unsorted columns
             book = self.rebased_reference(market, resolved)
@@ -560,7 +562,11 @@ class BookArrangement:
             quantity=quantity,
             assets=self.assets,
             balances=self.balances,
-            unrealised=sparse.csr_array(unrealised),
+            unrealised=(
+                unrealised
+                if isinstance(unrealised, sparse.csr_array)
+                else sparse.csr_array(unrealised)
+            ),
             market=market,
         )
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -192,7 +193,7 @@ class KeptPositionsUsd:
         whose quantity holds other index arrays (not the same memory) is valued by
         :func:`positions_usd`.
         """
-        if _where(sparse.csr_array(book.quantity)) != self._entries:
+        if _where(_csr(book.quantity)) != self._entries:
             return positions_usd(book)
         resolved = book.resolved
         per_unit = np.asarray(book.valuation.price)[self._held]
@@ -203,8 +204,13 @@ class KeptPositionsUsd:
             self._per_unit = per_unit
         usd = resolved.settlement_usd
         value: FloatArray = self._sums @ usd[self._first]
-        pnl: FloatArray = sparse.csr_array(book.unrealised) @ usd
+        pnl: FloatArray = _csr(book.unrealised) @ usd
         return value + pnl
+
+
+def _csr(matrix: Any) -> sparse.csr_array:
+    """Return ``matrix`` as a ``csr_array`` (itself when it is one: no new object)."""
+    return matrix if isinstance(matrix, sparse.csr_array) else sparse.csr_array(matrix)
 
 
 def _where(quantity: sparse.csr_array) -> tuple[int, int, int, int]:
