@@ -55,6 +55,7 @@ def unit_reduce(
     vol_span: FloatArray,
     bucket: IntArray,
     gross_rate: FloatArray,
+    n_scenarios: int,
     n_buckets: int,
     n_mr1: int,
     keep: bool,
@@ -73,13 +74,14 @@ def unit_reduce(
     column_row
         Shape ``(n_instruments,)``: each book column's row of ``matrix``, -1 outside the unit.
     matrix
-        Shape ``(n_rows, n_scenarios + 4)``: USD P&L per base unit: scenarios (MR1 grid, MR2,
-        weighted MR6), basis (2), rate (2).
+        Shape ``(n_rows, width)``, ``width >= n_scenarios + 4`` (zero padding after, read and
+        summed, never used: :data:`~pmargin.margin.okx._rows.ROW_LANES`): USD P&L per base
+        unit: scenarios (MR1 grid, MR2, weighted MR6), basis (2), rate (2).
     vol_span, bucket, gross_rate
         Shape ``(n_rows,)``: USD P&L of MR3's vol shift per base unit, the row's expiry bucket
         among the unit's ``n_buckets`` (-1: none) and the raw MR7 per base unit held.
-    n_buckets, n_mr1
-        The unit's expiry buckets; the MR1 grid's scenario columns.
+    n_scenarios, n_buckets, n_mr1
+        Scenario columns; the unit's expiry buckets; the MR1 grid's share of the scenarios.
     keep
         Write the scenario P&L into ``pnl``; else ``pnl`` is not touched (any shape).
     pnl
@@ -109,8 +111,7 @@ def unit_reduce(
     give NaN).
     """
     n_accounts = indptr.size - 1
-    n_scenarios = matrix.shape[1] - 4
-    width = n_scenarios + 4
+    width = matrix.shape[1]
     first = width
     total = np.zeros(width + n_buckets)
     clean = True
@@ -133,7 +134,9 @@ def unit_reduce(
                 total[first + b] += x * span
             gross += abs(x) * gross_rate[r]
         held[a] = holds
-        for c in range(width + n_buckets):
+        for c in range(n_scenarios + 4):
+            clean &= not np.isnan(total[c])
+        for c in range(first, first + n_buckets):
             clean &= not np.isnan(total[c])
         if keep:
             for c in range(n_scenarios):
@@ -163,6 +166,7 @@ def unit_attribute(
     vol_span: FloatArray,
     bucket: IntArray,
     gross_rate: FloatArray,
+    n_scenarios: int,
     binding: IntArray,
     weights: FloatArray,
     mr_binds: BoolArray,
@@ -174,7 +178,7 @@ def unit_attribute(
 
     Parameters
     ----------
-    indptr, indices, data, column_row, matrix, vol_span, bucket, gross_rate
+    indptr, indices, data, column_row, matrix, vol_span, bucket, gross_rate, n_scenarios
         As :func:`unit_reduce`.
     binding, weights
         From :func:`unit_reduce`.
@@ -189,7 +193,6 @@ def unit_attribute(
         of other units are left as they are.
     """
     n_accounts = indptr.size - 1
-    n_scenarios = matrix.shape[1] - 4
     for a in range(n_accounts):
         scen, basis, rate = binding[0, a], binding[1, a], binding[2, a]
         for jj in range(indptr[a], indptr[a + 1]):
@@ -247,8 +250,9 @@ def fill_matrix(
     n_mr1, mr6_weight
         MR1's share of the grid rows; MR6's weight.
     matrix
-        Out, shape ``(n, n_grid + 5)``: scenarios (MR1 grid, MR2, weighted MR6), basis (2),
-        rate (2), USD per base unit.
+        Out, shape ``(n, width)``: columns ``0 .. n_grid + 4``: scenarios (MR1 grid, MR2,
+        weighted MR6), basis (2), rate (2), USD per base unit; the padding after them is left
+        as it is.
     vol_span
         Out, shape ``(n,)``: the MR3 vol-shift P&L in USD, 0 on other rows than options.
     """

@@ -56,7 +56,7 @@ from pmargin.margin.okx._components import (
 )
 from pmargin.margin.okx._incremental import OkxIncremental
 from pmargin.margin.okx._params import CoinTable, OkxParams
-from pmargin.margin.okx._rows import CompiledRows, UnitPlan, unit_plans
+from pmargin.margin.okx._rows import CompiledRows, UnitPlan, row_matrix, unit_plans
 from pmargin.margin.okx._scaling import progressive_scale
 from pmargin.margin.okx._static import instrument_columns
 from pmargin.market import MarketSnapshot
@@ -229,12 +229,15 @@ class OkxModel:
         if not quantity.has_canonical_format:
             return None
         m = self.matrices(book.resolved, book.market, static)
+        n, n_s = m.scenario.shape
+        matrix = row_matrix(n, n_s)
+        matrix[:, :n_s] = m.scenario
+        matrix[:, n_s : n_s + 2] = m.basis
+        matrix[:, n_s + 2 : n_s + 4] = m.rate
         rows = CompiledRows(
-            matrix=np.ascontiguousarray(np.hstack([m.scenario, m.basis, m.rate])),
-            vol_span=m.vol_span,
-            gross_rate=m.mr7_rate,
+            matrix=matrix, vol_span=m.vol_span, gross_rate=m.mr7_rate, n_scenarios=n_s,
             n_mr1=m.n_mr1,
-        )
+        )  # fmt: skip
         plans = unit_plans(book.resolved, m.expiry_bucket)
         return self._compute_rows(book, quantity, rows, plans, kernel, attribute=attribute)
 
@@ -588,7 +591,7 @@ class OkxModel:
         kept: the unit's ``pnl_source`` reruns the first pass, keeping it, when first read.
         """
         n_acc = quantity.shape[0]
-        n_s = rows.matrix.shape[1] - 4
+        n_s = rows.n_scenarios
         n_buckets = plan.n_buckets
         data = np.asarray(quantity.data, dtype=np.float64)
         reduced = np.empty((8, n_acc))
@@ -597,7 +600,7 @@ class OkxModel:
         held = np.empty(n_acc, dtype=bool)
         args = (
             quantity.indptr, quantity.indices, data, plan.column_row, rows.matrix,
-            rows.vol_span, plan.bucket, rows.gross_rate, n_buckets, rows.n_mr1,
+            rows.vol_span, plan.bucket, rows.gross_rate, n_s, n_buckets, rows.n_mr1,
         )  # fmt: skip
 
         def scenario_pnl() -> FloatArray:
@@ -619,7 +622,7 @@ class OkxModel:
         if attribute:
             kernel.unit_attribute(
                 quantity.indptr, quantity.indices, data, plan.column_row, rows.matrix,
-                rows.vol_span, plan.bucket, rows.gross_rate, binding, weights, mr >= mr7,
+                rows.vol_span, plan.bucket, rows.gross_rate, n_s, binding, weights, mr >= mr7,
                 proportional_scale(mr7, mr7_raw), self.params.im_factor, values,
             )  # fmt: skip
         charges = (mr1, mr2, mr3, mr4, mr5, mr6, mr7_raw, mr7, mr, mmr)

@@ -16,7 +16,24 @@ import numpy as np
 from pmargin._typing import FloatArray, IntArray
 from pmargin.valuation import ResolvedInstruments, columns_by
 
-__all__ = ["CompiledRows", "UnitPlan", "unit_plans"]
+__all__ = ["ROW_LANES", "CompiledRows", "UnitPlan", "row_matrix", "unit_plans"]
+
+ROW_LANES = 8
+"""The rows' width is padded with zeros to a multiple of this many columns: the row sums'
+loop then runs whole vectors (AVX-512: 8 float64), no scalar remainder per position.
+Measured on the 10,000-account bench block (120,769 positions, OKX's 28 columns padded to 32):
+the row sums alone ~0.93 -> ~0.80 ms, :func:`~pmargin.margin.okx._jit.unit_reduce`
+~1.48 -> ~1.43 ms."""
+
+
+def row_matrix(n: int, n_scenarios: int) -> FloatArray:
+    """Return a zero ``(n, width)`` matrix for :class:`CompiledRows`.
+
+    ``width`` is ``n_scenarios + 4`` (scenarios, basis, rate) rounded up to
+    :data:`ROW_LANES`; the padding stays 0.
+    """
+    width = -(-(n_scenarios + 4) // ROW_LANES) * ROW_LANES
+    return np.zeros((n, width))
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,17 +43,18 @@ class CompiledRows:
     Attributes
     ----------
     matrix
-        Shape ``(n, n_scenarios + 4)``, C-contiguous: USD P&L per base unit in the scenarios
-        (MR1 grid, MR2, weighted MR6), basis (2) and rate (2) moves.
+        Shape ``(n, width)`` (:func:`row_matrix`), C-contiguous: USD P&L per base unit in the
+        scenarios (MR1 grid, MR2, weighted MR6), basis (2) and rate (2) moves, zero padding.
     vol_span, gross_rate
         Shape ``(n,)``: USD P&L of MR3's vol shift per base unit; raw MR7 per base unit held.
-    n_mr1
-        The MR1 grid's scenario columns.
+    n_scenarios, n_mr1
+        The scenario columns; the MR1 grid's share of them.
     """
 
-    matrix: FloatArray  # (n, n_scenarios + 4) C-contiguous: scenarios | basis (2) | rate (2)
+    matrix: FloatArray  # (n, width): scenarios | basis (2) | rate (2) | zeros
     vol_span: FloatArray  # (n,)
     gross_rate: FloatArray  # (n,) raw MR7 per base unit held
+    n_scenarios: int
     n_mr1: int
 
 

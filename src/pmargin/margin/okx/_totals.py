@@ -25,7 +25,7 @@ from pmargin.book import BookArrangement
 from pmargin.errors import InputError
 from pmargin.margin._structure import BookStructure
 from pmargin.margin.okx._components import minimum_charge_rates, rate_shift_pnl
-from pmargin.margin.okx._rows import CompiledRows, UnitPlan, unit_plans
+from pmargin.margin.okx._rows import CompiledRows, UnitPlan, row_matrix, unit_plans
 from pmargin.risk import instrument_pnl
 from pmargin.scenarios import ScenarioSet
 from pmargin.timeutil import DAYS_PER_YEAR
@@ -128,6 +128,7 @@ class OkxTotals:
             matrix=kept.matrix,
             vol_span=kept.vol_span,
             gross_rate=minimum_charge_rates(resolved.underlying_usd, static.mr7_rates),
+            n_scenarios=kept.grid.shape[0] + 1,
             n_mr1=n_mr1,
         )
         quantity = book.quantity
@@ -155,7 +156,7 @@ class _Kept:
     pair: FloatArray  # (3, n)
     ones: FloatArray  # (1, n)
     decay: FloatArray  # (1, n): MR2's P&L
-    matrix: FloatArray  # (n, n_grid + 5): the compiled passes' rows (USD)
+    matrix: FloatArray  # (n, width): the compiled passes' rows (USD), zero padding
     vol_span: FloatArray  # (n,)
 
     @classmethod
@@ -178,6 +179,6 @@ class _Kept:
             pair=np.empty((3, n)),
             ones=np.ones((1, n)),
             decay=np.empty((1, n)),
-            matrix=np.empty((n, n_grid + 5)),
+            matrix=row_matrix(n, n_grid + 1),
             vol_span=np.empty(n),
         )
