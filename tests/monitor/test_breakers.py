@@ -242,3 +242,36 @@ def test_a_new_book_keeps_the_feed_state(book):
     assert moved.account_ids == smaller.account_ids
     fresh = _monitor(smaller)
     assert list(moved.equity) == pytest.approx(list(fresh.equity), rel=1e-12)
+
+
+def test_the_jump_window_low_and_high_are_min_and_max_of_its_references() -> None:
+    """The window's monotonic low/high equal min/max over a plain list, whatever is done."""
+    import random
+
+    from pmargin.monitor._breakers import _Window
+
+    rng = random.Random(17)
+    start = parse_timestamp(T0)
+    window, plain = _Window(), []
+    for k in range(3_000):
+        op = rng.random()
+        if op < 0.6 or not plain:
+            item = (
+                start + timedelta(seconds=k),
+                float(rng.choice([99.0, 100.0, 101.0, rng.uniform(90, 110)])),
+            )
+            window.append(item)
+            plain.append(item)
+        elif op < 0.9:
+            assert window.popleft() == plain.pop(0)
+        elif op < 0.97:
+            assert window.pop() == plain.pop()
+        elif op < 0.99:
+            window = window.copy()
+        else:
+            window.clear()
+            plain.clear()
+        assert len(window) == len(plain)
+        if plain:
+            assert (window.low, window.high) == (min(p for _, p in plain), max(p for _, p in plain))
+            assert (window[0], window[-1]) == (plain[0], plain[-1])
