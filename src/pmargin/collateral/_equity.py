@@ -183,6 +183,8 @@ class KeptPositionsUsd:
         ]
         """Per currency: its positions among ``held`` and the quantities held in them."""
         self._entries = _where(quantity)
+        self._held_arrays = (quantity.indices, quantity.indptr)
+        """Kept alive, so no other matrix's arrays can come to live where they do."""
         self._per_unit: FloatArray | None = None
         self._sums = np.zeros((book.shape[0], currencies.size))
 
