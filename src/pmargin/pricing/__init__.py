@@ -2,8 +2,14 @@
 
 Every function takes scalars or arrays that broadcast together (instruments x scenarios) and
 returns float64 arrays; nothing here knows about instruments, books or markets.
+
+:func:`black76_lane`, the compiled kernels' one-option lane for other compiled loops, is
+exported lazily (:mod:`pmargin._lazy`): importing it imports numba.
 """
 
+from typing import TYPE_CHECKING
+
+from pmargin._lazy import lazy_exports
 from pmargin.pricing._black76 import (
     SIGMA_SQRT_T_MIN,
     Black76Result,
@@ -37,6 +43,9 @@ from pmargin.pricing._implied_vol import (
     implied_vol,
 )
 
+if TYPE_CHECKING:
+    from pmargin.pricing._black76_jit import black76_lane
+
 __all__ = [
     "DEFAULT_MAX_ITER",
     "MAX_TOTAL_VOL",
@@ -46,6 +55,7 @@ __all__ = [
     "ImpliedVolResult",
     "base_units_at_price",
     "black76",
+    "black76_lane",
     "black76_pnl",
     "black76_pnl_into",
     "black76_pnl_reference",
@@ -63,3 +73,5 @@ __all__ = [
     "linear_future_pnl",
     "scenario_major",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -35,7 +35,7 @@ from pmargin._compiled import njit, njit_inline
 from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.pricing._vecmath import exp_sum, gauss, log_normal, ndtr_pair
 
-__all__ = ["greeks_into", "pnl_into", "row_values_into", "value_into"]
+__all__ = ["black76_lane", "greeks_into", "pnl_into", "row_values_into", "value_into"]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SIGMA_SQRT_T_MIN = 1e-12  # pmargin.pricing._black76.SIGMA_SQRT_T_MIN (asserted equal in tests)
@@ -66,7 +66,7 @@ def _off_domain(sd: float, ratio: float, inv_fsd: float, d1: float, rt: float) -
 
 
 @njit_inline
-def _common(
+def black76_lane(
     f: float, k: float, t: float, v: float, r: float, call: bool
 ) -> tuple[float, float, float, float, float, float, bool]:
     """One option's value, delta and the terms its Greeks and domain check need.
@@ -110,7 +110,9 @@ def _greeks_loop(
     n_off = 0
     for i in range(f.shape[0]):
         fi, vi = f[i], v[i]
-        val, dl, sqrt_t, _, inv_fsd, df_gauss, lane_off = _common(fi, k[i], t[i], vi, r[i], c[i])
+        val, dl, sqrt_t, _, inv_fsd, df_gauss, lane_off = black76_lane(
+            fi, k[i], t[i], vi, r[i], c[i]
+        )
         df_pdf = df_gauss * _INV_SQRT_2PI
         a = df_pdf * fi  # df F n(d1)
         value[i] = val
@@ -128,7 +130,7 @@ def _value_loop(f: Any, k: Any, t: Any, v: Any, r: Any, c: Any, value: Any, off:
     """Fill ``value`` (bit for bit the greeks loop's) and ``off``; count the off lanes."""
     n_off = 0
     for i in range(f.shape[0]):
-        val, _, _, _, _, _, lane_off = _common(f[i], k[i], t[i], v[i], r[i], c[i])
+        val, _, _, _, _, _, lane_off = black76_lane(f[i], k[i], t[i], v[i], r[i], c[i])
         value[i] = val
         off[i] = lane_off
         n_off += lane_off
@@ -202,7 +204,7 @@ def _pnl_loop(
         b_coin = bi / fi
         for s in range(mult.shape[1]):
             fs = fi * mult[i, s]
-            val, _, _, _, _, _, lane_off = _common(fs, ki, ti, vol[i, s], ri, ci)
+            val, _, _, _, _, _, lane_off = black76_lane(fs, ki, ti, vol[i, s], ri, ci)
             pnl[i, s] = val / fs - b_coin if coin else val - bi
             lane_off = lane_off and row
             off[i, s] = lane_off
@@ -226,7 +228,7 @@ def _pnl_loop_scenario_major(
         for i in range(f.shape[0]):
             fi = f[i]
             fs = fi * mult[s, i]
-            val, _, _, _, _, _, lane_off = _common(fs, k[i], t[i], vol[s, i], r[i], c[i])
+            val, _, _, _, _, _, lane_off = black76_lane(fs, k[i], t[i], vol[s, i], r[i], c[i])
             pnl[s, i] = val / fs - base[i] / fi if inv[i] else val - base[i]
             lane_off = lane_off and rows[i]
             off[s, i] = lane_off
@@ -241,7 +243,7 @@ def _row_value_loop(
     """:func:`_value_loop` on the rows where ``rows[i]`` (``value`` 0 and not off elsewhere)."""
     n_off = 0
     for i in range(f.shape[0]):
-        val, _, _, _, _, _, lane_off = _common(f[i], k[i], t[i], v[i], r[i], c[i])
+        val, _, _, _, _, _, lane_off = black76_lane(f[i], k[i], t[i], v[i], r[i], c[i])
         row = rows[i]
         value[i] = val if row else 0.0
         lane_off = lane_off and row

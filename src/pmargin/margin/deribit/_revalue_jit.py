@@ -5,9 +5,9 @@ and writes its P&L straight into the pass's input rows: the forward ``F m`` (``m
 clamped spot multiplier), the vol ``max(by_kind[kind] + ln(K / F) skew, floor)`` (the
 operations of :meth:`~pmargin.scenarios.ScenarioSet.apply`, in its order), the option's value
 at them less today's (per coin of the shocked forward where inverse: the compiled Black-76
-kernel's ``_common``, as :func:`~pmargin.pricing.black76_pnl` runs it) or the delta-one row's
-linear or inverse change (:func:`~pmargin.risk.instrument_pnl`'s formulas), the extended cells
-times the unit's factor. No ``(n, cells)`` temporaries.
+lane :func:`pmargin.pricing.black76_lane`, as :func:`~pmargin.pricing.black76_pnl` runs it)
+or the delta-one row's linear or inverse change (:func:`~pmargin.risk.instrument_pnl`'s
+formulas), the extended cells times the unit's factor. No ``(n, cells)`` temporaries.
 
 Lanes off the kernel's smooth domain are flagged for the caller to recompute with the NumPy
 kernel (as :func:`~pmargin.pricing.black76_pnl` does); an option's vol outside ``[0, inf)``
@@ -23,7 +23,7 @@ import numpy as np
 
 from pmargin._compiled import njit
 from pmargin._typing import BoolArray, FloatArray, IntArray
-from pmargin.pricing._black76_jit import _common
+from pmargin.pricing import black76_lane
 
 __all__ = ["revalue_rows"]
 
@@ -135,7 +135,7 @@ def revalue_rows(
             b_coin = bi / fi
             for s in range(width):
                 fs = forward_s[s]
-                val, _, _, _, _, _, flagged = _common(fs, ki, ti, vol[s], ri, ci)
+                val, _, _, _, _, _, flagged = black76_lane(fs, ki, ti, vol[s], ri, ci)
                 pnl[s] = val / fs - b_coin if coin else val - bi
                 lane_off[s] = flagged
             for s in range(n_s):
