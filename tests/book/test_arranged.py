@@ -305,3 +305,43 @@ def test_rebased_equals_arranging_afresh_at_the_new_market() -> None:
         np.testing.assert_array_equal(rebased.balance_matrix, fresh.balance_matrix)
     # the inverse perpetual keeps its USD notional: 47,600 USD at the new mark
     assert book.rebased(moved).quantity[0, 0] == pytest.approx(47_600 / 88_100.0, rel=1e-15)
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_csr_like_is_the_constructor_without_its_checks(index_dtype: type) -> None:
+    """_csr_like (a rebase's matrices: kept structure, new data) equals scipy's constructor."""
+    from pmargin.book._arranged import _csr_like, _csr_like_reference
+
+    rng = np.random.default_rng(11)
+    dense = rng.normal(size=(40, 25)) * (rng.uniform(size=(40, 25)) < 0.2)
+    template = sparse.csr_array(dense)
+    template = sparse.csr_array(
+        (
+            template.data,
+            template.indices.astype(index_dtype),
+            template.indptr.astype(index_dtype),
+        ),
+        shape=template.shape,
+    )
+    for _ in range(2):  # before and after scipy caches its format flags on the template
+        data = rng.normal(size=template.data.size)
+        fast, reference = _csr_like(template, data), _csr_like_reference(template, data)
+        assert type(fast) is type(reference)
+        assert fast.shape == reference.shape
+        assert fast.data is data
+        for part in ("data", "indices", "indptr"):
+            mine, theirs = getattr(fast, part), getattr(reference, part)
+            assert mine.dtype == theirs.dtype, part
+            assert mine.tobytes() == theirs.tobytes(), part
+        assert fast.indices.ctypes.data == reference.indices.ctypes.data  # shared, as scipy's
+        assert fast.has_canonical_format == reference.has_canonical_format
+        np.testing.assert_array_equal(fast.toarray(), reference.toarray(), strict=True)
+    odd = sparse.csr_array(
+        (template.data, template.indices.astype(np.int64), template.indptr.astype(np.int32)),
+        shape=template.shape,
+    )
+    mixed = sparse.csr_array.__new__(sparse.csr_array)
+    vars(mixed).update(vars(odd))
+    mixed.indptr = odd.indptr.astype(np.int32)  # index arrays of two dtypes: the constructor
+    out = _csr_like(mixed, template.data.copy())
+    assert out.indices.dtype == out.indptr.dtype

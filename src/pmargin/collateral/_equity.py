@@ -195,7 +195,11 @@ class KeptPositionsUsd:
         whose quantity holds other index arrays (not the same memory) is valued by
         :func:`positions_usd`.
         """
-        if _where(_csr(book.quantity)) != self._entries:
+        quantity = _csr(book.quantity)
+        indices, indptr = self._held_arrays
+        if not (quantity.indices is indices and quantity.indptr is indptr) and (
+            _where(quantity) != self._entries
+        ):  # the same arrays (a rebased book's), else the same memory, else not this book's
             return positions_usd(book)
         resolved = book.resolved
         per_unit = np.asarray(book.valuation.price)[self._held]
