@@ -85,3 +85,14 @@ def test_kept_positions_follow_a_rebased_book(seed: int) -> None:
     assert kept._per_unit is not None  # the kept path ran (not the fallback)
     other = arrange(example_portfolio(market, 20, seed=seed + 1), market)  # not this book
     assert kept(other).tobytes() == positions_usd(other).tobytes()
+
+
+def test_balances_at_another_market_are_the_rebased_books() -> None:
+    """balances_usd(book, market): the balances of ``book.rebased(market)``, bit for bit."""
+    market = load_market(example_path("example_market.json"))
+    book = arrange(example_portfolio(market, 40, seed=7), market)
+    moved = market.with_updates(index={"BTC": market.index["BTC"] * 1.05})
+    at_moved = balances_usd(book, moved)
+    assert at_moved.tobytes() == balances_usd(book.rebased(moved)).tobytes()
+    assert balances_usd(book, market).tobytes() == balances_usd(book).tobytes()
+    assert not np.array_equal(at_moved, balances_usd(book))  # BTC balances moved

@@ -114,17 +114,21 @@ def _check_finite(book: BookArrangement, equity: AccountEquity) -> None:
             )
 
 
-def balances_usd(book: BookArrangement) -> FloatArray:
+def balances_usd(book: BookArrangement, market: MarketSnapshot | None = None) -> FloatArray:
     """USD value of every account's balances at the book's market, shape ``(n_accounts,)``.
 
-    Borrowings (negative balances) count negative.
+    Borrowings (negative balances) count negative. ``market``: value them at that market
+    instead (an ordinary book's balances at another market's USD prices: what the book
+    rebased there gives, without rebasing it; a monitor's balances tick after tick). A book
+    of moved rows values each row at its own prices either way.
 
     Raises
     ------
     MarketDataError
         A balance in an asset the market cannot price.
     """
-    value = _value_usd(book.balance_matrix, _asset_usd(book, book.market))
+    at = book.market if market is None else market
+    value = _value_usd(book.balance_matrix, _asset_usd(book, at))
     return value
 
 

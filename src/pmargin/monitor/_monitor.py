@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -588,7 +588,7 @@ class Monitor:
                 else:
                     block.initial_margin[rows] = im
                     block.maintenance_margin[rows] = mm
-        equity = balances_usd(replace(self._cash, market=market))  # balances alone: no rebase
+        equity = balances_usd(self._cash, market)  # balances alone: no rebase
         for block in self._blocks.values():
             np.add(equity, block.positions_usd, out=equity)  # a fresh array: added in place
         self._equity = equity
