@@ -1,8 +1,12 @@
-"""ScenarioSet.apply: shocked spot multipliers and vols per instrument x scenario."""
+"""ScenarioSet.apply: shocked spot multipliers and vols per instrument x scenario.
+
+And ScenarioSet.kept_vols: apply's vols at any prices, scenario-major in kept buffers (bits).
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,6 +18,7 @@ from pmargin.scenarios import (
     RiskMatrixScenario,
     ScenarioSet,
     VolShockKind,
+    VolShockMode,
     VolShockRule,
     risk_matrix_grid,
 )
@@ -217,3 +222,72 @@ def test_restricted_to_the_only_underlying_held_equals_unrestricted(
     np.testing.assert_array_equal(mixed.spot_multiplier[~IS_BTC], 1.0)
     np.testing.assert_array_equal(mixed.spot_multiplier[IS_BTC], every.spot_multiplier)
     np.testing.assert_array_equal(mixed.vol[IS_BTC], every.vol)
+
+
+# -- kept_vols ---------------------------------------------------------------------------
+
+SKEWED = (
+    RiskMatrixScenario(-0.1, VolShockKind.NONE, skew_rotation=0.2),
+    RiskMatrixScenario(0.1, VolShockKind.UP, skew_rotation=-0.5),
+    RiskMatrixScenario(0.0, VolShockKind.DOWN, skew_rotation=-10.0),
+)
+SETS = {
+    "grid": ScenarioSet(risk_matrix_grid(0.16, 2), VolShockRule(0.5, 0.25)),
+    "restricted": ScenarioSet(
+        risk_matrix_grid(0.16, 2, underlyings=["BTC"]) + SKEWED, VolShockRule(0.5, 0.25)
+    ),
+    "absolute": ScenarioSet(
+        SKEWED, VolShockRule(0.1, 0.2, mode=VolShockMode.ABSOLUTE, min_vol_for_shock_up=0.4)
+    ),
+    "vol only": ScenarioSet(
+        tuple(RiskMatrixScenario(0.0, k) for k in VolShockKind), VolShockRule(0.45, 0.3)
+    ),
+}
+
+
+def _moved(resolved: ResolvedInstruments, rng: np.random.Generator) -> ResolvedInstruments:
+    """The same instruments at other prices and vols (a tick)."""
+    n = len(resolved)
+    return replace(
+        resolved,
+        underlying_price=resolved.underlying_price * rng.uniform(0.8, 1.2, n),
+        vol=resolved.vol * rng.uniform(0.5, 1.5, n),
+    )
+
+
+@pytest.mark.parametrize("name", sorted(SETS))
+@pytest.mark.parametrize("options_only", [False, True])
+def test_kept_vols_are_apply_s_bit_for_bit(
+    resolved: ResolvedInstruments,
+    name: str,
+    options_only: bool,
+) -> None:
+    """Each call gives ``apply(resolved).vol.T`` at the call's prices: the same bits."""
+    scenario_set = SETS[name]
+    book = resolved.take(np.flatnonzero(resolved.is_option)) if options_only else resolved
+    kept = scenario_set.kept_vols(book)
+    rng = np.random.default_rng(11)
+    for moved in [book] + [_moved(book, rng) for _ in range(3)]:
+        vol = kept(moved)
+        assert vol.shape == (scenario_set.n_scenarios, len(book))
+        np.testing.assert_array_equal(vol, scenario_set.apply(moved).vol.T, strict=True)
+
+
+def test_non_option_rows_stay_nan(resolved: ResolvedInstruments) -> None:
+    vol = SETS["restricted"].kept_vols(resolved)(resolved)
+    assert np.isnan(vol[:, ~resolved.is_option]).all()
+    assert np.isfinite(vol[:, resolved.is_option]).all()
+    assert IS_BTC.size == len(resolved)
+
+
+@pytest.mark.parametrize("mode", list(VolShockMode))
+def test_shock_term_then_apply_term_is_shock_vol(mode: VolShockMode) -> None:
+    rule = VolShockRule(0.4, 0.3, mode=mode)
+    days = np.array([0.5, 1.0, 9.0, 30.0, 121.0, np.nan])
+    vol = np.array([0.5, 0.6, 0.7, 0.8, 0.9, np.nan])
+    for kind in VolShockKind:
+        expected = rule.shock_vol(vol, days, kind)
+        np.testing.assert_array_equal(rule.apply_term(vol, rule.shock_term(days, kind)), expected)
+        out = np.empty(6)
+        assert rule.apply_term(vol, rule.shock_term(days, kind), out=out) is out
+        np.testing.assert_array_equal(out, expected)

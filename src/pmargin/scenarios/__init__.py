@@ -36,12 +36,13 @@ from pmargin.scenarios._monte_carlo import (
     estimate_correlation,
 )
 from pmargin.scenarios._scenario import RiskMatrixScenario, VolShockKind
-from pmargin.scenarios._scenario_set import ScenarioArrays, ScenarioSet
+from pmargin.scenarios._scenario_set import KeptVols, ScenarioArrays, ScenarioSet
 from pmargin.scenarios._source import ScenarioSource, apply_joint_moves, instrument_rows
 from pmargin.scenarios._vol_shock import VolShockMode, VolShockRule
 
 __all__ = [
     "HistoricalScenarios",
+    "KeptVols",
     "Marginal",
     "MonteCarloModel",
     "MonteCarloScenarios",

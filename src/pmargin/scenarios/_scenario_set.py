@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pmargin._typing import FloatArray, IntArray
+from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.errors import InputError
 from pmargin.scenarios._scenario import RiskMatrixScenario, VolShockKind
 from pmargin.scenarios._vol_shock import VolShockRule
 from pmargin.timeutil import DAYS_PER_YEAR
 from pmargin.valuation import ResolvedInstruments
 
-__all__ = ["ScenarioArrays", "ScenarioSet"]
+__all__ = ["KeptVols", "ScenarioArrays", "ScenarioSet"]
 
 
 _KINDS = (VolShockKind.DOWN, VolShockKind.NONE, VolShockKind.UP)
@@ -159,6 +159,38 @@ class ScenarioSet:
                 vol[opt] = shocked
         return ScenarioArrays(spot_multiplier=spot_multiplier, vol=vol, weight=self.weight)
 
+    def kept_vols(self, resolved: ResolvedInstruments) -> KeptVols:
+        """Return :meth:`apply`'s vols of these instruments at any prices, in kept buffers.
+
+        What no price moves (the option rows, the vol rule's shock terms at their days to
+        expiry, which scenarios move which rows) is read once; each call of the result
+        computes the vols of ``resolved`` at its prices (:class:`KeptVols`).
+
+        Parameters
+        ----------
+        resolved
+            Instruments and market inputs, ``n_instruments`` long; later calls take these
+            instruments (the same order) with the same times to expiry.
+        """
+        opt = np.flatnonzero(resolved.is_option)
+        every = opt.size == len(resolved)
+        whole = slice(None) if every else opt
+        days = resolved.time[whole] * DAYS_PER_YEAR
+        terms = np.stack([self.vol_rule.shock_term(days, k) for k in _KINDS])
+        applies = self._applies(resolved)
+        n_scen = self.n_scenarios
+        vol = np.full((n_scen, len(resolved)), np.nan)
+        return KeptVols(
+            scenario_set=self,
+            options=None if every else opt,
+            terms=terms,
+            applies=None if applies is None else np.ascontiguousarray(applies[opt].T),
+            by_kind=np.empty((len(_KINDS), opt.size)),
+            log_moneyness=np.empty(opt.size),
+            shocked=vol if every else np.empty((n_scen, opt.size)),
+            vol=vol,
+        )
+
     def _applies(self, resolved: ResolvedInstruments) -> np.ndarray | None:
         """Boolean ``(n_instruments, n_scenarios)``: does scenario j move instrument i.
 
@@ -179,3 +211,73 @@ class ScenarioSet:
             if scenario.underlying is not None:
                 mask[:, j] = by_name[scenario.underlying]
         return mask
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class KeptVols:
+    """:meth:`ScenarioSet.apply`'s vols of one set of instruments, scenario-major, kept buffers.
+
+    From :meth:`ScenarioSet.kept_vols`. A call computes, for the instruments it was built for
+    (same order, same times to expiry) at the prices of the ``resolved`` given, the vol of
+    scenario ``j`` on row ``i`` into ``vol[j, i]``: ``apply(resolved).vol[i, j]``, the same
+    operations on each cell, so the same bits (tested), without ``(n, S)`` temporaries or the
+    spot multipliers. Non-option rows stay NaN. The buffer is the result of every call: a
+    caller reads it before the next one and never writes into it.
+
+    Attributes
+    ----------
+    scenario_set
+        The scenarios and vol rule.
+    options
+        The option rows, ``None`` where every row is one.
+    terms
+        Shape ``(3, n_options)``: :meth:`~pmargin.scenarios.VolShockRule.shock_term` of
+        each option for the shocks down, none and up.
+    applies
+        Shape ``(n_scenarios, n_options)``: scenario ``j`` moves the option; ``None``: every
+        scenario moves every row.
+    by_kind, log_moneyness, shocked
+        Buffers: ``(3, n_options)``, ``(n_options,)``, ``(n_scenarios, n_options)`` (``vol``
+        itself where every row is an option).
+    vol
+        Shape ``(n_scenarios, n_instruments)``: the result.
+    """
+
+    scenario_set: ScenarioSet
+    options: IntArray | None
+    terms: FloatArray
+    applies: BoolArray | None
+    by_kind: FloatArray
+    log_moneyness: FloatArray
+    shocked: FloatArray
+    vol: FloatArray
+
+    def __call__(self, resolved: ResolvedInstruments) -> FloatArray:
+        """Return the shocked vols of ``resolved``, shape ``(n_scenarios, n_instruments)``.
+
+        Decimal vols; NaN on non-option rows. The kept buffer ``vol`` (see the class).
+        """
+        rules = self.scenario_set.vol_rule
+        _moves, skew, kind_index, floors = self.scenario_set._columns
+        opt = self.options
+        if opt is None:
+            base = resolved.vol
+            strike, forward = resolved.strike, resolved.underlying_price
+        else:
+            base = resolved.vol[opt]
+            strike, forward = resolved.strike[opt], resolved.underlying_price[opt]
+        for k in range(len(_KINDS)):
+            rules.apply_term(base, self.terms[k], out=self.by_kind[k])
+        log_moneyness = np.divide(strike, forward, out=self.log_moneyness)
+        np.log(log_moneyness, out=log_moneyness)
+        # vol = max(by_kind[kind] + log_moneyness x skew, floor): apply's operations
+        shocked = self.shocked
+        np.multiply(skew[:, np.newaxis], log_moneyness[np.newaxis, :], out=shocked)
+        for j, k in enumerate(kind_index.tolist()):
+            np.add(self.by_kind[k], shocked[j], out=shocked[j])
+        np.maximum(shocked, floors[:, np.newaxis], out=shocked)
+        if self.applies is not None:
+            np.copyto(shocked, base[np.newaxis, :], where=~self.applies)
+        if opt is not None:
+            self.vol[:, opt] = shocked
+        return self.vol

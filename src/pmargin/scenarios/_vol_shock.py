@@ -140,14 +140,56 @@ class VolShockRule:
             Shocked vols, the broadcast shape; may be <= 0 for large "down" shocks, which
             :meth:`floor_vol` corrects.
         """
+        return self.apply_term(vol, self.shock_term(days, kind))
+
+    def shock_term(self, days: ArrayLike, kind: VolShockKind | str) -> FloatArray:
+        """Return what :meth:`shock_vol` combines with the vol (the same for any vol at ``days``).
+
+        Parameters
+        ----------
+        days
+            Days to expiry, any shape (float64).
+        kind
+            ``"up"``, ``"down"`` or ``"none"``.
+
+        Returns
+        -------
+        FloatArray
+            The shape of ``days``: ``1 + sign x shock`` (``mode="relative"``, a factor) or
+            ``sign x shock`` (``"absolute"``, vol points), ``sign`` -1 for ``"down"``.
+        """
         kind = as_enum(VolShockKind, kind, "vol_shock")
-        v = np.asarray(vol, dtype=np.float64)
         shock = self.scaled_shock(days, kind)
         sign = -1.0 if kind is VolShockKind.DOWN else 1.0
+        term: FloatArray = (
+            (1.0 + sign * shock) if self.mode is VolShockMode.RELATIVE else (sign * shock)
+        )
+        return term
+
+    def apply_term(
+        self, vol: ArrayLike, term: FloatArray, out: FloatArray | None = None
+    ) -> FloatArray:
+        """Shocked vols from a :meth:`shock_term`: ``vol x term`` or ``vol + term`` (by mode).
+
+        Parameters
+        ----------
+        vol
+            Annualised vols (decimal), broadcastable with ``term``.
+        term
+            From :meth:`shock_term`.
+        out
+            Optional float64 array of the broadcast shape written into (and returned).
+
+        Returns
+        -------
+        FloatArray
+            :meth:`shock_vol`'s result, the same bits.
+        """
+        v = np.asarray(vol, dtype=np.float64)
         if self.mode is VolShockMode.RELATIVE:
-            result: FloatArray = v * (1.0 + sign * shock)
+            result: FloatArray = np.multiply(v, term, out=out)
         else:
-            result = v + sign * shock
+            result = np.add(v, term, out=out)
         return result
 
     def floor_vol(self, vol: ArrayLike, kind: VolShockKind | str) -> FloatArray:

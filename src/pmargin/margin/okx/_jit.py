@@ -52,9 +52,7 @@ def unit_reduce(
     data: FloatArray,
     column_row: IntArray,
     matrix: FloatArray,
-    vol_span: FloatArray,
     bucket: IntArray,
-    gross_rate: FloatArray,
     n_scenarios: int,
     n_buckets: int,
     n_mr1: int,
@@ -74,12 +72,13 @@ def unit_reduce(
     column_row
         Shape ``(n_instruments,)``: each book column's row of ``matrix``, -1 outside the unit.
     matrix
-        Shape ``(n_rows, width)``, ``width >= n_scenarios + 4`` (zero padding after, read and
+        Shape ``(n_rows, width)``, ``width >= n_scenarios + 6`` (zero padding after, read and
         summed, never used: :data:`~pmargin.margin.okx._rows.ROW_LANES`): USD P&L per base
-        unit: scenarios (MR1 grid, MR2, weighted MR6), basis (2), rate (2).
-    vol_span, bucket, gross_rate
-        Shape ``(n_rows,)``: USD P&L of MR3's vol shift per base unit, the row's expiry bucket
-        among the unit's ``n_buckets`` (-1: none) and the raw MR7 per base unit held.
+        unit: scenarios (MR1 grid, MR2, weighted MR6), basis (2), rate (2); then the row's
+        USD P&L of MR3's vol shift per base unit and its raw MR7 per base unit held
+        (:class:`~pmargin.margin.okx._rows.CompiledRows`).
+    bucket
+        Shape ``(n_rows,)``: the row's expiry bucket among the unit's ``n_buckets`` (-1: none).
     n_scenarios, n_buckets, n_mr1
         Scenario columns; the unit's expiry buckets; the MR1 grid's share of the scenarios.
     keep
@@ -100,7 +99,7 @@ def unit_reduce(
     -------
     bool
         ``False`` where a NaN was met, or a quantity or vol span that is not finite: rerun
-        the NumPy path.
+        the NumPy path (the outputs are then incomplete).
 
     Notes
     -----
@@ -108,13 +107,18 @@ def unit_reduce(
     vol-span matrix: its zero cells add ``x * 0 = +-0``, which leaves a sum started at
     ``+0`` unchanged, so only the row's own bucket is added here (the same bits where ``x``
     and the span are finite; else the pass declines, as the NumPy path's ``inf * 0`` would
-    give NaN).
+    give NaN). A row without a bucket adds to a spare cell that nothing reads (no branch).
+    The worst scenario loss is the least of MR1's, MR2's and MR6's smallest P&L, the first
+    column on ties: ``worst_loss`` over all the scenario columns.
     """
     n_accounts = indptr.size - 1
     width = matrix.shape[1]
     first = width
-    total = np.zeros(width + n_buckets)
-    clean = True
+    spare = width + n_buckets
+    span_column = n_scenarios + 4
+    rate_column = n_scenarios + 5
+    total = np.zeros(width + n_buckets + 1)
+    check = 0.0  # NaN once a quantity or vol span is not finite (x * 0 is NaN iff x is)
     for a in range(n_accounts):
         total[:] = 0.0
         gross = 0.0
@@ -127,24 +131,35 @@ def unit_reduce(
             x = data[jj]
             for c in range(width):
                 total[c] += x * matrix[r, c]
-            span = vol_span[r]
-            clean &= math.isfinite(x) and math.isfinite(span)
+            span = matrix[r, span_column]
+            check += x * 0.0 + span * 0.0
             b = bucket[r]
-            if b >= 0:
-                total[first + b] += x * span
-            gross += abs(x) * gross_rate[r]
+            total[first + b if b >= 0 else spare] += x * span
+            gross += abs(x) * matrix[r, rate_column]
         held[a] = holds
+        nan = False
         for c in range(n_scenarios + 4):
-            clean &= not np.isnan(total[c])
+            nan |= np.isnan(total[c])
         for c in range(first, first + n_buckets):
-            clean &= not np.isnan(total[c])
+            nan |= np.isnan(total[c])
+        if nan:
+            return False
         if keep:
             for c in range(n_scenarios):
                 pnl[a, c] = total[c]
-        charges[0, a], _ = _worst(total, 0, n_mr1)
-        charges[1, a], _ = _worst(total, n_mr1, n_mr1 + 1)
-        charges[2, a], _ = _worst(total, n_mr1 + 1, n_scenarios)
-        charges[3, a], binding[0, a] = _worst(total, 0, n_scenarios)
+        least1, cell1 = _smallest(total, 0, n_mr1)
+        least2, cell2 = _smallest(total, n_mr1, n_mr1 + 1)
+        least6, cell6 = _smallest(total, n_mr1 + 1, n_scenarios)
+        charges[0, a] = max(-least1, 0.0)
+        charges[1, a] = max(-least2, 0.0)
+        charges[2, a] = max(-least6, 0.0)
+        least, cell = least1, cell1
+        if least2 < least:
+            least, cell = least2, cell2
+        if least6 < least:
+            least, cell = least6, cell6
+        charges[3, a] = max(-least, 0.0)
+        binding[0, a] = cell if least < 0.0 else -1
         charges[4, a], binding[1, a] = _worst(total, n_scenarios, n_scenarios + 2)
         charges[5, a], binding[2, a] = _worst(total, n_scenarios + 2, n_scenarios + 4)
         signed = pairwise_sum(total, first, first + n_buckets, False)
@@ -153,7 +168,24 @@ def unit_reduce(
         charges[7, a] = gross
         for e in range(n_buckets):
             weights[a, e] = np.sign(total[first + e]) - np.sign(signed)
-    return clean
+    return not np.isnan(check)
+
+
+@njit_inline
+def _smallest(values: FloatArray, start: int, stop: int) -> tuple[float, int]:
+    """Return the smallest of one row's columns ``start:stop`` and its column (first on ties).
+
+    ``(inf, -1)`` where there are none.
+    """
+    if stop == start:
+        return math.inf, -1
+    cell = start
+    smallest = values[start]
+    for c in range(start + 1, stop):
+        if values[c] < smallest:
+            smallest = values[c]
+            cell = c
+    return smallest, cell
 
 
 @njit
@@ -218,6 +250,7 @@ def fill_matrix(
     decay: FloatArray,
     pair: FloatArray,
     rate: FloatArray,
+    gross_rate: FloatArray,
     inverse: BoolArray,
     settlement_usd: FloatArray,
     quote_usd: FloatArray,
@@ -245,13 +278,16 @@ def fill_matrix(
         currency, the coin unmoved).
     rate
         Shape ``(n, 2)``: the MR5 rate P&L, USD.
+    gross_rate
+        Shape ``(n,)``: the raw MR7 per base unit held, USD (copied into its column).
     inverse, settlement_usd, quote_usd, is_option
         Shape ``(n,)``: the instruments' settlement, USD prices and kind.
     n_mr1, mr6_weight
         MR1's share of the grid rows; MR6's weight.
     matrix
-        Out, shape ``(n, width)``: columns ``0 .. n_grid + 4``: scenarios (MR1 grid, MR2,
-        weighted MR6), basis (2), rate (2), USD per base unit; the padding after them is left
+        Out, shape ``(n, width)``: columns ``0 .. n_grid + 6``: scenarios (MR1 grid, MR2,
+        weighted MR6), basis (2), rate (2), USD per base unit, the vol span and the raw MR7
+        rate (:class:`~pmargin.margin.okx._rows.CompiledRows`); the padding after them is left
         as it is.
     vol_span
         Out, shape ``(n,)``: the MR3 vol-shift P&L in USD, 0 on other rows than options.
@@ -271,4 +307,7 @@ def fill_matrix(
         matrix[i, n_grid + 2] = pair[1, i] * unmoved
         matrix[i, n_grid + 3] = rate[i, 0]
         matrix[i, n_grid + 4] = rate[i, 1]
-        vol_span[i] = pair[2, i] * unmoved if is_option[i] else 0.0
+        span = pair[2, i] * unmoved if is_option[i] else 0.0
+        vol_span[i] = span
+        matrix[i, n_grid + 5] = span
+        matrix[i, n_grid + 6] = gross_rate[i]

@@ -234,6 +234,8 @@ class OkxModel:
         matrix[:, :n_s] = m.scenario
         matrix[:, n_s : n_s + 2] = m.basis
         matrix[:, n_s + 2 : n_s + 4] = m.rate
+        matrix[:, n_s + 4] = m.vol_span
+        matrix[:, n_s + 5] = m.mr7_rate
         rows = CompiledRows(
             matrix=matrix, vol_span=m.vol_span, gross_rate=m.mr7_rate, n_scenarios=n_s,
             n_mr1=m.n_mr1,
@@ -599,8 +601,8 @@ class OkxModel:
         weights = np.empty((n_acc, n_buckets))
         held = np.empty(n_acc, dtype=bool)
         args = (
-            quantity.indptr, quantity.indices, data, plan.column_row, rows.matrix,
-            rows.vol_span, plan.bucket, rows.gross_rate, n_s, n_buckets, rows.n_mr1,
+            quantity.indptr, quantity.indices, data, plan.column_row, rows.matrix, plan.bucket,
+            n_s, n_buckets, rows.n_mr1,
         )  # fmt: skip
 
         def scenario_pnl() -> FloatArray:

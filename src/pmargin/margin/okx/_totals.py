@@ -27,7 +27,7 @@ from pmargin.margin._structure import BookStructure
 from pmargin.margin.okx._components import minimum_charge_rates, rate_shift_pnl
 from pmargin.margin.okx._rows import CompiledRows, UnitPlan, row_matrix, unit_plans
 from pmargin.risk import instrument_pnl
-from pmargin.scenarios import ScenarioSet
+from pmargin.scenarios import KeptVols
 from pmargin.timeutil import DAYS_PER_YEAR
 from pmargin.valuation import ResolvedInstruments
 
@@ -90,9 +90,9 @@ class OkxTotals:
 
         :meth:`OkxModel.matrices`' P&L written into the kept scenario-major buffers by three
         :func:`~pmargin.risk.instrument_pnl` calls (the grid; the basis and vol-span moves;
-        the time decay; each cell computed as alone) from one
-        :meth:`~pmargin.scenarios.ScenarioSet.apply` of the MR1 and MR6 vol shocks (each
-        column computed as alone) and converted to the compiled passes' rows by
+        the time decay; each cell computed as alone) from the MR1 and MR6 vol shocks'
+        :class:`~pmargin.scenarios.KeptVols` (:meth:`~pmargin.scenarios.ScenarioSet.apply`'s
+        vols, each cell computed as alone) and converted to the compiled passes' rows by
         :func:`~pmargin.margin.okx._jit.fill_matrix`: the same operations on each cell.
         """
         model = self._model
@@ -102,11 +102,11 @@ class OkxTotals:
         n_mr1 = static.n_mr1
         n = len(resolved)
         n_k1 = len(p.mr1_vol_scenarios)
-        vols = model._vols(resolved, kept.vols, n_k1 + len(p.mr6_vol_scenarios))
-        vol1, vol6 = vols[:, :n_k1], vols[:, n_k1:]
-        n_k6 = vol6.shape[1]
-        kept.grid_vol[:n_mr1].reshape(n_mr1 // n_k1, n_k1, n)[...] = vol1.T
-        kept.grid_vol[n_mr1:].reshape(2, n_k6, n)[...] = vol6.T  # the MR6 moves: -x, +x
+        vols = kept.vols(resolved)  # (n_k1 + n_k6, n)
+        vol1, vol6 = vols[:n_k1], vols[n_k1:]
+        n_k6 = vol6.shape[0]
+        kept.grid_vol[:n_mr1].reshape(n_mr1 // n_k1, n_k1, n)[...] = vol1
+        kept.grid_vol[n_mr1:].reshape(2, n_k6, n)[...] = vol6  # the MR6 moves: -x, +x
         shocked = model._shock_prices(resolved, book.market, static.kinds)
         instrument_pnl(shocked, kept.grid_mult.T, kept.grid_vol.T, out=kept.grid.T)
         kept.pair_vol[0] = resolved.vol
@@ -119,15 +119,16 @@ class OkxTotals:
             out=kept.decay.T,
         )  # fmt: skip
         rate = rate_shift_pnl(model._option_value_usd(resolved), resolved.time, p.mr5_rate_shift)
+        gross_rate = minimum_charge_rates(resolved.underlying_usd, static.mr7_rates)
         kernel.fill_matrix(
-            kept.grid, kept.grid_mult, kept.decay[0], kept.pair, rate, resolved.is_inverse,
-            resolved.settlement_usd, resolved.quote_usd, resolved.is_option, n_mr1,
-            p.mr6_weight, kept.matrix, kept.vol_span,
+            kept.grid, kept.grid_mult, kept.decay[0], kept.pair, rate, gross_rate,
+            resolved.is_inverse, resolved.settlement_usd, resolved.quote_usd, resolved.is_option,
+            n_mr1, p.mr6_weight, kept.matrix, kept.vol_span,
         )  # fmt: skip
         rows = CompiledRows(
             matrix=kept.matrix,
             vol_span=kept.vol_span,
-            gross_rate=minimum_charge_rates(resolved.underlying_usd, static.mr7_rates),
+            gross_rate=gross_rate,
             n_scenarios=kept.grid.shape[0] + 1,
             n_mr1=n_mr1,
         )
@@ -147,7 +148,7 @@ class _Kept:
 
     static: _Static
     plans: list[UnitPlan]
-    vols: ScenarioSet  # the MR1 then the MR6 vol shocks: one ScenarioSet.apply per tick
+    vols: KeptVols  # the MR1 then the MR6 vol shocks (ScenarioSet.apply's vols), per tick
     grid_mult: FloatArray  # (n_grid, n): MR1 grid then MR6 spot multipliers
     grid_vol: FloatArray  # (n_grid, n): their vols (written per tick)
     grid: FloatArray  # (n_grid, n): their P&L (settlement currency)
@@ -170,7 +171,9 @@ class _Kept:
         return cls(
             static=static,
             plans=unit_plans(resolved, static.buckets),
-            vols=model._vol_set(model.params.mr1_vol_scenarios + model.params.mr6_vol_scenarios),
+            vols=model._vol_set(
+                model.params.mr1_vol_scenarios + model.params.mr6_vol_scenarios
+            ).kept_vols(resolved),
             grid_mult=np.ascontiguousarray(static.mult.T),
             grid_vol=np.empty((n_grid, n)),
             grid=np.empty((n_grid, n)),
