@@ -593,8 +593,12 @@ class Monitor:
             np.add(equity, block.positions_usd, out=equity)  # a fresh array: added in place
         self._equity = equity
         if self._scope == "underlying":
-            im, mm = np.zeros(n), np.zeros(n)
-            for block in self._blocks.values():
+            # 0 + the first block's, as x + 0.0 (the same bits), then the others in order
+            blocks = list(self._blocks.values())
+            first = blocks[0] if blocks else None
+            im = np.zeros(n) if first is None else np.add(first.initial_margin, 0.0)
+            mm = np.zeros(n) if first is None else np.add(first.maintenance_margin, 0.0)
+            for block in blocks[1:]:
                 im += block.initial_margin
                 mm += block.maintenance_margin
             self._im, self._mm = im, mm
