@@ -82,6 +82,8 @@ class GridRevaluation:
         self._option_index = np.full(len(resolved), -1, dtype=np.int64)
         self._option_index[options] = np.arange(options.size)
         self._off = np.empty((self.rows.size, len(scenarios)), dtype=np.bool_)
+        self._base = np.empty(options.size)  # today's option values, refilled per call
+        self._base_off = np.empty(options.size, dtype=np.bool_)
         mult = self.multiplier
         # the fused call takes a grid whose every scenario moves every row (apply's common
         # case, a matter of terms) and a multiplier instrument_pnl accepts (kept: checked once)
@@ -112,12 +114,21 @@ class GridRevaluation:
         rule = self.scenario_set.vol_rule
         by_kind = np.stack([rule.shock_vol(base_vol, days, k) for k in _KINDS], axis=1)
         log_moneyness = np.log(resolved.strike[opt] / f[opt])
-        # black76_pnl's: today's values and the shifted times (no shift)
-        base = black76_value(
-            f[opt], resolved.strike[opt], resolved.time[opt], base_vol, resolved.is_call[opt],
-            resolved.rate[opt],
-        )  # fmt: skip
         with np.errstate(all="ignore"):
+            # black76_pnl's: today's values (black76_value's lanes, without its take of the
+            # option rows; its off-domain lanes from black76_value itself) and the shifted
+            # times (no shift)
+            base = self._base
+            if kernel.option_values(
+                self._options, f, resolved.strike, resolved.time, resolved.vol, resolved.rate,
+                resolved.is_call, base, self._base_off,
+            ):  # fmt: skip
+                lanes = np.flatnonzero(self._base_off)
+                o = self._options[lanes]
+                base[lanes] = black76_value(
+                    f[o], resolved.strike[o], resolved.time[o], resolved.vol[o],
+                    resolved.is_call[o], resolved.rate[o],
+                )  # fmt: skip
             time = np.maximum(resolved.time - 0.0, 0.0)
             n_off, n_bad = kernel.revalue_rows(
                 self.rows, self._option_index, f, resolved.strike, time, resolved.rate,

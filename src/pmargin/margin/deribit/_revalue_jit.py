@@ -25,10 +25,55 @@ from pmargin._compiled import njit
 from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.pricing import black76_lane
 
-__all__ = ["revalue_rows"]
+__all__ = ["option_values", "revalue_rows"]
 
 _LANES = 8
 """float64 lanes of a 512-bit vector: a row's cells are priced in a multiple of this many."""
+
+
+@njit
+def option_values(
+    options: IntArray,
+    forward: FloatArray,
+    strike: FloatArray,
+    time: FloatArray,
+    vol: FloatArray,
+    rate: FloatArray,
+    is_call: BoolArray,
+    value: FloatArray,
+    off: BoolArray,
+) -> int:
+    """Today's Black-76 value of the option rows: :func:`pmargin.pricing.black76_value`'s lanes.
+
+    Parameters
+    ----------
+    options
+        Shape ``(n_options,)``: the option rows (of the underlying's ``n`` instruments).
+    forward, strike, time, vol, rate, is_call
+        Shape ``(n,)``: underlying price (quote currency), strike, years to expiry, vol
+        (decimal), rate (decimal per year), call.
+    value
+        Out, shape ``(n_options,)``: each option row's value (quote currency), bit for bit
+        the compiled ``black76_value``'s (the same lane) where not off the domain.
+    off
+        Out, shape ``(n_options,)``: the lanes ``black76_value`` recomputes with the NumPy
+        kernel (their ``value`` is meaningless).
+
+    Returns
+    -------
+    int
+        The number of off-domain lanes.
+    """
+    n_off = 0
+    for p in range(options.size):
+        i = options[p]
+        val, _, _, _, _, _, flagged = black76_lane(
+            forward[i], strike[i], time[i], vol[i], rate[i], is_call[i]
+        )
+        value[p] = val
+        off[p] = flagged
+        n_off += flagged
+    return n_off
 
 
 @njit
