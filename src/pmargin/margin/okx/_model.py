@@ -56,7 +56,13 @@ from pmargin.margin.okx._components import (
 )
 from pmargin.margin.okx._incremental import OkxIncremental
 from pmargin.margin.okx._params import CoinTable, OkxParams
-from pmargin.margin.okx._rows import CompiledRows, UnitPlan, row_matrix, unit_plans
+from pmargin.margin.okx._rows import (
+    CompiledRows,
+    UnitBuffers,
+    UnitPlan,
+    row_matrix,
+    unit_plans,
+)
 from pmargin.margin.okx._scaling import progressive_scale
 from pmargin.margin.okx._static import instrument_columns
 from pmargin.market import MarketSnapshot
@@ -190,11 +196,13 @@ class OkxModel:
             ``(initial_margin, maintenance_margin)``, each of shape ``(n_accounts,)``, USD.
         """
         kernel = compiled_module("pmargin.margin.okx._jit")
-        result = None
         if kernel is not None:
-            result = self._compute_compiled(book, kernel, attribute=False)
-        if result is None:
-            result = self.compute(book)
+            inputs = self._compiled_inputs(book)
+            if inputs is not None:
+                totals = self._totals_rows(book, *inputs, kernel)
+                if totals is not None:
+                    return totals
+        result = self.compute(book)
         return result.initial_margin, result.maintenance_margin
 
     def totals_plan(
@@ -225,6 +233,18 @@ class OkxModel:
         empty (for :meth:`margin_totals` only: the result's totals are :meth:`compute`'s).
         ``static``: the instruments' :meth:`static_columns`, where the caller keeps them.
         """
+        inputs = self._compiled_inputs(book, static)
+        if inputs is None:
+            return None
+        return self._compute_rows(book, *inputs, kernel, attribute=attribute)
+
+    def _compiled_inputs(
+        self, book: BookArrangement, static: _Static | None = None
+    ) -> tuple[Any, CompiledRows, list[UnitPlan]] | None:
+        """Return the compiled passes' inputs: the CSR quantity, the rows and the unit plans.
+
+        ``None`` where the book's quantity matrix is not canonical (the passes decline).
+        """
         quantity = sparse.csr_array(book.quantity)
         if not quantity.has_canonical_format:
             return None
@@ -240,8 +260,49 @@ class OkxModel:
             matrix=matrix, vol_span=m.vol_span, gross_rate=m.mr7_rate, n_scenarios=n_s,
             n_mr1=m.n_mr1,
         )  # fmt: skip
-        plans = unit_plans(book.resolved, m.expiry_bucket)
-        return self._compute_rows(book, quantity, rows, plans, kernel, attribute=attribute)
+        return quantity, rows, unit_plans(book.resolved, m.expiry_bucket)
+
+    def _totals_rows(
+        self,
+        book: BookArrangement,
+        quantity: Any,
+        rows: CompiledRows,
+        plans: list[UnitPlan],
+        kernel: ModuleType,
+        buffers: list[UnitBuffers] | None = None,
+    ) -> tuple[FloatArray, FloatArray] | None:
+        """:meth:`margin_totals` from the ingredient rows and unit plans, ``None`` if declined.
+
+        Each unit's first pass and charges (:meth:`_unit_compiled`'s), summed as
+        :meth:`~pmargin.margin.MarginResult.from_units` sums the units (USD, MR8 last): the
+        same bits, with no unit or result built. ``buffers``: one per plan, kept by the
+        caller (else allocated).
+        """
+        if any(plan.n_buckets > kernel.MAX_BUCKETS for plan in plans):
+            return None
+        n_acc = quantity.shape[0]
+        data = np.asarray(quantity.data, dtype=np.float64)
+        no_pnl = np.empty((0, rows.n_scenarios))  # not kept
+        im = np.zeros(n_acc)
+        mm = np.zeros(n_acc)
+        for k, plan in enumerate(plans):
+            out = UnitBuffers.of(n_acc, plan.n_buckets) if buffers is None else buffers[k]
+            clean = kernel.unit_reduce(
+                quantity.indptr, quantity.indices, data, plan.column_row, rows.matrix,
+                plan.bucket, rows.n_scenarios, plan.n_buckets, rows.n_mr1, False, no_pnl,
+                out.charges, out.binding, out.weights, out.held,
+            )  # fmt: skip
+            if not clean:
+                return None
+            _mr1, _mr2, _mr6, worst, mr4, mr5, mr3, mr7_raw = out.charges
+            mmr = self._charges(plan.underlying, worst, mr3, mr4, mr5, mr7_raw)[2]
+            im += self.params.im_factor * mmr  # the unit's IM (usd_rate 1: x 1.0 is exact)
+            mm += mmr
+        borrowing = self._borrowing(book)
+        if borrowing is not None:
+            im += borrowing.initial_margin
+            mm += borrowing.maintenance_margin
+        return im, mm
 
     def _compute_rows(
         self,
@@ -596,10 +657,8 @@ class OkxModel:
         n_s = rows.n_scenarios
         n_buckets = plan.n_buckets
         data = np.asarray(quantity.data, dtype=np.float64)
-        reduced = np.empty((8, n_acc))
-        binding = np.empty((3, n_acc), dtype=np.int64)
-        weights = np.empty((n_acc, n_buckets))
-        held = np.empty(n_acc, dtype=bool)
+        out = UnitBuffers.of(n_acc, n_buckets)
+        reduced, binding, weights, held = out.charges, out.binding, out.weights, out.held
         args = (
             quantity.indptr, quantity.indices, data, plan.column_row, rows.matrix, plan.bucket,
             n_s, n_buckets, rows.n_mr1,
@@ -608,10 +667,10 @@ class OkxModel:
         def scenario_pnl() -> FloatArray:
             """Return the unit's scenario P&L ``(n_accounts, n_scenarios)``: the pass rerun."""
             pnl = np.empty((n_acc, n_s))
+            spare = UnitBuffers.of(n_acc, n_buckets)
             kernel.unit_reduce(
-                *args, True, pnl, np.empty((8, n_acc)), np.empty((3, n_acc), dtype=np.int64),
-                np.empty((n_acc, n_buckets)), np.empty(n_acc, dtype=bool),
-            )  # fmt: skip
+                *args, True, pnl, spare.charges, spare.binding, spare.weights, spare.held
+            )
             return pnl
 
         clean = kernel.unit_reduce(

@@ -13,10 +13,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pmargin._typing import FloatArray, IntArray
+from pmargin._typing import BoolArray, FloatArray, IntArray
 from pmargin.valuation import ResolvedInstruments, columns_by
 
-__all__ = ["ROW_EXTRAS", "ROW_LANES", "CompiledRows", "UnitPlan", "row_matrix", "unit_plans"]
+__all__ = [
+    "ROW_EXTRAS",
+    "ROW_LANES",
+    "CompiledRows",
+    "UnitBuffers",
+    "UnitPlan",
+    "row_matrix",
+    "unit_plans",
+]
 
 ROW_LANES = 8
 """The rows' width is padded with zeros to a multiple of this many columns: the row sums'
@@ -88,6 +96,39 @@ class UnitPlan:
     column_row: IntArray  # (n,) the column itself where in the unit, else -1
     bucket: IntArray  # (n,) the row's expiry among the unit's buckets, -1: none (or not in it)
     n_buckets: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnitBuffers:
+    """The outputs of one unit's first pass (:func:`~pmargin.margin.okx._jit.unit_reduce`).
+
+    Attributes
+    ----------
+    charges
+        Shape ``(8, n_accounts)``: MR1, MR2, MR6, the worst scenario loss, MR4, MR5, MR3 and
+        the raw MR7 (USD).
+    binding
+        Shape ``(3, n_accounts)``: binding scenario, basis and rate columns (-1: none).
+    weights
+        Shape ``(n_accounts, n_buckets)``: MR3's Euler weights.
+    held
+        Shape ``(n_accounts,)``: the account holds an entry of the unit.
+    """
+
+    charges: FloatArray
+    binding: IntArray
+    weights: FloatArray
+    held: BoolArray
+
+    @classmethod
+    def of(cls, n_accounts: int, n_buckets: int) -> UnitBuffers:
+        """Allocate the buffers of a unit with ``n_buckets`` expiries (content undefined)."""
+        return cls(
+            charges=np.empty((8, n_accounts)),
+            binding=np.empty((3, n_accounts), dtype=np.int64),
+            weights=np.empty((n_accounts, n_buckets)),
+            held=np.empty(n_accounts, dtype=bool),
+        )
 
 
 def unit_plans(resolved: ResolvedInstruments, expiry_bucket: IntArray) -> list[UnitPlan]:

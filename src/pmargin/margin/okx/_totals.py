@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
@@ -25,11 +25,16 @@ from pmargin.book import BookArrangement
 from pmargin.errors import InputError
 from pmargin.margin._structure import BookStructure
 from pmargin.margin.okx._components import minimum_charge_rates, rate_shift_pnl
-from pmargin.margin.okx._rows import CompiledRows, UnitPlan, row_matrix, unit_plans
+from pmargin.margin.okx._rows import (
+    CompiledRows,
+    UnitBuffers,
+    UnitPlan,
+    row_matrix,
+    unit_plans,
+)
 from pmargin.risk import instrument_pnl
 from pmargin.scenarios import KeptVols
 from pmargin.timeutil import DAYS_PER_YEAR
-from pmargin.valuation import ResolvedInstruments
 
 if TYPE_CHECKING:
     from pmargin.margin.okx._model import OkxModel, _Static
@@ -71,11 +76,11 @@ class OkxTotals:
         kernel = compiled_module("pmargin.margin.okx._jit")
         if kernel is not None and self._kept is not None:
             try:
-                result = self._compute(book, self._kept, kernel)
+                totals = self._compute(book, self._kept, kernel)
             except InputError:  # the model's own path raises its error
-                result = None
-            if result is not None:
-                return result.initial_margin, result.maintenance_margin
+                totals = None
+            if totals is not None:
+                return totals
         return self._model.margin_totals(book)
 
     def _build(self, book: BookArrangement) -> None:
@@ -83,17 +88,20 @@ class OkxTotals:
         moved = book.row_moves is not None
         self._structure = None if moved else BookStructure.of(book)
         canonical = sparse.csr_array(book.quantity).has_canonical_format
-        self._kept = None if moved or not canonical else _Kept.of(self._model, book.resolved)
+        self._kept = None if moved or not canonical else _Kept.of(self._model, book)
 
-    def _compute(self, book: BookArrangement, kept: _Kept, kernel: ModuleType) -> Any:
-        """:meth:`OkxModel.margin_totals`' result by the kept plan, ``None`` where it declines.
+    def _compute(
+        self, book: BookArrangement, kept: _Kept, kernel: ModuleType
+    ) -> tuple[FloatArray, FloatArray] | None:
+        """:meth:`OkxModel.margin_totals` by the kept plan, ``None`` where it declines.
 
         :meth:`OkxModel.matrices`' P&L written into the kept scenario-major buffers by three
         :func:`~pmargin.risk.instrument_pnl` calls (the grid; the basis and vol-span moves;
         the time decay; each cell computed as alone) from the MR1 and MR6 vol shocks'
         :class:`~pmargin.scenarios.KeptVols` (:meth:`~pmargin.scenarios.ScenarioSet.apply`'s
         vols, each cell computed as alone) and converted to the compiled passes' rows by
-        :func:`~pmargin.margin.okx._jit.fill_matrix`: the same operations on each cell.
+        :func:`~pmargin.margin.okx._jit.fill_matrix`: the same operations on each cell; the
+        units' passes write into kept buffers (``OkxModel._totals_rows``).
         """
         model = self._model
         p = model.params
@@ -135,7 +143,7 @@ class OkxTotals:
         quantity = book.quantity
         if not isinstance(quantity, sparse.csr_array):
             quantity = sparse.csr_array(quantity)
-        return model._compute_rows(book, quantity, rows, kept.plans, kernel, attribute=False)
+        return model._totals_rows(book, quantity, rows, kept.plans, kernel, kept.buffers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +156,7 @@ class _Kept:
 
     static: _Static
     plans: list[UnitPlan]
+    buffers: list[UnitBuffers]  # one per plan: its first pass's outputs
     vols: KeptVols  # the MR1 then the MR6 vol shocks (ScenarioSet.apply's vols), per tick
     grid_mult: FloatArray  # (n_grid, n): MR1 grid then MR6 spot multipliers
     grid_vol: FloatArray  # (n_grid, n): their vols (written per tick)
@@ -161,16 +170,19 @@ class _Kept:
     vol_span: FloatArray  # (n,)
 
     @classmethod
-    def of(cls, model: OkxModel, resolved: ResolvedInstruments) -> _Kept:
-        """Read the static columns of ``resolved`` and allocate the buffers."""
+    def of(cls, model: OkxModel, book: BookArrangement) -> _Kept:
+        """Read the static columns of ``book``'s instruments and allocate the buffers."""
+        resolved = book.resolved
         static = model.static_columns(resolved)
+        plans = unit_plans(resolved, static.buckets)
         n = len(resolved)
         n_grid = static.mult.shape[1]
         pair_mult = np.ones((3, n))
         pair_mult[:2] = static.basis_mult.T
         return cls(
             static=static,
-            plans=unit_plans(resolved, static.buckets),
+            plans=plans,
+            buffers=[UnitBuffers.of(book.shape[0], plan.n_buckets) for plan in plans],
             vols=model._vol_set(
                 model.params.mr1_vol_scenarios + model.params.mr6_vol_scenarios
             ).kept_vols(resolved),
