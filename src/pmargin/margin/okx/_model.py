@@ -186,9 +186,10 @@ class OkxModel:
     def margin_totals(self, book: BookArrangement) -> tuple[FloatArray, FloatArray]:
         """Return every account's IM and MM (USD), without attribution: :meth:`compute`'s totals.
 
-        The monitor's per-tick path: the compiled passes without the attribution pass; the
-        units (MR8 included) and their USD sums are :meth:`compute`'s, so the same bits
-        (tested). Where the passes decline (no numba), :meth:`compute`'s own.
+        The monitor's per-tick path: the compiled first passes and charges without the
+        attribution pass, no units built (``_totals_rows``); the units' charges (MR8 included)
+        and their USD sums are :meth:`compute`'s, so the same bits (tested). Where the passes
+        decline (no numba), :meth:`compute`'s own.
 
         Returns
         -------
@@ -222,21 +223,18 @@ class OkxModel:
         book: BookArrangement,
         kernel: ModuleType,
         *,
-        attribute: bool = True,
         static: _Static | None = None,
     ) -> MarginResult | None:
         """:meth:`compute` by the compiled passes (``_jit.py``), ``None`` where they decline.
 
         They read the book's entries in place, so its quantity matrix must be canonical (each
         row's columns sorted, no duplicates): the contributions then sit on its own pattern.
-        Without ``attribute`` the attribution pass is skipped and the contributions are
-        empty (for :meth:`margin_totals` only: the result's totals are :meth:`compute`'s).
         ``static``: the instruments' :meth:`static_columns`, where the caller keeps them.
         """
         inputs = self._compiled_inputs(book, static)
         if inputs is None:
             return None
-        return self._compute_rows(book, *inputs, kernel, attribute=attribute)
+        return self._compute_rows(book, *inputs, kernel)
 
     def _compiled_inputs(
         self, book: BookArrangement, static: _Static | None = None
@@ -311,21 +309,17 @@ class OkxModel:
         rows: CompiledRows,
         plans: list[UnitPlan],
         kernel: ModuleType,
-        *,
-        attribute: bool,
     ) -> MarginResult | None:
         """:meth:`_compute_compiled` from the instruments' ingredient rows and unit plans."""
         if any(plan.n_buckets > kernel.MAX_BUCKETS for plan in plans):
             return None
-        values = np.zeros(quantity.nnz if attribute else 0)
+        values = np.zeros(quantity.nnz)
         units: list[RiskUnitMargin] = []
         for plan in plans:
-            unit = self._unit_compiled(plan, quantity, rows, values, kernel, attribute=attribute)
+            unit = self._unit_compiled(plan, quantity, rows, values, kernel)
             if unit is None:
                 return None
             units.append(unit)
-        if not attribute:  # margin_totals: no contributions (none stored)
-            return self._result(book, units, sparse.csr_array(book.shape))
         contribution = sparse.csr_array(
             (values, quantity.indices.copy(), quantity.indptr.copy()), shape=book.shape
         )
@@ -642,12 +636,8 @@ class OkxModel:
         rows: CompiledRows,
         values: FloatArray,
         kernel: ModuleType,
-        *,
-        attribute: bool = True,
     ) -> RiskUnitMargin | None:
         """:meth:`_unit` by the compiled passes, contributions written into ``values``.
-
-        Without ``attribute`` the attribution pass is skipped (``values`` untouched).
 
         ``values`` has one slot per stored entry of the book's ``quantity``; ``None`` where the
         passes do not apply (a NaN, a quantity or vol span not finite). The scenario P&L is not
@@ -680,12 +670,11 @@ class OkxModel:
             return None
         mr1, mr2, mr6, worst, mr4, mr5, mr3, mr7_raw = reduced
         mr7, mr, mmr = self._charges(plan.underlying, worst, mr3, mr4, mr5, mr7_raw)
-        if attribute:
-            kernel.unit_attribute(
-                quantity.indptr, quantity.indices, data, plan.column_row, rows.matrix,
-                rows.vol_span, plan.bucket, rows.gross_rate, n_s, binding, weights, mr >= mr7,
-                proportional_scale(mr7, mr7_raw), self.params.im_factor, values,
-            )  # fmt: skip
+        kernel.unit_attribute(
+            quantity.indptr, quantity.indices, data, plan.column_row, rows.matrix,
+            rows.vol_span, plan.bucket, rows.gross_rate, n_s, binding, weights, mr >= mr7,
+            proportional_scale(mr7, mr7_raw), self.params.im_factor, values,
+        )  # fmt: skip
         charges = (mr1, mr2, mr3, mr4, mr5, mr6, mr7_raw, mr7, mr, mmr)
         return self._unit_margin(plan.underlying, charges, None, binding[0], held, scenario_pnl)
 
