@@ -126,6 +126,11 @@ class InstrumentResolver:
         self._futures = [j for j, i in enumerate(items) if i.is_futures_style]
         self._perpetual = {j for j in self._futures if items[j].kind is Kind.PERPETUAL}
         self._options = np.flatnonzero(self._is_option).astype(np.int64)
+        self._option_settle_group = self._settle_group[self._options]
+        """Shape ``(n_options,)``: each option's settlement currency group (its rate's)."""
+        self._option_source = np.zeros(n, dtype=np.int64)
+        self._option_source[self._options] = 3
+        """Shape ``(n,)``: every option's vol off its surface (code 3) until a mark says else."""
         self._pairs, self._pair_group = _groups([(i.underlying, i.expiry) for i in items])
         self._pair_expiry = [_parsed(expiry) for _, expiry in self._pairs]
         """Each pair's expiry as the market parses it (``None``: none, or refused)."""
@@ -168,9 +173,9 @@ class InstrumentResolver:
         n = self._n
         memo = self._memo
         quote_price = np.array([market.usd_price(c) for c in self._quotes], dtype=np.float64)
-        quote_usd = quote_price[self._quote_group] if n else np.empty(0)
+        quote_usd = quote_price.take(self._quote_group) if n else np.empty(0)
         settlement_usd = (
-            np.array([market.usd_price(c) for c in self._settles])[self._settle_group]
+            np.array([market.usd_price(c) for c in self._settles]).take(self._settle_group)
             if n
             else np.empty(0)
         )
@@ -258,12 +263,11 @@ class InstrumentResolver:
         options = self._options
         rate = np.zeros(n)
         vol = np.full(n, np.nan)
-        source = np.zeros(n, dtype=np.int64)
+        source = self._option_source.copy()
         mark_price = np.full(n, np.nan)
         if options.size:
             rates = np.array([market.rate(c) for c in self._settles], dtype=np.float64)
-            rate[options] = rates[self._settle_group[options]]
-            source[options] = 3
+            rate[options] = rates.take(self._option_settle_group)
             for j, mark in marks.items():
                 if not self._is_option[j]:
                     continue
