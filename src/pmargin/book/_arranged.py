@@ -519,8 +519,8 @@ class BookArrangement:
         if entries is None:  # not canonical: duplicates or unsorted columns
             book = self.rebased_reference(market, resolved)
         else:
-            scale, drift = self._rebase_factors(resolved)
-            at, _, columns = entries
+            scale, drift, columns = self._futures_factors(resolved, entries)
+            at = entries[0]
             data = self._spare_data(q0) if recycle else None
             if data is None:
                 data = q0.data.copy()
@@ -578,6 +578,26 @@ class BookArrangement:
         scale = base_units_at_price(f, f0, futures & resolved.is_inverse)
         drift = np.where(futures, delta_one_pnl(f, f0, resolved.is_inverse), 0.0)
         return scale, drift
+
+    def _futures_factors(
+        self, resolved: ResolvedInstruments, entries: tuple[IntArray, IntArray, IntArray]
+    ) -> tuple[FloatArray, FloatArray, IntArray]:
+        """:meth:`_rebase_factors` on the futures and perpetual columns alone.
+
+        Returns ``(scale, drift, at)``: shape ``(k,)`` over the ``k`` futures-style columns
+        (the same numbers, element by element: the factors are elementwise) and, per entry
+        of ``entries``, shape ``(m,)``, its column's place among them (cached per book).
+        """
+        found = self._cache.get("futures_columns")
+        if found is None:
+            futures = np.flatnonzero(self.resolved.terms.is_futures_style).astype(np.int64)
+            found = (futures, np.searchsorted(futures, entries[2]).astype(np.int64))
+            self._cache["futures_columns"] = found
+        futures, at = found
+        f0 = self.resolved.underlying_price[futures]
+        f = resolved.underlying_price[futures]
+        inverse = resolved.is_inverse[futures]
+        return base_units_at_price(f, f0, inverse), delta_one_pnl(f, f0, inverse), at
 
     def _accrued(self, entries: tuple[IntArray, IntArray, IntArray], moved: FloatArray) -> Any:
         """Return ``unrealised`` plus ``moved`` on the futures ``entries``, as CSR.
