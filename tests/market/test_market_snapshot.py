@@ -262,3 +262,30 @@ def test_with_updates_rejects_what_its_reference_rejects(
     with pytest.raises(InputError) as mine:
         snap.with_updates(**kwargs)  # type: ignore[arg-type]
     assert (mine.value.field, mine.value.reason) == (theirs.value.field, theirs.value.reason)
+
+
+def test_price_checks_take_a_feed_float_as_given_and_refuse_the_rest() -> None:
+    """check_price / check_mark_price: a float in range is returned as is (its fast path)."""
+    import math
+
+    from pmargin.market._checks import check_mark_price, check_price, price_range
+
+    low, high = price_range()
+    for value in (low, high, 95_000.5, (low + high) / 2.0):
+        assert check_price(value, "x") == value
+        assert type(check_price(value, "x")) is float
+        assert check_mark_price(value, "x") == value
+    for value in (0.0, -0.0):
+        got = check_mark_price(value, "x")
+        assert got == 0.0
+        assert math.copysign(1.0, got) == math.copysign(1.0, value)
+    for value in (np.float64(95_000.5), 95_000):  # converted as before: a Python float
+        assert type(check_price(value, "x")) is float
+        assert type(check_mark_price(value, "x")) is float
+    bad = (math.nan, math.inf, -math.inf, high * 2.0, -1.0, True, "1")
+    for value in (*bad, 0.0 if low > 0.0 else math.nan):
+        with pytest.raises(InputError):
+            check_price(value, "x")
+    for value in bad:
+        with pytest.raises(InputError):
+            check_mark_price(value, "x")

@@ -87,6 +87,8 @@ def check_price(value: object, field: str) -> float:
     Prices are USD or quote currency per unit: index, asset prices, forwards.
     """
     low, high = price_range()
+    if type(value) is float and low <= value <= high and math.isfinite(value):
+        return value  # a feed's float in range: nothing to convert, no message to build
     price = as_number(value, field, f"a finite price in [{low:g}, {high:g}]")
     if not math.isfinite(price) or not low <= price <= high:
         raise InputError(field, abbreviate(value), f"must be a finite price in [{low:g}, {high:g}]")
@@ -100,6 +102,8 @@ def check_mark_price(value: object, field: str) -> float:
     valuation layer still requires futures and perpetual marks to be > 0.
     """
     low, high = price_range()
+    if type(value) is float and (value == 0.0 or low <= value <= high) and math.isfinite(value):
+        return value  # a feed's float, 0 or in range: nothing to convert, no message to build
     expected = f"a finite price, 0 or in [{low:g}, {high:g}]"
     price = as_number(value, field, expected)
     if not math.isfinite(price) or not (price == 0.0 or low <= price <= high):
