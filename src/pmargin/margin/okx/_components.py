@@ -14,6 +14,7 @@ __all__ = [
     "MAX_BASIS_MOVE",
     "basis_multipliers",
     "minimum_charge_rates",
+    "rate_shift_factors",
     "rate_shift_pnl",
     "term_structure_charge",
     "term_structure_weights",
@@ -75,8 +76,28 @@ def rate_shift_pnl(value: ArrayLike, time: ArrayLike, shift: float) -> FloatArra
         Shape ``(n, 2)``: ``V (e^(-shift T) - 1)`` (rates up) and ``V (e^(shift T) - 1)``.
     """
     v = np.nan_to_num(np.asarray(value, dtype=np.float64))
+    factor = rate_shift_factors(time, shift)
+    return np.stack([v * factor[..., 0], v * factor[..., 1]], axis=-1)
+
+
+def rate_shift_factors(time: ArrayLike, shift: float) -> FloatArray:
+    """Return what :func:`rate_shift_pnl` multiplies the values by (the same at any price).
+
+    Parameters
+    ----------
+    time
+        Years to expiry, shape ``(n,)``; NaN for non-options (treated as 0).
+    shift
+        Rate shift, decimal per year (``>= 0``).
+
+    Returns
+    -------
+    FloatArray
+        Shape ``(n, 2)``: ``e^(-shift T) - 1`` and ``e^(shift T) - 1``; the P&L of an option
+        of value ``v`` (NaN taken as 0) is ``v x`` each (:func:`rate_shift_pnl`).
+    """
     t = np.nan_to_num(np.asarray(time, dtype=np.float64))
-    return np.stack([v * np.expm1(-shift * t), v * np.expm1(shift * t)], axis=-1)
+    return np.stack([np.expm1(-shift * t), np.expm1(shift * t)], axis=-1)
 
 
 def term_structure_charge(bucket_pnl: ArrayLike) -> FloatArray:

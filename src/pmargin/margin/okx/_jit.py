@@ -249,7 +249,8 @@ def fill_matrix(
     grid_mult: FloatArray,
     decay: FloatArray,
     pair: FloatArray,
-    rate: FloatArray,
+    value: FloatArray,
+    rate_factor: FloatArray,
     gross_rate: FloatArray,
     inverse: BoolArray,
     settlement_usd: FloatArray,
@@ -276,8 +277,10 @@ def fill_matrix(
     pair
         Shape ``(3, n)``: the two MR4 basis P&L and the MR3 vol-shift P&L (settlement
         currency, the coin unmoved).
-    rate
-        Shape ``(n, 2)``: the MR5 rate P&L, USD.
+    value, rate_factor
+        Shape ``(n,)`` and ``(n, 2)``: the options' USD values (0 elsewhere, NaN taken as 0)
+        and :func:`~pmargin.margin.okx._components.rate_shift_factors`: the MR5 rate P&L is
+        their products (:func:`~pmargin.margin.okx._components.rate_shift_pnl`'s).
     gross_rate
         Shape ``(n,)``: the raw MR7 per base unit held, USD (copied into its column).
     inverse, settlement_usd, quote_usd, is_option
@@ -305,8 +308,8 @@ def fill_matrix(
             matrix[i, c + 1] = mr6_weight * (grid[c, i] * (su * grid_mult[c, i] if coin else qu))
         matrix[i, n_grid + 1] = pair[0, i] * unmoved
         matrix[i, n_grid + 2] = pair[1, i] * unmoved
-        matrix[i, n_grid + 3] = rate[i, 0]
-        matrix[i, n_grid + 4] = rate[i, 1]
+        matrix[i, n_grid + 3] = value[i] * rate_factor[i, 0]
+        matrix[i, n_grid + 4] = value[i] * rate_factor[i, 1]
         span = pair[2, i] * unmoved if is_option[i] else 0.0
         vol_span[i] = span
         matrix[i, n_grid + 5] = span

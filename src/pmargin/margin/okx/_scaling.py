@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -47,14 +48,10 @@ def progressive_scale(
     x = np.asarray(raw, dtype=np.float64)
     if not np.all(np.isfinite(x)) or np.any(x < 0.0):
         raise InputError("raw", raw, "must be finite amounts >= 0")
-    upper = np.asarray(bounds, dtype=np.float64)
-    factor = np.asarray(multipliers, dtype=np.float64)
-    if upper.ndim != 1 or np.any(upper <= 0.0) or np.any(np.diff(upper) <= 0.0):
-        raise InputError("bounds", tuple(bounds), "must be strictly increasing numbers > 0")
-    if factor.shape != (upper.size + 1,) or np.any(factor <= 0.0):
-        raise InputError("multipliers", tuple(multipliers), f"must be {upper.size + 1} numbers > 0")
-    lower = np.concatenate(([0.0], upper))
-    width = np.concatenate((np.diff(lower), [np.inf]))
+    try:
+        lower, width, factor = _kept_tiers(tuple(bounds), tuple(multipliers))
+    except TypeError:  # unhashable entries: checked (and refused) without the cache
+        lower, width, factor = _tiers(tuple(bounds), tuple(multipliers))
     # the tiers run along the first axis (long inner loops: ~2x faster than along the last,
     # same values), then laid out (..., tiers) as the product has always read them (bits)
     flat = x.reshape(-1)
@@ -62,3 +59,24 @@ def progressive_scale(
     slices = np.ascontiguousarray(tiers.T).reshape((*x.shape, lower.size))
     result: FloatArray = slices @ factor
     return result
+
+
+def _tiers(
+    bounds: tuple[float, ...], multipliers: tuple[float, ...]
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Check a table: its tiers' lower bounds, widths and multipliers (read-only)."""
+    upper = np.asarray(bounds, dtype=np.float64)
+    factor = np.asarray(multipliers, dtype=np.float64)
+    if upper.ndim != 1 or np.any(upper <= 0.0) or np.any(np.diff(upper) <= 0.0):
+        raise InputError("bounds", bounds, "must be strictly increasing numbers > 0")
+    if factor.shape != (upper.size + 1,) or np.any(factor <= 0.0):
+        raise InputError("multipliers", multipliers, f"must be {upper.size + 1} numbers > 0")
+    lower = np.concatenate(([0.0], upper))
+    width = np.concatenate((np.diff(lower), [np.inf]))
+    for array in (lower, width, factor):
+        array.flags.writeable = False
+    return lower, width, factor
+
+
+_kept_tiers = functools.lru_cache(maxsize=64)(_tiers)
+""":func:`_tiers` of a table checked once (a monitor scales every tick by the same tables)."""

@@ -24,7 +24,7 @@ from pmargin._typing import FloatArray
 from pmargin.book import BookArrangement
 from pmargin.errors import InputError
 from pmargin.margin._structure import BookStructure
-from pmargin.margin.okx._components import minimum_charge_rates, rate_shift_pnl
+from pmargin.margin.okx._components import minimum_charge_rates, rate_shift_factors
 from pmargin.margin.okx._rows import (
     CompiledRows,
     UnitBuffers,
@@ -126,12 +126,12 @@ class OkxTotals:
             resolved, kept.ones.T, resolved.vol[np.newaxis, :].T, time_shift=shift,
             out=kept.decay.T,
         )  # fmt: skip
-        rate = rate_shift_pnl(model._option_value_usd(resolved), resolved.time, p.mr5_rate_shift)
+        value = np.nan_to_num(model._option_value_usd(resolved))  # rate_shift_pnl's value
         gross_rate = minimum_charge_rates(resolved.underlying_usd, static.mr7_rates)
         kernel.fill_matrix(
-            kept.grid, kept.grid_mult, kept.decay[0], kept.pair, rate, gross_rate,
-            resolved.is_inverse, resolved.settlement_usd, resolved.quote_usd, resolved.is_option,
-            n_mr1, p.mr6_weight, kept.matrix, kept.vol_span,
+            kept.grid, kept.grid_mult, kept.decay[0], kept.pair, value, kept.rate_factor,
+            gross_rate, resolved.is_inverse, resolved.settlement_usd, resolved.quote_usd,
+            resolved.is_option, n_mr1, p.mr6_weight, kept.matrix, kept.vol_span,
         )  # fmt: skip
         rows = CompiledRows(
             matrix=kept.matrix,
@@ -166,6 +166,7 @@ class _Kept:
     pair: FloatArray  # (3, n)
     ones: FloatArray  # (1, n)
     decay: FloatArray  # (1, n): MR2's P&L
+    rate_factor: FloatArray  # (n, 2): MR5's rate_shift_factors
     matrix: FloatArray  # (n, width): the compiled passes' rows (USD), zero padding
     vol_span: FloatArray  # (n,)
 
@@ -194,6 +195,7 @@ class _Kept:
             pair=np.empty((3, n)),
             ones=np.ones((1, n)),
             decay=np.empty((1, n)),
+            rate_factor=rate_shift_factors(resolved.time, model.params.mr5_rate_shift),
             matrix=row_matrix(n, n_grid + 1),
             vol_span=np.empty(n),
         )
