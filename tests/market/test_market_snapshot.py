@@ -282,10 +282,10 @@ def test_price_checks_take_a_feed_float_as_given_and_refuse_the_rest() -> None:
     for value in (np.float64(95_000.5), 95_000):  # converted as before: a Python float
         assert type(check_price(value, "x")) is float
         assert type(check_mark_price(value, "x")) is float
-    bad = (math.nan, math.inf, -math.inf, high * 2.0, -1.0, True, "1")
-    for value in (*bad, 0.0 if low > 0.0 else math.nan):
+    bad: tuple[object, ...] = (math.nan, math.inf, -math.inf, high * 2.0, -1.0, True, "1")
+    for wrong in (*bad, 0.0 if low > 0.0 else math.nan):
         with pytest.raises(InputError):
-            check_price(value, "x")
-    for value in bad:
+            check_price(wrong, "x")
+    for wrong in bad:
         with pytest.raises(InputError):
-            check_mark_price(value, "x")
+            check_mark_price(wrong, "x")
