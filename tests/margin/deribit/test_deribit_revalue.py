@@ -25,6 +25,7 @@ from pmargin.margin.deribit import DeribitModel
 from pmargin.margin.deribit._revalue import GridRevaluation, revalue_kernel
 from pmargin.margin.deribit._totals import DeribitTotals
 from pmargin.market import load_market
+from pmargin.pricing import black76_value
 from pmargin.valuation import ResolvedInstruments
 
 pytestmark = pytest.mark.skipif(revalue_kernel() is None, reason="numba absent or PMARGIN_JIT=0")
@@ -127,3 +128,51 @@ def test_invalid_vol_raises_computes_error(book: BookArrangement, bad: float) ->
         with pytest.raises(InputError) as twin, np.errstate(invalid="ignore"):
             plan.reference(moved, out)
         assert str(fused.value) == str(twin.value)
+
+
+def test_moved_times_refresh_the_kept_shock_terms(book: BookArrangement) -> None:
+    """The vol kinds' shock terms are kept for the options' times and redone when they move.
+
+    Shorter times, the first times again, then a negative time (``compute``'s error) give the
+    twin's bits or its error.
+    """
+    for plan, res, width in _plans(book):
+        _both(plan, res, width)
+        _both(plan, _moved(res, 3, time=res.time * 0.5), width)
+        _both(plan, _moved(res, 4), width)
+        time = res.time.copy()
+        time[np.flatnonzero(res.is_option)[0]] = -0.01
+        moved = _moved(res, 6, time=time)
+        out = np.zeros((plan.rows.size, width))
+        with pytest.raises(InputError) as fused, np.errstate(invalid="ignore"):
+            plan(moved, out)
+        with pytest.raises(InputError) as twin, np.errstate(invalid="ignore"):
+            plan.reference(moved, out)
+        assert str(fused.value) == str(twin.value)
+        _both(plan, res, width)
+
+
+def test_todays_values_are_black76_values(book: BookArrangement) -> None:
+    """The compiled lane's today's values: ``black76_value``'s where not flagged off-domain."""
+    for plan, res, _ in _plans(book):
+        options = plan._options
+        time, vol = res.time.copy(), res.vol.copy()
+        time[options[::5]] = 0.0
+        vol[options[1::6]] = 0.0
+        vol[options[2::7]] = -1.0
+        moved = _moved(res, 8, time=time, vol=vol)
+        kernel = revalue_kernel()
+        assert kernel is not None
+        value = np.empty(options.size)
+        off = np.empty(options.size, dtype=bool)
+        with np.errstate(all="ignore"):
+            n_off = kernel.option_values(
+                options, moved.underlying_price, moved.strike, moved.time, moved.vol,
+                moved.rate, moved.is_call, value, off,
+            )  # fmt: skip
+            expected = black76_value(
+                moved.underlying_price[options], moved.strike[options], moved.time[options],
+                moved.vol[options], moved.is_call[options], moved.rate[options],
+            )  # fmt: skip
+        assert n_off == off.sum() > 0
+        np.testing.assert_array_equal(value[~off], expected[~off], strict=True)

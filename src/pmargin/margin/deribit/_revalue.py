@@ -84,6 +84,9 @@ class GridRevaluation:
         self._off = np.empty((self.rows.size, len(scenarios)), dtype=np.bool_)
         self._base = np.empty(options.size)  # today's option values, refilled per call
         self._base_off = np.empty(options.size, dtype=np.bool_)
+        self._by_kind = np.empty((options.size, len(_KINDS)))  # shocked vols per vol kind
+        self._term_time: FloatArray | None = None  # the option times the terms are of
+        self._terms: tuple[FloatArray, ...] = ()
         mult = self.multiplier
         # the fused call takes a grid whose every scenario moves every row (apply's common
         # case, a matter of terms) and a multiplier instrument_pnl accepts (kept: checked once)
@@ -110,9 +113,10 @@ class GridRevaluation:
         f = resolved.underlying_price
         # ScenarioSet.apply's per-option inputs (its operations on its rows)
         base_vol = resolved.vol[opt]
-        days = resolved.time[opt] * DAYS_PER_YEAR
         rule = self.scenario_set.vol_rule
-        by_kind = np.stack([rule.shock_vol(base_vol, days, k) for k in _KINDS], axis=1)
+        by_kind = self._by_kind
+        for k, term in enumerate(self._shock_terms(resolved.time[opt])):
+            rule.apply_term(base_vol, term, out=by_kind[:, k])  # rule.shock_vol's bits
         log_moneyness = np.log(resolved.strike[opt] / f[opt])
         with np.errstate(all="ignore"):
             # black76_pnl's: today's values (black76_value's lanes, without its take of the
@@ -141,6 +145,25 @@ class GridRevaluation:
             return
         if n_off:
             self._recompute(resolved, out, base, by_kind, log_moneyness, time)
+
+    def _shock_terms(self, time: FloatArray) -> tuple[FloatArray, ...]:
+        """Return each vol kind's shock term at the options' ``time``: kept while it stays.
+
+        :meth:`~pmargin.scenarios.VolShockRule.shock_term` of the days to expiry, shape
+        ``(n_options,)`` each (``time`` in years, shape ``(n_options,)``).
+
+        Raises
+        ------
+        InputError
+            As :meth:`~pmargin.scenarios.VolShockRule.shock_vol` does (a negative time).
+        """
+        kept = self._term_time
+        if kept is None or not np.array_equal(kept, time, equal_nan=True):
+            days = time * DAYS_PER_YEAR
+            rule = self.scenario_set.vol_rule
+            self._terms = tuple(rule.shock_term(days, k) for k in _KINDS)
+            self._term_time = time.copy()
+        return self._terms
 
     def _recompute(
         self,
