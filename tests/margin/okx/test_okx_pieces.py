@@ -104,3 +104,39 @@ def test_basis_multipliers_undated_move() -> None:
     assert mult[0] == pytest.approx([1.002, 0.998])  # perpetual: its own move
     assert mult[1] == pytest.approx([1.0, 1.0])  # spot: none
     assert mult[2] == pytest.approx([1 + 0.05 * 0.5, 1 - 0.05 * 0.5])  # dated: annual x T
+
+
+@pytest.mark.parametrize("n", [1, 7, 3692])
+@pytest.mark.parametrize("n_scenarios", [1, 24, 27])
+def test_row_matrix_is_zero_aligned_and_wide_enough(n: int, n_scenarios: int) -> None:
+    from pmargin.margin.okx._rows import ROW_ALIGN, ROW_EXTRAS, ROW_LANES, row_matrix
+
+    matrix = row_matrix(n, n_scenarios)
+    width = matrix.shape[1]
+    assert matrix.shape[0] == n
+    assert width % ROW_LANES == 0
+    assert n_scenarios + 4 + ROW_EXTRAS <= width < n_scenarios + 4 + ROW_EXTRAS + ROW_LANES
+    assert matrix.flags.c_contiguous
+    assert matrix.ctypes.data % ROW_ALIGN == 0
+    assert not matrix.any()
+
+
+def test_the_rate_shift_pnl_is_the_values_times_the_factors() -> None:
+    from pmargin.margin.okx._components import rate_shift_factors
+
+    value = np.array([0.0, 12.5, np.nan, 3_000.0])
+    time = np.array([np.nan, 0.1, 0.5, 2.0])
+    factor = rate_shift_factors(time, 0.01)
+    expected = np.nan_to_num(value)[:, None] * factor
+    np.testing.assert_array_equal(rate_shift_pnl(value, time, 0.01), expected)
+    np.testing.assert_array_equal(factor[0], [0.0, 0.0])
+
+
+def test_progressive_scale_checks_a_table_given_as_arrays_or_unhashable() -> None:
+    raw = np.array([5_000.0, 80_000.0])
+    same = progressive_scale(raw, np.asarray(BOUNDS, dtype=float), list(MULTIPLIERS))
+    np.testing.assert_array_equal(same, progressive_scale(raw, BOUNDS, MULTIPLIERS))
+    with pytest.raises(InputError):
+        progressive_scale(raw, [[1.0, 2.0]], MULTIPLIERS)
+    with pytest.raises(InputError):
+        progressive_scale(raw, (2.0, 1.0), (1.0, 1.0, 1.0))
