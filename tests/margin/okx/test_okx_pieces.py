@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -134,9 +135,11 @@ def test_the_rate_shift_pnl_is_the_values_times_the_factors() -> None:
 
 def test_progressive_scale_checks_a_table_given_as_arrays_or_unhashable() -> None:
     raw = np.array([5_000.0, 80_000.0])
-    same = progressive_scale(raw, np.asarray(BOUNDS, dtype=float), list(MULTIPLIERS))
+    bounds: Any = np.asarray(BOUNDS, dtype=float)
+    same = progressive_scale(raw, bounds, list(MULTIPLIERS))
     np.testing.assert_array_equal(same, progressive_scale(raw, BOUNDS, MULTIPLIERS))
     with pytest.raises(InputError):
-        progressive_scale(raw, [[1.0, 2.0]], MULTIPLIERS)
+        unhashable: Any = [[1.0, 2.0]]
+        progressive_scale(raw, unhashable, MULTIPLIERS)
     with pytest.raises(InputError):
         progressive_scale(raw, (2.0, 1.0), (1.0, 1.0, 1.0))
