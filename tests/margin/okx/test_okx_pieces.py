@@ -138,8 +138,8 @@ def test_progressive_scale_checks_a_table_given_as_arrays_or_unhashable() -> Non
     bounds: Any = np.asarray(BOUNDS, dtype=float)
     same = progressive_scale(raw, bounds, list(MULTIPLIERS))
     np.testing.assert_array_equal(same, progressive_scale(raw, BOUNDS, MULTIPLIERS))
+    unhashable: Any = [[1.0, 2.0]]
     with pytest.raises(InputError):
-        unhashable: Any = [[1.0, 2.0]]
         progressive_scale(raw, unhashable, MULTIPLIERS)
     with pytest.raises(InputError):
         progressive_scale(raw, (2.0, 1.0), (1.0, 1.0, 1.0))
