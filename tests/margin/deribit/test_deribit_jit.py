@@ -146,3 +146,39 @@ def test_a_nan_in_a_vector_sends_the_book_to_the_numpy_path(
 
 def _fields(unit: Any) -> dict[str, Any]:
     return {name: getattr(unit, name) for name in unit.__slots__}
+
+
+@pytest.mark.parametrize("most", [0, 128])
+@pytest.mark.parametrize("assumptions", READINGS[:2])
+def test_roll_nets_as_columns_or_one_by_one_give_the_reference_bits(
+    book: BookArrangement,
+    assumptions: dict[str, str],
+    most: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The row sums net the expiries (roll-rate columns) or the pass nets them per entry."""
+    kernel = _needs_the_pass()
+    monkeypatch.setattr(account_pass_module, "_ROLL_COLUMNS", most)
+    model = _model(**assumptions)
+    layout = account_pass_module.pass_layout(
+        model._units(book, take=False), book.shape[1], kernel=kernel
+    )
+    assert layout is not None
+    assert (layout.roll_index.size > 0) == (most > 0)
+    _assert_same(model.compute(book), model.compute_reference(book))
+
+
+def test_a_quantity_not_finite_declines_the_roll_columns(book: BookArrangement) -> None:
+    """``inf * 0`` would be NaN in another expiry's net: the pass declines (NumPy path)."""
+    kernel = _needs_the_pass()
+    units = _model()._units(book, take=False)
+    layout = account_pass_module.pass_layout(units, book.shape[1], kernel=kernel)
+    assert layout is not None
+    assert layout.roll_index.size > 0
+    quantity = book.quantity.copy()
+    held = np.flatnonzero(layout.column_unit[quantity.indices] >= 0)
+    quantity.data[held[0]] = np.inf
+    out = account_pass_module.account_pass(
+        units, quantity, threshold=False, abs_size=False, kernel=kernel
+    )
+    assert out is None

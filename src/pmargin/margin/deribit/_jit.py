@@ -23,6 +23,8 @@ from pmargin.margin._sum_jit import MAX_TERMS, pairwise_sum
 
 __all__ = ["MAX_GROUPS", "account_pass"]
 
+_HUGE = 1.7976931348623157e308  # largest finite float64
+
 MAX_GROUPS = MAX_TERMS
 """Most expiries a unit may have here (:func:`~pmargin.margin._sum_jit.pairwise_sum` adds up to
 that many in NumPy's order); more go the NumPy way."""
@@ -91,6 +93,7 @@ def account_pass(
     n_standard: int,
     threshold: bool,
     abs_size: bool,
+    roll_columns: bool,
     vectors: bool,
     attribute: bool,
     aggregated: FloatArray,
@@ -114,9 +117,10 @@ def account_pass(
     pnl
         Shape ``(n_rows, width)``: every unit's instrument P&L per base unit, in the unit's
         currency (extended cells weighted), then in column ``n_scenarios`` the USD delta of
-        one base unit (summed with the cells into the account's net delta), rows stacked unit
-        after unit; ``width > n_scenarios`` columns, the ones past the delta zero (a width the
-        row sums vectorise over without a scalar remainder).
+        one base unit (summed with the cells into the account's net delta), with
+        ``roll_columns`` the roll rates by expiry (below), rows stacked unit after unit;
+        ``width > n_scenarios`` columns, the others zero (a width the row sums vectorise over
+        without a scalar remainder).
     roll_rate, group
         Shape ``(n_rows,)``: roll shock per base unit
         (``delta * rate`` for the net-delta basis, ``rate`` for ``abs_size``); the row's expiry
@@ -134,6 +138,12 @@ def account_pass(
         Number of standard cells.
     threshold, abs_size
         Dampener mode ``"threshold"`` (else a deductible); roll basis ``"abs_size"``.
+    roll_columns
+        (Net-delta basis.) Each row also holds its roll rate in column
+        ``n_scenarios + 1 + g`` (``g`` its expiry group within its unit) and 0 in the other
+        groups' columns, so the row sums net the expiries: an entry adds ``x * 0 = +-0`` to
+        the other groups' sums, which leaves a sum started at ``+0`` unchanged (the bits of
+        a net per expiry); a quantity not finite (``inf * 0`` is NaN) returns ``False``.
     vectors
         Write the aggregated vectors into ``aggregated``; else it is not touched (any shape).
     attribute
@@ -191,12 +201,14 @@ def account_pass(
                     pre[u, c] += x * pnl[r, c]
             else:
                 touched[u] = True
-                for g in range(group_start[u], group_start[u + 1]):
+                for g in range(group_start[u], group_start[u + 1] if not roll_columns else 0):
                     nets[g] = 0.0
                 for c in range(width):
                     pre[u, c] = 0.0 + x * pnl[r, c]
             if abs_size:
                 roll[u, a] += abs(x) * roll_rate[r]
+            elif roll_columns:
+                clean &= abs(x) <= _HUGE  # inf * 0 would be NaN in the other expiries
             else:
                 nets[group[r]] += x * roll_rate[r]
         for u in range(n_units):
@@ -214,7 +226,10 @@ def account_pass(
                 pre[u], row, unit_offset[u], unit_cap[u], unit_dampener[u], unit_order[u],
                 n_standard, threshold, loss[u, a:], worst[u, a:],
             )  # fmt: skip
-            if not abs_size:
+            if roll_columns and not abs_size:
+                n_groups = group_start[u + 1] - group_start[u]
+                roll[u, a] = pairwise_sum(pre[u], n_s + 1, n_s + 1 + n_groups, True)
+            elif not abs_size:
                 roll[u, a] = pairwise_sum(nets, group_start[u], group_start[u + 1], True)
             lost = loss[u, a]
             raw_loss = -pre[u, max(worst[u, a], 0)]
@@ -230,6 +245,9 @@ def account_pass(
                 raw = -x * pnl[r, worst[u, a]]
             if abs_size:
                 share = abs(x) * roll_rate[r]
+            elif roll_columns:
+                net = pre[u, n_s + 1 + group[r] - group_start[u]]
+                share = x * roll_rate[r] * np.sign(net)
             else:
                 share = x * roll_rate[r] * np.sign(nets[group[r]])
             total = raw * scale[u] + share
