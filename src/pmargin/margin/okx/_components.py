@@ -83,12 +83,7 @@ def rate_shift_pnl(value: ArrayLike, time: ArrayLike, shift: float) -> FloatArra
 def rate_shift_factors(time: ArrayLike, shift: float) -> FloatArray:
     """Return what :func:`rate_shift_pnl` multiplies the values by (the same at any price).
 
-    Parameters
-    ----------
-    time
-        Years to expiry, shape ``(n,)``; NaN for non-options (treated as 0).
-    shift
-        Rate shift, decimal per year (``>= 0``).
+    ``time`` (years, shape ``(n,)``, NaN taken as 0) and ``shift`` as :func:`rate_shift_pnl`'s.
 
     Returns
     -------

@@ -32,16 +32,28 @@ that many in NumPy's order); more go the NumPy way."""
 
 
 @njit_inline
-def _worst(values: FloatArray, start: int, stop: int) -> tuple[float, int]:
-    """``worst_loss`` of one row's columns ``start:stop``: (loss, column or -1)."""
+def _smallest(values: FloatArray, start: int, stop: int) -> tuple[float, int]:
+    """Return the smallest of one row's columns ``start:stop`` and its column (first on ties).
+
+    ``(inf, -1)`` where there are none.
+    """
     if stop == start:
-        return 0.0, -1
+        return math.inf, -1
     cell = start
     smallest = values[start]
     for c in range(start + 1, stop):
         if values[c] < smallest:
             smallest = values[c]
             cell = c
+    return smallest, cell
+
+
+@njit_inline
+def _worst(values: FloatArray, start: int, stop: int) -> tuple[float, int]:
+    """``worst_loss`` of one row's columns ``start:stop``: (loss, column or -1)."""
+    if stop == start:
+        return 0.0, -1
+    smallest, cell = _smallest(values, start, stop)
     return max(-smallest, 0.0), (cell - start) if smallest < 0.0 else -1
 
 
@@ -169,23 +181,6 @@ def unit_reduce(
         for e in range(n_buckets):
             weights[a, e] = np.sign(total[first + e]) - np.sign(signed)
     return not np.isnan(check)
-
-
-@njit_inline
-def _smallest(values: FloatArray, start: int, stop: int) -> tuple[float, int]:
-    """Return the smallest of one row's columns ``start:stop`` and its column (first on ties).
-
-    ``(inf, -1)`` where there are none.
-    """
-    if stop == start:
-        return math.inf, -1
-    cell = start
-    smallest = values[start]
-    for c in range(start + 1, stop):
-        if values[c] < smallest:
-            smallest = values[c]
-            cell = c
-    return smallest, cell
 
 
 @njit
