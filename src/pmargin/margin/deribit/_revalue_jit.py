@@ -64,12 +64,23 @@ def option_values(
     int
         The number of off-domain lanes.
     """
-    n_off = 0
-    for p in range(options.size):
+    m = options.size
+    # the option rows gathered first: the pricing loop then runs over contiguous lanes (SIMD)
+    f, k, t, v, r = np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    c = np.empty(m, dtype=np.bool_)
+    for p in range(m):
         i = options[p]
-        val, _, _, _, _, _, flagged = black76_lane(
-            forward[i], strike[i], time[i], vol[i], rate[i], is_call[i]
+        f[p], k[p], t[p], v[p], r[p], c[p] = (
+            forward[i],
+            strike[i],
+            time[i],
+            vol[i],
+            rate[i],
+            is_call[i],
         )
+    n_off = 0
+    for p in range(m):
+        val, _, _, _, _, _, flagged = black76_lane(f[p], k[p], t[p], v[p], r[p], c[p])
         value[p] = val
         off[p] = flagged
         n_off += flagged
