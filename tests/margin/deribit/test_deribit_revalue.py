@@ -66,6 +66,16 @@ def _both(
     assert np.isfinite(fused[:, :n_s]).all() or not finite
 
 
+def _same_error(plan: GridRevaluation, res: ResolvedInstruments, width: int) -> None:
+    """Assert the fused call and the twin raise the same :class:`InputError` on ``res``."""
+    out = np.zeros((plan.rows.size, width))
+    with pytest.raises(InputError) as fused, np.errstate(invalid="ignore"):
+        plan(res, out)
+    with pytest.raises(InputError) as twin, np.errstate(invalid="ignore"):
+        plan.reference(res, out)
+    assert str(fused.value) == str(twin.value)
+
+
 def _moved(res: ResolvedInstruments, seed: int, **fields: Any) -> ResolvedInstruments:
     """``res`` with prices and vols moved at random (seeded), then ``fields`` set."""
     rng = np.random.default_rng(seed)
@@ -122,12 +132,7 @@ def test_invalid_vol_raises_computes_error(book: BookArrangement, bad: float) ->
         vol = res.vol.copy()
         vol[np.flatnonzero(res.is_option)[3]] = bad
         moved = _moved(res, 9, vol=vol)
-        out = np.zeros((plan.rows.size, width))
-        with pytest.raises(InputError) as fused, np.errstate(invalid="ignore"):
-            plan(moved, out)
-        with pytest.raises(InputError) as twin, np.errstate(invalid="ignore"):
-            plan.reference(moved, out)
-        assert str(fused.value) == str(twin.value)
+        _same_error(plan, moved, width)
 
 
 def test_moved_times_refresh_the_kept_shock_terms(book: BookArrangement) -> None:
@@ -143,12 +148,7 @@ def test_moved_times_refresh_the_kept_shock_terms(book: BookArrangement) -> None
         time = res.time.copy()
         time[np.flatnonzero(res.is_option)[0]] = -0.01
         moved = _moved(res, 6, time=time)
-        out = np.zeros((plan.rows.size, width))
-        with pytest.raises(InputError) as fused, np.errstate(invalid="ignore"):
-            plan(moved, out)
-        with pytest.raises(InputError) as twin, np.errstate(invalid="ignore"):
-            plan.reference(moved, out)
-        assert str(fused.value) == str(twin.value)
+        _same_error(plan, moved, width)
         _both(plan, res, width)
 
 
