@@ -110,7 +110,8 @@ def test_basis_multipliers_undated_move() -> None:
 @pytest.mark.parametrize("n", [1, 7, 3692])
 @pytest.mark.parametrize("n_scenarios", [1, 24, 27])
 def test_row_matrix_is_zero_aligned_and_wide_enough(n: int, n_scenarios: int) -> None:
-    from pmargin.margin.okx._rows import ROW_ALIGN, ROW_EXTRAS, ROW_LANES, row_matrix
+    from pmargin.margin._aligned import CACHE_LINE
+    from pmargin.margin.okx._rows import ROW_EXTRAS, ROW_LANES, row_matrix
 
     matrix = row_matrix(n, n_scenarios)
     width = matrix.shape[1]
@@ -118,7 +119,7 @@ def test_row_matrix_is_zero_aligned_and_wide_enough(n: int, n_scenarios: int) ->
     assert width % ROW_LANES == 0
     assert n_scenarios + 4 + ROW_EXTRAS <= width < n_scenarios + 4 + ROW_EXTRAS + ROW_LANES
     assert matrix.flags.c_contiguous
-    assert matrix.ctypes.data % ROW_ALIGN == 0
+    assert matrix.ctypes.data % CACHE_LINE == 0
     assert not matrix.any()
 
 

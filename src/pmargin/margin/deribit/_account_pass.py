@@ -21,6 +21,7 @@ from scipy import sparse
 
 from pmargin._compiled import compiled_module
 from pmargin._typing import BoolArray, FloatArray, IntArray
+from pmargin.margin._aligned import aligned_zeros
 from pmargin.margin.deribit._risk_matrix import tie_order
 
 if TYPE_CHECKING:
@@ -44,11 +45,6 @@ in the same order as a sum of its own, ~0.3 ms less on a 6,044-account block), p
 zeros to a multiple of this many cells (the float64 lanes of a 256-bit vector): the row sums
 then run without a scalar remainder (35 cells and the delta: 36, ~18 % off the sums,
 measured). The padding is never read as a cell."""
-
-_ROW_ALIGN = 64
-"""Bytes: the stacked P&L matrix starts on a cache line, so its rows of 48 float64 (384 bytes)
-each span 6 lines, not 7. Measured on the bench block: the pass ~2.7 -> ~2.4 ms against a
-matrix 16 bytes past a line (NumPy guarantees 16; large arrays often land aligned anyway)."""
 
 _ROLL_COLUMNS = 12
 """Most expiries of a unit whose roll nets the row sums take (columns ``n_scenarios + 1`` on
@@ -279,7 +275,7 @@ class PassInputs:
         """Zeroed inputs for ``layout``."""
         n_rows, n_units = layout.group.size, len(layout.unit_rows)
         n_ext = layout.n_scenarios - layout.n_standard
-        pnl = _aligned_zeros(n_rows, layout.width)
+        pnl = aligned_zeros(n_rows, layout.width)  # starts on a cache line
         return cls(
             pnl, pnl[:, layout.n_scenarios], np.zeros(n_rows), np.zeros(n_units),
             np.zeros(n_units), np.zeros(n_units), np.zeros((n_units, n_ext)),
@@ -360,11 +356,3 @@ def _none(quantity: Any) -> Any:
          np.zeros(quantity.shape[0] + 1, dtype=quantity.indptr.dtype)),
         shape=quantity.shape,
     )  # fmt: skip
-
-
-def _aligned_zeros(n_rows: int, width: int) -> FloatArray:
-    """Return zeros of shape ``(n_rows, width)``, C-contiguous, starting on a cache line."""
-    buffer = np.zeros(n_rows * width + _ROW_ALIGN // 8)
-    start = (-buffer.ctypes.data % _ROW_ALIGN) // 8
-    matrix: FloatArray = buffer[start : start + n_rows * width].reshape(n_rows, width)
-    return matrix

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from pmargin._typing import BoolArray, FloatArray, IntArray
+from pmargin.margin._aligned import aligned_zeros
 from pmargin.valuation import ResolvedInstruments, columns_by
 
 __all__ = [
-    "ROW_ALIGN",
     "ROW_EXTRAS",
     "ROW_LANES",
     "CompiledRows",
@@ -35,13 +35,6 @@ the row sums alone ~0.93 -> ~0.80 ms, :func:`~pmargin.margin.okx._jit.unit_reduc
 ~1.48 -> ~1.43 ms."""
 
 
-ROW_ALIGN = 64
-"""Bytes: each row starts on a cache line (a whole number of AVX-512 vectors, the rows being
-:data:`ROW_LANES` float64 wide), so no vector load of the row sums straddles two lines.
-Measured on the 10,000-account bench block: the row sums alone ~0.95 -> ~0.80 ms against
-NumPy's 16-byte alignment (48 bytes past a line there)."""
-
-
 ROW_EXTRAS = 2
 """Columns after the scenario, basis and rate columns: each row's MR3 vol span and raw MR7 rate,
 read from the row :func:`~pmargin.margin.okx._jit.unit_reduce` loads anyway (its row sums add
@@ -53,13 +46,12 @@ def row_matrix(n: int, n_scenarios: int) -> FloatArray:
     """Return a zero ``(n, width)`` matrix for :class:`CompiledRows`.
 
     ``width`` is ``n_scenarios + 4 + ROW_EXTRAS`` (scenarios, basis, rate, vol span, MR7 rate)
-    rounded up to :data:`ROW_LANES`; the padding stays 0. C-contiguous, its rows aligned
-    to :data:`ROW_ALIGN` bytes.
+    rounded up to :data:`ROW_LANES`; the padding stays 0. C-contiguous, starting on a cache
+    line (:func:`~pmargin.margin._aligned.aligned_zeros`): rows of whole AVX-512 vectors, no
+    load straddling two lines.
     """
     width = -(-(n_scenarios + 4 + ROW_EXTRAS) // ROW_LANES) * ROW_LANES
-    buffer = np.zeros(n * width + ROW_ALIGN // 8)
-    start = (-buffer.ctypes.data % ROW_ALIGN) // 8
-    return buffer[start : start + n * width].reshape(n, width)
+    return aligned_zeros(n, width)
 
 
 @dataclass(frozen=True, slots=True)
