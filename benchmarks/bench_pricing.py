@@ -51,8 +51,9 @@ def _best_cpu(func: Callable[[], object], repeats: int = 5) -> float:
 def _fma_peak() -> float:
     """Fused multiply-adds per second one core sustains in a compiled SIMD loop, or NaN."""
     try:
-        from pmargin.pricing._vecmath import fma, njit
-    except ImportError:
+        from pmargin._compiled import njit
+        from pmargin.pricing._vecmath import fma
+    except ImportError:  # numba absent: no compiled loop to measure
         return float("nan")
 
     @njit
